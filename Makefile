@@ -1,0 +1,76 @@
+# techan: `make run` sets up what is missing and starts the shop; `make test` runs every test tier.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+VENV      := .venv
+RASA_VENV := .venv-rasa
+PY        := $(VENV)/bin/python
+TECHAN    := $(VENV)/bin/techan
+export TECHAN_DATA_DIR ?= $(CURDIR)/var
+
+# Python 3.10 for Rasa 3.6: python3.10 on PATH if it runs, else a pyenv install.
+PY310 ?= $(shell for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
+            $$c -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo $$c; break; }; done)
+PY311 ?= $(shell for c in python3.11 $$HOME/.pyenv/versions/3.11*/bin/python3.11 /usr/bin/python3.11; do \
+            $$c -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null && { echo $$c; break; }; done)
+
+.PHONY: run setup test test-unit test-service test-e2e test-rasa bench clean
+
+run: setup
+	$(TECHAN) run
+
+setup: $(VENV)/.installed $(RASA_VENV)/.installed
+	@echo "==> embedding model"
+	@$(TECHAN) model provision
+	@echo "==> database and demo shop"
+	@$(TECHAN) db upgrade
+	@echo "==> rasa model"
+	@$(TECHAN) train
+
+$(VENV)/.installed: pyproject.toml constraints/app.txt
+	@test -n "$(PY311)" || { echo "Python 3.11 not found (python3.11 or pyenv)"; exit 1; }
+	@echo "==> app environment ($(VENV), $$($(PY311) --version)); first time takes a few minutes"
+	@test -x $(PY) || $(PY311) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip==24.3.1"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -c constraints/app.txt -e ".[test]"
+	@touch $@
+
+$(RASA_VENV)/.installed: constraints/rasa.txt
+	@test -n "$(PY310)" || { echo "Python 3.10 not found (python3.10 or pyenv); Rasa 3.6 needs it"; exit 1; }
+	@echo "==> rasa environment ($(RASA_VENV), $$($(PY310) --version)); first time takes a few minutes"
+	@test -x $(RASA_VENV)/bin/python || $(PY310) -m venv $(RASA_VENV)
+	@$(RASA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip==24.3.1"
+	@$(RASA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints/rasa.txt \
+		rasa==3.6.21 jieba==0.42.1
+	@touch $@
+
+test: setup
+	@start=$$(date +%s); status=0; \
+	$(MAKE) --no-print-directory test-rasa test-unit test-service test-e2e || status=$$?; \
+	echo "make test: total $$(( $$(date +%s) - start ))s"; exit $$status
+
+test-rasa:
+	@echo "==> rasa data validate"
+	@mkdir -p $(TECHAN_DATA_DIR)
+	@cd $(CURDIR) && RASA_TELEMETRY_ENABLED=false $(RASA_VENV)/bin/rasa data validate \
+		--domain bot/domain.yml --data bot/data --config config.yml --fail-on-warnings >$(TECHAN_DATA_DIR)/rasa-validate.log 2>&1 \
+		|| { tail -30 $(TECHAN_DATA_DIR)/rasa-validate.log; exit 1; }
+	@echo "rasa data validate: no warnings"
+
+test-unit:
+	@echo "==> unit tests"
+	@$(PY) -m pytest tests/unit -q
+
+test-service:
+	@echo "==> service tests"
+	@$(PY) -m pytest tests/service -q
+
+test-e2e:
+	@echo "==> end-to-end tests"
+	@$(PY) -m pytest tests/e2e -q
+
+bench: setup
+	$(PY) benchmarks/chat_latency.py
+
+clean:
+	rm -rf $(VENV) $(RASA_VENV) var

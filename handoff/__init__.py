@@ -1,0 +1,1 @@
+"""Conversation routing, the handoff state machine, and the customer channels."""

@@ -1,0 +1,1 @@
+"""Customer channels; each turns its own input into ``Router.handle`` calls."""

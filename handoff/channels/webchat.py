@@ -1,0 +1,53 @@
+"""The web chat: the page customers open, and ``POST /api/chat/{sender}`` behind it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aiohttp import web
+
+from techan.appkeys import ROUTER, TEMPLATES
+
+SENDER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PAYLOAD = re.compile(r"^/[a-z_]+(\{.*\})?$", re.S)
+MAX_TEXT = 4000
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+async def chat_page(request: web.Request) -> web.Response:
+    html = request.app[TEMPLATES].get_template("chat.html").render(max_text=MAX_TEXT)
+    return web.Response(text=html, content_type="text/html")
+
+
+async def chat_message(request: web.Request) -> web.Response:
+    """One customer message in; the conversation state and the bot's replies out."""
+    sender = request.match_info["sender"]
+    if not SENDER.match(sender):
+        raise web.HTTPBadRequest(text="sender must be 1-64 letters, digits, '-' or '_'")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text='body must be JSON like {"text": "..."}') from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='body must be a JSON object like {"text": "..."}')
+    text, payload = body.get("text"), body.get("payload")
+    if payload is not None:
+        if not isinstance(payload, str) or not PAYLOAD.match(payload.strip()):
+            raise web.HTTPBadRequest(text='payload must look like "/intent" or "/intent{...}"')
+        text = payload.strip()
+    if not isinstance(text, str) or not text.strip():
+        raise web.HTTPBadRequest(text="message text is empty")
+    text = text.strip()
+    if len(text) > MAX_TEXT:
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=MAX_TEXT, actual_size=len(text),
+            text=f"message is {len(text)} characters; the limit is {MAX_TEXT}")
+    result = await request.app[ROUTER].handle("web", sender, text)
+    return web.json_response({"state": result.state, "replies": [r.public() for r in result.replies]})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/", chat_page)
+    app.router.add_post("/api/chat/{sender}", chat_message)
+    app.router.add_static("/static", STATIC)

@@ -1,0 +1,145 @@
+"""The one path every customer message takes, whatever the channel.
+
+Store the message first, then act: ask Rasa while the conversation is with the
+bot, otherwise keep it for staff. Rasa's custom payloads carry control
+(``handoff``), product cards (``products``) and answer provenance
+(``techan``), which the router turns into state changes and stored metadata.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handoff.rasa_client import RasaClient, RasaUnavailable
+from handoff.states import HANDOFF_REASONS, Event, State, next_state
+from techan.db import Conversation, ConversationEvent, Customer, Message, utcnow
+
+log = logging.getLogger(__name__)
+
+BOT_UNAVAILABLE_TEXT = "抱歉，智能助手暂时有点忙，您的消息已经收到并转给店员，我们会尽快回复您。"
+MAX_TEXT_TO_RASA = 1000
+
+
+@dataclass
+class Reply:
+    text: str | None = None
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    image: str | None = None
+    products: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        return {"text": self.text, "buttons": self.buttons, "image": self.image, "products": self.products}
+
+
+@dataclass
+class RouteResult:
+    conversation_id: int
+    state: str
+    replies: list[Reply]
+
+
+def replies_from_rasa(messages: list[dict[str, Any]]) -> tuple[list[Reply], str | None]:
+    """Turn Rasa's REST messages into replies; returns (replies, handoff reason or None)."""
+    replies: list[Reply] = []
+    handoff: str | None = None
+    for message in messages:
+        custom = message.get("custom") or {}
+        if message.get("text") or message.get("image") or message.get("buttons"):
+            buttons = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                       for b in message.get("buttons") or []]
+            replies.append(Reply(message.get("text"), buttons, message.get("image")))
+        if not isinstance(custom, dict):
+            continue
+        if isinstance(custom.get("handoff"), dict):
+            reason = custom["handoff"].get("reason")
+            handoff = reason if reason in HANDOFF_REASONS else "customer_request"
+        if custom.get("products"):
+            if not replies or replies[-1].products:
+                replies.append(Reply())
+            replies[-1].products = list(custom["products"])
+        if isinstance(custom.get("techan"), dict) and replies:
+            replies[-1].meta.update(custom["techan"])
+    return replies, handoff
+
+
+def rasa_sender(channel: str, external_id: str) -> str:
+    return f"{channel}-{external_id}"
+
+
+class Router:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient) -> None:
+        self.sessions = sessions
+        self.rasa = rasa
+        self._locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def handle(self, channel: str, external_id: str, text: str, *,
+                     name: str = "", language: str = "zh") -> RouteResult:
+        """Route one customer message (already validated) and return the replies to show."""
+        async with self._locks[(channel, external_id)]:
+            async with self.sessions() as session:
+                conversation = await self._open_conversation(session, channel, external_id, name, language)
+                session.add(Message(conversation_id=conversation.id, direction="in", author="customer",
+                                    channel=channel, text=text, delivery_status="received"))
+                await session.commit()
+
+                if conversation.state != State.BOT:
+                    # With staff: the bot stays silent; the console sees the stored message.
+                    return RouteResult(conversation.id, conversation.state, [])
+
+                sender = rasa_sender(channel, external_id)
+                try:
+                    messages = await self.rasa.message(sender, text[:MAX_TEXT_TO_RASA], {"channel": channel})
+                    replies, handoff = replies_from_rasa(messages)
+                    if not replies:
+                        raise RasaUnavailable("Rasa produced no reply (action endpoint failing?)")
+                except RasaUnavailable as exc:
+                    log.error("conversation %s: %s; handing off", conversation.id, exc)
+                    replies, handoff = [Reply(BOT_UNAVAILABLE_TEXT)], "bot_unavailable"
+
+                for reply in replies:
+                    session.add(Message(
+                        conversation_id=conversation.id, direction="out", author="bot", channel=channel,
+                        text=reply.text or "", delivery_status="sent",
+                        payload={k: v for k, v in {**reply.public(), "meta": reply.meta}.items() if v}))
+                if handoff:
+                    await self._transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": handoff})
+                    conversation.handoff_reason = handoff
+                await session.commit()
+                return RouteResult(conversation.id, conversation.state, replies)
+
+    async def _open_conversation(self, session: AsyncSession, channel: str, external_id: str,
+                                 name: str, language: str) -> Conversation:
+        customer = await session.scalar(select(Customer).where(
+            Customer.channel == channel, Customer.external_id == external_id))
+        if customer is None:
+            customer = Customer(channel=channel, external_id=external_id, name=name, language=language)
+            session.add(customer)
+            await session.flush()
+        customer.last_seen = utcnow()
+        conversation = await session.scalar(
+            select(Conversation).where(Conversation.customer_id == customer.id)
+            .order_by(Conversation.id.desc()).limit(1))
+        if conversation is None:
+            conversation = Conversation(customer_id=customer.id, channel=channel, state=State.BOT)
+            session.add(conversation)
+            await session.flush()
+        elif conversation.state == State.RESOLVED:
+            await self._transition(session, conversation, Event.CUSTOMER_RETURNED, {})
+        return conversation
+
+    async def _transition(self, session: AsyncSession, conversation: Conversation, event: Event,
+                          data: dict[str, Any]) -> None:
+        before = conversation.state
+        conversation.state = next_state(before, event)
+        conversation.state_changed_at = utcnow()
+        session.add(ConversationEvent(conversation_id=conversation.id, name=event, from_state=before,
+                                      to_state=conversation.state, data=data))
+        log.info("conversation %s: %s -> %s (%s)", conversation.id, before, conversation.state, event)

@@ -1,0 +1,107 @@
+// Web chat: every message goes through POST /api/chat/{sender}; all customer and bot text is
+// inserted with textContent, never as HTML.
+(function () {
+  "use strict";
+  const list = document.getElementById("messages");
+  const form = document.getElementById("composer");
+  const input = document.getElementById("input");
+  const send = document.getElementById("send");
+  const status = document.getElementById("status");
+  const STATES = { bot: "智能助手在线", waiting: "正在为您转接店员…", assigned: "店员已接入", resolved: "对话已结束" };
+
+  function senderId() {
+    let id = localStorage.getItem("techan-sender");
+    if (!id || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+      const bytes = new Uint8Array(12);
+      crypto.getRandomValues(bytes);
+      id = "web-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+      localStorage.setItem("techan-sender", id);
+    }
+    return id;
+  }
+  const sender = senderId();
+
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+  function scroll() { list.scrollTop = list.scrollHeight; }
+  function addMine(text) { list.appendChild(el("li", "msg me", text)); scroll(); }
+  function addNotice(text) { list.appendChild(el("li", "msg notice", text)); scroll(); }
+
+  function addReply(reply) {
+    const item = el("li", "msg bot", reply.text || "");
+    if (reply.image) { const img = el("img"); img.src = reply.image; img.alt = ""; item.appendChild(img); }
+    if (reply.products && reply.products.length) {
+      const grid = el("div", "products");
+      for (const p of reply.products) {
+        const card = el("div", "product");
+        card.dataset.productId = p.id || "";
+        const img = el("img"); img.src = p.image || ""; img.alt = p.name || ""; card.appendChild(img);
+        const body = el("div", "body");
+        body.appendChild(el("div", "name", p.name));
+        body.appendChild(el("div", "price", "¥" + p.price));
+        if (p.reason) body.appendChild(el("div", "reason", p.reason));
+        card.appendChild(body);
+        grid.appendChild(card);
+      }
+      item.appendChild(grid);
+    }
+    if (reply.buttons && reply.buttons.length) {
+      const row = el("div", "buttons");
+      for (const b of reply.buttons) {
+        const button = el("button", null, b.title);
+        button.type = "button";
+        button.addEventListener("click", () => {
+          row.querySelectorAll("button").forEach((x) => { x.disabled = true; });
+          submit(b.title, b.payload);
+        });
+        row.appendChild(button);
+      }
+      item.appendChild(row);
+    }
+    list.appendChild(item);
+    scroll();
+  }
+
+  async function submit(shown, payload) {
+    const text = (shown || "").trim();
+    if (!text) return;
+    addMine(text);
+    send.disabled = true;
+    const body = payload && payload.startsWith("/") ? { payload: payload } : { text: payload || text };
+    try {
+      const response = await fetch("/api/chat/" + encodeURIComponent(sender), {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) { addNotice(data.error || "发送失败，请稍后再试"); return; }
+      status.textContent = STATES[data.state] || "";
+      for (const reply of data.replies || []) addReply(reply);
+    } catch (err) {
+      addNotice("网络好像断了，消息没有发出去，请稍后重试");
+    } finally {
+      send.disabled = false;
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value;
+    input.value = "";
+    submit(text);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  document.getElementById("suggestions").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-text]");
+    if (button) submit(button.dataset.text);
+  });
+  addReply({ text: "您好！我是特产小店的智能助手，可以问我保质期、保存方法、真空包装、运费和发货时间，也可以让我帮您挑礼物。" });
+})();

@@ -1,0 +1,243 @@
+"""Hybrid knowledge-base index: e5 embeddings in FAISS plus a Chinese character n-gram signal.
+
+Every phrasing of every entry is one vector (several per entry). A query is
+scored against each entry as the best of its phrasings, on two signals:
+
+* dense: cosine similarity of e5 embeddings, mapped onto [0, 1] by a linear
+  calibration fitted on this model's typical unrelated/paraphrase cosines;
+* lexical: IDF-weighted share of the query's character uni-/bi-grams (and
+  Latin words) found in the phrasing, so rare product names and numbers count.
+
+The final score is a weighted mean in [0, 1]; below ``CONFIDENT`` the bot
+should say it is not sure rather than guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DENSE_WEIGHT = 0.6
+COSINE_FLOOR, COSINE_CEIL = 0.80, 0.96
+CONFIDENT = 0.45
+PRODUCT_BONUS = 0.12
+TOPIC_BONUS = 0.05
+
+_LATIN_WORD = re.compile(r"[a-z0-9']+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_STOP_GRAMS = frozenset("的了吗呢吧啊呀么是我你他她它们这那个有")
+
+
+@dataclass(frozen=True)
+class KBRecord:
+    """What the index needs of an entry (detached from the database session)."""
+
+    id: str
+    topic: str
+    product: str
+    questions: tuple[str, ...]
+    answer: str
+    tags: tuple[str, ...] = ()
+    revision: int = 1
+
+
+@dataclass
+class Hit:
+    entry: KBRecord
+    score: float
+    dense: float
+    lexical: float
+    matched: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+
+def grams(text: str) -> set[str]:
+    """Character unigrams and bigrams of the CJK runs, plus lower-cased Latin words."""
+    text = text.lower()
+    out = set(_LATIN_WORD.findall(text))
+    cjk = "".join(ch if _CJK.match(ch) else " " for ch in text).split()
+    for run in cjk:
+        out.update(ch for ch in run if ch not in _STOP_GRAMS)
+        out.update(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def calibrate(cosine: np.ndarray | float) -> np.ndarray | float:
+    return np.clip((np.asarray(cosine) - COSINE_FLOOR) / (COSINE_CEIL - COSINE_FLOOR), 0.0, 1.0)
+
+
+class Embedder:
+    """sentence-transformers model with e5's ``query: `` prefix (symmetric question matching)."""
+
+    def __init__(self, model_path: Path | str, name: str = "") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name or str(model_path)
+        self.model = SentenceTransformer(str(model_path), device="cpu")
+        self.dim = self.model.get_embedding_dimension() if hasattr(
+            self.model, "get_embedding_dimension") else self.model.get_sentence_embedding_dimension()
+        self.prefix = "query: " if "e5" in self.name.lower() else ""
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            [self.prefix + t for t in texts], batch_size=64, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class VectorCache:
+    """Embeddings of phrasings kept on disk by text, so a rebuild embeds only new text."""
+
+    def __init__(self, path: Path | None, model_name: str) -> None:
+        self.path = path
+        self.model_key = hashlib.sha256(model_name.encode()).hexdigest()[:12]
+        self.vectors: dict[str, np.ndarray] = {}
+        if path and path.exists():
+            try:
+                data = np.load(path, allow_pickle=False)
+                if str(data["model"]) == self.model_key:
+                    self.vectors = dict(zip(data["texts"].tolist(), data["vectors"]))
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("embedding cache %s unreadable (%s); rebuilding", path, exc)
+
+    def embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
+        missing = sorted({t for t in texts if t not in self.vectors})
+        if missing:
+            for text, vector in zip(missing, embedder.encode(missing)):
+                self.vectors[text] = vector
+            self.save(set(texts))
+        if not texts:
+            return np.zeros((0, embedder.dim), dtype=np.float32)
+        return np.stack([self.vectors[t] for t in texts]).astype(np.float32)
+
+    def save(self, keep: set[str]) -> None:
+        if not self.path:
+            return
+        self.vectors = {t: v for t, v in self.vectors.items() if t in keep}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        texts = sorted(self.vectors)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, model=self.model_key, texts=np.array(texts, dtype=str),
+                 vectors=np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 1)))
+        tmp.replace(self.path)
+
+
+@dataclass
+class KBIndex:
+    """Immutable search structure over one snapshot of the KB; replaced whole on change."""
+
+    entries: list[KBRecord]
+    embedder: Embedder
+    cache: VectorCache | None = None
+    rows: list[int] = field(default_factory=list)  # FAISS row -> entry position
+    phrasings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        import faiss
+
+        for position, entry in enumerate(self.entries):
+            for question in entry.questions:
+                self.rows.append(position)
+                self.phrasings.append(question)
+        cache = self.cache or VectorCache(None, self.embedder.name)
+        vectors = cache.embed(self.embedder, self.phrasings)
+        self.faiss = faiss.IndexFlatIP(self.embedder.dim)
+        if len(vectors):
+            self.faiss.add(vectors)
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        for row, text in enumerate(self.phrasings):
+            for gram in grams(text):
+                self._postings[gram].append(row)
+        total = max(len(self.phrasings), 1)
+        self._idf = {g: math.log(1 + total / len(rows)) for g, rows in self._postings.items()}
+        self.checksum = kb_checksum(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def lexical_scores(self, query: str) -> dict[int, float]:
+        """Row -> IDF-weighted share of the query's grams that the phrasing contains."""
+        query_grams = grams(query)
+        known = [g for g in query_grams if g in self._idf]
+        total = sum(self._idf[g] for g in known) + 0.5 * (len(query_grams) - len(known))
+        scores: dict[int, float] = defaultdict(float)
+        if total <= 0:
+            return scores
+        for gram in known:
+            weight = self._idf[gram] / total
+            for row in self._postings[gram]:
+                scores[row] += weight
+        return scores
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        topic: str | None = None,
+        product: str | None = None,
+        prefer_topic: str | None = None,
+        prefer_product: str | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """Best ``k`` entries for ``query``: one hit per entry, score in [0, 1], best first.
+
+        ``topic``/``product`` filter; ``prefer_*`` only nudge the ranking (the bot's
+        intent and the product under discussion).
+        """
+        if not self.phrasings or not query.strip():
+            return []
+        if query_vector is None:
+            query_vector = self.embedder.encode([query])[0]
+        depth = min(len(self.phrasings), max(64, k * 16))
+        cosines, rows = self.faiss.search(query_vector.reshape(1, -1).astype(np.float32), depth)
+        dense: dict[int, float] = {}
+        for cosine, row in zip(cosines[0], rows[0]):
+            if row >= 0:
+                dense[int(row)] = float(cosine)
+        lexical = self.lexical_scores(query)
+        missing = [row for row in lexical if row not in dense]
+        if missing:
+            vectors = np.stack([self.faiss.reconstruct(int(r)) for r in missing])
+            for row, cosine in zip(missing, vectors @ query_vector):
+                dense[row] = float(cosine)
+        best: dict[int, Hit] = {}
+        for row, cosine in dense.items():
+            entry = self.entries[self.rows[row]]
+            if topic and entry.topic != topic:
+                continue
+            if product is not None and entry.product not in (product, ""):
+                continue
+            d, lex = float(calibrate(cosine)), min(lexical.get(row, 0.0), 1.0)
+            score = DENSE_WEIGHT * d + (1 - DENSE_WEIGHT) * lex
+            if prefer_product and entry.product:
+                score += PRODUCT_BONUS if entry.product == prefer_product else -PRODUCT_BONUS
+            if prefer_topic and entry.topic == prefer_topic:
+                score += TOPIC_BONUS
+            score = min(max(score, 0.0), 1.0)
+            position = self.rows[row]
+            if position not in best or score > best[position].score:
+                best[position] = Hit(entry, score, d, lex, self.phrasings[row])
+        return sorted(best.values(), key=lambda h: (-h.score, h.entry.id))[:k]
+
+
+def kb_checksum(entries: list[KBRecord]) -> str:
+    digest = hashlib.sha256()
+    for entry in sorted(entries, key=lambda e: e.id):
+        digest.update(f"{entry.id}\0{entry.revision}\0{entry.topic}\0{entry.product}\0".encode())
+        digest.update("\0".join(entry.questions).encode())
+    return digest.hexdigest()

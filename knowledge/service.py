@@ -1,0 +1,97 @@
+"""The knowledge service shared by the app, the Rasa actions and the CLI.
+
+It holds one immutable snapshot (index + catalog + shipping table) and swaps it
+whole when the database changes, so a search never sees half an update.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from knowledge.catalog import Catalog, fill
+from knowledge.files import ShippingRateIn
+from knowledge.index import CONFIDENT, Embedder, Hit, KBIndex, KBRecord, VectorCache
+from knowledge.provision import provision
+from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
+from techan.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INTENT_TOPICS = {
+    "ask_shelf_life": "shelf_life",
+    "ask_storage": "storage",
+    "ask_vacuum_packing": "vacuum_packing",
+    "ask_shipping": "shipping",
+    "ask_product_info": "product_info",
+}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    entries: list[KBRecord]
+    catalog: Catalog
+    shipping: dict[tuple[str, str], ShippingRateIn]
+
+
+def read_snapshot(session: Session) -> Snapshot:
+    return Snapshot(kb_records(session), catalog_snapshot(session), shipping_snapshot(session))
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    hits: list[Hit]
+    product: str | None
+
+    @property
+    def confident(self) -> bool:
+        return bool(self.hits) and self.hits[0].score >= CONFIDENT
+
+
+class Knowledge:
+    """Embedder plus the current snapshot; ``apply`` is the only way the snapshot changes."""
+
+    def __init__(self, embedder: Embedder, cache_path: Path | None = None) -> None:
+        self.embedder = embedder
+        self.cache = VectorCache(cache_path, embedder.name)
+        self.index = KBIndex([], embedder, self.cache)
+        self.catalog = Catalog()
+        self.shipping: dict[tuple[str, str], ShippingRateIn] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, progress=log.info) -> Knowledge:
+        model_path = provision(settings.embedding_model, settings.models_path, progress)
+        embedder = Embedder(model_path, settings.embedding_model)
+        return cls(embedder, settings.data_path / "index" / "vectors.npz")
+
+    @property
+    def model_name(self) -> str:
+        return self.embedder.name
+
+    def apply(self, snapshot: Snapshot) -> None:
+        """Rebuild the index for ``snapshot`` (embedding only phrasings not seen before)."""
+        started = time.perf_counter()
+        index = KBIndex(snapshot.entries, self.embedder, self.cache)
+        self.index, self.catalog, self.shipping = index, snapshot.catalog, snapshot.shipping
+        log.info("knowledge index: %d entries, %d phrasings in %.2fs",
+                 len(index), len(index.phrasings), time.perf_counter() - started)
+
+    def search(self, query: str, k: int = 5, **filters) -> list[Hit]:
+        return self.index.search(query, k=k, **filters)
+
+    def answer(self, question: str, intent: str | None = None, product: str | None = None) -> Answer:
+        """The best KB answer for ``question``, filled with the product's catalog fields."""
+        product = self.catalog.find_in_text(question) or self.catalog.resolve(product)
+        hits = self.index.search(
+            question, k=3, prefer_topic=INTENT_TOPICS.get(intent or ""), prefer_product=product)
+        if not hits:
+            return Answer("", [], product)
+        top = hits[0].entry
+        record = self.catalog.get(top.product) or self.catalog.get(product)
+        text = fill(top.answer, record.fields()) if record else top.answer
+        return Answer(text, hits, top.product or product)

@@ -1,0 +1,3 @@
+from techan.cli import main
+
+raise SystemExit(main())

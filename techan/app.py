@@ -1,0 +1,119 @@
+"""The aiohttp application: router, web chat, Rasa action endpoint, health."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from jinja2 import Environment, PackageLoader, select_autoescape
+from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainException, ActionNotFoundException
+
+from actions import build_executor
+from handoff.channels import webchat
+from handoff.rasa_client import RasaClient
+from handoff.router import Router
+from knowledge.service import Knowledge, read_snapshot
+from techan.appkeys import ENGINE, EXECUTOR, KNOWLEDGE, RASA, ROUTER, SESSIONS, SETTINGS, TEMPLATES
+from techan.db import make_async_engine, make_async_session_factory
+from techan.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+    """API errors as JSON with a clear message; never a stack trace to the client."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if not request.path.startswith(("/api/", "/webhook")) or exc.status < 400:
+            raise
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+        return web.json_response({"error": message}, status=exc.status)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if request.path.startswith(("/api/", "/webhook")):
+            return web.json_response({"error": "internal error; it has been logged"}, status=500)
+        return web.Response(status=500, text="Something went wrong on our side; please try again.")
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    engine = make_async_engine(app[SETTINGS])
+    app[ENGINE] = engine
+    app[SESSIONS] = make_async_session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Load the embedding model and index the KB; a preloaded service (tests) is reused."""
+    if KNOWLEDGE not in app:
+        app[KNOWLEDGE] = await asyncio.to_thread(Knowledge.from_settings, app[SETTINGS])
+    async with app[SESSIONS]() as session:
+        snapshot = await session.run_sync(read_snapshot)
+    await asyncio.to_thread(app[KNOWLEDGE].apply, snapshot)
+    app[EXECUTOR] = build_executor(app[KNOWLEDGE])
+    yield
+
+
+async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with aiohttp.ClientSession() as session:
+        app[RASA] = RasaClient(session, settings.rasa_base_url, settings.rasa_token, settings.rasa_timeout)
+        app[ROUTER] = Router(app[SESSIONS], app[RASA])
+        yield
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app
+    rasa_ok = await app[RASA].reachable()
+    knowledge = app[KNOWLEDGE]
+    return web.json_response({
+        "status": "ok" if rasa_ok else "degraded",
+        "rasa": rasa_ok,
+        "kb_entries": len(knowledge.index),
+        "model": knowledge.model_name,
+    })
+
+
+async def action_webhook(request: web.Request) -> web.Response:
+    """Rasa's action endpoint, served by rasa_sdk's executor inside this process."""
+    token = request.query.get("token", "")
+    if not hmac.compare_digest(token, request.app[SETTINGS].rasa_token):
+        raise web.HTTPUnauthorized(text="missing or wrong action endpoint token")
+    try:
+        action_call = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="body is not JSON") from None
+    if not isinstance(action_call, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    executor = request.app[EXECUTOR]
+    try:
+        result = await executor.run(action_call)
+    except (ActionExecutionRejection, ActionNotFoundException, ActionMissingDomainException) as exc:
+        status = {ActionExecutionRejection: 400, ActionNotFoundException: 404,
+                  ActionMissingDomainException: 449}[type(exc)]
+        return web.json_response({"error": exc.message, "action_name": exc.action_name}, status=status)
+    return web.json_response(result.model_dump() if result else None)
+
+
+def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web.Application:
+    """Build the app; ``knowledge`` lets tests share one loaded embedding model."""
+    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[TEMPLATES] = Environment(loader=PackageLoader("handoff"), autoescape=select_autoescape())
+    if knowledge is not None:
+        app[KNOWLEDGE] = knowledge
+    app.cleanup_ctx.extend([database_ctx, knowledge_ctx, rasa_ctx])
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/webhook", action_webhook)
+    webchat.setup(app)
+    return app

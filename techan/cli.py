@@ -1,0 +1,262 @@
+"""``techan``: one command line for running the shop and managing its data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+from techan.settings import Settings
+
+log = logging.getLogger("techan")
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    for noisy in ("sentence_transformers", "faiss", "httpx", "alembic.runtime.plugins", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+@contextmanager
+def db_session(settings: Settings):
+    """A committed-on-success session on a migrated database."""
+    from sqlalchemy.orm import Session
+
+    from techan.db import make_engine
+    from techan.migrate import upgrade
+
+    engine = make_engine(settings)
+    upgrade(engine)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+    engine.dispose()
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrate, and load the demo shop into an empty database when TECHAN_DEMO is on."""
+    from knowledge.store import load_demo, shop_is_empty
+
+    with db_session(settings) as session:
+        if settings.demo and shop_is_empty(session):
+            load_demo(session)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from techan.app import create_app
+
+    prepare_database(settings)
+    print(f"techan app: http://{settings.host}:{settings.port}/ (web chat), /healthz", flush=True)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                access_log=None, handle_signals=True)
+    return 0
+
+
+def cmd_rasa(settings: Settings, args: argparse.Namespace) -> int:
+    from techan.rasa_process import rasa_env, server_command
+
+    command = server_command(settings)
+    os.execve(command[0], command, rasa_env())
+    return 0  # pragma: no cover - execve does not return
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from techan.supervisor import run_stack
+
+    return run_stack(settings)
+
+
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    from techan.rasa_process import train
+
+    train(settings, force=args.force)
+    return 0
+
+
+def cmd_model_provision(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.provision import provision
+
+    path = provision(settings.embedding_model, settings.models_path)
+    print(path)
+    return 0
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    with db_session(settings):
+        pass
+    print("database: up to date")
+    return 0
+
+
+def cmd_demo_load(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.store import load_demo
+
+    with db_session(settings) as session:
+        load_demo(session)
+    return 0
+
+
+def cmd_kb_import(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.store import import_kb_file
+
+    with db_session(settings) as session:
+        created, updated = import_kb_file(session, Path(args.file))
+    print(f"knowledge base: {created} added, {updated} updated")
+    return 0
+
+
+def cmd_kb_export(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.files import write_kb_csv, write_yaml
+    from knowledge.store import kb_export_items
+
+    with db_session(settings) as session:
+        items = kb_export_items(session)
+    path = Path(args.file)
+    if path.suffix.lower() == ".csv":
+        write_kb_csv(path, items)
+    else:
+        write_yaml(path, "entries", items)
+    print(f"knowledge base: {len(items)} entries written to {path}")
+    return 0
+
+
+def load_knowledge(settings: Settings):
+    from knowledge.service import Knowledge, read_snapshot
+
+    knowledge = Knowledge.from_settings(settings, progress=lambda m: print(m, file=sys.stderr))
+    with db_session(settings) as session:
+        knowledge.apply(read_snapshot(session))
+    return knowledge
+
+
+def cmd_kb_search(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.query and not args.file:
+        raise SystemExit("techan kb search: give a question, or --file QUERIES.txt")
+    knowledge = load_knowledge(settings)
+    queries = [args.query] if args.query else [
+        line.strip() for line in Path(args.file).read_text(encoding="utf-8").splitlines() if line.strip()]
+    product = knowledge.catalog.resolve(args.product) if args.product else None
+    if args.product and product is None:
+        raise SystemExit(f"techan kb search: no product {args.product!r} in the catalog")
+    for query in queries:
+        hits = knowledge.search(query, k=args.k, topic=args.topic, product=product)
+        if args.json:
+            print(json.dumps([{"id": h.id, "score": round(h.score, 4), "answer": h.entry.answer,
+                               "topic": h.entry.topic, "product": h.entry.product} for h in hits],
+                             ensure_ascii=False), flush=True)
+        else:
+            print(f"? {query}")
+            for hit in hits:
+                print(f"  {hit.score:.3f}  {hit.id:<32} {hit.entry.questions[0]}")
+    return 0
+
+
+def cmd_catalog_import(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.store import import_catalog_file
+
+    with db_session(settings) as session:
+        created, updated = import_catalog_file(session, Path(args.file))
+    print(f"catalog: {created} added, {updated} updated")
+    return 0
+
+
+def cmd_gift_recommend(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.budget import Budget
+    from knowledge.gifts import recommend
+    from knowledge.store import catalog_snapshot
+
+    with db_session(settings) as session:
+        catalog = catalog_snapshot(session)
+    budget = Budget(0, args.budget) if args.budget else None
+    picks = recommend(catalog, args.recipient, args.occasion, budget)
+    if args.json:
+        print(json.dumps([{"id": r.product.id, "name": r.product.name, "price": float(r.product.price),
+                           "score": round(r.score, 3), "reason": r.reason} for r in picks], ensure_ascii=False))
+    else:
+        for r in picks:
+            print(f"{r.product.id:<24} ¥{Decimal(r.product.price):>8.2f}  {r.product.name}  — {r.reason}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from knowledge.files import OCCASIONS, RECIPIENTS, TOPICS
+
+    parser = argparse.ArgumentParser(prog="techan", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="start the app and the Rasa server, stop both on Ctrl-C").set_defaults(func=cmd_run)
+    sub.add_parser("serve", help="start the app alone").set_defaults(func=cmd_serve)
+    sub.add_parser("rasa", help="start the Rasa server alone").set_defaults(func=cmd_rasa)
+    train = sub.add_parser("train", help="train the Rasa model if bot/ or config.yml changed")
+    train.add_argument("--force", action="store_true", help="train even if nothing changed")
+    train.set_defaults(func=cmd_train)
+
+    model = sub.add_parser("model", help="embedding model").add_subparsers(dest="model_command", required=True)
+    model.add_parser("provision", help="make the embedding model available offline").set_defaults(
+        func=cmd_model_provision)
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+    demo = sub.add_parser("demo", help="demo shop").add_subparsers(dest="demo_command", required=True)
+    demo.add_parser("load", help="load (or refresh) the demo catalog, KB and shipping table").set_defaults(
+        func=cmd_demo_load)
+
+    kb = sub.add_parser("kb", help="knowledge base").add_subparsers(dest="kb_command", required=True)
+    kb_import = kb.add_parser("import", help="upsert entries from YAML or CSV")
+    kb_import.add_argument("file")
+    kb_import.set_defaults(func=cmd_kb_import)
+    kb_export = kb.add_parser("export", help="write all entries to YAML or CSV")
+    kb_export.add_argument("file")
+    kb_export.set_defaults(func=cmd_kb_export)
+    search = kb.add_parser("search", help="search the knowledge base")
+    search.add_argument("query", nargs="?")
+    search.add_argument("--file", help="one query per line; one JSON line per query with --json")
+    search.add_argument("--topic", choices=TOPICS)
+    search.add_argument("--product", help="catalog id or product name")
+    search.add_argument("--k", type=int, default=5)
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(func=cmd_kb_search)
+
+    catalog = sub.add_parser("catalog", help="catalog").add_subparsers(dest="catalog_command", required=True)
+    catalog_import = catalog.add_parser("import", help="upsert products from YAML")
+    catalog_import.add_argument("file")
+    catalog_import.set_defaults(func=cmd_catalog_import)
+
+    gift = sub.add_parser("gift", help="gifts").add_subparsers(dest="gift_command", required=True)
+    rec = gift.add_parser("recommend", help="recommend three gifts")
+    rec.add_argument("--recipient", choices=RECIPIENTS, required=True)
+    rec.add_argument("--occasion", choices=OCCASIONS, required=True)
+    rec.add_argument("--budget", type=int, help="upper limit in yuan")
+    rec.add_argument("--json", action="store_true")
+    rec.set_defaults(func=cmd_gift_recommend)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic ValidationError: say which setting is wrong
+        print(f"techan: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    from knowledge.files import ImportFileError
+
+    try:
+        return args.func(settings, args)
+    except ImportFileError as exc:
+        print(f"techan: {exc} (nothing was changed)", file=sys.stderr)
+        return 1
+    except (RuntimeError, OSError) as exc:
+        print(f"techan: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

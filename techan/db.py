@@ -1,0 +1,211 @@
+"""Relational schema (SQLAlchemy 2 declarative) and engine factories.
+
+The schema itself is created and changed only by Alembic migrations
+(``techan/migrations``); these classes must stay in step with them, which a
+test checks by comparing the migrated database with this metadata.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+
+from techan.settings import Settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Customer(Base):
+    """A person reaching the shop through one channel (web chat sender id, Telegram user id)."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_customer_channel_external"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128), default="")
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversations: Mapped[list[Conversation]] = relationship(back_populates="customer")
+
+
+class Conversation(Base):
+    """One stretch of talk with a customer; its ``state`` follows handoff.states."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="bot", index=True)
+    handoff_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="conversations")
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", order_by="Message.id"
+    )
+    events: Mapped[list[ConversationEvent]] = relationship(
+        back_populates="conversation", order_by="ConversationEvent.id"
+    )
+
+
+class Message(Base):
+    """Every message in either direction, stored before anything acts on it."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    author: Mapped[str] = mapped_column(String(16))  # customer | bot | staff | system
+    channel: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    delivery_status: Mapped[str] = mapped_column(String(16), default="received")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class ConversationEvent(Base):
+    """A named state-machine transition (or other notable event) on a conversation."""
+
+    __tablename__ = "conversation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="events")
+
+
+class Product(Base):
+    """A catalog item; ``id`` is the stable catalog id used by the KB and the bot."""
+
+    __tablename__ = "products"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    name_en: Mapped[str] = mapped_column(String(128), default="")
+    aliases: Mapped[list[str]] = mapped_column(default=list)
+    region: Mapped[str] = mapped_column(String(32))
+    origin: Mapped[str] = mapped_column(String(16))  # shipping origin province
+    category: Mapped[str] = mapped_column(String(32))
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    weight_g: Mapped[int] = mapped_column(Integer)
+    shelf_life_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    shelf_life: Mapped[str] = mapped_column(Text)
+    storage: Mapped[str] = mapped_column(Text)
+    vacuum_packing: Mapped[bool] = mapped_column(Boolean, default=False)
+    cold_chain: Mapped[bool] = mapped_column(Boolean, default=False)
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+    recipients: Mapped[list[str]] = mapped_column(default=list)
+    occasions: Mapped[list[str]] = mapped_column(default=list)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+    image: Mapped[str] = mapped_column(String(256), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class KBEntry(Base):
+    """A knowledge-base entry: several phrasings, one answer (may hold {placeholders})."""
+
+    __tablename__ = "kb_entries"
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(16), index=True)
+    product: Mapped[str] = mapped_column(String(64), default="", index=True)
+    questions: Mapped[list[str]] = mapped_column(default=list)
+    answer: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShippingRate(Base):
+    """Days and fee from one origin province to one destination province."""
+
+    __tablename__ = "shipping_rates"
+    __table_args__ = (UniqueConstraint("origin", "destination", name="uq_shipping_route"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    origin: Mapped[str] = mapped_column(String(16))
+    destination: Mapped[str] = mapped_column(String(16))
+    days_min: Mapped[int] = mapped_column(Integer)
+    days_max: Mapped[int] = mapped_column(Integer)
+    fee: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    cold_chain: Mapped[bool] = mapped_column(Boolean, default=False)
+    cold_chain_fee: Mapped[Decimal] = mapped_column(Numeric(8, 2), default=Decimal("0"))
+
+
+def make_engine(settings: Settings) -> Engine:
+    """Synchronous engine for the CLI, migrations and the demo loader."""
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.sqlalchemy_url)
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def make_session_factory(settings: Settings) -> sessionmaker:
+    return sessionmaker(make_engine(settings), expire_on_commit=False)
+
+
+def make_async_engine(settings: Settings) -> AsyncEngine:
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(settings.async_sqlalchemy_url)
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine.sync_engine)
+    return engine
+
+
+def make_async_session_factory(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """WAL lets the CLI read while the app writes; a busy timeout avoids spurious locks."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,102 @@
+"""The one place that reads the environment (``TECHAN_*`` variables and ``.env``)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "intfloat/multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    """Everything configurable; other modules receive an instance, never read os.environ."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TECHAN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    rasa_port: int = Field(default=5005, ge=1, le=65535)
+    rasa_url: str = ""
+    rasa_timeout: float = Field(default=10.0, gt=0)
+    demo: bool = True
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    call_mode: Literal["p2p", "bridge"] = "p2p"
+    secret_key: str = ""
+    models_dir: Path | None = None  # default: <data_dir>/models (tests share one provisioned model)
+    rasa_model: Path | None = None  # default: <data_dir>/rasa/models/techan.tar.gz
+    log_level: str = "INFO"
+
+    telegram_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    public_url: str = ""
+    telegram_staff_chat: str = ""
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir.resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """Database URL for synchronous use (CLI, Alembic)."""
+        return self.database_url or f"sqlite:///{self.data_path / 'techan.db'}"
+
+    @property
+    def async_sqlalchemy_url(self) -> str:
+        """The same database with an asyncio driver, for the app."""
+        url = self.sqlalchemy_url
+        if url.startswith("sqlite:"):
+            return "sqlite+aiosqlite:" + url[len("sqlite:"):]
+        if url.startswith(("postgresql:", "postgres:")):
+            return "postgresql+psycopg:" + url.split(":", 1)[1]
+        return url
+
+    @property
+    def models_path(self) -> Path:
+        return (self.models_dir or self.data_path / "models").resolve()
+
+    @property
+    def rasa_model_path(self) -> Path:
+        return (self.rasa_model or self.rasa_path / "models" / "techan.tar.gz").resolve()
+
+    @property
+    def rasa_path(self) -> Path:
+        return self.data_path / "rasa"
+
+    @property
+    def rasa_base_url(self) -> str:
+        return (self.rasa_url or f"http://127.0.0.1:{self.rasa_port}").rstrip("/")
+
+    @property
+    def app_base_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    @cached_property
+    def secret(self) -> str:
+        """Signing secret: from settings, else generated once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_path / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+    @property
+    def rasa_token(self) -> str:
+        """Token shared with the Rasa server (its HTTP API and our action endpoint)."""
+        import hashlib
+
+        return hashlib.sha256(f"rasa:{self.secret}".encode()).hexdigest()[:40]

@@ -1,0 +1,82 @@
+"""``techan run``: the app and the Rasa server as two supervised child processes."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from techan.rasa_process import rasa_env, server_command
+from techan.settings import Settings
+
+STARTUP_TIMEOUT_S = 300
+STOP_TIMEOUT_S = 15
+
+
+def _ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URLs only
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(processes: dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_stack(settings: Settings) -> int:
+    """Start both, wait until both answer, print the URLs, stop both on Ctrl-C or if one dies."""
+    rasa_command = server_command(settings)  # fails early, before anything starts, without a model
+    print("starting the app and the Rasa server…", flush=True)
+    processes = {
+        "app": subprocess.Popen([sys.executable, "-m", "techan", "serve"]),
+        "rasa": subprocess.Popen(rasa_command, env=rasa_env(), stdout=subprocess.DEVNULL),
+    }
+    stopping = False
+
+    def request_stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        checks = {"app": f"{settings.app_base_url}/healthz", "rasa": f"{settings.rasa_base_url}/"}
+        ready: set[str] = set()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not stopping:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    print(f"techan: the {name} process exited with code {process.returncode}; stopping",
+                          file=sys.stderr, flush=True)
+                    return 1
+            for name, url in checks.items():
+                if name not in ready and _ok(url):
+                    ready.add(name)
+                    if len(ready) == len(checks):
+                        print(f"\n  web chat   {settings.app_base_url}/\n  health     {settings.app_base_url}/healthz"
+                              f"\n  rasa       {settings.rasa_base_url}/\n\nready. Ctrl-C stops both.",
+                              flush=True)
+            if len(ready) < len(checks) and time.monotonic() > deadline:
+                print(f"techan: not ready after {STARTUP_TIMEOUT_S}s (waiting for "
+                      f"{', '.join(sorted(set(checks) - ready))}); stopping", file=sys.stderr, flush=True)
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        print("stopping…", flush=True)
+        _stop(processes)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,34 @@
+import random
+
+from knowledge.budget import Budget
+from knowledge.files import OCCASIONS, RECIPIENTS
+from knowledge.gifts import recommend
+from tests.unit.test_catalog import demo_catalog
+
+
+def test_recommendations_respect_budget_and_stock():
+    catalog = demo_catalog()
+    for recipient in RECIPIENTS:
+        for budget in (Budget(0, 100), Budget(200, 300), Budget(500, None)):
+            for pick in recommend(catalog, recipient, "spring_festival", budget):
+                assert budget.admits(float(pick.product.price)) and pick.product.stock > 0
+
+
+def test_three_varied_picks_that_fit_the_recipient():
+    picks = recommend(demo_catalog(), "boss", "business_visit", Budget(200, 1000))
+    assert len(picks) == 3
+    assert len({p.product.category for p in picks}) == 3
+    assert all("boss" in p.product.recipients for p in picks)
+    assert all(p.reason.startswith("适合送领导") for p in picks)
+
+
+def test_fit_beats_random_choice():
+    catalog = demo_catalog()
+    rng = random.Random(1)
+    fit = rand = 0
+    for recipient in RECIPIENTS:
+        for occasion in OCCASIONS:
+            picks = recommend(catalog, recipient, occasion)
+            fit += sum(recipient in p.product.recipients for p in picks)
+            rand += sum(recipient in p.recipients for p in rng.sample(list(catalog.products.values()), 3))
+    assert fit >= 1.5 * rand
