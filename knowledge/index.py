@@ -27,8 +27,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DENSE_WEIGHT = 0.6
-COSINE_FLOOR, COSINE_CEIL = 0.80, 0.96
-CONFIDENT = 0.45
+COSINE_FLOOR, COSINE_CEIL = 0.86, 0.965
+CONFIDENT = 0.46
 PRODUCT_BONUS = 0.12
 TOPIC_BONUS = 0.05
 
@@ -165,24 +165,23 @@ class KBIndex:
                 self._postings[gram].append(row)
         total = max(len(self.phrasings), 1)
         self._idf = {g: math.log(1 + total / len(rows)) for g, rows in self._postings.items()}
+        self._unknown_idf = math.log(1 + total)
+        self._row_mass = [sum(self._idf[g] for g in grams(text)) for text in self.phrasings]
         self.checksum = kb_checksum(self.entries)
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def lexical_scores(self, query: str) -> dict[int, float]:
-        """Row -> IDF-weighted share of the query's grams that the phrasing contains."""
+        """Row -> IDF-weighted Dice overlap of query and phrasing grams (unknown grams count too)."""
         query_grams = grams(query)
         known = [g for g in query_grams if g in self._idf]
-        total = sum(self._idf[g] for g in known) + 0.5 * (len(query_grams) - len(known))
-        scores: dict[int, float] = defaultdict(float)
-        if total <= 0:
-            return scores
+        query_mass = sum(self._idf[g] for g in known) + self._unknown_idf * (len(query_grams) - len(known))
+        shared: dict[int, float] = defaultdict(float)
         for gram in known:
-            weight = self._idf[gram] / total
             for row in self._postings[gram]:
-                scores[row] += weight
-        return scores
+                shared[row] += self._idf[gram]
+        return {row: 2 * mass / (query_mass + self._row_mass[row]) for row, mass in shared.items()}
 
     def search(
         self,

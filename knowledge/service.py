@@ -86,9 +86,13 @@ class Knowledge:
 
     def answer(self, question: str, intent: str | None = None, product: str | None = None) -> Answer:
         """The best KB answer for ``question``, filled with the product's catalog fields."""
-        product = self.catalog.find_in_text(question) or self.catalog.resolve(product)
+        named = self.catalog.find_in_text(question)
+        product = named or self.catalog.resolve(product)
+        context = self.catalog.get(product) if not named else None
+        # "能抽真空吗" right after talking about beef jerky: ask about beef jerky.
+        query = f"{context.name} {question}" if context else question
         hits = self.index.search(
-            question, k=3, prefer_topic=INTENT_TOPICS.get(intent or ""), prefer_product=product)
+            query, k=3, prefer_topic=INTENT_TOPICS.get(intent or ""), prefer_product=product)
         if not hits:
             return Answer("", [], product)
         top = hits[0].entry

@@ -46,18 +46,18 @@ class Settings(BaseSettings):
 
     @property
     def sqlalchemy_url(self) -> str:
-        """Database URL for synchronous use (CLI, Alembic)."""
-        return self.database_url or f"sqlite:///{self.data_path / 'techan.db'}"
+        """Database URL; plain postgresql:// URLs get the psycopg 3 driver (sync and async)."""
+        url = self.database_url or f"sqlite:///{self.data_path / 'techan.db'}"
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
 
     @property
     def async_sqlalchemy_url(self) -> str:
         """The same database with an asyncio driver, for the app."""
         url = self.sqlalchemy_url
-        if url.startswith("sqlite:"):
-            return "sqlite+aiosqlite:" + url[len("sqlite:"):]
-        if url.startswith(("postgresql:", "postgres:")):
-            return "postgresql+psycopg:" + url.split(":", 1)[1]
-        return url
+        return "sqlite+aiosqlite:" + url[len("sqlite:"):] if url.startswith("sqlite:") else url
 
     @property
     def models_path(self) -> Path:

@@ -1,0 +1,66 @@
+"""Custom actions with an inline Tracker and CollectingDispatcher, as rasa-sdk's own tests do."""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.gifts import ActionRecommendGifts
+from actions.handoff import ActionRequestHandoff
+from actions.knowledge import ActionAnswerQuestion
+
+
+def tracker(text: str, intent: str, entities=(), slots=None, confidence: float = 0.95) -> Tracker:
+    return Tracker(
+        sender_id="web-test",
+        slots={"product": None, "destination": None, "recipient": None, "occasion": None, "budget": None,
+               **(slots or {})},
+        latest_message={"text": text, "intent": {"name": intent, "confidence": confidence},
+                        "entities": [{"entity": e, "value": v} for e, v in entities]},
+        events=[], paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen",
+    )
+
+
+async def test_answers_from_the_kb_and_remembers_the_product(knowledge):
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(
+        dispatcher, tracker("普洱熟茶能放多久？", "ask_shelf_life", [("product", "普洱熟茶")]), {})
+    message = dispatcher.messages[0]
+    assert message["custom"]["techan"]["kb"][0]["id"] == "puer-ripe-cake-shelf-life"
+    assert "布朗山普洱熟茶饼的保质期" in message["text"] and "{" not in message["text"]
+    assert events == [SlotSet("product", "puer-ripe-cake")]
+
+
+async def test_follow_up_without_product_name_uses_the_slot(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerQuestion(knowledge).run(
+        dispatcher, tracker("能抽真空吗", "ask_vacuum_packing", slots={"product": "beef-jerky"}), {})
+    assert dispatcher.messages[0]["custom"]["techan"]["kb"][0]["id"] == "beef-jerky-vacuum"
+
+
+async def test_unsure_answers_offer_choices_and_a_person(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerQuestion(knowledge).run(dispatcher, tracker("火星上能收到快递吗，量子纠缠", "nlu_fallback"), {})
+    message = dispatcher.messages[0]
+    assert message["custom"]["techan"]["unsure"] is True
+    assert message["buttons"][-1] == {"title": "找店员", "payload": "/request_human"}
+    assert len(message["buttons"]) == 3
+
+
+async def test_gifts_are_three_product_cards_within_budget(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionRecommendGifts(knowledge).run(dispatcher, tracker(
+        "想给爸妈买点过年送的，三百左右", "request_gift",
+        [("recipient", "parent"), ("occasion", "spring_festival"), ("budget", "三百左右")]), {})
+    products = dispatcher.messages[1]["custom"]["products"]
+    assert len(products) == 3
+    assert all(240 <= p["price"] <= 360 for p in products)
+    assert all(p["reason"] for p in products)
+
+
+async def test_handoff_pauses_the_bot_and_tells_the_router(knowledge):
+    dispatcher = CollectingDispatcher()
+    events = await ActionRequestHandoff().run(dispatcher, tracker("可以视频看看吗", "request_video"), {})
+    assert dispatcher.messages[0]["custom"] == {"handoff": {"reason": "video_request"}}
+    assert events[0]["event"] == "pause"

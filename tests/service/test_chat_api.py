@@ -1,0 +1,95 @@
+"""The web chat API at its edges: bad input is refused clearly, nothing is lost, Rasa down is handled."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import select
+
+from techan.db import Conversation, ConversationEvent, Message
+from tests.service.conftest import db_session
+
+
+async def test_healthz_reports_rasa_kb_and_model(client):
+    response = await client.get("/healthz")
+    body = await response.json()
+    assert response.status == 200
+    assert body["rasa"] is False and body["status"] == "degraded"
+    assert body["kb_entries"] >= 120
+    assert body["model"] == "intfloat/multilingual-e5-small"
+
+
+async def test_chat_page_is_served(client):
+    response = await client.get("/")
+    html = await response.text()
+    assert response.status == 200 and "/static/chat.js" in html
+    assert (await client.get("/static/chat.js")).status == 200
+
+
+@pytest.mark.parametrize(("body", "status", "error"), [
+    ({"text": ""}, 400, "empty"),
+    ({"text": "   "}, 400, "empty"),
+    ({"text": "茶" * 10_000}, 413, "limit is 4000"),
+    ({"text": 42}, 400, "empty"),
+    ({"payload": "<script>"}, 400, "payload must look like"),
+    (["not", "an", "object"], 400, "JSON object"),
+])
+async def test_bad_messages_get_clear_errors(client, settings, body, status, error):
+    response = await client.post("/api/chat/web-abc", json=body)
+    assert response.status == status
+    assert error in (await response.json())["error"]
+    with db_session(settings) as session:
+        assert session.scalars(select(Message)).all() == []
+
+
+async def test_malformed_json_is_refused(client):
+    response = await client.post("/api/chat/web-abc", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status == 400 and "JSON" in (await response.json())["error"]
+
+
+@pytest.mark.parametrize("sender", ["has space", "a/b", "x" * 65, "中文", "semi;colon"])
+async def test_unknown_sender_formats_are_refused(client, sender):
+    response = await client.post(f"/api/chat/{sender}", json={"text": "你好"})
+    assert response.status in (400, 404)
+    body = await response.json()
+    assert "error" in body and "Traceback" not in str(body)
+
+
+async def test_rasa_down_gets_polite_reply_message_kept_and_logged(client, settings, caplog):
+    caplog.set_level(logging.ERROR)
+    response = await client.post("/api/chat/web-down", json={"text": "普洱茶保质期多久？"})
+    body = await response.json()
+    assert response.status == 200
+    assert body["state"] == "waiting"
+    assert "尽快回复" in body["replies"][0]["text"]
+    assert any("Rasa unreachable" in r.getMessage() for r in caplog.records)
+    with db_session(settings) as session:
+        messages = session.scalars(select(Message).order_by(Message.id)).all()
+        assert [(m.direction, m.text) for m in messages][0] == ("in", "普洱茶保质期多久？")
+        conversation = session.scalars(select(Conversation)).one()
+        assert conversation.handoff_reason == "bot_unavailable"
+        event = session.scalars(select(ConversationEvent)).one()
+        assert (event.name, event.from_state, event.to_state) == ("handoff_requested", "bot", "waiting")
+
+
+async def test_while_waiting_messages_are_kept_for_staff_not_answered(client, settings):
+    await client.post("/api/chat/web-wait", json={"text": "你好"})  # Rasa down: handed off
+    response = await client.post("/api/chat/web-wait", json={"text": "还在吗？"})
+    body = await response.json()
+    assert body == {"state": "waiting", "replies": []}
+    with db_session(settings) as session:
+        texts = [m.text for m in session.scalars(select(Message).where(Message.direction == "in"))]
+    assert texts == ["你好", "还在吗？"]
+
+
+async def test_unexpected_errors_are_json_without_stack_trace(client, monkeypatch):
+    from techan.appkeys import ROUTER
+
+    async def boom(*_args, **_kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(client.server.app[ROUTER], "handle", boom)
+    response = await client.post("/api/chat/web-x", json={"text": "你好"})
+    body = await response.json()
+    assert response.status == 500 and "secret internals" not in str(body) and "Traceback" not in str(body)
