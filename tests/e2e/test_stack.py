@@ -1,0 +1,109 @@
+"""The real stack answers routine questions from the right knowledge-base entries."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import urllib.request
+import uuid
+
+import pytest
+
+from tests.stack import start_stack, stop_stack
+
+# question -> the KB entries that are a right answer (one of them must be the top hit)
+QUESTIONS = {
+    "普洱茶保质期多久？": {"puer-shelf-life"},
+    "Can you vacuum pack the beef jerky?": {"beef-jerky-vacuum"},
+    "熟普放久了会不会坏": {"puer-ripe-cake-shelf-life", "puer-shelf-life"},
+    "玫瑰鲜花饼买回去能放几天": {"flower-cake-rose-shelf-life"},
+    "龙井要不要放冰箱": {"green-tea-storage", "longjing-storage"},
+    "腊肉收到以后怎么保存": {"cured-meat-storage", "sichuan-bacon-storage"},
+    "牛肉干能抽真空吗": {"beef-jerky-vacuum"},
+    "真空包装要加钱吗": {"vacuum-free"},
+    "运费怎么算？": {"shipping-fee"},
+    "你们发什么快递": {"shipping-courier"},
+    "大红袍是红茶吗": {"rock-tea-what"},
+    "收到的瓷器碎了怎么办": {"after-sales-damaged"},
+    "可以开发票吗": {"payment-invoice"},
+}
+
+
+def sender() -> str:
+    return "e2e-" + uuid.uuid4().hex[:12]
+
+
+def test_health_and_chat_page(stack):
+    with urllib.request.urlopen(f"{stack.app_url}/healthz", timeout=10) as response:
+        health = json.loads(response.read())
+    assert health["status"] == "ok" and health["rasa"] is True and health["kb_entries"] >= 120
+    with urllib.request.urlopen(f"{stack.app_url}/", timeout=10) as response:
+        assert "chat.js" in response.read().decode()
+
+
+@pytest.mark.parametrize(("question", "expected"), list(QUESTIONS.items()))
+def test_questions_are_answered_from_the_right_entry(stack, question, expected):
+    who = sender()
+    status, body = stack.chat(who, {"text": question})
+    assert status == 200 and body["state"] == "bot", body
+    assert body["replies"] and body["replies"][0]["text"]
+    kb = stack.last_bot_payload(who).get("meta", {}).get("kb", [])
+    assert kb and kb[0]["id"] in expected, f"{question!r} answered from {kb[:2]}"
+    assert "{" not in body["replies"][0]["text"]
+
+
+def test_follow_up_uses_the_product_under_discussion(stack):
+    who = sender()
+    stack.chat(who, {"text": "牛肉干保质期多久？"})
+    status, body = stack.chat(who, {"text": "那能抽真空吗"})
+    assert status == 200
+    assert stack.last_bot_payload(who)["meta"]["kb"][0]["id"] == "beef-jerky-vacuum"
+
+
+def test_greeting_gift_and_handoff(stack):
+    who = sender()
+    status, body = stack.chat(who, {"text": "你好"})
+    assert status == 200 and "智能助手" in body["replies"][0]["text"]
+    status, body = stack.chat(who, {"text": "想给爸妈买点过年送的，三百左右"})
+    products = [p for r in body["replies"] for p in r["products"]]
+    assert len(products) == 3 and all(200 <= p["price"] <= 400 for p in products), body
+    status, body = stack.chat(who, {"text": "转人工"})
+    assert body["state"] == "waiting"
+    status, body = stack.chat(who, {"text": "普洱茶保质期多久？"})
+    assert body == {"state": "waiting", "replies": []}  # with staff: the bot stays silent
+
+
+def test_button_payloads_reach_rasa(stack):
+    status, body = stack.chat(sender(), {"payload": "/request_human"})
+    assert status == 200 and body["state"] == "waiting"
+
+
+def test_supervisor_stops_the_app_when_rasa_dies(tmp_path):
+    stack = start_stack(tmp_path)
+    app_port = int(stack.app_url.rsplit(":", 1)[1])
+    rasa_port = int(stack.rasa_url.rsplit(":", 1)[1])
+    try:
+        pids = subprocess.run(["pgrep", "-f", "--", f"--port {rasa_port}"], capture_output=True, text=True).stdout.split()
+        assert pids, "Rasa server process not found"
+        for pid in pids:
+            os.kill(int(pid), signal.SIGKILL)
+        stack.process.wait(timeout=60)
+    finally:
+        stop_stack(stack)
+    assert stack.process.returncode == 1
+    assert any("rasa process exited" in line for line in stack.output)
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", app_port)) != 0, "the app kept running without Rasa"
+
+
+def test_ctrl_c_stops_both_processes(tmp_path):
+    stack = start_stack(tmp_path)
+    app_port = int(stack.app_url.rsplit(":", 1)[1])
+    rasa_port = int(stack.rasa_url.rsplit(":", 1)[1])
+    assert stop_stack(stack) == 0
+    for port in (app_port, rasa_port):
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open after Ctrl-C"
