@@ -7,13 +7,10 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.context import entity_or_slot
 from knowledge.budget import parse_budget
 from knowledge.gifts import OCCASION_ZH, RECIPIENT_ZH, recommend
 from knowledge.service import Knowledge
-
-
-def _entity_or_slot(tracker: Tracker, name: str) -> str | None:
-    return next(tracker.get_latest_entity_values(name), None) or tracker.get_slot(name)
 
 
 class ActionRecommendGifts(Action):
@@ -27,9 +24,9 @@ class ActionRecommendGifts(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        recipient = _entity_or_slot(tracker, "recipient")
-        occasion = _entity_or_slot(tracker, "occasion")
-        budget_text = _entity_or_slot(tracker, "budget") or (tracker.latest_message or {}).get("text", "")
+        recipient = entity_or_slot(tracker, "recipient")
+        occasion = entity_or_slot(tracker, "occasion")
+        budget_text = entity_or_slot(tracker, "budget") or (tracker.latest_message or {}).get("text", "")
         budget = parse_budget(budget_text)
         picks = recommend(self.knowledge.catalog,
                           recipient if recipient in RECIPIENT_ZH else None,

@@ -9,16 +9,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.context import entity_or_slot
 from knowledge.service import Knowledge
 
 NOT_SURE = "这个问题我不太确定 🤔 您是想问下面哪一个？也可以直接找店员。"
 NO_ANSWER = "抱歉，这个问题我暂时答不上来。您可以换个说法，或者点“找店员”让店员来回答。"
 ASK_HUMAN_BUTTON = {"title": "找店员", "payload": "/request_human"}
-
-
-def latest_product(tracker: Tracker) -> str | None:
-    """The product in the latest message's entities, else the one already under discussion."""
-    return next(tracker.get_latest_entity_values("product"), None) or tracker.get_slot("product")
 
 
 class ActionAnswerQuestion(Action):
@@ -35,8 +31,12 @@ class ActionAnswerQuestion(Action):
         message = tracker.latest_message or {}
         text = (message.get("text") or "").strip()
         intent = (message.get("intent") or {}).get("name")
-        answer = await asyncio.to_thread(self.knowledge.answer, text, intent, latest_product(tracker))
+        answer = await asyncio.to_thread(self.knowledge.answer, text, intent, entity_or_slot(tracker, "product"),
+                                         entity_or_slot(tracker, "destination"))
         hits = [{"id": h.id, "score": round(h.score, 3)} for h in answer.hits]
+        if answer.destination:
+            dispatcher.utter_message(text=answer.text, json_message={"techan": {"kb": hits, "shipping": True}})
+            return [SlotSet("destination", answer.destination)]
         if answer.confident:
             dispatcher.utter_message(text=answer.text, json_message={"techan": {"kb": hits}})
             return [SlotSet("product", answer.product)] if answer.product else []

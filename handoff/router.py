@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,12 +78,16 @@ class Router:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient) -> None:
         self.sessions = sessions
         self.rasa = rasa
-        self._locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One lock per customer keeps their messages in order; unused locks vanish with their last user.
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def handle(self, channel: str, external_id: str, text: str, *,
                      name: str = "", language: str = "zh") -> RouteResult:
         """Route one customer message (already validated) and return the replies to show."""
-        async with self._locks[(channel, external_id)]:
+        lock = self._locks.get((channel, external_id))
+        if lock is None:
+            lock = self._locks[(channel, external_id)] = asyncio.Lock()
+        async with lock:
             async with self.sessions() as session:
                 conversation = await self._open_conversation(session, channel, external_id, name, language)
                 session.add(Message(conversation_id=conversation.id, direction="in", author="customer",

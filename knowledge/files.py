@@ -96,7 +96,7 @@ def _construct_mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) ->
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_with_line)
 
 
-def _read_yaml_records(path: Path, key: str) -> list[dict[str, Any]]:
+def read_yaml_records(path: Path, key: str) -> list[dict[str, Any]]:
     try:
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
     except yaml.YAMLError as exc:
@@ -158,16 +158,16 @@ def _validate(path: Path, records: list[dict[str, Any]], model: type[BaseModel],
 
 
 def read_kb_file(path: Path) -> list[KBEntryIn]:
-    records = _read_csv_records(path) if path.suffix.lower() == ".csv" else _read_yaml_records(path, "entries")
+    records = _read_csv_records(path) if path.suffix.lower() == ".csv" else read_yaml_records(path, "entries")
     return _validate(path, records, KBEntryIn, lambda e: e.id)
 
 
 def read_catalog_file(path: Path) -> list[ProductIn]:
-    return _validate(path, _read_yaml_records(path, "products"), ProductIn, lambda p: p.id)
+    return _validate(path, read_yaml_records(path, "products"), ProductIn, lambda p: p.id)
 
 
 def read_shipping_file(path: Path) -> list[ShippingRateIn]:
-    return _validate(path, _read_yaml_records(path, "rates"), ShippingRateIn,
+    return _validate(path, read_yaml_records(path, "rates"), ShippingRateIn,
                      lambda r: (r.origin, r.destination))
 
 

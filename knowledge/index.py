@@ -192,11 +192,13 @@ class KBIndex:
         prefer_topic: str | None = None,
         prefer_product: str | None = None,
         query_vector: np.ndarray | None = None,
+        dense_weight: float = DENSE_WEIGHT,
     ) -> list[Hit]:
         """Best ``k`` entries for ``query``: one hit per entry, score in [0, 1], best first.
 
         ``topic``/``product`` filter; ``prefer_*`` only nudge the ranking (the bot's
-        intent and the product under discussion).
+        intent and the product under discussion). ``dense_weight`` 1 or 0 scores by one
+        signal alone (for evaluation).
         """
         if not self.phrasings or not query.strip():
             return []
@@ -222,7 +224,7 @@ class KBIndex:
             if product is not None and entry.product not in (product, ""):
                 continue
             d, lex = float(calibrate(cosine)), min(lexical.get(row, 0.0), 1.0)
-            score = DENSE_WEIGHT * d + (1 - DENSE_WEIGHT) * lex
+            score = dense_weight * d + (1 - dense_weight) * lex
             if prefer_product and entry.product:
                 score += PRODUCT_BONUS if entry.product == prefer_product else -PRODUCT_BONUS
             if prefer_topic and entry.topic == prefer_topic:

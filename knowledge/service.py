@@ -7,6 +7,7 @@ whole when the database changes, so a search never sees half an update.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from knowledge.catalog import Catalog, fill
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
+from knowledge.shipping import find_place, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
 from techan.settings import Settings
 
@@ -29,6 +31,9 @@ INTENT_TOPICS = {
     "ask_shipping": "shipping",
     "ask_product_info": "product_info",
 }
+
+
+SHIPPING_WORDS = re.compile(r"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver", re.I)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Answer:
     text: str
     hits: list[Hit]
     product: str | None
+    destination: str | None = None  # province, when the answer is a shipping quote
 
     @property
     def confident(self) -> bool:
@@ -84,8 +90,13 @@ class Knowledge:
     def search(self, query: str, k: int = 5, **filters) -> list[Hit]:
         return self.index.search(query, k=k, **filters)
 
-    def answer(self, question: str, intent: str | None = None, product: str | None = None) -> Answer:
-        """The best KB answer for ``question``, filled with the product's catalog fields."""
+    def answer(self, question: str, intent: str | None = None, product: str | None = None,
+               destination: str | None = None) -> Answer:
+        """The best KB answer for ``question``, filled with the product's catalog fields.
+
+        A shipping question with a place in it (or in the conversation) is answered
+        from the shipping table instead: days, fee and cold chain to that province.
+        """
         named = self.catalog.find_in_text(question)
         product = named or self.catalog.resolve(product)
         context = self.catalog.get(product) if not named else None
@@ -97,5 +108,11 @@ class Knowledge:
             return Answer("", [], product)
         top = hits[0].entry
         record = self.catalog.get(top.product) or self.catalog.get(product)
+        place = find_place(question) or find_place(destination)
+        if place and (intent in ("ask_shipping", "inform") or top.topic == "shipping"
+                      or SHIPPING_WORDS.search(question)):
+            text = quote(self.shipping, *place, self.catalog.get(product))
+            if text:
+                return Answer(text, hits, product, place[1])
         text = fill(top.answer, record.fields()) if record else top.answer
         return Answer(text, hits, top.product or product)

@@ -40,33 +40,29 @@ def upsert_kb(session: Session, entries: list[KBEntryIn]) -> tuple[int, int]:
     return created, updated
 
 
-def upsert_products(session: Session, products: list[ProductIn]) -> tuple[int, int]:
+def _upsert(session: Session, items: list, model: type, find) -> tuple[int, int]:
+    """Insert items ``find`` does not locate, overwrite the ones it does; returns (created, updated)."""
     created = updated = 0
-    for item in products:
-        row = session.get(Product, item.id)
+    for item in items:
+        data = item.model_dump()
+        row = find(item)
         if row is None:
-            session.add(Product(**item.model_dump()))
+            session.add(model(**data))
             created += 1
         else:
-            for key, value in item.model_dump().items():
+            for key, value in data.items():
                 setattr(row, key, value)
             updated += 1
     return created, updated
+
+
+def upsert_products(session: Session, products: list[ProductIn]) -> tuple[int, int]:
+    return _upsert(session, products, Product, lambda item: session.get(Product, item.id))
 
 
 def upsert_shipping(session: Session, rates: list[ShippingRateIn]) -> tuple[int, int]:
-    created = updated = 0
-    for item in rates:
-        row = session.scalar(select(ShippingRate).where(
-            ShippingRate.origin == item.origin, ShippingRate.destination == item.destination))
-        if row is None:
-            session.add(ShippingRate(**item.model_dump()))
-            created += 1
-        else:
-            for key, value in item.model_dump().items():
-                setattr(row, key, value)
-            updated += 1
-    return created, updated
+    return _upsert(session, rates, ShippingRate, lambda item: session.scalar(select(ShippingRate).where(
+        ShippingRate.origin == item.origin, ShippingRate.destination == item.destination)))
 
 
 def import_kb_file(session: Session, path: Path) -> tuple[int, int]:

@@ -106,13 +106,18 @@ def cmd_demo_load(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_kb_import(settings: Settings, args: argparse.Namespace) -> int:
-    from knowledge.store import import_kb_file
+def _import(settings: Settings, importer_name: str, path: str, label: str) -> int:
+    """Validate the whole file, then upsert in one transaction (nothing changes on error)."""
+    from knowledge import store
 
     with db_session(settings) as session:
-        created, updated = import_kb_file(session, Path(args.file))
-    print(f"knowledge base: {created} added, {updated} updated")
+        created, updated = getattr(store, importer_name)(session, Path(path))
+    print(f"{label}: {created} added, {updated} updated")
     return 0
+
+
+def cmd_kb_import(settings: Settings, args: argparse.Namespace) -> int:
+    return _import(settings, "import_kb_file", args.file, "knowledge base")
 
 
 def cmd_kb_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -161,13 +166,22 @@ def cmd_kb_search(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_catalog_import(settings: Settings, args: argparse.Namespace) -> int:
-    from knowledge.store import import_catalog_file
+def cmd_kb_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.evaluation import evaluate, read_questions, table
 
-    with db_session(settings) as session:
-        created, updated = import_catalog_file(session, Path(args.file))
-    print(f"catalog: {created} added, {updated} updated")
+    knowledge = load_knowledge(settings)
+    pairs = read_questions(Path(args.file), knowledge.index)
+    results = evaluate(knowledge.index, pairs)
+    print(table(results, len(pairs)))
+    if args.misses:
+        hybrid = next(r for r in results if r.signal == "hybrid" and not r.filtered)
+        for question, expected, got in hybrid.misses:
+            print(f"  miss: {question}  expected {expected}, got {got}")
     return 0
+
+
+def cmd_catalog_import(settings: Settings, args: argparse.Namespace) -> int:
+    return _import(settings, "import_catalog_file", args.file, "catalog")
 
 
 def cmd_gift_recommend(settings: Settings, args: argparse.Namespace) -> int:
@@ -224,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--k", type=int, default=5)
     search.add_argument("--json", action="store_true")
     search.set_defaults(func=cmd_kb_search)
+    evaluation = kb.add_parser("eval", help="top-1/top-3/MRR on a held-out question set (YAML)")
+    evaluation.add_argument("file", nargs="?", default=str(Path(__file__).resolve().parent.parent
+                                                            / "knowledge" / "eval" / "heldout.yml"))
+    evaluation.add_argument("--misses", action="store_true", help="list the questions the hybrid ranks wrong")
+    evaluation.set_defaults(func=cmd_kb_eval)
 
     catalog = sub.add_parser("catalog", help="catalog").add_subparsers(dest="catalog_command", required=True)
     catalog_import = catalog.add_parser("import", help="upsert products from YAML")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+import webbrowser
 
 from techan.rasa_process import rasa_env, server_command
 from techan.settings import Settings
@@ -22,6 +24,13 @@ def _ok(url: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def open_browser(url: str) -> None:
+    """Open the web chat for a person at a desktop; never in CI, over SSH or without a display."""
+    desktop = sys.platform == "darwin" or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if desktop and sys.stdout.isatty() and not os.environ.get("CI"):
+        webbrowser.open(url)
 
 
 def _stop(processes: dict[str, subprocess.Popen]) -> None:
@@ -69,6 +78,7 @@ def run_stack(settings: Settings) -> int:
                         print(f"\n  web chat   {settings.app_base_url}/\n  health     {settings.app_base_url}/healthz"
                               f"\n  rasa       {settings.rasa_base_url}/\n\nready. Ctrl-C stops both.",
                               flush=True)
+                        open_browser(f"{settings.app_base_url}/")
             if len(ready) < len(checks) and time.monotonic() > deadline:
                 print(f"techan: not ready after {STARTUP_TIMEOUT_S}s (waiting for "
                       f"{', '.join(sorted(set(checks) - ready))}); stopping", file=sys.stderr, flush=True)

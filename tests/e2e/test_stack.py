@@ -99,8 +99,8 @@ def test_supervisor_stops_the_app_when_rasa_dies(tmp_path):
         assert sock.connect_ex(("127.0.0.1", app_port)) != 0, "the app kept running without Rasa"
 
 
-def test_ctrl_c_stops_both_processes(tmp_path):
-    stack = start_stack(tmp_path)
+def test_ctrl_c_stops_both_processes(stack):
+    """Runs last in the e2e tier (files run in name order, this one last in the last file): it stops the shared stack."""
     app_port = int(stack.app_url.rsplit(":", 1)[1])
     rasa_port = int(stack.rasa_url.rsplit(":", 1)[1])
     assert stop_stack(stack) == 0

@@ -64,3 +64,24 @@ async def test_handoff_pauses_the_bot_and_tells_the_router(knowledge):
     events = await ActionRequestHandoff().run(dispatcher, tracker("可以视频看看吗", "request_video"), {})
     assert dispatcher.messages[0]["custom"] == {"handoff": {"reason": "video_request"}}
     assert events[0]["event"] == "pause"
+
+
+async def test_shipping_with_a_place_is_quoted_from_the_shipping_table(knowledge):
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(
+        dispatcher, tracker("寄到乌鲁木齐要几天", "ask_shipping", [("destination", "乌鲁木齐")]), {})
+    rate_days = {(r.days_min, r.days_max) for (o, d), r in knowledge.shipping.items() if d == "新疆"}
+    text = dispatcher.messages[0]["text"]
+    assert "乌鲁木齐" in text and "不参加满199包邮" in text
+    assert f"{min(d for d, _ in rate_days)}-{max(d for _, d in rate_days)}天" in text
+    assert events == [SlotSet("destination", "新疆")]
+
+
+async def test_follow_up_place_uses_the_product_origin_and_cold_chain(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerQuestion(knowledge).run(
+        dispatcher, tracker("寄到北京呢", "inform", [("destination", "北京")], slots={"product": "sichuan-bacon"}), {})
+    rate = knowledge.shipping[("四川", "北京")]
+    text = dispatcher.messages[0]["text"]
+    assert text.startswith("川味柴火腊肉从四川发货，寄到北京一般")
+    assert f"{rate.days_min}-{rate.days_max}天" in text and "冷链" in text

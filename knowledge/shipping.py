@@ -1,0 +1,66 @@
+"""Shipping quotes from the shipping table: where a customer's place is, and what it costs to get there."""
+
+from __future__ import annotations
+
+from knowledge.catalog import ProductRecord
+from knowledge.files import ShippingRateIn
+
+PROVINCES = (
+    "北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏", "浙江", "安徽", "福建",
+    "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "重庆", "四川", "贵州", "云南", "西藏", "陕西",
+    "甘肃", "青海", "宁夏", "新疆",
+)
+CITIES = {
+    "石家庄": "河北", "太原": "山西", "呼和浩特": "内蒙古", "包头": "内蒙古", "沈阳": "辽宁", "大连": "辽宁",
+    "长春": "吉林", "哈尔滨": "黑龙江", "南京": "江苏", "苏州": "江苏", "无锡": "江苏", "宜兴": "江苏",
+    "杭州": "浙江", "宁波": "浙江", "温州": "浙江", "合肥": "安徽", "福州": "福建", "厦门": "福建", "泉州": "福建",
+    "南昌": "江西", "景德镇": "江西", "济南": "山东", "青岛": "山东", "烟台": "山东", "郑州": "河南", "洛阳": "河南",
+    "武汉": "湖北", "长沙": "湖南", "广州": "广东", "深圳": "广东", "东莞": "广东", "佛山": "广东", "珠海": "广东",
+    "南宁": "广西", "桂林": "广西", "海口": "海南", "三亚": "海南", "成都": "四川", "绵阳": "四川", "贵阳": "贵州",
+    "昆明": "云南", "大理": "云南", "丽江": "云南", "拉萨": "西藏", "西安": "陕西", "兰州": "甘肃", "西宁": "青海",
+    "银川": "宁夏", "乌鲁木齐": "新疆", "喀什": "新疆", "伊犁": "新疆",
+    "beijing": "北京", "shanghai": "上海", "guangzhou": "广东", "shenzhen": "广东", "chengdu": "四川",
+    "hangzhou": "浙江", "urumqi": "新疆", "lhasa": "西藏", "harbin": "黑龙江", "xi'an": "陕西", "wuhan": "湖北",
+}
+FREE_SHIPPING_FROM = 199
+REMOTE = ("新疆", "西藏", "青海")
+
+
+def find_place(text: str | None) -> tuple[str, str] | None:
+    """(place as written, province) for the first city or province named in ``text``."""
+    if not text:
+        return None
+    lowered = text.lower()
+    for place, province in sorted(CITIES.items(), key=lambda item: -len(item[0])):
+        if place in lowered:
+            return place, province
+    for province in PROVINCES:
+        if province in text:
+            return province, province
+    return None
+
+
+def _money(value) -> str:
+    return f"{value:.0f}" if value == int(value) else f"{value:.2f}"
+
+
+def quote(rates: dict[tuple[str, str], ShippingRateIn], place: str, province: str,
+          product: ProductRecord | None = None) -> str | None:
+    """One sentence of days, fee and cold chain to ``province`` (for the product, else all warehouses)."""
+    origins = [product.origin] if product else sorted({origin for origin, _ in rates})
+    routes = [rates[(origin, province)] for origin in origins if (origin, province) in rates]
+    if not routes:
+        return None
+    days = f"{min(r.days_min for r in routes)}-{max(r.days_max for r in routes)}天"
+    fees = sorted({r.fee for r in routes})
+    fee = f"{_money(fees[0])}元" if len(fees) == 1 else f"{_money(fees[0])}-{_money(fees[-1])}元"
+    subject = f"{product.name}从{product.origin}发货，" if product else ""
+    free = "（新疆、西藏、青海不参加满199包邮）" if province in REMOTE else f"，满{FREE_SHIPPING_FROM}元包邮"
+    text = f"{subject}寄到{place}一般{days}送达，运费{fee}{free}。"
+    cold = [r for r in routes if r.cold_chain]
+    if product and product.cold_chain:
+        text += (f"这款需要冷链，冷链费{_money(cold[0].cold_chain_fee)}元。" if cold
+                 else f"注意：{place}暂不支持冷链，夏季寄送这款请先咨询店员。")
+    elif cold and not product:
+        text += "腊味等需要冷链的商品可以走顺丰冷链，另收冷链费。"
+    return text

@@ -1,0 +1,38 @@
+from knowledge.files import read_shipping_file
+from knowledge.shipping import find_place, quote
+from knowledge.store import DEMO_DIR
+from tests.unit.test_catalog import demo_catalog
+
+
+def rates():
+    return {(r.origin, r.destination): r for r in read_shipping_file(DEMO_DIR / "shipping.yml")}
+
+
+def test_places_are_normalised_to_provinces():
+    assert find_place("寄到乌鲁木齐呢") == ("乌鲁木齐", "新疆")
+    assert find_place("发深圳要几天") == ("深圳", "广东")
+    assert find_place("内蒙古包邮吗") == ("内蒙古", "内蒙古")
+    assert find_place("How long to Beijing?") == ("beijing", "北京")
+    assert find_place("普洱茶保质期多久") is None
+    assert find_place(None) is None
+
+
+def test_quote_for_a_product_uses_its_origin():
+    table = rates()
+    bacon = demo_catalog().get("sichuan-bacon")
+    rate = table[("四川", "广东")]
+    text = quote(table, "广州", "广东", bacon)
+    assert text.startswith("川味柴火腊肉从四川发货，寄到广州一般")
+    assert f"{rate.days_min}-{rate.days_max}天" in text and "满199元包邮" in text and "冷链费" in text
+
+
+def test_quote_without_product_spans_all_warehouses_and_flags_remote_areas():
+    table = rates()
+    text = quote(table, "拉萨", "西藏")
+    days = [(r.days_min, r.days_max) for (o, d), r in table.items() if d == "西藏"]
+    assert f"{min(a for a, _ in days)}-{max(b for _, b in days)}天" in text
+    assert "不参加满199包邮" in text
+
+
+def test_unknown_route_gives_no_quote():
+    assert quote({}, "北京", "北京") is None
