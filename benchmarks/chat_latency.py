@@ -1,7 +1,8 @@
 """Chat latency through POST /api/chat on a warm stack: p50/p95 and messages per second.
 
-Sends 200 mixed questions (KB answers, greetings, gifts) sequentially, then with
-8 concurrent senders. By default it starts its own stack (`techan run` on free
+Sends 200 mixed questions (KB answers, greetings, gifts) as 40 five-message
+conversations, one at a time and then with 8 concurrent senders. Every reply is
+checked (HTTP 200, still with the bot, not empty) and failures are counted. By default it starts its own stack (`techan run` on free
 ports, scratch data dir, the models `make setup` provisioned); `--url` measures
 a stack that is already running instead. Prints figures; asserts nothing.
 """
@@ -32,18 +33,24 @@ QUESTIONS = [
 ]
 WARMUP = 10
 TOTAL = 200
+TURNS = 5  # messages per conversation, as customers write
 
 
-def ask(url: str, sender: str, text: str) -> float:
+def ask(url: str, sender: str, text: str) -> tuple[float, bool]:
+    """Latency of one message, and whether the reply was a real bot answer."""
     body = json.dumps({"text": text}).encode()
     request = urllib.request.Request(f"{url}/api/chat/{sender}", data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=60) as response:
-        response.read()
-        if response.status != 200:
-            raise RuntimeError(f"HTTP {response.status}")
-    return time.perf_counter() - started
+        reply = json.loads(response.read())
+    elapsed = time.perf_counter() - started
+    return elapsed, response.status == 200 and reply.get("state") == "bot" and bool(reply.get("replies"))
+
+
+def conversation(url: str, number: int) -> list[tuple[float, bool]]:
+    sender = f"bench-{uuid.uuid4().hex[:10]}"
+    return [ask(url, sender, QUESTIONS[(number * TURNS + turn) % len(QUESTIONS)]) for turn in range(TURNS)]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -52,15 +59,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run(url: str, concurrency: int) -> None:
-    senders = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(concurrency)]
-    jobs = [(senders[i % concurrency], QUESTIONS[i % len(QUESTIONS)]) for i in range(TOTAL)]
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        latencies = list(pool.map(lambda job: ask(url, *job), jobs))
+        results = [r for conv in pool.map(lambda n: conversation(url, n), range(TOTAL // TURNS)) for r in conv]
     elapsed = time.perf_counter() - started
+    latencies = [latency for latency, _ in results]
+    failures = sum(not ok for _, ok in results)
     print(f"{'sequential' if concurrency == 1 else f'{concurrency} concurrent senders':<22}"
           f"p50 {statistics.median(latencies) * 1000:6.0f} ms   p95 {percentile(latencies, 0.95) * 1000:6.0f} ms   "
-          f"{TOTAL / elapsed:5.1f} messages/s   ({TOTAL} messages)")
+          f"{len(results) / elapsed:5.1f} messages/s   ({len(results)} messages, {failures} not answered by the bot)")
 
 
 def main() -> None:
@@ -76,7 +83,7 @@ def main() -> None:
         url = stack.app_url
     try:
         for text in QUESTIONS[:WARMUP]:
-            ask(url, "bench-warmup", text)
+            ask(url, f"bench-warmup-{uuid.uuid4().hex[:6]}", text)
         print(f"machine: {platform.processor() or platform.machine()}, "
               f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}")
         run(url, 1)

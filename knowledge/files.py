@@ -118,7 +118,8 @@ def read_yaml_records(path: Path, key: str) -> list[dict[str, Any]]:
 
 def _read_csv_records(path: Path) -> list[dict[str, Any]]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with path.open(encoding="utf-8-sig", newline="") as handle:  # newline="": keep \r inside fields
+            text = handle.read()
     except UnicodeDecodeError as exc:
         raise ImportFileError(f"{path}: not UTF-8 text") from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))

@@ -33,6 +33,7 @@ INTENT_TOPICS = {
 }
 
 
+PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 SHIPPING_WORDS = re.compile(r"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver", re.I)
 
 
@@ -99,11 +100,13 @@ class Knowledge:
         """
         named = self.catalog.find_in_text(question)
         product = named or self.catalog.resolve(product)
+        prefer_topic = INTENT_TOPICS.get(intent or "")
+        hits = self.index.search(question, k=3, prefer_topic=prefer_topic, prefer_product=product)
         context = self.catalog.get(product) if not named else None
-        # "能抽真空吗" right after talking about beef jerky: ask about beef jerky.
-        query = f"{context.name} {question}" if context else question
-        hits = self.index.search(
-            query, k=3, prefer_topic=INTENT_TOPICS.get(intent or ""), prefer_product=product)
+        if context and (not hits or hits[0].entry.topic in PRODUCT_TOPICS):
+            # "能抽真空吗" right after talking about beef jerky means beef jerky; "运费怎么算" does not.
+            hits = self.index.search(f"{context.name} {question}", k=3, prefer_topic=prefer_topic,
+                                     prefer_product=product)
         if not hits:
             return Answer("", [], product)
         top = hits[0].entry

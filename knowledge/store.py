@@ -16,27 +16,72 @@ from knowledge.files import (
     KBEntryIn, ProductIn, ShippingRateIn, read_catalog_file, read_kb_file, read_shipping_file,
 )
 from knowledge.index import KBRecord
-from techan.db import KBEntry, Product, ShippingRate, utcnow
+from techan.db import KBEntry, KBRevision, Product, ShippingRate, utcnow
 
 DEMO_DIR = Path(__file__).with_name("demo")
 
 
-def upsert_kb(session: Session, entries: list[KBEntryIn]) -> tuple[int, int]:
-    """Insert new entries, update changed ones (revision + 1); returns (created, updated)."""
-    existing = {e.id: e for e in session.scalars(select(KBEntry).where(KBEntry.id.in_([x.id for x in entries])))}
+def _entry_data(row: KBEntry) -> dict:
+    return KBEntryIn(id=row.id, topic=row.topic, product=row.product, questions=list(row.questions),
+                     answer=row.answer, tags=list(row.tags)).model_dump()
+
+
+def save_entry(session: Session, item: KBEntryIn, author: str, action: str | None = None) -> KBEntry | None:
+    """Create or update one entry, keeping a revision; returns the row, or None when nothing changed."""
+    row = session.get(KBEntry, item.id)
+    data = item.model_dump()
+    if row is None:
+        row = KBEntry(**data, revision=1)
+        session.add(row)
+        before = None
+    elif _entry_data(row) == data:
+        return None
+    else:
+        before = {**_entry_data(row), "revision": row.revision}
+        for key, value in data.items():
+            setattr(row, key, value)
+        row.revision += 1
+        row.updated_at = utcnow()
+    session.add(KBRevision(entry_id=item.id, revision=row.revision, author=author,
+                           action=action or ("create" if before is None else "update"),
+                           before=before, after={**data, "revision": row.revision}))
+    session.flush()
+    return row
+
+
+def delete_entry(session: Session, entry_id: str, author: str) -> bool:
+    row = session.get(KBEntry, entry_id)
+    if row is None:
+        return False
+    session.add(KBRevision(entry_id=entry_id, revision=row.revision + 1, action="delete", author=author,
+                           before={**_entry_data(row), "revision": row.revision}, after=None))
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def entry_history(session: Session, entry_id: str) -> list[KBRevision]:
+    return list(session.scalars(select(KBRevision).where(KBRevision.entry_id == entry_id).order_by(KBRevision.id)))
+
+
+def rollback_entry(session: Session, entry_id: str, revision: int, author: str) -> KBEntry | None:
+    """Make the entry what it was at ``revision`` again (as a new revision; history is kept)."""
+    target = session.scalar(select(KBRevision).where(
+        KBRevision.entry_id == entry_id, KBRevision.revision == revision, KBRevision.after.is_not(None)))
+    if target is None:
+        raise LookupError(f"entry {entry_id!r} has no revision {revision}")
+    data = {k: v for k, v in target.after.items() if k != "revision"}
+    return save_entry(session, KBEntryIn(**data), author, action="rollback")
+
+
+def upsert_kb(session: Session, entries: list[KBEntryIn], author: str = "import") -> tuple[int, int]:
+    """Insert new entries, update changed ones (each a new revision); returns (created, updated)."""
+    existing = set(session.scalars(select(KBEntry.id).where(KBEntry.id.in_([e.id for e in entries]))))
     created = updated = 0
     for item in entries:
-        data = item.model_dump()
-        row = existing.get(item.id)
-        if row is None:
-            session.add(KBEntry(**data))
-            created += 1
-        elif any(getattr(row, k) != v for k, v in data.items()):
-            for key, value in data.items():
-                setattr(row, key, value)
-            row.revision += 1
-            row.updated_at = utcnow()
-            updated += 1
+        if save_entry(session, item, author) is not None:
+            created += item.id not in existing
+            updated += item.id in existing
     return created, updated
 
 

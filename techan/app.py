@@ -23,7 +23,8 @@ from techan.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 256 * 1024
+# Rasa sends the whole tracker with every action call, which grows with the conversation.
+MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 @web.middleware

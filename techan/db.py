@@ -157,6 +157,35 @@ class KBEntry(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class KBRevision(Base):
+    """One change to a KB entry: who, when, and the entry before and after (None when absent)."""
+
+    __tablename__ = "kb_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(96), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))  # create | update | delete | rollback
+    author: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffAccount(Base):
+    """A shop owner or staff member; passwords are stored as Argon2 hashes only."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # owner | staff
+    password_hash: Mapped[str] = mapped_column(String(256))
+    token_version: Mapped[int] = mapped_column(Integer, default=1)  # bump to revoke issued tokens
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ShippingRate(Base):
     """Days and fee from one origin province to one destination province."""
 

@@ -12,6 +12,7 @@ from techan.appkeys import ROUTER, TEMPLATES
 SENDER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PAYLOAD = re.compile(r"^/[a-z_]+(\{.*\})?$", re.S)
 MAX_TEXT = 4000
+MAX_BODY_BYTES = 64 * 1024
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
@@ -25,6 +26,9 @@ async def chat_message(request: web.Request) -> web.Response:
     sender = request.match_info["sender"]
     if not SENDER.match(sender):
         raise web.HTTPBadRequest(text="sender must be 1-64 letters, digits, '-' or '_'")
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length,
+                                            text=f"request body is over {MAX_BODY_BYTES // 1024} KB")
     try:
         body = await request.json()
     except ValueError:

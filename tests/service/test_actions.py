@@ -85,3 +85,12 @@ async def test_follow_up_place_uses_the_product_origin_and_cold_chain(knowledge)
     text = dispatcher.messages[0]["text"]
     assert text.startswith("川味柴火腊肉从四川发货，寄到北京一般")
     assert f"{rate.days_min}-{rate.days_max}天" in text and "冷链" in text
+
+
+async def test_product_under_discussion_does_not_hijack_shop_wide_questions(knowledge):
+    for question, expected in (("运费怎么算？", "shipping-fee"), ("收到的瓷器碎了怎么办", "after-sales-damaged"),
+                               ("可以开发票吗", "payment-invoice")):
+        dispatcher = CollectingDispatcher()
+        await ActionAnswerQuestion(knowledge).run(
+            dispatcher, tracker(question, "ask_product_info", slots={"product": "beef-jerky"}), {})
+        assert dispatcher.messages[0]["custom"]["techan"]["kb"][0]["id"] == expected, question

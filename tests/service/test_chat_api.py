@@ -93,3 +93,20 @@ async def test_unexpected_errors_are_json_without_stack_trace(client, monkeypatc
     response = await client.post("/api/chat/web-x", json={"text": "你好"})
     body = await response.json()
     assert response.status == 500 and "secret internals" not in str(body) and "Traceback" not in str(body)
+
+
+async def test_oversized_body_is_refused_before_reading(client):
+    response = await client.post("/api/chat/web-big", data=b'{"text": "' + b"a" * 100_000 + b'"}',
+                                 headers={"Content-Type": "application/json"})
+    assert response.status == 413 and "KB" in (await response.json())["error"]
+
+
+async def test_action_endpoint_accepts_long_trackers(client):
+    from techan.appkeys import SETTINGS
+    from tests.service.test_webhook import action_call
+
+    call = action_call("action_answer_question", "运费多少钱？", "ask_shipping")
+    call["tracker"]["events"] = [{"event": "user", "text": "普洱茶保质期多久？" * 20, "timestamp": i}
+                                 for i in range(3000)]  # ~1.5 MB, a long conversation
+    response = await client.post(f"/webhook?token={client.server.app[SETTINGS].rasa_token}", json=call)
+    assert response.status == 200
