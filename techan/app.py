@@ -16,7 +16,8 @@ from actions import build_executor
 from handoff.channels import webchat
 from handoff.rasa_client import RasaClient
 from handoff.router import Router
-from knowledge.service import Knowledge, read_snapshot
+from knowledge import admin
+from knowledge.service import Knowledge
 from techan.appkeys import ENGINE, EXECUTOR, KNOWLEDGE, RASA, ROUTER, SESSIONS, SETTINGS, TEMPLATES
 from techan.db import make_async_engine, make_async_session_factory
 from techan.settings import Settings
@@ -55,12 +56,9 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Load the embedding model and index the KB; a preloaded service (tests) is reused."""
+    """Load the embedding model (a preloaded service, in tests, is reused); kb_watch_ctx indexes the KB."""
     if KNOWLEDGE not in app:
         app[KNOWLEDGE] = await asyncio.to_thread(Knowledge.from_settings, app[SETTINGS])
-    async with app[SESSIONS]() as session:
-        snapshot = await session.run_sync(read_snapshot)
-    await asyncio.to_thread(app[KNOWLEDGE].apply, snapshot)
     app[EXECUTOR] = build_executor(app[KNOWLEDGE])
     yield
 
@@ -117,4 +115,5 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhook", action_webhook)
     webchat.setup(app)
+    admin.setup(app)
     return app

@@ -202,6 +202,59 @@ def cmd_gift_recommend(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_staff_add(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+    import secrets
+
+    from techan.auth import add_staff
+
+    password, generated = args.password, False
+    if password is None and sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+    elif password is None:
+        password, generated = secrets.token_urlsafe(12), True
+    try:
+        with db_session(settings) as session:
+            account = add_staff(session, args.name, args.role, password)
+    except ValueError as exc:
+        print(f"techan staff add: {exc}", file=sys.stderr)
+        return 1
+    print(f"{account.role} account {account.name!r} created" + (f"; password: {password}" if generated else ""))
+    return 0
+
+
+def cmd_staff_token(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from techan.auth import api_token
+    from techan.db import StaffAccount
+
+    with db_session(settings) as session:
+        account = session.scalar(select(StaffAccount).where(StaffAccount.name == args.name))
+        if account is None or not account.active:
+            print(f"techan staff token: no active account {args.name!r}", file=sys.stderr)
+            return 1
+        print(api_token(settings.secret, account, args.days))
+    return 0
+
+
+def cmd_kb_rollback(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.store import entry_history, rollback_entry
+
+    with db_session(settings) as session:
+        if args.revision is None:
+            for change in entry_history(session, args.id):
+                print(f"r{change.revision:<4} {change.created_at:%Y-%m-%d %H:%M} {change.action:<8} {change.author}")
+            return 0
+        try:
+            rollback_entry(session, args.id, args.revision, author=os.environ.get("USER", "cli"))
+        except LookupError as exc:
+            print(f"techan kb rollback: {exc}", file=sys.stderr)
+            return 1
+    print(f"{args.id}: back to revision {args.revision} (kept as a new revision)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from knowledge.files import OCCASIONS, RECIPIENTS, TOPICS
 
@@ -243,6 +296,22 @@ def build_parser() -> argparse.ArgumentParser:
                                                             / "knowledge" / "eval" / "heldout.yml"))
     evaluation.add_argument("--misses", action="store_true", help="list the questions the hybrid ranks wrong")
     evaluation.set_defaults(func=cmd_kb_eval)
+
+    history = kb.add_parser("rollback", help="list an entry's revisions, or restore one")
+    history.add_argument("id")
+    history.add_argument("revision", nargs="?", type=int)
+    history.set_defaults(func=cmd_kb_rollback)
+
+    staff = sub.add_parser("staff", help="staff and owner accounts").add_subparsers(dest="staff_command", required=True)
+    staff_add = staff.add_parser("add", help="create an account (asks for the password at a terminal)")
+    staff_add.add_argument("name")
+    staff_add.add_argument("--role", choices=("owner", "staff"), required=True)
+    staff_add.add_argument("--password", help="at least 8 characters (default: ask, or generate without a terminal)")
+    staff_add.set_defaults(func=cmd_staff_add)
+    staff_token = staff.add_parser("token", help="print a bearer token for scripts")
+    staff_token.add_argument("name")
+    staff_token.add_argument("--days", type=int, default=90)
+    staff_token.set_defaults(func=cmd_staff_token)
 
     catalog = sub.add_parser("catalog", help="catalog").add_subparsers(dest="catalog_command", required=True)
     catalog_import = catalog.add_parser("import", help="upsert products from YAML")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from knowledge.service import Knowledge, read_snapshot
+from knowledge.service import Knowledge, Snapshot, read_snapshot
 from knowledge.store import load_demo
 from techan.app import create_app
 from techan.db import make_engine
@@ -25,7 +25,7 @@ def migrated_demo_shop(settings: Settings) -> None:
 
 
 @pytest.fixture(scope="session")
-def knowledge(tmp_path_factory: pytest.TempPathFactory) -> Knowledge:
+def demo_knowledge(tmp_path_factory: pytest.TempPathFactory) -> tuple[Knowledge, Snapshot]:
     """The real embedding model and the demo KB, loaded once for the whole tier."""
     settings = Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("kb"), models_dir=shared_models_dir())
     if not (settings.models_path / "intfloat__multilingual-e5-small" / "modules.json").exists():
@@ -34,8 +34,17 @@ def knowledge(tmp_path_factory: pytest.TempPathFactory) -> Knowledge:
     service = Knowledge.from_settings(settings)
     engine = make_engine(settings)
     with Session(engine) as session:
-        service.apply(read_snapshot(session))
+        snapshot = read_snapshot(session)
     engine.dispose()
+    service.apply(snapshot)
+    return service, snapshot
+
+
+@pytest.fixture
+def knowledge(demo_knowledge) -> Knowledge:
+    """The shared service, reset to the demo shop (tests that edit the KB change it)."""
+    service, snapshot = demo_knowledge
+    service.apply(snapshot)
     return service
 
 

@@ -1,0 +1,130 @@
+"""Owner edits to the knowledge base: authenticated, live within a second, revisioned, reversible."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from knowledge.files import ImportFileError, KBEntryIn
+from knowledge.index import VectorCache
+from knowledge.service import Knowledge, read_snapshot
+from knowledge.store import import_kb_file, save_entry
+from techan.appkeys import SETTINGS
+from techan.auth import add_staff, api_token
+from techan.db import KBEntry
+from tests.service.conftest import db_session
+
+NEW_ENTRY = {"topic": "other", "questions": ["你们卖不卖熊猫玩偶", "有没有熊猫公仔"],
+             "answer": "有的！成都熊猫基地授权的熊猫玩偶，59元一只。", "tags": []}
+
+
+def bearer(client, name: str, role: str) -> dict[str, str]:
+    settings = client.server.app[SETTINGS]
+    with db_session(settings) as session:
+        account = add_staff(session, name, role, "correct horse battery")
+        session.commit()
+        return {"Authorization": f"Bearer {api_token(settings.secret, account)}"}
+
+
+async def top_hit(client, headers, question: str) -> dict:
+    response = await client.post("/api/kb/search", json={"q": question}, headers=headers)
+    assert response.status == 200
+    return (await response.json())["hits"][0]
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/api/kb/entries"), ("GET", "/api/kb/entries/shipping-fee"), ("PUT", "/api/kb/entries/x"),
+    ("DELETE", "/api/kb/entries/shipping-fee"), ("POST", "/api/kb/entries/shipping-fee/rollback"),
+    ("POST", "/api/kb/search"),
+])
+async def test_kb_routes_refuse_anonymous_forged_and_staff(client, method, path):
+    assert (await client.request(method, path, json={})).status == 401
+    forged = {"Authorization": "Bearer eyJzdWIiOjF9.AAAA"}
+    assert (await client.request(method, path, json={}, headers=forged)).status == 401
+    staff = bearer(client, "xiaoli", "staff")
+    assert (await client.request(method, path, json={}, headers=staff)).status == 403
+
+
+async def test_new_entry_is_answered_at_once_and_revisions_roll_back(client):
+    owner = bearer(client, "laoban", "owner")
+    started = time.perf_counter()
+    response = await client.put("/api/kb/entries/panda-toy", json=NEW_ENTRY, headers=owner)
+    assert response.status == 200 and (await response.json())["entry"]["revision"] == 1
+    hit = await top_hit(client, owner, "熊猫玩偶有卖吗")
+    assert time.perf_counter() - started < 1.0
+    assert hit["id"] == "panda-toy"
+
+    edited = {**NEW_ENTRY, "answer": "熊猫玩偶卖完了，下周补货。"}
+    response = await client.put("/api/kb/entries/panda-toy", json=edited, headers=owner)
+    assert (await response.json())["entry"]["revision"] == 2
+    assert (await top_hit(client, owner, "熊猫玩偶有卖吗"))["answer"] == "熊猫玩偶卖完了，下周补货。"
+
+    history = await (await client.get("/api/kb/entries/panda-toy", headers=owner)).json()
+    assert [(r["revision"], r["action"], r["author"]) for r in history["revisions"]] == [
+        (1, "create", "laoban"), (2, "update", "laoban")]
+    assert history["revisions"][1]["before"]["answer"] == NEW_ENTRY["answer"]
+
+    response = await client.post("/api/kb/entries/panda-toy/rollback", json={"revision": 1}, headers=owner)
+    assert (await response.json())["entry"]["revision"] == 3
+    assert (await top_hit(client, owner, "熊猫玩偶有卖吗"))["answer"] == NEW_ENTRY["answer"]
+
+    assert (await client.delete("/api/kb/entries/panda-toy", headers=owner)).status == 200
+    assert (await top_hit(client, owner, "熊猫玩偶有卖吗"))["id"] != "panda-toy"
+
+
+async def test_invalid_edits_are_refused_with_the_field_named(client):
+    owner = bearer(client, "laoban2", "owner")
+    response = await client.put("/api/kb/entries/bad", json={**NEW_ENTRY, "topic": "weather"}, headers=owner)
+    assert response.status == 422 and "topic" in (await response.json())["error"]
+    response = await client.put("/api/kb/entries/bad", json={**NEW_ENTRY, "questions": []}, headers=owner)
+    assert response.status == 422 and "questions" in (await response.json())["error"]
+
+
+async def test_edits_from_another_process_are_picked_up_within_a_second(client):
+    owner = bearer(client, "laoban3", "owner")
+    with db_session(client.server.app[SETTINGS]) as session:  # what `techan kb import` does
+        save_entry(session, KBEntryIn(id="panda-toy", **NEW_ENTRY), author="cli")
+        session.commit()
+    deadline = time.monotonic() + 1.5
+    while (await top_hit(client, owner, "熊猫玩偶有卖吗"))["id"] != "panda-toy":
+        assert time.monotonic() < deadline, "the running index did not pick up the change"
+        await asyncio.sleep(0.1)
+
+
+def test_malformed_import_changes_nothing(settings, tmp_path: Path):
+    from tests.service.conftest import migrated_demo_shop
+
+    migrated_demo_shop(settings)
+    path = tmp_path / "kb.yml"
+    path.write_text("entries:\n- {id: shipping-fee, topic: shipping, questions: [邮费], answer: 全部包邮}\n"
+                    "- {id: broken, topic: shipping, questions: [], answer: x}\n", encoding="utf-8")
+    with db_session(settings) as session:
+        before = session.get(KBEntry, "shipping-fee").answer
+        with pytest.raises(ImportFileError, match="line 3: field `questions`"):
+            import_kb_file(session, path)
+        session.rollback()
+        assert session.get(KBEntry, "shipping-fee").answer == before
+        assert session.scalar(select(func.count(KBEntry.id))) >= 120
+
+
+def test_stale_vectors_on_disk_are_detected_and_rebuilt(settings, knowledge, tmp_path: Path):
+    from tests.service.conftest import migrated_demo_shop
+
+    migrated_demo_shop(settings)
+    with db_session(settings) as session:
+        snapshot = read_snapshot(session)
+    texts = sorted({q for e in snapshot.entries for q in e.questions})
+    cache_path = tmp_path / "vectors.npz"
+    rng = np.random.default_rng(0)
+    np.savez(cache_path, model="another-model", texts=np.array(texts),
+             vectors=rng.normal(size=(len(texts), knowledge.embedder.dim)).astype(np.float32))
+    fresh = Knowledge(knowledge.embedder, cache_path)
+    fresh.apply(snapshot)
+    hit = fresh.search("可以开发票吗", k=1)[0]
+    assert hit.id == "payment-invoice" and hit.dense > 0.99
+    assert VectorCache(cache_path, knowledge.embedder.name).vectors, "the rebuilt vectors were saved"
