@@ -30,6 +30,9 @@ DENSE_WEIGHT = 0.6
 COSINE_FLOOR, COSINE_CEIL = 0.86, 0.965
 CONFIDENT = 0.46
 PRODUCT_BONUS = 0.12
+RARE_POSTINGS = 256  # grams in at most this many phrasings bring in candidates of their own
+IVF_MIN_VECTORS = 50_000  # below this, exact search is fast enough
+IVF_PROBES = 16
 TOPIC_BONUS = 0.05
 
 _LATIN_WORD = re.compile(r"[a-z0-9']+")
@@ -74,8 +77,8 @@ def grams(text: str) -> set[str]:
     return out
 
 
-def calibrate(cosine: np.ndarray | float) -> np.ndarray | float:
-    return np.clip((np.asarray(cosine) - COSINE_FLOOR) / (COSINE_CEIL - COSINE_FLOOR), 0.0, 1.0)
+def calibrate(cosine: float) -> float:
+    return min(max((cosine - COSINE_FLOOR) / (COSINE_CEIL - COSINE_FLOOR), 0.0), 1.0)
 
 
 class Embedder:
@@ -148,40 +151,46 @@ class KBIndex:
     phrasings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        import faiss
-
         for position, entry in enumerate(self.entries):
             for question in entry.questions:
                 self.rows.append(position)
                 self.phrasings.append(question)
         cache = self.cache or VectorCache(None, self.embedder.name)
-        vectors = cache.embed(self.embedder, self.phrasings)
-        self.faiss = faiss.IndexFlatIP(self.embedder.dim)
-        if len(vectors):
-            self.faiss.add(vectors)
+        self.faiss = build_faiss(cache.embed(self.embedder, self.phrasings), self.embedder.dim)
+        self._row_grams = [frozenset(grams(text)) for text in self.phrasings]
         self._postings: dict[str, list[int]] = defaultdict(list)
-        for row, text in enumerate(self.phrasings):
-            for gram in grams(text):
+        for row, row_grams in enumerate(self._row_grams):
+            for gram in row_grams:
                 self._postings[gram].append(row)
         total = max(len(self.phrasings), 1)
         self._idf = {g: math.log(1 + total / len(rows)) for g, rows in self._postings.items()}
         self._unknown_idf = math.log(1 + total)
-        self._row_mass = [sum(self._idf[g] for g in grams(text)) for text in self.phrasings]
+        self._row_mass = [sum(self._idf[g] for g in row_grams) for row_grams in self._row_grams]
         self.checksum = kb_checksum(self.entries)
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def lexical_scores(self, query: str) -> dict[int, float]:
-        """Row -> IDF-weighted Dice overlap of query and phrasing grams (unknown grams count too)."""
+    def lexical_scores(self, query: str, candidates: set[int]) -> dict[int, float]:
+        """Row -> IDF-weighted Dice overlap of query and phrasing grams (unknown grams count too).
+
+        Scored for ``candidates`` (the dense neighbours) plus every phrasing sharing a rare
+        gram with the query: rare names and numbers always get their chance, while common
+        grams never make the work grow with the size of the KB.
+        """
         query_grams = grams(query)
-        known = [g for g in query_grams if g in self._idf]
+        known = {g for g in query_grams if g in self._idf}
         query_mass = sum(self._idf[g] for g in known) + self._unknown_idf * (len(query_grams) - len(known))
-        shared: dict[int, float] = defaultdict(float)
+        rows = set(candidates)
         for gram in known:
-            for row in self._postings[gram]:
-                shared[row] += self._idf[gram]
-        return {row: 2 * mass / (query_mass + self._row_mass[row]) for row, mass in shared.items()}
+            if len(self._postings[gram]) <= RARE_POSTINGS:
+                rows.update(self._postings[gram])
+        scores = {}
+        for row in rows:
+            shared = sum(self._idf[g] for g in self._row_grams[row] & known)
+            if shared:
+                scores[row] = 2 * shared / (query_mass + self._row_mass[row])
+        return scores
 
     def search(
         self,
@@ -210,10 +219,10 @@ class KBIndex:
         for cosine, row in zip(cosines[0], rows[0]):
             if row >= 0:
                 dense[int(row)] = float(cosine)
-        lexical = self.lexical_scores(query)
+        lexical = self.lexical_scores(query, set(dense))
         missing = [row for row in lexical if row not in dense]
         if missing:
-            vectors = np.stack([self.faiss.reconstruct(int(r)) for r in missing])
+            vectors = self.faiss.reconstruct_batch(np.array(missing, dtype=np.int64))
             for row, cosine in zip(missing, vectors @ query_vector):
                 dense[row] = float(cosine)
         best: dict[int, Hit] = {}
@@ -223,7 +232,7 @@ class KBIndex:
                 continue
             if product is not None and entry.product not in (product, ""):
                 continue
-            d, lex = float(calibrate(cosine)), min(lexical.get(row, 0.0), 1.0)
+            d, lex = calibrate(cosine), min(lexical.get(row, 0.0), 1.0)
             score = dense_weight * d + (1 - dense_weight) * lex
             if prefer_product and entry.product:
                 score += PRODUCT_BONUS if entry.product == prefer_product else -PRODUCT_BONUS
@@ -234,6 +243,25 @@ class KBIndex:
             if position not in best or score > best[position].score:
                 best[position] = Hit(entry, score, d, lex, self.phrasings[row])
         return sorted(best.values(), key=lambda h: (-h.score, h.entry.id))[:k]
+
+
+def build_faiss(vectors: np.ndarray, dim: int):
+    """Exact inner-product search, or an inverted-file index once the KB is large."""
+    import faiss
+
+    if len(vectors) < IVF_MIN_VECTORS:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        lists = int(4 * math.sqrt(len(vectors)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors[np.random.default_rng(0).choice(len(vectors), min(len(vectors), lists * 40), replace=False)]
+        index.train(sample)
+        index.nprobe = IVF_PROBES
+    if len(vectors):
+        index.add(vectors)
+    if isinstance(index, faiss.IndexIVF):
+        index.make_direct_map()  # reconstruct() for phrasings found by the lexical signal
+    return index
 
 
 def kb_checksum(entries: list[KBRecord]) -> str:
