@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.rasa_client import RasaClient, RasaUnavailable
 from handoff.states import HANDOFF_REASONS, Event, State, next_state
-from techan.db import Conversation, ConversationEvent, Customer, Message, utcnow
+from techan.db import Conversation, ConversationEvent, Customer, Message, UnansweredQuestion, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,9 @@ class Router:
         async with lock:
             async with self.sessions() as session:
                 conversation = await self._open_conversation(session, channel, external_id, name, language)
-                session.add(Message(conversation_id=conversation.id, direction="in", author="customer",
-                                    channel=channel, text=text, delivery_status="received"))
+                inbound = Message(conversation_id=conversation.id, direction="in", author="customer",
+                                  channel=channel, text=text, delivery_status="received")
+                session.add(inbound)
                 await session.commit()
 
                 if conversation.state != State.BOT:
@@ -116,8 +117,31 @@ class Router:
                 if handoff:
                     await self._transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": handoff})
                     conversation.handoff_reason = handoff
+                await self._note_unanswered(session, inbound, replies, handoff)
                 await session.commit()
                 return RouteResult(conversation.id, conversation.state, replies)
+
+    async def _note_unanswered(self, session: AsyncSession, inbound: Message, replies: list[Reply],
+                               handoff: str | None) -> None:
+        """Feed the owner's inbox: questions the bot was unsure of, and what went to staff."""
+        question: Message | None = None
+        reason = handoff
+        if any(reply.meta.get("unsure") for reply in replies):
+            question, reason = inbound, "unsure"
+        elif handoff in ("customer_request", "video_request"):
+            # "转人工" is not the question; the customer's message before it usually is.
+            question = await session.scalar(
+                select(Message).where(Message.conversation_id == inbound.conversation_id,
+                                      Message.direction == "in", Message.id < inbound.id)
+                .order_by(Message.id.desc()).limit(1))
+        elif handoff:
+            question = inbound
+        if question is None or question.text.startswith("/"):
+            return
+        already = await session.scalar(select(UnansweredQuestion.id).where(
+            UnansweredQuestion.message_id == question.id))
+        if already is None:
+            session.add(UnansweredQuestion(message_id=question.id, text=question.text, reason=reason))
 
     async def _open_conversation(self, session: AsyncSession, channel: str, external_id: str,
                                  name: str, language: str) -> Conversation:

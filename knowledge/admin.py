@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from knowledge.files import TOPICS, KBEntryIn
+from knowledge.files import TOPICS, ImportFileError, KBEntryIn, read_kb_file, write_kb_csv, write_yaml
+from knowledge.inbox import group_questions
 from knowledge.service import read_snapshot
-from knowledge.store import delete_entry, entry_history, rollback_entry, save_entry
-from techan.appkeys import KNOWLEDGE, SESSIONS
-from techan.auth import require
-from techan.db import KBEntry
+from knowledge.store import delete_entry, entry_history, kb_export_items, rollback_entry, save_entry, upsert_kb
+from techan.appkeys import KNOWLEDGE, SESSIONS, TEMPLATES
+from techan.auth import CSRF, require, require_page
+from techan.db import KBEntry, UnansweredQuestion, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +191,87 @@ async def try_question(request: web.Request) -> web.Response:
          "matched": h.matched, "answer": h.entry.answer} for h in hits]})
 
 
+async def admin_page(request: web.Request) -> web.Response:
+    principal = await require_page(request, "owner")
+    html = request.app[TEMPLATES].get_template("admin_kb.html").render(
+        owner=principal.name, csrf=request[CSRF], topics=TOPICS,
+        products=sorted(request.app[KNOWLEDGE].catalog.products.values(), key=lambda p: p.id))
+    return web.Response(text=html, content_type="text/html")
+
+
+async def export_kb(request: web.Request) -> web.Response:
+    await require(request, "owner")
+    kind = request.query.get("format", "yaml")
+    if kind not in ("yaml", "csv"):
+        raise web.HTTPBadRequest(text="format must be yaml or csv")
+    async with request.app[SESSIONS]() as session:
+        items = await session.run_sync(kb_export_items)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"kb.{'yml' if kind == 'yaml' else 'csv'}"
+        try:
+            (write_yaml(path, "entries", items) if kind == "yaml" else write_kb_csv(path, items))
+        except ImportFileError as exc:
+            raise web.HTTPUnprocessableEntity(text=str(exc)) from None
+        body = path.read_bytes()
+    return web.Response(body=body, content_type="text/csv" if kind == "csv" else "application/yaml",
+                        charset="utf-8", headers={"Content-Disposition": f'attachment; filename="{path.name}"'})
+
+
+async def import_kb(request: web.Request) -> web.Response:
+    """Upload a YAML or CSV file: validated whole, then upserted in one transaction."""
+    principal = await require(request, "owner")
+    form = await request.post()
+    upload = form.get("file")
+    if not isinstance(upload, web.FileField):
+        raise web.HTTPBadRequest(text="send the file as multipart field `file`")
+    suffix = Path(upload.filename or "").suffix.lower()
+    if suffix not in (".yml", ".yaml", ".csv"):
+        raise web.HTTPBadRequest(text="the file must end in .yml, .yaml or .csv")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"upload{suffix}"
+        path.write_bytes(upload.file.read())
+        try:
+            items = read_kb_file(path)
+        except ImportFileError as exc:
+            message = str(exc).replace(str(path), upload.filename or "upload")
+            raise web.HTTPUnprocessableEntity(text=f"{message} (nothing was changed)") from None
+    async with request.app[SESSIONS]() as session:
+        created, updated = await session.run_sync(upsert_kb, items, principal.name)
+        await session.commit()
+    await reload_knowledge(request.app)
+    return web.json_response({"created": created, "updated": updated})
+
+
+async def unanswered(request: web.Request) -> web.Response:
+    await require(request, "owner")
+    async with request.app[SESSIONS]() as session:
+        rows = (await session.scalars(select(UnansweredQuestion).where(UnansweredQuestion.resolved_at.is_(None))
+                                      .order_by(UnansweredQuestion.id).limit(2000))).all()
+    groups = await asyncio.to_thread(group_questions, request.app[KNOWLEDGE],
+                                     [(r.id, r.text, r.reason) for r in rows])
+    return web.json_response({"groups": [
+        {"ids": g.ids, "texts": g.texts, "count": len(g.ids), "reasons": sorted(g.reasons),
+         "suggestion": {"id": g.suggestion[0], "score": g.suggestion[1]} if g.suggestion else None}
+        for g in groups]})
+
+
+async def resolve_unanswered(request: web.Request) -> web.Response:
+    """Close inbox questions once an entry (new, or with them added as phrasings) answers them."""
+    await require(request, "owner")
+    body = await _json_body(request)
+    ids, entry_id = body.get("ids"), body.get("entry_id")
+    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids) or not isinstance(entry_id, str):
+        raise web.HTTPBadRequest(text='body must be {"ids": [..], "entry_id": "..."}')
+    async with request.app[SESSIONS]() as session:
+        if await session.get(KBEntry, entry_id) is None:
+            raise web.HTTPNotFound(text=f"no entry {entry_id!r}")
+        rows = (await session.scalars(select(UnansweredQuestion).where(UnansweredQuestion.id.in_(ids)))).all()
+        for row in rows:
+            row.entry_id, row.resolved_at = entry_id, utcnow()
+        await session.commit()
+    return web.json_response({"resolved": len(rows)})
+
+
 def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(kb_watch_ctx)
     app.router.add_get("/api/kb/entries", list_entries)
@@ -196,3 +280,8 @@ def setup(app: web.Application) -> None:
     app.router.add_delete("/api/kb/entries/{entry_id}", remove_entry)
     app.router.add_post("/api/kb/entries/{entry_id}/rollback", rollback)
     app.router.add_post("/api/kb/search", try_question)
+    app.router.add_get("/api/kb/export", export_kb)
+    app.router.add_post("/api/kb/import", import_kb)
+    app.router.add_get("/api/kb/unanswered", unanswered)
+    app.router.add_post("/api/kb/unanswered/resolve", resolve_unanswered)
+    app.router.add_get("/admin/kb", admin_page)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainException, ActionNotFoundException
 
 from actions import build_executor
@@ -18,6 +18,7 @@ from handoff.rasa_client import RasaClient
 from handoff.router import Router
 from knowledge import admin
 from knowledge.service import Knowledge
+from techan import login
 from techan.appkeys import ENGINE, EXECUTOR, KNOWLEDGE, RASA, ROUTER, SESSIONS, SETTINGS, TEMPLATES
 from techan.db import make_async_engine, make_async_session_factory
 from techan.settings import Settings
@@ -108,7 +109,9 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     """Build the app; ``knowledge`` lets tests share one loaded embedding model."""
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
-    app[TEMPLATES] = Environment(loader=PackageLoader("handoff"), autoescape=select_autoescape())
+    app[TEMPLATES] = Environment(
+        loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "knowledge", "techan")]),
+        autoescape=select_autoescape(default=True))
     if knowledge is not None:
         app[KNOWLEDGE] = knowledge
     app.cleanup_ctx.extend([database_ctx, knowledge_ctx, rasa_ctx])
@@ -116,4 +119,5 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     app.router.add_post("/webhook", action_webhook)
     webchat.setup(app)
     admin.setup(app)
+    login.setup(app)
     return app

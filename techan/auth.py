@@ -6,8 +6,10 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from aiohttp import web
 from argon2 import PasswordHasher
@@ -20,6 +22,10 @@ from techan.db import StaffAccount
 
 ROLES = ("owner", "staff")
 API_TOKEN_DAYS = 90
+SESSION_COOKIE = "techan_session"
+SESSION_HOURS = 12
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+CSRF = web.RequestKey("csrf", str)  # the signed-in session's CSRF token
 _hasher = PasswordHasher()
 
 
@@ -91,27 +97,67 @@ def api_token(secret: str, account: StaffAccount, days: int = API_TOKEN_DAYS) ->
                          "exp": int(time.time()) + days * 86400})
 
 
+def session_token(secret: str, account: StaffAccount) -> tuple[str, str]:
+    """A browser session for ``account`` and the CSRF token that goes with it."""
+    csrf = secrets.token_urlsafe(24)
+    token = sign(secret, {"sub": account.id, "v": account.token_version, "kind": "session", "csrf": csrf,
+                          "exp": int(time.time()) + SESSION_HOURS * 3600})
+    return token, csrf
+
+
+def set_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
+    secure = request.app[SETTINGS].public_url.startswith("https://")
+    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_HOURS * 3600, httponly=True, samesite="Strict",
+                        secure=secure, path="/")
+
+
 async def authenticate(request: web.Request) -> Principal | None:
-    """The account behind the request's bearer token, if valid and not revoked."""
+    """The account behind the bearer token or session cookie, if valid and not revoked.
+
+    For a cookie session, ``request[CSRF]`` holds the token its forms must send back.
+    """
     header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
+    if header.startswith("Bearer "):
+        token, kind = header[7:].strip(), "api"
+    elif SESSION_COOKIE in request.cookies:
+        token, kind = request.cookies[SESSION_COOKIE], "session"
+    else:
         return None
-    claims = unsign(request.app[SETTINGS].secret, header[7:].strip())
-    if not claims or claims.get("kind") != "api":
+    claims = unsign(request.app[SETTINGS].secret, token)
+    if not claims or claims.get("kind") != kind:
         return None
     async with request.app[SESSIONS]() as session:
         account = await session.get(StaffAccount, claims.get("sub"))
     if account is None or not account.active or account.token_version != claims.get("v"):
         return None
+    if kind == "session":
+        request[CSRF] = claims["csrf"]
     return Principal(account.id, account.name, account.role)
 
 
 async def require(request: web.Request, role: str) -> Principal:
-    """The caller, if signed in with ``role`` (owners may do what staff do); else 401/403."""
+    """The caller, if signed in with ``role`` (owners may do what staff do); else 401/403.
+
+    Changes made through a cookie session must carry its CSRF token (header or form field).
+    """
     principal = await authenticate(request)
     if principal is None:
-        raise web.HTTPUnauthorized(text="sign in first (bearer token from `techan staff token NAME`)",
+        raise web.HTTPUnauthorized(text="sign in first (at /login, or a bearer token from `techan staff token NAME`)",
                                    headers={"WWW-Authenticate": "Bearer"})
     if role == "owner" and principal.role != "owner":
         raise web.HTTPForbidden(text="only the shop owner may do this")
+    if CSRF in request and request.method in UNSAFE_METHODS:
+        sent = request.headers.get("X-CSRF-Token", "")
+        if not sent and request.content_type == "application/x-www-form-urlencoded":
+            sent = str((await request.post()).get("csrf_token", ""))
+        if not hmac.compare_digest(sent, request[CSRF]):
+            raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the page")
     return principal
+
+
+async def require_page(request: web.Request, role: str) -> Principal:
+    """Like ``require`` for HTML pages: a browser without a session is sent to the login page."""
+    try:
+        return await require(request, role)
+    except web.HTTPUnauthorized:
+        raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}") from None

@@ -172,6 +172,20 @@ class KBRevision(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class UnansweredQuestion(Base):
+    """A customer question the bot was unsure of, or that went to staff: the owner's inbox."""
+
+    __tablename__ = "unanswered_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(32))  # unsure | a handoff reason
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    entry_id: Mapped[str | None] = mapped_column(String(96), default=None)  # set when answered by an entry
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+
 class StaffAccount(Base):
     """A shop owner or staff member; passwords are stored as Argon2 hashes only."""
 

@@ -75,8 +75,11 @@ def run_stack(settings: Settings) -> int:
                 if name not in ready and _ok(url):
                     ready.add(name)
                     if len(ready) == len(checks):
-                        print(f"\n  web chat   {settings.app_base_url}/\n  health     {settings.app_base_url}/healthz"
-                              f"\n  rasa       {settings.rasa_base_url}/\n\nready. Ctrl-C stops both.",
+                        print(f"\n  web chat     {settings.app_base_url}/"
+                              f"\n  owner admin  {settings.app_base_url}/admin/kb"
+                              "   (first owner: .venv/bin/techan staff add NAME --role owner)"
+                              f"\n  health       {settings.app_base_url}/healthz"
+                              f"\n  rasa         {settings.rasa_base_url}/\n\nready. Ctrl-C stops both.",
                               flush=True)
                         open_browser(f"{settings.app_base_url}/")
             if len(ready) < len(checks) and time.monotonic() > deadline:

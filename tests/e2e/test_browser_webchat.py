@@ -1,9 +1,12 @@
-"""A customer in a real browser (headless Chromium) asks the web chat and gets the shop's answer."""
+"""Real browsers (headless Chromium): a customer in the web chat, the owner on the knowledge-base page."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import uuid
 
 import pytest
 
@@ -16,17 +19,22 @@ pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM),
 
 
 @pytest.fixture
-def page(stack):
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(locale="zh-CN")
-            page.goto(stack.app_url + "/")
-            yield page
+            yield launched
         finally:
-            browser.close()
+            launched.close()
+
+
+@pytest.fixture
+def page(stack, browser):
+    page = browser.new_page(locale="zh-CN")
+    page.goto(stack.app_url + "/")
+    return page
 
 
 def bot_messages(page) -> list[str]:
@@ -54,3 +62,37 @@ def test_buttons_are_clickable_and_customer_text_is_not_html(page):
     buttons.first.click()
     page.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {count}", timeout=30_000)
     assert buttons.first.is_disabled()
+
+
+def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser):
+    name, password = f"owner{uuid.uuid4().hex[:6]}", "tea-and-porcelain"
+    subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", "owner", "--password", password],
+                   env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, check=True, capture_output=True)
+    # A customer question nobody could answer, with markup in it, waits in the owner's inbox.
+    customer = f"web-{uuid.uuid4().hex[:8]}"
+    stack.chat(customer, {"text": "<img src=x onerror=window.pwned=1>熊猫玩偶有卖吗"})
+    stack.chat(customer, {"text": "转人工"})
+
+    owner = browser.new_page(locale="zh-CN")
+    owner.goto(stack.app_url + "/admin/kb")
+    owner.fill("input[name=name]", name)
+    owner.fill("input[name=password]", password)
+    owner.click("button[type=submit]")
+    owner.wait_for_selector("#entries tbody tr", timeout=30_000)
+    owner.wait_for_selector("#inbox li button", timeout=30_000)
+    assert "熊猫玩偶有卖吗" in owner.locator("#inbox").inner_text()
+    assert owner.evaluate("window.pwned === undefined") and owner.locator("#inbox img").count() == 0
+
+    owner.locator("#inbox li").first.get_by_text("建新条目").click()
+    owner.fill("#e-id", "panda-toy")
+    owner.fill("#e-questions", "熊猫玩偶有卖吗\n有没有熊猫公仔")
+    owner.fill("#e-answer", "有的！熊猫玩偶59元一只，成都发货。")
+    owner.click("#entry-form button:has-text('保存')")
+    owner.wait_for_selector("#history li", timeout=30_000)
+    owner.fill("#try-q", "熊猫公仔有卖吗")
+    owner.click("#try-form button")
+    owner.wait_for_selector("#try-hits li", timeout=30_000)
+    assert owner.locator("#try-hits li").first.locator("button").inner_text() == "panda-toy"
+
+    status, body = stack.chat(f"web-{uuid.uuid4().hex[:8]}", {"text": "熊猫玩偶有卖吗"})
+    assert body["replies"][0]["text"] == "有的！熊猫玩偶59元一只，成都发货。"

@@ -1,0 +1,191 @@
+// Owner knowledge-base page. Everything goes through /api/kb/* with the session's CSRF token;
+// all customer and owner text is inserted with textContent, never as HTML.
+(function () {
+  "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const $ = (id) => document.getElementById(id);
+  let current = null; // entry id in the editor, or null for a new entry
+  let pendingInbox = null; // inbox question ids that the entry being edited should resolve
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = text;
+    if (cls) node.className = cls;
+    return node;
+  }
+  function toast(message) {
+    const box = $("toast");
+    box.textContent = message;
+    box.classList.add("show");
+    setTimeout(() => box.classList.remove("show"), 2500);
+  }
+  async function api(method, path, body, isForm) {
+    const options = { method, headers: { "X-CSRF-Token": csrf } };
+    if (body !== undefined) {
+      if (isForm) options.body = body;
+      else { options.body = JSON.stringify(body); options.headers["Content-Type"] = "application/json"; }
+    }
+    const response = await fetch(path, options);
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.error || "请求失败 (" + response.status + ")");
+    return data;
+  }
+  const report = (err) => toast(err.message);
+
+  async function tryQuestion(event) {
+    event.preventDefault();
+    const list = $("try-hits");
+    list.replaceChildren();
+    const data = await api("POST", "/api/kb/search", { q: $("try-q").value, k: 5 }).catch(report);
+    if (!data) return;
+    for (const hit of data.hits) {
+      const item = el("li");
+      item.append(el("span", hit.score.toFixed(3) + " ", "score"), el("button", hit.id, "link"),
+                  el("div", "匹配问法：" + hit.matched), el("div", hit.answer));
+      item.querySelector("button").addEventListener("click", () => openEntry(hit.id));
+      list.append(item);
+    }
+  }
+
+  async function loadEntries(event) {
+    if (event) event.preventDefault();
+    const params = new URLSearchParams({ q: $("f-q").value, topic: $("f-topic").value, product: $("f-product").value });
+    const data = await api("GET", "/api/kb/entries?" + params).catch(report);
+    if (!data) return;
+    $("count").textContent = "（" + data.entries.length + "）";
+    const body = $("entries").querySelector("tbody");
+    body.replaceChildren();
+    for (const entry of data.entries) {
+      const row = el("tr");
+      row.append(el("td", entry.id), el("td", entry.topic), el("td", entry.product || "—"),
+                 el("td", entry.questions[0] + (entry.questions.length > 1 ? " …(" + entry.questions.length + ")" : "")),
+                 el("td", "r" + entry.revision));
+      row.addEventListener("click", () => openEntry(entry.id));
+      body.append(row);
+    }
+  }
+
+  function fillEditor(entry) {
+    $("editor").hidden = false;
+    $("e-id").value = entry.id || "";
+    $("e-id").readOnly = Boolean(current);
+    $("e-topic").value = entry.topic || "other";
+    $("e-product").value = entry.product || "";
+    $("e-questions").value = (entry.questions || []).join("\n");
+    $("e-answer").value = entry.answer || "";
+    $("e-tags").value = (entry.tags || []).join(", ");
+    $("e-title").textContent = current ? current : "（新条目）";
+    $("e-delete").hidden = !current;
+    $("editor").scrollIntoView({ behavior: "smooth" });
+  }
+
+  async function openEntry(id) {
+    const data = await api("GET", "/api/kb/entries/" + encodeURIComponent(id)).catch(report);
+    if (!data) return;
+    current = data.entry ? id : null;
+    pendingInbox = null;
+    fillEditor(data.entry || { id: id });
+    const history = $("history");
+    history.replaceChildren();
+    for (const change of data.revisions.slice().reverse()) {
+      const item = el("li", "r" + change.revision + " · " + change.action + " · " + change.author + " · " +
+                      change.at.replace("T", " ").slice(0, 16) + " ");
+      if (change.after) {
+        const button = el("button", "恢复到这一版", "link");
+        button.addEventListener("click", async () => {
+          await api("POST", "/api/kb/entries/" + encodeURIComponent(id) + "/rollback", { revision: change.revision })
+            .then(() => { toast("已恢复，立即生效"); openEntry(id); loadEntries(); }).catch(report);
+        });
+        item.append(button);
+      }
+      history.append(item);
+    }
+  }
+
+  async function saveEntry(event) {
+    event.preventDefault();
+    const id = $("e-id").value.trim();
+    const entry = {
+      topic: $("e-topic").value, product: $("e-product").value,
+      questions: $("e-questions").value.split("\n").map((q) => q.trim()).filter(Boolean),
+      answer: $("e-answer").value.trim(),
+      tags: $("e-tags").value.split(/[,，]/).map((t) => t.trim()).filter(Boolean),
+    };
+    const saved = await api("PUT", "/api/kb/entries/" + encodeURIComponent(id), entry).catch(report);
+    if (!saved) return;
+    if (pendingInbox) {
+      await api("POST", "/api/kb/unanswered/resolve", { ids: pendingInbox, entry_id: id }).catch(report);
+      pendingInbox = null;
+      loadInbox();
+    }
+    toast("已保存，机器人立即使用新答案");
+    current = id;
+    openEntry(id);
+    loadEntries();
+  }
+
+  async function deleteEntry() {
+    if (!current || !confirm("删除条目 " + current + "？可以在历史版本里恢复。")) return;
+    await api("DELETE", "/api/kb/entries/" + encodeURIComponent(current)).catch(report);
+    toast("已删除");
+    $("editor").hidden = true;
+    current = null;
+    loadEntries();
+  }
+
+  async function loadInbox() {
+    const data = await api("GET", "/api/kb/unanswered").catch(report);
+    if (!data) return;
+    const list = $("inbox");
+    list.replaceChildren();
+    if (!data.groups.length) list.append(el("li", "没有待解答的问题 🎉"));
+    for (const group of data.groups) {
+      const item = el("li");
+      item.append(el("strong", "×" + group.count + " "), el("span", group.texts.slice(0, 3).join(" / ")));
+      const make = el("button", "建新条目", "link");
+      make.addEventListener("click", () => {
+        current = null;
+        pendingInbox = group.ids;
+        fillEditor({ id: "", topic: "other", questions: Array.from(new Set(group.texts)) });
+        $("history").replaceChildren();
+      });
+      item.append(make);
+      if (group.suggestion) {
+        const add = el("button", "加为 " + group.suggestion.id + " 的问法 (" + group.suggestion.score + ")", "link");
+        add.addEventListener("click", () => addAsPhrasings(group, group.suggestion.id));
+        item.append(add);
+      }
+      list.append(item);
+    }
+  }
+
+  async function addAsPhrasings(group, id) {
+    const data = await api("GET", "/api/kb/entries/" + encodeURIComponent(id)).catch(report);
+    if (!data || !data.entry) return;
+    const entry = data.entry;
+    const questions = Array.from(new Set(entry.questions.concat(group.texts)));
+    await api("PUT", "/api/kb/entries/" + encodeURIComponent(id),
+              { topic: entry.topic, product: entry.product, questions, answer: entry.answer, tags: entry.tags })
+      .then(() => api("POST", "/api/kb/unanswered/resolve", { ids: group.ids, entry_id: id }))
+      .then(() => { toast("已加入 " + id); loadInbox(); loadEntries(); }).catch(report);
+  }
+
+  async function importFile(event) {
+    event.preventDefault();
+    const form = new FormData();
+    form.append("file", $("import-file").files[0]);
+    const data = await api("POST", "/api/kb/import", form, true).catch(report);
+    if (data) { toast("导入完成：新增 " + data.created + "，更新 " + data.updated); loadEntries(); }
+  }
+
+  $("try-form").addEventListener("submit", tryQuestion);
+  $("filter").addEventListener("submit", loadEntries);
+  $("entry-form").addEventListener("submit", saveEntry);
+  $("e-delete").addEventListener("click", deleteEntry);
+  $("e-close").addEventListener("click", () => { $("editor").hidden = true; });
+  $("new-entry").addEventListener("click", () => { current = null; pendingInbox = null; fillEditor({}); $("history").replaceChildren(); });
+  $("inbox-refresh").addEventListener("click", loadInbox);
+  $("import-form").addEventListener("submit", importFile);
+  loadEntries();
+  loadInbox();
+})();
