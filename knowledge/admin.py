@@ -13,12 +13,13 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from knowledge.files import TOPICS, ImportFileError, KBEntryIn, read_kb_file, write_kb_csv, write_yaml
+from knowledge.files import TOPICS, ImportFileError, KBEntryIn, read_kb_file, write_kb_file
 from knowledge.inbox import group_questions
 from knowledge.service import read_snapshot
 from knowledge.store import delete_entry, entry_history, kb_export_items, rollback_entry, save_entry, upsert_kb
 from techan.appkeys import KNOWLEDGE, SESSIONS, TEMPLATES
 from techan.auth import CSRF, require, require_page
+from techan.jsonbody import json_object
 from techan.db import KBEntry, UnansweredQuestion, utcnow
 
 log = logging.getLogger(__name__)
@@ -108,20 +109,10 @@ async def get_entry(request: web.Request) -> web.Response:
     })
 
 
-async def _json_body(request: web.Request) -> dict:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="body must be JSON") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
-    return body
-
-
 async def put_entry(request: web.Request) -> web.Response:
     """Create or replace an entry; the running index has it when this returns."""
     principal = await require(request, "owner")
-    body = await _json_body(request)
+    body = await json_object(request)
     body["id"] = request.match_info["entry_id"]
     try:
         item = KBEntryIn.model_validate(body)
@@ -153,7 +144,7 @@ async def remove_entry(request: web.Request) -> web.Response:
 
 async def rollback(request: web.Request) -> web.Response:
     principal = await require(request, "owner")
-    body = await _json_body(request)
+    body = await json_object(request)
     revision = body.get("revision")
     if not isinstance(revision, int):
         raise web.HTTPBadRequest(text='body must be {"revision": N}')
@@ -173,7 +164,7 @@ async def rollback(request: web.Request) -> web.Response:
 async def try_question(request: web.Request) -> web.Response:
     """The "try a question" box: top hits with their scores, as the bot would rank them."""
     await require(request, "owner")
-    body = await _json_body(request)
+    body = await json_object(request)
     question = str(body.get("q", "")).strip()
     if not question:
         raise web.HTTPBadRequest(text="q is empty")
@@ -209,7 +200,7 @@ async def export_kb(request: web.Request) -> web.Response:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"kb.{'yml' if kind == 'yaml' else 'csv'}"
         try:
-            (write_yaml(path, "entries", items) if kind == "yaml" else write_kb_csv(path, items))
+            write_kb_file(path, items)
         except ImportFileError as exc:
             raise web.HTTPUnprocessableEntity(text=str(exc)) from None
         body = path.read_bytes()
@@ -258,7 +249,7 @@ async def unanswered(request: web.Request) -> web.Response:
 async def resolve_unanswered(request: web.Request) -> web.Response:
     """Close inbox questions once an entry (new, or with them added as phrasings) answers them."""
     await require(request, "owner")
-    body = await _json_body(request)
+    body = await json_object(request)
     ids, entry_id = body.get("ids"), body.get("entry_id")
     if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids) or not isinstance(entry_id, str):
         raise web.HTTPBadRequest(text='body must be {"ids": [..], "entry_id": "..."}')

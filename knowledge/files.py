@@ -193,3 +193,11 @@ def write_kb_csv(path: Path, entries: list[KBEntryIn]) -> None:
         writer.writerow([*CSV_COLUMNS, "tags"])
         for e in entries:
             writer.writerow([e.id, e.topic, e.product, "|".join(e.questions), e.answer, "|".join(e.tags)])
+
+
+def write_kb_file(path: Path, entries: list[KBEntryIn]) -> None:
+    """YAML or CSV, by the file's ending."""
+    if path.suffix.lower() == ".csv":
+        write_kb_csv(path, entries)
+    else:
+        write_yaml(path, "entries", entries)

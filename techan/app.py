@@ -21,6 +21,7 @@ from knowledge.service import Knowledge
 from techan import login
 from techan.appkeys import ENGINE, EXECUTOR, KNOWLEDGE, RASA, ROUTER, SESSIONS, SETTINGS, TEMPLATES
 from techan.db import make_async_engine, make_async_session_factory
+from techan.jsonbody import json_object
 from techan.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,12 +90,7 @@ async def action_webhook(request: web.Request) -> web.Response:
     token = request.query.get("token", "")
     if not hmac.compare_digest(token, request.app[SETTINGS].rasa_token):
         raise web.HTTPUnauthorized(text="missing or wrong action endpoint token")
-    try:
-        action_call = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="body is not JSON") from None
-    if not isinstance(action_call, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
+    action_call = await json_object(request, '{"next_action": "...", "tracker": {...}}')
     executor = request.app[EXECUTOR]
     try:
         result = await executor.run(action_call)

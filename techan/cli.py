@@ -121,17 +121,13 @@ def cmd_kb_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_kb_export(settings: Settings, args: argparse.Namespace) -> int:
-    from knowledge.files import write_kb_csv, write_yaml
+    from knowledge.files import write_kb_file
     from knowledge.store import kb_export_items
 
     with db_session(settings) as session:
         items = kb_export_items(session)
-    path = Path(args.file)
-    if path.suffix.lower() == ".csv":
-        write_kb_csv(path, items)
-    else:
-        write_yaml(path, "entries", items)
-    print(f"knowledge base: {len(items)} entries written to {path}")
+    write_kb_file(Path(args.file), items)
+    print(f"knowledge base: {len(items)} entries written to {args.file}")
     return 0
 
 

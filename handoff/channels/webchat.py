@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from techan.appkeys import ROUTER, TEMPLATES
+from techan.jsonbody import json_object
 
 SENDER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PAYLOAD = re.compile(r"^/[a-z_]+(\{.*\})?$", re.S)
@@ -29,12 +30,7 @@ async def chat_message(request: web.Request) -> web.Response:
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length,
                                             text=f"request body is over {MAX_BODY_BYTES // 1024} KB")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text='body must be JSON like {"text": "..."}') from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='body must be a JSON object like {"text": "..."}')
+    body = await json_object(request, '{"text": "..."}')
     text, payload = body.get("text"), body.get("payload")
     if payload is not None:
         if not isinstance(payload, str) or not PAYLOAD.match(payload.strip()):

@@ -1,0 +1,15 @@
+"""Reading a JSON object from a request body, with the error a client can act on."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+async def json_object(request: web.Request, example: str = '{"...": "..."}') -> dict:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"body must be JSON like {example}") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text=f"body must be a JSON object like {example}")
+    return body
