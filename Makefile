@@ -44,10 +44,11 @@ $(RASA_VENV)/.installed: constraints/rasa.txt
 		rasa==3.6.21 jieba==0.42.1
 	@touch $@
 
-test: setup
+test:
 	@start=$$(date +%s); status=0; \
-	$(MAKE) --no-print-directory test-rasa test-unit test-service test-e2e || status=$$?; \
-	echo "make test: total $$(( $$(date +%s) - start ))s"; exit $$status
+	{ $(MAKE) --no-print-directory setup && \
+	  $(MAKE) --no-print-directory test-rasa test-unit test-service test-e2e; } || status=$$?; \
+	echo "make test: total $$(( $$(date +%s) - start ))s, set-up included"; exit $$status
 
 test-rasa:
 	@echo "==> rasa data validate"

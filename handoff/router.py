@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,14 +18,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handoff.queue import current_handoff, end_handoff, open_handoff, transition
 from handoff.rasa_client import RasaClient, RasaUnavailable
-from handoff.states import HANDOFF_REASONS, Event, State, next_state
-from techan.db import Conversation, ConversationEvent, Customer, Message, UnansweredQuestion, utcnow
+from handoff.states import HANDOFF_REASONS, Event, State
+from techan.db import Conversation, Customer, Handoff, Message, UnansweredQuestion, utcnow
 
 log = logging.getLogger(__name__)
 
 BOT_UNAVAILABLE_TEXT = "抱歉，智能助手暂时有点忙，您的消息已经收到并转给店员，我们会尽快回复您。"
 MAX_TEXT_TO_RASA = 1000
+QUEUE_TEXT = "您现在排在第 {position} 位，店员接入后会在这里回复您。想继续问机器人，可以点“取消”。"
+CANCELLED_TEXT = "好的，已取消转人工，机器人继续为您服务。"
+CANCEL_WORDS = ("取消", "不用了", "算了", "cancel")
+RATING = re.compile(r'/rate\{"score":\s*([1-5])\}')
+RATING_THANKS_TEXT = "谢谢您的评价！欢迎随时再来。"
+RATING_IGNORED_TEXT = "这次服务已经评过分了，谢谢！"
 
 
 @dataclass
@@ -95,6 +103,12 @@ class Router:
                 session.add(inbound)
                 await session.commit()
 
+                if text.startswith("/rate"):
+                    replies = await self._rate(session, conversation, text)
+                    return RouteResult(conversation.id, conversation.state, replies)
+                if conversation.state == State.WAITING and (text == "/cancel" or text in CANCEL_WORDS):
+                    replies = await self._cancel(session, conversation, rasa_sender(channel, external_id))
+                    return RouteResult(conversation.id, conversation.state, replies)
                 if conversation.state != State.BOT:
                     # With staff: the bot stays silent; the console sees the stored message.
                     return RouteResult(conversation.id, conversation.state, [])
@@ -109,15 +123,16 @@ class Router:
                     log.error("conversation %s: %s; handing off", conversation.id, exc)
                     replies, handoff = [Reply(BOT_UNAVAILABLE_TEXT)], "bot_unavailable"
 
-                for reply in replies:
-                    session.add(Message(
-                        conversation_id=conversation.id, direction="out", author="bot", channel=channel,
-                        text=reply.text or "", delivery_status="sent",
-                        payload={k: v for k, v in {**reply.public(), "meta": reply.meta}.items() if v}))
-                if handoff:
-                    await self._transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": handoff})
-                    conversation.handoff_reason = handoff
+                self._store_replies(session, conversation, replies)
                 await self._note_unanswered(session, inbound, replies, handoff)
+                if handoff:
+                    await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": handoff})
+                    conversation.handoff_reason = handoff
+                    _episode, position = await open_handoff(session, conversation, handoff)
+                    queued = Reply(QUEUE_TEXT.format(position=position),
+                                   [{"title": "取消，继续问机器人", "payload": "/cancel"}])
+                    self._store_replies(session, conversation, [queued])
+                    replies.append(queued)
                 await session.commit()
                 return RouteResult(conversation.id, conversation.state, replies)
 
@@ -160,14 +175,46 @@ class Router:
             session.add(conversation)
             await session.flush()
         elif conversation.state == State.RESOLVED:
-            await self._transition(session, conversation, Event.CUSTOMER_RETURNED, {})
+            await transition(session, conversation, Event.CUSTOMER_RETURNED, {})
+            await self.resume_bot(rasa_sender(channel, external_id))  # idempotent: covers a failed resume
         return conversation
 
-    async def _transition(self, session: AsyncSession, conversation: Conversation, event: Event,
-                          data: dict[str, Any]) -> None:
-        before = conversation.state
-        conversation.state = next_state(before, event)
-        conversation.state_changed_at = utcnow()
-        session.add(ConversationEvent(conversation_id=conversation.id, name=event, from_state=before,
-                                      to_state=conversation.state, data=data))
-        log.info("conversation %s: %s -> %s (%s)", conversation.id, before, conversation.state, event)
+    async def resume_bot(self, sender: str) -> None:
+        """Let Rasa answer this customer again (best effort: the customer's return retries it)."""
+        try:
+            await self.rasa.add_event(sender, {"event": "resume"})
+        except RasaUnavailable as exc:
+            log.warning("could not resume the bot for a customer: %s", exc)
+
+    async def _cancel(self, session: AsyncSession, conversation: Conversation, sender: str) -> list[Reply]:
+        await transition(session, conversation, Event.CANCELLED, {})
+        if handoff := await current_handoff(session, conversation.id):
+            await end_handoff(session, handoff, "customer")
+        replies = [Reply(CANCELLED_TEXT)]
+        self._store_replies(session, conversation, replies)
+        await session.commit()
+        await self.resume_bot(sender)
+        return replies
+
+    async def _rate(self, session: AsyncSession, conversation: Conversation, text: str) -> list[Reply]:
+        """The one-tap rating after staff resolved the chat (1-5), kept on the handoff."""
+        match = RATING.fullmatch(text)
+        handoff = await session.scalar(select(Handoff).where(
+            Handoff.conversation_id == conversation.id, Handoff.ended_by == "staff", Handoff.rating.is_(None))
+            .order_by(Handoff.id.desc()).limit(1))
+        if match is None or handoff is None:
+            replies = [Reply(RATING_IGNORED_TEXT)]
+        else:
+            handoff.rating = int(match.group(1))
+            replies = [Reply(RATING_THANKS_TEXT)]
+        self._store_replies(session, conversation, replies)
+        await session.commit()
+        return replies
+
+    @staticmethod
+    def _store_replies(session: AsyncSession, conversation: Conversation, replies: list[Reply]) -> None:
+        for reply in replies:
+            session.add(Message(
+                conversation_id=conversation.id, direction="out", author="bot", channel=conversation.channel,
+                text=reply.text or "", delivery_status="sent",
+                payload={k: v for k, v in {**reply.public(), "meta": reply.meta}.items() if v}))

@@ -13,6 +13,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainException, ActionNotFoundException
 
 from actions import build_executor
+from handoff import staff_api
 from handoff.channels import webchat
 from handoff.rasa_client import RasaClient
 from handoff.router import Router
@@ -116,4 +117,5 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     webchat.setup(app)
     admin.setup(app)
     login.setup(app)
+    staff_api.setup(app)
     return app

@@ -172,6 +172,23 @@ class KBRevision(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Handoff(Base):
+    """One episode of a conversation with staff: why, the context card, who took it, how it ended."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    ended_by: Mapped[str | None] = mapped_column(String(16), default=None)  # staff | customer
+    rating: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
 class UnansweredQuestion(Base):
     """A customer question the bot was unsure of, or that went to staff: the owner's inbox."""
 

@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy import select
 
-from techan.appkeys import ROUTER, TEMPLATES
+from techan.appkeys import ROUTER, SESSIONS, TEMPLATES
+from techan.db import Conversation, Customer, Message
 from techan.jsonbody import json_object
 
 SENDER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -47,7 +49,34 @@ async def chat_message(request: web.Request) -> web.Response:
     return web.json_response({"state": result.state, "replies": [r.public() for r in result.replies]})
 
 
+async def staff_messages(request: web.Request) -> web.Response:
+    """What staff (or the system) sent since ``after``: the web chat polls this while with staff."""
+    sender = request.match_info["sender"]
+    if not SENDER.match(sender):
+        raise web.HTTPBadRequest(text="sender must be 1-64 letters, digits, '-' or '_'")
+    try:
+        after = int(request.query.get("after", "0"))
+    except ValueError:
+        raise web.HTTPBadRequest(text="after must be a message id") from None
+    async with request.app[SESSIONS]() as session:
+        conversation = await session.scalar(
+            select(Conversation).join(Customer, Conversation.customer_id == Customer.id)
+            .where(Customer.channel == "web", Customer.external_id == sender).order_by(Conversation.id.desc()).limit(1))
+        if conversation is None:
+            return web.json_response({"state": "bot", "messages": []})
+        messages = (await session.scalars(select(Message).where(
+            Message.conversation_id == conversation.id, Message.id > after,
+            Message.author.in_(("staff", "system"))).order_by(Message.id))).all()
+        for message in messages:
+            message.delivery_status = "delivered"
+        await session.commit()
+        return web.json_response({"state": conversation.state, "messages": [
+            {"id": m.id, "author": m.author, "text": m.text, "buttons": (m.payload or {}).get("buttons", [])}
+            for m in messages]})
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/", chat_page)
     app.router.add_post("/api/chat/{sender}", chat_message)
+    app.router.add_get("/api/chat/{sender}/messages", staff_messages)
     app.router.add_static("/static", STATIC)

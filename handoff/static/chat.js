@@ -66,6 +66,37 @@
     scroll();
   }
 
+  // While the chat is with staff, staff replies arrive by polling; they are shown like bot replies.
+  let lastStaffId = 0;
+  let polling = false;
+  const WITH_STAFF = ["waiting", "assigned"];
+
+  async function poll(render) {
+    const response = await fetch("/api/chat/" + encodeURIComponent(sender) + "/messages?after=" + lastStaffId);
+    if (!response.ok) return null;
+    const data = await response.json();
+    for (const message of data.messages) {
+      lastStaffId = Math.max(lastStaffId, message.id);
+      if (render) addReply({ text: message.text, buttons: message.buttons, author: message.author });
+    }
+    status.textContent = STATES[data.state] || "";
+    return data.state;
+  }
+
+  async function followStaff() {
+    if (polling) return;
+    polling = true;
+    try {
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        const state = await poll(true).catch(() => "waiting");
+        if (!WITH_STAFF.includes(state)) break;
+      }
+    } finally {
+      polling = false;
+    }
+  }
+
   async function submit(shown, payload) {
     const text = (shown || "").trim();
     if (!text) return;
@@ -80,6 +111,7 @@
       if (!response.ok) { addNotice(data.error || "发送失败，请稍后再试"); return; }
       status.textContent = STATES[data.state] || "";
       for (const reply of data.replies || []) addReply(reply);
+      if (WITH_STAFF.includes(data.state)) followStaff();
     } catch (err) {
       addNotice("网络好像断了，消息没有发出去，请稍后重试");
     } finally {
@@ -103,5 +135,7 @@
     const button = event.target.closest("button[data-text]");
     if (button) submit(button.dataset.text);
   });
+  // A reloaded page picks up where it was: skip old staff messages, keep following an open handoff.
+  poll(false).then((state) => { if (WITH_STAFF.includes(state)) followStaff(); }).catch(() => {});
   addReply({ text: "您好！我是特产小店的智能助手，可以问我保质期、保存方法、真空包装、运费和发货时间，也可以让我帮您挑礼物。" });
 })();

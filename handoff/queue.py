@@ -1,0 +1,96 @@
+"""Handoff episodes: opening one with its context card, the queue, claiming, ending."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff.states import Event, next_state
+from techan.db import Conversation, ConversationEvent, Customer, Handoff, Message, utcnow
+
+log = logging.getLogger(__name__)
+
+TRANSCRIPT_LIMIT = 200
+SUMMARY_QUESTIONS = 3
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything here is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def message_json(message: Message) -> dict:
+    payload = message.payload or {}
+    return {"id": message.id, "direction": message.direction, "author": message.author, "text": message.text,
+            "buttons": payload.get("buttons", []), "products": payload.get("products", []),
+            "delivery_status": message.delivery_status, "at": aware(message.created_at).isoformat()}
+
+
+async def build_context(session: AsyncSession, conversation: Conversation, reason: str) -> dict:
+    """The context card staff see first: why, who, what was asked and answered, in brief."""
+    messages = (await session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+                                      .order_by(Message.id.desc()).limit(TRANSCRIPT_LIMIT))).all()[::-1]
+    customer = await session.get(Customer, conversation.customer_id)
+    earlier = await session.scalar(select(func.count(Conversation.id)).where(
+        Conversation.customer_id == customer.id, Conversation.id != conversation.id))
+    questions = [m.text for m in messages if m.direction == "in" and not m.text.startswith("/")]
+    kb_answers, products = [], []
+    for message in messages:
+        meta = (message.payload or {}).get("meta", {})
+        if meta.get("kb") and not meta.get("unsure"):
+            kb_answers.append({"id": meta["kb"][0]["id"], "score": meta["kb"][0]["score"]})
+        products += [{"id": p.get("id"), "name": p.get("name"), "price": p.get("price")}
+                     for p in (message.payload or {}).get("products", [])]
+    summary_items = [q for q in questions if q not in ("转人工", "人工客服")][-SUMMARY_QUESTIONS:]
+    summary = ("顾客问了：" + "；".join(summary_items)) if customer.language == "zh" else (
+        "The customer asked: " + "; ".join(summary_items))
+    return {
+        "reason": reason,
+        "summary": summary if summary_items else "",
+        "customer": {"name": customer.name, "language": customer.language, "channel": customer.channel,
+                     "first_seen": aware(customer.first_seen).isoformat(), "earlier_conversations": earlier},
+        "kb_answers": kb_answers,
+        "products": products,
+        "transcript": [message_json(m) for m in messages],
+    }
+
+
+async def open_handoff(session: AsyncSession, conversation: Conversation, reason: str) -> tuple[Handoff, int]:
+    """Start a handoff episode; returns it and the customer's position in the queue."""
+    handoff = Handoff(conversation_id=conversation.id, reason=reason,
+                      context=await build_context(session, conversation, reason))
+    session.add(handoff)
+    await session.flush()
+    position = await session.scalar(select(func.count(Handoff.id)).where(
+        Handoff.ended_at.is_(None), Handoff.claimed_by.is_(None), Handoff.id <= handoff.id))
+    return handoff, position
+
+
+async def current_handoff(session: AsyncSession, conversation_id: int) -> Handoff | None:
+    return await session.scalar(select(Handoff).where(
+        Handoff.conversation_id == conversation_id, Handoff.ended_at.is_(None)).order_by(Handoff.id.desc()).limit(1))
+
+
+async def claim(session: AsyncSession, handoff_id: int, staff_id: int) -> bool:
+    """Atomically take an unclaimed handoff: of two staff clicking at once, exactly one wins."""
+    result = await session.execute(
+        update(Handoff).where(Handoff.id == handoff_id, Handoff.claimed_by.is_(None), Handoff.ended_at.is_(None))
+        .values(claimed_by=staff_id, claimed_at=utcnow()))
+    return result.rowcount == 1
+
+
+async def end_handoff(session: AsyncSession, handoff: Handoff, ended_by: str) -> None:
+    handoff.ended_at, handoff.ended_by = utcnow(), ended_by
+
+
+async def transition(session: AsyncSession, conversation: Conversation, event: Event, data: dict) -> None:
+    """Move the conversation through the state table and record the named event."""
+    before = conversation.state
+    conversation.state = next_state(before, event)
+    conversation.state_changed_at = utcnow()
+    session.add(ConversationEvent(conversation_id=conversation.id, name=event, from_state=before,
+                                  to_state=conversation.state, data=data))
+    log.info("conversation %s: %s -> %s (%s)", conversation.id, before, conversation.state, event)

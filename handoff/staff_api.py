@@ -1,0 +1,158 @@
+"""Staff API: the queue, the conversation with its context, claim, reply, resolve."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from handoff.queue import aware, claim, current_handoff, end_handoff, message_json, transition
+from handoff.router import rasa_sender
+from handoff.states import Event, InvalidTransition, State
+from techan.appkeys import ROUTER, SESSIONS
+from techan.auth import Principal, require
+from techan.db import Conversation, Customer, Handoff, Message, StaffAccount, utcnow
+from techan.jsonbody import json_object
+
+MAX_STAFF_TEXT = 4000
+RATING_PROMPT = "店员已结束本次服务。请为这次服务打个分吧："
+RATING_BUTTONS = [{"title": "⭐" * n, "payload": f'/rate{{"score": {n}}}'} for n in range(5, 0, -1)]
+
+
+def _id(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise web.HTTPNotFound(text=f"no such {name.removesuffix('_id')}") from None
+
+
+async def handoff_queue(request: web.Request) -> web.Response:
+    """Open handoffs, oldest first, with how long each customer has waited."""
+    await require(request, "staff")
+    now = utcnow()
+    async with request.app[SESSIONS]() as session:
+        rows = (await session.execute(
+            select(Handoff, Conversation, Customer, StaffAccount.name)
+            .join(Conversation, Handoff.conversation_id == Conversation.id)
+            .join(Customer, Conversation.customer_id == Customer.id)
+            .outerjoin(StaffAccount, Handoff.claimed_by == StaffAccount.id)
+            .where(Handoff.ended_at.is_(None)).order_by(Handoff.id))).all()
+    queue = []
+    for handoff, conversation, customer, staff_name in rows:
+        waited_until = aware(handoff.claimed_at) if handoff.claimed_at else now
+        queue.append({
+            "id": handoff.id, "conversation_id": conversation.id, "state": conversation.state,
+            "reason": handoff.reason, "customer": customer.name or customer.external_id[:12],
+            "channel": customer.channel, "summary": handoff.context.get("summary", ""),
+            "created_at": aware(handoff.created_at).isoformat(),
+            "wait_seconds": int((waited_until - aware(handoff.created_at)).total_seconds()),
+            "claimed_by": staff_name,
+        })
+    return web.json_response({"handoffs": queue})
+
+
+async def conversation_detail(request: web.Request) -> web.Response:
+    """Everything staff need: state, customer, the full transcript and the open handoff's context."""
+    await require(request, "staff")
+    conversation_id = _id(request, "conversation_id")
+    async with request.app[SESSIONS]() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise web.HTTPNotFound(text="no such conversation")
+        customer = await session.get(Customer, conversation.customer_id)
+        messages = (await session.scalars(select(Message).where(Message.conversation_id == conversation_id)
+                                          .order_by(Message.id))).all()
+        handoff = await current_handoff(session, conversation_id)
+    return web.json_response({
+        "id": conversation.id, "state": conversation.state, "channel": conversation.channel,
+        "customer": {"name": customer.name, "language": customer.language,
+                     "first_seen": aware(customer.first_seen).isoformat()},
+        "handoff": None if handoff is None else {
+            "id": handoff.id, "reason": handoff.reason, "context": handoff.context,
+            "claimed_by": handoff.claimed_by, "created_at": aware(handoff.created_at).isoformat()},
+        "transcript": [message_json(m) for m in messages],
+    })
+
+
+async def claim_handoff(request: web.Request) -> web.Response:
+    principal = await require(request, "staff")
+    handoff_id = _id(request, "handoff_id")
+    async with request.app[SESSIONS]() as session:
+        won = await claim(session, handoff_id, principal.id)
+        handoff = await session.get(Handoff, handoff_id)
+        if handoff is None:
+            raise web.HTTPNotFound(text="no such handoff")
+        if not won:
+            raise web.HTTPConflict(text="this chat is already taken or finished")
+        conversation = await session.get(Conversation, handoff.conversation_id)
+        try:
+            await transition(session, conversation, Event.CLAIMED, {"staff": principal.name, "handoff": handoff_id})
+        except InvalidTransition:
+            await session.rollback()
+            raise web.HTTPConflict(text="the customer is no longer waiting") from None
+        await session.commit()
+    return web.json_response({"handoff": handoff_id, "conversation_id": conversation.id, "state": conversation.state})
+
+
+async def _assigned_conversation(session, conversation_id: int, principal: Principal) -> tuple[Conversation, Handoff]:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise web.HTTPNotFound(text="no such conversation")
+    handoff = await current_handoff(session, conversation_id)
+    if handoff is None or conversation.state != State.ASSIGNED:
+        raise web.HTTPConflict(text=f"the conversation is {conversation.state}; claim it first")
+    if handoff.claimed_by != principal.id and principal.role != "owner":
+        raise web.HTTPForbidden(text="another staff member has this chat")
+    return conversation, handoff
+
+
+async def staff_message(request: web.Request) -> web.Response:
+    """A staff reply; it is stored first, then delivered through the customer's channel."""
+    principal = await require(request, "staff")
+    body = await json_object(request, '{"text": "..."}')
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise web.HTTPBadRequest(text="message text is empty")
+    if len(text) > MAX_STAFF_TEXT:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_STAFF_TEXT, actual_size=len(text),
+                                            text=f"the limit is {MAX_STAFF_TEXT} characters")
+    async with request.app[SESSIONS]() as session:
+        conversation, _handoff = await _assigned_conversation(session, _id(request, "conversation_id"), principal)
+        message = Message(conversation_id=conversation.id, direction="out", author="staff",
+                          channel=conversation.channel, text=text.strip(), delivery_status="pending",
+                          payload={"staff": principal.name})
+        session.add(message)
+        await session.commit()
+        return web.json_response({"message": message_json(message)}, status=201)
+
+
+async def resolve(request: web.Request) -> web.Response:
+    """End the handoff: the bot takes over again and the customer is asked for a rating."""
+    principal = await require(request, "staff")
+    async with request.app[SESSIONS]() as session:
+        conversation = await session.get(Conversation, _id(request, "conversation_id"))
+        if conversation is None:
+            raise web.HTTPNotFound(text="no such conversation")
+        handoff = await current_handoff(session, conversation.id)
+        if handoff and handoff.claimed_by not in (None, principal.id) and principal.role != "owner":
+            raise web.HTTPForbidden(text="another staff member has this chat")
+        try:
+            await transition(session, conversation, Event.RESOLVED, {"staff": principal.name})
+        except InvalidTransition:
+            raise web.HTTPConflict(text=f"the conversation is {conversation.state}; nothing to resolve") from None
+        if handoff:
+            await end_handoff(session, handoff, "staff")
+        session.add(Message(conversation_id=conversation.id, direction="out", author="system",
+                            channel=conversation.channel, text=RATING_PROMPT, delivery_status="pending",
+                            payload={"buttons": RATING_BUTTONS}))
+        customer = await session.get(Customer, conversation.customer_id)
+        await session.commit()
+    await request.app[ROUTER].resume_bot(rasa_sender(customer.channel, customer.external_id))
+    return web.json_response({"conversation_id": conversation.id, "state": conversation.state})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/handoffs", handoff_queue)
+    app.router.add_post("/api/handoffs/{handoff_id}/claim", claim_handoff)
+    app.router.add_get("/api/conversations/{conversation_id}", conversation_detail)
+    app.router.add_post("/api/conversations/{conversation_id}/messages", staff_message)
+    app.router.add_post("/api/conversations/{conversation_id}/resolve", resolve)

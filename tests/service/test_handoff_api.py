@@ -1,0 +1,104 @@
+"""The handoff queue and the staff API: claim, reply both ways, resolve, rating, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from techan.db import ConversationEvent, Handoff, Message
+from tests.service.conftest import db_session
+from tests.service.test_kb_admin import bearer
+
+
+async def hand_off(client, sender: str, text: str = "我想问问熊猫玩偶") -> dict:
+    """Rasa is down in the service tier, so any message hands the chat to staff."""
+    response = await client.post(f"/api/chat/{sender}", json={"text": text})
+    return await response.json()
+
+
+async def test_customer_is_told_the_queue_position(client):
+    first = await hand_off(client, "web-q1")
+    second = await hand_off(client, "web-q2")
+    assert first["state"] == "waiting" and "第 1 位" in first["replies"][-1]["text"]
+    assert "第 2 位" in second["replies"][-1]["text"]
+    assert second["replies"][-1]["buttons"] == [{"title": "取消，继续问机器人", "payload": "/cancel"}]
+
+
+async def test_queue_claim_reply_both_ways_resolve_and_rate(client, settings):
+    staff = bearer(client, "xiaoli", "staff")
+    await hand_off(client, "web-flow", "普洱茶能放多久？")
+    queue = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"]
+    assert len(queue) == 1 and queue[0]["reason"] == "bot_unavailable" and queue[0]["wait_seconds"] >= 0
+    assert "普洱茶能放多久？" in queue[0]["summary"]
+    handoff_id, conversation_id = queue[0]["id"], queue[0]["conversation_id"]
+
+    claimed = await client.post(f"/api/handoffs/{handoff_id}/claim", headers=staff)
+    assert (await claimed.json())["state"] == "assigned"
+
+    # customer -> staff: kept for staff, never answered by the bot
+    response = await client.post("/api/chat/web-flow", json={"text": "是生茶"})
+    assert await response.json() == {"state": "assigned", "replies": []}
+    # staff -> customer
+    sent = await client.post(f"/api/conversations/{conversation_id}/messages", json={"text": "生普放得越久越香"},
+                             headers=staff)
+    assert sent.status == 201
+    polled = await (await client.get("/api/chat/web-flow/messages?after=0")).json()
+    assert [m["text"] for m in polled["messages"]] == ["生普放得越久越香"] and polled["state"] == "assigned"
+
+    detail = await (await client.get(f"/api/conversations/{conversation_id}", headers=staff)).json()
+    texts = [m["text"] for m in detail["transcript"]]
+    assert texts.index("普洱茶能放多久？") < texts.index("是生茶") < texts.index("生普放得越久越香")
+    assert detail["handoff"]["context"]["reason"] == "bot_unavailable"
+
+    resolved = await client.post(f"/api/conversations/{conversation_id}/resolve", headers=staff)
+    assert (await resolved.json())["state"] == "resolved"
+    after = polled["messages"][-1]["id"]
+    rating = (await (await client.get(f"/api/chat/web-flow/messages?after={after}")).json())["messages"]
+    assert rating[0]["author"] == "system" and len(rating[0]["buttons"]) == 5
+    thanks = await (await client.post("/api/chat/web-flow", json={"payload": '/rate{"score": 4}'})).json()
+    assert "谢谢" in thanks["replies"][0]["text"]
+    with db_session(settings) as session:
+        handoff = session.get(Handoff, handoff_id)
+        assert handoff.rating == 4 and handoff.ended_by == "staff"
+        events = [e.name for e in session.scalars(select(ConversationEvent).order_by(ConversationEvent.id))]
+        assert events == ["handoff_requested", "claimed", "resolved", "customer_returned"]
+        assert session.scalars(select(Message).where(Message.author == "staff")).one().delivery_status == "delivered"
+
+
+async def test_two_staff_claiming_at_once_exactly_one_wins(client):
+    a, b = bearer(client, "staff-a", "staff"), bearer(client, "staff-b", "staff")
+    await hand_off(client, "web-race")
+    handoff_id = (await (await client.get("/api/handoffs", headers=a)).json())["handoffs"][0]["id"]
+    responses = await asyncio.gather(*[client.post(f"/api/handoffs/{handoff_id}/claim", headers=h)
+                                       for h in (a, b, a, b)])
+    assert sorted(r.status for r in responses) == [200, 409, 409, 409]
+
+
+async def test_only_the_claimer_or_owner_replies(client):
+    a, b = bearer(client, "staff-c", "staff"), bearer(client, "staff-d", "staff")
+    owner = bearer(client, "boss", "owner")
+    await hand_off(client, "web-own")
+    queue = (await (await client.get("/api/handoffs", headers=a)).json())["handoffs"]
+    await client.post(f"/api/handoffs/{queue[0]['id']}/claim", headers=a)
+    path = f"/api/conversations/{queue[0]['conversation_id']}/messages"
+    assert (await client.post(path, json={"text": "你好"}, headers=b)).status == 403
+    assert (await client.post(path, json={"text": "你好"}, headers=owner)).status == 201
+
+
+async def test_customer_can_cancel_and_go_back_to_the_bot(client, settings):
+    await hand_off(client, "web-cancel")
+    body = await (await client.post("/api/chat/web-cancel", json={"payload": "/cancel"})).json()
+    assert body["state"] == "bot" and "已取消" in body["replies"][0]["text"]
+    with db_session(settings) as session:
+        assert session.scalars(select(Handoff)).one().ended_by == "customer"
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/api/handoffs"), ("POST", "/api/handoffs/1/claim"), ("GET", "/api/conversations/1"),
+    ("POST", "/api/conversations/1/messages"), ("POST", "/api/conversations/1/resolve"),
+])
+async def test_staff_routes_refuse_anonymous(client, method, path):
+    response = await client.request(method, path, json={"text": "x"})
+    assert response.status == 401
