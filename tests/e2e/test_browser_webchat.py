@@ -96,3 +96,29 @@ def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser):
 
     status, body = stack.chat(f"web-{uuid.uuid4().hex[:8]}", {"text": "熊猫玩偶有卖吗"})
     assert body["replies"][0]["text"] == "有的！熊猫玩偶59元一只，成都发货。"
+
+
+def test_customer_sees_staff_replies_and_rates_the_service(stack, page):
+    from tests.e2e.test_stack import call, staff_token
+
+    page.fill("#input", "转人工")
+    page.press("#input", "Enter")
+    page.wait_for_function("document.getElementById('status').textContent.includes('转接')", timeout=30_000)
+    token = staff_token(stack)
+    sender = page.evaluate("localStorage.getItem('techan-sender')")
+    handoff = next(h for h in call(stack, "GET", "/api/handoffs", token)["handoffs"] if h["state"] == "waiting"
+                   and call(stack, "GET", f"/api/conversations/{h['conversation_id']}", token)["transcript"][0]["text"]
+                   == "转人工")
+    call(stack, "POST", f"/api/handoffs/{handoff['id']}/claim", token)
+    call(stack, "POST", f"/api/conversations/{handoff['conversation_id']}/messages", token,
+         {"text": "<b>您好</b>，我是店员小李"})
+    page.wait_for_function("[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('店员小李'))",
+                           timeout=30_000)
+    assert page.locator(".msg.bot b").count() == 0  # staff text is text too
+    call(stack, "POST", f"/api/conversations/{handoff['conversation_id']}/resolve", token)
+    stars = page.locator(".msg.bot .buttons button", has_text="⭐⭐⭐⭐⭐")
+    stars.wait_for(timeout=30_000)
+    stars.click()
+    page.wait_for_function("[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('谢谢您的评价'))",
+                           timeout=30_000)
+    assert sender.startswith("web-")
