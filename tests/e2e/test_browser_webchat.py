@@ -104,18 +104,18 @@ def test_customer_sees_staff_replies_and_rates_the_service(stack, page):
     page.fill("#input", "转人工")
     page.press("#input", "Enter")
     page.wait_for_function("document.getElementById('status').textContent.includes('转接')", timeout=30_000)
-    token = staff_token(stack)
+    token = staff_token(stack.data_dir)
     sender = page.evaluate("localStorage.getItem('techan-sender')")
-    handoff = next(h for h in call(stack, "GET", "/api/handoffs", token)["handoffs"] if h["state"] == "waiting"
-                   and call(stack, "GET", f"/api/conversations/{h['conversation_id']}", token)["transcript"][0]["text"]
+    handoff = next(h for h in call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"] if h["state"] == "waiting"
+                   and call(stack.app_url, "GET", f"/api/conversations/{h['conversation_id']}", token)["transcript"][0]["text"]
                    == "转人工")
-    call(stack, "POST", f"/api/handoffs/{handoff['id']}/claim", token)
-    call(stack, "POST", f"/api/conversations/{handoff['conversation_id']}/messages", token,
+    call(stack.app_url, "POST", f"/api/handoffs/{handoff['id']}/claim", token)
+    call(stack.app_url, "POST", f"/api/conversations/{handoff['conversation_id']}/messages", token,
          {"text": "<b>您好</b>，我是店员小李"})
     page.wait_for_function("[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('店员小李'))",
                            timeout=30_000)
     assert page.locator(".msg.bot b").count() == 0  # staff text is text too
-    call(stack, "POST", f"/api/conversations/{handoff['conversation_id']}/resolve", token)
+    call(stack.app_url, "POST", f"/api/conversations/{handoff['conversation_id']}/resolve", token)
     stars = page.locator(".msg.bot .buttons button", has_text="⭐⭐⭐⭐⭐")
     stars.wait_for(timeout=30_000)
     stars.click()

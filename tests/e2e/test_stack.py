@@ -82,17 +82,18 @@ def test_button_payloads_reach_rasa(stack):
     assert status == 200 and body["state"] == "waiting"
 
 
-def staff_token(stack, role: str = "staff") -> str:
-    name = f"{role}{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}
+def staff_token(data_dir, role: str = "staff", name: str | None = None) -> str:
+    """A new account in the shop at ``data_dir`` and its bearer token, through the CLI."""
+    name = name or f"{role}{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "TECHAN_DATA_DIR": str(data_dir)}
     subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", role, "--password",
                     "long enough password"], env=env, check=True, capture_output=True)
     return subprocess.run([sys.executable, "-m", "techan", "staff", "token", name], env=env, check=True,
                           capture_output=True, text=True).stdout.strip()
 
 
-def call(stack, method: str, path: str, token: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(f"{stack.app_url}{path}", method=method,
+def call(base_url: str, method: str, path: str, token: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(f"{base_url}{path}", method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
                                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -113,22 +114,22 @@ def test_handoff_through_the_real_stack(stack):
     status, body = stack.chat(who, {"text": "转人工"})
     assert body["state"] == "waiting" and "第" in body["replies"][-1]["text"]
     stack.chat(who, {"text": "我想视频看看茶汤颜色"})  # with staff now: must never reach Rasa
-    token = staff_token(stack)
-    queue = call(stack, "GET", "/api/handoffs", token)["handoffs"]
+    token = staff_token(stack.data_dir)
+    queue = call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"]
     mine = next(h for h in queue if "大红袍能放多久" in h["summary"])
     assert mine["reason"] == "customer_request"
-    call(stack, "POST", f"/api/handoffs/{mine['id']}/claim", token)
-    call(stack, "POST", f"/api/conversations/{mine['conversation_id']}/messages", token, {"text": "马上给您泡一壶看看"})
+    call(stack.app_url, "POST", f"/api/handoffs/{mine['id']}/claim", token)
+    call(stack.app_url, "POST", f"/api/conversations/{mine['conversation_id']}/messages", token, {"text": "马上给您泡一壶看看"})
     request = urllib.request.Request(f"{stack.app_url}/api/chat/{who}/messages?after=0")
     with urllib.request.urlopen(request, timeout=30) as response:
         assert [m["text"] for m in json.loads(response.read())["messages"]] == ["马上给您泡一壶看看"]
-    call(stack, "POST", f"/api/conversations/{mine['conversation_id']}/resolve", token)
+    call(stack.app_url, "POST", f"/api/conversations/{mine['conversation_id']}/resolve", token)
     assert "我想视频看看茶汤颜色" not in rasa_user_texts(stack, who)
 
     status, body = stack.chat(who, {"text": "运费怎么算？"})  # the bot is back
     assert body["state"] == "bot"
     assert stack.last_bot_payload(who)["meta"]["kb"][0]["id"] == "shipping-fee"
-    detail = call(stack, "GET", f"/api/conversations/{mine['conversation_id']}", token)
+    detail = call(stack.app_url, "GET", f"/api/conversations/{mine['conversation_id']}", token)
     texts = [m["text"] for m in detail["transcript"]]
     for text in ("大红袍能放多久", "转人工", "我想视频看看茶汤颜色", "马上给您泡一壶看看", "运费怎么算？"):
         assert text in texts
