@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handoff.hub import Hub
 from handoff.queue import current_handoff, end_handoff, open_handoff, transition
 from handoff.rasa_client import RasaClient, RasaUnavailable
 from handoff.states import HANDOFF_REASONS, Event, State
@@ -83,9 +84,10 @@ def rasa_sender(channel: str, external_id: str) -> str:
 
 
 class Router:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient, hub: Hub) -> None:
         self.sessions = sessions
         self.rasa = rasa
+        self.hub = hub
         # One lock per customer keeps their messages in order; unused locks vanish with their last user.
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -110,7 +112,8 @@ class Router:
                     replies = await self._cancel(session, conversation, rasa_sender(channel, external_id))
                     return RouteResult(conversation.id, conversation.state, replies)
                 if conversation.state != State.BOT:
-                    # With staff: the bot stays silent; the console sees the stored message.
+                    # With staff: the bot stays silent; the console is told of the stored message.
+                    await self.hub.publish({"type": "message", "conversation_id": conversation.id})
                     return RouteResult(conversation.id, conversation.state, [])
 
                 sender = rasa_sender(channel, external_id)
@@ -134,6 +137,8 @@ class Router:
                     self._store_replies(session, conversation, [queued])
                     replies.append(queued)
                 await session.commit()
+                if handoff:
+                    await self.hub.publish({"type": "queue", "conversation_id": conversation.id})
                 return RouteResult(conversation.id, conversation.state, replies)
 
     async def _note_unanswered(self, session: AsyncSession, inbound: Message, replies: list[Reply],
@@ -193,6 +198,7 @@ class Router:
         replies = [Reply(CANCELLED_TEXT)]
         self._store_replies(session, conversation, replies)
         await session.commit()
+        await self.hub.publish({"type": "queue", "conversation_id": conversation.id})
         await self.resume_bot(sender)
         return replies
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
+from handoff.hub import HUB
 from handoff.queue import aware, claim, current_handoff, end_handoff, message_json, transition
 from handoff.router import rasa_sender
 from handoff.states import Event, InvalidTransition, State
-from techan.appkeys import ROUTER, SESSIONS
-from techan.auth import Principal, require
+from techan.appkeys import ROUTER, SESSIONS, TEMPLATES
+from techan.auth import CSRF, Principal, require, require_page
 from techan.db import Conversation, Customer, Handoff, Message, StaffAccount, utcnow
 from techan.jsonbody import json_object
 
@@ -90,6 +91,7 @@ async def claim_handoff(request: web.Request) -> web.Response:
             await session.rollback()
             raise web.HTTPConflict(text="the customer is no longer waiting") from None
         await session.commit()
+    await request.app[HUB].publish({"type": "queue", "conversation_id": conversation.id})
     return web.json_response({"handoff": handoff_id, "conversation_id": conversation.id, "state": conversation.state})
 
 
@@ -122,7 +124,8 @@ async def staff_message(request: web.Request) -> web.Response:
                           payload={"staff": principal.name})
         session.add(message)
         await session.commit()
-        return web.json_response({"message": message_json(message)}, status=201)
+    await request.app[HUB].publish({"type": "message", "conversation_id": conversation.id})
+    return web.json_response({"message": message_json(message)}, status=201)
 
 
 async def resolve(request: web.Request) -> web.Response:
@@ -146,11 +149,20 @@ async def resolve(request: web.Request) -> web.Response:
                             payload={"buttons": RATING_BUTTONS}))
         customer = await session.get(Customer, conversation.customer_id)
         await session.commit()
+    await request.app[HUB].publish({"type": "queue", "conversation_id": conversation.id})
     await request.app[ROUTER].resume_bot(rasa_sender(customer.channel, customer.external_id))
     return web.json_response({"conversation_id": conversation.id, "state": conversation.state})
 
 
+async def console_page(request: web.Request) -> web.Response:
+    principal = await require_page(request, "staff")
+    html = request.app[TEMPLATES].get_template("console.html").render(
+        staff=principal.name, role=principal.role, csrf=request[CSRF])
+    return web.Response(text=html, content_type="text/html")
+
+
 def setup(app: web.Application) -> None:
+    app.router.add_get("/console", console_page)
     app.router.add_get("/api/handoffs", handoff_queue)
     app.router.add_post("/api/handoffs/{handoff_id}/claim", claim_handoff)
     app.router.add_get("/api/conversations/{conversation_id}", conversation_detail)

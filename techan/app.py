@@ -13,7 +13,8 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainException, ActionNotFoundException
 
 from actions import build_executor
-from handoff import staff_api
+from handoff import hub, staff_api
+from handoff.hub import HUB
 from handoff.channels import webchat
 from handoff.rasa_client import RasaClient
 from handoff.router import Router
@@ -70,7 +71,7 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with aiohttp.ClientSession() as session:
         app[RASA] = RasaClient(session, settings.rasa_base_url, settings.rasa_token, settings.rasa_timeout)
-        app[ROUTER] = Router(app[SESSIONS], app[RASA])
+        app[ROUTER] = Router(app[SESSIONS], app[RASA], app[HUB])
         yield
 
 
@@ -111,6 +112,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
         autoescape=select_autoescape(default=True))
     if knowledge is not None:
         app[KNOWLEDGE] = knowledge
+    hub.setup(app)
     app.cleanup_ctx.extend([database_ctx, knowledge_ctx, rasa_ctx])
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhook", action_webhook)

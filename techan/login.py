@@ -47,7 +47,7 @@ LIMITER = web.AppKey("login_limiter", LoginLimiter)
 
 
 def _safe_next(target: str) -> str:
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/admin/kb"
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/console"
 
 
 def _form(request: web.Request, error: str = "", status: int = 200, name: str = "") -> web.Response:

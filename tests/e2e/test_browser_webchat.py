@@ -122,3 +122,47 @@ def test_customer_sees_staff_replies_and_rates_the_service(stack, page):
     page.wait_for_function("[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('谢谢您的评价'))",
                            timeout=30_000)
     assert sender.startswith("web-")
+
+
+def test_staff_console_and_customer_chat_end_to_end(stack, browser):
+    name = f"staff{uuid.uuid4().hex[:6]}"
+    subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", "staff", "--password",
+                    "long enough password"], env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)},
+                   check=True, capture_output=True)
+    console = browser.new_page(locale="zh-CN")
+    console.goto(stack.app_url + "/console")
+    console.fill("input[name=name]", name)
+    console.fill("input[name=password]", "long enough password")
+    console.click("button[type=submit]")
+    console.wait_for_selector("#live:has-text('实时')", timeout=30_000)
+
+    customer = browser.new_page(locale="zh-CN")
+    customer.goto(stack.app_url + "/")
+    marker = uuid.uuid4().hex[:6]
+    customer.fill("#input", f'<img src=x onerror="window.pwned=1">紫砂壶{marker}有证书吗')
+    customer.press("#input", "Enter")
+    customer.wait_for_selector(".msg.bot >> nth=1", timeout=30_000)
+    customer.fill("#input", "转人工")
+    customer.press("#input", "Enter")
+    customer.wait_for_function("document.getElementById('status').textContent.includes('转接')", timeout=30_000)
+
+    entry = console.locator("#queue li", has_text=marker)  # pushed over the WebSocket, no reload
+    entry.wait_for(timeout=30_000)
+    entry.locator("button", has_text="接入").click()
+    console.wait_for_selector("#reply:not([hidden])", timeout=30_000)
+    assert console.evaluate("window.pwned === undefined") and console.locator("#transcript img").count() == 0
+    assert marker in console.locator("#context").inner_text()
+
+    console.fill("#reply-text", "有的，每把壶都附证书")
+    console.press("#reply-text", "Enter")
+    customer.wait_for_function("[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('附证书'))",
+                               timeout=30_000)
+    customer.fill("#input", "太好了，谢谢")
+    customer.press("#input", "Enter")
+    console.locator("#transcript li", has_text="太好了，谢谢").wait_for(timeout=30_000)
+    console.click("#resolve")
+    stars = customer.locator(".msg.bot .buttons button", has_text="⭐⭐⭐⭐⭐")
+    stars.wait_for(timeout=30_000)
+    stars.click()
+    customer.wait_for_function(
+        "[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('谢谢您的评价'))", timeout=30_000)

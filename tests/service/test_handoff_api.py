@@ -102,3 +102,25 @@ async def test_customer_can_cancel_and_go_back_to_the_bot(client, settings):
 async def test_staff_routes_refuse_anonymous(client, method, path):
     response = await client.request(method, path, json={"text": "x"})
     assert response.status == 401
+
+
+async def test_console_socket_is_staff_only_same_origin_and_pushes_new_handoffs(client):
+    staff = bearer(client, "watcher", "staff")
+    assert (await client.get("/ws/staff")).status == 401
+    foreign = {**staff, "Origin": "http://evil.example"}
+    assert (await client.get("/ws/staff", headers=foreign)).status == 403
+    ws = await client.ws_connect("/ws/staff", headers=staff)
+    try:
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        await hand_off(client, "web-push")
+        event = await ws.receive_json(timeout=5)
+        assert event["type"] == "queue" and event["conversation_id"] >= 1
+        await client.post("/api/chat/web-push", json={"text": "还在吗"})
+        assert (await ws.receive_json(timeout=5)) == {"type": "message", "conversation_id": event["conversation_id"]}
+    finally:
+        await ws.close()
+
+
+async def test_console_page_needs_a_staff_sign_in(client):
+    response = await client.get("/console", allow_redirects=False)
+    assert response.status == 302 and response.headers["Location"].startswith("/login")

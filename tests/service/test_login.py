@@ -83,4 +83,4 @@ async def test_forged_login_form_is_refused(client):
 async def test_login_never_redirects_off_site(client, target):
     make_account(client, f"redir{len(target)}", "owner")
     response = await sign_in(client, f"redir{len(target)}", next_path=target)
-    assert response.headers["Location"] == "/admin/kb"
+    assert response.headers["Location"] == "/console"

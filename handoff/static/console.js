@@ -1,0 +1,113 @@
+// Staff console: the queue and the open conversation refresh on WebSocket events; all customer text
+// goes into the page with textContent, so it can never run as HTML.
+(function () {
+  "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const $ = (id) => document.getElementById(id);
+  const REASONS = { customer_request: "顾客要人工", video_request: "要视频看货", low_confidence: "机器人答不上",
+                    bot_unavailable: "机器人故障", staff_takeover: "店员接管" };
+  let openId = null;
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = text;
+    if (cls) node.className = cls;
+    return node;
+  }
+  async function api(method, path, body) {
+    const options = { method, headers: { "X-CSRF-Token": csrf } };
+    if (body !== undefined) { options.body = JSON.stringify(body); options.headers["Content-Type"] = "application/json"; }
+    const response = await fetch(path, options);
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.error || String(response.status));
+    return data;
+  }
+  const minutes = (s) => (s < 60 ? s + " 秒" : Math.floor(s / 60) + " 分钟");
+
+  async function loadQueue() {
+    const data = await api("GET", "/api/handoffs");
+    const list = $("queue");
+    list.replaceChildren();
+    $("queue-count").textContent = "（" + data.handoffs.length + "）";
+    for (const h of data.handoffs) {
+      const item = el("li");
+      if (h.conversation_id === openId) item.classList.add("active");
+      item.append(el("div", (h.customer || "顾客") + " · " + (REASONS[h.reason] || h.reason), "title"),
+                  el("div", h.summary, "summary"),
+                  el("div", (h.claimed_by ? "由 " + h.claimed_by + " 接待 · " : "等待 ") + minutes(h.wait_seconds), "meta"));
+      if (!h.claimed_by) {
+        const claim = el("button", "接入");
+        claim.addEventListener("click", async (event) => {
+          event.stopPropagation();
+          await api("POST", "/api/handoffs/" + h.id + "/claim").catch((err) => alert(err.message));
+          openConversation(h.conversation_id);
+        });
+        item.append(claim);
+      }
+      item.addEventListener("click", () => openConversation(h.conversation_id));
+      list.append(item);
+    }
+  }
+
+  function renderContext(detail) {
+    const box = $("context");
+    box.replaceChildren();
+    const context = detail.handoff ? detail.handoff.context : null;
+    if (!context) { box.append(el("p", "没有进行中的转人工。", "hint")); return; }
+    const dl = el("dl");
+    const add = (k, v) => { dl.append(el("dt", k), el("dd", v)); };
+    add("原因", REASONS[context.reason] || context.reason);
+    add("摘要", context.summary || "—");
+    add("顾客", (context.customer.name || "—") + " · " + context.customer.channel + " · " + context.customer.language);
+    add("以前的对话", String(context.customer.earlier_conversations));
+    add("已回答", context.kb_answers.map((k) => k.id + " (" + k.score + ")").join("，") || "—");
+    add("推荐过", context.products.map((p) => p.name + " ¥" + p.price).join("，") || "—");
+    box.append(dl);
+  }
+
+  async function openConversation(id) {
+    openId = id;
+    const detail = await api("GET", "/api/conversations/" + id);
+    $("chat-title").textContent = "对话 #" + id + " · " + detail.state;
+    const list = $("transcript");
+    list.replaceChildren();
+    for (const m of detail.transcript) {
+      const item = el("li", null, m.direction);
+      item.append(el("span", m.author + " · " + m.at.slice(11, 16), "who"), el("span", m.text));
+      list.append(item);
+    }
+    list.lastElementChild && list.lastElementChild.scrollIntoView();
+    $("reply").hidden = detail.state !== "assigned";
+    renderContext(detail);
+    loadQueue();
+  }
+
+  $("reply").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("reply-text").value.trim();
+    if (!text || openId === null) return;
+    await api("POST", "/api/conversations/" + openId + "/messages", { text })
+      .then(() => { $("reply-text").value = ""; }).catch((err) => alert(err.message));
+  });
+  $("reply-text").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); $("reply").requestSubmit(); }
+  });
+  $("resolve").addEventListener("click", async () => {
+    if (openId === null) return;
+    await api("POST", "/api/conversations/" + openId + "/resolve").catch((err) => alert(err.message));
+    openConversation(openId);
+  });
+
+  function connect() {
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/staff");
+    ws.onopen = () => { $("live").textContent = "● 实时"; };
+    ws.onclose = () => { $("live").textContent = "○ 重新连接…"; setTimeout(connect, 2000); };
+    ws.onmessage = (event) => {
+      const data = JSON.parse(event.data);
+      if (data.type === "queue" || data.type === "hello") loadQueue();
+      if (data.conversation_id === openId) openConversation(openId);
+    };
+  }
+  loadQueue();
+  connect();
+})();
