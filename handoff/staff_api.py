@@ -157,7 +157,7 @@ async def resolve(request: web.Request) -> web.Response:
 async def console_page(request: web.Request) -> web.Response:
     principal = await require_page(request, "staff")
     html = request.app[TEMPLATES].get_template("console.html").render(
-        staff=principal.name, role=principal.role, csrf=request[CSRF])
+        user=principal.name, role=principal.role, csrf=request[CSRF])
     return web.Response(text=html, content_type="text/html")
 
 

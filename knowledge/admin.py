@@ -185,7 +185,7 @@ async def try_question(request: web.Request) -> web.Response:
 async def admin_page(request: web.Request) -> web.Response:
     principal = await require_page(request, "owner")
     html = request.app[TEMPLATES].get_template("admin_kb.html").render(
-        owner=principal.name, csrf=request[CSRF], topics=TOPICS,
+        user=principal.name, role=principal.role, csrf=request[CSRF], topics=TOPICS,
         products=sorted(request.app[KNOWLEDGE].catalog.products.values(), key=lambda p: p.id))
     return web.Response(text=html, content_type="text/html")
 
