@@ -186,10 +186,17 @@ class Router:
 
     async def resume_bot(self, sender: str) -> None:
         """Let Rasa answer this customer again (best effort: the customer's return retries it)."""
+        await self._tracker_event(sender, "resume")
+
+    async def pause_bot(self, sender: str) -> None:
+        """Stop Rasa's dialogue for this customer (best effort: the router no longer asks it anyway)."""
+        await self._tracker_event(sender, "pause")
+
+    async def _tracker_event(self, sender: str, event: str) -> None:
         try:
-            await self.rasa.add_event(sender, {"event": "resume"})
+            await self.rasa.add_event(sender, {"event": event})
         except RasaUnavailable as exc:
-            log.warning("could not resume the bot for a customer: %s", exc)
+            log.warning("could not %s the bot for a customer: %s", event, exc)
 
     async def _cancel(self, session: AsyncSession, conversation: Conversation, sender: str) -> list[Reply]:
         await transition(session, conversation, Event.CANCELLED, {})

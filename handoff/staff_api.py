@@ -6,7 +6,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from handoff.hub import HUB
-from handoff.queue import aware, claim, current_handoff, end_handoff, message_json, transition
+from handoff.queue import aware, claim, current_handoff, end_handoff, message_json, open_handoff, transition
 from handoff.router import rasa_sender
 from handoff.states import Event, InvalidTransition, State
 from techan.appkeys import ROUTER, SESSIONS, TEMPLATES
@@ -95,6 +95,39 @@ async def claim_handoff(request: web.Request) -> web.Response:
     return web.json_response({"handoff": handoff_id, "conversation_id": conversation.id, "state": conversation.state})
 
 
+async def bot_conversations(request: web.Request) -> web.Response:
+    """Chats the bot is handling now (most recent first), for staff to watch or take over."""
+    await require(request, "staff")
+    async with request.app[SESSIONS]() as session:
+        rows = (await session.execute(
+            select(Conversation, Customer).join(Customer, Conversation.customer_id == Customer.id)
+            .where(Conversation.state == State.BOT).order_by(Conversation.updated_at.desc()).limit(50))).all()
+    return web.json_response({"conversations": [
+        {"id": c.id, "customer": u.name or u.external_id[:12], "channel": c.channel,
+         "updated_at": aware(c.updated_at).isoformat()} for c, u in rows]})
+
+
+async def take_over(request: web.Request) -> web.Response:
+    """Staff step into a chat the bot is handling: handoff `staff_takeover`, claimed at once, bot paused."""
+    principal = await require(request, "staff")
+    async with request.app[SESSIONS]() as session:
+        conversation = await session.get(Conversation, _id(request, "conversation_id"))
+        if conversation is None:
+            raise web.HTTPNotFound(text="no such conversation")
+        if conversation.state != State.BOT:
+            raise web.HTTPConflict(text=f"the conversation is {conversation.state}; only bot chats can be taken over")
+        await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": "staff_takeover"})
+        conversation.handoff_reason = "staff_takeover"
+        handoff, _position = await open_handoff(session, conversation, "staff_takeover")
+        await claim(session, handoff.id, principal.id)
+        await transition(session, conversation, Event.CLAIMED, {"staff": principal.name, "handoff": handoff.id})
+        customer = await session.get(Customer, conversation.customer_id)
+        await session.commit()
+    await request.app[ROUTER].pause_bot(rasa_sender(customer.channel, customer.external_id))
+    await request.app[HUB].publish({"type": "queue", "conversation_id": conversation.id})
+    return web.json_response({"handoff": handoff.id, "conversation_id": conversation.id, "state": conversation.state})
+
+
 async def _assigned_conversation(session, conversation_id: int, principal: Principal) -> tuple[Conversation, Handoff]:
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
@@ -168,3 +201,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/conversations/{conversation_id}", conversation_detail)
     app.router.add_post("/api/conversations/{conversation_id}/messages", staff_message)
     app.router.add_post("/api/conversations/{conversation_id}/resolve", resolve)
+    app.router.add_get("/api/conversations", bot_conversations)
+    app.router.add_post("/api/conversations/{conversation_id}/takeover", take_over)

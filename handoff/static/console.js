@@ -49,6 +49,22 @@
     }
   }
 
+  async function loadBotChats() {
+    const data = await api("GET", "/api/conversations");
+    const list = $("bot-chats");
+    list.replaceChildren();
+    for (const c of data.conversations.slice(0, 15)) {
+      const item = el("li", c.customer + " · " + c.channel + " ");
+      const take = el("button", "接管");
+      take.addEventListener("click", async () => {
+        await api("POST", "/api/conversations/" + c.id + "/takeover").catch((err) => alert(err.message));
+        openConversation(c.id);
+      });
+      item.append(take);
+      list.append(item);
+    }
+  }
+
   function renderContext(detail) {
     const box = $("context");
     box.replaceChildren();
@@ -104,10 +120,11 @@
     ws.onclose = () => { $("live").textContent = "○ 重新连接…"; setTimeout(connect, 2000); };
     ws.onmessage = (event) => {
       const data = JSON.parse(event.data);
-      if (data.type === "queue" || data.type === "hello") loadQueue();
+      if (data.type === "queue" || data.type === "hello") { loadQueue(); loadBotChats(); }
       if (data.conversation_id === openId) openConversation(openId);
     };
   }
   loadQueue();
+  loadBotChats();
   connect();
 })();

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from techan.db import ConversationEvent, Handoff, Message
+from techan.db import Conversation, ConversationEvent, Customer, Handoff, Message
 from tests.service.conftest import db_session
 from tests.service.test_kb_admin import bearer
 
@@ -124,3 +124,23 @@ async def test_console_socket_is_staff_only_same_origin_and_pushes_new_handoffs(
 async def test_console_page_needs_a_staff_sign_in(client):
     response = await client.get("/console", allow_redirects=False)
     assert response.status == 302 and response.headers["Location"].startswith("/login")
+
+
+async def test_staff_take_over_a_bot_chat(client, settings):
+    staff = bearer(client, "taker", "staff")
+    with db_session(settings) as session:  # a chat the bot is handling (Rasa is down in this tier)
+        customer = Customer(channel="web", external_id="web-take")
+        session.add(customer)
+        session.flush()
+        session.add(Conversation(customer_id=customer.id, channel="web", state="bot"))
+        session.commit()
+    listed = (await (await client.get("/api/conversations", headers=staff)).json())["conversations"]
+    conversation_id = next(c["id"] for c in listed if c["customer"] == "web-take")
+    taken = await client.post(f"/api/conversations/{conversation_id}/takeover", headers=staff)
+    assert (await taken.json())["state"] == "assigned"
+    again = await client.post(f"/api/conversations/{conversation_id}/takeover", headers=staff)
+    assert again.status == 409
+    queue = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"]
+    assert [(h["reason"], h["claimed_by"]) for h in queue] == [("staff_takeover", "taker")]
+    response = await client.post("/api/chat/web-take", json={"text": "你好"})
+    assert (await response.json()) == {"state": "assigned", "replies": []}
