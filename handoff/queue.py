@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 TRANSCRIPT_LIMIT = 200
 SUMMARY_QUESTIONS = 3
+DEFAULT_WAIT_S = 180
 
 
 def aware(moment: datetime) -> datetime:
@@ -67,6 +68,15 @@ async def open_handoff(session: AsyncSession, conversation: Conversation, reason
     position = await session.scalar(select(func.count(Handoff.id)).where(
         Handoff.ended_at.is_(None), Handoff.claimed_by.is_(None), Handoff.id <= handoff.id))
     return handoff, position
+
+
+async def estimated_wait_minutes(session: AsyncSession, position: int) -> int:
+    """Position × the median time recent customers waited to be claimed (3 minutes before any data)."""
+    recent = (await session.execute(select(Handoff.created_at, Handoff.claimed_at).where(
+        Handoff.claimed_at.is_not(None)).order_by(Handoff.id.desc()).limit(50))).all()
+    waits = sorted((aware(claimed) - aware(created)).total_seconds() for created, claimed in recent)
+    median = waits[len(waits) // 2] if waits else DEFAULT_WAIT_S
+    return max(1, round(position * median / 60))
 
 
 async def current_handoff(session: AsyncSession, conversation_id: int) -> Handoff | None:

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.hub import Hub
-from handoff.queue import current_handoff, end_handoff, open_handoff, transition
+from handoff.hours import BusinessHours, describe
+from handoff.queue import current_handoff, end_handoff, estimated_wait_minutes, open_handoff, transition
 from handoff.rasa_client import RasaClient, RasaUnavailable
 from handoff.states import HANDOFF_REASONS, Event, State
 from techan.db import Conversation, Customer, Handoff, Message, UnansweredQuestion, utcnow
@@ -28,7 +29,9 @@ log = logging.getLogger(__name__)
 
 BOT_UNAVAILABLE_TEXT = "抱歉，智能助手暂时有点忙，您的消息已经收到并转给店员，我们会尽快回复您。"
 MAX_TEXT_TO_RASA = 1000
-QUEUE_TEXT = "您现在排在第 {position} 位，店员接入后会在这里回复您。想继续问机器人，可以点“取消”。"
+QUEUE_TEXT = "您现在排在第 {position} 位，预计等待约 {minutes} 分钟，店员接入后会在这里回复您。想继续问机器人，可以点“取消”。"
+CLOSED_TEXT = ("店员现在下班了，{opening} 上班后会第一时间回复您。您的消息已经记下，不会丢；"
+               "也可以点“取消”继续问机器人。")
 CANCELLED_TEXT = "好的，已取消转人工，机器人继续为您服务。"
 CANCEL_WORDS = ("取消", "不用了", "算了", "cancel")
 RATING = re.compile(r'/rate\{"score":\s*([1-5])\}')
@@ -84,10 +87,12 @@ def rasa_sender(channel: str, external_id: str) -> str:
 
 
 class Router:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient, hub: Hub) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient, hub: Hub,
+                 hours: BusinessHours) -> None:
         self.sessions = sessions
         self.rasa = rasa
         self.hub = hub
+        self.hours = hours
         # One lock per customer keeps their messages in order; unused locks vanish with their last user.
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -132,7 +137,7 @@ class Router:
                     await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": handoff})
                     conversation.handoff_reason = handoff
                     _episode, position = await open_handoff(session, conversation, handoff)
-                    queued = Reply(QUEUE_TEXT.format(position=position),
+                    queued = Reply(await self._queue_text(session, position),
                                    [{"title": "取消，继续问机器人", "payload": "/cancel"}])
                     self._store_replies(session, conversation, [queued])
                     replies.append(queued)
@@ -183,6 +188,14 @@ class Router:
             await transition(session, conversation, Event.CUSTOMER_RETURNED, {})
             await self.resume_bot(rasa_sender(channel, external_id))  # idempotent: covers a failed resume
         return conversation
+
+    async def _queue_text(self, session: AsyncSession, position: int) -> str:
+        """Where the customer stands: place and expected wait, or when staff are back."""
+        now = utcnow()
+        if not self.hours.is_open(now):
+            opening = self.hours.next_opening(now)
+            return CLOSED_TEXT.format(opening=describe(opening, now) if opening else "上班")
+        return QUEUE_TEXT.format(position=position, minutes=await estimated_wait_minutes(session, position))
 
     async def resume_bot(self, sender: str) -> None:
         """Let Rasa answer this customer again (best effort: the customer's return retries it)."""

@@ -71,7 +71,7 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with aiohttp.ClientSession() as session:
         app[RASA] = RasaClient(session, settings.rasa_base_url, settings.rasa_token, settings.rasa_timeout)
-        app[ROUTER] = Router(app[SESSIONS], app[RASA], app[HUB])
+        app[ROUTER] = Router(app[SESSIONS], app[RASA], app[HUB], settings.hours)
         yield
 
 

@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "intfloat/multilingual-e5-small"
@@ -34,11 +34,26 @@ class Settings(BaseSettings):
     models_dir: Path | None = None  # default: <data_dir>/models (tests share one provisioned model)
     rasa_model: Path | None = None  # default: <data_dir>/rasa/models/techan.tar.gz
     log_level: str = "INFO"
+    business_hours: str = "mon-sun 09:00-21:00"  # when staff answer, e.g. "mon-fri 09:00-21:00; sat 10:00-18:00"
+    timezone: str = "Asia/Shanghai"  # the shop's time zone, for business hours
 
     telegram_token: str = ""
     telegram_api_url: str = "https://api.telegram.org/bot"
     public_url: str = ""
     telegram_staff_chat: str = ""
+
+    @model_validator(mode="after")
+    def _hours_are_readable(self) -> Settings:
+        from handoff.hours import BusinessHours
+
+        BusinessHours.parse(self.business_hours, self.timezone)  # fail at start, not at the first handoff
+        return self
+
+    @property
+    def hours(self):
+        from handoff.hours import BusinessHours
+
+        return BusinessHours.parse(self.business_hours, self.timezone)
 
     @property
     def data_path(self) -> Path:

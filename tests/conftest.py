@@ -26,4 +26,5 @@ def shared_rasa_model() -> Path:
 def settings(tmp_path: Path) -> Settings:
     """Settings for a scratch shop: its own data dir and database, the shared model."""
     return Settings(_env_file=None, data_dir=tmp_path / "data", models_dir=shared_models_dir(),
-                    rasa_url="http://127.0.0.1:9", secret_key="test-secret", demo=True)
+                    rasa_url="http://127.0.0.1:9", secret_key="test-secret", demo=True,
+                    business_hours="mon-sun 00:00-24:00")

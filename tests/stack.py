@@ -63,6 +63,7 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None) -> Stac
     env = {**os.environ, "TECHAN_DATA_DIR": str(data_dir), "TECHAN_PORT": str(app_port),
            "TECHAN_RASA_PORT": str(rasa_port), "TECHAN_MODELS_DIR": str(shared_models_dir()),
            "TECHAN_RASA_MODEL": str(model), "TECHAN_DEMO": "1", "PYTHONUNBUFFERED": "1",
+           "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00",  # staff "in" whenever the tests run
            **(extra_env or {})}
     env.pop("TECHAN_RASA_URL", None)
     process = subprocess.Popen([sys.executable, "-m", "techan", "run"], cwd=PROJECT_ROOT, env=env,

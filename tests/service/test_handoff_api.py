@@ -144,3 +144,28 @@ async def test_staff_take_over_a_bot_chat(client, settings):
     assert [(h["reason"], h["claimed_by"]) for h in queue] == [("staff_takeover", "taker")]
     response = await client.post("/api/chat/web-take", json={"text": "你好"})
     assert (await response.json()) == {"state": "assigned", "replies": []}
+
+
+async def test_outside_business_hours_the_customer_is_told_when_staff_are_back(aiohttp_client, settings, knowledge):
+    from datetime import datetime, timedelta, timezone as tz
+
+    from handoff.hours import DAYS
+    from techan.app import create_app
+    from tests.service.conftest import migrated_demo_shop
+
+    tomorrow = DAYS[(datetime.now(tz.utc).astimezone().weekday() + 2) % 7]  # a day that is surely not today
+    closed = settings.model_copy(update={"business_hours": f"{tomorrow} 09:00-10:00", "timezone": "UTC"})
+    migrated_demo_shop(closed)
+    client = await aiohttp_client(create_app(closed, knowledge=knowledge))
+    body = await hand_off(client, "web-night")
+    assert body["state"] == "waiting" and "下班" in body["replies"][-1]["text"] and "09:00" in body["replies"][-1]["text"]
+
+
+async def test_estimated_wait_follows_recent_claim_times(client):
+    staff = bearer(client, "timer", "staff")
+    first = await hand_off(client, "web-w1")
+    assert "预计等待约 3 分钟" in first["replies"][-1]["text"]  # no history yet: the default
+    handoff_id = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"][0]["id"]
+    await client.post(f"/api/handoffs/{handoff_id}/claim", headers=staff)  # claimed within a second
+    second = await hand_off(client, "web-w2")
+    assert "预计等待约 1 分钟" in second["replies"][-1]["text"]
