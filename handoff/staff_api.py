@@ -128,6 +128,13 @@ async def take_over(request: web.Request) -> web.Response:
     return web.json_response({"handoff": handoff.id, "conversation_id": conversation.id, "state": conversation.state})
 
 
+async def _notify_customer(app: web.Application, conversation: Conversation) -> None:
+    if conversation.channel == "web":
+        async with app[SESSIONS]() as session:
+            customer = await session.get(Customer, conversation.customer_id)
+        await app[HUB].notify_customer(customer.external_id, {"type": "message"})
+
+
 async def _assigned_conversation(session, conversation_id: int, principal: Principal) -> tuple[Conversation, Handoff]:
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
@@ -158,6 +165,7 @@ async def staff_message(request: web.Request) -> web.Response:
         session.add(message)
         await session.commit()
     await request.app[HUB].publish({"type": "message", "conversation_id": conversation.id})
+    await _notify_customer(request.app, conversation)
     return web.json_response({"message": message_json(message)}, status=201)
 
 
@@ -183,6 +191,7 @@ async def resolve(request: web.Request) -> web.Response:
         customer = await session.get(Customer, conversation.customer_id)
         await session.commit()
     await request.app[HUB].publish({"type": "queue", "conversation_id": conversation.id})
+    await _notify_customer(request.app, conversation)
     await request.app[ROUTER].resume_bot(rasa_sender(customer.channel, customer.external_id))
     return web.json_response({"conversation_id": conversation.id, "state": conversation.state})
 

@@ -71,26 +71,38 @@
   let polling = false;
   const WITH_STAFF = ["waiting", "assigned"];
 
+  let currentState = "bot";
+
   async function poll(render) {
     const response = await fetch("/api/chat/" + encodeURIComponent(sender) + "/messages?after=" + lastStaffId);
     if (!response.ok) return null;
     const data = await response.json();
     for (const message of data.messages) {
-      lastStaffId = Math.max(lastStaffId, message.id);
+      if (message.id <= lastStaffId) continue; // a concurrent poll already showed it
+      lastStaffId = message.id;
       if (render) addReply({ text: message.text, buttons: message.buttons, author: message.author });
     }
+    currentState = data.state;
     status.textContent = STATES[data.state] || "";
     return data.state;
+  }
+
+  // Push: the server says when staff wrote; polling is the fallback while the socket is down.
+  let socket = null;
+  function listen() {
+    socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host +
+                           "/ws/chat/" + encodeURIComponent(sender));
+    socket.onmessage = () => { poll(true).catch(() => {}); };
+    socket.onclose = () => { socket = null; setTimeout(listen, 5000); };
   }
 
   async function followStaff() {
     if (polling) return;
     polling = true;
     try {
-      for (;;) {
+      while (WITH_STAFF.includes(currentState)) {
         await new Promise((resolve) => setTimeout(resolve, 2500));
-        const state = await poll(true).catch(() => "waiting");
-        if (!WITH_STAFF.includes(state)) break;
+        if (!(socket && socket.readyState === WebSocket.OPEN)) await poll(true).catch(() => null);
       }
     } finally {
       polling = false;
@@ -109,6 +121,7 @@
       });
       const data = await response.json().catch(() => ({}));
       if (!response.ok) { addNotice(data.error || "发送失败，请稍后再试"); return; }
+      currentState = data.state;
       status.textContent = STATES[data.state] || "";
       for (const reply of data.replies || []) addReply(reply);
       if (WITH_STAFF.includes(data.state)) followStaff();
@@ -135,6 +148,7 @@
     const button = event.target.closest("button[data-text]");
     if (button) submit(button.dataset.text);
   });
+  listen();
   // A reloaded page picks up where it was: skip old staff messages, keep following an open handoff.
   poll(false).then((state) => { if (WITH_STAFF.includes(state)) followStaff(); }).catch(() => {});
   addReply({ text: "您好！我是特产小店的智能助手，可以问我保质期、保存方法、真空包装、运费和发货时间，也可以让我帮您挑礼物。" });

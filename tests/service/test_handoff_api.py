@@ -169,3 +169,20 @@ async def test_estimated_wait_follows_recent_claim_times(client):
     await client.post(f"/api/handoffs/{handoff_id}/claim", headers=staff)  # claimed within a second
     second = await hand_off(client, "web-w2")
     assert "预计等待约 1 分钟" in second["replies"][-1]["text"]
+
+
+async def test_customer_chat_page_is_pushed_staff_replies(client):
+    staff = bearer(client, "pusher", "staff")
+    await hand_off(client, "web-ws")
+    ws = await client.ws_connect("/ws/chat/web-ws")
+    try:
+        queue = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"]
+        await client.post(f"/api/handoffs/{queue[0]['id']}/claim", headers=staff)
+        await client.post(f"/api/conversations/{queue[0]['conversation_id']}/messages", json={"text": "在的"},
+                          headers=staff)
+        assert (await ws.receive_json(timeout=5)) == {"type": "message"}
+        await client.post(f"/api/conversations/{queue[0]['conversation_id']}/resolve", headers=staff)
+        assert (await ws.receive_json(timeout=5)) == {"type": "message"}  # the rating prompt
+    finally:
+        await ws.close()
+    assert (await client.get("/ws/chat/bad sender")).status in (400, 404)
