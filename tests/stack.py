@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,3 +97,13 @@ def stop_stack(stack: Stack) -> int:
             os.killpg(stack.process.pid, signal.SIGKILL)
             stack.process.wait()
     return stack.process.returncode
+
+
+def staff_token(data_dir, role: str = "staff", name: str | None = None) -> str:
+    """A new account in the shop at ``data_dir`` and its bearer token, through the CLI."""
+    name = name or f"{role}{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "TECHAN_DATA_DIR": str(data_dir)}
+    subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", role, "--password",
+                    "long enough password"], env=env, check=True, capture_output=True)
+    return subprocess.run([sys.executable, "-m", "techan", "staff", "token", name], env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()

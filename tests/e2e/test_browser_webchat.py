@@ -99,7 +99,8 @@ def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser):
 
 
 def test_customer_sees_staff_replies_and_rates_the_service(stack, page):
-    from tests.e2e.test_stack import call, staff_token
+    from tests.e2e.test_stack import call
+    from tests.stack import staff_token
 
     page.fill("#input", "转人工")
     page.press("#input", "Enter")

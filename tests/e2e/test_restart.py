@@ -16,7 +16,8 @@ import pytest
 
 from techan import PROJECT_ROOT
 from tests.conftest import shared_models_dir
-from tests.e2e.test_stack import call, staff_token
+from tests.e2e.test_stack import call
+from tests.stack import staff_token
 from tests.stack import free_port
 
 

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from tests.stack import start_stack, stop_stack
+from tests.stack import staff_token, start_stack, stop_stack
 
 # question -> the KB entries that are a right answer (one of them must be the top hit)
 QUESTIONS = {
@@ -80,16 +80,6 @@ def test_greeting_gift_and_handoff(stack):
 def test_button_payloads_reach_rasa(stack):
     status, body = stack.chat(sender(), {"payload": "/request_human"})
     assert status == 200 and body["state"] == "waiting"
-
-
-def staff_token(data_dir, role: str = "staff", name: str | None = None) -> str:
-    """A new account in the shop at ``data_dir`` and its bearer token, through the CLI."""
-    name = name or f"{role}{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, "TECHAN_DATA_DIR": str(data_dir)}
-    subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", role, "--password",
-                    "long enough password"], env=env, check=True, capture_output=True)
-    return subprocess.run([sys.executable, "-m", "techan", "staff", "token", name], env=env, check=True,
-                          capture_output=True, text=True).stdout.strip()
 
 
 def call(base_url: str, method: str, path: str, token: str, body: dict | None = None) -> dict:
