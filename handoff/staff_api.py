@@ -54,15 +54,12 @@ async def handoff_queue(request: web.Request) -> web.Response:
 async def conversation_detail(request: web.Request) -> web.Response:
     """Everything staff need: state, customer, the full transcript and the open handoff's context."""
     await require(request, "staff")
-    conversation_id = _id(request, "conversation_id")
     async with request.app[SESSIONS]() as session:
-        conversation = await session.get(Conversation, conversation_id)
-        if conversation is None:
-            raise web.HTTPNotFound(text="no such conversation")
+        conversation = await _conversation(session, request)
         customer = await session.get(Customer, conversation.customer_id)
-        messages = (await session.scalars(select(Message).where(Message.conversation_id == conversation_id)
+        messages = (await session.scalars(select(Message).where(Message.conversation_id == conversation.id)
                                           .order_by(Message.id))).all()
-        handoff = await current_handoff(session, conversation_id)
+        handoff = await current_handoff(session, conversation.id)
     return web.json_response({
         "id": conversation.id, "state": conversation.state, "channel": conversation.channel,
         "customer": {"name": customer.name, "language": customer.language,
@@ -111,9 +108,7 @@ async def take_over(request: web.Request) -> web.Response:
     """Staff step into a chat the bot is handling: handoff `staff_takeover`, claimed at once, bot paused."""
     principal = await require(request, "staff")
     async with request.app[SESSIONS]() as session:
-        conversation = await session.get(Conversation, _id(request, "conversation_id"))
-        if conversation is None:
-            raise web.HTTPNotFound(text="no such conversation")
+        conversation = await _conversation(session, request)
         if conversation.state != State.BOT:
             raise web.HTTPConflict(text=f"the conversation is {conversation.state}; only bot chats can be taken over")
         await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": "staff_takeover"})
@@ -135,11 +130,16 @@ async def _notify_customer(app: web.Application, conversation: Conversation) -> 
         await app[HUB].notify_customer(customer.external_id, {"type": "message"})
 
 
-async def _assigned_conversation(session, conversation_id: int, principal: Principal) -> tuple[Conversation, Handoff]:
-    conversation = await session.get(Conversation, conversation_id)
+async def _conversation(session, request: web.Request) -> Conversation:
+    conversation = await session.get(Conversation, _id(request, "conversation_id"))
     if conversation is None:
         raise web.HTTPNotFound(text="no such conversation")
-    handoff = await current_handoff(session, conversation_id)
+    return conversation
+
+
+async def _assigned_conversation(session, request: web.Request, principal: Principal) -> tuple[Conversation, Handoff]:
+    conversation = await _conversation(session, request)
+    handoff = await current_handoff(session, conversation.id)
     if handoff is None or conversation.state != State.ASSIGNED:
         raise web.HTTPConflict(text=f"the conversation is {conversation.state}; claim it first")
     if handoff.claimed_by != principal.id and principal.role != "owner":
@@ -158,7 +158,7 @@ async def staff_message(request: web.Request) -> web.Response:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_STAFF_TEXT, actual_size=len(text),
                                             text=f"the limit is {MAX_STAFF_TEXT} characters")
     async with request.app[SESSIONS]() as session:
-        conversation, _handoff = await _assigned_conversation(session, _id(request, "conversation_id"), principal)
+        conversation, _handoff = await _assigned_conversation(session, request, principal)
         message = Message(conversation_id=conversation.id, direction="out", author="staff",
                           channel=conversation.channel, text=text.strip(), delivery_status="pending",
                           payload={"staff": principal.name})
@@ -173,9 +173,7 @@ async def resolve(request: web.Request) -> web.Response:
     """End the handoff: the bot takes over again and the customer is asked for a rating."""
     principal = await require(request, "staff")
     async with request.app[SESSIONS]() as session:
-        conversation = await session.get(Conversation, _id(request, "conversation_id"))
-        if conversation is None:
-            raise web.HTTPNotFound(text="no such conversation")
+        conversation = await _conversation(session, request)
         handoff = await current_handoff(session, conversation.id)
         if handoff and handoff.claimed_by not in (None, principal.id) and principal.role != "owner":
             raise web.HTTPForbidden(text="another staff member has this chat")
