@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy.orm import Session
 
@@ -57,6 +55,3 @@ async def client(aiohttp_client, settings: Settings, knowledge: Knowledge):
 
 def db_session(settings: Settings) -> Session:
     return Session(make_engine(settings))
-
-
-__all__ = ["db_session", "migrated_demo_shop", "Path"]

@@ -147,7 +147,7 @@ async def test_staff_take_over_a_bot_chat(client, settings):
 
 
 async def test_outside_business_hours_the_customer_is_told_when_staff_are_back(aiohttp_client, settings, knowledge):
-    from datetime import datetime, timedelta, timezone as tz
+    from datetime import datetime, timezone as tz
 
     from handoff.hours import DAYS
     from techan.app import create_app
