@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.states import Event, next_state
-from techan.db import Conversation, ConversationEvent, Customer, Handoff, Message, utcnow
+from techan.db import Conversation, ConversationEvent, Customer, Handoff, Message, StaffNote, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,12 @@ def message_json(message: Message) -> dict:
     payload = message.payload or {}
     return {"id": message.id, "direction": message.direction, "author": message.author, "text": message.text,
             "buttons": payload.get("buttons", []), "products": payload.get("products", []),
+            "image": payload.get("image"),
             "delivery_status": message.delivery_status, "at": aware(message.created_at).isoformat()}
+
+
+def note_json(note: StaffNote) -> dict:
+    return {"id": note.id, "author": note.author, "text": note.text, "at": aware(note.created_at).isoformat()}
 
 
 async def build_context(session: AsyncSession, conversation: Conversation, reason: str) -> dict:

@@ -6,12 +6,14 @@ from aiohttp import web
 from sqlalchemy import select
 
 from handoff.hub import HUB
-from handoff.queue import aware, claim, current_handoff, end_handoff, message_json, open_handoff, transition
+from handoff.media import MAX_IMAGE_BYTES, store_image
+from handoff.queue import (aware, claim, current_handoff, end_handoff, message_json, note_json, open_handoff,
+                           transition)
 from handoff.router import rasa_sender
 from handoff.states import Event, InvalidTransition, State
 from techan.appkeys import ROUTER, SESSIONS, TEMPLATES
 from techan.auth import CSRF, Principal, require, require_page
-from techan.db import Conversation, Customer, Handoff, Message, StaffAccount, utcnow
+from techan.db import Conversation, Customer, Handoff, Message, StaffAccount, StaffNote, utcnow
 from techan.jsonbody import json_object
 
 MAX_STAFF_TEXT = 4000
@@ -19,7 +21,7 @@ RATING_PROMPT = "店员已结束本次服务。请为这次服务打个分吧：
 RATING_BUTTONS = [{"title": "⭐" * n, "payload": f'/rate{{"score": {n}}}'} for n in range(5, 0, -1)]
 
 
-def _id(request: web.Request, name: str) -> int:
+def path_id(request: web.Request, name: str) -> int:
     try:
         return int(request.match_info[name])
     except ValueError:
@@ -55,25 +57,29 @@ async def conversation_detail(request: web.Request) -> web.Response:
     """Everything staff need: state, customer, the full transcript and the open handoff's context."""
     await require(request, "staff")
     async with request.app[SESSIONS]() as session:
-        conversation = await _conversation(session, request)
+        conversation = await conversation_or_404(session, request)
         customer = await session.get(Customer, conversation.customer_id)
         messages = (await session.scalars(select(Message).where(Message.conversation_id == conversation.id)
                                           .order_by(Message.id))).all()
         handoff = await current_handoff(session, conversation.id)
+        notes = (await session.scalars(select(StaffNote).where(StaffNote.conversation_id == conversation.id)
+                                       .order_by(StaffNote.id))).all()
+        claimer = await session.get(StaffAccount, handoff.claimed_by) if handoff and handoff.claimed_by else None
     return web.json_response({
         "id": conversation.id, "state": conversation.state, "channel": conversation.channel,
         "customer": {"name": customer.name, "language": customer.language,
                      "first_seen": aware(customer.first_seen).isoformat()},
         "handoff": None if handoff is None else {
             "id": handoff.id, "reason": handoff.reason, "context": handoff.context,
-            "claimed_by": handoff.claimed_by, "created_at": aware(handoff.created_at).isoformat()},
+            "claimed_by": claimer.name if claimer else None, "created_at": aware(handoff.created_at).isoformat()},
         "transcript": [message_json(m) for m in messages],
+        "notes": [note_json(n) for n in notes],
     })
 
 
 async def claim_handoff(request: web.Request) -> web.Response:
     principal = await require(request, "staff")
-    handoff_id = _id(request, "handoff_id")
+    handoff_id = path_id(request, "handoff_id")
     async with request.app[SESSIONS]() as session:
         won = await claim(session, handoff_id, principal.id)
         handoff = await session.get(Handoff, handoff_id)
@@ -108,7 +114,7 @@ async def take_over(request: web.Request) -> web.Response:
     """Staff step into a chat the bot is handling: handoff `staff_takeover`, claimed at once, bot paused."""
     principal = await require(request, "staff")
     async with request.app[SESSIONS]() as session:
-        conversation = await _conversation(session, request)
+        conversation = await conversation_or_404(session, request)
         if conversation.state != State.BOT:
             raise web.HTTPConflict(text=f"the conversation is {conversation.state}; only bot chats can be taken over")
         await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": "staff_takeover"})
@@ -130,15 +136,15 @@ async def _notify_customer(app: web.Application, conversation: Conversation) -> 
         await app[HUB].notify_customer(customer.external_id, {"type": "message"})
 
 
-async def _conversation(session, request: web.Request) -> Conversation:
-    conversation = await session.get(Conversation, _id(request, "conversation_id"))
+async def conversation_or_404(session, request: web.Request) -> Conversation:
+    conversation = await session.get(Conversation, path_id(request, "conversation_id"))
     if conversation is None:
         raise web.HTTPNotFound(text="no such conversation")
     return conversation
 
 
-async def _assigned_conversation(session, request: web.Request, principal: Principal) -> tuple[Conversation, Handoff]:
-    conversation = await _conversation(session, request)
+async def assigned_conversation(session, request: web.Request, principal: Principal) -> tuple[Conversation, Handoff]:
+    conversation = await conversation_or_404(session, request)
     handoff = await current_handoff(session, conversation.id)
     if handoff is None or conversation.state != State.ASSIGNED:
         raise web.HTTPConflict(text=f"the conversation is {conversation.state}; claim it first")
@@ -147,21 +153,35 @@ async def _assigned_conversation(session, request: web.Request, principal: Princ
     return conversation, handoff
 
 
+async def _staff_reply_body(request: web.Request) -> tuple[str, str | None]:
+    """The reply's text and, from a multipart form, a picture (stored at once): JSON or multipart."""
+    if request.content_type != "multipart/form-data":
+        text = (await json_object(request, '{"text": "..."}')).get("text")
+        if not isinstance(text, str):
+            raise web.HTTPBadRequest(text="message text must be a string")
+        return text.strip(), None
+    form = await request.post()
+    text, image = str(form.get("text", "")).strip(), form.get("image")
+    if image is not None and not isinstance(image, web.FileField):
+        raise web.HTTPBadRequest(text="image must be a file")
+    return text, store_image(request.app, image.file.read(MAX_IMAGE_BYTES + 1)) if image is not None else None
+
+
 async def staff_message(request: web.Request) -> web.Response:
-    """A staff reply; it is stored first, then delivered through the customer's channel."""
+    """A staff reply (text, a picture, or both); it is stored first, then delivered through the customer's channel."""
     principal = await require(request, "staff")
-    body = await json_object(request, '{"text": "..."}')
-    text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
+    async with request.app[SESSIONS]() as session:
+        conversation, _handoff = await assigned_conversation(session, request, principal)
+    text, image = await _staff_reply_body(request)
+    if not text and image is None:
         raise web.HTTPBadRequest(text="message text is empty")
     if len(text) > MAX_STAFF_TEXT:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_STAFF_TEXT, actual_size=len(text),
                                             text=f"the limit is {MAX_STAFF_TEXT} characters")
     async with request.app[SESSIONS]() as session:
-        conversation, _handoff = await _assigned_conversation(session, request, principal)
         message = Message(conversation_id=conversation.id, direction="out", author="staff",
-                          channel=conversation.channel, text=text.strip(), delivery_status="pending",
-                          payload={"staff": principal.name})
+                          channel=conversation.channel, text=text, delivery_status="pending",
+                          payload={"staff": principal.name, **({"image": image} if image else {})})
         session.add(message)
         await session.commit()
     await request.app[HUB].publish({"type": "message", "conversation_id": conversation.id})
@@ -173,7 +193,7 @@ async def resolve(request: web.Request) -> web.Response:
     """End the handoff: the bot takes over again and the customer is asked for a rating."""
     principal = await require(request, "staff")
     async with request.app[SESSIONS]() as session:
-        conversation = await _conversation(session, request)
+        conversation = await conversation_or_404(session, request)
         handoff = await current_handoff(session, conversation.id)
         if handoff and handoff.claimed_by not in (None, principal.id) and principal.role != "owner":
             raise web.HTTPForbidden(text="another staff member has this chat")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,7 @@ from knowledge.files import (
     KBEntryIn, ProductIn, ShippingRateIn, read_catalog_file, read_kb_file, read_shipping_file,
 )
 from knowledge.index import KBRecord
-from techan.db import KBEntry, KBRevision, Product, ShippingRate, utcnow
+from techan.db import CannedReply, KBEntry, KBRevision, Product, ShippingRate, utcnow
 
 DEMO_DIR = Path(__file__).with_name("demo")
 
@@ -136,6 +137,17 @@ def load_demo(session: Session, progress=print) -> None:
     ):
         created, updated = importer(session, DEMO_DIR / name)
         progress(f"demo shop: {label}: {created} added, {updated} updated")
+    added = load_demo_canned(session)
+    progress(f"demo shop: canned replies: {added} added")
+
+
+def load_demo_canned(session: Session) -> int:
+    """The demo staff's canned replies; shortcuts the shop already has are left as the owner made them."""
+    items = yaml.safe_load((DEMO_DIR / "canned.yml").read_text(encoding="utf-8"))["canned"]
+    taken = set(session.scalars(select(CannedReply.shortcut)))
+    fresh = [item for item in items if item["shortcut"] not in taken]
+    session.add_all(CannedReply(shortcut=item["shortcut"], text=item["text"], updated_by="demo") for item in fresh)
+    return len(fresh)
 
 
 def kb_records(session: Session) -> list[KBRecord]:

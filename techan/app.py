@@ -13,7 +13,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainException, ActionNotFoundException
 
 from actions import build_executor
-from handoff import hub, staff_api
+from handoff import hub, media, metrics, staff_api, staff_tools
 from handoff.hub import HUB
 from handoff.channels import webchat
 from handoff.rasa_client import RasaClient
@@ -120,4 +120,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     admin.setup(app)
     login.setup(app)
     staff_api.setup(app)
+    staff_tools.setup(app)
+    media.setup(app)
+    metrics.setup(app)
     return app

@@ -217,6 +217,30 @@ class StaffAccount(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CannedReply(Base):
+    """A reply staff send often; typing ``/shortcut`` in the console inserts it. Owners edit them."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shortcut: Mapped[str] = mapped_column(String(32), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StaffNote(Base):
+    """A private note on a conversation, for staff only; never delivered to the customer."""
+
+    __tablename__ = "staff_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ShippingRate(Base):
     """Days and fee from one origin province to one destination province."""
 

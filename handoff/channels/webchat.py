@@ -71,7 +71,8 @@ async def staff_messages(request: web.Request) -> web.Response:
             message.delivery_status = "delivered"
         await session.commit()
         return web.json_response({"state": conversation.state, "messages": [
-            {"id": m.id, "author": m.author, "text": m.text, "buttons": (m.payload or {}).get("buttons", [])}
+            {"id": m.id, "author": m.author, "text": m.text, "buttons": (m.payload or {}).get("buttons", []),
+             "image": (m.payload or {}).get("image")}
             for m in messages]})
 
 

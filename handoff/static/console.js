@@ -7,6 +7,8 @@
   const REASONS = { customer_request: "顾客要人工", video_request: "要视频看货", low_confidence: "机器人答不上",
                     bot_unavailable: "机器人故障", staff_takeover: "店员接管" };
   let openId = null;
+  let canned = [];
+  const isOwner = document.getElementById("canned-form") !== null;
 
   function el(tag, text, cls) {
     const node = document.createElement(tag);
@@ -16,7 +18,8 @@
   }
   async function api(method, path, body) {
     const options = { method, headers: { "X-CSRF-Token": csrf } };
-    if (body !== undefined) { options.body = JSON.stringify(body); options.headers["Content-Type"] = "application/json"; }
+    if (body instanceof FormData) options.body = body;
+    else if (body !== undefined) { options.body = JSON.stringify(body); options.headers["Content-Type"] = "application/json"; }
     const response = await fetch(path, options);
     const data = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(data.error || String(response.status));
@@ -90,10 +93,14 @@
     for (const m of detail.transcript) {
       const item = el("li", null, m.direction);
       item.append(el("span", m.author + " · " + m.at.slice(11, 16), "who"), el("span", m.text));
+      if (m.image) { const img = el("img"); img.src = m.image; img.alt = "图片"; img.className = "sent"; item.append(img); }
       list.append(item);
     }
+    const notes = $("notes");
+    notes.replaceChildren(...detail.notes.map((n) => el("li", n.author + "：" + n.text)));
     list.lastElementChild && list.lastElementChild.scrollIntoView();
-    $("reply").hidden = detail.state !== "assigned";
+    $("reply").hidden = $("tools").hidden = detail.state !== "assigned";
+    $("note").hidden = false;
     renderContext(detail);
     loadQueue();
   }
@@ -101,10 +108,76 @@
   $("reply").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = $("reply-text").value.trim();
-    if (!text || openId === null) return;
-    await api("POST", "/api/conversations/" + openId + "/messages", { text })
-      .then(() => { $("reply-text").value = ""; }).catch((err) => alert(err.message));
+    const file = $("reply-image").files[0];
+    if ((!text && !file) || openId === null) return;
+    let body = { text };
+    if (file) { body = new FormData(); body.append("text", text); body.append("image", file); }
+    await api("POST", "/api/conversations/" + openId + "/messages", body)
+      .then(() => { $("reply-text").value = ""; $("reply-image").value = ""; }).catch((err) => alert(err.message));
   });
+  $("reply-image").addEventListener("change", () => { if ($("reply-image").files.length) $("reply").requestSubmit(); });
+  // "/hi" followed by a space or Tab becomes the canned reply with that shortcut.
+  $("reply-text").addEventListener("input", () => {
+    const box = $("reply-text");
+    const match = box.value.match(/(^|\s)\/([a-z0-9_-]{1,32})[ \t]$/);
+    const found = match && canned.find((c) => c.shortcut === match[2]);
+    if (found) box.value = box.value.slice(0, box.value.length - match[2].length - 2) + found.text;
+  });
+  $("canned-pick").addEventListener("change", () => {
+    const found = canned.find((c) => String(c.id) === $("canned-pick").value);
+    if (found) $("reply-text").value += found.text;
+    $("canned-pick").value = "";
+    $("reply-text").focus();
+  });
+  $("transfer-to").addEventListener("change", async () => {
+    const to = $("transfer-to").value;
+    $("transfer-to").value = "";
+    if (!to || openId === null || !confirm("把这个对话转给 " + to + "？")) return;
+    await api("POST", "/api/conversations/" + openId + "/transfer", { to }).catch((err) => alert(err.message));
+    openConversation(openId);
+  });
+  $("note").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("note-text").value.trim();
+    if (!text || openId === null) return;
+    await api("POST", "/api/conversations/" + openId + "/notes", { text })
+      .then(() => { $("note-text").value = ""; }).catch((err) => alert(err.message));
+    openConversation(openId);
+  });
+
+  async function loadCanned() {
+    canned = (await api("GET", "/api/canned")).canned;
+    const pick = $("canned-pick");
+    pick.replaceChildren(pick.firstElementChild);
+    for (const c of canned) { const o = el("option", "/" + c.shortcut + " " + c.text.slice(0, 30)); o.value = c.id; pick.append(o); }
+    if (!isOwner) return;
+    const list = $("canned-list");
+    list.replaceChildren();
+    for (const c of canned) {
+      const item = el("li", "/" + c.shortcut + "：" + c.text);
+      const remove = el("button", "删除");
+      remove.type = "button";
+      remove.addEventListener("click", async () => {
+        await api("DELETE", "/api/canned/" + c.id).catch((err) => alert(err.message));
+        loadCanned();
+      });
+      item.append(remove);
+      list.append(item);
+    }
+  }
+  async function loadStaff() {
+    const pick = $("transfer-to");
+    pick.replaceChildren(pick.firstElementChild);
+    for (const s of (await api("GET", "/api/staff")).staff) { const o = el("option", s.name); o.value = s.name; pick.append(o); }
+  }
+  if (isOwner) {
+    $("canned-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      await api("POST", "/api/canned", { shortcut: $("canned-shortcut").value.trim(), text: $("canned-text").value })
+        .then(() => { $("canned-shortcut").value = ""; $("canned-text").value = ""; }).catch((err) => alert(err.message));
+      loadCanned();
+    });
+  }
   $("reply-text").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); $("reply").requestSubmit(); }
   });
@@ -126,5 +199,7 @@
   }
   loadQueue();
   loadBotChats();
+  loadCanned();
+  loadStaff();
   connect();
 })();

@@ -140,7 +140,7 @@ def test_staff_console_and_customer_chat_end_to_end(stack, browser):
     customer = browser.new_page(locale="zh-CN")
     customer.goto(stack.app_url + "/")
     marker = uuid.uuid4().hex[:6]
-    customer.fill("#input", f'<img src=x onerror="window.pwned=1">紫砂壶{marker}有证书吗')
+    customer.fill("#input", f'<script>window.pwned=2</script><img src=x "onerror="window.pwned=1">紫砂壶{marker}有证书吗')
     customer.press("#input", "Enter")
     customer.wait_for_selector(".msg.bot >> nth=1", timeout=30_000)
     customer.fill("#input", "转人工")
@@ -152,12 +152,23 @@ def test_staff_console_and_customer_chat_end_to_end(stack, browser):
     entry.locator("button", has_text="接入").click()
     console.wait_for_selector("#reply:not([hidden])", timeout=30_000)
     assert console.evaluate("window.pwned === undefined") and console.locator("#transcript img").count() == 0
+    assert console.locator("#transcript script").count() == 0
+    assert "<script>window.pwned=2</script>" in console.locator("#transcript").inner_text()  # shown as text
     assert marker in console.locator("#context").inner_text()
+
+    # a private note stays in the console; a canned reply is typed as /shortcut + space
+    console.fill("#note-text", "顾客在问证书，注意附照片")
+    console.press("#note-text", "Enter")
+    console.locator("#notes li", has_text="注意附照片").wait_for(timeout=30_000)
+    console.locator("#reply-text").press_sequentially("/hi ")
+    assert console.input_value("#reply-text").startswith("您好！我是店员")
+    console.fill("#reply-text", "")
 
     console.fill("#reply-text", "有的，每把壶都附证书")
     console.press("#reply-text", "Enter")
     customer.wait_for_function("[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('附证书'))",
                                timeout=30_000)
+    assert not customer.locator(".msg", has_text="注意附照片").count()
     customer.fill("#input", "太好了，谢谢")
     customer.press("#input", "Enter")
     console.locator("#transcript li", has_text="太好了，谢谢").wait_for(timeout=30_000)

@@ -1,0 +1,54 @@
+"""Pictures staff send to customers: checked by content, stored under the data dir, served by unguessable name."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+from aiohttp import web
+
+from techan.appkeys import SETTINGS
+
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+NAME = re.compile(r"^[A-Za-z0-9_-]{22}\.(jpg|png|webp|gif)$")
+# The format is decided by the bytes, never by the file name or the declared type.
+SIGNATURES = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"))
+
+
+def image_kind(data: bytes) -> str | None:
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return next((kind for magic, kind in SIGNATURES if data.startswith(magic)), None)
+
+
+def media_dir(app: web.Application) -> Path:
+    return app[SETTINGS].data_path / "media"
+
+
+def store_image(app: web.Application, data: bytes) -> str:
+    """Keep a picture and return the URL path it is served at; refuses anything that is not one."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_IMAGE_BYTES, actual_size=len(data),
+                                            text=f"the picture is over {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
+    kind = image_kind(data)
+    if kind is None:
+        raise web.HTTPBadRequest(text="the file is not a JPEG, PNG, WebP or GIF picture")
+    folder = media_dir(app)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{secrets.token_urlsafe(16)}.{kind}"
+    (folder / name).write_bytes(data)
+    return f"/media/{name}"
+
+
+async def serve_media(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    path = media_dir(request.app) / name
+    if not NAME.match(name) or not path.is_file():
+        raise web.HTTPNotFound(text="no such picture")
+    return web.FileResponse(path, headers={"X-Content-Type-Options": "nosniff",
+                                           "Cache-Control": "private, max-age=86400"})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/media/{name}", serve_media)

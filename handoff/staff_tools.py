@@ -1,0 +1,134 @@
+"""What staff use beside the transcript: canned replies, private notes, and handing a chat to a colleague."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from handoff.hub import HUB
+from handoff.queue import note_json, transition
+from handoff.staff_api import assigned_conversation, conversation_or_404, path_id
+from handoff.states import Event
+from techan.appkeys import SESSIONS
+from techan.auth import require
+from techan.db import CannedReply, StaffAccount, StaffNote
+from techan.jsonbody import json_object
+
+SHORTCUT = re.compile(r"^[a-z0-9_-]{1,32}$")
+MAX_CANNED_TEXT = 2000
+MAX_NOTE_TEXT = 4000
+
+
+def canned_json(reply: CannedReply) -> dict:
+    return {"id": reply.id, "shortcut": reply.shortcut, "text": reply.text, "updated_by": reply.updated_by}
+
+
+def _text(body: dict, field: str, limit: int) -> str:
+    value = body.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise web.HTTPBadRequest(text=f"{field} is empty")
+    if len(value) > limit:
+        raise web.HTTPBadRequest(text=f"{field} is over {limit} characters")
+    return value.strip()
+
+
+def _canned_fields(body: dict) -> tuple[str, str]:
+    shortcut = body.get("shortcut")
+    if not isinstance(shortcut, str) or not SHORTCUT.match(shortcut.strip().lstrip("/")):
+        raise web.HTTPBadRequest(text="shortcut must be 1-32 lowercase letters, digits, '-' or '_' (e.g. \"hi\")")
+    return shortcut.strip().lstrip("/"), _text(body, "text", MAX_CANNED_TEXT)
+
+
+async def list_canned(request: web.Request) -> web.Response:
+    await require(request, "staff")
+    async with request.app[SESSIONS]() as session:
+        replies = (await session.scalars(select(CannedReply).order_by(CannedReply.shortcut))).all()
+    return web.json_response({"canned": [canned_json(r) for r in replies]})
+
+
+async def save_canned(request: web.Request) -> web.Response:
+    """Create (POST) or change (PUT /{id}) a canned reply: owners only."""
+    principal = await require(request, "owner")
+    shortcut, text = _canned_fields(await json_object(request, '{"shortcut": "hi", "text": "..."}'))
+    async with request.app[SESSIONS]() as session:
+        if "canned_id" in request.match_info:
+            reply = await session.get(CannedReply, path_id(request, "canned_id"))
+            if reply is None:
+                raise web.HTTPNotFound(text="no such canned reply")
+        else:
+            reply = CannedReply()
+            session.add(reply)
+        reply.shortcut, reply.text, reply.updated_by = shortcut, text, principal.name
+        try:
+            await session.commit()
+        except IntegrityError:
+            raise web.HTTPConflict(text=f"the shortcut /{shortcut} is taken") from None
+    return web.json_response({"canned": canned_json(reply)}, status=200 if "canned_id" in request.match_info else 201)
+
+
+async def delete_canned(request: web.Request) -> web.Response:
+    await require(request, "owner")
+    async with request.app[SESSIONS]() as session:
+        reply = await session.get(CannedReply, path_id(request, "canned_id"))
+        if reply is None:
+            raise web.HTTPNotFound(text="no such canned reply")
+        await session.delete(reply)
+        await session.commit()
+    return web.json_response({"deleted": reply.id})
+
+
+async def add_note(request: web.Request) -> web.Response:
+    """A private note on the conversation: colleagues see it in the console, the customer never does."""
+    principal = await require(request, "staff")
+    text = _text(await json_object(request, '{"text": "..."}'), "text", MAX_NOTE_TEXT)
+    async with request.app[SESSIONS]() as session:
+        conversation = await conversation_or_404(session, request)
+        note = StaffNote(conversation_id=conversation.id, author=principal.name, text=text)
+        session.add(note)
+        await session.commit()
+    await request.app[HUB].publish({"type": "message", "conversation_id": conversation.id})
+    return web.json_response({"note": note_json(note)}, status=201)
+
+
+async def transfer(request: web.Request) -> web.Response:
+    """Hand an assigned chat to another active staff member (the one who has it, or an owner)."""
+    principal = await require(request, "staff")
+    target_name = (await json_object(request, '{"to": "staff name"}')).get("to")
+    if not isinstance(target_name, str) or not target_name.strip():
+        raise web.HTTPBadRequest(text="say whom to transfer to: {\"to\": \"staff name\"}")
+    async with request.app[SESSIONS]() as session:
+        conversation, handoff = await assigned_conversation(session, request, principal)
+        target = await session.scalar(select(StaffAccount).where(
+            StaffAccount.name == target_name.strip(), StaffAccount.active.is_(True)))
+        if target is None:
+            raise web.HTTPNotFound(text=f"no active staff member named {target_name.strip()!r}")
+        if target.id == handoff.claimed_by:
+            raise web.HTTPConflict(text=f"{target.name} already has this chat")
+        await transition(session, conversation, Event.TRANSFERRED,
+                         {"from": principal.name, "to": target.name, "handoff": handoff.id})
+        handoff.claimed_by = target.id
+        await session.commit()
+    await request.app[HUB].publish({"type": "queue", "conversation_id": conversation.id})
+    return web.json_response({"conversation_id": conversation.id, "state": conversation.state, "claimed_by": target.name})
+
+
+async def staff_list(request: web.Request) -> web.Response:
+    """Active colleagues, for the console's transfer menu."""
+    await require(request, "staff")
+    async with request.app[SESSIONS]() as session:
+        accounts = (await session.scalars(select(StaffAccount).where(StaffAccount.active.is_(True))
+                                          .order_by(StaffAccount.name))).all()
+    return web.json_response({"staff": [{"name": a.name, "role": a.role} for a in accounts]})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/canned", list_canned)
+    app.router.add_post("/api/canned", save_canned)
+    app.router.add_put("/api/canned/{canned_id}", save_canned)
+    app.router.add_delete("/api/canned/{canned_id}", delete_canned)
+    app.router.add_post("/api/conversations/{conversation_id}/notes", add_note)
+    app.router.add_post("/api/conversations/{conversation_id}/transfer", transfer)
+    app.router.add_get("/api/staff", staff_list)

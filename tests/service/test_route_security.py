@@ -1,0 +1,74 @@
+"""Every route of the app is either public on purpose, or refuses anonymous callers and the wrong role.
+
+The route list comes from the app itself, so a new route that forgets its check fails here.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from techan.app import create_app
+from tests.service.test_kb_admin import bearer
+
+# Reachable without signing in, each for a reason.
+PUBLIC = {
+    ("GET", "/"), ("POST", "/api/chat/{sender}"), ("GET", "/api/chat/{sender}/messages"),  # the customer's chat
+    ("GET", "/ws/chat/{sender}"), ("GET", "/healthz"), ("GET", "/media/{name}"),  # unguessable picture names
+    ("POST", "/webhook"),  # Rasa's action calls: checked against the shared token instead
+    ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
+}
+OWNER_ONLY = re.compile(r"^\w+ (/admin/|/api/kb/|/api/metrics)|^(POST|PUT|DELETE) /api/canned")
+
+
+def app_routes(settings) -> list[tuple[str, str]]:
+    app = create_app(settings)
+    routes = set()
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        if route.method in ("HEAD", "*") or path is None:  # static files have a prefix, not a path
+            continue
+        routes.add((route.method, path))
+    return sorted(routes)
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def guarded(settings) -> list[tuple[str, str]]:
+    return [route for route in app_routes(settings) if route not in PUBLIC]
+
+
+def test_the_public_list_names_real_routes(settings):
+    assert PUBLIC <= set(app_routes(settings)), "a public route was renamed: update PUBLIC"
+    assert len(guarded(settings)) >= 25  # the enumeration really found the API
+
+
+async def test_every_other_route_refuses_anonymous_callers(client, settings):
+    for method, path in guarded(settings):
+        response = await client.request(method, concrete(path), allow_redirects=False)
+        if response.status == 302:  # pages send the browser to sign in
+            assert response.headers["Location"].startswith("/login?next="), (method, path)
+        else:
+            assert response.status == 401, (method, path, response.status)
+
+
+async def test_owner_routes_refuse_staff_and_staff_routes_admit_them(client, settings):
+    staff = bearer(client, "xiaoli", "staff")
+    for method, path in guarded(settings):
+        response = await client.request(method, concrete(path), headers=staff, allow_redirects=False)
+        if OWNER_ONLY.search(f"{method} {path}"):
+            assert response.status == 403, (method, path, response.status)
+        else:
+            assert response.status not in (401, 403), (method, path, response.status)
+
+
+@pytest.mark.parametrize("forged", ["Bearer x.y", "Bearer ", "Basic b3duZXI6b3duZXI="])
+async def test_forged_credentials_are_anonymous(client, settings, forged):
+    for method, path in guarded(settings):
+        response = await client.request(method, concrete(path), headers={"Authorization": forged},
+                                        allow_redirects=False)
+        assert response.status in (302, 401), (method, path, response.status)
