@@ -56,7 +56,16 @@ test-rasa:
 	@cd $(CURDIR) && RASA_TELEMETRY_ENABLED=false $(RASA_VENV)/bin/rasa data validate \
 		--domain bot/domain.yml --data bot/data --config config.yml --fail-on-warnings >$(TECHAN_DATA_DIR)/rasa-validate.log 2>&1 \
 		|| { tail -30 $(TECHAN_DATA_DIR)/rasa-validate.log; exit 1; }
-	@echo "rasa data validate: no warnings"
+	@# Accepted: Rasa 3.6 calls a form's utter_ask_<slot> questions "unused"; gift_form asks them.
+	@! grep "UserWarning" $(TECHAN_DATA_DIR)/rasa-validate.log | grep -v "The utterance 'utter_ask_" \
+		|| { echo "rasa data validate: warnings above"; exit 1; }
+	@echo "rasa data validate: no warnings (but Rasa's known false alarm for form questions)"
+	@echo "==> rasa test core (conversation tests in tests/stories)"
+	@cd $(CURDIR) && RASA_TELEMETRY_ENABLED=false $(RASA_VENV)/bin/rasa test core \
+		--model $(TECHAN_DATA_DIR)/rasa/models/techan.tar.gz --stories tests/stories \
+		--fail-on-prediction-errors --out $(TECHAN_DATA_DIR)/rasa-test-core >$(TECHAN_DATA_DIR)/rasa-test-core.log 2>&1 \
+		|| { tail -40 $(TECHAN_DATA_DIR)/rasa-test-core.log; cat $(TECHAN_DATA_DIR)/rasa-test-core/failed_test_stories.yml 2>/dev/null; exit 1; }
+	@echo "rasa test core: every conversation test passed"
 
 test-unit:
 	@echo "==> unit tests"

@@ -1,20 +1,72 @@
-"""Recommending gifts by recipient, occasion and budget."""
+"""Recommending gifts by recipient, occasion and budget (gift_form asks for what is missing)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import entity_or_slot
 from knowledge.budget import parse_budget
-from knowledge.gifts import OCCASION_ZH, RECIPIENT_ZH, recommend
+from knowledge.gifts import OCCASION_ZH, RECIPIENT_ZH, dietary_needs, recommend
 from knowledge.service import Knowledge
+
+ANY = "any"  # the customer skipped this question
+SKIP_WORDS = re.compile(r"^(随便|都行|都可以|无所谓|不限|没有?预算|不知道|跳过|不确定|看着办|skip|any|whatever|不一定)\W*$", re.I)
+GIFT_BUTTONS = [{"title": "换一批", "payload": "/request_gift"},
+                {"title": "找店员帮挑", "payload": "/request_human"},
+                {"title": "视频看实物", "payload": "/request_video"}]
+NOTHING_FITS = "这个预算和要求下暂时没有合适的礼物，可以放宽一点预算，或者让店员帮您挑。"
+
+
+def customer_words_since_gift_request(tracker: Tracker) -> str:
+    """What the customer wrote since asking for a gift: dietary wishes and free-text wishes live here."""
+    texts: list[str] = []
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        text = event.get("text") or ""
+        if not text.startswith("/"):
+            texts.append(text)
+        if (event.get("parse_data") or {}).get("intent", {}).get("name") == "request_gift":
+            break
+    return " ".join(reversed(texts))
+
+
+async def recommend_gifts(knowledge: Knowledge, dispatcher: CollectingDispatcher,
+                          tracker: Tracker) -> list[dict[str, Any]]:
+    """Three product cards with a reason each; the same query again ("换一批") shows other products."""
+    slots = {name: entity_or_slot(tracker, name) for name in ("recipient", "occasion", "budget")}
+    recipient = slots["recipient"] if slots["recipient"] in RECIPIENT_ZH else None
+    occasion = slots["occasion"] if slots["occasion"] in OCCASION_ZH else None
+    budget = parse_budget(slots["budget"] or "") if slots["budget"] != ANY else None
+    words = customer_words_since_gift_request(tracker)
+    needs = dietary_needs(words)
+    query = f"{recipient}|{occasion}|{budget}|{','.join(sorted(needs))}"
+    shown = set(tracker.get_slot("gifts_shown") or []) if tracker.get_slot("gift_query") == query else set()
+    wishes = await asyncio.to_thread(knowledge.product_similarity, words) if words else None
+    picks = recommend(knowledge.catalog, recipient, occasion, budget, needs=needs, wishes=wishes,
+                      exclude=frozenset(shown))
+    if not picks and shown:  # everything that fits has been shown: start again from the best
+        shown = set()
+        picks = recommend(knowledge.catalog, recipient, occasion, budget, needs=needs, wishes=wishes)
+    if not picks:
+        dispatcher.utter_message(text=NOTHING_FITS, buttons=[{"title": "找店员", "payload": "/request_human"}])
+        return []
+    dispatcher.utter_message(text="为您挑了这几样：" if not shown else "再换几样看看：")
+    dispatcher.utter_message(buttons=GIFT_BUTTONS, json_message={"products": [
+        {"id": r.product.id, "name": r.product.name, "price": float(r.product.price),
+         "image": r.product.image, "reason": r.reason} for r in picks
+    ]})
+    return [SlotSet("gift_query", query), SlotSet("gifts_shown", sorted(shown | {r.product.id for r in picks}))]
 
 
 class ActionRecommendGifts(Action):
-    """Three gifts that fit the recipient, occasion and budget, as product cards."""
+    """Three gifts that fit the recipient, occasion, budget and diet, as product cards."""
 
     def __init__(self, knowledge: Knowledge) -> None:
         self.knowledge = knowledge
@@ -24,20 +76,45 @@ class ActionRecommendGifts(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        recipient = entity_or_slot(tracker, "recipient")
-        occasion = entity_or_slot(tracker, "occasion")
-        budget_text = entity_or_slot(tracker, "budget") or (tracker.latest_message or {}).get("text", "")
-        budget = parse_budget(budget_text)
-        picks = recommend(self.knowledge.catalog,
-                          recipient if recipient in RECIPIENT_ZH else None,
-                          occasion if occasion in OCCASION_ZH else None, budget)
-        if not picks:
-            dispatcher.utter_message(text="这个预算内暂时没有合适的礼物，可以放宽一点预算，或者让店员帮您挑。",
-                                     buttons=[{"title": "找店员", "payload": "/request_human"}])
-            return []
-        dispatcher.utter_message(text="为您挑了这几样：")
-        dispatcher.utter_message(json_message={"products": [
-            {"id": r.product.id, "name": r.product.name, "price": float(r.product.price),
-             "image": r.product.image, "reason": r.reason} for r in picks
-        ]})
-        return []
+        return await recommend_gifts(self.knowledge, dispatcher, tracker)
+
+
+class ValidateGiftForm(FormValidationAction):
+    """Reads answers the NLU did not tag ("三百来块", "随便") and keeps only canonical values."""
+
+    def name(self) -> str:
+        return "validate_gift_form"
+
+    @staticmethod
+    def _answer(tracker: Tracker, slot: str) -> str | None:
+        if tracker.get_slot("requested_slot") != slot:
+            return None
+        return ((tracker.latest_message or {}).get("text") or "").strip()
+
+    async def extract_recipient(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        text = self._answer(tracker, "recipient")
+        return {"recipient": ANY} if text and SKIP_WORDS.match(text) else {}
+
+    async def extract_occasion(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        text = self._answer(tracker, "occasion")
+        return {"occasion": ANY} if text and SKIP_WORDS.match(text) else {}
+
+    async def extract_budget(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        text = self._answer(tracker, "budget")
+        if not text or text.startswith("/"):
+            return {}
+        if SKIP_WORDS.match(text):
+            return {"budget": ANY}
+        return {"budget": text} if parse_budget(text) else {}
+
+    async def validate_recipient(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        return {"recipient": value if value in RECIPIENT_ZH or value == ANY else None}
+
+    async def validate_occasion(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        return {"occasion": value if value in OCCASION_ZH or value == ANY else None}
+
+    async def validate_budget(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        if value == ANY or (isinstance(value, str) and parse_budget(value)):
+            return {"budget": value}
+        dispatcher.utter_message(text="没看懂预算，可以说“三百左右”“500以内”，或者说“不限”。")
+        return {"budget": None}

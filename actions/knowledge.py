@@ -1,4 +1,4 @@
-"""Answering routine questions from the knowledge base."""
+"""Answering routine questions from the knowledge base, with the fallback ladder."""
 
 from __future__ import annotations
 
@@ -6,19 +6,28 @@ import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import entity_or_slot
+from actions.gifts import recommend_gifts
 from knowledge.service import Knowledge
 
 NOT_SURE = "这个问题我不太确定 🤔 您是想问下面哪一个？也可以直接找店员。"
 NO_ANSWER = "抱歉，这个问题我暂时答不上来。您可以换个说法，或者点“找店员”让店员来回答。"
+SECOND_MISS = "还是没能帮上您，抱歉！我请店员来回答，您的问题店员都能看到。"
+NOT_SOLD = "本店暂时没有卖“{name}”。这几样相近的，您看看有没有喜欢的："
 ASK_HUMAN_BUTTON = {"title": "找店员", "payload": "/request_human"}
+GIFT_ENTITIES = ("recipient", "occasion", "budget")
+MISSES_BEFORE_PERSON = 2
+
+
+def _latest_entities(tracker: Tracker) -> dict[str, str]:
+    return {e["entity"]: e.get("value") for e in (tracker.latest_message or {}).get("entities", [])}
 
 
 class ActionAnswerQuestion(Action):
-    """Answer the latest message from the KB, or offer the two closest questions."""
+    """Answer the latest message from the KB; unsure: offer the two closest questions; unsure twice: a person."""
 
     def __init__(self, knowledge: Knowledge) -> None:
         self.knowledge = knowledge
@@ -29,17 +38,33 @@ class ActionAnswerQuestion(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         message = tracker.latest_message or {}
-        text = (message.get("text") or "").strip()
         intent = (message.get("intent") or {}).get("name")
-        answer = await asyncio.to_thread(self.knowledge.answer, text, intent, entity_or_slot(tracker, "product"),
+        entities = _latest_entities(tracker)
+        if intent == "inform" and set(entities) & set(GIFT_ENTITIES) and not {"product", "destination"} & set(entities):
+            # "不对，是送领导的" after a recommendation corrects the gift details.
+            return await recommend_gifts(self.knowledge, dispatcher, tracker)
+        product = entity_or_slot(tracker, "product")
+        text = (message.get("text") or "").strip()
+        if text.startswith("/"):  # a tapped product card or button: ask about what it names
+            record = self.knowledge.catalog.get(self.knowledge.catalog.resolve(product))
+            text = f"{record.name} 介绍一下" if record else ""
+        answer = await asyncio.to_thread(self.knowledge.answer, text, intent, product,
                                          entity_or_slot(tracker, "destination"))
         hits = [{"id": h.id, "score": round(h.score, 3)} for h in answer.hits]
         if answer.destination:
             dispatcher.utter_message(text=answer.text, json_message={"techan": {"kb": hits, "shipping": True}})
-            return [SlotSet("destination", answer.destination)]
+            return [SlotSet("destination", answer.destination), SlotSet("kb_misses", 0)]
         if answer.confident:
             dispatcher.utter_message(text=answer.text, json_message={"techan": {"kb": hits}})
-            return [SlotSet("product", answer.product)] if answer.product else []
+            return [SlotSet("kb_misses", 0), *([SlotSet("product", answer.product)] if answer.product else [])]
+        unknown = entities.get("product")
+        if unknown and not self.knowledge.catalog.resolve(unknown) and not self.knowledge.catalog.find_in_text(text):
+            return await self._not_sold(dispatcher, unknown)
+        misses = int(tracker.get_slot("kb_misses") or 0) + 1
+        if misses >= MISSES_BEFORE_PERSON:
+            dispatcher.utter_message(text=SECOND_MISS, json_message={
+                "techan": {"kb": hits, "unsure": True}, "handoff": {"reason": "low_confidence"}})
+            return [SlotSet("kb_misses", 0), ConversationPaused()]
         if answer.hits:
             buttons = [{"title": h.entry.questions[0], "payload": h.entry.questions[0]} for h in answer.hits[:2]]
             dispatcher.utter_message(text=NOT_SURE, buttons=[*buttons, ASK_HUMAN_BUTTON],
@@ -47,4 +72,13 @@ class ActionAnswerQuestion(Action):
         else:
             dispatcher.utter_message(text=NO_ANSWER, buttons=[ASK_HUMAN_BUTTON],
                                      json_message={"techan": {"kb": [], "unsure": True}})
-        return []
+        return [SlotSet("kb_misses", misses)]
+
+    async def _not_sold(self, dispatcher: CollectingDispatcher, name: str) -> list[dict[str, Any]]:
+        """A product the shop does not sell: say so, and show the closest ones it does."""
+        closest = await asyncio.to_thread(self.knowledge.closest_products, name, 3)
+        cards = [{"id": p.id, "name": p.name, "price": float(p.price), "image": p.image,
+                  "reason": p.description.split("。")[0]} for p in map(self.knowledge.catalog.get, closest)]
+        dispatcher.utter_message(text=NOT_SOLD.format(name=name), buttons=[ASK_HUMAN_BUTTON],
+                                 json_message={"products": cards, "techan": {"not_sold": name}})
+        return [SlotSet("product", None), SlotSet("kb_misses", 0)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from knowledge.budget import Budget
@@ -13,6 +15,27 @@ OCCASION_ZH = {"spring_festival": "春节", "mid_autumn": "中秋", "dragon_boat
                "business_visit": "商务拜访", "hospital_visit": "探病", "wedding": "婚礼",
                "housewarming": "乔迁", "teachers_day": "教师节", "everyday": "日常"}
 SAME_CATEGORY_PENALTY = 1.5
+WISH_WEIGHT = 3.0  # a wish that matches well (cosine spread ~0.1-0.2) moves a product about one fit step
+NON_FOOD = ("porcelain", "teaware", "silk")
+# Dietary wishes are hard constraints: a diabetic elder must never be offered candied dates.
+DIETARY_WORDS = {
+    "no_sugar": re.compile(r"无糖|别太甜|不要糖|不加糖|少糖|低糖|控糖|戒糖|糖尿病|血糖|不要太甜|不能吃甜|sugar[- ]?free|no sugar|diabet", re.I),
+    "not_spicy": re.compile(r"不辣|不要辣|不吃辣|不能吃辣|怕辣|别太辣|不要太辣|忌辣|not spicy|no spic|mild", re.I),
+}
+DIETARY_ZH = {"no_sugar": "无糖", "not_spicy": "不辣"}
+
+
+def dietary_needs(text: str) -> frozenset[str]:
+    """The dietary constraints a customer's words state (no sugar, not spicy)."""
+    return frozenset(need for need, words in DIETARY_WORDS.items() if words.search(text or ""))
+
+
+def meets_diet(product: ProductRecord, needs: frozenset[str]) -> bool:
+    if "no_sugar" in needs and product.category not in NON_FOOD and not {"无糖", "不加糖"} & set(product.tags):
+        return False
+    if "not_spicy" in needs and {"辣", "酸辣", "麻辣"} & set(product.tags):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -34,8 +57,8 @@ def _fit(product: ProductRecord, recipient: str | None, occasion: str | None, bu
     return score
 
 
-def _reason(product: ProductRecord, recipient: str | None, occasion: str | None) -> str:
-    parts = []
+def _reason(product: ProductRecord, recipient: str | None, occasion: str | None, needs: frozenset[str]) -> str:
+    parts = [DIETARY_ZH[need] for need in sorted(needs) if product.category not in NON_FOOD]
     if recipient in product.recipients:
         parts.append(f"适合送{RECIPIENT_ZH[recipient]}")
     if occasion in product.occasions:
@@ -46,11 +69,17 @@ def _reason(product: ProductRecord, recipient: str | None, occasion: str | None)
 
 
 def recommend(catalog: Catalog, recipient: str | None = None, occasion: str | None = None,
-              budget: Budget | None = None, k: int = 3) -> list[Recommendation]:
-    """Top ``k`` in-stock products within budget, varied across categories."""
+              budget: Budget | None = None, k: int = 3, *, needs: frozenset[str] = frozenset(),
+              wishes: Mapping[str, float] | None = None, exclude: frozenset[str] = frozenset()) -> list[Recommendation]:
+    """Top ``k`` in-stock products within budget and diet, varied across categories.
+
+    ``wishes`` scores products against the customer's own words (embedding similarity, centred);
+    ``exclude`` holds products already shown, for "more like this".
+    """
     pool = [p for p in catalog.products.values()
-            if p.stock > 0 and (budget is None or budget.admits(float(p.price)))]
-    scored = {p.id: _fit(p, recipient, occasion, budget) for p in pool}
+            if p.stock > 0 and p.id not in exclude and meets_diet(p, needs)
+            and (budget is None or budget.admits(float(p.price)))]
+    scored = {p.id: _fit(p, recipient, occasion, budget) + WISH_WEIGHT * (wishes or {}).get(p.id, 0.0) for p in pool}
     chosen: list[Recommendation] = []
     used_categories: dict[str, int] = {}
     while pool and len(chosen) < k:
@@ -58,5 +87,5 @@ def recommend(catalog: Catalog, recipient: str | None = None, occasion: str | No
                                         -abs(float(p.price)), p.id))
         pool.remove(best)
         used_categories[best.category] = used_categories.get(best.category, 0) + 1
-        chosen.append(Recommendation(best, scored[best.id], _reason(best, recipient, occasion)))
+        chosen.append(Recommendation(best, scored[best.id], _reason(best, recipient, occasion, needs)))
     return chosen

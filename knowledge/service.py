@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import Catalog, fill
@@ -69,6 +70,7 @@ class Knowledge:
         self.index = KBIndex([], embedder, self.cache)
         self.catalog = Catalog()
         self.shipping: dict[tuple[str, str], ShippingRateIn] = {}
+        self._product_vectors: tuple[list[str], np.ndarray] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, progress=log.info) -> Knowledge:
@@ -85,8 +87,29 @@ class Knowledge:
         started = time.perf_counter()
         index = KBIndex(snapshot.entries, self.embedder, self.cache)
         self.index, self.catalog, self.shipping = index, snapshot.catalog, snapshot.shipping
+        self._product_vectors = None  # embedded on first use, for this catalog
         log.info("knowledge index: %d entries, %d phrasings in %.2fs",
                  len(index), len(index.phrasings), time.perf_counter() - started)
+
+    def product_similarity(self, text: str) -> dict[str, float]:
+        """How close each product (name, tags, description) is to the customer's words, centred on the mean.
+
+        Centring keeps the signal relative: a wish moves some products up and others down.
+        """
+        catalog, cached = self.catalog, self._product_vectors
+        if cached is None or cached[0] != list(catalog.products):
+            ids = list(catalog.products)
+            texts = [f"{p.name} {p.name_en} {' '.join(p.tags)} {p.description}" for p in catalog.products.values()]
+            cached = self._product_vectors = (ids, self.embedder.encode(texts))
+        if not cached[0] or not text.strip():
+            return {}
+        scores = cached[1] @ self.embedder.encode([text])[0]
+        return dict(zip(cached[0], (scores - scores.mean()).tolist()))
+
+    def closest_products(self, text: str, k: int = 3) -> list[str]:
+        """Products most like ``text`` (a product the shop does not sell, say), best first."""
+        scores = self.product_similarity(text)
+        return sorted(scores, key=scores.get, reverse=True)[:k]
 
     def search(self, query: str, k: int = 5, **filters) -> list[Hit]:
         return self.index.search(query, k=k, **filters)

@@ -45,6 +45,8 @@
         body.appendChild(el("div", "price", "¥" + p.price));
         if (p.reason) body.appendChild(el("div", "reason", p.reason));
         card.appendChild(body);
+        // Tapping a card asks about that product, so follow-ups ("能放多久？") know what "it" is.
+        if (p.id) card.addEventListener("click", () => submit(p.name, "/ask_product_info" + JSON.stringify({ product: p.id })));
         grid.appendChild(card);
       }
       item.appendChild(grid);

@@ -11,14 +11,15 @@ from actions.handoff import ActionRequestHandoff
 from actions.knowledge import ActionAnswerQuestion
 
 
-def tracker(text: str, intent: str, entities=(), slots=None, confidence: float = 0.95) -> Tracker:
+def tracker(text: str, intent: str, entities=(), slots=None, confidence: float = 0.95, events=None) -> Tracker:
+    latest = {"text": text, "intent": {"name": intent, "confidence": confidence},
+              "entities": [{"entity": e, "value": v} for e, v in entities]}
     return Tracker(
         sender_id="web-test",
         slots={"product": None, "destination": None, "recipient": None, "occasion": None, "budget": None,
                **(slots or {})},
-        latest_message={"text": text, "intent": {"name": intent, "confidence": confidence},
-                        "entities": [{"entity": e, "value": v} for e, v in entities]},
-        events=[], paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen",
+        latest_message=latest,
+        events=[*(events or []), {"event": "user", "text": text, "parse_data": latest}], paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen",
     )
 
 
@@ -29,7 +30,7 @@ async def test_answers_from_the_kb_and_remembers_the_product(knowledge):
     message = dispatcher.messages[0]
     assert message["custom"]["techan"]["kb"][0]["id"] == "puer-ripe-cake-shelf-life"
     assert "布朗山普洱熟茶饼的保质期" in message["text"] and "{" not in message["text"]
-    assert events == [SlotSet("product", "puer-ripe-cake")]
+    assert events == [SlotSet("kb_misses", 0), SlotSet("product", "puer-ripe-cake")]
 
 
 async def test_follow_up_without_product_name_uses_the_slot(knowledge):
@@ -74,7 +75,7 @@ async def test_shipping_with_a_place_is_quoted_from_the_shipping_table(knowledge
     text = dispatcher.messages[0]["text"]
     assert "乌鲁木齐" in text and "不参加满199包邮" in text
     assert f"{min(d for d, _ in rate_days)}-{max(d for _, d in rate_days)}天" in text
-    assert events == [SlotSet("destination", "新疆")]
+    assert events == [SlotSet("destination", "新疆"), SlotSet("kb_misses", 0)]
 
 
 async def test_follow_up_place_uses_the_product_origin_and_cold_chain(knowledge):

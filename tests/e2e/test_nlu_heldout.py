@@ -1,0 +1,60 @@
+"""The trained model on held-out customer messages (tests/nlu/heldout.yml), through Rasa's own HTTP API."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import Counter
+
+import yaml
+
+from techan import PROJECT_ROOT
+from techan.settings import Settings
+
+HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
+INTENT_MACRO_F1 = 0.90
+ENTITY_F1 = 0.85
+
+
+def parse(stack, text: str) -> dict:
+    token = Settings(_env_file=None, data_dir=stack.data_dir).rasa_token
+    request = urllib.request.Request(f"{stack.rasa_url}/model/parse?token={token}", method="POST",
+                                     data=json.dumps({"text": text}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def test_intents_and_entities_on_held_out_messages(stack):
+    cases = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))["utterances"]
+    intent_tp, intent_fp, intent_fn = Counter(), Counter(), Counter()
+    entity_tp = entity_fp = entity_fn = 0
+    misses = []
+    for case in cases:
+        result = parse(stack, case["text"])
+        got = result["intent"]["name"]
+        if got == case["intent"]:
+            intent_tp[got] += 1
+        else:
+            intent_fp[got] += 1
+            intent_fn[case["intent"]] += 1
+            misses.append(f"{case['text']!r}: intent {got}, expected {case['intent']}")
+        expected = {(k, str(v)) for k, v in (case.get("entities") or {}).items()}
+        found = {(e["entity"], str(e["value"])) for e in result["entities"]}
+        entity_tp += len(expected & found)
+        entity_fp += len(found - expected)
+        entity_fn += len(expected - found)
+        if expected != found:
+            misses.append(f"{case['text']!r}: entities {sorted(found)}, expected {sorted(expected)}")
+    intents = {case["intent"] for case in cases}
+    macro = sum(f1(intent_tp[i], intent_fp[i], intent_fn[i]) for i in intents) / len(intents)
+    entities = f1(entity_tp, entity_fp, entity_fn)
+    report = f"intent macro-F1 {macro:.3f}, entity F1 {entities:.3f} on {len(cases)} messages\n" + "\n".join(misses)
+    print(report)
+    assert len(cases) >= 150
+    assert macro >= INTENT_MACRO_F1, report
+    assert entities >= ENTITY_F1, report

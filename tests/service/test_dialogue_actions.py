@@ -1,0 +1,106 @@
+"""The fallback ladder, products the shop does not sell, card taps, gift corrections, "换一批", diet, gift_form."""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.gifts import ActionRecommendGifts, ValidateGiftForm
+from actions.knowledge import ActionAnswerQuestion
+from tests.service.test_actions import tracker
+
+NONSENSE = "火星上能收到快递吗，量子纠缠"
+
+
+def products(dispatcher: CollectingDispatcher) -> list[dict]:
+    return next(m["custom"]["products"] for m in dispatcher.messages if (m.get("custom") or {}).get("products"))
+
+
+async def test_second_miss_in_a_row_hands_off_with_low_confidence(knowledge):
+    first = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(first, tracker(NONSENSE, "nlu_fallback"), {})
+    assert events == [SlotSet("kb_misses", 1)] and "handoff" not in first.messages[0]["custom"]
+    second = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(
+        second, tracker("那土星呢，暗物质", "nlu_fallback", slots={"kb_misses": 1}), {})
+    assert second.messages[0]["custom"]["handoff"] == {"reason": "low_confidence"}
+    assert events[0] == SlotSet("kb_misses", 0) and events[1]["event"] == "pause"
+
+
+async def test_a_good_answer_resets_the_ladder(knowledge):
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(
+        dispatcher, tracker("普洱熟茶能放多久？", "ask_shelf_life", slots={"kb_misses": 1}), {})
+    assert SlotSet("kb_misses", 0) in events and "handoff" not in dispatcher.messages[0]["custom"]
+
+
+async def test_a_product_the_shop_does_not_sell_is_said_so_with_the_closest(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerQuestion(knowledge).run(
+        dispatcher, tracker("你们有卖茉莉花茶吗", "ask_product_info", [("product", "茉莉花茶")]), {})
+    message = dispatcher.messages[0]
+    assert message["text"].startswith("本店暂时没有卖“茉莉花茶”")
+    cards = message["custom"]["products"]
+    assert len(cards) == 3 and all(knowledge.catalog.get(c["id"]) for c in cards)
+    assert any(knowledge.catalog.get(c["id"]).category == "tea" for c in cards)  # the closest really is close
+
+
+async def test_a_tapped_product_card_asks_about_that_product(knowledge):
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(dispatcher, tracker(
+        '/ask_product_info{"product": "beef-jerky"}', "ask_product_info", [("product", "beef-jerky")]), {})
+    assert dispatcher.messages[0]["custom"]["techan"]["kb"][0]["id"].startswith("beef-jerky")
+    assert SlotSet("product", "beef-jerky") in events
+
+
+async def test_a_correction_after_the_recommendation_recommends_again(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerQuestion(knowledge).run(dispatcher, tracker(
+        "不对，是送领导的", "inform", [("recipient", "boss")],
+        slots={"recipient": "boss", "occasion": "spring_festival", "budget": "500以内"}), {})
+    cards = products(dispatcher)
+    assert len(cards) == 3
+    assert all("boss" in knowledge.catalog.get(c["id"]).recipients for c in cards)
+    assert all(c["price"] <= 500 for c in cards)
+
+
+async def test_more_like_this_shows_other_products_for_the_same_request(knowledge):
+    slots = {"recipient": "friend", "occasion": "everyday", "budget": "300以内"}
+    first = CollectingDispatcher()
+    events = await ActionRecommendGifts(knowledge).run(first, tracker("送朋友的", "request_gift", slots=slots), {})
+    shown = dict((e["name"], e["value"]) for e in events)
+    second = CollectingDispatcher()
+    await ActionRecommendGifts(knowledge).run(second, tracker("/request_gift", "request_gift", slots={**slots, **shown}), {})
+    assert not {c["id"] for c in products(first)} & {c["id"] for c in products(second)}
+    assert [b["payload"] for b in first.messages[-1]["buttons"]] == ["/request_gift", "/request_human", "/request_video"]
+
+
+async def test_dietary_wishes_are_hard_constraints(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionRecommendGifts(knowledge).run(dispatcher, tracker(
+        "我爸有糖尿病，不要太甜的", "inform", slots={"recipient": "parent", "occasion": "everyday", "budget": "any"},
+        events=[{"event": "user", "text": "想给爸爸买点吃的", "parse_data": {"intent": {"name": "request_gift"}}}]), {})
+    for card in products(dispatcher):
+        product = knowledge.catalog.get(card["id"])
+        assert product.category in ("porcelain", "teaware", "silk") or {"无糖", "不加糖"} & set(product.tags), card
+
+
+def form_tracker(text: str, requested: str) -> Tracker:
+    t = tracker(text, "inform")
+    t.slots["requested_slot"] = requested
+    return t
+
+
+async def test_gift_form_reads_untagged_budgets_and_skips():
+    form = ValidateGiftForm()
+    assert await form.extract_budget(None, form_tracker("三百来块吧", "budget"), {}) == {"budget": "三百来块吧"}
+    assert await form.extract_budget(None, form_tracker("随便", "budget"), {}) == {"budget": "any"}
+    assert await form.extract_budget(None, form_tracker("随便", "occasion"), {}) == {}  # not what was asked
+    assert await form.extract_occasion(None, form_tracker("都行", "occasion"), {}) == {"occasion": "any"}
+    assert await form.extract_budget(None, form_tracker("普洱茶能放多久", "budget"), {}) == {}  # a digression
+    dispatcher = CollectingDispatcher()
+    assert await form.validate_budget("很多", dispatcher, form_tracker("很多", "budget"), {}) == {"budget": None}
+    assert "没看懂预算" in dispatcher.messages[0]["text"]
+    assert await form.validate_recipient("外星人", None, None, {}) == {"recipient": None}
+    assert await form.validate_recipient("boss", None, None, {}) == {"recipient": "boss"}

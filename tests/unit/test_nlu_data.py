@@ -1,0 +1,56 @@
+"""The bot's training data meets its brief, and the held-out set really is held out."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import yaml
+
+from knowledge.files import OCCASIONS, RECIPIENTS
+from techan import PROJECT_ROOT
+
+QUESTION_INTENTS = ("ask_shelf_life", "ask_storage", "ask_vacuum_packing", "ask_shipping", "ask_product_info",
+                    "request_gift")
+ANNOTATION = re.compile(r"\[([^\]]+)\]\(([a-z_]+)\)")
+TRADITIONAL = re.compile(r"[們這個嗎麼錢運單寄幾裝禮給過長輩戶視頻轉餅乾頭臘壺腸紅葉]")
+
+
+def training_data() -> tuple[dict[str, list[str]], dict[str, str]]:
+    nlu = yaml.safe_load((PROJECT_ROOT / "bot" / "data" / "nlu" / "intents.yml").read_text(encoding="utf-8"))["nlu"]
+    examples: dict[str, list[str]] = {}
+    synonyms: dict[str, str] = {}
+    for block in nlu:
+        lines = [line.strip()[2:].strip() for line in block["examples"].splitlines() if line.strip()]
+        if "intent" in block:
+            examples[block["intent"]] = lines
+        elif "synonym" in block:
+            synonyms.update({line: block["synonym"] for line in lines})
+    return examples, synonyms
+
+
+def test_every_question_intent_has_forty_examples_some_traditional():
+    examples, _ = training_data()
+    for intent in QUESTION_INTENTS:
+        assert len(examples[intent]) >= 40, intent
+    traditional = sum(bool(TRADITIONAL.search(line)) for lines in examples.values() for line in lines)
+    assert traditional >= 30
+
+
+def test_every_recipient_and_occasion_maps_to_a_canonical_value():
+    examples, synonyms = training_data()
+    canonical = {"recipient": set(RECIPIENTS), "occasion": set(OCCASIONS)}
+    for lines in examples.values():
+        for line in lines:
+            for value, entity in ANNOTATION.findall(line):
+                if entity in canonical:
+                    assert synonyms.get(value, value) in canonical[entity], (line, value)
+
+
+def test_held_out_messages_are_not_training_examples():
+    examples, _ = training_data()
+    trained = {ANNOTATION.sub(r"\1", line) for lines in examples.values() for line in lines}
+    cases = yaml.safe_load((PROJECT_ROOT / "tests" / "nlu" / "heldout.yml").read_text(encoding="utf-8"))["utterances"]
+    assert len(cases) >= 150
+    assert not [c["text"] for c in cases if c["text"] in trained]
+    assert set(Counter(c["intent"] for c in cases)) == set(examples)  # every intent is tested
