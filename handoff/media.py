@@ -1,4 +1,5 @@
-"""Pictures staff send to customers: checked by content, stored under the data dir, served by unguessable name."""
+"""Attachments: pictures staff send (checked by content) and customers' photos, voice notes and videos
+from Telegram; stored under the data dir, served by unguessable name."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from aiohttp import web
 from techan.appkeys import SETTINGS
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
-NAME = re.compile(r"^[A-Za-z0-9_-]{22}\.(jpg|png|webp|gif)$")
+EXTENSIONS = ("jpg", "png", "webp", "gif", "ogg", "oga", "mp3", "m4a", "mp4", "webm")
+NAME = re.compile(rf"^[A-Za-z0-9_-]{{22}}\.({'|'.join(EXTENSIONS)})$")
 # The format is decided by the bytes, never by the file name or the declared type.
 SIGNATURES = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"))
 
@@ -34,9 +36,15 @@ def store_image(app: web.Application, data: bytes) -> str:
     kind = image_kind(data)
     if kind is None:
         raise web.HTTPBadRequest(text="the file is not a JPEG, PNG, WebP or GIF picture")
-    folder = media_dir(app)
+    return save_media(media_dir(app), data, kind)
+
+
+def save_media(folder: Path, data: bytes, extension: str) -> str:
+    """Write an attachment under a fresh random name; returns its URL path."""
+    if extension not in EXTENSIONS:
+        raise ValueError(f"attachments of type .{extension} are not kept")
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{secrets.token_urlsafe(16)}.{kind}"
+    name = f"{secrets.token_urlsafe(16)}.{extension}"
     (folder / name).write_bytes(data)
     return f"/media/{name}"
 

@@ -27,7 +27,7 @@ def message_json(message: Message) -> dict:
     payload = message.payload or {}
     return {"id": message.id, "direction": message.direction, "author": message.author, "text": message.text,
             "buttons": payload.get("buttons", []), "products": payload.get("products", []),
-            "image": payload.get("image"),
+            "image": payload.get("image"), "media": payload.get("media"),
             "delivery_status": message.delivery_status, "at": aware(message.created_at).isoformat()}
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.hub import Hub
@@ -37,6 +38,7 @@ CANCEL_WORDS = ("取消", "不用了", "算了", "cancel")
 RATING = re.compile(r'/rate\{"score":\s*([1-5])\}')
 RATING_THANKS_TEXT = "谢谢您的评价！欢迎随时再来。"
 RATING_IGNORED_TEXT = "这次服务已经评过分了，谢谢！"
+MEDIA_TO_STAFF_TEXT = "收到啦！图片和语音我看不懂，要请店员来看看吗？"
 
 
 @dataclass
@@ -56,6 +58,7 @@ class RouteResult:
     conversation_id: int
     state: str
     replies: list[Reply]
+    duplicate: bool = False
 
 
 def replies_from_rasa(messages: list[dict[str, Any]]) -> tuple[list[Reply], str | None]:
@@ -96,19 +99,31 @@ class Router:
         # One lock per customer keeps their messages in order; unused locks vanish with their last user.
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
-    async def handle(self, channel: str, external_id: str, text: str, *,
-                     name: str = "", language: str = "zh") -> RouteResult:
-        """Route one customer message (already validated) and return the replies to show."""
+    async def handle(self, channel: str, external_id: str, text: str, *, name: str = "", language: str = "zh",
+                     channel_message_id: str | None = None, media: dict[str, str] | None = None) -> RouteResult:
+        """Route one customer message (already validated) and return the replies to show.
+
+        ``channel_message_id`` (a Telegram update id, say) makes a redelivered message a no-op;
+        ``media`` is an attachment already stored under the data dir (kind, url).
+        """
         lock = self._locks.get((channel, external_id))
         if lock is None:
             lock = self._locks[(channel, external_id)] = asyncio.Lock()
         async with lock:
             async with self.sessions() as session:
                 conversation = await self._open_conversation(session, channel, external_id, name, language)
+                if channel_message_id and await session.scalar(select(Message.id).where(
+                        Message.channel == channel, Message.channel_message_id == channel_message_id)):
+                    return RouteResult(conversation.id, conversation.state, [], duplicate=True)
                 inbound = Message(conversation_id=conversation.id, direction="in", author="customer",
-                                  channel=channel, text=text, delivery_status="received")
+                                  channel=channel, text=text, delivery_status="received",
+                                  channel_message_id=channel_message_id, payload={"media": media} if media else {})
                 session.add(inbound)
-                await session.commit()
+                try:
+                    await session.commit()
+                except IntegrityError:  # the same message arriving twice at once
+                    await session.rollback()
+                    return RouteResult(conversation.id, conversation.state, [], duplicate=True)
 
                 if text.startswith("/rate"):
                     replies = await self._rate(session, conversation, text)
@@ -120,6 +135,11 @@ class Router:
                     # With staff: the bot stays silent; the console is told of the stored message.
                     await self.hub.publish({"type": "message", "conversation_id": conversation.id})
                     return RouteResult(conversation.id, conversation.state, [])
+                if media:  # the bot cannot look at pictures or listen to voice notes; staff can
+                    replies = [Reply(MEDIA_TO_STAFF_TEXT, [{"title": "找店员", "payload": "/request_human"}])]
+                    self._store_replies(session, conversation, replies)
+                    await session.commit()
+                    return RouteResult(conversation.id, conversation.state, replies)
 
                 sender = rasa_sender(channel, external_id)
                 try:

@@ -15,7 +15,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainExc
 from actions import build_executor
 from handoff import hub, media, metrics, staff_api, staff_tools
 from handoff.hub import HUB
-from handoff.channels import webchat
+from handoff.channels import telegram, webchat
 from handoff.rasa_client import RasaClient
 from handoff.router import Router
 from knowledge import admin
@@ -117,6 +117,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhook", action_webhook)
     webchat.setup(app)
+    telegram.setup(app)
     admin.setup(app)
     login.setup(app)
     staff_api.setup(app)

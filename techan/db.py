@@ -82,6 +82,7 @@ class Message(Base):
     """Every message in either direction, stored before anything acts on it."""
 
     __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("channel", "channel_message_id", name="uq_message_channel_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
@@ -91,6 +92,8 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     delivery_status: Mapped[str] = mapped_column(String(16), default="received")
+    # The channel's own id for an inbound message (Telegram: the update id): stored once only.
+    channel_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

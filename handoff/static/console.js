@@ -94,6 +94,13 @@
       const item = el("li", null, m.direction);
       item.append(el("span", m.author + " · " + m.at.slice(11, 16), "who"), el("span", m.text));
       if (m.image) { const img = el("img"); img.src = m.image; img.alt = "图片"; img.className = "sent"; item.append(img); }
+      if (m.media && /^\/media\/[A-Za-z0-9_-]+\.[a-z0-9]+$/.test(m.media.url)) {
+        const tag = { photo: "img", voice: "audio", audio: "audio", video: "video", video_note: "video" }[m.media.kind] || "a";
+        const node = el(tag, tag === "a" ? "附件" : null, "sent");
+        if (tag === "a") node.href = m.media.url; else { node.src = m.media.url; if (tag !== "img") node.controls = true; }
+        item.append(node);
+      }
+      if (m.delivery_status === "failed") item.append(el("span", "⚠ 没有送达，请换个方式联系顾客", "failed"));
       list.append(item);
     }
     const notes = $("notes");

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from knowledge.budget import Budget, parse_budget
+from knowledge.budget import parse_budget
 from knowledge.gifts import dietary_needs, meets_diet, recommend
 from tests.unit.test_catalog import demo_catalog
 

@@ -1,0 +1,145 @@
+"""The Telegram channel against a fake Bot API server on 127.0.0.1 (python-telegram-bot's base_url).
+
+Rasa is down in this tier, so every customer message is handed to staff: these tests cover the
+channel's own duties. The bot's answers over Telegram are in tests/e2e/test_telegram_stack.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import select
+
+from handoff.channels.telegram import webhook_secret
+from techan.app import create_app
+from techan.db import Message
+from tests.fake_telegram import TOKEN, FakeBotAPI
+from tests.service.conftest import db_session, migrated_demo_shop
+from tests.service.test_kb_admin import bearer
+
+CUSTOMER = 5551234
+STAFF_GROUP = -1001234
+STAFF_MEMBER = 7770001
+
+
+async def eventually(check, timeout: float = 10.0):
+    """Wait (bounded) until ``check()`` returns something truthy, and return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out waiting for the Telegram channel")
+
+
+@pytest.fixture
+async def telegram(aiohttp_server, aiohttp_client, settings, knowledge):
+    fake = FakeBotAPI()
+    fake.forum_chats.add(STAFF_GROUP)
+    server = await aiohttp_server(fake.app())
+    settings = settings.model_copy(update={"telegram_token": TOKEN, "telegram_staff_chat": str(STAFF_GROUP),
+                                           "telegram_api_url": f"http://127.0.0.1:{server.port}/bot"})
+    migrated_demo_shop(settings)
+    client = await aiohttp_client(create_app(settings, knowledge=knowledge))
+    return fake, client, settings
+
+
+def texts_to(fake: FakeBotAPI, chat_id: int) -> list[str]:
+    return [p.get("text") or p.get("caption") or "" for p in fake.sent(chat_id=chat_id)
+            if "text" in p or "caption" in p]
+
+
+async def test_a_customer_message_is_stored_and_answered_in_their_chat(telegram, settings):
+    fake, client, settings = telegram
+    fake.text(CUSTOMER, "普洱茶保质期多久？")
+    replies = await eventually(lambda: texts_to(fake, CUSTOMER))
+    assert "转给店员" in replies[0]  # Rasa is down here: the polite handoff message
+    with db_session(settings) as session:
+        stored = session.scalars(select(Message).where(Message.direction == "in")).all()
+        assert [m.text for m in stored] == ["普洱茶保质期多久？"] and stored[0].channel == "telegram"
+
+
+async def test_webhook_refuses_a_wrong_secret_and_handles_a_repeated_update_once(telegram):
+    fake, client, settings = telegram
+    update = {"update_id": 900001, "message": {
+        "message_id": 1, "date": int(time.time()), "chat": {"id": CUSTOMER, "type": "private", "first_name": "王"},
+        "from": {"id": CUSTOMER, "is_bot": False, "first_name": "王"}, "text": "在吗，想问问大红袍"}}
+    for header in ({}, {"X-Telegram-Bot-Api-Secret-Token": "guess"}):
+        assert (await client.post("/telegram/webhook", json=update, headers=header)).status == 403
+    good = {"X-Telegram-Bot-Api-Secret-Token": webhook_secret(settings)}
+    for _ in range(2):  # Telegram delivers again when it did not see our answer in time
+        assert (await client.post("/telegram/webhook", json=update, headers=good)).status == 200
+    await eventually(lambda: texts_to(fake, CUSTOMER))
+    await asyncio.sleep(1.0)  # time for a second (wrong) processing to show
+    with db_session(settings) as session:
+        assert [m.text for m in session.scalars(select(Message).where(Message.direction == "in"))] == ["在吗，想问问大红袍"]
+    assert len([t for t in texts_to(fake, CUSTOMER) if "转给店员" in t]) == 1
+
+
+async def test_voice_note_reaches_the_console_and_the_staff_reply_goes_back(telegram):
+    fake, client, settings = telegram
+    staff = bearer(client, "xiaoli", "staff")
+    fake.text(CUSTOMER, "我想问问腊肉")
+    await eventually(lambda: texts_to(fake, CUSTOMER))
+    voice = b"OggS\x00fake-voice-note-bytes"
+    fake.voice(CUSTOMER, voice)
+    handoff = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"][0]
+    detail = await eventually_json(client, f"/api/conversations/{handoff['conversation_id']}", staff,
+                                   lambda d: any(m.get("media") for m in d["transcript"]))
+    media = next(m["media"] for m in detail["transcript"] if m.get("media"))
+    assert media["kind"] == "voice" and media["url"].endswith(".oga")
+    assert await (await client.get(media["url"])).read() == voice
+
+    await client.post(f"/api/handoffs/{handoff['id']}/claim", headers=staff)
+    await client.post(f"/api/conversations/{handoff['conversation_id']}/messages", json={"text": "腊肉是今年冬天熏的"},
+                      headers=staff)
+    await eventually(lambda: "腊肉是今年冬天熏的" in texts_to(fake, CUSTOMER))
+    detail = await (await client.get(f"/api/conversations/{handoff['conversation_id']}", headers=staff)).json()
+    assert [m["delivery_status"] for m in detail["transcript"] if m["author"] == "staff"] == ["sent"]
+
+
+async def eventually_json(client, path, headers, check, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data = await (await client.get(path, headers=headers)).json()
+        if check(data):
+            return data
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{path} never met the condition")
+
+
+async def test_staff_group_gets_a_card_claims_it_and_answers_in_the_topic(telegram):
+    fake, client, settings = telegram
+    staff = bearer(client, "boss", "owner")
+    fake.text(CUSTOMER, "紫砂壶能开发票吗")
+    card = await eventually(lambda: next((p for p in fake.sent("sendMessage", STAFF_GROUP)
+                                          if "reply_markup" in p), None))
+    assert "紫砂壶能开发票吗" in card["text"] and fake.sent("createForumTopic")
+    claim_button = card["reply_markup"]["inline_keyboard"][0][0]
+    fake.press(STAFF_MEMBER, card["_result"], claim_button["callback_data"])
+    await eventually(lambda: fake.sent("editMessageText"))
+    queue = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"]
+    assert queue[0]["state"] == "assigned" and queue[0]["claimed_by"].startswith("tg-")
+
+    thread = card["_result"]["message_thread_id"]
+    fake.text(STAFF_MEMBER, "可以开，下单时备注抬头就好", chat_id=STAFF_GROUP, message_thread_id=thread)
+    await eventually(lambda: "可以开，下单时备注抬头就好" in texts_to(fake, CUSTOMER))
+
+
+async def test_flood_control_is_answered_by_waiting(telegram):
+    fake, client, settings = telegram
+    fake.flood["sendMessage"] = 1
+    fake.text(CUSTOMER, "你好")
+    await eventually(lambda: texts_to(fake, CUSTOMER) and len(fake.sent("sendMessage", CUSTOMER)) >= 2)
+    first, second = fake.sent("sendMessage", CUSTOMER)[:2]
+    assert first["text"] == second["text"]  # the same message, sent again
+    assert second["_at"] - first["_at"] >= 1.0  # after the wait Telegram asked for
+
+
+async def test_too_many_messages_get_a_polite_note(telegram):
+    fake, client, settings = telegram
+    for n in range(10):
+        fake.text(CUSTOMER, f"第{n}条")
+    await eventually(lambda: any("发得有点快" in t for t in texts_to(fake, CUSTOMER)))

@@ -1,0 +1,67 @@
+"""Telegram pieces that need no network: Mini App initData checks, message splitting, buttons, Markdown."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from urllib.parse import urlencode
+
+from handoff.channels.telegram import (
+    TITLE_MARK, callback_data, product_caption, split_text, verify_init_data,
+)
+
+TOKEN = "123456:TEST-token"
+
+
+def signed(fields: dict[str, str], token: str = TOKEN) -> str:
+    """initData as Telegram signs it for a Mini App."""
+    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
+    return urlencode({**fields, "hash": hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()})
+
+
+def fields(age_s: int = 10) -> dict[str, str]:
+    return {"auth_date": str(int(time.time()) - age_s), "query_id": "AAH",
+            "user": json.dumps({"id": 5551234, "first_name": "小王"}, ensure_ascii=False)}
+
+
+def test_genuine_init_data_is_accepted():
+    verified = verify_init_data(TOKEN, signed(fields()))
+    assert verified is not None and json.loads(verified["user"])["id"] == 5551234
+
+
+def test_forged_init_data_is_refused():
+    data = fields()
+    genuine = signed(data)
+    tampered = genuine.replace("5551234", "5559999")  # someone else's user id, same hash
+    assert verify_init_data(TOKEN, tampered) is None
+    assert verify_init_data(TOKEN, signed(data, token="999:other-bot")) is None  # another bot's signature
+    assert verify_init_data(TOKEN, urlencode(data)) is None  # no hash at all
+
+
+def test_expired_init_data_is_refused():
+    assert verify_init_data(TOKEN, signed(fields(age_s=2 * 3600)), max_age_s=3600) is None
+    assert verify_init_data(TOKEN, signed(fields(age_s=60)), max_age_s=3600) is not None
+
+
+def test_long_answers_are_split_at_telegram_limits():
+    text = ("普洱茶的保存方法。" * 300 + "\n") * 3
+    parts = split_text(text, limit=4096)
+    assert all(len(p) <= 4096 for p in parts) and len(parts) >= 2
+    assert "".join(parts).replace("\n", "") == text.replace("\n", "")
+
+
+def test_long_button_payloads_travel_as_their_title():
+    short = {"title": "⭐⭐⭐⭐⭐", "payload": '/rate{"score": 5}'}
+    long = {"title": "普洱熟茶饼开封以后放在什么地方保存比较好呢，要不要放冰箱", "payload":
+            "普洱熟茶饼开封以后放在什么地方保存比较好呢，要不要放冰箱"}
+    assert callback_data(short) == '/rate{"score": 5}'
+    assert callback_data(long) == TITLE_MARK
+
+
+def test_product_captions_escape_markdown():
+    caption = product_caption({"name": "和田骏枣_特级*礼盒", "price": 88.0, "reason": "适合送父母 (新疆)."})
+    assert caption.startswith("*和田骏枣\\_特级\\*礼盒*")
+    assert "\\(新疆\\)\\." in caption and "¥88\\.0" in caption
