@@ -129,7 +129,7 @@ async def take_over(request: web.Request) -> web.Response:
     return web.json_response({"handoff": handoff.id, "conversation_id": conversation.id, "state": conversation.state})
 
 
-async def _notify_customer(app: web.Application, conversation: Conversation) -> None:
+async def notify_customer(app: web.Application, conversation: Conversation) -> None:
     if conversation.channel == "web":
         async with app[SESSIONS]() as session:
             customer = await session.get(Customer, conversation.customer_id)
@@ -185,7 +185,7 @@ async def staff_message(request: web.Request) -> web.Response:
         session.add(message)
         await session.commit()
     await request.app[HUB].publish({"type": "message", "conversation_id": conversation.id})
-    await _notify_customer(request.app, conversation)
+    await notify_customer(request.app, conversation)
     return web.json_response({"message": message_json(message)}, status=201)
 
 
@@ -209,7 +209,7 @@ async def resolve(request: web.Request) -> web.Response:
         customer = await session.get(Customer, conversation.customer_id)
         await session.commit()
     await request.app[HUB].publish({"type": "queue", "conversation_id": conversation.id})
-    await _notify_customer(request.app, conversation)
+    await notify_customer(request.app, conversation)
     await request.app[ROUTER].resume_bot(rasa_sender(customer.channel, customer.external_id))
     return web.json_response({"conversation_id": conversation.id, "state": conversation.state})
 

@@ -13,7 +13,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainException, ActionNotFoundException
 
 from actions import build_executor
-from handoff import hub, media, metrics, staff_api, staff_tools
+from handoff import calls, hub, media, metrics, staff_api, staff_tools
 from handoff.hub import HUB
 from handoff.channels import telegram, webchat
 from handoff.rasa_client import RasaClient
@@ -124,4 +124,5 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     staff_tools.setup(app)
     media.setup(app)
     metrics.setup(app)
+    calls.setup(app)
     return app

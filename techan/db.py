@@ -244,6 +244,29 @@ class StaffNote(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Call(Base):
+    """A video or voice call staff opened from an assigned chat: who, how, when, and how it went."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # video | voice
+    mode: Mapped[str] = mapped_column(String(8))  # p2p | bridge
+    started_by: Mapped[str] = mapped_column(String(64))
+    token_nonce: Mapped[str] = mapped_column(String(32))  # the customer's join link, usable once
+    token_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    joined_at: Mapped[datetime | None] = mapped_column(default=None)
+    connected_at: Mapped[datetime | None] = mapped_column(default=None)
+    connect_ms: Mapped[int | None] = mapped_column(Integer, default=None)  # join -> media connected
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)  # to recording
+    recording: Mapped[str | None] = mapped_column(String(256), default=None)
+    quality: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 class ShippingRate(Base):
     """Days and fee from one origin province to one destination province."""
 

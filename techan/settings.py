@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     demo: bool = True
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     call_mode: Literal["p2p", "bridge"] = "p2p"
+    stun_urls: str = ""  # comma-separated, e.g. "stun:stun.example.com:3478"; none by default
+    turn_url: str = ""  # e.g. "turn:turn.example.com:3478?transport=udp" (coturn)
+    turn_secret: str = ""  # coturn's static-auth-secret: time-limited REST credentials are made from it
+    call_join_minutes: int = Field(default=10, ge=1, le=120)  # how long a customer's join link works
     secret_key: str = ""
     models_dir: Path | None = None  # default: <data_dir>/models (tests share one provisioned model)
     rasa_model: Path | None = None  # default: <data_dir>/rasa/models/techan.tar.gz

@@ -26,6 +26,13 @@ def _ok(url: str) -> bool:
         return False
 
 
+def telegram_status(settings: Settings) -> str:
+    if not settings.telegram_token:
+        return "off (set TECHAN_TELEGRAM_TOKEN to turn it on)"
+    mode = "webhook" if settings.public_url.startswith("https://") else "long polling"
+    return mode + (f", staff group {settings.telegram_staff_chat}" if settings.telegram_staff_chat else "")
+
+
 def open_browser(url: str) -> None:
     """Open the web chat for a person at a desktop; never in CI, over SSH or without a display."""
     desktop = sys.platform == "darwin" or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
@@ -78,6 +85,8 @@ def run_stack(settings: Settings) -> int:
                         print(f"\n  web chat     {settings.app_base_url}/"
                               f"\n  owner admin  {settings.app_base_url}/admin/kb"
                               "   (first owner: .venv/bin/techan staff add NAME --role owner)"
+                              f"\n  staff        {settings.app_base_url}/console"
+                              f"\n  telegram     {telegram_status(settings)}"
                               f"\n  health       {settings.app_base_url}/healthz"
                               f"\n  rasa         {settings.rasa_base_url}/\n\nready. Ctrl-C stops both.",
                               flush=True)

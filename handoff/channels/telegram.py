@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update, WebAppInfo
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import (
@@ -104,11 +104,20 @@ def callback_data(button: dict[str, str]) -> str:
     return payload if len(payload.encode()) <= 64 else TITLE_MARK
 
 
-def keyboard(buttons: list[dict[str, str]]) -> InlineKeyboardMarkup | None:
+def inline_button(button: dict[str, Any]) -> InlineKeyboardButton:
+    """A payload button, or a link: a Mini App (``web_app``) where Telegram allows one (HTTPS), else a URL."""
+    url = button.get("url")
+    if not url:
+        return InlineKeyboardButton(button["title"], callback_data=callback_data(button))
+    if button.get("web_app") and url.startswith("https://"):
+        return InlineKeyboardButton(button["title"], web_app=WebAppInfo(url))
+    return InlineKeyboardButton(button["title"], url=url)
+
+
+def keyboard(buttons: list[dict[str, Any]]) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
-    rows = [[InlineKeyboardButton(b["title"], callback_data=callback_data(b))] for b in buttons]
-    return InlineKeyboardMarkup(rows)
+    return InlineKeyboardMarkup([[inline_button(b)] for b in buttons])
 
 
 def product_caption(product: dict[str, Any]) -> str:

@@ -54,6 +54,13 @@
     if (reply.buttons && reply.buttons.length) {
       const row = el("div", "buttons");
       for (const b of reply.buttons) {
+        if (b.url) {  // a link, such as a call invitation: opens in a new tab
+          if (!/^https?:\/\//.test(b.url)) continue;
+          const link = el("a", "link-button", b.title);
+          link.href = b.url; link.target = "_blank"; link.rel = "noopener";
+          row.appendChild(link);
+          continue;
+        }
         const button = el("button", null, b.title);
         button.type = "button";
         button.addEventListener("click", () => {

@@ -143,6 +143,20 @@
     await api("POST", "/api/conversations/" + openId + "/transfer", { to }).catch((err) => alert(err.message));
     openConversation(openId);
   });
+  // Calls open in their own tab: the picture on the left, this chat's context on the right.
+  for (const [id, kind] of [["call-video", "video"], ["call-voice", "voice"]]) {
+    $(id).addEventListener("click", async () => {
+      if (openId === null) return;
+      const tab = window.open("about:blank", "_blank");
+      try {
+        const call = await api("POST", "/api/conversations/" + openId + "/calls", { kind });
+        if (tab) tab.location = call.staff_url; else location.href = call.staff_url;
+      } catch (err) {
+        if (tab) tab.close();
+        alert(err.message);
+      }
+    });
+  }
   $("note").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = $("note-text").value.trim();

@@ -1,16 +1,28 @@
-"""End-to-end: the real stack (`techan run`: app + Rasa server) on free ports with a scratch data dir."""
+"""End-to-end: the real stack (`techan run`: app + Rasa server) on free ports with a scratch data dir.
+
+Telegram's servers cannot be reached, so the stack's Telegram channel talks to a fake Bot API
+server on 127.0.0.1 that the tests drive.
+"""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.fake_telegram import TOKEN, FakeBotAPIThread
 from tests.stack import Stack, start_stack, stop_stack
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+def telegram() -> FakeBotAPIThread:
+    with FakeBotAPIThread() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, telegram: FakeBotAPIThread) -> Stack:
     try:
-        running = start_stack(tmp_path_factory.mktemp("stack"))
+        running = start_stack(tmp_path_factory.mktemp("stack"), {
+            "TECHAN_TELEGRAM_TOKEN": TOKEN, "TECHAN_TELEGRAM_API_URL": telegram.base_url})
     except RuntimeError as exc:
         pytest.fail(str(exc))
     yield running

@@ -18,6 +18,8 @@ PUBLIC = {
     ("GET", "/ws/chat/{sender}"), ("GET", "/healthz"), ("GET", "/media/{name}"),  # unguessable picture names
     ("POST", "/webhook"),  # Rasa's action calls: checked against the shared token instead
     ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
+    ("POST", "/telegram/webhook"),  # Telegram's updates: checked against the webhook secret instead
+    ("GET", "/call/{token}"), ("GET", "/ws/call/{call_id}"),  # a signed single-use link, or staff sign-in, on join
 }
 OWNER_ONLY = re.compile(r"^\w+ (/admin/|/api/kb/|/api/metrics)|^(POST|PUT|DELETE) /api/canned")
 

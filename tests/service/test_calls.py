@@ -1,0 +1,201 @@
+"""Calls through the real signalling with aiortc peers: P2P, the bridge, recording consent, tokens, hang-up."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from handoff.calls import ice_servers
+from techan.app import create_app
+from techan.auth import sign
+from techan.db import Call, ConversationEvent
+from tests.call_peer import CallPeer, wait_until
+from tests.service.conftest import db_session, migrated_demo_shop
+from tests.service.test_kb_admin import bearer
+from tests.service.test_staff_tools import claimed_chat
+
+
+async def call_app(aiohttp_client, settings, knowledge, mode: str):
+    settings = settings.model_copy(update={"call_mode": mode})
+    migrated_demo_shop(settings)
+    return await aiohttp_client(create_app(settings, knowledge=knowledge)), settings
+
+
+async def start(client, sender: str, staff: dict, kind: str = "video") -> tuple[dict, int]:
+    conversation_id = await claimed_chat(client, sender, staff)
+    response = await client.post(f"/api/conversations/{conversation_id}/calls", json={"kind": kind}, headers=staff)
+    assert response.status == 201, await response.text()
+    return await response.json(), conversation_id
+
+
+def token_of(call: dict) -> str:
+    return call["customer_url"].rsplit("/call/", 1)[1]
+
+
+async def both_join(client, call: dict, staff: dict, consent: bool = False) -> tuple[CallPeer, CallPeer]:
+    staff_peer, customer = CallPeer("staff"), CallPeer("customer")
+    url = f"/ws/call/{call['call_id']}"
+    assert (await staff_peer.join(client, url, {"type": "join", "role": "staff"}, staff))["type"] == "joined"
+    joined = await customer.join(client, url, {"type": "join", "role": "customer", "token": token_of(call),
+                                               "consent": consent})
+    assert joined["type"] == "joined", joined
+    return staff_peer, customer
+
+
+def events(settings, conversation_id: int) -> list[str]:
+    with db_session(settings) as session:
+        return [e.name for e in session.scalars(select(ConversationEvent).where(
+            ConversationEvent.conversation_id == conversation_id).order_by(ConversationEvent.id))]
+
+
+def stored_call(settings, call_id: int) -> Call:
+    with db_session(settings) as session:
+        return session.get(Call, call_id)
+
+
+async def test_p2p_call_connects_and_ends_cleanly_on_the_customers_hang_up(aiohttp_client, settings, knowledge):
+    client, settings = await call_app(aiohttp_client, settings, knowledge, "p2p")
+    staff = bearer(client, "xiaoli", "staff")
+    call, conversation_id = await start(client, "web-call-p2p", staff)
+    invite = (await (await client.get("/api/chat/web-call-p2p/messages?after=0")).json())["messages"][-1]
+    assert invite["buttons"][0]["url"] == call["customer_url"]  # the join link reached the customer's chat
+
+    staff_peer, customer = await both_join(client, call, staff)
+    try:
+        await wait_until(lambda: staff_peer.received["video"] >= 5 and customer.received["video"] >= 5)
+        assert staff_peer.received["audio"] > 0 and customer.received["audio"] > 0
+        await wait_until(lambda: stored_call(settings, call["call_id"]).connect_ms is not None)
+        await customer.hang_up()
+        await wait_until(staff_peer.ended.is_set)
+        ended = stored_call(settings, call["call_id"])
+        assert ended.end_reason == "customer_hangup" and ended.ended_at is not None and ended.recording is None
+        assert events(settings, conversation_id)[-4:] == ["call_started", "call_joined", "call_connected", "call_ended"]
+    finally:
+        await staff_peer.close()
+        await customer.close()
+
+
+async def test_bridge_relays_audio_and_video_both_ways_and_records_nothing_without_consent(
+        aiohttp_client, settings, knowledge):
+    client, settings = await call_app(aiohttp_client, settings, knowledge, "bridge")
+    staff = bearer(client, "xiaoli", "staff")
+    call, _ = await start(client, "web-call-bridge", staff)
+    assert call["mode"] == "bridge"
+    staff_peer, customer = await both_join(client, call, staff, consent=False)
+    try:
+        await wait_until(lambda: staff_peer.received["video"] >= 10 and customer.received["video"] >= 10, 30)
+        await wait_until(lambda: staff_peer.received["audio"] >= 10 and customer.received["audio"] >= 10, 30)
+        await staff_peer.hang_up()
+        await wait_until(customer.ended.is_set)
+        assert stored_call(settings, call["call_id"]).end_reason == "staff_hangup"
+        assert not list((settings.data_path / "recordings").glob("*"))
+    finally:
+        await staff_peer.close()
+        await customer.close()
+
+
+async def test_bridge_records_to_the_data_dir_only_with_consent(aiohttp_client, settings, knowledge):
+    client, settings = await call_app(aiohttp_client, settings, knowledge, "bridge")
+    staff = bearer(client, "xiaoli", "staff")
+    call, conversation_id = await start(client, "web-call-rec", staff)
+    staff_peer, customer = await both_join(client, call, staff, consent=True)
+    try:
+        await wait_until(lambda: staff_peer.received["video"] >= 30 and customer.received["video"] >= 30, 30)
+        await customer.hang_up()
+        await wait_until(staff_peer.ended.is_set)
+    finally:
+        await staff_peer.close()
+        await customer.close()
+    recording = stored_call(settings, call["call_id"]).recording
+    assert recording and recording.startswith(str(settings.data_path / "recordings"))
+    with open(recording, "rb") as file:
+        assert file.read(4) == b"\x1a\x45\xdf\xa3"  # a WebM (Matroska) file
+    assert "call_recording" in events(settings, conversation_id)
+
+
+async def test_expired_used_and_forged_links_and_third_parties_are_refused(aiohttp_client, settings, knowledge):
+    client, settings = await call_app(aiohttp_client, settings, knowledge, "p2p")
+    staff, colleague = bearer(client, "xiaoli", "staff"), bearer(client, "xiaowang", "staff")
+    call, _ = await start(client, "web-call-tokens", staff)
+    url = f"/ws/call/{call['call_id']}"
+    stored = stored_call(settings, call["call_id"])
+
+    async def customer_join(token: str) -> dict:
+        peer = CallPeer("customer")
+        try:
+            return await peer.join(client, url, {"type": "join", "role": "customer", "token": token})
+        finally:
+            await peer.close()
+
+    expired = sign(settings.secret, {"kind": "call", "call": stored.id, "nonce": stored.token_nonce,
+                                     "exp": int(time.time()) - 1})
+    forged = token_of(call)[:-4] + ("AAAA" if not token_of(call).endswith("AAAA") else "BBBB")
+    other_call = sign(settings.secret, {"kind": "call", "call": stored.id, "nonce": "0" * 24,
+                                        "exp": int(time.time()) + 60})
+    for token in (expired, forged, other_call, ""):
+        answer = await customer_join(token)
+        assert answer["type"] == "error" and "not valid" in answer["error"], token
+
+    staff_peer, customer = await both_join(client, call, staff)
+    try:
+        assert (await customer_join(token_of(call)))["error"] == "this call link has been used"
+        intruder = CallPeer("staff")
+        assert (await intruder.join(client, url, {"type": "join", "role": "staff"}, colleague))["type"] == "error"
+        anonymous = CallPeer("staff")
+        assert (await anonymous.join(client, url, {"type": "join", "role": "staff"}))["type"] == "error"
+        await intruder.close()
+        await anonymous.close()
+    finally:
+        await staff_peer.close()
+        await customer.close()
+    assert (await client.get(f"/call/{forged}")).status == 410
+
+
+async def test_a_voice_call_and_stats_kept_for_the_owner(aiohttp_client, settings, knowledge):
+    client, settings = await call_app(aiohttp_client, settings, knowledge, "p2p")
+    staff = bearer(client, "xiaoli", "staff")
+    call, conversation_id = await start(client, "web-call-voice", staff, kind="voice")
+    staff_peer, customer = CallPeer("staff", video=False), CallPeer("customer", video=False)
+    url = f"/ws/call/{call['call_id']}"
+    await staff_peer.join(client, url, {"type": "join", "role": "staff"}, staff)
+    await customer.join(client, url, {"type": "join", "role": "customer", "token": token_of(call)})
+    try:
+        await wait_until(lambda: staff_peer.received["audio"] >= 10 and customer.received["audio"] >= 10)
+        assert staff_peer.received["video"] == customer.received["video"] == 0
+        await customer.send({"type": "stats", "rtt_ms": 42, "loss": 0.01, "bitrate_kbps": 48})
+        await wait_until(lambda: any(m.get("type") == "peer_stats" for m in staff_peer.messages))
+        await wait_until(lambda: stored_call(settings, call["call_id"]).quality.get("customer"))
+        assert stored_call(settings, call["call_id"]).quality["customer"]["avg_rtt_ms"] == 42
+        await staff_peer.hang_up()
+        await wait_until(customer.ended.is_set)
+    finally:
+        await staff_peer.close()
+        await customer.close()
+    history = (await (await client.get(f"/api/conversations/{conversation_id}/calls", headers=staff)).json())["calls"]
+    assert history[0]["kind"] == "voice" and history[0]["ended"] and history[0]["duration_s"] is not None
+
+
+def test_turn_credentials_follow_coturns_rest_scheme(settings):
+    import base64
+    import hashlib
+    import hmac
+
+    configured = settings.model_copy(update={"stun_urls": "stun:stun.example.com:3478",
+                                             "turn_url": "turn:turn.example.com:3478", "turn_secret": "s3cret"})
+    stun, turn = ice_servers(configured, "xiaoli")
+    assert stun == {"urls": ["stun:stun.example.com:3478"]}
+    expiry, user = turn["username"].split(":")
+    assert user == "xiaoli" and int(expiry) > time.time()
+    expected = base64.b64encode(hmac.new(b"s3cret", turn["username"].encode(), hashlib.sha1).digest()).decode()
+    assert turn["credential"] == expected
+    assert ice_servers(settings, "x") == []  # nothing configured: host candidates only (no unreachable STUN)
+
+
+@pytest.mark.parametrize("kind", ["", "screen"])
+async def test_bad_call_requests_are_refused(client, kind):
+    staff = bearer(client, "xiaoli", "staff")
+    conversation_id = await claimed_chat(client, "web-call-bad", staff)
+    response = await client.post(f"/api/conversations/{conversation_id}/calls", json={"kind": kind}, headers=staff)
+    assert response.status == 400
