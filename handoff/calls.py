@@ -28,7 +28,7 @@ from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff.hub import HUB
+from handoff.hub import HUB, refuse_cross_origin
 from handoff.queue import aware, current_handoff
 from handoff.staff_api import assigned_conversation, notify_customer, path_id
 from techan.appkeys import KNOWLEDGE, SESSIONS, SETTINGS, TEMPLATES
@@ -390,9 +390,7 @@ async def _join_customer(request: web.Request, call: Call, room: Room, hello: di
 
 async def call_socket(request: web.Request) -> web.WebSocketResponse:
     """Signalling for one call: join, then offers/answers/candidates, stats and hang-up."""
-    origin = request.headers.get("Origin")
-    if origin and origin.split("://", 1)[-1] != request.host:
-        raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+    refuse_cross_origin(request)
     call_id = path_id(request, "call_id")
     calls = request.app[CALLS]
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=256 * 1024)

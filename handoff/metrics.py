@@ -16,7 +16,7 @@ from handoff.queue import aware
 from handoff.states import HANDOFF_REASONS
 from techan.appkeys import SESSIONS, SETTINGS, TEMPLATES
 from techan.auth import CSRF, require, require_page
-from techan.db import Conversation, Handoff, UnansweredQuestion, utcnow
+from techan.db import Call, Conversation, Handoff, UnansweredQuestion, utcnow
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 14
@@ -32,6 +32,9 @@ class Day:
     handle_times: list[float] = field(default_factory=list)
     ratings: list[int] = field(default_factory=list)
     unanswered: int = 0
+    calls: int = 0
+    connect_ms: list[int] = field(default_factory=list)
+    call_loss: list[float] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {
@@ -46,6 +49,10 @@ class Day:
             "satisfaction": round(mean(self.ratings), 2) if self.ratings else None,
             "ratings": len(self.ratings),
             "unanswered": self.unanswered,
+            "calls": self.calls,
+            "calls_connected": len(self.connect_ms),
+            "median_connect_ms": round(median(self.connect_ms)) if self.connect_ms else None,
+            "call_loss": round(mean(self.call_loss), 4) if self.call_loss else None,
         }
 
 
@@ -79,6 +86,13 @@ async def daily_metrics(session: AsyncSession, zone: ZoneInfo, days: int, now: d
             select(UnansweredQuestion.created_at).where(UnansweredQuestion.created_at >= since))).all():
         if (day := row(created)) is not None:
             day.unanswered += 1
+    for call in (await session.scalars(select(Call).where(Call.created_at >= since))).all():
+        if (day := row(call.created_at)) is not None:
+            day.calls += 1
+            if call.connect_ms is not None:
+                day.connect_ms.append(call.connect_ms)
+            losses = [side.get("avg_loss") for side in (call.quality or {}).values() if isinstance(side, dict)]
+            day.call_loss += [loss for loss in losses if isinstance(loss, (int, float))]
     return sorted(rows.values(), key=lambda d: d.day, reverse=True)
 
 

@@ -175,6 +175,10 @@ async def test_a_voice_call_and_stats_kept_for_the_owner(aiohttp_client, setting
         await customer.close()
     history = (await (await client.get(f"/api/conversations/{conversation_id}/calls", headers=staff)).json())["calls"]
     assert history[0]["kind"] == "voice" and history[0]["ended"] and history[0]["duration_s"] is not None
+    owner = bearer(client, "boss", "owner")
+    today = (await (await client.get("/api/metrics?days=1", headers=owner)).json())["days"][0]
+    assert today["calls"] == today["calls_connected"] == 1 and today["median_connect_ms"] is not None
+    assert today["call_loss"] == 0.01
 
 
 def test_turn_credentials_follow_coturns_rest_scheme(settings):

@@ -1,0 +1,138 @@
+"""Call set-up time and the app's CPU per bridged call, on loopback.
+
+For each mode (p2p, bridge): 30 calls, each from the customer's "join" to ICE/DTLS connected and to
+the first video frame, measured on headless aiortc peers (tests/call_peer.py) that join through the
+app's real signalling. Then, in bridge mode, one call at 480p and one at 720p for 15 s each, with
+the app's CPU time read from /proc (the peers run in this process, the app in its own).
+Starts `techan serve` itself with a scratch data dir; prints figures and asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from techan import PROJECT_ROOT  # noqa: E402
+from tests.call_peer import CallPeer, wait_until  # noqa: E402
+from tests.conftest import shared_models_dir  # noqa: E402
+from tests.stack import free_port, staff_token  # noqa: E402
+
+CALLS = 30
+CPU_SECONDS = 15
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def start_app(mode: str, data_dir: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "TECHAN_DATA_DIR": data_dir, "TECHAN_PORT": str(port), "TECHAN_CALL_MODE": mode,
+           "TECHAN_MODELS_DIR": str(shared_models_dir()), "TECHAN_RASA_PORT": str(free_port()),
+           "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00", "TECHAN_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen([sys.executable, "-m", "techan", "serve"], cwd=PROJECT_ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(360):
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2):
+                return process, url
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("techan serve did not start")
+
+
+async def post(session: aiohttp.ClientSession, url: str, token: str | None = None, body: dict | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with session.post(url, json=body or {}, headers=headers) as response:
+        return await response.json()
+
+
+async def one_call(session, url: str, token: str, conversation_id: int, size=(640, 480), hold_s: float = 0.0,
+                   pid: int | None = None) -> tuple[float, float, float | None]:
+    call = await post(session, f"{url}/api/conversations/{conversation_id}/calls", token, {"kind": "video"})
+    ws_url = f"{url.replace('http', 'ws')}/ws/call/{call['call_id']}"
+    staff, customer = CallPeer("staff", size=size), CallPeer("customer", size=size)
+    await staff.join(session, ws_url, {"type": "join", "role": "staff"}, {"Authorization": f"Bearer {token}"})
+    await customer.join(session, ws_url, {"type": "join", "role": "customer",
+                                          "token": call["customer_url"].rsplit("/call/", 1)[1]})
+    cpu = None
+    try:
+        await wait_until(lambda: customer.connected.is_set() and customer.first_frame.is_set(), 30)
+        if hold_s:
+            await asyncio.sleep(2)  # let the encoders settle
+            before, started = cpu_seconds(pid), time.perf_counter()
+            await asyncio.sleep(hold_s)
+            cpu = (cpu_seconds(pid) - before) / (time.perf_counter() - started)
+        await customer.hang_up()
+        await wait_until(staff.ended.is_set, 10)
+    finally:
+        await staff.close()
+        await customer.close()
+    return customer.connected_at - customer.joined_at, customer.first_frame_at - customer.joined_at, cpu
+
+
+async def run_mode(mode: str) -> list[str]:
+    with tempfile.TemporaryDirectory(prefix=f"techan-calls-{mode}-") as data_dir:
+        process, url = start_app(mode, data_dir)
+        try:
+            token = staff_token(Path(data_dir), "staff", "bench")
+            async with aiohttp.ClientSession() as session:
+                await post(session, f"{url}/api/chat/web-bench", body={"text": "想视频看货"})  # no Rasa: to staff
+                async with session.get(f"{url}/api/handoffs", headers={"Authorization": f"Bearer {token}"}) as r:
+                    handoff = (await r.json())["handoffs"][0]
+                await post(session, f"{url}/api/handoffs/{handoff['id']}/claim", token)
+                connected, first_frame = [], []
+                for _ in range(CALLS):
+                    c, f, _cpu = await one_call(session, url, token, handoff["conversation_id"])
+                    connected.append(c)
+                    first_frame.append(f)
+                lines = [f"{mode:<7} join -> connected    p50 {statistics.median(connected) * 1000:5.0f} ms   "
+                         f"p95 {percentile(connected, 0.95) * 1000:5.0f} ms   ({CALLS} calls)",
+                         f"{mode:<7} join -> first frame  p50 {statistics.median(first_frame) * 1000:5.0f} ms   "
+                         f"p95 {percentile(first_frame, 0.95) * 1000:5.0f} ms"]
+                if mode == "bridge":
+                    for label, size in (("480p", (854, 480)), ("720p", (1280, 720))):
+                        *_, cpu = await one_call(session, url, token, handoff["conversation_id"], size=size,
+                                                 hold_s=CPU_SECONDS, pid=process.pid)
+                        lines.append(f"bridge  app CPU per call at {label}: {cpu * 100:.0f}% of one core "
+                                     f"(both directions relayed and re-encoded, {CPU_SECONDS} s)")
+                return lines
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def main() -> None:
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    for mode in ("p2p", "bridge"):
+        for line in asyncio.run(run_mode(mode)):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
