@@ -203,3 +203,31 @@ async def test_bad_call_requests_are_refused(client, kind):
     conversation_id = await claimed_chat(client, "web-call-bad", staff)
     response = await client.post(f"/api/conversations/{conversation_id}/calls", json={"kind": kind}, headers=staff)
     assert response.status == 400
+
+
+async def test_a_dropped_customer_can_rejoin_and_a_drop_that_lasts_ends_the_call(aiohttp_client, settings, knowledge,
+                                                                                 monkeypatch):
+    import handoff.calls
+
+    monkeypatch.setattr(handoff.calls, "RECONNECT_GRACE_S", 1.0)
+    client, settings = await call_app(aiohttp_client, settings, knowledge, "p2p")
+    staff = bearer(client, "xiaoli", "staff")
+    call, _ = await start(client, "web-call-drop", staff)
+    staff_peer, customer = await both_join(client, call, staff)
+    rejoin = customer.messages[0]["rejoin"]
+    try:
+        await wait_until(lambda: customer.received["video"] >= 3)
+        await customer.close()  # the phone lost its network
+        await wait_until(lambda: any(m.get("type") == "peer_left" for m in staff_peer.messages))
+        back = CallPeer("customer")
+        answer = await back.join(client, f"/ws/call/{call['call_id']}", {"type": "join", "role": "customer",
+                                                                        "rejoin": rejoin})
+        assert answer["type"] == "joined"
+        await wait_until(lambda: back.received["video"] >= 3)  # staff offered again; media flows
+        assert stored_call(settings, call["call_id"]).ended_at is None
+        await back.close()  # gone for good this time
+        await wait_until(staff_peer.ended.is_set, 10)
+        assert stored_call(settings, call["call_id"]).end_reason == "customer_dropped"
+    finally:
+        await staff_peer.close()
+        await customer.close()
