@@ -182,13 +182,13 @@ def cmd_catalog_import(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_gift_recommend(settings: Settings, args: argparse.Namespace) -> int:
     from knowledge.budget import Budget
-    from knowledge.gifts import recommend
+    from knowledge.gifts import dietary_needs, recommend
     from knowledge.store import catalog_snapshot
 
     with db_session(settings) as session:
         catalog = catalog_snapshot(session)
     budget = Budget(0, args.budget) if args.budget else None
-    picks = recommend(catalog, args.recipient, args.occasion, budget)
+    picks = recommend(catalog, args.recipient, args.occasion, budget, needs=dietary_needs(args.wish or ""))
     if args.json:
         print(json.dumps([{"id": r.product.id, "name": r.product.name, "price": float(r.product.price),
                            "score": round(r.score, 3), "reason": r.reason} for r in picks], ensure_ascii=False))
@@ -319,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--recipient", choices=RECIPIENTS, required=True)
     rec.add_argument("--occasion", choices=OCCASIONS, required=True)
     rec.add_argument("--budget", type=int, help="upper limit in yuan")
+    rec.add_argument("--wish", help='the customer\'s words, for dietary needs such as "糖尿病，不吃辣"')
     rec.add_argument("--json", action="store_true")
     rec.set_defaults(func=cmd_gift_recommend)
     return parser

@@ -1,0 +1,47 @@
+"""The CLI contract other tools rely on: kb search --json / --file, gift recommend --json, on a scratch shop."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from techan import PROJECT_ROOT
+from tests.service.conftest import migrated_demo_shop
+
+
+def techan(settings, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TECHAN_DATA_DIR": str(settings.data_path), "TECHAN_MODELS_DIR": str(settings.models_path)}
+    return subprocess.run([sys.executable, "-m", "techan", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                          text=True, timeout=180)
+
+
+def test_kb_search_prints_json_hits_one_line_per_query(settings, tmp_path):
+    migrated_demo_shop(settings)
+    queries = tmp_path / "queries.txt"
+    queries.write_text("普洱熟茶能放多久\n\n可以开发票吗\n", encoding="utf-8")
+    result = techan(settings, "kb", "search", "--file", str(queries), "--json", "--k", "3")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 2 and all(len(hits) == 3 for hits in lines)
+    assert lines[0][0]["id"] == "puer-ripe-cake-shelf-life" and lines[1][0]["id"] == "payment-invoice"
+    assert all(0 <= hit["score"] <= 1 and hit["answer"] for hits in lines for hit in hits)
+    single = techan(settings, "kb", "search", "寄到北京要几天", "--topic", "shipping", "--json")
+    assert all(hit["topic"] == "shipping" for hit in json.loads(single.stdout))
+
+
+def test_gift_recommend_json_respects_budget_and_diet(settings):
+    migrated_demo_shop(settings)
+    result = techan(settings, "gift", "recommend", "--recipient", "parent", "--occasion", "spring_festival",
+                    "--budget", "300", "--wish", "我爸有糖尿病", "--json")
+    assert result.returncode == 0, result.stderr
+    picks = json.loads(result.stdout)
+    assert len(picks) == 3 and all(p["price"] <= 300 and p["reason"] for p in picks)
+
+
+def test_clear_errors_not_stack_traces(settings):
+    migrated_demo_shop(settings)
+    result = techan(settings, "kb", "search", "茶", "--product", "no-such-thing")
+    assert result.returncode != 0 and "no product 'no-such-thing'" in result.stderr
+    assert "Traceback" not in result.stderr
