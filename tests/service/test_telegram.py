@@ -143,3 +143,24 @@ async def test_too_many_messages_get_a_polite_note(telegram):
     for n in range(10):
         fake.text(CUSTOMER, f"第{n}条")
     await eventually(lambda: any("发得有点快" in t for t in texts_to(fake, CUSTOMER)))
+
+
+async def test_a_staff_picture_reaches_the_customer_as_a_photo(telegram):
+    from aiohttp import FormData
+
+    from tests.service.test_staff_tools import tiny_png
+
+    fake, client, settings = telegram
+    staff = bearer(client, "xiaoli", "staff")
+    fake.text(CUSTOMER, "茶饼能看看实物照片吗")
+    await eventually(lambda: texts_to(fake, CUSTOMER))
+    handoff = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"][0]
+    await client.post(f"/api/handoffs/{handoff['id']}/claim", headers=staff)
+    form = FormData()
+    form.add_field("text", "这是今天拍的")
+    form.add_field("image", tiny_png(), filename="cake.png", content_type="image/png")
+    assert (await client.post(f"/api/conversations/{handoff['conversation_id']}/messages", data=form,
+                              headers=staff)).status == 201
+    photo = await eventually(lambda: fake.sent("sendPhoto", CUSTOMER))
+    assert photo[0]["photo"]["size"] == len(tiny_png())
+    await eventually(lambda: "这是今天拍的" in texts_to(fake, CUSTOMER))
