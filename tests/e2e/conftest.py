@@ -27,3 +27,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, telegram: FakeBotAPIThread) 
         pytest.fail(str(exc))
     yield running
     stop_stack(running)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The Ctrl-C test stops the shared stack, so it runs after every other end-to-end test."""
+    items.sort(key=lambda item: item.name == "test_ctrl_c_stops_both_processes")

@@ -1,7 +1,7 @@
 """The Telegram channel against a fake Bot API server on 127.0.0.1 (python-telegram-bot's base_url).
 
 Rasa is down in this tier, so every customer message is handed to staff: these tests cover the
-channel's own duties. The bot's answers over Telegram are in tests/e2e/test_telegram_stack.py.
+channel's own duties. The bot's answers over Telegram are in tests/e2e/test_channel_telegram.py.
 """
 
 from __future__ import annotations

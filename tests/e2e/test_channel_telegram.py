@@ -47,9 +47,9 @@ def test_a_conversation_with_buttons(stack, telegram):
     assert "送给谁" in question["text"]
     buttons = [b for row in question["reply_markup"]["inline_keyboard"] for b in row]
     parents = next(b for b in buttons if b["text"] == "父母")
-    before = len(sent_to(telegram, customer))
+    before = len(sent_to(telegram, customer, "sendMessage"))
     telegram.call(lambda api: api.press(customer, question["_result"], parents["callback_data"]))
-    follow_up = replies_after(telegram, customer, before)
+    follow_up = wait_for(lambda: sent_to(telegram, customer, "sendMessage")[before:])
     assert "什么场合" in follow_up[0]["text"]  # the form asks only what is still missing
     removed = telegram.call(lambda api: FakeBotAPI.sent(api, "editMessageReplyMarkup", customer))
     assert removed and removed[-1]["message_id"] == str(question["_result"]["message_id"])
