@@ -28,6 +28,7 @@ class FakeBotAPI:
     files: dict[str, bytes] = field(default_factory=dict)
     flood: dict[str, int] = field(default_factory=dict)  # method -> seconds to ask for, once
     forum_chats: set[int] = field(default_factory=set)
+    polls: int = 0  # getUpdates requests (kept out of ``calls``, which they would flood)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _message_ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
     _arrived: asyncio.Event | None = None
@@ -97,7 +98,9 @@ class FakeBotAPI:
         if request.match_info["token"] != TOKEN:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method, params = request.match_info["method"], await self._params(request)
-        if method != "getUpdates":
+        if method == "getUpdates":
+            self.polls += 1
+        else:
             self.calls.append((method, {**params, "_at": time.monotonic()}))
         if method in self.flood:
             wait = self.flood.pop(method)

@@ -53,6 +53,7 @@ def texts_to(fake: FakeBotAPI, chat_id: int) -> list[str]:
 
 async def test_a_customer_message_is_stored_and_answered_in_their_chat(telegram, settings):
     fake, client, settings = telegram
+    await eventually(lambda: fake.polls)  # long polling by default
     fake.text(CUSTOMER, "普洱茶保质期多久？")
     replies = await eventually(lambda: texts_to(fake, CUSTOMER))
     assert "转给店员" in replies[0]  # Rasa is down here: the polite handoff message
@@ -164,3 +165,25 @@ async def test_a_staff_picture_reaches_the_customer_as_a_photo(telegram):
     photo = await eventually(lambda: fake.sent("sendPhoto", CUSTOMER))
     assert photo[0]["photo"]["size"] == len(tiny_png())
     await eventually(lambda: "这是今天拍的" in texts_to(fake, CUSTOMER))
+
+
+async def test_webhook_mode_registers_the_secret_and_takes_updates_only_with_it(aiohttp_server, aiohttp_client,
+                                                                               settings, knowledge):
+    fake = FakeBotAPI()
+    server = await aiohttp_server(fake.app())
+    settings = settings.model_copy(update={"telegram_token": TOKEN, "public_url": "https://shop.example.com",
+                                           "telegram_api_url": f"http://127.0.0.1:{server.port}/bot"})
+    migrated_demo_shop(settings)
+    client = await aiohttp_client(create_app(settings, knowledge=knowledge))
+    registered = fake.sent("setWebhook")
+    assert registered[0]["url"] == "https://shop.example.com/telegram/webhook"
+    assert registered[0]["secret_token"] == webhook_secret(settings)
+    assert fake.polls == 0  # no polling in webhook mode
+    update = {"update_id": 77, "message": {
+        "message_id": 1, "date": int(time.time()), "chat": {"id": CUSTOMER, "type": "private", "first_name": "王"},
+        "from": {"id": CUSTOMER, "is_bot": False, "first_name": "王"}, "text": "你好"}}
+    assert (await client.post("/telegram/webhook", json=update,
+                              headers={"X-Telegram-Bot-Api-Secret-Token": "x" * 48})).status == 403
+    assert (await client.post("/telegram/webhook", json=update,
+                              headers={"X-Telegram-Bot-Api-Secret-Token": registered[0]["secret_token"]})).status == 200
+    await eventually(lambda: texts_to(fake, CUSTOMER))
