@@ -208,7 +208,7 @@ class Calls:
 
     # ------------------------------------------------------------ ending
     async def end(self, room: Room, reason: str) -> None:
-        """End a call once: tell whoever is still there, close every peer, keep the record."""
+        """End a call once: keep the record, tell whoever is still there, close every peer."""
         if room.ended:
             return
         room.ended = True
@@ -216,6 +216,13 @@ class Calls:
         for task in room.timers:
             if task is not asyncio.current_task():
                 task.cancel()
+        async with self.sessions() as session:  # the record first: whoever is told "ended" can read it
+            call = await session.get(Call, room.call_id)
+            call.ended_at, call.end_reason = utcnow(), reason
+            started = aware(call.connected_at) if call.connected_at else None
+            duration = round((aware(call.ended_at) - started).total_seconds()) if started else 0
+            await self.record_event(session, room, "call_ended", {"reason": reason, "duration_s": duration})
+            await session.commit()
         for role in ROLES:
             await self.send(room, role, {"type": "ended", "reason": reason})
         if room.recorder is not None:
@@ -225,13 +232,6 @@ class Calls:
         for tracks in room.outgoing.values():
             for track in tracks.values():
                 track.stop()
-        async with self.sessions() as session:
-            call = await session.get(Call, room.call_id)
-            call.ended_at, call.end_reason = utcnow(), reason
-            started = aware(call.connected_at) if call.connected_at else None
-            duration = round((aware(call.ended_at) - started).total_seconds()) if started else 0
-            await self.record_event(session, room, "call_ended", {"reason": reason, "duration_s": duration})
-            await session.commit()
         log.info("call %s ended: %s", room.call_id, reason)
 
     async def end_later(self, room: Room, delay_s: float, reason: str, unless_role: str | None = None) -> None:

@@ -110,8 +110,11 @@ async def test_bridge_records_to_the_data_dir_only_with_consent(aiohttp_client, 
         await customer.close()
     recording = stored_call(settings, call["call_id"]).recording
     assert recording and recording.startswith(str(settings.data_path / "recordings"))
-    with open(recording, "rb") as file:
-        assert file.read(4) == b"\x1a\x45\xdf\xa3"  # a WebM (Matroska) file
+
+    def webm_header() -> bool:
+        with open(recording, "rb") as file:
+            return file.read(4) == b"\x1a\x45\xdf\xa3"  # a WebM (Matroska) file
+    await wait_until(webm_header, 10)
     assert "call_recording" in events(settings, conversation_id)
 
 
