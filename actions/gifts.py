@@ -58,10 +58,8 @@ async def recommend_gifts(knowledge: Knowledge, dispatcher: CollectingDispatcher
         dispatcher.utter_message(text=NOTHING_FITS, buttons=[{"title": "找店员", "payload": "/request_human"}])
         return []
     dispatcher.utter_message(text="为您挑了这几样：" if not shown else "再换几样看看：")
-    dispatcher.utter_message(buttons=GIFT_BUTTONS, json_message={"products": [
-        {"id": r.product.id, "name": r.product.name, "price": float(r.product.price),
-         "image": r.product.image, "reason": r.reason} for r in picks
-    ]})
+    dispatcher.utter_message(buttons=GIFT_BUTTONS,
+                             json_message={"products": [r.product.card(r.reason) for r in picks]})
     return [SlotSet("gift_query", query), SlotSet("gifts_shown", sorted(shown | {r.product.id for r in picks}))]
 
 

@@ -77,8 +77,7 @@ class ActionAnswerQuestion(Action):
     async def _not_sold(self, dispatcher: CollectingDispatcher, name: str) -> list[dict[str, Any]]:
         """A product the shop does not sell: say so, and show the closest ones it does."""
         closest = await asyncio.to_thread(self.knowledge.closest_products, name, 3)
-        cards = [{"id": p.id, "name": p.name, "price": float(p.price), "image": p.image,
-                  "reason": p.description.split("。")[0]} for p in map(self.knowledge.catalog.get, closest)]
+        cards = [self.knowledge.catalog.get(product_id).card() for product_id in closest]
         dispatcher.utter_message(text=NOT_SOLD.format(name=name), buttons=[ASK_HUMAN_BUTTON],
                                  json_message={"products": cards, "techan": {"not_sold": name}})
         return [SlotSet("product", None), SlotSet("kb_misses", 0)]

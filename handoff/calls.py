@@ -28,6 +28,7 @@ from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handoff.channels.telegram import init_data_user, verify_init_data
 from handoff.hub import HUB, refuse_cross_origin
 from handoff.queue import aware, current_handoff
 from handoff.staff_api import assigned_conversation, notify_customer, path_id
@@ -43,7 +44,6 @@ ROLES = ("staff", "customer")
 JOIN_MESSAGE_TIMEOUT_S = 10
 RECONNECT_GRACE_S = 20
 TURN_TTL_S = 6 * 3600
-MAX_STATS_BYTES = 4096
 CALL_INVITE_TEXT = {"video": "店员想和您视频通话，现场给您看看实物。点下面的按钮加入（{minutes} 分钟内有效）。",
                     "voice": "店员想和您语音通话。点下面的按钮加入（{minutes} 分钟内有效）。"}
 
@@ -117,7 +117,6 @@ class Room:
     conversation_id: int
     mode: str
     kind: str
-    customer_name: str = ""
     consent: bool = False
     rejoin: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
@@ -126,10 +125,14 @@ class Room:
     incoming: dict[str, dict[str, MediaStreamTrack]] = field(default_factory=lambda: {"staff": {}, "customer": {}})
     outgoing: dict[str, dict[str, ForwardingTrack]] = field(default_factory=lambda: {"staff": {}, "customer": {}})
     recorder: MediaRecorder | None = None
-    recording_started: bool = False
     timers: list[asyncio.Task] = field(default_factory=list)
     connected: bool = False
     ended: bool = False
+
+    def present(self, role: str) -> bool:
+        """Whether that side has a live signalling socket."""
+        ws = self.sockets.get(role)
+        return ws is not None and not ws.closed
 
 
 class Calls:
@@ -187,12 +190,11 @@ class Calls:
 
     async def maybe_record(self, room: Room) -> None:
         """With the customer's consent, record the staff's picture and both voices once both are there."""
-        if not room.consent or room.recording_started or room.mode != "bridge":
+        if not room.consent or room.recorder is not None or room.mode != "bridge":
             return
         staff, customer = room.incoming["staff"], room.incoming["customer"]
         if "audio" not in staff or "audio" not in customer:
             return
-        room.recording_started = True
         folder = self.settings.data_path / "recordings"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"call-{room.call_id}-{secrets.token_urlsafe(8)}.webm"
@@ -219,9 +221,8 @@ class Calls:
         async with self.sessions() as session:  # the record first: whoever is told "ended" can read it
             call = await session.get(Call, room.call_id)
             call.ended_at, call.end_reason = utcnow(), reason
-            started = aware(call.connected_at) if call.connected_at else None
-            duration = round((aware(call.ended_at) - started).total_seconds()) if started else 0
-            await self.record_event(session, room, "call_ended", {"reason": reason, "duration_s": duration})
+            await self.record_event(session, room, "call_ended",
+                                    {"reason": reason, "duration_s": call_duration_s(call) or 0})
             await session.commit()
         for role in ROLES:
             await self.send(room, role, {"type": "ended", "reason": reason})
@@ -236,7 +237,7 @@ class Calls:
 
     async def end_later(self, room: Room, delay_s: float, reason: str, unless_role: str | None = None) -> None:
         await asyncio.sleep(delay_s)
-        if unless_role and unless_role in room.sockets and not room.sockets[unless_role].closed:
+        if unless_role and room.present(unless_role):
             return
         await self.end(room, reason)
 
@@ -272,14 +273,13 @@ async def start_call(request: web.Request) -> web.Response:
                     token_nonce=secrets.token_hex(12), quality={})
         session.add(call)
         await session.flush()
-        customer = await session.get(Customer, conversation.customer_id)
         link = f"{(settings.public_url or settings.app_base_url).rstrip('/')}/call/{customer_token(settings, call)}"
         session.add(Message(conversation_id=conversation.id, direction="out", author="system",
                             channel=conversation.channel, delivery_status="pending",
                             text=CALL_INVITE_TEXT[kind].format(minutes=settings.call_join_minutes),
                             payload={"buttons": [{"title": "加入视频通话" if kind == "video" else "加入语音通话",
                                                   "url": link, "web_app": conversation.channel == "telegram"}]}))
-        room = Room(call.id, conversation.id, call.mode, kind, customer.name)
+        room = Room(call.id, conversation.id, call.mode, kind)
         calls.rooms[call.id] = room
         await calls.record_event(session, room, "call_started", {"kind": kind, "mode": call.mode,
                                                                 "staff": principal.name})
@@ -336,9 +336,7 @@ async def push_product(request: web.Request) -> web.Response:
         conversation, _handoff = await assigned_conversation(session, request, principal)
         message = Message(conversation_id=conversation.id, direction="out", author="staff",
                           channel=conversation.channel, text=f"给您看看这款：{product.name}", delivery_status="pending",
-                          payload={"staff": principal.name, "products": [
-                              {"id": product.id, "name": product.name, "price": float(product.price),
-                               "image": product.image, "reason": product.description.split("。")[0]}]})
+                          payload={"staff": principal.name, "products": [product.card()]})
         session.add(message)
         await session.commit()
     await request.app[HUB].publish({"type": "message", "conversation_id": conversation.id})
@@ -373,8 +371,6 @@ async def _join_customer(request: web.Request, call: Call, room: Room, hello: di
         conversation = await session.get(Conversation, call.conversation_id)
         customer = await session.get(Customer, conversation.customer_id)
         if customer.channel == "telegram" and settings.public_url.startswith("https://"):
-            from handoff.channels.telegram import init_data_user, verify_init_data
-
             fields = verify_init_data(settings.telegram_token, str(hello.get("init_data", "")))
             if fields is None or str(init_data_user(fields).get("id")) != customer.external_id:
                 raise PermissionError("open the call from the button in your Telegram chat")
@@ -413,11 +409,10 @@ async def call_socket(request: web.Request) -> web.WebSocketResponse:
         else:
             await _join_customer(request, call, room, hello)
             user = f"customer-{call.conversation_id}"
-        previous = room.sockets.get(role)
-        if previous is not None and not previous.closed:
+        if room.present(role):
             if role == "customer" and not hello.get("rejoin"):
                 raise PermissionError("someone is already in this call")
-            await previous.close()
+            await room.sockets[role].close()
     except (PermissionError, TimeoutError, ValueError, TypeError) as exc:
         await ws.send_json({"type": "error", "error": str(exc) or "could not join"})
         await ws.close()
@@ -428,11 +423,11 @@ async def call_socket(request: web.Request) -> web.WebSocketResponse:
     await ws.send_json({"type": "joined", "role": role, "kind": room.kind, "mode": room.mode,
                         "ice_servers": ice_servers(request.app[SETTINGS], user),
                         **({"rejoin": room.rejoin} if role == "customer" else {}),
-                        "peer_present": other(role) in room.sockets and not room.sockets[other(role)].closed})
+                        "peer_present": room.present(other(role))})
     await calls.send(room, other(role), {"type": "peer_joined", "role": role})
     if room.mode == "bridge":
         await ws.send_json({"type": "start"})
-    elif other(role) in room.sockets and not room.sockets[other(role)].closed:
+    elif room.present(other(role)):
         await calls.send(room, "staff", {"type": "start"})  # staff make the offer
     try:
         async for raw in ws:
@@ -469,12 +464,12 @@ async def handle_signal(app: web.Application, room: Room, role: str, message: di
             return
         await calls.send(room, role, {"type": "answer", "sdp": answer})
     elif kind == "connected":
-        await mark_connected(app, room, role, message.get("ms"))
+        await mark_connected(app, room, role)
     elif kind == "stats":
         await store_stats(app, room, role, message)
 
 
-async def mark_connected(app: web.Application, room: Room, role: str, reported_ms: Any) -> None:
+async def mark_connected(app: web.Application, room: Room, role: str) -> None:
     """The first side to report media flowing marks the call connected (time from the customer's join)."""
     if room.connected:
         return
@@ -528,10 +523,15 @@ async def conversation_calls(request: web.Request) -> web.Response:
     return web.json_response({"calls": [call_json(c) for c in calls]})
 
 
+def call_duration_s(call: Call) -> int | None:
+    """Seconds from connected to ended; None for a call that never connected or has not ended."""
+    if call.connected_at is None or call.ended_at is None:
+        return None
+    return round((aware(call.ended_at) - aware(call.connected_at)).total_seconds())
+
+
 def call_json(call: Call) -> dict:
-    duration = None
-    if call.connected_at and call.ended_at:
-        duration = round((aware(call.ended_at) - aware(call.connected_at)).total_seconds())
+    duration = call_duration_s(call)
     return {"id": call.id, "kind": call.kind, "mode": call.mode, "started_by": call.started_by,
             "created_at": aware(call.created_at).isoformat(), "connect_ms": call.connect_ms,
             "ended": call.ended_at is not None, "end_reason": call.end_reason, "duration_s": duration,

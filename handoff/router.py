@@ -119,11 +119,12 @@ class Router:
                                   channel=channel, text=text, delivery_status="received",
                                   channel_message_id=channel_message_id, payload={"media": media} if media else {})
                 session.add(inbound)
+                known = RouteResult(conversation.id, conversation.state, [], duplicate=True)
                 try:
                     await session.commit()
                 except IntegrityError:  # the same message arriving twice at once
-                    await session.rollback()
-                    return RouteResult(conversation.id, conversation.state, [], duplicate=True)
+                    await session.rollback()  # expires the conversation; answer from what was read before
+                    return known
 
                 if text.startswith("/rate"):
                     replies = await self._rate(session, conversation, text)

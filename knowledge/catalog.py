@@ -38,6 +38,11 @@ class ProductRecord:
             for name in cls.__dataclass_fields__
         })
 
+    def card(self, reason: str | None = None) -> dict[str, Any]:
+        """The product as a card in a chat (web chat, Telegram photo); the reason defaults to its first sentence."""
+        return {"id": self.id, "name": self.name, "price": float(self.price), "image": self.image,
+                "reason": reason if reason is not None else self.description.split("。")[0]}
+
     def fields(self) -> dict[str, str]:
         """Values for ``{placeholders}`` in KB answers."""
         return {

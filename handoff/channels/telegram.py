@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -210,7 +211,6 @@ def init_data_user(fields: dict[str, str]) -> dict[str, Any]:
 class TelegramChannel:
     """What the handlers share: the router, the database, where attachments go, the staff group."""
 
-    settings: Settings
     router: Router
     sessions: async_sessionmaker[AsyncSession]
     hub: Hub
@@ -248,7 +248,7 @@ async def route(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
     for reply in result.replies:
         await send_reply(context.bot, chat.id, reply.public(), channel.media_dir)
     if result.state == State.WAITING:
-        await announce_handoffs(context.bot, channel)
+        channel.outbox_wake.set()  # the outbox round posts the new handoff to the staff group
 
 
 def is_staff_chat(update: Update, channel: TelegramChannel) -> bool:
@@ -340,10 +340,11 @@ async def announce_handoffs(bot: Bot, channel: TelegramChannel) -> None:
             select(Handoff, Customer).join(Conversation, Handoff.conversation_id == Conversation.id)
             .join(Customer, Conversation.customer_id == Customer.id)
             .where(Handoff.ended_at.is_(None), Handoff.claimed_by.is_(None)))).all()
-        for handoff, customer in waiting:
-            if handoff.context.get("telegram_card"):
-                continue
-            chat = await with_retries(lambda: bot.get_chat(channel.staff_chat), "staff chat")
+        new = [(handoff, customer) for handoff, customer in waiting if not handoff.context.get("telegram_card")]
+        if not new:
+            return
+        chat = await with_retries(lambda: bot.get_chat(channel.staff_chat), "staff chat")
+        for handoff, customer in new:
             thread_id = None
             if chat.is_forum:
                 topic = await with_retries(lambda: bot.create_forum_topic(
@@ -367,8 +368,7 @@ async def staff_account(session: AsyncSession, user) -> StaffAccount:
     name = f"tg-{user.username or user.id}"[:64]
     account = await session.scalar(select(StaffAccount).where(StaffAccount.name == name))
     if account is None:
-        account = StaffAccount(name=name, role="staff", password_hash=hash_password(hashlib.sha256(
-            f"{user.id}{time.time_ns()}".encode()).hexdigest()))
+        account = StaffAccount(name=name, role="staff", password_hash=hash_password(secrets.token_urlsafe(32)))
         session.add(account)
         await session.flush()
     return account
@@ -522,7 +522,7 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
         log.info("Telegram is off (set TECHAN_TELEGRAM_TOKEN to turn it on)")
         yield
         return
-    channel = TelegramChannel(settings, app[ROUTER], app[SESSIONS], app[HUB], settings.data_path / "media",
+    channel = TelegramChannel(app[ROUTER], app[SESSIONS], app[HUB], settings.data_path / "media",
                               lambda product_id: product_id in app[KNOWLEDGE].catalog.products,
                               settings.telegram_staff_chat.strip())
     application = build_application(settings, channel)
