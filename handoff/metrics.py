@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from statistics import mean, median
 from zoneinfo import ZoneInfo
 
@@ -60,7 +60,8 @@ async def daily_metrics(session: AsyncSession, zone: ZoneInfo, days: int, now: d
     """One row per day, newest first; a conversation counts on the day it began, a handoff on the day it was asked."""
     now = now or utcnow()
     first = now.astimezone(zone).date() - timedelta(days=days - 1)
-    since = datetime.combine(first, datetime.min.time(), zone)
+    # In UTC, as everything is stored: SQLite compares wall-clock text, so a +08:00 bound would be off by 8 hours.
+    since = datetime.combine(first, datetime.min.time(), zone).astimezone(timezone.utc)
     rows = {first + timedelta(days=n): Day(first + timedelta(days=n)) for n in range(days)}
 
     def row(moment: datetime) -> Day | None:

@@ -138,3 +138,23 @@ async def test_metrics_count_the_day_by_reason_wait_handle_and_rating(client, se
 
     page = await client.get("/admin/metrics", headers=owner)
     assert page.status == 200 and "4.0 / 5" in await page.text()
+
+
+async def test_metrics_count_by_the_shops_day_when_it_differs_from_the_utc_day(client, settings):
+    """00:30 in Shanghai on the 26th is still the 25th in UTC: the chat belongs to the shop's 26th."""
+    from datetime import datetime, timezone
+
+    from handoff.metrics import daily_metrics
+    from techan.appkeys import SESSIONS
+    from techan.db import Conversation, Customer
+
+    started = datetime(2026, 11, 25, 16, 30, tzinfo=timezone.utc)
+    with db_session(settings) as session:
+        customer = Customer(channel="web", external_id="web-midnight")
+        session.add(customer)
+        session.flush()
+        session.add(Conversation(customer_id=customer.id, channel="web", created_at=started))
+        session.commit()
+    async with client.server.app[SESSIONS]() as session:
+        days = await daily_metrics(session, settings.hours.zone, 1, now=started + timedelta(minutes=15))
+    assert [(d.day.isoformat(), d.conversations) for d in days] == [("2026-11-26", 1)]
