@@ -54,3 +54,21 @@ def test_held_out_messages_are_not_training_examples():
     assert len(cases) >= 150
     assert not [c["text"] for c in cases if c["text"] in trained]
     assert set(Counter(c["intent"] for c in cases)) == set(examples)  # every intent is tested
+
+
+def test_recipient_and_occasion_lookups_list_every_synonym():
+    """The lookup tables feed the entity extractor the same words the synonyms map, no more, no fewer."""
+    _, synonyms = training_data()
+    nlu = yaml.safe_load((PROJECT_ROOT / "bot" / "data" / "nlu" / "lookups.yml").read_text(encoding="utf-8"))["nlu"]
+    lookups = {block["lookup"]: {line.strip()[2:].strip() for line in block["examples"].splitlines() if line.strip()}
+               for block in nlu}
+    assert lookups["recipient"] == {word for word, value in synonyms.items() if value in RECIPIENTS}
+    assert lookups["occasion"] == {word for word, value in synonyms.items() if value in OCCASIONS}
+
+
+def test_budget_spans_keep_their_qualifier():
+    """The budget parser reads the entity text: "[500](budget)以内" would lose the "within"."""
+    examples, _ = training_data()
+    cut = [line for lines in examples.values() for line in lines
+           if re.search(r"\]\(budget\)(以内|以下|以上|左右|上下|多)", line)]
+    assert not cut
