@@ -284,7 +284,7 @@ async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A customer's text message."""
-    await route(update, context, update.effective_message.text.strip()[:4000])
+    await route(update, context, update.effective_message.text.strip()[:MessageLimit.MAX_TEXT_LENGTH])
 
 
 async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -417,7 +417,7 @@ async def on_staff_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             await with_retries(lambda: message.reply_text("请先点“认领”再回复。"), "claim first")
             return
         session.add(Message(conversation_id=conversation.id, direction="out", author="staff",
-                            channel=conversation.channel, text=message.text[:4000], delivery_status="pending",
+                            channel=conversation.channel, text=message.text[:MessageLimit.MAX_TEXT_LENGTH], delivery_status="pending",
                             payload={"staff": account.name}))
         await session.commit()
     await channel.hub.publish({"type": "message", "conversation_id": conversation.id})

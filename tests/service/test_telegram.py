@@ -11,6 +11,7 @@ import time
 
 import pytest
 from sqlalchemy import select
+from telegram.constants import MessageLimit
 
 from handoff.channels.telegram import webhook_secret
 from techan.app import create_app
@@ -60,6 +61,15 @@ async def test_a_customer_message_is_stored_and_answered_in_their_chat(telegram,
     with db_session(settings) as session:
         stored = session.scalars(select(Message).where(Message.direction == "in")).all()
         assert [m.text for m in stored] == ["普洱茶保质期多久？"] and stored[0].channel == "telegram"
+
+
+async def test_a_message_of_telegrams_full_length_is_kept_whole(telegram):
+    fake, client, settings = telegram
+    longest = "岩茶" * (MessageLimit.MAX_TEXT_LENGTH // 2)  # 4,096 characters, the most Telegram sends
+    fake.text(CUSTOMER, longest)
+    await eventually(lambda: texts_to(fake, CUSTOMER))
+    with db_session(settings) as session:
+        assert session.scalars(select(Message.text).where(Message.direction == "in")).all() == [longest]
 
 
 async def test_webhook_refuses_a_wrong_secret_and_handles_a_repeated_update_once(telegram):
