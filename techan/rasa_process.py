@@ -39,9 +39,9 @@ def rasa_env() -> dict[str, str]:
 
 
 def inputs_digest() -> str:
-    """Hash of everything training reads: the domain, data, jieba dictionary and pipeline."""
+    """Hash of everything training reads: the domain, data, jieba dictionary, our components and pipeline."""
     digest = hashlib.sha256()
-    files = sorted(p for p in BOT_DIR.rglob("*") if p.is_file()) + [CONFIG_FILE]
+    files = sorted(p for p in BOT_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts) + [CONFIG_FILE]
     for path in files:
         digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")

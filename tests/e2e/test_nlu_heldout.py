@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import urllib.request
 from collections import Counter
 
 import yaml
 
 from techan import PROJECT_ROOT
+from techan.rasa_process import rasa_executable
 from techan.settings import Settings
 
 HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
@@ -58,3 +60,27 @@ def test_intents_and_entities_on_held_out_messages(stack):
     assert len(cases) >= 150
     assert macro >= INTENT_MACRO_F1, report
     assert entities >= ENTITY_F1, report
+
+
+ENGLISH_AND_MIXED = ("how long does the jerky keep", "let me see it on a video call",
+                     "can you vacuum seal the beef jerky for me", "我想买 rock tea 送 my boss")
+
+
+def test_the_tokenizer_drops_the_spaces_between_english_words():
+    """Jieba yields each space as a token; ours (bot/components.py) leaves them out."""
+    script = ("import sys; sys.path.insert(0, '.'); from bot.components import JiebaWordTokenizer as T; "
+              "from rasa.shared.nlu.training_data.message import Message; "
+              "t = T(T.get_default_config(), None, None); "
+              f"print('|'.join(x.text for x in t.tokenize(Message({{'text': {ENGLISH_AND_MIXED[-1]!r}}}), 'text')))")
+    result = subprocess.run([str(rasa_executable().with_name("python")), "-c", script], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=120, check=True)
+    tokens = result.stdout.strip().split("|")
+    assert "rock" in tokens and "boss" in tokens
+    assert all(token.strip() == token and token for token in tokens), tokens
+
+
+def test_no_entity_is_or_ends_in_a_space(stack):
+    for text in ENGLISH_AND_MIXED:
+        for entity in parse(stack, text)["entities"]:
+            span = text[entity["start"]:entity["end"]]
+            assert span and span == span.strip(), (text, entity)
