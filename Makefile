@@ -82,7 +82,7 @@ test-e2e:
 bench: setup
 	$(PY) benchmarks/chat_latency.py
 
-# 5-fold NLU cross-validation (~22 min on 2 cores); the reports kept in the repo are its output.
+# 5-fold NLU cross-validation (~20 min on 2 cores); the reports kept in the repo are its output.
 crossval: $(RASA_VENV)/.installed
 	@cd $(CURDIR) && RASA_TELEMETRY_ENABLED=false $(RASA_VENV)/bin/rasa test nlu --nlu bot/data/nlu --config config.yml \
 		--cross-validation --folds 5 --out $(TECHAN_DATA_DIR)/crossval >$(TECHAN_DATA_DIR)/crossval.log 2>&1
