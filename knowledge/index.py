@@ -34,6 +34,7 @@ RARE_POSTINGS = 256  # grams in at most this many phrasings bring in candidates 
 IVF_MIN_VECTORS = 50_000  # below this, exact search is fast enough
 IVF_PROBES = 16
 TOPIC_BONUS = 0.05
+SHOP_WIDE_BONUS = 0.02  # a tie-break only: a family's own entry over one member's near-equal one
 
 _LATIN_WORD = re.compile(r"[a-z0-9']+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -200,14 +201,16 @@ class KBIndex:
         product: str | None = None,
         prefer_topic: str | None = None,
         prefer_product: str | None = None,
+        prefer_shop_wide: bool = False,
         query_vector: np.ndarray | None = None,
         dense_weight: float = DENSE_WEIGHT,
     ) -> list[Hit]:
         """Best ``k`` entries for ``query``: one hit per entry, score in [0, 1], best first.
 
         ``topic``/``product`` filter; ``prefer_*`` only nudge the ranking (the bot's
-        intent and the product under discussion). ``dense_weight`` 1 or 0 scores by one
-        signal alone (for evaluation).
+        intent, the product under discussion, or a family such as "普洱茶" under
+        discussion, which its own entry answers better than one member's). ``dense_weight``
+        1 or 0 scores by one signal alone (for evaluation).
         """
         if not self.phrasings or not query.strip():
             return []
@@ -238,6 +241,8 @@ class KBIndex:
                 score += PRODUCT_BONUS if entry.product == prefer_product else -PRODUCT_BONUS
             if prefer_topic and entry.topic == prefer_topic:
                 score += TOPIC_BONUS
+            if prefer_shop_wide and not entry.product:
+                score += SHOP_WIDE_BONUS
             score = min(max(score, 0.0), 1.0)
             position = self.rows[row]
             if position not in best or score > best[position].score:

@@ -122,14 +122,17 @@ class Knowledge:
         from the shipping table instead: days, fee and cold chain to that province.
         """
         named = self.catalog.find_in_text(question)
-        product = named or self.catalog.resolve(product)
+        mention, product = product, named or self.catalog.resolve(product)
         prefer_topic = INTENT_TOPICS.get(intent or "")
         hits = self.index.search(question, k=3, prefer_topic=prefer_topic, prefer_product=product)
-        context = self.catalog.get(product) if not named else None
-        if context and (not hits or hits[0].entry.topic in PRODUCT_TOPICS):
+        # What "这个" refers to: the product under discussion, or a family named earlier ("普洱茶", "干果")
+        # that is no single catalog product but still decides which answer fits.
+        context = None if named else (self.catalog.get(product).name if product else mention)
+        follow_up = context and context.lower() not in question.lower()
+        if follow_up and (not hits or hits[0].entry.topic in PRODUCT_TOPICS):
             # "能抽真空吗" right after talking about beef jerky means beef jerky; "运费怎么算" does not.
-            hits = self.index.search(f"{context.name} {question}", k=3, prefer_topic=prefer_topic,
-                                     prefer_product=product)
+            hits = self.index.search(f"{context} {question}", k=3, prefer_topic=prefer_topic,
+                                     prefer_product=product, prefer_shop_wide=product is None)
         if not hits:
             return Answer("", [], product)
         top = hits[0].entry

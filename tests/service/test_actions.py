@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -38,6 +39,22 @@ async def test_follow_up_without_product_name_uses_the_slot(knowledge):
     await ActionAnswerQuestion(knowledge).run(
         dispatcher, tracker("能抽真空吗", "ask_vacuum_packing", slots={"product": "beef-jerky"}), {})
     assert dispatcher.messages[0]["custom"]["techan"]["kb"][0]["id"] == "beef-jerky-vacuum"
+
+
+@pytest.mark.parametrize(("family", "question", "intent", "expected"), [
+    ("普洱茶", "那怎么保存", "ask_storage", "puer-storage"),
+    ("普洱茶", "这个能放多久", "ask_shelf_life", "puer-shelf-life"),
+    ("干果", "怎么保存比较好", "ask_storage", "dried-fruit-storage"),
+    ("糕点", "能放几天", "ask_shelf_life", "pastry-shelf-life"),
+])
+async def test_follow_up_after_a_product_family_stays_on_that_family(knowledge, family, question, intent, expected):
+    """"普洱茶" names no single product, yet "那怎么保存" right after it still means Pu'er, not the first storage entry."""
+    assert knowledge.catalog.resolve(family) is None  # a family, not one product
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(
+        dispatcher, tracker(question, intent, slots={"product": family}), {})
+    assert dispatcher.messages[0]["custom"]["techan"]["kb"][0]["id"] == expected
+    assert not [e for e in events if e["name"] == "product"], "the family in the slot was replaced by a guess"
 
 
 async def test_unsure_answers_offer_choices_and_a_person(knowledge):
