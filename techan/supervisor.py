@@ -10,12 +10,14 @@ import time
 import urllib.error
 import urllib.request
 import webbrowser
+from pathlib import Path
 
 from techan.rasa_process import rasa_env, server_command
 from techan.settings import Settings
 
 STARTUP_TIMEOUT_S = 300
 STOP_TIMEOUT_S = 15
+PROGRESS_EVERY_S = 30
 
 
 def _ok(url: str) -> bool:
@@ -53,14 +55,30 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
             process.wait()
 
 
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a child's console log, to show why it failed."""
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return f"last lines of {path}:\n" + "\n".join(f"  {line}" for line in tail)
+
+
 def run_stack(settings: Settings) -> int:
-    """Start both, wait until both answer, print the URLs, stop both on Ctrl-C or if one dies."""
+    """Start both, wait until both answer, print the URLs, stop both on Ctrl-C or if one dies.
+
+    Rasa's console (TensorFlow and library deprecation chatter) goes to a log file in the
+    data dir rather than the owner's terminal; its tail is shown if Rasa fails.
+    """
     rasa_command = server_command(settings)  # fails early, before anything starts, without a model
+    rasa_console = settings.rasa_path / "console.log"
     print("starting the app and the Rasa server…", flush=True)
-    processes = {
-        "app": subprocess.Popen([sys.executable, "-m", "techan", "serve"]),
-        "rasa": subprocess.Popen(rasa_command, env=rasa_env(), stdout=subprocess.DEVNULL),
-    }
+    with rasa_console.open("w") as rasa_output:
+        processes = {
+            "app": subprocess.Popen([sys.executable, "-m", "techan", "serve"]),
+            "rasa": subprocess.Popen(rasa_command, env=rasa_env(), stdout=rasa_output, stderr=subprocess.STDOUT),
+        }
+    logs = {"rasa": rasa_console}
     stopping = False
 
     def request_stop(signum, _frame) -> None:
@@ -71,16 +89,22 @@ def run_stack(settings: Settings) -> int:
     try:
         checks = {"app": f"{settings.app_base_url}/healthz", "rasa": f"{settings.rasa_base_url}/"}
         ready: set[str] = set()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        started = time.monotonic()
+        deadline, next_progress = started + STARTUP_TIMEOUT_S, started + PROGRESS_EVERY_S
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
                     print(f"techan: the {name} process exited with code {process.returncode}; stopping",
                           file=sys.stderr, flush=True)
+                    if name in logs:
+                        print(log_tail(logs[name]), file=sys.stderr, flush=True)
                     return 1
             for name, url in checks.items():
                 if name not in ready and _ok(url):
                     ready.add(name)
+                    if name == "app" and "rasa" not in ready:
+                        print("app ready; the Rasa server is loading its model (1–2 minutes on 2 cores)…",
+                              flush=True)
                     if len(ready) == len(checks):
                         print(f"\n  web chat     {settings.app_base_url}/"
                               f"\n  owner admin  {settings.app_base_url}/admin/kb"
@@ -91,10 +115,18 @@ def run_stack(settings: Settings) -> int:
                               f"\n  rasa         {settings.rasa_base_url}/\n\nready. Ctrl-C stops both.",
                               flush=True)
                         open_browser(f"{settings.app_base_url}/")
-            if len(ready) < len(checks) and time.monotonic() > deadline:
-                print(f"techan: not ready after {STARTUP_TIMEOUT_S}s (waiting for "
-                      f"{', '.join(sorted(set(checks) - ready))}); stopping", file=sys.stderr, flush=True)
+            now = time.monotonic()
+            if len(ready) < len(checks) and now > deadline:
+                waiting = sorted(set(checks) - ready)
+                print(f"techan: not ready after {STARTUP_TIMEOUT_S}s (waiting for {', '.join(waiting)}); stopping",
+                      file=sys.stderr, flush=True)
+                for name in set(waiting) & set(logs):
+                    print(log_tail(logs[name]), file=sys.stderr, flush=True)
                 return 1
+            if len(ready) < len(checks) and now > next_progress:
+                print(f"  … still starting ({now - started:.0f} s; waiting for "
+                      f"{', '.join(sorted(set(checks) - ready))})", flush=True)
+                next_progress = now + PROGRESS_EVERY_S
             time.sleep(0.5)
         return 0
     finally:

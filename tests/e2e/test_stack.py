@@ -124,6 +124,14 @@ def test_handoff_through_the_real_stack(stack):
         assert text in texts
 
 
+def test_the_owner_terminal_shows_the_urls_not_library_warnings(stack):
+    """Rasa's TensorFlow and deprecation chatter goes to its console log in the data dir."""
+    output = "".join(stack.output)
+    assert "web chat" in output and "ready. Ctrl-C stops both." in output
+    assert "Warning" not in output, output
+    assert "Rasa server" in (stack.data_dir / "rasa" / "console.log").read_text(errors="replace")
+
+
 def test_supervisor_stops_the_app_when_rasa_dies(tmp_path):
     stack = start_stack(tmp_path)
     app_port = int(stack.app_url.rsplit(":", 1)[1])
@@ -138,6 +146,7 @@ def test_supervisor_stops_the_app_when_rasa_dies(tmp_path):
         stop_stack(stack)
     assert stack.process.returncode == 1
     assert any("rasa process exited" in line for line in stack.output)
+    assert any(f"last lines of {tmp_path / 'rasa' / 'console.log'}" in line for line in stack.output)
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", app_port)) != 0, "the app kept running without Rasa"
 
