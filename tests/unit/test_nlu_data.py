@@ -16,13 +16,19 @@ ANNOTATION = re.compile(r"\[([^\]]+)\]\(([a-z_]+)\)")
 TRADITIONAL = re.compile(r"[們這個嗎麼錢運單寄幾裝禮給過長輩戶視頻轉餅乾頭臘壺腸紅葉]")
 
 
+NLU_DIR = PROJECT_ROOT / "bot" / "data" / "nlu"
+
+
 def training_data() -> tuple[dict[str, list[str]], dict[str, str]]:
-    nlu = yaml.safe_load((PROJECT_ROOT / "bot" / "data" / "nlu" / "intents.yml").read_text(encoding="utf-8"))["nlu"]
+    """Examples by intent and synonyms, from every topic file (faq.yml, gifts.yml, ...)."""
+    nlu = [block for path in sorted(NLU_DIR.glob("*.yml"))
+           for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]]
     examples: dict[str, list[str]] = {}
     synonyms: dict[str, str] = {}
     for block in nlu:
         lines = [line.strip()[2:].strip() for line in block["examples"].splitlines() if line.strip()]
         if "intent" in block:
+            assert block["intent"] not in examples, f"{block['intent']} is split over two files"
             examples[block["intent"]] = lines
         elif "synonym" in block:
             synonyms.update({line: block["synonym"] for line in lines})
@@ -59,7 +65,7 @@ def test_held_out_messages_are_not_training_examples():
 def test_recipient_and_occasion_lookups_list_every_synonym():
     """The lookup tables feed the entity extractor the same words the synonyms map, no more, no fewer."""
     _, synonyms = training_data()
-    nlu = yaml.safe_load((PROJECT_ROOT / "bot" / "data" / "nlu" / "lookups.yml").read_text(encoding="utf-8"))["nlu"]
+    nlu = yaml.safe_load((NLU_DIR / "lookups.yml").read_text(encoding="utf-8"))["nlu"]
     lookups = {block["lookup"]: {line.strip()[2:].strip() for line in block["examples"].splitlines() if line.strip()}
                for block in nlu}
     assert lookups["recipient"] == {word for word, value in synonyms.items() if value in RECIPIENTS}
@@ -67,8 +73,10 @@ def test_recipient_and_occasion_lookups_list_every_synonym():
 
 
 def test_budget_spans_keep_their_qualifier():
-    """The budget parser reads the entity text: "[500](budget)以内" would lose the "within"."""
+    """The budget parser reads the entity text: "[500](budget)以内" or "under [300](budget)" would lose the qualifier."""
     examples, _ = training_data()
     cut = [line for lines in examples.values() for line in lines
-           if re.search(r"\]\(budget\)(以内|以下|以上|左右|上下|多)", line)]
+           if re.search(r"\]\(budget\)\s*(以内|以下|以上|左右|上下|多|or (less|more)|\+)", line)
+           or re.search(r"(大概|大约|差不多|不超过|最多|至少|under|below|around|about|over|up to|at least)\s*\[[^\]]+\]\(budget\)",
+                        line, re.I)]
     assert not cut
