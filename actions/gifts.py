@@ -16,7 +16,8 @@ from knowledge.gifts import OCCASION_ZH, RECIPIENT_ZH, dietary_needs, recommend
 from knowledge.service import Knowledge
 
 ANY = "any"  # the customer skipped this question
-SKIP_WORDS = re.compile(r"^(随便|都行|都可以|无所谓|不限|没有?预算|不知道|跳过|不确定|看着办|skip|any|whatever|不一定)\W*$", re.I)
+SKIP_WORDS = re.compile(r"^(随便|都行|都可以|无所谓|不限|没有?预算|不知道|跳过|不确定|看着办|不一定|skip|any|whatever|anything"
+                        r"( is fine| works)?|(it )?doesn'?t matter|no preference|up to you|not sure|no idea|no budget)\W*$", re.I)
 GIFT_BUTTONS = [{"title": "换一批", "payload": "/request_gift"},
                 {"title": "找店员帮挑", "payload": "/request_human"},
                 {"title": "视频看实物", "payload": "/request_video"}]

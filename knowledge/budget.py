@@ -1,4 +1,4 @@
-"""Budgets as customers write them: 300, 三百, 三百多, 两三百, 500以内, 一千左右, 1k, 300-500."""
+"""Budgets as customers write them: 300, 三百, 三百多, 两三百, 500以内, 一千左右, 1k, 300-500, under 300."""
 
 from __future__ import annotations
 
@@ -10,8 +10,16 @@ DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, 
 UNITS = {"十": 10, "百": 100, "千": 1000, "k": 1000, "K": 1000, "万": 10000, "w": 10000, "W": 10000}
 _NUM = r"(?:\d+(?:\.\d+)?[kKwW]?|[零〇一二两俩三四五六七八九十百千万]+)"
 _TWO = re.compile(r"([一二两三四五六七八九])([二两三四五六七八九])([十百千万])")
-_RANGE = re.compile(rf"({_NUM})\s*(?:-|~|～|—|到|至)\s*({_NUM})")
+_RANGE = re.compile(rf"({_NUM})\s*(?:-|~|～|—|到|至|to|and)\s*({_NUM})")  # 300-500, 200 to 300, between 200 and 400
 _ONE = re.compile(rf"({_NUM})")
+# Qualifiers, matched in the text with spaces removed and lower-cased ("no more than 800" -> "nomorethan800").
+_UNIT = r"(?:元|块钱|块|rmb|yuan)?"
+_AT_MOST = (re.compile(rf"{_UNIT}(?:以内|以下|之内|内|封顶|orless|orunder|orbelow)"),
+            re.compile(r"(?:不超过|不到|最多|低于|under|below|lessthan|nomorethan|upto|within|atmost|max)¥?$"))
+_AT_LEAST = (re.compile(rf"{_UNIT}(?:以上|起|\+|ormore|orabove)"),
+             re.compile(r"(?:至少|不低于|超过|over|above|morethan|atleast)¥?$"))
+_ABOUT = (re.compile(rf"{_UNIT}(?:左右|上下|orso)"),
+          re.compile(r"(?:大概|大约|差不多|around|about|approximately|roughly)¥?$"))
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ def _magnitude(value: int) -> int:
 
 def parse_budget(text: str) -> Budget | None:
     """The budget range in ``text``, or None when there is no amount in it."""
-    text = text.replace("，", ",").replace(" ", "")
+    text = text.replace("，", ",").replace(" ", "").lower()
     match = _TWO.search(text)  # 两三百
     if match:
         unit = UNITS[match.group(3)]
@@ -78,10 +86,13 @@ def parse_budget(text: str) -> Budget | None:
     before = text[: match.start()]
     if rest.startswith("多") or rest.startswith("出头"):
         return Budget(value, value + _magnitude(value))
-    if re.match(r"(?:元|块|块钱|rmb)?(?:以内|以下|之内|内|封顶)", rest) or re.search(r"(?:不超过|不到|最多|低于)$", before):
+    def qualified(after: re.Pattern, ahead: re.Pattern) -> bool:
+        return bool(after.match(rest) or ahead.search(before))
+
+    if qualified(*_AT_MOST):
         return Budget(0, value)
-    if re.match(r"(?:元|块|块钱|rmb)?(?:以上|起)", rest) or re.search(r"(?:至少|不低于|超过)$", before):
+    if qualified(*_AT_LEAST):
         return Budget(value, None)
-    if re.match(r"(?:元|块|块钱|rmb)?(?:左右|上下)", rest) or re.search(r"(?:大概|大约|差不多)$", before):
+    if qualified(*_ABOUT):
         return Budget(round(value * 0.8), round(value * 1.2))
     return Budget(round(value * 0.7), round(value * 1.1))

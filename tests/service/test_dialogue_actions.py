@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -104,3 +105,16 @@ async def test_gift_form_reads_untagged_budgets_and_skips():
     assert "没看懂预算" in dispatcher.messages[0]["text"]
     assert await form.validate_recipient("外星人", None, None, {}) == {"recipient": None}
     assert await form.validate_recipient("boss", None, None, {}) == {"recipient": "boss"}
+
+
+@pytest.mark.parametrize("text", ["anything is fine", "Doesn't matter", "no preference", "up to you", "skip"])
+async def test_gift_form_takes_english_skips(text):
+    form = ValidateGiftForm()
+    assert await form.extract_occasion(None, form_tracker(text, "occasion"), {}) == {"occasion": "any"}
+    assert await form.extract_budget(None, form_tracker(text, "budget"), {}) == {"budget": "any"}
+
+
+async def test_gift_form_reads_english_budgets_with_their_qualifier():
+    form = ValidateGiftForm()
+    assert await form.extract_budget(None, form_tracker("under 300", "budget"), {}) == {"budget": "under 300"}
+    assert await form.validate_budget("under 300", CollectingDispatcher(), None, {}) == {"budget": "under 300"}
