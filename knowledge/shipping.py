@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from knowledge.catalog import ProductRecord
 from knowledge.files import ShippingRateIn
 
@@ -19,20 +21,36 @@ CITIES = {
     "南宁": "广西", "桂林": "广西", "海口": "海南", "三亚": "海南", "成都": "四川", "绵阳": "四川", "贵阳": "贵州",
     "昆明": "云南", "大理": "云南", "丽江": "云南", "拉萨": "西藏", "西安": "陕西", "兰州": "甘肃", "西宁": "青海",
     "银川": "宁夏", "乌鲁木齐": "新疆", "喀什": "新疆", "伊犁": "新疆",
-    "beijing": "北京", "shanghai": "上海", "guangzhou": "广东", "shenzhen": "广东", "chengdu": "四川",
-    "hangzhou": "浙江", "urumqi": "新疆", "lhasa": "西藏", "harbin": "黑龙江", "xi'an": "陕西", "wuhan": "湖北",
 }
+# English spellings customers type, to the Chinese name an answer shows ("寄到北京", not "寄到beijing").
+ENGLISH_PLACES = {
+    "beijing": "北京", "tianjin": "天津", "shanghai": "上海", "chongqing": "重庆", "guangzhou": "广州",
+    "shenzhen": "深圳", "chengdu": "成都", "hangzhou": "杭州", "nanjing": "南京", "suzhou": "苏州",
+    "xiamen": "厦门", "qingdao": "青岛", "wuhan": "武汉", "changsha": "长沙", "kunming": "昆明",
+    "xi'an": "西安", "xian": "西安", "urumqi": "乌鲁木齐", "lhasa": "拉萨", "harbin": "哈尔滨",
+    "shenyang": "沈阳", "dalian": "大连", "zhengzhou": "郑州", "jinan": "济南", "fuzhou": "福州",
+    "nanning": "南宁", "guiyang": "贵阳", "lanzhou": "兰州", "xining": "西宁", "yinchuan": "银川",
+    "hohhot": "呼和浩特", "haikou": "海口", "sanya": "三亚", "hebei": "河北", "shanxi": "山西",
+    "inner mongolia": "内蒙古", "liaoning": "辽宁", "jilin": "吉林", "heilongjiang": "黑龙江",
+    "jiangsu": "江苏", "zhejiang": "浙江", "anhui": "安徽", "fujian": "福建", "jiangxi": "江西",
+    "shandong": "山东", "henan": "河南", "hubei": "湖北", "hunan": "湖南", "guangdong": "广东",
+    "guangxi": "广西", "hainan": "海南", "sichuan": "四川", "guizhou": "贵州", "yunnan": "云南",
+    "tibet": "西藏", "shaanxi": "陕西", "gansu": "甘肃", "qinghai": "青海", "ningxia": "宁夏", "xinjiang": "新疆",
+}
+_ENGLISH_PLACE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, ENGLISH_PLACES), key=len, reverse=True)) + r")\b")
 FREE_SHIPPING_FROM = 199
 REMOTE = ("新疆", "西藏", "青海")
 
 
 def find_place(text: str | None) -> tuple[str, str] | None:
-    """(place as written, province) for the first city or province named in ``text``."""
+    """(place in Chinese, province) for the first city or province named in ``text``."""
     if not text:
         return None
-    lowered = text.lower()
+    english = _ENGLISH_PLACE.search(text.lower())
+    if english:
+        text = ENGLISH_PLACES[english.group(1)]
     for place, province in sorted(CITIES.items(), key=lambda item: -len(item[0])):
-        if place in lowered:
+        if place in text:
             return place, province
     for province in PROVINCES:
         if province in text:

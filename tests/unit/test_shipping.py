@@ -12,9 +12,16 @@ def test_places_are_normalised_to_provinces():
     assert find_place("寄到乌鲁木齐呢") == ("乌鲁木齐", "新疆")
     assert find_place("发深圳要几天") == ("深圳", "广东")
     assert find_place("内蒙古包邮吗") == ("内蒙古", "内蒙古")
-    assert find_place("How long to Beijing?") == ("beijing", "北京")
     assert find_place("普洱茶保质期多久") is None
     assert find_place(None) is None
+
+
+def test_english_places_are_answered_with_their_chinese_names():
+    """An answer reads "寄到北京", not "寄到beijing": the place is named as the shop writes it."""
+    assert find_place("How long to Beijing?") == ("北京", "北京")
+    assert find_place("ship it to urumqi") == ("乌鲁木齐", "新疆")
+    assert find_place("can you send it to Yunnan") == ("云南", "云南")
+    assert find_place("Xianyang") is None  # "xian" only as a word
 
 
 def test_quote_for_a_product_uses_its_origin():
