@@ -11,17 +11,25 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import entity_or_slot
+from actions.handoff import ask_human_button
+from actions.language import customer_language
 from knowledge.budget import parse_budget
 from knowledge.gifts import OCCASION_ZH, RECIPIENT_ZH, dietary_needs, recommend
 from knowledge.service import Knowledge
+from techan.language import Say
 
 ANY = "any"  # the customer skipped this question
 SKIP_WORDS = re.compile(r"^(随便|都行|都可以|无所谓|不限|没有?预算|不知道|跳过|不确定|看着办|不一定|skip|any|whatever|anything"
                         r"( is fine| works)?|(it )?doesn'?t matter|no preference|up to you|not sure|no idea|no budget)\W*$", re.I)
-GIFT_BUTTONS = [{"title": "换一批", "payload": "/request_gift"},
-                {"title": "找店员帮挑", "payload": "/request_human"},
-                {"title": "视频看实物", "payload": "/request_video"}]
-NOTHING_FITS = "这个预算和要求下暂时没有合适的礼物，可以放宽一点预算，或者让店员帮您挑。"
+GIFT_BUTTONS = [(Say("换一批", "Show others"), "/request_gift"),
+                (Say("找店员帮挑", "Ask staff to choose"), "/request_human"),
+                (Say("视频看实物", "See it on video"), "/request_video")]
+PICKED = Say("为您挑了这几样：", "Here are a few I picked for you:")
+PICKED_AGAIN = Say("再换几样看看：", "A few others:")
+NOTHING_FITS = Say("这个预算和要求下暂时没有合适的礼物，可以放宽一点预算，或者让店员帮您挑。",
+                   "Nothing fits that budget and those wishes right now. Try a wider budget, or let our staff choose.")
+BUDGET_NOT_UNDERSTOOD = Say("没看懂预算，可以说“三百左右”“500以内”，或者说“不限”。",
+                            "Sorry, I didn't get the budget. Try \"around 300\" or \"under 500\", or say \"no limit\".")
 
 
 def customer_words_since_gift_request(tracker: Tracker) -> str:
@@ -50,17 +58,19 @@ async def recommend_gifts(knowledge: Knowledge, dispatcher: CollectingDispatcher
     query = f"{recipient}|{occasion}|{budget}|{','.join(sorted(needs))}"
     shown = set(tracker.get_slot("gifts_shown") or []) if tracker.get_slot("gift_query") == query else set()
     wishes = await asyncio.to_thread(knowledge.product_similarity, words) if words else None
+    language = customer_language(tracker)
     picks = recommend(knowledge.catalog, recipient, occasion, budget, needs=needs, wishes=wishes,
-                      exclude=frozenset(shown))
+                      exclude=frozenset(shown), language=language)
     if not picks and shown:  # everything that fits has been shown: start again from the best
         shown = set()
-        picks = recommend(knowledge.catalog, recipient, occasion, budget, needs=needs, wishes=wishes)
+        picks = recommend(knowledge.catalog, recipient, occasion, budget, needs=needs, wishes=wishes,
+                          language=language)
     if not picks:
-        dispatcher.utter_message(text=NOTHING_FITS, buttons=[{"title": "找店员", "payload": "/request_human"}])
+        dispatcher.utter_message(text=NOTHING_FITS.to(language), buttons=[ask_human_button(language)])
         return []
-    dispatcher.utter_message(text="为您挑了这几样：" if not shown else "再换几样看看：")
-    dispatcher.utter_message(buttons=GIFT_BUTTONS,
-                             json_message={"products": [r.product.card(r.reason) for r in picks]})
+    dispatcher.utter_message(text=(PICKED_AGAIN if shown else PICKED).to(language))
+    dispatcher.utter_message(buttons=[{"title": title.to(language), "payload": payload} for title, payload in GIFT_BUTTONS],
+                             json_message={"products": [r.product.card(r.reason, language) for r in picks]})
     return [SlotSet("gift_query", query), SlotSet("gifts_shown", sorted(shown | {r.product.id for r in picks}))]
 
 
@@ -115,5 +125,5 @@ class ValidateGiftForm(FormValidationAction):
     async def validate_budget(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         if value == ANY or (isinstance(value, str) and parse_budget(value)):
             return {"budget": value}
-        dispatcher.utter_message(text="没看懂预算，可以说“三百左右”“500以内”，或者说“不限”。")
+        dispatcher.utter_message(text=BUDGET_NOT_UNDERSTOOD.to(customer_language(tracker)))
         return {"budget": None}

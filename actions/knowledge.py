@@ -11,13 +11,19 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import entity_or_slot
 from actions.gifts import recommend_gifts
+from actions.handoff import ask_human_button
+from actions.language import customer_language
 from knowledge.service import Knowledge
+from techan.language import Say
 
-NOT_SURE = "这个问题我不太确定 🤔 您是想问下面哪一个？也可以直接找店员。"
-NO_ANSWER = "抱歉，这个问题我暂时答不上来。您可以换个说法，或者点“找店员”让店员来回答。"
-SECOND_MISS = "还是没能帮上您，抱歉！我请店员来回答，您的问题店员都能看到。"
-NOT_SOLD = "本店暂时没有卖“{name}”。这几样相近的，您看看有没有喜欢的："
-ASK_HUMAN_BUTTON = {"title": "找店员", "payload": "/request_human"}
+NOT_SURE = Say("这个问题我不太确定 🤔 您是想问下面哪一个？也可以直接找店员。",
+               "I'm not quite sure about that 🤔 Did you mean one of these? You can also ask our staff.")
+NO_ANSWER = Say("抱歉，这个问题我暂时答不上来。您可以换个说法，或者点“找店员”让店员来回答。",
+                "Sorry, I can't answer that yet. Try asking another way, or tap \"Ask staff\" and a person will answer.")
+SECOND_MISS = Say("还是没能帮上您，抱歉！我请店员来回答，您的问题店员都能看到。",
+                  "Sorry I couldn't help! I'm asking our staff to answer; they can see your question.")
+NOT_SOLD = Say("本店暂时没有卖“{name}”。这几样相近的，您看看有没有喜欢的：",
+               "We don't sell \"{name}\" at the moment. These are the closest things we have:")
 GIFT_ENTITIES = ("recipient", "occasion", "budget")
 MISSES_BEFORE_PERSON = 2
 
@@ -38,6 +44,7 @@ class ActionAnswerQuestion(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         message = tracker.latest_message or {}
+        language = customer_language(tracker)
         intent = (message.get("intent") or {}).get("name")
         entities = _latest_entities(tracker)
         if intent == "inform" and set(entities) & set(GIFT_ENTITIES) and not {"product", "destination"} & set(entities):
@@ -59,25 +66,25 @@ class ActionAnswerQuestion(Action):
             return [SlotSet("kb_misses", 0), *([SlotSet("product", answer.product)] if answer.product else [])]
         unknown = entities.get("product")
         if unknown and not self.knowledge.catalog.resolve(unknown) and not self.knowledge.catalog.find_in_text(text):
-            return await self._not_sold(dispatcher, unknown)
+            return await self._not_sold(dispatcher, unknown, language)
         misses = int(tracker.get_slot("kb_misses") or 0) + 1
         if misses >= MISSES_BEFORE_PERSON:
-            dispatcher.utter_message(text=SECOND_MISS, json_message={
+            dispatcher.utter_message(text=SECOND_MISS.to(language), json_message={
                 "techan": {"kb": hits, "unsure": True}, "handoff": {"reason": "low_confidence"}})
             return [SlotSet("kb_misses", 0), ConversationPaused()]
         if answer.hits:
             buttons = [{"title": h.entry.questions[0], "payload": h.entry.questions[0]} for h in answer.hits[:2]]
-            dispatcher.utter_message(text=NOT_SURE, buttons=[*buttons, ASK_HUMAN_BUTTON],
+            dispatcher.utter_message(text=NOT_SURE.to(language), buttons=[*buttons, ask_human_button(language)],
                                      json_message={"techan": {"kb": hits, "unsure": True}})
         else:
-            dispatcher.utter_message(text=NO_ANSWER, buttons=[ASK_HUMAN_BUTTON],
+            dispatcher.utter_message(text=NO_ANSWER.to(language), buttons=[ask_human_button(language)],
                                      json_message={"techan": {"kb": [], "unsure": True}})
         return [SlotSet("kb_misses", misses)]
 
-    async def _not_sold(self, dispatcher: CollectingDispatcher, name: str) -> list[dict[str, Any]]:
+    async def _not_sold(self, dispatcher: CollectingDispatcher, name: str, language: str) -> list[dict[str, Any]]:
         """A product the shop does not sell: say so, and show the closest ones it does."""
         closest = await asyncio.to_thread(self.knowledge.closest_products, name, 3)
-        cards = [self.knowledge.catalog.get(product_id).card() for product_id in closest]
-        dispatcher.utter_message(text=NOT_SOLD.format(name=name), buttons=[ASK_HUMAN_BUTTON],
+        cards = [self.knowledge.catalog.get(product_id).card(language=language) for product_id in closest]
+        dispatcher.utter_message(text=NOT_SOLD.to(language).format(name=name), buttons=[ask_human_button(language)],
                                  json_message={"products": cards, "techan": {"not_sold": name}})
         return [SlotSet("product", None), SlotSet("kb_misses", 0)]

@@ -36,6 +36,7 @@ from techan.appkeys import KNOWLEDGE, SESSIONS, SETTINGS, TEMPLATES
 from techan.auth import CSRF, Principal, authenticate, require, require_page, sign, unsign
 from techan.db import Call, Conversation, ConversationEvent, Customer, Message, utcnow
 from techan.jsonbody import json_object
+from techan.language import Say
 from techan.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,15 @@ ROLES = ("staff", "customer")
 JOIN_MESSAGE_TIMEOUT_S = 10
 RECONNECT_GRACE_S = 20
 TURN_TTL_S = 6 * 3600
-CALL_INVITE_TEXT = {"video": "店员想和您视频通话，现场给您看看实物。点下面的按钮加入（{minutes} 分钟内有效）。",
-                    "voice": "店员想和您语音通话。点下面的按钮加入（{minutes} 分钟内有效）。"}
+CALL_INVITE_TEXT = {
+    "video": Say("店员想和您视频通话，现场给您看看实物。点下面的按钮加入（{minutes} 分钟内有效）。",
+                 "Our staff would like a video call to show you the products. Tap below to join "
+                 "(valid for {minutes} minutes)."),
+    "voice": Say("店员想和您语音通话。点下面的按钮加入（{minutes} 分钟内有效）。",
+                 "Our staff would like a voice call. Tap below to join (valid for {minutes} minutes)."),
+}
+JOIN_BUTTON = {"video": Say("加入视频通话", "Join the video call"), "voice": Say("加入语音通话", "Join the voice call")}
+SHOWING_PRODUCT = Say("给您看看这款：{name}", "Have a look at this one: {name}")
 
 
 def other(role: str) -> str:
@@ -274,11 +282,12 @@ async def start_call(request: web.Request) -> web.Response:
         session.add(call)
         await session.flush()
         link = f"{(settings.public_url or settings.app_base_url).rstrip('/')}/call/{customer_token(settings, call)}"
+        language = (await session.get(Customer, conversation.customer_id)).language
         session.add(Message(conversation_id=conversation.id, direction="out", author="system",
                             channel=conversation.channel, delivery_status="pending",
-                            text=CALL_INVITE_TEXT[kind].format(minutes=settings.call_join_minutes),
-                            payload={"buttons": [{"title": "加入视频通话" if kind == "video" else "加入语音通话",
-                                                  "url": link, "web_app": conversation.channel == "telegram"}]}))
+                            text=CALL_INVITE_TEXT[kind].to(language).format(minutes=settings.call_join_minutes),
+                            payload={"buttons": [{"title": JOIN_BUTTON[kind].to(language), "url": link,
+                                                  "web_app": conversation.channel == "telegram"}]}))
         room = Room(call.id, conversation.id, call.mode, kind)
         calls.rooms[call.id] = room
         await calls.record_event(session, room, "call_started", {"kind": kind, "mode": call.mode,
@@ -334,9 +343,11 @@ async def push_product(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="no such product in the catalog")
     async with request.app[SESSIONS]() as session:
         conversation, _handoff = await assigned_conversation(session, request, principal)
+        language = (await session.get(Customer, conversation.customer_id)).language
+        card = product.card(language=language)
         message = Message(conversation_id=conversation.id, direction="out", author="staff",
-                          channel=conversation.channel, text=f"给您看看这款：{product.name}", delivery_status="pending",
-                          payload={"staff": principal.name, "products": [product.card()]})
+                          channel=conversation.channel, text=SHOWING_PRODUCT.to(language).format(name=card["name"]),
+                          delivery_status="pending", payload={"staff": principal.name, "products": [card]})
         session.add(message)
         await session.commit()
     await request.app[HUB].publish({"type": "message", "conversation_id": conversation.id})

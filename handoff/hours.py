@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+DAY_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _RULE = re.compile(r"^\s*([a-z,\-]+)\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -71,9 +72,17 @@ def _days(spec: str) -> list[int]:
     return days
 
 
-def describe(opening: datetime, now: datetime) -> str:
-    """今天/明天/周三 09:00, as a customer reads it."""
+def describe(opening: datetime | None, now: datetime, language: str = "zh") -> str:
+    """今天/明天/周三 09:00 ("today at 09:00", "on Wednesday at 09:00"), as a customer reads it."""
+    if opening is None:  # no opening hours at all
+        return "下次" if language != "en" else "when they are back"
     today = now.astimezone(opening.tzinfo).date()
+    if language == "en":
+        if opening.date() == today:
+            return f"today at {opening:%H:%M}"
+        if opening.date() == today + timedelta(days=1):
+            return f"tomorrow at {opening:%H:%M}"
+        return f"on {DAY_EN[opening.weekday()]} at {opening:%H:%M}"
     if opening.date() == today:
         day = "今天"
     elif opening.date() == today + timedelta(days=1):

@@ -24,21 +24,30 @@ from handoff.hours import BusinessHours, describe
 from handoff.queue import current_handoff, end_handoff, estimated_wait_minutes, open_handoff, transition
 from handoff.rasa_client import RasaClient, RasaUnavailable
 from handoff.states import HANDOFF_REASONS, Event, State
+from techan.language import Say, detect
 from techan.db import Conversation, Customer, Handoff, Message, UnansweredQuestion, utcnow
 
 log = logging.getLogger(__name__)
 
-BOT_UNAVAILABLE_TEXT = "抱歉，智能助手暂时有点忙，您的消息已经收到并转给店员，我们会尽快回复您。"
+BOT_UNAVAILABLE_TEXT = Say("抱歉，智能助手暂时有点忙，您的消息已经收到并转给店员，我们会尽快回复您。",
+                           "Sorry, the assistant is busy right now. Your message has reached our staff, "
+                           "who will answer as soon as they can.")
 MAX_TEXT_TO_RASA = 1000
-QUEUE_TEXT = "您现在排在第 {position} 位，预计等待约 {minutes} 分钟，店员接入后会在这里回复您。想继续问机器人，可以点“取消”。"
-CLOSED_TEXT = ("店员现在下班了，{opening} 上班后会第一时间回复您。您的消息已经记下，不会丢；"
-               "也可以点“取消”继续问机器人。")
-CANCELLED_TEXT = "好的，已取消转人工，机器人继续为您服务。"
+QUEUE_TEXT = Say("您现在排在第 {position} 位，预计等待约 {minutes} 分钟，店员接入后会在这里回复您。想继续问机器人，可以点“取消”。",
+                 "You are number {position} in the queue, about {minutes} minutes' wait. Our staff will answer "
+                 "here. To keep asking the bot, tap \"Cancel\".")
+CLOSED_TEXT = Say("店员现在下班了，{opening} 上班后会第一时间回复您。您的消息已经记下，不会丢；也可以点“取消”继续问机器人。",
+                  "Our staff are away now and will answer first thing {opening}. Your messages are kept; "
+                  "you can also tap \"Cancel\" to keep asking the bot.")
+CANCEL_BUTTON = Say("取消，继续问机器人", "Cancel, keep asking the bot")
+CANCELLED_TEXT = Say("好的，已取消转人工，机器人继续为您服务。", "OK, cancelled. The bot is here for you again.")
 CANCEL_WORDS = ("取消", "不用了", "算了", "cancel")
 RATING = re.compile(r'/rate\{"score":\s*([1-5])\}')
-RATING_THANKS_TEXT = "谢谢您的评价！欢迎随时再来。"
-RATING_IGNORED_TEXT = "这次服务已经评过分了，谢谢！"
-MEDIA_TO_STAFF_TEXT = "收到啦！图片和语音我看不懂，要请店员来看看吗？"
+RATING_THANKS_TEXT = Say("谢谢您的评价！欢迎随时再来。", "Thank you for the rating! Come back any time.")
+RATING_IGNORED_TEXT = Say("这次服务已经评过分了，谢谢！", "This chat has been rated already, thank you!")
+MEDIA_TO_STAFF_TEXT = Say("收到啦！图片和语音我看不懂，要请店员来看看吗？",
+                          "Got it! I can't look at pictures or listen to voice notes; shall I ask our staff?")
+ASK_STAFF_BUTTON = Say("找店员", "Ask staff")
 
 
 @dataclass
@@ -111,7 +120,8 @@ class Router:
             lock = self._locks[(channel, external_id)] = asyncio.Lock()
         async with lock:
             async with self.sessions() as session:
-                conversation = await self._open_conversation(session, channel, external_id, name, language)
+                conversation, language = await self._open_conversation(session, channel, external_id, name,
+                                                                       language, text)
                 if channel_message_id and await session.scalar(select(Message.id).where(
                         Message.channel == channel, Message.channel_message_id == channel_message_id)):
                     return RouteResult(conversation.id, conversation.state, [], duplicate=True)
@@ -127,30 +137,32 @@ class Router:
                     return known
 
                 if text.startswith("/rate"):
-                    replies = await self._rate(session, conversation, text)
+                    replies = await self._rate(session, conversation, text, language)
                     return RouteResult(conversation.id, conversation.state, replies)
-                if conversation.state == State.WAITING and (text == "/cancel" or text in CANCEL_WORDS):
-                    replies = await self._cancel(session, conversation, rasa_sender(channel, external_id))
+                if conversation.state == State.WAITING and (text == "/cancel" or text.lower() in CANCEL_WORDS):
+                    replies = await self._cancel(session, conversation, rasa_sender(channel, external_id), language)
                     return RouteResult(conversation.id, conversation.state, replies)
                 if conversation.state != State.BOT:
                     # With staff: the bot stays silent; the console is told of the stored message.
                     await self.hub.publish({"type": "message", "conversation_id": conversation.id})
                     return RouteResult(conversation.id, conversation.state, [])
                 if media:  # the bot cannot look at pictures or listen to voice notes; staff can
-                    replies = [Reply(MEDIA_TO_STAFF_TEXT, [{"title": "找店员", "payload": "/request_human"}])]
+                    replies = [Reply(MEDIA_TO_STAFF_TEXT.to(language),
+                                     [{"title": ASK_STAFF_BUTTON.to(language), "payload": "/request_human"}])]
                     self._store_replies(session, conversation, replies)
                     await session.commit()
                     return RouteResult(conversation.id, conversation.state, replies)
 
                 sender = rasa_sender(channel, external_id)
                 try:
-                    messages = await self.rasa.message(sender, text[:MAX_TEXT_TO_RASA], {"channel": channel})
+                    messages = await self.rasa.message(sender, text[:MAX_TEXT_TO_RASA],
+                                                       {"channel": channel, "language": language})
                     replies, handoff = replies_from_rasa(messages)
                     if not replies:
                         raise RasaUnavailable("Rasa produced no reply (action endpoint failing?)")
                 except RasaUnavailable as exc:
                     log.error("conversation %s: %s; handing off", conversation.id, exc)
-                    replies, handoff = [Reply(BOT_UNAVAILABLE_TEXT)], "bot_unavailable"
+                    replies, handoff = [Reply(BOT_UNAVAILABLE_TEXT.to(language))], "bot_unavailable"
 
                 self._store_replies(session, conversation, replies)
                 await self._note_unanswered(session, inbound, replies, handoff)
@@ -158,8 +170,8 @@ class Router:
                     await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": handoff})
                     conversation.handoff_reason = handoff
                     _episode, position = await open_handoff(session, conversation, handoff)
-                    queued = Reply(await self._queue_text(session, position),
-                                   [{"title": "取消，继续问机器人", "payload": "/cancel"}])
+                    queued = Reply(await self._queue_text(session, position, language),
+                                   [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])
                     self._store_replies(session, conversation, [queued])
                     replies.append(queued)
                 await session.commit()
@@ -190,7 +202,8 @@ class Router:
             session.add(UnansweredQuestion(message_id=question.id, text=question.text, reason=reason))
 
     async def _open_conversation(self, session: AsyncSession, channel: str, external_id: str,
-                                 name: str, language: str) -> Conversation:
+                                 name: str, language: str, text: str) -> tuple[Conversation, str]:
+        """The customer's current conversation, and the language to answer this message in."""
         customer = await session.scalar(select(Customer).where(
             Customer.channel == channel, Customer.external_id == external_id))
         if customer is None:
@@ -198,6 +211,7 @@ class Router:
             session.add(customer)
             await session.flush()
         customer.last_seen = utcnow()
+        customer.language = detect(text, customer.language)
         conversation = await session.scalar(
             select(Conversation).where(Conversation.customer_id == customer.id)
             .order_by(Conversation.id.desc()).limit(1))
@@ -208,15 +222,16 @@ class Router:
         elif conversation.state == State.RESOLVED:
             await transition(session, conversation, Event.CUSTOMER_RETURNED, {})
             await self.resume_bot(rasa_sender(channel, external_id))  # idempotent: covers a failed resume
-        return conversation
+        return conversation, customer.language
 
-    async def _queue_text(self, session: AsyncSession, position: int) -> str:
+    async def _queue_text(self, session: AsyncSession, position: int, language: str) -> str:
         """Where the customer stands: place and expected wait, or when staff are back."""
         now = utcnow()
         if not self.hours.is_open(now):
             opening = self.hours.next_opening(now)
-            return CLOSED_TEXT.format(opening=describe(opening, now) if opening else "上班")
-        return QUEUE_TEXT.format(position=position, minutes=await estimated_wait_minutes(session, position))
+            return CLOSED_TEXT.to(language).format(opening=describe(opening, now, language))
+        minutes = await estimated_wait_minutes(session, position)
+        return QUEUE_TEXT.to(language).format(position=position, minutes=minutes)
 
     async def resume_bot(self, sender: str) -> None:
         """Let Rasa answer this customer again (best effort: the customer's return retries it)."""
@@ -232,28 +247,30 @@ class Router:
         except RasaUnavailable as exc:
             log.warning("could not %s the bot for a customer: %s", event, exc)
 
-    async def _cancel(self, session: AsyncSession, conversation: Conversation, sender: str) -> list[Reply]:
+    async def _cancel(self, session: AsyncSession, conversation: Conversation, sender: str,
+                      language: str) -> list[Reply]:
         await transition(session, conversation, Event.CANCELLED, {})
         if handoff := await current_handoff(session, conversation.id):
             await end_handoff(session, handoff, "customer")
-        replies = [Reply(CANCELLED_TEXT)]
+        replies = [Reply(CANCELLED_TEXT.to(language))]
         self._store_replies(session, conversation, replies)
         await session.commit()
         await self.hub.publish({"type": "queue", "conversation_id": conversation.id})
         await self.resume_bot(sender)
         return replies
 
-    async def _rate(self, session: AsyncSession, conversation: Conversation, text: str) -> list[Reply]:
+    async def _rate(self, session: AsyncSession, conversation: Conversation, text: str,
+                    language: str) -> list[Reply]:
         """The one-tap rating after staff resolved the chat (1-5), kept on the handoff."""
         match = RATING.fullmatch(text)
         handoff = await session.scalar(select(Handoff).where(
             Handoff.conversation_id == conversation.id, Handoff.ended_by == "staff", Handoff.rating.is_(None))
             .order_by(Handoff.id.desc()).limit(1))
         if match is None or handoff is None:
-            replies = [Reply(RATING_IGNORED_TEXT)]
+            replies = [Reply(RATING_IGNORED_TEXT.to(language))]
         else:
             handoff.rating = int(match.group(1))
-            replies = [Reply(RATING_THANKS_TEXT)]
+            replies = [Reply(RATING_THANKS_TEXT.to(language))]
         self._store_replies(session, conversation, replies)
         await session.commit()
         return replies

@@ -15,9 +15,10 @@ from techan.appkeys import ROUTER, SESSIONS, TEMPLATES
 from techan.auth import CSRF, Principal, require, require_page
 from techan.db import Conversation, Customer, Handoff, Message, StaffAccount, StaffNote, utcnow
 from techan.jsonbody import json_object
+from techan.language import Say
 
 MAX_STAFF_TEXT = 4000
-RATING_PROMPT = "店员已结束本次服务。请为这次服务打个分吧："
+RATING_PROMPT = Say("店员已结束本次服务。请为这次服务打个分吧：", "Our staff have finished helping you. How did we do?")
 RATING_BUTTONS = [{"title": "⭐" * n, "payload": f'/rate{{"score": {n}}}'} for n in range(5, 0, -1)]
 
 
@@ -203,10 +204,10 @@ async def resolve(request: web.Request) -> web.Response:
             raise web.HTTPConflict(text=f"the conversation is {conversation.state}; nothing to resolve") from None
         if handoff:
             await end_handoff(session, handoff, "staff")
-        session.add(Message(conversation_id=conversation.id, direction="out", author="system",
-                            channel=conversation.channel, text=RATING_PROMPT, delivery_status="pending",
-                            payload={"buttons": RATING_BUTTONS}))
         customer = await session.get(Customer, conversation.customer_id)
+        session.add(Message(conversation_id=conversation.id, direction="out", author="system",
+                            channel=conversation.channel, text=RATING_PROMPT.to(customer.language),
+                            delivery_status="pending", payload={"buttons": RATING_BUTTONS}))
         await session.commit()
     await request.app[HUB].publish({"type": "queue", "conversation_id": conversation.id})
     await notify_customer(request.app, conversation)

@@ -38,9 +38,13 @@ class ProductRecord:
             for name in cls.__dataclass_fields__
         })
 
-    def card(self, reason: str | None = None) -> dict[str, Any]:
-        """The product as a card in a chat (web chat, Telegram photo); the reason defaults to its first sentence."""
-        return {"id": self.id, "name": self.name, "price": float(self.price), "image": self.image,
+    def card(self, reason: str | None = None, language: str = "zh") -> dict[str, Any]:
+        """The product as a card in a chat (web chat, Telegram photo); the reason defaults to its first sentence.
+
+        English readers get the English name first, with the Chinese one they will see on the package.
+        """
+        name = f"{self.name_en} · {self.name}" if language == "en" and self.name_en else self.name
+        return {"id": self.id, "name": name, "price": float(self.price), "image": self.image,
                 "reason": reason if reason is not None else self.description.split("。")[0]}
 
     def fields(self) -> dict[str, str]:

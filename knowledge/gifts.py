@@ -23,6 +23,14 @@ DIETARY_WORDS = {
     "not_spicy": re.compile(r"不辣|不要辣|不吃辣|不能吃辣|怕辣|别太辣|不要太辣|忌辣|not spicy|no spic|mild", re.I),
 }
 DIETARY_ZH = {"no_sugar": "无糖", "not_spicy": "不辣"}
+RECIPIENT_EN = {"elder": "elders", "parent": "parents", "boss": "a boss", "colleague": "colleagues",
+                "friend": "friends", "child": "children", "partner": "a partner", "client": "clients",
+                "teacher": "a teacher", "patient": "someone unwell"}
+OCCASION_EN = {"spring_festival": "Chinese New Year", "mid_autumn": "Mid-Autumn", "dragon_boat": "Dragon Boat Festival",
+               "birthday": "birthday", "business_visit": "business visit", "hospital_visit": "hospital visit",
+               "wedding": "wedding", "housewarming": "housewarming", "teachers_day": "Teachers' Day",
+               "everyday": "everyday"}
+DIETARY_EN = {"no_sugar": "sugar-free", "not_spicy": "not spicy"}
 
 
 def dietary_needs(text: str) -> frozenset[str]:
@@ -57,24 +65,35 @@ def _fit(product: ProductRecord, recipient: str | None, occasion: str | None, bu
     return score
 
 
-def _reason(product: ProductRecord, recipient: str | None, occasion: str | None, needs: frozenset[str]) -> str:
-    parts = [DIETARY_ZH[need] for need in sorted(needs) if product.category not in NON_FOOD]
+def _reason(product: ProductRecord, recipient: str | None, occasion: str | None, needs: frozenset[str],
+            language: str = "zh") -> str:
+    """One line on why this gift: diet, recipient and occasion it suits, and what it is."""
+    diet = [need for need in sorted(needs) if product.category not in NON_FOOD]
+    first_sentence = product.description.split("，")[0].split("。")[0]
+    if language == "en":
+        parts = [DIETARY_EN[need] for need in diet]
+        if recipient in product.recipients:
+            parts.append(f"suits {RECIPIENT_EN[recipient]}")
+        if occasion in product.occasions:
+            parts.append(f"a good {OCCASION_EN[occasion]} gift")
+        return (", ".join(parts).capitalize() + ".") if parts else first_sentence + "。"
+    parts = [DIETARY_ZH[need] for need in diet]
     if recipient in product.recipients:
         parts.append(f"适合送{RECIPIENT_ZH[recipient]}")
     if occasion in product.occasions:
         parts.append(f"{OCCASION_ZH[occasion]}送礼很合适")
-    first_sentence = product.description.split("，")[0].split("。")[0]
     parts.append(first_sentence)
     return "，".join(parts) + "。"
 
 
 def recommend(catalog: Catalog, recipient: str | None = None, occasion: str | None = None,
               budget: Budget | None = None, k: int = 3, *, needs: frozenset[str] = frozenset(),
-              wishes: Mapping[str, float] | None = None, exclude: frozenset[str] = frozenset()) -> list[Recommendation]:
+              wishes: Mapping[str, float] | None = None, exclude: frozenset[str] = frozenset(),
+              language: str = "zh") -> list[Recommendation]:
     """Top ``k`` in-stock products within budget and diet, varied across categories.
 
     ``wishes`` scores products against the customer's own words (embedding similarity, centred);
-    ``exclude`` holds products already shown, for "more like this".
+    ``exclude`` holds products already shown, for "more like this"; ``language`` is the reasons'.
     """
     pool = [p for p in catalog.products.values()
             if p.stock > 0 and p.id not in exclude and meets_diet(p, needs)
@@ -87,5 +106,5 @@ def recommend(catalog: Catalog, recipient: str | None = None, occasion: str | No
                                         -abs(float(p.price)), p.id))
         pool.remove(best)
         used_categories[best.category] = used_categories.get(best.category, 0) + 1
-        chosen.append(Recommendation(best, scored[best.id], _reason(best, recipient, occasion, needs)))
+        chosen.append(Recommendation(best, scored[best.id], _reason(best, recipient, occasion, needs, language)))
     return chosen

@@ -39,6 +39,7 @@ from handoff.states import Event, State
 from techan.appkeys import KNOWLEDGE, ROUTER, SESSIONS, SETTINGS
 from techan.auth import hash_password
 from techan.db import Conversation, Customer, Handoff, Message, StaffAccount
+from techan.language import Say, detect
 from techan.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,9 @@ RATE_WINDOW_S = 10
 RATE_MAX_MESSAGES = 8
 INIT_DATA_MAX_AGE_S = 3600
 STATIC = Path(__file__).resolve().parent.parent / "static"
-TOO_FAST_TEXT = "您发得有点快，请稍等几秒再发，我们每条都会看到的。"
+TOO_FAST_TEXT = Say("您发得有点快，请稍等几秒再发，我们每条都会看到的。",
+                    "You're sending messages a little fast; please wait a few seconds. We read every one.")
+BUTTONS_ONLY_TEXT = "👇"  # Telegram needs some text above a keyboard; this one reads in any language
 LANGUAGE_TEXT = "请选择语言 / Choose a language:"
 MEDIA_KINDS = {"photo": ("[图片]", "jpg"), "voice": ("[语音]", "oga"), "video": ("[视频]", "mp4"),
                "video_note": ("[视频]", "mp4"), "audio": ("[音频]", "mp3")}
@@ -168,7 +171,7 @@ async def send_reply(bot: Bot, chat_id: int | str, data: dict[str, Any], media_d
                                                         reply_markup=markup, message_thread_id=thread_id),
                                "send product")
     if buttons and not parts and not products and picture is None:
-        await with_retries(lambda: bot.send_message(chat_id, "请选择：", reply_markup=keyboard(buttons),
+        await with_retries(lambda: bot.send_message(chat_id, BUTTONS_ONLY_TEXT, reply_markup=keyboard(buttons),
                                                     message_thread_id=thread_id), "send buttons")
 
 
@@ -236,10 +239,11 @@ async def route(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
                 media: dict[str, str] | None = None) -> None:
     """Send a customer's message through the router and their chat gets the replies."""
     channel, user, chat = channel_of(context), update.effective_user, update.effective_chat
-    if channel.too_fast(user.id):
-        await with_retries(lambda: context.bot.send_message(chat.id, TOO_FAST_TEXT), "rate limit notice")
-        return
     language = "en" if (user.language_code or "").startswith("en") else "zh"
+    if channel.too_fast(user.id):
+        notice = TOO_FAST_TEXT.to(detect(text, language))
+        await with_retries(lambda: context.bot.send_message(chat.id, notice), "rate limit notice")
+        return
     result = await channel.router.handle(CHANNEL, str(user.id), text, name=user.full_name, language=language,
                                          channel_message_id=str(update.update_id), media=media)
     if result.duplicate:

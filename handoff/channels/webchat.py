@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
+from handoff.queue import message_json
 from techan.appkeys import ROUTER, SESSIONS, TEMPLATES
 from techan.db import Conversation, Customer, Message
 from techan.jsonbody import json_object
@@ -70,10 +71,7 @@ async def staff_messages(request: web.Request) -> web.Response:
         for message in messages:
             message.delivery_status = "delivered"
         await session.commit()
-        return web.json_response({"state": conversation.state, "messages": [
-            {"id": m.id, "author": m.author, "text": m.text, "buttons": (m.payload or {}).get("buttons", []),
-             "image": (m.payload or {}).get("image")}
-            for m in messages]})
+        return web.json_response({"state": conversation.state, "messages": [message_json(m) for m in messages]})
 
 
 def setup(app: web.Application) -> None:

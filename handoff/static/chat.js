@@ -89,7 +89,8 @@
     for (const message of data.messages) {
       if (message.id <= lastStaffId) continue; // a concurrent poll already showed it
       lastStaffId = message.id;
-      if (render) addReply({ text: message.text, buttons: message.buttons, image: message.image, author: message.author });
+      if (render) addReply({ text: message.text, buttons: message.buttons, image: message.image,
+                             products: message.products, author: message.author });
     }
     currentState = data.state;
     status.textContent = STATES[data.state] || "";

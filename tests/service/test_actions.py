@@ -10,11 +10,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.gifts import ActionRecommendGifts
 from actions.handoff import ActionRequestHandoff
 from actions.knowledge import ActionAnswerQuestion
+from actions.language import ActionValidateSlotMappings
 
 
-def tracker(text: str, intent: str, entities=(), slots=None, confidence: float = 0.95, events=None) -> Tracker:
+def tracker(text: str, intent: str, entities=(), slots=None, confidence: float = 0.95, events=None,
+            language: str = "zh") -> Tracker:
     latest = {"text": text, "intent": {"name": intent, "confidence": confidence},
-              "entities": [{"entity": e, "value": v} for e, v in entities]}
+              "entities": [{"entity": e, "value": v} for e, v in entities], "metadata": {"language": language}}
     return Tracker(
         sender_id="web-test",
         slots={"product": None, "destination": None, "recipient": None, "occasion": None, "budget": None,
@@ -112,3 +114,42 @@ async def test_product_under_discussion_does_not_hijack_shop_wide_questions(know
         await ActionAnswerQuestion(knowledge).run(
             dispatcher, tracker(question, "ask_product_info", slots={"product": "beef-jerky"}), {})
         assert dispatcher.messages[0]["custom"]["techan"]["kb"][0]["id"] == expected, question
+
+
+async def test_the_language_slot_follows_the_routers_choice_every_turn():
+    domain = {"slots": {"language": {"type": "categorical", "values": ["zh", "en"],
+                                     "mappings": [{"type": "custom"}]}}}
+    events = await ActionValidateSlotMappings().run(
+        CollectingDispatcher(), tracker("how long does it keep", "ask_shelf_life", language="en"), domain)
+    assert events == [SlotSet("language", "en")]
+
+
+async def test_english_customers_get_english_choices_when_the_bot_is_unsure(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerQuestion(knowledge).run(
+        dispatcher, tracker("quantum parcels to mars", "nlu_fallback", language="en"), {})
+    message = dispatcher.messages[0]
+    assert message["text"].startswith("I'm not quite sure")
+    assert message["buttons"][-1] == {"title": "Ask staff", "payload": "/request_human"}
+
+
+async def test_english_gift_cards_have_english_names_reasons_and_buttons(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionRecommendGifts(knowledge).run(dispatcher, tracker(
+        "a gift for my parents for chinese new year", "request_gift",
+        [("recipient", "parent"), ("occasion", "spring_festival"), ("budget", "under 400")], language="en"), {})
+    assert dispatcher.messages[0]["text"] == "Here are a few I picked for you:"
+    cards = dispatcher.messages[1]["custom"]["products"]
+    for card in cards:
+        product = knowledge.catalog.get(card["id"])
+        assert card["name"] == f"{product.name_en} · {product.name}"
+        assert card["price"] <= 400
+    assert any("parents" in card["reason"] or "Chinese New Year" in card["reason"] for card in cards)
+    assert [b["title"] for b in dispatcher.messages[1]["buttons"]] == ["Show others", "Ask staff to choose",
+                                                                     "See it on video"]
+
+
+async def test_english_handoff_message(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionRequestHandoff().run(dispatcher, tracker("talk to a person", "request_human", language="en"), {})
+    assert dispatcher.messages[0]["text"].startswith("Sure, connecting you with our staff")

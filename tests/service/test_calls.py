@@ -14,6 +14,7 @@ from techan.db import Call, ConversationEvent
 from tests.call_peer import CallPeer, wait_until
 from tests.service.conftest import db_session, migrated_demo_shop
 from tests.service.test_kb_admin import bearer
+from tests.service.test_handoff_api import hand_off
 from tests.service.test_staff_tools import claimed_chat
 
 
@@ -198,6 +199,22 @@ def test_turn_credentials_follow_coturns_rest_scheme(settings):
     expected = base64.b64encode(hmac.new(b"s3cret", turn["username"].encode(), hashlib.sha1).digest()).decode()
     assert turn["credential"] == expected
     assert ice_servers(settings, "x") == []  # nothing configured: host candidates only (no unreachable STUN)
+
+
+async def test_an_english_customer_is_invited_and_shown_products_in_english(client):
+    staff = bearer(client, "xiaoli", "staff")
+    await hand_off(client, "web-call-en", "Could I see the tea on a video call?")
+    handoff = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"][0]
+    await client.post(f"/api/handoffs/{handoff['id']}/claim", headers=staff)
+    conversation_id = handoff["conversation_id"]
+    response = await client.post(f"/api/conversations/{conversation_id}/calls", json={"kind": "video"}, headers=staff)
+    assert response.status == 201
+    await client.post(f"/api/conversations/{conversation_id}/products", json={"product": "puer-ripe-cake"},
+                      headers=staff)
+    invite, shown = (await (await client.get("/api/chat/web-call-en/messages?after=0")).json())["messages"][-2:]
+    assert invite["text"].startswith("Our staff would like a video call")
+    assert invite["buttons"][0]["title"] == "Join the video call"
+    assert shown["text"].startswith("Have a look at this one: ") and "·" in shown["products"][0]["name"]
 
 
 @pytest.mark.parametrize("kind", ["", "screen"])

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from techan.db import Conversation, ConversationEvent, Message
+from techan.db import Conversation, ConversationEvent, Customer, Message
 from tests.service.conftest import db_session
 
 
@@ -71,6 +71,23 @@ async def test_rasa_down_gets_polite_reply_message_kept_and_logged(client, setti
         assert conversation.handoff_reason == "bot_unavailable"
         event = session.scalars(select(ConversationEvent)).one()
         assert (event.name, event.from_state, event.to_state) == ("handoff_requested", "bot", "waiting")
+
+
+async def test_english_customers_are_answered_in_english_by_the_router(client, settings):
+    """The router's own words (bot busy, queue or closed, cancel) follow the customer's language."""
+    response = await client.post("/api/chat/web-en", json={"text": "How long does the beef jerky keep?"})
+    body = await response.json()
+    assert body["state"] == "waiting"
+    busy, queued = body["replies"]
+    assert busy["text"].startswith("Sorry, the assistant is busy")
+    assert queued["text"].startswith(("You are number 1 in the queue", "Our staff are away now"))
+    assert queued["buttons"] == [{"title": "Cancel, keep asking the bot", "payload": "/cancel"}]
+    with db_session(settings) as session:
+        assert session.scalars(select(Customer)).one().language == "en"
+    body = await (await client.post("/api/chat/web-en", json={"payload": "/cancel"})).json()
+    assert body["replies"][0]["text"] == "OK, cancelled. The bot is here for you again."
+    body = await (await client.post("/api/chat/web-en", json={"text": "普洱茶保质期多久？"})).json()
+    assert body["replies"][0]["text"].startswith("抱歉，智能助手暂时有点忙")  # wrote Chinese: answered in Chinese
 
 
 async def test_while_waiting_messages_are_kept_for_staff_not_answered(client, settings):

@@ -67,6 +67,19 @@ async def test_queue_claim_reply_both_ways_resolve_and_rate(client, settings):
         assert session.scalars(select(Message).where(Message.author == "staff")).one().delivery_status == "delivered"
 
 
+async def test_an_english_customer_is_asked_for_a_rating_and_thanked_in_english(client):
+    staff = bearer(client, "xiaowang", "staff")
+    await hand_off(client, "web-en-rate", "Can I talk to someone about the tea?")
+    queue = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"]
+    handoff_id, conversation_id = queue[0]["id"], queue[0]["conversation_id"]
+    await client.post(f"/api/handoffs/{handoff_id}/claim", headers=staff)
+    await client.post(f"/api/conversations/{conversation_id}/resolve", headers=staff)
+    messages = (await (await client.get("/api/chat/web-en-rate/messages?after=0")).json())["messages"]
+    assert messages[-1]["text"] == "Our staff have finished helping you. How did we do?"
+    thanks = await (await client.post("/api/chat/web-en-rate", json={"payload": '/rate{"score": 5}'})).json()
+    assert thanks["replies"][0]["text"] == "Thank you for the rating! Come back any time."
+
+
 async def test_two_staff_claiming_at_once_exactly_one_wins(client):
     a, b = bearer(client, "staff-a", "staff"), bearer(client, "staff-b", "staff")
     await hand_off(client, "web-race")

@@ -28,6 +28,15 @@ def test_next_opening_and_how_it_is_said():
     assert describe(HOURS.next_opening(early), early) == "今天 09:00"
 
 
+def test_how_it_is_said_in_english():
+    wednesday_night, early = utc(2026, 11, 25, 14, 0), utc(2026, 11, 25, 0, 0)
+    assert describe(HOURS.next_opening(wednesday_night), wednesday_night, "en") == "tomorrow at 09:00"
+    assert describe(HOURS.next_opening(early), early, "en") == "today at 09:00"
+    closed_until_monday = BusinessHours.parse("mon 09:00-12:00", "Asia/Shanghai")
+    assert describe(closed_until_monday.next_opening(wednesday_night), wednesday_night, "en") == "on Monday at 09:00"
+    assert describe(None, early, "en") == "when they are back"
+
+
 def test_wrapping_day_ranges_and_closed_days():
     hours = BusinessHours.parse("sat-mon 10:00-12:00", "UTC")
     assert sorted(hours.spans) == [0, 5, 6]
