@@ -56,7 +56,7 @@ class ActionAnswerQuestion(Action):
             record = self.knowledge.catalog.get(self.knowledge.catalog.resolve(product))
             text = f"{record.name} 介绍一下" if record else ""
         answer = await asyncio.to_thread(self.knowledge.answer, text, intent, product,
-                                         entity_or_slot(tracker, "destination"))
+                                         entity_or_slot(tracker, "destination"), language)
         hits = [{"id": h.id, "score": round(h.score, 3)} for h in answer.hits]
         if answer.destination:
             dispatcher.utter_message(text=answer.text, json_message={"techan": {"kb": hits, "shipping": True}})

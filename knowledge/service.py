@@ -115,7 +115,7 @@ class Knowledge:
         return self.index.search(query, k=k, **filters)
 
     def answer(self, question: str, intent: str | None = None, product: str | None = None,
-               destination: str | None = None) -> Answer:
+               destination: str | None = None, language: str = "zh") -> Answer:
         """The best KB answer for ``question``, filled with the product's catalog fields.
 
         A shipping question with a place in it (or in the conversation) is answered
@@ -140,7 +140,7 @@ class Knowledge:
         place = find_place(question) or find_place(destination)
         if place and (intent in ("ask_shipping", "inform") or top.topic == "shipping"
                       or SHIPPING_WORDS.search(question)):
-            text = quote(self.shipping, *place, self.catalog.get(product))
+            text = quote(self.shipping, *place, self.catalog.get(product), language)
             if text:
                 return Answer(text, hits, product, place[1])
         text = fill(top.answer, record.fields()) if record else top.answer

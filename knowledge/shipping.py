@@ -37,6 +37,8 @@ ENGLISH_PLACES = {
     "guangxi": "广西", "hainan": "海南", "sichuan": "四川", "guizhou": "贵州", "yunnan": "云南",
     "tibet": "西藏", "shaanxi": "陕西", "gansu": "甘肃", "qinghai": "青海", "ningxia": "宁夏", "xinjiang": "新疆",
 }
+PLACE_EN = {chinese: " ".join(word.capitalize() for word in english.split())
+            for english, chinese in reversed(ENGLISH_PLACES.items())}  # the first spelling wins: xi'an, not xian
 _ENGLISH_PLACE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, ENGLISH_PLACES), key=len, reverse=True)) + r")\b")
 FREE_SHIPPING_FROM = 199
 REMOTE = ("新疆", "西藏", "青海")
@@ -62,23 +64,46 @@ def _money(value) -> str:
     return f"{value:.0f}" if value == int(value) else f"{value:.2f}"
 
 
+def place_in_english(name: str) -> str:
+    """北京 -> Beijing, 内蒙古 -> Inner Mongolia; a place without an English name stays as written."""
+    return PLACE_EN.get(name, name)
+
+
 def quote(rates: dict[tuple[str, str], ShippingRateIn], place: str, province: str,
-          product: ProductRecord | None = None) -> str | None:
+          product: ProductRecord | None = None, language: str = "zh") -> str | None:
     """One sentence of days, fee and cold chain to ``province`` (for the product, else all warehouses)."""
     origins = [product.origin] if product else sorted({origin for origin, _ in rates})
     routes = [rates[(origin, province)] for origin in origins if (origin, province) in rates]
     if not routes:
         return None
-    days = f"{min(r.days_min for r in routes)}-{max(r.days_max for r in routes)}天"
+    days = f"{min(r.days_min for r in routes)}-{max(r.days_max for r in routes)}"
     fees = sorted({r.fee for r in routes})
-    fee = f"{_money(fees[0])}元" if len(fees) == 1 else f"{_money(fees[0])}-{_money(fees[-1])}元"
+    fee = _money(fees[0]) if len(fees) == 1 else f"{_money(fees[0])}-{_money(fees[-1])}"
+    cold = [r for r in routes if r.cold_chain]
+    if language == "en":
+        return _quote_en(place, province, product, days, fee, cold)
     subject = f"{product.name}从{product.origin}发货，" if product else ""
     free = "（新疆、西藏、青海不参加满199包邮）" if province in REMOTE else f"，满{FREE_SHIPPING_FROM}元包邮"
-    text = f"{subject}寄到{place}一般{days}送达，运费{fee}{free}。"
-    cold = [r for r in routes if r.cold_chain]
+    text = f"{subject}寄到{place}一般{days}天送达，运费{fee}元{free}。"
     if product and product.cold_chain:
         text += (f"这款需要冷链，冷链费{_money(cold[0].cold_chain_fee)}元。" if cold
                  else f"注意：{place}暂不支持冷链，夏季寄送这款请先咨询店员。")
     elif cold and not product:
         text += "腊味等需要冷链的商品可以走顺丰冷链，另收冷链费。"
+    return text
+
+
+def _quote_en(place: str, province: str, product: ProductRecord | None, days: str, fee: str,
+              cold: list[ShippingRateIn]) -> str:
+    where = place_in_english(place)
+    subject = f"{product.name_en or product.name} ships from {place_in_english(product.origin)}; " if product else ""
+    free = (" (Xinjiang, Tibet and Qinghai are not part of free shipping)" if province in REMOTE
+            else f", free on orders over ¥{FREE_SHIPPING_FROM}")
+    text = f"{subject}delivery to {where} takes {days} days, shipping ¥{fee}{free}."
+    text = text[0].upper() + text[1:]
+    if product and product.cold_chain:
+        text += (f" This one travels cold-chain, ¥{_money(cold[0].cold_chain_fee)} extra." if cold
+                 else f" Note: cold-chain delivery does not reach {where} yet; in summer please ask our staff first.")
+    elif cold and not product:
+        text += " Cured meats and other chilled goods can go by SF cold chain for an extra fee."
     return text

@@ -153,3 +153,11 @@ async def test_english_handoff_message(knowledge):
     dispatcher = CollectingDispatcher()
     await ActionRequestHandoff().run(dispatcher, tracker("talk to a person", "request_human", language="en"), {})
     assert dispatcher.messages[0]["text"].startswith("Sure, connecting you with our staff")
+
+
+async def test_english_shipping_quotes_are_in_english(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerQuestion(knowledge).run(dispatcher, tracker(
+        "how much is shipping to Beijing", "ask_shipping", [("destination", "Beijing")],
+        slots={"product": "beef-jerky"}, language="en"), {})
+    assert "delivery to Beijing takes" in dispatcher.messages[0]["text"]

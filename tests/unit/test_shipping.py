@@ -1,5 +1,7 @@
+import re
+
 from knowledge.files import read_shipping_file
-from knowledge.shipping import find_place, quote
+from knowledge.shipping import find_place, place_in_english, quote
 from knowledge.store import DEMO_DIR
 from tests.unit.test_catalog import demo_catalog
 
@@ -31,6 +33,20 @@ def test_quote_for_a_product_uses_its_origin():
     text = quote(table, "广州", "广东", bacon)
     assert text.startswith("川味柴火腊肉从四川发货，寄到广州一般")
     assert f"{rate.days_min}-{rate.days_max}天" in text and "满199元包邮" in text and "冷链费" in text
+
+
+def test_quote_in_english_names_places_in_english():
+    table = rates()
+    bacon = demo_catalog().get("sichuan-bacon")
+    rate = table[("四川", "广东")]
+    text = quote(table, "广州", "广东", bacon, language="en")
+    assert text.startswith(f"{bacon.name_en} ships from Sichuan; delivery to Guangzhou takes "
+                           f"{rate.days_min}-{rate.days_max} days")
+    assert "free on orders over ¥199" in text and "cold-chain" in text
+    assert not re.search(r"[\u4e00-\u9fff]", text)
+    remote = quote(table, "拉萨", "西藏", language="en")
+    assert remote.startswith("Delivery to Lhasa takes") and "not part of free shipping" in remote
+    assert place_in_english("西安") == "Xi'an" and place_in_english("内蒙古") == "Inner Mongolia"
 
 
 def test_quote_without_product_spans_all_warehouses_and_flags_remote_areas():
