@@ -84,3 +84,27 @@ def test_no_entity_is_or_ends_in_a_space(stack):
         for entity in parse(stack, text)["entities"]:
             span = text[entity["start"]:entity["end"]]
             assert span and span == span.strip(), (text, entity)
+
+
+ALIGNMENT_CHECK = """
+import sys; sys.path.insert(0, '.')
+from pathlib import Path
+from bot.components import JiebaWordTokenizer as T
+from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+for _ in range(2):  # rasa train loads the dictionary twice, which shifts jieba's word frequencies
+    T._load_custom_dictionary('bot/jieba')
+tokenizer = T(T.get_default_config(), None, None)
+for path in sorted(Path('bot/data/nlu').glob('*.yml')):
+    for message in RasaYAMLReader().read(path).training_examples:
+        edges = {edge for token in tokenizer.tokenize(message, 'text') for edge in (token.start, token.end)}
+        for entity in message.get('entities') or []:
+            if entity['start'] not in edges or entity['end'] not in edges:
+                print(message.get('text'), entity['value'])
+"""
+
+
+def test_every_entity_in_the_training_data_falls_on_token_boundaries():
+    """DIET cannot learn an entity inside a token: "[生日](occasion)礼物" needs 生日 and 礼物 apart."""
+    result = subprocess.run([str(rasa_executable().with_name("python")), "-c", ALIGNMENT_CHECK], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=300, check=True)
+    assert result.stdout.strip() == "", "entities across token boundaries:\n" + result.stdout
