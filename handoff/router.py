@@ -19,13 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from actions.handoff import ask_human_button
 from handoff.hub import Hub
 from handoff.hours import BusinessHours, describe
 from handoff.queue import current_handoff, end_handoff, estimated_wait_minutes, open_handoff, transition
 from handoff.rasa_client import RasaClient, RasaUnavailable
 from handoff.states import HANDOFF_REASONS, Event, State
-from techan.language import Say, detect
 from techan.db import Conversation, Customer, Handoff, Message, UnansweredQuestion, utcnow
+from techan.language import Say, detect
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ RATING_THANKS_TEXT = Say("谢谢您的评价！欢迎随时再来。", "Thank yo
 RATING_IGNORED_TEXT = Say("这次服务已经评过分了，谢谢！", "This chat has been rated already, thank you!")
 MEDIA_TO_STAFF_TEXT = Say("收到啦！图片和语音我看不懂，要请店员来看看吗？",
                           "Got it! I can't look at pictures or listen to voice notes; shall I ask our staff?")
-ASK_STAFF_BUTTON = Say("找店员", "Ask staff")
 
 
 @dataclass
@@ -147,8 +147,7 @@ class Router:
                     await self.hub.publish({"type": "message", "conversation_id": conversation.id})
                     return RouteResult(conversation.id, conversation.state, [])
                 if media:  # the bot cannot look at pictures or listen to voice notes; staff can
-                    replies = [Reply(MEDIA_TO_STAFF_TEXT.to(language),
-                                     [{"title": ASK_STAFF_BUTTON.to(language), "payload": "/request_human"}])]
+                    replies = [Reply(MEDIA_TO_STAFF_TEXT.to(language), [ask_human_button(language)])]
                     self._store_replies(session, conversation, replies)
                     await session.commit()
                     return RouteResult(conversation.id, conversation.state, replies)

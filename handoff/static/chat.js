@@ -7,7 +7,34 @@
   const input = document.getElementById("input");
   const send = document.getElementById("send");
   const status = document.getElementById("status");
-  const STATES = { bot: "智能助手在线", waiting: "正在为您转接店员…", assigned: "店员已接入", resolved: "对话已结束" };
+  // The page speaks the browser's language (Chinese unless it is English); the bot answers in the
+  // language the customer writes, so English quick replies start an English conversation.
+  const ENGLISH = /^en\b/i.test(navigator.language || "");
+  const TEXT = ENGLISH ? {
+    states: { bot: "Assistant online", waiting: "Connecting you with our staff…", assigned: "Staff are with you",
+              resolved: "Chat ended" },
+    sendFailed: "Couldn't send that, please try again shortly",
+    offline: "The network seems to be down; your message was not sent. Please try again.",
+    hello: "Hello! I'm the shop's assistant. Ask me about shelf life, storage, vacuum packing, shipping times " +
+           "and fees, or let me help you choose a gift.",
+  } : {
+    states: { bot: "智能助手在线", waiting: "正在为您转接店员…", assigned: "店员已接入", resolved: "对话已结束" },
+    sendFailed: "发送失败，请稍后再试",
+    offline: "网络好像断了，消息没有发出去，请稍后重试",
+    hello: "您好！我是特产小店的智能助手，可以问我保质期、保存方法、真空包装、运费和发货时间，也可以让我帮您挑礼物。",
+  };
+  const STATES = TEXT.states;
+  if (ENGLISH) {
+    document.documentElement.lang = "en";
+    document.title = "Specialty Shop · Chat";
+    status.textContent = STATES.bot;
+    send.textContent = "Send";
+    input.placeholder = "Type your question…";
+    for (const button of document.querySelectorAll("#suggestions button[data-en-text]")) {
+      button.dataset.text = button.dataset.enText;
+      button.textContent = button.dataset.enLabel;
+    }
+  }
 
   function senderId() {
     let id = localStorage.getItem("techan-sender");
@@ -130,13 +157,13 @@
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
       });
       const data = await response.json().catch(() => ({}));
-      if (!response.ok) { addNotice(data.error || "发送失败，请稍后再试"); return; }
+      if (!response.ok) { addNotice(data.error || TEXT.sendFailed); return; }
       currentState = data.state;
       status.textContent = STATES[data.state] || "";
       for (const reply of data.replies || []) addReply(reply);
       if (WITH_STAFF.includes(data.state)) followStaff();
     } catch (err) {
-      addNotice("网络好像断了，消息没有发出去，请稍后重试");
+      addNotice(TEXT.offline);
     } finally {
       send.disabled = false;
     }
@@ -161,5 +188,5 @@
   listen();
   // A reloaded page picks up where it was: skip old staff messages, keep following an open handoff.
   poll(false).then((state) => { if (WITH_STAFF.includes(state)) followStaff(); }).catch(() => {});
-  addReply({ text: "您好！我是特产小店的智能助手，可以问我保质期、保存方法、真空包装、运费和发货时间，也可以让我帮您挑礼物。" });
+  addReply({ text: TEXT.hello });
 })();

@@ -51,6 +51,17 @@ def test_question_typed_in_the_web_chat_gets_the_kb_answer(page):
     assert page.locator(".msg.me").last.inner_text() == "普洱茶保质期多久？"
 
 
+def test_an_english_browser_gets_an_english_page_and_english_gift_cards(stack, browser):
+    page = browser.new_page(locale="en-US")
+    page.goto(stack.app_url + "/")
+    assert page.locator("#send").inner_text() == "Send"
+    assert bot_messages(page)[0].startswith("Hello! I'm the shop's assistant")
+    page.get_by_role("button", name="Help me choose a gift").click()
+    page.wait_for_selector(".msg.bot .products", timeout=30_000)
+    assert "Here are a few I picked for you:" in bot_messages(page)
+    assert " · " in page.locator(".msg.bot .products").first.inner_text()  # English name beside the Chinese
+
+
 def test_buttons_are_clickable_and_customer_text_is_not_html(page):
     page.fill("#input", "<img src=x onerror=window.pwned=1>火星快递量子纠缠")
     page.press("#input", "Enter")

@@ -63,6 +63,43 @@ def test_follow_up_uses_the_product_under_discussion(stack):
     assert stack.last_bot_payload(who)["meta"]["kb"][0]["id"] == "beef-jerky-vacuum"
 
 
+def test_follow_up_after_a_product_family_stays_on_it(stack):
+    """"普洱茶" is a family (three teas), yet "那怎么保存" next still means Pu'er."""
+    who = sender()
+    stack.chat(who, {"text": "普洱茶保质期多久？"})
+    stack.chat(who, {"text": "那怎么保存"})
+    assert stack.last_bot_payload(who)["meta"]["kb"][0]["id"].startswith("puer")
+
+
+def gift_cards(body: dict) -> list[dict]:
+    return [p for r in body["replies"] for p in r["products"]]
+
+
+def test_typed_other_gifts_show_other_products(stack):
+    who = sender()
+    _, first = stack.chat(who, {"text": "想给爸妈买点过年送的，三百左右"})
+    _, again = stack.chat(who, {"text": "换一批"})
+    assert again["replies"][0]["text"] == "再换几样看看：", again
+    assert not {p["id"] for p in gift_cards(first)} & {p["id"] for p in gift_cards(again)}
+
+
+def test_an_english_customer_is_answered_in_english_through_the_gift_form(stack):
+    who = sender()
+    _, body = stack.chat(who, {"text": "hi there"})
+    assert body["replies"][0]["text"].startswith("Hello! I'm the shop's assistant"), body
+    _, body = stack.chat(who, {"text": "I'd like a gift for my grandparents"})
+    assert body["replies"][0]["text"] == "What's the occasion?", body
+    assert "Chinese New Year" in [b["title"] for b in body["replies"][0]["buttons"]]
+    _, body = stack.chat(who, {"payload": '/inform{"occasion": "spring_festival"}'})  # a tapped button
+    assert body["replies"][0]["text"].startswith("Roughly what budget?"), body
+    _, body = stack.chat(who, {"text": "under 400"})
+    cards = gift_cards(body)
+    assert body["replies"][0]["text"] == "Here are a few I picked for you:", body
+    assert len(cards) == 3 and all(p["price"] <= 400 and " · " in p["name"] for p in cards), cards
+    _, body = stack.chat(who, {"text": "show me others"})
+    assert body["replies"][0]["text"] == "A few others:", body
+
+
 def test_greeting_gift_and_handoff(stack):
     who = sender()
     status, body = stack.chat(who, {"text": "你好"})
