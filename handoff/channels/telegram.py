@@ -39,7 +39,7 @@ from handoff.states import Event, State
 from techan.appkeys import KNOWLEDGE, ROUTER, SESSIONS, SETTINGS
 from techan.auth import hash_password
 from techan.db import Conversation, Customer, Handoff, Message, StaffAccount
-from techan.language import Say, detect
+from techan.language import LANGUAGES, Say, detect
 from techan.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ INIT_DATA_MAX_AGE_S = 3600
 STATIC = Path(__file__).resolve().parent.parent / "static"
 TOO_FAST_TEXT = Say("您发得有点快，请稍等几秒再发，我们每条都会看到的。",
                     "You're sending messages a little fast; please wait a few seconds. We read every one.")
+LANGUAGE_SET = Say("好的，之后用中文回复您（您写英文时，我也用英文回复）。",
+                   "OK, I'll answer in English (and in Chinese whenever you write in Chinese).")
 BUTTONS_ONLY_TEXT = "👇"  # Telegram needs some text above a keyboard; this one reads in any language
 LANGUAGE_TEXT = "请选择语言 / Choose a language:"
 MEDIA_KINDS = {"photo": ("[图片]", "jpg"), "voice": ("[语音]", "oga"), "video": ("[视频]", "mp4"),
@@ -322,14 +324,18 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE, language: str) -> None:
+    """Keep the chosen language on the customer, who may have written nothing yet."""
     channel, user = channel_of(context), update.effective_user
+    language = language if language in LANGUAGES else "zh"
     async with channel.sessions() as session:
         customer = await session.scalar(select(Customer).where(Customer.channel == CHANNEL,
                                                                Customer.external_id == str(user.id)))
-        if customer is not None:
-            customer.language = language
-            await session.commit()
-    text = "好的，之后用中文回复您。" if language == "zh" else "OK, I'll answer in English where I can."
+        if customer is None:
+            customer = Customer(channel=CHANNEL, external_id=str(user.id), name=user.full_name)
+            session.add(customer)
+        customer.language = language
+        await session.commit()
+    text = LANGUAGE_SET.to(language)
     await with_retries(lambda: update.effective_chat.send_message(text), "language set")
 
 

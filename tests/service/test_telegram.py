@@ -63,6 +63,17 @@ async def test_a_customer_message_is_stored_and_answered_in_their_chat(telegram,
         assert [m.text for m in stored] == ["普洱茶保质期多久？"] and stored[0].channel == "telegram"
 
 
+async def test_language_switches_to_english_and_later_answers_follow_it(telegram):
+    fake, client, settings = telegram
+    fake.text(CUSTOMER, "/language")
+    menu = await eventually(lambda: next((p for p in fake.sent("sendMessage", CUSTOMER)
+                                          if "Choose a language" in p["text"]), None))
+    fake.press(CUSTOMER, menu["_result"], "lang:en")
+    await eventually(lambda: any(t.startswith("OK, I'll answer in English") for t in texts_to(fake, CUSTOMER)))
+    fake.text(CUSTOMER, "300")  # says nothing about language: the chosen one holds
+    assert (await eventually(lambda: [t for t in texts_to(fake, CUSTOMER) if "assistant is busy" in t]))
+
+
 async def test_a_message_of_telegrams_full_length_is_kept_whole(telegram):
     fake, client, settings = telegram
     longest = "岩茶" * (MessageLimit.MAX_TEXT_LENGTH // 2)  # 4,096 characters, the most Telegram sends
