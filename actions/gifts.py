@@ -19,6 +19,7 @@ from knowledge.service import Knowledge
 from techan.language import Say
 
 ANY = "any"  # the customer skipped this question
+GIFT_SLOTS = ("recipient", "occasion", "budget")
 SKIP_WORDS = re.compile(r"^(随便|都行|都可以|无所谓|不限|没有?预算|不知道|跳过|不确定|看着办|不一定|skip|any|whatever|anything"
                         r"( is fine| works)?|(it )?doesn'?t matter|no preference|up to you|not sure|no idea|no budget)\W*$", re.I)
 GIFT_BUTTONS = [(Say("换一批", "Show others"), "/request_gift"),
@@ -49,7 +50,7 @@ def customer_words_since_gift_request(tracker: Tracker) -> str:
 async def recommend_gifts(knowledge: Knowledge, dispatcher: CollectingDispatcher,
                           tracker: Tracker) -> list[dict[str, Any]]:
     """Three product cards with a reason each; the same query again ("换一批") shows other products."""
-    slots = {name: entity_or_slot(tracker, name) for name in ("recipient", "occasion", "budget")}
+    slots = {name: entity_or_slot(tracker, name) for name in GIFT_SLOTS}
     recipient = slots["recipient"] if slots["recipient"] in RECIPIENT_ZH else None
     occasion = slots["occasion"] if slots["occasion"] in OCCASION_ZH else None
     budget = parse_budget(slots["budget"] or "") if slots["budget"] != ANY else None
@@ -100,20 +101,33 @@ class ValidateGiftForm(FormValidationAction):
             return None
         return ((tracker.latest_message or {}).get("text") or "").strip()
 
+    @staticmethod
+    def _show_gifts_now(tracker: Tracker, slot: str) -> bool:
+        """"那有什么适合他的" while the form still asks: the customer wants gifts now, so what is missing is skipped.
+
+        (Otherwise the form rejects the message and the fallback answers it twice, handing the chat to staff.)
+        """
+        message = tracker.latest_message or {}
+        return (tracker.get_slot("requested_slot") is not None and not tracker.get_slot(slot)
+                and (message.get("intent") or {}).get("name") == "request_gift"
+                and not any(e.get("entity") in GIFT_SLOTS for e in message.get("entities") or []))
+
+    def _skipped(self, tracker: Tracker, slot: str) -> bool:
+        text = self._answer(tracker, slot)
+        return bool(text and SKIP_WORDS.match(text)) or self._show_gifts_now(tracker, slot)
+
     async def extract_recipient(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        text = self._answer(tracker, "recipient")
-        return {"recipient": ANY} if text and SKIP_WORDS.match(text) else {}
+        return {"recipient": ANY} if self._skipped(tracker, "recipient") else {}
 
     async def extract_occasion(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        text = self._answer(tracker, "occasion")
-        return {"occasion": ANY} if text and SKIP_WORDS.match(text) else {}
+        return {"occasion": ANY} if self._skipped(tracker, "occasion") else {}
 
     async def extract_budget(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        if self._skipped(tracker, "budget"):
+            return {"budget": ANY}
         text = self._answer(tracker, "budget")
         if not text or text.startswith("/"):
             return {}
-        if SKIP_WORDS.match(text):
-            return {"budget": ANY}
         return {"budget": text} if parse_budget(text) else {}
 
     async def validate_recipient(self, value, dispatcher, tracker, domain) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import entity_or_slot
-from actions.gifts import recommend_gifts
+from actions.gifts import GIFT_SLOTS, recommend_gifts
 from actions.handoff import ask_human_button
 from actions.language import customer_language
 from knowledge.service import Knowledge
@@ -24,7 +24,6 @@ SECOND_MISS = Say("还是没能帮上您，抱歉！我请店员来回答，您�
                   "Sorry I couldn't help! I'm asking our staff to answer; they can see your question.")
 NOT_SOLD = Say("本店暂时没有卖“{name}”。这几样相近的，您看看有没有喜欢的：",
                "We don't sell \"{name}\" at the moment. These are the closest things we have:")
-GIFT_ENTITIES = ("recipient", "occasion", "budget")
 MISSES_BEFORE_PERSON = 2
 
 
@@ -47,7 +46,7 @@ class ActionAnswerQuestion(Action):
         language = customer_language(tracker)
         intent = (message.get("intent") or {}).get("name")
         entities = _latest_entities(tracker)
-        if intent == "inform" and set(entities) & set(GIFT_ENTITIES) and not {"product", "destination"} & set(entities):
+        if intent == "inform" and set(entities) & set(GIFT_SLOTS) and not {"product", "destination"} & set(entities):
             # "不对，是送领导的" after a recommendation corrects the gift details.
             return await recommend_gifts(self.knowledge, dispatcher, tracker)
         product = entity_or_slot(tracker, "product")
@@ -61,6 +60,11 @@ class ActionAnswerQuestion(Action):
         if answer.destination:
             dispatcher.utter_message(text=answer.text, json_message={"techan": {"kb": hits, "shipping": True}})
             return [SlotSet("destination", answer.destination), SlotSet("kb_misses", 0)]
+        if answer.from_catalog:  # with the product's card: its picture and price
+            card = self.knowledge.catalog.get(answer.product).card(language=language)
+            dispatcher.utter_message(text=answer.text, json_message={
+                "products": [card], "techan": {"kb": hits, "catalog": answer.product}})
+            return [SlotSet("kb_misses", 0), SlotSet("product", answer.product)]
         if answer.confident:
             dispatcher.utter_message(text=answer.text, json_message={"techan": {"kb": hits}})
             return [SlotSet("kb_misses", 0), *([SlotSet("product", answer.product)] if answer.product else [])]

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
-from knowledge.catalog import Catalog, fill
+from knowledge.catalog import Catalog, ProductRecord, fill
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
-from knowledge.shipping import find_place, quote
+from knowledge.shipping import find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
 from techan.settings import Settings
 
@@ -36,6 +36,16 @@ INTENT_TOPICS = {
 
 PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 SHIPPING_WORDS = re.compile(r"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver", re.I)
+PRICE_WORDS = re.compile(r"多少钱|价格|价钱|几块|几钱|怎么卖|什么价|贵不贵|how much|price|cost", re.I)
+
+
+def product_summary(product: ProductRecord, language: str = "zh") -> str:
+    """What the catalog says of a product: origin, price and pack, and its description."""
+    price = product.fields()["price"]
+    if language == "en":
+        return (f"{product.name_en or product.name} ({product.name}), from {place_in_english(product.origin)}: "
+                f"¥{price} ({product.unit}). {product.description}")
+    return f"{product.name}，产自{product.region}，{price}元（{product.unit}）。{product.description}"
 
 
 @dataclass(frozen=True)
@@ -55,10 +65,11 @@ class Answer:
     hits: list[Hit]
     product: str | None
     destination: str | None = None  # province, when the answer is a shipping quote
+    from_catalog: bool = False  # the product's own catalog facts (price, origin, description)
 
     @property
     def confident(self) -> bool:
-        return bool(self.hits) and self.hits[0].score >= CONFIDENT
+        return self.from_catalog or (bool(self.hits) and self.hits[0].score >= CONFIDENT)
 
 
 class Knowledge:
@@ -143,5 +154,10 @@ class Knowledge:
             text = quote(self.shipping, *place, self.catalog.get(product), language)
             if text:
                 return Answer(text, hits, product, place[1])
+        known = self.catalog.get(product)
+        if known and intent == "ask_product_info" and (PRICE_WORDS.search(question) or top.topic != "product_info"):
+            # "大红袍多少钱", "红枣甜不甜": the catalog knows the price and what the product is like even where
+            # no KB entry was written; another topic's entry about the product would answer something else.
+            return Answer(product_summary(known, language), hits, product, from_catalog=True)
         text = fill(top.answer, record.fields()) if record else top.answer
         return Answer(text, hits, top.product or product)

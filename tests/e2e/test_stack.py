@@ -83,6 +83,19 @@ def test_typed_other_gifts_show_other_products(stack):
     assert not {p["id"] for p in gift_cards(first)} & {p["id"] for p in gift_cards(again)}
 
 
+def test_asking_for_gifts_again_in_the_middle_of_the_form_shows_them(stack):
+    who = sender()
+    stack.chat(who, {"text": "我想给我爸买点东西"})
+    _, body = stack.chat(who, {"text": "那有什么适合他的"})
+    assert body["state"] == "bot" and len(gift_cards(body)) == 3, body
+
+
+def test_a_price_question_is_answered_from_the_catalog(stack):
+    who = sender()
+    _, body = stack.chat(who, {"text": "大红袍多少钱"})
+    assert "428元" in body["replies"][0]["text"] and gift_cards(body)[0]["id"] == "dahongpao", body
+
+
 def test_an_english_customer_is_answered_in_english_through_the_gift_form(stack):
     who = sender()
     _, body = stack.chat(who, {"text": "hi there"})

@@ -161,3 +161,34 @@ async def test_english_shipping_quotes_are_in_english(knowledge):
         "how much is shipping to Beijing", "ask_shipping", [("destination", "Beijing")],
         slots={"product": "beef-jerky"}, language="en"), {})
     assert "delivery to Beijing takes" in dispatcher.messages[0]["text"]
+
+
+@pytest.mark.parametrize(("text", "mention", "product", "words"), [
+    ("大红袍多少钱", "大红袍", "dahongpao", ("428元", "福建武夷山")),
+    ("你们家的红枣甜不甜", "红枣", "hetian-jujube", ("个大肉厚",)),
+])
+async def test_product_facts_come_from_the_catalog_with_the_card(knowledge, text, mention, product, words):
+    """No KB entry says what a product costs or tastes like; its storage entry must not answer instead."""
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(
+        dispatcher, tracker(text, "ask_product_info", [("product", mention)]), {})
+    message = dispatcher.messages[0]
+    assert all(word in message["text"] for word in words), message["text"]
+    assert [card["id"] for card in message["custom"]["products"]] == [product]
+    assert SlotSet("product", product) in events
+
+
+async def test_a_price_follow_up_uses_the_product_under_discussion_and_english(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerQuestion(knowledge).run(
+        dispatcher, tracker("how much is it", "ask_product_info", slots={"product": "beef-jerky"}, language="en"), {})
+    assert dispatcher.messages[0]["text"].startswith("Inner Mongolia Air-dried Beef Jerky (内蒙古风干牛肉干), "
+                                                    "from Inner Mongolia: ¥128")
+
+
+async def test_a_product_info_entry_still_answers_what_it_covers(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerQuestion(knowledge).run(
+        dispatcher, tracker("大红袍是红茶吗", "ask_product_info", [("product", "大红袍")]), {})
+    assert dispatcher.messages[0]["custom"]["techan"]["kb"][0]["id"] == "rock-tea-what"
+    assert "products" not in dispatcher.messages[0]["custom"]

@@ -107,6 +107,19 @@ async def test_gift_form_reads_untagged_budgets_and_skips():
     assert await form.validate_recipient("boss", None, None, {}) == {"recipient": "boss"}
 
 
+async def test_asking_for_gifts_again_while_the_form_asks_skips_what_is_missing():
+    """"那有什么适合他的" at the occasion question: gifts now, not a rejected form and a handoff."""
+    form = ValidateGiftForm()
+    asked = tracker("那有什么适合他的", "request_gift", slots={"recipient": "parent", "requested_slot": "occasion"})
+    assert await form.extract_occasion(None, asked, {}) == {"occasion": "any"}
+    assert await form.extract_budget(None, asked, {}) == {"budget": "any"}
+    assert await form.extract_recipient(None, asked, {}) == {}  # already known
+    first = tracker("我想送礼", "request_gift")  # the form has asked nothing yet: it asks
+    assert await form.extract_recipient(None, first, {}) == {}
+    detail = tracker("送领导的礼物", "request_gift", [("recipient", "boss")], slots={"requested_slot": "recipient"})
+    assert await form.extract_occasion(None, detail, {}) == {}  # an answer, not "show me now"
+
+
 @pytest.mark.parametrize("text", ["anything is fine", "Doesn't matter", "no preference", "up to you", "skip"])
 async def test_gift_form_takes_english_skips(text):
     form = ValidateGiftForm()
