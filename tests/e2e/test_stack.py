@@ -29,6 +29,7 @@ QUESTIONS = {
     "大红袍是红茶吗": {"rock-tea-what"},
     "收到的瓷器碎了怎么办": {"after-sales-damaged"},
     "可以开发票吗": {"payment-invoice"},
+    "新买的紫砂壶怎么开壶": {"zisha-new-pot"},
 }
 
 
