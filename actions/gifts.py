@@ -27,6 +27,8 @@ GIFT_BUTTONS = [(Say("换一批", "Show others"), "/request_gift"),
                 (Say("视频看实物", "See it on video"), "/request_video")]
 PICKED = Say("为您挑了这几样：", "Here are a few I picked for you:")
 PICKED_AGAIN = Say("再换几样看看：", "A few others:")
+PICKED_CHEAPER = Say("便宜一些的有这几样：", "Some less expensive ones:")
+CHEAPER = re.compile(r"便宜|不那么贵|没那么贵|太贵|贵了|实惠|预算低|cheaper|less expensive|too expensive", re.I)
 NOTHING_FITS = Say("这个预算和要求下暂时没有合适的礼物，可以放宽一点预算，或者让店员帮您挑。",
                    "Nothing fits that budget and those wishes right now. Try a wider budget, or let our staff choose.")
 BUDGET_NOT_UNDERSTOOD = Say("没看懂预算，可以说“三百左右”“500以内”，或者说“不限”。",
@@ -47,10 +49,31 @@ def customer_words_since_gift_request(tracker: Tracker) -> str:
     return " ".join(reversed(texts))
 
 
+def gifts_just_shown(tracker: Tracker) -> bool:
+    """Whether the bot's last message was a gift recommendation (the one with 换一批)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot":
+            buttons = (event.get("data") or {}).get("buttons") or []
+            return any(button.get("payload") == "/request_gift" for button in buttons)
+    return False
+
+
+def cheaper_than_shown(knowledge: Knowledge, tracker: Tracker) -> int | None:
+    """"有没有便宜点的" right after gifts were shown: the new price ceiling, below the cheapest one shown."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    prices = [knowledge.catalog.get(p).price for p in tracker.get_slot("gifts_shown") or [] if knowledge.catalog.get(p)]
+    if not prices or not CHEAPER.search(text) or not gifts_just_shown(tracker):
+        return None
+    return max(int(min(prices)) - 1, 1)
+
+
 async def recommend_gifts(knowledge: Knowledge, dispatcher: CollectingDispatcher,
                           tracker: Tracker) -> list[dict[str, Any]]:
     """Three product cards with a reason each; the same query again ("换一批") shows other products."""
     slots = {name: entity_or_slot(tracker, name) for name in GIFT_SLOTS}
+    ceiling = cheaper_than_shown(knowledge, tracker)
+    if ceiling is not None:  # kept as the budget, so 换一批 stays below it
+        slots["budget"] = f"{ceiling}以内"
     recipient = slots["recipient"] if slots["recipient"] in RECIPIENT_ZH else None
     occasion = slots["occasion"] if slots["occasion"] in OCCASION_ZH else None
     budget = parse_budget(slots["budget"] or "") if slots["budget"] != ANY else None
@@ -69,10 +92,12 @@ async def recommend_gifts(knowledge: Knowledge, dispatcher: CollectingDispatcher
     if not picks:
         dispatcher.utter_message(text=NOTHING_FITS.to(language), buttons=[ask_human_button(language)])
         return []
-    dispatcher.utter_message(text=(PICKED_AGAIN if shown else PICKED).to(language))
+    heading = PICKED_CHEAPER if ceiling is not None else PICKED_AGAIN if shown else PICKED
+    dispatcher.utter_message(text=heading.to(language))
     dispatcher.utter_message(buttons=[{"title": title.to(language), "payload": payload} for title, payload in GIFT_BUTTONS],
                              json_message={"products": [r.product.card(r.reason, language) for r in picks]})
-    return [SlotSet("gift_query", query), SlotSet("gifts_shown", sorted(shown | {r.product.id for r in picks}))]
+    return [*([SlotSet("budget", slots["budget"])] if ceiling is not None else []),
+            SlotSet("gift_query", query), SlotSet("gifts_shown", sorted(shown | {r.product.id for r in picks}))]
 
 
 class ActionRecommendGifts(Action):

@@ -10,7 +10,7 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import entity_or_slot
-from actions.gifts import GIFT_SLOTS, recommend_gifts
+from actions.gifts import GIFT_SLOTS, cheaper_than_shown, recommend_gifts
 from actions.handoff import ask_human_button
 from actions.language import customer_language
 from knowledge.service import Knowledge
@@ -48,6 +48,9 @@ class ActionAnswerQuestion(Action):
         entities = _latest_entities(tracker)
         if intent == "inform" and set(entities) & set(GIFT_SLOTS) and not {"product", "destination"} & set(entities):
             # "不对，是送领导的" after a recommendation corrects the gift details.
+            return await recommend_gifts(self.knowledge, dispatcher, tracker)
+        if "product" not in entities and cheaper_than_shown(self.knowledge, tracker) is not None:
+            # "再便宜点的呢" right after gifts: cheaper gifts, not the shop's discount policy.
             return await recommend_gifts(self.knowledge, dispatcher, tracker)
         product = entity_or_slot(tracker, "product")
         text = (message.get("text") or "").strip()

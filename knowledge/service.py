@@ -36,6 +36,7 @@ INTENT_TOPICS = {
 
 PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 SHIPPING_WORDS = re.compile(r"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver", re.I)
+COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
 PRICE_WORDS = re.compile(r"多少钱|价格|价钱|几块|几钱|怎么卖|什么价|贵不贵|how much|price|cost", re.I)
 
 
@@ -151,7 +152,8 @@ class Knowledge:
         place = find_place(question) or find_place(destination)
         if place and (intent in ("ask_shipping", "inform") or top.topic == "shipping"
                       or SHIPPING_WORDS.search(question)):
-            text = quote(self.shipping, *place, self.catalog.get(product), language)
+            text = quote(self.shipping, *place, self.catalog.get(product), language,
+                         asked_cold_chain=bool(COLD_CHAIN_WORDS.search(question)))
             if text:
                 return Answer(text, hits, product, place[1])
         known = self.catalog.get(product)

@@ -70,8 +70,11 @@ def place_in_english(name: str) -> str:
 
 
 def quote(rates: dict[tuple[str, str], ShippingRateIn], place: str, province: str,
-          product: ProductRecord | None = None, language: str = "zh") -> str | None:
-    """One sentence of days, fee and cold chain to ``province`` (for the product, else all warehouses)."""
+          product: ProductRecord | None = None, language: str = "zh", asked_cold_chain: bool = False) -> str | None:
+    """One sentence of days, fee and cold chain to ``province`` (for the product, else all warehouses).
+
+    ``asked_cold_chain``: the customer asked about it, so a product that needs none is said to need none.
+    """
     origins = [product.origin] if product else sorted({origin for origin, _ in rates})
     routes = [rates[(origin, province)] for origin in origins if (origin, province) in rates]
     if not routes:
@@ -80,8 +83,10 @@ def quote(rates: dict[tuple[str, str], ShippingRateIn], place: str, province: st
     fees = sorted({r.fee for r in routes})
     fee = _money(fees[0]) if len(fees) == 1 else f"{_money(fees[0])}-{_money(fees[-1])}"
     cold = [r for r in routes if r.cold_chain]
+    room_temperature = asked_cold_chain and product is not None and not product.cold_chain
     if language == "en":
-        return _quote_en(place, province, product, days, fee, cold)
+        return _quote_en(place, province, product, days, fee, cold) + (
+            " It ships at room temperature; no cold chain needed." if room_temperature else "")
     subject = f"{product.name}从{product.origin}发货，" if product else ""
     free = "（新疆、西藏、青海不参加满199包邮）" if province in REMOTE else f"，满{FREE_SHIPPING_FROM}元包邮"
     text = f"{subject}寄到{place}一般{days}天送达，运费{fee}元{free}。"
@@ -90,6 +95,8 @@ def quote(rates: dict[tuple[str, str], ShippingRateIn], place: str, province: st
                  else f"注意：{place}暂不支持冷链，夏季寄送这款请先咨询店员。")
     elif cold and not product:
         text += "腊味等需要冷链的商品可以走顺丰冷链，另收冷链费。"
+    elif room_temperature:
+        text += "这款常温发货就可以，不需要冷链。"
     return text
 
 

@@ -91,6 +91,14 @@ def test_asking_for_gifts_again_in_the_middle_of_the_form_shows_them(stack):
     assert body["state"] == "bot" and len(gift_cards(body)) == 3, body
 
 
+def test_cheaper_after_gifts_shows_cheaper_gifts(stack):
+    who = sender()
+    _, first = stack.chat(who, {"text": "给领导送礼，中秋，一千左右"})
+    _, cheaper = stack.chat(who, {"text": "有没有便宜点的"})
+    cheapest = min(p["price"] for p in gift_cards(first))
+    assert gift_cards(cheaper) and all(p["price"] < cheapest for p in gift_cards(cheaper)), cheaper
+
+
 def test_a_price_question_is_answered_from_the_catalog(stack):
     who = sender()
     _, body = stack.chat(who, {"text": "大红袍多少钱"})

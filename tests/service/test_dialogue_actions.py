@@ -131,3 +131,31 @@ async def test_gift_form_reads_english_budgets_with_their_qualifier():
     form = ValidateGiftForm()
     assert await form.extract_budget(None, form_tracker("under 300", "budget"), {}) == {"budget": "under 300"}
     assert await form.validate_budget("under 300", CollectingDispatcher(), None, {}) == {"budget": "under 300"}
+
+
+GIFTS_SHOWN = [{"event": "bot", "text": "", "data": {"buttons": [{"title": "换一批", "payload": "/request_gift"}]}}]
+SHOWN_SLOTS = {"recipient": "boss", "occasion": "mid_autumn", "budget": "一千左右",
+               "gifts_shown": ["jdz-famille-vase", "yixing-xishi-pot"]}
+
+
+@pytest.mark.parametrize(("action", "text", "intent"), [
+    ("gifts", "有没有不那么贵的", "request_gift"),
+    ("answer", "再便宜点的呢", "ask_product_info"),
+])
+async def test_cheaper_right_after_gifts_shows_gifts_below_the_cheapest_shown(knowledge, action, text, intent):
+    cheapest = min(knowledge.catalog.get(p).price for p in SHOWN_SLOTS["gifts_shown"])
+    run = ActionRecommendGifts(knowledge) if action == "gifts" else ActionAnswerQuestion(knowledge)
+    dispatcher = CollectingDispatcher()
+    events = await run.run(dispatcher, tracker(text, intent, slots=dict(SHOWN_SLOTS), events=GIFTS_SHOWN), {})
+    assert dispatcher.messages[0]["text"] == "便宜一些的有这几样："
+    cards = products(dispatcher)
+    assert cards and all(card["price"] < cheapest for card in cards)
+    assert SlotSet("budget", f"{int(cheapest) - 1}以内") in events  # 换一批 stays below it
+
+
+async def test_cheaper_without_gifts_just_shown_is_a_question_for_the_knowledge_base(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerQuestion(knowledge).run(dispatcher, tracker(
+        "能便宜点吗", "ask_product_info", slots={"product": "dahongpao", **SHOWN_SLOTS}), {})
+    assert dispatcher.messages[0]["text"] != "便宜一些的有这几样："
+    assert len(dispatcher.messages) == 1  # an answer, no gift list

@@ -35,6 +35,15 @@ def test_quote_for_a_product_uses_its_origin():
     assert f"{rate.days_min}-{rate.days_max}天" in text and "满199元包邮" in text and "冷链费" in text
 
 
+def test_a_cold_chain_question_about_a_product_that_needs_none_is_answered():
+    table = rates()
+    raisins = demo_catalog().get("turpan-raisins")
+    assert not raisins.cold_chain
+    assert quote(table, "广州", "广东", raisins, asked_cold_chain=True).endswith("这款常温发货就可以，不需要冷链。")
+    assert "冷链" not in quote(table, "广州", "广东", raisins)
+    assert quote(table, "广州", "广东", raisins, "en", asked_cold_chain=True).endswith("no cold chain needed.")
+
+
 def test_quote_in_english_names_places_in_english():
     table = rates()
     bacon = demo_catalog().get("sichuan-bacon")
