@@ -99,6 +99,15 @@ def test_cheaper_after_gifts_shows_cheaper_gifts(stack):
     assert gift_cards(cheaper) and all(p["price"] < cheapest for p in gift_cards(cheaper)), cheaper
 
 
+def test_thanks_end_the_gift_form_and_it_is_not_asked_again(stack):
+    who = sender()
+    stack.chat(who, {"text": "我想送礼"})
+    _, thanks = stack.chat(who, {"text": "好的谢谢"})
+    _, later = stack.chat(who, {"text": "运费怎么算？"})
+    texts = [r["text"] for r in thanks["replies"] + later["replies"]]
+    assert "想送给谁呢？" not in texts and stack.last_bot_payload(who)["meta"]["kb"][0]["id"] == "shipping-fee", texts
+
+
 def test_a_price_question_is_answered_from_the_catalog(stack):
     who = sender()
     _, body = stack.chat(who, {"text": "大红袍多少钱"})
