@@ -61,7 +61,8 @@ def gifts_just_shown(tracker: Tracker) -> bool:
 def cheaper_than_shown(knowledge: Knowledge, tracker: Tracker) -> int | None:
     """"有没有便宜点的" right after gifts were shown: the new price ceiling, below the cheapest one shown."""
     text = (tracker.latest_message or {}).get("text") or ""
-    prices = [knowledge.catalog.get(p).price for p in tracker.get_slot("gifts_shown") or [] if knowledge.catalog.get(p)]
+    shown = filter(None, map(knowledge.catalog.get, tracker.get_slot("gifts_shown") or []))
+    prices = [product.price for product in shown]
     if not prices or not CHEAPER.search(text) or not gifts_just_shown(tracker):
         return None
     return max(int(min(prices)) - 1, 1)

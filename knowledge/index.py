@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from techan.language import CJK
+
 log = logging.getLogger(__name__)
 
 DENSE_WEIGHT = 0.6
@@ -37,7 +39,6 @@ TOPIC_BONUS = 0.05
 SHOP_WIDE_BONUS = 0.02  # a tie-break only: a family's own entry over one member's near-equal one
 
 _LATIN_WORD = re.compile(r"[a-z0-9']+")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _STOP_GRAMS = frozenset("的了吗呢吧啊呀么是我你他她它们这那个有")
 
 
@@ -71,7 +72,7 @@ def grams(text: str) -> set[str]:
     """Character unigrams and bigrams of the CJK runs, plus lower-cased Latin words."""
     text = text.lower()
     out = set(_LATIN_WORD.findall(text))
-    cjk = "".join(ch if _CJK.match(ch) else " " for ch in text).split()
+    cjk = "".join(ch if CJK.match(ch) else " " for ch in text).split()
     for run in cjk:
         out.update(ch for ch in run if ch not in _STOP_GRAMS)
         out.update(run[i : i + 2] for i in range(len(run) - 1))

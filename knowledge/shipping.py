@@ -85,8 +85,7 @@ def quote(rates: dict[tuple[str, str], ShippingRateIn], place: str, province: st
     cold = [r for r in routes if r.cold_chain]
     room_temperature = asked_cold_chain and product is not None and not product.cold_chain
     if language == "en":
-        return _quote_en(place, province, product, days, fee, cold) + (
-            " It ships at room temperature; no cold chain needed." if room_temperature else "")
+        return _quote_en(place, province, product, days, fee, cold, room_temperature)
     subject = f"{product.name}从{product.origin}发货，" if product else ""
     free = "（新疆、西藏、青海不参加满199包邮）" if province in REMOTE else f"，满{FREE_SHIPPING_FROM}元包邮"
     text = f"{subject}寄到{place}一般{days}天送达，运费{fee}元{free}。"
@@ -101,7 +100,7 @@ def quote(rates: dict[tuple[str, str], ShippingRateIn], place: str, province: st
 
 
 def _quote_en(place: str, province: str, product: ProductRecord | None, days: str, fee: str,
-              cold: list[ShippingRateIn]) -> str:
+              cold: list[ShippingRateIn], room_temperature: bool) -> str:
     where = place_in_english(place)
     subject = f"{product.name_en or product.name} ships from {place_in_english(product.origin)}; " if product else ""
     free = (" (Xinjiang, Tibet and Qinghai are not part of free shipping)" if province in REMOTE
@@ -113,4 +112,6 @@ def _quote_en(place: str, province: str, product: ProductRecord | None, days: st
                  else f" Note: cold-chain delivery does not reach {where} yet; in summer please ask our staff first.")
     elif cold and not product:
         text += " Cured meats and other chilled goods can go by SF cold chain for an extra fee."
+    elif room_temperature:
+        text += " It ships at room temperature; no cold chain needed."
     return text

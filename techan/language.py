@@ -11,7 +11,7 @@ import re
 from typing import NamedTuple
 
 LANGUAGES = ("zh", "en")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # Chinese characters, also for the KB's lexical signal
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 ENGLISH_MIN_LETTERS = 8  # "ok", "hello", "thanks" alone leave a Chinese customer's language as it is
 
@@ -24,7 +24,7 @@ def detect(text: str, previous: str = "zh") -> str:
     previous = previous if previous in LANGUAGES else "zh"
     if text.startswith("/"):
         return previous
-    if _CJK.search(text):
+    if CJK.search(text):
         return "zh"
     words = _LATIN_WORD.findall(text)
     if len(words) >= 2 or sum(map(len, words)) >= ENGLISH_MIN_LETTERS:

@@ -23,6 +23,15 @@ ENDPOINTS_FILE = PROJECT_ROOT / "endpoints.yml"
 RASA_VENV = PROJECT_ROOT / ".venv-rasa"
 
 
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a Rasa log, to show why training or the server failed."""
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return f"last lines of {path}:\n" + "\n".join(f"  {line}" for line in tail)
+
+
 def rasa_executable() -> Path:
     path = RASA_VENV / "bin" / "rasa"
     if not path.exists():
@@ -75,8 +84,7 @@ def train(settings: Settings, force: bool = False, progress=print) -> bool:
         result = subprocess.run(command, cwd=PROJECT_ROOT, env=rasa_env(), stdout=log_file,
                                 stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0 or not out.exists():
-        tail = log_path.read_text(errors="replace").splitlines()[-15:]
-        raise RuntimeError("rasa training failed; last lines of " + str(log_path) + ":\n" + "\n".join(tail))
+        raise RuntimeError("rasa training failed; " + log_tail(log_path))
     digest_file(settings).write_text(digest)
     progress(f"rasa model: trained ({out})")
     return True

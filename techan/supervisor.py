@@ -10,9 +10,8 @@ import time
 import urllib.error
 import urllib.request
 import webbrowser
-from pathlib import Path
 
-from techan.rasa_process import rasa_env, server_command
+from techan.rasa_process import log_tail, rasa_env, server_command
 from techan.settings import Settings
 
 STARTUP_TIMEOUT_S = 300
@@ -55,15 +54,6 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
             process.wait()
 
 
-def log_tail(path: Path, lines: int = 15) -> str:
-    """The last lines of a child's console log, to show why it failed."""
-    try:
-        tail = path.read_text(errors="replace").splitlines()[-lines:]
-    except OSError:
-        return ""
-    return f"last lines of {path}:\n" + "\n".join(f"  {line}" for line in tail)
-
-
 def run_stack(settings: Settings) -> int:
     """Start both, wait until both answer, print the URLs, stop both on Ctrl-C or if one dies.
 
@@ -78,7 +68,6 @@ def run_stack(settings: Settings) -> int:
             "app": subprocess.Popen([sys.executable, "-m", "techan", "serve"]),
             "rasa": subprocess.Popen(rasa_command, env=rasa_env(), stdout=rasa_output, stderr=subprocess.STDOUT),
         }
-    logs = {"rasa": rasa_console}
     stopping = False
 
     def request_stop(signum, _frame) -> None:
@@ -96,8 +85,8 @@ def run_stack(settings: Settings) -> int:
                 if process.poll() is not None:
                     print(f"techan: the {name} process exited with code {process.returncode}; stopping",
                           file=sys.stderr, flush=True)
-                    if name in logs:
-                        print(log_tail(logs[name]), file=sys.stderr, flush=True)
+                    if name == "rasa":
+                        print(log_tail(rasa_console), file=sys.stderr, flush=True)
                     return 1
             for name, url in checks.items():
                 if name not in ready and _ok(url):
@@ -120,8 +109,8 @@ def run_stack(settings: Settings) -> int:
                 waiting = sorted(set(checks) - ready)
                 print(f"techan: not ready after {STARTUP_TIMEOUT_S}s (waiting for {', '.join(waiting)}); stopping",
                       file=sys.stderr, flush=True)
-                for name in set(waiting) & set(logs):
-                    print(log_tail(logs[name]), file=sys.stderr, flush=True)
+                if "rasa" in waiting:
+                    print(log_tail(rasa_console), file=sys.stderr, flush=True)
                 return 1
             if len(ready) < len(checks) and now > next_progress:
                 print(f"  … still starting ({now - started:.0f} s; waiting for "
