@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from telegram.constants import MessageLimit
 
+from handoff.channels import telegram as telegram_channel
 from handoff.channels.telegram import webhook_secret
 from techan.app import create_app
 from techan.db import Message
@@ -150,14 +151,32 @@ async def test_staff_group_gets_a_card_claims_it_and_answers_in_the_topic(telegr
     await eventually(lambda: "可以开，下单时备注抬头就好" in texts_to(fake, CUSTOMER))
 
 
-async def test_flood_control_is_answered_by_waiting(telegram):
+class RecordedSleeps:
+    """Stands in for the channel module's ``asyncio``: sleeps as asked, and notes each wait and what
+    ``sent()`` returned when it ended (the order of events, not a clock)."""
+
+    def __init__(self, sent) -> None:
+        self.sent, self.waits = sent, []
+
+    def __getattr__(self, name: str):
+        return getattr(asyncio, name)
+
+    async def sleep(self, delay, result=None):
+        await asyncio.sleep(delay)
+        self.waits.append((delay, len(self.sent())))
+        return result
+
+
+async def test_flood_control_is_answered_by_waiting(telegram, monkeypatch):
     fake, client, settings = telegram
+    sleeps = RecordedSleeps(lambda: fake.sent("sendMessage", CUSTOMER))
+    monkeypatch.setattr(telegram_channel, "asyncio", sleeps)
     fake.flood["sendMessage"] = 1
     fake.text(CUSTOMER, "你好")
     await eventually(lambda: texts_to(fake, CUSTOMER) and len(fake.sent("sendMessage", CUSTOMER)) >= 2)
     first, second = fake.sent("sendMessage", CUSTOMER)[:2]
     assert first["text"] == second["text"]  # the same message, sent again
-    assert second["_at"] - first["_at"] >= 1.0  # after the wait Telegram asked for
+    assert sleeps.waits == [(1, 1)]  # after the 1 s Telegram asked for, and not before that wait ended
 
 
 async def test_too_many_messages_get_a_polite_note(telegram):
