@@ -2,26 +2,110 @@
 
 from __future__ import annotations
 
+import csv
 import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
 
 from knowledge.catalog import ProductRecord
 from knowledge.files import ShippingRateIn
+from techan.language import to_simplified
 
 PROVINCES = (
     "北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏", "浙江", "安徽", "福建",
     "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "重庆", "四川", "贵州", "云南", "西藏", "陕西",
     "甘肃", "青海", "宁夏", "新疆",
 )
-CITIES = {
-    "石家庄": "河北", "太原": "山西", "呼和浩特": "内蒙古", "包头": "内蒙古", "沈阳": "辽宁", "大连": "辽宁",
-    "长春": "吉林", "哈尔滨": "黑龙江", "南京": "江苏", "苏州": "江苏", "无锡": "江苏", "宜兴": "江苏",
-    "杭州": "浙江", "宁波": "浙江", "温州": "浙江", "合肥": "安徽", "福州": "福建", "厦门": "福建", "泉州": "福建",
-    "南昌": "江西", "景德镇": "江西", "济南": "山东", "青岛": "山东", "烟台": "山东", "郑州": "河南", "洛阳": "河南",
-    "武汉": "湖北", "长沙": "湖南", "广州": "广东", "深圳": "广东", "东莞": "广东", "佛山": "广东", "珠海": "广东",
-    "南宁": "广西", "桂林": "广西", "海口": "海南", "三亚": "海南", "成都": "四川", "绵阳": "四川", "贵阳": "贵州",
-    "昆明": "云南", "大理": "云南", "丽江": "云南", "拉萨": "西藏", "西安": "陕西", "兰州": "甘肃", "西宁": "青海",
-    "银川": "宁夏", "乌鲁木齐": "新疆", "喀什": "新疆", "伊犁": "新疆",
-}
+# Every province, prefecture-level and county-level division of the mainland: name, short name, province, level
+# (where it comes from: data/README.md).
+PLACES_FILE = Path(__file__).with_name("data") / "places.csv"
+LEVELS = ("province", "prefecture", "county", "former")  # a name two places share goes to the earlier level
+# Short names that are also everyday words ("开封了能放多久", "延长保质期", "比如", "光泽"), teas by themselves
+# ("西湖龙井"), or better known as a district elsewhere (Beijing's 朝阳, Shanghai's 长宁): a place only right after
+# 寄到/发往... ("寄到龙井"). Their full names (龙井市, 开封市) are places wherever they stand.
+WORD_LIKE = frozenset("""
+    比如 资源 合作 和平 武功 南部 东方 公安 通道 共和 友谊 中方 凤凰 延长 新兴 万年 光泽 会同 富裕 清水 长子 洞口
+    太和 温泉 石门 大方 互助 莲花 平和 龙泉 桃源 永和 九龙 无为 同心 白玉 灯塔 博爱 方正 黑水 大通 白杨 清流 紫金
+    惠民 新星 和顺 天台 开化 阳春 铜鼓 兴业 大厂 磐石 玉环 樟树 康乐 玉树 天长 五常 乐业 会理 大英 仙游 平乐 四会
+    正安 城步 沿河 河口 开封 安康 白银 来宾 阿里 江山 安宁 普洱 龙井 朝阳 长宁 滨海 栖霞
+""".split())
+# What comes right after a place named as a destination ("常州几天到", "延边大概多久", "大理州包邮吗"); anything
+# else after a short name reads as what it qualifies ("普洱茶", "和田大枣", "四川腊肉") unless 寄到/发往... stands
+# before it or another place after it ("北京海淀区").
+_AFTER_PLACE = re.compile(
+    r"[^\u3400-\u9fff]|的|呢|吗|嘛|吧|啊|呀|哦|哈|么|啦|了|要|几|多|包|能|可|运|快|邮|寄|发|送|到|收|需|得|走|用|有|没|不|也"
+    r"|都|还|是|就|会|一|两|和|跟|与|或|及|哪|怎|什|今|明|现|人|市|县|州|区|省|地区|附近|周边|这|那|方向|一带|本地|当地"
+    r"|等|岛|顺丰|冷链|物流|大概|大约|最快|具体|同城|偏远|境内|家|老家|朋友|同学|亲戚|公司|学校"
+)
+_SENT_TO = re.compile(r"(?:^|寄|发|送|运|邮|递|货|件|能|可以|要|直接)到$|(?:^|寄|发|送|运|邮)(?:往|至|去)$")  # 寄到龙井
+_TO = re.compile(r"(?:到|往|至|去|寄|发|送|运|在|是|回|地址)[:：]?$")  # "发义乌", "地址是常州": where it goes
+_FROM = re.compile(r"(?:从|自|由|产自|产地是?)$")  # where it comes from: no destination
+
+
+@dataclass(frozen=True)
+class _Place:
+    shown: str  # the name an answer shows: 常州 for 常州市, 延边 for 延边朝鲜族自治州, 海淀区 for 海淀区
+    province: str | None  # None: a name of places in several provinces (朝阳区)
+    level: int  # index in LEVELS
+    short: bool  # a short name (常州), not a full one (常州市)
+
+
+class _Gazetteer(NamedTuple):
+    places: dict[str, _Place]  # by every full and short name
+    lengths: tuple[int, ...]  # of the names, longest first
+    starts: frozenset[str]  # first characters of the names
+    districts: frozenset[tuple[str, str]]  # (province, 海淀): urban districts as written after their city
+
+
+@cache
+def _gazetteer() -> _Gazetteer:
+    candidates: dict[str, list[_Place]] = {}
+    districts = set()
+    with PLACES_FILE.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(line for line in f if not line.startswith("#")):
+            level = LEVELS.index(row["level"])
+            shown = row["short"] or row["name"]
+            candidates.setdefault(row["name"], []).append(_Place(shown, row["province"], level, False))
+            if len(row["short"]) >= 2 and row["short"] != row["name"]:
+                candidates.setdefault(row["short"], []).append(_Place(shown, row["province"], level, True))
+            district = re.sub(r"新?区$", "", row["name"]) if row["name"].endswith("区") else ""
+            if len(district) >= 2 and not row["short"]:
+                districts.add((row["province"], district))
+    places = {}
+    for name, found in candidates.items():
+        top = min(place.level for place in found)
+        provinces = {place.province for place in found if place.level == top}
+        best = next(place for place in found if place.level == top)
+        # 吉林 (province and city), 海南 (province, and a prefecture of Qinghai): the higher level.
+        # 朝阳区 (Beijing's and Changchun's): no province at all.
+        places[name] = best if len(provinces) == 1 else _Place(name, None, top, best.short)
+    lengths = tuple(sorted({len(name) for name in places}, reverse=True))
+    return _Gazetteer(places, lengths, frozenset(name[0] for name in places), frozenset(districts))
+
+
+def _mentions(text: str) -> list[tuple[int, int, str, _Place]]:
+    """Place names in ``text``, left to right, each the longest name that starts where it starts."""
+    places, lengths, starts, _ = _gazetteer()
+    found, i = [], 0
+    while i < len(text):
+        if text[i] in starts:
+            name = next((text[i:i + n] for n in lengths if text[i:i + n] in places), None)
+            if name:
+                found.append((i, i + len(name), name, places[name]))
+                i += len(name)
+                continue
+        i += 1
+    return found
+
+
+def _district_follows(text: str, end: int, province: str) -> bool:
+    """"北京海淀几天到", "广州天河": one of the province's urban districts, without its 区, right after."""
+    districts = _gazetteer().districts
+    return any((province, text[end:end + n]) in districts for n in (2, 3, 4) if end + n <= len(text))
+
+
 # English spellings customers type, to the Chinese name an answer shows ("寄到北京", not "寄到beijing").
 ENGLISH_PLACES = {
     "beijing": "北京", "tianjin": "天津", "shanghai": "上海", "chongqing": "重庆", "guangzhou": "广州",
@@ -45,19 +129,47 @@ REMOTE = ("新疆", "西藏", "青海")
 
 
 def find_place(text: str | None) -> tuple[str, str] | None:
-    """(place in Chinese, province) for the first city or province named in ``text``."""
+    """(place in Chinese, province) for the place ``text`` names as where something goes, else None.
+
+    The place is named as the shop writes it: 常州 for 常州 or 常州市, 内蒙古 for 内蒙古自治区, 北京 for Beijing.
+    Traditional characters read like simplified ("發到廣州"). Every prefecture and county of the mainland is
+    known, so a short name must stand like a destination to count: "普洱茶保质期多久", "和田枣甜不甜" and
+    "四川腊肉运费多少" name products, "从杭州发" names where it comes from, "北京朝阳" is Beijing's 朝阳 and not
+    Liaoning's. Of several places the one after 寄/发/到... wins ("四川腊肉寄到广州"), then the more precise
+    one ("江苏常州"), then the longer name, then the later one.
+    """
     if not text:
         return None
     english = _ENGLISH_PLACE.search(text.lower())
-    if english:
-        text = ENGLISH_PLACES[english.group(1)]
-    for place, province in sorted(CITIES.items(), key=lambda item: -len(item[0])):
-        if place in text:
-            return place, province
-    for province in PROVINCES:
-        if province in text:
-            return province, province
-    return None
+    text = ENGLISH_PLACES[english.group(1)] if english else to_simplified(text)
+    mentions = _mentions(text)
+    adjacent = [k > 0 and mentions[k - 1][1] == mentions[k][0] for k in range(len(mentions))]
+    accepted = [False] * len(mentions)
+    for k in reversed(range(len(mentions))):  # right to left: "江苏常州" stands as well as 常州 does
+        start, end, name, place = mentions[k]
+        before = text[:start].rstrip()
+        previous = mentions[k - 1][3] if adjacent[k] else None
+        if place.province is None or _FROM.search(before):
+            continue
+        if previous and previous.province not in (None, place.province) and (
+                place.level > previous.level or _district_follows(text, start, previous.province)):
+            continue  # 北京朝阳, 天津河北: a part of the place before that shares its name with a place elsewhere
+        within = bool(previous and previous.province == place.province)  # 江苏常州, 浙江义乌小商品城
+        stands = (end == len(text) or bool(_AFTER_PLACE.match(text, end))
+                  or (k + 1 < len(mentions) and adjacent[k + 1] and accepted[k + 1])
+                  or _district_follows(text, end, place.province))
+        if name in WORD_LIKE:
+            accepted[k] = bool(_SENT_TO.search(before))
+        else:
+            accepted[k] = not place.short or stands or within or bool(_SENT_TO.search(before))
+    best, best_rank, to = None, None, False
+    for k, (start, end, name, place) in enumerate(mentions):
+        # "地址：江苏省常州市武进区": what stands before the first place stands before all of them
+        to = bool(_TO.search(text[:start].rstrip())) or (adjacent[k] and to)
+        rank = (to, place.level, len(name), start)
+        if accepted[k] and (best_rank is None or rank > best_rank):
+            best, best_rank = (place.shown, place.province), rank
+    return best
 
 
 def _money(value) -> str:

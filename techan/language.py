@@ -8,12 +8,38 @@ variants of the bot's responses), and the actions and the router say things with
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import NamedTuple
+
+import opencc
 
 LANGUAGES = ("zh", "en")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # Chinese characters, also for the KB's lexical signal
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 ENGLISH_MIN_LETTERS = 8  # "ok", "hello", "thanks" alone leave a Chinese customer's language as it is
+
+
+@cache
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")  # loads the dictionaries once, at the first text that is not plain ASCII
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese as simplified ("發到廣州" -> "发到广州"), through OpenCC's t2s.
+
+    Simplified Chinese, English, digits, emoji and punctuation come back unchanged. OpenCC maps a
+    few characters onto ones it maps again (薴 -> 苧 -> 苎), so it runs until nothing changes: the result
+    is simplified all the way, and converting it again changes nothing.
+    """
+    if text.isascii():
+        return text
+    converter = _t2s()
+    for _ in range(3):
+        simplified = converter.convert(text)
+        if simplified == text:
+            break
+        text = simplified
+    return text
 
 
 def detect(text: str, previous: str = "zh") -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from techan.language import Say, detect
+from techan.language import Say, detect, to_simplified
 
 
 @pytest.mark.parametrize(("text", "previous", "expected"), [
@@ -30,3 +32,43 @@ def test_say_picks_the_language_and_defaults_to_chinese():
     hello = Say("您好", "Hello")
     assert hello.to("en") == "Hello"
     assert hello.to("zh") == "您好" and hello.to(None) == "您好"
+
+
+@pytest.mark.parametrize(("traditional", "simplified"), [
+    ("龍井茶", "龙井茶"),
+    ("紫砂壺", "紫砂壶"),
+    ("發到廣州", "发到广州"),
+    ("保質期多久", "保质期多久"),
+    ("這個紫砂壺 is it vacuum-packed? 謝謝👍", "这个紫砂壶 is it vacuum-packed? 谢谢👍"),
+])
+def test_to_simplified_reads_traditional_characters(traditional, simplified):
+    assert to_simplified(traditional) == simplified
+
+
+@pytest.mark.parametrize("text", [
+    "普洱茶保质期多久？", "发到广州要几天", "乾隆年间的茶", "头发", "满199包邮吗", "How long does the beef jerky keep?",
+    "500g × 2", "🍵🧧😀", "「好的」，谢谢！", "",
+])
+def test_to_simplified_leaves_simplified_english_digits_emoji_and_punctuation(text):
+    assert to_simplified(text) == text
+
+
+def test_to_simplified_goes_all_the_way_in_one_call():
+    """OpenCC maps 薴 to 苧 and 苧 to 苎: one call gives the end of the chain."""
+    assert to_simplified("薴") == to_simplified("苧") == "苎"
+
+
+CHINESE_AND_MORE = st.text(alphabet=st.characters(min_codepoint=0x3400, max_codepoint=0x9FFF)
+                           | st.characters(min_codepoint=0xF900, max_codepoint=0xFAFF)
+                           | st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@given(CHINESE_AND_MORE)
+def test_to_simplified_is_idempotent(text):
+    once = to_simplified(text)
+    assert to_simplified(once) == once
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80))
+def test_to_simplified_does_not_change_ascii(text):
+    assert to_simplified(text) == text
