@@ -74,7 +74,7 @@ async def kb_watch_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def _entry_json(row: KBEntry) -> dict:
     return {"id": row.id, "topic": row.topic, "product": row.product, "questions": list(row.questions),
-            "answer": row.answer, "tags": list(row.tags), "revision": row.revision,
+            "answer": row.answer, "answer_en": row.answer_en, "tags": list(row.tags), "revision": row.revision,
             "updated_at": row.updated_at.isoformat()}
 
 
@@ -89,7 +89,7 @@ async def list_entries(request: web.Request) -> web.Response:
         rows = (await session.scalars(query)).all()
     text = request.query.get("q", "").strip().lower()
     if text:
-        rows = [r for r in rows if text in r.id.lower() or text in r.answer.lower()
+        rows = [r for r in rows if text in r.id.lower() or text in r.answer.lower() or text in r.answer_en.lower()
                 or any(text in q.lower() for q in r.questions)]
     return web.json_response({"entries": [_entry_json(r) for r in rows]})
 

@@ -30,6 +30,10 @@ class ProductRecord:
     tags: tuple[str, ...]
     description: str
     image: str
+    unit_en: str = ""
+    shelf_life_en: str = ""
+    storage_en: str = ""
+    description_en: str = ""
 
     @classmethod
     def from_row(cls, row: Any) -> ProductRecord:
@@ -41,21 +45,33 @@ class ProductRecord:
     def card(self, reason: str | None = None, language: str = "zh") -> dict[str, Any]:
         """The product as a card in a chat (web chat, Telegram photo); the reason defaults to its first sentence.
 
-        English readers get the English name first, with the Chinese one they will see on the package.
+        English readers get the English name first, with the Chinese one they will see on the package,
+        and the first sentence of the English description (the Chinese one when there is none).
         """
         name = f"{self.name_en} · {self.name}" if language == "en" and self.name_en else self.name
-        return {"id": self.id, "name": name, "price": float(self.price), "image": self.image,
-                "reason": reason if reason is not None else self.description.split("。")[0]}
+        if reason is None:
+            if language == "en" and self.description_en:
+                reason = re.split(r"(?<=[.!?])\s", self.description_en, maxsplit=1)[0].rstrip(".")
+            else:
+                reason = self.description.split("。")[0]
+        return {"id": self.id, "name": name, "price": float(self.price), "image": self.image, "reason": reason}
 
-    def fields(self) -> dict[str, str]:
-        """Values for ``{placeholders}`` in KB answers."""
-        return {
+    def fields(self, language: str = "zh") -> dict[str, str]:
+        """Values for ``{placeholders}`` in KB answers; English ones fall back to the Chinese text."""
+        values = {
             "name": self.name, "name_en": self.name_en, "region": self.region,
             "price": f"{self.price:.0f}" if self.price == int(self.price) else f"{self.price:.2f}",
             "unit": self.unit, "shelf_life": self.shelf_life, "storage": self.storage,
             "weight": f"{self.weight_g}克", "category": self.category, "description": self.description,
             "vacuum_packing": "可以免费真空包装" if self.vacuum_packing else "不提供真空包装",
         }
+        if language == "en":
+            values.update(
+                name=self.name_en or self.name, unit=self.unit_en or self.unit,
+                shelf_life=self.shelf_life_en or self.shelf_life, storage=self.storage_en or self.storage,
+                description=self.description_en or self.description,
+            )
+        return values
 
 
 def fill(template: str, values: dict[str, str]) -> str:

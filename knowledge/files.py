@@ -22,6 +22,7 @@ RECIPIENTS = ("elder", "parent", "boss", "colleague", "friend", "child", "partne
 OCCASIONS = ("spring_festival", "mid_autumn", "dragon_boat", "birthday", "business_visit",
              "hospital_visit", "wedding", "housewarming", "teachers_day", "everyday")
 CSV_COLUMNS = ("id", "topic", "product", "questions", "answer")
+CSV_EXTRA_COLUMNS = ("tags", "answer_en")  # optional, after the required ones
 
 
 class ImportFileError(ValueError):
@@ -38,6 +39,7 @@ class KBEntryIn(_Record):
     product: str = Field(default="", max_length=64)
     questions: list[str] = Field(min_length=1)
     answer: str = Field(min_length=1)
+    answer_en: str = ""  # optional English answer
     tags: list[str] = Field(default_factory=list)
 
     @field_validator("questions")
@@ -59,10 +61,13 @@ class ProductIn(_Record):
     category: str
     price: Decimal = Field(ge=0)
     unit: str = ""
+    unit_en: str = ""
     weight_g: int = Field(ge=0)
     shelf_life_days: int | None = Field(default=None, ge=0)
     shelf_life: str
+    shelf_life_en: str = ""
     storage: str
+    storage_en: str = ""
     vacuum_packing: bool = False
     cold_chain: bool = False
     stock: int = Field(default=0, ge=0)
@@ -70,6 +75,7 @@ class ProductIn(_Record):
     occasions: list[Literal[OCCASIONS]] = Field(default_factory=list)  # type: ignore[valid-type]
     tags: list[str] = Field(default_factory=list)
     description: str = ""
+    description_en: str = ""
     image: str = ""
 
 
@@ -134,6 +140,8 @@ def _read_csv_records(path: Path) -> list[dict[str, Any]]:
         record["questions"] = [q for q in record["questions"].split("|") if q.strip()]
         if row.get("tags"):
             record["tags"] = [t for t in row["tags"].split("|") if t.strip()]
+        if "answer_en" in row:  # a file without the column leaves stored English answers alone
+            record["answer_en"] = row["answer_en"] or ""
         record["__line__"] = reader.line_num
         records.append(record)
     return records
@@ -190,9 +198,10 @@ def write_kb_csv(path: Path, entries: list[KBEntryIn]) -> None:
             raise ImportFileError(f"entry {entry.id}: a question contains '|', which CSV uses as separator; export as YAML")
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([*CSV_COLUMNS, "tags"])
+        writer.writerow([*CSV_COLUMNS, *CSV_EXTRA_COLUMNS])
         for e in entries:
-            writer.writerow([e.id, e.topic, e.product, "|".join(e.questions), e.answer, "|".join(e.tags)])
+            writer.writerow([e.id, e.topic, e.product, "|".join(e.questions), e.answer, "|".join(e.tags),
+                             e.answer_en])
 
 
 def write_kb_file(path: Path, entries: list[KBEntryIn]) -> None:

@@ -53,6 +53,7 @@ class KBRecord:
     answer: str
     tags: tuple[str, ...] = ()
     revision: int = 1
+    answer_en: str = ""
 
 
 @dataclass

@@ -22,15 +22,25 @@ from techan.db import CannedReply, KBEntry, KBRevision, Product, ShippingRate, u
 DEMO_DIR = Path(__file__).with_name("demo")
 
 
-def _entry_data(row: KBEntry) -> dict:
+def _entry_item(row: KBEntry) -> KBEntryIn:
     return KBEntryIn(id=row.id, topic=row.topic, product=row.product, questions=list(row.questions),
-                     answer=row.answer, tags=list(row.tags)).model_dump()
+                     answer=row.answer, answer_en=row.answer_en, tags=list(row.tags))
+
+
+def _entry_data(row: KBEntry) -> dict:
+    return _entry_item(row).model_dump()
 
 
 def save_entry(session: Session, item: KBEntryIn, author: str, action: str | None = None) -> KBEntry | None:
-    """Create or update one entry, keeping a revision; returns the row, or None when nothing changed."""
+    """Create or update one entry, keeping a revision; returns the row, or None when nothing changed.
+
+    An item that does not give ``answer_en`` at all (an older CSV, a script that predates it) keeps
+    the stored English answer; an empty one clears it.
+    """
     row = session.get(KBEntry, item.id)
     data = item.model_dump()
+    if row is not None and "answer_en" not in item.model_fields_set:
+        data["answer_en"] = row.answer_en
     if row is None:
         row = KBEntry(**data, revision=1)
         session.add(row)
@@ -71,7 +81,7 @@ def rollback_entry(session: Session, entry_id: str, revision: int, author: str) 
         KBRevision.entry_id == entry_id, KBRevision.revision == revision, KBRevision.after.is_not(None)))
     if target is None:
         raise LookupError(f"entry {entry_id!r} has no revision {revision}")
-    data = {k: v for k, v in target.after.items() if k != "revision"}
+    data = {"answer_en": "", **{k: v for k, v in target.after.items() if k != "revision"}}  # older: none
     return save_entry(session, KBEntryIn(**data), author, action="rollback")
 
 
@@ -152,17 +162,14 @@ def load_demo_canned(session: Session) -> int:
 
 def kb_records(session: Session) -> list[KBRecord]:
     return [
-        KBRecord(e.id, e.topic, e.product, tuple(e.questions), e.answer, tuple(e.tags), e.revision)
+        KBRecord(e.id, e.topic, e.product, tuple(e.questions), e.answer, tuple(e.tags), e.revision,
+                 answer_en=e.answer_en)
         for e in session.scalars(select(KBEntry).order_by(KBEntry.id))
     ]
 
 
 def kb_export_items(session: Session) -> list[KBEntryIn]:
-    return [
-        KBEntryIn(id=e.id, topic=e.topic, product=e.product, questions=list(e.questions),
-                  answer=e.answer, tags=list(e.tags))
-        for e in session.scalars(select(KBEntry).order_by(KBEntry.id))
-    ]
+    return [_entry_item(e) for e in session.scalars(select(KBEntry).order_by(KBEntry.id))]
 
 
 def catalog_snapshot(session: Session) -> Catalog:

@@ -73,6 +73,7 @@
     $("e-product").value = entry.product || "";
     $("e-questions").value = (entry.questions || []).join("\n");
     $("e-answer").value = entry.answer || "";
+    $("e-answer-en").value = entry.answer_en || "";
     $("e-tags").value = (entry.tags || []).join(", ");
     $("e-title").textContent = current ? current : "（新条目）";
     $("e-delete").hidden = !current;
@@ -97,6 +98,8 @@
             .then(() => { toast("已恢复，立即生效"); openEntry(id); loadEntries(); }).catch(report);
         });
         item.append(button);
+        item.append(el("div", "答案：" + change.after.answer, "rev-text"));
+        if (change.after.answer_en) item.append(el("div", "英文回答 English：" + change.after.answer_en, "rev-text"));
       }
       history.append(item);
     }
@@ -109,6 +112,7 @@
       topic: $("e-topic").value, product: $("e-product").value,
       questions: $("e-questions").value.split("\n").map((q) => q.trim()).filter(Boolean),
       answer: $("e-answer").value.trim(),
+      answer_en: $("e-answer-en").value.trim(),
       tags: $("e-tags").value.split(/[,，]/).map((t) => t.trim()).filter(Boolean),
     };
     const saved = await api("PUT", "/api/kb/entries/" + encodeURIComponent(id), entry).catch(report);
@@ -165,7 +169,8 @@
     const entry = data.entry;
     const questions = Array.from(new Set(entry.questions.concat(group.texts)));
     await api("PUT", "/api/kb/entries/" + encodeURIComponent(id),
-              { topic: entry.topic, product: entry.product, questions, answer: entry.answer, tags: entry.tags })
+              { topic: entry.topic, product: entry.product, questions, answer: entry.answer,
+                answer_en: entry.answer_en || "", tags: entry.tags })
       .then(() => api("POST", "/api/kb/unanswered/resolve", { ids: group.ids, entry_id: id }))
       .then(() => { toast("已加入 " + id); loadInbox(); loadEntries(); }).catch(report);
   }

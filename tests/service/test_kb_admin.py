@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 from knowledge.files import ImportFileError, KBEntryIn
 from knowledge.index import VectorCache
 from knowledge.service import Knowledge, read_snapshot
-from knowledge.store import import_kb_file, save_entry
+from knowledge.store import import_kb_file, kb_records, rollback_entry, save_entry
 from techan.appkeys import SETTINGS
 from techan.auth import add_staff, api_token
-from techan.db import KBEntry
+from techan.db import KBEntry, KBRevision
 from tests.service.conftest import db_session
 
 NEW_ENTRY = {"topic": "other", "questions": ["你们卖不卖熊猫玩偶", "有没有熊猫公仔"],
@@ -130,3 +130,69 @@ def test_stale_vectors_on_disk_are_detected_and_rebuilt(settings, knowledge, tmp
     hit = fresh.search("可以开发票吗", k=1)[0]
     assert hit.id == "payment-invoice" and hit.dense > 0.99
     assert VectorCache(cache_path, knowledge.embedder.name).vectors, "the rebuilt vectors were saved"
+
+
+async def test_english_answer_is_stored_returned_revisioned_and_rolled_back(client, settings):
+    owner = bearer(client, "laoban-en", "owner")
+    first = {**NEW_ENTRY, "answer_en": "Yes! Panda toys licensed by the Chengdu base, 59 yuan each."}
+    response = await client.put("/api/kb/entries/panda-toy", json=first, headers=owner)
+    entry = (await response.json())["entry"]
+    assert response.status == 200 and (entry["revision"], entry["answer_en"]) == (1, first["answer_en"])
+    with db_session(settings) as session:
+        assert session.get(KBEntry, "panda-toy").answer_en == first["answer_en"]
+        assert next(r for r in kb_records(session) if r.id == "panda-toy").answer_en == first["answer_en"]
+
+    second = {**first, "answer_en": "Sold out; back in stock next week."}
+    response = await client.put("/api/kb/entries/panda-toy", json=second, headers=owner)
+    assert (await response.json())["entry"]["revision"] == 2  # an English-only edit is a change too
+    listed = (await (await client.get("/api/kb/entries?q=back+in+stock", headers=owner)).json())["entries"]
+    assert [(e["id"], e["answer_en"]) for e in listed] == [("panda-toy", second["answer_en"])]
+
+    # A client that predates the field (no `answer_en` at all) keeps the English answer.
+    response = await client.put("/api/kb/entries/panda-toy", headers=owner,
+                                json={**NEW_ENTRY, "questions": [*NEW_ENTRY["questions"], "熊猫公仔多少钱"]})
+    entry = (await response.json())["entry"]
+    assert (entry["revision"], entry["answer_en"]) == (3, second["answer_en"])
+
+    data = await (await client.get("/api/kb/entries/panda-toy", headers=owner)).json()
+    assert data["entry"]["answer_en"] == second["answer_en"]
+    assert [(r["revision"], r["before"] and r["before"]["answer_en"], r["after"]["answer_en"])
+            for r in data["revisions"]] == [
+        (1, None, first["answer_en"]), (2, first["answer_en"], second["answer_en"]),
+        (3, second["answer_en"], second["answer_en"])]
+
+    response = await client.post("/api/kb/entries/panda-toy/rollback", json={"revision": 1}, headers=owner)
+    entry = (await response.json())["entry"]
+    assert (entry["revision"], entry["answer_en"], entry["questions"]) == (4, first["answer_en"], NEW_ENTRY["questions"])
+    with db_session(settings) as session:
+        assert session.get(KBEntry, "panda-toy").answer_en == first["answer_en"]
+
+    response = await client.put("/api/kb/entries/panda-toy", json={**NEW_ENTRY, "answer_en": ""}, headers=owner)
+    entry = (await response.json())["entry"]
+    assert (entry["revision"], entry["answer_en"]) == (5, "")  # an empty one clears it
+
+
+def test_rollback_to_a_revision_from_before_english_answers_clears_it(settings):
+    from tests.service.conftest import migrated_demo_shop
+
+    migrated_demo_shop(settings)
+    with db_session(settings) as session:
+        save_entry(session, KBEntryIn(id="panda-toy", **NEW_ENTRY), author="cli")
+        old = session.scalar(select(KBRevision).where(KBRevision.entry_id == "panda-toy"))
+        old.after = {k: v for k, v in old.after.items() if k != "answer_en"}  # as recorded before the column
+        save_entry(session, KBEntryIn(id="panda-toy", **NEW_ENTRY, answer_en="Yes, 59 yuan."), author="cli")
+        assert session.get(KBEntry, "panda-toy").answer_en == "Yes, 59 yuan."
+        rollback_entry(session, "panda-toy", 1, "cli")
+        row = session.get(KBEntry, "panda-toy")
+        assert (row.revision, row.answer_en, row.answer) == (3, "", NEW_ENTRY["answer"])
+
+
+async def test_admin_page_has_the_english_answer_editor(client):
+    from tests.service.test_login import make_account, sign_in
+
+    make_account(client, "laoban-page", "owner")
+    assert (await sign_in(client, "laoban-page")).status == 303
+    html = await (await client.get("/admin/kb")).text()
+    assert '英文回答（可选） English answer (optional) <textarea id="e-answer-en"' in html
+    script = await (await client.get("/static/admin.js")).text()
+    assert 'answer_en: $("e-answer-en").value.trim()' in script and "change.after.answer_en" in script

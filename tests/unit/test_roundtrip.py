@@ -24,6 +24,7 @@ ENTRY = st.builds(
     product=st.sampled_from(["", "puer-raw-cake", "beef-jerky"]),
     questions=st.lists(ODD, min_size=1, max_size=4),
     answer=st.one_of(ODD, st.text(min_size=2000, max_size=6000).map(str.strip).filter(bool)),
+    answer_en=st.one_of(st.just(""), ODD),
     tags=st.lists(st.from_regex(r"[a-z\u4e00-\u9fa5]{1,6}", fullmatch=True), max_size=3),
 )
 
