@@ -26,7 +26,7 @@ from handoff.queue import current_handoff, end_handoff, estimated_wait_minutes, 
 from handoff.rasa_client import RasaClient, RasaUnavailable
 from handoff.states import HANDOFF_REASONS, Event, State
 from techan.db import Conversation, Customer, Handoff, Message, UnansweredQuestion, utcnow
-from techan.language import Say, detect
+from techan.language import Say, detect, to_simplified
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,11 @@ CANCEL_WORDS = ("取消", "不用了", "算了", "cancel")
 RATING = re.compile(r'/rate\{"score":\s*([1-5])\}')
 RATING_THANKS_TEXT = Say("谢谢您的评价！欢迎随时再来。", "Thank you for the rating! Come back any time.")
 RATING_IGNORED_TEXT = Say("这次服务已经评过分了，谢谢！", "This chat has been rated already, thank you!")
+# After a person: resume, close any form, forget misses, and end the paused turn (see Router.resume_bot).
+RESUME_EVENTS = [{"event": "resume"}, {"event": "active_loop", "name": None},
+                 {"event": "slot", "name": "requested_slot", "value": None},
+                 {"event": "slot", "name": "kb_misses", "value": 0},
+                 {"event": "action", "name": "action_listen"}]
 MEDIA_TO_STAFF_TEXT = Say("收到啦！图片和语音我看不懂，要请店员来看看吗？",
                           "Got it! I can't look at pictures or listen to voice notes; shall I ask our staff?")
 
@@ -154,7 +159,8 @@ class Router:
 
                 sender = rasa_sender(channel, external_id)
                 try:
-                    messages = await self.rasa.message(sender, text[:MAX_TEXT_TO_RASA],
+                    # Rasa's NLU learnt simplified characters; the stored message keeps what the customer wrote.
+                    messages = await self.rasa.message(sender, to_simplified(text)[:MAX_TEXT_TO_RASA],
                                                        {"channel": channel, "language": language})
                     replies, handoff = replies_from_rasa(messages)
                     if not replies:
@@ -233,18 +239,25 @@ class Router:
         return QUEUE_TEXT.to(language).format(position=position, minutes=minutes)
 
     async def resume_bot(self, sender: str) -> None:
-        """Let Rasa answer this customer again (best effort: the customer's return retries it)."""
-        await self._tracker_event(sender, "resume")
+        """Let Rasa answer this customer again, starting fresh (best effort: the customer's return retries it).
+
+        Rasa stops its prediction loop at ``ConversationPaused`` without the closing ``action_listen``,
+        so after a plain resume the next message followed an unfinished turn: no rule matched, the policies
+        predicted the answer again and again until Rasa's circuit breaker (ten actions) tripped, and the
+        turn after that failed. Closing the turn here, and any form left open, makes the next message a
+        normal one.
+        """
+        await self._tracker_events(sender, RESUME_EVENTS)
 
     async def pause_bot(self, sender: str) -> None:
         """Stop Rasa's dialogue for this customer (best effort: the router no longer asks it anyway)."""
-        await self._tracker_event(sender, "pause")
+        await self._tracker_events(sender, [{"event": "pause"}])
 
-    async def _tracker_event(self, sender: str, event: str) -> None:
+    async def _tracker_events(self, sender: str, events: list[dict[str, Any]]) -> None:
         try:
-            await self.rasa.add_event(sender, {"event": event})
+            await self.rasa.add_events(sender, events)
         except RasaUnavailable as exc:
-            log.warning("could not %s the bot for a customer: %s", event, exc)
+            log.warning("could not %s the bot for a customer: %s", events[0]["event"], exc)
 
     async def _cancel(self, session: AsyncSession, conversation: Conversation, sender: str,
                       language: str) -> list[Reply]:
