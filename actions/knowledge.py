@@ -13,8 +13,9 @@ from actions.context import entity_or_slot
 from actions.gifts import GIFT_SLOTS, cheaper_than_shown, recommend_gifts
 from actions.handoff import ask_human_button
 from actions.language import customer_language
-from knowledge.service import Knowledge
-from techan.language import Say
+from knowledge.index import KBRecord
+from knowledge.service import Knowledge, Outcome
+from techan.language import CJK, Say
 
 NOT_SURE = Say("这个问题我不太确定 🤔 您是想问下面哪一个？也可以直接找店员。",
                "I'm not quite sure about that 🤔 Did you mean one of these? You can also ask our staff.")
@@ -52,46 +53,49 @@ class ActionAnswerQuestion(Action):
         if "product" not in entities and cheaper_than_shown(self.knowledge, tracker) is not None:
             # "再便宜点的呢" right after gifts: cheaper gifts, not the shop's discount policy.
             return await recommend_gifts(self.knowledge, dispatcher, tracker)
-        product = entity_or_slot(tracker, "product")
         text = (message.get("text") or "").strip()
+        mentioned, context = entities.get("product"), tracker.get_slot("product")
         if text.startswith("/"):  # a tapped product card or button: ask about what it names
-            record = self.knowledge.catalog.get(self.knowledge.catalog.resolve(product))
+            record = self.knowledge.catalog.get(self.knowledge.catalog.resolve(mentioned or context))
             text = f"{record.name} 介绍一下" if record else ""
-        answer = await asyncio.to_thread(self.knowledge.answer, text, intent, product,
+        answer = await asyncio.to_thread(self.knowledge.answer, text, intent, mentioned, context,
                                          entity_or_slot(tracker, "destination"), language)
         hits = [{"id": h.id, "score": round(h.score, 3)} for h in answer.hits]
-        if answer.destination:
+        cards = [self.knowledge.catalog.get(p).card(language=language) for p in answer.products]
+        if answer.outcome == Outcome.SHIPPING:
             dispatcher.utter_message(text=answer.text, json_message={"techan": {"kb": hits, "shipping": True}})
             return [SlotSet("destination", answer.destination), SlotSet("kb_misses", 0)]
-        if answer.from_catalog:  # with the product's card: its picture and price
-            card = self.knowledge.catalog.get(answer.product).card(language=language)
-            dispatcher.utter_message(text=answer.text, json_message={
-                "products": [card], "techan": {"kb": hits, "catalog": answer.product}})
-            return [SlotSet("kb_misses", 0), SlotSet("product", answer.product)]
-        if answer.confident:
+        if answer.outcome == Outcome.CATALOG:  # with the cards: pictures and prices
+            meta = {"kb": hits, "catalog": answer.product} if answer.product else {"kb": hits, "family": answer.family}
+            dispatcher.utter_message(text=answer.text, json_message={"products": cards, "techan": meta})
+            return [SlotSet("kb_misses", 0), SlotSet("product", answer.product or answer.family)]
+        if answer.outcome == Outcome.KB:
             dispatcher.utter_message(text=answer.text, json_message={"techan": {"kb": hits}})
             return [SlotSet("kb_misses", 0), *([SlotSet("product", answer.product)] if answer.product else [])]
-        unknown = entities.get("product")
-        if unknown and not self.knowledge.catalog.resolve(unknown) and not self.knowledge.catalog.find_in_text(text):
-            return await self._not_sold(dispatcher, unknown, language)
+        if answer.outcome == Outcome.NOT_SOLD:
+            dispatcher.utter_message(text=NOT_SOLD.to(language).format(name=answer.not_sold),
+                                     buttons=[ask_human_button(language)],
+                                     json_message={"products": cards, "techan": {"not_sold": answer.not_sold}})
+            return [SlotSet("product", None), SlotSet("kb_misses", 0)]
         misses = int(tracker.get_slot("kb_misses") or 0) + 1
+        unsure = {"kb": hits, "unsure": True, **({"missing": list(answer.missing)} if answer.missing else {})}
         if misses >= MISSES_BEFORE_PERSON:
             dispatcher.utter_message(text=SECOND_MISS.to(language), json_message={
-                "techan": {"kb": hits, "unsure": True}, "handoff": {"reason": "low_confidence"}})
+                "techan": unsure, "handoff": {"reason": "low_confidence"}})
             return [SlotSet("kb_misses", 0), ConversationPaused()]
         if answer.hits:
-            buttons = [{"title": h.entry.questions[0], "payload": h.entry.questions[0]} for h in answer.hits[:2]]
+            questions = [closest_question(h.entry, language) for h in answer.hits[:2]]
+            buttons = [{"title": q, "payload": q} for q in questions]
             dispatcher.utter_message(text=NOT_SURE.to(language), buttons=[*buttons, ask_human_button(language)],
-                                     json_message={"techan": {"kb": hits, "unsure": True}})
+                                     json_message={"techan": unsure})
         else:
             dispatcher.utter_message(text=NO_ANSWER.to(language), buttons=[ask_human_button(language)],
-                                     json_message={"techan": {"kb": [], "unsure": True}})
+                                     json_message={"techan": unsure})
         return [SlotSet("kb_misses", misses)]
 
-    async def _not_sold(self, dispatcher: CollectingDispatcher, name: str, language: str) -> list[dict[str, Any]]:
-        """A product the shop does not sell: say so, and show the closest ones it does."""
-        closest = await asyncio.to_thread(self.knowledge.closest_products, name, 3)
-        cards = [self.knowledge.catalog.get(product_id).card(language=language) for product_id in closest]
-        dispatcher.utter_message(text=NOT_SOLD.to(language).format(name=name), buttons=[ask_human_button(language)],
-                                 json_message={"products": cards, "techan": {"not_sold": name}})
-        return [SlotSet("product", None), SlotSet("kb_misses", 0)]
+
+def closest_question(entry: KBRecord, language: str) -> str:
+    """An entry's phrasing to offer as a button: its English one for English customers, if it has one."""
+    if language == "en":
+        return next((q for q in entry.questions if not CJK.search(q)), entry.questions[0])
+    return next((q for q in entry.questions if CJK.search(q)), entry.questions[0])

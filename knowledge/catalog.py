@@ -81,6 +81,43 @@ def fill(template: str, values: dict[str, str]) -> str:
     return re.sub(r"\{([a-z_]+)\}", replace, template)
 
 
+GENERIC_ENGLISH = frozenset("""tea teas cake cakes gift box white black green rock dried old set spicy sichuan
+    yunnan wuyi fuding jingdezhen yixing suzhou xinjiang cantonese mountain golden tip shell bush year aged pattern
+    double sided zisha silk the and of with mini air inner""".split())
+
+
+def english_form(text: str) -> str:
+    """Lower case, apostrophes dropped and hyphens spaced, so "Pu'er", "puer" and "pu-er" meet."""
+    lowered = text.lower().replace("'", "").replace("’", "")
+    return re.sub(r"[-()/,]+", " ", lowered).strip()
+
+
+def english_aliases(name_en: str) -> set[str]:
+    """The ways an English customer names a product: its runs of two or more words, and its distinctive words."""
+    words = english_form(name_en).split()
+    runs = {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 2, len(words) + 1)}
+    return runs | {w for w in words if len(w) >= 5 and w not in GENERIC_ENGLISH and not w.isdigit()}
+
+
+# What customers call a category of the shop, and other generic product names they ask for.
+CATEGORY_WORDS = {
+    "tea": ("茶", "茶叶", "tea"), "coffee": ("咖啡", "coffee"), "condiment": ("调料", "酱", "sauce"),
+    "cured_meat": ("腊味", "腊肉", "肉", "meat"), "dried_fruit": ("干果", "果干", "dried fruit"),
+    "mushroom": ("菌菇", "菌子", "蘑菇", "mushroom"), "nuts": ("坚果", "干果", "nut"),
+    "pastry": ("糕点", "点心", "饼", "pastry", "cake"), "pickle": ("泡菜", "咸菜", "pickle"),
+    "porcelain": ("瓷器", "瓷", "porcelain"), "silk": ("丝绸", "丝", "silk"), "snack": ("零食", "小吃", "snack"),
+    "teaware": ("茶具", "茶壶", "壶", "teapot", "teaware"),
+}
+FAMILY_WORDS = frozenset({
+    "茶", "茶叶", "红茶", "绿茶", "白茶", "乌龙茶", "乌龙", "岩茶", "黑茶", "普洱", "普洱茶", "花茶", "火腿", "腊味", "腊肉",
+    "香肠", "月饼", "糕点", "点心", "鲜花饼", "干果", "果干", "坚果", "枣", "红枣", "葡萄干", "菌菇", "菌子", "蘑菇",
+    "瓷器", "茶具", "紫砂壶", "紫砂", "丝巾", "丝绸", "咖啡", "零食", "泡菜", "兔头", "牛肉", "陈皮",
+    "tea", "ham", "mooncake", "dried fruit", "nuts", "porcelain", "teapot", "jujube", "mushroom", "coffee", "silk",
+    "green tea", "black tea", "white tea", "oolong", "rock tea", "puer", "pu'er", "sausage", "bacon",
+})
+FAMILY_WORDS_LONGEST_FIRST = sorted(FAMILY_WORDS, key=len, reverse=True)
+
+
 @dataclass
 class Catalog:
     products: dict[str, ProductRecord] = field(default_factory=dict)
@@ -88,9 +125,15 @@ class Catalog:
     def __post_init__(self) -> None:
         names: list[tuple[str, str]] = []
         for product in self.products.values():
-            for alias in {product.name, product.name_en, *product.aliases}:
+            for alias in {product.name, *product.aliases}:
                 if alias:
-                    names.append((alias.lower(), product.id))
+                    names.append((english_form(alias), product.id))
+        owners: dict[str, set[str]] = {}
+        for product in self.products.values():
+            for alias in english_aliases(product.name_en):
+                owners.setdefault(alias, set()).add(product.id)
+        # An English part of a name counts when it names one product ("lapsang souchong", not "puer cake").
+        names += [(alias, ids.pop()) for alias, ids in owners.items() if len(ids) == 1]
         # Longest name first, so 普洱熟茶 wins over 普洱.
         self._names = sorted(names, key=lambda item: -len(item[0]))
 
@@ -102,9 +145,10 @@ class Catalog:
 
     def find_in_text(self, text: str) -> str | None:
         """The catalog id of the product named in ``text`` (longest name wins), if any."""
-        lowered = text.lower()
+        lowered = english_form(text)
+        padded = " " + re.sub(r"[^a-z0-9]+", " ", lowered) + " "  # English names match whole words
         for alias, product_id in self._names:
-            if alias in lowered:
+            if (f" {alias} " in padded) if alias.isascii() else (alias in lowered):
                 return product_id
         return None
 
@@ -115,3 +159,26 @@ class Catalog:
         if mention in self.products:
             return mention
         return self.find_in_text(mention)
+
+    def family(self, word: str | None) -> list[str]:
+        """The products a family word or generic name stands for ("火腿", "红茶", "月饼", "茶叶"), in catalog order.
+
+        A family is a word found in products' names, aliases or tags, or the shop's word for a category.
+        """
+        word = english_form(word or "")
+        if len(word) < 2 and word not in FAMILY_WORDS:
+            return []
+        members = []
+        for product in self.products.values():
+            texts = (product.name, product.name_en, *product.aliases, *product.tags, *CATEGORY_WORDS.get(product.category, ()))
+            if any(word in english_form(text) for text in texts if text):
+                members.append(product.id)
+        return members
+
+    def family_in_text(self, text: str) -> tuple[str, list[str]] | None:
+        """The longest family word in ``text`` with products behind it, and those products."""
+        lowered = english_form(text)
+        for word in FAMILY_WORDS_LONGEST_FIRST:
+            if english_form(word) in lowered and (members := self.family(word)):
+                return word, members
+        return None

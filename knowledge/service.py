@@ -10,17 +10,20 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from knowledge.catalog import Catalog, ProductRecord, fill
+from knowledge.catalog import CATEGORY_WORDS, Catalog, ProductRecord, fill
+from knowledge.coverage import Coverage, content_words, searchable
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
 from knowledge.shipping import find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
+from techan.language import Say, to_simplified
 from techan.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,19 +37,42 @@ INTENT_TOPICS = {
 }
 
 
+COVERED_CONFIDENT = 0.35  # enough for an entry whose text covers every word of the question
 PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 SHIPPING_WORDS = re.compile(r"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver", re.I)
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
-PRICE_WORDS = re.compile(r"多少钱|价格|价钱|几块|几钱|怎么卖|什么价|贵不贵|how much|price|cost", re.I)
+# What a catalog summary (origin, price, pack, description) answers: price, origin, taste, size, what it is.
+SUMMARY_WORDS = re.compile(
+    r"多少钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
+    r"味道|好吃|好喝|甜|咸|辣|苦|涩|香|酸|多大|多重|几克|多少克|克重|分量|规格|一盒|一包|一斤|几个|几颗|是什么|是啥|什么样|"
+    r"啥样|什么东西|介绍|怎么样|咋样|如何|how much|price|cost|where .*from|origin|taste|sweet|spicy|salty|size|"
+    r"weigh|what is|what's|tell me about|describe|any good", re.I)
+SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
+                      "甜 咸 辣 苦 涩 香 酸 大 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
+                      "sweet spicy salty size weigh origin good describe")
+# Shop-wide matters: a product under discussion says nothing about them ("可以开发票吗" after the jerky).
+SHOP_WIDE_WORDS = re.compile(
+    r"发票|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
+    r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|invoice|pay|refund|return|exchange|address|open|hours|parking|"
+    r"shipping|courier|delivery", re.I)
+# "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
+ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?([\u4e00-\u9fff]{2,8}?)(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$)"
+                       r"|do you (?:sell|have|carry) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all)", re.I)
+PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长")  # with a place named: "常州能到吗", "拉萨几天"
+# What a quote says: days, fee, cold chain to a place ("寄到常州要几天", "发新疆运费多少").
+QUOTE_VOCABULARY = ("寄 寄到 发 发到 发货 运 运费 邮费 快递 送 送到 到 到货 几天 多久 天 时间 多少钱 钱 费 冷链 冷藏 包邮 "
+                    "能 可以 ship shipping deliver delivery day long cost fee cold chain")
+UNTRANSLATED_NOTE = "(Our answer to this one is in Chinese for now; tap \"Ask staff\" for help in English.)\n"
+FAMILY_TEXT = Say("我们有这几款{word}：{names}。您想了解哪一款？", "We have these ({word}): {names}. Which one would you like to know about?")
 
 
 def product_summary(product: ProductRecord, language: str = "zh") -> str:
     """What the catalog says of a product: origin, price and pack, and its description."""
-    price = product.fields()["price"]
+    fields = product.fields(language)
     if language == "en":
-        return (f"{product.name_en or product.name} ({product.name}), from {place_in_english(product.origin)}: "
-                f"¥{price} ({product.unit}). {product.description}")
-    return f"{product.name}，产自{product.region}，{price}元（{product.unit}）。{product.description}"
+        return (f"{fields['name']} ({product.name}), from {place_in_english(product.origin)}: "
+                f"¥{fields['price']} ({fields['unit']}). {fields['description']}")
+    return f"{product.name}，产自{product.region}，{fields['price']}元（{product.unit}）。{product.description}"
 
 
 @dataclass(frozen=True)
@@ -60,17 +86,54 @@ def read_snapshot(session: Session) -> Snapshot:
     return Snapshot(kb_records(session), catalog_snapshot(session), shipping_snapshot(session))
 
 
+class Outcome(StrEnum):
+    """What the bot did with a question (the answer-quality set labels the same outcomes)."""
+
+    KB = "kb"  # a knowledge-base entry answered it
+    CATALOG = "catalog"  # a product's catalog summary, or the products a family word stands for
+    SHIPPING = "shipping"  # a quote from the shipping table
+    NOT_SOLD = "not_sold"  # the shop does not sell what was asked for
+    UNSURE = "unsure"  # nothing the shop wrote answers it: the bot says so and offers a person
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a question is about, as far as the message and the conversation tell."""
+
+    product: str | None = None  # a catalog id
+    family: tuple[str, list[str]] | None = None  # a family word and its products
+    name: str = ""  # how to name it in a search ("普洱茶", the product's name)
+    words: str = ""  # its names, which say which product, not what is asked (see Knowledge._missing)
+    asked: bool = False  # asked for by name: "有没有红茶"
+    not_sold: str | None = None  # a thing asked for that the shop does not have
+
+
 @dataclass(frozen=True)
 class Answer:
+    outcome: Outcome
     text: str
     hits: list[Hit]
-    product: str | None
+    product: str | None = None  # the product the answer is about (the conversation's context next)
     destination: str | None = None  # province, when the answer is a shipping quote
-    from_catalog: bool = False  # the product's own catalog facts (price, origin, description)
+    products: tuple[str, ...] = ()  # product cards to show: the one summarised, a family's, the closest to one not sold
+    not_sold: str = ""  # the name asked for, when the shop does not sell it
+    family: str = ""  # the family word, when the answer lists a family's products
+    missing: tuple[str, ...] = ()  # the question's words no answer covered, when unsure
 
     @property
     def confident(self) -> bool:
-        return self.from_catalog or (bool(self.hits) and self.hits[0].score >= CONFIDENT)
+        return self.outcome != Outcome.UNSURE
+
+    @property
+    def answered_by(self) -> str:
+        """The outcome as the answer-quality set writes it: ``kb:ID``, ``catalog:PRODUCT``, ``shipping:PROVINCE``..."""
+        if self.outcome == Outcome.KB:
+            return f"kb:{self.hits[0].id}"
+        if self.outcome == Outcome.CATALOG:
+            return f"catalog:{self.product or self.family}"
+        if self.outcome == Outcome.SHIPPING:
+            return f"shipping:{self.destination}"
+        return "defer" if self.outcome == Outcome.UNSURE else str(self.outcome)
 
 
 class Knowledge:
@@ -83,6 +146,8 @@ class Knowledge:
         self.catalog = Catalog()
         self.shipping: dict[tuple[str, str], ShippingRateIn] = {}
         self._product_vectors: tuple[list[str], np.ndarray] | None = None
+        self.coverage = Coverage({})
+        self._coverage_texts: dict[str, str] = {}  # entry id -> the text its coverage is checked against
 
     @classmethod
     def from_settings(cls, settings: Settings, progress=log.info) -> Knowledge:
@@ -100,6 +165,10 @@ class Knowledge:
         index = KBIndex(snapshot.entries, self.embedder, self.cache)
         self.index, self.catalog, self.shipping = index, snapshot.catalog, snapshot.shipping
         self._product_vectors = None  # embedded on first use, for this catalog
+        by_topic: dict[str, list[list[str]]] = {}
+        for entry in snapshot.entries:
+            by_topic.setdefault(entry.topic, []).append(list(entry.questions))
+        self.coverage, self._coverage_texts = Coverage(by_topic), {}
         log.info("knowledge index: %d entries, %d phrasings in %.2fs",
                  len(index), len(index.phrasings), time.perf_counter() - started)
 
@@ -126,40 +195,165 @@ class Knowledge:
     def search(self, query: str, k: int = 5, **filters) -> list[Hit]:
         return self.index.search(query, k=k, **filters)
 
-    def answer(self, question: str, intent: str | None = None, product: str | None = None,
-               destination: str | None = None, language: str = "zh") -> Answer:
-        """The best KB answer for ``question``, filled with the product's catalog fields.
+    def answer(self, question: str, intent: str | None = None, mentioned: str | None = None,
+               context: str | None = None, destination: str | None = None, language: str = "zh") -> Answer:
+        """What the bot answers to ``question``: the one answer path of the actions, the CLI and the evaluation.
 
-        A shipping question with a place in it (or in the conversation) is answered
-        from the shipping table instead: days, fee and cold chain to that province.
+        ``mentioned``: the product the NLU found in this message (a name the shop may not sell);
+        ``context``: the product (catalog id) or family word under discussion before it;
+        ``destination``: a place named earlier. The answer is a shipping quote, a KB entry, a catalog
+        summary, a family's products, "not sold", or — when nothing the shop wrote covers what is
+        asked — unsure.
         """
-        named = self.catalog.find_in_text(question)
-        mention, product = product, named or self.catalog.resolve(product)
+        question = to_simplified(question).strip()
+        subject = self._subject(question, mentioned, context)
         prefer_topic = INTENT_TOPICS.get(intent or "")
-        hits = self.index.search(question, k=3, prefer_topic=prefer_topic, prefer_product=product)
-        # What "这个" refers to: the product under discussion, or a family named earlier ("普洱茶", "干果")
-        # that is no single catalog product but still decides which answer fits.
-        context = None if named else (self.catalog.get(product).name if product else mention)
-        follow_up = context and context.lower() not in question.lower()
-        if follow_up and (not hits or hits[0].entry.topic in PRODUCT_TOPICS):
-            # "能抽真空吗" right after talking about beef jerky means beef jerky; "运费怎么算" does not.
-            hits = self.index.search(f"{context} {question}", k=3, prefer_topic=prefer_topic,
-                                     prefer_product=product, prefer_shop_wide=product is None)
-        if not hits:
-            return Answer("", [], product)
-        top = hits[0].entry
-        record = self.catalog.get(top.product) or self.catalog.get(product)
-        place = find_place(question) or find_place(destination)
-        if place and (intent in ("ask_shipping", "inform") or top.topic == "shipping"
-                      or SHIPPING_WORDS.search(question)):
-            text = quote(self.shipping, *place, self.catalog.get(product), language,
-                         asked_cold_chain=bool(COLD_CHAIN_WORDS.search(question)))
-            if text:
-                return Answer(text, hits, product, place[1])
-        known = self.catalog.get(product)
-        if known and intent == "ask_product_info" and (PRICE_WORDS.search(question) or top.topic != "product_info"):
-            # "大红袍多少钱", "红枣甜不甜": the catalog knows the price and what the product is like even where
-            # no KB entry was written; another topic's entry about the product would answer something else.
-            return Answer(product_summary(known, language), hits, product, from_catalog=True)
-        text = fill(top.answer, record.fields()) if record else top.answer
-        return Answer(text, hits, top.product or product)
+        query = question if subject.name.lower() in question.lower() else f"{subject.name} {question}".strip()
+        hits = self.index.search(query, k=5, prefer_topic=prefer_topic, prefer_product=subject.product,
+                                 prefer_shop_wide=subject.family is not None)
+
+        named_place = find_place(question)
+        if named_place:  # a destination is where, not what is asked
+            question = question.replace(named_place[0], " ")
+        place = named_place or find_place(destination)
+        if place and (intent == "ask_shipping" or SHIPPING_WORDS.search(question)
+                      or (named_place and PLACE_ASKED.search(question))):
+            # The product under discussion decides the warehouse, even when the question is shop-wide.
+            product = self.catalog.get(subject.product or self.catalog.resolve(context))
+            quoted = quote(self.shipping, *place, product, language,
+                           asked_cold_chain=bool(COLD_CHAIN_WORDS.search(question)))
+            unquoted = self.coverage.missing(question, searchable([QUOTE_VOCABULARY]), "shipping")
+            if quoted and not any(noun for _word, noun in unquoted):
+                return Answer(Outcome.SHIPPING, quoted, hits, subject.product, place[1])
+
+        if subject.family and subject.asked:  # "你家有红茶吗": the products, not an entry about red tea
+            return self._family_answer(subject.family, hits, language)
+        hit = self._answering(question, hits, subject.words)
+        if hit is None and (subject.product or subject.family):  # maybe a shop-wide entry answers it
+            hit = self._answering(question, self.index.search(question, k=5, prefer_topic=prefer_topic), subject.words)
+        summary = self._summary(question, subject, hit, language)
+        if summary:
+            return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
+        if hit is not None:
+            record = self.catalog.get(hit.entry.product) or self.catalog.get(subject.product)
+            text = self._entry_text(hit.entry, record, language)
+            return Answer(Outcome.KB, text, [hit, *[h for h in hits if h.id != hit.id]],
+                          hit.entry.product or subject.product)
+        if subject.family and (SUMMARY_WORDS.search(question)
+                               or not self.coverage.missing(question, searchable([subject.family[0]]))):
+            return self._family_answer(subject.family, hits, language)
+        if subject.not_sold:
+            closest = tuple(self.closest_products(subject.not_sold, 3))
+            return Answer(Outcome.NOT_SOLD, "", hits, None, products=closest, not_sold=subject.not_sold)
+        missing = tuple(w for w, _noun in self._missing(question, hits[0], subject.words)) if hits else ()
+        return Answer(Outcome.UNSURE, "", hits, subject.product, missing=missing)
+
+    def _subject(self, question: str, mentioned: str | None, context: str | None) -> Subject:
+        """What the question is about: a product, a family, something the shop does not sell, or nothing."""
+        asked = mentioned or self._asked_name(question)
+        named = self.catalog.find_in_text(question) or self.catalog.resolve(mentioned)
+        if named:
+            return self._about_product(named)
+        if asked and (members := self.catalog.family(asked)):
+            return self._about_family(asked, members, asked=True)
+        if asked:
+            return Subject(not_sold=asked)
+        if found := self.catalog.family_in_text(question):
+            return self._about_family(*found, asked=False)
+        if context and not SHOP_WIDE_WORDS.search(question):
+            # "那能放多久" after the jerky is about the jerky; "可以开发票吗" is not about any product.
+            if context_id := self.catalog.resolve(context):
+                return self._about_product(context_id)
+            if members := self.catalog.family(context):
+                return self._about_family(context, members, asked=False)
+        return Subject()
+
+    def _about_product(self, product_id: str) -> Subject:
+        product = self.catalog.get(product_id)
+        return Subject(product=product_id, name=product.name,
+                       words=searchable([product.name, product.name_en, *product.aliases]))
+
+    def _about_family(self, word: str, members: list[str], asked: bool) -> Subject:
+        return Subject(family=(word, members), name=word, words=searchable([word]), asked=asked)
+
+    def _summary(self, question: str, subject: Subject, hit: Hit | None, language: str) -> str | None:
+        """The catalog summary, for a question about a product's price, origin, taste, size or what it is.
+
+        It answers unless a product-information entry does, or the question is about a shop-wide
+        matter; another aspect's entry of the product (its storage, say) does not answer "甜不甜".
+        """
+        if not subject.product or not SUMMARY_WORDS.search(question) or SHOP_WIDE_WORDS.search(question):
+            return None
+        if hit is not None and (hit.entry.topic not in PRODUCT_TOPICS or hit.entry.topic == "product_info"):
+            return None
+        product = self.catalog.get(subject.product)
+        covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
+        if any(noun for _word, noun in self.coverage.missing(question, covered)):
+            return None
+        return product_summary(product, language)
+
+    def _asked_name(self, question: str) -> str | None:
+        """The name in "有没有卖X", "有X吗", "do you sell X", when it is one thing (not "加防腐剂", "积分")."""
+        match = ASKED_FOR.search(question)
+        name = match and (match.group(1) or match.group(2) or "").strip()
+        return name if name and self._a_thing(name) else None
+
+    @staticmethod
+    def _a_thing(name: str) -> bool:
+        words = content_words(name)
+        return len(words) == 1 and (words[0][1] or name.isascii())
+
+    def _answering(self, question: str, hits: list[Hit], subject_words: str) -> Hit | None:
+        """The best of the top hits that answers the question, or None.
+
+        An entry that leaves a thing the question names uncovered (a noun: 猫, 消毒柜) never answers;
+        one that covers every word needs a fair score; one that misses only how it was said (搁, 坏),
+        a confident score.
+        """
+        for hit in hits[:3]:
+            if hit.score < COVERED_CONFIDENT:
+                return None
+            missing = self._missing(question, hit, subject_words)
+            if any(noun for _word, noun in missing):
+                continue
+            if not missing or hit.score >= CONFIDENT:
+                return hit
+        return None
+
+    def _family_answer(self, family: tuple[str, list[str]], hits: list[Hit], language: str) -> Answer:
+        """The products a family word stands for: a line naming them, and the first three as cards."""
+        separator = ", " if language == "en" else "、"
+        names = separator.join(self.catalog.get(p).fields(language)["name"] for p in family[1][:6])
+        text = FAMILY_TEXT.to(language).format(word=family[0], names=names)
+        return Answer(Outcome.CATALOG, text, hits, None, products=tuple(family[1][:3]), family=family[0])
+
+    def _missing(self, question: str, hit: Hit, subject_words: str) -> list[str]:
+        """The question's words that ``hit``'s entry does not cover (its product's names count when it is theirs)."""
+        entry = hit.entry
+        product = self.catalog.get(entry.product)
+        text = self._coverage_texts.get(entry.id)
+        if text is None:
+            parts = [*entry.questions, entry.answer, entry.answer_en, *entry.tags]
+            if product:
+                parts += self._product_texts(product)
+            text = self._coverage_texts[entry.id] = searchable(parts)
+        if not entry.product:  # a shop-wide entry answers for every product
+            text += " " + subject_words
+        return self.coverage.missing(question, text, entry.topic)
+
+    @staticmethod
+    def _product_texts(product: ProductRecord) -> list[str]:
+        return [product.name, product.name_en, *product.aliases, *product.tags, product.region, product.description,
+                product.description_en, product.shelf_life, product.shelf_life_en, product.storage, product.storage_en,
+                product.unit, product.unit_en, *CATEGORY_WORDS.get(product.category, ())]
+
+    @staticmethod
+    def _entry_text(entry: KBRecord, record: ProductRecord | None, language: str) -> str:
+        """The entry's answer in the customer's language, filled from the catalog; Chinese with a note if none."""
+        if language == "en" and entry.answer_en:
+            template, values = entry.answer_en, record.fields("en") if record else {}
+        else:
+            template, values = entry.answer, record.fields() if record else {}
+            if language == "en":
+                template = UNTRANSLATED_NOTE + template
+        return fill(template, values)

@@ -176,6 +176,32 @@ def cmd_kb_eval(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kb_quality(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.quality import HALVES, TARGET_CORRECT, TARGET_WRONG, evaluate, rasa_reader, read_cases
+
+    prepare_database(settings)
+    knowledge = load_knowledge(settings)
+    read = rasa_reader(args.rasa) if args.rasa else None
+    halves = ("dev", "test") if args.half == "both" else (args.half,)
+    reports = [evaluate(knowledge, half, read_cases(HALVES[half], knowledge), read) for half in halves]
+    for report in reports:
+        print(json.dumps(report.figures(), ensure_ascii=False) if args.json else report.line(), flush=True)
+        if args.misses and report.half == "dev":  # the test half stays unseen
+            for case, outcome, right in report.results:
+                if not right:
+                    print(f"  {case.text}  ->  {outcome}  (expected {', '.join(case.answers)})")
+    test = next((r for r in reports if r.half == "test"), None)
+    if args.check:
+        if test is None:
+            raise SystemExit("techan kb quality --check measures the test half: use --half test or both")
+        if test.correct < TARGET_CORRECT or test.confidently_wrong > TARGET_WRONG:
+            print(f"below target on the test half: correct {test.correct:.3f} (>= {TARGET_CORRECT}), "
+                  f"confidently wrong {test.confidently_wrong:.3f} (<= {TARGET_WRONG})")
+            return 1
+        print(f"test half meets its targets (correct >= {TARGET_CORRECT}, confidently wrong <= {TARGET_WRONG})")
+    return 0
+
+
 def cmd_catalog_import(settings: Settings, args: argparse.Namespace) -> int:
     return _import(settings, "import_catalog_file", args.file, "catalog")
 
@@ -292,6 +318,16 @@ def build_parser() -> argparse.ArgumentParser:
                                                             / "knowledge" / "eval" / "heldout.yml"))
     evaluation.add_argument("--misses", action="store_true", help="list the questions the hybrid ranks wrong")
     evaluation.set_defaults(func=cmd_kb_eval)
+
+    quality = kb.add_parser("quality", help="score the bot's answers on the shop's answer-quality set")
+    quality.add_argument("--half", choices=("dev", "test", "both"), default="both",
+                         help="dev: may be looked at while tuning; test: only measured")
+    quality.add_argument("--rasa", metavar="URL", help="a running Rasa server: read intents and entities as the bot does")
+    quality.add_argument("--check", action="store_true",
+                         help="exit 1 when the test half misses its targets (correct, confidently wrong)")
+    quality.add_argument("--misses", action="store_true", help="list the messages answered wrongly (dev half only)")
+    quality.add_argument("--json", action="store_true")
+    quality.set_defaults(func=cmd_kb_quality)
 
     history = kb.add_parser("rollback", help="list an entry's revisions, or restore one")
     history.add_argument("id")

@@ -1,0 +1,120 @@
+"""Whether an answer covers what the question asks, beyond being about the same thing.
+
+Retrieval scores measure "related": "狗能吃牛肉干吗" lies close to the jerky's entries, "普洱能降血脂吗"
+close to the Pu'er ones, and the best of them scores like a right answer. What such a question asks
+is in a word the entry never mentions (狗, 降血脂). So the check is on words: the question's content
+words (jieba words and English words, without question and filler words) must each appear in the
+entry's own text — its phrasings, its answers, the product's names and catalog facts — or be a word
+customers use for the entry's topic in general (保存, 放多久 for storage and shelf life: learnt from the
+phrasings of several entries of that topic). A word left over is an aspect the shop's data does not
+answer, and the bot says it is not sure instead of answering something else.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+from techan.language import CJK, to_simplified
+
+USER_DICTIONARY = Path(__file__).resolve().parent.parent / "bot" / "jieba" / "userdict.txt"
+TOPIC_WORD_MIN_ENTRIES = 3  # a word in the phrasings of this many entries of a topic is that topic's vocabulary
+
+# Words that carry no aspect of their own: question words, pronouns, fillers, politeness, verbs of asking.
+FILLER_WORDS = frozenset("""
+    请问 问下 问一下 问问 想问 请教 咨询 打听 你好 您好 亲 亲亲 老板 客服 掌柜 店家 你们 您们 你家 你们家 咱们 我们 我 你 您
+    他 她 它 他们 这个 那个 这种 那种 这款 那款 这些 那些 这样 那样 这边 那边 这里 那里 这儿 那儿 哪个 哪种 哪款 一下 一点 有点
+    什么 啥 甚么 怎么 怎么样 怎样 咋 咋样 如何 为什么 为啥 干嘛 多少 多 几 哪 哪里 哪儿 是不是 是否 能不能 可不可以 可以 能 会
+    会不会 要不要 要 需要 需不需要 用不用 用 得 应该 有没有 有 没有 没 木有 还是 还 也 都 就 又 再 才 在 吗 呢 吧 啊 呀 哈 嘛 啦
+    哦 噢 喔 哟 呐 么 的 地 了 着 过 是 不 很 太 挺 蛮 比较 特别 非常 好 好的 谢谢 多谢 感谢 麻烦 一般 大概 大约 左右 一些 有些
+    东西 问题 情况 事 事情 知道 告诉 说 想 觉得 看看 看 买 买的 购买 下单 拍 拍下 收到 到手 给 把 被 让 跟 和 与 及 或 或者 等
+    如果 的话 然后 那 那么 所以 因为 但是 不过 现在 一直 已经 刚 刚刚 就是 其实 真的 到底 究竟 呗 嗯 额 呃 哎 诶 耶 噻
+    个 只 件 份 盒 包 瓶 袋 罐 斤 两 克 块 元 钱 次 种 款 样 点 些 下 上 里 中 后 前 时 时候 能够 可能 一定 一起 自己 家里
+""".split())
+ENGLISH_FILLERS = frozenset("""
+    a an the is are was were be been am do does did done can could would should will shall may might must i me my
+    you your yours we our us it its this that these those there here what which who whom whose how when where why
+    if or and but so of to in on at for from with by about as any some much many more most very really just
+    please hi hello hey thanks thank ok okay yes no not dont don't doesn't isn't can't cannot im i'm youre you're
+    have has had get got go going want wanna like need tell know let please also too still ever one ones thing
+    things something anything buy bought order ordered item items product products shop store sell guys
+""".split())
+_EN_WORD = re.compile(r"[a-z][a-z']+")
+_PUNCTUATION = re.compile(r"[\s\W\d_]+", re.UNICODE)
+
+_tokenizer_lock = threading.Lock()
+
+
+@cache
+def _tagger():
+    """A jieba part-of-speech tagger of its own with the shop's dictionary (the global one stays untouched)."""
+    import jieba
+    import jieba.posseg
+
+    tokenizer = jieba.Tokenizer()
+    with _tokenizer_lock:
+        tokenizer.initialize()
+        if USER_DICTIONARY.exists():
+            tokenizer.load_userdict(str(USER_DICTIONARY))
+    return jieba.posseg.POSTokenizer(tokenizer)
+
+
+def _stem(word: str) -> str:
+    word = word.removesuffix("'s")
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> list[tuple[str, bool]]:
+    """The words of ``text`` that can carry what is asked, each with whether it names a thing.
+
+    Chinese words come with jieba's part of speech: a noun (猫, 消毒柜, 发票) names what is asked
+    about, while verbs, adjectives and numbers (搁, 坏, 两年) are mostly how customers say it.
+    English words are stems, never counted as nouns (no tagger; their score decides).
+    """
+    text = to_simplified(text).lower()
+    words: list[tuple[str, bool]] = []
+    for word in _EN_WORD.findall(text):
+        if word not in ENGLISH_FILLERS and len(word) > 1:
+            words.append((_stem(word), False))
+    cjk_only = "".join(ch if CJK.match(ch) else " " for ch in text)
+    for run in cjk_only.split():
+        for token in _tagger().lcut(run, HMM=False):
+            word = _PUNCTUATION.sub("", token.word)
+            if word and word not in FILLER_WORDS:
+                words.append((word, token.flag.startswith("n")))
+    return words
+
+
+def searchable(parts: Iterable[str]) -> str:
+    """Text that words are looked up in: simplified, lower case, English words stemmed too."""
+    text = to_simplified(" ".join(p for p in parts if p)).lower()
+    return text + " " + " ".join(_stem(w) for w in _EN_WORD.findall(text))
+
+
+class Coverage:
+    """The topic vocabulary of one KB snapshot, and the check of a question against one answer's text."""
+
+    def __init__(self, phrasings_by_topic: dict[str, list[list[str]]]) -> None:
+        """``phrasings_by_topic``: for each topic, each entry's phrasings."""
+        self.topic_words: dict[str, frozenset[str]] = {}
+        for topic, entries in phrasings_by_topic.items():
+            seen: dict[str, int] = defaultdict(int)
+            for phrasings in entries:
+                for word in {w for p in phrasings for w, _noun in content_words(p)}:
+                    seen[word] += 1
+            self.topic_words[topic] = frozenset(w for w, n in seen.items() if n >= TOPIC_WORD_MIN_ENTRIES)
+
+    def missing(self, question: str, text: str, topic: str | None = None) -> list[tuple[str, bool]]:
+        """Content words of ``question`` (with their noun flag) that neither ``text`` nor the topic's words have.
+
+        ``text`` is what ``searchable`` made of the answer's own texts.
+        """
+        topic_words = self.topic_words.get(topic or "", frozenset())
+        return [(w, noun) for w, noun in content_words(question) if w not in text and w not in topic_words]
