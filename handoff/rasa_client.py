@@ -35,14 +35,15 @@ class RasaClient:
             raise RasaUnavailable("Rasa returned an unexpected body")
         return messages
 
-    async def add_event(self, sender: str, event: dict[str, Any]) -> None:
-        """Append an event (pause/resume) to the sender's tracker through the HTTP API."""
+    async def add_events(self, sender: str, events: list[dict[str, Any]]) -> None:
+        """Append events (pause, resume, ...) to the sender's tracker through the HTTP API, in order."""
         url = f"{self.base_url}/conversations/{quote(sender, safe='')}/tracker/events"
         try:
-            async with self.session.post(url, json=event, params={"token": self.token},
+            async with self.session.post(url, json=events, params={"token": self.token},
                                          timeout=self.timeout) as response:
                 if response.status != 200:
-                    raise RasaUnavailable(f"Rasa answered HTTP {response.status} to {event['event']}")
+                    names = ", ".join(e["event"] for e in events)
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status} to {names}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RasaUnavailable(f"Rasa unreachable: {exc.__class__.__name__}") from exc
 

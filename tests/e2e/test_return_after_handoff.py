@@ -1,0 +1,126 @@
+"""After a person, the bot answers the next question once and correctly: three handoff rounds on one customer.
+
+The rounds end the three ways a chat leaves staff: staff resolve it, the customer cancels while
+waiting, and a staff takeover is resolved. Each next question must get exactly one reply, with the
+right answer: Rasa used to repeat it nine times (its circuit breaker) and then hand the chat back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+import urllib.request
+import uuid
+
+import pytest
+
+from techan.language import CJK
+from tests.e2e.test_channel_telegram import replies_after, say, sent_to, wait_for
+from tests.stack import staff_token
+
+# One question per round and language, with a fragment its right answer contains.
+ROUNDS = {
+    "zh": [("运费怎么算？", "199"), ("可以开发票吗", "发票"), ("真空包装要加钱吗", "免费")],
+    "en": [("How much is shipping?", "199"), ("Can I get an invoice?", "invoice"),
+           ("Is vacuum packing free?", "free")],
+}
+ASK_PERSON = {"zh": "转人工", "en": "I want to talk to a person"}
+CANCEL = {"zh": "取消", "en": "cancel"}
+_telegram_customers = itertools.count(8900001)
+
+
+def call(stack, method: str, path: str, token: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(f"{stack.app_url}{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def conversation_of(stack, channel: str, external_id: str) -> int:
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
+        return db.execute("SELECT c.id FROM conversations c JOIN customers u ON c.customer_id = u.id "
+                          "WHERE u.channel = ? AND u.external_id = ? ORDER BY c.id DESC LIMIT 1",
+                          (channel, external_id)).fetchone()[0]
+
+
+def bot_texts_after(stack, conversation_id: int, question: str) -> list[str]:
+    """What the shop stored as its replies to the newest ``question`` of the conversation."""
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
+        asked = db.execute("SELECT max(id) FROM messages WHERE conversation_id = ? AND direction = 'in' AND text = ?",
+                           (conversation_id, question)).fetchone()[0]
+        return [text for (text,) in db.execute(
+            "SELECT text FROM messages WHERE conversation_id = ? AND id > ? AND author = 'bot' ORDER BY id",
+            (conversation_id, asked))]
+
+
+def end_round(stack, token: str, conversation_id: int, how: str, customer_cancels) -> None:
+    """Take the conversation to staff and back in one of the three ways."""
+    if how == "resolve":
+        handoff = next(h for h in call(stack, "GET", "/api/handoffs", token)["handoffs"]
+                       if h["conversation_id"] == conversation_id)
+        call(stack, "POST", f"/api/handoffs/{handoff['id']}/claim", token)
+        call(stack, "POST", f"/api/conversations/{conversation_id}/messages", token, {"text": "您好，我来帮您看看"})
+        call(stack, "POST", f"/api/conversations/{conversation_id}/resolve", token)
+    elif how == "cancel":
+        customer_cancels()
+    else:  # takeover: staff step in while the bot is answering
+        call(stack, "POST", f"/api/conversations/{conversation_id}/takeover", token)
+        call(stack, "POST", f"/api/conversations/{conversation_id}/messages", token, {"text": "我来接着为您服务"})
+        call(stack, "POST", f"/api/conversations/{conversation_id}/resolve", token)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_web_chat_gets_one_right_answer_after_each_of_three_handoffs(stack, language):
+    who = "e2e-back-" + uuid.uuid4().hex[:10]
+    token = staff_token(stack.data_dir)
+    _status, first = stack.chat(who, {"text": ROUNDS[language][0][0]})
+    conversation_id = conversation_of(stack, "web", who)
+    for (question, fragment), how in zip(ROUNDS[language], ("resolve", "cancel", "takeover")):
+        if how != "takeover":
+            _status, body = stack.chat(who, {"text": ASK_PERSON[language]})
+            assert body["state"] == "waiting", body
+        end_round(stack, token, conversation_id, how,
+                  lambda: stack.chat(who, {"text": CANCEL[language]}))
+        status, body = stack.chat(who, {"text": question})
+        assert status == 200 and body["state"] == "bot", (how, body)
+        texts = [r["text"] for r in body["replies"]]
+        assert len(texts) == 1, (how, texts)
+        assert fragment.lower() in texts[0].lower(), (how, texts)
+        if language == "en":
+            assert not CJK.search(texts[0].replace("元", "")), (how, texts)
+        assert bot_texts_after(stack, conversation_id, question) == texts, how
+    handoffs = call(stack, "GET", f"/api/conversations/{conversation_id}", token)
+    assert "bot_unavailable" not in json.dumps(handoffs)
+
+
+def test_telegram_gets_one_right_answer_after_each_of_three_handoffs(stack, telegram):
+    customer = next(_telegram_customers)
+    token = staff_token(stack.data_dir)
+    replies_after(telegram, customer, say(telegram, customer, "你好"))
+    conversation_id = conversation_of(stack, "telegram", str(customer))
+    for (question, fragment), how in zip(ROUNDS["zh"], ("resolve", "cancel", "takeover")):
+        if how != "takeover":
+            queued = replies_after(telegram, customer, say(telegram, customer, "转人工"), count=2)
+            assert "第" in queued[-1]["text"], queued
+
+        def cancel() -> None:
+            replies_after(telegram, customer, say(telegram, customer, "取消"))
+
+        end_round(stack, token, conversation_id, how, cancel)
+        # Staff texts, rating prompts and notices reach the chat first; then the question.
+        wait_for(lambda: not _pending(stack, conversation_id))
+        before = say(telegram, customer, question)
+        answer = replies_after(telegram, customer, before)
+        wait_for(lambda: bot_texts_after(stack, conversation_id, question))
+        stored = bot_texts_after(stack, conversation_id, question)
+        assert len(stored) == 1 and fragment in stored[0], (how, stored)
+        sent = sent_to(telegram, customer)[before:]
+        assert [m.get("text") for m in sent] == [answer[0]["text"]] and fragment in answer[0]["text"], (how, sent)
+
+
+def _pending(stack, conversation_id: int) -> bool:
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
+        return bool(db.execute("SELECT count(*) FROM messages WHERE conversation_id = ? AND direction = 'out' "
+                               "AND delivery_status = 'pending'", (conversation_id,)).fetchone()[0])
