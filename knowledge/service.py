@@ -206,7 +206,7 @@ class Knowledge:
         asked — unsure.
         """
         question = to_simplified(question).strip()
-        subject = self._subject(question, mentioned, context)
+        subject = self._subject(question, mentioned, context, read_names=intent is None)
         prefer_topic = INTENT_TOPICS.get(intent or "")
         query = question if subject.name.lower() in question.lower() else f"{subject.name} {question}".strip()
         hits = self.index.search(query, k=5, prefer_topic=prefer_topic, prefer_product=subject.product,
@@ -248,12 +248,17 @@ class Knowledge:
         missing = tuple(w for w, _noun in self._missing(question, hits[0], subject.words)) if hits else ()
         return Answer(Outcome.UNSURE, "", hits, subject.product, missing=missing)
 
-    def _subject(self, question: str, mentioned: str | None, context: str | None) -> Subject:
-        """What the question is about: a product, a family, something the shop does not sell, or nothing."""
-        asked = mentioned or self._asked_name(question)
+    def _subject(self, question: str, mentioned: str | None, context: str | None, read_names: bool) -> Subject:
+        """What the question is about: a product, a family, something the shop does not sell, or nothing.
+
+        ``read_names``: without the NLU's product entity (no intent either: the CLI, a scratch
+        evaluation), "有没有卖X" names what is asked for.
+        """
+        by_name = self._asked_name(question)
+        asked = mentioned or (by_name if read_names else None)
         named = self.catalog.find_in_text(question) or self.catalog.resolve(mentioned)
-        if named:
-            return self._about_product(named)
+        if named:  # "有月饼吗": the product asked for by name
+            return self._about_product(named, asked=bool(by_name) and self.catalog.resolve(by_name) == named)
         if asked and (members := self.catalog.family(asked)):
             return self._about_family(asked, members, asked=True)
         if asked:
@@ -268,9 +273,9 @@ class Knowledge:
                 return self._about_family(context, members, asked=False)
         return Subject()
 
-    def _about_product(self, product_id: str) -> Subject:
+    def _about_product(self, product_id: str, asked: bool = False) -> Subject:
         product = self.catalog.get(product_id)
-        return Subject(product=product_id, name=product.name,
+        return Subject(product=product_id, name=product.name, asked=asked,
                        words=searchable([product.name, product.name_en, *product.aliases]))
 
     def _about_family(self, word: str, members: list[str], asked: bool) -> Subject:
@@ -282,7 +287,11 @@ class Knowledge:
         It answers unless a product-information entry does, or the question is about a shop-wide
         matter; another aspect's entry of the product (its storage, say) does not answer "甜不甜".
         """
-        if not subject.product or not SUMMARY_WORDS.search(question) or SHOP_WIDE_WORDS.search(question):
+        if not subject.product or SHOP_WIDE_WORDS.search(question):
+            return None
+        if subject.asked:  # "有月饼吗": yes, this one
+            return product_summary(self.catalog.get(subject.product), language)
+        if not SUMMARY_WORDS.search(question):
             return None
         if hit is not None and (hit.entry.topic not in PRODUCT_TOPICS or hit.entry.topic == "product_info"):
             return None

@@ -151,14 +151,18 @@ def cmd_kb_search(settings: Settings, args: argparse.Namespace) -> int:
         raise SystemExit(f"techan kb search: no product {args.product!r} in the catalog")
     for query in queries:
         hits = knowledge.search(query, k=args.k, topic=args.topic, product=product)
+        # What the bot would answer (the action's path): a hit is "answered" when it is that answer.
+        bot = knowledge.answer(query, context=product).answered_by
         if args.json:
             print(json.dumps([{"id": h.id, "score": round(h.score, 4), "answer": h.entry.answer,
-                               "topic": h.entry.topic, "product": h.entry.product} for h in hits],
+                               "topic": h.entry.topic, "product": h.entry.product,
+                               "answered": bot == f"kb:{h.id}"} for h in hits],
                              ensure_ascii=False), flush=True)
         else:
             print(f"? {query}")
             for hit in hits:
                 print(f"  {hit.score:.3f}  {hit.id:<32} {hit.entry.questions[0]}")
+            print(f"  the bot answers: {bot}")
     return 0
 
 

@@ -16,6 +16,8 @@ import opencc
 LANGUAGES = ("zh", "en")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # Chinese characters, also for the KB's lexical signal
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
+_CODE = re.compile(r"\b[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*\b")  # order and tracking numbers
+NAME_MAX_WORDS = 4  # "Da Hong Pao", "Lapsang Souchong": a name pasted alone, capitalised
 ENGLISH_MIN_LETTERS = 8  # "ok", "hello", "thanks" alone leave a Chinese customer's language as it is
 
 
@@ -45,14 +47,17 @@ def to_simplified(text: str) -> str:
 def detect(text: str, previous: str = "zh") -> str:
     """``zh`` for a message with Chinese in it, ``en`` for English words, else the customer's ``previous``.
 
-    A tapped button (``/inform{...}``), numbers, emoji and a lone "ok" say nothing about language.
+    A tapped button (``/inform{...}``), numbers, emoji, a lone "ok", a pasted order number
+    (TB20261129A) and a product's name alone ("Da Hong Pao") say nothing about language.
     """
     previous = previous if previous in LANGUAGES else "zh"
     if text.startswith("/"):
         return previous
     if CJK.search(text):
         return "zh"
-    words = _LATIN_WORD.findall(text)
+    words = _LATIN_WORD.findall(_CODE.sub(" ", text))
+    if words and all(word[0].isupper() for word in words) and len(words) <= NAME_MAX_WORDS:
+        return previous
     if len(words) >= 2 or sum(map(len, words)) >= ENGLISH_MIN_LETTERS:
         return "en"
     return previous

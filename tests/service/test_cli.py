@@ -27,6 +27,9 @@ def test_kb_search_prints_json_hits_one_line_per_query(settings, tmp_path):
     assert len(lines) == 2 and all(len(hits) == 3 for hits in lines)
     assert lines[0][0]["id"] == "puer-ripe-cake-shelf-life" and lines[1][0]["id"] == "payment-invoice"
     assert all(0 <= hit["score"] <= 1 and hit["answer"] for hits in lines for hit in hits)
+    assert [h["answered"] for h in lines[1]] == [True, False, False]  # the bot's own answer path
+    unsure = json.loads(techan(settings, "kb", "search", "狗能吃牛肉干吗", "--json").stdout)
+    assert unsure and not any(hit["answered"] for hit in unsure)
     single = techan(settings, "kb", "search", "寄到北京要几天", "--topic", "shipping", "--json")
     assert all(hit["topic"] == "shipping" for hit in json.loads(single.stdout))
 
@@ -45,3 +48,17 @@ def test_clear_errors_not_stack_traces(settings):
     result = techan(settings, "kb", "search", "茶", "--product", "no-such-thing")
     assert result.returncode != 0 and "no product 'no-such-thing'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_kb_quality_scores_both_halves_and_checks_the_test_half(settings, tmp_path):
+    """The answer-quality command prints the four figures per half; --check judges the test half only."""
+    migrated_demo_shop(settings)
+    result = techan(settings, "kb", "quality", "--json")
+    assert result.returncode == 0, result.stderr
+    halves = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [h["half"] for h in halves] == ["dev", "test"] and all(h["messages"] >= 100 for h in halves)
+    for figures in halves:
+        assert set(figures) >= {"correct", "correct_on_answerable", "correct_defer", "confidently_wrong"}
+        assert 0 < figures["correct"] < 1 and 0 <= figures["confidently_wrong"] < 1
+    misses = techan(settings, "kb", "quality", "--half", "test", "--misses")
+    assert "expected" not in misses.stdout  # the test half's misses are never listed

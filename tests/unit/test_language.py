@@ -23,6 +23,12 @@ from techan.language import Say, detect, to_simplified
     ('/inform{"recipient": "boss"}', "en", "en"),  # a tapped button says nothing
     ("/request_human", "zh", "zh"),
     ("thanks", "xx", "zh"),       # an unknown stored language falls back to Chinese
+    ("Da Hong Pao", "zh", "zh"),  # a product's English name pasted alone
+    ("TB20261129ABCD", "zh", "zh"),  # an order number
+    ("SF1234567890 CN", "zh", "zh"),
+    ("Beef Jerky 多少钱", "en", "zh"),
+    ("Do you have Da Hong Pao?", "zh", "en"),
+    ("where is my order TB20261129ABCD", "zh", "en"),
 ])
 def test_detect(text, previous, expected):
     assert detect(text, previous) == expected

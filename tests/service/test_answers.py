@@ -1,0 +1,162 @@
+"""What customers receive from the knowledge answer: right, or honestly unsure — with the real model and demo shop.
+
+Each test runs the bot's action (inline Tracker, CollectingDispatcher) and asserts the reply's text,
+buttons and cards, not only which entry scored best.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.knowledge import ActionAnswerQuestion
+from knowledge.files import KBEntryIn
+from knowledge.service import Outcome, read_snapshot
+from knowledge.store import save_entry
+from techan.db import make_engine
+from tests.service.test_actions import tracker
+
+JERKY = {"product": "beef-jerky"}
+
+
+async def reply(knowledge, text: str, intent: str = "nlu_fallback", slots=None, entities=(), language: str = "zh"):
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(
+        dispatcher, tracker(text, intent, list(entities), slots=slots, language=language), {})
+    assert len(dispatcher.messages) == 1, dispatcher.messages
+    return dispatcher.messages[0], events
+
+
+@pytest.mark.parametrize(("text", "intent", "entry", "fragment"), [
+    ("可以开发票吗", "ask_product_info", "payment-invoice", "增值税专用发票"),
+    ("支持货到付款吗", "ask_product_info", "payment-cod", "货到付款"),
+    ("运费怎么算", "ask_shipping", "shipping-fee", "满199元包邮"),
+    ("你们店在哪里", "ask_product_info", "shop-location", "昆明"),
+])
+async def test_shop_wide_questions_get_their_own_entry_after_a_product(knowledge, text, intent, entry, fragment):
+    """The jerky under discussion used to answer all of these with its catalog blurb and card."""
+    message, events = await reply(knowledge, text, intent, slots=JERKY)
+    assert message["custom"]["techan"]["kb"][0]["id"] == entry
+    assert fragment in message["text"] and "牛肉干" not in message["text"]
+    assert "products" not in message["custom"]
+    assert not [e for e in events if e["name"] == "product"]
+
+
+async def test_a_follow_up_about_the_product_stays_on_it(knowledge):
+    message, _events = await reply(knowledge, "那能放多久", "ask_shelf_life", slots=JERKY)
+    assert message["custom"]["techan"]["kb"][0]["id"] == "beef-jerky-shelf-life"
+    assert message["text"].startswith("内蒙古风干牛肉干的保质期")
+
+
+async def test_an_entry_the_owner_writes_answers_over_the_product_in_context(knowledge, settings):
+    """停车 is in no entry: unsure. Once the owner writes one, it answers, jerky or not."""
+    before, _ = await reply(knowledge, "你们店有停车位吗", "ask_product_info", slots=JERKY)
+    assert before["custom"]["techan"]["unsure"] is True
+    engine = make_engine(settings)
+    from tests.service.conftest import migrated_demo_shop
+    migrated_demo_shop(settings)
+    with Session(engine) as session, session.begin():
+        save_entry(session, KBEntryIn(id="shop-parking", topic="other", questions=["店门口能停车吗", "有停车位吗"],
+                                      answer="店门口有免费停车位，可以停两个小时。"), "owner")
+    with Session(engine) as session:
+        knowledge.apply(read_snapshot(session))
+    engine.dispose()
+    after, _ = await reply(knowledge, "你们店有停车位吗", "ask_product_info", slots=JERKY)
+    assert after["text"] == "店门口有免费停车位，可以停两个小时。"
+
+
+@pytest.mark.parametrize(("text", "slots"), [
+    ("狗能吃牛肉干吗", None),
+    ("猫能吃牛肉干吗", JERKY),
+    ("腊肉是土猪肉吗", None),
+    ("普洱能降血脂吗", None),
+    ("紫砂壶能放消毒柜吗", None),
+    ("我爸有糖尿病能吃红枣吗", None),
+    ("你们店有停车位吗", JERKY),
+])
+async def test_what_the_shop_never_wrote_gets_an_honest_not_sure(knowledge, text, slots):
+    message, events = await reply(knowledge, text, "ask_product_info", slots=slots)
+    assert message["text"].startswith("这个问题我不太确定")
+    assert message["custom"]["techan"]["unsure"] is True and "products" not in message["custom"]
+    titles = [b["title"] for b in message["buttons"]]
+    assert len(titles) == 3 and titles[-1] == "找店员"
+    assert {"event": "slot", "name": "kb_misses", "value": 1} in [
+        {k: e[k] for k in ("event", "name", "value")} for e in events]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("龍井茶保質期多久", "longjing-shelf-life"),
+    ("紫砂壺怎麼保養", "yixing-xishi-pot-care"),
+    ("牛肉乾能抽真空嗎", "beef-jerky-vacuum"),
+])
+async def test_traditional_characters_are_read_like_simplified(knowledge, text, expected):
+    message, _events = await reply(knowledge, text)
+    assert message["custom"]["techan"]["kb"][0]["id"] == expected
+    assert "不太确定" not in message["text"]
+
+
+@pytest.mark.parametrize(("text", "province", "place"), [
+    ("發到廣州要幾天", "广东", "广州"),
+    ("寄到常州要几天", "江苏", "常州"),
+    ("延边能寄吗 要几天", "吉林", "延边"),
+])
+async def test_shipping_quotes_reach_every_city(knowledge, text, province, place):
+    message, events = await reply(knowledge, text, "ask_shipping")
+    assert message["custom"]["techan"]["shipping"] is True
+    assert message["text"].startswith(f"寄到{place}")
+    assert {"event": "slot", "name": "destination", "value": province} in [
+        {k: e[k] for k in ("event", "name", "value")} for e in events]
+
+
+@pytest.mark.parametrize(("text", "word", "members"), [
+    ("有火腿吗", "火腿", {"xuanwei-ham", "jinhua-ham"}),
+    ("你家有红茶吗", "红茶", {"dianhong-golden", "zhengshan"}),
+])
+async def test_family_words_show_the_products_not_we_dont_sell_it(knowledge, text, word, members):
+    message, _events = await reply(knowledge, text, "ask_product_info", entities=[("product", word)])
+    assert "没有卖" not in message["text"] and message["text"].startswith(f"我们有这几款{word}")
+    shown = {card["id"] for card in message["custom"]["products"]}
+    assert members <= shown | members and shown & members
+    assert message["custom"]["techan"]["family"] == word
+
+
+async def test_a_product_asked_for_by_name_is_shown(knowledge):
+    message, _events = await reply(knowledge, "有月饼吗", "ask_product_info", entities=[("product", "月饼")])
+    assert message["text"].startswith("广式双黄白莲蓉月饼，产自")
+    assert [card["id"] for card in message["custom"]["products"]] == ["cantonese-mooncake"]
+
+
+async def test_we_dont_sell_it_only_when_nothing_matches(knowledge):
+    message, _events = await reply(knowledge, "你们有卖茅台吗", "ask_product_info", entities=[("product", "茅台")])
+    assert message["text"].startswith("本店暂时没有卖“茅台”")
+    assert len(message["custom"]["products"]) == 3
+
+
+async def test_english_customers_get_the_english_answer(knowledge):
+    message, _events = await reply(knowledge, "Is vacuum packing free?", "ask_vacuum_packing", language="en")
+    assert message["custom"]["techan"]["kb"][0]["id"] == "vacuum-free"
+    assert message["text"].startswith("Vacuum packing is free") or "free" in message["text"].lower()
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in message["text"])
+
+
+async def test_an_entry_without_english_is_given_in_chinese_with_a_note(knowledge, settings):
+    from tests.service.conftest import migrated_demo_shop
+    migrated_demo_shop(settings)
+    engine = make_engine(settings)
+    with Session(engine) as session, session.begin():
+        save_entry(session, KBEntryIn(id="shop-parking", topic="other", questions=["Is there parking?", "有停车位吗"],
+                                      answer="店门口有免费停车位。"), "owner")
+    with Session(engine) as session:
+        knowledge.apply(read_snapshot(session))
+    engine.dispose()
+    message, _events = await reply(knowledge, "Is there parking at the shop?", language="en")
+    assert message["text"].endswith("店门口有免费停车位。") and message["text"].startswith("(Our answer")
+
+
+def test_the_answer_outcomes_are_the_quality_set_labels(knowledge):
+    assert knowledge.answer("可以开发票吗", context="beef-jerky").answered_by == "kb:payment-invoice"
+    assert knowledge.answer("大红袍多少钱").answered_by == "catalog:dahongpao"
+    assert knowledge.answer("寄到常州要几天").answered_by == "shipping:江苏"
+    assert knowledge.answer("有没有卖茅台").outcome == Outcome.NOT_SOLD
+    assert knowledge.answer("狗能吃牛肉干吗").answered_by == "defer"
