@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from urllib.parse import urlencode
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 
 from knowledge.files import ImportFileError
 from knowledge.service import Answer, Knowledge
-from techan.language import detect
+from techan.language import detect, to_simplified
 
 QUALITY_DIR = Path(__file__).with_name("eval")
 HALVES = {"dev": QUALITY_DIR / "answers-dev.yml", "test": QUALITY_DIR / "answers-test.yml"}
@@ -109,10 +110,14 @@ def right(answer: Answer, case: Case) -> bool:
     return False
 
 
-def rasa_reader(url: str) -> Callable[[str], tuple[str | None, dict[str, str]]]:
-    """Intent and entities from a running Rasa server's /model/parse, as the bot would read the message."""
+def rasa_reader(url: str, token: str) -> Callable[[str], tuple[str | None, dict[str, str]]]:
+    """Intent and entities from a running Rasa server's /model/parse, as the bot would read the message.
+
+    The text goes in simplified, as the router sends it.
+    """
     def parse(text: str) -> tuple[str | None, dict[str, str]]:
-        request = urllib.request.Request(f"{url.rstrip('/')}/model/parse", data=json.dumps({"text": text}).encode(),
+        body = json.dumps({"text": to_simplified(text)}).encode()
+        request = urllib.request.Request(f"{url.rstrip('/')}/model/parse?{urlencode({'token': token})}", data=body,
                                          headers={"Content-Type": "application/json"}, method="POST")
         with urllib.request.urlopen(request, timeout=30) as response:
             parsed = json.loads(response.read())

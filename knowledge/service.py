@@ -60,7 +60,7 @@ ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|�
                        r"|do you (?:sell|have|carry) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all)", re.I)
 PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长")  # with a place named: "常州能到吗", "拉萨几天"
 # What a quote says: days, fee, cold chain to a place ("寄到常州要几天", "发新疆运费多少").
-QUOTE_VOCABULARY = ("寄 寄到 发 发到 发货 运 运费 邮费 快递 送 送到 到 到货 几天 多久 天 时间 多少钱 钱 费 冷链 冷藏 包邮 "
+QUOTE_VOCABULARY = ("寄 寄到 发 发到 发货 运 运费 邮费 快递 送 送到 到 到货 几天 多久 天 时间 多少钱 钱 费 冷链 冷 链 冷藏 包邮 走 "
                     "能 可以 ship shipping deliver delivery day long cost fee cold chain")
 UNTRANSLATED_NOTE = "(Our answer to this one is in Chinese for now; tap \"Ask staff\" for help in English.)\n"
 FAMILY_TEXT = Say("我们有这几款{word}：{names}。您想了解哪一款？", "We have these ({word}): {names}. Which one would you like to know about?")
@@ -222,7 +222,7 @@ class Knowledge:
             product = self.catalog.get(subject.product or self.catalog.resolve(context))
             quoted = quote(self.shipping, *place, product, language,
                            asked_cold_chain=bool(COLD_CHAIN_WORDS.search(question)))
-            unquoted = self.coverage.missing(question, searchable([QUOTE_VOCABULARY]), "shipping")
+            unquoted = self.coverage.missing(question, searchable([QUOTE_VOCABULARY]) + subject.words, "shipping")
             if quoted and not any(noun for _word, noun in unquoted):
                 return Answer(Outcome.SHIPPING, quoted, hits, subject.product, place[1])
 
@@ -260,7 +260,9 @@ class Knowledge:
         if named:  # "有月饼吗": the product asked for by name
             return self._about_product(named, asked=bool(by_name) and self.catalog.resolve(by_name) == named)
         if asked and (members := self.catalog.family(asked)):
-            return self._about_family(asked, members, asked=True)
+            if len(members) == 1:  # "玲珑": part of one product's name
+                return self._about_product(members[0])
+            return self._about_family(asked, members, asked=asked == by_name)
         if asked:
             return Subject(not_sold=asked)
         if found := self.catalog.family_in_text(question):
@@ -336,12 +338,12 @@ class Knowledge:
         text = FAMILY_TEXT.to(language).format(word=family[0], names=names)
         return Answer(Outcome.CATALOG, text, hits, None, products=tuple(family[1][:3]), family=family[0])
 
-    def _missing(self, question: str, hit: Hit, subject_words: str) -> list[str]:
+    def _missing(self, question: str, hit: Hit, subject_words: str) -> list[tuple[str, bool]]:
         """The question's words that ``hit``'s entry does not cover (its product's names count when it is theirs)."""
         entry = hit.entry
-        product = self.catalog.get(entry.product)
         text = self._coverage_texts.get(entry.id)
         if text is None:
+            product = self.catalog.get(entry.product)
             parts = [*entry.questions, entry.answer, entry.answer_en, *entry.tags]
             if product:
                 parts += self._product_texts(product)

@@ -185,7 +185,7 @@ def cmd_kb_quality(settings: Settings, args: argparse.Namespace) -> int:
 
     prepare_database(settings)
     knowledge = load_knowledge(settings)
-    read = rasa_reader(args.rasa) if args.rasa else None
+    read = rasa_reader(args.rasa, settings.rasa_token) if args.rasa else None
     halves = ("dev", "test") if args.half == "both" else (args.half,)
     reports = [evaluate(knowledge, half, read_cases(HALVES[half], knowledge), read) for half in halves]
     for report in reports:

@@ -227,3 +227,22 @@ def test_ctrl_c_stops_both_processes(stack):
     for port in (app_port, rasa_port):
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open after Ctrl-C"
+
+
+@pytest.mark.parametrize("question", ["买个紫砂壶能分期不", "团扇脏了能下水洗吗", "拆了尝了一包不喜欢能退不"])
+def test_a_question_read_as_small_talk_is_answered_from_the_knowledge_base(stack, question):
+    """DIET reads "…能X不" as deny and some questions as goodbye; QuestionGuard sends them to the KB."""
+    who = sender()
+    status, body = stack.chat(who, {"text": question})
+    assert status == 200 and len(body["replies"]) == 1, body
+    meta = stack.last_bot_payload(who).get("meta", {})
+    assert "kb" in meta, (question, body["replies"][0]["text"])  # answered or honestly unsure, from the KB
+    assert "还有什么想了解的吗" not in body["replies"][0]["text"]
+
+
+@pytest.mark.parametrize("text", ["不用了谢谢", "好的，谢谢啦", "没有了，再见"])
+def test_small_talk_stays_small_talk(stack, text):
+    who = sender()
+    status, body = stack.chat(who, {"text": text})
+    assert status == 200 and [r["text"] for r in body["replies"]], body
+    assert "kb" not in stack.last_bot_payload(who).get("meta", {})
