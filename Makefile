@@ -14,7 +14,7 @@ PY310 ?= $(shell for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10
 PY311 ?= $(shell for c in python3.11 $$HOME/.pyenv/versions/3.11*/bin/python3.11 /usr/bin/python3.11; do \
             $$c -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null && { echo $$c; break; }; done)
 
-.PHONY: run setup test test-unit test-service test-e2e test-rasa bench crossval clean
+.PHONY: run setup test test-unit test-service test-e2e test-rasa test-quality bench crossval clean
 
 run: setup
 	$(TECHAN) run
@@ -47,7 +47,7 @@ $(RASA_VENV)/.installed: constraints/rasa.txt
 test:
 	@start=$$(date +%s); status=0; \
 	{ $(MAKE) --no-print-directory setup && \
-	  $(MAKE) --no-print-directory test-rasa test-unit test-service test-e2e; } || status=$$?; \
+	  $(MAKE) --no-print-directory test-rasa test-unit test-service test-e2e test-quality; } || status=$$?; \
 	echo "make test: total $$(( $$(date +%s) - start ))s, set-up included"; exit $$status
 
 test-rasa:
@@ -78,6 +78,16 @@ test-service:
 test-e2e:
 	@echo "==> end-to-end tests"
 	@$(PY) -m pytest tests/e2e -q
+
+# The answer-quality set (knowledge/eval/answers-*.yml) on a scratch demo shop, without NLU: the figures
+# are printed; the issue's targets (test half: correct >= 0.85, confidently wrong <= 0.05) are not met
+# yet, so `--check` is not part of make test (README, "Answer quality").
+test-quality:
+	@echo "==> answer quality (scratch demo shop, no NLU)"
+	@rm -rf $(TECHAN_DATA_DIR)/quality
+	@TECHAN_DATA_DIR=$(TECHAN_DATA_DIR)/quality TECHAN_MODELS_DIR=$(TECHAN_DATA_DIR)/models TECHAN_DEMO=1 \
+		TECHAN_LOG_LEVEL=warning $(TECHAN) kb quality 2>$(TECHAN_DATA_DIR)/quality.log \
+		|| { tail -20 $(TECHAN_DATA_DIR)/quality.log; exit 1; }
 
 bench: setup
 	$(PY) benchmarks/chat_latency.py
