@@ -1,7 +1,12 @@
-"""The owner's numbers by day (shop time zone): how much the bot handles alone, how long customers wait."""
+"""The owner's numbers by day (shop time zone): how much the bot handles alone, how long customers wait.
+
+Resolved by the bot, honestly: a conversation with no handoff, no 没用 on any answer, and no question
+asked twice (the same text once punctuation and spaces are gone) — a repeat means the answer missed.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -12,14 +17,23 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handoff.feedback import NOT_HELPFUL, answering_entry
 from handoff.queue import aware
 from handoff.states import HANDOFF_REASONS
 from techan.appkeys import SESSIONS, SETTINGS, TEMPLATES
 from techan.auth import CSRF, require, require_page
-from techan.db import Call, Conversation, Handoff, UnansweredQuestion, utcnow
+from techan.db import Call, Conversation, Handoff, KBEntry, Message, UnansweredQuestion, utcnow
+from techan.language import to_simplified
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 14
+MOST_NOT_HELPFUL = 10
+
+
+def same_question_key(text: str) -> str:
+    """A customer message with case, punctuation, symbols and spaces gone: equal keys ask the same thing."""
+    text = unicodedata.normalize("NFKC", to_simplified(text)).casefold()
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
 
 
 @dataclass
@@ -27,6 +41,9 @@ class Day:
     day: date
     conversations: int = 0
     with_handoff: int = 0
+    with_not_helpful: int = 0
+    with_repeat: int = 0
+    resolved_by_bot: int = 0
     handoffs: Counter = field(default_factory=Counter)
     waits: list[float] = field(default_factory=list)
     handle_times: list[float] = field(default_factory=list)
@@ -41,6 +58,10 @@ class Day:
             "day": self.day.isoformat(),
             "conversations": self.conversations,
             "bot_only_rate": round(1 - self.with_handoff / self.conversations, 3) if self.conversations else None,
+            "resolved_by_bot": self.resolved_by_bot,
+            "resolved_by_bot_rate": rate(self.resolved_by_bot, self.conversations),
+            "with_not_helpful": self.with_not_helpful,
+            "with_repeat": self.with_repeat,
             "handoff_rate": {reason: round(self.handoffs[reason] / self.conversations, 3) if self.conversations
                              else None for reason in HANDOFF_REASONS},
             "handoffs": {reason: self.handoffs[reason] for reason in HANDOFF_REASONS},
@@ -56,12 +77,79 @@ class Day:
         }
 
 
+def rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+@dataclass
+class Period:
+    """The whole window: the honest resolved-by-bot rate, and the KB entries customers said 没用 to most."""
+
+    conversations: int = 0
+    resolved_by_bot: int = 0
+    not_helpful: int = 0
+    most_not_helpful: list[dict] = field(default_factory=list)  # {"id", "question", "count"}, most first
+
+    def as_json(self) -> dict:
+        return {"conversations": self.conversations, "resolved_by_bot": self.resolved_by_bot,
+                "resolved_by_bot_rate": rate(self.resolved_by_bot, self.conversations),
+                "not_helpful": self.not_helpful, "most_not_helpful": self.most_not_helpful}
+
+
+def window_start(zone: ZoneInfo, days: int, now: datetime | None = None) -> tuple[date, datetime]:
+    """The window's first shop day, and its start in UTC."""
+    first = (now or utcnow()).astimezone(zone).date() - timedelta(days=days - 1)
+    # In UTC, as everything is stored: SQLite compares wall-clock text, so a +08:00 bound would be off by 8 hours.
+    return first, datetime.combine(first, datetime.min.time(), zone).astimezone(timezone.utc)
+
+
+def not_helpful_answers(since: datetime):
+    """Bot answers in conversations begun since ``since`` that the customer marked 没用."""
+    return (select(Message.conversation_id, Message.payload)
+            .join(Conversation, Message.conversation_id == Conversation.id)
+            .where(Conversation.created_at >= since, Message.author == "bot",
+                   Message.payload[("meta", "feedback")].as_string() == NOT_HELPFUL))
+
+
+async def repeated_conversations(session: AsyncSession, since: datetime) -> set[int]:
+    """Conversations begun since ``since`` where the customer typed the same question twice."""
+    seen: defaultdict[int, set[str]] = defaultdict(set)
+    repeated: set[int] = set()
+    for conversation_id, text, payload in (await session.execute(
+            select(Message.conversation_id, Message.text, Message.payload)
+            .join(Conversation, Message.conversation_id == Conversation.id)
+            .where(Conversation.created_at >= since, Message.direction == "in", ~Message.text.startswith("/"))
+            .order_by(Message.id))).all():
+        if (payload or {}).get("media"):  # two pictures are not a question asked twice
+            continue
+        key = same_question_key(text)
+        if key and key in seen[conversation_id]:
+            repeated.add(conversation_id)
+        seen[conversation_id].add(key)
+    return repeated
+
+
+async def period_metrics(session: AsyncSession, zone: ZoneInfo, days: int, rows: list[Day],
+                         now: datetime | None = None) -> Period:
+    _first, since = window_start(zone, days, now)
+    entries: Counter = Counter()
+    answers = (await session.execute(not_helpful_answers(since))).all()
+    for _conversation_id, payload in answers:
+        if entry_id := answering_entry((payload or {}).get("meta")):
+            entries[entry_id] += 1
+    top = entries.most_common(MOST_NOT_HELPFUL)
+    phrasings = {entry.id: entry.questions for entry in (await session.scalars(
+        select(KBEntry).where(KBEntry.id.in_([entry_id for entry_id, _ in top])))).all()}
+    return Period(
+        conversations=sum(d.conversations for d in rows), resolved_by_bot=sum(d.resolved_by_bot for d in rows),
+        not_helpful=len(answers),
+        most_not_helpful=[{"id": entry_id, "question": (phrasings.get(entry_id) or [""])[0], "count": count}
+                          for entry_id, count in top])
+
+
 async def daily_metrics(session: AsyncSession, zone: ZoneInfo, days: int, now: datetime | None = None) -> list[Day]:
     """One row per day, newest first; a conversation counts on the day it began, a handoff on the day it was asked."""
-    now = now or utcnow()
-    first = now.astimezone(zone).date() - timedelta(days=days - 1)
-    # In UTC, as everything is stored: SQLite compares wall-clock text, so a +08:00 bound would be off by 8 hours.
-    since = datetime.combine(first, datetime.min.time(), zone).astimezone(timezone.utc)
+    first, since = window_start(zone, days, now)
     rows = {first + timedelta(days=n): Day(first + timedelta(days=n)) for n in range(days)}
 
     def row(moment: datetime) -> Day | None:
@@ -79,10 +167,16 @@ async def daily_metrics(session: AsyncSession, zone: ZoneInfo, days: int, now: d
             day.handle_times.append((aware(handoff.ended_at) - aware(handoff.claimed_at)).total_seconds())
         if handoff.rating is not None:
             day.ratings.append(handoff.rating)
+    not_helpful = {conversation_id for conversation_id, _ in (await session.execute(not_helpful_answers(since))).all()}
+    repeated = await repeated_conversations(session, since)
     for conversation in (await session.scalars(select(Conversation).where(Conversation.created_at >= since))).all():
         if (day := row(conversation.created_at)) is not None:
             day.conversations += 1
             day.with_handoff += handed_off[conversation.id]
+            day.with_not_helpful += conversation.id in not_helpful
+            day.with_repeat += conversation.id in repeated
+            day.resolved_by_bot += not (handed_off[conversation.id] or conversation.id in not_helpful
+                                        or conversation.id in repeated)
     for (created,) in (await session.execute(
             select(UnansweredQuestion.created_at).where(UnansweredQuestion.created_at >= since))).all():
         if (day := row(created)) is not None:
@@ -107,21 +201,25 @@ def _days(request: web.Request) -> int:
     return days
 
 
-async def _rows(request: web.Request) -> list[Day]:
+async def _rows(request: web.Request) -> tuple[list[Day], Period]:
+    zone, days, now = request.app[SETTINGS].hours.zone, _days(request), utcnow()
     async with request.app[SESSIONS]() as session:
-        return await daily_metrics(session, request.app[SETTINGS].hours.zone, _days(request))
+        rows = await daily_metrics(session, zone, days, now)
+        return rows, await period_metrics(session, zone, days, rows, now)
 
 
 async def metrics_api(request: web.Request) -> web.Response:
     await require(request, "owner")
-    return web.json_response({"days": [d.as_json() for d in await _rows(request)]})
+    rows, period = await _rows(request)
+    return web.json_response({"days": [d.as_json() for d in rows], "period": period.as_json()})
 
 
 async def metrics_page(request: web.Request) -> web.Response:
     principal = await require_page(request, "owner")
+    rows, period = await _rows(request)
     html = request.app[TEMPLATES].get_template("metrics.html").render(
-        user=principal.name, role=principal.role, csrf=request.get(CSRF, ""), days=[d.as_json() for d in await _rows(request)],
-        reasons=HANDOFF_REASONS)
+        user=principal.name, role=principal.role, csrf=request.get(CSRF, ""), days=[d.as_json() for d in rows],
+        period=period.as_json(), reasons=HANDOFF_REASONS)
     return web.Response(text=html, content_type="text/html")
 
 

@@ -1,7 +1,9 @@
 """The one path every customer message takes, whatever the channel.
 
 Store the message first, then act: ask Rasa while the conversation is with the
-bot, otherwise keep it for staff. Rasa's custom payloads carry control
+bot, otherwise keep it for staff. A few payloads are the router's own and never
+reach Rasa: ``/rate`` (the rating after staff) and ``/feedback`` (有用 / 没用 under
+a knowledge answer, see handoff.feedback). Rasa's custom payloads carry control
 (``handoff``), product cards (``products``) and answer provenance
 (``techan``), which the router turns into state changes and stored metadata.
 """
@@ -12,6 +14,7 @@ import asyncio
 import logging
 import re
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.handoff import ask_human_button
+from handoff import feedback
 from handoff.hub import Hub
 from handoff.hours import BusinessHours, describe
 from handoff.queue import current_handoff, end_handoff, estimated_wait_minutes, open_handoff, transition
 from handoff.rasa_client import RasaClient, RasaUnavailable
 from handoff.states import HANDOFF_REASONS, Event, State
-from techan.db import Conversation, Customer, Handoff, Message, UnansweredQuestion, utcnow
+from handoff.unanswered import answer_to, note_question, question_before
+from techan.db import Conversation, Customer, Handoff, Message, utcnow
 from techan.language import Say, detect, to_simplified
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,15 @@ RESUME_EVENTS = [{"event": "resume"}, {"event": "active_loop", "name": None},
                  {"event": "action", "name": "action_listen"}]
 MEDIA_TO_STAFF_TEXT = Say("收到啦！图片和语音我看不懂，要请店员来看看吗？",
                           "Got it! I can't look at pictures or listen to voice notes; shall I ask our staff?")
+HELPFUL_THANKS_TEXT = Say("谢谢您的反馈！", "Thanks for letting us know!")
+NOT_HELPFUL_TEXT = Say("抱歉没帮上忙。您是想问下面哪一个？也可以直接找店员。",
+                       "Sorry that didn't help. Did you mean one of these? You can also ask our staff.")
+FEEDBACK_AGAIN_TEXT = Say("这条回答您已经评价过了，谢谢！", "You've already told us about that answer, thank you!")
+FEEDBACK_REFUSED_TEXT = Say("这条消息不能评价。", "That message can't be rated.")
+SUGGESTED_QUESTIONS = 2
+
+Phrasing = Callable[[str, str], str | None]  # (KB entry id, language) -> a phrasing to offer, None if gone
+Similar = Callable[[str], list[str]]  # a question -> KB entry ids, best first
 
 
 @dataclass
@@ -62,9 +76,11 @@ class Reply:
     image: str | None = None
     products: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    feedback: list[dict[str, str]] = field(default_factory=list)  # 有用 / 没用 under a knowledge answer
 
     def public(self) -> dict[str, Any]:
-        return {"text": self.text, "buttons": self.buttons, "image": self.image, "products": self.products}
+        shown = {"text": self.text, "buttons": self.buttons, "image": self.image, "products": self.products}
+        return {**shown, "feedback": self.feedback} if self.feedback else shown
 
 
 @dataclass
@@ -105,11 +121,16 @@ def rasa_sender(channel: str, external_id: str) -> str:
 
 class Router:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient, hub: Hub,
-                 hours: BusinessHours) -> None:
+                 hours: BusinessHours, *, phrasing: Phrasing = lambda _entry, _language: None,
+                 similar: Similar = lambda _question: []) -> None:
+        """``phrasing`` and ``similar`` are the knowledge base as far as the router needs it: the
+        questions to offer after a 没用 (the app passes the knowledge service's; the router never loads it)."""
         self.sessions = sessions
         self.rasa = rasa
         self.hub = hub
         self.hours = hours
+        self.phrasing = phrasing
+        self.similar = similar
         # One lock per customer keeps their messages in order; unused locks vanish with their last user.
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -144,6 +165,9 @@ class Router:
                 if text.startswith("/rate"):
                     replies = await self._rate(session, conversation, text, language)
                     return RouteResult(conversation.id, conversation.state, replies)
+                if text.startswith(feedback.PREFIX):
+                    replies = await self._feedback(session, conversation, text, language)
+                    return RouteResult(conversation.id, conversation.state, replies)
                 if conversation.state == State.WAITING and (text == "/cancel" or text.lower() in CANCEL_WORDS):
                     replies = await self._cancel(session, conversation, rasa_sender(channel, external_id), language)
                     return RouteResult(conversation.id, conversation.state, replies)
@@ -169,7 +193,11 @@ class Router:
                     log.error("conversation %s: %s; handing off", conversation.id, exc)
                     replies, handoff = [Reply(BOT_UNAVAILABLE_TEXT.to(language))], "bot_unavailable"
 
-                self._store_replies(session, conversation, replies)
+                stored = self._store_replies(session, conversation, replies)
+                await session.flush()  # the answers' ids: their feedback buttons name them
+                for reply, message in zip(replies, stored):
+                    if feedback.is_knowledge_answer(reply.meta):
+                        reply.feedback = feedback.buttons(message.id, language)
                 await self._note_unanswered(session, inbound, replies, handoff)
                 if handoff:
                     await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": handoff})
@@ -187,24 +215,15 @@ class Router:
     async def _note_unanswered(self, session: AsyncSession, inbound: Message, replies: list[Reply],
                                handoff: str | None) -> None:
         """Feed the owner's inbox: questions the bot was unsure of, and what went to staff."""
-        question: Message | None = None
-        reason = handoff
-        if any(reply.meta.get("unsure") for reply in replies):
-            question, reason = inbound, "unsure"
-        elif handoff in ("customer_request", "video_request"):
-            # "转人工" is not the question; the customer's message before it usually is.
-            question = await session.scalar(
-                select(Message).where(Message.conversation_id == inbound.conversation_id,
-                                      Message.direction == "in", Message.id < inbound.id)
-                .order_by(Message.id.desc()).limit(1))
+        if handoff in ("customer_request", "video_request"):
+            # "转人工" is not the question; the customer's message before it usually is, with what it got.
+            question = await question_before(session, inbound.conversation_id, inbound.id)
+            if question is not None:
+                await note_question(session, question, handoff, await answer_to(session, question))
         elif handoff:
-            question = inbound
-        if question is None or question.text.startswith("/"):
-            return
-        already = await session.scalar(select(UnansweredQuestion.id).where(
-            UnansweredQuestion.message_id == question.id))
-        if already is None:
-            session.add(UnansweredQuestion(message_id=question.id, text=question.text, reason=reason))
+            await note_question(session, inbound, handoff)
+        elif any(reply.meta.get("unsure") for reply in replies):
+            await note_question(session, inbound, "unsure")
 
     async def _open_conversation(self, session: AsyncSession, channel: str, external_id: str,
                                  name: str, language: str, text: str) -> tuple[Conversation, str]:
@@ -287,10 +306,69 @@ class Router:
         await session.commit()
         return replies
 
+    async def _feedback(self, session: AsyncSession, conversation: Conversation, text: str,
+                        language: str) -> list[Reply]:
+        """有用 / 没用 under one of this customer's knowledge answers: kept once on that answer.
+
+        没用 also offers the closest other questions and a person, and puts the customer's question
+        with the answer it got in the owner's inbox.
+        """
+        parsed = feedback.parse(text)
+        answer = await session.get(Message, parsed[0]) if parsed else None
+        owner = await session.get(Conversation, answer.conversation_id) if answer is not None else None
+        meta = dict((answer.payload or {}).get("meta") or {}) if answer is not None else {}
+        if (parsed is None or answer is None or owner is None or owner.customer_id != conversation.customer_id
+                or answer.author != "bot" or not feedback.is_knowledge_answer(meta)):
+            replies = [Reply(FEEDBACK_REFUSED_TEXT.to(language))]
+        elif meta.get("feedback"):
+            replies = [Reply(FEEDBACK_AGAIN_TEXT.to(language))]
+        else:
+            verdict = feedback.HELPFUL if parsed[1] else feedback.NOT_HELPFUL
+            meta.update(feedback=verdict, feedback_at=utcnow().isoformat())
+            answer.payload = {**(answer.payload or {}), "meta": meta}  # a new dict: SQLAlchemy sees the change
+            if parsed[1]:
+                replies = [Reply(HELPFUL_THANKS_TEXT.to(language), meta={"feedback_on": answer.id})]
+            else:
+                question = await session.scalar(select(Message).where(
+                    Message.conversation_id == answer.conversation_id, Message.direction == "in",
+                    Message.id < answer.id).order_by(Message.id.desc()).limit(1))
+                await note_question(session, question, "not_helpful", answer.text or None)
+                asked = question.text if question is not None and not question.text.startswith("/") else ""
+                questions = await self._other_questions(meta, asked, language)
+                replies = [Reply(NOT_HELPFUL_TEXT.to(language),
+                                 [*({"title": q, "payload": q} for q in questions), ask_human_button(language)],
+                                 meta={"feedback_on": answer.id})]
+        self._store_replies(session, conversation, replies)
+        await session.commit()
+        return replies
+
+    async def _other_questions(self, meta: dict[str, Any], question: str, language: str) -> list[str]:
+        """The closest questions other than the one answered: the answer's other KB hits, else the next best."""
+        answered = feedback.answering_entry(meta)
+        hits = [str(hit["id"]) for hit in meta.get("kb") or [] if isinstance(hit, dict) and hit.get("id")]
+        questions = self._phrasings(hits, answered, question, language, [])
+        if len(questions) < SUGGESTED_QUESTIONS and question:
+            similar = await asyncio.to_thread(self.similar, question)
+            questions = self._phrasings(similar, answered, question, language, questions)
+        return questions
+
+    def _phrasings(self, entry_ids: list[str], answered: str | None, question: str, language: str,
+                   questions: list[str]) -> list[str]:
+        for entry_id in entry_ids:
+            if len(questions) >= SUGGESTED_QUESTIONS:
+                break
+            phrasing = self.phrasing(entry_id, language) if entry_id != answered else None
+            if phrasing and phrasing != question and phrasing not in questions:
+                questions = [*questions, phrasing]
+        return questions
+
     @staticmethod
-    def _store_replies(session: AsyncSession, conversation: Conversation, replies: list[Reply]) -> None:
+    def _store_replies(session: AsyncSession, conversation: Conversation, replies: list[Reply]) -> list[Message]:
+        stored = []
         for reply in replies:
-            session.add(Message(
+            shown = {"buttons": reply.buttons, "image": reply.image, "products": reply.products, "meta": reply.meta}
+            stored.append(Message(
                 conversation_id=conversation.id, direction="out", author="bot", channel=conversation.channel,
-                text=reply.text or "", delivery_status="sent",
-                payload={k: v for k, v in {**reply.public(), "meta": reply.meta}.items() if v}))
+                text=reply.text or "", delivery_status="sent", payload={k: v for k, v in shown.items() if v}))
+            session.add(stored[-1])
+        return stored

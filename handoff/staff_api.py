@@ -11,6 +11,7 @@ from handoff.queue import (aware, claim, current_handoff, end_handoff, message_j
                            transition)
 from handoff.router import rasa_sender
 from handoff.states import Event, InvalidTransition, State
+from handoff.unanswered import answer_to, note_question, question_before
 from techan.appkeys import ROUTER, SESSIONS, TEMPLATES
 from techan.auth import CSRF, Principal, require, require_page
 from techan.db import Conversation, Customer, Handoff, Message, StaffAccount, StaffNote, utcnow
@@ -121,6 +122,8 @@ async def take_over(request: web.Request) -> web.Response:
         await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": "staff_takeover"})
         conversation.handoff_reason = "staff_takeover"
         handoff, _position = await open_handoff(session, conversation, "staff_takeover")
+        if question := await question_before(session, conversation.id):  # what the customer asked before it
+            await note_question(session, question, "staff_takeover", await answer_to(session, question))
         await claim(session, handoff.id, principal.id)
         await transition(session, conversation, Event.CLAIMED, {"staff": principal.name, "handoff": handoff.id})
         customer = await session.get(Customer, conversation.customer_id)

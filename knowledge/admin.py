@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from knowledge.files import TOPICS, ImportFileError, KBEntryIn, read_kb_file, write_kb_file
-from knowledge.inbox import group_questions
+from knowledge.inbox import AnsweredNow, group_questions
 from knowledge.service import read_snapshot
 from knowledge.store import delete_entry, entry_history, kb_export_items, rollback_entry, save_entry, upsert_kb
 from techan.appkeys import KNOWLEDGE, SESSIONS, TEMPLATES
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 KB_RELOAD = web.AppKey("kb_reload", asyncio.Lock)
 KB_VERSION = web.AppKey("kb_version", list)
+ANSWERED_NOW = web.AppKey("answered_now", AnsweredNow)
 POLL_SECONDS = 0.5
 
 
@@ -233,15 +234,33 @@ async def import_kb(request: web.Request) -> web.Response:
     return web.json_response({"created": created, "updated": updated})
 
 
+def open_questions(knowledge, answered_now: AnsweredNow, rows: list[UnansweredQuestion]) -> list[tuple]:
+    """The inbox rows still open: one per customer message, none the knowledge base now answers."""
+    seen: set[int] = set()
+    still_open = []
+    for row in rows:
+        if row.message_id in seen:
+            continue
+        seen.add(row.message_id)
+        if not answered_now(knowledge, row.text, row.answer):
+            still_open.append((row.id, row.text, row.reason, row.answer))
+    return still_open
+
+
 async def unanswered(request: web.Request) -> web.Response:
+    """Open questions grouped by meaning: unsure, handed to staff, or answered no help (with that answer)."""
     await require(request, "owner")
     async with request.app[SESSIONS]() as session:
         rows = (await session.scalars(select(UnansweredQuestion).where(UnansweredQuestion.resolved_at.is_(None))
                                       .order_by(UnansweredQuestion.id).limit(2000))).all()
-    groups = await asyncio.to_thread(group_questions, request.app[KNOWLEDGE],
-                                     [(r.id, r.text, r.reason) for r in rows])
+    knowledge = request.app[KNOWLEDGE]
+    questions = await asyncio.to_thread(open_questions, knowledge, request.app[ANSWERED_NOW], rows)
+    groups = await asyncio.to_thread(group_questions, knowledge, questions)
+    reasons = {question_id: reason for question_id, _text, reason, _answer in questions}
     return web.json_response({"groups": [
         {"ids": g.ids, "texts": g.texts, "count": len(g.ids), "reasons": sorted(g.reasons),
+         "items": [{"id": i, "text": t, "reason": reasons[i], "answer": a}
+                   for i, t, a in zip(g.ids, g.texts, g.answers)],
          "suggestion": {"id": g.suggestion[0], "score": g.suggestion[1]} if g.suggestion else None}
         for g in groups]})
 
@@ -264,6 +283,7 @@ async def resolve_unanswered(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[ANSWERED_NOW] = AnsweredNow()
     app.cleanup_ctx.append(kb_watch_ctx)
     app.router.add_get("/api/kb/entries", list_entries)
     app.router.add_get("/api/kb/entries/{entry_id}", get_entry)

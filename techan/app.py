@@ -13,6 +13,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainException, ActionNotFoundException
 
 from actions import build_executor
+from actions.knowledge import closest_question
 from handoff import calls, hub, media, metrics, staff_api, staff_tools
 from handoff.hub import HUB
 from handoff.channels import telegram, webchat
@@ -67,11 +68,27 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+def kb_phrasing(app: web.Application):
+    """(entry id, language) -> the entry's phrasing the bot offers as a button, None when the entry is gone."""
+    def phrasing(entry_id: str, language: str) -> str | None:
+        entry = next((e for e in app[KNOWLEDGE].index.entries if e.id == entry_id), None)
+        return closest_question(entry, language) if entry is not None and entry.questions else None
+    return phrasing
+
+
+def kb_similar(app: web.Application):
+    """A question -> the KB entries closest to it, best first (as the current index ranks them)."""
+    def similar(question: str) -> list[str]:
+        return [hit.id for hit in app[KNOWLEDGE].search(question, k=5)]
+    return similar
+
+
 async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with aiohttp.ClientSession() as session:
         app[RASA] = RasaClient(session, settings.rasa_base_url, settings.rasa_token, settings.rasa_timeout)
-        app[ROUTER] = Router(app[SESSIONS], app[RASA], app[HUB], settings.hours)
+        app[ROUTER] = Router(app[SESSIONS], app[RASA], app[HUB], settings.hours,
+                             phrasing=kb_phrasing(app), similar=kb_similar(app))
         yield
 
 

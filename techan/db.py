@@ -198,15 +198,16 @@ class Handoff(Base):
 
 
 class UnansweredQuestion(Base):
-    """A customer question the bot was unsure of, or that went to staff: the owner's inbox."""
+    """A customer question the bot was unsure of, that went to staff, or whose answer was no help: the owner's inbox."""
 
     __tablename__ = "unanswered_questions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
-    reason: Mapped[str] = mapped_column(String(32))  # unsure | a handoff reason
+    reason: Mapped[str] = mapped_column(String(32))  # unsure | not_helpful | a handoff reason
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answer: Mapped[str | None] = mapped_column(Text, default=None)  # what the bot answered, when it did
     entry_id: Mapped[str | None] = mapped_column(String(96), default=None)  # set when answered by an entry
     resolved_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
 

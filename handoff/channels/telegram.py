@@ -120,10 +120,13 @@ def inline_button(button: dict[str, Any]) -> InlineKeyboardButton:
     return InlineKeyboardButton(button["title"], url=url)
 
 
-def keyboard(buttons: list[dict[str, Any]]) -> InlineKeyboardMarkup | None:
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup([[inline_button(b)] for b in buttons])
+def keyboard(buttons: list[dict[str, Any]],
+             feedback: list[dict[str, Any]] | None = None) -> InlineKeyboardMarkup | None:
+    """One button a row; the 有用 / 没用 pair under an answer shares the last row."""
+    rows = [[inline_button(b)] for b in buttons]
+    if feedback:
+        rows.append([inline_button(b) for b in feedback])
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def product_caption(product: dict[str, Any]) -> str:
@@ -149,19 +152,20 @@ async def send_reply(bot: Bot, chat_id: int | str, data: dict[str, Any], media_d
                      thread_id: int | None = None) -> None:
     """One reply: a picture, text (split at the limit), product cards as photos; buttons go on the last piece."""
     text, buttons, products = data.get("text") or "", data.get("buttons") or [], data.get("products") or []
+    buttons_markup = keyboard(buttons, data.get("feedback"))
     parts = split_text(text)
     picture = local_file(data.get("image"), media_dir)
     if picture is not None:
         last = not parts and not products
         await with_retries(lambda: bot.send_photo(chat_id, InputFile(picture.read_bytes(), filename=picture.name),
-                                                  reply_markup=keyboard(buttons) if last else None,
+                                                  reply_markup=buttons_markup if last else None,
                                                   message_thread_id=thread_id), "send picture")
     for index, part in enumerate(parts):
-        markup = keyboard(buttons) if index == len(parts) - 1 and not products else None
+        markup = buttons_markup if index == len(parts) - 1 and not products else None
         await with_retries(lambda: bot.send_message(chat_id, part, reply_markup=markup, message_thread_id=thread_id),
                            "send message")
     for index, product in enumerate(products):
-        markup = keyboard(buttons) if index == len(products) - 1 else None
+        markup = buttons_markup if index == len(products) - 1 else None
         image = local_file(product.get("image"), media_dir)
         caption = product_caption(product)
         if image is not None:
@@ -172,8 +176,8 @@ async def send_reply(bot: Bot, chat_id: int | str, data: dict[str, Any], media_d
             await with_retries(lambda: bot.send_message(chat_id, caption, parse_mode="MarkdownV2",
                                                         reply_markup=markup, message_thread_id=thread_id),
                                "send product")
-    if buttons and not parts and not products and picture is None:
-        await with_retries(lambda: bot.send_message(chat_id, BUTTONS_ONLY_TEXT, reply_markup=keyboard(buttons),
+    if buttons_markup and not parts and not products and picture is None:
+        await with_retries(lambda: bot.send_message(chat_id, BUTTONS_ONLY_TEXT, reply_markup=buttons_markup,
                                                     message_thread_id=thread_id), "send buttons")
 
 

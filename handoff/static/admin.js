@@ -6,6 +6,11 @@
   const $ = (id) => document.getElementById(id);
   let current = null; // entry id in the editor, or null for a new entry
   let pendingInbox = null; // inbox question ids that the entry being edited should resolve
+  const REASONS = {
+    unsure: "机器人没把握", not_helpful: "顾客点了“没用”", customer_request: "顾客要找店员",
+    video_request: "顾客要视频看货", low_confidence: "两次没答上，转店员", bot_unavailable: "机器人不可用，转店员",
+    staff_takeover: "店员接手",
+  };
 
   function el(tag, text, cls) {
     const node = document.createElement(tag);
@@ -146,6 +151,7 @@
     for (const group of data.groups) {
       const item = el("li");
       item.append(el("strong", "×" + group.count + " "), el("span", group.texts.slice(0, 3).join(" / ")));
+      for (const reason of group.reasons) item.append(el("span", REASONS[reason] || reason, "reason reason-" + reason));
       const make = el("button", "建新条目", "link");
       make.addEventListener("click", () => {
         current = null;
@@ -159,6 +165,9 @@
         add.addEventListener("click", () => addAsPhrasings(group, group.suggestion.id));
         item.append(add);
       }
+      // What the bot answered, where it did (a 没用, or a person asked for after an answer).
+      const answers = Array.from(new Set((group.items || []).map((i) => i.answer).filter(Boolean))).slice(0, 2);
+      for (const answer of answers) item.append(el("div", "机器人的回答：" + answer, "inbox-answer"));
       list.append(item);
     }
   }

@@ -17,11 +17,13 @@
     offline: "The network seems to be down; your message was not sent. Please try again.",
     hello: "Hello! I'm the shop's assistant. Ask me about shelf life, storage, vacuum packing, shipping times " +
            "and fees, or let me help you choose a gift.",
+    feedback: "Did this answer help?",
   } : {
     states: { bot: "智能助手在线", waiting: "正在为您转接店员…", assigned: "店员已接入", resolved: "对话已结束" },
     sendFailed: "发送失败，请稍后再试",
     offline: "网络好像断了，消息没有发出去，请稍后重试",
     hello: "您好！我是特产小店的智能助手，可以问我保质期、保存方法、真空包装、运费和发货时间，也可以让我帮您挑礼物。",
+    feedback: "这个回答有帮助吗？",
   };
   const STATES = TEXT.states;
   if (ENGLISH) {
@@ -98,8 +100,32 @@
       }
       item.appendChild(row);
     }
+    if (reply.feedback && reply.feedback.length) item.appendChild(feedbackBar(reply.feedback));
     list.appendChild(item);
     scroll();
+  }
+
+  // 有用 / 没用 under a knowledge answer: small labelled controls; one tap, then both are disabled
+  // and the chosen one stays marked. The tap is sent without a chat bubble of its own.
+  function feedbackBar(buttons) {
+    const bar = el("div", "feedback");
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", TEXT.feedback);
+    bar.appendChild(el("span", "feedback-label", TEXT.feedback));
+    for (const b of buttons) {
+      const button = el("button", "feedback-button", b.title);
+      button.type = "button";
+      button.setAttribute("aria-pressed", "false");
+      button.addEventListener("click", () => {
+        bar.querySelectorAll("button").forEach((x) => { x.disabled = true; });
+        button.classList.add("chosen");
+        button.setAttribute("aria-pressed", "true");
+        bar.classList.add("answered");
+        submit(b.title, b.payload, { quiet: true });
+      });
+      bar.appendChild(button);
+    }
+    return bar;
   }
 
   // While the chat is with staff, staff replies arrive by polling; they are shown like bot replies.
@@ -146,10 +172,10 @@
     }
   }
 
-  async function submit(shown, payload) {
+  async function submit(shown, payload, options) {
     const text = (shown || "").trim();
     if (!text) return;
-    addMine(text);
+    if (!(options && options.quiet)) addMine(text);
     send.disabled = true;
     const body = payload && payload.startsWith("/") ? { payload: payload } : { text: payload || text };
     try {

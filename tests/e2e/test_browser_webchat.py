@@ -48,7 +48,7 @@ def test_question_typed_in_the_web_chat_gets_the_kb_answer(page):
     page.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
     answer = bot_messages(page)[-1]
     assert "普洱茶" in answer and "长期存放" in answer
-    assert page.locator(".msg.me").last.inner_text() == "普洱茶保质期多久？"
+    assert page.locator(".msg.me").last.inner_text() == "运费多少钱？"
 
 
 def test_an_english_browser_gets_an_english_page_and_english_gift_cards(stack, browser):
@@ -189,3 +189,24 @@ def test_staff_console_and_customer_chat_end_to_end(stack, browser):
     stars.click()
     customer.wait_for_function(
         "[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('谢谢您的评价'))", timeout=30_000)
+
+
+def test_tapping_not_helpful_offers_the_two_closest_questions(page):
+    page.fill("#input", "运费多少钱？")
+    page.press("#input", "Enter")
+    bar = page.locator(".msg.bot .feedback").last
+    bar.wait_for(timeout=30_000)
+    assert bar.locator("button").all_inner_texts() == ["有用", "没用"]
+    assert "包邮" in page.locator(".msg.bot").last.inner_text()
+    count = page.locator(".msg.bot").count()
+    bar.get_by_role("button", name="没用").click()
+    page.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {count}", timeout=30_000)
+    sorry = page.locator(".msg.bot").last
+    assert sorry.inner_text().startswith("抱歉没帮上忙。您是想问下面哪一个？也可以直接找店员。")
+    titles = sorry.locator(".buttons button").all_inner_texts()
+    assert len(titles) == 3 and titles[-1] == "找店员" and all(t.strip() for t in titles[:2])
+    assert sorry.locator(".feedback").count() == 0
+    # both disabled after one tap, the chosen one marked; the tap is no chat bubble of its own
+    states = bar.locator("button").evaluate_all("bs => bs.map(b => [b.disabled, b.getAttribute('aria-pressed')])")
+    assert states == [[True, "false"], [True, "true"]]
+    assert page.locator(".msg.me").last.inner_text() == "运费多少钱？"

@@ -1,0 +1,61 @@
+"""A stand-in for the Rasa server in the service tier: the router's side of it, with the real actions behind.
+
+``转人工`` / ``/request_human`` run the handoff action; every other message runs the knowledge answer
+action, through the app's own action executor, so what the router stores is what the bot would send.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from techan.appkeys import EXECUTOR, ROUTER
+
+HUMAN = ("转人工", "/request_human", "I'd like to talk to a person")
+
+
+def action_call(action: str, sender: str, text: str, intent: str | None, metadata: dict[str, Any]) -> dict:
+    slots = {"product": None, "destination": None, "kb_misses": 0, "language": metadata.get("language")}
+    return {
+        "next_action": action, "sender_id": sender, "version": "3.6.21",
+        "tracker": {
+            "sender_id": sender, "slots": slots, "latest_message": {
+                "text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [], "metadata": metadata},
+            "events": [], "paused": False, "followup_action": None, "active_loop": {},
+            "latest_action_name": "action_listen",
+        },
+        "domain": {"slots": {name: {"type": "any"} for name in slots}, "intents": [intent] if intent else [],
+                   "entities": [], "responses": {}, "actions": [action]},
+    }
+
+
+class FakeRasa:
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.received: list[str] = []
+        self.events: list[tuple[str, list[dict[str, Any]]]] = []
+
+    async def message(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict]:
+        self.received.append(text)
+        if text in HUMAN:
+            call = action_call("action_request_handoff", sender, text, "request_human", metadata or {})
+        else:
+            call = action_call("action_answer_question", sender, text, None, metadata or {})
+        result = (await self.app[EXECUTOR].run(call)).model_dump()
+        return [{"recipient_id": sender, **{key: response[key] for key in ("text", "buttons", "custom", "image")
+                                            if response.get(key)}}
+                for response in result["responses"]]
+
+    async def add_events(self, sender: str, events: list[dict[str, Any]]) -> None:
+        self.events.append((sender, events))
+
+    async def reachable(self) -> bool:
+        return True
+
+
+def use_fake_rasa(app: web.Application) -> FakeRasa:
+    """Put a fake Rasa behind the app's router (the app must be started)."""
+    fake = FakeRasa(app)
+    app[ROUTER].rasa = fake
+    return fake
