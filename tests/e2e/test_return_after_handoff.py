@@ -124,3 +124,20 @@ def _pending(stack, conversation_id: int) -> bool:
     with sqlite3.connect(stack.data_dir / "techan.db") as db:
         return bool(db.execute("SELECT count(*) FROM messages WHERE conversation_id = ? AND direction = 'out' "
                                "AND delivery_status = 'pending'", (conversation_id,)).fetchone()[0])
+
+
+def test_a_gift_form_open_at_the_handoff_is_closed_after_it(stack):
+    """The form asked 「是什么场合送呢？」 after every answer once staff had resolved the chat."""
+    who = "e2e-form-" + uuid.uuid4().hex[:10]
+    token = staff_token(stack.data_dir)
+    _status, asked = stack.chat(who, {"text": "想买点礼物送人"})
+    assert any("送给谁" in (r["text"] or "") for r in asked["replies"]), asked
+    _status, body = stack.chat(who, {"text": "转人工"})
+    assert body["state"] == "waiting"
+    end_round(stack, token, conversation_of(stack, "web", who), "resolve", None)
+    _status, body = stack.chat(who, {"text": "运费怎么算？"})
+    texts = [r["text"] for r in body["replies"]]
+    assert len(texts) == 1 and "199" in texts[0], texts
+    _status, body = stack.chat(who, {"text": "可以开发票吗"})
+    texts = [r["text"] for r in body["replies"]]
+    assert len(texts) == 1 and "发票" in texts[0] and "场合" not in texts[0] and "送给谁" not in texts[0], texts
