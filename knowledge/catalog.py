@@ -168,10 +168,12 @@ class Catalog:
         word = english_form(word or "")
         if len(word) < 2 and word not in FAMILY_WORDS:
             return []
+        # "普洱茶" is every 普洱 product (普洱生茶, 普洱熟茶小沱茶), not only those written with 茶 after it.
+        words = {word, word[:-1]} if len(word) >= 3 and word.endswith("茶") else {word}
         members = []
         for product in self.products.values():
             texts = (product.name, product.name_en, *product.aliases, *product.tags, *CATEGORY_WORDS.get(product.category, ()))
-            if any(word in english_form(text) for text in texts if text):
+            if any(w in english_form(text) for text in texts if text for w in words):
                 members.append(product.id)
         return members
 

@@ -26,6 +26,7 @@ from techan.appkeys import ENGINE, EXECUTOR, KNOWLEDGE, RASA, ROUTER, SESSIONS, 
 from techan.db import make_async_engine, make_async_session_factory
 from techan.jsonbody import json_object
 from techan.settings import Settings
+from techan.supervisor import read_status
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ async def healthz(request: web.Request) -> web.Response:
         "rasa": rasa_ok,
         "kb_entries": len(knowledge.index),
         "model": knowledge.model_name,
+        # Under `techan run`: each process's state, restarts and why it last stopped.
+        "processes": read_status(app[SETTINGS]),
     })
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,10 @@ import time
 import urllib.error
 import urllib.request
 import webbrowser
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from techan.rasa_process import log_tail, rasa_env, server_command
 from techan.settings import Settings
@@ -17,6 +22,9 @@ from techan.settings import Settings
 STARTUP_TIMEOUT_S = 300
 STOP_TIMEOUT_S = 15
 PROGRESS_EVERY_S = 30
+RESTART_PAUSES_S = (1, 2, 5, 10, 30)  # before the 1st, 2nd, … restart of a process
+MAX_RESTARTS_PER_MINUTE = 5
+STATUS_FILE = "supervisor.json"  # in the data dir; /healthz shows it
 
 
 def _ok(url: str) -> bool:
@@ -41,12 +49,34 @@ def open_browser(url: str) -> None:
         webbrowser.open(url)
 
 
-def _stop(processes: dict[str, subprocess.Popen]) -> None:
-    for process in processes.values():
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+@dataclass
+class Child:
+    """One supervised process: how to start it, how to tell it is up, and its recent restarts."""
+
+    name: str
+    start: Callable[[], subprocess.Popen]
+    health_url: str
+    process: subprocess.Popen | None = None
+    restarts: deque = field(default_factory=deque)  # monotonic times of restarts in the last minute
+    restart_at: float | None = None  # when a dead process is started again
+    up: bool = False
+    total_restarts: int = 0
+    last_exit: str = ""
+
+    def launch(self) -> None:
+        self.process, self.restart_at, self.up = self.start(), None, False
+
+    def status(self) -> dict:
+        return {"state": "up" if self.up else ("restarting" if self.restart_at else "starting"),
+                "restarts": self.total_restarts, "last_exit": self.last_exit}
+
+
+def _stop(children: list[Child]) -> None:
+    running = [c.process for c in children if c.process is not None and c.process.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
-    for process in processes.values():
+    for process in running:
         try:
             process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
@@ -54,20 +84,43 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
             process.wait()
 
 
-def run_stack(settings: Settings) -> int:
-    """Start both, wait until both answer, print the URLs, stop both on Ctrl-C or if one dies.
+def write_status(path: Path, children: list[Child]) -> None:
+    """What /healthz shows of the supervisor: each process's state, restarts and why it last stopped."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({c.name: c.status() for c in children}), encoding="utf-8")
+    tmp.replace(path)
 
-    Rasa's console (TensorFlow and library deprecation chatter) goes to a log file in the
-    data dir rather than the owner's terminal; its tail is shown if Rasa fails.
+
+def read_status(settings: Settings) -> dict:
+    try:
+        return json.loads((settings.data_path / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def run_stack(settings: Settings) -> int:
+    """Start both, wait until both answer, print the URLs; restart one that dies; stop both on Ctrl-C.
+
+    A dead process is started again after a growing pause (1, 2, 5, 10, 30 s); more than
+    ``MAX_RESTARTS_PER_MINUTE`` in a minute means it cannot run here, and the shop stops with
+    the reason. Rasa's console (TensorFlow and library deprecation chatter) goes to a log file in
+    the data dir rather than the owner's terminal; its tail is shown when Rasa dies.
     """
     rasa_command = server_command(settings)  # fails early, before anything starts, without a model
     rasa_console = settings.rasa_path / "console.log"
+    status_path = settings.data_path / STATUS_FILE
+
+    def start_rasa() -> subprocess.Popen:
+        with rasa_console.open("a") as output:
+            return subprocess.Popen(rasa_command, env=rasa_env(), stdout=output, stderr=subprocess.STDOUT)
+
+    rasa_console.write_text("")
+    children = [Child("app", lambda: subprocess.Popen([sys.executable, "-m", "techan", "serve"]),
+                      f"{settings.app_base_url}/healthz"),
+                Child("rasa", start_rasa, f"{settings.rasa_base_url}/")]
     print("starting the app and the Rasa server…", flush=True)
-    with rasa_console.open("w") as rasa_output:
-        processes = {
-            "app": subprocess.Popen([sys.executable, "-m", "techan", "serve"]),
-            "rasa": subprocess.Popen(rasa_command, env=rasa_env(), stdout=rasa_output, stderr=subprocess.STDOUT),
-        }
+    for child in children:
+        child.launch()
     stopping = False
 
     def request_stop(signum, _frame) -> None:
@@ -76,50 +129,76 @@ def run_stack(settings: Settings) -> int:
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        checks = {"app": f"{settings.app_base_url}/healthz", "rasa": f"{settings.rasa_base_url}/"}
-        ready: set[str] = set()
+        announced = False
         started = time.monotonic()
         deadline, next_progress = started + STARTUP_TIMEOUT_S, started + PROGRESS_EVERY_S
+        write_status(status_path, children)
         while not stopping:
-            for name, process in processes.items():
-                if process.poll() is not None:
-                    print(f"techan: the {name} process exited with code {process.returncode}; stopping",
-                          file=sys.stderr, flush=True)
-                    if name == "rasa":
-                        print(log_tail(rasa_console), file=sys.stderr, flush=True)
-                    return 1
-            for name, url in checks.items():
-                if name not in ready and _ok(url):
-                    ready.add(name)
-                    if name == "app" and "rasa" not in ready:
+            now = time.monotonic()
+            for child in children:
+                if child.restart_at is None and child.process.poll() is not None:
+                    if not _schedule_restart(child, now, rasa_console):
+                        return 1
+                    write_status(status_path, children)
+                elif child.restart_at is not None and now >= child.restart_at:
+                    child.launch()
+                    write_status(status_path, children)
+                elif not child.up and child.restart_at is None and _ok(child.health_url):
+                    child.up = True
+                    write_status(status_path, children)
+                    if announced:
+                        print(f"techan: the {child.name} process is back", flush=True)
+                    elif child.name == "app" and not children[1].up:
                         print("app ready; the Rasa server is loading its model (1–2 minutes on 2 cores)…",
                               flush=True)
-                    if len(ready) == len(checks):
-                        print(f"\n  web chat     {settings.app_base_url}/"
-                              f"\n  owner admin  {settings.app_base_url}/admin/kb"
-                              "   (first owner: .venv/bin/techan staff add NAME --role owner)"
-                              f"\n  staff        {settings.app_base_url}/console"
-                              f"\n  telegram     {telegram_status(settings)}"
-                              f"\n  health       {settings.app_base_url}/healthz"
-                              f"\n  rasa         {settings.rasa_base_url}/\n\nready. Ctrl-C stops both.",
-                              flush=True)
-                        open_browser(f"{settings.app_base_url}/")
-            now = time.monotonic()
-            if len(ready) < len(checks) and now > deadline:
-                waiting = sorted(set(checks) - ready)
+            if not announced and all(c.up for c in children):
+                announced = True
+                print(f"\n  web chat     {settings.app_base_url}/"
+                      f"\n  owner admin  {settings.app_base_url}/admin/kb"
+                      "   (first owner: .venv/bin/techan staff add NAME --role owner)"
+                      f"\n  staff        {settings.app_base_url}/console"
+                      f"\n  telegram     {telegram_status(settings)}"
+                      f"\n  health       {settings.app_base_url}/healthz"
+                      f"\n  rasa         {settings.rasa_base_url}/\n\nready. Ctrl-C stops both.",
+                      flush=True)
+                open_browser(f"{settings.app_base_url}/")
+            if not announced and now > deadline:
+                waiting = sorted(c.name for c in children if not c.up)
                 print(f"techan: not ready after {STARTUP_TIMEOUT_S}s (waiting for {', '.join(waiting)}); stopping",
                       file=sys.stderr, flush=True)
                 if "rasa" in waiting:
                     print(log_tail(rasa_console), file=sys.stderr, flush=True)
                 return 1
-            if len(ready) < len(checks) and now > next_progress:
+            if not announced and now > next_progress:
                 print(f"  … still starting ({now - started:.0f} s; waiting for "
-                      f"{', '.join(sorted(set(checks) - ready))})", flush=True)
+                      f"{', '.join(sorted(c.name for c in children if not c.up))})", flush=True)
                 next_progress = now + PROGRESS_EVERY_S
             time.sleep(0.5)
         return 0
     finally:
         print("stopping…", flush=True)
-        _stop(processes)
+        _stop(children)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _schedule_restart(child: Child, now: float, rasa_console: Path) -> bool:
+    """Note why ``child`` stopped and when it starts again; False when it keeps dying (give up)."""
+    code = child.process.returncode
+    child.last_exit = f"exited with code {code}" + (f" ({signal.Signals(-code).name})" if code < 0 else "")
+    child.up = False
+    while child.restarts and now - child.restarts[0] > 60:
+        child.restarts.popleft()
+    print(f"techan: the {child.name} process {child.last_exit}", file=sys.stderr, flush=True)
+    if child.name == "rasa":
+        print(log_tail(rasa_console), file=sys.stderr, flush=True)
+    if len(child.restarts) >= MAX_RESTARTS_PER_MINUTE:
+        print(f"techan: the {child.name} process stopped {MAX_RESTARTS_PER_MINUTE + 1} times within a minute; "
+              "giving up and stopping the shop", file=sys.stderr, flush=True)
+        return False
+    pause = RESTART_PAUSES_S[min(child.total_restarts, len(RESTART_PAUSES_S) - 1)]
+    child.restarts.append(now)
+    child.total_restarts += 1
+    child.restart_at = now + pause
+    print(f"techan: restarting the {child.name} process in {pause} s", file=sys.stderr, flush=True)
+    return True

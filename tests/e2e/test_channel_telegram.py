@@ -16,7 +16,7 @@ def wait_for(check, timeout: float = 60.0):
         if result := check():
             return result
         time.sleep(0.1)
-    raise AssertionError("the bot did not answer on Telegram in time")
+    raise AssertionError(f"still waiting after {timeout:.0f} s")
 
 
 def sent_to(telegram, chat_id: int, method: str | None = None) -> list[dict]:
