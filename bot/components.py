@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, List, Text, Type
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -15,6 +14,8 @@ from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
+
+from bot.questions import is_question
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
@@ -33,17 +34,14 @@ class JiebaWordTokenizer(JiebaTokenizer):
 class QuestionGuard(GraphComponent, IntentClassifier):
     """A question is never small talk: send one read as thanks, yes, no or goodbye to the knowledge base.
 
-    DIET learnt "不" and "没" endings from short replies ("不用了", "没有了"), so "能分期不", "能退不"
-    and "团扇脏了能下水洗吗" came out as deny or goodbye and got "还有什么想了解的吗". A message with
-    a question mark or word and enough words of its own is a question: its intent becomes
-    nlu_fallback, which the rules answer from the knowledge base. Greetings ("你好，在吗") are left alone.
+    DIET learnt "不" and "没" endings from short replies ("不用了", "没有了"), so "买个紫砂壶能分期不",
+    "拆了尝了一包不喜欢能退不" and "团扇脏了能下水洗吗" came out as deny or goodbye and got "还有什么想了解的吗". A message with
+    a question mark or word and enough words of its own (``bot.questions.is_question``) is a
+    question: its intent becomes nlu_fallback, which the rules answer from the knowledge base.
+    Greetings ("你好，在吗") are left alone.
     """
 
     SMALL_TALK = frozenset({"goodbye", "thank", "affirm", "deny"})
-    MIN_CJK, MIN_WORDS = 6, 4
-    CHINESE_QUESTION = re.compile(r"吗|么|呢|[不没][？?。！!\s]*$|？|\?|能不能|可不可以|有没有|怎么|咋|啥|什么|多久|多少|几|哪")
-    ENGLISH_QUESTION = re.compile(r"\?\s*$|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b",
-                                  re.I)
 
     @classmethod
     def required_components(cls) -> List[Type]:
@@ -57,17 +55,10 @@ class QuestionGuard(GraphComponent, IntentClassifier):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             intent = message.get(INTENT) or {}
-            if intent.get(INTENT_NAME_KEY) in self.SMALL_TALK and self.is_question(message.get(TEXT) or ""):
+            if intent.get(INTENT_NAME_KEY) in self.SMALL_TALK and is_question(message.get(TEXT) or ""):
                 guarded = {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME,
                            PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY, 0.0)}
                 message.set(INTENT, guarded, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [guarded, *(message.get(INTENT_RANKING_KEY) or [])],
                             add_to_output=True)
         return messages
-
-    @classmethod
-    def is_question(cls, text: str) -> bool:
-        cjk = re.findall(r"[\u4e00-\u9fff]", text)
-        if cjk:
-            return len(cjk) >= cls.MIN_CJK and bool(cls.CHINESE_QUESTION.search(text))
-        return len(text.split()) >= cls.MIN_WORDS and bool(cls.ENGLISH_QUESTION.search(text.strip()))

@@ -9,6 +9,7 @@ well under Telegram's 64-byte callback data. The router keeps the verdict in ``m
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from techan.language import Say
@@ -38,18 +39,17 @@ def payload(message_id: int, helpful: bool) -> str:
     return PREFIX + json.dumps({"message": message_id, "helpful": helpful}, separators=(",", ":"))
 
 
+_PAYLOAD = re.compile(r'\{"message":\s*(\d{1,16}),\s*"helpful":\s*(true|false)\}')
+
+
 def parse(text: str) -> tuple[int, bool] | None:
-    """(message id, helpful) from a feedback payload, or None when it is not a well-formed one."""
-    try:
-        body = json.loads(text.removeprefix(PREFIX))
-    except ValueError:
-        return None
-    if not isinstance(body, dict):
-        return None
-    message, helpful = body.get("message"), body.get("helpful")
-    if type(message) is not int or not isinstance(helpful, bool):
-        return None
-    return message, helpful
+    """(message id, helpful) from a feedback payload, or None when it is not exactly one.
+
+    Matched as a whole by pattern, not parsed as JSON: customers can type anything after /feedback
+    (deeply nested brackets, a 30-digit id), and none of it may reach json or the database.
+    """
+    match = _PAYLOAD.fullmatch(text.removeprefix(PREFIX))
+    return (int(match.group(1)), match.group(2) == "true") if match else None
 
 
 def buttons(message_id: int, language: str) -> list[dict[str, str]]:

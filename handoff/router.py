@@ -52,10 +52,10 @@ RATING = re.compile(r'/rate\{"score":\s*([1-5])\}')
 RATING_THANKS_TEXT = Say("谢谢您的评价！欢迎随时再来。", "Thank you for the rating! Come back any time.")
 RATING_IGNORED_TEXT = Say("这次服务已经评过分了，谢谢！", "This chat has been rated already, thank you!")
 # After a person: resume, close any form, forget misses, and end the paused turn (see Router.resume_bot).
-RESUME_EVENTS = [{"event": "resume"}, {"event": "active_loop", "name": None},
+RESUME_EVENTS = ({"event": "resume"}, {"event": "active_loop", "name": None},
                  {"event": "slot", "name": "requested_slot", "value": None},
                  {"event": "slot", "name": "kb_misses", "value": 0},
-                 {"event": "action", "name": "action_listen"}]
+                 {"event": "action", "name": "action_listen"})
 MEDIA_TO_STAFF_TEXT = Say("收到啦！图片和语音我看不懂，要请店员来看看吗？",
                           "Got it! I can't look at pictures or listen to voice notes; shall I ask our staff?")
 HELPFUL_THANKS_TEXT = Say("谢谢您的反馈！", "Thanks for letting us know!")
@@ -266,7 +266,7 @@ class Router:
         turn after that failed. Closing the turn here, and any form left open, makes the next message a
         normal one.
         """
-        await self._tracker_events(sender, RESUME_EVENTS)
+        await self._tracker_events(sender, list(RESUME_EVENTS))
 
     async def pause_bot(self, sender: str) -> None:
         """Stop Rasa's dialogue for this customer (best effort: the router no longer asks it anyway)."""

@@ -92,6 +92,13 @@ def english_form(text: str) -> str:
     return re.sub(r"[-()/,]+", " ", lowered).strip()
 
 
+def contains(text: str, name: str) -> bool:
+    """``name`` in ``text`` (both in ``english_form``): English names as whole words ("tea" is not in "instead")."""
+    if not name.isascii():
+        return name in text
+    return f" {name} " in " " + re.sub(r"[^a-z0-9]+", " ", text) + " "
+
+
 def english_aliases(name_en: str) -> set[str]:
     """The ways an English customer names a product: its runs of two or more words, and its distinctive words."""
     words = english_form(name_en).split()
@@ -146,9 +153,8 @@ class Catalog:
     def find_in_text(self, text: str) -> str | None:
         """The catalog id of the product named in ``text`` (longest name wins), if any."""
         lowered = english_form(text)
-        padded = " " + re.sub(r"[^a-z0-9]+", " ", lowered) + " "  # English names match whole words
         for alias, product_id in self._names:
-            if (f" {alias} " in padded) if alias.isascii() else (alias in lowered):
+            if contains(lowered, alias):
                 return product_id
         return None
 
@@ -173,7 +179,7 @@ class Catalog:
         members = []
         for product in self.products.values():
             texts = (product.name, product.name_en, *product.aliases, *product.tags, *CATEGORY_WORDS.get(product.category, ()))
-            if any(w in english_form(text) for text in texts if text for w in words):
+            if any(contains(english_form(text), w) for text in texts if text for w in words):
                 members.append(product.id)
         return members
 
@@ -181,6 +187,6 @@ class Catalog:
         """The longest family word in ``text`` with products behind it, and those products."""
         lowered = english_form(text)
         for word in FAMILY_WORDS_LONGEST_FIRST:
-            if english_form(word) in lowered and (members := self.family(word)):
+            if contains(lowered, english_form(word)) and (members := self.family(word)):
                 return word, members
         return None

@@ -56,8 +56,11 @@ SHOP_WIDE_WORDS = re.compile(
     r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|invoice|pay|refund|return|exchange|address|open|hours|parking|"
     r"shipping|courier|delivery", re.I)
 # "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
-ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?([\u4e00-\u9fff]{2,8}?)(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$)"
+ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
+                       r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$)"
                        r"|do you (?:sell|have|carry) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all)", re.I)
+# The place found (short name), with its province before it and its unit after it.
+PLACE_SPAN = r"(?:{1}(?:省|市|自治区)?)?{0}(?:[\u4e00-\u9fff]{{0,5}}?(?:自治州|自治县|地区|市|县|区|盟|旗))?"
 PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长")  # with a place named: "常州能到吗", "拉萨几天"
 # What a quote says: days, fee, cold chain to a place ("寄到常州要几天", "发新疆运费多少").
 QUOTE_VOCABULARY = ("寄 寄到 发 发到 发货 运 运费 邮费 快递 送 送到 到 到货 几天 多久 天 时间 多少钱 钱 费 冷链 冷 链 冷藏 包邮 走 "
@@ -147,7 +150,9 @@ class Knowledge:
         self.shipping: dict[tuple[str, str], ShippingRateIn] = {}
         self._product_vectors: tuple[list[str], np.ndarray] | None = None
         self.coverage = Coverage({})
-        self._coverage_texts: dict[str, str] = {}  # entry id -> the text its coverage is checked against
+        # (entry id, revision) -> the text its coverage is checked against; keyed by revision, so an
+        # answer still running on the previous snapshot cannot leave an edited entry's old text behind
+        self._coverage_texts: dict[tuple[str, int], str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, progress=log.info) -> Knowledge:
@@ -213,8 +218,8 @@ class Knowledge:
                                  prefer_shop_wide=subject.family is not None)
 
         named_place = find_place(question)
-        if named_place:  # a destination is where, not what is asked
-            question = question.replace(named_place[0], " ")
+        if named_place:  # a destination is where, not what is asked: 江苏常州市, 延边朝鲜族自治州 as well
+            question = re.sub(PLACE_SPAN.format(re.escape(named_place[0]), re.escape(named_place[1])), " ", question)
         place = named_place or find_place(destination)
         if place and (intent == "ask_shipping" or SHIPPING_WORDS.search(question)
                       or (named_place and PLACE_ASKED.search(question))):
@@ -222,15 +227,16 @@ class Knowledge:
             product = self.catalog.get(subject.product or self.catalog.resolve(context))
             quoted = quote(self.shipping, *place, product, language,
                            asked_cold_chain=bool(COLD_CHAIN_WORDS.search(question)))
-            unquoted = self.coverage.missing(question, searchable([QUOTE_VOCABULARY]) + subject.words, "shipping")
+            unquoted = self.coverage.missing(question, searchable([QUOTE_VOCABULARY, subject.words]), "shipping")
             if quoted and not any(noun for _word, noun in unquoted):
                 return Answer(Outcome.SHIPPING, quoted, hits, subject.product, place[1])
 
         if subject.family and subject.asked:  # "你家有红茶吗": the products, not an entry about red tea
             return self._family_answer(subject.family, hits, language)
-        hit = self._answering(question, hits, subject.words)
+        hit = self._answering(question, hits, subject)
         if hit is None and (subject.product or subject.family):  # maybe a shop-wide entry answers it
-            hit = self._answering(question, self.index.search(question, k=5, prefer_topic=prefer_topic), subject.words)
+            shop_wide = self.index.search(question, k=5, product="", prefer_topic=prefer_topic)
+            hit = self._answering(question, shop_wide, subject)
         summary = self._summary(question, subject, hit, language)
         if summary:
             return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
@@ -314,7 +320,7 @@ class Knowledge:
         words = content_words(name)
         return len(words) == 1 and (words[0][1] or name.isascii())
 
-    def _answering(self, question: str, hits: list[Hit], subject_words: str) -> Hit | None:
+    def _answering(self, question: str, hits: list[Hit], subject: Subject) -> Hit | None:
         """The best of the top hits that answers the question, or None.
 
         An entry that leaves a thing the question names uncovered (a noun: 猫, 消毒柜) never answers;
@@ -324,7 +330,9 @@ class Knowledge:
         for hit in hits[:3]:
             if hit.score < COVERED_CONFIDENT:
                 return None
-            missing = self._missing(question, hit, subject_words)
+            if subject.product and hit.entry.product not in ("", subject.product):
+                continue  # another product's entry: right words, wrong product ("那能放多久" after the jerky)
+            missing = self._missing(question, hit, subject.words)
             if any(noun for _word, noun in missing):
                 continue
             if not missing or hit.score >= CONFIDENT:
@@ -341,13 +349,13 @@ class Knowledge:
     def _missing(self, question: str, hit: Hit, subject_words: str) -> list[tuple[str, bool]]:
         """The question's words that ``hit``'s entry does not cover (its product's names count when it is theirs)."""
         entry = hit.entry
-        text = self._coverage_texts.get(entry.id)
+        text = self._coverage_texts.get((entry.id, entry.revision))
         if text is None:
             product = self.catalog.get(entry.product)
             parts = [*entry.questions, entry.answer, entry.answer_en, *entry.tags]
             if product:
                 parts += self._product_texts(product)
-            text = self._coverage_texts[entry.id] = searchable(parts)
+            text = self._coverage_texts[(entry.id, entry.revision)] = searchable(parts)
         if not entry.product:  # a shop-wide entry answers for every product
             text += " " + subject_words
         return self.coverage.missing(question, text, entry.topic)

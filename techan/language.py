@@ -16,7 +16,7 @@ import opencc
 LANGUAGES = ("zh", "en")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # Chinese characters, also for the KB's lexical signal
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
-_CODE = re.compile(r"\b[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*\b")  # order and tracking numbers
+_DIGIT = re.compile(r"\d")  # a word with a digit in it is an order or tracking number, not English
 NAME_MAX_WORDS = 4  # "Da Hong Pao", "Lapsang Souchong": a name pasted alone, capitalised
 ENGLISH_MIN_LETTERS = 8  # "ok", "hello", "thanks" alone leave a Chinese customer's language as it is
 
@@ -30,8 +30,9 @@ def to_simplified(text: str) -> str:
     """Traditional Chinese as simplified ("發到廣州" -> "发到广州"), through OpenCC's t2s.
 
     Simplified Chinese, English, digits, emoji and punctuation come back unchanged. OpenCC maps a
-    few characters onto ones it maps again (薴 -> 苧 -> 苎), so it runs until nothing changes: the result
-    is simplified all the way, and converting it again changes nothing.
+    few characters onto ones it maps again (薴 -> 苧 -> 苎), so it runs again until nothing changes (at
+    most three times; no chain is longer): the result is simplified all the way, and converting it
+    again changes nothing.
     """
     if text.isascii():
         return text
@@ -55,7 +56,7 @@ def detect(text: str, previous: str = "zh") -> str:
         return previous
     if CJK.search(text):
         return "zh"
-    words = _LATIN_WORD.findall(_CODE.sub(" ", text))
+    words = _LATIN_WORD.findall(" ".join(token for token in text.split() if not _DIGIT.search(token)))
     if words and all(word[0].isupper() for word in words) and len(words) <= NAME_MAX_WORDS:
         return previous
     if len(words) >= 2 or sum(map(len, words)) >= ENGLISH_MIN_LETTERS:

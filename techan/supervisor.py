@@ -136,6 +136,8 @@ def run_stack(settings: Settings) -> int:
         while not stopping:
             now = time.monotonic()
             for child in children:
+                if stopping:  # Ctrl-C reaches the children too: their exit is no reason to restart them
+                    break
                 if child.restart_at is None and child.process.poll() is not None:
                     if not _schedule_restart(child, now, rasa_console):
                         return 1
@@ -178,14 +180,22 @@ def run_stack(settings: Settings) -> int:
     finally:
         print("stopping…", flush=True)
         _stop(children)
+        status_path.unlink(missing_ok=True)  # /healthz of a later `techan serve` shows no stale processes
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time signal has no name
+        return f"signal {number}"
 
 
 def _schedule_restart(child: Child, now: float, rasa_console: Path) -> bool:
     """Note why ``child`` stopped and when it starts again; False when it keeps dying (give up)."""
     code = child.process.returncode
-    child.last_exit = f"exited with code {code}" + (f" ({signal.Signals(-code).name})" if code < 0 else "")
+    child.last_exit = f"exited with code {code}" + (f" ({_signal_name(-code)})" if code < 0 else "")
     child.up = False
     while child.restarts and now - child.restarts[0] > 60:
         child.restarts.popleft()
@@ -196,7 +206,7 @@ def _schedule_restart(child: Child, now: float, rasa_console: Path) -> bool:
         print(f"techan: the {child.name} process stopped {MAX_RESTARTS_PER_MINUTE + 1} times within a minute; "
               "giving up and stopping the shop", file=sys.stderr, flush=True)
         return False
-    pause = RESTART_PAUSES_S[min(child.total_restarts, len(RESTART_PAUSES_S) - 1)]
+    pause = RESTART_PAUSES_S[min(len(child.restarts), len(RESTART_PAUSES_S) - 1)]  # by this minute's restarts
     child.restarts.append(now)
     child.total_restarts += 1
     child.restart_at = now + pause

@@ -202,13 +202,6 @@ def test_the_owner_terminal_shows_the_urls_not_library_warnings(stack):
     assert "Rasa server" in (stack.data_dir / "rasa" / "console.log").read_text(errors="replace")
 
 
-def _kill(pattern: str) -> None:
-    pids = subprocess.run(["pgrep", "-f", "--", pattern], capture_output=True, text=True).stdout.split()
-    assert pids, f"no process matches {pattern!r}"
-    for pid in pids:
-        os.kill(int(pid), signal.SIGKILL)
-
-
 def _health(stack) -> dict | None:
     try:
         with urllib.request.urlopen(f"{stack.app_url}/healthz", timeout=5) as response:
@@ -220,10 +213,9 @@ def _health(stack) -> dict | None:
 def test_the_shop_comes_back_by_itself_when_a_process_dies(tmp_path):
     """SIGKILL Rasa, then the app: each is restarted, /healthz says why, and no message is lost."""
     stack = start_stack(tmp_path)
-    rasa_port = int(stack.rasa_url.rsplit(":", 1)[1])
     who = sender()
     try:
-        _kill(f"--port {rasa_port}")
+        _kill_child(stack, "rasa run")
         health = wait_for(lambda: (h := _health(stack)) and h["processes"].get("rasa", {}).get("restarts") and h, 240)
         assert "SIGKILL" in health["processes"]["rasa"]["last_exit"]
         # The app keeps taking messages while Rasa restarts (today they go to staff: issue 12's warm start).
@@ -236,7 +228,7 @@ def test_the_shop_comes_back_by_itself_when_a_process_dies(tmp_path):
         status, body = stack.chat(after_rasa, {"text": "可以开发票吗"})
         assert status == 200 and "发票" in body["replies"][0]["text"], body
 
-        _kill_app(stack)
+        _kill_child(stack, "techan serve")
         health = wait_for(lambda: (h := _health(stack)) and h["processes"].get("app", {}).get("restarts") and h, 240)
         assert health["processes"]["app"]["restarts"] == 1 and "SIGKILL" in health["processes"]["app"]["last_exit"]
         status, body = stack.chat(who, {"text": "真空包装要加钱吗"})
@@ -256,11 +248,11 @@ def test_the_shop_comes_back_by_itself_when_a_process_dies(tmp_path):
     assert texts == ["运费怎么算？", "可以开发票吗", "真空包装要加钱吗"]
 
 
-def _kill_app(stack) -> None:
-    """The app child of this stack: `python -m techan serve` whose parent is the supervisor."""
-    children = subprocess.run(["pgrep", "-P", str(stack.process.pid), "-f", "techan serve"],
+def _kill_child(stack, command: str) -> None:
+    """SIGKILL this stack's child process running ``command`` (the supervisor's own child, nothing else)."""
+    children = subprocess.run(["pgrep", "-P", str(stack.process.pid), "-f", command],
                               capture_output=True, text=True).stdout.split()
-    assert children, "app process not found"
+    assert children, f"no {command!r} under the supervisor"
     for pid in children:
         os.kill(int(pid), signal.SIGKILL)
 

@@ -49,6 +49,16 @@ async def test_a_follow_up_about_the_product_stays_on_it(knowledge):
     assert message["text"].startswith("内蒙古风干牛肉干的保质期")
 
 
+async def test_a_follow_up_is_never_answered_with_another_products_entry(knowledge):
+    """The jerky has no care entry; the teapot's would cover the words but is about another product."""
+    message, events = await reply(knowledge, "那要怎么保养", "ask_storage", slots=JERKY)
+    answered = message["custom"]["techan"]
+    products = {e.id: e.product for e in knowledge.index.entries}
+    assert answered.get("unsure") or products[answered["kb"][0]["id"]] in ("", "beef-jerky"), answered
+    assert "紫砂" not in message["text"] and "壶" not in message["text"]
+    assert not [e for e in events if e["name"] == "product" and e["value"] not in (None, "beef-jerky")]
+
+
 async def test_an_entry_the_owner_writes_answers_over_the_product_in_context(knowledge, settings):
     """停车 is in no entry: unsure. Once the owner writes one, it answers, jerky or not."""
     before, _ = await reply(knowledge, "你们店有停车位吗", "ask_product_info", slots=JERKY)
@@ -99,6 +109,8 @@ async def test_traditional_characters_are_read_like_simplified(knowledge, text, 
 @pytest.mark.parametrize(("text", "province", "place"), [
     ("發到廣州要幾天", "广东", "广州"),
     ("寄到常州要几天", "江苏", "常州"),
+    ("寄到江苏常州市要几天", "江苏", "常州"),
+    ("发到延边朝鲜族自治州要几天", "吉林", "延边"),
     ("延边能寄吗 要几天", "吉林", "延边"),
 ])
 async def test_shipping_quotes_reach_every_city(knowledge, text, province, place):
@@ -116,8 +128,8 @@ async def test_shipping_quotes_reach_every_city(knowledge, text, province, place
 async def test_family_words_show_the_products_not_we_dont_sell_it(knowledge, text, word, members):
     message, _events = await reply(knowledge, text, "ask_product_info", entities=[("product", word)])
     assert "没有卖" not in message["text"] and message["text"].startswith(f"我们有这几款{word}")
-    shown = {card["id"] for card in message["custom"]["products"]}
-    assert members <= shown | members and shown & members
+    shown = [card["id"] for card in message["custom"]["products"]]
+    assert set(shown) == members and len(shown) == len(members)
     assert message["custom"]["techan"]["family"] == word
 
 
@@ -136,7 +148,7 @@ async def test_we_dont_sell_it_only_when_nothing_matches(knowledge):
 async def test_english_customers_get_the_english_answer(knowledge):
     message, _events = await reply(knowledge, "Is vacuum packing free?", "ask_vacuum_packing", language="en")
     assert message["custom"]["techan"]["kb"][0]["id"] == "vacuum-free"
-    assert message["text"].startswith("Vacuum packing is free") or "free" in message["text"].lower()
+    assert message["text"].startswith("Vacuum packing is free")
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in message["text"])
 
 

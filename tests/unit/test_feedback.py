@@ -35,7 +35,8 @@ def test_the_payload_names_the_message_fits_telegram_and_reads_back():
     assert feedback.parse(feedback.payload(123, True)) == (123, True)
     assert feedback.parse('/feedback{"message": 7, "helpful": false}') == (7, False)
     for bad in ("/feedback", '/feedback{"message":"7","helpful":true}', '/feedback{"message":7,"helpful":1}',
-                '/feedback{"message":true,"helpful":true}', "/feedback[1,2]", "/feedback{"):
+                '/feedback{"message":true,"helpful":true}', "/feedback[1,2]", "/feedback{",
+                "/feedback" + "[" * 5000, '/feedback{"message":' + "9" * 30 + ',"helpful":true}'):
         assert feedback.parse(bad) is None
 
 

@@ -1,0 +1,21 @@
+"""Whether a message is a question with content: pure Python, shared by the Rasa component and its tests."""
+
+from __future__ import annotations
+
+import re
+
+MIN_CJK, MIN_WORDS = 6, 4
+# Interrogatives, not every word that can ask: 么 in 这么/那么, 几 in 过几天, 什么 in 没什么 say nothing.
+CHINESE_QUESTION = re.compile(
+    r"吗|呢|[不没][？?。！!\s]*$|？|\?|能不能|可不可以|有没有|怎么|咋|(?<!没)什么|多久|多少|哪里|哪儿|哪个")
+ENGLISH_QUESTION = re.compile(
+    r"\?\s*$|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b", re.I)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def is_question(text: str) -> bool:
+    """A question mark or word, and six Chinese characters (or four English words) of its own."""
+    cjk = _CJK.findall(text)
+    if cjk:
+        return len(cjk) >= MIN_CJK and bool(CHINESE_QUESTION.search(text))
+    return len(text.split()) >= MIN_WORDS and bool(ENGLISH_QUESTION.search(text.strip()))

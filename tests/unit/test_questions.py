@@ -1,0 +1,21 @@
+"""QuestionGuard's test of a question (bot/questions.py, shared with the Rasa component)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.questions import is_question
+
+
+@pytest.mark.parametrize("text", ["买个紫砂壶能分期不", "团扇脏了能下水洗吗", "拆了尝了一包不喜欢能退不",
+                                  "我5点下的单今天能发走不", "好的，能包装一下吗", "Can you ship it tomorrow?",
+                                  "ok and how long does it keep?"])
+def test_questions(text):
+    assert is_question(text)
+
+
+@pytest.mark.parametrize("text", ["不用了谢谢", "没有了，再见", "好的谢谢", "这么快就到了，谢谢", "没什么了，谢谢",
+                                  "好的，过几天再来买", "好的，谢谢啦，那我下单了", "不用了，我再看看吧", "能退不",
+                                  "thanks a lot", "no thanks", "ok", "你好在吗"])
+def test_small_talk_and_short_replies(text):
+    assert not is_question(text)
