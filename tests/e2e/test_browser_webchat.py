@@ -48,7 +48,7 @@ def test_question_typed_in_the_web_chat_gets_the_kb_answer(page):
     page.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
     answer = bot_messages(page)[-1]
     assert "普洱茶" in answer and "长期存放" in answer
-    assert page.locator(".msg.me").last.inner_text() == "运费多少钱？"
+    assert page.locator(".msg.me").last.inner_text() == "普洱茶保质期多久？"
 
 
 def test_an_english_browser_gets_an_english_page_and_english_gift_cards(stack, browser):
