@@ -22,14 +22,15 @@ from techan.settings import Settings
 STARTUP_TIMEOUT_S = 300
 STOP_TIMEOUT_S = 15
 PROGRESS_EVERY_S = 30
+HEALTH_TIMEOUT_S = 6
 RESTART_PAUSES_S = (1, 2, 5, 10, 30)  # before the 1st, 2nd, … restart of a process
 MAX_RESTARTS_PER_MINUTE = 5
 STATUS_FILE = "supervisor.json"  # in the data dir; /healthz shows it
 
 
 def _ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URLs only
+    try:  # the app's /healthz asks Rasa too (up to 2 s): a busy Rasa must not make the app look down
+        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S) as response:  # noqa: S310 - loopback URLs only
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False

@@ -229,7 +229,8 @@ def test_the_shop_comes_back_by_itself_when_a_process_dies(tmp_path):
         assert status == 200 and "发票" in body["replies"][0]["text"], body
 
         _kill_child(stack, "techan serve")
-        health = wait_for(lambda: (h := _health(stack)) and h["processes"].get("app", {}).get("restarts") and h, 240)
+        health = wait_for(lambda: (h := _health(stack)) and h["processes"].get("app", {}).get("state") == "up"
+                          and h["processes"]["app"]["restarts"] and h, 240)
         assert health["processes"]["app"]["restarts"] == 1 and "SIGKILL" in health["processes"]["app"]["last_exit"]
         status, body = stack.chat(who, {"text": "真空包装要加钱吗"})
         assert status == 200, body
