@@ -179,7 +179,10 @@ def run_stack(settings: Settings) -> int:
             time.sleep(0.5)
         return 0
     finally:
-        print("stopping…", flush=True)
+        try:
+            print("stopping…", flush=True)
+        except OSError:  # the terminal or the pipe is gone: the children must be stopped all the same
+            pass
         _stop(children)
         status_path.unlink(missing_ok=True)  # /healthz of a later `techan serve` shows no stale processes
         for sig, handler in previous.items():
