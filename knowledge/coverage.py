@@ -16,7 +16,7 @@ import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from techan.language import CJK, to_simplified
@@ -71,7 +71,8 @@ def _stem(word: str) -> str:
     return word
 
 
-def content_words(text: str) -> list[tuple[str, bool]]:
+@lru_cache(maxsize=4096)  # one answer checks the same question against several entries
+def content_words(text: str) -> tuple[tuple[str, bool], ...]:
     """The words of ``text`` that can carry what is asked, each with whether it names a thing.
 
     Chinese words come with jieba's part of speech: a noun (猫, 消毒柜, 发票) names what is asked
@@ -89,7 +90,7 @@ def content_words(text: str) -> list[tuple[str, bool]]:
             word = _PUNCTUATION.sub("", token.word)
             if word and word not in FILLER_WORDS:
                 words.append((word, token.flag.startswith("n")))
-    return words
+    return tuple(words)
 
 
 def searchable(parts: Iterable[str]) -> str:
@@ -118,3 +119,7 @@ class Coverage:
         """
         topic_words = self.topic_words.get(topic or "", frozenset())
         return [(w, noun) for w, noun in content_words(question) if w not in text and w not in topic_words]
+
+    def misses_a_thing(self, question: str, text: str, topic: str | None = None) -> bool:
+        """Whether ``text`` leaves a noun of ``question`` uncovered: then it does not answer what was asked."""
+        return any(noun for _word, noun in self.missing(question, text, topic))

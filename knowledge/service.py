@@ -227,8 +227,8 @@ class Knowledge:
             product = self.catalog.get(subject.product or self.catalog.resolve(context))
             quoted = quote(self.shipping, *place, product, language,
                            asked_cold_chain=bool(COLD_CHAIN_WORDS.search(question)))
-            unquoted = self.coverage.missing(question, searchable([QUOTE_VOCABULARY, subject.words]), "shipping")
-            if quoted and not any(noun for _word, noun in unquoted):
+            if quoted and not self.coverage.misses_a_thing(
+                    question, searchable([QUOTE_VOCABULARY, subject.words]), "shipping"):
                 return Answer(Outcome.SHIPPING, quoted, hits, subject.product, place[1])
 
         if subject.family and subject.asked:  # "你家有红茶吗": the products, not an entry about red tea
@@ -305,7 +305,7 @@ class Knowledge:
             return None
         product = self.catalog.get(subject.product)
         covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
-        if any(noun for _word, noun in self.coverage.missing(question, covered)):
+        if self.coverage.misses_a_thing(question, covered):
             return None
         return product_summary(product, language)
 
