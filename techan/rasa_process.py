@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -23,13 +24,109 @@ ENDPOINTS_FILE = PROJECT_ROOT / "endpoints.yml"
 RASA_VENV = PROJECT_ROOT / ".venv-rasa"
 
 
+# What Rasa prints that an operator must act on: its warnings and errors, exceptions, fatal crashes;
+# not its INFO lines, library deprecation warnings, TensorFlow's C++ chatter or jieba's progress lines.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[,.]\d+)? +(?:\[)?(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\b")
+_SANIC = re.compile(r"^\[[^\]]+\] \[\d+\] \[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\]")  # sanic's own format
+_PY_WARNING = re.compile(r"^\S+\.py:\d+: (\w*Warning): ")
+_TENSORFLOW = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: ([IWEF]) \S+\.cc:\d+\]")  # TF's C++ log
+_EXCEPTION = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b(?::|$)")
+_CRASH = re.compile(r"\b(?:Killed|Segmentation fault|Aborted|core dumped|Out of memory)\b")
+_QUIET_WARNINGS = ("DeprecationWarning", "FutureWarning", "ResourceWarning", "ImportWarning")
+NOISE = (  # known lines an operator can do nothing about (each seen in this project's Rasa logs)
+    re.compile(r"No chat connector configured"),  # we use the REST channel on purpose
+    re.compile(r"is not used in any story or rule"),  # a form's utter_ask_* (README: accepted)
+)
+_SHOWN_CHARS = 400
+
+
+def _is_noise(line: str) -> bool:
+    return any(pattern.search(line) for pattern in NOISE)
+
+
+def operator_lines(lines: list[str]) -> list[str]:
+    """The lines of a Rasa console log that an operator must act on, in order, repeats folded.
+
+    Kept: records at WARNING or above (Rasa's, sanic's), the exception line that ends each
+    traceback, lines Rasa prints in red, fatal crashes, and anything unrecognised that names an
+    error. Dropped: INFO/DEBUG records, Python deprecation warnings with their source lines,
+    TensorFlow's C++ log below fatal, jieba's progress, and the known noise in ``NOISE``.
+    """
+    kept: list[str] = []
+    in_traceback = skip_indented = False
+    for raw in lines:
+        red = "\x1b[91m" in raw or "\x1b[31m" in raw
+        line = _ANSI.sub("", raw).rstrip()
+        if not line.strip():
+            continue
+        if line[0].isspace():  # a traceback frame, a warning's source line, a record's continuation
+            continue
+        if skip_indented and not (_RECORD.match(line) or _SANIC.match(line) or _PY_WARNING.match(line)):
+            continue  # the rest of a dropped multi-line warning ("Implementing implicit namespace …")
+        skip_indented = False
+        if line.startswith("Traceback (most recent call last)"):
+            in_traceback = True
+            continue
+        if in_traceback:  # the first unindented line after the frames says what went wrong
+            in_traceback = False
+            if _EXCEPTION.match(line) or ":" in line:
+                kept.append(line)
+                continue
+        if line.startswith("During handling of the above exception") or line.startswith(
+                "The above exception was the direct cause"):
+            continue
+        if (tf := _TENSORFLOW.match(line)) is not None:
+            if tf.group(1) == "F":
+                kept.append(line)
+            continue
+        if (warning := _PY_WARNING.match(line)) is not None:
+            if warning.group(1).endswith(_QUIET_WARNINGS) or _is_noise(line):
+                skip_indented = True
+            else:
+                kept.append(line)
+            continue
+        level = (_RECORD.match(line) or _SANIC.match(line))
+        if level is not None:
+            if level.group(1) not in ("DEBUG", "INFO") and not _is_noise(line):
+                kept.append(line)
+            continue
+        if _is_noise(line):
+            continue
+        if red or _EXCEPTION.match(line) or _CRASH.search(line):
+            kept.append(line)
+    return _fold_repeats(kept)
+
+
+def _fold_repeats(lines: list[str]) -> list[str]:
+    """One line for a message repeated back to back (timestamps aside), with how often it came."""
+    folded: list[tuple[str, str, int]] = []
+    for line in lines:
+        key = _RECORD.sub("", _SANIC.sub("", line)).strip()
+        if folded and folded[-1][1] == key:
+            folded[-1] = (folded[-1][0], key, folded[-1][2] + 1)
+        else:
+            folded.append((line, key, 1))
+    return [line if count == 1 else f"{line}  (×{count})" for line, _key, count in folded]
+
+
 def log_tail(path: Path, lines: int = 15) -> str:
-    """The last lines of a Rasa log, to show why training or the server failed."""
+    """What an operator needs from a Rasa log after training or the server failed.
+
+    The last ``lines`` warnings and errors (``operator_lines``); when there are none, the last
+    few of Rasa's own progress lines, so the reader sees how far it got.
+    """
     try:
-        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        text = path.read_text(errors="replace").splitlines()
     except OSError:
         return ""
-    return f"last lines of {path}:\n" + "\n".join(f"  {line}" for line in tail)
+    shown = [line if len(line) <= _SHOWN_CHARS else line[:_SHOWN_CHARS] + " …" for line in operator_lines(text)]
+    if shown:
+        head = f"warnings and errors in {path} (the full log is there):"
+        return head + "\n" + "\n".join(f"  {line}" for line in shown[-lines:])
+    progress = [_ANSI.sub("", line).rstrip() for line in text if _RECORD.match(_ANSI.sub("", line))][-3:]
+    head = f"no warnings or errors in {path}; its last lines:"
+    return head + "\n" + "\n".join(f"  {line[:_SHOWN_CHARS]}" for line in progress)
 
 
 def rasa_executable() -> Path:

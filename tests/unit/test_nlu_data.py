@@ -80,3 +80,19 @@ def test_budget_spans_keep_their_qualifier():
            or re.search(r"(大概|大约|差不多|不超过|最多|至少|under|below|around|about|over|up to|at least)\s*\[[^\]]+\]\(budget\)",
                         line, re.I)]
     assert not cut
+
+
+def test_button_payloads_in_the_domain_are_escaped_for_rasas_interpolation():
+    """Rasa fills ``{slot}`` placeholders in every response, buttons too: an unescaped ``/inform{"occasion": …}``
+    payload is taken for a slot name and logs an ERROR on every press. ``{{…}}`` comes out as ``{…}``."""
+    import json
+
+    domain = yaml.safe_load((PROJECT_ROOT / "bot" / "domain.yml").read_text(encoding="utf-8"))
+    payloads = [button["payload"] for variants in domain["responses"].values() for variant in variants
+                for button in variant.get("buttons", [])]
+    with_entities = [p for p in payloads if "{" in p]
+    assert len(with_entities) >= 40
+    for payload in with_entities:
+        sent = payload.format()  # what Rasa's interpolator leaves of an escaped payload
+        intent, _, entities = sent.partition("{")
+        assert intent.startswith("/") and json.loads("{" + entities), payload
