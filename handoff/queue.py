@@ -25,10 +25,13 @@ def aware(moment: datetime) -> datetime:
 
 def message_json(message: Message) -> dict:
     payload = message.payload or {}
-    return {"id": message.id, "direction": message.direction, "author": message.author, "text": message.text,
-            "buttons": payload.get("buttons", []), "products": payload.get("products", []),
-            "image": payload.get("image"), "media": payload.get("media"),
-            "delivery_status": message.delivery_status, "at": aware(message.created_at).isoformat()}
+    shown = {"id": message.id, "direction": message.direction, "author": message.author, "text": message.text,
+             "buttons": payload.get("buttons", []), "products": payload.get("products", []),
+             "image": payload.get("image"), "media": payload.get("media"),
+             "delivery_status": message.delivery_status, "at": aware(message.created_at).isoformat()}
+    if payload.get("feedback"):  # 有用 / 没用 under a knowledge answer delivered later (handoff.pending)
+        shown["feedback"] = payload["feedback"]
+    return shown
 
 
 def note_json(note: StaffNote) -> dict:

@@ -1,9 +1,13 @@
 """The one path every customer message takes, whatever the channel.
 
-Store the message first, then act: ask Rasa while the conversation is with the
-bot, otherwise keep it for staff. A few payloads are the router's own and never
-reach Rasa: ``/rate`` (the rating after staff) and ``/feedback`` (有用 / 没用 under
-a knowledge answer, see handoff.feedback). Rasa's custom payloads carry control
+Store the message first (``pending``), then act: ask Rasa while the conversation is
+with the bot, otherwise keep it for staff. While the bot cannot answer (Rasa loading,
+restarting, a turn timed out) the message stays pending and the customer is told
+「稍等，助手马上就好」; the sweep (handoff.pending) answers it once the bot is back, in order
+per customer, or hands it to staff (`bot_unavailable`) after the grace.
+
+A few payloads are the router's own and never reach Rasa: ``/rate`` (the rating after
+staff) and ``/feedback`` (有用 / 没用 under a knowledge answer, see handoff.feedback). Rasa's custom payloads carry control
 (``handoff``), product cards (``products``) and answer provenance
 (``techan``), which the router turns into state changes and stored metadata.
 """
@@ -13,24 +17,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.handoff import ask_human_button
-from handoff import feedback
+from handoff import feedback, pending
 from handoff.hub import Hub
 from handoff.hours import BusinessHours, describe
-from handoff.queue import current_handoff, end_handoff, estimated_wait_minutes, open_handoff, transition
+from handoff.queue import aware, current_handoff, end_handoff, estimated_wait_minutes, open_handoff, transition
 from handoff.rasa_client import RasaClient, RasaUnavailable
 from handoff.states import HANDOFF_REASONS, Event, State
 from handoff.unanswered import answer_to, note_question, question_before
-from techan.db import Conversation, Customer, Handoff, Message, utcnow
+from techan.db import Conversation, Customer, Handoff, Message, retry_busy, utcnow
 from techan.language import Say, detect, to_simplified
 
 log = logging.getLogger(__name__)
@@ -38,6 +44,8 @@ log = logging.getLogger(__name__)
 BOT_UNAVAILABLE_TEXT = Say("抱歉，智能助手暂时有点忙，您的消息已经收到并转给店员，我们会尽快回复您。",
                            "Sorry, the assistant is busy right now. Your message has reached our staff, "
                            "who will answer as soon as they can.")
+# While the bot cannot answer yet (Rasa loading its model, restarting, a turn timed out): the message waits.
+WARMING_TEXT = Say("稍等，助手马上就好", "One moment — the assistant is almost ready")
 MAX_TEXT_TO_RASA = 1000
 QUEUE_TEXT = Say("您现在排在第 {position} 位，预计等待约 {minutes} 分钟，店员接入后会在这里回复您。想继续问机器人，可以点“取消”。",
                  "You are number {position} in the queue, about {minutes} minutes' wait. Our staff will answer "
@@ -88,7 +96,26 @@ class RouteResult:
     conversation_id: int
     state: str
     replies: list[Reply]
+    duplicate: bool = False  # the same message came before (its first replies are given again)
+    pending: bool = False  # not answered yet: the answer comes later, through the channel
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A customer message as stored (or found stored before: ``duplicate``)."""
+
+    conversation_id: int
+    message_id: int
+    state: str
+    language: str
     duplicate: bool = False
+
+
+LATE = "techan_late"  # session.info key: this session answers pending messages, delivered later
+
+
+def late(session: AsyncSession) -> bool:
+    return bool(session.info.get(LATE))
 
 
 def replies_from_rasa(messages: list[dict[str, Any]]) -> tuple[list[Reply], str | None]:
@@ -122,95 +149,328 @@ def rasa_sender(channel: str, external_id: str) -> str:
 class Router:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient, hub: Hub,
                  hours: BusinessHours, *, phrasing: Phrasing = lambda _entry, _language: None,
-                 similar: Similar = lambda _question: []) -> None:
+                 similar: Similar = lambda _question: [], grace: Callable[[], float] = lambda: 60.0,
+                 concurrency: int = 4) -> None:
         """``phrasing`` and ``similar`` are the knowledge base as far as the router needs it: the
-        questions to offer after a 没用 (the app passes the knowledge service's; the router never loads it)."""
+        questions to offer after a 没用 (the app passes the knowledge service's; the router never loads it).
+        ``grace``: how long (s) a message may wait for the bot before it goes to staff (handoff.pending.grace);
+        ``concurrency``: Rasa turns at once (back-pressure: the others wait for a slot, not for a timeout)."""
         self.sessions = sessions
         self.rasa = rasa
         self.hub = hub
         self.hours = hours
         self.phrasing = phrasing
         self.similar = similar
+        self.grace = grace
+        self.concurrency = concurrency
+        self.rasa_slots = asyncio.Semaphore(concurrency)
+        self.bot_down_since: float | None = None  # monotonic; None while the bot answers (or was not asked yet)
+        self.bot_away_reason = ""  # the last reason it did not answer
+        self.wake = asyncio.Event()  # the sweep looks at once
+        self.started_at = utcnow()
+        self._failures: set[int] = set()  # pending messages whose handling raised (logged in full once)
         # One lock per customer keeps their messages in order; unused locks vanish with their last user.
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, channel: str, external_id: str) -> asyncio.Lock:
+        lock = self._locks.get((channel, external_id))
+        if lock is None:
+            lock = self._locks[(channel, external_id)] = asyncio.Lock()
+        return lock
 
     async def handle(self, channel: str, external_id: str, text: str, *, name: str = "", language: str = "zh",
                      channel_message_id: str | None = None, media: dict[str, str] | None = None) -> RouteResult:
         """Route one customer message (already validated) and return the replies to show.
 
-        ``channel_message_id`` (a Telegram update id, say) makes a redelivered message a no-op;
-        ``media`` is an attachment already stored under the data dir (kind, url).
+        ``channel_message_id`` (a Telegram update id, a web chat's client message id) makes a message sent
+        again the same message: it is stored once, and the replies it got are returned again
+        (``duplicate``). ``media`` is an attachment already stored under the data dir (kind, url).
+        A message the bot cannot answer yet stays pending (see handoff.pending): the result says so, with
+        the notice 「稍等，助手马上就好」 for the first one, and the answer comes later through the channel.
         """
-        lock = self._locks.get((channel, external_id))
-        if lock is None:
-            lock = self._locks[(channel, external_id)] = asyncio.Lock()
-        async with lock:
-            async with self.sessions() as session:
-                conversation, language = await self._open_conversation(session, channel, external_id, name,
-                                                                       language, text)
-                if channel_message_id and await session.scalar(select(Message.id).where(
-                        Message.channel == channel, Message.channel_message_id == channel_message_id)):
-                    return RouteResult(conversation.id, conversation.state, [], duplicate=True)
-                inbound = Message(conversation_id=conversation.id, direction="in", author="customer",
-                                  channel=channel, text=text, delivery_status="received",
-                                  channel_message_id=channel_message_id, payload={"media": media} if media else {})
-                session.add(inbound)
-                known = RouteResult(conversation.id, conversation.state, [], duplicate=True)
-                try:
-                    await session.commit()
-                except IntegrityError:  # the same message arriving twice at once
-                    await session.rollback()  # expires the conversation; answer from what was read before
-                    return known
+        async with self._lock(channel, external_id):
+            stored = await retry_busy(lambda: self._store(channel, external_id, text, name, language,
+                                                          channel_message_id, media))
+            if stored.duplicate:
+                return await self._replay(stored)
+            try:
+                async with self.sessions() as session:
+                    conversation = await session.get(Conversation, stored.conversation_id)
+                    customer = await session.get(Customer, conversation.customer_id)
+                    inbound = await session.get(Message, stored.message_id)
+                    return await self._act(session, conversation, customer, inbound)
+            except Exception:  # stored, so not lost: the sweep finishes it (e.g. once the database is free)
+                log.exception("message %s was stored but not handled; the sweep will finish it", stored.message_id)
+                self.wake.set()
+                return RouteResult(stored.conversation_id, stored.state, [Reply(WARMING_TEXT.to(stored.language))],
+                                   pending=True)
 
-                if text.startswith("/rate"):
-                    replies = await self._rate(session, conversation, text, language)
-                    return RouteResult(conversation.id, conversation.state, replies)
-                if text.startswith(feedback.PREFIX):
-                    replies = await self._feedback(session, conversation, text, language)
-                    return RouteResult(conversation.id, conversation.state, replies)
-                if conversation.state == State.WAITING and (text == "/cancel" or text.lower() in CANCEL_WORDS):
-                    replies = await self._cancel(session, conversation, rasa_sender(channel, external_id), language)
-                    return RouteResult(conversation.id, conversation.state, replies)
-                if conversation.state != State.BOT:
-                    # With staff: the bot stays silent; the console is told of the stored message.
-                    await self.hub.publish({"type": "message", "conversation_id": conversation.id})
-                    return RouteResult(conversation.id, conversation.state, [])
-                if media:  # the bot cannot look at pictures or listen to voice notes; staff can
-                    replies = [Reply(MEDIA_TO_STAFF_TEXT.to(language), [ask_human_button(language)])]
-                    self._store_replies(session, conversation, replies)
-                    await session.commit()
-                    return RouteResult(conversation.id, conversation.state, replies)
-
-                sender = rasa_sender(channel, external_id)
-                try:
-                    # Rasa's NLU learnt simplified characters; the stored message keeps what the customer wrote.
-                    messages = await self.rasa.message(sender, to_simplified(text)[:MAX_TEXT_TO_RASA],
-                                                       {"channel": channel, "language": language})
-                    replies, handoff = replies_from_rasa(messages)
-                    if not replies:
-                        raise RasaUnavailable("Rasa produced no reply (action endpoint failing?)")
-                except RasaUnavailable as exc:
-                    log.error("conversation %s: %s; handing off", conversation.id, exc)
-                    replies, handoff = [Reply(BOT_UNAVAILABLE_TEXT.to(language))], "bot_unavailable"
-
-                stored = self._store_replies(session, conversation, replies)
-                await session.flush()  # the answers' ids: their feedback buttons name them
-                for reply, message in zip(replies, stored):
-                    if feedback.is_knowledge_answer(reply.meta):
-                        reply.feedback = feedback.buttons(message.id, language)
-                await self._note_unanswered(session, inbound, replies, handoff)
-                if handoff:
-                    await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": handoff})
-                    conversation.handoff_reason = handoff
-                    _episode, position = await open_handoff(session, conversation, handoff)
-                    queued = Reply(await self._queue_text(session, position, language),
-                                   [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])
-                    self._store_replies(session, conversation, [queued])
-                    replies.append(queued)
+    async def _store(self, channel: str, external_id: str, text: str, name: str, language: str,
+                     channel_message_id: str | None, media: dict[str, str] | None) -> Stored:
+        """Store the message first (pending), in one short transaction of its own."""
+        async with self.sessions() as session:
+            conversation, language = await self._open_conversation(session, channel, external_id, name,
+                                                                   language, text)
+            conversation_id, state = conversation.id, conversation.state  # a rollback below expires them
+            if channel_message_id:
+                known = await session.scalar(select(Message.id).where(
+                    Message.channel == channel, Message.channel_message_id == channel_message_id))
+                if known is not None:
+                    await session.commit()  # the customer's last_seen and language
+                    return Stored(conversation_id, known, state, language, duplicate=True)
+            inbound = Message(conversation_id=conversation.id, direction="in", author="customer",
+                              channel=channel, text=text, delivery_status=pending.PENDING,
+                              channel_message_id=channel_message_id, payload={"media": media} if media else {})
+            session.add(inbound)
+            try:
                 await session.commit()
-                if handoff:
-                    await self.hub.publish({"type": "queue", "conversation_id": conversation.id})
-                return RouteResult(conversation.id, conversation.state, replies)
+            except IntegrityError:  # the same message arriving twice at once (another app instance)
+                await session.rollback()
+                known = await session.scalar(select(Message.id).where(
+                    Message.channel == channel, Message.channel_message_id == channel_message_id))
+                if known is None:
+                    raise
+                return Stored(conversation_id, known, state, language, duplicate=True)
+            return Stored(conversation_id, inbound.id, state, language)
+
+    async def _act(self, session: AsyncSession, conversation: Conversation, customer: Customer,
+                   inbound: Message) -> RouteResult:
+        """What a stored, pending message gets; the same whether it just came in or the sweep found it."""
+        text, language = inbound.text, customer.language
+        if inbound.delivery_status != pending.PENDING:  # handled meanwhile (by the sweep, say)
+            return RouteResult(conversation.id, conversation.state, [])
+        if text.startswith("/rate"):
+            inbound.delivery_status = pending.HANDLED
+            replies = await self._rate(session, conversation, text, language)
+            return RouteResult(conversation.id, conversation.state, replies)
+        if text.startswith(feedback.PREFIX):
+            inbound.delivery_status = pending.HANDLED
+            replies = await self._feedback(session, conversation, text, language)
+            return RouteResult(conversation.id, conversation.state, replies)
+        if conversation.state == State.WAITING and (text == "/cancel" or text.lower() in CANCEL_WORDS):
+            inbound.delivery_status = pending.HANDLED
+            replies = await self._cancel(session, conversation, rasa_sender(customer.channel, customer.external_id),
+                                         language)
+            return RouteResult(conversation.id, conversation.state, replies)
+        if conversation.state != State.BOT:
+            # With staff: the bot stays silent; the console is told of the stored message.
+            inbound.delivery_status = pending.HANDLED
+            await session.commit()
+            await self.hub.publish({"type": "message", "conversation_id": conversation.id})
+            return RouteResult(conversation.id, conversation.state, [])
+        if (inbound.payload or {}).get("media"):  # the bot cannot look at pictures or listen to voice notes
+            replies = [Reply(MEDIA_TO_STAFF_TEXT.to(language), [ask_human_button(language)])]
+            return await self._finish(session, conversation, inbound, replies, None, language)
+        return await self._answer(session, conversation, customer, inbound)
+
+    async def _answer(self, session: AsyncSession, conversation: Conversation, customer: Customer,
+                      inbound: Message) -> RouteResult:
+        """Ask the bot, in turn; if it cannot answer yet the message waits (or, past the grace, goes to staff)."""
+        language = customer.language
+        waiting = await pending.of_conversation(session, conversation.id)
+        earlier = [message for message in waiting if message.id < inbound.id]
+        if not earlier and self.bot_down_since is None:
+            try:
+                # Rasa's NLU learnt simplified characters; the stored message keeps what the customer wrote.
+                async with self.rasa_slots:  # back-pressure: a few turns at once, the others wait their turn
+                    messages = await self.rasa.message(
+                        rasa_sender(customer.channel, customer.external_id),
+                        to_simplified(inbound.text)[:MAX_TEXT_TO_RASA], {"channel": customer.channel,
+                                                                          "language": language})
+            except RasaUnavailable as exc:
+                self._bot_away(exc)
+            else:
+                self._bot_back()
+                replies, handoff = replies_from_rasa(messages)
+                if not replies:  # Rasa is up but said nothing: its dialogue or our action endpoint failed
+                    log.error("conversation %s: Rasa produced no reply (action endpoint failing?); handing off",
+                              conversation.id)
+                    replies, handoff = [Reply(BOT_UNAVAILABLE_TEXT.to(language))], "bot_unavailable"
+                return await self._finish(session, conversation, inbound, replies, handoff, language)
+        if self.overdue((waiting[0] if waiting else inbound).created_at):
+            return await self._to_staff(session, conversation, customer, inbound, waiting)
+        self.wake.set()
+        notice = [] if earlier else [Reply(WARMING_TEXT.to(language))]
+        return RouteResult(conversation.id, conversation.state, notice, pending=True)
+
+    async def _to_staff(self, session: AsyncSession, conversation: Conversation, customer: Customer,
+                        inbound: Message, waiting: list[Message]) -> RouteResult:
+        """The bot did not answer within the grace: this message and the others waiting go to staff."""
+        oldest = waiting[0] if waiting else inbound
+        log.error("conversation %s: the bot has not answered for %.0f s (%s); handing %d message(s) to staff",
+                  conversation.id, self.waited(oldest.created_at), self.bot_away_reason or "an error",
+                  len(waiting) or 1)
+        others = [message for message in waiting if message.id != inbound.id]
+        return await self._finish(session, conversation, inbound, [Reply(BOT_UNAVAILABLE_TEXT.to(customer.language))],
+                                  "bot_unavailable", customer.language, routed=others)
+
+    async def _finish(self, session: AsyncSession, conversation: Conversation, inbound: Message,
+                      replies: list[Reply], handoff: str | None, language: str,
+                      routed: list[Message] | tuple[()] = ()) -> RouteResult:
+        """Store the replies (and the handoff, if any) in the same commit that marks the message handled.
+
+        ``routed``: other pending messages of the conversation that go to staff with this one.
+        """
+        for message in (inbound, *routed):
+            message.delivery_status = pending.HANDLED
+        stored = self._store_replies(session, conversation, replies)
+        await session.flush()  # the answers' ids: their feedback buttons name them
+        for reply, message in zip(replies, stored):
+            if feedback.is_knowledge_answer(reply.meta):
+                reply.feedback = feedback.buttons(message.id, language)
+                if late(session):  # sent later by the channel, which reads the buttons from the stored message
+                    message.payload = {**message.payload, "feedback": reply.feedback}
+        await self._note_unanswered(session, inbound, replies, handoff)
+        for message in routed:
+            await note_question(session, message, handoff or "bot_unavailable")
+        if handoff:
+            await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": handoff})
+            conversation.handoff_reason = handoff
+            _episode, position = await open_handoff(session, conversation, handoff)
+            queued = Reply(await self._queue_text(session, position, language),
+                           [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])
+            self._store_replies(session, conversation, [queued])
+            replies.append(queued)
+        await session.commit()
+        if handoff:
+            await self.hub.publish({"type": "queue", "conversation_id": conversation.id})
+        return RouteResult(conversation.id, conversation.state, replies)
+
+    async def _replay(self, stored: Stored) -> RouteResult:
+        """A message sent again (a web chat retry, a Telegram redelivery): what it got the first time."""
+        async with self.sessions() as session:
+            inbound = await session.get(Message, stored.message_id)
+            conversation = await session.get(Conversation, inbound.conversation_id)
+            if inbound.delivery_status == pending.PENDING:
+                self.wake.set()
+                return RouteResult(conversation.id, conversation.state, [], duplicate=True, pending=True)
+            following = await session.scalar(select(func.min(Message.id)).where(
+                Message.conversation_id == conversation.id, Message.direction == "in", Message.id > inbound.id))
+            query = select(Message).where(Message.conversation_id == conversation.id, Message.id > inbound.id,
+                                          Message.direction == "out", Message.delivery_status == "sent")
+            if following is not None:
+                query = query.where(Message.id < following)
+            answers = (await session.scalars(query.order_by(Message.id))).all()
+        replies = []
+        for message in answers:
+            payload = message.payload or {}
+            reply = Reply(message.text or None, list(payload.get("buttons") or []), payload.get("image"),
+                          list(payload.get("products") or []), dict(payload.get("meta") or {}))
+            if feedback.is_knowledge_answer(reply.meta) and not reply.meta.get("feedback"):
+                reply.feedback = feedback.buttons(message.id, stored.language)
+            replies.append(reply)
+        return RouteResult(conversation.id, conversation.state, replies, duplicate=True)
+
+    # ------------------------------------------------------------ the bot's availability and the sweep
+
+    async def _failed(self, message_id: int, exc: Exception) -> bool:
+        """A pending message whose handling raised (the database locked, say): the next round tries again,
+        and once it has waited past the grace it goes to staff without the bot (then True)."""
+        if message_id not in self._failures:
+            log.exception("pending message %s could not be handled; trying again", message_id, exc_info=exc)
+        else:
+            log.warning("pending message %s still cannot be handled (%s)", message_id, exc.__class__.__name__)
+        self._failures.add(message_id)
+        try:
+            async with self.sessions() as session:
+                session.info[LATE] = True
+                inbound = await session.get(Message, message_id)
+                if inbound is None or inbound.delivery_status != pending.PENDING or not self.overdue(
+                        inbound.created_at):
+                    return False
+                conversation = await session.get(Conversation, inbound.conversation_id)
+                customer = await session.get(Customer, conversation.customer_id)
+                waiting = await pending.of_conversation(session, conversation.id)
+                if conversation.state == State.BOT:
+                    await self._to_staff(session, conversation, customer, inbound, waiting)
+                else:  # with staff already: they have it
+                    for message in waiting:
+                        message.delivery_status = pending.HANDLED
+                    await session.commit()
+            self._failures.discard(message_id)
+            return True
+        except Exception as again:
+            log.warning("pending message %s could not go to staff either (%s); trying again",
+                        message_id, again.__class__.__name__)
+            return False
+
+    def waited(self, since: datetime) -> float:
+        """Seconds a message has waited, counted from this app's start at the earliest (a restart restarts it)."""
+        return (utcnow() - max(aware(since), self.started_at)).total_seconds()
+
+    def overdue(self, since: datetime) -> bool:
+        return self.waited(since) >= self.grace()
+
+    def _bot_away(self, exc: Exception) -> None:
+        self.bot_away_reason = str(exc)
+        if self.bot_down_since is None:
+            self.bot_down_since = time.monotonic()
+            log.warning("the bot is not answering (%s); messages wait for it up to %.0f s", exc, self.grace())
+        self.wake.set()
+
+    def _bot_back(self) -> None:
+        if self.bot_down_since is not None:
+            log.info("the bot answers again after %.0f s", time.monotonic() - self.bot_down_since)
+            self.bot_down_since = None
+
+    async def sweep(self) -> bool:
+        """One round: answer what is pending (the bot is back), or route to staff what waited past the grace.
+
+        Returns whether to look again soon (something is still pending, or the bot is away).
+        """
+        if self.bot_down_since is not None and await self.rasa.reachable():
+            self._bot_back()
+        async with self.sessions() as session:
+            waiting = await pending.waiting_customers(session)
+        if self.bot_down_since is not None:  # nothing to ask the bot: only what waited too long moves
+            waiting = [w for w in waiting if self.overdue(w.since)]
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def drain(customer: pending.Waiting) -> None:
+            async with slots:
+                await self._drain(customer.channel, customer.external_id)
+        await asyncio.gather(*(drain(customer) for customer in waiting))
+        async with self.sessions() as session:
+            left = await pending.count(session)
+        return bool(left) or self.bot_down_since is not None
+
+    async def _drain(self, channel: str, external_id: str) -> None:
+        """This customer's pending messages, in order, each as if it had just come in; the answers are
+        delivered later (stored ``pending`` for the channel, the web chat told to fetch them)."""
+        lock = self._lock(channel, external_id)
+        if lock.locked():  # the customer's own message is being handled; the next round comes back
+            return
+        async with lock:
+            for _ in range(pending.PER_CUSTOMER):
+                failure: Exception | None = None
+                async with self.sessions() as session:
+                    session.info[LATE] = True
+                    inbound = await pending.first_of_customer(session, channel, external_id)
+                    if inbound is None:
+                        return
+                    message_id, conversation_id = inbound.id, inbound.conversation_id
+                    conversation = await session.get(Conversation, conversation_id)
+                    customer = await session.get(Customer, conversation.customer_id)
+                    try:
+                        result = await self._act(session, conversation, customer, inbound)
+                    except Exception as exc:
+                        failure = exc
+                if failure is not None:
+                    if await self._failed(message_id, failure):
+                        await self._tell(channel, external_id, conversation_id)
+                    return
+                self._failures.discard(message_id)
+                if result.replies:
+                    await self._tell(channel, external_id, conversation_id)
+                if result.pending:
+                    return
+
+    async def _tell(self, channel: str, external_id: str, conversation_id: int) -> None:
+        """Something reached the chat later: the console shows it, an open web chat fetches it (the
+        Telegram outbox sends what is stored ``pending``)."""
+        await self.hub.publish({"type": "message", "conversation_id": conversation_id})
+        if channel == "web":
+            await self.hub.notify_customer(external_id, {"type": "message"})
 
     async def _note_unanswered(self, session: AsyncSession, inbound: Message, replies: list[Reply],
                                handoff: str | None) -> None:
@@ -364,11 +624,14 @@ class Router:
 
     @staticmethod
     def _store_replies(session: AsyncSession, conversation: Conversation, replies: list[Reply]) -> list[Message]:
+        """Bot replies: ``sent`` when they go back in the customer's own request, else ``pending`` for the
+        channel to deliver (the Telegram outbox sends them; the web chat fetches them)."""
         stored = []
+        status = "pending" if late(session) else "sent"
         for reply in replies:
             shown = {"buttons": reply.buttons, "image": reply.image, "products": reply.products, "meta": reply.meta}
             stored.append(Message(
                 conversation_id=conversation.id, direction="out", author="bot", channel=conversation.channel,
-                text=reply.text or "", delivery_status="sent", payload={k: v for k, v in shown.items() if v}))
+                text=reply.text or "", delivery_status=status, payload={k: v for k, v in shown.items() if v}))
             session.add(stored[-1])
         return stored

@@ -14,7 +14,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainExc
 
 from actions import build_executor
 from actions.knowledge import closest_question
-from handoff import calls, hub, media, metrics, staff_api, staff_tools
+from handoff import calls, hub, media, metrics, pending, staff_api, staff_tools
 from handoff.hub import HUB
 from handoff.channels import telegram, webchat
 from handoff.rasa_client import RasaClient
@@ -89,8 +89,14 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession() as session:
         app[RASA] = RasaClient(session, settings.rasa_base_url, settings.rasa_token, settings.rasa_timeout)
         app[ROUTER] = Router(app[SESSIONS], app[RASA], app[HUB], settings.hours,
-                             phrasing=kb_phrasing(app), similar=kb_similar(app))
-        yield
+                             phrasing=kb_phrasing(app), similar=kb_similar(app),
+                             grace=pending.grace(settings), concurrency=settings.rasa_concurrency)
+        sweep = asyncio.create_task(pending.sweep_forever(app[ROUTER]))  # at start-up, then on a schedule
+        try:
+            yield
+        finally:
+            sweep.cancel()
+            await asyncio.gather(sweep, return_exceptions=True)
 
 
 async def healthz(request: web.Request) -> web.Response:

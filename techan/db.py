@@ -7,9 +7,11 @@ test checks by comparing the migrated database with this metadata.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -28,6 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
 from techan.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -294,7 +299,7 @@ def make_engine(settings: Settings) -> Engine:
     settings.data_path.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.sqlalchemy_url)
     if engine.dialect.name == "sqlite":
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, settings.db_busy_timeout_s)
     return engine
 
 
@@ -306,7 +311,7 @@ def make_async_engine(settings: Settings) -> AsyncEngine:
     settings.data_path.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(settings.async_sqlalchemy_url)
     if engine.dialect.name == "sqlite":
-        _tune_sqlite(engine.sync_engine)
+        _tune_sqlite(engine.sync_engine, settings.db_busy_timeout_s)
     return engine
 
 
@@ -314,14 +319,41 @@ def make_async_session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def _tune_sqlite(engine: Engine) -> None:
-    """WAL lets the CLI read while the app writes; a busy timeout avoids spurious locks."""
+def _tune_sqlite(engine: Engine, busy_timeout_s: float) -> None:
+    """WAL lets the CLI read while the app writes; a busy timeout waits out another writer's lock."""
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+BUSY_RETRY_PAUSES_S = (0.5, 1.0, 2.0)  # after SQLite's own busy timeout: three more tries, then it surfaces
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "database is busy" (another writer held the lock past the timeout)."""
+    from sqlalchemy.exc import OperationalError
+
+    text = str(getattr(exc, "orig", exc)).lower()
+    return isinstance(exc, OperationalError) and ("database is locked" in text or "database is busy" in text)
+
+
+async def retry_busy(operation: Callable[[], Awaitable[T]], pauses: tuple[float, ...] = BUSY_RETRY_PAUSES_S) -> T:
+    """Run ``operation`` (a whole unit of work: it must start its own session), again after a pause while the
+    database stays busy; the last busy error is raised."""
+    import asyncio
+
+    for pause in pauses:
+        try:
+            return await operation()
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+            log.warning("the database is busy (%s); trying again in %.1f s", exc.__class__.__name__, pause)
+            await asyncio.sleep(pause)
+    return await operation()

@@ -26,7 +26,15 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     rasa_port: int = Field(default=5005, ge=1, le=65535)
     rasa_url: str = ""
-    rasa_timeout: float = Field(default=10.0, gt=0)
+    rasa_timeout: float = Field(default=10.0, gt=0)  # one Rasa turn, counted once it has a slot (below)
+    rasa_concurrency: int = Field(default=4, ge=1, le=64)  # Rasa turns at once; the rest wait their turn
+    # A customer message the bot cannot answer yet (Rasa loading, restarting, a timeout) waits this long,
+    # the customer told 「稍等，助手马上就好」, before it goes to staff as `bot_unavailable`; 0: at once.
+    bot_grace_s: float = Field(default=60.0, ge=0)
+    # ... and this long while `techan run` reports the Rasa process starting or restarting (its model
+    # load takes 70-100 s on 2 cores), so a start or a restart hands nobody to staff.
+    bot_loading_grace_s: float = Field(default=180.0, ge=0)
+    db_busy_timeout_s: float = Field(default=20.0, gt=0)  # SQLite waits this long for a lock before "locked"
     demo: bool = True
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     call_mode: Literal["p2p", "bridge"] = "p2p"

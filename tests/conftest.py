@@ -71,7 +71,10 @@ def shared_rasa_model() -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings for a scratch shop: its own data dir and database, the shared model."""
+    """Settings for a scratch shop: its own data dir and database, the shared model.
+
+    Rasa is down here (a closed port) and a message that cannot reach it goes to staff at once
+    (``bot_grace_s=0``), which the handoff tests use; the warm-start tests give it a grace."""
     return Settings(_env_file=None, data_dir=tmp_path / "data", models_dir=shared_models_dir(),
                     rasa_url="http://127.0.0.1:9", secret_key="test-secret", demo=True,
-                    business_hours="mon-sun 00:00-24:00")
+                    business_hours="mon-sun 00:00-24:00", bot_grace_s=0)

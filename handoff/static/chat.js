@@ -15,6 +15,7 @@
               resolved: "Chat ended" },
     sendFailed: "Couldn't send that, please try again shortly",
     offline: "The network seems to be down; your message was not sent. Please try again.",
+    resending: "Sending again…",
     hello: "Hello! I'm the shop's assistant. Ask me about shelf life, storage, vacuum packing, shipping times " +
            "and fees, or let me help you choose a gift.",
     feedback: "Did this answer help?",
@@ -22,6 +23,7 @@
     states: { bot: "智能助手在线", waiting: "正在为您转接店员…", assigned: "店员已接入", resolved: "对话已结束" },
     sendFailed: "发送失败，请稍后再试",
     offline: "网络好像断了，消息没有发出去，请稍后重试",
+    resending: "正在重新发送…",
     hello: "您好！我是特产小店的智能助手，可以问我保质期、保存方法、真空包装、运费和发货时间，也可以让我帮您挑礼物。",
     feedback: "这个回答有帮助吗？",
   };
@@ -49,6 +51,12 @@
     return id;
   }
   const sender = senderId();
+  function randomId() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  const chatPath = "/api/chat/" + encodeURIComponent(sender);
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -57,7 +65,7 @@
     return node;
   }
   function scroll() { list.scrollTop = list.scrollHeight; }
-  function addMine(text) { list.appendChild(el("li", "msg me", text)); scroll(); }
+  function addMine(text) { const item = el("li", "msg me", text); list.appendChild(item); scroll(); return item; }
   function addNotice(text) { list.appendChild(el("li", "msg notice", text)); scroll(); }
 
   function addReply(reply) {
@@ -128,27 +136,36 @@
     return bar;
   }
 
-  // While the chat is with staff, staff replies arrive by polling; they are shown like bot replies.
-  let lastStaffId = 0;
+  // Messages that arrive outside the customer's own requests (staff replies while with staff, and bot
+  // answers that came once the assistant was ready) are fetched, shown like bot replies, then marked read.
+  let lastSeenId = 0;
   let polling = false;
+  let awaitingBot = false; // a message of ours waits for the assistant ("pending")
   const WITH_STAFF = ["waiting", "assigned"];
 
   let currentState = "bot";
 
   async function poll(render) {
-    const response = await fetch("/api/chat/" + encodeURIComponent(sender) + "/messages?after=" + lastStaffId);
+    const response = await fetch(chatPath + "/messages?after=" + lastSeenId);
     if (!response.ok) return null;
     const data = await response.json();
+    const before = lastSeenId;
     for (const message of data.messages) {
-      if (message.id <= lastStaffId) continue; // a concurrent poll already showed it
-      lastStaffId = message.id;
+      if (message.id <= lastSeenId) continue; // a concurrent poll already showed it
+      lastSeenId = message.id;
       if (render) addReply({ text: message.text, buttons: message.buttons, image: message.image,
-                             products: message.products, author: message.author });
+                             products: message.products, feedback: message.feedback, author: message.author });
     }
+    if (render && lastSeenId > before) {  // reading never writes; saying what was shown is a separate request
+      fetch(chatPath + "/messages/read", { method: "POST", headers: { "Content-Type": "application/json" },
+                                           body: JSON.stringify({ upto: lastSeenId }) }).catch(() => {});
+    }
+    awaitingBot = Boolean(data.pending);
     currentState = data.state;
     status.textContent = STATES[data.state] || "";
     return data.state;
   }
+  const following = () => awaitingBot || WITH_STAFF.includes(currentState);
 
   // Push: the server says when staff wrote; polling is the fallback while the socket is down.
   let socket = null;
@@ -159,37 +176,57 @@
     socket.onclose = () => { socket = null; setTimeout(listen, 5000); };
   }
 
-  async function followStaff() {
+  async function follow() {
     if (polling) return;
     polling = true;
     try {
-      while (WITH_STAFF.includes(currentState)) {
+      while (following()) {
         await new Promise((resolve) => setTimeout(resolve, 2500));
-        if (!(socket && socket.readyState === WebSocket.OPEN)) await poll(true).catch(() => null);
+        // While waiting for the assistant, poll even with the socket open: its push is only a hint.
+        if (awaitingBot || !(socket && socket.readyState === WebSocket.OPEN)) await poll(true).catch(() => null);
       }
     } finally {
       polling = false;
     }
   }
 
+  // A message is sent until the shop has it: network errors and server errors (a busy database) are
+  // retried with the same client id, which the server treats as the same message (stored once).
+  const RETRY_PAUSES_MS = [1000, 2000, 4000, 8000, 15000];
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
   async function submit(shown, payload, options) {
     const text = (shown || "").trim();
     if (!text) return;
-    if (!(options && options.quiet)) addMine(text);
+    const mine = options && options.quiet ? null : addMine(text);
     send.disabled = true;
     const body = payload && payload.startsWith("/") ? { payload: payload } : { text: payload || text };
+    body.client_id = randomId();
     try {
-      const response = await fetch("/api/chat/" + encodeURIComponent(sender), {
-        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-      });
-      const data = await response.json().catch(() => ({}));
-      if (!response.ok) { addNotice(data.error || TEXT.sendFailed); return; }
-      currentState = data.state;
-      status.textContent = STATES[data.state] || "";
-      for (const reply of data.replies || []) addReply(reply);
-      if (WITH_STAFF.includes(data.state)) followStaff();
-    } catch (err) {
-      addNotice(TEXT.offline);
+      for (let attempt = 0; ; attempt++) {
+        let response = null, data = {};
+        try {
+          response = await fetch(chatPath, {
+            method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+          });
+          data = await response.json().catch(() => ({}));
+        } catch (err) {
+          response = null; // the network: try again
+        }
+        if (response && response.ok) {
+          if (mine) mine.classList.remove("sending");
+          currentState = data.state;
+          status.textContent = STATES[data.state] || "";
+          for (const reply of data.replies || []) addReply(reply);
+          if (data.pending) awaitingBot = true;
+          if (following()) follow();
+          return;
+        }
+        if (response && response.status < 500) { addNotice(data.error || TEXT.sendFailed); return; }
+        if (attempt >= RETRY_PAUSES_MS.length) { addNotice(response ? TEXT.sendFailed : TEXT.offline); return; }
+        if (mine) { mine.classList.add("sending"); mine.title = TEXT.resending; }
+        await pause(RETRY_PAUSES_MS[attempt]);
+      }
     } finally {
       send.disabled = false;
     }
@@ -213,6 +250,6 @@
   });
   listen();
   // A reloaded page picks up where it was: skip old staff messages, keep following an open handoff.
-  poll(false).then((state) => { if (WITH_STAFF.includes(state)) followStaff(); }).catch(() => {});
+  poll(false).then(() => { if (following()) follow(); }).catch(() => {});
   addReply({ text: TEXT.hello });
 })();

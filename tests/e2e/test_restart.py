@@ -22,10 +22,10 @@ from tests.stack import free_port
 
 
 def start_app(data_dir: Path, port: int) -> subprocess.Popen:
-    """`techan serve` alone; Rasa is not running, so every new chat is handed to staff."""
+    """`techan serve` alone; Rasa is not running, and with no grace every new chat is handed to staff."""
     env = {**os.environ, "TECHAN_DATA_DIR": str(data_dir), "TECHAN_PORT": str(port),
            "TECHAN_RASA_PORT": str(free_port()), "TECHAN_MODELS_DIR": str(shared_models_dir()),
-           "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00"}
+           "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00", "TECHAN_BOT_GRACE_S": "0"}
     process = subprocess.Popen([sys.executable, "-m", "techan", "serve"], cwd=PROJECT_ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

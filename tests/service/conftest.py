@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from knowledge.service import Knowledge, Snapshot, read_snapshot
 from knowledge.store import load_demo
 from techan.app import create_app
-from techan.db import make_engine
+from techan.db import Conversation, Customer, make_engine
 from techan.migrate import upgrade
 from techan.settings import Settings
 from tests.conftest import shared_models_dir
@@ -55,3 +55,14 @@ async def client(aiohttp_client, settings: Settings, knowledge: Knowledge):
 
 def db_session(settings: Settings) -> Session:
     return Session(make_engine(settings))
+
+
+def bot_conversation(session: Session, external_id: str) -> Conversation:
+    """A web customer and their conversation with the bot, stored directly (flushed, not committed)."""
+    customer = Customer(channel="web", external_id=external_id)
+    session.add(customer)
+    session.flush()
+    conversation = Conversation(customer_id=customer.id, channel="web", state="bot")
+    session.add(conversation)
+    session.flush()
+    return conversation

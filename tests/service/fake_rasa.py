@@ -2,14 +2,19 @@
 
 ``转人工`` / ``/request_human`` run the handoff action; every other message runs the knowledge answer
 action, through the app's own action executor, so what the router stores is what the bot would send.
+``ready = False`` makes it a server still loading its model (refused, as the real one refuses
+connections until then); ``turn_s`` makes each turn take that long; ``fail_next`` times out that
+many turns.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
 
+from handoff.rasa_client import RasaUnavailable
 from techan.appkeys import EXECUTOR, ROUTER
 
 HUMAN = ("转人工", "/request_human", "I'd like to talk to a person")
@@ -35,8 +40,27 @@ class FakeRasa:
         self.app = app
         self.received: list[str] = []
         self.events: list[tuple[str, list[dict[str, Any]]]] = []
+        self.ready = True
+        self.turn_s = 0.0
+        self.fail_next = 0
+        self.turns_at_once = 0
+        self.most_turns_at_once = 0
 
     async def message(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict]:
+        if not self.ready:
+            raise RasaUnavailable("Rasa unreachable: ClientConnectorError: the model is loading (fake)")
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RasaUnavailable("Rasa unreachable: TimeoutError:  (fake)")
+        self.turns_at_once += 1
+        self.most_turns_at_once = max(self.most_turns_at_once, self.turns_at_once)
+        try:
+            await asyncio.sleep(self.turn_s)
+            return await self._turn(sender, text, metadata)
+        finally:
+            self.turns_at_once -= 1
+
+    async def _turn(self, sender: str, text: str, metadata: dict[str, Any] | None) -> list[dict]:
         self.received.append(text)
         if text in HUMAN:
             call = action_call("action_request_handoff", sender, text, "request_human", metadata or {})
@@ -51,7 +75,7 @@ class FakeRasa:
         self.events.append((sender, events))
 
     async def reachable(self) -> bool:
-        return True
+        return self.ready
 
 
 def use_fake_rasa(app: web.Application) -> FakeRasa:

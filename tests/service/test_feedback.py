@@ -18,7 +18,7 @@ from techan.appkeys import KNOWLEDGE, ROUTER
 from techan.app import create_app
 from techan.db import Conversation, Customer, KBEntry, Message, UnansweredQuestion
 from tests.fake_telegram import TOKEN, FakeBotAPI
-from tests.service.conftest import db_session, migrated_demo_shop
+from tests.service.conftest import bot_conversation, db_session, migrated_demo_shop
 from tests.service.fake_rasa import use_fake_rasa
 from tests.service.test_kb_admin import NEW_ENTRY, bearer
 from tests.service.test_telegram import eventually
@@ -188,6 +188,7 @@ async def test_inbox_lists_handoffs_unsure_and_not_helpful_once_each_and_drops_w
     fake, app[ROUTER].rasa = app[ROUTER].rasa, _DownRasa()
     await say(bot, "web-in4", "紫砂壶可以刻字吗")
     app[ROUTER].rasa = fake
+    await eventually(lambda: app[ROUTER].bot_down_since is None)  # the sweep sees the bot back
     # staff take over a chat the bot is handling: the customer's question before it
     await say(bot, "web-in5", "牛肉干多少钱")
     with db_session(settings) as session:
@@ -227,6 +228,9 @@ class _DownRasa:
 
     async def add_events(self, *_args, **_kwargs):
         return None
+
+    async def reachable(self) -> bool:
+        return False
 
 
 def _bot_messages(settings, sender: str) -> list[Message]:
@@ -350,12 +354,7 @@ async def test_with_too_few_other_hits_the_next_best_questions_are_offered(bot, 
     """An answer whose provenance lists only the entry that answered: the closest others come from the KB."""
     answered = bot.server.app[KNOWLEDGE].search(PUER, k=1)[0].id
     with db_session(settings) as session:
-        customer = Customer(channel="web", external_id="web-fb-few")
-        session.add(customer)
-        session.flush()
-        conversation = Conversation(customer_id=customer.id, channel="web", state="bot")
-        session.add(conversation)
-        session.flush()
+        conversation = bot_conversation(session, "web-fb-few")
         session.add(Message(conversation_id=conversation.id, direction="in", author="customer", channel="web",
                             text=PUER))
         answer = Message(conversation_id=conversation.id, direction="out", author="bot", channel="web",

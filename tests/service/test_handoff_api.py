@@ -46,6 +46,8 @@ async def test_queue_claim_reply_both_ways_resolve_and_rate(client, settings):
     assert sent.status == 201
     polled = await (await client.get("/api/chat/web-flow/messages?after=0")).json()
     assert [m["text"] for m in polled["messages"]] == ["生普放得越久越香"] and polled["state"] == "assigned"
+    # the page says what it showed (reading alone writes nothing)
+    await client.post("/api/chat/web-flow/messages/read", json={"upto": polled["messages"][-1]["id"]})
 
     detail = await (await client.get(f"/api/conversations/{conversation_id}", headers=staff)).json()
     texts = [m["text"] for m in detail["transcript"]]

@@ -15,6 +15,7 @@ from tests.service.test_kb_admin import bearer
 # Reachable without signing in, each for a reason.
 PUBLIC = {
     ("GET", "/"), ("POST", "/api/chat/{sender}"), ("GET", "/api/chat/{sender}/messages"),  # the customer's chat
+    ("POST", "/api/chat/{sender}/messages/read"),  # the chat page says what it showed
     ("GET", "/ws/chat/{sender}"), ("GET", "/healthz"), ("GET", "/media/{name}"),  # unguessable picture names
     ("POST", "/webhook"),  # Rasa's action calls: checked against the shared token instead
     ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),

@@ -38,6 +38,11 @@ async def eventually(check, timeout: float = 10.0):
 
 @pytest.fixture
 async def telegram(aiohttp_server, aiohttp_client, settings, knowledge):
+    return await start_telegram(aiohttp_server, aiohttp_client, settings, knowledge)
+
+
+async def start_telegram(aiohttp_server, aiohttp_client, settings, knowledge):
+    """The app with its Telegram channel pointed at a fake Bot API server: (fake, client, settings)."""
     fake = FakeBotAPI()
     fake.forum_chats.add(STAFF_GROUP)
     server = await aiohttp_server(fake.app())
