@@ -21,6 +21,9 @@ def configure_logging(settings: Settings) -> None:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     for noisy in ("sentence_transformers", "faiss", "httpx", "alembic.runtime.plugins", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # rasa_sdk warns for every slot a form sets without a validate_<slot> method (language, on every message)
+    logging.getLogger("rasa_sdk.forms").addFilter(
+        lambda record: not record.getMessage().startswith("Skipping validation for"))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -51,14 +54,17 @@ def prepare_database(settings: Settings) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from aiohttp import web
+    import asyncio
+
+    import jieba
 
     from techan.app import create_app
+    from techan.serving import serve
 
+    jieba.setLogLevel(logging.WARNING)  # its import sets DEBUG and prints its dictionary loading to stderr
     prepare_database(settings)
     print(f"techan app: http://{settings.host}:{settings.port}/ (web chat), /healthz", flush=True)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
-                access_log=None, handle_signals=True)
+    asyncio.run(serve(create_app(settings), settings.host, settings.port))  # Ctrl-C: drains, then stops
     return 0
 
 

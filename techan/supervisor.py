@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from techan.rasa_process import log_tail, rasa_env, server_command
+from techan.serving import DRAIN_TIMEOUT_S, HANDLER_SHUTDOWN_S
 from techan.settings import Settings
 
 STARTUP_TIMEOUT_S = 300
-STOP_TIMEOUT_S = 15
+STOP_TIMEOUT_S = 15  # Rasa, after the app
+APP_STOP_TIMEOUT_S = DRAIN_TIMEOUT_S + HANDLER_SHUTDOWN_S + 10  # the app drains its requests in flight first
 PROGRESS_EVERY_S = 30
 HEALTH_TIMEOUT_S = 6
 RESTART_PAUSES_S = (1, 2, 5, 10, 30)  # before the 1st, 2nd, … restart of a process
@@ -72,17 +74,68 @@ class Child:
                 "restarts": self.total_restarts, "last_exit": self.last_exit}
 
 
-def _stop(children: list[Child]) -> None:
-    running = [c.process for c in children if c.process is not None and c.process.poll() is None]
-    for process in running:
-        process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    for process in running:
-        try:
-            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def _parent_death_signal() -> Callable[[], None] | None:
+    """Linux: a child gets SIGTERM when the supervisor dies (even by SIGKILL), so none is left behind."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: the child only calls it
+    return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def spawn(command: list[str], **kwargs) -> subprocess.Popen:
+    """Start a child in its own process group: a terminal's Ctrl-C reaches only the supervisor, which
+    stops the children in order (the app drains its turns while Rasa still answers them, then Rasa)."""
+    return subprocess.Popen(command, process_group=0, preexec_fn=_parent_death_signal(), **kwargs)
+
+
+class Signals:
+    """How many stop signals arrived (Ctrl-C, SIGTERM); the handler only counts, the loops report."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, signum, _frame) -> None:
+        self.count += 1
+
+
+def _stop_one(child: Child, timeout: float, signals: Signals, what: str) -> str:
+    """SIGTERM ``child`` and wait up to ``timeout`` (bounded; a third stop signal kills it at once)."""
+    process = child.process
+    if process is None or process.poll() is not None:
+        return f"{child.name} was not running"
+    process.send_signal(signal.SIGTERM)
+    deadline, seen = time.monotonic() + timeout, signals.count
+    while process.poll() is None and time.monotonic() < deadline:
+        if signals.count != seen:
+            seen = signals.count
+            if seen >= 3:
+                _say(f"techan: stop signal {seen}: killing the {child.name} process now ({what} may be cut off)")
+                break
+            _say(f"techan: still stopping: waiting for the {child.name} process to finish {what} "
+                 f"(at most {deadline - time.monotonic():.0f} s more; a third Ctrl-C kills it)")
+        time.sleep(0.1)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+        return f"killed {child.name}"
+    return f"stopped {child.name}" + (f" (exit {process.returncode})" if process.returncode else "")
+
+
+def _stop(children: list[Child], signals: Signals) -> str:
+    """The app first (it finishes the turns in flight, which need Rasa), then Rasa; what was done."""
+    by_name = {c.name: c for c in children}
+    done = [_stop_one(by_name["app"], APP_STOP_TIMEOUT_S, signals, "the requests in flight")]
+    done.append(_stop_one(by_name["rasa"], STOP_TIMEOUT_S, signals, "its requests"))
+    return ", ".join(done)
+
+
+def _say(text: str, stream=None) -> None:
+    try:
+        print(text, file=stream or sys.stdout, flush=True)
+    except OSError:  # the terminal or the pipe is gone: stopping goes on all the same
+        pass
 
 
 def write_status(path: Path, children: list[Child]) -> None:
@@ -113,31 +166,26 @@ def run_stack(settings: Settings) -> int:
 
     def start_rasa() -> subprocess.Popen:
         with rasa_console.open("a") as output:
-            return subprocess.Popen(rasa_command, env=rasa_env(), stdout=output, stderr=subprocess.STDOUT)
+            return spawn(rasa_command, env=rasa_env(), stdout=output, stderr=subprocess.STDOUT)
 
     rasa_console.write_text("")
-    children = [Child("app", lambda: subprocess.Popen([sys.executable, "-m", "techan", "serve"]),
+    children = [Child("app", lambda: spawn([sys.executable, "-m", "techan", "serve"]),
                       f"{settings.app_base_url}/healthz"),
                 Child("rasa", start_rasa, f"{settings.rasa_base_url}/")]
+    signals = Signals()  # before the children start: an early Ctrl-C stops what has started, in order
+    previous = {s: signal.signal(s, signals) for s in (signal.SIGINT, signal.SIGTERM)}
     print("starting the app and the Rasa server…", flush=True)
-    for child in children:
-        child.launch()
-    stopping = False
-
-    def request_stop(signum, _frame) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        for child in children:
+            child.launch()
         announced = False
         started = time.monotonic()
         deadline, next_progress = started + STARTUP_TIMEOUT_S, started + PROGRESS_EVERY_S
         write_status(status_path, children)
-        while not stopping:
+        while not signals.count:
             now = time.monotonic()
             for child in children:
-                if stopping:  # Ctrl-C reaches the children too: their exit is no reason to restart them
+                if signals.count:  # stopping: an exit now is no reason to restart a process
                     break
                 if child.restart_at is None and child.process.poll() is not None:
                     if not _schedule_restart(child, now, rasa_console):
@@ -179,11 +227,8 @@ def run_stack(settings: Settings) -> int:
             time.sleep(0.5)
         return 0
     finally:
-        try:
-            print("stopping…", flush=True)
-        except OSError:  # the terminal or the pipe is gone: the children must be stopped all the same
-            pass
-        _stop(children)
+        _say("stopping: the app finishes the requests in flight, then the Rasa server stops…")
+        _say(f"stopping: {_stop(children, signals)}")
         status_path.unlink(missing_ok=True)  # /healthz of a later `techan serve` shows no stale processes
         for sig, handler in previous.items():
             signal.signal(sig, handler)
