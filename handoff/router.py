@@ -47,6 +47,7 @@ BOT_UNAVAILABLE_TEXT = Say("抱歉，智能助手暂时有点忙，您的消息�
 # While the bot cannot answer yet (Rasa loading its model, restarting, a turn timed out): the message waits.
 WARMING_TEXT = Say("稍等，助手马上就好", "One moment — the assistant is almost ready")
 MAX_TEXT_TO_RASA = 1000
+PROBE_S = 0.5  # while the bot is away, a new message looks whether it is back at most this often
 QUEUE_TEXT = Say("您现在排在第 {position} 位，预计等待约 {minutes} 分钟，店员接入后会在这里回复您。想继续问机器人，可以点“取消”。",
                  "You are number {position} in the queue, about {minutes} minutes' wait. Our staff will answer "
                  "here. To keep asking the bot, tap \"Cancel\".")
@@ -168,6 +169,7 @@ class Router:
         self.bot_away_reason = ""  # the last reason it did not answer
         self.wake = asyncio.Event()  # the sweep looks at once
         self.started_at = utcnow()
+        self._probed_at = 0.0  # monotonic time the bot's availability was last looked at while away
         self._failures: set[int] = set()  # pending messages whose handling raised (logged in full once)
         # One lock per customer keeps their messages in order; unused locks vanish with their last user.
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
@@ -269,6 +271,8 @@ class Router:
         language = customer.language
         waiting = await pending.of_conversation(session, conversation.id)
         earlier = [message for message in waiting if message.id < inbound.id]
+        if not earlier:
+            await self._look_again()
         if not earlier and self.bot_down_since is None:
             try:
                 # Rasa's NLU learnt simplified characters; the stored message keeps what the customer wrote.
@@ -408,6 +412,16 @@ class Router:
             log.warning("the bot is not answering (%s); messages wait for it up to %.0f s", exc, self.grace())
         self.wake.set()
 
+    async def _look_again(self) -> None:
+        """While the bot is away, see (at most every PROBE_S) whether it is back: a customer writing just
+        after Rasa came up is answered at once rather than at the next sweep."""
+        now = time.monotonic()
+        if self.bot_down_since is None or now - self._probed_at < PROBE_S:
+            return
+        self._probed_at = now
+        if await self.rasa.reachable():
+            self._bot_back()
+
     def _bot_back(self) -> None:
         if self.bot_down_since is not None:
             log.info("the bot answers again after %.0f s", time.monotonic() - self.bot_down_since)
@@ -418,8 +432,8 @@ class Router:
 
         Returns whether to look again soon (something is still pending, or the bot is away).
         """
-        if self.bot_down_since is not None and await self.rasa.reachable():
-            self._bot_back()
+        self._probed_at = 0.0  # the sweep always looks
+        await self._look_again()
         async with self.sessions() as session:
             waiting = await pending.waiting_customers(session)
         if self.bot_down_since is not None:  # nothing to ask the bot: only what waited too long moves

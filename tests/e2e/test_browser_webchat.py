@@ -210,3 +210,38 @@ def test_tapping_not_helpful_offers_the_two_closest_questions(page):
     states = bar.locator("button").evaluate_all("bs => bs.map(b => [b.disabled, b.getAttribute('aria-pressed')])")
     assert states == [[True, "false"], [True, "true"]]
     assert page.locator(".msg.me").last.inner_text() == "运费多少钱？"
+
+
+def test_a_send_whose_answer_was_lost_is_retried_as_the_same_message(stack, page):
+    """The shop stored and answered the message but the answer never reached the page (the network
+    dropped it): the page sends it again with the same client id and shows the one answer, no failure."""
+    import json
+    import sqlite3
+
+    bodies: list[dict] = []
+
+    def lose_the_first_answer(route) -> None:
+        if route.request.method != "POST":
+            return route.continue_()
+        bodies.append(json.loads(route.request.post_data))
+        if len(bodies) == 1:
+            route.fetch()  # the shop gets it and answers...
+            return route.abort("connectionreset")  # ...and the answer is lost on the way back
+        return route.continue_()
+
+    page.route("**/api/chat/*", lose_the_first_answer)
+    question = "牛肉干能抽真空吗"
+    page.fill("#input", question)
+    page.press("#input", "Enter")
+    page.wait_for_function("document.querySelectorAll('.msg.bot').length > 1", timeout=60_000)
+    page.wait_for_timeout(1000)  # time for a second answer to show, were there one
+    assert len(bodies) == 2 and bodies[0] == bodies[1] and bodies[0]["client_id"]
+    answers = bot_messages(page)[1:]  # after the greeting
+    assert len(answers) == 1 and "真空" in answers[0]
+    assert page.locator(".msg.notice").count() == 0 and page.locator(".msg.me.sending").count() == 0
+    sender = page.evaluate("localStorage.getItem('techan-sender')")
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
+        stored = db.execute("SELECT m.text FROM messages m JOIN conversations c ON m.conversation_id = c.id "
+                            "JOIN customers u ON c.customer_id = u.id WHERE u.external_id = ? "
+                            "AND m.direction = 'in'", (sender,)).fetchall()
+    assert stored == [(question,)]

@@ -255,3 +255,13 @@ async def test_telegram_customers_get_the_notice_then_the_answer_pushed(aiohttp_
     with db_session(settings) as session:
         answer = session.scalars(select(Message).where(Message.direction == "out")).one()
     assert answer.delivery_status == "sent"  # the outbox sent it
+
+
+async def test_a_customer_writing_just_after_the_bot_is_back_is_answered_at_once(aiohttp_client, settings,
+                                                                                 knowledge):
+    client, rasa, settings = await warm_app(aiohttp_client, settings, knowledge)
+    rasa.ready = False
+    assert (await say(client, "web-early", QUESTION))[1]["replies"] == [NOTICE]
+    rasa.ready = True  # and at once, before the next sweep, another customer writes
+    status, body = await say(client, "web-just-after", FOLLOW_UP)
+    assert status == 200 and "pending" not in body and "真空" in body["replies"][0]["text"]
