@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
-from knowledge.catalog import CATEGORY_WORDS, Catalog, ProductRecord, fill
+from knowledge.catalog import CATEGORY_WORDS, Catalog, ProductRecord, english_aliases, fill
 from knowledge.coverage import Coverage, content_words, searchable
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
 from knowledge.shipping import find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
+from knowledge.topics import asked_aspect, aspects
 from techan.language import Say, to_simplified
 from techan.settings import Settings
 
@@ -38,7 +39,10 @@ INTENT_TOPICS = {
 
 
 COVERED_CONFIDENT = 0.35  # enough for an entry whose text covers every word of the question
+NOUN_TOLERANT = 0.75  # a score at which a missing noun is how it was said (女朋友, 亲戚), not a new thing (消毒柜)
+GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})  # "茶叶过期了还能喝吗" speaks of every tea
 PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
+ASPECT_TOPICS = PRODUCT_TOPICS[:3]  # the topics whose entries each answer some aspects of keeping a product
 SHIPPING_WORDS = re.compile(r"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver", re.I)
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
 # What a catalog summary (origin, price, pack, description) answers: price, origin, taste, size, what it is.
@@ -52,7 +56,7 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
                       "sweet spicy salty size weigh origin good describe")
 # Shop-wide matters: a product under discussion says nothing about them ("可以开发票吗" after the jerky).
 SHOP_WIDE_WORDS = re.compile(
-    r"发票|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
+    r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
     r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|invoice|pay|refund|return|exchange|address|open|hours|parking|"
     r"shipping|courier|delivery", re.I)
 # "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
@@ -107,8 +111,15 @@ class Subject:
     family: tuple[str, list[str]] | None = None  # a family word and its products
     name: str = ""  # how to name it in a search ("普洱茶", the product's name)
     words: str = ""  # its names, which say which product, not what is asked (see Knowledge._missing)
+    names: tuple[str, ...] = ()  # the same names as written, longest first
     asked: bool = False  # asked for by name: "有没有红茶"
     not_sold: str | None = None  # a thing asked for that the shop does not have
+
+    def strip(self, question: str) -> str:
+        """The question without the subject's names: what a shop-wide entry must match ("买个紫砂壶能分期不")."""
+        for name in self.names:
+            question = re.sub(re.escape(name) if not name.isascii() else rf"(?i)\b{re.escape(name)}\b", " ", question)
+        return question.strip() or question
 
 
 @dataclass(frozen=True)
@@ -153,6 +164,8 @@ class Knowledge:
         # (entry id, revision) -> the text its coverage is checked against; keyed by revision, so an
         # answer still running on the previous snapshot cannot leave an edited entry's old text behind
         self._coverage_texts: dict[tuple[str, int], str] = {}
+        self._entry_aspects: dict[tuple[str, int], frozenset[str]] = {}
+        self._entry_products: dict[tuple[str, int], frozenset[str]] = {}  # the products a family entry is about
 
     @classmethod
     def from_settings(cls, settings: Settings, progress=log.info) -> Knowledge:
@@ -173,7 +186,7 @@ class Knowledge:
         by_topic: dict[str, list[list[str]]] = {}
         for entry in snapshot.entries:
             by_topic.setdefault(entry.topic, []).append(list(entry.questions))
-        self.coverage, self._coverage_texts = Coverage(by_topic), {}
+        self.coverage, self._coverage_texts, self._entry_aspects, self._entry_products = Coverage(by_topic), {}, {}, {}
         log.info("knowledge index: %d entries, %d phrasings in %.2fs",
                  len(index), len(index.phrasings), time.perf_counter() - started)
 
@@ -212,7 +225,9 @@ class Knowledge:
         """
         question = to_simplified(question).strip()
         subject = self._subject(question, mentioned, context, read_names=intent is None)
-        prefer_topic = INTENT_TOPICS.get(intent or "")
+        # The words for an aspect ("能搁多久") are surer than the NLU's intent, which also reads the product.
+        aspect = asked_aspect(question)
+        prefer_topic = (aspect if aspect in INTENT_TOPICS.values() else None) or INTENT_TOPICS.get(intent or "")
         query = question if subject.name.lower() in question.lower() else f"{subject.name} {question}".strip()
         hits = self.index.search(query, k=5, prefer_topic=prefer_topic, prefer_product=subject.product,
                                  prefer_shop_wide=subject.family is not None)
@@ -233,10 +248,15 @@ class Knowledge:
 
         if subject.family and subject.asked:  # "你家有红茶吗": the products, not an entry about red tea
             return self._family_answer(subject.family, hits, language)
-        hit = self._answering(question, hits, subject)
+        # "买个紫砂壶能分期不" is about paying, not the pot: a shop-wide matter looks at shop-wide entries first.
+        shop_wide_first = bool(SHOP_WIDE_WORDS.search(question)) and bool(subject.product or subject.family)
+        hit = None if shop_wide_first else self._answering(question, hits, subject)
         if hit is None and (subject.product or subject.family):  # maybe a shop-wide entry answers it
-            shop_wide = self.index.search(question, k=5, product="", prefer_topic=prefer_topic)
+            query = subject.strip(question) if shop_wide_first else question
+            shop_wide = self.index.search(query, k=5, product="", prefer_topic=prefer_topic)
             hit = self._answering(question, shop_wide, subject)
+        if hit is None and shop_wide_first:
+            hit = self._answering(question, hits, subject)
         summary = self._summary(question, subject, hit, language)
         if summary:
             return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
@@ -283,11 +303,12 @@ class Knowledge:
 
     def _about_product(self, product_id: str, asked: bool = False) -> Subject:
         product = self.catalog.get(product_id)
-        return Subject(product=product_id, name=product.name, asked=asked,
-                       words=searchable([product.name, product.name_en, *product.aliases]))
+        names = [product.name, product.name_en, *product.aliases, *english_aliases(product.name_en)]
+        return Subject(product=product_id, name=product.name, asked=asked, words=searchable(names),
+                       names=tuple(sorted({n for n in names if n}, key=len, reverse=True)))
 
     def _about_family(self, word: str, members: list[str], asked: bool) -> Subject:
-        return Subject(family=(word, members), name=word, words=searchable([word]), asked=asked)
+        return Subject(family=(word, members), name=word, words=searchable([word]), asked=asked, names=(word,))
 
     def _summary(self, question: str, subject: Subject, hit: Hit | None, language: str) -> str | None:
         """The catalog summary, for a question about a product's price, origin, taste, size or what it is.
@@ -301,8 +322,9 @@ class Knowledge:
             return product_summary(self.catalog.get(subject.product), language)
         if not SUMMARY_WORDS.search(question):
             return None
-        if hit is not None and (hit.entry.topic not in PRODUCT_TOPICS or hit.entry.topic == "product_info"):
-            return None
+        if hit is not None and (hit.entry.topic not in PRODUCT_TOPICS or (
+                hit.entry.topic == "product_info" and not self._missing(question, hit, subject.words))):
+            return None  # a shop-wide comparison ("生普和熟普哪个好") is not the price of one cake
         product = self.catalog.get(subject.product)
         covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
         if self.coverage.misses_a_thing(question, covered):
@@ -313,7 +335,7 @@ class Knowledge:
         """The name in "有没有卖X", "有X吗", "do you sell X", when it is one thing (not "加防腐剂", "积分")."""
         match = ASKED_FOR.search(question)
         name = match and (match.group(1) or match.group(2) or "").strip()
-        return name if name and self._a_thing(name) else None
+        return name if name and (self._a_thing(name) or (name.isascii() and self.catalog.family(name))) else None
 
     @staticmethod
     def _a_thing(name: str) -> bool:
@@ -323,17 +345,23 @@ class Knowledge:
     def _answering(self, question: str, hits: list[Hit], subject: Subject) -> Hit | None:
         """The best of the top hits that answers the question, or None.
 
-        An entry that leaves a thing the question names uncovered (a noun: 猫, 消毒柜) never answers;
-        one that covers every word needs a fair score; one that misses only how it was said (搁, 坏),
-        a confident score.
+        An entry about keeping a product answers only the aspect asked ("能搁多久", not "能减肥不"); one
+        that leaves a thing the question names uncovered (a noun: 猫, 消毒柜) needs a high score; one
+        that covers every word, a fair score; one that misses only how it was said (搁, 坏), a confident score.
         """
+        aspect = asked_aspect(question)
         for hit in hits[:3]:
             if hit.score < COVERED_CONFIDENT:
                 return None
             if subject.product and hit.entry.product not in ("", subject.product):
                 continue  # another product's entry: right words, wrong product ("那能放多久" after the jerky)
+            if not hit.entry.product and not self._for_subject(hit.entry, subject):
+                continue  # a family's entry (岩茶怎么保存) says nothing of another family's product (熟茶饼)
             missing = self._missing(question, hit, subject.words)
-            if any(noun for _word, noun in missing):
+            covers = self._aspects(hit.entry)
+            if covers and aspect not in covers and (aspect or missing):
+                continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing
+            if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
             if not missing or hit.score >= CONFIDENT:
                 return hit
@@ -359,6 +387,26 @@ class Knowledge:
         if not entry.product:  # a shop-wide entry answers for every product
             text += " " + subject_words
         return self.coverage.missing(question, text, entry.topic)
+
+    def _for_subject(self, entry: KBRecord, subject: Subject) -> bool:
+        """Whether a shop-wide keeping entry can speak of the subject: it names no family, or the subject's."""
+        members = subject.family[1] if subject.family else [subject.product] if subject.product else []
+        if not members or entry.topic not in ASPECT_TOPICS:  # "想视频看一下瓷器" is only an example
+            return True
+        key = (entry.id, entry.revision)
+        if key not in self._entry_products:
+            found = (self.catalog.family_in_text(to_simplified(q)) for q in entry.questions)
+            self._entry_products[key] = frozenset(p for f in found if f and f[0] not in GENERIC_FAMILIES for p in f[1])
+        return not self._entry_products[key] or not self._entry_products[key].isdisjoint(members)
+
+    def _aspects(self, entry: KBRecord) -> frozenset[str]:
+        """What a product-care entry's phrasings ask about (none for shipping, payment…: "多久能到" is not shelf life)."""
+        if entry.topic not in ASPECT_TOPICS:
+            return frozenset()
+        key = (entry.id, entry.revision)
+        if key not in self._entry_aspects:
+            self._entry_aspects[key] = aspects([to_simplified(q) for q in entry.questions])
+        return self._entry_aspects[key]
 
     @staticmethod
     def _product_texts(product: ProductRecord) -> list[str]:

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import pytest
+
 from techan import PROJECT_ROOT
 from tests.service.conftest import migrated_demo_shop
+
+
+@pytest.fixture(autouse=True)
+def warm_vectors(settings, demo_knowledge):
+    """The tier's embedding cache, so each command embeds only what its scratch shop changed (as `var/index` does)."""
+    service, _snapshot = demo_knowledge
+    if service.cache.path and service.cache.path.exists():
+        target = settings.data_path / "index" / service.cache.path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(service.cache.path, target)
 
 
 def techan(settings, *args: str) -> subprocess.CompletedProcess:

@@ -1,0 +1,41 @@
+"""Which aspect of a product a question asks about, from the words customers use for it.
+
+The embedding ranks a product's entries mostly by the product's name, so "宣威火腿真空的那种能搁多久"
+scored its vacuum entry above its shelf-life one. The aspect a customer asks is the one named last
+("…真空的那种 / 能搁多久"): Chinese puts the question's focus at the end. An entry's aspects are
+those its own phrasings ask about, so an owner's entries get theirs without a tag.
+"""
+
+from __future__ import annotations
+
+import re
+
+ASPECT_CUES = {
+    "shelf_life": re.compile(
+        r"保质期|保存期|过期|多久|多长时间|几天|几个月|几年|多少年|放多|放几|搁多|存多|能放|能搁|能存|放到|放一年|放两年|"
+        r"会坏|会不会坏|坏不|坏吗|坏了没|放坏|变质|吃完|喝完|吃掉|喝掉|新鲜|生产日期|"
+        r"\bhow long\b|\bkeeps?\b|\bexpir|\bshelf life\b|\bgo(?:es)? (?:bad|off|stale)\b|\bstale\b|\bbest before\b", re.I),
+    "storage": re.compile(
+        r"保存|储存|存放|怎么存|怎么放|咋放|咋存|放哪|冰箱|冷冻|冷藏|罐|密封|受潮|防潮|潮了|生虫|长虫|晒|避光|通风|阴凉|"
+        r"\bstor(?:e|age|ing)\b|\bfridge\b|\bfreez|\bjar\b|\bairtight\b|\bdamp\b|\bhumid", re.I),
+    "vacuum_packing": re.compile(r"真空|\bvacuum", re.I),
+    "care": re.compile(
+        r"清洗|洗|保养|微波炉|洗碗机|消毒|熨|皱|开裂|烫|擦|养壶|"
+        r"\bwash|\bclean|\bmicrowave|\bdishwasher|\biron|\bcare\b", re.I),
+    "packing": re.compile(r"包装|怎么包|包得|包好|碎|破|磕|泡沫|防震|\bpack(?:ed|ing|aged)?\b|\bbreak|\bfragile|\bbubble", re.I),
+}
+
+
+def asked_aspect(question: str) -> str | None:
+    """The aspect whose cue ends last in ``question``, if any."""
+    last: tuple[int, str] | None = None
+    for aspect, cue in ASPECT_CUES.items():
+        for match in cue.finditer(question):
+            if last is None or match.end() > last[0]:
+                last = (match.end(), aspect)
+    return last[1] if last else None
+
+
+def aspects(phrasings: list[str]) -> frozenset[str]:
+    """The aspects an entry's phrasings ask about."""
+    return frozenset(aspect for aspect, cue in ASPECT_CUES.items() if any(cue.search(p) for p in phrasings))
