@@ -250,13 +250,13 @@ class Knowledge:
             return self._family_answer(subject.family, hits, language)
         # "买个紫砂壶能分期不" is about paying, not the pot: a shop-wide matter looks at shop-wide entries first.
         shop_wide_first = bool(SHOP_WIDE_WORDS.search(question)) and bool(subject.product or subject.family)
-        hit = None if shop_wide_first else self._answering(question, hits, subject)
+        hit = None if shop_wide_first else self._answering(question, hits, subject, aspect)
         if hit is None and (subject.product or subject.family):  # maybe a shop-wide entry answers it
             query = subject.strip(question) if shop_wide_first else question
             shop_wide = self.index.search(query, k=5, product="", prefer_topic=prefer_topic)
-            hit = self._answering(question, shop_wide, subject)
+            hit = self._answering(question, shop_wide, subject, aspect)
         if hit is None and shop_wide_first:
-            hit = self._answering(question, hits, subject)
+            hit = self._answering(question, hits, subject, aspect)
         summary = self._summary(question, subject, hit, language)
         if summary:
             return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
@@ -342,14 +342,13 @@ class Knowledge:
         words = content_words(name)
         return len(words) == 1 and (words[0][1] or name.isascii())
 
-    def _answering(self, question: str, hits: list[Hit], subject: Subject) -> Hit | None:
+    def _answering(self, question: str, hits: list[Hit], subject: Subject, aspect: str | None) -> Hit | None:
         """The best of the top hits that answers the question, or None.
 
         An entry about keeping a product answers only the aspect asked ("能搁多久", not "能减肥不"); one
         that leaves a thing the question names uncovered (a noun: 猫, 消毒柜) needs a high score; one
         that covers every word, a fair score; one that misses only how it was said (搁, 坏), a confident score.
         """
-        aspect = asked_aspect(question)
         for hit in hits[:3]:
             if hit.score < COVERED_CONFIDENT:
                 return None
@@ -377,13 +376,10 @@ class Knowledge:
     def _missing(self, question: str, hit: Hit, subject_words: str) -> list[tuple[str, bool]]:
         """The question's words that ``hit``'s entry does not cover (its product's names count when it is theirs)."""
         entry = hit.entry
-        text = self._coverage_texts.get((entry.id, entry.revision))
-        if text is None:
-            product = self.catalog.get(entry.product)
-            parts = [*entry.questions, entry.answer, entry.answer_en, *entry.tags]
-            if product:
-                parts += self._product_texts(product)
-            text = self._coverage_texts[(entry.id, entry.revision)] = searchable(parts)
+        product = self.catalog.get(entry.product)
+        text = self._per_entry(self._coverage_texts, entry, lambda: searchable(
+            [*entry.questions, entry.answer, entry.answer_en, *entry.tags,
+             *(self._product_texts(product) if product else ())]))
         if not entry.product:  # a shop-wide entry answers for every product
             text += " " + subject_words
         return self.coverage.missing(question, text, entry.topic)
@@ -393,20 +389,24 @@ class Knowledge:
         members = subject.family[1] if subject.family else [subject.product] if subject.product else []
         if not members or entry.topic not in ASPECT_TOPICS:  # "想视频看一下瓷器" is only an example
             return True
-        key = (entry.id, entry.revision)
-        if key not in self._entry_products:
-            found = (self.catalog.family_in_text(to_simplified(q)) for q in entry.questions)
-            self._entry_products[key] = frozenset(p for f in found if f and f[0] not in GENERIC_FAMILIES for p in f[1])
-        return not self._entry_products[key] or not self._entry_products[key].isdisjoint(members)
+        found = self._per_entry(self._entry_products, entry, lambda: frozenset(
+            p for f in (self.catalog.family_in_text(to_simplified(q)) for q in entry.questions)
+            if f and f[0] not in GENERIC_FAMILIES for p in f[1]))
+        return not found or not found.isdisjoint(members)
 
     def _aspects(self, entry: KBRecord) -> frozenset[str]:
         """What a product-care entry's phrasings ask about (none for shipping, payment…: "多久能到" is not shelf life)."""
         if entry.topic not in ASPECT_TOPICS:
             return frozenset()
+        return self._per_entry(self._entry_aspects, entry, lambda: aspects([to_simplified(q) for q in entry.questions]))
+
+    @staticmethod
+    def _per_entry(table: dict, entry: KBRecord, compute):
+        """``compute()`` once per entry revision (the tables are emptied with each new snapshot)."""
         key = (entry.id, entry.revision)
-        if key not in self._entry_aspects:
-            self._entry_aspects[key] = aspects([to_simplified(q) for q in entry.questions])
-        return self._entry_aspects[key]
+        if key not in table:
+            table[key] = compute()
+        return table[key]
 
     @staticmethod
     def _product_texts(product: ProductRecord) -> list[str]:
