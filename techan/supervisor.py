@@ -14,6 +14,7 @@ import webbrowser
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from techan.rasa_process import log_tail, rasa_env, server_command
@@ -65,13 +66,14 @@ class Child:
     up: bool = False
     total_restarts: int = 0
     last_exit: str = ""
+    last_exit_at: str = ""  # wall-clock time (ISO, UTC) of that exit, for the staff console's notice
 
     def launch(self) -> None:
         self.process, self.restart_at, self.up = self.start(), None, False
 
     def status(self) -> dict:
         return {"state": "up" if self.up else ("restarting" if self.restart_at else "starting"),
-                "restarts": self.total_restarts, "last_exit": self.last_exit}
+                "restarts": self.total_restarts, "last_exit": self.last_exit, "last_exit_at": self.last_exit_at}
 
 
 def _parent_death_signal() -> Callable[[], None] | None:
@@ -245,6 +247,7 @@ def _schedule_restart(child: Child, now: float, rasa_console: Path) -> bool:
     """Note why ``child`` stopped and when it starts again; False when it keeps dying (give up)."""
     code = child.process.returncode
     child.last_exit = f"exited with code {code}" + (f" ({_signal_name(-code)})" if code < 0 else "")
+    child.last_exit_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     child.up = False
     while child.restarts and now - child.restarts[0] > 60:
         child.restarts.popleft()

@@ -208,9 +208,60 @@
     openConversation(openId);
   });
 
+  // The shop's processes as /healthz reports them under `techan run`: a restart is shown to staff, so
+  // a quiet bot is explained ("messages are kept and answered when it is back") rather than a mystery.
+  const PROCESS_NAMES = { rasa: "智能助手", app: "服务程序" };
+  function exitReason(text) {
+    const match = /code (-?\d+)(?: \((\w+)\))?/.exec(text || "");
+    if (!match) return text || "";
+    return match[2] ? "被 " + match[2] + " 信号结束" : "退出码 " + match[1];
+  }
+  const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" }) : "");
+  let dismissedRestarts = sessionStorage.getItem("techan-dismissed-restarts") || "";
+  function restartKey(processes) {
+    return Object.keys(processes).sort().map((name) => name + ":" + processes[name].restarts).join(",");
+  }
+  async function checkSystem() {
+    let health;
+    try {
+      const response = await fetch("/healthz", { cache: "no-store" });
+      health = await response.json();
+    } catch (err) {
+      health = { rasa: false, processes: { app: { state: "restarting", restarts: 0 } } };
+    }
+    const processes = health.processes || {};
+    const down = Object.entries(processes).filter(([, p]) => p.state !== "up").map(([name, p]) =>
+      PROCESS_NAMES[name] + (p.state === "restarting" || p.restarts > 0 ? "正在重启" : "正在启动") + (p.last_exit ? "（" + exitReason(p.last_exit) + "）" : ""));
+    if (!down.length && health.rasa === false) down.push("智能助手暂时连不上");
+    const restarted = Object.entries(processes).filter(([, p]) => p.state === "up" && p.restarts > 0);
+    const box = $("system");
+    if (down.length) {
+      $("system-text").textContent = "⚠ " + down.join("；") + " · 顾客的消息都已保存，恢复后自动回复";
+      box.className = "system down";
+      box.title = "";
+      box.hidden = false;
+      $("system-dismiss").hidden = true;
+    } else if (restarted.length && restartKey(processes) !== dismissedRestarts) {
+      $("system-text").textContent = restarted.map(([name, p]) => PROCESS_NAMES[name] + " " + clock(p.last_exit_at)).join("、") +
+        " 意外退出，已自动恢复";
+      box.title = restarted.map(([name, p]) => PROCESS_NAMES[name] + "：" + exitReason(p.last_exit) + "，共重启 " + p.restarts + " 次").join("\n");
+      box.className = "system";
+      box.hidden = false;
+      $("system-dismiss").hidden = false;
+      box.dataset.key = restartKey(processes);
+    } else {
+      box.hidden = true;
+    }
+  }
+  $("system-dismiss").addEventListener("click", () => {
+    dismissedRestarts = $("system").dataset.key || "";
+    sessionStorage.setItem("techan-dismissed-restarts", dismissedRestarts);
+    $("system").hidden = true;
+  });
+
   function connect() {
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/staff");
-    ws.onopen = () => { $("live").textContent = "● 实时"; };
+    ws.onopen = () => { $("live").textContent = "● 实时"; checkSystem(); };
     ws.onclose = () => { $("live").textContent = "○ 重新连接…"; setTimeout(connect, 2000); };
     ws.onmessage = (event) => {
       const data = JSON.parse(event.data);
@@ -223,4 +274,6 @@
   loadCanned();
   loadStaff();
   connect();
+  checkSystem();
+  setInterval(checkSystem, 10000);
 })();

@@ -12,7 +12,9 @@ import sqlite3
 import time
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session as OrmSession
 
 from handoff.pending import HANDLED, PENDING
 from techan.app import create_app
@@ -265,3 +267,47 @@ async def test_a_customer_writing_just_after_the_bot_is_back_is_answered_at_once
     rasa.ready = True  # and at once, before the next sweep, another customer writes
     status, body = await say(client, "web-just-after", FOLLOW_UP)
     assert status == 200 and "pending" not in body and "真空" in body["replies"][0]["text"]
+
+
+class DiskFull:
+    """The disk fills up: every flush that writes a message (of ``direction``) fails the way SQLite fails then,
+    until ``free()``. A flush is where a full disk shows: the row cannot be written."""
+
+    def __init__(self, direction: str) -> None:
+        self.direction, self.refused = direction, 0
+        event.listen(OrmSession, "before_flush", self._before_flush)
+
+    def _before_flush(self, session, _context, _instances) -> None:
+        if any(isinstance(row, Message) and row.direction == self.direction for row in session.new):
+            self.refused += 1
+            raise OperationalError("INSERT INTO messages …", {}, sqlite3.OperationalError("database or disk is full"))
+
+    def free(self) -> None:
+        event.remove(OrmSession, "before_flush", self._before_flush)
+
+
+async def test_a_full_disk_never_loses_a_message_nor_shows_an_english_error(aiohttp_client, settings, knowledge):
+    """Full when the message comes in: the page is told to send it again (in Chinese and English) and does,
+    with the same client id. Full when the answer is written: the customer gets the notice, then the answer."""
+    client, rasa, settings = await warm_app(aiohttp_client, settings, knowledge)
+    disk = DiskFull("in")
+    try:
+        status, body = await say(client, "web-full", QUESTION, "client-full1")
+    finally:
+        disk.free()
+    assert disk.refused == 1 and status == 500 and body["retry"] is True
+    assert "消息" in body["error"] and "message" in body["error"] and "internal error" not in body["error"]
+    status, body = await say(client, "web-full", QUESTION, "client-full1")  # what the page does next
+    assert status == 200 and len(body["replies"]) == 1 and "普洱" in body["replies"][0]["text"]
+
+    disk = DiskFull("out")
+    try:
+        status, body = await say(client, "web-full", FOLLOW_UP, "client-full2")
+    finally:
+        disk.free()
+    assert disk.refused == 1 and (status, body) == (200, {"state": "bot", "replies": [NOTICE], "pending": True})
+    body = await fetched(client, "web-full", lambda b: b["messages"])
+    assert len(body["messages"]) == 1 and "真空" in body["messages"][0]["text"]
+    stored = rows(settings, "web-full")
+    assert [(m.direction, m.text) for m in stored if m.direction == "in"] == [("in", QUESTION), ("in", FOLLOW_UP)]
+    assert [m.direction for m in stored] == ["in", "out", "in", "out"] and handoffs(settings) == []

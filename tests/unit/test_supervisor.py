@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from techan.supervisor import MAX_RESTARTS_PER_MINUTE, RESTART_PAUSES_S, Child, Signals, _schedule_restart, _stop
@@ -29,8 +30,10 @@ def test_a_dead_process_is_restarted_after_growing_pauses_then_given_up(tmp_path
         child.restart_at = None
         now += 1
     assert pauses == list(RESTART_PAUSES_S[:MAX_RESTARTS_PER_MINUTE])
-    assert child.status() == {"state": "starting", "restarts": MAX_RESTARTS_PER_MINUTE,
-                              "last_exit": "exited with code -9 (SIGKILL)"}
+    status = child.status()
+    assert datetime.fromisoformat(status.pop("last_exit_at")) > datetime.now(timezone.utc) - timedelta(minutes=1)
+    assert status == {"state": "starting", "restarts": MAX_RESTARTS_PER_MINUTE,
+                      "last_exit": "exited with code -9 (SIGKILL)"}
     child.process = Dead()
     assert _schedule_restart(child, now, tmp_path / "console.log") is False  # six deaths within a minute
     assert "giving up" in capsys.readouterr().err
