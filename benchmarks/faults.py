@@ -7,6 +7,8 @@ client id, retried with it on network and server errors as chat.js does: 1, 2, 4
   rasa   SIGKILL the Rasa server while customers chat (the supervisor restarts it; the model load takes 1–2 min)
   app    SIGKILL the app process while customers chat (the supervisor restarts it)
   db     hold an exclusive SQLite transaction on the shop's database for a few seconds while customers chat
+  disk   fill the disk under the shop's database for a few seconds while customers chat (the database lives
+         on a small tmpfs for the whole run when this fault is chosen: mounting it needs root)
   burst  N customers send their first message at the same moment (no handoff may come of it)
 
 Per fault it prints: messages sent, stored (found in the database exactly once), answered by the bot, routed to
@@ -15,7 +17,7 @@ more than once: must be 0), handoffs opened, and the time to recover (from the f
 request made after it). The counts come from the database after the stack has settled. Prints figures; asserts
 nothing; exits 1 when something was lost or duplicated.
 
-    .venv/bin/python benchmarks/faults.py [--customers 50] [--faults rasa,app,db,burst] [--json]
+    .venv/bin/python benchmarks/faults.py [--customers 50] [--faults rasa,app,db,disk,burst] [--json]
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from techan import PROJECT_ROOT  # noqa: E402
 from tests.conftest import shared_models_dir, shared_rasa_model  # noqa: E402
 from tests.stack import Stack, free_port, stop_stack  # noqa: E402
 
-FAULTS = ("rasa", "app", "db", "burst")
+FAULTS = ("rasa", "app", "db", "disk", "burst")
 QUESTIONS = [  # answered from the KB or by the bot's small talk; none asks for a person
     "普洱茶保质期多久？", "Can you vacuum pack the beef jerky?", "玫瑰鲜花饼买回去能放几天", "龙井要不要放冰箱",
     "腊肉收到以后怎么保存", "牛肉干能抽真空吗", "真空包装要加钱吗", "运费怎么算？", "你们发什么快递", "大红袍是红茶吗",
@@ -56,7 +58,8 @@ QUESTIONS = [  # answered from the KB or by the bot's small talk; none asks for 
 ]
 NOT_ANSWERS = ("抱歉，智能助手暂时有点忙", "Sorry, the assistant is busy", "您现在排在第", "You are number",
                "店员现在下班了", "Our staff are away")  # handoff texts: routed, not answered
-CHATTING = 10  # customers chatting through the rasa, app and db faults (at most --customers)
+CHATTING = 10  # customers chatting through the rasa, app, db and disk faults (at most --customers)
+DISK_MB = 64  # the tmpfs under the database for the disk fault
 MAX_MESSAGES = 40  # per customer and fault
 THINK_S = (1.5, 3.0)  # between a customer's answer and their next message
 IMPATIENT_S = 20  # a customer waiting this long for a late answer writes again
@@ -87,6 +90,11 @@ class Scratch:
     def __init__(self) -> None:
         self.stack: Stack | None = None
         self.children: set[int] = set()
+        self.small_disk: SmallDisk | None = None  # the tmpfs the database lives on, when the disk fault runs
+
+    @property
+    def db_path(self) -> Path:
+        return (self.small_disk.mount_point if self.small_disk else self.stack.data_dir) / "techan.db"
 
     def child_pids(self, command: str | None = None) -> list[int]:
         if self.stack is None:
@@ -130,7 +138,8 @@ def start(scratch: Scratch, data_dir: Path) -> Stack:
     env = {**os.environ, "TECHAN_DATA_DIR": str(data_dir), "TECHAN_HOST": "127.0.0.1",
            "TECHAN_PORT": str(app_port), "TECHAN_RASA_PORT": str(rasa_port),
            "TECHAN_MODELS_DIR": str(shared_models_dir()), "TECHAN_RASA_MODEL": str(model), "TECHAN_DEMO": "1",
-           "PYTHONUNBUFFERED": "1", "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00"}
+           "PYTHONUNBUFFERED": "1", "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00",
+           **({"TECHAN_DATABASE_URL": f"sqlite:///{scratch.db_path}"} if scratch.small_disk else {})}
     env.pop("TECHAN_RASA_URL", None)
     process = subprocess.Popen([sys.executable, "-m", "techan", "run"], cwd=PROJECT_ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -353,6 +362,50 @@ class DatabaseLock:
             await asyncio.to_thread(db.close)
 
 
+class SmallDisk:
+    """A tmpfs of ``DISK_MB`` for the database; ``fill`` takes every free byte with a file, ``free`` removes it."""
+
+    def __init__(self, mount_point: Path) -> None:
+        self.mount_point, self.filler = mount_point, mount_point / "filler"
+        mount_point.mkdir(parents=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m,mode=0700", "tmpfs", str(mount_point)],
+                       check=True, capture_output=True)
+
+    def fill(self) -> int:
+        """Write zeros until the disk is full (bounded by its size); the bytes written."""
+        chunk, written = b"\0" * (1 << 20), 0
+        with self.filler.open("wb", buffering=0) as out:
+            for _ in range(DISK_MB + 1):
+                try:
+                    written += out.write(chunk)
+                except OSError:  # ENOSPC: full
+                    break
+            for size in (1 << 16, 1 << 12, 1 << 9):  # the last partial megabyte
+                for _ in range((1 << 20) // size):
+                    try:
+                        written += out.write(b"\0" * size)
+                    except OSError:
+                        break
+        return written
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+    def unmount(self) -> None:
+        self.free()
+        subprocess.run(["umount", str(self.mount_point)], capture_output=True)
+
+
+async def hold_full(disk: SmallDisk, seconds: float) -> float:
+    """The disk full for ``seconds`` (freed also when cancelled); how long it was full."""
+    taken = time.monotonic()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await asyncio.to_thread(disk.free)
+    return time.monotonic() - taken
+
+
 async def run_fault(http: aiohttp.ClientSession, scratch: Scratch, name: str, chatting: int,
                     lock_s: float) -> Phase:
     stack = scratch.stack
@@ -364,8 +417,12 @@ async def run_fault(http: aiohttp.ClientSession, scratch: Scratch, name: str, ch
     await asyncio.sleep(WARMUP_S)
     say(f"  fault: {name} ({phase.sent()} messages sent so far)")
     lock = holding = None
+    if name == "disk":
+        written = await asyncio.to_thread(scratch.small_disk.fill)
+        say(f"  the database's disk is full ({written / 2**20:.1f} MB of filler)")
+        holding = asyncio.create_task(hold_full(scratch.small_disk, lock_s))
     if name == "db":
-        lock = DatabaseLock(stack.data_dir / "techan.db")
+        lock = DatabaseLock(scratch.db_path)
         try:
             await lock.take()
         except BaseException:
@@ -386,7 +443,7 @@ async def run_fault(http: aiohttp.ClientSession, scratch: Scratch, name: str, ch
                 "no bot answer yet")
             next_progress = time.monotonic() + PROGRESS_S
     if holding is not None:
-        say(f"  database held locked for {await holding:.1f} s")
+        say(f"  database {'disk held full' if name == 'disk' else 'held locked'} for {await holding:.1f} s")
     recover = phase.first_answer_after_fault()
     say(f"  first bot answer {recover:.1f} s after the fault" if recover is not None
         else f"  no bot answer within {FAULT_MAX_S} s of the fault")
@@ -538,7 +595,7 @@ def table(results: list[dict]) -> str:
 async def run_all(scratch: Scratch, faults: list[str], customers: int, lock_s: float) -> list[dict]:
     results = []
     stack = scratch.stack
-    db_path = stack.data_dir / "techan.db"
+    db_path = scratch.db_path
     connector = aiohttp.TCPConnector(limit=max(100, 2 * customers))
     async with aiohttp.ClientSession(connector=connector) as http:
         for name in faults:
@@ -555,7 +612,7 @@ async def run_all(scratch: Scratch, faults: list[str], customers: int, lock_s: f
                        "settled_s": round(settled, 1)}
             if name == "burst":
                 figures["all_answered_s"] = everyone
-            if name == "db":
+            if name in ("db", "disk"):
                 figures["lock_s"] = lock_s
             results.append(figures)
             say(f"  {name}: sent {figures['sent']}, stored {figures['stored']}, answered {figures['answered']}, "
@@ -573,13 +630,16 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=50,
                         help=f"customers in the burst (default 50); at most {CHATTING} chat through the other faults")
     parser.add_argument("--faults", default=",".join(FAULTS), help=f"which, in order (default {','.join(FAULTS)})")
-    parser.add_argument("--lock-seconds", type=float, default=8.0, help="how long the database is held (default 8)")
+    parser.add_argument("--lock-seconds", type=float, default=8.0,
+                        help="how long the database is held locked, or its disk full (default 8)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON (progress goes to stderr)")
     args = parser.parse_args()
     faults = [f.strip() for f in args.faults.split(",") if f.strip()]
     unknown = [f for f in faults if f not in FAULTS]
     if unknown or not faults or not 1 <= args.customers <= 500:
         parser.error(f"--faults takes {','.join(FAULTS)}; --customers 1–500")
+    if "disk" in faults and (os.geteuid() != 0 or not shutil.which("mount")):
+        parser.error("the disk fault mounts a small tmpfs under the database: run as root, or leave it out")
     if args.json:
         _out = sys.stderr
 
@@ -593,7 +653,10 @@ def main() -> int:
     say(f"machine: {machine['machine']}, {machine['cores']} cores, Python {machine['python']}, {machine['date']}")
     say("starting a scratch stack…")
     data_dir = Path(tempfile.mkdtemp(prefix="techan-faults-"))
+    results: list[dict] = []
     try:
+        if "disk" in faults:
+            scratch.small_disk = SmallDisk(data_dir / "disk")
         start(scratch, data_dir)
         results = asyncio.run(run_all(scratch, faults, args.customers, args.lock_seconds))
     except KeyboardInterrupt:
@@ -601,6 +664,10 @@ def main() -> int:
         return 130
     finally:
         scratch.stop()
+        if scratch.small_disk:
+            if any(r["lost"] or r["duplicated"] for r in results):  # the database, for a look, off the tmpfs
+                shutil.copy2(scratch.db_path, data_dir / "techan.db")
+            scratch.small_disk.unmount()
     if any(r["lost"] or r["duplicated"] for r in results):
         say(f"the scratch data dir stays for a look: {data_dir}")
     else:
