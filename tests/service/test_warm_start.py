@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from handoff.pending import HANDLED, PENDING
 from techan.app import create_app
-from techan.db import Conversation, Customer, Handoff, Message, UnansweredQuestion, utcnow
+from core.db import Conversation, Customer, Handoff, Message, UnansweredQuestion, utcnow
 from tests.service.conftest import bot_conversation, db_session, migrated_demo_shop
 from tests.service.fake_rasa import use_fake_rasa
 from tests.service.test_kb_admin import bearer
@@ -162,7 +162,7 @@ async def test_a_retry_with_the_same_client_id_is_the_same_message(aiohttp_clien
 
 def lock_database(settings) -> sqlite3.Connection:
     """Another writer holds SQLite's write lock (reads go on: WAL) until the connection commits."""
-    db = sqlite3.connect(settings.data_path / "techan.db", isolation_level=None)
+    db = sqlite3.connect(settings.data_path / "core.db", isolation_level=None)
     db.execute("BEGIN EXCLUSIVE")
     return db
 
