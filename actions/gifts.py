@@ -11,12 +11,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import entity_or_slot
-from actions.handoff import ask_human_button
 from actions.language import customer_language
+from core.bot_payload import ask_human_button, custom_payload
 from knowledge.budget import parse_budget
 from knowledge.gifts import OCCASION_ZH, RECIPIENT_ZH, dietary_needs, recommend
 from knowledge.service import Knowledge
-from techan.language import Say
+from core.language import Say
 
 ANY = "any"  # the customer skipped this question
 GIFT_SLOTS = ("recipient", "occasion", "budget")
@@ -96,7 +96,7 @@ async def recommend_gifts(knowledge: Knowledge, dispatcher: CollectingDispatcher
     heading = PICKED_CHEAPER if ceiling is not None else PICKED_AGAIN if shown else PICKED
     dispatcher.utter_message(text=heading.to(language))
     dispatcher.utter_message(buttons=[{"title": title.to(language), "payload": payload} for title, payload in GIFT_BUTTONS],
-                             json_message={"products": [r.product.card(r.reason, language) for r in picks]})
+                             json_message=custom_payload(products=[r.product.card(r.reason, language) for r in picks]))
     return [*([SlotSet("budget", slots["budget"])] if ceiling is not None else []),
             SlotSet("gift_query", query), SlotSet("gifts_shown", sorted(shown | {r.product.id for r in picks}))]
 

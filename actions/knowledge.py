@@ -11,11 +11,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import entity_or_slot
 from actions.gifts import GIFT_SLOTS, cheaper_than_shown, recommend_gifts
-from actions.handoff import ask_human_button
 from actions.language import customer_language
+from core.bot_payload import (CATALOG, FAMILY, KB, MISSING, NOT_SOLD, SHIPPING, UNSURE, HandoffReason,
+                              ask_human_button, custom_payload)
 from knowledge.index import KBRecord
 from knowledge.service import Knowledge, Outcome
-from techan.language import CJK, Say
+from core.language import CJK, Say
 
 NOT_SURE = Say("这个问题我不太确定 🤔 您是想问下面哪一个？也可以直接找店员。",
                "I'm not quite sure about that 🤔 Did you mean one of these? You can also ask our staff.")
@@ -23,7 +24,7 @@ NO_ANSWER = Say("抱歉，这个问题我暂时答不上来。您可以换个说
                 "Sorry, I can't answer that yet. Try asking another way, or tap \"Ask staff\" and a person will answer.")
 SECOND_MISS = Say("还是没能帮上您，抱歉！我请店员来回答，您的问题店员都能看到。",
                   "Sorry I couldn't help! I'm asking our staff to answer; they can see your question.")
-NOT_SOLD = Say("本店暂时没有卖“{name}”。这几样相近的，您看看有没有喜欢的：",
+NOT_SOLD_TEXT = Say("本店暂时没有卖“{name}”。这几样相近的，您看看有没有喜欢的：",
                "We don't sell \"{name}\" at the moment. These are the closest things we have:")
 MISSES_BEFORE_PERSON = 2
 
@@ -63,34 +64,34 @@ class ActionAnswerQuestion(Action):
         hits = [{"id": h.id, "score": round(h.score, 3)} for h in answer.hits]
         cards = [self.knowledge.catalog.get(p).card(language=language) for p in answer.products]
         if answer.outcome == Outcome.SHIPPING:
-            dispatcher.utter_message(text=answer.text, json_message={"techan": {"kb": hits, "shipping": True}})
+            dispatcher.utter_message(text=answer.text, json_message=custom_payload(meta={KB: hits, SHIPPING: True}))
             return [SlotSet("destination", answer.destination), SlotSet("kb_misses", 0)]
         if answer.outcome == Outcome.CATALOG:  # with the cards: pictures and prices
-            meta = {"kb": hits, "catalog": answer.product} if answer.product else {"kb": hits, "family": answer.family}
-            dispatcher.utter_message(text=answer.text, json_message={"products": cards, "techan": meta})
+            meta = {KB: hits, CATALOG: answer.product} if answer.product else {KB: hits, FAMILY: answer.family}
+            dispatcher.utter_message(text=answer.text, json_message=custom_payload(products=cards, meta=meta))
             return [SlotSet("kb_misses", 0), SlotSet("product", answer.product or answer.family)]
         if answer.outcome == Outcome.KB:
-            dispatcher.utter_message(text=answer.text, json_message={"techan": {"kb": hits}})
+            dispatcher.utter_message(text=answer.text, json_message=custom_payload(meta={KB: hits}))
             return [SlotSet("kb_misses", 0), *([SlotSet("product", answer.product)] if answer.product else [])]
         if answer.outcome == Outcome.NOT_SOLD:
-            dispatcher.utter_message(text=NOT_SOLD.to(language).format(name=answer.not_sold),
+            dispatcher.utter_message(text=NOT_SOLD_TEXT.to(language).format(name=answer.not_sold),
                                      buttons=[ask_human_button(language)],
-                                     json_message={"products": cards, "techan": {"not_sold": answer.not_sold}})
+                                     json_message=custom_payload(products=cards, meta={NOT_SOLD: answer.not_sold}))
             return [SlotSet("product", None), SlotSet("kb_misses", 0)]
         misses = int(tracker.get_slot("kb_misses") or 0) + 1
-        unsure = {"kb": hits, "unsure": True, **({"missing": list(answer.missing)} if answer.missing else {})}
+        unsure = {KB: hits, UNSURE: True, **({MISSING: list(answer.missing)} if answer.missing else {})}
         if misses >= MISSES_BEFORE_PERSON:
-            dispatcher.utter_message(text=SECOND_MISS.to(language), json_message={
-                "techan": unsure, "handoff": {"reason": "low_confidence"}})
+            dispatcher.utter_message(text=SECOND_MISS.to(language), json_message=custom_payload(
+                meta=unsure, handoff=HandoffReason.LOW_CONFIDENCE))
             return [SlotSet("kb_misses", 0), ConversationPaused()]
         if answer.hits:
             questions = [closest_question(h.entry, language) for h in answer.hits[:2]]
             buttons = [{"title": q, "payload": q} for q in questions]
             dispatcher.utter_message(text=NOT_SURE.to(language), buttons=[*buttons, ask_human_button(language)],
-                                     json_message={"techan": unsure})
+                                     json_message=custom_payload(meta=unsure))
         else:
             dispatcher.utter_message(text=NO_ANSWER.to(language), buttons=[ask_human_button(language)],
-                                     json_message={"techan": unsure})
+                                     json_message=custom_payload(meta=unsure))
         return [SlotSet("kb_misses", misses)]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.forms import ValidationAction
 
-from techan.language import LANGUAGES
+from core.language import LANGUAGES
 
 
 def customer_language(tracker: Tracker) -> str:

@@ -100,8 +100,8 @@ def edits_from_another_process(url: str, token: str, data_dir: str) -> tuple[lis
 
     from knowledge.files import KBEntryIn
     from knowledge.store import save_entry
-    from techan.db import make_engine
-    from techan.settings import Settings
+    from core.db import make_engine
+    from core.settings import Settings
 
     engine = make_engine(Settings(_env_file=None, data_dir=Path(data_dir)))
     samples, missed = [], 0

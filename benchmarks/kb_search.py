@@ -69,9 +69,9 @@ def demo(model_dir: Path) -> None:
     from knowledge.index import Embedder
     from knowledge.service import Knowledge, read_snapshot
     from knowledge.store import load_demo
-    from techan.db import make_engine
-    from techan.migrate import upgrade
-    from techan.settings import Settings
+    from core.db import make_engine
+    from core.migrate import upgrade
+    from core.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=Path(tempfile.mkdtemp(prefix="techan-kbbench-")))
     engine = make_engine(settings)

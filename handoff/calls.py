@@ -29,15 +29,17 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.channels.telegram import init_data_user, verify_init_data
-from handoff.hub import HUB, refuse_cross_origin
+from handoff.hub import HUB
 from handoff.queue import aware, current_handoff
-from handoff.staff_api import assigned_conversation, notify_customer, path_id
-from techan.appkeys import KNOWLEDGE, SESSIONS, SETTINGS, TEMPLATES
-from techan.auth import CSRF, Principal, authenticate, require, require_page, sign, unsign
-from techan.db import Call, Conversation, ConversationEvent, Customer, Message, utcnow
-from techan.jsonbody import json_object
-from techan.language import Say
-from techan.settings import Settings
+from handoff.staff_api import assigned_conversation, notify_customer
+from knowledge.live import KNOWLEDGE
+from web.keys import SESSIONS, SETTINGS, TEMPLATES
+from core.accounts import Principal, sign, unsign
+from web.auth import CSRF, authenticate, refuse_cross_origin, require, require_page
+from core.db import Call, Conversation, ConversationEvent, Customer, Message, utcnow
+from web.body import json_object, path_id
+from core.language import Say
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -550,7 +552,6 @@ def call_json(call: Call) -> dict:
 
 
 def setup(app: web.Application) -> None:
-    app.cleanup_ctx.append(calls_ctx)
     app.router.add_post("/api/conversations/{conversation_id}/calls", start_call)
     app.router.add_get("/api/conversations/{conversation_id}/calls", conversation_calls)
     app.router.add_post("/api/conversations/{conversation_id}/products", push_product)

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from techan.language import Say
+from core.language import Say
 
 PREFIX = "/feedback"
 HELPFUL, NOT_HELPFUL = "helpful", "not_helpful"

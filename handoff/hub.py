@@ -1,4 +1,4 @@
-"""Live push to the staff console: one WebSocket per open console, events fanned out to all."""
+"""Live push over WebSockets: to every open staff console, and to the web chat pages of one customer."""
 
 from __future__ import annotations
 
@@ -43,59 +43,8 @@ async def _send(sockets: weakref.WeakSet[web.WebSocketResponse], event: dict) ->
 HUB = web.AppKey("hub", Hub)
 
 
-def refuse_cross_origin(request: web.Request) -> None:
-    """WebSockets skip the browser's same-origin rule, so check Origin (no cross-site WebSocket hijacking)."""
-    origin = request.headers.get("Origin")
-    if origin and origin.split("://", 1)[-1] != request.host:
-        raise web.HTTPForbidden(text="cross-origin WebSocket refused")
-
-
-async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
+async def hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """The hub for the app's life; at shutdown every console and chat page is told the server is going."""
+    app[HUB] = Hub()
     yield
     await app[HUB].close_all()
-
-
-async def staff_socket(request: web.Request) -> web.WebSocketResponse:
-    """Console push channel: staff only, same origin only (no cross-site WebSocket hijacking)."""
-    from techan.auth import require
-
-    await require(request, "staff")
-    refuse_cross_origin(request)
-    ws = web.WebSocketResponse(heartbeat=30)
-    await ws.prepare(request)
-    request.app[HUB].sockets.add(ws)
-    await ws.send_json({"type": "hello"})
-    async for _message in ws:  # the console only listens; anything it sends is ignored
-        pass
-    return ws
-
-
-async def customer_socket(request: web.Request) -> web.WebSocketResponse:
-    """The web chat's push channel: it is told when staff write, then fetches the messages."""
-    from handoff.channels.webchat import SENDER
-
-    sender = request.match_info["sender"]
-    if not SENDER.match(sender):
-        raise web.HTTPBadRequest(text="sender must be 1-64 letters, digits, '-' or '_'")
-    refuse_cross_origin(request)
-    ws = web.WebSocketResponse(heartbeat=30)
-    await ws.prepare(request)
-    hub = request.app[HUB]
-    hub.customers.setdefault(sender, weakref.WeakSet()).add(ws)
-    try:
-        async for _message in ws:
-            pass
-    finally:
-        group = hub.customers.get(sender)
-        if group is not None:
-            group.discard(ws)
-            if not group:
-                hub.customers.pop(sender, None)
-    return ws
-
-
-def setup(app: web.Application) -> None:
-    app[HUB] = Hub()
-    app.cleanup_ctx.append(hub_ctx)
-    app.router.add_get("/ws/staff", staff_socket)
-    app.router.add_get("/ws/chat/{sender}", customer_socket)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from techan.appkeys import SETTINGS
+from web.keys import SETTINGS
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 EXTENSIONS = ("jpg", "png", "webp", "gif", "ogg", "oga", "mp3", "m4a", "mp4", "webm")

@@ -17,13 +17,13 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.bot_payload import HandoffReason
 from handoff.feedback import NOT_HELPFUL, answering_entry
 from handoff.queue import aware
-from handoff.states import HANDOFF_REASONS
-from techan.appkeys import SESSIONS, SETTINGS, TEMPLATES
-from techan.auth import CSRF, require, require_page
-from techan.db import Call, Conversation, Handoff, KBEntry, Message, UnansweredQuestion, utcnow
-from techan.language import to_simplified
+from web.keys import SESSIONS, SETTINGS, TEMPLATES
+from web.auth import CSRF, require, require_page
+from core.db import Call, Conversation, Handoff, KBEntry, Message, UnansweredQuestion, utcnow
+from core.language import to_simplified
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 14
@@ -63,8 +63,8 @@ class Day:
             "with_not_helpful": self.with_not_helpful,
             "with_repeat": self.with_repeat,
             "handoff_rate": {reason: round(self.handoffs[reason] / self.conversations, 3) if self.conversations
-                             else None for reason in HANDOFF_REASONS},
-            "handoffs": {reason: self.handoffs[reason] for reason in HANDOFF_REASONS},
+                             else None for reason in HandoffReason},
+            "handoffs": {reason: self.handoffs[reason] for reason in HandoffReason},
             "median_wait_s": round(median(self.waits)) if self.waits else None,
             "median_handle_s": round(median(self.handle_times)) if self.handle_times else None,
             "satisfaction": round(mean(self.ratings), 2) if self.ratings else None,
@@ -161,7 +161,7 @@ async def daily_metrics(session: AsyncSession, zone: ZoneInfo, days: int, now: d
         if (day := row(handoff.created_at)) is None:
             continue
         day.handoffs[handoff.reason] += 1
-        if handoff.claimed_at and handoff.reason != "staff_takeover":  # a takeover never waited
+        if handoff.claimed_at and handoff.reason != HandoffReason.STAFF_TAKEOVER:  # a takeover never waited
             day.waits.append((aware(handoff.claimed_at) - aware(handoff.created_at)).total_seconds())
         if handoff.claimed_at and handoff.ended_at and handoff.ended_by == "staff":
             day.handle_times.append((aware(handoff.ended_at) - aware(handoff.claimed_at)).total_seconds())
@@ -219,7 +219,7 @@ async def metrics_page(request: web.Request) -> web.Response:
     rows, period = await _rows(request)
     html = request.app[TEMPLATES].get_template("metrics.html").render(
         user=principal.name, role=principal.role, csrf=request.get(CSRF, ""), days=[d.as_json() for d in rows],
-        period=period.as_json(), reasons=HANDOFF_REASONS)
+        period=period.as_json(), reasons=list(HandoffReason))
     return web.Response(text=html, content_type="text/html")
 
 

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from techan.db import Conversation, Customer, Message, utcnow
-from techan.settings import Settings
+from core.db import Conversation, Customer, Message, utcnow
+from core.settings import Settings
+from core.status import read_status
 
 if TYPE_CHECKING:
     from handoff.router import Router
@@ -51,8 +52,6 @@ class Waiting:
 
 def grace(settings: Settings) -> Callable[[], float]:
     """How long a pending message may wait for the bot: longer while `techan run` reports Rasa loading."""
-    from techan.supervisor import read_status
-
     def seconds() -> float:
         rasa = read_status(settings).get("rasa") or {}
         loading = isinstance(rasa, dict) and rasa.get("state") in LOADING_STATES

@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.bot_payload import HandoffReason
 from handoff.states import Event, next_state
-from techan.db import Conversation, ConversationEvent, Customer, Handoff, Message, StaffNote, utcnow
+from core.db import Conversation, ConversationEvent, Customer, Handoff, Message, StaffNote, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def note_json(note: StaffNote) -> dict:
     return {"id": note.id, "author": note.author, "text": note.text, "at": aware(note.created_at).isoformat()}
 
 
-async def build_context(session: AsyncSession, conversation: Conversation, reason: str) -> dict:
+async def build_context(session: AsyncSession, conversation: Conversation, reason: HandoffReason) -> dict:
     """The context card staff see first: why, who, what was asked and answered, in brief."""
     messages = (await session.scalars(select(Message).where(Message.conversation_id == conversation.id)
                                       .order_by(Message.id.desc()).limit(TRANSCRIPT_LIMIT))).all()[::-1]
@@ -67,7 +68,7 @@ async def build_context(session: AsyncSession, conversation: Conversation, reaso
     }
 
 
-async def open_handoff(session: AsyncSession, conversation: Conversation, reason: str) -> tuple[Handoff, int]:
+async def open_handoff(session: AsyncSession, conversation: Conversation, reason: HandoffReason) -> tuple[Handoff, int]:
     """Start a handoff episode; returns it and the customer's position in the queue."""
     handoff = Handoff(conversation_id=conversation.id, reason=reason,
                       context=await build_context(session, conversation, reason))

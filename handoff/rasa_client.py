@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +54,6 @@ class RasaClient:
                 return response.status == 200
         except (aiohttp.ClientError, TimeoutError):
             return False
+
+
+RASA = web.AppKey("rasa", RasaClient)

@@ -24,20 +24,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.handoff import ask_human_button
+from core.bot_payload import ASKED_BY_CUSTOMER, UNSURE, HandoffReason, ask_human_button, read_custom
 from handoff import feedback, pending
 from handoff.hub import Hub
-from handoff.hours import BusinessHours, describe
+from core.hours import BusinessHours, describe
 from handoff.queue import aware, current_handoff, end_handoff, estimated_wait_minutes, open_handoff, transition
 from handoff.rasa_client import RasaClient, RasaUnavailable
-from handoff.states import HANDOFF_REASONS, Event, State
+from handoff.states import Event, State
 from handoff.unanswered import answer_to, note_question, question_before
-from techan.db import Conversation, Customer, Handoff, Message, retry_busy, utcnow
-from techan.language import Say, detect, to_simplified
+from core.db import Conversation, Customer, Handoff, Message, retry_busy, utcnow
+from core.language import Say, detect, to_simplified
 
 log = logging.getLogger(__name__)
 
@@ -119,27 +120,23 @@ def late(session: AsyncSession) -> bool:
     return bool(session.info.get(LATE))
 
 
-def replies_from_rasa(messages: list[dict[str, Any]]) -> tuple[list[Reply], str | None]:
+def replies_from_rasa(messages: list[dict[str, Any]]) -> tuple[list[Reply], HandoffReason | None]:
     """Turn Rasa's REST messages into replies; returns (replies, handoff reason or None)."""
     replies: list[Reply] = []
-    handoff: str | None = None
+    handoff: HandoffReason | None = None
     for message in messages:
-        custom = message.get("custom") or {}
+        custom = read_custom(message.get("custom"))
         if message.get("text") or message.get("image") or message.get("buttons"):
             buttons = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
                        for b in message.get("buttons") or []]
             replies.append(Reply(message.get("text"), buttons, message.get("image")))
-        if not isinstance(custom, dict):
-            continue
-        if isinstance(custom.get("handoff"), dict):
-            reason = custom["handoff"].get("reason")
-            handoff = reason if reason in HANDOFF_REASONS else "customer_request"
-        if custom.get("products"):
+        handoff = custom.handoff or handoff
+        if custom.products:
             if not replies or replies[-1].products:
                 replies.append(Reply())
-            replies[-1].products = list(custom["products"])
-        if isinstance(custom.get("techan"), dict) and replies:
-            replies[-1].meta.update(custom["techan"])
+            replies[-1].products = custom.products
+        if custom.meta and replies:
+            replies[-1].meta.update(custom.meta)
     return replies, handoff
 
 
@@ -148,6 +145,8 @@ def rasa_sender(channel: str, external_id: str) -> str:
 
 
 class Router:
+    """The customer's side of every conversation: receive, store, and answer by the conversation's state."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient, hub: Hub,
                  hours: BusinessHours, *, phrasing: Phrasing = lambda _entry, _language: None,
                  similar: Similar = lambda _question: [], grace: Callable[[], float] = lambda: 60.0,
@@ -289,7 +288,7 @@ class Router:
                 if not replies:  # Rasa is up but said nothing: its dialogue or our action endpoint failed
                     log.error("conversation %s: Rasa produced no reply (action endpoint failing?); handing off",
                               conversation.id)
-                    replies, handoff = [Reply(BOT_UNAVAILABLE_TEXT.to(language))], "bot_unavailable"
+                    replies, handoff = [Reply(BOT_UNAVAILABLE_TEXT.to(language))], HandoffReason.BOT_UNAVAILABLE
                 return await self._finish(session, conversation, inbound, replies, handoff, language)
         if self.overdue((waiting[0] if waiting else inbound).created_at):
             return await self._to_staff(session, conversation, customer, inbound, waiting)
@@ -306,10 +305,10 @@ class Router:
                   len(waiting) or 1)
         others = [message for message in waiting if message.id != inbound.id]
         return await self._finish(session, conversation, inbound, [Reply(BOT_UNAVAILABLE_TEXT.to(customer.language))],
-                                  "bot_unavailable", customer.language, routed=others)
+                                  HandoffReason.BOT_UNAVAILABLE, customer.language, routed=others)
 
     async def _finish(self, session: AsyncSession, conversation: Conversation, inbound: Message,
-                      replies: list[Reply], handoff: str | None, language: str,
+                      replies: list[Reply], handoff: HandoffReason | None, language: str,
                       routed: list[Message] | tuple[()] = ()) -> RouteResult:
         """Store the replies (and the handoff, if any) in the same commit that marks the message handled.
 
@@ -326,7 +325,7 @@ class Router:
                     message.payload = {**message.payload, "feedback": reply.feedback}
         await self._note_unanswered(session, inbound, replies, handoff)
         for message in routed:
-            await note_question(session, message, handoff or "bot_unavailable")
+            await note_question(session, message, handoff or HandoffReason.BOT_UNAVAILABLE)
         if handoff:
             await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": handoff})
             conversation.handoff_reason = handoff
@@ -487,17 +486,17 @@ class Router:
             await self.hub.notify_customer(external_id, {"type": "message"})
 
     async def _note_unanswered(self, session: AsyncSession, inbound: Message, replies: list[Reply],
-                               handoff: str | None) -> None:
+                               handoff: HandoffReason | None) -> None:
         """Feed the owner's inbox: questions the bot was unsure of, and what went to staff."""
-        if handoff in ("customer_request", "video_request"):
+        if handoff in ASKED_BY_CUSTOMER:
             # "转人工" is not the question; the customer's message before it usually is, with what it got.
             question = await question_before(session, inbound.conversation_id, inbound.id)
             if question is not None:
                 await note_question(session, question, handoff, await answer_to(session, question))
         elif handoff:
             await note_question(session, inbound, handoff)
-        elif any(reply.meta.get("unsure") for reply in replies):
-            await note_question(session, inbound, "unsure")
+        elif any(reply.meta.get(UNSURE) for reply in replies):
+            await note_question(session, inbound, UNSURE)
 
     async def _open_conversation(self, session: AsyncSession, channel: str, external_id: str,
                                  name: str, language: str, text: str) -> tuple[Conversation, str]:
@@ -649,3 +648,6 @@ class Router:
                 text=reply.text or "", delivery_status=status, payload={k: v for k, v in shown.items() if v}))
             session.add(stored[-1])
         return stored
+
+
+ROUTER = web.AppKey("router", Router)

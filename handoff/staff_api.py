@@ -5,29 +5,24 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
+from core.bot_payload import HandoffReason
 from handoff.hub import HUB
 from handoff.media import MAX_IMAGE_BYTES, store_image
 from handoff.queue import (aware, claim, current_handoff, end_handoff, message_json, note_json, open_handoff,
                            transition)
-from handoff.router import rasa_sender
 from handoff.states import Event, InvalidTransition, State
 from handoff.unanswered import answer_to, note_question, question_before
-from techan.appkeys import ROUTER, SESSIONS, TEMPLATES
-from techan.auth import CSRF, Principal, require, require_page
-from techan.db import Conversation, Customer, Handoff, Message, StaffAccount, StaffNote, utcnow
-from techan.jsonbody import json_object
-from techan.language import Say
+from handoff.router import ROUTER, rasa_sender
+from web.keys import SESSIONS, TEMPLATES
+from core.accounts import Principal
+from web.auth import CSRF, refuse_cross_origin, require, require_page
+from core.db import Conversation, Customer, Handoff, Message, StaffAccount, StaffNote, utcnow
+from web.body import json_object, path_id
+from core.language import Say
 
 MAX_STAFF_TEXT = 4000
 RATING_PROMPT = Say("店员已结束本次服务。请为这次服务打个分吧：", "Our staff have finished helping you. How did we do?")
 RATING_BUTTONS = [{"title": "⭐" * n, "payload": f'/rate{{"score": {n}}}'} for n in range(5, 0, -1)]
-
-
-def path_id(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise web.HTTPNotFound(text=f"no such {name.removesuffix('_id')}") from None
 
 
 async def handoff_queue(request: web.Request) -> web.Response:
@@ -119,11 +114,11 @@ async def take_over(request: web.Request) -> web.Response:
         conversation = await conversation_or_404(session, request)
         if conversation.state != State.BOT:
             raise web.HTTPConflict(text=f"the conversation is {conversation.state}; only bot chats can be taken over")
-        await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": "staff_takeover"})
-        conversation.handoff_reason = "staff_takeover"
-        handoff, _position = await open_handoff(session, conversation, "staff_takeover")
+        await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": HandoffReason.STAFF_TAKEOVER})
+        conversation.handoff_reason = HandoffReason.STAFF_TAKEOVER
+        handoff, _position = await open_handoff(session, conversation, HandoffReason.STAFF_TAKEOVER)
         if question := await question_before(session, conversation.id):  # what the customer asked before it
-            await note_question(session, question, "staff_takeover", await answer_to(session, question))
+            await note_question(session, question, HandoffReason.STAFF_TAKEOVER, await answer_to(session, question))
         await claim(session, handoff.id, principal.id)
         await transition(session, conversation, Event.CLAIMED, {"staff": principal.name, "handoff": handoff.id})
         customer = await session.get(Customer, conversation.customer_id)
@@ -218,6 +213,19 @@ async def resolve(request: web.Request) -> web.Response:
     return web.json_response({"conversation_id": conversation.id, "state": conversation.state})
 
 
+async def staff_socket(request: web.Request) -> web.WebSocketResponse:
+    """Console push channel: staff only, same origin only (no cross-site WebSocket hijacking)."""
+    await require(request, "staff")
+    refuse_cross_origin(request)
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    request.app[HUB].sockets.add(ws)
+    await ws.send_json({"type": "hello"})
+    async for _message in ws:  # the console only listens; anything it sends is ignored
+        pass
+    return ws
+
+
 async def console_page(request: web.Request) -> web.Response:
     principal = await require_page(request, "staff")
     html = request.app[TEMPLATES].get_template("console.html").render(
@@ -227,6 +235,7 @@ async def console_page(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/console", console_page)
+    app.router.add_get("/ws/staff", staff_socket)
     app.router.add_get("/api/handoffs", handoff_queue)
     app.router.add_post("/api/handoffs/{handoff_id}/claim", claim_handoff)
     app.router.add_get("/api/conversations/{conversation_id}", conversation_detail)

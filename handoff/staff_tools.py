@@ -10,12 +10,12 @@ from sqlalchemy.exc import IntegrityError
 
 from handoff.hub import HUB
 from handoff.queue import note_json, transition
-from handoff.staff_api import assigned_conversation, conversation_or_404, path_id
+from handoff.staff_api import assigned_conversation, conversation_or_404
 from handoff.states import Event
-from techan.appkeys import SESSIONS
-from techan.auth import require
-from techan.db import CannedReply, StaffAccount, StaffNote
-from techan.jsonbody import json_object
+from web.keys import SESSIONS
+from web.auth import require
+from core.db import CannedReply, StaffAccount, StaffNote
+from web.body import json_object, path_id
 
 SHORTCUT = re.compile(r"^[a-z0-9_-]{1,32}$")
 MAX_CANNED_TEXT = 2000

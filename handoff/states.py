@@ -21,8 +21,6 @@ class Event(StrEnum):
     CUSTOMER_RETURNED = "customer_returned"
 
 
-HANDOFF_REASONS = ("customer_request", "video_request", "low_confidence", "bot_unavailable", "staff_takeover")
-
 TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.BOT, Event.HANDOFF_REQUESTED): State.WAITING,
     (State.WAITING, Event.CANCELLED): State.BOT,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.feedback import is_knowledge_answer
-from techan.db import Message, UnansweredQuestion
+from core.db import Message, UnansweredQuestion
 
 
 async def question_before(session: AsyncSession, conversation_id: int, before: int | None = None) -> Message | None:

@@ -1,76 +1,26 @@
-"""Owner API for the knowledge base: edits are live at once, every change is a revision."""
+"""Owner API for the knowledge base: edits are live at once (knowledge.live), every change is a revision."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from knowledge.files import TOPICS, ImportFileError, KBEntryIn, read_kb_file, write_kb_file
 from knowledge.inbox import AnsweredNow, group_questions
-from knowledge.service import read_snapshot
 from knowledge.store import delete_entry, entry_history, kb_export_items, rollback_entry, save_entry, upsert_kb
-from techan.appkeys import KNOWLEDGE, SESSIONS, TEMPLATES
-from techan.auth import CSRF, require, require_page
-from techan.jsonbody import json_object
-from techan.db import KBEntry, UnansweredQuestion, utcnow
+from knowledge.live import KNOWLEDGE, reload_knowledge
+from web.keys import SESSIONS, TEMPLATES
+from web.auth import CSRF, require, require_page
+from web.body import json_object
+from core.db import KBEntry, UnansweredQuestion, utcnow
 
-log = logging.getLogger(__name__)
 
-KB_RELOAD = web.AppKey("kb_reload", asyncio.Lock)
-KB_VERSION = web.AppKey("kb_version", list)
 ANSWERED_NOW = web.AppKey("answered_now", AnsweredNow)
-POLL_SECONDS = 0.5
-
-
-def kb_version(session: Session) -> tuple:
-    """Changes whenever any entry is added, edited or deleted, by this process or another."""
-    return tuple(session.execute(select(func.count(KBEntry.id), func.coalesce(func.sum(KBEntry.revision), 0),
-                                        func.max(KBEntry.updated_at))).one())
-
-
-async def reload_knowledge(app: web.Application) -> None:
-    """Swap in a fresh snapshot of the KB, catalog and shipping table (only new text is embedded)."""
-    async with app[KB_RELOAD]:
-        async with app[SESSIONS]() as session:
-            snapshot = await session.run_sync(read_snapshot)
-            version = await session.run_sync(kb_version)
-        await asyncio.to_thread(app[KNOWLEDGE].apply, snapshot)
-        app[KB_VERSION][:] = [version]
-
-
-async def watch_database(app: web.Application) -> None:
-    """Pick up edits made outside this process (``techan kb import``) within a second."""
-    while True:
-        await asyncio.sleep(POLL_SECONDS)
-        try:
-            async with app[SESSIONS]() as session:
-                version = await session.run_sync(kb_version)
-            if app[KB_VERSION] != [version]:
-                log.info("knowledge base changed in the database; reloading")
-                await reload_knowledge(app)
-        except Exception:  # keep watching; the next poll retries
-            log.exception("knowledge base watch failed")
-
-
-async def kb_watch_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[KB_RELOAD] = asyncio.Lock()
-    app[KB_VERSION] = []
-    await reload_knowledge(app)
-    task = asyncio.create_task(watch_database(app))
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
 
 
 def _entry_json(row: KBEntry) -> dict:
@@ -284,7 +234,6 @@ async def resolve_unanswered(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app[ANSWERED_NOW] = AnsweredNow()
-    app.cleanup_ctx.append(kb_watch_ctx)
     app.router.add_get("/api/kb/entries", list_entries)
     app.router.add_get("/api/kb/entries/{entry_id}", get_entry)
     app.router.add_put("/api/kb/entries/{entry_id}", put_entry)

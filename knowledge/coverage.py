@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from functools import cache, lru_cache
 from pathlib import Path
 
-from techan.language import CJK, to_simplified
+from core.language import CJK, to_simplified
 
 USER_DICTIONARY = Path(__file__).resolve().parent.parent / "bot" / "jieba" / "userdict.txt"
 TOPIC_WORD_MIN_ENTRIES = 3  # a word in the phrasings of this many entries of a topic is that topic's vocabulary

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from knowledge.service import Knowledge
-from techan.language import detect
+from core.language import detect
 
 SAME_QUESTION = 0.92  # e5 cosine above which two customer questions ask the same thing
 

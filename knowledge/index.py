@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from techan.language import CJK
+from core.language import CJK
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import yaml
 
 from knowledge.files import ImportFileError
 from knowledge.service import Answer, Knowledge
-from techan.language import detect, to_simplified
+from core.language import detect, to_simplified
 
 QUALITY_DIR = Path(__file__).with_name("eval")
 HALVES = {"dev": QUALITY_DIR / "answers-dev.yml", "test": QUALITY_DIR / "answers-test.yml"}

@@ -24,8 +24,8 @@ from knowledge.provision import provision
 from knowledge.shipping import find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
 from knowledge.topics import asked_aspect, aspects
-from techan.language import Say, to_simplified
-from techan.settings import Settings
+from core.language import Say, to_simplified
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from knowledge.catalog import ProductRecord
 from knowledge.files import ShippingRateIn
-from techan.language import to_simplified
+from core.language import to_simplified
 
 PROVINCES = (
     "北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏", "浙江", "安徽", "福建",

@@ -17,7 +17,7 @@ from knowledge.files import (
     KBEntryIn, ProductIn, ShippingRateIn, read_catalog_file, read_kb_file, read_shipping_file,
 )
 from knowledge.index import KBRecord
-from techan.db import CannedReply, KBEntry, KBRevision, Product, ShippingRate, utcnow
+from core.db import CannedReply, KBEntry, KBRevision, Product, ShippingRate, utcnow
 
 DEMO_DIR = Path(__file__).with_name("demo")
 

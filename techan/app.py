@@ -1,4 +1,4 @@
-"""The aiohttp application: router, web chat, Rasa action endpoint, health."""
+"""The roof: builds the aiohttp application from every part, in one explicit start-up order."""
 
 from __future__ import annotations
 
@@ -10,47 +10,32 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
+from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainException, ActionNotFoundException
 
 from actions import build_executor
 from actions.knowledge import closest_question
-from handoff import calls, hub, media, metrics, pending, staff_api, staff_tools
-from handoff.hub import HUB
+from core.db import make_async_engine, make_async_session_factory
+from core.settings import Settings
+from core.status import read_status
+from handoff import calls, media, metrics, pending, staff_api, staff_tools
 from handoff.channels import telegram, webchat
-from handoff.rasa_client import RasaClient
-from handoff.router import Router
+from handoff.hub import HUB, hub_lifecycle
+from handoff.rasa_client import RASA, RasaClient
+from handoff.router import ROUTER, Router
 from knowledge import admin
+from knowledge.live import KNOWLEDGE, knowledge_lifecycle
 from knowledge.service import Knowledge
-from techan import login
-from techan.appkeys import ENGINE, EXECUTOR, KNOWLEDGE, RASA, ROUTER, SESSIONS, SETTINGS, TEMPLATES
-from techan.db import make_async_engine, make_async_session_factory
-from techan.jsonbody import json_object
-from techan.settings import Settings
-from techan.supervisor import read_status
+from web import login
+from web.body import json_object
+from web.errors import json_errors
+from web.keys import ENGINE, SESSIONS, SETTINGS, TEMPLATES
 
 log = logging.getLogger(__name__)
 
 # Rasa sends the whole tracker with every action call, which grows with the conversation.
 MAX_BODY_BYTES = 32 * 1024 * 1024
-
-
-@web.middleware
-async def json_errors(request: web.Request, handler) -> web.StreamResponse:
-    """API errors as JSON with a clear message; never a stack trace to the client."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if not request.path.startswith(("/api/", "/webhook")) or exc.status < 400:
-            raise
-        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
-        return web.json_response({"error": message}, status=exc.status)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        if request.path.startswith(("/api/", "/webhook")):
-            return web.json_response({"error": "internal error; it has been logged"}, status=500)
-        return web.Response(status=500, text="Something went wrong on our side; please try again.")
+EXECUTOR = web.AppKey("executor", ActionExecutor)
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -61,10 +46,8 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
-async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Load the embedding model (a preloaded service, in tests, is reused); kb_watch_ctx indexes the KB."""
-    if KNOWLEDGE not in app:
-        app[KNOWLEDGE] = await asyncio.to_thread(Knowledge.from_settings, app[SETTINGS])
+async def executor_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The Rasa actions, served at /webhook, with the knowledge service injected."""
     app[EXECUTOR] = build_executor(app[KNOWLEDGE])
     yield
 
@@ -134,21 +117,21 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[TEMPLATES] = Environment(
-        loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "knowledge", "techan")]),
+        loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "knowledge", "web")]),
         autoescape=select_autoescape(default=True))
-    if knowledge is not None:
-        app[KNOWLEDGE] = knowledge
-    hub.setup(app)
-    app.cleanup_ctx.extend([database_ctx, knowledge_ctx, rasa_ctx])
+    # Start-up order, one list: each part starts after what it uses and stops before it (aiohttp
+    # runs cleanup contexts in reverse). The KB is indexed before any channel can ask the bot.
+    app.cleanup_ctx.extend([
+        database_ctx,                      # ENGINE, SESSIONS
+        knowledge_lifecycle(knowledge),    # KNOWLEDGE loaded, indexed and watched
+        executor_ctx,                      # EXECUTOR (the actions, given KNOWLEDGE)
+        hub_lifecycle,                     # HUB (console and web chat push)
+        rasa_ctx,                          # RASA, ROUTER and the sweep of pending messages
+        telegram.telegram_ctx,             # the Telegram channel, when a token is set
+        calls.calls_ctx,                   # CALLS; every live call ended at shutdown
+    ])
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhook", action_webhook)
-    webchat.setup(app)
-    telegram.setup(app)
-    admin.setup(app)
-    login.setup(app)
-    staff_api.setup(app)
-    staff_tools.setup(app)
-    media.setup(app)
-    metrics.setup(app)
-    calls.setup(app)
+    for routes in (webchat, telegram, admin, login, staff_api, staff_tools, media, metrics, calls):
+        routes.setup(app)
     return app

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
-from techan.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger("techan")
 
@@ -34,8 +34,8 @@ def db_session(settings: Settings):
     """A committed-on-success session on a migrated database."""
     from sqlalchemy.orm import Session
 
-    from techan.db import make_engine
-    from techan.migrate import upgrade
+    from core.db import make_engine
+    from core.migrate import upgrade
 
     engine = make_engine(settings)
     upgrade(engine)
@@ -238,7 +238,7 @@ def cmd_staff_add(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
     import secrets
 
-    from techan.auth import add_staff
+    from core.accounts import add_staff
 
     password, generated = args.password, False
     if password is None and sys.stdin.isatty():
@@ -258,8 +258,8 @@ def cmd_staff_add(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_staff_token(settings: Settings, args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from techan.auth import api_token
-    from techan.db import StaffAccount
+    from core.accounts import api_token
+    from core.db import StaffAccount
 
     with db_session(settings) as session:
         account = session.scalar(select(StaffAccount).where(StaffAccount.name == args.name))

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from techan import PROJECT_ROOT
-from techan.settings import Settings
+from core.settings import Settings
 
 BOT_DIR = PROJECT_ROOT / "bot"
 CONFIG_FILE = PROJECT_ROOT / "config.yml"

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from techan.rasa_process import log_tail, rasa_env, server_command
 from techan.serving import DRAIN_TIMEOUT_S, HANDLER_SHUTDOWN_S
-from techan.settings import Settings
+from core.settings import Settings
+from core.status import STATUS_FILE
 
 STARTUP_TIMEOUT_S = 300
 STOP_TIMEOUT_S = 15  # Rasa, after the app
@@ -28,7 +29,6 @@ PROGRESS_EVERY_S = 30
 HEALTH_TIMEOUT_S = 6
 RESTART_PAUSES_S = (1, 2, 5, 10, 30)  # before the 1st, 2nd, … restart of a process
 MAX_RESTARTS_PER_MINUTE = 5
-STATUS_FILE = "supervisor.json"  # in the data dir; /healthz shows it
 
 
 def _ok(url: str) -> bool:
@@ -145,13 +145,6 @@ def write_status(path: Path, children: list[Child]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({c.name: c.status() for c in children}), encoding="utf-8")
     tmp.replace(path)
-
-
-def read_status(settings: Settings) -> dict:
-    try:
-        return json.loads((settings.data_path / STATUS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def run_stack(settings: Settings) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from techan import PROJECT_ROOT
-from techan.settings import Settings
+from core.settings import Settings
 
 CI_SKIPS_HEADING = "skipped tests fail the run under CI"
 

@@ -34,13 +34,14 @@ from telegram.helpers import escape_markdown
 from handoff.hub import HUB, Hub
 from handoff.media import save_media
 from handoff.queue import claim, transition
-from handoff.router import Router
 from handoff.states import Event, State
-from techan.appkeys import KNOWLEDGE, ROUTER, SESSIONS, SETTINGS
-from techan.auth import hash_password
-from techan.db import Conversation, Customer, Handoff, Message, StaffAccount
-from techan.language import LANGUAGES, Say, detect
-from techan.settings import Settings
+from handoff.router import ROUTER, Router
+from knowledge.live import KNOWLEDGE
+from web.keys import SESSIONS, SETTINGS
+from core.accounts import hash_password
+from core.db import Conversation, Customer, Handoff, Message, StaffAccount
+from core.language import LANGUAGES, Say, detect
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -564,4 +565,3 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     app.router.add_post(WEBHOOK_PATH, webhook)
-    app.cleanup_ctx.append(telegram_ctx)

@@ -5,16 +5,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import weakref
 from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import or_, select, update
 
 from handoff import pending
+from handoff.hub import HUB
 from handoff.queue import message_json
-from techan.appkeys import ROUTER, SESSIONS, TEMPLATES
-from techan.db import Conversation, Customer, Message, is_busy
-from techan.jsonbody import json_object
+from handoff.router import ROUTER
+from web.keys import SESSIONS, TEMPLATES
+from core.db import Conversation, Customer, Message, is_busy
+from web.auth import refuse_cross_origin
+from web.body import json_object
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +130,28 @@ async def messages_read(request: web.Request) -> web.Response:
     return web.json_response({"delivered": marked})
 
 
+async def customer_socket(request: web.Request) -> web.WebSocketResponse:
+    """The web chat's push channel: it is told when staff write, then fetches the messages."""
+    sender = request.match_info["sender"]
+    if not SENDER.match(sender):
+        raise web.HTTPBadRequest(text="sender must be 1-64 letters, digits, '-' or '_'")
+    refuse_cross_origin(request)
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    hub = request.app[HUB]
+    hub.customers.setdefault(sender, weakref.WeakSet()).add(ws)
+    try:
+        async for _message in ws:
+            pass
+    finally:
+        group = hub.customers.get(sender)
+        if group is not None:
+            group.discard(ws)
+            if not group:
+                hub.customers.pop(sender, None)
+    return ws
+
+
 def message_id_param(value: str, name: str) -> int:
     try:
         return int(value)
@@ -138,4 +164,5 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/chat/{sender}", chat_message)
     app.router.add_get("/api/chat/{sender}/messages", staff_messages)
     app.router.add_post("/api/chat/{sender}/messages/read", messages_read)
+    app.router.add_get("/ws/chat/{sender}", customer_socket)
     app.router.add_static("/static", STATIC)

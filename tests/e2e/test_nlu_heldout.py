@@ -11,7 +11,7 @@ import yaml
 
 from techan import PROJECT_ROOT
 from techan.rasa_process import rasa_executable
-from techan.settings import Settings
+from core.settings import Settings
 
 HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
 INTENT_MACRO_F1 = 0.90

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from techan.language import CJK
+from core.language import CJK
 from tests.e2e.test_channel_telegram import replies_after, say, sent_to, wait_for
 from tests.stack import staff_token
 

@@ -164,7 +164,7 @@ def call(base_url: str, method: str, path: str, token: str, body: dict | None = 
 
 
 def rasa_user_texts(stack, who: str) -> list[str]:
-    from techan.settings import Settings
+    from core.settings import Settings
 
     token = Settings(_env_file=None, data_dir=stack.data_dir).rasa_token
     with urllib.request.urlopen(f"{stack.rasa_url}/conversations/web-{who}/tracker?token={token}", timeout=30) as r:

@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 from knowledge.service import Knowledge, Snapshot, read_snapshot
 from knowledge.store import load_demo
 from techan.app import create_app
-from techan.db import Conversation, Customer, make_engine
-from techan.migrate import upgrade
-from techan.settings import Settings
+from core.db import Conversation, Customer, make_engine
+from core.migrate import upgrade
+from core.settings import Settings
 from tests.conftest import shared_models_dir
 
 

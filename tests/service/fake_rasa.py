@@ -15,7 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from handoff.rasa_client import RasaUnavailable
-from techan.appkeys import EXECUTOR, ROUTER
+from handoff.router import ROUTER
+from techan.app import EXECUTOR
 
 HUMAN = ("转人工", "/request_human", "I'd like to talk to a person")
 

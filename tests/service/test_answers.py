@@ -14,7 +14,7 @@ from actions.knowledge import ActionAnswerQuestion
 from knowledge.files import KBEntryIn
 from knowledge.service import Outcome, read_snapshot
 from knowledge.store import save_entry
-from techan.db import make_engine
+from core.db import make_engine
 from tests.service.test_actions import tracker
 
 JERKY = {"product": "beef-jerky"}

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from handoff.calls import ice_servers
 from techan.app import create_app
-from techan.auth import sign
-from techan.db import Call, ConversationEvent
+from core.accounts import sign
+from core.db import Call, ConversationEvent
 from tests.call_peer import CallPeer, wait_until
 from tests.service.conftest import db_session, migrated_demo_shop
 from tests.service.test_kb_admin import bearer

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from techan.db import Conversation, ConversationEvent, Customer, Message
+from core.db import Conversation, ConversationEvent, Customer, Message
 from tests.service.conftest import db_session
 
 
@@ -101,7 +101,7 @@ async def test_while_waiting_messages_are_kept_for_staff_not_answered(client, se
 
 
 async def test_unexpected_errors_are_json_without_stack_trace(client, monkeypatch):
-    from techan.appkeys import ROUTER
+    from handoff.router import ROUTER
 
     async def boom(*_args, **_kwargs):
         raise RuntimeError("secret internals")
@@ -119,7 +119,7 @@ async def test_oversized_body_is_refused_before_reading(client):
 
 
 async def test_action_endpoint_accepts_long_trackers(client):
-    from techan.appkeys import SETTINGS
+    from web.keys import SETTINGS
     from tests.service.test_webhook import action_call
 
     call = action_call("action_answer_question", "运费多少钱？", "ask_shipping")

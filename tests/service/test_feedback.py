@@ -14,9 +14,10 @@ from sqlalchemy import select
 from actions.knowledge import closest_question
 from handoff.rasa_client import RasaUnavailable
 from handoff.router import FEEDBACK_AGAIN_TEXT, FEEDBACK_REFUSED_TEXT, HELPFUL_THANKS_TEXT, NOT_HELPFUL_TEXT
-from techan.appkeys import KNOWLEDGE, ROUTER
+from handoff.router import ROUTER
+from knowledge.live import KNOWLEDGE
 from techan.app import create_app
-from techan.db import Conversation, Customer, KBEntry, Message, UnansweredQuestion
+from core.db import Conversation, Customer, KBEntry, Message, UnansweredQuestion
 from tests.fake_telegram import TOKEN, FakeBotAPI
 from tests.service.conftest import bot_conversation, db_session, migrated_demo_shop
 from tests.service.fake_rasa import use_fake_rasa

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from techan.db import Conversation, ConversationEvent, Customer, Handoff, Message
+from core.db import Conversation, ConversationEvent, Customer, Handoff, Message
 from tests.service.conftest import db_session
 from tests.service.test_kb_admin import bearer
 
@@ -164,7 +164,7 @@ async def test_staff_take_over_a_bot_chat(client, settings):
 async def test_outside_business_hours_the_customer_is_told_when_staff_are_back(aiohttp_client, settings, knowledge):
     from datetime import datetime, timezone as tz
 
-    from handoff.hours import DAYS
+    from core.hours import DAYS
     from techan.app import create_app
     from tests.service.conftest import migrated_demo_shop
 

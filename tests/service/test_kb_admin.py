@@ -18,9 +18,9 @@ from knowledge.files import ImportFileError, KBEntryIn
 from knowledge.index import VectorCache
 from knowledge.service import Knowledge, read_snapshot
 from knowledge.store import import_kb_file, kb_records, rollback_entry, save_entry
-from techan.appkeys import SETTINGS
-from techan.auth import add_staff, api_token
-from techan.db import KBEntry, KBRevision
+from web.keys import SETTINGS
+from core.accounts import add_staff, api_token
+from core.db import KBEntry, KBRevision
 from tests.service.conftest import db_session
 
 NEW_ENTRY = {"topic": "other", "questions": ["你们卖不卖熊猫玩偶", "有没有熊猫公仔"],

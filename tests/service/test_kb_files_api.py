@@ -10,7 +10,7 @@ import yaml
 from sqlalchemy import select
 
 from knowledge.inbox import group_questions
-from techan.db import KBEntry, UnansweredQuestion
+from core.db import KBEntry, UnansweredQuestion
 from tests.service.conftest import db_session
 from tests.service.test_kb_admin import bearer
 

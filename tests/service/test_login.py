@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from techan.appkeys import SETTINGS
-from techan.auth import add_staff
-from techan.db import StaffAccount
+from web.keys import SETTINGS
+from core.accounts import add_staff
+from core.db import StaffAccount
 from tests.service.conftest import db_session
 
 PASSWORD = "correct horse battery"

@@ -15,9 +15,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select
 
-from techan.db import Base, Conversation, Customer, Message, make_async_engine, make_async_session_factory
-from techan.migrate import downgrade, upgrade
-from techan.settings import Settings
+from core.db import Base, Conversation, Customer, Message, make_async_engine, make_async_session_factory
+from core.migrate import downgrade, upgrade
+from core.settings import Settings
 
 TABLES = {"customers", "conversations", "messages", "conversation_events", "products", "kb_entries",
           "shipping_rates", "alembic_version"}

@@ -9,7 +9,7 @@ from datetime import timedelta
 from aiohttp import FormData
 from sqlalchemy import select
 
-from techan.db import Handoff, StaffNote, utcnow
+from core.db import Handoff, StaffNote, utcnow
 from tests.service.conftest import db_session
 from tests.service.test_handoff_api import hand_off
 from tests.service.test_kb_admin import bearer
@@ -145,8 +145,8 @@ async def test_metrics_count_by_the_shops_day_when_it_differs_from_the_utc_day(c
     from datetime import datetime, timezone
 
     from handoff.metrics import daily_metrics
-    from techan.appkeys import SESSIONS
-    from techan.db import Conversation, Customer
+    from web.keys import SESSIONS
+    from core.db import Conversation, Customer
 
     started = datetime(2026, 11, 25, 16, 30, tzinfo=timezone.utc)
     with db_session(settings) as session:

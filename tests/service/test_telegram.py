@@ -16,7 +16,7 @@ from telegram.constants import MessageLimit
 from handoff.channels import telegram as telegram_channel
 from handoff.channels.telegram import webhook_secret
 from techan.app import create_app
-from techan.db import Message
+from core.db import Message
 from tests.fake_telegram import TOKEN, FakeBotAPI
 from tests.service.conftest import db_session, migrated_demo_shop
 from tests.service.test_kb_admin import bearer

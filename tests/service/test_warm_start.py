@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session as OrmSession
 
 from handoff.pending import HANDLED, PENDING
 from techan.app import create_app
-from techan.db import Conversation, Customer, Handoff, Message, UnansweredQuestion, utcnow
+from core.db import Conversation, Customer, Handoff, Message, UnansweredQuestion, utcnow
 from tests.service.conftest import bot_conversation, db_session, migrated_demo_shop
 from tests.service.fake_rasa import use_fake_rasa
 from tests.service.test_kb_admin import bearer

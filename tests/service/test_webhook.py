@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from techan.appkeys import SETTINGS
+from web.keys import SETTINGS
 
 
 def action_call(action: str, text: str, intent: str) -> dict:

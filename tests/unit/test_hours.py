@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from handoff.hours import BusinessHours, describe
+from core.hours import BusinessHours, describe
 
 HOURS = BusinessHours.parse("mon-fri 09:00-21:00; sat,sun 10:00-18:00", "Asia/Shanghai")
 

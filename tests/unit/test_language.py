@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from techan.language import Say, detect, to_simplified
+from core.language import Say, detect, to_simplified
 
 
 @pytest.mark.parametrize(("text", "previous", "expected"), [

@@ -1,4 +1,4 @@
-"""Staff and owner accounts: Argon2 password hashes and signed, revocable tokens."""
+"""Staff and owner accounts: Argon2 password hashes and signed, revocable tokens (no HTTP here)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,17 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from urllib.parse import quote
 
-from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from techan.appkeys import SESSIONS, SETTINGS
-from techan.db import StaffAccount
+from core.db import StaffAccount
 
 ROLES = ("owner", "staff")
 API_TOKEN_DAYS = 90
-SESSION_COOKIE = "techan_session"
 SESSION_HOURS = 12
-UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-CSRF = web.RequestKey("csrf", str)  # the signed-in session's CSRF token
 _hasher = PasswordHasher()
 
 
@@ -103,61 +97,3 @@ def session_token(secret: str, account: StaffAccount) -> tuple[str, str]:
     token = sign(secret, {"sub": account.id, "v": account.token_version, "kind": "session", "csrf": csrf,
                           "exp": int(time.time()) + SESSION_HOURS * 3600})
     return token, csrf
-
-
-def set_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
-    secure = request.app[SETTINGS].public_url.startswith("https://")
-    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_HOURS * 3600, httponly=True, samesite="Strict",
-                        secure=secure, path="/")
-
-
-async def authenticate(request: web.Request) -> Principal | None:
-    """The account behind the bearer token or session cookie, if valid and not revoked.
-
-    For a cookie session, ``request[CSRF]`` holds the token its forms must send back.
-    """
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        token, kind = header[7:].strip(), "api"
-    elif SESSION_COOKIE in request.cookies:
-        token, kind = request.cookies[SESSION_COOKIE], "session"
-    else:
-        return None
-    claims = unsign(request.app[SETTINGS].secret, token)
-    if not claims or claims.get("kind") != kind:
-        return None
-    async with request.app[SESSIONS]() as session:
-        account = await session.get(StaffAccount, claims.get("sub"))
-    if account is None or not account.active or account.token_version != claims.get("v"):
-        return None
-    if kind == "session":
-        request[CSRF] = claims["csrf"]
-    return Principal(account.id, account.name, account.role)
-
-
-async def require(request: web.Request, role: str) -> Principal:
-    """The caller, if signed in with ``role`` (owners may do what staff do); else 401/403.
-
-    Changes made through a cookie session must carry its CSRF token (header or form field).
-    """
-    principal = await authenticate(request)
-    if principal is None:
-        raise web.HTTPUnauthorized(text="sign in first (at /login, or a bearer token from `techan staff token NAME`)",
-                                   headers={"WWW-Authenticate": "Bearer"})
-    if role == "owner" and principal.role != "owner":
-        raise web.HTTPForbidden(text="only the shop owner may do this")
-    if CSRF in request and request.method in UNSAFE_METHODS:
-        sent = request.headers.get("X-CSRF-Token", "")
-        if not sent and request.content_type == "application/x-www-form-urlencoded":
-            sent = str((await request.post()).get("csrf_token", ""))
-        if not hmac.compare_digest(sent, request[CSRF]):
-            raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the page")
-    return principal
-
-
-async def require_page(request: web.Request, role: str) -> Principal:
-    """Like ``require`` for HTML pages: a browser without a session is sent to the login page."""
-    try:
-        return await require(request, role)
-    except web.HTTPUnauthorized:
-        raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}") from None

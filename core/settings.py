@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.hours import BusinessHours
+
 DEFAULT_EMBEDDING_MODEL = "intfloat/multilingual-e5-small"
 
 
@@ -56,15 +58,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _hours_are_readable(self) -> Settings:
-        from handoff.hours import BusinessHours
-
-        BusinessHours.parse(self.business_hours, self.timezone)  # fail at start, not at the first handoff
+        self.hours  # parsed once, and a typo fails at start, not at the first handoff
         return self
 
-    @property
-    def hours(self):
-        from handoff.hours import BusinessHours
-
+    @cached_property
+    def hours(self) -> BusinessHours:
         return BusinessHours.parse(self.business_hours, self.timezone)
 
     @property

@@ -1,7 +1,7 @@
 """Relational schema (SQLAlchemy 2 declarative) and engine factories.
 
 The schema itself is created and changed only by Alembic migrations
-(``techan/migrations``); these classes must stay in step with them, which a
+(``core/migrations``); these classes must stay in step with them, which a
 test checks by comparing the migrated database with this metadata.
 """
 
@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
-from techan.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

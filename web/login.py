@@ -9,9 +9,10 @@ from collections import deque
 from aiohttp import web
 from sqlalchemy import select
 
-from techan.appkeys import SESSIONS, SETTINGS, TEMPLATES
-from techan.auth import SESSION_COOKIE, check_password, require, session_token, set_session_cookie, sign, unsign
-from techan.db import StaffAccount
+from web.keys import SESSIONS, SETTINGS, TEMPLATES
+from core.accounts import check_password, session_token, sign, unsign
+from web.auth import SESSION_COOKIE, require, set_session_cookie
+from core.db import StaffAccount
 
 MAX_FAILURES = 5
 WINDOW_S = 300

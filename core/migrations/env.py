@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from techan.db import Base
+from core.db import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

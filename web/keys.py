@@ -1,0 +1,14 @@
+"""The kernel's typed application state (aiohttp ``AppKey``s); every other key lives next to the class it types."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from jinja2 import Environment
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+TEMPLATES = web.AppKey("templates", Environment)
