@@ -13,7 +13,7 @@ from handoff.queue import (aware, claim, current_handoff, end_handoff, message_j
 from handoff.states import Event, InvalidTransition, State
 from handoff.unanswered import answer_to, note_question, question_before
 from handoff.router import ROUTER, rasa_sender
-from web.keys import SESSIONS, TEMPLATES
+from web.keys import SESSIONS, SETTINGS, TEMPLATES
 from core.accounts import Principal
 from web.auth import CSRF, refuse_cross_origin, require, require_page
 from core.db import Conversation, Customer, Handoff, Message, StaffAccount, StaffNote, utcnow
@@ -229,7 +229,7 @@ async def staff_socket(request: web.Request) -> web.WebSocketResponse:
 async def console_page(request: web.Request) -> web.Response:
     principal = await require_page(request, "staff")
     html = request.app[TEMPLATES].get_template("console.html").render(
-        user=principal.name, role=principal.role, csrf=request[CSRF])
+        user=principal.name, role=principal.role, csrf=request[CSRF], timezone=request.app[SETTINGS].timezone)
     return web.Response(text=html, content_type="text/html")
 
 

@@ -6,9 +6,49 @@
   const $ = (id) => document.getElementById(id);
   const REASONS = { customer_request: "顾客要人工", video_request: "要视频看货", low_confidence: "机器人答不上",
                     bot_unavailable: "机器人故障", staff_takeover: "店员接管" };
+  const ME = document.querySelector('meta[name="staff-name"]').content;
+  const SHOP_TZ = document.querySelector('meta[name="shop-timezone"]').content;
+  const STATES = { bot: "机器人接待中", waiting: "等待店员", assigned: "店员接待中", resolved: "服务已结束，机器人继续接待" };
+  const AUTHORS = { customer: "顾客", bot: "机器人", staff: "店员", system: "系统" };
+  // What a tapped button sent, when the button itself is no longer in the transcript to name it.
+  const PAYLOADS = { "/request_human": "转人工", "/request_video": "视频看实物", "/request_gift": "挑礼物",
+                     "/greet": "你好", "/affirm": "好的", "/deny": "不用了", "/cancel": "取消" };
   let openId = null;
   let canned = [];
   const isOwner = document.getElementById("canned-form") !== null;
+
+  // In-page notices instead of alert(): Chinese words for what went wrong, the server's text kept in the title.
+  function notice(text, kind, detail) {
+    const item = el("div", text, "notice " + (kind || "info"));
+    if (detail) item.title = detail;
+    $("notices").append(item);
+    setTimeout(() => item.remove(), kind === "error" ? 8000 : 4000);
+  }
+  const PROBLEMS = { 400: "内容不对，请检查后再试", 403: "这个对话不在你手上，请先接入", 404: "找不到这个对话，可能已经结束",
+                     409: "这个对话刚被别人处理了（已被接入或已结束）", 413: "内容太大了", 429: "操作太快了，请稍等再试" };
+  function problem(err) {
+    notice(PROBLEMS[err.status] || (err.status ? "没有成功，请再试一次" : "网络断了，请稍后再试"), "error", err.message);
+  }
+  function confirmInPage(text) {
+    const dialog = $("confirm");
+    $("confirm-text").textContent = text;
+    dialog.returnValue = "";
+    dialog.showModal();
+    $("confirm-yes").focus();
+    return new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true }));
+  }
+  // A button does its work once at a time: a double-click sends one request, not two.
+  async function once(button, work) {
+    if (button.disabled) return;
+    button.disabled = true;
+    try { await work(); } finally { button.disabled = false; }
+  }
+  function shopTime(iso) {
+    const at = new Date(iso);
+    const day = (d) => d.toLocaleDateString("zh-CN", { timeZone: SHOP_TZ });
+    const time = at.toLocaleTimeString("zh-CN", { timeZone: SHOP_TZ, hour: "2-digit", minute: "2-digit" });
+    return day(at) === day(new Date()) ? time : at.toLocaleDateString("zh-CN", { timeZone: SHOP_TZ, month: "numeric", day: "numeric" }) + " " + time;
+  }
 
   function el(tag, text, cls) {
     const node = document.createElement(tag);
@@ -22,13 +62,51 @@
     else if (body !== undefined) { options.body = JSON.stringify(body); options.headers["Content-Type"] = "application/json"; }
     const response = await fetch(path, options);
     const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data.error || String(response.status));
+    if (!response.ok) throw Object.assign(new Error(data.error || String(response.status)), { status: response.status });
     return data;
   }
   const minutes = (s) => (s < 60 ? s + " 秒" : Math.floor(s / 60) + " 分钟");
 
+  // A new handoff is announced: a short tone, the count in the tab title, a desktop notification.
+  let known = null;  // the handoff ids seen so far (null before the first load: those are not "new")
+  const TITLE = document.title;
+  function chime() {
+    try {
+      const audio = new (window.AudioContext || window.webkitAudioContext)();
+      const tone = audio.createOscillator(), gain = audio.createGain();
+      tone.frequency.value = 880;
+      gain.gain.setValueAtTime(0.15, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
+      tone.connect(gain).connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.4);
+      tone.onended = () => audio.close();
+    } catch (err) { /* no sound on this browser: the title and the notification still say it */ }
+  }
+  function announce(handoffs) {
+    const waiting = handoffs.filter((h) => !h.claimed_by);
+    document.title = (waiting.length ? "(" + waiting.length + ") " : "") + TITLE;
+    const fresh = known === null ? [] : waiting.filter((h) => !known.has(h.id));
+    known = new Set(handoffs.map((h) => h.id));
+    if (!fresh.length) return;
+    window.techanAnnounced = (window.techanAnnounced || 0) + fresh.length;
+    chime();
+    if ("Notification" in window && Notification.permission === "granted") {
+      const first = fresh[0];
+      new Notification("新的转人工 · " + (first.customer || "顾客"), { body: (REASONS[first.reason] || first.reason) + "\n" + (first.summary || ""), tag: "handoff-" + first.id });
+    }
+  }
+  // Asked once, on the first click anywhere (browsers only ask from a user's gesture).
+  document.addEventListener("click", () => {
+    if ("Notification" in window && Notification.permission === "default" && !localStorage.getItem("techan-notify-asked")) {
+      localStorage.setItem("techan-notify-asked", "1");
+      Notification.requestPermission();
+    }
+  }, { once: true });
+
   async function loadQueue() {
     const data = await api("GET", "/api/handoffs");
+    announce(data.handoffs);
     const list = $("queue");
     list.replaceChildren();
     $("queue-count").textContent = "（" + data.handoffs.length + "）";
@@ -40,10 +118,12 @@
                   el("div", (h.claimed_by ? "由 " + h.claimed_by + " 接待 · " : "等待 ") + minutes(h.wait_seconds), "meta"));
       if (!h.claimed_by) {
         const claim = el("button", "接入");
-        claim.addEventListener("click", async (event) => {
+        claim.addEventListener("click", (event) => {
           event.stopPropagation();
-          await api("POST", "/api/handoffs/" + h.id + "/claim").catch((err) => alert(err.message));
-          openConversation(h.conversation_id);
+          once(claim, async () => {
+            await api("POST", "/api/handoffs/" + h.id + "/claim").then(() => notice("已接入", "ok")).catch(problem);
+            await openConversation(h.conversation_id);
+          });
         });
         item.append(claim);
       }
@@ -60,7 +140,7 @@
       const item = el("li", c.customer + " · " + c.channel + " ");
       const take = el("button", "接管");
       take.addEventListener("click", async () => {
-        await api("POST", "/api/conversations/" + c.id + "/takeover").catch((err) => alert(err.message));
+        await api("POST", "/api/conversations/" + c.id + "/takeover").catch(problem);
         openConversation(c.id);
       });
       item.append(take);
@@ -84,15 +164,42 @@
     box.append(dl);
   }
 
+  // A tapped button is shown by its title (from the message that offered it), not its payload.
+  function buttonTitle(text, earlier) {
+    for (let i = earlier.length - 1; i >= 0; i--) {
+      const found = (earlier[i].buttons || []).find((b) => b.payload === text);
+      if (found) return found.title;
+    }
+    return PAYLOADS[text.split("{")[0]] || null;
+  }
+  function productCard(p) {
+    const card = el("div", null, "card");
+    if (p.image) { const img = el("img"); img.src = p.image; img.alt = p.name; card.append(img); }
+    card.append(el("strong", p.name), el("span", p.price !== undefined && p.price !== null ? Math.round(p.price * 100) / 100 + "元" : "", "price"));
+    return card;
+  }
+
   async function openConversation(id) {
     openId = id;
     const detail = await api("GET", "/api/conversations/" + id);
-    $("chat-title").textContent = "对话 #" + id + " · " + detail.state;
+    const holder = detail.handoff && detail.handoff.claimed_by;
+    const held = detail.state === "assigned" && holder === ME;
+    $("chat-title").textContent = (detail.customer.name || "对话 #" + id) + " · " + (STATES[detail.state] || detail.state) +
+      (detail.state === "assigned" && holder && !held ? "（由 " + holder + " 接待）" : "");
     const list = $("transcript");
     list.replaceChildren();
-    for (const m of detail.transcript) {
-      const item = el("li", null, m.direction);
-      item.append(el("span", m.author + " · " + m.at.slice(11, 16), "who"), el("span", m.text));
+    detail.transcript.forEach((m, index) => {
+      const item = el("li", null, m.direction + " " + m.author);
+      const tapped = m.direction === "in" && m.text.startsWith("/") ? buttonTitle(m.text, detail.transcript.slice(0, index)) : null;
+      item.append(el("span", (AUTHORS[m.author] || m.author) + " · " + shopTime(m.at), "who"));
+      if (tapped) item.append(el("span", "👆 " + tapped, "tapped"));
+      else if (m.text) item.append(el("span", m.text));
+      if ((m.products || []).length) {
+        const cards = el("div", null, "cards");
+        cards.append(...m.products.map(productCard));
+        item.append(cards);
+      }
+      if ((m.buttons || []).length) item.append(el("span", "按钮：" + m.buttons.map((b) => b.title).join(" · "), "buttons"));
       if (m.image) { const img = el("img"); img.src = m.image; img.alt = "图片"; img.className = "sent"; item.append(img); }
       if (m.media && /^\/media\/[A-Za-z0-9_-]+\.[a-z0-9]+$/.test(m.media.url)) {
         const tag = { photo: "img", voice: "audio", audio: "audio", video: "video", video_note: "video" }[m.media.kind] || "a";
@@ -102,11 +209,11 @@
       }
       if (m.delivery_status === "failed") item.append(el("span", "⚠ 没有送达，请换个方式联系顾客", "failed"));
       list.append(item);
-    }
+    });
     const notes = $("notes");
     notes.replaceChildren(...detail.notes.map((n) => el("li", n.author + "：" + n.text)));
     list.lastElementChild && list.lastElementChild.scrollIntoView();
-    $("reply").hidden = $("tools").hidden = detail.state !== "assigned";
+    $("reply").hidden = $("tools").hidden = !held;  // the tools only for a chat this staff member holds
     $("note").hidden = false;
     renderContext(detail);
     loadQueue();
@@ -120,7 +227,7 @@
     let body = { text };
     if (file) { body = new FormData(); body.append("text", text); body.append("image", file); }
     await api("POST", "/api/conversations/" + openId + "/messages", body)
-      .then(() => { $("reply-text").value = ""; $("reply-image").value = ""; }).catch((err) => alert(err.message));
+      .then(() => { $("reply-text").value = ""; $("reply-image").value = ""; }).catch(problem);
   });
   $("reply-image").addEventListener("change", () => { if ($("reply-image").files.length) $("reply").requestSubmit(); });
   // "/hi" followed by a space or Tab becomes the canned reply with that shortcut.
@@ -139,8 +246,8 @@
   $("transfer-to").addEventListener("change", async () => {
     const to = $("transfer-to").value;
     $("transfer-to").value = "";
-    if (!to || openId === null || !confirm("把这个对话转给 " + to + "？")) return;
-    await api("POST", "/api/conversations/" + openId + "/transfer", { to }).catch((err) => alert(err.message));
+    if (!to || openId === null || !(await confirmInPage("把这个对话转给 " + to + "？"))) return;
+    await api("POST", "/api/conversations/" + openId + "/transfer", { to }).catch(problem);
     openConversation(openId);
   });
   // Calls open in their own tab: the picture on the left, this chat's context on the right.
@@ -153,7 +260,7 @@
         if (tab) tab.location = call.staff_url; else location.href = call.staff_url;
       } catch (err) {
         if (tab) tab.close();
-        alert(err.message);
+        problem(err);
       }
     });
   }
@@ -162,7 +269,7 @@
     const text = $("note-text").value.trim();
     if (!text || openId === null) return;
     await api("POST", "/api/conversations/" + openId + "/notes", { text })
-      .then(() => { $("note-text").value = ""; }).catch((err) => alert(err.message));
+      .then(() => { $("note-text").value = ""; }).catch(problem);
     openConversation(openId);
   });
 
@@ -179,7 +286,7 @@
       const remove = el("button", "删除");
       remove.type = "button";
       remove.addEventListener("click", async () => {
-        await api("DELETE", "/api/canned/" + c.id).catch((err) => alert(err.message));
+        await api("DELETE", "/api/canned/" + c.id).catch(problem);
         loadCanned();
       });
       item.append(remove);
@@ -195,18 +302,19 @@
     $("canned-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       await api("POST", "/api/canned", { shortcut: $("canned-shortcut").value.trim(), text: $("canned-text").value })
-        .then(() => { $("canned-shortcut").value = ""; $("canned-text").value = ""; }).catch((err) => alert(err.message));
+        .then(() => { $("canned-shortcut").value = ""; $("canned-text").value = ""; }).catch(problem);
       loadCanned();
     });
   }
   $("reply-text").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); $("reply").requestSubmit(); }
   });
-  $("resolve").addEventListener("click", async () => {
-    if (openId === null) return;
-    await api("POST", "/api/conversations/" + openId + "/resolve").catch((err) => alert(err.message));
-    openConversation(openId);
-  });
+  $("resolve").addEventListener("click", () => once($("resolve"), async () => {
+    if (openId === null || !(await confirmInPage("结束这次服务？顾客会收到评分邀请，之后由机器人继续接待。"))) return;
+    const id = openId;
+    await api("POST", "/api/conversations/" + id + "/resolve").then(() => notice("服务已结束", "ok")).catch(problem);
+    openConversation(id);
+  }));
 
   // The shop's processes as /healthz reports them under `techan run`: a restart is shown to staff, so
   // a quiet bot is explained ("messages are kept and answered when it is back") rather than a mystery.

@@ -184,6 +184,7 @@ def test_staff_console_and_customer_chat_end_to_end(stack, browser):
     customer.press("#input", "Enter")
     console.locator("#transcript li", has_text="太好了，谢谢").wait_for(timeout=30_000)
     console.click("#resolve")
+    console.click("#confirm-yes")  # 结束服务 asks first
     stars = customer.locator(".msg.bot .buttons button", has_text="⭐⭐⭐⭐⭐")
     stars.wait_for(timeout=30_000)
     stars.click()

@@ -1,0 +1,124 @@
+"""The staff console as staff use it (real Chromium, the real stack): what they see at each step of a handoff."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from tests.e2e.test_browser_webchat import browser  # noqa: F401 (a fixture)
+
+PASSWORD = "long enough password"
+NO_LIVE_UPDATES = "window.WebSocket = class { constructor() {} close() {} send() {} };"
+
+
+def staff_console(browser, stack, *, live: bool = True):
+    """A new staff member signed in to the console (1366×900); ``live=False``: no pushed updates."""
+    name = f"staff{uuid.uuid4().hex[:6]}"
+    subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", "staff", "--password", PASSWORD],
+                   env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, check=True, capture_output=True)
+    page = browser.new_page(locale="zh-CN", viewport={"width": 1366, "height": 900})
+    if not live:
+        page.add_init_script(NO_LIVE_UPDATES)
+    page.goto(stack.app_url + "/console")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    if live:
+        page.wait_for_selector("#live:has-text('实时')", timeout=30_000)
+    else:
+        page.wait_for_selector("#queue-count:has-text('（')", timeout=30_000)
+    return page, name
+
+
+def customer_page(browser, stack):
+    page = browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
+    page.goto(stack.app_url + "/")
+    return page
+
+
+def customer_says(page, text: str) -> None:
+    before = page.locator(".msg.bot").count()
+    page.fill("#input", text)
+    page.press("#input", "Enter")
+    page.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
+
+
+def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path):
+    console, me = staff_console(browser, stack)
+    assert console.locator("#reply").is_hidden() and console.locator("#tools").is_hidden()  # no chat selected
+    assert not console.title().startswith("(")
+
+    customer = customer_page(browser, stack)
+    marker = uuid.uuid4().hex[:6]
+    customer_says(customer, "想给爸妈买点礼物")
+    offered = customer.locator(".msg.bot").last.locator(".buttons button").first  # the occasions
+    title = offered.inner_text()
+    before = customer.locator(".msg.bot").count()
+    offered.click()
+    customer.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
+    customer_says(customer, "三百左右")
+    customer.wait_for_selector(".product", timeout=30_000)  # the gift cards
+    customer_says(customer, f"紫砂壶{marker}有证书吗")
+    customer_says(customer, "转人工")
+    customer.screenshot(path=tmp_path / "customer-waiting.png")
+
+    entry = console.locator("#queue li", has_text=marker)
+    entry.wait_for(timeout=30_000)  # pushed over the WebSocket, no reload
+    console.wait_for_function("document.title.startsWith('(')", timeout=30_000)  # the count in the tab title
+    assert console.evaluate("window.techanAnnounced") >= 1  # and the tone / desktop notification with it
+    late, _colleague = staff_console(browser, stack, live=False)  # a colleague whose page will not refresh
+    late.locator("#queue li", has_text=marker).wait_for(timeout=30_000)
+
+    entry.locator("button", has_text="接入").dblclick()  # a double-click claims once, no false error
+    console.wait_for_selector("#reply:not([hidden])", timeout=30_000)
+    console.locator(".notice.ok", has_text="已接入").wait_for(timeout=10_000)
+    assert console.locator(".notice.error").count() == 0
+    assert console.locator("#tools").is_visible()
+    assert "店员接待中" in console.inner_text("#chat-title")
+
+    transcript = console.locator("#transcript")
+    assert "/request" not in transcript.inner_text() and "/inform" not in transcript.inner_text()
+    assert console.locator("#transcript .tapped", has_text=title).count() == 1  # the button's title, not its payload
+    cards = console.locator("#transcript .card")
+    assert cards.count() >= 1 and re.search(r"\d+元", cards.first.inner_text())
+    first_time = console.locator("#transcript .who").first.inner_text().split(" · ")[-1]
+    shop_now = datetime.now(ZoneInfo("Asia/Shanghai"))  # the shop's time zone, not the browser's (UTC here)
+    assert first_time in {(shop_now - timedelta(minutes=m)).strftime("%H:%M") for m in range(3)}
+
+    # the page stays put: the header and the chat title do not scroll away with a long transcript
+    assert console.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight + 1")
+    title_top = console.locator("#chat-title").bounding_box()["y"]
+    console.locator("#transcript").evaluate("t => t.scrollTop = t.scrollHeight")
+    assert console.locator("#chat-title").bounding_box()["y"] == title_top
+    console.screenshot(path=tmp_path / "console-claimed.png")
+
+    # the colleague's page still offers 接入: pressing it says, in Chinese, that someone has it
+    late.locator("#queue li", has_text=marker).locator("button", has_text="接入").click()
+    problem = late.locator(".notice.error")
+    problem.wait_for(timeout=10_000)
+    assert problem.inner_text() == "这个对话刚被别人处理了（已被接入或已结束）"
+    late.wait_for_function(f"document.getElementById('chat-title').textContent.includes('由 {me} 接待')",
+                           timeout=10_000)
+    assert late.locator("#reply").is_hidden() and late.locator("#tools").is_hidden()  # not theirs to answer
+    late.screenshot(path=tmp_path / "console-colleague.png")
+
+    # 结束服务 asks first; cancelling keeps the chat, a double-click confirms once
+    console.click("#resolve")
+    dialog = console.locator("#confirm")
+    assert dialog.is_visible() and "结束这次服务" in dialog.inner_text()
+    console.screenshot(path=tmp_path / "console-confirm.png")
+    console.click("#confirm button[value=no]")
+    assert dialog.is_hidden() and "店员接待中" in console.inner_text("#chat-title")
+    console.dblclick("#resolve")
+    console.click("#confirm-yes")
+    console.wait_for_function("document.getElementById('chat-title').textContent.includes('服务已结束，机器人继续接待')",
+                              timeout=30_000)
+    assert console.locator("#reply").is_hidden()
+    customer.locator(".msg.bot .buttons button", has_text="⭐⭐⭐⭐⭐").wait_for(timeout=30_000)
+    customer.wait_for_timeout(1500)  # time for a second prompt to show, if one were sent
+    assert customer.locator(".msg.bot", has_text="⭐⭐⭐⭐⭐").count() == 1
