@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -54,6 +56,7 @@ class Settings(BaseSettings):
     telegram_token: str = ""
     telegram_api_url: str = "https://api.telegram.org/bot"
     public_url: str = ""
+    embed_origins: str = ""  # sites allowed to frame the web chat, space-separated ("https://shop.example")
     telegram_staff_chat: str = ""
 
     @model_validator(mode="after")
@@ -111,13 +114,9 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         path = self.data_path / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(32)
-        path.write_text(value)
-        path.chmod(0o600)
-        return value
+        if not path.exists():
+            _create_private_file(path, secrets.token_urlsafe(32))
+        return path.read_text().strip()
 
     @property
     def rasa_token(self) -> str:
@@ -125,3 +124,19 @@ class Settings(BaseSettings):
         import hashlib
 
         return hashlib.sha256(f"rasa:{self.secret}".encode()).hexdigest()[:40]
+
+
+def _create_private_file(path: Path, value: str) -> None:
+    """Write ``value`` to ``path`` unless it exists, atomically and readable by this user only (0600 in a
+    0700 directory): two processes starting at once end with one file, and no moment shows it to others."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")  # created 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(value)
+        os.link(temporary, path)  # fails if another process made it first: theirs is kept
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)

@@ -29,12 +29,20 @@ from knowledge.service import Knowledge
 from web import login
 from web.body import json_object
 from web.errors import json_errors
+from web.guards import body_limits, security_headers
 from web.keys import ENGINE, SESSIONS, SETTINGS, TEMPLATES
 
 log = logging.getLogger(__name__)
 
 # Rasa sends the whole tracker with every action call, which grows with the conversation.
-MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_BODY_BYTES = 32 * 1024 * 1024  # signed-in staff and owners: pictures, KB imports
+PUBLIC_BODY_BYTES = 64 * 1024  # any route not listed below
+# Bytes a route may read, by path prefix (first match): small where anyone can post.
+BODY_LIMITS = (("/api/chat/", webchat.MAX_BODY_BYTES), ("/login", 16 * 1024), ("/logout", 16 * 1024),
+               (telegram.WEBHOOK_PATH, 1 << 20),  # one Telegram update (media comes by file id, not inline)
+               ("/webhook", 16 << 20),  # Rasa's action calls carry the whole tracker
+               ("/api/", MAX_BODY_BYTES))
+CUSTOMER_PAGES = ("/", "/call/")  # the web chat and call pages (a prefix): Telegram's web client may frame them
 EXECUTOR = web.AppKey("executor", ActionExecutor)
 
 
@@ -114,7 +122,11 @@ async def action_webhook(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web.Application:
     """Build the app; ``knowledge`` lets tests share one loaded embedding model."""
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[json_errors, body_limits(BODY_LIMITS, PUBLIC_BODY_BYTES)],
+                          client_max_size=MAX_BODY_BYTES)
+    app.on_response_prepare.append(security_headers(
+        https=settings.public_url.startswith("https://"), customer_pages=CUSTOMER_PAGES,
+        embed_origins=settings.embed_origins.split()))
     app[SETTINGS] = settings
     app[TEMPLATES] = Environment(
         loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "knowledge", "web")]),

@@ -195,15 +195,35 @@ def write_endpoints(settings: Settings) -> Path:
                                "db": str(settings.rasa_path / "tracker.db")}
     settings.rasa_path.mkdir(parents=True, exist_ok=True)
     path = settings.rasa_path / "endpoints.yml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    path.chmod(0o600)  # holds the action endpoint token
+    write_private(path, yaml.safe_dump(config, sort_keys=False))  # holds the action endpoint token
     return path
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file only this user can read, from its first byte (no moment with the default mode)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an older file may have had a wider mode
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+# `rasa run` takes its API token only as an argument, which `ps` shows to every user of the machine. This
+# launcher reads it from a 0600 file instead and hands it to Rasa inside the process.
+LAUNCH_WITH_TOKEN_FILE = (
+    "import sys; from pathlib import Path; args = sys.argv[1:]; at = args.index('--auth-token-file'); "
+    "args[at:at + 2] = ['--auth-token', Path(args[at + 1]).read_text().strip()]; sys.argv = args; "
+    "from rasa.__main__ import main; main()")
+
+
 def server_command(settings: Settings) -> list[str]:
+    """`rasa run` for the app (its API on loopback, the token from a private file, never on the command line)."""
     if not settings.rasa_model_path.exists():
         raise RuntimeError(f"no trained Rasa model at {settings.rasa_model_path}; run `techan train`")
-    return [str(rasa_executable()), "run", "--enable-api", "--auth-token", settings.rasa_token,
+    token_file = settings.rasa_path / "auth_token"
+    settings.rasa_path.mkdir(parents=True, exist_ok=True)
+    write_private(token_file, settings.rasa_token)
+    return [str(rasa_executable().with_name("python")), "-c", LAUNCH_WITH_TOKEN_FILE, "rasa", "run", "--enable-api",
+            "--auth-token-file", str(token_file),
             "--model", str(settings.rasa_model_path), "--endpoints", str(write_endpoints(settings)),
             "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
             "--log-file", str(settings.rasa_path / "rasa.log")]

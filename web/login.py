@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import deque
 
@@ -47,8 +48,14 @@ class LoginLimiter:
 LIMITER = web.AppKey("login_limiter", LoginLimiter)
 
 
+# A path of this app: one leading slash, then printable ASCII without backslashes. Browsers drop tabs and
+# newlines from a Location and read a backslash as a slash, so "/\t/evil.com" or "/\\evil.com" would leave the site.
+SAME_SITE_PATH = re.compile(r"/(?![/\\])[\x21-\x5b\x5d-\x7e]*")
+
+
 def _safe_next(target: str) -> str:
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/console"
+    """Where to go after signing in: a path of this app, else the console (never another site, however spelt)."""
+    return target if SAME_SITE_PATH.fullmatch(target) else "/console"
 
 
 def _form(request: web.Request, error: str = "", status: int = 200, name: str = "") -> web.Response:

@@ -15,6 +15,7 @@ import pytest
 
 from techan import PROJECT_ROOT
 from tests.conftest import shared_models_dir
+from tests.e2e.pages import wait_until
 from tests.e2e.test_browser_webchat import CHROMIUM, CHROMIUM_ARGS
 from tests.stack import free_port, staff_token
 
@@ -108,10 +109,10 @@ def test_customer_and_staff_see_each_other(app_alone, browser):
         time.sleep(0.5)
     assert receiving_video(customer), "the customer sees no picture from the shop"
     assert receiving_video(staff), "staff see no picture from the customer"
-    staff.wait_for_function("window.techanCallStats && window.techanCallStats.frames > 0", timeout=30_000)
+    wait_until(staff, "window.techanCallStats && window.techanCallStats.frames > 0", timeout=30_000)
     assert "信号" in staff.inner_text("#quality")
 
     customer.click("#hangup")
-    staff.wait_for_function("document.getElementById('status').textContent.includes('通话已结束')", timeout=30_000)
+    wait_until(staff, "document.getElementById('status').textContent.includes('通话已结束')", timeout=30_000)
     history = api(url, "GET", f"/api/conversations/{handoff['conversation_id']}/calls", token)["calls"]
     assert history[-1]["end_reason"] == "customer_hangup" and history[-1]["connect_ms"] is not None

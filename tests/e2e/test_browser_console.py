@@ -10,10 +10,19 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tests.e2e.pages import wait_until
 from tests.e2e.test_browser_webchat import browser  # noqa: F401 (a fixture)
 
 PASSWORD = "long enough password"
 NO_LIVE_UPDATES = "window.WebSocket = class { constructor() {} close() {} send() {} };"
+
+
+def watch_policy(page) -> list[str]:
+    """What the page's Content-Security-Policy refused (the pages run with it on, as in production)."""
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return refused
 
 
 def staff_console(browser, stack, *, live: bool = True):
@@ -22,6 +31,7 @@ def staff_console(browser, stack, *, live: bool = True):
     subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", "staff", "--password", PASSWORD],
                    env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, check=True, capture_output=True)
     page = browser.new_page(locale="zh-CN", viewport={"width": 1366, "height": 900})
+    page.refused = watch_policy(page)
     if not live:
         page.add_init_script(NO_LIVE_UPDATES)
     page.goto(stack.app_url + "/console")
@@ -37,6 +47,7 @@ def staff_console(browser, stack, *, live: bool = True):
 
 def customer_page(browser, stack):
     page = browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
+    page.refused = watch_policy(page)
     page.goto(stack.app_url + "/")
     return page
 
@@ -45,7 +56,7 @@ def customer_says(page, text: str) -> None:
     before = page.locator(".msg.bot").count()
     page.fill("#input", text)
     page.press("#input", "Enter")
-    page.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
+    wait_until(page, f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
 
 
 def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path):
@@ -60,7 +71,7 @@ def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path
     title = offered.inner_text()
     before = customer.locator(".msg.bot").count()
     offered.click()
-    customer.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
+    wait_until(customer, f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
     customer_says(customer, "三百左右")
     customer.wait_for_selector(".product", timeout=30_000)  # the gift cards
     customer_says(customer, f"紫砂壶{marker}有证书吗")
@@ -69,7 +80,7 @@ def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path
 
     entry = console.locator("#queue li", has_text=marker)
     entry.wait_for(timeout=30_000)  # pushed over the WebSocket, no reload
-    console.wait_for_function("document.title.startsWith('(')", timeout=30_000)  # the count in the tab title
+    wait_until(console, "document.title.startsWith('(')", timeout=30_000)  # the count in the tab title
     assert console.evaluate("window.techanAnnounced") >= 1  # and the tone / desktop notification with it
     late, _colleague = staff_console(browser, stack, live=False)  # a colleague whose page will not refresh
     late.locator("#queue li", has_text=marker).wait_for(timeout=30_000)
@@ -102,7 +113,7 @@ def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path
     problem = late.locator(".notice.error")
     problem.wait_for(timeout=10_000)
     assert problem.inner_text() == "这个对话刚被别人处理了（已被接入或已结束）"
-    late.wait_for_function(f"document.getElementById('chat-title').textContent.includes('由 {me} 接待')",
+    wait_until(late, f"document.getElementById('chat-title').textContent.includes('由 {me} 接待')",
                            timeout=10_000)
     assert late.locator("#reply").is_hidden() and late.locator("#tools").is_hidden()  # not theirs to answer
     late.screenshot(path=tmp_path / "console-colleague.png")
@@ -116,9 +127,10 @@ def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path
     assert dialog.is_hidden() and "店员接待中" in console.inner_text("#chat-title")
     console.dblclick("#resolve")
     console.click("#confirm-yes")
-    console.wait_for_function("document.getElementById('chat-title').textContent.includes('服务已结束，机器人继续接待')",
+    wait_until(console, "document.getElementById('chat-title').textContent.includes('服务已结束，机器人继续接待')",
                               timeout=30_000)
     assert console.locator("#reply").is_hidden()
     customer.locator(".msg.bot .buttons button", has_text="⭐⭐⭐⭐⭐").wait_for(timeout=30_000)
     customer.wait_for_timeout(1500)  # time for a second prompt to show, if one were sent
     assert customer.locator(".msg.bot", has_text="⭐⭐⭐⭐⭐").count() == 1
+    assert console.refused == late.refused == customer.refused == []  # nothing the CSP had to block

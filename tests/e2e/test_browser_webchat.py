@@ -10,6 +10,8 @@ import uuid
 
 import pytest
 
+from tests.e2e.pages import wait_until
+
 CHROMIUM = os.environ.get("TECHAN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -45,7 +47,7 @@ def test_question_typed_in_the_web_chat_gets_the_kb_answer(page):
     before = len(bot_messages(page))
     page.fill("#input", "普洱茶保质期多久？")
     page.press("#input", "Enter")
-    page.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
+    wait_until(page, f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
     answer = bot_messages(page)[-1]
     assert "普洱茶" in answer and "长期存放" in answer
     assert page.locator(".msg.me").last.inner_text() == "普洱茶保质期多久？"
@@ -71,7 +73,7 @@ def test_buttons_are_clickable_and_customer_text_is_not_html(page):
     buttons = page.locator(".msg.bot .buttons button")
     count = page.locator(".msg.bot").count()
     buttons.first.click()
-    page.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {count}", timeout=30_000)
+    wait_until(page, f"document.querySelectorAll('.msg.bot').length > {count}", timeout=30_000)
     assert buttons.first.is_disabled()
 
 
@@ -115,7 +117,7 @@ def test_customer_sees_staff_replies_and_rates_the_service(stack, page):
 
     page.fill("#input", "转人工")
     page.press("#input", "Enter")
-    page.wait_for_function("document.getElementById('status').textContent.includes('转接')", timeout=30_000)
+    wait_until(page, "document.getElementById('status').textContent.includes('转接')", timeout=30_000)
     token = staff_token(stack.data_dir)
     sender = page.evaluate("localStorage.getItem('techan-sender')")
     handoff = next(h for h in call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"] if h["state"] == "waiting"
@@ -124,14 +126,14 @@ def test_customer_sees_staff_replies_and_rates_the_service(stack, page):
     call(stack.app_url, "POST", f"/api/handoffs/{handoff['id']}/claim", token)
     call(stack.app_url, "POST", f"/api/conversations/{handoff['conversation_id']}/messages", token,
          {"text": "<b>您好</b>，我是店员小李"})
-    page.wait_for_function("[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('店员小李'))",
+    wait_until(page, "[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('店员小李'))",
                            timeout=30_000)
     assert page.locator(".msg.bot b").count() == 0  # staff text is text too
     call(stack.app_url, "POST", f"/api/conversations/{handoff['conversation_id']}/resolve", token)
     stars = page.locator(".msg.bot .buttons button", has_text="⭐⭐⭐⭐⭐")
     stars.wait_for(timeout=30_000)
     stars.click()
-    page.wait_for_function("[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('谢谢您的评价'))",
+    wait_until(page, "[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('谢谢您的评价'))",
                            timeout=30_000)
     assert sender.startswith("web-")
 
@@ -156,7 +158,7 @@ def test_staff_console_and_customer_chat_end_to_end(stack, browser):
     customer.wait_for_selector(".msg.bot >> nth=1", timeout=30_000)
     customer.fill("#input", "转人工")
     customer.press("#input", "Enter")
-    customer.wait_for_function("document.getElementById('status').textContent.includes('转接')", timeout=30_000)
+    wait_until(customer, "document.getElementById('status').textContent.includes('转接')", timeout=30_000)
 
     entry = console.locator("#queue li", has_text=marker)  # pushed over the WebSocket, no reload
     entry.wait_for(timeout=30_000)
@@ -177,7 +179,7 @@ def test_staff_console_and_customer_chat_end_to_end(stack, browser):
 
     console.fill("#reply-text", "有的，每把壶都附证书")
     console.press("#reply-text", "Enter")
-    customer.wait_for_function("[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('附证书'))",
+    wait_until(customer, "[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('附证书'))",
                                timeout=30_000)
     assert not customer.locator(".msg", has_text="注意附照片").count()
     customer.fill("#input", "太好了，谢谢")
@@ -188,8 +190,7 @@ def test_staff_console_and_customer_chat_end_to_end(stack, browser):
     stars = customer.locator(".msg.bot .buttons button", has_text="⭐⭐⭐⭐⭐")
     stars.wait_for(timeout=30_000)
     stars.click()
-    customer.wait_for_function(
-        "[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('谢谢您的评价'))", timeout=30_000)
+    wait_until(customer, "[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('谢谢您的评价'))", timeout=30_000)
 
 
 def test_tapping_not_helpful_offers_the_two_closest_questions(page):
@@ -201,7 +202,7 @@ def test_tapping_not_helpful_offers_the_two_closest_questions(page):
     assert "包邮" in page.locator(".msg.bot").last.inner_text()
     count = page.locator(".msg.bot").count()
     bar.get_by_role("button", name="没用").click()
-    page.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {count}", timeout=30_000)
+    wait_until(page, f"document.querySelectorAll('.msg.bot').length > {count}", timeout=30_000)
     sorry = page.locator(".msg.bot").last
     assert sorry.inner_text().startswith("抱歉没帮上忙。您是想问下面哪一个？也可以直接找店员。")
     titles = sorry.locator(".buttons button").all_inner_texts()
@@ -234,7 +235,7 @@ def test_a_send_whose_answer_was_lost_is_retried_as_the_same_message(stack, page
     question = "牛肉干能抽真空吗"
     page.fill("#input", question)
     page.press("#input", "Enter")
-    page.wait_for_function("document.querySelectorAll('.msg.bot').length > 1", timeout=60_000)
+    wait_until(page, "document.querySelectorAll('.msg.bot').length > 1", timeout=60_000)
     page.wait_for_timeout(1000)  # time for a second answer to show, were there one
     assert len(bodies) == 2 and bodies[0] == bodies[1] and bodies[0]["client_id"]
     answers = bot_messages(page)[1:]  # after the greeting

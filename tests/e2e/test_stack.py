@@ -206,6 +206,18 @@ def test_the_owner_terminal_shows_the_urls_not_library_warnings(stack):
     assert "Rasa server" in (stack.data_dir / "rasa" / "console.log").read_text(errors="replace")
 
 
+def test_no_secret_on_a_command_line(stack):
+    """`ps` shows every process's arguments to every user of the machine: no token may be among them."""
+    from core.settings import Settings
+
+    settings = Settings(_env_file=None, data_dir=stack.data_dir)
+    pids = subprocess.run(["pgrep", "-P", str(stack.process.pid)], capture_output=True, text=True).stdout.split()
+    command_lines = [open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace") for pid in pids]
+    assert any("rasa\0run" in line for line in command_lines) and len(command_lines) == 2, command_lines
+    for line in command_lines:
+        assert settings.rasa_token not in line and settings.secret not in line
+
+
 def _health(stack) -> dict | None:
     try:
         with urllib.request.urlopen(f"{stack.app_url}/healthz", timeout=5) as response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
@@ -79,8 +80,30 @@ async def test_forged_login_form_is_refused(client):
     assert response.status == 400
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+# Browsers drop tabs and newlines from a Location and read "\\" as "/": each of these would leave the site.
+OFF_SITE = ["//evil.example/x", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.example",
+            "/\r\n/evil.example", "\t//evil.example", " //evil.example", "\\\\evil.example", "/\\/evil.example",
+            "/\u3000/evil.example", "/\x00//evil.example", "javascript:alert(1)", "/%09/x\t/"]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
 async def test_login_never_redirects_off_site(client, target):
-    make_account(client, f"redir{len(target)}", "owner")
-    response = await sign_in(client, f"redir{len(target)}", next_path=target)
-    assert response.headers["Location"] == "/console"
+    name = f"redir{uuid.uuid4().hex[:8]}"
+    make_account(client, name, "owner")
+    response = await sign_in(client, name, next_path=target)
+    assert response.status == 303 and response.headers["Location"] == "/console"
+
+
+async def test_an_encoded_next_in_the_link_is_decoded_before_it_is_judged(client):
+    """/login?next=%2F%09%2Fevil.com: the form carries what the link decodes to, and that is refused."""
+    make_account(client, "encoded", "owner")
+    page = await (await client.get("/login?next=%2F%09%2Fevil.com")).text()
+    assert re.search(r'name="next" value="/console"', page)
+
+
+@pytest.mark.parametrize("target", ["/admin/kb", "/console?tab=queue", "/%2F%2Fevil.example"])
+async def test_login_goes_back_to_the_page_of_this_site(client, target):
+    name = f"back{uuid.uuid4().hex[:8]}"
+    make_account(client, name, "owner")
+    response = await sign_in(client, name, next_path=target)
+    assert response.headers["Location"] == target  # "/%2F%2F…" is a path here: no browser reads it as a host

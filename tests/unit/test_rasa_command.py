@@ -1,0 +1,38 @@
+"""The Rasa server's command line shows no secret: `ps` lists it to every user of the machine."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from core.settings import Settings
+from techan.rasa_process import LAUNCH_WITH_TOKEN_FILE, server_command
+
+
+def test_the_rasa_token_travels_in_a_private_file_not_on_the_command_line(tmp_path: Path):
+    model = tmp_path / "model.tar.gz"
+    model.write_bytes(b"")
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", rasa_model=model, secret_key="s3cret")
+    command = server_command(settings)
+    assert not any(settings.rasa_token in part for part in command)
+    assert not any("s3cret" in part for part in command)
+    assert "rasa run" in " ".join(command)  # what an operator (and `pgrep -f "rasa run"`) looks for
+    token_file = Path(command[command.index("--auth-token-file") + 1])
+    assert token_file.read_text() == settings.rasa_token and stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    endpoints = Path(command[command.index("--endpoints") + 1])
+    assert stat.S_IMODE(endpoints.stat().st_mode) == 0o600  # it holds the action endpoint token
+
+
+def test_the_launcher_hands_rasa_the_token_from_the_file(tmp_path: Path):
+    """The launcher's rewrite of the arguments, with a stand-in for Rasa's entry point."""
+    (tmp_path / "rasa").mkdir()
+    (tmp_path / "rasa" / "__init__.py").write_text("")
+    (tmp_path / "rasa" / "__main__.py").write_text("import sys\ndef main():\n    print(sys.argv)\n")
+    token = tmp_path / "token"
+    token.write_text("t0ken\n")
+    result = subprocess.run([sys.executable, "-c", LAUNCH_WITH_TOKEN_FILE, "rasa", "run", "--auth-token-file",
+                             str(token), "--port", "5005"], cwd=tmp_path, capture_output=True, text=True, timeout=30,
+                            env={"PYTHONPATH": str(tmp_path)})
+    assert result.stdout.strip() == str(["rasa", "run", "--auth-token", "t0ken", "--port", "5005"]), result.stderr
