@@ -29,14 +29,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.channels.telegram import init_data_user, verify_init_data
-from handoff.hub import HUB
-from handoff.queue import aware, current_handoff
-from handoff.staff_api import assigned_conversation, notify_customer
-from knowledge.live import KNOWLEDGE
+from handoff.desk import DESK, Outgoing
+from handoff.episodes import current_handoff
 from web.keys import SESSIONS, SETTINGS, TEMPLATES
 from core.accounts import Principal, sign, unsign
 from web.auth import CSRF, authenticate, refuse_cross_origin, require, require_page
-from core.db import Call, Conversation, ConversationEvent, Customer, Message, utcnow
+from core.db import Call, Conversation, ConversationEvent, Customer, aware, utcnow
 from web.body import json_object, path_id
 from core.language import Say
 from core.settings import Settings
@@ -55,7 +53,6 @@ CALL_INVITE_TEXT = {
                  "Our staff would like a voice call. Tap below to join (valid for {minutes} minutes)."),
 }
 JOIN_BUTTON = {"video": Say("加入视频通话", "Join the video call"), "voice": Say("加入语音通话", "Join the voice call")}
-SHOWING_PRODUCT = Say("给您看看这款：{name}", "Have a look at this one: {name}")
 
 
 def other(role: str) -> str:
@@ -274,9 +271,9 @@ async def start_call(request: web.Request) -> web.Response:
     kind = body.get("kind", "video")
     if kind not in ("video", "voice"):
         raise web.HTTPBadRequest(text='kind must be "video" or "voice"')
-    settings, calls = request.app[SETTINGS], request.app[CALLS]
-    async with request.app[SESSIONS]() as session:
-        conversation, _handoff = await assigned_conversation(session, request, principal)
+    settings, calls, desk = request.app[SETTINGS], request.app[CALLS], request.app[DESK]
+    async with desk.operation() as session:
+        conversation, _handoff = await desk.assigned_in(session, path_id(request, "conversation_id"), principal)
         for room in [r for r in calls.rooms.values() if r.conversation_id == conversation.id]:
             await calls.end(room, "replaced")
         call = Call(conversation_id=conversation.id, kind=kind, mode=settings.call_mode, started_by=principal.name,
@@ -284,21 +281,18 @@ async def start_call(request: web.Request) -> web.Response:
         session.add(call)
         await session.flush()
         link = f"{(settings.public_url or settings.app_base_url).rstrip('/')}/call/{customer_token(settings, call)}"
-        language = (await session.get(Customer, conversation.customer_id)).language
-        session.add(Message(conversation_id=conversation.id, direction="out", author="system",
-                            channel=conversation.channel, delivery_status="pending",
-                            text=CALL_INVITE_TEXT[kind].to(language).format(minutes=settings.call_join_minutes),
-                            payload={"buttons": [{"title": JOIN_BUTTON[kind].to(language), "url": link,
-                                                  "web_app": conversation.channel == "telegram"}]}))
+
+        def invitation(language: str) -> Outgoing:
+            return Outgoing(CALL_INVITE_TEXT[kind].to(language).format(minutes=settings.call_join_minutes),
+                            {"buttons": [{"title": JOIN_BUTTON[kind].to(language), "url": link,
+                                          "web_app": conversation.channel == "telegram"}]})
+        await desk.send_in(session, conversation, invitation, author="system")
         room = Room(call.id, conversation.id, call.mode, kind)
         calls.rooms[call.id] = room
         await calls.record_event(session, room, "call_started", {"kind": kind, "mode": call.mode,
                                                                 "staff": principal.name})
-        await session.commit()
     room.timers.append(asyncio.create_task(
         calls.end_later(room, settings.call_join_minutes * 60, "no_answer", unless_role="customer")))
-    await request.app[HUB].publish({"type": "message", "conversation_id": conversation.id})
-    await notify_customer(request.app, conversation)
     return web.json_response({"call_id": call.id, "kind": kind, "mode": call.mode,
                               "staff_url": f"/console/call/{call.id}", "customer_url": link}, status=201)
 
@@ -334,27 +328,6 @@ async def staff_page(request: web.Request) -> web.Response:
         config={"call_id": call.id, "kind": call.kind, "mode": call.mode, "role": "staff",
                 "conversation_id": call.conversation_id})
     return web.Response(text=html, content_type="text/html")
-
-
-async def push_product(request: web.Request) -> web.Response:
-    """During a call, put a product card into the customer's chat."""
-    principal = await require(request, "staff")
-    product_id = (await json_object(request, '{"product": "puer-ripe-cake"}')).get("product")
-    product = request.app[KNOWLEDGE].catalog.get(product_id if isinstance(product_id, str) else None)
-    if product is None:
-        raise web.HTTPBadRequest(text="no such product in the catalog")
-    async with request.app[SESSIONS]() as session:
-        conversation, _handoff = await assigned_conversation(session, request, principal)
-        language = (await session.get(Customer, conversation.customer_id)).language
-        card = product.card(language=language)
-        message = Message(conversation_id=conversation.id, direction="out", author="staff",
-                          channel=conversation.channel, text=SHOWING_PRODUCT.to(language).format(name=card["name"]),
-                          delivery_status="pending", payload={"staff": principal.name, "products": [card]})
-        session.add(message)
-        await session.commit()
-    await request.app[HUB].publish({"type": "message", "conversation_id": conversation.id})
-    await notify_customer(request.app, conversation)
-    return web.json_response({"sent": product.id}, status=201)
 
 
 # ---------------------------------------------------------------- the signalling socket
@@ -554,7 +527,6 @@ def call_json(call: Call) -> dict:
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/conversations/{conversation_id}/calls", start_call)
     app.router.add_get("/api/conversations/{conversation_id}/calls", conversation_calls)
-    app.router.add_post("/api/conversations/{conversation_id}/products", push_product)
     app.router.add_get("/call/{token}", customer_page)
     app.router.add_get("/console/call/{call_id}", staff_page)
     app.router.add_get("/ws/call/{call_id}", call_socket)

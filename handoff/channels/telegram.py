@@ -1,8 +1,9 @@
 """Telegram: customers chat with the shop through python-telegram-bot, staff can answer from a group.
 
 Every update goes through the same router as the web chat. Inbound messages are stored once
-(the update id is the message's channel id); replies to the customer are sent with retries,
-and staff replies wait in the database (``pending``) until the outbox has delivered them.
+(the update id is the message's channel id). Everything stored for a customer (the bot's replies,
+staff replies, invitations) waits in the database (``pending``) until the outbox has sent it, with
+retries, and marked it ``sent`` or ``failed``; the desk's OutboundMessage event wakes the outbox.
 """
 
 from __future__ import annotations
@@ -31,17 +32,16 @@ from telegram.ext import (
 )
 from telegram.helpers import escape_markdown
 
-from handoff.hub import HUB, Hub
-from handoff.media import save_media
-from handoff.queue import claim, transition
-from handoff.states import Event, State
-from handoff.router import ROUTER, Router
-from knowledge.live import KNOWLEDGE
-from web.keys import SESSIONS, SETTINGS
-from core.accounts import hash_password
+from core.accounts import Principal, hash_password
 from core.db import Conversation, Customer, Handoff, Message, StaffAccount
 from core.language import LANGUAGES, Say, detect
 from core.settings import Settings
+from handoff.desk import DESK, Desk, Outgoing, Refused
+from handoff.events import BUS, Bus, OutboundMessage, QueueChanged
+from handoff.media import save_media
+from handoff.router import ROUTER, Router
+from knowledge.live import KNOWLEDGE
+from web.keys import SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ CHANNEL = "telegram"
 SEND_ATTEMPTS = 5
 BACKOFF_S = 0.5
 MAX_RETRY_AFTER_S = 60
-OUTBOX_POLL_S = 0.5
+SAFETY_SWEEP_S = 30.0  # the outbox is woken by events; this slow round only catches what a crash left pending
 RATE_WINDOW_S = 10
 RATE_MAX_MESSAGES = 8
 INIT_DATA_MAX_AGE_S = 3600
@@ -222,8 +222,8 @@ class TelegramChannel:
     """What the handlers share: the router, the database, where attachments go, the staff group."""
 
     router: Router
+    desk: Desk
     sessions: async_sessionmaker[AsyncSession]
-    hub: Hub
     media_dir: Path
     knows_product: Callable[[str], bool] = lambda _product_id: False
     staff_chat: str = ""
@@ -257,9 +257,8 @@ async def route(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
         log.info("telegram update %s was already handled", update.update_id)
         return
     for reply in result.replies:
-        await send_reply(context.bot, chat.id, reply.public(), channel.media_dir)
-    if result.state == State.WAITING:
-        channel.outbox_wake.set()  # the outbox round posts the new handoff to the staff group
+        if reply.message_id is None:  # a passing notice; what is stored, the outbox sends
+            await send_reply(context.bot, chat.id, reply.public(), channel.media_dir)
 
 
 def is_staff_chat(update: Update, channel: TelegramChannel) -> bool:
@@ -378,15 +377,16 @@ async def announce_handoffs(bot: Bot, channel: TelegramChannel) -> None:
         await session.commit()
 
 
-async def staff_account(session: AsyncSession, user) -> StaffAccount:
+async def staff_account(sessions: async_sessionmaker[AsyncSession], user) -> Principal:
     """The staff account of a member of the staff group (made on their first claim; web sign-in stays closed)."""
     name = f"tg-{user.username or user.id}"[:64]
-    account = await session.scalar(select(StaffAccount).where(StaffAccount.name == name))
-    if account is None:
-        account = StaffAccount(name=name, role="staff", password_hash=hash_password(secrets.token_urlsafe(32)))
-        session.add(account)
-        await session.flush()
-    return account
+    async with sessions() as session:
+        account = await session.scalar(select(StaffAccount).where(StaffAccount.name == name))
+        if account is None:
+            account = StaffAccount(name=name, role="staff", password_hash=hash_password(secrets.token_urlsafe(32)))
+            session.add(account)
+            await session.commit()
+    return Principal(account.id, account.name, account.role)
 
 
 async def on_staff_claim(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -396,20 +396,14 @@ async def on_staff_claim(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await with_retries(lambda: query.answer("只有店员群可以认领"), "answer claim")
         return
     handoff_id = int(query.data.removeprefix("claim:"))
-    async with channel.sessions() as session:
-        account = await staff_account(session, query.from_user)
-        won = await claim(session, handoff_id, account.id)
-        handoff = await session.get(Handoff, handoff_id)
-        if won:
-            conversation = await session.get(Conversation, handoff.conversation_id)
-            await transition(session, conversation, Event.CLAIMED, {"staff": account.name, "handoff": handoff_id})
-        await session.commit()
-    if not won:
+    staff = await staff_account(channel.sessions, query.from_user)
+    try:
+        await channel.desk.claim(handoff_id, staff)
+    except Refused:
         await with_retries(lambda: query.answer("已经有人接了"), "answer claim")
         return
     await with_retries(lambda: query.answer("认领成功"), "answer claim")
-    await with_retries(lambda: query.edit_message_text(f"{query.message.text}\n\n✅ 由 {account.name} 接待"), "edit card")
-    await channel.hub.publish({"type": "queue", "conversation_id": handoff.conversation_id})
+    await with_retries(lambda: query.edit_message_text(f"{query.message.text}\n\n✅ 由 {staff.name} 接待"), "edit card")
 
 
 async def on_staff_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -423,20 +417,14 @@ async def on_staff_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         handoff = next((h for h in handoffs if card_id and h.context.get("telegram_card") == card_id), None) or next(
             (h for h in handoffs if message.message_thread_id and h.context.get("telegram_thread")
              == message.message_thread_id), None)
-        if handoff is None:
-            return
-        account = await staff_account(session, message.from_user)
-        conversation = await session.get(Conversation, handoff.conversation_id)
-        if conversation.state != State.ASSIGNED or handoff.claimed_by != account.id:
-            await session.rollback()
-            await with_retries(lambda: message.reply_text("请先点“认领”再回复。"), "claim first")
-            return
-        session.add(Message(conversation_id=conversation.id, direction="out", author="staff",
-                            channel=conversation.channel, text=message.text[:MessageLimit.MAX_TEXT_LENGTH], delivery_status="pending",
-                            payload={"staff": account.name}))
-        await session.commit()
-    await channel.hub.publish({"type": "message", "conversation_id": conversation.id})
-    channel.outbox_wake.set()
+    if handoff is None:
+        return
+    staff = await staff_account(channel.sessions, message.from_user)
+    reply = Outgoing(message.text[:MessageLimit.MAX_TEXT_LENGTH], {"staff": staff.name})
+    try:
+        await channel.desk.send(handoff.conversation_id, staff, lambda _language: reply)
+    except Refused:
+        await with_retries(lambda: message.reply_text("请先点“认领”再回复。"), "claim first")
 
 
 # ---------------------------------------------------------------- the outbox: staff replies to Telegram customers
@@ -452,19 +440,20 @@ async def deliver_pending(bot: Bot, channel: TelegramChannel) -> int:
         for message, chat_id in rows:
             try:
                 await send_reply(bot, int(chat_id), {"text": message.text, **(message.payload or {})}, channel.media_dir)
-                message.delivery_status = "sent"
+                status = "sent"
             except DeliveryFailed as exc:
                 log.error("message %s to a Telegram customer failed: %s", message.id, exc)
-                message.delivery_status = "failed"
-            await session.commit()
-            await channel.hub.publish({"type": "message", "conversation_id": message.conversation_id})
+                status = "failed"
+            await channel.desk.delivered(session, message, status)
+            await channel.desk.commit(session)
     return len(rows)
 
 
 async def outbox_loop(bot: Bot, channel: TelegramChannel) -> None:
+    """Rounds woken by the desk's events (a message to send, a new handoff to announce), and a slow sweep."""
     while True:
         try:
-            await asyncio.wait_for(channel.outbox_wake.wait(), OUTBOX_POLL_S)
+            await asyncio.wait_for(channel.outbox_wake.wait(), SAFETY_SWEEP_S)
         except TimeoutError:
             pass
         channel.outbox_wake.clear()
@@ -476,6 +465,20 @@ async def outbox_loop(bot: Bot, channel: TelegramChannel) -> None:
 
 
 # ---------------------------------------------------------------- wiring
+
+def subscribe_outbox(bus: Bus, channel: TelegramChannel) -> None:
+    """Wake the outbox when there is something for Telegram: a message to a Telegram customer, or a change
+    in the queue (a new handoff from any channel goes to the staff group)."""
+    async def message_stored(event: OutboundMessage) -> None:
+        if event.channel == CHANNEL:
+            channel.outbox_wake.set()
+
+    async def queue_changed(_event: QueueChanged) -> None:
+        if channel.staff_chat:
+            channel.outbox_wake.set()
+    bus.subscribe(OutboundMessage, message_stored)
+    bus.subscribe(QueueChanged, queue_changed)
+
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log what went wrong (never the bot token); the customer's message is already stored."""
@@ -537,9 +540,10 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
         log.info("Telegram is off (set TECHAN_TELEGRAM_TOKEN to turn it on)")
         yield
         return
-    channel = TelegramChannel(app[ROUTER], app[SESSIONS], app[HUB], settings.data_path / "media",
+    channel = TelegramChannel(app[ROUTER], app[DESK], app[SESSIONS], settings.data_path / "media",
                               lambda product_id: product_id in app[KNOWLEDGE].catalog.products,
                               settings.telegram_staff_chat.strip())
+    subscribe_outbox(app[BUS], channel)
     application = build_application(settings, channel)
     app[TELEGRAM] = application
     await application.initialize()
