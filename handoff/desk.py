@@ -335,14 +335,14 @@ class Desk:
 
     def _store_out(self, session: AsyncSession, conversation: Conversation, customer: Customer, author: str,
                    outgoing: Outgoing, *, delivered: bool = False) -> Message:
-        """The one place a message to a customer is written; the channel is told to deliver it."""
+        """The one place a message to a customer is written; unless it is already delivered, the console and
+        the customer's channel are told."""
         message = Message(conversation_id=conversation.id, direction="out", author=author,
                           channel=conversation.channel, text=outgoing.text,
                           delivery_status="sent" if delivered else "pending", payload=outgoing.payload)
         session.add(message)
-        self._tell(session, TranscriptChanged(conversation.id))
-        if not delivered:
-            self._tell(session, _Outbound(message, customer.external_id))
+        if not delivered:  # a reply going back in the customer's own request is news to nobody
+            self._tell(session, TranscriptChanged(conversation.id), _Outbound(message, customer.external_id))
         return message
 
     # ------------------------------------------------------------ Rasa's tracker

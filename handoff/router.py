@@ -491,12 +491,7 @@ class Router:
     async def _open_conversation(self, session: AsyncSession, channel: str, external_id: str,
                                  name: str, language: str, text: str) -> tuple[Conversation, str]:
         """The customer's current conversation, and the language to answer this message in."""
-        customer = await session.scalar(select(Customer).where(
-            Customer.channel == channel, Customer.external_id == external_id))
-        if customer is None:
-            customer = Customer(channel=channel, external_id=external_id, name=name, language=language)
-            session.add(customer)
-            await session.flush()
+        customer = await self._customer(session, channel, external_id, name, language)
         customer.last_seen = utcnow()
         customer.language = detect(text, customer.language)
         conversation = await session.scalar(
@@ -509,6 +504,25 @@ class Router:
         elif conversation.state == State.RESOLVED:
             await self.desk.customer_returned(session, conversation)
         return conversation, customer.language
+
+    async def set_language(self, channel: str, external_id: str, name: str, language: str) -> None:
+        """The language a customer chose (before writing anything, maybe): later answers follow it."""
+        async with self.sessions() as session:
+            customer = await self._customer(session, channel, external_id, name, language)
+            customer.language = language
+            await session.commit()
+
+    @staticmethod
+    async def _customer(session: AsyncSession, channel: str, external_id: str, name: str,
+                        language: str) -> Customer:
+        """The customer by their id in the channel; made on their first contact."""
+        customer = await session.scalar(select(Customer).where(
+            Customer.channel == channel, Customer.external_id == external_id))
+        if customer is None:
+            customer = Customer(channel=channel, external_id=external_id, name=name, language=language)
+            session.add(customer)
+            await session.flush()
+        return customer
 
     async def _queue_text(self, session: AsyncSession, position: int, language: str) -> str:
         """Where the customer stands: place and expected wait, or when staff are back."""

@@ -18,7 +18,9 @@ from actions.knowledge import closest_question
 from core.db import make_async_engine, make_async_session_factory
 from core.settings import Settings
 from core.status import read_status
-from handoff import calls, media, metrics, pending, staff_api, staff_tools
+from calls import bridge as call_rooms
+from calls import routes as call_routes
+from handoff import media, metrics, pending, staff_api, staff_tools
 from handoff.channels import telegram, webchat
 from handoff.desk import DESK, Desk
 from handoff.events import BUS, Bus
@@ -121,7 +123,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     app[SETTINGS] = settings
     app[BUS] = Bus()  # the desk's events; subscribers join in the lifecycles below
     app[TEMPLATES] = Environment(
-        loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "knowledge", "web")]),
+        loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "calls", "knowledge", "web")]),
         autoescape=select_autoescape(default=True))
     # Start-up order, one list: each part starts after what it uses and stops before it (aiohttp
     # runs cleanup contexts in reverse). The KB is indexed before any channel can ask the bot.
@@ -133,10 +135,11 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
         webchat.push_lifecycle,            # open chat pages told of messages stored for them
         rasa_ctx,                          # RASA, DESK, ROUTER and the sweep of pending messages
         telegram.telegram_ctx,             # the Telegram channel (its outbox woken by events), when a token is set
-        calls.calls_ctx,                   # CALLS; every live call ended at shutdown
+        call_rooms.calls_ctx,              # CALLS; every live call ended at shutdown
     ])
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhook", action_webhook)
-    for routes in (webchat, telegram, admin, login, staff_api, staff_tools, media, metrics, calls):
+    # The calls' two /static/ files are routed before the web chat's /static folder.
+    for routes in (call_routes, webchat, telegram, admin, login, staff_api, staff_tools, media, metrics):
         routes.setup(app)
     return app
