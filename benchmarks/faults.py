@@ -365,7 +365,7 @@ async def run_fault(http: aiohttp.ClientSession, scratch: Scratch, name: str, ch
     say(f"  fault: {name} ({phase.sent()} messages sent so far)")
     lock = holding = None
     if name == "db":
-        lock = DatabaseLock(stack.data_dir / "core.db")
+        lock = DatabaseLock(stack.data_dir / "techan.db")
         try:
             await lock.take()
         except BaseException:
@@ -538,7 +538,7 @@ def table(results: list[dict]) -> str:
 async def run_all(scratch: Scratch, faults: list[str], customers: int, lock_s: float) -> list[dict]:
     results = []
     stack = scratch.stack
-    db_path = stack.data_dir / "core.db"
+    db_path = stack.data_dir / "techan.db"
     connector = aiohttp.TCPConnector(limit=max(100, 2 * customers))
     async with aiohttp.ClientSession(connector=connector) as http:
         for name in faults:

@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         """Database URL; plain postgresql:// URLs get the psycopg 3 driver (sync and async)."""
-        url = self.database_url or f"sqlite:///{self.data_path / 'core.db'}"
+        url = self.database_url or f"sqlite:///{self.data_path / 'techan.db'}"
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix):]

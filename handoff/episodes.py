@@ -8,7 +8,7 @@ import logging
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.bot_payload import HandoffReason
+from core.bot_payload import KB, UNSURE, HandoffReason
 from handoff.states import Event, next_state
 from core.db import Conversation, ConversationEvent, Customer, Handoff, Message, aware, utcnow
 from handoff.transcript import message_json
@@ -31,8 +31,8 @@ async def build_context(session: AsyncSession, conversation: Conversation, reaso
     kb_answers, products = [], []
     for message in messages:
         meta = (message.payload or {}).get("meta", {})
-        if meta.get("kb") and not meta.get("unsure"):
-            kb_answers.append({"id": meta["kb"][0]["id"], "score": meta["kb"][0]["score"]})
+        if meta.get(KB) and not meta.get(UNSURE):
+            kb_answers.append({"id": meta[KB][0]["id"], "score": meta[KB][0]["score"]})
         products += [{"id": p.get("id"), "name": p.get("name"), "price": p.get("price")}
                      for p in (message.payload or {}).get("products", [])]
     summary_items = [q for q in questions if q not in ("转人工", "人工客服")][-SUMMARY_QUESTIONS:]

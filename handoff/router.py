@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.bot_payload import ASKED_BY_CUSTOMER, UNSURE, HandoffReason, ask_human_button, read_custom
+from core.bot_payload import ASKED_BY_CUSTOMER, KB, UNSURE, HandoffReason, ask_human_button, read_custom
 from core.db import Conversation, Customer, Message, aware, retry_busy, utcnow
 from core.hours import BusinessHours, describe
 from core.language import Say, detect, to_simplified
@@ -591,7 +591,7 @@ class Router:
     async def _other_questions(self, meta: dict[str, Any], question: str, language: str) -> list[str]:
         """The closest questions other than the one answered: the answer's other KB hits, else the next best."""
         answered = feedback.answering_entry(meta)
-        hits = [str(hit["id"]) for hit in meta.get("kb") or [] if isinstance(hit, dict) and hit.get("id")]
+        hits = [str(hit["id"]) for hit in meta.get(KB) or [] if isinstance(hit, dict) and hit.get("id")]
         questions = self._phrasings(hits, answered, question, language, [])
         if len(questions) < SUGGESTED_QUESTIONS and question:
             similar = await asyncio.to_thread(self.similar, question)

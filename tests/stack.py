@@ -48,7 +48,7 @@ class Stack:
 
     def last_bot_payload(self, sender: str) -> dict:
         """What the router stored with the newest bot message for ``sender``."""
-        with sqlite3.connect(self.data_dir / "core.db") as db:
+        with sqlite3.connect(self.data_dir / "techan.db") as db:
             row = db.execute(
                 "SELECT m.payload FROM messages m JOIN conversations c ON m.conversation_id = c.id "
                 "JOIN customers u ON c.customer_id = u.id WHERE u.external_id = ? AND m.author = 'bot' "

@@ -240,7 +240,7 @@ def test_a_send_whose_answer_was_lost_is_retried_as_the_same_message(stack, page
     assert len(answers) == 1 and "真空" in answers[0]
     assert page.locator(".msg.notice").count() == 0 and page.locator(".msg.me.sending").count() == 0
     sender = page.evaluate("localStorage.getItem('techan-sender')")
-    with sqlite3.connect(stack.data_dir / "core.db") as db:
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
         stored = db.execute("SELECT m.text FROM messages m JOIN conversations c ON m.conversation_id = c.id "
                             "JOIN customers u ON c.customer_id = u.id WHERE u.external_id = ? "
                             "AND m.direction = 'in'", (sender,)).fetchall()

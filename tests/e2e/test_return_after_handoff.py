@@ -39,7 +39,7 @@ def call(stack, method: str, path: str, token: str, body: dict | None = None) ->
 
 
 def conversation_of(stack, channel: str, external_id: str) -> int:
-    with sqlite3.connect(stack.data_dir / "core.db") as db:
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
         return db.execute("SELECT c.id FROM conversations c JOIN customers u ON c.customer_id = u.id "
                           "WHERE u.channel = ? AND u.external_id = ? ORDER BY c.id DESC LIMIT 1",
                           (channel, external_id)).fetchone()[0]
@@ -47,7 +47,7 @@ def conversation_of(stack, channel: str, external_id: str) -> int:
 
 def bot_texts_after(stack, conversation_id: int, question: str) -> list[str]:
     """What the shop stored as its replies to the newest ``question`` of the conversation."""
-    with sqlite3.connect(stack.data_dir / "core.db") as db:
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
         asked = db.execute("SELECT max(id) FROM messages WHERE conversation_id = ? AND direction = 'in' AND text = ?",
                            (conversation_id, question)).fetchone()[0]
         return [text for (text,) in db.execute(
@@ -121,7 +121,7 @@ def test_telegram_gets_one_right_answer_after_each_of_three_handoffs(stack, tele
 
 
 def _pending(stack, conversation_id: int) -> bool:
-    with sqlite3.connect(stack.data_dir / "core.db") as db:
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
         return bool(db.execute("SELECT count(*) FROM messages WHERE conversation_id = ? AND direction = 'out' "
                                "AND delivery_status = 'pending'", (conversation_id,)).fetchone()[0])
 

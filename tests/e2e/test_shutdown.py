@@ -82,14 +82,14 @@ def _child_pid(stack: Stack, command: str) -> int:
 
 def _unanswered(stack: Stack) -> list[str]:
     """Customer messages with no later bot or staff message in their conversation: stored but unanswered."""
-    with sqlite3.connect(stack.data_dir / "core.db") as db:
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
         return [text for (text,) in db.execute(
             "SELECT m.text FROM messages m WHERE m.direction = 'in' AND NOT EXISTS (SELECT 1 FROM messages r "
             "WHERE r.conversation_id = m.conversation_id AND r.direction = 'out' AND r.id > m.id)")]
 
 
 def _stored(stack: Stack, who: str) -> list[str]:
-    with sqlite3.connect(stack.data_dir / "core.db") as db:
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
         return [text for (text,) in db.execute(
             "SELECT m.text FROM messages m JOIN conversations c ON m.conversation_id = c.id JOIN customers u "
             "ON c.customer_id = u.id WHERE u.external_id = ? AND m.direction = 'in' ORDER BY m.id", (who,))]

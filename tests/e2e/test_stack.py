@@ -242,7 +242,7 @@ def test_the_shop_comes_back_by_itself_when_a_process_dies(tmp_path):
     output = "".join(stack.output)
     assert "the rasa process exited with code -9" in output and "restarting the rasa process" in output
     assert "the app process exited with code -9" in output and "the app process is back" in output
-    with sqlite3.connect(tmp_path / "core.db") as db:
+    with sqlite3.connect(tmp_path / "techan.db") as db:
         texts = [t for (t,) in db.execute(
             "SELECT m.text FROM messages m JOIN conversations c ON m.conversation_id = c.id JOIN customers u "
             "ON c.customer_id = u.id WHERE u.external_id = ? AND m.direction = 'in' ORDER BY m.id", (who,))]

@@ -31,7 +31,7 @@ def fetch(stack, sender: str) -> dict:
 
 def answered_from(stack, sender: str) -> list[str]:
     """The top KB entry of each stored bot answer to ``sender``, in order."""
-    with sqlite3.connect(stack.data_dir / "core.db") as db:
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
         payloads = db.execute(
             "SELECT m.payload FROM messages m JOIN conversations c ON m.conversation_id = c.id "
             "JOIN customers u ON c.customer_id = u.id WHERE u.external_id = ? AND m.author = 'bot' "
@@ -70,7 +70,7 @@ def test_messages_sent_while_rasa_loads_are_answered_by_the_bot_once_it_is_ready
         assert "vacuum pack" in english["messages"][0]["text"], english  # answered in English
         token = staff_token(tmp_path)
         assert call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"] == []  # nobody went to staff
-        with sqlite3.connect(tmp_path / "core.db") as db:
+        with sqlite3.connect(tmp_path / "techan.db") as db:
             assert db.execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0] == 3
             assert db.execute("SELECT count(*) FROM messages WHERE direction = 'in' "
                               "AND delivery_status = 'pending'").fetchone()[0] == 0

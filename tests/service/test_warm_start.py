@@ -162,7 +162,7 @@ async def test_a_retry_with_the_same_client_id_is_the_same_message(aiohttp_clien
 
 def lock_database(settings) -> sqlite3.Connection:
     """Another writer holds SQLite's write lock (reads go on: WAL) until the connection commits."""
-    db = sqlite3.connect(settings.data_path / "core.db", isolation_level=None)
+    db = sqlite3.connect(settings.data_path / "techan.db", isolation_level=None)
     db.execute("BEGIN EXCLUSIVE")
     return db
 
