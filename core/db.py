@@ -27,12 +27,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything here is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def utcnow() -> datetime:
@@ -73,6 +78,10 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Optimistic concurrency: every UPDATE of the row says which version it read (SQLAlchemy adds
+    # ``WHERE version = …`` and raises StaleDataError when another writer came first), so a claim, a
+    # takeover, a resolve and a bot reply racing on one conversation can never overwrite each other.
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     customer: Mapped[Customer] = relationship(back_populates="conversations")
     messages: Mapped[list[Message]] = relationship(
@@ -81,6 +90,8 @@ class Conversation(Base):
     events: Mapped[list[ConversationEvent]] = relationship(
         back_populates="conversation", order_by="ConversationEvent.id"
     )
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Message(Base):
@@ -301,10 +312,6 @@ def make_engine(settings: Settings) -> Engine:
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine, settings.db_busy_timeout_s)
     return engine
-
-
-def make_session_factory(settings: Settings) -> sessionmaker:
-    return sessionmaker(make_engine(settings), expire_on_commit=False)
 
 
 def make_async_engine(settings: Settings) -> AsyncEngine:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +15,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.hours import BusinessHours
 
 DEFAULT_EMBEDDING_MODEL = "intfloat/multilingual-e5-small"
+
+
+@lru_cache(maxsize=16)
+def _business_hours(spec: str, timezone: str) -> BusinessHours:
+    """Parsed once per spelling (a copy of the settings with other hours gets its own)."""
+    return BusinessHours.parse(spec, timezone)
 
 
 class Settings(BaseSettings):
@@ -64,9 +70,9 @@ class Settings(BaseSettings):
         self.hours  # parsed once, and a typo fails at start, not at the first handoff
         return self
 
-    @cached_property
+    @property
     def hours(self) -> BusinessHours:
-        return BusinessHours.parse(self.business_hours, self.timezone)
+        return _business_hours(self.business_hours, self.timezone)
 
     @property
     def data_path(self) -> Path:

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from core.bot_payload import CATALOG, FAMILY, KB, SHIPPING, UNSURE
 from core.language import Say
 
 PREFIX = "/feedback"
@@ -22,16 +23,15 @@ NOT_HELPFUL_BUTTON = Say("没用", "Not helpful")
 
 def is_knowledge_answer(meta: dict[str, Any] | None) -> bool:
     meta = meta or {}
-    return bool((meta.get("kb") and not meta.get("unsure"))
-                or meta.get("catalog") or meta.get("family") or meta.get("shipping"))
+    return bool((meta.get(KB) and not meta.get(UNSURE)) or meta.get(CATALOG) or meta.get(FAMILY) or meta.get(SHIPPING))
 
 
 def answering_entry(meta: dict[str, Any] | None) -> str | None:
     """The KB entry whose answer this was (a catalog summary or a quote lists hits, but no entry answered)."""
     meta = meta or {}
-    if not is_knowledge_answer(meta) or meta.get("catalog") or meta.get("family") or meta.get("shipping"):
+    if not is_knowledge_answer(meta) or meta.get(CATALOG) or meta.get(FAMILY) or meta.get(SHIPPING):
         return None
-    first = meta["kb"][0]
+    first = meta[KB][0]
     return str(first["id"]) if isinstance(first, dict) and first.get("id") else None
 
 

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
+from handoff.events import BUS, QueueChanged, TranscriptChanged
+
 log = logging.getLogger(__name__)
 
 
@@ -27,6 +29,12 @@ class Hub:
         """To the web chat pages open for one customer (staff wrote, or the chat ended)."""
         await _send(self.customers.get(sender, weakref.WeakSet()), event)
 
+    async def queue_changed(self, event: QueueChanged) -> None:
+        await self.publish({"type": "queue", "conversation_id": event.conversation_id})
+
+    async def transcript_changed(self, event: TranscriptChanged) -> None:
+        await self.publish({"type": "message", "conversation_id": event.conversation_id})
+
     async def close_all(self) -> None:
         for ws in [*self.sockets, *(ws for group in self.customers.values() for ws in group)]:
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
@@ -44,7 +52,10 @@ HUB = web.AppKey("hub", Hub)
 
 
 async def hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
-    """The hub for the app's life; at shutdown every console and chat page is told the server is going."""
-    app[HUB] = Hub()
+    """The hub for the app's life, told of queue and transcript changes; at shutdown every console and chat
+    page is told the server is going."""
+    app[HUB] = hub = Hub()
+    app[BUS].subscribe(QueueChanged, hub.queue_changed)
+    app[BUS].subscribe(TranscriptChanged, hub.transcript_changed)
     yield
     await app[HUB].close_all()

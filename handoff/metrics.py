@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bot_payload import HandoffReason
 from handoff.feedback import NOT_HELPFUL, answering_entry
-from handoff.queue import aware
+from core.db import aware
 from web.keys import SESSIONS, SETTINGS, TEMPLATES
 from web.auth import CSRF, require, require_page
 from core.db import Call, Conversation, Handoff, KBEntry, Message, UnansweredQuestion, utcnow

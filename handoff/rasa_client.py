@@ -12,6 +12,11 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 
+def rasa_sender(channel: str, external_id: str) -> str:
+    """The customer's sender id in Rasa (its tracker)."""
+    return f"{channel}-{external_id}"
+
+
 class RasaUnavailable(RuntimeError):
     """Rasa did not answer usefully (down, timed out, or an error status)."""
 

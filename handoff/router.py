@@ -29,16 +29,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.bot_payload import ASKED_BY_CUSTOMER, UNSURE, HandoffReason, ask_human_button, read_custom
-from handoff import feedback, pending
-from handoff.hub import Hub
+from core.bot_payload import ASKED_BY_CUSTOMER, KB, UNSURE, HandoffReason, ask_human_button, read_custom
+from core.db import Conversation, Customer, Message, aware, retry_busy, utcnow
 from core.hours import BusinessHours, describe
-from handoff.queue import aware, current_handoff, end_handoff, estimated_wait_minutes, open_handoff, transition
-from handoff.rasa_client import RasaClient, RasaUnavailable
-from handoff.states import Event, State
-from handoff.unanswered import answer_to, note_question, question_before
-from core.db import Conversation, Customer, Handoff, Message, retry_busy, utcnow
 from core.language import Say, detect, to_simplified
+from handoff import feedback, pending
+from handoff.desk import Desk, Outgoing
+from handoff.episodes import estimated_wait_minutes
+from handoff.rasa_client import RasaClient, RasaUnavailable, rasa_sender
+from handoff.states import State
+from handoff.unanswered import answer_to, note_question, question_before
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,6 @@ CANCEL_WORDS = ("取消", "不用了", "算了", "cancel")
 RATING = re.compile(r'/rate\{"score":\s*([1-5])\}')
 RATING_THANKS_TEXT = Say("谢谢您的评价！欢迎随时再来。", "Thank you for the rating! Come back any time.")
 RATING_IGNORED_TEXT = Say("这次服务已经评过分了，谢谢！", "This chat has been rated already, thank you!")
-# After a person: resume, close any form, forget misses, and end the paused turn (see Router.resume_bot).
-RESUME_EVENTS = ({"event": "resume"}, {"event": "active_loop", "name": None},
-                 {"event": "slot", "name": "requested_slot", "value": None},
-                 {"event": "slot", "name": "kb_misses", "value": 0},
-                 {"event": "action", "name": "action_listen"})
 MEDIA_TO_STAFF_TEXT = Say("收到啦！图片和语音我看不懂，要请店员来看看吗？",
                           "Got it! I can't look at pictures or listen to voice notes; shall I ask our staff?")
 HELPFUL_THANKS_TEXT = Say("谢谢您的反馈！", "Thanks for letting us know!")
@@ -87,6 +82,7 @@ class Reply:
     products: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     feedback: list[dict[str, str]] = field(default_factory=list)  # 有用 / 没用 under a knowledge answer
+    message_id: int | None = None  # stored (the channel delivers it from the store); None: a passing notice
 
     def public(self) -> dict[str, Any]:
         shown = {"text": self.text, "buttons": self.buttons, "image": self.image, "products": self.products}
@@ -113,6 +109,7 @@ class Stored:
     duplicate: bool = False
 
 
+REPLIES_IN_RESPONSE = ("web",)  # channels that show the replies of the customer's own request (the web chat page)
 LATE = "techan_late"  # session.info key: this session answers pending messages, delivered later
 
 
@@ -140,14 +137,10 @@ def replies_from_rasa(messages: list[dict[str, Any]]) -> tuple[list[Reply], Hand
     return replies, handoff
 
 
-def rasa_sender(channel: str, external_id: str) -> str:
-    return f"{channel}-{external_id}"
-
-
 class Router:
     """The customer's side of every conversation: receive, store, and answer by the conversation's state."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient, hub: Hub,
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient, desk: Desk,
                  hours: BusinessHours, *, phrasing: Phrasing = lambda _entry, _language: None,
                  similar: Similar = lambda _question: [], grace: Callable[[], float] = lambda: 60.0,
                  concurrency: int = 4) -> None:
@@ -157,7 +150,7 @@ class Router:
         ``concurrency``: Rasa turns at once (back-pressure: the others wait for a slot, not for a timeout)."""
         self.sessions = sessions
         self.rasa = rasa
-        self.hub = hub
+        self.desk = desk
         self.hours = hours
         self.phrasing = phrasing
         self.similar = similar
@@ -217,16 +210,17 @@ class Router:
                 known = await session.scalar(select(Message.id).where(
                     Message.channel == channel, Message.channel_message_id == channel_message_id))
                 if known is not None:
-                    await session.commit()  # the customer's last_seen and language
+                    await self.desk.commit(session)  # the customer's last_seen and language
                     return Stored(conversation_id, known, state, language, duplicate=True)
             inbound = Message(conversation_id=conversation.id, direction="in", author="customer",
                               channel=channel, text=text, delivery_status=pending.PENDING,
                               channel_message_id=channel_message_id, payload={"media": media} if media else {})
             session.add(inbound)
             try:
-                await session.commit()
+                await self.desk.commit(session)
             except IntegrityError:  # the same message arriving twice at once (another app instance)
                 await session.rollback()
+                self.desk.forget(session)
                 known = await session.scalar(select(Message.id).where(
                     Message.channel == channel, Message.channel_message_id == channel_message_id))
                 if known is None:
@@ -250,15 +244,10 @@ class Router:
             return RouteResult(conversation.id, conversation.state, replies)
         if conversation.state == State.WAITING and (text == "/cancel" or text.lower() in CANCEL_WORDS):
             inbound.delivery_status = pending.HANDLED
-            replies = await self._cancel(session, conversation, rasa_sender(customer.channel, customer.external_id),
-                                         language)
+            replies = await self._cancel(session, conversation, language)
             return RouteResult(conversation.id, conversation.state, replies)
         if conversation.state != State.BOT:
-            # With staff: the bot stays silent; the console is told of the stored message.
-            inbound.delivery_status = pending.HANDLED
-            await session.commit()
-            await self.hub.publish({"type": "message", "conversation_id": conversation.id})
-            return RouteResult(conversation.id, conversation.state, [])
+            return await self._keep_for_staff(session, conversation, inbound)
         if (inbound.payload or {}).get("media"):  # the bot cannot look at pictures or listen to voice notes
             replies = [Reply(MEDIA_TO_STAFF_TEXT.to(language), [ask_human_button(language)])]
             return await self._finish(session, conversation, inbound, replies, None, language)
@@ -273,6 +262,8 @@ class Router:
         if not earlier:
             await self._look_again()
         if not earlier and self.bot_down_since is None:
+            # Hold nothing across the Rasa call: staff may take the chat meanwhile, and then it is theirs.
+            await self.desk.commit(session)
             try:
                 # Rasa's NLU learnt simplified characters; the stored message keeps what the customer wrote.
                 async with self.rasa_slots:  # back-pressure: a few turns at once, the others wait their turn
@@ -289,6 +280,11 @@ class Router:
                     log.error("conversation %s: Rasa produced no reply (action endpoint failing?); handing off",
                               conversation.id)
                     replies, handoff = [Reply(BOT_UNAVAILABLE_TEXT.to(language))], HandoffReason.BOT_UNAVAILABLE
+                await session.refresh(conversation)  # as it is now (its version too: a later clash is refused)
+                if conversation.state != State.BOT:
+                    log.info("conversation %s: staff took the chat while the bot answered; the answer is dropped",
+                             conversation.id)
+                    return await self._keep_for_staff(session, conversation, inbound)
                 return await self._finish(session, conversation, inbound, replies, handoff, language)
         if self.overdue((waiting[0] if waiting else inbound).created_at):
             return await self._to_staff(session, conversation, customer, inbound, waiting)
@@ -316,28 +312,31 @@ class Router:
         """
         for message in (inbound, *routed):
             message.delivery_status = pending.HANDLED
-        stored = self._store_replies(session, conversation, replies)
-        await session.flush()  # the answers' ids: their feedback buttons name them
+        stored = await self._store_replies(session, conversation, replies)  # their ids: feedback buttons name them
         for reply, message in zip(replies, stored):
             if feedback.is_knowledge_answer(reply.meta):
                 reply.feedback = feedback.buttons(message.id, language)
-                if late(session):  # sent later by the channel, which reads the buttons from the stored message
+                if message.delivery_status == "pending":  # the channel sends it, reading the buttons from the row
                     message.payload = {**message.payload, "feedback": reply.feedback}
         await self._note_unanswered(session, inbound, replies, handoff)
         for message in routed:
             await note_question(session, message, handoff or HandoffReason.BOT_UNAVAILABLE)
         if handoff:
-            await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": handoff})
-            conversation.handoff_reason = handoff
-            _episode, position = await open_handoff(session, conversation, handoff)
+            position = await self.desk.request(session, conversation, handoff)
             queued = Reply(await self._queue_text(session, position, language),
                            [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])
-            self._store_replies(session, conversation, [queued])
-            replies.append(queued)
-        await session.commit()
-        if handoff:
-            await self.hub.publish({"type": "queue", "conversation_id": conversation.id})
+            await self._store_replies(session, conversation, [queued])
+            replies = [*replies, queued]
+        await self.desk.commit(session)
         return RouteResult(conversation.id, conversation.state, replies)
+
+    async def _keep_for_staff(self, session: AsyncSession, conversation: Conversation,
+                              inbound: Message) -> RouteResult:
+        """With staff: the bot stays silent; the console is told of the stored message."""
+        inbound.delivery_status = pending.HANDLED
+        await self.desk.kept_for_staff(session, conversation)
+        await self.desk.commit(session)
+        return RouteResult(conversation.id, conversation.state, [])
 
     async def _replay(self, stored: Stored) -> RouteResult:
         """A message sent again (a web chat retry, a Telegram redelivery): what it got the first time."""
@@ -389,7 +388,8 @@ class Router:
                 else:  # with staff already: they have it
                     for message in waiting:
                         message.delivery_status = pending.HANDLED
-                    await session.commit()
+                    await self.desk.kept_for_staff(session, conversation)
+                    await self.desk.commit(session)
             self._failures.discard(message_id)
             return True
         except Exception as again:
@@ -449,7 +449,7 @@ class Router:
 
     async def _drain(self, channel: str, external_id: str) -> None:
         """This customer's pending messages, in order, each as if it had just come in; the answers are
-        delivered later (stored ``pending`` for the channel, the web chat told to fetch them)."""
+        delivered later (stored ``pending``: the desk tells the channel, and the web chat fetches them)."""
         lock = self._lock(channel, external_id)
         if lock.locked():  # the customer's own message is being handled; the next round comes back
             return
@@ -461,29 +461,19 @@ class Router:
                     inbound = await pending.first_of_customer(session, channel, external_id)
                     if inbound is None:
                         return
-                    message_id, conversation_id = inbound.id, inbound.conversation_id
-                    conversation = await session.get(Conversation, conversation_id)
+                    message_id = inbound.id
+                    conversation = await session.get(Conversation, inbound.conversation_id)
                     customer = await session.get(Customer, conversation.customer_id)
                     try:
                         result = await self._act(session, conversation, customer, inbound)
                     except Exception as exc:
                         failure = exc
                 if failure is not None:
-                    if await self._failed(message_id, failure):
-                        await self._tell(channel, external_id, conversation_id)
+                    await self._failed(message_id, failure)
                     return
                 self._failures.discard(message_id)
-                if result.replies:
-                    await self._tell(channel, external_id, conversation_id)
                 if result.pending:
                     return
-
-    async def _tell(self, channel: str, external_id: str, conversation_id: int) -> None:
-        """Something reached the chat later: the console shows it, an open web chat fetches it (the
-        Telegram outbox sends what is stored ``pending``)."""
-        await self.hub.publish({"type": "message", "conversation_id": conversation_id})
-        if channel == "web":
-            await self.hub.notify_customer(external_id, {"type": "message"})
 
     async def _note_unanswered(self, session: AsyncSession, inbound: Message, replies: list[Reply],
                                handoff: HandoffReason | None) -> None:
@@ -501,12 +491,7 @@ class Router:
     async def _open_conversation(self, session: AsyncSession, channel: str, external_id: str,
                                  name: str, language: str, text: str) -> tuple[Conversation, str]:
         """The customer's current conversation, and the language to answer this message in."""
-        customer = await session.scalar(select(Customer).where(
-            Customer.channel == channel, Customer.external_id == external_id))
-        if customer is None:
-            customer = Customer(channel=channel, external_id=external_id, name=name, language=language)
-            session.add(customer)
-            await session.flush()
+        customer = await self._customer(session, channel, external_id, name, language)
         customer.last_seen = utcnow()
         customer.language = detect(text, customer.language)
         conversation = await session.scalar(
@@ -517,9 +502,27 @@ class Router:
             session.add(conversation)
             await session.flush()
         elif conversation.state == State.RESOLVED:
-            await transition(session, conversation, Event.CUSTOMER_RETURNED, {})
-            await self.resume_bot(rasa_sender(channel, external_id))  # idempotent: covers a failed resume
+            await self.desk.customer_returned(session, conversation)
         return conversation, customer.language
+
+    async def set_language(self, channel: str, external_id: str, name: str, language: str) -> None:
+        """The language a customer chose (before writing anything, maybe): later answers follow it."""
+        async with self.sessions() as session:
+            customer = await self._customer(session, channel, external_id, name, language)
+            customer.language = language
+            await session.commit()
+
+    @staticmethod
+    async def _customer(session: AsyncSession, channel: str, external_id: str, name: str,
+                        language: str) -> Customer:
+        """The customer by their id in the channel; made on their first contact."""
+        customer = await session.scalar(select(Customer).where(
+            Customer.channel == channel, Customer.external_id == external_id))
+        if customer is None:
+            customer = Customer(channel=channel, external_id=external_id, name=name, language=language)
+            session.add(customer)
+            await session.flush()
+        return customer
 
     async def _queue_text(self, session: AsyncSession, position: int, language: str) -> str:
         """Where the customer stands: place and expected wait, or when staff are back."""
@@ -530,53 +533,23 @@ class Router:
         minutes = await estimated_wait_minutes(session, position)
         return QUEUE_TEXT.to(language).format(position=position, minutes=minutes)
 
-    async def resume_bot(self, sender: str) -> None:
-        """Let Rasa answer this customer again, starting fresh (best effort: the customer's return retries it).
-
-        Rasa stops its prediction loop at ``ConversationPaused`` without the closing ``action_listen``,
-        so after a plain resume the next message followed an unfinished turn: no rule matched, the policies
-        predicted the answer again and again until Rasa's circuit breaker (ten actions) tripped, and the
-        turn after that failed. Closing the turn here, and any form left open, makes the next message a
-        normal one.
-        """
-        await self._tracker_events(sender, list(RESUME_EVENTS))
-
-    async def pause_bot(self, sender: str) -> None:
-        """Stop Rasa's dialogue for this customer (best effort: the router no longer asks it anyway)."""
-        await self._tracker_events(sender, [{"event": "pause"}])
-
-    async def _tracker_events(self, sender: str, events: list[dict[str, Any]]) -> None:
-        try:
-            await self.rasa.add_events(sender, events)
-        except RasaUnavailable as exc:
-            log.warning("could not %s the bot for a customer: %s", events[0]["event"], exc)
-
-    async def _cancel(self, session: AsyncSession, conversation: Conversation, sender: str,
-                      language: str) -> list[Reply]:
-        await transition(session, conversation, Event.CANCELLED, {})
-        if handoff := await current_handoff(session, conversation.id):
-            await end_handoff(session, handoff, "customer")
+    async def _cancel(self, session: AsyncSession, conversation: Conversation, language: str) -> list[Reply]:
+        await self.desk.cancel(session, conversation)
         replies = [Reply(CANCELLED_TEXT.to(language))]
-        self._store_replies(session, conversation, replies)
-        await session.commit()
-        await self.hub.publish({"type": "queue", "conversation_id": conversation.id})
-        await self.resume_bot(sender)
+        await self._store_replies(session, conversation, replies)
+        await self.desk.commit(session)
         return replies
 
     async def _rate(self, session: AsyncSession, conversation: Conversation, text: str,
                     language: str) -> list[Reply]:
         """The one-tap rating after staff resolved the chat (1-5), kept on the handoff."""
         match = RATING.fullmatch(text)
-        handoff = await session.scalar(select(Handoff).where(
-            Handoff.conversation_id == conversation.id, Handoff.ended_by == "staff", Handoff.rating.is_(None))
-            .order_by(Handoff.id.desc()).limit(1))
-        if match is None or handoff is None:
-            replies = [Reply(RATING_IGNORED_TEXT.to(language))]
-        else:
-            handoff.rating = int(match.group(1))
+        if await self.desk.rate(session, conversation, int(match.group(1)) if match else None):
             replies = [Reply(RATING_THANKS_TEXT.to(language))]
-        self._store_replies(session, conversation, replies)
-        await session.commit()
+        else:
+            replies = [Reply(RATING_IGNORED_TEXT.to(language))]
+        await self._store_replies(session, conversation, replies)
+        await self.desk.commit(session)
         return replies
 
     async def _feedback(self, session: AsyncSession, conversation: Conversation, text: str,
@@ -611,14 +584,14 @@ class Router:
                 replies = [Reply(NOT_HELPFUL_TEXT.to(language),
                                  [*({"title": q, "payload": q} for q in questions), ask_human_button(language)],
                                  meta={"feedback_on": answer.id})]
-        self._store_replies(session, conversation, replies)
-        await session.commit()
+        await self._store_replies(session, conversation, replies)
+        await self.desk.commit(session)
         return replies
 
     async def _other_questions(self, meta: dict[str, Any], question: str, language: str) -> list[str]:
         """The closest questions other than the one answered: the answer's other KB hits, else the next best."""
         answered = feedback.answering_entry(meta)
-        hits = [str(hit["id"]) for hit in meta.get("kb") or [] if isinstance(hit, dict) and hit.get("id")]
+        hits = [str(hit["id"]) for hit in meta.get(KB) or [] if isinstance(hit, dict) and hit.get("id")]
         questions = self._phrasings(hits, answered, question, language, [])
         if len(questions) < SUGGESTED_QUESTIONS and question:
             similar = await asyncio.to_thread(self.similar, question)
@@ -635,18 +608,18 @@ class Router:
                 questions = [*questions, phrasing]
         return questions
 
-    @staticmethod
-    def _store_replies(session: AsyncSession, conversation: Conversation, replies: list[Reply]) -> list[Message]:
-        """Bot replies: ``sent`` when they go back in the customer's own request, else ``pending`` for the
-        channel to deliver (the Telegram outbox sends them; the web chat fetches them)."""
-        stored = []
-        status = "pending" if late(session) else "sent"
-        for reply in replies:
-            shown = {"buttons": reply.buttons, "image": reply.image, "products": reply.products, "meta": reply.meta}
-            stored.append(Message(
-                conversation_id=conversation.id, direction="out", author="bot", channel=conversation.channel,
-                text=reply.text or "", delivery_status=status, payload={k: v for k, v in shown.items() if v}))
-            session.add(stored[-1])
+    async def _store_replies(self, session: AsyncSession, conversation: Conversation,
+                             replies: list[Reply]) -> list[Message]:
+        """Bot replies, through the desk: ``sent`` when they go back in the customer's own web chat request
+        (the page shows them), else ``pending`` for the channel, which marks them once it has sent them."""
+        in_response = not late(session) and conversation.channel in REPLIES_IN_RESPONSE
+        outgoing = [Outgoing(reply.text or "", {key: value for key, value in (
+            ("buttons", reply.buttons), ("image", reply.image), ("products", reply.products), ("meta", reply.meta))
+            if value}) for reply in replies]
+        stored = await self.desk.bot_replies(session, conversation, outgoing, in_response=in_response)
+        await session.flush()
+        for reply, message in zip(replies, stored):
+            reply.message_id = message.id
         return stored
 
 

@@ -1,28 +1,40 @@
-"""Staff API: the queue, the conversation with its context, claim, reply, resolve."""
+"""Staff API: the queue, the conversation with its context, claim, take over, reply, resolve, product cards.
+
+Thin handlers: every change goes through the desk (handoff.desk); its refusals become HTTP errors here.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from sqlalchemy import select
 
-from core.bot_payload import HandoffReason
+from core.db import Conversation, Customer, Handoff, Message, StaffAccount, StaffNote, aware, utcnow
+from core.language import Say
+from handoff.desk import DESK, Forbidden, NotFound, Outgoing, Refused
+from handoff.episodes import current_handoff
 from handoff.hub import HUB
 from handoff.media import MAX_IMAGE_BYTES, store_image
-from handoff.queue import (aware, claim, current_handoff, end_handoff, message_json, note_json, open_handoff,
-                           transition)
-from handoff.states import Event, InvalidTransition, State
-from handoff.unanswered import answer_to, note_question, question_before
-from handoff.router import ROUTER, rasa_sender
-from web.keys import SESSIONS, SETTINGS, TEMPLATES
-from core.accounts import Principal
+from handoff.states import State
+from handoff.transcript import message_json, note_json
+from knowledge.live import KNOWLEDGE
 from web.auth import CSRF, refuse_cross_origin, require, require_page
-from core.db import Conversation, Customer, Handoff, Message, StaffAccount, StaffNote, utcnow
 from web.body import json_object, path_id
-from core.language import Say
+from web.keys import SESSIONS, SETTINGS, TEMPLATES
 
 MAX_STAFF_TEXT = 4000
-RATING_PROMPT = Say("店员已结束本次服务。请为这次服务打个分吧：", "Our staff have finished helping you. How did we do?")
-RATING_BUTTONS = [{"title": "⭐" * n, "payload": f'/rate{{"score": {n}}}'} for n in range(5, 0, -1)]
+SHOWING_PRODUCT = Say("给您看看这款：{name}", "Have a look at this one: {name}")
+REFUSAL_STATUS = {NotFound: web.HTTPNotFound, Forbidden: web.HTTPForbidden}
+
+
+@web.middleware
+async def refusals(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    """The desk's refusals as HTTP: not found 404, not yours 403, anything else (taken, changed) 409."""
+    try:
+        return await handler(request)
+    except Refused as exc:
+        raise REFUSAL_STATUS.get(type(exc), web.HTTPConflict)(text=str(exc)) from None
 
 
 async def handoff_queue(request: web.Request) -> web.Response:
@@ -54,7 +66,9 @@ async def conversation_detail(request: web.Request) -> web.Response:
     """Everything staff need: state, customer, the full transcript and the open handoff's context."""
     await require(request, "staff")
     async with request.app[SESSIONS]() as session:
-        conversation = await conversation_or_404(session, request)
+        conversation = await session.get(Conversation, path_id(request, "conversation_id"))
+        if conversation is None:
+            raise web.HTTPNotFound(text="no such conversation")
         customer = await session.get(Customer, conversation.customer_id)
         messages = (await session.scalars(select(Message).where(Message.conversation_id == conversation.id)
                                           .order_by(Message.id))).all()
@@ -77,21 +91,7 @@ async def conversation_detail(request: web.Request) -> web.Response:
 async def claim_handoff(request: web.Request) -> web.Response:
     principal = await require(request, "staff")
     handoff_id = path_id(request, "handoff_id")
-    async with request.app[SESSIONS]() as session:
-        won = await claim(session, handoff_id, principal.id)
-        handoff = await session.get(Handoff, handoff_id)
-        if handoff is None:
-            raise web.HTTPNotFound(text="no such handoff")
-        if not won:
-            raise web.HTTPConflict(text="this chat is already taken or finished")
-        conversation = await session.get(Conversation, handoff.conversation_id)
-        try:
-            await transition(session, conversation, Event.CLAIMED, {"staff": principal.name, "handoff": handoff_id})
-        except InvalidTransition:
-            await session.rollback()
-            raise web.HTTPConflict(text="the customer is no longer waiting") from None
-        await session.commit()
-    await request.app[HUB].publish({"type": "queue", "conversation_id": conversation.id})
+    conversation = await request.app[DESK].claim(handoff_id, principal)
     return web.json_response({"handoff": handoff_id, "conversation_id": conversation.id, "state": conversation.state})
 
 
@@ -110,46 +110,8 @@ async def bot_conversations(request: web.Request) -> web.Response:
 async def take_over(request: web.Request) -> web.Response:
     """Staff step into a chat the bot is handling: handoff `staff_takeover`, claimed at once, bot paused."""
     principal = await require(request, "staff")
-    async with request.app[SESSIONS]() as session:
-        conversation = await conversation_or_404(session, request)
-        if conversation.state != State.BOT:
-            raise web.HTTPConflict(text=f"the conversation is {conversation.state}; only bot chats can be taken over")
-        await transition(session, conversation, Event.HANDOFF_REQUESTED, {"reason": HandoffReason.STAFF_TAKEOVER})
-        conversation.handoff_reason = HandoffReason.STAFF_TAKEOVER
-        handoff, _position = await open_handoff(session, conversation, HandoffReason.STAFF_TAKEOVER)
-        if question := await question_before(session, conversation.id):  # what the customer asked before it
-            await note_question(session, question, HandoffReason.STAFF_TAKEOVER, await answer_to(session, question))
-        await claim(session, handoff.id, principal.id)
-        await transition(session, conversation, Event.CLAIMED, {"staff": principal.name, "handoff": handoff.id})
-        customer = await session.get(Customer, conversation.customer_id)
-        await session.commit()
-    await request.app[ROUTER].pause_bot(rasa_sender(customer.channel, customer.external_id))
-    await request.app[HUB].publish({"type": "queue", "conversation_id": conversation.id})
+    handoff, conversation = await request.app[DESK].take_over(path_id(request, "conversation_id"), principal)
     return web.json_response({"handoff": handoff.id, "conversation_id": conversation.id, "state": conversation.state})
-
-
-async def notify_customer(app: web.Application, conversation: Conversation) -> None:
-    if conversation.channel == "web":
-        async with app[SESSIONS]() as session:
-            customer = await session.get(Customer, conversation.customer_id)
-        await app[HUB].notify_customer(customer.external_id, {"type": "message"})
-
-
-async def conversation_or_404(session, request: web.Request) -> Conversation:
-    conversation = await session.get(Conversation, path_id(request, "conversation_id"))
-    if conversation is None:
-        raise web.HTTPNotFound(text="no such conversation")
-    return conversation
-
-
-async def assigned_conversation(session, request: web.Request, principal: Principal) -> tuple[Conversation, Handoff]:
-    conversation = await conversation_or_404(session, request)
-    handoff = await current_handoff(session, conversation.id)
-    if handoff is None or conversation.state != State.ASSIGNED:
-        raise web.HTTPConflict(text=f"the conversation is {conversation.state}; claim it first")
-    if handoff.claimed_by != principal.id and principal.role != "owner":
-        raise web.HTTPForbidden(text="another staff member has this chat")
-    return conversation, handoff
 
 
 async def _staff_reply_body(request: web.Request) -> tuple[str, str | None]:
@@ -169,47 +131,39 @@ async def _staff_reply_body(request: web.Request) -> tuple[str, str | None]:
 async def staff_message(request: web.Request) -> web.Response:
     """A staff reply (text, a picture, or both); it is stored first, then delivered through the customer's channel."""
     principal = await require(request, "staff")
-    async with request.app[SESSIONS]() as session:
-        conversation, _handoff = await assigned_conversation(session, request, principal)
+    desk, conversation_id = request.app[DESK], path_id(request, "conversation_id")
+    await desk.assigned(conversation_id, principal)  # refused before the body (and a picture) is read
     text, image = await _staff_reply_body(request)
     if not text and image is None:
         raise web.HTTPBadRequest(text="message text is empty")
     if len(text) > MAX_STAFF_TEXT:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_STAFF_TEXT, actual_size=len(text),
                                             text=f"the limit is {MAX_STAFF_TEXT} characters")
-    async with request.app[SESSIONS]() as session:
-        message = Message(conversation_id=conversation.id, direction="out", author="staff",
-                          channel=conversation.channel, text=text, delivery_status="pending",
-                          payload={"staff": principal.name, **({"image": image} if image else {})})
-        session.add(message)
-        await session.commit()
-    await request.app[HUB].publish({"type": "message", "conversation_id": conversation.id})
-    await notify_customer(request.app, conversation)
+    reply = Outgoing(text, {"staff": principal.name, **({"image": image} if image else {})})
+    message = await desk.send(conversation_id, principal, lambda _language: reply)
     return web.json_response({"message": message_json(message)}, status=201)
+
+
+async def push_product(request: web.Request) -> web.Response:
+    """Put a product card into the customer's chat (during a call, say), in their language."""
+    principal = await require(request, "staff")
+    product_id = (await json_object(request, '{"product": "puer-ripe-cake"}')).get("product")
+    product = request.app[KNOWLEDGE].catalog.get(product_id if isinstance(product_id, str) else None)
+    if product is None:
+        raise web.HTTPBadRequest(text="no such product in the catalog")
+
+    def card(language: str) -> Outgoing:
+        shown = product.card(language=language)
+        return Outgoing(SHOWING_PRODUCT.to(language).format(name=shown["name"]),
+                        {"staff": principal.name, "products": [shown]})
+    await request.app[DESK].send(path_id(request, "conversation_id"), principal, card)
+    return web.json_response({"sent": product.id}, status=201)
 
 
 async def resolve(request: web.Request) -> web.Response:
     """End the handoff: the bot takes over again and the customer is asked for a rating."""
     principal = await require(request, "staff")
-    async with request.app[SESSIONS]() as session:
-        conversation = await conversation_or_404(session, request)
-        handoff = await current_handoff(session, conversation.id)
-        if handoff and handoff.claimed_by not in (None, principal.id) and principal.role != "owner":
-            raise web.HTTPForbidden(text="another staff member has this chat")
-        try:
-            await transition(session, conversation, Event.RESOLVED, {"staff": principal.name})
-        except InvalidTransition:
-            raise web.HTTPConflict(text=f"the conversation is {conversation.state}; nothing to resolve") from None
-        if handoff:
-            await end_handoff(session, handoff, "staff")
-        customer = await session.get(Customer, conversation.customer_id)
-        session.add(Message(conversation_id=conversation.id, direction="out", author="system",
-                            channel=conversation.channel, text=RATING_PROMPT.to(customer.language),
-                            delivery_status="pending", payload={"buttons": RATING_BUTTONS}))
-        await session.commit()
-    await request.app[HUB].publish({"type": "queue", "conversation_id": conversation.id})
-    await notify_customer(request.app, conversation)
-    await request.app[ROUTER].resume_bot(rasa_sender(customer.channel, customer.external_id))
+    conversation = await request.app[DESK].resolve(path_id(request, "conversation_id"), principal)
     return web.json_response({"conversation_id": conversation.id, "state": conversation.state})
 
 
@@ -243,3 +197,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/conversations/{conversation_id}/resolve", resolve)
     app.router.add_get("/api/conversations", bot_conversations)
     app.router.add_post("/api/conversations/{conversation_id}/takeover", take_over)
+    app.router.add_post("/api/conversations/{conversation_id}/products", push_product)

@@ -1,4 +1,5 @@
-"""What staff use beside the transcript: canned replies, private notes, and handing a chat to a colleague."""
+"""What staff use beside the transcript: canned replies, private notes, and handing a chat to a colleague
+(the notes and the transfer through the desk)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,11 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from handoff.hub import HUB
-from handoff.queue import note_json, transition
-from handoff.staff_api import assigned_conversation, conversation_or_404
-from handoff.states import Event
+from handoff.desk import DESK
+from handoff.transcript import note_json
 from web.keys import SESSIONS
 from web.auth import require
-from core.db import CannedReply, StaffAccount, StaffNote
+from core.db import CannedReply, StaffAccount
 from web.body import json_object, path_id
 
 SHORTCUT = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -84,12 +83,7 @@ async def add_note(request: web.Request) -> web.Response:
     """A private note on the conversation: colleagues see it in the console, the customer never does."""
     principal = await require(request, "staff")
     text = _text(await json_object(request, '{"text": "..."}'), "text", MAX_NOTE_TEXT)
-    async with request.app[SESSIONS]() as session:
-        conversation = await conversation_or_404(session, request)
-        note = StaffNote(conversation_id=conversation.id, author=principal.name, text=text)
-        session.add(note)
-        await session.commit()
-    await request.app[HUB].publish({"type": "message", "conversation_id": conversation.id})
+    note = await request.app[DESK].note(path_id(request, "conversation_id"), principal, text)
     return web.json_response({"note": note_json(note)}, status=201)
 
 
@@ -99,20 +93,9 @@ async def transfer(request: web.Request) -> web.Response:
     target_name = (await json_object(request, '{"to": "staff name"}')).get("to")
     if not isinstance(target_name, str) or not target_name.strip():
         raise web.HTTPBadRequest(text="say whom to transfer to: {\"to\": \"staff name\"}")
-    async with request.app[SESSIONS]() as session:
-        conversation, handoff = await assigned_conversation(session, request, principal)
-        target = await session.scalar(select(StaffAccount).where(
-            StaffAccount.name == target_name.strip(), StaffAccount.active.is_(True)))
-        if target is None:
-            raise web.HTTPNotFound(text=f"no active staff member named {target_name.strip()!r}")
-        if target.id == handoff.claimed_by:
-            raise web.HTTPConflict(text=f"{target.name} already has this chat")
-        await transition(session, conversation, Event.TRANSFERRED,
-                         {"from": principal.name, "to": target.name, "handoff": handoff.id})
-        handoff.claimed_by = target.id
-        await session.commit()
-    await request.app[HUB].publish({"type": "queue", "conversation_id": conversation.id})
-    return web.json_response({"conversation_id": conversation.id, "state": conversation.state, "claimed_by": target.name})
+    conversation, target = await request.app[DESK].transfer(path_id(request, "conversation_id"), principal,
+                                                            target_name.strip())
+    return web.json_response({"conversation_id": conversation.id, "state": conversation.state, "claimed_by": target})
 
 
 async def staff_list(request: web.Request) -> web.Response:

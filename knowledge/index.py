@@ -169,7 +169,6 @@ class KBIndex:
         self._idf = {g: math.log(1 + total / len(rows)) for g, rows in self._postings.items()}
         self._unknown_idf = math.log(1 + total)
         self._row_mass = [sum(self._idf[g] for g in row_grams) for row_grams in self._row_grams]
-        self.checksum = kb_checksum(self.entries)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -270,10 +269,3 @@ def build_faiss(vectors: np.ndarray, dim: int):
         index.make_direct_map()  # reconstruct() for phrasings found by the lexical signal
     return index
 
-
-def kb_checksum(entries: list[KBRecord]) -> str:
-    digest = hashlib.sha256()
-    for entry in sorted(entries, key=lambda e: e.id):
-        digest.update(f"{entry.id}\0{entry.revision}\0{entry.topic}\0{entry.product}\0".encode())
-        digest.update("\0".join(entry.questions).encode())
-    return digest.hexdigest()

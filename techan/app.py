@@ -18,9 +18,13 @@ from actions.knowledge import closest_question
 from core.db import make_async_engine, make_async_session_factory
 from core.settings import Settings
 from core.status import read_status
-from handoff import calls, media, metrics, pending, staff_api, staff_tools
+from calls import bridge as call_rooms
+from calls import routes as call_routes
+from handoff import media, metrics, pending, staff_api, staff_tools
 from handoff.channels import telegram, webchat
-from handoff.hub import HUB, hub_lifecycle
+from handoff.desk import DESK, Desk
+from handoff.events import BUS, Bus
+from handoff.hub import hub_lifecycle
 from handoff.rasa_client import RASA, RasaClient
 from handoff.router import ROUTER, Router
 from knowledge import admin
@@ -79,7 +83,8 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with aiohttp.ClientSession() as session:
         app[RASA] = RasaClient(session, settings.rasa_base_url, settings.rasa_token, settings.rasa_timeout)
-        app[ROUTER] = Router(app[SESSIONS], app[RASA], app[HUB], settings.hours,
+        app[DESK] = Desk(app[SESSIONS], app[BUS], app[RASA])
+        app[ROUTER] = Router(app[SESSIONS], app[RASA], app[DESK], settings.hours,
                              phrasing=kb_phrasing(app), similar=kb_similar(app),
                              grace=pending.grace(settings), concurrency=settings.rasa_concurrency)
         sweep = asyncio.create_task(pending.sweep_forever(app[ROUTER]))  # at start-up, then on a schedule
@@ -122,14 +127,15 @@ async def action_webhook(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web.Application:
     """Build the app; ``knowledge`` lets tests share one loaded embedding model."""
-    app = web.Application(middlewares=[json_errors, body_limits(BODY_LIMITS, PUBLIC_BODY_BYTES)],
+    app = web.Application(middlewares=[json_errors, body_limits(BODY_LIMITS, PUBLIC_BODY_BYTES), staff_api.refusals],
                           client_max_size=MAX_BODY_BYTES)
     app.on_response_prepare.append(security_headers(
         https=settings.public_url.startswith("https://"), customer_pages=CUSTOMER_PAGES,
         embed_origins=settings.embed_origins.split()))
     app[SETTINGS] = settings
+    app[BUS] = Bus()  # the desk's events; subscribers join in the lifecycles below
     app[TEMPLATES] = Environment(
-        loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "knowledge", "web")]),
+        loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "calls", "knowledge", "web")]),
         autoescape=select_autoescape(default=True))
     # Start-up order, one list: each part starts after what it uses and stops before it (aiohttp
     # runs cleanup contexts in reverse). The KB is indexed before any channel can ask the bot.
@@ -137,13 +143,15 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
         database_ctx,                      # ENGINE, SESSIONS
         knowledge_lifecycle(knowledge),    # KNOWLEDGE loaded, indexed and watched
         executor_ctx,                      # EXECUTOR (the actions, given KNOWLEDGE)
-        hub_lifecycle,                     # HUB (console and web chat push)
-        rasa_ctx,                          # RASA, ROUTER and the sweep of pending messages
-        telegram.telegram_ctx,             # the Telegram channel, when a token is set
-        calls.calls_ctx,                   # CALLS; every live call ended at shutdown
+        hub_lifecycle,                     # HUB: the console told of queue and transcript changes
+        webchat.push_lifecycle,            # open chat pages told of messages stored for them
+        rasa_ctx,                          # RASA, DESK, ROUTER and the sweep of pending messages
+        telegram.telegram_ctx,             # the Telegram channel (its outbox woken by events), when a token is set
+        call_rooms.calls_ctx,              # CALLS; every live call ended at shutdown
     ])
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhook", action_webhook)
-    for routes in (webchat, telegram, admin, login, staff_api, staff_tools, media, metrics, calls):
+    # The calls' two /static/ files are routed before the web chat's /static folder.
+    for routes in (call_routes, webchat, telegram, admin, login, staff_api, staff_tools, media, metrics):
         routes.setup(app)
     return app

@@ -6,14 +6,16 @@ import hashlib
 import logging
 import re
 import weakref
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import or_, select, update
 
 from handoff import pending
+from handoff.events import BUS, OutboundMessage
 from handoff.hub import HUB
-from handoff.queue import message_json
+from handoff.transcript import message_json
 from handoff.router import ROUTER
 from web.keys import SESSIONS, TEMPLATES
 from core.db import Conversation, Customer, Message, is_busy
@@ -22,6 +24,7 @@ from web.body import json_object
 
 log = logging.getLogger(__name__)
 
+CHANNEL = "web"
 SENDER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Both languages: nothing is known of the customer when even storing the message failed.
@@ -66,7 +69,7 @@ async def chat_message(request: web.Request) -> web.Response:
             max_size=MAX_TEXT, actual_size=len(text),
             text=f"message is {len(text)} characters; the limit is {MAX_TEXT}")
     try:
-        result = await request.app[ROUTER].handle("web", sender, text, channel_message_id=message_key(sender, client_id))
+        result = await request.app[ROUTER].handle(CHANNEL, sender, text, channel_message_id=message_key(sender, client_id))
     except Exception as exc:  # never an English "internal error" for a customer; the page sends it again
         busy = is_busy(exc)
         log.log(logging.WARNING if busy else logging.ERROR, "a web chat message could not be stored (%s)",
@@ -86,7 +89,7 @@ def message_key(sender: str, client_id: str | None) -> str | None:
 async def latest_conversation(session, sender: str) -> Conversation | None:
     return await session.scalar(
         select(Conversation).join(Customer, Conversation.customer_id == Customer.id)
-        .where(Customer.channel == "web", Customer.external_id == sender).order_by(Conversation.id.desc()).limit(1))
+        .where(Customer.channel == CHANNEL, Customer.external_id == sender).order_by(Conversation.id.desc()).limit(1))
 
 
 async def staff_messages(request: web.Request) -> web.Response:
@@ -128,6 +131,17 @@ async def messages_read(request: web.Request) -> web.Response:
                 Message.delivery_status == "pending").values(delivery_status="delivered"))).rowcount
             await session.commit()
     return web.json_response({"delivered": marked})
+
+
+async def push_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """An open chat page is told when something was stored for it (staff wrote, the bot answered late)."""
+    hub = app[HUB]
+
+    async def message_stored(event: OutboundMessage) -> None:
+        if event.channel == CHANNEL:
+            await hub.notify_customer(event.external_id, {"type": "message"})
+    app[BUS].subscribe(OutboundMessage, message_stored)
+    yield
 
 
 async def customer_socket(request: web.Request) -> web.WebSocketResponse:

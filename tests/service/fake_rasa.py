@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from handoff.rasa_client import RasaUnavailable
+from handoff.desk import DESK
 from handoff.router import ROUTER
 from techan.app import EXECUTOR
 
@@ -80,7 +81,7 @@ class FakeRasa:
 
 
 def use_fake_rasa(app: web.Application) -> FakeRasa:
-    """Put a fake Rasa behind the app's router (the app must be started)."""
+    """Put a fake Rasa behind the app's router and desk (the app must be started)."""
     fake = FakeRasa(app)
-    app[ROUTER].rasa = fake
+    app[ROUTER].rasa = app[DESK].rasa = fake
     return fake

@@ -7,7 +7,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from handoff.calls import ice_servers
+from calls.ice import ice_servers
 from techan.app import create_app
 from core.accounts import sign
 from core.db import Call, ConversationEvent
@@ -227,9 +227,9 @@ async def test_bad_call_requests_are_refused(client, kind):
 
 async def test_a_dropped_customer_can_rejoin_and_a_drop_that_lasts_ends_the_call(aiohttp_client, settings, knowledge,
                                                                                  monkeypatch):
-    import handoff.calls
+    import calls.signalling
 
-    monkeypatch.setattr(handoff.calls, "RECONNECT_GRACE_S", 1.0)
+    monkeypatch.setattr(calls.signalling, "RECONNECT_GRACE_S", 1.0)
     client, settings = await call_app(aiohttp_client, settings, knowledge, "p2p")
     staff = bearer(client, "xiaoli", "staff")
     call, _ = await start(client, "web-call-drop", staff)

@@ -21,6 +21,7 @@ PUBLIC = {
     ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
     ("POST", "/telegram/webhook"),  # Telegram's updates: checked against the webhook secret instead
     ("GET", "/call/{token}"), ("GET", "/ws/call/{call_id}"),  # a signed single-use link, or staff sign-in, on join
+    ("GET", "/static/call.js"), ("GET", "/static/call.css"),  # the call pages' files (public, as every /static/ file)
 }
 OWNER_ONLY = re.compile(r"^\w+ (/admin/|/api/kb/|/api/metrics)|^(POST|PUT|DELETE) /api/canned")
 

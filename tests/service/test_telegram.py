@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from telegram.constants import MessageLimit
 
-from handoff.channels import telegram as telegram_channel
+from handoff.channels.telegram import sending as telegram_sending
 from handoff.channels.telegram import webhook_secret
 from techan.app import create_app
 from core.db import Message
@@ -157,7 +157,7 @@ async def test_staff_group_gets_a_card_claims_it_and_answers_in_the_topic(telegr
 
 
 class RecordedSleeps:
-    """Stands in for the channel module's ``asyncio``: sleeps as asked, and notes each wait and what
+    """Stands in for the sending module's ``asyncio``: sleeps as asked, and notes each wait and what
     ``sent()`` returned when it ended (the order of events, not a clock)."""
 
     def __init__(self, sent) -> None:
@@ -175,7 +175,7 @@ class RecordedSleeps:
 async def test_flood_control_is_answered_by_waiting(telegram, monkeypatch):
     fake, client, settings = telegram
     sleeps = RecordedSleeps(lambda: fake.sent("sendMessage", CUSTOMER))
-    monkeypatch.setattr(telegram_channel, "asyncio", sleeps)
+    monkeypatch.setattr(telegram_sending, "asyncio", sleeps)
     fake.flood["sendMessage"] = 1
     fake.text(CUSTOMER, "你好")
     await eventually(lambda: texts_to(fake, CUSTOMER) and len(fake.sent("sendMessage", CUSTOMER)) >= 2)

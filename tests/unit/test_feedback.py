@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from handoff import feedback
-from handoff.channels.telegram import keyboard
+from handoff.channels.telegram.sending import keyboard
 from handoff.metrics import same_question_key
 from handoff.router import Reply
 

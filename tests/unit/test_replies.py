@@ -1,3 +1,4 @@
+from core.bot_payload import KB, UNSURE, HandoffReason, custom_payload, read_custom
 from handoff.router import replies_from_rasa
 
 
@@ -30,3 +31,14 @@ def test_unknown_handoff_reason_falls_back_to_customer_request():
 def test_products_without_text_become_their_own_reply():
     replies, _ = replies_from_rasa([{"custom": {"products": [{"id": "a"}]}}])
     assert len(replies) == 1 and replies[0].text is None and replies[0].products == [{"id": "a"}]
+
+
+def test_what_an_action_writes_is_what_the_router_reads():
+    """The actions build the custom payload and the router reads it with the same module (core/bot_payload)."""
+    custom = custom_payload(meta={KB: [{"id": "e1", "score": 0.4}], UNSURE: True}, products=[{"id": "p1"}],
+                            handoff=HandoffReason.LOW_CONFIDENCE)
+    assert custom == {"techan": {"kb": [{"id": "e1", "score": 0.4}], "unsure": True}, "products": [{"id": "p1"}],
+                      "handoff": {"reason": "low_confidence"}}  # the stored names outside checks read
+    read = read_custom(custom)
+    assert (read.handoff, read.products, read.meta[UNSURE]) == (HandoffReason.LOW_CONFIDENCE, [{"id": "p1"}], True)
+    assert read_custom("not a dict") == read_custom(None) == read_custom({})

@@ -8,9 +8,8 @@ import json
 import time
 from urllib.parse import urlencode
 
-from handoff.channels.telegram import (
-    TITLE_MARK, callback_data, product_caption, split_text, verify_init_data,
-)
+from handoff.channels.telegram.miniapp import verify_init_data
+from handoff.channels.telegram.sending import TITLE_MARK, callback_data, product_caption, split_text
 
 TOKEN = "123456:TEST-token"
 

@@ -1,42 +1,23 @@
-"""Handoff episodes: opening one with its context card, the queue, claiming, ending."""
+"""Handoff episodes: opening one with its context card, the queue, claiming, ending, and the state
+transitions they go with. Only the desk (handoff.desk) calls these."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.bot_payload import HandoffReason
+from core.bot_payload import KB, UNSURE, HandoffReason
 from handoff.states import Event, next_state
-from core.db import Conversation, ConversationEvent, Customer, Handoff, Message, StaffNote, utcnow
+from core.db import Conversation, ConversationEvent, Customer, Handoff, Message, aware, utcnow
+from handoff.transcript import message_json
 
 log = logging.getLogger(__name__)
 
 TRANSCRIPT_LIMIT = 200
 SUMMARY_QUESTIONS = 3
 DEFAULT_WAIT_S = 180
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def message_json(message: Message) -> dict:
-    payload = message.payload or {}
-    shown = {"id": message.id, "direction": message.direction, "author": message.author, "text": message.text,
-             "buttons": payload.get("buttons", []), "products": payload.get("products", []),
-             "image": payload.get("image"), "media": payload.get("media"),
-             "delivery_status": message.delivery_status, "at": aware(message.created_at).isoformat()}
-    if payload.get("feedback"):  # 有用 / 没用 under a knowledge answer delivered later (handoff.pending)
-        shown["feedback"] = payload["feedback"]
-    return shown
-
-
-def note_json(note: StaffNote) -> dict:
-    return {"id": note.id, "author": note.author, "text": note.text, "at": aware(note.created_at).isoformat()}
 
 
 async def build_context(session: AsyncSession, conversation: Conversation, reason: HandoffReason) -> dict:
@@ -50,8 +31,8 @@ async def build_context(session: AsyncSession, conversation: Conversation, reaso
     kb_answers, products = [], []
     for message in messages:
         meta = (message.payload or {}).get("meta", {})
-        if meta.get("kb") and not meta.get("unsure"):
-            kb_answers.append({"id": meta["kb"][0]["id"], "score": meta["kb"][0]["score"]})
+        if meta.get(KB) and not meta.get(UNSURE):
+            kb_answers.append({"id": meta[KB][0]["id"], "score": meta[KB][0]["score"]})
         products += [{"id": p.get("id"), "name": p.get("name"), "price": p.get("price")}
                      for p in (message.payload or {}).get("products", [])]
     summary_items = [q for q in questions if q not in ("转人工", "人工客服")][-SUMMARY_QUESTIONS:]
@@ -101,7 +82,7 @@ async def claim(session: AsyncSession, handoff_id: int, staff_id: int) -> bool:
     return result.rowcount == 1
 
 
-async def end_handoff(session: AsyncSession, handoff: Handoff, ended_by: str) -> None:
+def end_handoff(handoff: Handoff, ended_by: str) -> None:
     handoff.ended_at, handoff.ended_by = utcnow(), ended_by
 
 

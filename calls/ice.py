@@ -1,0 +1,40 @@
+"""ICE servers for a call (STUN, and TURN with coturn's time-limited REST credentials) and the customer's
+single-use join token."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from typing import Any
+
+from core.accounts import sign, unsign
+from core.db import Call
+from core.settings import Settings
+
+TURN_TTL_S = 6 * 3600
+
+
+def ice_servers(settings: Settings, user: str) -> list[dict[str, Any]]:
+    """STUN from settings, and TURN with coturn REST credentials (username "expiry:user", HMAC-SHA1)."""
+    servers: list[dict[str, Any]] = []
+    stun = [url.strip() for url in settings.stun_urls.split(",") if url.strip()]
+    if stun:
+        servers.append({"urls": stun})
+    if settings.turn_url and settings.turn_secret:
+        username = f"{int(time.time()) + TURN_TTL_S}:{user}"
+        credential = base64.b64encode(hmac.new(settings.turn_secret.encode(), username.encode(),
+                                               hashlib.sha1).digest()).decode()
+        servers.append({"urls": [settings.turn_url], "username": username, "credential": credential})
+    return servers
+
+
+def customer_token(settings: Settings, call: Call) -> str:
+    return sign(settings.secret, {"kind": "call", "call": call.id, "nonce": call.token_nonce,
+                                  "exp": int(time.time()) + settings.call_join_minutes * 60})
+
+
+def read_customer_token(settings: Settings, token: str) -> dict | None:
+    claims = unsign(settings.secret, token)
+    return claims if claims and claims.get("kind") == "call" and isinstance(claims.get("call"), int) else None
