@@ -7,9 +7,10 @@ Pages forced to relay candidates (`TECHAN_ICE_RELAY_ONLY=1`) send all their medi
 which forwards each client (by its address) to coturn from a socket of its own. The impairment is applied
 to the packets the proxy hands back to the clients ("down"), so every media packet of a call crosses the
 impaired leg exactly once (sender → TURN is clean, TURN → receiver is impaired), in both directions of the
-call; an outage cuts both directions. Delay and jitter are per packet, as `tc netem delay 200ms 50ms`
-(packets with different delays overtake each other); the rate limit is a FIFO link of that rate with a
-bounded queue (drop-tail), per client.
+call; an outage cuts both directions. Jitter is a delay that wanders within ±jitter around the delay (a new
+random target every 200 ms, reached linearly, so packets keep their order as on a real path whose queues
+fill and drain); packets overtake each other only by `reorder`. The rate limit is a FIFO link of that
+rate with a bounded queue (drop-tail), per client.
 
 Used by tests/e2e/test_call_network.py and benchmarks/call_quality.py:
 
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TURNSERVER = "/usr/bin/turnserver"
+JITTER_STEP_S = 0.2  # ±50 ms in 200 ms: the delay changes at most 0.5 ms per ms, so packets never overtake
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class Impairment:
 
     loss: float = 0.0  # probability that a packet is dropped
     delay_ms: float = 0.0  # fixed one-way delay added
-    jitter_ms: float = 0.0  # plus a uniform random delay in [-jitter, +jitter] per packet
+    jitter_ms: float = 0.0  # plus a delay wandering within [-jitter, +jitter] (new target every JITTER_STEP_S)
     reorder: float = 0.0  # probability that a packet is held back reorder_ms more (later ones overtake it)
     reorder_ms: float = 30.0
     rate_kbps: float = 0.0  # link rate; 0: unlimited
@@ -77,6 +79,16 @@ class Link:
 
     busy_until: float = 0.0
     departures: collections.deque = field(default_factory=collections.deque)
+    jitter: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # (t0, ms at t0, t1, ms at t1)
+
+    def wander(self, now: float, amplitude_ms: float, rng: random.Random) -> float:
+        """The jitter now: linear from one random target to the next, JITTER_STEP_S apart."""
+        t0, v0, t1, v1 = self.jitter
+        if now >= t1:
+            t0, v0, t1, v1 = now, (v1 if t1 else rng.uniform(-amplitude_ms, amplitude_ms)), now + JITTER_STEP_S, \
+                rng.uniform(-amplitude_ms, amplitude_ms)
+            self.jitter = (t0, v0, t1, v1)
+        return v0 + (v1 - v0) * (now - t0) / (t1 - t0)
 
 
 class ImpairedProxy:
@@ -106,8 +118,8 @@ class ImpairedProxy:
             counters.lost += 1
             return None
         leave = now
+        link = self._links.setdefault((direction, client), Link())
         if rule.rate_kbps:
-            link = self._links.setdefault((direction, client), Link())
             while link.departures and link.departures[0] <= now:
                 link.departures.popleft()
             if len(link.departures) >= rule.queue_packets:
@@ -116,7 +128,7 @@ class ImpairedProxy:
             leave = max(now, link.busy_until) + size * 8 / (rule.rate_kbps * 1000)
             link.busy_until = leave
             link.departures.append(leave)
-        delay = rule.delay_ms + (self.random.uniform(-rule.jitter_ms, rule.jitter_ms) if rule.jitter_ms else 0.0)
+        delay = rule.delay_ms + (link.wander(now, rule.jitter_ms, self.random) if rule.jitter_ms else 0.0)
         if rule.reorder and self.random.random() < rule.reorder:
             delay += rule.reorder_ms
         counters.forwarded += 1

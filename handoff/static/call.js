@@ -14,13 +14,16 @@
   const wantVideo = cfg.kind === "video";
   let ws = null, pc = null, stream = null, facing = "environment", joinedAt = 0, connectedOnce = false;
   let iceServers = [], ended = false, statsTimer = null, lastBytes = null, icePolicy = "all";
-  let hd = false, hdLimited = false, voiceOnly = false, statsTick = 0, prev = null, recent = [], silentFor = 0;
+  let hd = false, hdScale = 1, hdRoom = 0, voiceOnly = false, statsTick = 0, prev = null, recent = [], silentFor = 0;
   let recovery = { tries: 0, timer: null };
   const MAX_RECOVERY_TRIES = 6;
   const ENGLISH = /^en\b/i.test(navigator.language || "");
   const say = (zh, en) => (ENGLISH ? en : zh);
   const SIZE = { normal: { width: 1280, height: 720 }, hd: { width: 1920, height: 1080 } };
   const cameraSize = () => (hd ? SIZE.hd : SIZE.normal);
+  // A close-up's size for the bandwidth estimate (availableOutgoingBitrate): 1080p from 1.8 Mbps, 720p from
+  // 1 Mbps, 540p, 360p, 270p below 300 kbps; the frame rate gives way within a rung (maintain-resolution).
+  const LADDER = [[1800000, 1], [1000000, 1.5], [550000, 2], [300000, 3], [0, 4]];
 
   async function openMedia() {
     const video = wantVideo ? { facingMode: facing, width: { ideal: cameraSize().width }, height: { ideal: cameraSize().height }, frameRate: { ideal: 30 } } : false;
@@ -35,17 +38,42 @@
 
   function send(message) { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message)); }
 
-  // A close-up keeps its resolution (the frame rate gives way) with up to 6 Mbps; a normal picture, or a
-  // close-up on a link too thin for 1080p, lets the encoder lower resolution and frame rate together.
+  // A close-up keeps the resolution its rung of the ladder allows (the frame rate gives way) with up to
+  // 6 Mbps; a normal picture lets the encoder lower resolution and frame rate together.
   function tuneSenders() {
     if (!pc) return;
     for (const sender of pc.getSenders()) {
       if (!sender.track || sender.track.kind !== "video") continue;
       const params = sender.getParameters();
-      params.degradationPreference = hd && !hdLimited ? "maintain-resolution" : "balanced";
+      params.degradationPreference = hd ? "maintain-resolution" : "balanced";
       params.encodings = (params.encodings && params.encodings.length ? params.encodings : [{}])
-        .map((e) => Object.assign(e, { maxBitrate: hd ? 6000000 : 2500000, maxFramerate: 30 }));
+        .map((e) => Object.assign(e, { maxBitrate: hd ? 6000000 : 2500000, maxFramerate: 30, scaleResolutionDownBy: hd ? hdScale : 1 }));
       sender.setParameters(params).catch(() => {});
+    }
+  }
+
+  // Down the ladder at once when the estimate falls below the rung; up one rung after 3 s with room to spare.
+  function fitCloseUp(available) {
+    if (!hd || available === undefined) return;
+    const before = hdScale;
+    const rung = LADDER.findIndex(([, scale]) => scale === hdScale), want = LADDER.findIndex(([bps]) => available >= bps);
+    if (want > rung) { hdScale = LADDER[want][1]; hdRoom = 0; tuneSenders(); }
+    else if (want < rung && available >= LADDER[rung - 1][0] * 1.2) {
+      if (++hdRoom >= 3) { hdScale = LADDER[rung - 1][1]; hdRoom = 0; tuneSenders(); }
+    } else hdRoom = 0;
+    if (isStaff && (before > 1) !== (hdScale > 1)) status(hdScale > 1 ? say("网络带宽不够 1080p，特写画面先降低清晰度", "Not enough bandwidth for 1080p: the close-up is sent smaller for now") : "");
+  }
+
+  // Opus with redundancy (RED, RFC 2198) where both browsers have it: each packet carries the previous
+  // frame again, so a lost packet costs no audio. The bridge (aiortc) has no RED and answers plain Opus.
+  function preferRedundantAudio() {
+    const caps = window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities("audio");
+    const red = caps ? caps.codecs.filter((c) => /\/red$/i.test(c.mimeType)) : [];
+    if (!red.length) return;
+    const codecs = red.concat(caps.codecs.filter((c) => !/\/red$/i.test(c.mimeType)));
+    for (const transceiver of pc.getTransceivers()) {
+      if (transceiver.receiver.track.kind !== "audio" || !transceiver.setCodecPreferences) continue;
+      try { transceiver.setCodecPreferences(codecs); } catch (err) { console.warn("no RED for audio", err); }
     }
   }
 
@@ -77,6 +105,7 @@
       pc.addTrack(track, stream);
     }
     if (!stream.getVideoTracks().length && wantVideo) pc.addTransceiver("video", { direction: "recvonly" });
+    preferRedundantAudio();
     pc.ontrack = (event) => {
       const remote = $("remote");
       if (remote.srcObject !== event.streams[0]) remote.srcObject = event.streams[0] || new MediaStream([event.track]);
@@ -231,6 +260,8 @@
     }
   }
 
+  // The word is about what this side gets: loss, round trip, the picture it receives (frame rate, size,
+  // freezes, pauses). What it sends is judged by the other page, from what arrives there.
   function judge(a, b, sample) {
     const packets = (b.vRecv - a.vRecv) + (b.aRecv - a.aRecv), lost = (b.vLost - a.vLost) + (b.aLost - a.aLost);
     const loss = Math.max(packets + lost > 0 ? Math.max(0, lost) / (packets + lost) : 0, b.remoteLoss);
@@ -244,7 +275,7 @@
     const videoIn = b.hasVideo && !paused;
     let level = "good";
     if (pc.connectionState !== "connected" || cut || paused || loss > 0.10 || (b.rtt || 0) > 500 || (videoIn && sample.fps < 8)) level = "poor";
-    else if (loss > 0.03 || (b.rtt || 0) > 250 || froze || b.limited === "bandwidth" || (videoIn && (sample.fps < 20 || sample.height < 360))) level = "fair";
+    else if (loss > 0.03 || (b.rtt || 0) > 250 || froze || (videoIn && (sample.fps < 20 || sample.height < 360))) level = "fair";
     recent = recent.concat([level]).slice(-3);  // worse at once, better after three good seconds
     const shown = recent.includes("poor") ? "poor" : recent.includes("fair") ? "fair" : "good";
     const quality = $("quality");
@@ -253,14 +284,9 @@
       quality.dataset.level = shown;
       quality.textContent = "● " + { good: say("信号好", "Signal: good"), fair: say("信号一般", "Signal: fair"), poor: say("信号差", "Signal: poor") }[shown];
     }
-    window.techanCallQuality = { level: shown, loss, rtt_ms: b.rtt, fps: sample.fps, height: sample.height, paused, limited: b.limited };
-    // A close-up on a link too thin for 1080p gives way to a lower resolution rather than a slideshow.
-    const thin = b.outBitrate !== undefined && b.outBitrate < 1200000 && b.limited === "bandwidth";
-    if (hd && thin !== hdLimited && (thin || (b.outBitrate || 0) > 2500000)) {
-      hdLimited = thin;
-      tuneSenders();
-      if (isStaff) status(thin ? say("网络带宽不够 1080p，特写画面自动降低清晰度", "Not enough bandwidth for 1080p: the close-up lowers its resolution") : "");
-    }
+    window.techanCallQuality = { level: shown, loss, rtt_ms: b.rtt, fps: sample.fps, height: sample.height, paused,
+                                 limited: b.limited, available_kbps: b.outBitrate / 1000, closeup_scale: hd ? hdScale : null };
+    fitCloseUp(b.outBitrate);
     const starved = b.outBitrate !== undefined && b.outBitrate < 200000 && b.limited === "bandwidth";
     if (pc.connectionState !== "connected") return;  // the reconnecting notice stays
     if (cut) {
@@ -289,7 +315,7 @@
   // 高清特写: the camera at 1920×1080 (what it can give), 6 Mbps, resolution kept; again for the normal picture.
   async function setCloseUp(on) {
     hd = on;
-    hdLimited = false;
+    hdScale = 1;
     const track = stream && stream.getVideoTracks()[0];
     $("hd").setAttribute("aria-pressed", String(on));
     if (!track) return;
