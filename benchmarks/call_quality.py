@@ -193,7 +193,7 @@ def run_condition(browser, shop, rig: Rig, app_pid: int, mode: str, name: str, s
         result["staff_sends"] = {"height_median": median([s["outH"] for s in sent if "outH" in s]),
                                  "fps_median": median([s["outFps"] for s in sent if "outFps" in s]),
                                  "available_kbps_median": median([s["judged"]["available_kbps"] for s in sent
-                                                                  if s.get("judged") and s["judged"].get("available_kbps")])}
+                                                                  if s.get("judged") and (s["judged"].get("available_kbps") or 0) > 0])}
         staff_view = staff.evaluate("window.techanCallStats || {}")
         result.update({"mode": mode, "condition": name, "impairment": CONDITIONS[name].label, "camera": camera,
                        "load_avg_1m": os.getloadavg()[0],

@@ -14,7 +14,7 @@
   const wantVideo = cfg.kind === "video";
   let ws = null, pc = null, stream = null, facing = "environment", joinedAt = 0, connectedOnce = false;
   let iceServers = [], ended = false, statsTimer = null, lastBytes = null, icePolicy = "all";
-  let hd = false, hdScale = 1, hdRoom = 0, voiceOnly = false, statsTick = 0, prev = null, recent = [], silentFor = 0;
+  let hd = false, hdScale = 1, hdRoom = 0, voiceOnly = false, statsTick = 0, prev = null, recent = [], silentFor = 0, lossWindow = [];
   let recovery = { tries: 0, timer: null };
   const MAX_RECOVERY_TRIES = 6;
   const ENGLISH = /^en\b/i.test(navigator.language || "");
@@ -224,7 +224,7 @@
     const report = await pc.getStats();
     const now = performance.now();
     const cur = { at: now, bytes: 0, lost: 0, received: 0, frames: 0, freezes: 0, vLost: 0, vRecv: 0, aLost: 0, aRecv: 0,
-                  concealed: 0, samples: 0, remoteLoss: 0, limited: "none", outBitrate: undefined, rtt: undefined, hasVideo: false };
+                  concealed: 0, samples: 0, limited: "none", outBitrate: undefined, rtt: undefined, hasVideo: false };
     const sample = {};
     report.forEach((s) => {
       if (s.type === "candidate-pair" && s.state === "succeeded" && s.nominated !== false && s.currentRoundTripTime !== undefined) {
@@ -243,7 +243,6 @@
         }
       }
       if (s.type === "outbound-rtp" && s.kind === "video" && s.qualityLimitationReason) cur.limited = s.qualityLimitationReason;
-      if (s.type === "remote-inbound-rtp" && s.fractionLost !== undefined) cur.remoteLoss = Math.max(cur.remoteLoss, s.fractionLost);
     });
     if (cur.rtt !== undefined) sample.rtt_ms = cur.rtt;
     if (lastBytes) sample.bitrate_kbps = ((cur.bytes - lastBytes.bytes) * 8) / (now - lastBytes.at);
@@ -264,7 +263,9 @@
   // freezes, pauses). What it sends is judged by the other page, from what arrives there.
   function judge(a, b, sample) {
     const packets = (b.vRecv - a.vRecv) + (b.aRecv - a.aRecv), lost = (b.vLost - a.vLost) + (b.aLost - a.aLost);
-    const loss = Math.max(packets + lost > 0 ? Math.max(0, lost) / (packets + lost) : 0, b.remoteLoss);
+    lossWindow = lossWindow.concat([[packets, Math.max(0, lost)]]).slice(-3);  // loss over the last 3 s
+    const got = lossWindow.reduce((n, [p]) => n + p, 0), missed = lossWindow.reduce((n, [, l]) => n + l, 0);
+    const loss = got + missed > 0 ? missed / (got + missed) : 0;
     const framesNow = b.frames - a.frames, audioFlowing = b.aRecv > a.aRecv;
     // Nothing at all arrives: the network is gone, whatever ICE says yet (Chromium calls a path
     // "disconnected" only after several seconds). After 4 s the P2P offerer restarts ICE.
