@@ -224,7 +224,7 @@
     const report = await pc.getStats();
     const now = performance.now();
     const cur = { at: now, bytes: 0, lost: 0, received: 0, frames: 0, freezes: 0, vLost: 0, vRecv: 0, aLost: 0, aRecv: 0,
-                  concealed: 0, samples: 0, limited: "none", outBitrate: undefined, rtt: undefined, hasVideo: false };
+                  limited: "none", outBitrate: undefined, rtt: undefined, hasVideo: false };
     const sample = {};
     report.forEach((s) => {
       if (s.type === "candidate-pair" && s.state === "succeeded" && s.nominated !== false && s.currentRoundTripTime !== undefined) {
@@ -239,7 +239,6 @@
           cur.hasVideo = cur.frames > 0;
         } else if (s.kind === "audio") {
           cur.aLost = s.packetsLost || 0; cur.aRecv = s.packetsReceived || 0;
-          cur.concealed = s.concealedSamples || 0; cur.samples = s.totalSamplesReceived || 0;
         }
       }
       if (s.type === "outbound-rtp" && s.kind === "video" && s.qualityLimitationReason) cur.limited = s.qualityLimitationReason;
