@@ -2,7 +2,7 @@
 
 For each mode (p2p, bridge): 30 calls, each from the customer's "join" to ICE/DTLS connected and to
 the first video frame, measured on headless aiortc peers (tests/call_peer.py) that join through the
-app's real signalling. Then, in bridge mode, one call at 480p and one at 720p for 15 s each, with
+app's real signalling. Then, in bridge mode, one call each at 480p, 720p and 1080p for 15 s, with
 the app's CPU time read from /proc (the peers run in this process, the app in its own).
 Starts `techan serve` itself with a scratch data dir; prints figures and asserts nothing.
 """
@@ -12,23 +12,19 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from techan import PROJECT_ROOT  # noqa: E402
+from tests.browser_call import serve_app, stop_app  # noqa: E402
 from tests.call_peer import CallPeer, wait_until  # noqa: E402
-from tests.conftest import shared_models_dir  # noqa: E402
-from tests.stack import free_port, staff_token  # noqa: E402
+from tests.stack import staff_token  # noqa: E402
 
 CALLS = 30
 CPU_SECONDS = 15
@@ -45,24 +41,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def start_app(mode: str, data_dir: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "TECHAN_DATA_DIR": data_dir, "TECHAN_PORT": str(port), "TECHAN_CALL_MODE": mode,
-           "TECHAN_MODELS_DIR": str(shared_models_dir()), "TECHAN_RASA_PORT": str(free_port()),
-           "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00", "TECHAN_LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen([sys.executable, "-m", "techan", "serve"], cwd=PROJECT_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(360):
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2):
-                return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("techan serve did not start")
-
-
 async def post(session: aiohttp.ClientSession, url: str, token: str | None = None, body: dict | None = None) -> dict:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with session.post(url, json=body or {}, headers=headers) as response:
@@ -70,7 +48,7 @@ async def post(session: aiohttp.ClientSession, url: str, token: str | None = Non
 
 
 async def one_call(session, url: str, token: str, conversation_id: int, size=(640, 480), hold_s: float = 0.0,
-                   pid: int | None = None) -> tuple[float, float, float | None]:
+                   pid: int | None = None) -> tuple[float, float, tuple[float, float] | None]:
     call = await post(session, f"{url}/api/conversations/{conversation_id}/calls", token, {"kind": "video"})
     ws_url = f"{url.replace('http', 'ws')}/ws/call/{call['call_id']}"
     staff, customer = CallPeer("staff", size=size), CallPeer("customer", size=size)
@@ -82,9 +60,10 @@ async def one_call(session, url: str, token: str, conversation_id: int, size=(64
         await wait_until(lambda: customer.connected.is_set() and customer.first_frame.is_set(), 30)
         if hold_s:
             await asyncio.sleep(2)  # let the encoders settle
-            before, started = cpu_seconds(pid), time.perf_counter()
+            before, frames, started = cpu_seconds(pid), customer.received["video"], time.perf_counter()
             await asyncio.sleep(hold_s)
-            cpu = (cpu_seconds(pid) - before) / (time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            cpu = ((cpu_seconds(pid) - before) / elapsed, (customer.received["video"] - frames) / elapsed)
         await customer.hang_up()
         await wait_until(staff.ended.is_set, 10)
     finally:
@@ -95,7 +74,7 @@ async def one_call(session, url: str, token: str, conversation_id: int, size=(64
 
 async def run_mode(mode: str) -> list[str]:
     with tempfile.TemporaryDirectory(prefix=f"techan-calls-{mode}-") as data_dir:
-        process, url = start_app(mode, data_dir)
+        process, url = serve_app(Path(data_dir), mode, {"TECHAN_LOG_LEVEL": "WARNING"})
         try:
             token = staff_token(Path(data_dir), "staff", "bench")
             async with aiohttp.ClientSession() as session:
@@ -113,23 +92,20 @@ async def run_mode(mode: str) -> list[str]:
                          f"{mode:<7} join -> first frame  p50 {statistics.median(first_frame) * 1000:5.0f} ms   "
                          f"p95 {percentile(first_frame, 0.95) * 1000:5.0f} ms"]
                 if mode == "bridge":
-                    for label, size in (("480p", (854, 480)), ("720p", (1280, 720))):
-                        *_, cpu = await one_call(session, url, token, handoff["conversation_id"], size=size,
-                                                 hold_s=CPU_SECONDS, pid=process.pid)
+                    for label, size in (("480p", (854, 480)), ("720p", (1280, 720)), ("1080p", (1920, 1080))):
+                        *_, (cpu, fps) = await one_call(session, url, token, handoff["conversation_id"], size=size,
+                                                        hold_s=CPU_SECONDS, pid=process.pid)
                         lines.append(f"bridge  app CPU per call at {label}: {cpu * 100:.0f}% of one core "
-                                     f"(both directions relayed and re-encoded, {CPU_SECONDS} s)")
+                                     f"(both directions relayed and re-encoded, {CPU_SECONDS} s), the customer "
+                                     f"receiving {fps:.1f} fps; load average {os.getloadavg()[0]:.1f}")
                 return lines
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_app(process)
 
 
 def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    for mode in ("p2p", "bridge"):
+    for mode in sys.argv[1].split(",") if len(sys.argv) > 1 else ("p2p", "bridge"):  # e.g. `bridge` alone
         for line in asyncio.run(run_mode(mode)):
             print(line, flush=True)
 

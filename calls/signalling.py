@@ -108,6 +108,7 @@ async def call_socket(request: web.Request) -> web.WebSocketResponse:
     room.joined_at[role] = time.monotonic()
     await ws.send_json({"type": "joined", "role": role, "kind": room.kind, "mode": room.mode,
                         "ice_servers": ice_servers(request.app[SETTINGS], user),
+                        "ice_transport_policy": "relay" if request.app[SETTINGS].ice_relay_only else "all",
                         **({"rejoin": room.rejoin} if role == "customer" else {}),
                         "peer_present": room.present(other(role))})
     await calls.send(room, other(role), {"type": "peer_joined", "role": role})
@@ -149,6 +150,8 @@ async def handle_signal(app: web.Application, room: Room, role: str, message: di
             await calls.send(room, role, {"type": "error", "error": f"could not use that offer: {exc}"})
             return
         await calls.send(room, role, {"type": "answer", "sdp": answer})
+    elif kind == "voice_only":  # one side's network is too weak for video: the other side stops sending it too
+        await calls.send(room, other(role), {"type": "voice_only"})
     elif kind == "connected":
         await mark_connected(app, room, role)
     elif kind == "stats":

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     stun_urls: str = ""  # comma-separated, e.g. "stun:stun.example.com:3478"; none by default
     turn_url: str = ""  # e.g. "turn:turn.example.com:3478?transport=udp" (coturn)
     turn_secret: str = ""  # coturn's static-auth-secret: time-limited REST credentials are made from it
+    ice_relay_only: bool = False  # pages use TURN relay candidates only (iceTransportPolicy "relay"); the network rig
     call_join_minutes: int = Field(default=10, ge=1, le=120)  # how long a customer's join link works
     secret_key: str = ""
     models_dir: Path | None = None  # default: <data_dir>/models (tests share one provisioned model)

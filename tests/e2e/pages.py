@@ -13,7 +13,7 @@ import time
 def wait_until(page, expression: str, timeout: float = 30_000, every_s: float = 0.1) -> None:
     """Until the JavaScript ``expression`` is truthy on ``page`` (``timeout`` in ms, as Playwright's)."""
     deadline = time.monotonic() + timeout / 1000
-    while not page.evaluate(expression):
+    while not page.evaluate(f"!!({expression})"):  # a boolean: an object (a MediaStream) cannot come back
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout / 1000:.0f} s waiting for: {expression}")
         time.sleep(every_s)
