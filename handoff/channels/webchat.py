@@ -31,7 +31,7 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 NOT_STORED_TEXT = "消息暂时没有存上，正在重新发送，请稍候。/ Your message didn't go through yet; sending it again, one moment."
 PAYLOAD = re.compile(r"^/[a-z_]+(\{.*\})?$", re.S)
 MAX_TEXT = 4000
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = 64 * 1024  # enforced by the app's body limits (techan/app.py BODY_LIMITS)
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
@@ -50,9 +50,6 @@ async def chat_message(request: web.Request) -> web.Response:
     sender = request.match_info["sender"]
     if not SENDER.match(sender):
         raise web.HTTPBadRequest(text="sender must be 1-64 letters, digits, '-' or '_'")
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length,
-                                            text=f"request body is over {MAX_BODY_BYTES // 1024} KB")
     body = await json_object(request, '{"text": "..."}')
     text, payload, client_id = body.get("text"), body.get("payload"), body.get("client_id")
     if payload is not None:

@@ -68,6 +68,13 @@ async def test_a_chunked_body_over_the_web_chat_limit_is_refused_and_nothing_is_
         assert session.scalar(select(func.count(Message.id))) == 0
 
 
+async def test_a_declared_body_over_the_web_chat_limit_is_refused_in_words(client):
+    response = await client.post("/api/chat/web-big", data=b'{"text": "' + b"a" * (100 * 1024) + b'"}',
+                                 headers={"Content-Type": "application/json"})
+    body = await response.json()
+    assert response.status == 413 and "64 KB" in body["error"] and "上限" in body["error"]
+
+
 @pytest.mark.parametrize("path, size, kind", [("/login", 20 * 1024, "application/x-www-form-urlencoded"),
                                               ("/api/chat/web-big/messages/read", 80 * 1024, "application/json")])
 async def test_public_routes_read_a_small_body_at_most(client, path, size, kind):
