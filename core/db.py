@@ -61,6 +61,10 @@ class Customer(Base):
     language: Mapped[str] = mapped_column(String(8), default="zh")
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    # The web chat's signed token carries this; None: none issued yet (Telegram, or a web customer from
+    # before tokens, who gets one on their next message). Bumping it ends the customer's tokens.
+    chat_token_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    client_address: Mapped[str | None] = mapped_column(String(45), default=None)  # of the last message (limits)
 
     conversations: Mapped[list[Conversation]] = relationship(back_populates="customer")
 
@@ -240,6 +244,20 @@ class StaffAccount(Base):
     token_version: Mapped[int] = mapped_column(Integer, default=1)  # bump to revoke issued tokens
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # since the last success
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)  # sign-in backoff after failures
+
+
+class StaffSession(Base):
+    """A browser sign-in, so that logging out (or revoking the account) ends it on the server too."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)  # random, carried in the signed cookie
+    account_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class CannedReply(Base):

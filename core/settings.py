@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     business_hours: str = "mon-sun 09:00-21:00"  # when staff answer, e.g. "mon-fri 09:00-21:00; sat 10:00-18:00"
     timezone: str = "Asia/Shanghai"  # the shop's time zone, for business hours
 
+    # Abuse limits (core/limits.py). Over a limit the message is still stored and the customer told politely.
+    trusted_proxies: str = ""  # comma-separated addresses/networks whose X-Forwarded-For is believed
+    limit_address_per_minute: int = Field(default=60, ge=1)  # messages from one client address
+    limit_customer_per_minute: int = Field(default=20, ge=1)  # messages from one customer
+    limit_new_customers_per_hour: int = Field(default=20, ge=1)  # new web-chat customers from one address
+    limit_open_handoffs_per_address: int = Field(default=3, ge=1)  # chats waiting for staff from one address
+    limit_topics_per_minute: int = Field(default=10, ge=1)  # new staff-group topics, shop-wide
+    limit_keys: int = Field(default=100_000, ge=100)  # keys a process's limiter remembers (oldest evicted)
+    retention_days: int | None = Field(default=None, ge=1)  # messages, media, recordings older are purged
+
     telegram_token: str = ""
     telegram_api_url: str = "https://api.telegram.org/bot"
     public_url: str = ""
@@ -70,6 +80,18 @@ class Settings(BaseSettings):
     def _hours_are_readable(self) -> Settings:
         self.hours  # parsed once, and a typo fails at start, not at the first handoff
         return self
+
+    @model_validator(mode="after")
+    def _proxies_are_readable(self) -> Settings:
+        self.proxies
+        return self
+
+    @property
+    def proxies(self):
+        """``trusted_proxies`` as networks (core.limits.client_address takes them)."""
+        from core.limits import trusted_networks
+
+        return trusted_networks(self.trusted_proxies)
 
     @property
     def hours(self) -> BusinessHours:

@@ -15,6 +15,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainExc
 
 from actions import build_executor
 from actions.knowledge import closest_question
+from core.limits import MemoryLimiter
 from core.db import make_async_engine, make_async_session_factory
 from core.settings import Settings
 from core.status import read_status
@@ -34,7 +35,7 @@ from web import login
 from web.body import json_object
 from web.errors import json_errors
 from web.guards import body_limits, security_headers
-from web.keys import ENGINE, SESSIONS, SETTINGS, TEMPLATES
+from web.keys import ENGINE, LIMITS, SESSIONS, SETTINGS, TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
         embed_origins=settings.embed_origins.split()))
     app[SETTINGS] = settings
     app[BUS] = Bus()  # the desk's events; subscribers join in the lifecycles below
+    app[LIMITS] = MemoryLimiter(settings.limit_keys)  # one process's limits; issue 17 shares them through Redis
     app[TEMPLATES] = Environment(
         loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "calls", "knowledge", "web")]),
         autoescape=select_autoescape(default=True))

@@ -6,9 +6,11 @@ from aiohttp import web
 from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.limits import Limiter
 from core.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 TEMPLATES = web.AppKey("templates", Environment)
+LIMITS = web.AppKey("limits", Limiter)  # every rate limit of the app (core/limits.py)

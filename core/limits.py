@@ -1,0 +1,86 @@
+"""Rate limits behind one interface: a process-local store now, a shared one (Redis) when instances multiply.
+
+Each limit is a key, a count and a window. ``hit`` counts one event and says how long to wait if the
+limit is spent; events over the limit are not counted, so a customer who waits gets through. The
+algorithm is GCRA (one timestamp per key: the moment the key's allowance is fully spent), which a
+Redis script can run atomically with the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+
+class Limiter(Protocol):
+    async def hit(self, key: str, limit: int, window_s: float) -> float:
+        """Count one event under ``key``: 0.0 if at most ``limit`` fell in ``window_s``, else seconds to wait."""
+
+    async def reset(self, key: str) -> None:
+        """Forget ``key`` (a sign-in that succeeded)."""
+
+
+def gcra(spent_until: float | None, now: float, limit: int, window_s: float) -> tuple[float, float | None]:
+    """(seconds to wait, the key's new spent-until time or None if unchanged) for one event at ``now``."""
+    interval = window_s / limit
+    start = max(spent_until or now, now)
+    new = start + interval
+    if new - now > window_s:
+        return new - now - window_s, None
+    return 0.0, new
+
+
+class MemoryLimiter:
+    """One process's limits; at most ``max_keys`` keys, the least recently used evicted first, so a
+    flood of fresh names costs bounded memory and cannot clear the keys in use."""
+
+    def __init__(self, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_keys, self.clock = max_keys, clock
+        self.keys: OrderedDict[str, float] = OrderedDict()
+
+    async def hit(self, key: str, limit: int, window_s: float) -> float:
+        now = self.clock()
+        wait, new = gcra(self.keys.get(key), now, limit, window_s)
+        if new is not None:
+            self.keys[key] = new
+        if key in self.keys:
+            self.keys.move_to_end(key)
+        while len(self.keys) > self.max_keys:
+            self.keys.popitem(last=False)
+        return wait
+
+    async def reset(self, key: str) -> None:
+        self.keys.pop(key, None)
+
+
+def trusted_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``TECHAN_TRUSTED_PROXIES`` ("127.0.0.1, 10.0.0.0/8") read once; a typo fails at start."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted) -> str:
+    """The client's address: the peer's, unless the peer is a trusted proxy; then the right-most address in
+    X-Forwarded-For that is not a trusted proxy (the left-most ones are whatever the client wrote)."""
+    address = peer or "?"
+    if not forwarded_for or not _is_trusted(address, trusted):
+        return address
+    for hop in reversed([part.strip() for part in forwarded_for.split(",") if part.strip()]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return address  # a garbled header: trust nothing in it
+        address = hop
+        if not _is_trusted(hop, trusted):
+            break
+    return address
+
+
+def _is_trusted(address: str, trusted) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
