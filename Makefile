@@ -14,7 +14,9 @@ PY310 ?= $(shell for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10
 PY311 ?= $(shell for c in python3.11 $$HOME/.pyenv/versions/3.11*/bin/python3.11 /usr/bin/python3.11; do \
             $$c -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null && { echo $$c; break; }; done)
 
-.PHONY: run setup test test-unit test-service test-e2e test-rasa test-quality bench crossval clean
+AUDIT_VENV := .venv-audit
+
+.PHONY: audit run setup test test-unit test-service test-e2e test-rasa test-quality bench crossval clean
 
 run: setup
 	$(TECHAN) run
@@ -102,3 +104,11 @@ crossval: $(RASA_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(RASA_VENV) var
+
+# Known vulnerabilities in both environments' pins (PyPI's advisory data, through pip-audit). --strict: a pin
+# that could not be checked fails the audit, so an unreachable advisory service never reads as "none found".
+audit:
+	@test -x $(AUDIT_VENV)/bin/pip-audit || { $(PY311) -m venv $(AUDIT_VENV) && \
+		$(AUDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "pip-audit==2.10.1"; }
+	@for pins in constraints/app.txt constraints/rasa.txt; do echo "==> pip-audit $$pins"; \
+		$(AUDIT_VENV)/bin/pip-audit --strict --no-deps --disable-pip --progress-spinner off -r $$pins || exit 1; done

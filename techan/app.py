@@ -16,6 +16,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainExc
 from actions import build_executor
 from actions.knowledge import closest_question
 from core.limits import MemoryLimiter
+from core.retention import purge_daily
 from core.db import make_async_engine, make_async_session_factory
 from core.settings import Settings
 from core.status import read_status
@@ -96,6 +97,16 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
             await asyncio.gather(sweep, return_exceptions=True)
 
 
+async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    """With TECHAN_RETENTION_DAYS set: old messages, attachments and recordings purged daily."""
+    settings = app[SETTINGS]
+    task = asyncio.create_task(purge_daily(app[SESSIONS], settings)) if settings.retention_days else None
+    yield
+    if task:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def healthz(request: web.Request) -> web.Response:
     app = request.app
     rasa_ok = await app[RASA].reachable()
@@ -150,6 +161,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
         rasa_ctx,                          # RASA, DESK, ROUTER and the sweep of pending messages
         telegram.telegram_ctx,             # the Telegram channel (its outbox woken by events), when a token is set
         call_rooms.calls_ctx,              # CALLS; every live call ended at shutdown
+        retention_ctx,                     # the daily purge, when a retention period is set
     ])
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhook", action_webhook)

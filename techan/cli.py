@@ -287,6 +287,28 @@ def cmd_kb_rollback(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    from core.retention import purge
+
+    days = args.days or settings.retention_days
+    if not days:
+        print("techan purge: no retention period: set TECHAN_RETENTION_DAYS or pass --days N", file=sys.stderr)
+        return 2
+    with db_session(settings) as session:
+        report = purge(session, settings.data_path, days, dry_run=args.dry_run)
+    report.remove_files()
+    print(report.summary())
+    for path in report.media + report.recordings if args.dry_run else ():
+        print(f"  {path}")
+    return 0
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days (1 or more)")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from knowledge.files import OCCASIONS, RECIPIENTS, TOPICS
 
@@ -354,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     staff_token.add_argument("name")
     staff_token.add_argument("--days", type=int, default=90)
     staff_token.set_defaults(func=cmd_staff_token)
+
+    purge = sub.add_parser("purge", help="delete messages, attachments and call recordings past the retention period")
+    purge.add_argument("--days", type=positive_int, help="keep this many days (default: TECHAN_RETENTION_DAYS)")
+    purge.add_argument("--dry-run", action="store_true", help="only say what would go")
+    purge.set_defaults(func=cmd_purge)
 
     catalog = sub.add_parser("catalog", help="catalog").add_subparsers(dest="catalog_command", required=True)
     catalog_import = catalog.add_parser("import", help="upsert products from YAML")

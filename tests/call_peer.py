@@ -136,12 +136,3 @@ class CallPeer:
         if self.ws is not None and not self.ws.closed:
             await self.ws.close()
 
-
-async def wait_until(check, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out waiting for the call")
-

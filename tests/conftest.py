@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,13 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(_env_file=None, data_dir=tmp_path / "data", models_dir=shared_models_dir(),
                     rasa_url="http://127.0.0.1:9", secret_key="test-secret", demo=True,
                     business_hours="mon-sun 00:00-24:00", bot_grace_s=0)
+
+
+async def wait_until(check, timeout: float = 20.0, what: str = "the call") -> None:
+    """Poll ``check`` every 50 ms until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -11,7 +11,8 @@ from calls.ice import ice_servers
 from techan.app import create_app
 from core.accounts import sign
 from core.db import Call, ConversationEvent
-from tests.call_peer import CallPeer, wait_until
+from tests.call_peer import CallPeer
+from tests.conftest import wait_until
 from tests.service.conftest import db_session, migrated_demo_shop
 from tests.service.test_kb_admin import bearer
 from tests.service.test_handoff_api import hand_off
