@@ -1,18 +1,23 @@
-"""Rate limits behind one interface: a process-local store now, a shared one (Redis) when instances multiply.
+"""Rate limits behind one interface: a process-local store, or Redis shared by every instance.
 
 Each limit is a key, a count and a window. ``hit`` counts one event and says how long to wait if the
 limit is spent; events over the limit are not counted, so a customer who waits gets through. The
-algorithm is GCRA (one timestamp per key: the moment the key's allowance is fully spent), which a
-Redis script can run atomically with the same arithmetic.
+algorithm is GCRA (one timestamp per key: the moment the key's allowance is fully spent), which the
+Redis store runs atomically in a script with the same arithmetic.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
+
+import redis.asyncio as redis
+
+log = logging.getLogger(__name__)
 
 
 class Limiter(Protocol):
@@ -54,6 +59,43 @@ class MemoryLimiter:
 
     async def reset(self, key: str) -> None:
         self.keys.pop(key, None)
+
+
+# gcra() in Lua, on the server's clock so every instance counts alike; a key expires once its allowance is
+# whole again, so idle keys cost Redis nothing. Returned as a string: Redis turns Lua numbers into integers.
+GCRA_SCRIPT = """
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local spent = tonumber(redis.call('GET', KEYS[1]) or now)
+if spent < now then spent = now end
+local new = spent + window / limit
+if new - now > window then return tostring(new - now - window) end
+redis.call('SET', KEYS[1], string.format('%.6f', new), 'PX', math.ceil((new - now) * 1000))
+return '0'
+"""
+
+
+class RedisLimiter:
+    """The limits shared by every instance (``TECHAN_REDIS_URL``). If Redis cannot be reached, messages are let
+    through (and it is logged): an outage of the shared store must not silence the shop's customers."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "techan:limit:") -> None:
+        self.client, self.prefix = client, prefix
+        self.script = client.register_script(GCRA_SCRIPT)
+
+    async def hit(self, key: str, limit: int, window_s: float) -> float:
+        try:
+            return float(await self.script(keys=[self.prefix + key], args=[limit, window_s]))
+        except redis.RedisError as exc:
+            log.warning("rate limits not applied: Redis unreachable (%s)", exc.__class__.__name__)
+            return 0.0
+
+    async def reset(self, key: str) -> None:
+        try:
+            await self.client.delete(self.prefix + key)
+        except redis.RedisError as exc:
+            log.warning("rate limit not reset: Redis unreachable (%s)", exc.__class__.__name__)
 
 
 def trusted_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

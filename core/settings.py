@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     business_hours: str = "mon-sun 09:00-21:00"  # when staff answer, e.g. "mon-fri 09:00-21:00; sat 10:00-18:00"
     timezone: str = "Asia/Shanghai"  # the shop's time zone, for business hours
 
+    redis_url: str = ""  # e.g. redis://127.0.0.1:6379/0; with it, instances share limits (more in issue 17)
     # Abuse limits (core/limits.py). Over a limit the message is still stored and the customer told politely.
     trusted_proxies: str = ""  # comma-separated addresses/networks whose X-Forwarded-For is believed
     limit_address_per_minute: int = Field(default=60, ge=1)  # messages from one client address

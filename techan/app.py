@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
+import redis.asyncio as redis
 from aiohttp import web
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from rasa_sdk.executor import ActionExecutor
@@ -15,7 +16,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainExc
 
 from actions import build_executor
 from actions.knowledge import closest_question
-from core.limits import MemoryLimiter
+from core.limits import MemoryLimiter, RedisLimiter
 from core.retention import purge_daily
 from core.db import make_async_engine, make_async_session_factory
 from core.settings import Settings
@@ -58,6 +59,19 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SESSIONS] = make_async_session_factory(engine)
     yield
     await engine.dispose()
+
+
+async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
+    """LIMITS: shared by every instance through Redis when TECHAN_REDIS_URL is set, else this process's own."""
+    settings = app[SETTINGS]
+    if not settings.redis_url:
+        app[LIMITS] = MemoryLimiter(settings.limit_keys)
+        yield
+        return
+    client = redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    app[LIMITS] = RedisLimiter(client)
+    yield
+    await client.aclose()
 
 
 async def executor_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -146,7 +160,6 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
         embed_origins=settings.embed_origins.split()))
     app[SETTINGS] = settings
     app[BUS] = Bus()  # the desk's events; subscribers join in the lifecycles below
-    app[LIMITS] = MemoryLimiter(settings.limit_keys)  # one process's limits; issue 17 shares them through Redis
     app[TEMPLATES] = Environment(
         loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "calls", "knowledge", "web")]),
         autoescape=select_autoescape(default=True))
@@ -154,6 +167,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     # runs cleanup contexts in reverse). The KB is indexed before any channel can ask the bot.
     app.cleanup_ctx.extend([
         database_ctx,                      # ENGINE, SESSIONS
+        limits_ctx,                        # LIMITS (Redis when set)
         knowledge_lifecycle(knowledge),    # KNOWLEDGE loaded, indexed and watched
         executor_ctx,                      # EXECUTOR (the actions, given KNOWLEDGE)
         hub_lifecycle,                     # HUB: the console told of queue and transcript changes
