@@ -12,10 +12,10 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.questions import is_question
+from bot.questions import is_gift_request, is_question
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
@@ -32,13 +32,16 @@ class JiebaWordTokenizer(JiebaTokenizer):
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class QuestionGuard(GraphComponent, IntentClassifier):
-    """A question is never small talk: send one read as thanks, yes, no or goodbye to the knowledge base.
+    """A question is never small talk: send one read as thanks, yes, no or goodbye to the knowledge base;
+    nor a gift request unless it says so.
 
     DIET learnt "不" and "没" endings from short replies ("不用了", "没有了"), so "买个紫砂壶能分期不",
     "拆了尝了一包不喜欢能退不" and "团扇脏了能下水洗吗" came out as deny or goodbye and got "还有什么想了解的吗". A message with
     a question mark or word and enough words of its own (``bot.questions.is_question``) is a
     question: its intent becomes nlu_fallback, which the rules answer from the knowledge base.
-    Greetings ("你好，在吗") are left alone.
+    Greetings ("你好，在吗") are left alone. DIET also reads shop questions with 买 as gift requests
+    ("买这个有积分吗", "門店在哪裡 想過去看看"), which started the gift form: a question read as
+    request_gift that names nothing of a gift (``bot.questions.is_gift_request``) goes to the knowledge base.
     """
 
     SMALL_TALK = frozenset({"goodbye", "thank", "affirm", "deny"})
@@ -54,8 +57,11 @@ class QuestionGuard(GraphComponent, IntentClassifier):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            intent = message.get(INTENT) or {}
-            if intent.get(INTENT_NAME_KEY) in self.SMALL_TALK and is_question(message.get(TEXT) or ""):
+            intent, text = message.get(INTENT) or {}, message.get(TEXT) or ""
+            name = intent.get(INTENT_NAME_KEY)
+            entities = {entity.get("entity") for entity in message.get(ENTITIES) or []}
+            if is_question(text) and (name in self.SMALL_TALK
+                                      or name == "request_gift" and not is_gift_request(text, entities)):
                 guarded = {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME,
                            PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY, 0.0)}
                 message.set(INTENT, guarded, add_to_output=True)

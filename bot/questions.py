@@ -1,4 +1,5 @@
-"""Whether a message is a question with content: pure Python, shared by the Rasa component and its tests."""
+"""Whether a message is a question with content, or a gift request: pure Python, shared by the Rasa component
+and its tests."""
 
 from __future__ import annotations
 
@@ -19,3 +20,13 @@ def is_question(text: str) -> bool:
     if cjk:
         return len(cjk) >= MIN_CJK and bool(CHINESE_QUESTION.search(text))
     return len(text.split()) >= MIN_WORDS and bool(ENGLISH_QUESTION.search(text.strip()))
+
+
+# What a gift request says (besides a recipient, occasion or budget the NLU finds): "送长辈", "礼盒", "帮我挑".
+GIFT_WORDS = re.compile(r"送|礼|推荐|挑|选|gift|present|recommend|suggest", re.I)
+GIFT_ENTITIES = frozenset({"recipient", "occasion", "budget"})
+
+
+def is_gift_request(text: str, entities: set[str]) -> bool:
+    """A gift request names the gift side of it: a word like 送 or 礼, or who, what for, how much."""
+    return bool(GIFT_WORDS.search(text)) or bool(entities & GIFT_ENTITIES)

@@ -23,7 +23,7 @@ from knowledge.index import CONFIDENT, Embedder, Hit, KBIndex, KBRecord, VectorC
 from knowledge.provision import provision
 from knowledge.shipping import find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
-from knowledge.topics import asked_aspect, aspects
+from knowledge.topics import ASPECT_CUES, asked_aspect, aspects
 from core.language import Say, to_simplified
 from core.settings import Settings
 
@@ -277,11 +277,14 @@ class Knowledge:
     def _subject(self, question: str, mentioned: str | None, context: str | None, read_names: bool) -> Subject:
         """What the question is about: a product, a family, something the shop does not sell, or nothing.
 
-        ``read_names``: without the NLU's product entity (no intent either: the CLI, a scratch
-        evaluation), "有没有卖X" names what is asked for.
+        ``read_names``: without the NLU (no intent: the CLI, a scratch evaluation), "有没有卖X" names what is
+        asked for. With it, the NLU's product entity may be a thing the shop does not sell, or a misreading
+        (DIET tags "per jar", "label", "wrapper" as products): one the catalog does not know counts only
+        when the words ask for a thing as well ("有X吗", "do you sell X"). "有停车位吗" has no entity: not a product.
         """
-        by_name = self._asked_name(question)
-        asked = mentioned or (by_name if read_names else None)
+        by_name = self._asked_name(question) if read_names or mentioned else None
+        known = mentioned if mentioned and (self.catalog.resolve(mentioned) or self.catalog.family(mentioned)) else None
+        asked = known or by_name
         named = self.catalog.find_in_text(question) or self.catalog.resolve(mentioned)
         if named:  # "有月饼吗": the product asked for by name
             return self._about_product(named, asked=bool(by_name) and self.catalog.resolve(by_name) == named)
@@ -356,8 +359,10 @@ class Knowledge:
                 continue  # another product's entry: right words, wrong product ("那能放多久" after the jerky)
             if not hit.entry.product and not self._for_subject(hit.entry, subject):
                 continue  # a family's entry (岩茶怎么保存) says nothing of another family's product (熟茶饼)
-            missing = self._missing(question, hit, subject.words)
             covers = self._aspects(hit.entry)
+            # The words that ask the aspect the entry answers are covered however they are said ("保存期限多久").
+            asked = ASPECT_CUES[aspect].sub(" ", question) if aspect in covers else question
+            missing = self._missing(asked, hit, subject.words)
             if covers and aspect not in covers and (aspect or missing):
                 continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:

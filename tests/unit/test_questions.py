@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.questions import is_question
+from bot.questions import is_gift_request, is_question
 
 
 @pytest.mark.parametrize("text", ["买个紫砂壶能分期不", "团扇脏了能下水洗吗", "拆了尝了一包不喜欢能退不",
@@ -19,3 +19,16 @@ def test_questions(text):
                                   "thanks a lot", "no thanks", "ok", "你好在吗"])
 def test_small_talk_and_short_replies(text):
     assert not is_question(text)
+
+
+@pytest.mark.parametrize("text, entities", [("买这个有积分吗", set()), ("門店在哪裡 想過去看看", set()),
+                                            ("新買的紫砂要煮壺嗎", set()), ("is the white tea good for hangovers?", set())])
+def test_shop_questions_are_not_gift_requests(text, entities):
+    assert not is_gift_request(text, entities)
+
+
+@pytest.mark.parametrize("text, entities", [("想买点东西送长辈", set()), ("有什么礼盒", set()), ("帮我挑一个", set()),
+                                            ("something for my dad", {"recipient"}), ("过年买什么好", {"occasion"}),
+                                            ("any gift ideas under 200?", {"budget"})])
+def test_gift_requests_say_so(text, entities):
+    assert is_gift_request(text, entities)
