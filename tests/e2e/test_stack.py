@@ -329,6 +329,16 @@ def test_a_question_read_as_small_talk_is_answered_from_the_knowledge_base(stack
     assert "还有什么想了解的吗" not in body["replies"][0]["text"]
 
 
+@pytest.mark.parametrize("question", ["买这个有积分吗", "門店在哪裡 想過去看看"])
+def test_a_shop_question_read_as_a_gift_request_is_answered_from_the_knowledge_base(stack, question):
+    """DIET reads some shop questions with 买 as gift requests; one naming nothing of a gift is not the gift form."""
+    who = sender()
+    status, body = stack.chat(who, {"text": question})
+    assert status == 200 and len(body["replies"]) == 1, body
+    assert "kb" in stack.last_bot_payload(who).get("meta", {}), (question, body["replies"][0]["text"])
+    assert "想送给谁" not in body["replies"][0]["text"]
+
+
 @pytest.mark.parametrize("text", ["不用了谢谢", "好的，谢谢啦", "没有了，再见"])
 def test_small_talk_stays_small_talk(stack, text):
     who = sender()
