@@ -67,13 +67,13 @@ async def login(request: web.Request) -> web.Response:
         return _form(request, "页面已过期，请重新登录。 The form expired; please sign in again.", 400, name)
     address = client_address(request.remote, request.headers.get("X-Forwarded-For"), settings.proxies)
     if wait := await request.app[LIMITS].hit(f"login:addr:{address}", TRIES_PER_ADDRESS, ADDRESS_WINDOW_S):
-        return _wait(request, wait, "这个网络登录尝试太多，请 {} 后再试。",
+        return _wait(request, wait, "这个网络登录尝试太多，请 {}后再试。",
                      "Too many sign-in attempts from this network; try again in {}.", name)
     async with request.app[SESSIONS]() as session:
         attempt = await session.run_sync(begin_attempt, name)
         await session.commit()
     if attempt.wait_s:
-        return _wait(request, attempt.wait_s, "密码错误次数太多，这个账号暂时锁定，请 {} 后再试。",
+        return _wait(request, attempt.wait_s, "密码错误次数太多，这个账号暂时锁定，请 {}后再试。",
                      "Too many wrong passwords: this account is locked; try again in {}.", name)
     if not await asyncio.to_thread(check_password, attempt.password_hash, password) or attempt.account_id is None:
         return _form(request, WRONG, 401, name)
