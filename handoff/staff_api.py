@@ -5,6 +5,7 @@ Thin handlers: every change goes through the desk (handoff.desk); its refusals b
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -19,7 +20,7 @@ from handoff.media import MAX_IMAGE_BYTES, store_image
 from handoff.states import State
 from handoff.transcript import message_json, note_json
 from knowledge.live import KNOWLEDGE
-from web.auth import CSRF, refuse_cross_origin, require, require_page
+from web.auth import CSRF, close_when_signed_out, refuse_cross_origin, require, require_page
 from web.body import json_object, path_id
 from web.keys import SESSIONS, SETTINGS, TEMPLATES
 
@@ -175,8 +176,13 @@ async def staff_socket(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     request.app[HUB].sockets.add(ws)
     await ws.send_json({"type": "hello"})
-    async for _message in ws:  # the console only listens; anything it sends is ignored
-        pass
+    watch = asyncio.create_task(close_when_signed_out(request, ws))
+    try:
+        async for _message in ws:  # the console only listens; anything it sends is ignored
+            pass
+    finally:
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
     return ws
 
 

@@ -33,7 +33,7 @@ from handoff.router import ROUTER, Router
 from knowledge import admin
 from knowledge.live import KNOWLEDGE, knowledge_lifecycle
 from knowledge.service import Knowledge
-from web import login
+from web import login, staff_accounts
 from web.body import json_object
 from web.errors import json_errors
 from web.guards import body_limits, security_headers
@@ -180,6 +180,6 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhook", action_webhook)
     # The calls' two /static/ files are routed before the web chat's /static folder.
-    for routes in (call_routes, webchat, telegram, admin, login, staff_api, staff_tools, media, metrics):
+    for routes in (call_routes, webchat, telegram, admin, login, staff_accounts, staff_api, staff_tools, media, metrics):
         routes.setup(app)
     return app

@@ -234,17 +234,22 @@ def cmd_gift_recommend(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_staff_add(settings: Settings, args: argparse.Namespace) -> int:
+def new_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """``--password``, else asked at a terminal, else generated (and then printed): (password, generated)."""
     import getpass
     import secrets
 
+    if args.password is not None:
+        return args.password, False
+    if sys.stdin.isatty():
+        return getpass.getpass(f"password for {args.name}: "), False
+    return secrets.token_urlsafe(12), True
+
+
+def cmd_staff_add(settings: Settings, args: argparse.Namespace) -> int:
     from core.accounts import add_staff
 
-    password, generated = args.password, False
-    if password is None and sys.stdin.isatty():
-        password = getpass.getpass(f"password for {args.name}: ")
-    elif password is None:
-        password, generated = secrets.token_urlsafe(12), True
+    password, generated = new_password(args)
     try:
         with db_session(settings) as session:
             account = add_staff(session, args.name, args.role, password)
@@ -256,17 +261,42 @@ def cmd_staff_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_staff_token(settings: Settings, args: argparse.Namespace) -> int:
-    from sqlalchemy import select
+    from core.accounts import api_token, named
 
-    from core.accounts import api_token
-    from core.db import StaffAccount
+    try:
+        with db_session(settings) as session:
+            account = named(session, args.name)
+            if not account.active:
+                raise LookupError(f"account {args.name!r} is disabled")
+            print(api_token(settings.secret, account, args.days))
+    except (LookupError, ValueError) as exc:
+        print(f"techan staff token: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
-    with db_session(settings) as session:
-        account = session.scalar(select(StaffAccount).where(StaffAccount.name == args.name))
-        if account is None or not account.active:
-            print(f"techan staff token: no active account {args.name!r}", file=sys.stderr)
-            return 1
-        print(api_token(settings.secret, account, args.days))
+
+def cmd_staff_access(settings: Settings, args: argparse.Namespace) -> int:
+    """disable | enable | passwd | revoke NAME: each ends what it must at once, in every process."""
+    from core import accounts
+
+    password, generated = new_password(args) if args.staff_command == "passwd" else ("", False)
+    changes = {
+        "disable": (accounts.disable, "disabled: it cannot sign in, and its sessions and tokens no longer work"),
+        "enable": (accounts.enable, "enabled: it can sign in again (old sessions and tokens stay ended)"),
+        "passwd": (lambda session, account: accounts.set_password(session, account, password),
+                   "has a new password; its sessions and tokens no longer work"
+                   + (f"; password: {password}" if generated else "")),
+        "revoke": (accounts.revoke, "signed out everywhere: its sessions and tokens no longer work"),
+    }
+    change, done = changes[args.staff_command]
+    try:
+        with db_session(settings) as session:
+            account = accounts.named(session, args.name)
+            change(session, account)
+    except (LookupError, ValueError) as exc:
+        print(f"techan staff {args.staff_command}: {exc.args[0]}", file=sys.stderr)
+        return 1
+    print(f"{account.role} account {account.name!r} {done}")
     return 0
 
 
@@ -374,8 +404,17 @@ def build_parser() -> argparse.ArgumentParser:
     staff_add.set_defaults(func=cmd_staff_add)
     staff_token = staff.add_parser("token", help="print a bearer token for scripts")
     staff_token.add_argument("name")
-    staff_token.add_argument("--days", type=int, default=90)
+    staff_token.add_argument("--days", type=int, default=90, help="1-90 (default 90)")
     staff_token.set_defaults(func=cmd_staff_token)
+    for command, text in (("disable", "stop an account signing in and end its sessions and tokens"),
+                          ("enable", "let a disabled account sign in again"),
+                          ("passwd", "set a new password (ends the account's sessions and tokens)"),
+                          ("revoke", "end every session and token of an account")):
+        change = staff.add_parser(command, help=text)
+        change.add_argument("name")
+        if command == "passwd":
+            change.add_argument("--password", help="at least 8 characters (default: ask, or generate without a terminal)")
+        change.set_defaults(func=cmd_staff_access)
 
     purge = sub.add_parser("purge", help="delete messages, attachments and call recordings past the retention period")
     purge.add_argument("--days", type=positive_int, help="keep this many days (default: TECHAN_RETENTION_DAYS)")

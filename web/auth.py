@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from urllib.parse import quote
 
 from aiohttp import web
 
-from core.accounts import SESSION_HOURS, Principal, unsign
-from core.db import StaffAccount
+from core.accounts import SESSION_HOURS, Principal, outlives_the_cap, session_is_live, unsign
+from core.db import StaffAccount, StaffSession
 from web.keys import SESSIONS, SETTINGS
 
 SESSION_COOKIE = "techan_session"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 CSRF = web.RequestKey("csrf", str)  # the signed-in session's CSRF token
+SESSION_ID = web.RequestKey("session_id", str)  # the signed-in session's row in staff_sessions
+SIGNED_OUT = 4401  # WebSocket close code: the caller's access ended; the console goes to the sign-in page
+RECHECK_S = 5.0  # an open staff socket rechecks its access this often (changes made by the CLI or elsewhere)
+
+
+class AccessChanges:
+    """Wakes this process's open staff sockets when an account's access changes here, so they recheck
+    at once instead of at their next periodic check."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Event()
+
+    def changed(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except TimeoutError:
+            pass
+
+
+ACCESS_CHANGES = web.AppKey("access_changes", AccessChanges)
 
 
 def set_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
@@ -35,14 +60,19 @@ async def authenticate(request: web.Request) -> Principal | None:
     else:
         return None
     claims = unsign(request.app[SETTINGS].secret, token)
-    if not claims or claims.get("kind") != kind:
+    if not claims or claims.get("kind") != kind or not isinstance(claims.get("sub"), int):
+        return None
+    if kind == "api" and outlives_the_cap(claims):
         return None
     async with request.app[SESSIONS]() as session:
-        account = await session.get(StaffAccount, claims.get("sub"))
-    if account is None or not account.active or account.token_version != claims.get("v"):
-        return None
-    if kind == "session":
-        request[CSRF] = claims["csrf"]
+        account = await session.get(StaffAccount, claims["sub"])
+        if account is None or not account.active or account.token_version != claims.get("v"):
+            return None
+        if kind == "session":
+            row = await session.get(StaffSession, str(claims.get("sid", "")))
+            if not session_is_live(row, account.id):  # logged out, revoked, or past its time
+                return None
+            request[CSRF], request[SESSION_ID] = claims["csrf"], row.id
     return Principal(account.id, account.name, account.role)
 
 
@@ -79,3 +109,13 @@ def refuse_cross_origin(request: web.Request) -> None:
     origin = request.headers.get("Origin")
     if origin and origin.split("://", 1)[-1] != request.host:
         raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+
+
+async def close_when_signed_out(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Run beside a staff socket: close it with ``SIGNED_OUT`` once its caller's access has ended
+    (logout, revoke, disable, a new password) — at once for changes made in this process."""
+    changes = request.app[ACCESS_CHANGES]
+    while not ws.closed:
+        await changes.wait(RECHECK_S)
+        if not ws.closed and await authenticate(request) is None:
+            await ws.close(code=SIGNED_OUT, message=b"signed out")

@@ -1,51 +1,30 @@
-"""Staff and owner sign-in for the browser pages: login form, rate limit, logout."""
+"""Staff and owner sign-in for the browser pages: login form, sign-in limits, logout.
+
+Two limits, neither of which lets a stranger shut the owner out for good: each client address gets a
+few tries per window (the app's bounded limiter, the address as ``core.limits.client_address`` reads
+it behind trusted proxies), and each account waits longer after each wrong password in a row (kept in
+the database: every process and restart sees it; the wait is capped, and the right password after it
+works). Unknown and disabled names are checked against a stand-in hash, so they take as long as real ones.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
-from collections import deque
 
 from aiohttp import web
-from sqlalchemy import select
 
-from web.keys import SESSIONS, SETTINGS, TEMPLATES
-from core.accounts import check_password, session_token, sign, unsign
-from web.auth import SESSION_COOKIE, require, set_session_cookie
-from core.db import StaffAccount
+from core.accounts import begin_attempt, check_password, end_session, sign, start_session, unsign
+from core.limits import client_address
+from web.auth import ACCESS_CHANGES, SESSION_COOKIE, SESSION_ID, AccessChanges, require, set_session_cookie
+from web.keys import LIMITS, SESSIONS, SETTINGS, TEMPLATES
 
-MAX_FAILURES = 5
-WINDOW_S = 300
+TRIES_PER_ADDRESS = 10  # sign-in attempts one client address may make per window (then one per minute)
+ADDRESS_WINDOW_S = 600
 LOGIN_FORM_S = 3600
-
-
-class LoginLimiter:
-    """At most MAX_FAILURES failed sign-ins per address and name in WINDOW_S seconds."""
-
-    def __init__(self) -> None:
-        self.failures: dict[tuple[str, str], deque[float]] = {}
-
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        times = self.failures.setdefault(key, deque())
-        while times and times[0] < time.monotonic() - WINDOW_S:
-            times.popleft()
-        return times
-
-    def retry_after(self, key: tuple[str, str]) -> int:
-        times = self._recent(key)
-        return int(times[0] + WINDOW_S - time.monotonic()) + 1 if len(times) >= MAX_FAILURES else 0
-
-    def fail(self, key: tuple[str, str]) -> None:
-        if len(self.failures) > 10_000:  # bounded memory under a flood of names
-            self.failures.clear()
-        self._recent(key).append(time.monotonic())
-
-    def succeed(self, key: tuple[str, str]) -> None:
-        self.failures.pop(key, None)
-
-
-LIMITER = web.AppKey("login_limiter", LoginLimiter)
+WRONG = "用户名或密码不对。 Wrong name or password."
 
 
 # A path of this app: one leading slash, then printable ASCII without backslashes. Browsers drop tabs and
@@ -65,6 +44,16 @@ def _form(request: web.Request, error: str = "", status: int = 200, name: str = 
     return web.Response(text=html, content_type="text/html", status=status)
 
 
+def _wait(request: web.Request, seconds: float, chinese: str, english: str, name: str) -> web.Response:
+    """429 with Retry-After, the wait said in minutes once it is a minute or more."""
+    seconds = max(1, math.ceil(seconds))
+    zh, en = (f"{seconds} 秒", f"{seconds} s") if seconds < 60 else (f"{math.ceil(seconds / 60)} 分钟",
+                                                                       f"{math.ceil(seconds / 60)} min")
+    response = _form(request, f"{chinese.format(zh)} {english.format(en)}", 429, name)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 async def login_page(request: web.Request) -> web.Response:
     return _form(request)
 
@@ -72,39 +61,45 @@ async def login_page(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
-    claims = unsign(request.app[SETTINGS].secret, str(form.get("login_token", "")))
+    settings = request.app[SETTINGS]
+    claims = unsign(settings.secret, str(form.get("login_token", "")))
     if not claims or claims.get("kind") != "login":
         return _form(request, "页面已过期，请重新登录。 The form expired; please sign in again.", 400, name)
-    key = (request.remote or "?", name.lower())
-    limiter = request.app[LIMITER]
-    if wait := limiter.retry_after(key):
-        response = _form(request, f"尝试次数太多，请 {wait} 秒后再试。 Too many attempts; try again in {wait}s.",
-                         429, name)
-        response.headers["Retry-After"] = str(wait)
-        return response
+    address = client_address(request.remote, request.headers.get("X-Forwarded-For"), settings.proxies)
+    if wait := await request.app[LIMITS].hit(f"login:addr:{address}", TRIES_PER_ADDRESS, ADDRESS_WINDOW_S):
+        return _wait(request, wait, "这个网络登录尝试太多，请 {}后再试。",
+                     "Too many sign-in attempts from this network; try again in {}.", name)
     async with request.app[SESSIONS]() as session:
-        account = await session.scalar(select(StaffAccount).where(StaffAccount.name == name))
-    valid = account is not None and account.active and await asyncio.to_thread(
-        check_password, account.password_hash, password)
-    if not valid:
-        limiter.fail(key)
-        return _form(request, "用户名或密码不对。 Wrong name or password.", 401, name)
-    limiter.succeed(key)
-    token, _csrf = session_token(request.app[SETTINGS].secret, account)
+        attempt = await session.run_sync(begin_attempt, name)
+        await session.commit()
+    if attempt.wait_s:
+        return _wait(request, attempt.wait_s, "密码错误次数太多，这个账号暂时锁定，请 {}后再试。",
+                     "Too many wrong passwords: this account is locked; try again in {}.", name)
+    if not await asyncio.to_thread(check_password, attempt.password_hash, password) or attempt.account_id is None:
+        return _form(request, WRONG, 401, name)
+    async with request.app[SESSIONS]() as session:
+        token, _csrf = await session.run_sync(start_session, settings.secret, attempt.account_id)
+        await session.commit()
     response = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
     set_session_cookie(response, request, token)
     raise response
 
 
 async def logout(request: web.Request) -> web.Response:
+    """End the session on the server too: a copy of the cookie no longer works."""
     await require(request, "staff")
+    if SESSION_ID in request:
+        async with request.app[SESSIONS]() as session:
+            await session.run_sync(end_session, request[SESSION_ID])
+            await session.commit()
+        request.app[ACCESS_CHANGES].changed()
     response = web.HTTPSeeOther("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     raise response
 
 
 def setup(app: web.Application) -> None:
-    app[LIMITER] = LoginLimiter()
+    app[ACCESS_CHANGES] = AccessChanges()
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)

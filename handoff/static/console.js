@@ -56,11 +56,14 @@
     if (cls) node.className = cls;
     return node;
   }
+  // Signed out on the server (logout elsewhere, account disabled, password changed): back to the sign-in page.
+  function signIn() { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
   async function api(method, path, body) {
     const options = { method, headers: { "X-CSRF-Token": csrf } };
     if (body instanceof FormData) options.body = body;
     else if (body !== undefined) { options.body = JSON.stringify(body); options.headers["Content-Type"] = "application/json"; }
     const response = await fetch(path, options);
+    if (response.status === 401) signIn();
     const data = await response.json().catch(() => ({}));
     if (!response.ok) throw Object.assign(new Error(data.error || String(response.status)), { status: response.status });
     return data;
@@ -374,7 +377,11 @@
   function connect() {
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/staff");
     ws.onopen = () => { $("live").textContent = "● 实时"; checkSystem(); };
-    ws.onclose = () => { $("live").textContent = "○ 重新连接…"; setTimeout(connect, 2000); };
+    ws.onclose = (event) => {
+      if (event.code === 4401) return signIn();  // web.auth.SIGNED_OUT
+      $("live").textContent = "○ 重新连接…";
+      setTimeout(connect, 2000);
+    };
     ws.onmessage = (event) => {
       const data = JSON.parse(event.data);
       if (data.type === "queue" || data.type === "hello") { loadQueue(); loadBotChats(); }

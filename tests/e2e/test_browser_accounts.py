@@ -1,0 +1,56 @@
+"""The owner's accounts page in a real browser (the real stack): disabling a staff member signs their open console out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+from tests.e2e.pages import wait_until
+from tests.e2e.test_browser_console import PASSWORD, staff_console, watch_policy
+from tests.e2e.test_browser_webchat import browser  # noqa: F401 (a fixture)
+
+
+def owner_page(browser, stack):
+    """A new owner signed in on the accounts page (1366×900, Chinese)."""
+    name = f"owner{uuid.uuid4().hex[:6]}"
+    subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", "owner", "--password", PASSWORD],
+                   env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, check=True, capture_output=True)
+    page = browser.new_page(locale="zh-CN", viewport={"width": 1366, "height": 900})
+    page.refused = watch_policy(page)
+    page.goto(stack.app_url + "/admin/accounts")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#accounts", timeout=30_000)
+    return page, name
+
+
+def test_an_owner_disables_a_staff_member_whose_open_console_is_signed_out(stack, browser, tmp_path):
+    console, staff = staff_console(browser, stack)  # signed in, live updates on
+    owner, me = owner_page(browser, stack)
+    assert owner.locator("header a", has_text="账号").count() == 1
+    row = owner.locator(f"#accounts tr[data-account='{staff}']")
+    assert row.locator(".status").inner_text() == "在用 Active"
+    assert owner.locator(f"#accounts tr[data-account='{me}'] td").first.inner_text() == f"{me}（我）"
+    owner.screenshot(path=tmp_path / "accounts-before.png")
+
+    row.locator("button", has_text="停用").click()
+    owner.wait_for_selector("#notice", timeout=10_000)
+    assert owner.inner_text("#notice") == f"{staff} 已停用，TA 已在所有设备上退出登录。 {staff} is disabled and signed out everywhere."
+    row = owner.locator(f"#accounts tr[data-account='{staff}']")
+    assert row.locator(".status").inner_text() == "已停用 Disabled"
+    assert row.locator("button", has_text="启用").count() == 1
+    owner.screenshot(path=tmp_path / "accounts-disabled.png")
+
+    wait_until(console, "location.pathname === '/login'", timeout=15_000)  # the open console, signed out
+    assert console.url.endswith("/login?next=%2Fconsole")
+    assert console.locator("h1").inner_text() == "特产小店 · 店员登录"
+    console.fill("input[name=name]", staff)
+    console.fill("input[name=password]", PASSWORD)
+    console.click("button[type=submit]")
+    console.wait_for_selector("p.error", timeout=10_000)
+    assert console.inner_text("p.error") == "用户名或密码不对。 Wrong name or password."  # disabled: no way back in
+    console.screenshot(path=tmp_path / "console-signed-out.png")
+    assert owner.refused == [] and console.refused == []

@@ -1,0 +1,109 @@
+"""The owner's accounts page: who may sign in, as what; add, disable, enable, new password, sign out everywhere.
+
+Plain HTML forms (POST, then back to the page), CSRF-checked by ``web.auth.require``. Every change ends
+what it must in the database (core.accounts) and wakes this process's open consoles to recheck at once.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from sqlalchemy import select
+
+from core import accounts
+from core.db import StaffAccount
+from core.language import Say
+from web.auth import ACCESS_CHANGES, CSRF, require, require_page
+from web.body import path_id
+from web.keys import SESSIONS, SETTINGS, TEMPLATES
+
+ROLE_NAMES = {"owner": "店主 Owner", "staff": "店员 Staff"}
+DONE = {  # what the page says after a change, by the change's name
+    "add": Say("已添加账号 {name}。", "Account {name} added."),
+    "disable": Say("{name} 已停用，TA 已在所有设备上退出登录。", "{name} is disabled and signed out everywhere."),
+    "enable": Say("{name} 已启用，可以重新登录。", "{name} can sign in again."),
+    "revoke": Say("{name} 已在所有设备上退出登录。", "{name} is signed out everywhere."),
+    "password": Say("{name} 的密码已更改，原来的登录都已失效。", "{name} has a new password; earlier sign-ins ended."),
+    "role": Say("{name} 的角色已更改。", "{name} has a new role."),
+}
+CHANGES = {  # (database session, account, form) -> None
+    "disable": lambda session, account, form: accounts.disable(session, account),
+    "enable": lambda session, account, form: accounts.enable(session, account),
+    "revoke": lambda session, account, form: accounts.revoke(session, account),
+    "password": lambda session, account, form: accounts.set_password(session, account, str(form.get("password", ""))),
+    "role": lambda session, account, form: accounts.set_role(session, account, str(form.get("role", ""))),
+}
+
+
+def both(said: Say, **values: str) -> str:
+    return f"{said.zh.format(**values)} {said.en.format(**values)}"
+
+
+async def _page(request: web.Request, principal: accounts.Principal, *, notice: str = "", error: str = "",
+                status: int = 200) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        rows = (await session.scalars(select(StaffAccount).order_by(StaffAccount.role, StaffAccount.name))).all()
+        signed_in = await session.run_sync(accounts.last_sign_ins)
+    zone = ZoneInfo(request.app[SETTINGS].timezone)
+    html = request.app[TEMPLATES].get_template("admin_accounts.html").render(
+        user=principal.name, role=principal.role, me=principal.id, csrf=request[CSRF], notice=notice, error=error,
+        role_names=ROLE_NAMES, accounts=[
+            {"id": a.id, "name": a.name, "role": a.role, "active": a.active,
+             "last_sign_in": signed_in[a.id].astimezone(zone).strftime("%Y-%m-%d %H:%M") if a.id in signed_in else ""}
+            for a in rows])
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+async def accounts_page(request: web.Request) -> web.Response:
+    principal = await require_page(request, "owner")
+    done, notice = request.query.get("done", ""), ""
+    if done in DONE and request.query.get("id", "").isdigit():
+        async with request.app[SESSIONS]() as session:
+            account = await session.get(StaffAccount, int(request.query["id"]))
+        notice = both(DONE[done], name=account.name) if account else ""
+    return await _page(request, principal, notice=notice)
+
+
+async def _changed(request: web.Request, principal: accounts.Principal, change, done: str) -> web.Response:
+    """Run ``change`` (database session -> account id) in one transaction, then back to the page."""
+    try:
+        async with request.app[SESSIONS]() as session:
+            account_id = await session.run_sync(change)
+            await session.commit()
+    except accounts.Refused as exc:
+        return await _page(request, principal, error=both(exc.said), status=400)
+    request.app[ACCESS_CHANGES].changed()
+    raise web.HTTPSeeOther(f"/admin/accounts?done={done}&id={account_id}")
+
+
+async def add_account(request: web.Request) -> web.Response:
+    principal = await require(request, "owner")
+    form = await request.post()
+
+    def add(session) -> int:
+        return accounts.add_staff(session, str(form.get("name", "")).strip(), str(form.get("role", "")),
+                                  str(form.get("password", ""))).id
+    return await _changed(request, principal, add, "add")
+
+
+async def change_account(request: web.Request) -> web.Response:
+    principal = await require(request, "owner")
+    form = await request.post()
+    account_id, change = path_id(request, "account_id"), request.match_info["change"]
+    if change not in CHANGES:
+        raise web.HTTPNotFound(text=f"no change {change!r}; one of {', '.join(CHANGES)}")
+
+    def apply(session) -> int:
+        account = session.get(StaffAccount, account_id)
+        if account is None:
+            raise web.HTTPNotFound(text="no such account")
+        CHANGES[change](session, account, form)
+        return account.id
+    return await _changed(request, principal, apply, change)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/admin/accounts", accounts_page)
+    app.router.add_post("/admin/accounts", add_account)
+    app.router.add_post("/admin/accounts/{account_id}/{change}", change_account)
