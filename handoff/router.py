@@ -33,7 +33,7 @@ from core.bot_payload import ASKED_BY_CUSTOMER, KB, UNSURE, HandoffReason, ask_h
 from core.db import Conversation, Customer, Message, aware, retry_busy, utcnow
 from core.hours import BusinessHours, describe
 from core.language import Say, detect, to_simplified
-from handoff import feedback, pending
+from handoff import feedback, limits, pending
 from handoff.desk import Desk, Outgoing
 from handoff.episodes import estimated_wait_minutes
 from handoff.rasa_client import RasaClient, RasaUnavailable, rasa_sender
@@ -143,11 +143,12 @@ class Router:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient, desk: Desk,
                  hours: BusinessHours, *, phrasing: Phrasing = lambda _entry, _language: None,
                  similar: Similar = lambda _question: [], grace: Callable[[], float] = lambda: 60.0,
-                 concurrency: int = 4) -> None:
+                 concurrency: int = 4, handoffs_per_address: int | None = None) -> None:
         """``phrasing`` and ``similar`` are the knowledge base as far as the router needs it: the
         questions to offer after a 没用 (the app passes the knowledge service's; the router never loads it).
         ``grace``: how long (s) a message may wait for the bot before it goes to staff (handoff.pending.grace);
-        ``concurrency``: Rasa turns at once (back-pressure: the others wait for a slot, not for a timeout)."""
+        ``concurrency``: Rasa turns at once (back-pressure: the others wait for a slot, not for a timeout);
+        ``handoffs_per_address``: chats one client address may have waiting for staff (None: no limit)."""
         self.sessions = sessions
         self.rasa = rasa
         self.desk = desk
@@ -156,6 +157,7 @@ class Router:
         self.similar = similar
         self.grace = grace
         self.concurrency = concurrency
+        self.handoffs_per_address = handoffs_per_address
         self.rasa_slots = asyncio.Semaphore(concurrency)
         self.bot_down_since: float | None = None  # monotonic; None while the bot answers (or was not asked yet)
         self.bot_away_reason = ""  # the last reason it did not answer
@@ -173,7 +175,8 @@ class Router:
         return lock
 
     async def handle(self, channel: str, external_id: str, text: str, *, name: str = "", language: str = "zh",
-                     channel_message_id: str | None = None, media: dict[str, str] | None = None) -> RouteResult:
+                     channel_message_id: str | None = None, media: dict[str, str] | None = None,
+                     address: str | None = None, limited: limits.Over | None = None) -> RouteResult:
         """Route one customer message (already validated) and return the replies to show.
 
         ``channel_message_id`` (a Telegram update id, a web chat's client message id) makes a message sent
@@ -181,12 +184,18 @@ class Router:
         (``duplicate``). ``media`` is an attachment already stored under the data dir (kind, url).
         A message the bot cannot answer yet stays pending (see handoff.pending): the result says so, with
         the notice 「稍等，助手马上就好」 for the first one, and the answer comes later through the channel.
+        ``address``: the client's (kept on the customer for the open-handoffs limit). ``limited``: the
+        message is over an abuse limit (handoff.limits.admit): it is stored ``limited`` and nothing acts on
+        it — not the bot, now or later — and the customer gets the limit's notice if ``limited.notify``.
         """
+        status = pending.LIMITED if limited else pending.PENDING
         async with self._lock(channel, external_id):
             stored = await retry_busy(lambda: self._store(channel, external_id, text, name, language,
-                                                          channel_message_id, media))
+                                                          channel_message_id, media, address, status))
             if stored.duplicate:
                 return await self._replay(stored)
+            if limited:
+                return await retry_busy(lambda: self._limited(stored, limited))
             try:
                 async with self.sessions() as session:
                     conversation = await session.get(Conversation, stored.conversation_id)
@@ -200,11 +209,12 @@ class Router:
                                    pending=True)
 
     async def _store(self, channel: str, external_id: str, text: str, name: str, language: str,
-                     channel_message_id: str | None, media: dict[str, str] | None) -> Stored:
-        """Store the message first (pending), in one short transaction of its own."""
+                     channel_message_id: str | None, media: dict[str, str] | None, address: str | None,
+                     status: str) -> Stored:
+        """Store the message first (``pending``, or ``limited``), in one short transaction of its own."""
         async with self.sessions() as session:
             conversation, language = await self._open_conversation(session, channel, external_id, name,
-                                                                   language, text)
+                                                                   language, text, address)
             conversation_id, state = conversation.id, conversation.state  # a rollback below expires them
             if channel_message_id:
                 known = await session.scalar(select(Message.id).where(
@@ -213,7 +223,7 @@ class Router:
                     await self.desk.commit(session)  # the customer's last_seen and language
                     return Stored(conversation_id, known, state, language, duplicate=True)
             inbound = Message(conversation_id=conversation.id, direction="in", author="customer",
-                              channel=channel, text=text, delivery_status=pending.PENDING,
+                              channel=channel, text=text, delivery_status=status,
                               channel_message_id=channel_message_id, payload={"media": media} if media else {})
             session.add(inbound)
             try:
@@ -227,6 +237,20 @@ class Router:
                     raise
                 return Stored(conversation_id, known, state, language, duplicate=True)
             return Stored(conversation_id, inbound.id, state, language)
+
+    async def _limited(self, stored: Stored, over: limits.Over) -> RouteResult:
+        """A message over a limit, stored: the limit's notice, the first time in its window, stored as a bot
+        reply like the others (staff holding the chat are told, once with it)."""
+        if not over.notify:
+            return RouteResult(stored.conversation_id, stored.state, [])
+        async with self.sessions() as session:
+            conversation = await session.get(Conversation, stored.conversation_id)
+            replies = [Reply(over.notice(stored.language))]
+            await self._store_replies(session, conversation, replies)
+            if conversation.state != State.BOT:
+                await self.desk.kept_for_staff(session, conversation)
+            await self.desk.commit(session)
+            return RouteResult(conversation.id, conversation.state, replies)
 
     async def _act(self, session: AsyncSession, conversation: Conversation, customer: Customer,
                    inbound: Message) -> RouteResult:
@@ -321,6 +345,11 @@ class Router:
         await self._note_unanswered(session, inbound, replies, handoff)
         for message in routed:
             await note_question(session, message, handoff or HandoffReason.BOT_UNAVAILABLE)
+        if handoff and await self._handoffs_full(session, conversation):
+            await self.desk.handoff_declined(session, conversation)
+            declined = Reply(limits.HANDOFFS_FULL_TEXT.to(language))
+            await self._store_replies(session, conversation, [declined])
+            replies, handoff = [*replies, declined], None
         if handoff:
             position = await self.desk.request(session, conversation, handoff)
             queued = Reply(await self._queue_text(session, position, language),
@@ -329,6 +358,13 @@ class Router:
             replies = [*replies, queued]
         await self.desk.commit(session)
         return RouteResult(conversation.id, conversation.state, replies)
+
+    async def _handoffs_full(self, session: AsyncSession, conversation: Conversation) -> bool:
+        """The customer's address already has its share of chats waiting for staff (a flood of 转人工)."""
+        if self.handoffs_per_address is None:
+            return False
+        customer = await session.get(Customer, conversation.customer_id)
+        return await limits.handoffs_full(session, customer.client_address, self.handoffs_per_address)
 
     async def _keep_for_staff(self, session: AsyncSession, conversation: Conversation,
                               inbound: Message) -> RouteResult:
@@ -489,10 +525,13 @@ class Router:
             await note_question(session, inbound, UNSURE)
 
     async def _open_conversation(self, session: AsyncSession, channel: str, external_id: str,
-                                 name: str, language: str, text: str) -> tuple[Conversation, str]:
+                                 name: str, language: str, text: str,
+                                 address: str | None) -> tuple[Conversation, str]:
         """The customer's current conversation, and the language to answer this message in."""
         customer = await self._customer(session, channel, external_id, name, language)
         customer.last_seen = utcnow()
+        if address is not None:
+            customer.client_address = address
         customer.language = detect(text, customer.language)
         conversation = await session.scalar(
             select(Conversation).where(Conversation.customer_id == customer.id)
@@ -504,6 +543,12 @@ class Router:
         elif conversation.state == State.RESOLVED:
             await self.desk.customer_returned(session, conversation)
         return conversation, customer.language
+
+    async def knows(self, channel: str, external_id: str) -> bool:
+        """Whether the customer has written before (the new-customers limit counts the others)."""
+        async with self.sessions() as session:
+            return await session.scalar(select(Customer.id).where(
+                Customer.channel == channel, Customer.external_id == external_id)) is not None
 
     async def set_language(self, channel: str, external_id: str, name: str, language: str) -> None:
         """The language a customer chose (before writing anything, maybe): later answers follow it."""
