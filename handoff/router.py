@@ -15,6 +15,7 @@ staff) and ``/feedback`` (有用 / 没用 under a knowledge answer, see handoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -158,6 +159,7 @@ class Router:
         self.grace = grace
         self.concurrency = concurrency
         self.handoffs_per_address = handoffs_per_address
+        self._queueing = asyncio.Lock()  # see _finish
         self.rasa_slots = asyncio.Semaphore(concurrency)
         self.bot_down_since: float | None = None  # monotonic; None while the bot answers (or was not asked yet)
         self.bot_away_reason = ""  # the last reason it did not answer
@@ -336,27 +338,32 @@ class Router:
         """
         for message in (inbound, *routed):
             message.delivery_status = pending.HANDLED
-        stored = await self._store_replies(session, conversation, replies)  # their ids: feedback buttons name them
-        for reply, message in zip(replies, stored):
-            if feedback.is_knowledge_answer(reply.meta):
-                reply.feedback = feedback.buttons(message.id, language)
-                if message.delivery_status == "pending":  # the channel sends it, reading the buttons from the row
-                    message.payload = {**message.payload, "feedback": reply.feedback}
-        await self._note_unanswered(session, inbound, replies, handoff)
-        for message in routed:
-            await note_question(session, message, handoff or HandoffReason.BOT_UNAVAILABLE)
-        if handoff and await self._handoffs_full(session, conversation):
-            await self.desk.handoff_declined(session, conversation)
-            declined = Reply(limits.HANDOFFS_FULL_TEXT.to(language))
-            await self._store_replies(session, conversation, [declined])
-            replies, handoff = [*replies, declined], None
-        if handoff:
-            position = await self.desk.request(session, conversation, handoff)
-            queued = Reply(await self._queue_text(session, position, language),
-                           [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])
-            await self._store_replies(session, conversation, [queued])
-            replies = [*replies, queued]
-        await self.desk.commit(session)
+        # One handoff at a time is counted and queued here, so 转人工 sent at once from one address cannot
+        # all pass the open-handoffs count.
+        async with self._queueing if handoff else contextlib.nullcontext():
+            if handoff and await self._handoffs_full(session, conversation):
+                # Not queued, so the bot's 「正在为您转接店员」 would not be true: the customer hears why instead.
+                await self.desk.handoff_declined(session, conversation)
+                replies = [Reply(limits.HANDOFFS_FULL_TEXT.to(language), [ask_human_button(language)])]
+                handoff = None
+            # their ids: feedback buttons name them
+            stored = await self._store_replies(session, conversation, replies)
+            for reply, message in zip(replies, stored):
+                if feedback.is_knowledge_answer(reply.meta):
+                    reply.feedback = feedback.buttons(message.id, language)
+                    # the channel sends it, reading the buttons from the row
+                    if message.delivery_status == "pending":
+                        message.payload = {**message.payload, "feedback": reply.feedback}
+            await self._note_unanswered(session, inbound, replies, handoff)
+            for message in routed:
+                await note_question(session, message, handoff or HandoffReason.BOT_UNAVAILABLE)
+            if handoff:
+                position = await self.desk.request(session, conversation, handoff)
+                queued = Reply(await self._queue_text(session, position, language),
+                               [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])
+                await self._store_replies(session, conversation, [queued])
+                replies = [*replies, queued]
+            await self.desk.commit(session)
         return RouteResult(conversation.id, conversation.state, replies)
 
     async def _handoffs_full(self, session: AsyncSession, conversation: Conversation) -> bool:
