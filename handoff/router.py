@@ -341,7 +341,7 @@ class Router:
         # One handoff at a time is counted and queued here, so 转人工 sent at once from one address cannot
         # all pass the open-handoffs count.
         async with self._queueing if handoff else contextlib.nullcontext():
-            if handoff and await self._handoffs_full(session, conversation):
+            if handoff and await self._handoffs_full(session, conversation, handoff):
                 # Not queued, so the bot's 「正在为您转接店员」 would not be true: the customer hears why instead.
                 await self.desk.handoff_declined(session, conversation)
                 replies = [Reply(limits.HANDOFFS_FULL_TEXT.to(language), [ask_human_button(language)])]
@@ -366,9 +366,13 @@ class Router:
             await self.desk.commit(session)
         return RouteResult(conversation.id, conversation.state, replies)
 
-    async def _handoffs_full(self, session: AsyncSession, conversation: Conversation) -> bool:
-        """The customer's address already has its share of chats waiting for staff (a flood of 转人工)."""
-        if self.handoffs_per_address is None:
+    async def _handoffs_full(self, session: AsyncSession, conversation: Conversation,
+                             handoff: HandoffReason) -> bool:
+        """The customer's address already has its share of chats waiting for staff (a flood of 转人工).
+
+        A chat the bot could not answer (``bot_unavailable``) always goes: the customer asked nothing of
+        staff, and it would otherwise be answered by no one."""
+        if self.handoffs_per_address is None or handoff == HandoffReason.BOT_UNAVAILABLE:
             return False
         customer = await session.get(Customer, conversation.customer_id)
         return await limits.handoffs_full(session, customer.client_address, self.handoffs_per_address)

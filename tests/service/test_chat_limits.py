@@ -227,3 +227,16 @@ async def test_a_flood_of_request_human_from_one_address_leaves_the_limit_in_the
     detail = await (await client.get(f"/api/conversations/{honest_conversation}", headers=staff)).json()
     shown = [(m["text"], m["delivery_status"]) for m in detail["transcript"] if m["direction"] == "in"]
     assert shown[-2:] == [("还在吗", "received"), ("还在吗", "limited")]
+
+
+async def test_a_chat_the_bot_cannot_answer_still_goes_to_staff_when_its_address_is_full(shop, customers):
+    """The limit is on asking for staff; a message the bot could not answer must reach someone."""
+    client, fake, _clock = shop
+    staff = bearer(client, "xiaowang", "staff")
+    for number in range(2):
+        await (await customers(f"web-o{number}", "203.0.113.80")).say("/request_human")
+    fake.ready = False  # Rasa down (the service tier's grace is 0: at once to staff)
+    answer, _ = await (await customers("web-o2", "203.0.113.80")).say(PUER)
+    assert answer["state"] == "waiting" and "尽快回复" in texts(answer)[0]
+    queue = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"]
+    assert sorted(entry["customer"] for entry in queue) == ["web-o0", "web-o1", "web-o2"]
