@@ -108,6 +108,7 @@ class Stored:
     state: str
     language: str
     duplicate: bool = False
+    replies: tuple[Reply, ...] = ()  # stored with it (the notice of a limit)
 
 
 REPLIES_IN_RESPONSE = ("web",)  # channels that show the replies of the customer's own request (the web chat page)
@@ -190,14 +191,13 @@ class Router:
         message is over an abuse limit (handoff.limits.admit): it is stored ``limited`` and nothing acts on
         it — not the bot, now or later — and the customer gets the limit's notice if ``limited.notify``.
         """
-        status = pending.LIMITED if limited else pending.PENDING
         async with self._lock(channel, external_id):
             stored = await retry_busy(lambda: self._store(channel, external_id, text, name, language,
-                                                          channel_message_id, media, address, status))
+                                                          channel_message_id, media, address, limited))
             if stored.duplicate:
                 return await self._replay(stored)
             if limited:
-                return await retry_busy(lambda: self._limited(stored, limited))
+                return RouteResult(stored.conversation_id, stored.state, list(stored.replies))
             try:
                 async with self.sessions() as session:
                     conversation = await session.get(Conversation, stored.conversation_id)
@@ -212,8 +212,12 @@ class Router:
 
     async def _store(self, channel: str, external_id: str, text: str, name: str, language: str,
                      channel_message_id: str | None, media: dict[str, str] | None, address: str | None,
-                     status: str) -> Stored:
-        """Store the message first (``pending``, or ``limited``), in one short transaction of its own."""
+                     limited: limits.Over | None) -> Stored:
+        """Store the message first (``pending``), in one short transaction of its own.
+
+        Over a limit it is stored ``limited``, with the limit's notice when the customer is to be told (the
+        first time in the window) as a bot reply, in the same transaction: a flood costs one commit a message.
+        """
         async with self.sessions() as session:
             conversation, language = await self._open_conversation(session, channel, external_id, name,
                                                                    language, text, address)
@@ -225,9 +229,15 @@ class Router:
                     await self.desk.commit(session)  # the customer's last_seen and language
                     return Stored(conversation_id, known, state, language, duplicate=True)
             inbound = Message(conversation_id=conversation.id, direction="in", author="customer",
-                              channel=channel, text=text, delivery_status=status,
+                              channel=channel, text=text,
+                              delivery_status=pending.LIMITED if limited else pending.PENDING,
                               channel_message_id=channel_message_id, payload={"media": media} if media else {})
             session.add(inbound)
+            notice = [Reply(limited.notice(language))] if limited and limited.notify else []
+            if notice:
+                await self._store_replies(session, conversation, notice)
+                if state != State.BOT:  # staff holding the chat are told (once a window, with the notice)
+                    await self.desk.kept_for_staff(session, conversation)
             try:
                 await self.desk.commit(session)
             except IntegrityError:  # the same message arriving twice at once (another app instance)
@@ -238,21 +248,7 @@ class Router:
                 if known is None:
                     raise
                 return Stored(conversation_id, known, state, language, duplicate=True)
-            return Stored(conversation_id, inbound.id, state, language)
-
-    async def _limited(self, stored: Stored, over: limits.Over) -> RouteResult:
-        """A message over a limit, stored: the limit's notice, the first time in its window, stored as a bot
-        reply like the others (staff holding the chat are told, once with it)."""
-        if not over.notify:
-            return RouteResult(stored.conversation_id, stored.state, [])
-        async with self.sessions() as session:
-            conversation = await session.get(Conversation, stored.conversation_id)
-            replies = [Reply(over.notice(stored.language))]
-            await self._store_replies(session, conversation, replies)
-            if conversation.state != State.BOT:
-                await self.desk.kept_for_staff(session, conversation)
-            await self.desk.commit(session)
-            return RouteResult(conversation.id, conversation.state, replies)
+            return Stored(conversation_id, inbound.id, state, language, replies=tuple(notice))
 
     async def _act(self, session: AsyncSession, conversation: Conversation, customer: Customer,
                    inbound: Message) -> RouteResult:
@@ -555,11 +551,11 @@ class Router:
             await self.desk.customer_returned(session, conversation)
         return conversation, customer.language
 
-    async def knows(self, channel: str, external_id: str) -> bool:
-        """Whether the customer has written before (the new-customers limit counts the others)."""
+    async def is_new(self, channel: str, external_id: str) -> bool:
+        """Whether the customer has never written before (the new-customers limit counts them)."""
         async with self.sessions() as session:
             return await session.scalar(select(Customer.id).where(
-                Customer.channel == channel, Customer.external_id == external_id)) is not None
+                Customer.channel == channel, Customer.external_id == external_id)) is None
 
     async def set_language(self, channel: str, external_id: str, name: str, language: str) -> None:
         """The language a customer chose (before writing anything, maybe): later answers follow it."""
