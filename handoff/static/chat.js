@@ -199,9 +199,10 @@
 
   // Over a rate limit the message is kept and the shop's notice (once per window) says when to send again:
   // until then the send button rests, and a message sent anyway after that notice gets one note of ours.
-  let restsUntil = 0;
+  let restsUntil = 0, noted = false;
   function rest(seconds, told) {
-    if (!told && Date.now() >= restsUntil) addNotice(TEXT.limited);
+    if (told) noted = false;
+    else if (!noted) { addNotice(TEXT.limited); noted = true; }
     restsUntil = Date.now() + 1000 * Math.max(1, seconds || 1);
     setTimeout(() => { send.disabled = Date.now() < restsUntil; }, restsUntil - Date.now() + 50);
   }
