@@ -1,27 +1,20 @@
 """A customer over the web chat's rate limit, in a real browser: the shop's notice once, the send button
 resting until Retry-After, one note of the page's own for a message sent anyway, and every message stored.
 
-The app runs alone (`techan serve`, no Rasa: a message over a limit never reaches the bot, and the others
-go to staff at once), with a limit of two messages a minute per customer.
+The app runs alone (tests/browser_call.py's `techan serve`, no Rasa: a message over a limit never reaches
+the bot, and the others go to staff at once), with a limit of two messages a minute per customer.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 
 import pytest
 
-from tests.conftest import shared_models_dir
+from tests.browser_call import serve_app, stop_app
 from tests.e2e.pages import wait_until
 from tests.e2e.test_browser_webchat import browser  # noqa: F401  (the fixture)
-from tests.stack import NO_LIMITS, answers, free_port
-from techan import PROJECT_ROOT
 
 FAST = r"您发得有点快，请 (2[6-9]|30) 秒后再发。这条消息已经记下了。"  # 30 s a message, less the seconds gone
 PAGE_NOTE = "消息已收到，请稍等一会儿再发。"
@@ -29,28 +22,11 @@ PAGE_NOTE = "消息已收到，请稍等一会儿再发。"
 
 @pytest.fixture
 def app(tmp_path):
-    port = free_port()
-    env = {**os.environ, "TECHAN_DATA_DIR": str(tmp_path), "TECHAN_PORT": str(port),
-           "TECHAN_MODELS_DIR": str(shared_models_dir()), "TECHAN_RASA_URL": "http://127.0.0.1:9",
-           "TECHAN_DEMO": "1", "TECHAN_BOT_GRACE_S": "0", "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00",
-           "PYTHONUNBUFFERED": "1", **NO_LIMITS, "TECHAN_LIMIT_CUSTOMER_PER_MINUTE": "2"}
-    process = subprocess.Popen([sys.executable, "-m", "techan", "serve"], cwd=PROJECT_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    process, url = serve_app(tmp_path, "p2p", {"TECHAN_LIMIT_CUSTOMER_PER_MINUTE": "2"})
     try:
-        deadline = time.monotonic() + 120
-        while not answers(url + "/healthz"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("techan serve did not start")
-            time.sleep(0.5)
         yield url, tmp_path
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_app(process)
 
 
 def test_over_the_limit_the_page_shows_the_notice_once_and_rests_the_send_button(app, browser):  # noqa: F811
