@@ -154,6 +154,12 @@ class Desk:
         handoff, position = await self._open(session, conversation, reason)
         return position
 
+    async def handoff_declined(self, session: AsyncSession, conversation: Conversation) -> None:
+        """The bot asked for staff but the chat is not queued (the address has its share waiting): the bot
+        keeps the chat, so Rasa, which paused itself in that turn, is resumed."""
+        customer = await session.get(Customer, conversation.customer_id)
+        self._tell(session, BotResumed(rasa_sender(customer.channel, customer.external_id)))
+
     @clash_is_conflict
     async def cancel(self, session: AsyncSession, conversation: Conversation) -> None:
         """The customer leaves the queue: back to the bot."""

@@ -5,7 +5,9 @@ same commit as what it got: the bot's answer, a handoff, or being kept for staff
 pending is one the bot could not answer yet (the Rasa server loading its model, restarting, a turn that
 timed out) or one whose handling was cut short (the app killed, the database locked). The router
 answers pending messages once the bot is back, in order per customer; one pending longer than the grace
-goes to staff (`bot_unavailable`) and the owner's inbox. The sweep runs at start-up, on a schedule
+goes to staff (`bot_unavailable`) and the owner's inbox. A message over an abuse limit is stored ``limited``
+instead: the sweep never picks it up (the bot does not answer a flood later, in a burst); staff who open
+the chat see it in the transcript. The sweep runs at start-up, on a schedule
 (``SWEEP_IDLE_S``), and every ``SWEEP_BUSY_S`` while something is pending or the bot is away.
 """
 
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 PENDING = "pending"  # an inbound message nothing has acted on yet
 HANDLED = "received"  # answered, handed to staff, or kept for staff (what every inbound message was before)
+LIMITED = "limited"  # over an abuse limit (handoff.limits): kept for the transcript, never answered by the bot
 SWEEP_BUSY_S = 1.0
 SWEEP_IDLE_S = 30.0
 SWEEP_MIN_PAUSE_S = 0.2

@@ -15,6 +15,7 @@ staff) and ``/feedback`` (有用 / 没用 under a knowledge answer, see handoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -33,7 +34,7 @@ from core.bot_payload import ASKED_BY_CUSTOMER, KB, UNSURE, HandoffReason, ask_h
 from core.db import Conversation, Customer, Message, aware, retry_busy, utcnow
 from core.hours import BusinessHours, describe
 from core.language import Say, detect, to_simplified
-from handoff import feedback, pending
+from handoff import feedback, limits, pending
 from handoff.desk import Desk, Outgoing
 from handoff.episodes import estimated_wait_minutes
 from handoff.rasa_client import RasaClient, RasaUnavailable, rasa_sender
@@ -107,6 +108,7 @@ class Stored:
     state: str
     language: str
     duplicate: bool = False
+    replies: tuple[Reply, ...] = ()  # stored with it (the notice of a limit)
 
 
 REPLIES_IN_RESPONSE = ("web",)  # channels that show the replies of the customer's own request (the web chat page)
@@ -143,11 +145,12 @@ class Router:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient, desk: Desk,
                  hours: BusinessHours, *, phrasing: Phrasing = lambda _entry, _language: None,
                  similar: Similar = lambda _question: [], grace: Callable[[], float] = lambda: 60.0,
-                 concurrency: int = 4) -> None:
+                 concurrency: int = 4, handoffs_per_address: int | None = None) -> None:
         """``phrasing`` and ``similar`` are the knowledge base as far as the router needs it: the
         questions to offer after a 没用 (the app passes the knowledge service's; the router never loads it).
         ``grace``: how long (s) a message may wait for the bot before it goes to staff (handoff.pending.grace);
-        ``concurrency``: Rasa turns at once (back-pressure: the others wait for a slot, not for a timeout)."""
+        ``concurrency``: Rasa turns at once (back-pressure: the others wait for a slot, not for a timeout);
+        ``handoffs_per_address``: chats one client address may have waiting for staff (None: no limit)."""
         self.sessions = sessions
         self.rasa = rasa
         self.desk = desk
@@ -156,6 +159,8 @@ class Router:
         self.similar = similar
         self.grace = grace
         self.concurrency = concurrency
+        self.handoffs_per_address = handoffs_per_address
+        self._queueing = asyncio.Lock()  # see _finish
         self.rasa_slots = asyncio.Semaphore(concurrency)
         self.bot_down_since: float | None = None  # monotonic; None while the bot answers (or was not asked yet)
         self.bot_away_reason = ""  # the last reason it did not answer
@@ -173,7 +178,8 @@ class Router:
         return lock
 
     async def handle(self, channel: str, external_id: str, text: str, *, name: str = "", language: str = "zh",
-                     channel_message_id: str | None = None, media: dict[str, str] | None = None) -> RouteResult:
+                     channel_message_id: str | None = None, media: dict[str, str] | None = None,
+                     address: str | None = None, limited: limits.Over | None = None) -> RouteResult:
         """Route one customer message (already validated) and return the replies to show.
 
         ``channel_message_id`` (a Telegram update id, a web chat's client message id) makes a message sent
@@ -181,12 +187,17 @@ class Router:
         (``duplicate``). ``media`` is an attachment already stored under the data dir (kind, url).
         A message the bot cannot answer yet stays pending (see handoff.pending): the result says so, with
         the notice 「稍等，助手马上就好」 for the first one, and the answer comes later through the channel.
+        ``address``: the client's (kept on the customer for the open-handoffs limit). ``limited``: the
+        message is over an abuse limit (handoff.limits.admit): it is stored ``limited`` and nothing acts on
+        it — not the bot, now or later — and the customer gets the limit's notice if ``limited.notify``.
         """
         async with self._lock(channel, external_id):
             stored = await retry_busy(lambda: self._store(channel, external_id, text, name, language,
-                                                          channel_message_id, media))
+                                                          channel_message_id, media, address, limited))
             if stored.duplicate:
                 return await self._replay(stored)
+            if limited:
+                return RouteResult(stored.conversation_id, stored.state, list(stored.replies))
             try:
                 async with self.sessions() as session:
                     conversation = await session.get(Conversation, stored.conversation_id)
@@ -200,11 +211,16 @@ class Router:
                                    pending=True)
 
     async def _store(self, channel: str, external_id: str, text: str, name: str, language: str,
-                     channel_message_id: str | None, media: dict[str, str] | None) -> Stored:
-        """Store the message first (pending), in one short transaction of its own."""
+                     channel_message_id: str | None, media: dict[str, str] | None, address: str | None,
+                     limited: limits.Over | None) -> Stored:
+        """Store the message first (``pending``), in one short transaction of its own.
+
+        Over a limit it is stored ``limited``, with the limit's notice when the customer is to be told (the
+        first time in the window) as a bot reply, in the same transaction: a flood costs one commit a message.
+        """
         async with self.sessions() as session:
             conversation, language = await self._open_conversation(session, channel, external_id, name,
-                                                                   language, text)
+                                                                   language, text, address)
             conversation_id, state = conversation.id, conversation.state  # a rollback below expires them
             if channel_message_id:
                 known = await session.scalar(select(Message.id).where(
@@ -213,9 +229,15 @@ class Router:
                     await self.desk.commit(session)  # the customer's last_seen and language
                     return Stored(conversation_id, known, state, language, duplicate=True)
             inbound = Message(conversation_id=conversation.id, direction="in", author="customer",
-                              channel=channel, text=text, delivery_status=pending.PENDING,
+                              channel=channel, text=text,
+                              delivery_status=pending.LIMITED if limited else pending.PENDING,
                               channel_message_id=channel_message_id, payload={"media": media} if media else {})
             session.add(inbound)
+            notice = [Reply(limited.notice(language))] if limited and limited.notify else []
+            if notice:
+                await self._store_replies(session, conversation, notice)
+                if state != State.BOT:  # staff holding the chat are told (once a window, with the notice)
+                    await self.desk.kept_for_staff(session, conversation)
             try:
                 await self.desk.commit(session)
             except IntegrityError:  # the same message arriving twice at once (another app instance)
@@ -226,7 +248,7 @@ class Router:
                 if known is None:
                     raise
                 return Stored(conversation_id, known, state, language, duplicate=True)
-            return Stored(conversation_id, inbound.id, state, language)
+            return Stored(conversation_id, inbound.id, state, language, replies=tuple(notice))
 
     async def _act(self, session: AsyncSession, conversation: Conversation, customer: Customer,
                    inbound: Message) -> RouteResult:
@@ -312,23 +334,44 @@ class Router:
         """
         for message in (inbound, *routed):
             message.delivery_status = pending.HANDLED
-        stored = await self._store_replies(session, conversation, replies)  # their ids: feedback buttons name them
-        for reply, message in zip(replies, stored):
-            if feedback.is_knowledge_answer(reply.meta):
-                reply.feedback = feedback.buttons(message.id, language)
-                if message.delivery_status == "pending":  # the channel sends it, reading the buttons from the row
-                    message.payload = {**message.payload, "feedback": reply.feedback}
-        await self._note_unanswered(session, inbound, replies, handoff)
-        for message in routed:
-            await note_question(session, message, handoff or HandoffReason.BOT_UNAVAILABLE)
-        if handoff:
-            position = await self.desk.request(session, conversation, handoff)
-            queued = Reply(await self._queue_text(session, position, language),
-                           [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])
-            await self._store_replies(session, conversation, [queued])
-            replies = [*replies, queued]
-        await self.desk.commit(session)
+        # One handoff at a time is counted and queued here, so 转人工 sent at once from one address cannot
+        # all pass the open-handoffs count.
+        async with self._queueing if handoff else contextlib.nullcontext():
+            if handoff and await self._handoffs_full(session, conversation, handoff):
+                # Not queued, so the bot's 「正在为您转接店员」 would not be true: the customer hears why instead.
+                await self.desk.handoff_declined(session, conversation)
+                replies = [Reply(limits.HANDOFFS_FULL_TEXT.to(language), [ask_human_button(language)])]
+                handoff = None
+            # their ids: feedback buttons name them
+            stored = await self._store_replies(session, conversation, replies)
+            for reply, message in zip(replies, stored):
+                if feedback.is_knowledge_answer(reply.meta):
+                    reply.feedback = feedback.buttons(message.id, language)
+                    # the channel sends it, reading the buttons from the row
+                    if message.delivery_status == "pending":
+                        message.payload = {**message.payload, "feedback": reply.feedback}
+            await self._note_unanswered(session, inbound, replies, handoff)
+            for message in routed:
+                await note_question(session, message, handoff or HandoffReason.BOT_UNAVAILABLE)
+            if handoff:
+                position = await self.desk.request(session, conversation, handoff)
+                queued = Reply(await self._queue_text(session, position, language),
+                               [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])
+                await self._store_replies(session, conversation, [queued])
+                replies = [*replies, queued]
+            await self.desk.commit(session)
         return RouteResult(conversation.id, conversation.state, replies)
+
+    async def _handoffs_full(self, session: AsyncSession, conversation: Conversation,
+                             handoff: HandoffReason) -> bool:
+        """The customer's address already has its share of chats waiting for staff (a flood of 转人工).
+
+        A chat the bot could not answer (``bot_unavailable``) always goes: the customer asked nothing of
+        staff, and it would otherwise be answered by no one."""
+        if self.handoffs_per_address is None or handoff == HandoffReason.BOT_UNAVAILABLE:
+            return False
+        customer = await session.get(Customer, conversation.customer_id)
+        return await limits.handoffs_full(session, customer.client_address, self.handoffs_per_address)
 
     async def _keep_for_staff(self, session: AsyncSession, conversation: Conversation,
                               inbound: Message) -> RouteResult:
@@ -489,10 +532,13 @@ class Router:
             await note_question(session, inbound, UNSURE)
 
     async def _open_conversation(self, session: AsyncSession, channel: str, external_id: str,
-                                 name: str, language: str, text: str) -> tuple[Conversation, str]:
+                                 name: str, language: str, text: str,
+                                 address: str | None) -> tuple[Conversation, str]:
         """The customer's current conversation, and the language to answer this message in."""
         customer = await self._customer(session, channel, external_id, name, language)
         customer.last_seen = utcnow()
+        if address is not None:
+            customer.client_address = address
         customer.language = detect(text, customer.language)
         conversation = await session.scalar(
             select(Conversation).where(Conversation.customer_id == customer.id)
@@ -504,6 +550,12 @@ class Router:
         elif conversation.state == State.RESOLVED:
             await self.desk.customer_returned(session, conversation)
         return conversation, customer.language
+
+    async def is_new(self, channel: str, external_id: str) -> bool:
+        """Whether the customer has never written before (the new-customers limit counts them)."""
+        async with self.sessions() as session:
+            return await session.scalar(select(Customer.id).where(
+                Customer.channel == channel, Customer.external_id == external_id)) is None
 
     async def set_language(self, channel: str, external_id: str, name: str, language: str) -> None:
         """The language a customer chose (before writing anything, maybe): later answers follow it."""

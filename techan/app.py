@@ -102,7 +102,8 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
         app[DESK] = Desk(app[SESSIONS], app[BUS], app[RASA])
         app[ROUTER] = Router(app[SESSIONS], app[RASA], app[DESK], settings.hours,
                              phrasing=kb_phrasing(app), similar=kb_similar(app),
-                             grace=pending.grace(settings), concurrency=settings.rasa_concurrency)
+                             grace=pending.grace(settings), concurrency=settings.rasa_concurrency,
+                             handoffs_per_address=settings.limit_open_handoffs_per_address)
         sweep = asyncio.create_task(pending.sweep_forever(app[ROUTER]))  # at start-up, then on a schedule
         try:
             yield

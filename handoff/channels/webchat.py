@@ -12,13 +12,14 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import or_, select, update
 
-from handoff import pending
+from handoff import limits, pending
 from handoff.events import BUS, OutboundMessage
 from handoff.hub import HUB
 from handoff.transcript import message_json
 from handoff.router import ROUTER
-from web.keys import SESSIONS, TEMPLATES
+from web.keys import LIMITS, SESSIONS, SETTINGS, TEMPLATES
 from core.db import Conversation, Customer, Message, is_busy
+from core.limits import client_address
 from web.auth import refuse_cross_origin
 from web.body import json_object
 
@@ -65,14 +66,22 @@ async def chat_message(request: web.Request) -> web.Response:
         raise web.HTTPRequestEntityTooLarge(
             max_size=MAX_TEXT, actual_size=len(text),
             text=f"message is {len(text)} characters; the limit is {MAX_TEXT}")
+    router, settings = request.app[ROUTER], request.app[SETTINGS]
+    address = client_address(request.remote, request.headers.get("X-Forwarded-For"), settings.proxies)
     try:
-        result = await request.app[ROUTER].handle(CHANNEL, sender, text, channel_message_id=message_key(sender, client_id))
+        over = await limits.admit(request.app[LIMITS], settings, CHANNEL, sender, address,
+                                  new_customer=lambda: router.is_new(CHANNEL, sender))
+        result = await router.handle(CHANNEL, sender, text, channel_message_id=message_key(sender, client_id),
+                                     address=address, limited=over)
     except Exception as exc:  # never an English "internal error" for a customer; the page sends it again
         busy = is_busy(exc)
         log.log(logging.WARNING if busy else logging.ERROR, "a web chat message could not be stored (%s)",
                 "database busy" if busy else exc.__class__.__name__, exc_info=not busy)
         return web.json_response({"error": NOT_STORED_TEXT, "retry": True}, status=503 if busy else 500)
     answer = {"state": result.state, "replies": [r.public() for r in result.replies]}
+    if over:  # 200, so the page shows the notice; the header and flag say when to send again
+        return web.json_response({**answer, "limited": True, "retry_after": over.retry_after},
+                                 headers={"Retry-After": str(over.retry_after)})
     return web.json_response({**answer, "pending": True} if result.pending else answer)
 
 

@@ -1,0 +1,106 @@
+"""The abuse-limit policy of the customer channels, in one place: which limits a message counts against,
+what the customer is told when one is spent, and how many chats one address may have waiting for staff.
+
+A channel asks ``admit`` before routing a message; over a limit it still routes it, with the verdict
+(``Router.handle(..., limited=over)``): the message is stored, the bot never sees it, and the customer
+gets one polite notice per window (``Over.notify``), so a flood does not become a flood of notices.
+The counting itself is the app's ``core.limits.Limiter`` (one process's memory now, a shared store later).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Conversation, Customer
+from core.language import Say
+from core.limits import Limiter
+from core.settings import Settings
+from handoff.states import State
+
+log = logging.getLogger(__name__)
+
+ADDRESS = "address"  # messages from one client address per minute
+CUSTOMER = "customer"  # messages from one customer per minute
+NEW_CUSTOMERS = "new_customers"  # new customers (first messages of new sender ids) from one address per hour
+
+TOO_FAST_TEXT = Say("您发得有点快，请{wait}后再发。这条消息已经记下了。",
+                    "You're sending messages a little fast. Please wait {wait} before sending more; "
+                    "we've kept this message.")
+NETWORK_BUSY_TEXT = Say("您所在的网络现在发来的消息太多，请{wait}后再发。这条消息已经记下了。",
+                        "Too many messages are coming from your network right now. Please wait {wait} "
+                        "before sending more; we've kept this message.")
+HANDOFFS_FULL_TEXT = Say("现在从您所在的网络发来的转人工请求较多，暂时不能再排队。请稍后再点“找店员”，机器人可以先为您解答。",
+                         "Many requests for our staff are coming from your network right now, so we can't queue "
+                         "another one yet. Please ask for staff again a little later; the bot can help meanwhile.")
+
+
+@dataclass(frozen=True)
+class Over:
+    """A spent limit: which one, seconds until a message gets through, and whether to tell the customer
+    (the first time in the limit's window)."""
+
+    limit: str
+    wait_s: float
+    notify: bool
+
+    def notice(self, language: str) -> str:
+        text = TOO_FAST_TEXT if self.limit == CUSTOMER else NETWORK_BUSY_TEXT
+        return text.to(language).format(wait=say_wait(self.wait_s, language))
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds, for a ``Retry-After`` header (at least 1)."""
+        return max(1, math.ceil(self.wait_s))
+
+
+def say_wait(seconds: float, language: str) -> str:
+    """「30 秒」, 「3 分钟」, "30 seconds", "3 minutes": rounded up, never zero."""
+    if seconds <= 90:
+        count, zh, en = max(1, math.ceil(seconds)), "秒", "second"
+    else:
+        count, zh, en = math.ceil(seconds / 60), "分钟", "minute"
+    return f" {count} {zh}" if language != "en" else f"{count} {en}{'s' if count != 1 else ''}"
+
+
+async def admit(limiter: Limiter, settings: Settings, channel: str, customer: str, address: str | None, *,
+                new_customer: Callable[[], Awaitable[bool]]) -> Over | None:
+    """Count one customer message against the limits that apply; None: go, else the first limit spent.
+
+    ``address``: the client address (None where the channel has none, as on Telegram); ``new_customer``:
+    whether this is the first message of a sender id the shop has not seen, asked only when the address
+    has allowance left (a flood over its address limit costs no look-up). A refused message is not
+    counted against the limits after the one it spent, so a customer who waits gets through.
+    """
+    checks = []
+    if address is not None:
+        checks.append((ADDRESS, f"address:{address}", settings.limit_address_per_minute, 60.0))
+        checks.append((NEW_CUSTOMERS, f"new:{address}", settings.limit_new_customers_per_hour, 3600.0))
+    checks.append((CUSTOMER, f"customer:{channel}:{customer}", settings.limit_customer_per_minute, 60.0))
+    for limit, key, count, window_s in checks:
+        if limit == NEW_CUSTOMERS and not await new_customer():
+            continue
+        wait = await limiter.hit(key, count, window_s)
+        if wait:
+            if not await limiter.hit(f"logged:{key}", 1, window_s):  # one line per limit, subject and window
+                log.warning("limit %s spent by %s (%d per %.0f s); further messages wait %.0f s, stored unanswered",
+                            limit, address if limit != CUSTOMER else f"{channel} customer {customer}", count,
+                            window_s, wait)
+            notify = not await limiter.hit(f"noticed:{channel}:{customer}", 1, window_s)
+            return Over(limit, wait, notify)
+    return None
+
+
+async def handoffs_full(session: AsyncSession, address: str | None, limit: int) -> bool:
+    """Whether customers from ``address`` already have ``limit`` chats waiting for staff."""
+    if address is None:
+        return False
+    waiting = await session.scalar(
+        select(func.count(func.distinct(Customer.id))).join(Conversation, Conversation.customer_id == Customer.id)
+        .where(Customer.client_address == address, Conversation.state == State.WAITING))
+    return waiting >= limit
