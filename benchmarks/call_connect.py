@@ -23,11 +23,12 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.browser_call import serve_app, stop_app  # noqa: E402
-from tests.call_peer import CallPeer, wait_until  # noqa: E402
+from tests.call_peer import CallPeer, wait_until, web_customer_hello  # noqa: E402
 from tests.stack import staff_token  # noqa: E402
 
 CALLS = 30
 CPU_SECONDS = 15
+SENDER = "web-bench"  # the one web-chat customer every call of the run is with
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -53,8 +54,8 @@ async def one_call(session, url: str, token: str, conversation_id: int, size=(64
     ws_url = f"{url.replace('http', 'ws')}/ws/call/{call['call_id']}"
     staff, customer = CallPeer("staff", size=size), CallPeer("customer", size=size)
     await staff.join(session, ws_url, {"type": "join", "role": "staff"}, {"Authorization": f"Bearer {token}"})
-    await customer.join(session, ws_url, {"type": "join", "role": "customer",
-                                          "token": call["customer_url"].rsplit("/call/", 1)[1]})
+    await customer.join(session, ws_url, await web_customer_hello(session, f"{url}/api/chat/{SENDER}",
+                                                                  call["customer_url"]))
     cpu = None
     try:
         await wait_until(lambda: customer.connected.is_set() and customer.first_frame.is_set(), 30)
@@ -77,8 +78,9 @@ async def run_mode(mode: str) -> list[str]:
         process, url = serve_app(Path(data_dir), mode, {"TECHAN_LOG_LEVEL": "WARNING"})
         try:
             token = staff_token(Path(data_dir), "staff", "bench")
-            async with aiohttp.ClientSession() as session:
-                await post(session, f"{url}/api/chat/web-bench", body={"text": "想视频看货"})  # no Rasa: to staff
+            # unsafe: keep the chat cookies an address (127.0.0.1) sets, as a browser does
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+                await post(session, f"{url}/api/chat/{SENDER}", body={"text": "想视频看货"})  # no Rasa: to staff
                 async with session.get(f"{url}/api/handoffs", headers={"Authorization": f"Bearer {token}"}) as r:
                     handoff = (await r.json())["handoffs"][0]
                 await post(session, f"{url}/api/handoffs/{handoff['id']}/claim", token)

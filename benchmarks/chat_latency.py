@@ -10,20 +10,18 @@ a stack that is already running instead. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.stack import start_stack, stop_stack  # noqa: E402
+from tests.stack import WebCustomers, start_stack, stop_stack  # noqa: E402
 
 QUESTIONS = [
     "普洱茶保质期多久？", "Can you vacuum pack the beef jerky?", "鲜花饼能放几天", "龙井要不要放冰箱",
@@ -36,21 +34,17 @@ TOTAL = 200
 TURNS = 5  # messages per conversation, as customers write
 
 
-def ask(url: str, sender: str, text: str) -> tuple[float, bool]:
+def ask(customers: WebCustomers, sender: str, text: str) -> tuple[float, bool]:
     """Latency of one message, and whether the reply was a real bot answer."""
-    body = json.dumps({"text": text}).encode()
-    request = urllib.request.Request(f"{url}/api/chat/{sender}", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
     started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=60) as response:
-        reply = json.loads(response.read())
+    status, reply = customers.request(sender, body={"text": text}, timeout=60)
     elapsed = time.perf_counter() - started
-    return elapsed, response.status == 200 and reply.get("state") == "bot" and bool(reply.get("replies"))
+    return elapsed, status == 200 and reply.get("state") == "bot" and bool(reply.get("replies"))
 
 
-def conversation(url: str, number: int) -> list[tuple[float, bool]]:
+def conversation(customers: WebCustomers, number: int) -> list[tuple[float, bool]]:
     sender = f"bench-{uuid.uuid4().hex[:10]}"
-    return [ask(url, sender, QUESTIONS[(number * TURNS + turn) % len(QUESTIONS)]) for turn in range(TURNS)]
+    return [ask(customers, sender, QUESTIONS[(number * TURNS + turn) % len(QUESTIONS)]) for turn in range(TURNS)]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -58,10 +52,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(url: str, concurrency: int) -> None:
+def run(customers: WebCustomers, concurrency: int) -> None:
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        results = [r for conv in pool.map(lambda n: conversation(url, n), range(TOTAL // TURNS)) for r in conv]
+        results = [r for conv in pool.map(lambda n: conversation(customers, n), range(TOTAL // TURNS)) for r in conv]
     elapsed = time.perf_counter() - started
     latencies = [latency for latency, _ in results]
     failures = sum(not ok for _, ok in results)
@@ -81,13 +75,14 @@ def main() -> None:
         print("starting a scratch stack…", flush=True)
         stack = start_stack(Path(tempfile.mkdtemp(prefix="techan-bench-")))
         url = stack.app_url
+    customers = WebCustomers(url)
     try:
         for text in QUESTIONS[:WARMUP]:
-            ask(url, f"bench-warmup-{uuid.uuid4().hex[:6]}", text)
+            ask(customers, f"bench-warmup-{uuid.uuid4().hex[:6]}", text)
         print(f"machine: {platform.processor() or platform.machine()}, "
               f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}")
-        run(url, 1)
-        run(url, 8)
+        run(customers, 1)
+        run(customers, 8)
     finally:
         if stack:
             stop_stack(stack)

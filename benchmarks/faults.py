@@ -597,7 +597,8 @@ async def run_all(scratch: Scratch, faults: list[str], customers: int, lock_s: f
     stack = scratch.stack
     db_path = scratch.db_path
     connector = aiohttp.TCPConnector(limit=max(100, 2 * customers))
-    async with aiohttp.ClientSession(connector=connector) as http:
+    # one cookie jar keeps every customer's chat token (unsafe: it keeps what an address, 127.0.0.1, sets)
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         for name in faults:
             await wait_healthy(http, stack.app_url)
             say(f"[{name}] {time.strftime('%H:%M:%S')} ")

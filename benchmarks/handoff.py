@@ -41,7 +41,7 @@ async def measure(url: str, token: str) -> None:
     staff = {"Authorization": f"Bearer {token}"}
     background = [f"w-{uuid.uuid4().hex[:8]}" for _ in range(WAITING)]
     senders = [f"b-{uuid.uuid4().hex[:8]}" for _ in range(MEASURED)]  # short: the queue shows 12 characters
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # keeps 127.0.0.1's chat cookies
 
         async def ask_for_a_person(sender: str) -> None:
             async with http.post(f"{url}/api/chat/{sender}", json={"text": "转人工"}) as response:
@@ -52,7 +52,7 @@ async def measure(url: str, token: str) -> None:
             await asyncio.gather(*(ask_for_a_person(s) for s in background[start:start + 8]))
         console = await http.ws_connect(f"{url}/ws/staff", headers=staff)
         await console.receive_json()  # hello
-        customers = {s: await http.ws_connect(f"{url}/ws/chat/{s}") for s in senders}
+        customers = {}  # each chat page's push socket, open once its first message got it a chat token
 
         handoff_latency = []
         for sender in senders:
@@ -61,6 +61,7 @@ async def measure(url: str, token: str) -> None:
             while (await console.receive_json(timeout=10))["type"] != "queue":
                 pass
             handoff_latency.append(time.perf_counter() - started)
+            customers[sender] = await http.ws_connect(f"{url}/ws/chat/{sender}")
 
         async with http.get(f"{url}/api/handoffs", headers=staff) as response:
             queue = {h["customer"]: h for h in (await response.json())["handoffs"]}

@@ -1,5 +1,5 @@
-"""ICE servers for a call (STUN, and TURN with coturn's time-limited REST credentials) and the customer's
-single-use join token."""
+"""ICE servers for a call (STUN, and TURN with coturn's time-limited REST credentials), the customer's
+single-use join token, and the pass that binds a web customer's join to their chat token."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from core.accounts import sign, unsign
-from core.db import Call
+from core.db import Call, Customer
 from core.settings import Settings
 
 TURN_TTL_S = 6 * 3600
@@ -38,3 +38,18 @@ def customer_token(settings: Settings, call: Call) -> str:
 def read_customer_token(settings: Settings, token: str) -> dict | None:
     claims = unsign(settings.secret, token)
     return claims if claims and claims.get("kind") == "call" and isinstance(claims.get("call"), int) else None
+
+
+def web_join_pass(settings: Settings, call: Call, customer: Customer) -> str:
+    """What the web chat page, holding the customer's chat token, adds to the call link: without it the link
+    alone (seen over a shoulder, or read by whoever learnt the sender id) joins no one."""
+    return sign(settings.secret, {"kind": "web_call", "call": call.id, "nonce": call.token_nonce,
+                                  "sub": customer.external_id, "v": customer.chat_token_version,
+                                  "exp": int(time.time()) + settings.call_join_minutes * 60})
+
+
+def web_join_allowed(settings: Settings, join_pass: str, call: Call, customer: Customer) -> bool:
+    claims = unsign(settings.secret, join_pass) if join_pass else None
+    return bool(claims and claims.get("kind") == "web_call" and claims.get("call") == call.id
+                and claims.get("nonce") == call.token_nonce and claims.get("sub") == customer.external_id
+                and customer.chat_token_version is not None and claims.get("v") == customer.chat_token_version)

@@ -11,13 +11,14 @@ from aiohttp import web
 from sqlalchemy import select
 
 from calls.bridge import CALLS, Room, call_duration_s
-from calls.ice import customer_token, read_customer_token
+from calls.ice import customer_token, read_customer_token, web_join_pass
 from calls.signalling import call_socket
-from core.db import Call, aware
+from core.db import Call, Conversation, aware
 from core.language import Say
+from handoff.channels.webchat import chat_customer
 from handoff.desk import DESK, Outgoing
 from handoff.episodes import current_handoff
-from web.auth import CSRF, require, require_page
+from web.auth import CSRF, refuse_cross_origin, require, require_page
 from web.body import json_object, path_id
 from web.keys import SESSIONS, SETTINGS, TEMPLATES
 
@@ -29,6 +30,7 @@ CALL_INVITE_TEXT = {
     "voice": Say("店员想和您语音通话。点下面的按钮加入（{minutes} 分钟内有效）。",
                  "Our staff would like a voice call. Tap below to join (valid for {minutes} minutes)."),
 }
+LINK_GONE_TEXT = "这个通话链接已失效（过期或已经用过）。/ This call link is no longer valid (expired or used)."
 JOIN_BUTTON = {"video": Say("加入视频通话", "Join the video call"), "voice": Say("加入语音通话", "Join the voice call")}
 
 
@@ -81,6 +83,23 @@ async def customer_page(request: web.Request) -> web.Response:
                         headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
 
 
+async def web_join(request: web.Request) -> web.Response:
+    """The web chat page, with the customer's chat token, asks for the pass that goes with a call link it
+    shows; the call page hands it over on join, so only the browser holding the chat joins as the customer."""
+    refuse_cross_origin(request)
+    settings = request.app[SETTINGS]
+    async with request.app[SESSIONS]() as session:
+        customer = await chat_customer(request, session, request.match_info["sender"])
+        link = (await json_object(request, '{"link": "<the token in /call/...>"}')).get("link")
+        claims = read_customer_token(settings, link) if isinstance(link, str) else None
+        call = await session.get(Call, claims["call"]) if claims else None
+        conversation = await session.get(Conversation, call.conversation_id) if call else None
+    if (conversation is None or conversation.customer_id != customer.id or call.ended_at is not None
+            or call.token_nonce != claims.get("nonce")):
+        raise web.HTTPNotFound(text=LINK_GONE_TEXT)
+    return web.json_response({"pass": web_join_pass(settings, call, customer)})
+
+
 async def staff_page(request: web.Request) -> web.Response:
     """The staff call view: the video, a small self view, and the chat's context and products beside them."""
     principal = await require_page(request, "staff")
@@ -131,5 +150,6 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/conversations/{conversation_id}/calls", start_call)
     app.router.add_get("/api/conversations/{conversation_id}/calls", conversation_calls)
     app.router.add_get("/call/{token}", customer_page)
+    app.router.add_post("/api/chat/{sender}/call-pass", web_join)
     app.router.add_get("/console/call/{call_id}", staff_page)
     app.router.add_get("/ws/call/{call_id}", call_socket)

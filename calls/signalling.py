@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import update
 
 from calls.bridge import CALLS, ROLES, Room, other
-from calls.ice import ice_servers, read_customer_token
+from calls.ice import ice_servers, read_customer_token, web_join_allowed
 from core.accounts import Principal
 from core.db import Call, Conversation, Customer, utcnow
 from handoff.channels.telegram.miniapp import init_data_user, verify_init_data
@@ -29,6 +29,8 @@ from web.body import path_id
 from web.keys import SESSIONS, SETTINGS
 
 JOIN_MESSAGE_TIMEOUT_S = 10
+WEB_JOIN_REFUSED = ("请在聊天窗口里点「加入通话」按钮进入（用开始聊天的那个浏览器）。/ Open the call with the Join button "
+                    "in your chat, in the browser where you chat with us.")
 RECONNECT_GRACE_S = 20
 
 
@@ -60,6 +62,8 @@ async def _join_customer(request: web.Request, call: Call, room: Room, hello: di
             fields = verify_init_data(settings.telegram_token, str(hello.get("init_data", "")))
             if fields is None or str(init_data_user(fields).get("id")) != customer.external_id:
                 raise PermissionError("open the call from the button in your Telegram chat")
+        if customer.channel == "web" and not web_join_allowed(settings, str(hello.get("chat", "")), call, customer):
+            raise PermissionError(WEB_JOIN_REFUSED)
         used = await session.execute(update(Call).where(Call.id == call.id, Call.token_used_at.is_(None))
                                      .values(token_used_at=utcnow(), joined_at=utcnow(),
                                              consent=bool(hello.get("consent"))))

@@ -21,7 +21,7 @@ from pathlib import Path
 from techan import PROJECT_ROOT
 from tests.conftest import shared_models_dir
 from tests.e2e.test_browser_webchat import CHROMIUM, CHROMIUM_ARGS
-from tests.stack import NO_LIMITS, free_port, staff_token
+from tests.stack import NO_LIMITS, WebCustomers, free_port, staff_token
 
 MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
               "--autoplay-policy=no-user-gesture-required"]
@@ -93,14 +93,18 @@ class Shop:
     name: str
     token: str
     conversation_id: int
+    sender: str
+    customers: WebCustomers  # the customer's chat token, for the pass that lets their browser join
 
 
 def shop_with_chat(url: str, data_dir: Path, name: str, sender: str) -> Shop:
     token = staff_token(data_dir, "staff", name)
-    api(url, "POST", f"/api/chat/{sender}", body={"text": "想视频看看茶饼"})  # no Rasa here: goes to staff
+    customers = WebCustomers(url)
+    status, answer = customers.request(sender, body={"text": "想视频看看茶饼"})  # no Rasa here: goes to staff
+    assert status == 200, answer
     handoff = next(h for h in api(url, "GET", "/api/handoffs", token)["handoffs"] if h["state"] == "waiting")
     api(url, "POST", f"/api/handoffs/{handoff['id']}/claim", token)
-    return Shop(url, name, token, handoff["conversation_id"])
+    return Shop(url, name, token, handoff["conversation_id"], sender, customers)
 
 
 def open_call(shop: Shop, browser, locale: str = "zh-CN"):
@@ -113,7 +117,10 @@ def open_call(shop: Shop, browser, locale: str = "zh-CN"):
     staff.click("button[type=submit]")
     staff.wait_for_url(f"**{call['staff_url']}", timeout=30_000)
     customer = browser.new_context(locale=locale, viewport={"width": 390, "height": 800}).new_page()
-    customer.goto(call["customer_url"])
+    status, granted = shop.customers.request(shop.sender, "/call-pass",
+                                             {"link": call["customer_url"].rsplit("/call/", 1)[1]})
+    assert status == 200, granted
+    customer.goto(f"{call['customer_url']}#chat={granted['pass']}")  # as the chat page opens it
     return call, staff, customer
 
 

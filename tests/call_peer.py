@@ -31,6 +31,17 @@ class PatternVideoTrack(VideoStreamTrack):
         return frame
 
 
+async def web_customer_hello(session: aiohttp.ClientSession | object, chat_url: str, customer_url: str,
+                             consent: bool = False) -> dict:
+    """A web-chat customer's join message, as the chat page and the call page make it: the link's token, and
+    the pass the chat token buys (``session`` carries that token: a cookie jar, or the test client's)."""
+    link = customer_url.rsplit("/call/", 1)[1]
+    async with session.post(f"{chat_url}/call-pass", json={"link": link}) as response:
+        granted = await response.json()
+        assert response.status == 200, granted
+    return {"type": "join", "role": "customer", "token": link, "consent": consent, "chat": granted["pass"]}
+
+
 class CallPeer:
     """One side of a call. ``hello`` is the join message; staff authenticate with ``headers``."""
 

@@ -33,6 +33,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class WebCustomers:
+    """Web-chat customers of one app as a script (no cookie jar) sees them: each sender's chat token, taken
+    out of its first answer and sent as ``X-Chat-Token`` with every later request for that sender."""
+
+    def __init__(self, app_url: str) -> None:
+        self.app_url = app_url
+        self.tokens: dict[str, str] = {}
+
+    def request(self, sender: str, path: str = "", body: dict | None = None, *,
+                timeout: float = 30) -> tuple[int, dict]:
+        """POST ``body`` (GET without one) to ``/api/chat/{sender}{path}``: the status and the JSON answer."""
+        headers = {"Content-Type": "application/json",
+                   **({"X-Chat-Token": self.tokens[sender]} if sender in self.tokens else {})}
+        request = urllib.request.Request(f"{self.app_url}/api/chat/{sender}{path}", headers=headers,
+                                         data=json.dumps(body).encode() if body is not None else None)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status, answer = response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            status, answer = error.code, json.loads(error.read())
+        if "chat_token" in answer:
+            self.tokens[sender] = answer.pop("chat_token")
+        return status, answer
+
+
 @dataclass
 class Stack:
     process: subprocess.Popen
@@ -40,15 +65,13 @@ class Stack:
     app_url: str
     rasa_url: str
     output: list[str] = field(default_factory=list)
+    customers: WebCustomers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.customers = WebCustomers(self.app_url)
 
     def chat(self, sender: str, body: dict) -> tuple[int, dict]:
-        request = urllib.request.Request(f"{self.app_url}/api/chat/{sender}", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+        return self.customers.request(sender, body=body)
 
     def last_bot_payload(self, sender: str) -> dict:
         """What the router stored with the newest bot message for ``sender``."""

@@ -388,12 +388,14 @@
     $("push-form").addEventListener("submit", (e) => { e.preventDefault(); pushProduct($("push-id").value.trim()); });
   } else {
     const rejoin = sessionStorage.getItem("techan-call-" + cfg.call_id);
-    const initData = new URLSearchParams(location.hash.slice(1)).get("tgWebAppData") || "";
+    const fragment = new URLSearchParams(location.hash.slice(1));
+    const initData = fragment.get("tgWebAppData") || "";  // Telegram's Mini App: who the customer is there
+    const chatPass = fragment.get("chat") || "";  // the web chat's pass: this browser holds the customer's chat
     $("consent-box").addEventListener("submit", (e) => {
       e.preventDefault();
       $("consent-box").hidden = true;
       const consent = !!($("consent") && $("consent").checked);
-      begin(rejoin ? { type: "join", role: "customer", rejoin } : { type: "join", role: "customer", token: cfg.token, consent, init_data: initData });
+      begin(rejoin ? { type: "join", role: "customer", rejoin } : { type: "join", role: "customer", token: cfg.token, consent, init_data: initData, chat: chatPass });
     });
   }
 

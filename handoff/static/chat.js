@@ -1,5 +1,7 @@
 // Web chat: every message goes through POST /api/chat/{sender}; all customer and bot text is
-// inserted with textContent, never as HTML.
+// inserted with textContent, never as HTML. The sender id is only a name: the first message gets a chat
+// token (HttpOnly cookies, and kept in memory for the X-Chat-Token header where a framed page gets no
+// cookies); without it the shop answers 401 and the page starts a fresh chat.
 (function () {
   "use strict";
   const list = document.getElementById("messages");
@@ -20,6 +22,7 @@
            "and fees, or let me help you choose a gift.",
     feedback: "Did this answer help?",
     limited: "Got it. Please wait a little before sending more.",
+    newChat: "The earlier chat can't be continued here, so a new chat has started.",
   } : {
     states: { bot: "智能助手在线", waiting: "正在为您转接店员…", assigned: "店员已接入", resolved: "对话已结束" },
     sendFailed: "发送失败，请稍后再试",
@@ -28,6 +31,7 @@
     hello: "您好！我是特产小店的智能助手，可以问我保质期、保存方法、真空包装、运费和发货时间，也可以让我帮您挑礼物。",
     feedback: "这个回答有帮助吗？",
     limited: "消息已收到，请稍等一会儿再发。",
+    newChat: "之前的对话无法在这里继续，已为您开始新的对话。",
   };
   const STATES = TEXT.states;
   if (ENGLISH) {
@@ -42,23 +46,28 @@
     }
   }
 
-  function senderId() {
-    let id = localStorage.getItem("techan-sender");
-    if (!id || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
-      const bytes = new Uint8Array(12);
-      crypto.getRandomValues(bytes);
-      id = "web-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-      localStorage.setItem("techan-sender", id);
-    }
-    return id;
-  }
-  const sender = senderId();
-  function randomId() {
-    const bytes = new Uint8Array(16);
+  function randomId(size) {
+    const bytes = new Uint8Array(size || 16);
     crypto.getRandomValues(bytes);
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
-  const chatPath = "/api/chat/" + encodeURIComponent(sender);
+  function newSenderId() {
+    const id = "web-" + randomId(12);
+    localStorage.setItem("techan-sender", id);
+    return id;
+  }
+  function senderId() {
+    const id = localStorage.getItem("techan-sender");
+    return id && /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : newSenderId();
+  }
+  let sender = senderId();
+  let chatPath = "/api/chat/" + encodeURIComponent(sender);
+  let chatToken = null; // from the first answer; the cookies carry it too, where the browser keeps them
+  function headers(json) {
+    const h = json ? { "Content-Type": "application/json" } : {};
+    if (chatToken) h["X-Chat-Token"] = chatToken;
+    return h;
+  }
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -98,6 +107,8 @@
           const link = el("a", "link-button", b.title);
           link.href = b.url; link.target = "_blank"; link.rel = "noopener";
           row.appendChild(link);
+          const call = new URL(b.url).pathname.match(/^\/call\/([^/]+)$/);
+          if (call) withJoinPass(link, call[1]);
           continue;
         }
         const button = el("button", null, b.title);
@@ -113,6 +124,15 @@
     if (reply.feedback && reply.feedback.length) item.appendChild(feedbackBar(reply.feedback));
     list.appendChild(item);
     scroll();
+  }
+
+  // A call joins as this customer only with the pass this page gets with its chat token: it rides in the
+  // link's fragment (never sent to a server), so the call page opened from here can present it.
+  function withJoinPass(link, linkToken) {
+    fetch(chatPath + "/call-pass", { method: "POST", headers: headers(true), body: JSON.stringify({ link: linkToken }) })
+      .then((response) => (response.ok ? response.json() : null))
+      .then((data) => { if (data && data.pass) link.hash = "chat=" + encodeURIComponent(data.pass); })
+      .catch(() => {});
   }
 
   // 有用 / 没用 under a knowledge answer: small labelled controls; one tap, then both are disabled
@@ -147,8 +167,21 @@
 
   let currentState = "bot";
 
+  // No token for this sender id (a new visitor, cleared cookies, a chat ended elsewhere): a new id, a fresh chat.
+  function startFresh() {
+    sender = newSenderId();
+    chatPath = "/api/chat/" + encodeURIComponent(sender);
+    chatToken = null;
+    lastSeenId = 0;
+    awaitingBot = false;
+    currentState = "bot";
+    status.textContent = STATES.bot;
+    if (socket) socket.close();
+  }
+
   async function poll(render) {
-    const response = await fetch(chatPath + "/messages?after=" + lastSeenId);
+    const response = await fetch(chatPath + "/messages?after=" + lastSeenId, { headers: headers(false) });
+    if (response.status === 401) { startFresh(); return null; }
     if (!response.ok) return null;
     const data = await response.json();
     const before = lastSeenId;
@@ -159,23 +192,34 @@
                              products: message.products, feedback: message.feedback, author: message.author });
     }
     if (render && lastSeenId > before) {  // reading never writes; saying what was shown is a separate request
-      fetch(chatPath + "/messages/read", { method: "POST", headers: { "Content-Type": "application/json" },
+      fetch(chatPath + "/messages/read", { method: "POST", headers: headers(true),
                                            body: JSON.stringify({ upto: lastSeenId }) }).catch(() => {});
     }
     awaitingBot = Boolean(data.pending);
     currentState = data.state;
     status.textContent = STATES[data.state] || "";
+    listen();
     return data.state;
   }
   const following = () => awaitingBot || WITH_STAFF.includes(currentState);
 
-  // Push: the server says when staff wrote; polling is the fallback while the socket is down.
+  // Push: the server says when staff wrote; polling is the fallback while the socket is down. It opens once
+  // the shop knows this page (an answer came back); a socket that never opened (refused: no cookie in a
+  // framed page) is tried again only after the next answer, one that opened and dropped after 5 s.
   let socket = null;
   function listen() {
-    socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host +
-                           "/ws/chat/" + encodeURIComponent(sender));
-    socket.onmessage = () => { poll(true).catch(() => {}); };
-    socket.onclose = () => { socket = null; setTimeout(listen, 5000); };
+    if (socket) return;
+    const mine = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host +
+                               "/ws/chat/" + encodeURIComponent(sender));
+    let opened = false;
+    socket = mine;
+    mine.onopen = () => { opened = true; };
+    mine.onmessage = () => { poll(true).catch(() => {}); };
+    mine.onclose = () => {
+      if (socket !== mine) return;
+      socket = null;
+      if (opened) setTimeout(listen, 5000);
+    };
   }
 
   async function follow() {
@@ -207,23 +251,32 @@
     setTimeout(() => { send.disabled = Date.now() < restsUntil; }, restsUntil - Date.now() + 50);
   }
 
+  let resumed = Promise.resolve();
   async function submit(shown, payload, options) {
     const text = (shown || "").trim();
     if (!text) return;
     const mine = options && options.quiet ? null : addMine(text);
     send.disabled = true;
+    await resumed;
     const body = payload && payload.startsWith("/") ? { payload: payload } : { text: payload || text };
     body.client_id = randomId();
+    let refused = false;
     try {
       for (let attempt = 0; ; attempt++) {
         let response = null, data = {};
         try {
-          response = await fetch(chatPath, {
-            method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-          });
+          response = await fetch(chatPath, { method: "POST", headers: headers(true), body: JSON.stringify(body) });
           data = await response.json().catch(() => ({}));
         } catch (err) {
           response = null; // the network: try again
+        }
+        if (data.chat_token) chatToken = data.chat_token;
+        if (response && response.status === 401 && !refused) {  // this chat is not ours any more: start anew
+          refused = true;
+          startFresh();
+          addNotice(TEXT.newChat);
+          attempt--;
+          continue;
         }
         if (response && response.ok) {
           if (mine) mine.classList.remove("sending");
@@ -233,6 +286,7 @@
           if (data.pending) awaitingBot = true;
           if (data.limited) rest(data.retry_after, (data.replies || []).length > 0);
           if (following()) follow();
+          listen();
           return;
         }
         if (response && response.status < 500) { addNotice(data.error || TEXT.sendFailed); return; }
@@ -261,8 +315,8 @@
     const button = event.target.closest("button[data-text]");
     if (button) submit(button.dataset.text);
   });
-  listen();
-  // A reloaded page picks up where it was: skip old staff messages, keep following an open handoff.
-  poll(false).then(() => { if (following()) follow(); }).catch(() => {});
+  // A reloaded page picks up where it was: skip old staff messages, keep following an open handoff. Sending
+  // waits for this first look, so that its answer (maybe "start fresh") cannot land after the first message.
+  resumed = poll(false).then(() => { if (following()) follow(); }).catch(() => {});
   addReply({ text: TEXT.hello });
 })();

@@ -247,3 +247,57 @@ def test_a_send_whose_answer_was_lost_is_retried_as_the_same_message(stack, page
                             "JOIN customers u ON c.customer_id = u.id WHERE u.external_id = ? "
                             "AND m.direction = 'in'", (sender,)).fetchall()
     assert stored == [(question,)]
+
+
+def test_a_second_browser_opening_the_same_sender_id_sees_nothing_and_starts_its_own_chat(stack, browser):
+    """The sender id is no key: another browser that copies it (into its localStorage) is refused by the shop,
+    shows none of the first customer's chat (the staff message, the call link) and starts a fresh chat."""
+    import sqlite3
+
+    from core.accounts import unsign
+    from core.settings import Settings
+    from tests.e2e.test_stack import call
+    from tests.stack import staff_token
+
+    first = browser.new_page(locale="zh-CN")
+    first.goto(stack.app_url + "/")
+    first.fill("#input", "转人工")
+    first.press("#input", "Enter")
+    wait_until(first, "document.getElementById('status').textContent.includes('转接')", timeout=30_000)
+    sender = first.evaluate("localStorage.getItem('techan-sender')")
+    token = staff_token(stack.data_dir)
+    handoff = next(h for h in call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"]
+                   if h["state"] == "waiting" and h["customer"] == sender[:12])  # the queue shows 12 characters
+    conversation = handoff["conversation_id"]
+    call(stack.app_url, "POST", f"/api/handoffs/{handoff['id']}/claim", token)
+    marker = uuid.uuid4().hex[:6]
+    call(stack.app_url, "POST", f"/api/conversations/{conversation}/messages", token, {"text": f"您的取件码 {marker}"})
+    video = call(stack.app_url, "POST", f"/api/conversations/{conversation}/calls", token, {"kind": "video"})
+    wait_until(first, "[...document.querySelectorAll('.msg.bot a.link-button')].some(a => a.hash.startsWith('#chat='))",
+               timeout=30_000)
+    assert marker in first.locator(".msg.bot", has_text="取件码").inner_text()
+    href = first.locator(".msg.bot a.link-button").last.get_attribute("href")
+    assert href.startswith(video["customer_url"] + "#chat=")  # the page added its pass to the link
+    claims = unsign(Settings(_env_file=None, data_dir=stack.data_dir).secret, href.split("#chat=", 1)[1])
+    assert (claims["kind"], claims["sub"], claims["call"]) == ("web_call", sender, video["call_id"])
+
+    second = browser.new_context(locale="zh-CN").new_page()  # another browser, told the sender id
+    second.add_init_script(f"localStorage.setItem('techan-sender', {sender!r})")
+    second.goto(stack.app_url + "/")
+    wait_until(second, f"localStorage.getItem('techan-sender') !== {sender!r}", timeout=30_000)  # refused: fresh
+    second.wait_for_timeout(3000)  # time for a poll or a push to show anything, were there any
+    assert second.locator(".msg", has_text=marker).count() == 0
+    assert second.locator(".msg a.link-button").count() == 0
+    assert second.locator("#status").inner_text() == "智能助手在线"
+    second.fill("#input", "你好")
+    second.press("#input", "Enter")
+    wait_until(second, "document.querySelectorAll('.msg.bot').length > 1", timeout=30_000)
+    assert second.locator(".msg.notice").count() == 0 and second.locator(".msg", has_text=marker).count() == 0
+    fresh = second.evaluate("localStorage.getItem('techan-sender')")
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
+        texts = dict(db.execute("SELECT u.external_id, group_concat(m.text, '|') FROM messages m JOIN conversations c "
+                                "ON m.conversation_id = c.id JOIN customers u ON c.customer_id = u.id WHERE "
+                                "m.direction = 'in' AND u.external_id IN (?, ?) GROUP BY u.external_id",
+                                (sender, fresh)).fetchall())
+    assert texts == {sender: "转人工", fresh: "你好"}
+    call(stack.app_url, "POST", f"/api/conversations/{conversation}/resolve", token)

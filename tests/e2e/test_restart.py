@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,8 +16,7 @@ import pytest
 from techan import PROJECT_ROOT
 from tests.conftest import shared_models_dir
 from tests.e2e.test_stack import call
-from tests.stack import staff_token
-from tests.stack import free_port
+from tests.stack import WebCustomers, free_port, staff_token
 
 
 def start_app(data_dir: Path, port: int) -> subprocess.Popen:
@@ -41,12 +39,10 @@ def start_app(data_dir: Path, port: int) -> subprocess.Popen:
     pytest.fail("techan serve did not start")
 
 
-def chat(port: int, sender: str, text: str) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/chat/{sender}", method="POST",
-                                     data=json.dumps({"text": text}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+def chat(customers: WebCustomers, sender: str, text: str) -> dict:
+    status, answer = customers.request(sender, body={"text": text})
+    assert status == 200, answer
+    return answer
 
 
 def test_kill_and_restart_keeps_queue_assignment_and_messages(tmp_path):
@@ -55,12 +51,13 @@ def test_kill_and_restart_keeps_queue_assignment_and_messages(tmp_path):
     try:
         token = staff_token(tmp_path, name="xiaoli")
         base = f"http://127.0.0.1:{port}"
-        assert chat(port, "web-first", "我要找人工")["state"] == "waiting"
-        assert chat(port, "web-second", "瓷器碎了怎么办")["state"] == "waiting"
+        customers = WebCustomers(base)
+        assert chat(customers, "web-first", "我要找人工")["state"] == "waiting"
+        assert chat(customers, "web-second", "瓷器碎了怎么办")["state"] == "waiting"
         queue = call(base, "GET", "/api/handoffs", token)["handoffs"]
         call(base, "POST", f"/api/handoffs/{queue[0]['id']}/claim", token)
         call(base, "POST", f"/api/conversations/{queue[0]['conversation_id']}/messages", token, {"text": "我在"})
-        chat(port, "web-second", "还在排队吗")
+        chat(customers, "web-second", "还在排队吗")
         before = {h["id"]: (h["state"], h["claimed_by"], h["created_at"]) for h in queue}
 
         app.send_signal(signal.SIGKILL)
@@ -75,7 +72,7 @@ def test_kill_and_restart_keeps_queue_assignment_and_messages(tmp_path):
         second = call(base, "GET", f"/api/conversations/{after[1]['conversation_id']}", token)["transcript"]
         assert "我要找人工" in [m["text"] for m in first] and "我在" in [m["text"] for m in first]
         assert [m["text"] for m in second if m["direction"] == "in"] == ["瓷器碎了怎么办", "还在排队吗"]
-        assert chat(port, "web-second", "你好？")["state"] == "waiting"  # still with staff after the restart
+        assert chat(customers, "web-second", "你好？")["state"] == "waiting"  # still with staff after the restart
     finally:
         app.kill()
         app.wait(timeout=30)

@@ -183,9 +183,8 @@ def test_handoff_through_the_real_stack(stack):
     assert mine["reason"] == "customer_request"
     call(stack.app_url, "POST", f"/api/handoffs/{mine['id']}/claim", token)
     call(stack.app_url, "POST", f"/api/conversations/{mine['conversation_id']}/messages", token, {"text": "马上给您泡一壶看看"})
-    request = urllib.request.Request(f"{stack.app_url}/api/chat/{who}/messages?after=0")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert [m["text"] for m in json.loads(response.read())["messages"]] == ["马上给您泡一壶看看"]
+    status, seen = stack.customers.request(who, "/messages?after=0")
+    assert status == 200 and [m["text"] for m in seen["messages"]] == ["马上给您泡一壶看看"]
     call(stack.app_url, "POST", f"/api/conversations/{mine['conversation_id']}/resolve", token)
     assert "我想视频看看茶汤颜色" not in rasa_user_texts(stack, who)
 

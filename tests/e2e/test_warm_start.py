@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import urllib.request
 import uuid
 
 import pytest
@@ -25,8 +24,9 @@ ENGLISH = ("Can you vacuum pack the beef jerky?", {"beef-jerky-vacuum"})
 
 
 def fetch(stack, sender: str) -> dict:
-    with urllib.request.urlopen(f"{stack.app_url}/api/chat/{sender}/messages?after=0", timeout=30) as response:
-        return json.loads(response.read())
+    status, answer = stack.customers.request(sender, "/messages?after=0")
+    assert status == 200, answer
+    return answer
 
 
 def answered_from(stack, sender: str) -> list[str]:

@@ -11,7 +11,7 @@ from calls.ice import ice_servers
 from techan.app import create_app
 from core.accounts import sign
 from core.db import Call, ConversationEvent
-from tests.call_peer import CallPeer
+from tests.call_peer import CallPeer, web_customer_hello
 from tests.conftest import wait_until
 from tests.service.conftest import db_session, migrated_demo_shop
 from tests.service.test_kb_admin import bearer
@@ -36,12 +36,12 @@ def token_of(call: dict) -> str:
     return call["customer_url"].rsplit("/call/", 1)[1]
 
 
-async def both_join(client, call: dict, staff: dict, consent: bool = False) -> tuple[CallPeer, CallPeer]:
+async def both_join(client, call: dict, staff: dict, sender: str, consent: bool = False) -> tuple[CallPeer, CallPeer]:
     staff_peer, customer = CallPeer("staff"), CallPeer("customer")
     url = f"/ws/call/{call['call_id']}"
     assert (await staff_peer.join(client, url, {"type": "join", "role": "staff"}, staff))["type"] == "joined"
-    joined = await customer.join(client, url, {"type": "join", "role": "customer", "token": token_of(call),
-                                               "consent": consent})
+    joined = await customer.join(client, url, await web_customer_hello(client, f"/api/chat/{sender}",
+                                                                       call["customer_url"], consent))
     assert joined["type"] == "joined", joined
     return staff_peer, customer
 
@@ -64,7 +64,7 @@ async def test_p2p_call_connects_and_ends_cleanly_on_the_customers_hang_up(aioht
     invite = (await (await client.get("/api/chat/web-call-p2p/messages?after=0")).json())["messages"][-1]
     assert invite["buttons"][0]["url"] == call["customer_url"]  # the join link reached the customer's chat
 
-    staff_peer, customer = await both_join(client, call, staff)
+    staff_peer, customer = await both_join(client, call, staff, "web-call-p2p")
     try:
         await wait_until(lambda: staff_peer.received["video"] >= 5 and customer.received["video"] >= 5)
         assert staff_peer.received["audio"] > 0 and customer.received["audio"] > 0
@@ -85,7 +85,7 @@ async def test_bridge_relays_audio_and_video_both_ways_and_records_nothing_witho
     staff = bearer(client, "xiaoli", "staff")
     call, _ = await start(client, "web-call-bridge", staff)
     assert call["mode"] == "bridge"
-    staff_peer, customer = await both_join(client, call, staff, consent=False)
+    staff_peer, customer = await both_join(client, call, staff, "web-call-bridge", consent=False)
     try:
         await wait_until(lambda: staff_peer.received["video"] >= 10 and customer.received["video"] >= 10, 30)
         await wait_until(lambda: staff_peer.received["audio"] >= 10 and customer.received["audio"] >= 10, 30)
@@ -102,7 +102,7 @@ async def test_bridge_records_to_the_data_dir_only_with_consent(aiohttp_client, 
     client, settings = await call_app(aiohttp_client, settings, knowledge, "bridge")
     staff = bearer(client, "xiaoli", "staff")
     call, conversation_id = await start(client, "web-call-rec", staff)
-    staff_peer, customer = await both_join(client, call, staff, consent=True)
+    staff_peer, customer = await both_join(client, call, staff, "web-call-rec", consent=True)
     try:
         await wait_until(lambda: staff_peer.received["video"] >= 30 and customer.received["video"] >= 30, 30)
         await customer.hang_up()
@@ -127,10 +127,10 @@ async def test_expired_used_and_forged_links_and_third_parties_are_refused(aioht
     url = f"/ws/call/{call['call_id']}"
     stored = stored_call(settings, call["call_id"])
 
-    async def customer_join(token: str) -> dict:
+    async def customer_join(token: str, hello: dict | None = None) -> dict:
         peer = CallPeer("customer")
         try:
-            return await peer.join(client, url, {"type": "join", "role": "customer", "token": token})
+            return await peer.join(client, url, hello or {"type": "join", "role": "customer", "token": token})
         finally:
             await peer.close()
 
@@ -143,9 +143,10 @@ async def test_expired_used_and_forged_links_and_third_parties_are_refused(aioht
         answer = await customer_join(token)
         assert answer["type"] == "error" and "not valid" in answer["error"], token
 
-    staff_peer, customer = await both_join(client, call, staff)
+    staff_peer, customer = await both_join(client, call, staff, "web-call-tokens")
     try:
-        assert (await customer_join(token_of(call)))["error"] == "this call link has been used"
+        hello = await web_customer_hello(client, "/api/chat/web-call-tokens", call["customer_url"])
+        assert (await customer_join(token_of(call), hello))["error"] == "this call link has been used"
         intruder = CallPeer("staff")
         assert (await intruder.join(client, url, {"type": "join", "role": "staff"}, colleague))["type"] == "error"
         anonymous = CallPeer("staff")
@@ -165,7 +166,7 @@ async def test_a_voice_call_and_stats_kept_for_the_owner(aiohttp_client, setting
     staff_peer, customer = CallPeer("staff", video=False), CallPeer("customer", video=False)
     url = f"/ws/call/{call['call_id']}"
     await staff_peer.join(client, url, {"type": "join", "role": "staff"}, staff)
-    await customer.join(client, url, {"type": "join", "role": "customer", "token": token_of(call)})
+    await customer.join(client, url, await web_customer_hello(client, "/api/chat/web-call-voice", call["customer_url"]))
     try:
         await wait_until(lambda: staff_peer.received["audio"] >= 10 and customer.received["audio"] >= 10)
         assert staff_peer.received["video"] == customer.received["video"] == 0
@@ -234,7 +235,7 @@ async def test_a_dropped_customer_can_rejoin_and_a_drop_that_lasts_ends_the_call
     client, settings = await call_app(aiohttp_client, settings, knowledge, "p2p")
     staff = bearer(client, "xiaoli", "staff")
     call, _ = await start(client, "web-call-drop", staff)
-    staff_peer, customer = await both_join(client, call, staff)
+    staff_peer, customer = await both_join(client, call, staff, "web-call-drop")
     rejoin = customer.messages[0]["rejoin"]
     try:
         await wait_until(lambda: customer.received["video"] >= 3)
