@@ -99,8 +99,9 @@ class Outbox:
             except Exception:
                 log.exception("telegram outbox round failed; trying again")
                 pause = ROUND_RETRY_S
-            try:
-                await asyncio.wait_for(self.wake.wait(), pause)
+            try:  # not asyncio.wait_for: in 3.11 it can swallow a cancel that meets a wake-up, and never stop
+                async with asyncio.timeout(pause):
+                    await self.wake.wait()
             except TimeoutError:
                 pass
 
@@ -123,6 +124,7 @@ class Outbox:
                 if any(at <= now for at in announcements):
                     due.add(self.channel.staff_chat)
         next_due = min([next_due, *(at for at in retry_times if at > now)])
+        self.held_until = {chat: until for chat, until in self.held_until.items() if until > now}  # bounded
         for chat in due:
             if (held := self.held_until.get(chat, 0.0)) > now:
                 next_due = min(next_due, held)
@@ -143,8 +145,9 @@ class Outbox:
             async with self.slots:
                 while self.held_until.get(chat, 0.0) <= self.clock() and await self._next(chat):
                     pass
-        except Exception:  # a lane never takes the outbox down; the round starts it again
+        except Exception:  # a lane never takes the outbox down; the round starts it again, after a pause
             log.exception("telegram lane for a chat failed")
+            self.hold(chat, ROUND_RETRY_S)
         finally:
             self.lanes.pop(chat, None)
             self.wake.set()  # the round plans the retries this lane left behind
