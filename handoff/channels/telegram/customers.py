@@ -60,10 +60,6 @@ NOT_RECEIVED = Refusal("未能从 Telegram 取到", Say("这个文件没能收�
 Fetch = Callable[[], Awaitable[dict[str, object] | Refusal]]
 
 
-def customer_language(update: Update) -> str:
-    return "en" if (update.effective_user.language_code or "").startswith("en") else "zh"
-
-
 async def route(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, fetch: Fetch | None = None) -> None:
     """Send a customer's message through the router; their chat gets the replies (through the outbox).
 
@@ -71,7 +67,7 @@ async def route(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, f
     an attachment is fetched (``fetch``) only for a message that passed, and only once.
     """
     channel, user = channel_of(context), update.effective_user
-    language = customer_language(update)
+    language = "en" if (user.language_code or "").startswith("en") else "zh"
     handle = functools.partial(channel.router.handle, CHANNEL, str(user.id), name=user.full_name, language=language,
                                channel_message_id=str(update.update_id))
     if await channel.seen(update.update_id):  # a redelivery: not counted again, nothing fetched again
