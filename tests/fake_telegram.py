@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -142,17 +143,17 @@ class FakeBotAPI:
         if not chat or method == "getChat":
             return 0
         if (until := self.flooded_chats.get(chat, 0.0)) > time.monotonic():
-            return max(1, round(until - time.monotonic()))
+            return math.ceil(until - time.monotonic())
         if self.group_limit and chat.startswith("-"):
             count, window = self.group_limit
             recent = [p for p in self.delivered(chat_id=chat)[:-1] if p["_at"] > time.monotonic() - window]
             if len(recent) >= count:
-                return max(1, round(recent[0]["_at"] + window - time.monotonic()))
+                return math.ceil(recent[0]["_at"] + window - time.monotonic())
         return 0
 
     @staticmethod
     def _too_many(record: dict[str, Any], wait: int) -> web.Response:
-        record["_refused"] = 429
+        record["_refused"], record["_retry_after"] = 429, wait
         return web.json_response({"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {wait}",
                                   "parameters": {"retry_after": wait}}, status=429)
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from telegram import Bot
 
-from core.db import Conversation, Customer, Message
+from core.db import Conversation, Customer, Message, aware
 from handoff.channels.telegram import staff_group
 from handoff.channels.telegram.channel import CHANNEL, TelegramChannel
 from handoff.channels.telegram.sending import Paced, Send, after_failure, chat_wait, is_due, reply_sends
@@ -46,7 +46,18 @@ class Passing:
 
     send: Send
     what: str
+    at: float  # when it was handed over (the lane keeps the chat's order with its stored messages)
     tries: int = 0
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored message due for delivery, as the lane needs it."""
+
+    id: int
+    at: float
+    text: str
+    payload: dict[str, Any]
 
 
 class Outbox:
@@ -66,7 +77,7 @@ class Outbox:
     def send(self, chat_id: int | str, send: Send, what: str) -> None:
         """Hand a passing call to the chat's lane and return at once: the handler never waits for Telegram."""
         chat = str(chat_id)
-        self.passing[chat].append(Passing(send, what))
+        self.passing[chat].append(Passing(send, what, self.clock()))
         self.start(chat)
 
     def start(self, chat: str) -> None:
@@ -153,14 +164,19 @@ class Outbox:
             self.wake.set()  # the round plans the retries this lane left behind
 
     async def _next(self, chat: str) -> bool:
-        """Make the chat's next due delivery; False when there is none."""
-        if self.passing[chat]:
+        """Make the chat's next due delivery, the older first of its passing calls and its stored messages
+        (a menu asked for after an answer comes after it); False when there is none."""
+        waiting = self.passing[chat]
+        staff_group_chat = chat == self.channel.staff_chat  # there: claims answered first, cards can wait a moment
+        message = None if staff_group_chat else await self._due_message(chat)
+        if message is not None and (not waiting or message.at < waiting[0].at):
+            await self._deliver(chat, message)
+            return True
+        if waiting:
             await self._passing(chat)
             return True
-        self.passing.pop(chat, None)
-        if chat == self.channel.staff_chat:
-            return await staff_group.announce_next(self, self.clock())
-        return await self._stored(chat)
+        del self.passing[chat]
+        return staff_group_chat and await staff_group.announce_next(self, self.clock())
 
     async def call(self, chat: str, send: Send) -> Any:
         """One Bot API call within the bot's budget (and the group's, for a group): Telegram's limits kept
@@ -201,8 +217,8 @@ class Outbox:
             log.warning("telegram: gave up %s: %s", item.what, outcome.record.get("error", exc))
         waiting.popleft()
 
-    async def _stored(self, chat: str) -> bool:
-        """The chat's oldest stored message that is due, resumed at its first call not made yet."""
+    async def _due_message(self, chat: str) -> Stored | None:
+        """The chat's oldest stored message that is due now."""
         now = self.clock()
         async with self.channel.sessions() as session:
             messages = (await session.scalars(
@@ -212,19 +228,22 @@ class Outbox:
                        Customer.external_id == chat).order_by(Message.id).limit(OUTBOX_BATCH))).all()
             message = next((m for m in messages if is_due((m.payload or {}).get("delivery"), now)), None)
             if message is None:
-                return False
-            message_id, text, payload = message.id, message.text, dict(message.payload or {})
-        record = dict(payload.get("delivery") or {})
+                return None
+            return Stored(message.id, aware(message.created_at).timestamp(), message.text, dict(message.payload or {}))
+
+    async def _deliver(self, chat: str, message: Stored) -> None:
+        """A stored message's calls, resumed at the first one not made yet; then how it went is kept."""
+        record = dict(message.payload.get("delivery") or {})
         done = int(record.get("parts", 0))
         failure: Exception | None = None
         try:
-            for send in reply_sends(self.bot, chat, {"text": text, **payload}, self.channel.media_dir)[done:]:
+            for send in reply_sends(self.bot, chat, {"text": message.text, **message.payload},
+                                    self.channel.media_dir)[done:]:
                 await self.call(chat, send)
                 done += 1
         except Exception as exc:
             failure = exc
-        await self._settle(chat, message_id, {**record, "parts": done}, failure)
-        return True
+        await self._settle(chat, message.id, {**record, "parts": done}, failure)
 
     async def _settle(self, chat: str, message_id: int, record: dict[str, Any], failure: Exception | None) -> None:
         """Keep how the try went: sent, failed for good, or pending with its next try."""
