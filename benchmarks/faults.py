@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from handoff.channels.webchat import message_key  # noqa: E402
 from techan import PROJECT_ROOT  # noqa: E402
 from tests.conftest import shared_models_dir, shared_rasa_model  # noqa: E402
-from tests.stack import Stack, free_port, stop_stack  # noqa: E402
+from tests.stack import NO_LIMITS, Stack, free_port, stop_stack  # noqa: E402
 
 FAULTS = ("rasa", "app", "db", "disk", "burst")
 QUESTIONS = [  # answered from the KB or by the bot's small talk; none asks for a person
@@ -138,7 +138,7 @@ def start(scratch: Scratch, data_dir: Path) -> Stack:
     env = {**os.environ, "TECHAN_DATA_DIR": str(data_dir), "TECHAN_HOST": "127.0.0.1",
            "TECHAN_PORT": str(app_port), "TECHAN_RASA_PORT": str(rasa_port),
            "TECHAN_MODELS_DIR": str(shared_models_dir()), "TECHAN_RASA_MODEL": str(model), "TECHAN_DEMO": "1",
-           "PYTHONUNBUFFERED": "1", "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00",
+           "PYTHONUNBUFFERED": "1", "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00", **NO_LIMITS,
            **({"TECHAN_DATABASE_URL": f"sqlite:///{scratch.db_path}"} if scratch.small_disk else {})}
     env.pop("TECHAN_RASA_URL", None)
     process = subprocess.Popen([sys.executable, "-m", "techan", "run"], cwd=PROJECT_ROOT, env=env,

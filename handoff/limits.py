@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -68,20 +69,22 @@ def say_wait(seconds: float, language: str) -> str:
 
 
 async def admit(limiter: Limiter, settings: Settings, channel: str, customer: str, address: str | None, *,
-                new_customer: bool) -> Over | None:
+                new_customer: Callable[[], Awaitable[bool]]) -> Over | None:
     """Count one customer message against the limits that apply; None: go, else the first limit spent.
 
     ``address``: the client address (None where the channel has none, as on Telegram); ``new_customer``:
-    the first message of a sender id the shop has not seen. A refused message is not counted against
-    the limits after the one it spent, so a customer who waits gets through.
+    whether this is the first message of a sender id the shop has not seen, asked only when the address
+    has allowance left (a flood over its address limit costs no look-up). A refused message is not
+    counted against the limits after the one it spent, so a customer who waits gets through.
     """
     checks = []
     if address is not None:
         checks.append((ADDRESS, f"address:{address}", settings.limit_address_per_minute, 60.0))
-        if new_customer:
-            checks.append((NEW_CUSTOMERS, f"new:{address}", settings.limit_new_customers_per_hour, 3600.0))
+        checks.append((NEW_CUSTOMERS, f"new:{address}", settings.limit_new_customers_per_hour, 3600.0))
     checks.append((CUSTOMER, f"customer:{channel}:{customer}", settings.limit_customer_per_minute, 60.0))
     for limit, key, count, window_s in checks:
+        if limit == NEW_CUSTOMERS and not await new_customer():
+            continue
         wait = await limiter.hit(key, count, window_s)
         if wait:
             if not await limiter.hit(f"logged:{key}", 1, window_s):  # one line per limit, subject and window

@@ -15,6 +15,7 @@ staff) and ``/feedback`` (有用 / 没用 under a knowledge answer, see handoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -107,6 +108,7 @@ class Stored:
     state: str
     language: str
     duplicate: bool = False
+    replies: tuple[Reply, ...] = ()  # stored with it (the notice of a limit)
 
 
 REPLIES_IN_RESPONSE = ("web",)  # channels that show the replies of the customer's own request (the web chat page)
@@ -158,6 +160,7 @@ class Router:
         self.grace = grace
         self.concurrency = concurrency
         self.handoffs_per_address = handoffs_per_address
+        self._queueing = asyncio.Lock()  # see _finish
         self.rasa_slots = asyncio.Semaphore(concurrency)
         self.bot_down_since: float | None = None  # monotonic; None while the bot answers (or was not asked yet)
         self.bot_away_reason = ""  # the last reason it did not answer
@@ -188,14 +191,13 @@ class Router:
         message is over an abuse limit (handoff.limits.admit): it is stored ``limited`` and nothing acts on
         it — not the bot, now or later — and the customer gets the limit's notice if ``limited.notify``.
         """
-        status = pending.LIMITED if limited else pending.PENDING
         async with self._lock(channel, external_id):
             stored = await retry_busy(lambda: self._store(channel, external_id, text, name, language,
-                                                          channel_message_id, media, address, status))
+                                                          channel_message_id, media, address, limited))
             if stored.duplicate:
                 return await self._replay(stored)
             if limited:
-                return await retry_busy(lambda: self._limited(stored, limited))
+                return RouteResult(stored.conversation_id, stored.state, list(stored.replies))
             try:
                 async with self.sessions() as session:
                     conversation = await session.get(Conversation, stored.conversation_id)
@@ -210,8 +212,12 @@ class Router:
 
     async def _store(self, channel: str, external_id: str, text: str, name: str, language: str,
                      channel_message_id: str | None, media: dict[str, str] | None, address: str | None,
-                     status: str) -> Stored:
-        """Store the message first (``pending``, or ``limited``), in one short transaction of its own."""
+                     limited: limits.Over | None) -> Stored:
+        """Store the message first (``pending``), in one short transaction of its own.
+
+        Over a limit it is stored ``limited``, with the limit's notice when the customer is to be told (the
+        first time in the window) as a bot reply, in the same transaction: a flood costs one commit a message.
+        """
         async with self.sessions() as session:
             conversation, language = await self._open_conversation(session, channel, external_id, name,
                                                                    language, text, address)
@@ -223,9 +229,15 @@ class Router:
                     await self.desk.commit(session)  # the customer's last_seen and language
                     return Stored(conversation_id, known, state, language, duplicate=True)
             inbound = Message(conversation_id=conversation.id, direction="in", author="customer",
-                              channel=channel, text=text, delivery_status=status,
+                              channel=channel, text=text,
+                              delivery_status=pending.LIMITED if limited else pending.PENDING,
                               channel_message_id=channel_message_id, payload={"media": media} if media else {})
             session.add(inbound)
+            notice = [Reply(limited.notice(language))] if limited and limited.notify else []
+            if notice:
+                await self._store_replies(session, conversation, notice)
+                if state != State.BOT:  # staff holding the chat are told (once a window, with the notice)
+                    await self.desk.kept_for_staff(session, conversation)
             try:
                 await self.desk.commit(session)
             except IntegrityError:  # the same message arriving twice at once (another app instance)
@@ -236,21 +248,7 @@ class Router:
                 if known is None:
                     raise
                 return Stored(conversation_id, known, state, language, duplicate=True)
-            return Stored(conversation_id, inbound.id, state, language)
-
-    async def _limited(self, stored: Stored, over: limits.Over) -> RouteResult:
-        """A message over a limit, stored: the limit's notice, the first time in its window, stored as a bot
-        reply like the others (staff holding the chat are told, once with it)."""
-        if not over.notify:
-            return RouteResult(stored.conversation_id, stored.state, [])
-        async with self.sessions() as session:
-            conversation = await session.get(Conversation, stored.conversation_id)
-            replies = [Reply(over.notice(stored.language))]
-            await self._store_replies(session, conversation, replies)
-            if conversation.state != State.BOT:
-                await self.desk.kept_for_staff(session, conversation)
-            await self.desk.commit(session)
-            return RouteResult(conversation.id, conversation.state, replies)
+            return Stored(conversation_id, inbound.id, state, language, replies=tuple(notice))
 
     async def _act(self, session: AsyncSession, conversation: Conversation, customer: Customer,
                    inbound: Message) -> RouteResult:
@@ -336,32 +334,41 @@ class Router:
         """
         for message in (inbound, *routed):
             message.delivery_status = pending.HANDLED
-        stored = await self._store_replies(session, conversation, replies)  # their ids: feedback buttons name them
-        for reply, message in zip(replies, stored):
-            if feedback.is_knowledge_answer(reply.meta):
-                reply.feedback = feedback.buttons(message.id, language)
-                if message.delivery_status == "pending":  # the channel sends it, reading the buttons from the row
-                    message.payload = {**message.payload, "feedback": reply.feedback}
-        await self._note_unanswered(session, inbound, replies, handoff)
-        for message in routed:
-            await note_question(session, message, handoff or HandoffReason.BOT_UNAVAILABLE)
-        if handoff and await self._handoffs_full(session, conversation):
-            await self.desk.handoff_declined(session, conversation)
-            declined = Reply(limits.HANDOFFS_FULL_TEXT.to(language))
-            await self._store_replies(session, conversation, [declined])
-            replies, handoff = [*replies, declined], None
-        if handoff:
-            position = await self.desk.request(session, conversation, handoff)
-            queued = Reply(await self._queue_text(session, position, language),
-                           [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])
-            await self._store_replies(session, conversation, [queued])
-            replies = [*replies, queued]
-        await self.desk.commit(session)
+        # One handoff at a time is counted and queued here, so 转人工 sent at once from one address cannot
+        # all pass the open-handoffs count.
+        async with self._queueing if handoff else contextlib.nullcontext():
+            if handoff and await self._handoffs_full(session, conversation, handoff):
+                # Not queued, so the bot's 「正在为您转接店员」 would not be true: the customer hears why instead.
+                await self.desk.handoff_declined(session, conversation)
+                replies = [Reply(limits.HANDOFFS_FULL_TEXT.to(language), [ask_human_button(language)])]
+                handoff = None
+            # their ids: feedback buttons name them
+            stored = await self._store_replies(session, conversation, replies)
+            for reply, message in zip(replies, stored):
+                if feedback.is_knowledge_answer(reply.meta):
+                    reply.feedback = feedback.buttons(message.id, language)
+                    # the channel sends it, reading the buttons from the row
+                    if message.delivery_status == "pending":
+                        message.payload = {**message.payload, "feedback": reply.feedback}
+            await self._note_unanswered(session, inbound, replies, handoff)
+            for message in routed:
+                await note_question(session, message, handoff or HandoffReason.BOT_UNAVAILABLE)
+            if handoff:
+                position = await self.desk.request(session, conversation, handoff)
+                queued = Reply(await self._queue_text(session, position, language),
+                               [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])
+                await self._store_replies(session, conversation, [queued])
+                replies = [*replies, queued]
+            await self.desk.commit(session)
         return RouteResult(conversation.id, conversation.state, replies)
 
-    async def _handoffs_full(self, session: AsyncSession, conversation: Conversation) -> bool:
-        """The customer's address already has its share of chats waiting for staff (a flood of 转人工)."""
-        if self.handoffs_per_address is None:
+    async def _handoffs_full(self, session: AsyncSession, conversation: Conversation,
+                             handoff: HandoffReason) -> bool:
+        """The customer's address already has its share of chats waiting for staff (a flood of 转人工).
+
+        A chat the bot could not answer (``bot_unavailable``) always goes: the customer asked nothing of
+        staff, and it would otherwise be answered by no one."""
+        if self.handoffs_per_address is None or handoff == HandoffReason.BOT_UNAVAILABLE:
             return False
         customer = await session.get(Customer, conversation.customer_id)
         return await limits.handoffs_full(session, customer.client_address, self.handoffs_per_address)
@@ -544,11 +551,11 @@ class Router:
             await self.desk.customer_returned(session, conversation)
         return conversation, customer.language
 
-    async def knows(self, channel: str, external_id: str) -> bool:
-        """Whether the customer has written before (the new-customers limit counts the others)."""
+    async def is_new(self, channel: str, external_id: str) -> bool:
+        """Whether the customer has never written before (the new-customers limit counts them)."""
         async with self.sessions() as session:
             return await session.scalar(select(Customer.id).where(
-                Customer.channel == channel, Customer.external_id == external_id)) is not None
+                Customer.channel == channel, Customer.external_id == external_id)) is None
 
     async def set_language(self, channel: str, external_id: str, name: str, language: str) -> None:
         """The language a customer chose (before writing anything, maybe): later answers follow it."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from techan import PROJECT_ROOT
 from tests.conftest import shared_models_dir
 from tests.e2e.test_browser_webchat import CHROMIUM, CHROMIUM_ARGS
-from tests.stack import free_port, staff_token
+from tests.stack import NO_LIMITS, free_port, staff_token
 
 MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
               "--autoplay-policy=no-user-gesture-required"]
@@ -50,7 +50,7 @@ def serve_app(data_dir: Path, mode: str, extra_env: dict[str, str] | None = None
            "TECHAN_MODELS_DIR": str(shared_models_dir()), "TECHAN_RASA_PORT": str(free_port()),
            "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00", "PYTHONUNBUFFERED": "1",
            "TECHAN_BOT_GRACE_S": "0",  # no Rasa, no wait for it: a customer's message goes to staff at once
-           **(extra_env or {})}
+           **NO_LIMITS, **(extra_env or {})}
     process = subprocess.Popen([sys.executable, "-m", "techan", "serve"], cwd=PROJECT_ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

@@ -21,6 +21,10 @@ from techan import PROJECT_ROOT
 from tests.conftest import shared_models_dir, shared_rasa_model
 
 READY_TIMEOUT_S = 300
+# Every customer of an e2e test or a load test comes from 127.0.0.1: the abuse limits are lifted there
+# unless the caller is about them (``limits=True``: benchmarks/flood.py, with the defaults).
+NO_LIMITS = {f"TECHAN_LIMIT_{name}": "1000000" for name in (
+    "ADDRESS_PER_MINUTE", "CUSTOMER_PER_MINUTE", "NEW_CUSTOMERS_PER_HOUR", "OPEN_HANDOFFS_PER_ADDRESS")}
 
 
 def free_port() -> int:
@@ -56,8 +60,10 @@ class Stack:
         return json.loads(row[0]) if row else {}
 
 
-def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, *, wait_for_rasa: bool = True) -> Stack:
-    """``wait_for_rasa=False``: return as soon as the app answers, while the Rasa server may still be loading."""
+def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, *, wait_for_rasa: bool = True,
+                limits: bool = False) -> Stack:
+    """``wait_for_rasa=False``: return as soon as the app answers, while the Rasa server may still be loading.
+    ``limits``: keep the abuse limits (else NO_LIMITS)."""
     model = shared_rasa_model()
     if not model.exists():
         raise RuntimeError(f"no trained Rasa model at {model}: run `make setup` first")
@@ -66,7 +72,7 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, *, wait
            "TECHAN_RASA_PORT": str(rasa_port), "TECHAN_MODELS_DIR": str(shared_models_dir()),
            "TECHAN_RASA_MODEL": str(model), "TECHAN_DEMO": "1", "PYTHONUNBUFFERED": "1",
            "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00",  # staff "in" whenever the tests run
-           **(extra_env or {})}
+           **({} if limits else NO_LIMITS), **(extra_env or {})}
     env.pop("TECHAN_RASA_URL", None)
     process = subprocess.Popen([sys.executable, "-m", "techan", "run"], cwd=PROJECT_ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

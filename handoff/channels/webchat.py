@@ -70,7 +70,7 @@ async def chat_message(request: web.Request) -> web.Response:
     address = client_address(request.remote, request.headers.get("X-Forwarded-For"), settings.proxies)
     try:
         over = await limits.admit(request.app[LIMITS], settings, CHANNEL, sender, address,
-                                  new_customer=not await router.knows(CHANNEL, sender))
+                                  new_customer=lambda: router.is_new(CHANNEL, sender))
         result = await router.handle(CHANNEL, sender, text, channel_message_id=message_key(sender, client_id),
                                      address=address, limited=over)
     except Exception as exc:  # never an English "internal error" for a customer; the page sends it again

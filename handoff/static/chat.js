@@ -19,6 +19,7 @@
     hello: "Hello! I'm the shop's assistant. Ask me about shelf life, storage, vacuum packing, shipping times " +
            "and fees, or let me help you choose a gift.",
     feedback: "Did this answer help?",
+    limited: "Got it. Please wait a little before sending more.",
   } : {
     states: { bot: "智能助手在线", waiting: "正在为您转接店员…", assigned: "店员已接入", resolved: "对话已结束" },
     sendFailed: "发送失败，请稍后再试",
@@ -26,6 +27,7 @@
     resending: "正在重新发送…",
     hello: "您好！我是特产小店的智能助手，可以问我保质期、保存方法、真空包装、运费和发货时间，也可以让我帮您挑礼物。",
     feedback: "这个回答有帮助吗？",
+    limited: "消息已收到，请稍等一会儿再发。",
   };
   const STATES = TEXT.states;
   if (ENGLISH) {
@@ -195,6 +197,16 @@
   const RETRY_PAUSES_MS = [1000, 2000, 4000, 8000, 15000];
   const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+  // Over a rate limit the message is kept and the shop's notice (once per window) says when to send again:
+  // until then the send button rests, and a message sent anyway after that notice gets one note of ours.
+  let restsUntil = 0, noted = false;
+  function rest(seconds, told) {
+    if (told) noted = false;
+    else if (!noted) { addNotice(TEXT.limited); noted = true; }
+    restsUntil = Date.now() + 1000 * Math.max(1, seconds || 1);
+    setTimeout(() => { send.disabled = Date.now() < restsUntil; }, restsUntil - Date.now() + 50);
+  }
+
   async function submit(shown, payload, options) {
     const text = (shown || "").trim();
     if (!text) return;
@@ -219,6 +231,7 @@
           status.textContent = STATES[data.state] || "";
           for (const reply of data.replies || []) addReply(reply);
           if (data.pending) awaitingBot = true;
+          if (data.limited) rest(data.retry_after, (data.replies || []).length > 0);
           if (following()) follow();
           return;
         }
@@ -228,7 +241,7 @@
         await pause(RETRY_PAUSES_MS[attempt]);
       }
     } finally {
-      send.disabled = false;
+      send.disabled = Date.now() < restsUntil;
     }
   }
 
