@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,10 @@ class FakeBotAPI:
     updates: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     flood: dict[str, int] = field(default_factory=dict)  # method -> seconds to ask for, once
+    flooded_chats: dict[str, float] = field(default_factory=dict)  # chat -> monotonic time its flood control ends
+    refused: set[str] = field(default_factory=set)  # a call whose text, caption or topic name has one: 400
+    group_limit: tuple[int, float] | None = None  # (calls, seconds) a group takes before flood control, as Telegram
+    downloads: list[str] = field(default_factory=list)  # file paths fetched through /file/bot…
     forum_chats: set[int] = field(default_factory=set)
     polls: int = 0  # getUpdates requests (kept out of ``calls``, which they would flood)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -47,22 +52,29 @@ class FakeBotAPI:
     def chat(self, chat_id: int, kind: str = "private") -> dict[str, Any]:
         return {"id": chat_id, "type": kind, **({"first_name": "小王"} if kind == "private" else {"title": "店员群"})}
 
-    def text(self, user_id: int, text: str, chat_id: int | None = None, **extra) -> int:
+    def text(self, user_id: int, text: str, chat_id: int | None = None, name: str = "小王", **extra) -> int:
         message = {"message_id": next(self._message_ids), "date": int(time.time()),
                    "chat": self.chat(chat_id or user_id, "private" if chat_id is None else "supergroup"),
-                   "from": self.user(user_id), "text": text, **extra}
+                   "from": self.user(user_id, name), "text": text, **extra}
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         return self.push({"message": message})
 
-    def voice(self, user_id: int, data: bytes) -> int:
+    def voice(self, user_id: int, data: bytes, declared: bool = True) -> int:
+        """A voice note; ``declared``: the update says its size (Telegram may leave it out)."""
+        return self.push(self.voice_update(user_id, data, declared))
+
+    def voice_update(self, user_id: int, data: bytes, declared: bool = True) -> dict[str, Any]:
         file_id = f"voice{len(self.files)}"
         self.files[file_id] = data
-        return self.push({"message": {
-            "message_id": next(self._message_ids), "date": int(time.time()), "chat": self.chat(user_id),
-            "from": self.user(user_id),
-            "voice": {"file_id": file_id, "file_unique_id": file_id, "duration": 2, "mime_type": "audio/ogg",
-                      "file_size": len(data)}}})
+        voice = {"file_id": file_id, "file_unique_id": file_id, "duration": 2, "mime_type": "audio/ogg",
+                 **({"file_size": len(data)} if declared else {})}
+        return {"message": {"message_id": next(self._message_ids), "date": int(time.time()),
+                            "chat": self.chat(user_id), "from": self.user(user_id), "voice": voice}}
+
+    def flood_chat(self, chat_id: int, seconds: float) -> None:
+        """Telegram's flood control on one chat: every call to it is answered 429 for ``seconds``."""
+        self.flooded_chats[str(chat_id)] = time.monotonic() + seconds
 
     def press(self, user_id: int, sent: dict[str, Any], data: str, chat_id: int | None = None) -> int:
         """Press a button on a message the bot sent (``sent`` is the recorded request's result)."""
@@ -70,8 +82,13 @@ class FakeBotAPI:
                                              "chat_instance": "ci", "data": data, "message": sent}})
 
     def sent(self, method: str | None = None, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """Every call made (``_refused`` holds the error code of one the server refused)."""
         return [params for name, params in self.calls if (method is None or name == method)
                 and (chat_id is None or str(params.get("chat_id")) == str(chat_id))]
+
+    def delivered(self, method: str | None = None, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """The calls the server took."""
+        return [params for params in self.sent(method, chat_id) if "_refused" not in params]
 
     # ------------------------------------------------------------ the server
     def app(self) -> web.Application:
@@ -98,23 +115,50 @@ class FakeBotAPI:
         if request.match_info["token"] != TOKEN:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method, params = request.match_info["method"], await self._params(request)
+        record = {**params, "_at": time.monotonic()}
         if method == "getUpdates":
             self.polls += 1
         else:
-            self.calls.append((method, {**params, "_at": time.monotonic()}))
+            self.calls.append((method, record))
         if method in self.flood:
-            wait = self.flood.pop(method)
-            return web.json_response({"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {wait}",
-                                      "parameters": {"retry_after": wait}}, status=429)
+            return self._too_many(record, self.flood.pop(method))
+        if wait := self._flood_wait(method, params):
+            return self._too_many(record, wait)
+        words = " ".join(str(params.get(key, "")) for key in ("text", "caption", "name"))
+        if any(word in words for word in self.refused):
+            record["_refused"] = 400
+            return web.json_response({"ok": False, "error_code": 400,
+                                      "description": "Bad Request: can't parse entities"}, status=400)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": f"fake: no {method}"}, status=404)
         result = await handler(params)
         if isinstance(result, dict) and "message_id" in result and method != "createForumTopic":
-            self.calls[-1][1]["_result"] = result
+            record["_result"] = result
         return web.json_response({"ok": True, "result": result})
 
+    def _flood_wait(self, method: str, params: dict[str, Any]) -> int:
+        """Seconds Telegram would ask for: a flooded chat, or a group over its limit (counting taken calls)."""
+        chat = str(params.get("chat_id", ""))
+        if not chat or method == "getChat":
+            return 0
+        if (until := self.flooded_chats.get(chat, 0.0)) > time.monotonic():
+            return math.ceil(until - time.monotonic())
+        if self.group_limit and chat.startswith("-"):
+            count, window = self.group_limit
+            recent = [p for p in self.delivered(chat_id=chat)[:-1] if p["_at"] > time.monotonic() - window]
+            if len(recent) >= count:
+                return math.ceil(recent[0]["_at"] + window - time.monotonic())
+        return 0
+
+    @staticmethod
+    def _too_many(record: dict[str, Any], wait: int) -> web.Response:
+        record["_refused"], record["_retry_after"] = 429, wait
+        return web.json_response({"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {wait}",
+                                  "parameters": {"retry_after": wait}}, status=429)
+
     async def _file(self, request: web.Request) -> web.Response:
+        self.downloads.append(request.match_info["path"])
         data = self.files.get(request.match_info["path"].removeprefix("files/"))
         return web.Response(body=data) if data is not None else web.Response(status=404)
 

@@ -1,12 +1,15 @@
 """Telegram: customers chat with the shop through python-telegram-bot, staff can answer from a group.
 
-This module wires the channel (the Application, the webhook, the lifecycle) and runs the outbox;
-sending.py sends, miniapp.py checks Mini App sign-in, customers.py and staff_group.py handle updates.
+This module wires the channel (the Application, the webhook, the lifecycle); outbox.py makes every call
+to Telegram, sending.py renders, miniapp.py checks Mini App sign-in, customers.py and staff_group.py
+handle updates.
 
 Every update goes through the same router as the web chat. Inbound messages are stored once
 (the update id is the message's channel id). Everything stored for a customer (the bot's replies,
 staff replies, invitations) waits in the database (``pending``) until the outbox has sent it, with
-retries, and marked it ``sent`` or ``failed``; the desk's OutboundMessage event wakes the outbox.
+retries, and marked it ``sent`` or ``failed``; the desk's OutboundMessage event starts the chat's lane.
+Updates of one chat are handled in order, different chats' at once (``ChatOrderedUpdates``), and no
+handler waits for Telegram, so one customer's slow turn or flood-controlled chat holds no one else.
 """
 
 from __future__ import annotations
@@ -15,82 +18,54 @@ import asyncio
 import hashlib
 import hmac
 import logging
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
-from telegram import Bot, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram import Update
+from telegram.ext import (
+    Application, BaseUpdateProcessor, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters,
+)
 
-from core.db import Conversation, Customer, Message
 from core.settings import Settings
-from handoff.channels.telegram.channel import CHANNEL, TelegramChannel
+from handoff.channels.telegram.channel import TelegramChannel
 from handoff.channels.telegram.customers import (
     on_button, on_cancel, on_human, on_language, on_media, on_start, on_text,
 )
-from handoff.channels.telegram.sending import DeliveryFailed, send_reply
-from handoff.channels.telegram.staff_group import announce_handoffs, on_staff_claim, on_staff_reply
+from handoff.channels.telegram.outbox import Outbox
+from handoff.channels.telegram.staff_group import on_staff_claim, on_staff_reply
 from handoff.desk import DESK
-from handoff.events import BUS, Bus, OutboundMessage, QueueChanged
+from handoff.events import BUS
 from handoff.router import ROUTER
 from knowledge.live import KNOWLEDGE
-from web.keys import SESSIONS, SETTINGS
+from web.keys import LIMITS, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 
-OUTBOX_BATCH = 50
-SAFETY_SWEEP_S = 30.0  # the outbox is woken by events; this slow round only catches what a crash left pending
+UPDATES_AT_ONCE = 512  # updates in hand at once (one chat's wait in line for their turn)
 
 
-async def deliver_pending(bot: Bot, channel: TelegramChannel) -> int:
-    """Send pending messages (the bot's, staff's, the shop's) to their Telegram customers, oldest first; each is
-    marked sent once Telegram has it, or failed after the retries, which the console shows."""
-    async with channel.sessions() as session:
-        rows = (await session.execute(
-            select(Message, Customer.external_id).join(Conversation, Message.conversation_id == Conversation.id)
-            .join(Customer, Conversation.customer_id == Customer.id)
-            .where(Message.channel == CHANNEL, Message.direction == "out", Message.delivery_status == "pending")
-            .order_by(Message.id).limit(OUTBOX_BATCH))).all()
-        for message, chat_id in rows:
-            try:
-                await send_reply(bot, int(chat_id), {"text": message.text, **(message.payload or {})}, channel.media_dir)
-                status = "sent"
-            except DeliveryFailed as exc:
-                log.error("message %s to a Telegram customer failed: %s", message.id, exc)
-                status = "failed"
-            await channel.desk.delivered(session, message, status)
-            await channel.desk.commit(session)
-    return len(rows)
+class ChatOrderedUpdates(BaseUpdateProcessor):
+    """One chat's updates one after another, in the order they came; different chats' at once."""
 
+    def __init__(self) -> None:
+        super().__init__(UPDATES_AT_ONCE)
+        self._locks: weakref.WeakValueDictionary[Any, asyncio.Lock] = weakref.WeakValueDictionary()
 
-async def outbox_loop(bot: Bot, channel: TelegramChannel) -> None:
-    """Rounds woken by the desk's events (a message to send, a new handoff to announce), and a slow sweep."""
-    while True:
-        try:
-            await asyncio.wait_for(channel.outbox_wake.wait(), SAFETY_SWEEP_S)
-        except TimeoutError:
-            pass
-        channel.outbox_wake.clear()
-        try:
-            while await deliver_pending(bot, channel) == OUTBOX_BATCH:  # customers first; more waiting: go on
-                pass
-            await announce_handoffs(bot, channel)  # handoffs from every channel reach the staff group
-        except Exception:  # keep delivering; the next round retries
-            log.exception("telegram outbox round failed")
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
+        lock = self._locks.get(chat)
+        if lock is None:
+            lock = self._locks[chat] = asyncio.Lock()
+        async with lock:
+            await coroutine
 
+    async def initialize(self) -> None:
+        pass
 
-def subscribe_outbox(bus: Bus, channel: TelegramChannel) -> None:
-    """Wake the outbox when there is something for Telegram: a message to a Telegram customer, or a change
-    in the queue (a new handoff from any channel goes to the staff group)."""
-    async def message_stored(event: OutboundMessage) -> None:
-        if event.channel == CHANNEL:
-            channel.outbox_wake.set()
-
-    async def queue_changed(_event: QueueChanged) -> None:
-        if channel.staff_chat:
-            channel.outbox_wake.set()
-    bus.subscribe(OutboundMessage, message_stored)
-    bus.subscribe(QueueChanged, queue_changed)
+    async def shutdown(self) -> None:
+        pass
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -102,7 +77,7 @@ def build_application(settings: Settings, channel: TelegramChannel) -> Applicati
     """The python-telegram-bot Application with every handler, in one place."""
     application = (Application.builder().token(settings.telegram_token).base_url(settings.telegram_api_url)
                    .base_file_url(settings.telegram_api_url.replace("/bot", "/file/bot"))
-                   .concurrent_updates(False).build())
+                   .concurrent_updates(ChatOrderedUpdates()).build())
     application.bot_data["channel"] = channel
     staff = filters.Chat(chat_id=int(channel.staff_chat)) if channel.staff_chat.lstrip("-").isdigit() else None
     private = filters.ChatType.PRIVATE
@@ -153,12 +128,12 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
         log.info("Telegram is off (set TECHAN_TELEGRAM_TOKEN to turn it on)")
         yield
         return
-    channel = TelegramChannel(app[ROUTER], app[DESK], app[SESSIONS], settings.data_path / "media",
-                              lambda product_id: product_id in app[KNOWLEDGE].catalog.products,
-                              settings.telegram_staff_chat.strip())
-    subscribe_outbox(app[BUS], channel)
+    channel = TelegramChannel(app[ROUTER], app[DESK], app[SESSIONS], settings, app[LIMITS],
+                              lambda product_id: product_id in app[KNOWLEDGE].catalog.products)
     application = build_application(settings, channel)
     app[TELEGRAM] = application
+    channel.outbox = outbox = Outbox(application.bot, channel)
+    outbox.subscribe(app[BUS])
     await application.initialize()
     await application.start()
     if settings.public_url.startswith("https://"):
@@ -168,15 +143,16 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     else:
         await application.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
         log.info("Telegram: long polling")
-    outbox = asyncio.create_task(outbox_loop(application.bot, channel))
+    rounds = asyncio.create_task(outbox.run())
     try:
         yield
-    finally:
-        outbox.cancel()
-        await asyncio.gather(outbox, return_exceptions=True)
+    finally:  # updates first (their handlers may still hand the outbox a call), then the outbox, then the bot
         if application.updater and application.updater.running:
             await application.updater.stop()
         await application.stop()
+        rounds.cancel()
+        await asyncio.gather(rounds, return_exceptions=True)
+        await outbox.close()
         await application.shutdown()
 
 

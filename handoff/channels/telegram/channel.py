@@ -1,44 +1,63 @@
-"""What the Telegram handlers share: the router, the desk, the database, the staff group, a rate limit."""
+"""What the Telegram handlers share: the router, the desk, the database, the limits, the staff group, the outbox."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Update
 from telegram.ext import ContextTypes
 
+from core.db import Message
+from core.limits import Limiter
+from core.settings import Settings
 from handoff.desk import Desk
 from handoff.router import Router
 
+if TYPE_CHECKING:
+    from handoff.channels.telegram.outbox import Outbox
+
 CHANNEL = "telegram"
-RATE_WINDOW_S = 10
-RATE_MAX_MESSAGES = 8
 
 
 @dataclass
 class TelegramChannel:
-    """What the handlers share: the router, the database, where attachments go, the staff group."""
+    """What the handlers share; ``outbox`` is set once the bot exists (every call to Telegram goes through it)."""
 
     router: Router
     desk: Desk
     sessions: async_sessionmaker[AsyncSession]
-    media_dir: Path
+    settings: Settings
+    limits: Limiter
     knows_product: Callable[[str], bool] = lambda _product_id: False
-    staff_chat: str = ""
-    recent: dict[int, list[float]] = field(default_factory=dict)  # user id -> message times, for rate limiting
-    outbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    outbox: Outbox | None = None
 
-    def too_fast(self, user_id: int) -> bool:
-        now = time.monotonic()
-        times = [t for t in self.recent.get(user_id, []) if now - t < RATE_WINDOW_S]
-        times.append(now)
-        self.recent[user_id] = times
-        return len(times) > RATE_MAX_MESSAGES
+    @property
+    def media_dir(self) -> Path:
+        return self.settings.data_path / "media"
+
+    @property
+    def staff_chat(self) -> str:
+        return self.settings.telegram_staff_chat.strip()
+
+    async def seen(self, update_id: int) -> bool:
+        """Whether this update's message is stored already (Telegram delivers again after a restart)."""
+        async with self.sessions() as session:
+            return await session.scalar(select(Message.id).where(
+                Message.channel == CHANNEL, Message.channel_message_id == str(update_id))) is not None
 
 
 def channel_of(context: ContextTypes.DEFAULT_TYPE) -> TelegramChannel:
     return context.application.bot_data["channel"]
+
+
+def show(update: Update, context: ContextTypes.DEFAULT_TYPE, send: Callable[[], Awaitable[object]], what: str) -> None:
+    """Hand a call for this update's chat to the outbox: the handler goes on at once, the outbox waits if
+    Telegram asks it to."""
+    outbox = channel_of(context).outbox
+    assert outbox is not None, "the outbox starts with the application"
+    outbox.send(update.effective_chat.id if update.effective_chat else update.effective_user.id, send, what)

@@ -1,50 +1,74 @@
-"""Sending to Telegram: bounded retries, message splitting, keyboards, product cards, pictures."""
+"""Sending to Telegram: what one reply becomes (message splitting, keyboards, product cards, pictures)
+as the Bot API calls that show it, and how a failed call is read (the chat waits, this delivery is tried
+again later, or it has failed). The waiting itself is the outbox's (outbox.py), never a handler's."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
+import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, WebAppInfo
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.helpers import escape_markdown
 
-log = logging.getLogger(__name__)
-
-SEND_ATTEMPTS = 5
-BACKOFF_S = 0.5
-MAX_RETRY_AFTER_S = 60
 STATIC = Path(__file__).resolve().parents[2] / "static"
 BUTTONS_ONLY_TEXT = "👇"  # Telegram needs some text above a keyboard; this one reads in any language
-T = TypeVar("T")
+Send = Callable[[], Awaitable[Any]]  # one Bot API call, made when called (again on a retry)
+DELIVERY_ATTEMPTS = 5  # tries of one delivery before it is marked failed (flood-control waits do not count)
+RETRY_BASE_S = 2.0  # backoff after the first failed try; doubles with each try
+RETRY_MAX_S = 300.0
 
 
-class DeliveryFailed(Exception):
-    """Telegram would not take the message after every retry."""
+class Paced(Exception):
+    """Our own budget for the chat is spent: it waits ``wait`` seconds, as for Telegram's flood control."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"paced for {wait:.1f}s")
+        self.wait = wait
 
 
-async def with_retries(send: Callable[[], Awaitable[T]], what: str) -> T:
-    """Retry network errors with backoff and flood control after the wait Telegram asks for; bounded."""
-    for attempt in range(1, SEND_ATTEMPTS + 1):
-        try:
-            return await send()
-        except RetryAfter as exc:
-            wait = exc.retry_after if isinstance(exc.retry_after, int) else exc.retry_after.total_seconds()
-            if wait > MAX_RETRY_AFTER_S or attempt == SEND_ATTEMPTS:
-                raise DeliveryFailed(f"{what}: flood control asks for {wait}s") from exc
-            log.warning("%s: flood control, waiting %ss as Telegram asks", what, wait)
-            await asyncio.sleep(wait)
-        except NetworkError as exc:  # TimedOut too; BadRequest is one but will not improve
-            if isinstance(exc, BadRequest) or attempt == SEND_ATTEMPTS:
-                raise DeliveryFailed(f"{what}: {exc}") from exc
-            await asyncio.sleep(BACKOFF_S * 2 ** (attempt - 1))
-        except Forbidden as exc:  # the customer blocked the bot: retrying cannot help
-            raise DeliveryFailed(f"{what}: {exc}") from exc
-    raise AssertionError("unreachable")
+def chat_wait(exc: BaseException) -> float | None:
+    """Seconds the whole chat must wait (flood control, our pacing), or None for any other failure."""
+    if isinstance(exc, RetryAfter):
+        wait = exc.retry_after
+        return float(wait if isinstance(wait, int | float) else wait.total_seconds())
+    if isinstance(exc, Paced):
+        return exc.wait
+    return None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a failed try leaves a delivery: its record (tries, next try, error), dead or not, and how
+    long the whole chat waits (flood control; a network error keeps the chat's order by holding it)."""
+
+    record: dict[str, Any]
+    failed: bool
+    hold_chat_s: float
+
+
+def after_failure(record: dict[str, Any], exc: BaseException, now: float) -> Outcome:
+    """One rule for every delivery. Flood control: the chat waits as asked and the try does not count. The
+    customer blocked the bot: failed at once. Anything else counts a try and is retried with backoff; a
+    network error holds the chat (its later messages must not overtake), a refusal of this message (a 400,
+    a bug in rendering it) holds only the message, so the chat's next ones go on."""
+    if (wait := chat_wait(exc)) is not None:
+        return Outcome({**record, "retry_at": now + wait}, False, wait)
+    tries = int(record.get("tries", 0)) + 1
+    error = f"{exc.__class__.__name__}: {exc}"[:200]
+    backoff = min(RETRY_BASE_S * 2 ** (tries - 1), RETRY_MAX_S)
+    failed = isinstance(exc, Forbidden) or tries >= DELIVERY_ATTEMPTS
+    transient = isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+    return Outcome({**record, "tries": tries, "retry_at": now + backoff, "error": error}, failed,
+                   backoff if transient and not failed else 0.0)
+
+
+def is_due(record: dict[str, Any] | None, now: float) -> bool:
+    return float((record or {}).get("retry_at", 0.0)) <= now
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
@@ -105,34 +129,35 @@ def local_file(url: str | None, media_dir: Path) -> Path | None:
     return None
 
 
-async def send_reply(bot: Bot, chat_id: int | str, data: dict[str, Any], media_dir: Path,
-                     thread_id: int | None = None) -> None:
-    """One reply: a picture, text (split at the limit), product cards as photos; buttons go on the last piece."""
+def reply_sends(bot: Bot, chat_id: int | str, data: dict[str, Any], media_dir: Path,
+                thread_id: int | None = None) -> list[Send]:
+    """One reply as its Bot API calls, in order: a picture, text (split at the limit), product cards as
+    photos; buttons go on the last piece. A delivery that fails part-way resumes at the first call not made."""
     text, buttons, products = data.get("text") or "", data.get("buttons") or [], data.get("products") or []
     buttons_markup = keyboard(buttons, data.get("feedback"))
     parts = split_text(text)
+    message = functools.partial(bot.send_message, chat_id, message_thread_id=thread_id)
+    photo = functools.partial(bot.send_photo, chat_id, message_thread_id=thread_id)
+    sends: list[Send] = []
     picture = local_file(data.get("image"), media_dir)
     if picture is not None:
         last = not parts and not products
-        await with_retries(lambda: bot.send_photo(chat_id, InputFile(picture.read_bytes(), filename=picture.name),
-                                                  reply_markup=buttons_markup if last else None,
-                                                  message_thread_id=thread_id), "send picture")
+        sends.append(functools.partial(photo, upload(picture), reply_markup=buttons_markup if last else None))
     for index, part in enumerate(parts):
         markup = buttons_markup if index == len(parts) - 1 and not products else None
-        await with_retries(lambda: bot.send_message(chat_id, part, reply_markup=markup, message_thread_id=thread_id),
-                           "send message")
+        sends.append(functools.partial(message, part, reply_markup=markup))
     for index, product in enumerate(products):
         markup = buttons_markup if index == len(products) - 1 else None
-        image = local_file(product.get("image"), media_dir)
-        caption = product_caption(product)
+        image, caption = local_file(product.get("image"), media_dir), product_caption(product)
         if image is not None:
-            await with_retries(lambda: bot.send_photo(chat_id, InputFile(image.read_bytes(), filename=image.name),
-                                                      caption=caption, parse_mode="MarkdownV2", reply_markup=markup,
-                                                      message_thread_id=thread_id), "send photo")
+            sends.append(functools.partial(photo, upload(image), caption=caption, parse_mode="MarkdownV2",
+                                           reply_markup=markup))
         else:
-            await with_retries(lambda: bot.send_message(chat_id, caption, parse_mode="MarkdownV2",
-                                                        reply_markup=markup, message_thread_id=thread_id),
-                               "send product")
-    if buttons_markup and not parts and not products and picture is None:
-        await with_retries(lambda: bot.send_message(chat_id, BUTTONS_ONLY_TEXT, reply_markup=buttons_markup,
-                                                    message_thread_id=thread_id), "send buttons")
+            sends.append(functools.partial(message, caption, parse_mode="MarkdownV2", reply_markup=markup))
+    if buttons_markup and not sends:
+        sends.append(functools.partial(message, BUTTONS_ONLY_TEXT, reply_markup=buttons_markup))
+    return sends
+
+
+def upload(path: Path) -> InputFile:
+    return InputFile(path.read_bytes(), filename=path.name)
