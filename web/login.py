@@ -86,8 +86,12 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    """End the session on the server too: a copy of the cookie no longer works."""
-    await require(request, "staff")
+    """End the session on the server too: a copy of the cookie no longer works. A session that has already
+    ended (revoked, disabled) has nothing left to end: the browser just goes to the sign-in page."""
+    try:
+        await require(request, "staff")
+    except web.HTTPUnauthorized:
+        pass
     if SESSION_ID in request:
         async with request.app[SESSIONS]() as session:
             await session.run_sync(end_session, request[SESSION_ID])

@@ -47,7 +47,7 @@ async def _page(request: web.Request, principal: accounts.Principal, *, notice: 
         signed_in = await session.run_sync(accounts.last_sign_ins)
     zone = ZoneInfo(request.app[SETTINGS].timezone)
     html = request.app[TEMPLATES].get_template("admin_accounts.html").render(
-        user=principal.name, role=principal.role, me=principal.id, csrf=request[CSRF], notice=notice, error=error,
+        user=principal.name, role=principal.role, me=principal.id, csrf=request.get(CSRF, ""), notice=notice, error=error,
         role_names=ROLE_NAMES, accounts=[
             {"id": a.id, "name": a.name, "role": a.role, "active": a.active,
              "last_sign_in": signed_in[a.id].astimezone(zone).strftime("%Y-%m-%d %H:%M") if a.id in signed_in else ""}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import statistics
 import time
@@ -118,6 +119,18 @@ async def test_wrong_passwords_lock_the_account_for_a_while_then_the_right_one_w
     with db_session(client.server.app[SETTINGS]) as session:
         account = session.query(StaffAccount).filter_by(name="target").one()
         assert (account.failed_logins, account.locked_until) == (0, None)  # a clean slate after a success
+
+
+async def test_parallel_guesses_cannot_slip_past_the_lock(proxied):
+    """Each attempt is counted before its password is checked: of twelve at once, at most the free tries get a
+    check, and every password checked was counted (an attempt that loses the race is told to retry)."""
+    make_account(proxied, "laoban-rush", "owner")
+    rush = await asyncio.gather(*(sign_in(proxied, "laoban-rush", f"guess {i}", address=f"192.0.2.{50 + i}")
+                                  for i in range(12)))
+    statuses = sorted(r.status for r in rush)
+    assert statuses.count(401) <= FREE_TRIES and set(statuses) <= {401, 429}, statuses
+    with db_session(proxied.server.app[SETTINGS]) as session:
+        assert session.query(StaffAccount).filter_by(name="laoban-rush").one().failed_logins == statuses.count(401)
 
 
 def test_a_lock_doubles_but_never_passes_a_quarter_hour():

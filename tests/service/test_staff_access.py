@@ -128,6 +128,9 @@ async def test_logout_ends_the_session_on_the_server(client):
     assert status == 401 and text.startswith("sign in first")
     replayed_page = await client.get("/console", allow_redirects=False, **as_cookie(cookie))
     assert replayed_page.status == 302 and replayed_page.headers["Location"] == "/login?next=/console"
+    again = await client.post("/logout", data={"csrf_token": csrf}, allow_redirects=False, **as_cookie(cookie))
+    assert again.status == 303 and again.headers["Location"] == "/login"  # nothing left to end: just sign in
+    assert again.cookies["techan_session"].value == ""
     with db_session(client.server.app[SETTINGS]) as session:
         row = session.query(StaffSession).join(StaffAccount).filter(StaffAccount.name == "xiaochen").one()
         assert row.ended_at is not None
