@@ -24,10 +24,10 @@ def warm_vectors(settings, demo_knowledge):
         shutil.copyfile(service.cache.path, target)
 
 
-def techan(settings, *args: str) -> subprocess.CompletedProcess:
+def techan(settings, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     env = {**os.environ, "TECHAN_DATA_DIR": str(settings.data_path), "TECHAN_MODELS_DIR": str(settings.models_path)}
     return subprocess.run([sys.executable, "-m", "techan", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                          text=True, timeout=180)
+                          text=True, timeout=timeout)
 
 
 def test_kb_search_prints_json_hits_one_line_per_query(settings, tmp_path):
@@ -63,10 +63,13 @@ def test_clear_errors_not_stack_traces(settings):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.timeout(1500)
 def test_kb_quality_scores_both_halves_and_checks_the_test_half(settings, tmp_path):
-    """The answer-quality command prints the four figures per half; --check judges the test half only."""
+    """The answer-quality command prints the four figures per half; --check judges the test half only.
+
+    240 answers take ~2 min on 2 idle cores and several times that on a loaded machine: a wide bound."""
     migrated_demo_shop(settings)
-    result = techan(settings, "kb", "quality", "--json")
+    result = techan(settings, "kb", "quality", "--json", timeout=900)
     assert result.returncode == 0, result.stderr
     halves = [json.loads(line) for line in result.stdout.splitlines()]
     assert [h["half"] for h in halves] == ["dev", "test"] and all(h["messages"] >= 100 for h in halves)
@@ -74,6 +77,6 @@ def test_kb_quality_scores_both_halves_and_checks_the_test_half(settings, tmp_pa
         assert set(figures) >= {"correct", "correct_on_answerable", "correct_defer", "confidently_wrong"}
     # A floor under today's figures (README, "Answer quality"): a change that makes answers worse fails here.
     dev = halves[0]
-    assert dev["correct"] >= 0.55 and dev["confidently_wrong"] <= 0.16, dev
-    misses = techan(settings, "kb", "quality", "--half", "test", "--misses")
+    assert dev["correct"] >= 0.75 and dev["confidently_wrong"] <= 0.08, dev
+    misses = techan(settings, "kb", "quality", "--half", "test", "--misses", timeout=600)
     assert "expected" not in misses.stdout  # the test half's misses are never listed
