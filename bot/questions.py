@@ -22,8 +22,9 @@ def is_question(text: str) -> bool:
     return len(text.split()) >= MIN_WORDS and bool(ENGLISH_QUESTION.search(text.strip()))
 
 
-# What a gift request says (besides a recipient, occasion or budget the NLU finds): "送长辈", "礼盒", "帮我挑".
-GIFT_WORDS = re.compile(r"送|礼|推荐|挑|选|gift|present|recommend|suggest", re.I)
+# What a gift request says (besides a recipient, occasion or budget the NLU finds): "送长辈", "礼盒", "帮我挑",
+# and in the gift form's follow-ups "那有什么适合他的", "something for her".
+GIFT_WORDS = re.compile(r"送|礼|推荐|挑|选|适合|gift|present|recommend|suggest|\bfor (?:him|her|my)\b", re.I)
 GIFT_ENTITIES = frozenset({"recipient", "occasion", "budget"})
 
 

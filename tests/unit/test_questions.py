@@ -29,6 +29,7 @@ def test_shop_questions_are_not_gift_requests(text, entities):
 
 @pytest.mark.parametrize("text, entities", [("想买点东西送长辈", set()), ("有什么礼盒", set()), ("帮我挑一个", set()),
                                             ("something for my dad", {"recipient"}), ("过年买什么好", {"occasion"}),
-                                            ("any gift ideas under 200?", {"budget"})])
+                                            ("any gift ideas under 200?", {"budget"}),
+                                            ("那有什么适合他的", set()), ("what would be good for her?", set())])
 def test_gift_requests_say_so(text, entities):
     assert is_gift_request(text, entities)
