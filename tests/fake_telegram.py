@@ -154,8 +154,8 @@ class FakeBotAPI:
     @staticmethod
     def _too_many(record: dict[str, Any], wait: int) -> web.Response:
         record["_refused"], record["_retry_after"] = 429, wait
-        return web.json_response({"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {wait}",
-                                  "parameters": {"retry_after": wait}}, status=429)
+        return web.json_response({"ok": False, "error_code": 429, "parameters": {"retry_after": wait},
+                                  "description": f"Too Many Requests: retry after {wait}"}, status=429)
 
     async def _file(self, request: web.Request) -> web.Response:
         self.downloads.append(request.match_info["path"])

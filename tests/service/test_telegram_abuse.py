@@ -155,8 +155,8 @@ async def test_an_attachment_over_the_size_cap_is_refused_without_being_fetched(
     fake, client, settings = telegram
     fake.voice(CUSTOMER, b"x" * 200)  # the update says how large: not even asked for
     fake.voice(CUSTOMER, b"y" * 200, declared=False)  # it does not: asked for, never downloaded
-    refusals = await eventually(lambda: found if len(found := [t for t in texts_to(fake, CUSTOMER) if "文件太大了" in t]) == 2
-                                else None)
+    refusals = await eventually(
+        lambda: found if len(found := [t for t in texts_to(fake, CUSTOMER) if "文件太大了" in t]) == 2 else None)
 
     assert refusals[0].startswith("这个文件太大了")
     assert len(fake.sent("getFile")) == 1 and not fake.downloads

@@ -5,8 +5,8 @@ only the chat they concern while other chats' lanes go on, and Telegram's own li
 for a bot, 20 a minute in a group) are kept before it has to ask. Each stored message and each staff-group
 announcement is a delivery of its own: a failure is retried with backoff on its own, and after
 ``DELIVERY_ATTEMPTS`` tries it is marked ``failed`` (the console shows it) while the rest flow on.
-Passing calls that are not stored (a notice, a menu, removing a pressed keyboard) ride the same lanes,
-ahead of the chat's stored messages.
+Passing calls that are not stored (a notice, a menu, removing a pressed keyboard) ride the same lanes, in
+the order they came among the chat's stored messages.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import asyncio
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from telegram import Bot
 
 from core.db import Conversation, Customer, Message, aware
@@ -38,6 +38,15 @@ OUTBOX_BATCH = 500
 BOT_CALLS_PER_SECOND = 30  # Telegram's limits (core.telegram.org/bots/faq): the whole bot,
 GROUP_CALLS = (20, 60.0)  # and one group: calls, seconds
 GROUP_BURST = 5  # a group's calls at once; after them, a steady pace keeps any window within GROUP_CALLS
+
+
+def to_send(columns: tuple[Any, ...], *criteria: Any) -> Select:
+    """``columns`` of the stored messages to Telegram customers not sent yet (meeting ``criteria``), oldest first."""
+    return (select(*columns).join(Conversation, Message.conversation_id == Conversation.id)
+            .join(Customer, Conversation.customer_id == Customer.id)
+            .where(Message.channel == CHANNEL, Message.direction == "out", Message.delivery_status == "pending",
+                   *criteria)
+            .order_by(Message.id).limit(OUTBOX_BATCH))
 
 
 @dataclass
@@ -122,11 +131,7 @@ class Outbox:
         next_due = now + SAFETY_SWEEP_S
         due: set[str] = {chat for chat, waiting in self.passing.items() if waiting}
         async with self.channel.sessions() as session:
-            rows = (await session.execute(
-                select(Message.payload, Customer.external_id).join(Conversation, Message.conversation_id == Conversation.id)
-                .join(Customer, Conversation.customer_id == Customer.id)
-                .where(Message.channel == CHANNEL, Message.direction == "out", Message.delivery_status == "pending")
-                .order_by(Message.id).limit(OUTBOX_BATCH))).all()
+            rows = (await session.execute(to_send((Message.payload, Customer.external_id)))).all()
             retry_times = [float((payload or {}).get("delivery", {}).get("retry_at", 0.0)) for payload, _chat in rows]
             due |= {chat for (_payload, chat), at in zip(rows, retry_times) if at <= now}
             if self.channel.staff_chat:
@@ -221,11 +226,7 @@ class Outbox:
         """The chat's oldest stored message that is due now."""
         now = self.clock()
         async with self.channel.sessions() as session:
-            messages = (await session.scalars(
-                select(Message).join(Conversation, Message.conversation_id == Conversation.id)
-                .join(Customer, Conversation.customer_id == Customer.id)
-                .where(Message.channel == CHANNEL, Message.direction == "out", Message.delivery_status == "pending",
-                       Customer.external_id == chat).order_by(Message.id).limit(OUTBOX_BATCH))).all()
+            messages = (await session.scalars(to_send((Message,), Customer.external_id == chat))).all()
             message = next((m for m in messages if is_due((m.payload or {}).get("delivery"), now)), None)
             if message is None:
                 return None

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 ANNOUNCING = "telegram_delivery"  # handoff.context: how posting it to the staff group has fared (tries, next try)
 CARD, THREAD = "telegram_card", "telegram_thread"  # handoff.context: the card's message id, its topic (None: general)
+PLACE = "telegram_place"  # handoff.context: its own topic, the general thread (over the budget), or "plain" (no topics)
 FORUM_RECHECK_S = 600.0  # how long whether the group has topics is believed (an admin may turn them on)
 OVER_TOPIC_BUDGET = "（新话题已达每分钟上限，这位顾客就在这里：回复这条消息即可发给顾客。）"
 
@@ -55,7 +56,8 @@ async def unannounced(session: AsyncSession) -> list[tuple[Handoff, Customer]]:
 
 async def announcement_times(session: AsyncSession) -> list[float]:
     """When each announcement still to make falls due (0: now), for the outbox's round."""
-    return [float(handoff.context.get(ANNOUNCING, {}).get("retry_at", 0.0)) for handoff, _ in await unannounced(session)]
+    return [float(handoff.context.get(ANNOUNCING, {}).get("retry_at", 0.0))
+            for handoff, _customer in await unannounced(session)]
 
 
 async def announce_next(outbox: Outbox, now: float) -> bool:
@@ -89,21 +91,26 @@ async def announce(outbox: Outbox, handoff_id: int, context: dict[str, Any], tit
     soon as it is done, so a retry goes on from there."""
     channel, bot = outbox.channel, outbox.bot
     chat = channel.staff_chat
-    if THREAD not in context:
-        thread_id = None
+    if PLACE not in context:  # decided once, so a retry (paced, refused) never spends the topic budget again
+        place = "plain"
         if await has_topics(outbox):
+            place = "topic"
             if await channel.limits.hit("telegram:topics", channel.settings.limit_topics_per_minute, 60.0):
                 log.warning("staff group: over %d new topics a minute; handoff %s is posted in the general thread",
                             channel.settings.limit_topics_per_minute, handoff_id)
-            else:
-                topic = await outbox.call(chat, functools.partial(bot.create_forum_topic, chat, title))
-                thread_id = topic.message_thread_id
+                place = "general"
+        context[PLACE] = place
+        await note(channel, handoff_id, {PLACE: place})
+    if THREAD not in context:
+        thread_id = None
+        if context[PLACE] == "topic":
+            topic = await outbox.call(chat, functools.partial(bot.create_forum_topic, chat, title))
+            thread_id = topic.message_thread_id
         context[THREAD] = thread_id
         await note(channel, handoff_id, {THREAD: thread_id})
-    general = context[THREAD] is None and await has_topics(outbox)
     claim = InlineKeyboardMarkup([[InlineKeyboardButton("认领 Claim", callback_data=f"claim:{handoff_id}")]])
     card = await outbox.call(chat, functools.partial(
-        bot.send_message, chat, f"{text}\n{OVER_TOPIC_BUDGET}" if general else text,
+        bot.send_message, chat, f"{text}\n{OVER_TOPIC_BUDGET}" if context[PLACE] == "general" else text,
         message_thread_id=context[THREAD], reply_markup=claim))
     await note(channel, handoff_id, {CARD: card.message_id})
 
