@@ -231,7 +231,8 @@ class Router:
             inbound = Message(conversation_id=conversation.id, direction="in", author="customer",
                               channel=channel, text=text,
                               delivery_status=pending.LIMITED if limited else pending.PENDING,
-                              channel_message_id=channel_message_id, payload={"media": media} if media else {})
+                              channel_message_id=channel_message_id,
+                              payload={**({"media": media} if media else {}), **({"limit": limited.limit} if limited else {})})
             session.add(inbound)
             notice = [Reply(limited.notice(language))] if limited and limited.notify else []
             if notice:

@@ -211,7 +211,10 @@
         item.append(node);
       }
       if (m.delivery_status === "failed") item.append(el("span", "⚠ 没有送达，请换个方式联系顾客", "failed"));
-      else if (m.delivery_status === "limited") item.append(el("span", "⏸ 发得太快，超出频率限制：机器人没有回答", "delivery"));
+      else if (m.delivery_status === "limited") {
+        const why = m.limit === "media" ? "附件太大或超出今日额度，没有接收" : "发得太快，超出频率限制";
+        item.append(el("span", `⏸ ${why}：机器人没有回答`, "delivery"));
+      }
       else if (m.direction === "out" && m.author !== "bot") {  // what the channel did with a staff or system message
         const shown = { pending: "… 发送中", sent: "✓ 已发出", delivered: "✓ 顾客已看到" }[m.delivery_status];
         if (shown) item.append(el("span", shown, "delivery"));

@@ -29,6 +29,13 @@ def inbound(settings) -> list[tuple[str, str, dict]]:
                 for m in session.scalars(select(Message).where(Message.direction == "in").order_by(Message.id))]
 
 
+def kept_by(settings) -> list[str]:
+    """For each message stored over a limit, which limit kept it (the console names it to staff)."""
+    with db_session(settings) as session:
+        return [(m.payload or {}).get("limit") for m in session.scalars(
+            select(Message).where(Message.delivery_status == "limited").order_by(Message.id))]
+
+
 def outbound(settings, author: str | None = None) -> list[tuple[str, str]]:
     """What the shop said, as stored: text and delivery status."""
     with db_session(settings) as session:
@@ -56,6 +63,7 @@ async def test_a_burst_over_the_limit_is_stored_whole_and_told_once(aiohttp_serv
 
     assert [text for text, _status, _media in stored] == [*burst, "[语音]"]
     assert [status for _text, status, _media in stored] == ["received"] * 3 + ["limited"] * 8
+    assert kept_by(settings) == ["customer"] * 8
     assert not fake.downloads and not fake.sent("getFile")  # over the limit: the attachment is not fetched
     notices = [text for text in texts_to(fake, CUSTOMER) if "发得有点快" in text]
     assert len(notices) == 1 and "这条消息已经记下了" in notices[0]
@@ -161,6 +169,7 @@ async def test_an_attachment_over_the_size_cap_is_refused_without_being_fetched(
     assert refusals[0].startswith("这个文件太大了")
     assert len(fake.sent("getFile")) == 1 and not fake.downloads
     assert inbound(settings) == [("[语音]（文件过大，未接收）", "limited", {})] * 2
+    assert kept_by(settings) == ["media", "media"]
 
 
 async def test_a_redelivered_attachment_is_not_fetched_again_and_the_daily_quota_holds(telegram, monkeypatch):
