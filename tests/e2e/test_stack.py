@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e.test_browser_webchat import browser  # noqa: F401 (a fixture)
 from tests.e2e.test_channel_telegram import wait_for
-from tests.stack import staff_token, start_stack, stop_stack
+from tests.stack import READY_TIMEOUT_S, staff_token, start_stack, stop_stack
 
 # question -> the KB entries that are a right answer (one of them must be the top hit)
 QUESTIONS = {
@@ -247,6 +247,7 @@ def system_notice(console, pattern: str, shot: Path, timeout_s: float = 60) -> s
     return console.inner_text("#system-text")
 
 
+@pytest.mark.timeout(READY_TIMEOUT_S + 2 * 240 + 180)  # a start, two restarts (each bounded below), a stop
 def test_the_shop_comes_back_by_itself_when_a_process_dies(tmp_path, browser):
     """SIGKILL Rasa, then the app: each is restarted, /healthz and the staff console say why, no message is lost."""
     stack = start_stack(tmp_path)
