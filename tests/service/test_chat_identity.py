@@ -236,3 +236,39 @@ async def test_a_first_message_that_was_never_stored_can_be_sent_again(client, s
             assert response.status == 401  # from now on the customer has a message: the token is needed
     with db_session(settings) as session:
         assert session.scalar(select(func.count(Message.id)).where(Message.text == "我也来")) == 0
+
+
+async def test_a_telegram_customers_call_stays_bound_to_their_telegram_user(aiohttp_server, aiohttp_client, settings,
+                                                                              knowledge):
+    """No chat token on Telegram: the Mini App's signed initData names the customer, and a web pass does not."""
+    from handoff.router import ROUTER
+    from tests.fake_telegram import TOKEN
+    from tests.service.test_telegram import CUSTOMER, start_telegram
+    from tests.unit.test_telegram_rendering import fields, signed
+
+    _fake, client, settings = await start_telegram(
+        aiohttp_server, aiohttp_client, settings.model_copy(update={"public_url": "https://shop.example"}), knowledge)
+    await client.server.app[ROUTER].handle("telegram", str(CUSTOMER), "转人工")  # Rasa is down: to staff
+    staff = bearer(client, "xiaoli", "staff")
+    handoff = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"][0]
+    assert (await client.post(f"/api/handoffs/{handoff['id']}/claim", headers=staff)).status == 200
+    created = await client.post(f"/api/conversations/{handoff['conversation_id']}/calls", json={"kind": "video"},
+                                headers=staff)
+    call = await created.json()
+    link = call["customer_url"].rsplit("/call/", 1)[1]
+    someone_else = signed({**fields(), "user": '{"id": 999, "first_name": "别人"}'}, TOKEN)
+    web_pass = sign(settings.secret, {"kind": "web_call", "call": call["call_id"], "sub": str(CUSTOMER),
+                                      "exp": int(time.time()) + 60})
+
+    async def join(**extra) -> dict:
+        peer = CallPeer("customer")
+        try:
+            return await peer.join(client, f"/ws/call/{call['call_id']}",
+                                   {"type": "join", "role": "customer", "token": link, **extra})
+        finally:
+            await peer.close()
+
+    for extra in ({}, {"init_data": someone_else}, {"chat": web_pass}):
+        answer = await join(**extra)
+        assert answer == {"type": "error", "error": "open the call from the button in your Telegram chat"}, extra
+    assert (await join(init_data=signed(fields(), TOKEN)))["type"] == "joined"  # the Telegram user the chat is with
