@@ -105,10 +105,11 @@ async def require_page(request: web.Request, role: str) -> Principal:
 
 
 def refuse_cross_origin(request: web.Request) -> None:
-    """WebSockets skip the browser's same-origin rule, so check Origin (no cross-site WebSocket hijacking)."""
+    """Check Origin where a cookie alone would let another site act: WebSockets skip the browser's same-origin
+    rule (no cross-site WebSocket hijacking), and the web chat's cookies may be SameSite=None (a framed chat)."""
     origin = request.headers.get("Origin")
     if origin and origin.split("://", 1)[-1] != request.host:
-        raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+        raise web.HTTPForbidden(text="refused: the request comes from another site")
 
 
 async def close_when_signed_out(request: web.Request, ws: web.WebSocketResponse) -> None:
