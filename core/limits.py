@@ -8,11 +8,13 @@ Redis store runs atomically in a script with the same arithmetic.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 import redis.asyncio as redis
@@ -96,6 +98,31 @@ class RedisLimiter:
             await self.client.delete(self.prefix + key)
         except redis.RedisError as exc:
             log.warning("rate limit not reset: Redis unreachable (%s)", exc.__class__.__name__)
+
+
+class InFlight:
+    """At most ``per_key`` requests of one key (a client address) handled at once; the rest wait their turn.
+
+    A flood from one address then queues behind itself instead of holding the database's write lock
+    against everyone else's messages. Keys live only while they have requests, so memory follows the load.
+    """
+
+    def __init__(self, per_key: int) -> None:
+        self.per_key = per_key
+        self.slots: dict[str, asyncio.Semaphore] = {}
+        self.users: Counter[str] = Counter()
+
+    @asynccontextmanager
+    async def slot(self, key: str) -> AsyncIterator[None]:
+        semaphore = self.slots.setdefault(key, asyncio.Semaphore(self.per_key))
+        self.users[key] += 1
+        try:
+            async with semaphore:
+                yield
+        finally:
+            self.users[key] -= 1
+            if not self.users[key]:
+                del self.users[key], self.slots[key]
 
 
 def trusted_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     limit_new_customers_per_hour: int = Field(default=20, ge=1)  # new web-chat customers from one address
     limit_open_handoffs_per_address: int = Field(default=3, ge=1)  # chats waiting for staff from one address
     limit_topics_per_minute: int = Field(default=10, ge=1)  # new staff-group topics, shop-wide
+    limit_address_in_flight: int = Field(default=4, ge=1)  # one address's messages handled at once; more wait
     limit_keys: int = Field(default=100_000, ge=100)  # keys a process's limiter remembers (oldest evicted)
     retention_days: int | None = Field(default=None, ge=1)  # messages, media, recordings older are purged
 

@@ -16,7 +16,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainExc
 
 from actions import build_executor
 from actions.knowledge import closest_question
-from core.limits import MemoryLimiter, RedisLimiter
+from core.limits import InFlight, MemoryLimiter, RedisLimiter
 from core.retention import purge_daily
 from core.db import make_async_engine, make_async_session_factory
 from core.settings import Settings
@@ -37,7 +37,7 @@ from web import login, staff_accounts
 from web.body import json_object
 from web.errors import json_errors
 from web.guards import body_limits, security_headers
-from web.keys import ENGINE, LIMITS, SESSIONS, SETTINGS, TEMPLATES
+from web.keys import ENGINE, IN_FLIGHT, LIMITS, SESSIONS, SETTINGS, TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
         embed_origins=settings.embed_origins.split()))
     app[SETTINGS] = settings
     app[BUS] = Bus()  # the desk's events; subscribers join in the lifecycles below
+    app[IN_FLIGHT] = InFlight(settings.limit_address_in_flight)
     app[TEMPLATES] = Environment(
         loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "calls", "knowledge", "web")]),
         autoescape=select_autoescape(default=True))

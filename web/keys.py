@@ -6,7 +6,7 @@ from aiohttp import web
 from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.limits import Limiter
+from core.limits import InFlight, Limiter
 from core.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -14,3 +14,4 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 TEMPLATES = web.AppKey("templates", Environment)
 LIMITS = web.AppKey("limits", Limiter)  # every rate limit of the app (core/limits.py)
+IN_FLIGHT = web.AppKey("in_flight", InFlight)  # one client address's requests handled at once (core/limits.py)

@@ -26,7 +26,7 @@ from handoff.events import BUS, OutboundMessage
 from handoff.hub import HUB
 from handoff.transcript import message_json
 from handoff.router import ROUTER
-from web.keys import LIMITS, SESSIONS, SETTINGS, TEMPLATES
+from web.keys import IN_FLIGHT, LIMITS, SESSIONS, SETTINGS, TEMPLATES
 from core.accounts import sign, unsign
 from core.db import Conversation, Customer, Message, aware, is_busy, retry_busy, utcnow
 from core.limits import client_address
@@ -88,14 +88,15 @@ async def chat_message(request: web.Request) -> web.Response:
     address = client_address(request.remote, request.headers.get("X-Forwarded-For"), settings.proxies)
     admitted = None
     try:
-        admitted = await retry_busy(lambda: admit(request, sender, client_id))
+        async with request.app[IN_FLIGHT].slot(address):  # a flood from one address waits behind itself
+            admitted = await retry_busy(lambda: admit(request, sender, client_id))
 
-        async def created() -> bool:
-            return admitted.new
+            async def created() -> bool:
+                return admitted.new
 
-        over = await limits.admit(request.app[LIMITS], settings, CHANNEL, sender, address, new_customer=created)
-        result = await router.handle(CHANNEL, sender, text, channel_message_id=message_key(sender, client_id),
-                                     address=address, limited=over)
+            over = await limits.admit(request.app[LIMITS], settings, CHANNEL, sender, address, new_customer=created)
+            result = await router.handle(CHANNEL, sender, text, channel_message_id=message_key(sender, client_id),
+                                         address=address, limited=over)
     except web.HTTPUnauthorized:
         raise
     except Exception as exc:  # never an English "internal error" for a customer; the page sends it again

@@ -61,6 +61,7 @@
     return id && /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : newSenderId();
   }
   let sender = senderId();
+  const returning = localStorage.getItem("techan-chatted") === sender;  // this browser wrote in this chat before
   let chatPath = "/api/chat/" + encodeURIComponent(sender);
   let chatToken = null; // from the first answer; the cookies carry it too, where the browser keeps them
   function headers(json) {
@@ -179,10 +180,15 @@
     if (socket) socket.close();
   }
 
+  // Whether the shop knows this page's chat (it holds the chat's token): until then each message waits for the
+  // one before, whose answer brings the token, so quick messages of a new chat all land in that one chat.
+  let known = false;
+
   async function poll(render) {
     const response = await fetch(chatPath + "/messages?after=" + lastSeenId, { headers: headers(false) });
     if (response.status === 401) { startFresh(); return null; }
     if (!response.ok) return null;
+    known = true;
     const data = await response.json();
     const before = lastSeenId;
     for (const message of data.messages) {
@@ -251,13 +257,16 @@
     setTimeout(() => { send.disabled = Date.now() < restsUntil; }, restsUntil - Date.now() + 50);
   }
 
-  let resumed = Promise.resolve();
+  let resumed = Promise.resolve();  // the first look at the chat, then (until it is known) the message before
   async function submit(shown, payload, options) {
     const text = (shown || "").trim();
     if (!text) return;
     const mine = options && options.quiet ? null : addMine(text);
     send.disabled = true;
-    await resumed;
+    const before = resumed;
+    let done = null;
+    if (!known) resumed = before.then(() => new Promise((resolve) => { done = resolve; }));
+    await before;
     const body = payload && payload.startsWith("/") ? { payload: payload } : { text: payload || text };
     body.client_id = randomId();
     let refused = false;
@@ -279,6 +288,8 @@
           continue;
         }
         if (response && response.ok) {
+          known = true;
+          localStorage.setItem("techan-chatted", sender);
           if (mine) mine.classList.remove("sending");
           currentState = data.state;
           status.textContent = STATES[data.state] || "";
@@ -295,6 +306,7 @@
         await pause(RETRY_PAUSES_MS[attempt]);
       }
     } finally {
+      if (done) done();
       send.disabled = Date.now() < restsUntil;
     }
   }
@@ -317,6 +329,9 @@
   });
   // A reloaded page picks up where it was: skip old staff messages, keep following an open handoff. Sending
   // waits for this first look, so that its answer (maybe "start fresh") cannot land after the first message.
-  resumed = poll(false).then(() => { if (following()) follow(); }).catch(() => {});
+  resumed = poll(false).then((state) => {
+    if (state === null && returning && !known) addNotice(TEXT.newChat);  // its earlier chat cannot go on here
+    if (following()) follow();
+  }).catch(() => {});
   addReply({ text: TEXT.hello });
 })();

@@ -301,3 +301,44 @@ def test_a_second_browser_opening_the_same_sender_id_sees_nothing_and_starts_its
                                 (sender, fresh)).fetchall())
     assert texts == {sender: "转人工", fresh: "你好"}
     call(stack.app_url, "POST", f"/api/conversations/{conversation}/resolve", token)
+
+
+def test_quick_messages_of_a_new_chat_stay_in_that_chat(stack, browser):
+    """A new customer's second message, sent before the first one's answer (and its token) is back, waits for
+    it: both land in one chat, and nobody is told the chat started anew."""
+    import sqlite3
+
+    page = browser.new_page(locale="zh-CN")
+    page.goto(stack.app_url + "/")
+    sender = page.evaluate("localStorage.getItem('techan-sender')")
+    for text in ("你好", "普洱茶能放多久", "寄到北京要几天"):
+        page.fill("#input", text)
+        page.press("#input", "Enter")
+    wait_until(page, "document.querySelectorAll('.msg.bot').length >= 4", timeout=60_000)
+    assert page.locator(".msg.notice").count() == 0
+    assert page.evaluate("localStorage.getItem('techan-sender')") == sender
+    with sqlite3.connect(stack.data_dir / "techan.db") as db:
+        stored = db.execute("SELECT u.external_id, m.text FROM messages m JOIN conversations c ON m.conversation_id = "
+                            "c.id JOIN customers u ON c.customer_id = u.id WHERE m.direction = 'in' AND m.created_at "
+                            ">= (SELECT first_seen FROM customers WHERE external_id = ?) ORDER BY m.id",
+                            (sender,)).fetchall()
+    assert stored == [(sender, "你好"), (sender, "普洱茶能放多久"), (sender, "寄到北京要几天")]
+
+
+def test_a_customer_whose_cookies_were_cleared_is_told_a_new_chat_started(stack, browser):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(stack.app_url + "/")
+    page.fill("#input", "普洱茶能放多久")
+    page.press("#input", "Enter")
+    wait_until(page, "document.querySelectorAll('.msg.bot').length > 1", timeout=30_000)
+    sender = page.evaluate("localStorage.getItem('techan-sender')")
+    context.clear_cookies()
+    page.reload()
+    wait_until(page, "document.querySelectorAll('.msg.notice').length > 0", timeout=30_000)
+    assert page.locator(".msg.notice").all_inner_texts() == ["之前的对话无法在这里继续，已为您开始新的对话。"]
+    assert page.evaluate("localStorage.getItem('techan-sender')") != sender
+    fresh = browser.new_page(locale="zh-CN")  # a first visit is no "earlier chat"
+    fresh.goto(stack.app_url + "/")
+    fresh.wait_for_timeout(2000)
+    assert fresh.locator(".msg.notice").count() == 0

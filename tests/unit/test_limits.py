@@ -81,3 +81,26 @@ def test_a_misspelt_proxy_setting_fails_at_start():
     with pytest.raises(ValidationError, match="does not appear to be an IPv4 or IPv6"):
         Settings(trusted_proxies="127.0.0.1, localhost", _env_file=None)
     assert len(Settings(trusted_proxies="127.0.0.1,::1", _env_file=None).proxies) == 2
+
+
+def test_in_flight_lets_a_few_of_one_address_through_at_once_and_forgets_idle_addresses():
+    from core.limits import InFlight
+
+    async def run() -> tuple[int, int, int]:
+        gate, inside, most = InFlight(2), {"a": 0}, {"a": 0}
+
+        async def request(key: str) -> None:
+            async with gate.slot(key):
+                inside[key] = inside.get(key, 0) + 1
+                most[key] = max(most.get(key, 0), inside[key])
+                await asyncio.sleep(0.01)
+                inside[key] -= 1
+
+        flood = [asyncio.create_task(request("a")) for _ in range(10)]
+        await asyncio.wait_for(request("b"), 1)  # another address is not queued behind the flood
+        waiting = sum(not task.done() for task in flood)
+        await asyncio.gather(*flood)
+        return most["a"], waiting, len(gate.slots)
+
+    most, waiting, slots = asyncio.run(run())
+    assert most == 2 and waiting >= 7 and slots == 0
