@@ -384,6 +384,7 @@
     ws.onclose = (event) => {
       if (event.code === 4401) return signIn();  // web.auth.SIGNED_OUT
       $("live").textContent = "○ 重新连接…";
+      api("GET", "/api/handoffs").catch(() => {});  // a refused handshake says nothing: still signed in?
       setTimeout(connect, 2000);
     };
     ws.onmessage = (event) => {
@@ -392,6 +393,9 @@
       if (data.conversation_id === openId) openConversation(openId);
     };
   }
+  // Back after signing out shows this page from the browser's memory: ask the server again (it sends a
+  // signed-out browser to the sign-in page) rather than show customers' words from before.
+  window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });
   loadQueue();
   loadBotChats();
   loadCanned();

@@ -54,3 +54,12 @@ def test_an_owner_disables_a_staff_member_whose_open_console_is_signed_out(stack
     assert console.inner_text("p.error") == "用户名或密码不对。 Wrong name or password."  # disabled: no way back in
     console.screenshot(path=tmp_path / "console-signed-out.png")
     assert owner.refused == [] and console.refused == []
+
+
+def test_back_after_signing_out_does_not_show_the_console_again(stack, browser):
+    console, _staff = staff_console(browser, stack)
+    console.click("header form[action='/logout'] button")
+    wait_until(console, "location.pathname === '/login'", timeout=15_000)
+    console.go_back()
+    wait_until(console, "location.pathname === '/login'", timeout=15_000)  # asked again, and sent to sign in
+    assert console.locator("#queue").count() == 0
