@@ -35,6 +35,11 @@ TOO_FAST_TEXT = Say("您发得有点快，请{wait}后再发。这条消息已�
 NETWORK_BUSY_TEXT = Say("您所在的网络现在发来的消息太多，请{wait}后再发。这条消息已经记下了。",
                         "Too many messages are coming from your network right now. Please wait {wait} "
                         "before sending more; we've kept this message.")
+# The first message of a new chat over its address's hourly count: the chat's later messages are not new, so
+# "wait N minutes" would not be true of them; the customer is asked to send it again.
+NEW_CHATS_TEXT = Say("您所在的网络刚才新开的对话太多，机器人没有回答这条消息（消息已经记下了）。请再发一次您的问题。",
+                     "Too many new chats have started from your network just now, so the assistant didn't answer "
+                     "this message (we've kept it). Please send your question again.")
 HANDOFFS_FULL_TEXT = Say("现在从您所在的网络发来的转人工请求较多，暂时不能再排队。请稍后再点“找店员”，机器人可以先为您解答。",
                          "Many requests for our staff are coming from your network right now, so we can't queue "
                          "another one yet. Please ask for staff again a little later; the bot can help meanwhile.")
@@ -50,7 +55,7 @@ class Over:
     notify: bool
 
     def notice(self, language: str) -> str:
-        text = TOO_FAST_TEXT if self.limit == CUSTOMER else NETWORK_BUSY_TEXT
+        text = {CUSTOMER: TOO_FAST_TEXT, NEW_CUSTOMERS: NEW_CHATS_TEXT}.get(self.limit, NETWORK_BUSY_TEXT)
         return text.to(language).format(wait=say_wait(self.wait_s, language))
 
     @property
@@ -91,7 +96,7 @@ async def admit(limiter: Limiter, settings: Settings, channel: str, customer: st
                 log.warning("limit %s spent by %s (%d per %.0f s); further messages wait %.0f s, stored unanswered",
                             limit, address if limit != CUSTOMER else f"{channel} customer {customer}", count,
                             window_s, wait)
-            notify = not await limiter.hit(f"noticed:{channel}:{customer}", 1, window_s)
+            notify = not await limiter.hit(f"noticed:{limit}:{channel}:{customer}", 1, window_s)  # once per limit
             return Over(limit, wait, notify)
     return None
 

@@ -212,7 +212,8 @@
       }
       if (m.delivery_status === "failed") item.append(el("span", "⚠ 没有送达，请换个方式联系顾客", "failed"));
       else if (m.delivery_status === "limited") {
-        const why = m.limit === "media" ? "附件太大或超出今日额度，没有接收" : "发得太快，超出频率限制";
+        const why = { media: "附件太大或超出今日额度，没有接收", new_customers: "同一网络新开的对话太多",
+                      address: "同一网络发来的消息太多" }[m.limit] || "发得太快，超出频率限制";
         item.append(el("span", `⏸ ${why}：机器人没有回答`, "delivery"));
       }
       else if (m.direction === "out" && m.author !== "bot") {  // what the channel did with a staff or system message

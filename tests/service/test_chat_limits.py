@@ -179,10 +179,12 @@ async def test_new_customers_per_address_trip_at_their_count_known_ones_carry_on
     newcomers = [await customers(f"web-n{number}", "203.0.113.50") for number in range(5)]
     answers = [(await chat.say(PUER))[0] for chat in newcomers]
     assert ["limited" in answer for answer in answers] == [False] * 4 + [True]
-    assert texts(answers[-1]) == ["您所在的网络现在发来的消息太多，请 12 分钟后再发。这条消息已经记下了。"]
+    assert texts(answers[-1]) == ["您所在的网络刚才新开的对话太多，机器人没有回答这条消息（消息已经记下了）。请再发一次您的问题。"]
     answer, _ = await regular.say(PUER)  # not new: still answered
     assert "limited" not in answer
-    assert stored(settings, "web-n4") == [("in", PUER, "limited"), ("out", texts(answers[-1])[0], "sent")]
+    answer, _ = await newcomers[-1].say(PUER)  # sent again, as the notice asks: no longer new, answered
+    assert "limited" not in answer and texts(answer)[0].startswith("普洱")
+    assert stored(settings, "web-n4")[:2] == [("in", PUER, "limited"), ("out", texts(answers[-1])[0], "sent")]
     clock.now += 720
     answer, _ = await (await customers("web-n5", "203.0.113.50")).say(PUER)
     assert "limited" not in answer
@@ -240,3 +242,16 @@ async def test_a_chat_the_bot_cannot_answer_still_goes_to_staff_when_its_address
     assert answer["state"] == "waiting" and "尽快回复" in texts(answer)[0]
     queue = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"]
     assert sorted(entry["customer"] for entry in queue) == ["web-o0", "web-o1", "web-o2"]
+
+
+async def test_each_limit_tells_the_customer_once_in_its_own_words(shop, customers):
+    """A new chat held back by the new-chats limit is asked to send again; when the same customer then spends
+    the address's allowance, they are told that too (each limit's notice once per window, not one for all)."""
+    for number in range(5):
+        await (await customers(f"web-m{number}", "203.0.113.60")).say(PUER)
+    late = await customers("web-m-late", "203.0.113.60")
+    first, _ = await late.say(PUER)
+    assert texts(first) == ["您所在的网络刚才新开的对话太多，机器人没有回答这条消息（消息已经记下了）。请再发一次您的问题。"]
+    answers = [(await late.say(PUER))[0] for _ in range(3)]  # the address's 7th, 8th and 9th message a minute
+    assert ["limited" in answer for answer in answers] == [False, False, True]
+    assert texts(answers[-1])[0].startswith("您所在的网络现在发来的消息太多，请")
