@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -74,13 +73,13 @@ def say_wait(seconds: float, language: str) -> str:
 
 
 async def admit(limiter: Limiter, settings: Settings, channel: str, customer: str, address: str | None, *,
-                new_customer: Callable[[], Awaitable[bool]]) -> Over | None:
+                new_customer: bool = False) -> Over | None:
     """Count one customer message against the limits that apply; None: go, else the first limit spent.
 
     ``address``: the client address (None where the channel has none, as on Telegram); ``new_customer``:
-    whether this is the first message of a sender id the shop has not seen, asked only when the address
-    has allowance left (a flood over its address limit costs no look-up). A refused message is not
-    counted against the limits after the one it spent, so a customer who waits gets through.
+    this is the first message of a sender id the shop had not seen (the web chat's identity check knows,
+    having just made the customer). A refused message is not counted against the limits after the one it
+    spent, so a customer who waits gets through.
     """
     checks = []
     if address is not None:
@@ -88,7 +87,7 @@ async def admit(limiter: Limiter, settings: Settings, channel: str, customer: st
         checks.append((NEW_CUSTOMERS, f"new:{address}", settings.limit_new_customers_per_hour, 3600.0))
     checks.append((CUSTOMER, f"customer:{channel}:{customer}", settings.limit_customer_per_minute, 60.0))
     for limit, key, count, window_s in checks:
-        if limit == NEW_CUSTOMERS and not await new_customer():
+        if limit == NEW_CUSTOMERS and not new_customer:
             continue
         wait = await limiter.hit(key, count, window_s)
         if wait:

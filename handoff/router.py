@@ -552,12 +552,6 @@ class Router:
             await self.desk.customer_returned(session, conversation)
         return conversation, customer.language
 
-    async def is_new(self, channel: str, external_id: str) -> bool:
-        """Whether the customer has never written before (the new-customers limit counts them)."""
-        async with self.sessions() as session:
-            return await session.scalar(select(Customer.id).where(
-                Customer.channel == channel, Customer.external_id == external_id)) is None
-
     async def set_language(self, channel: str, external_id: str, name: str, language: str) -> None:
         """The language a customer chose (before writing anything, maybe): later answers follow it."""
         async with self.sessions() as session:

@@ -65,9 +65,7 @@ async def chat_message(request: web.Request) -> web.Response:
     message, stored once, and gets the replies it got the first time. ``pending`` in the answer: the bot
     will answer later (the page fetches it from ``…/messages``).
     """
-    sender = request.match_info["sender"]
-    if not SENDER.match(sender):
-        raise web.HTTPBadRequest(text="sender must be 1-64 letters, digits, '-' or '_'")
+    sender = chat_sender(request)
     body = await json_object(request, '{"text": "..."}')
     text, payload, client_id = body.get("text"), body.get("payload"), body.get("client_id")
     if payload is not None:
@@ -90,11 +88,8 @@ async def chat_message(request: web.Request) -> web.Response:
     try:
         async with request.app[IN_FLIGHT].slot(address):  # a flood from one address waits behind itself
             admitted = await retry_busy(lambda: admit(request, sender, client_id))
-
-            async def created() -> bool:
-                return admitted.new
-
-            over = await limits.admit(request.app[LIMITS], settings, CHANNEL, sender, address, new_customer=created)
+            over = await limits.admit(request.app[LIMITS], settings, CHANNEL, sender, address,
+                                      new_customer=admitted.new)
             result = await router.handle(CHANNEL, sender, text, channel_message_id=message_key(sender, client_id),
                                          address=address, limited=over)
     except web.HTTPUnauthorized:
@@ -224,9 +219,7 @@ async def staff_messages(request: web.Request) -> web.Response:
     and bot answers that came later (the bot was not ready). The page polls this; it only reads
     (``POST …/messages/read`` marks them delivered). ``pending``: some of the customer's messages still
     wait for the bot."""
-    sender = request.match_info["sender"]
-    if not SENDER.match(sender):
-        raise web.HTTPBadRequest(text="sender must be 1-64 letters, digits, '-' or '_'")
+    sender = chat_sender(request)
     after = message_id_param(request.query.get("after", "0"), "after")
     async with request.app[SESSIONS]() as session:
         conversation = await latest_conversation(session, await chat_customer(request, session, sender))
@@ -243,9 +236,7 @@ async def staff_messages(request: web.Request) -> web.Response:
 
 async def messages_read(request: web.Request) -> web.Response:
     """The page showed the messages up to ``upto``: they count as delivered."""
-    sender = request.match_info["sender"]
-    if not SENDER.match(sender):
-        raise web.HTTPBadRequest(text="sender must be 1-64 letters, digits, '-' or '_'")
+    sender = chat_sender(request)
     refuse_cross_origin(request)
     async with request.app[SESSIONS]() as session:
         customer = await chat_customer(request, session, sender)
@@ -275,9 +266,7 @@ async def push_lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 async def customer_socket(request: web.Request) -> web.WebSocketResponse:
     """The web chat's push channel: it is told when staff write, then fetches the messages."""
-    sender = request.match_info["sender"]
-    if not SENDER.match(sender):
-        raise web.HTTPBadRequest(text="sender must be 1-64 letters, digits, '-' or '_'")
+    sender = chat_sender(request)
     refuse_cross_origin(request)
     async with request.app[SESSIONS]() as session:
         await chat_customer(request, session, sender)
@@ -295,6 +284,14 @@ async def customer_socket(request: web.Request) -> web.WebSocketResponse:
             if not group:
                 hub.customers.pop(sender, None)
     return ws
+
+
+def chat_sender(request: web.Request) -> str:
+    """The sender id in the path, checked (it names cookie paths and hub entries)."""
+    sender = request.match_info["sender"]
+    if not SENDER.match(sender):
+        raise web.HTTPBadRequest(text="sender must be 1-64 letters, digits, '-' or '_'")
+    return sender
 
 
 def message_id_param(value: str, name: str) -> int:

@@ -74,8 +74,7 @@ async def route(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, f
         await handle(text)
         log.info("telegram update %s was already handled", update.update_id)
         return
-    over = await limits.admit(channel.limits, channel.settings, CHANNEL, str(user.id), None,  # no address on Telegram
-                              new_customer=lambda: channel.router.is_new(CHANNEL, str(user.id)))
+    over = await limits.admit(channel.limits, channel.settings, CHANNEL, str(user.id), None)  # no address on Telegram
     fetched = await fetch() if fetch is not None and over is None else None
     if isinstance(fetched, Refusal):
         result = await handle(f"{text}（{fetched.note}）", limited=MEDIA_REFUSED)
