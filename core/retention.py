@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Text, and_, cast, delete, select, update
+from sqlalchemy import Text, and_, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from core.db import Call, Conversation, Message, UnansweredQuestion, utcnow
@@ -83,10 +83,11 @@ def purge(session: Session, data_dir: Path, days: int, *, dry_run: bool = False,
         for row in rows:
             attachments |= media_paths(row.payload, media_dir)
         report.messages += len(ids)
-        questions = select(UnansweredQuestion.id).where(UnansweredQuestion.message_id.in_(ids))
-        report.questions += len(session.scalars(questions).all())
-        if not dry_run:
-            session.execute(delete(UnansweredQuestion).where(UnansweredQuestion.message_id.in_(ids)))
+        quoting = UnansweredQuestion.message_id.in_(ids)
+        if dry_run:
+            report.questions += session.scalar(select(func.count(UnansweredQuestion.id)).where(quoting))
+        else:
+            report.questions += session.execute(delete(UnansweredQuestion).where(quoting)).rowcount
             session.execute(delete(Message).where(Message.id.in_(ids)))
     report.media = sorted(path for path in attachments if path.is_file() and not _still_shown(session, path.name, purged))
     recordings_dir = (data_dir / "recordings").resolve()
