@@ -6,7 +6,7 @@ names in X-Forwarded-For) and runs two rounds of RUN_S seconds: *quiet*, ten hon
 each from an address of its own, two of them ending with 转人工; then *flood*, the same while one address
 sends FLOOD ``/request_human`` messages under fresh sender ids. Each customer has a client (cookie jar) of
 its own. Prints p50/p95 of the honest messages per round, whether every honest message was answered and
-stored, what the flood got, and who is in the staff queue; asserts nothing.
+stored, what the flood got, and who is in the staff queue and who was set aside from it; asserts nothing.
 """
 
 from __future__ import annotations
@@ -125,10 +125,12 @@ def stored(stack: Stack, senders: list[str]) -> tuple[int, int]:
             f"WHERE m.direction = 'in' AND u.external_id IN ({marks})", senders).fetchone()
 
 
-async def staff_queue(url: str, token: str) -> list[str]:
+async def staff_queue(url: str, token: str) -> tuple[list[str], list[str]]:
+    """The customers in the staff queue, and those set aside apart from it (a network limit tripped)."""
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{url}/api/handoffs", headers={"Authorization": f"Bearer {token}"}) as response:
-            return [handoff["customer"] for handoff in (await response.json())["handoffs"]]
+            handoffs = (await response.json())["handoffs"]
+    return ([h["customer"] for h in handoffs if not h["set_aside"]], [h["customer"] for h in handoffs if h["set_aside"]])
 
 
 async def measure(stack: Stack, token: str) -> None:
@@ -139,7 +141,7 @@ async def measure(stack: Stack, token: str) -> None:
                                  headers={"X-Forwarded-For": "192.0.2.1"}) as response:
                 await response.read()
     rounds = [await run_round(url, "quiet", False), await run_round(url, "flood", True)]
-    queue = await staff_queue(url, token)
+    queue, set_aside = await staff_queue(url, token)
     print(f"{'round':<7}{'load':>6}{'honest':>8}{'p50 ms':>8}{'p95 ms':>8}{'not answered':>14}{'lost':>6}"
           f"{'limited':>9}   flood")
     for result in rounds:
@@ -154,10 +156,9 @@ async def measure(stack: Stack, token: str) -> None:
               f"{result.not_answered:>14}{lost:>6}{limited:>9}   {flood}")
     quiet, flooded = (percentile(result.latencies, 0.95) for result in rounds)
     print(f"honest p95 under the flood / quiet: {flooded / quiet:.2f} (target: at most 2)")
-    honest = [name for name in queue if name.startswith("h")]
-    print(f"staff queue: {len(queue)} chats, {len(honest)} honest ({', '.join(sorted(honest))}), "
-          f"{sum(name.startswith('f-') for name in queue)} from the flood, "
-          f"{len(queue) - len(honest) - sum(name.startswith('f-') for name in queue)} other")
+    for title, names in (("staff queue", queue), ("set aside", set_aside)):
+        honest, flood = sum(name.startswith("h") for name in names), sum(name.startswith("f-") for name in names)
+        print(f"{title}: {len(names)} chats, {honest} honest, {flood} from the flood, {len(names) - honest - flood} other")
 
 
 def main() -> None:

@@ -151,18 +151,22 @@ def lock_seconds(failures: int) -> int:
 @dataclass(frozen=True)
 class Attempt:
     """A sign-in attempt, counted as a failure before the password is checked (parallel guesses cannot
-    slip past the lock); ``password_hash`` is the stand-in for unknown and disabled names."""
+    slip past the lock); ``password_hash`` is the stand-in for unknown names. A disabled account's own hash
+    is checked (the same cost), so only someone with its password learns that it is disabled."""
 
     account_id: int | None
     password_hash: str
     wait_s: int = 0  # > 0: refused, the account's sign-in is locked this long
+    disabled: bool = False
 
 
 def begin_attempt(session: Session, name: str, now: datetime | None = None) -> Attempt:
     now = now or utcnow()
     account = session.scalar(select(StaffAccount).where(StaffAccount.name == name))
-    if account is None or not account.active:
+    if account is None:
         return Attempt(None, stand_in_hash())
+    if not account.active:
+        return Attempt(None, account.password_hash, disabled=True)
     if account.locked_until is not None and aware(account.locked_until) > now:
         return Attempt(None, "", math.ceil((aware(account.locked_until) - now).total_seconds()))
     failures = account.failed_logins + 1

@@ -215,6 +215,9 @@ class Handoff(Base):
     ended_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     ended_by: Mapped[str | None] = mapped_column(String(16), default=None)  # staff | customer
     rating: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The network limit (handoff.limits) whose trip took this waiting handoff out of the staff queue: a flood's
+    # requests for staff are kept apart, still listed and claimable, and count for nobody's place in the queue.
+    set_aside: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class UnansweredQuestion(Base):

@@ -188,6 +188,14 @@ class Desk:
         customer = await session.get(Customer, conversation.customer_id)
         self._tell(session, BotResumed(rasa_sender(customer.channel, customer.external_id)))
 
+    async def set_aside(self, session: AsyncSession, address: str, limit: str) -> None:
+        """``address`` spent a network limit (a flood, or a crowd behind one address): its chats still waiting
+        for staff leave the queue. Staff still see them apart and can claim them; nobody's place counts them."""
+        waiting = await episodes.set_aside(session, address, limit)
+        self._tell(session, *(QueueChanged(handoff.conversation_id) for handoff in waiting))
+        if waiting:
+            log.warning("%d chats from %s waiting for staff were set aside (limit %s)", len(waiting), address, limit)
+
     async def kept_for_staff(self, session: AsyncSession, conversation: Conversation) -> None:
         """A customer message while staff have the chat: the bot stays silent, the console is told."""
         self._tell(session, TranscriptChanged(conversation.id))

@@ -1,5 +1,5 @@
 """Handoff episodes: opening one with its context card, the queue, claiming, ending, and the state
-transitions they go with. Only the desk (handoff.desk) calls these."""
+transitions they go with. Only the desk (handoff.desk) changes handoffs through these; readers may share `in_queue`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bot_payload import KB, UNSURE, HandoffReason
-from handoff.states import Event, next_state
+from handoff.states import Event, State, next_state
 from core.db import Conversation, ConversationEvent, Customer, Handoff, Message, aware, utcnow
 from handoff.transcript import message_json
 
@@ -36,8 +36,7 @@ async def build_context(session: AsyncSession, conversation: Conversation, reaso
         products += [{"id": p.get("id"), "name": p.get("name"), "price": p.get("price")}
                      for p in (message.payload or {}).get("products", [])]
     summary_items = [q for q in questions if q not in ("转人工", "人工客服")][-SUMMARY_QUESTIONS:]
-    summary = ("顾客问了：" + "；".join(summary_items)) if customer.language == "zh" else (
-        "The customer asked: " + "; ".join(summary_items))
+    summary = "顾客问了：" + "；".join(summary_items)  # for staff, whose console and group are in Chinese
     return {
         "reason": reason,
         "summary": summary if summary_items else "",
@@ -55,9 +54,33 @@ async def open_handoff(session: AsyncSession, conversation: Conversation, reason
                       context=await build_context(session, conversation, reason))
     session.add(handoff)
     await session.flush()
-    position = await session.scalar(select(func.count(Handoff.id)).where(
-        Handoff.ended_at.is_(None), Handoff.claimed_by.is_(None), Handoff.id <= handoff.id))
-    return handoff, position
+    return handoff, await queue_position(session, handoff)
+
+
+def in_queue():
+    """The handoffs waiting in the staff queue: not ended, not claimed, not set aside."""
+    return (Handoff.ended_at.is_(None), Handoff.claimed_by.is_(None), Handoff.set_aside.is_(None))
+
+
+async def queue_position(session: AsyncSession, handoff: Handoff) -> int:
+    """1 for the first in the queue; a handoff set aside is behind everyone (counted as last)."""
+    if handoff.set_aside:
+        return await session.scalar(select(func.count(Handoff.id)).where(*in_queue())) + 1
+    return await session.scalar(select(func.count(Handoff.id)).where(*in_queue(), Handoff.id <= handoff.id))
+
+
+async def set_aside(session: AsyncSession, address: str, limit: str) -> list[Handoff]:
+    """Take the handoffs of ``address`` still waiting out of the queue, each with its reason recorded."""
+    waiting = (await session.scalars(
+        select(Handoff).join(Conversation, Handoff.conversation_id == Conversation.id)
+        .join(Customer, Conversation.customer_id == Customer.id)
+        .where(Customer.client_address == address, *in_queue()))).all()
+    for handoff in waiting:
+        handoff.set_aside = limit
+        session.add(ConversationEvent(conversation_id=handoff.conversation_id, name="set_aside",
+                                      from_state=State.WAITING, to_state=State.WAITING,
+                                      data={"limit": limit, "handoff": handoff.id}))
+    return list(waiting)
 
 
 async def estimated_wait_minutes(session: AsyncSession, position: int) -> int:

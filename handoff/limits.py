@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 ADDRESS = "address"  # messages from one client address per minute
 CUSTOMER = "customer"  # messages from one customer per minute
 NEW_CUSTOMERS = "new_customers"  # new customers (first messages of new sender ids) from one address per hour
+# The limits of a whole network: when one is spent, that address's chats still waiting for staff are set aside
+# (Desk.set_aside), so a flood's first requests for staff, made before any limit tripped, leave the queue.
+NETWORK_LIMITS = (ADDRESS, NEW_CUSTOMERS)
 
 TOO_FAST_TEXT = Say("您发得有点快，请{wait}后再发。这条消息已经记下了。",
                     "You're sending messages a little fast. Please wait {wait} before sending more; "
@@ -46,12 +49,14 @@ HANDOFFS_FULL_TEXT = Say("现在从您所在的网络发来的转人工请求较
 
 @dataclass(frozen=True)
 class Over:
-    """A spent limit: which one, seconds until a message gets through, and whether to tell the customer
-    (the first time in the limit's window)."""
+    """A spent limit: which one, seconds until a message gets through, whether to tell the customer (the
+    first time in the limit's window for them) and whether this is the first refusal of its subject (the
+    address or customer) in the window."""
 
     limit: str
     wait_s: float
     notify: bool
+    first: bool = False
 
     def notice(self, language: str) -> str:
         text = {CUSTOMER: TOO_FAST_TEXT, NEW_CUSTOMERS: NEW_CHATS_TEXT}.get(self.limit, NETWORK_BUSY_TEXT)
@@ -91,12 +96,13 @@ async def admit(limiter: Limiter, settings: Settings, channel: str, customer: st
             continue
         wait = await limiter.hit(key, count, window_s)
         if wait:
-            if not await limiter.hit(f"logged:{key}", 1, window_s):  # one line per limit, subject and window
+            first = not await limiter.hit(f"logged:{key}", 1, window_s)  # per limit, subject and window
+            if first:
                 log.warning("limit %s spent by %s (%d per %.0f s); further messages wait %.0f s, stored unanswered",
                             limit, address if limit != CUSTOMER else f"{channel} customer {customer}", count,
                             window_s, wait)
             notify = not await limiter.hit(f"noticed:{limit}:{channel}:{customer}", 1, window_s)  # once per limit
-            return Over(limit, wait, notify)
+            return Over(limit, wait, notify, first)
     return None
 
 

@@ -36,7 +36,7 @@ from core.hours import BusinessHours, describe
 from core.language import Say, detect, to_simplified
 from handoff import feedback, limits, pending
 from handoff.desk import Desk, Outgoing
-from handoff.episodes import estimated_wait_minutes
+from handoff.episodes import current_handoff, estimated_wait_minutes, queue_position
 from handoff.rasa_client import RasaClient, RasaUnavailable, rasa_sender
 from handoff.states import State
 from handoff.unanswered import answer_to, note_question, question_before
@@ -51,14 +51,17 @@ WARMING_TEXT = Say("稍等，助手马上就好", "One moment — the assistant 
 MAX_TEXT_TO_RASA = 1000
 PROBE_S = 0.5  # while the bot is away, a new message looks whether it is back at most this often
 QUEUE_TEXT = Say("您现在排在第 {position} 位，预计等待约 {minutes} 分钟，店员接入后会在这里回复您。想继续问机器人，可以点“取消”。",
-                 "You are number {position} in the queue, about {minutes} minutes' wait. Our staff will answer "
-                 "here. To keep asking the bot, tap \"Cancel\".")
+                 "You are number {position} in the queue; the wait is about {minutes} minute{plural}. Our staff "
+                 "will answer here. To keep asking the bot, tap \"Cancel\".")
 CLOSED_TEXT = Say("店员现在下班了，{opening} 上班后会第一时间回复您。您的消息已经记下，不会丢；也可以点“取消”继续问机器人。",
                   "Our staff are away now and will answer first thing {opening}. Your messages are kept; "
                   "you can also tap \"Cancel\" to keep asking the bot.")
 CANCEL_BUTTON = Say("取消，继续问机器人", "Cancel, keep asking the bot")
 CANCELLED_TEXT = Say("好的，已取消转人工，机器人继续为您服务。", "OK, cancelled. The bot is here for you again.")
 CANCEL_WORDS = ("取消", "不用了", "算了", "cancel")
+# Asking for staff again while waiting: answered with the customer's place now (staff still see the message).
+STAFF_AGAIN_WORDS = ("/request_human", "转人工", "人工", "人工客服", "找店员", "店员", "客服", "human", "staff", "agent",
+                     "talk to a human", "real person")
 RATING = re.compile(r'/rate\{"score":\s*([1-5])\}')
 RATING_THANKS_TEXT = Say("谢谢您的评价！欢迎随时再来。", "Thank you for the rating! Come back any time.")
 RATING_IGNORED_TEXT = Say("这次服务已经评过分了，谢谢！", "This chat has been rated already, thank you!")
@@ -234,6 +237,8 @@ class Router:
                               channel_message_id=channel_message_id,
                               payload={**({"media": media} if media else {}), **({"limit": limited.limit} if limited else {})})
             session.add(inbound)
+            if limited and limited.first and limited.limit in limits.NETWORK_LIMITS and address:
+                await self.desk.set_aside(session, address, limited.limit)
             notice = [Reply(limited.notice(language))] if limited and limited.notify else []
             if notice:
                 await self._store_replies(session, conversation, notice)
@@ -269,6 +274,8 @@ class Router:
             inbound.delivery_status = pending.HANDLED
             replies = await self._cancel(session, conversation, language)
             return RouteResult(conversation.id, conversation.state, replies)
+        if conversation.state == State.WAITING and text.strip().lower().rstrip("!！?？。.") in STAFF_AGAIN_WORDS:
+            return await self._keep_for_staff(session, conversation, inbound, place=True)
         if conversation.state != State.BOT:
             return await self._keep_for_staff(session, conversation, inbound)
         if (inbound.payload or {}).get("media"):  # the bot cannot look at pictures or listen to voice notes
@@ -374,13 +381,20 @@ class Router:
         customer = await session.get(Customer, conversation.customer_id)
         return await limits.handoffs_full(session, customer.client_address, self.handoffs_per_address)
 
-    async def _keep_for_staff(self, session: AsyncSession, conversation: Conversation,
-                              inbound: Message) -> RouteResult:
-        """With staff: the bot stays silent; the console is told of the stored message."""
+    async def _keep_for_staff(self, session: AsyncSession, conversation: Conversation, inbound: Message, *,
+                              place: bool = False) -> RouteResult:
+        """With staff: the bot stays silent (``place``: but for the customer's place in the queue, asked for
+        again); the console is told of the stored message."""
         inbound.delivery_status = pending.HANDLED
+        replies = []
+        if place and (handoff := await current_handoff(session, conversation.id)):
+            language = (await session.get(Customer, conversation.customer_id)).language
+            text = await self._queue_text(session, await queue_position(session, handoff), language)
+            replies = [Reply(text, [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])]
+            await self._store_replies(session, conversation, replies)
         await self.desk.kept_for_staff(session, conversation)
         await self.desk.commit(session)
-        return RouteResult(conversation.id, conversation.state, [])
+        return RouteResult(conversation.id, conversation.state, replies)
 
     async def _replay(self, stored: Stored) -> RouteResult:
         """A message sent again (a web chat retry, a Telegram redelivery): what it got the first time."""
@@ -578,7 +592,7 @@ class Router:
             opening = self.hours.next_opening(now)
             return CLOSED_TEXT.to(language).format(opening=describe(opening, now, language))
         minutes = await estimated_wait_minutes(session, position)
-        return QUEUE_TEXT.to(language).format(position=position, minutes=minutes)
+        return QUEUE_TEXT.to(language).format(position=position, minutes=minutes, plural="s" if minutes != 1 else "")
 
     async def _cancel(self, session: AsyncSession, conversation: Conversation, language: str) -> list[Reply]:
         await self.desk.cancel(session, conversation)

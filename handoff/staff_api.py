@@ -39,7 +39,8 @@ async def refusals(request: web.Request, handler: Callable[[web.Request], Awaita
 
 
 async def handoff_queue(request: web.Request) -> web.Response:
-    """Open handoffs, oldest first, with how long each customer has waited."""
+    """Open handoffs, oldest first, with how long each customer has waited; ``set_aside`` names the network
+    limit whose trip took one out of the queue (the console lists those apart)."""
     await require(request, "staff")
     now = utcnow()
     async with request.app[SESSIONS]() as session:
@@ -58,7 +59,7 @@ async def handoff_queue(request: web.Request) -> web.Response:
             "channel": customer.channel, "summary": handoff.context.get("summary", ""),
             "created_at": aware(handoff.created_at).isoformat(),
             "wait_seconds": int((waited_until - aware(handoff.created_at)).total_seconds()),
-            "claimed_by": staff_name,
+            "claimed_by": staff_name, "set_aside": handoff.set_aside,
         })
     return web.json_response({"handoffs": queue})
 

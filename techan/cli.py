@@ -21,6 +21,9 @@ def configure_logging(settings: Settings) -> None:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     for noisy in ("sentence_transformers", "faiss", "httpx", "alembic.runtime.plugins", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Alembic says which database driver it uses on every start; only a migration that runs is worth a line
+    logging.getLogger("alembic.runtime.migration").addFilter(
+        lambda record: not record.getMessage().startswith(("Context impl", "Will assume")))
     # rasa_sdk warns for every slot a form sets without a validate_<slot> method (language, on every message)
     logging.getLogger("rasa_sdk.forms").addFilter(
         lambda record: not record.getMessage().startswith("Skipping validation for"))

@@ -4,7 +4,8 @@ Two limits, neither of which lets a stranger shut the owner out for good: each c
 few tries per window (the app's bounded limiter, the address as ``core.limits.client_address`` reads
 it behind trusted proxies), and each account waits longer after each wrong password in a row (kept in
 the database: every process and restart sees it; the wait is capped, and the right password after it
-works). Unknown and disabled names are checked against a stand-in hash, so they take as long as real ones.
+works). Unknown names are checked against a stand-in hash, so they take as long as real ones; a disabled
+account is told so only after its right password.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ TRIES_PER_ADDRESS = 10  # sign-in attempts one client address may make per windo
 ADDRESS_WINDOW_S = 600
 LOGIN_FORM_S = 3600
 WRONG = "用户名或密码不对。 Wrong name or password."
+DISABLED = "这个账号已停用，请联系店主。 This account has been disabled; please ask the shop owner."
 
 
 # A path of this app: one leading slash, then printable ASCII without backslashes. Browsers drop tabs and
@@ -75,7 +77,10 @@ async def login(request: web.Request) -> web.Response:
     if attempt.wait_s:
         return _wait(request, attempt.wait_s, "密码错误次数太多，这个账号暂时锁定，请 {}后再试。",
                      "Too many wrong passwords: this account is locked; try again in {}.", name)
-    if not await asyncio.to_thread(check_password, attempt.password_hash, password) or attempt.account_id is None:
+    right = await asyncio.to_thread(check_password, attempt.password_hash, password)
+    if right and attempt.disabled:
+        return _form(request, DISABLED, 403, name)
+    if not right or attempt.account_id is None:
         return _form(request, WRONG, 401, name)
     async with request.app[SESSIONS]() as session:
         token, _csrf = await session.run_sync(start_session, settings.secret, attempt.account_id)

@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from core import accounts
-from core.db import StaffAccount
+from core.db import StaffAccount, aware, utcnow
 from core.language import Say
 from web.auth import ACCESS_CHANGES, CSRF, require, require_page
 from web.body import path_id
@@ -40,17 +40,24 @@ def both(said: Say, **values: str) -> str:
     return f"{said.zh.format(**values)} {said.en.format(**values)}"
 
 
+def refusal(said: Say) -> str:
+    """A refusal on the page: its English, written for the CLI ("password must be…"), as a sentence."""
+    return f"{said.zh} {said.en[:1].upper()}{said.en[1:]}{'' if said.en.endswith(('.', '!', '?')) else '.'}"
+
+
 async def _page(request: web.Request, principal: accounts.Principal, *, notice: str = "", error: str = "",
                 status: int = 200) -> web.Response:
     async with request.app[SESSIONS]() as session:
         rows = (await session.scalars(select(StaffAccount).order_by(StaffAccount.role, StaffAccount.name))).all()
         signed_in = await session.run_sync(accounts.last_sign_ins)
-    zone = ZoneInfo(request.app[SETTINGS].timezone)
+    zone, now = ZoneInfo(request.app[SETTINGS].timezone), utcnow()
     html = request.app[TEMPLATES].get_template("admin_accounts.html").render(
         user=principal.name, role=principal.role, me=principal.id, csrf=request.get(CSRF, ""), notice=notice, error=error,
         role_names=ROLE_NAMES, accounts=[
             {"id": a.id, "name": a.name, "role": a.role, "active": a.active,
-             "last_sign_in": signed_in[a.id].astimezone(zone).strftime("%Y-%m-%d %H:%M") if a.id in signed_in else ""}
+             "last_sign_in": signed_in[a.id].astimezone(zone).strftime("%Y-%m-%d %H:%M") if a.id in signed_in else "",
+             "locked_until": aware(a.locked_until).astimezone(zone).strftime("%H:%M")
+             if a.locked_until and aware(a.locked_until) > now else ""}
             for a in rows])
     return web.Response(text=html, content_type="text/html", status=status)
 
@@ -72,7 +79,7 @@ async def _changed(request: web.Request, principal: accounts.Principal, change, 
             account_id = await session.run_sync(change)
             await session.commit()
     except accounts.Refused as exc:
-        return await _page(request, principal, error=both(exc.said), status=400)
+        return await _page(request, principal, error=refusal(exc.said), status=400)
     request.app[ACCESS_CHANGES].changed()
     raise web.HTTPSeeOther(f"/admin/accounts?done={done}&id={account_id}")
 

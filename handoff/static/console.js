@@ -109,30 +109,33 @@
 
   async function loadQueue() {
     const data = await api("GET", "/api/handoffs");
-    announce(data.handoffs);
-    const list = $("queue");
-    list.replaceChildren();
-    $("queue-count").textContent = "（" + data.handoffs.length + "）";
-    for (const h of data.handoffs) {
-      const item = el("li");
-      if (h.conversation_id === openId) item.classList.add("active");
-      item.append(el("div", (h.customer || "顾客") + " · " + (REASONS[h.reason] || h.reason), "title"),
-                  el("div", h.summary, "summary"),
-                  el("div", (h.claimed_by ? "由 " + h.claimed_by + " 接待 · " : "等待 ") + minutes(h.wait_seconds), "meta"));
-      if (!h.claimed_by) {
-        const claim = el("button", "接入");
-        claim.addEventListener("click", (event) => {
-          event.stopPropagation();
-          once(claim, async () => {
-            await api("POST", "/api/handoffs/" + h.id + "/claim").then(() => notice("已接入", "ok")).catch(problem);
-            await openConversation(h.conversation_id);
-          });
+    const queued = data.handoffs.filter((h) => !h.set_aside), setAside = data.handoffs.filter((h) => h.set_aside);
+    announce(queued);
+    $("queue-count").textContent = "（" + queued.length + "）";
+    $("queue").replaceChildren(...queued.map(queueItem));
+    $("set-aside").replaceChildren(...setAside.map(queueItem));
+    $("set-aside-count").textContent = "（" + setAside.length + "）";
+    $("set-aside-box").hidden = !setAside.length;
+  }
+  function queueItem(h) {
+    const item = el("li");
+    if (h.conversation_id === openId) item.classList.add("active");
+    item.append(el("div", (h.customer || "顾客") + " · " + (REASONS[h.reason] || h.reason), "title"),
+                el("div", h.summary, "summary"),
+                el("div", (h.claimed_by ? "由 " + h.claimed_by + " 接待 · " : "等待 ") + minutes(h.wait_seconds), "meta"));
+    if (!h.claimed_by) {
+      const claim = el("button", "接入");
+      claim.addEventListener("click", (event) => {
+        event.stopPropagation();
+        once(claim, async () => {
+          await api("POST", "/api/handoffs/" + h.id + "/claim").then(() => notice("已接入", "ok")).catch(problem);
+          await openConversation(h.conversation_id);
         });
-        item.append(claim);
-      }
-      item.addEventListener("click", () => openConversation(h.conversation_id));
-      list.append(item);
+      });
+      item.append(claim);
     }
+    item.addEventListener("click", () => openConversation(h.conversation_id));
+    return item;
   }
 
   async function loadBotChats() {

@@ -36,6 +36,14 @@ def test_an_owner_disables_a_staff_member_whose_open_console_is_signed_out(stack
     assert owner.locator(f"#accounts tr[data-account='{me}'] td").first.inner_text() == f"{me}（我）"
     owner.screenshot(path=tmp_path / "accounts-before.png")
 
+    assert owner.locator(f"#accounts tr[data-account='{me}'] button", has_text="停用").count() == 0  # not oneself
+    asked: list[str] = []
+    owner.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    row.locator("button", has_text="停用").click()  # asked first; "cancel" changes nothing
+    owner.wait_for_timeout(500)
+    assert asked == [f"停用 {staff}？TA 会立刻退出登录，之后不能再登录，直到重新启用。 Disable {staff}?"]
+    assert row.locator(".status").inner_text() == "在用 Active"
+    owner.once("dialog", lambda dialog: dialog.accept())
     row.locator("button", has_text="停用").click()
     owner.wait_for_selector("#notice", timeout=10_000)
     assert owner.inner_text("#notice") == f"{staff} 已停用，TA 已在所有设备上退出登录。 {staff} is disabled and signed out everywhere."
@@ -51,7 +59,8 @@ def test_an_owner_disables_a_staff_member_whose_open_console_is_signed_out(stack
     console.fill("input[name=password]", PASSWORD)
     console.click("button[type=submit]")
     console.wait_for_selector("p.error", timeout=10_000)
-    assert console.inner_text("p.error") == "用户名或密码不对。 Wrong name or password."  # disabled: no way back in
+    assert console.inner_text("p.error") == (  # disabled: no way back in, and told whom to ask
+        "这个账号已停用，请联系店主。 This account has been disabled; please ask the shop owner.")
     console.screenshot(path=tmp_path / "console-signed-out.png")
     assert owner.refused == [] and console.refused == []
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from core.db import Conversation, ConversationEvent, Customer, Message
+from core.db import Conversation, ConversationEvent, Customer, Handoff, Message
 from tests.service.conftest import db_session
 
 
@@ -25,6 +25,8 @@ async def test_chat_page_is_served(client):
     html = await response.text()
     assert response.status == 200 and "/static/chat.js" in html
     assert (await client.get("/static/chat.js")).status == 200
+    icon = await client.get("/favicon.ico")
+    assert icon.headers["Content-Type"] == "image/svg+xml" and (await icon.text()).startswith("<svg")
 
 
 @pytest.mark.parametrize(("body", "status", "error"), [
@@ -84,6 +86,8 @@ async def test_english_customers_are_answered_in_english_by_the_router(client, s
     assert queued["buttons"] == [{"title": "Cancel, keep asking the bot", "payload": "/cancel"}]
     with db_session(settings) as session:
         assert session.scalars(select(Customer)).one().language == "en"
+        # staff read the context card in Chinese, whatever the customer wrote in
+        assert session.scalars(select(Handoff)).one().context["summary"] == "顾客问了：How long does the beef jerky keep?"
     body = await (await client.post("/api/chat/web-en", json={"payload": "/cancel"})).json()
     assert body["replies"][0]["text"] == "OK, cancelled. The bot is here for you again."
     body = await (await client.post("/api/chat/web-en", json={"text": "普洱茶保质期多久？"})).json()
@@ -98,6 +102,25 @@ async def test_while_waiting_messages_are_kept_for_staff_not_answered(client, se
     with db_session(settings) as session:
         texts = [m.text for m in session.scalars(select(Message).where(Message.direction == "in"))]
     assert texts == ["你好", "还在吗？"]
+
+
+async def test_asking_for_staff_again_while_waiting_says_the_place_now(client, settings):
+    """转人工 again while waiting answers with the customer's place as it is now (one reply, a cancel button);
+    staff still see the message."""
+    await client.post("/api/chat/web-first", json={"text": "你好"})  # Rasa down: each handed off in turn
+    await client.post("/api/chat/web-second", json={"text": "在吗"})
+    body = await (await client.post("/api/chat/web-second", json={"text": "转人工"})).json()
+    assert [reply["text"] for reply in body["replies"]] == [
+        "您现在排在第 2 位，预计等待约 6 分钟，店员接入后会在这里回复您。想继续问机器人，可以点“取消”。"]
+    assert body["replies"][0]["buttons"] == [{"title": "取消，继续问机器人", "payload": "/cancel"}]
+    await client.post("/api/chat/web-first", json={"payload": "/cancel"})
+    body = await (await client.post("/api/chat/web-second", json={"payload": "/request_human"})).json()
+    assert [reply["text"] for reply in body["replies"]] == [
+        "您现在排在第 1 位，预计等待约 3 分钟，店员接入后会在这里回复您。想继续问机器人，可以点“取消”。"]
+    with db_session(settings) as session:
+        kept = session.scalars(select(Message.text).join(Conversation).join(Customer).where(
+            Customer.external_id == "web-second", Message.direction == "in").order_by(Message.id)).all()
+    assert kept == ["在吗", "转人工", "/request_human"]
 
 
 async def test_unexpected_errors_are_json_without_stack_trace(client, monkeypatch):

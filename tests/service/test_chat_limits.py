@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from actions.handoff import HANDOFF_TEXT
 from core.bot_payload import HandoffReason
-from core.db import Conversation, Customer, Message
+from core.db import Conversation, ConversationEvent, Customer, Message
 from handoff import limits
 from handoff.router import ROUTER
 from tests.service.conftest import db_session, migrated_demo_shop
@@ -199,7 +199,10 @@ async def test_english_customers_are_told_in_english(shop, customers):
                              "we've kept this message."]
 
 
-async def test_a_flood_of_request_human_from_one_address_leaves_the_limit_in_the_queue(shop, customers, settings):
+async def test_a_flood_of_request_human_from_one_address_leaves_only_honest_chats_in_the_queue(shop, customers,
+                                                                                              settings):
+    """The flood's first requests for staff come before any limit trips; when its address spends the new-chats
+    limit they are set aside: still listed for staff (apart), but out of the queue and of anyone's place."""
     client, fake, _clock = shop
     staff = bearer(client, "xiaoli", "staff")
     flood = [await customers(f"web-f{number}", "203.0.113.66") for number in range(12)]
@@ -214,10 +217,14 @@ async def test_a_flood_of_request_human_from_one_address_leaves_the_limit_in_the
     assert [answer["state"] for answer in answers[2:5]] == ["bot"] * 3
     assert all(answer.get("limited") for answer in answers[5:])  # past 5 new customers: stored, not asked
     assert honest_answer["state"] == "waiting" and texts(honest_answer)[0] == CONNECTING
+    assert "第 1 位" in texts(honest_answer)[1]  # the flood's two waiting chats are not ahead of them
 
     queue = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"]
-    senders = sorted(entry["customer"] for entry in queue)
-    assert senders == ["web-f0", "web-f1", "web-honest"]
+    assert [(entry["customer"], entry["set_aside"]) for entry in queue] == [
+        ("web-f0", "new_customers"), ("web-f1", "new_customers"), ("web-honest", None)]
+    with db_session(settings) as session:
+        recorded = session.scalars(select(ConversationEvent.data).where(ConversationEvent.name == "set_aside")).all()
+    assert sorted(event["limit"] for event in recorded) == ["new_customers"] * 2
     assert fake.received.count("/request_human") == 6  # five from the flood's address, one honest
     resumed = [sender for sender, events in fake.events if any(e.get("event") == "resume" for e in events)]
     assert sorted(resumed) == ["web-web-f2", "web-web-f3", "web-web-f4"]  # Rasa paused itself: resumed

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from sqlalchemy import update
 
 from core.accounts import sign
 from core.db import StaffAccount, StaffSession
@@ -92,8 +93,11 @@ async def test_a_disabled_account_cannot_sign_in_until_enabled_and_old_access_st
     cookie, token = await signed_in(client, "xiaozhao"), await bearer_token(client, "xiaozhao")
     assert (await techan(client, "staff", "disable", "xiaozhao")).returncode == 0
 
-    refused = await sign_in(client, "xiaozhao")  # the right password: answered as for a name that does not exist
-    assert refused.status == 401 and error_on(await refused.text()) == "用户名或密码不对。 Wrong name or password."
+    guessed = await sign_in(client, "xiaozhao", "a wrong guess")  # as for a name that does not exist
+    assert guessed.status == 401 and error_on(await guessed.text()) == "用户名或密码不对。 Wrong name or password."
+    refused = await sign_in(client, "xiaozhao")  # the right password: told why, so they know whom to ask
+    assert refused.status == 403 and error_on(await refused.text()) == (
+        "这个账号已停用，请联系店主。 This account has been disabled; please ask the shop owner.")
     no_token = await techan(client, "staff", "token", "xiaozhao")
     assert no_token.returncode == 1 and no_token.stdout == ""
     assert complaint(no_token) == "techan staff token: account 'xiaozhao' is disabled"
@@ -179,6 +183,7 @@ async def test_the_owner_adds_disables_and_signs_out_staff_on_the_accounts_page(
     owner = as_cookie(await signed_in(client, "laoban"))
     page = await (await client.get("/admin/accounts", **owner)).text()
     assert '<a href="/admin/accounts">账号</a>' in page and "<td>laoban（我）</td>" in page
+    assert ">停用 Disable</button>" not in row_of(page, "laoban")  # not offered on one's own row
     csrf = csrf_of(page)
 
     added = await client.post("/admin/accounts", data={"csrf_token": csrf, "name": "xiaomei", "role": "staff",
@@ -187,6 +192,15 @@ async def test_the_owner_adds_disables_and_signs_out_staff_on_the_accounts_page(
     shown = await (await client.get(added.headers["Location"], **owner)).text()
     assert "已添加账号 xiaomei。 Account xiaomei added." in shown
     assert '<td class="status">在用 Active</td>' in row_of(shown, "xiaomei")
+    assert 'data-confirm="停用 xiaomei？' in row_of(shown, "xiaomei")  # asked before it happens
+
+    for _ in range(5):  # wrong passwords in a row lock the account for a while: the owner sees it
+        await sign_in(client, "xiaomei", "not the password")
+    locked = row_of(await (await client.get("/admin/accounts", **owner)).text(), "xiaomei")
+    assert re.search(r'<span class="locked">密码错误太多，锁定到 \d\d:\d\d Locked after wrong passwords</span>', locked), locked
+    with db_session(client.server.app[SETTINGS]) as session:  # the lock passes; the test need not wait for it
+        session.execute(update(StaffAccount).values(failed_logins=0, locked_until=None))
+        session.commit()
 
     staff = as_cookie(await signed_in(client, "xiaomei"))
     assert await queue_seen_by(client, staff) == (200, [])
@@ -219,7 +233,7 @@ async def test_the_last_active_owner_cannot_disable_or_demote_themself(client):
     owner = as_cookie(await signed_in(client, "dianzhu"))
     csrf = csrf_of(await (await client.get("/admin/accounts", **owner)).text())
     me = account_id(client, "dianzhu")
-    said = "dianzhu 是店里唯一在用的店主账号，请先添加另一个店主。 'dianzhu' is the shop's only active owner; add another owner first"
+    said = "dianzhu 是店里唯一在用的店主账号，请先添加另一个店主。 'dianzhu' is the shop's only active owner; add another owner first."
     for change, extra in (("disable", {}), ("role", {"role": "staff"})):
         refused = await client.post(f"/admin/accounts/{me}/{change}", data={"csrf_token": csrf, **extra},
                                     allow_redirects=False, **owner)
@@ -230,7 +244,7 @@ async def test_the_last_active_owner_cannot_disable_or_demote_themself(client):
 
     short = await client.post("/admin/accounts", data={"csrf_token": csrf, "name": "x", "role": "staff",
                                                        "password": "short"}, **owner)
-    assert short.status == 400 and "密码至少 8 个字符。 password must be at least 8 characters" in await short.text()
+    assert short.status == 400 and "密码至少 8 个字符。 Password must be at least 8 characters." in await short.text()
 
 
 async def test_staff_cannot_open_or_use_the_accounts_page(client):

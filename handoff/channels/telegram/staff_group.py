@@ -27,6 +27,7 @@ from core.db import Conversation, Customer, Handoff, StaffAccount
 from handoff.channels.telegram.channel import TelegramChannel, channel_of, show
 from handoff.channels.telegram.sending import after_failure, chat_wait, is_due
 from handoff.desk import Outgoing, Refused
+from handoff.episodes import in_queue
 
 if TYPE_CHECKING:
     from handoff.channels.telegram.outbox import Outbox
@@ -45,11 +46,12 @@ def is_staff_chat(update: Update, channel: TelegramChannel) -> bool:
 
 
 async def unannounced(session: AsyncSession) -> list[tuple[Handoff, Customer]]:
-    """Handoffs waiting for staff that the group has no card of yet (and that have not failed for good)."""
+    """Handoffs in the queue that the group has no card of yet (and that have not failed for good); one set
+    aside by a network limit is not announced."""
     waiting = (await session.execute(
         select(Handoff, Customer).join(Conversation, Handoff.conversation_id == Conversation.id)
         .join(Customer, Conversation.customer_id == Customer.id)
-        .where(Handoff.ended_at.is_(None), Handoff.claimed_by.is_(None)).order_by(Handoff.id))).all()
+        .where(*in_queue()).order_by(Handoff.id))).all()
     return [(handoff, customer) for handoff, customer in waiting if not handoff.context.get(CARD)
             and not handoff.context.get(ANNOUNCING, {}).get("failed")]
 
