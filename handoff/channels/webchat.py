@@ -29,6 +29,7 @@ from handoff.router import ROUTER
 from web.keys import IN_FLIGHT, LIMITS, SESSIONS, SETTINGS, TEMPLATES
 from core.accounts import sign, unsign
 from core.db import Conversation, Customer, Message, aware, is_busy, retry_busy, utcnow
+from core.language import LANGUAGES
 from core.limits import client_address
 from web.auth import refuse_cross_origin
 from web.body import json_object
@@ -43,6 +44,7 @@ NOT_STORED_TEXT = "消息暂时没有存上，正在重新发送，请稍候。/
 PAYLOAD = re.compile(r"^/[a-z_]+(\{.*\})?$", re.S)
 MAX_TEXT = 4000
 MAX_BODY_BYTES = 64 * 1024  # enforced by the app's body limits (techan/app.py BODY_LIMITS)
+HISTORY_MESSAGES = 60  # what a reopened chat page shows of the chat so far
 STATIC = Path(__file__).resolve().parent.parent / "static"
 CHAT_COOKIES = {"/api/chat/": "techan_chat", "/ws/chat/": "techan_chat_ws"}  # path prefix: cookie name
 CHAT_TOKEN_HEADER = "X-Chat-Token"
@@ -61,13 +63,17 @@ async def chat_page(request: web.Request) -> web.Response:
 async def chat_message(request: web.Request) -> web.Response:
     """One customer message in; the conversation state and the bot's replies out.
 
-    ``client_id`` (optional, from the page) names the message: a retry with the same id is the same
+    ``language`` (optional, the page's): a new customer's language until their words say otherwise ("hi" from
+    an English page is answered in English). ``client_id`` (optional, from the page) names the message: a retry with the same id is the same
     message, stored once, and gets the replies it got the first time. ``pending`` in the answer: the bot
     will answer later (the page fetches it from ``…/messages``).
     """
     sender = chat_sender(request)
     body = await json_object(request, '{"text": "..."}')
     text, payload, client_id = body.get("text"), body.get("payload"), body.get("client_id")
+    language = body.get("language", "zh")  # the page's: the first answer's language when the words don't say
+    if language not in LANGUAGES:
+        raise web.HTTPBadRequest(text=f"language must be one of {', '.join(LANGUAGES)}")
     if payload is not None:
         if not isinstance(payload, str) or not PAYLOAD.match(payload.strip()):
             raise web.HTTPBadRequest(text='payload must look like "/intent" or "/intent{...}"')
@@ -87,11 +93,11 @@ async def chat_message(request: web.Request) -> web.Response:
     admitted = None
     try:
         async with request.app[IN_FLIGHT].slot(address):  # a flood from one address waits behind itself
-            admitted = await retry_busy(lambda: admit(request, sender, client_id))
+            admitted = await retry_busy(lambda: admit(request, sender, client_id, language))
             over = await limits.admit(request.app[LIMITS], settings, CHANNEL, sender, address,
                                       new_customer=admitted.new)
             result = await router.handle(CHANNEL, sender, text, channel_message_id=message_key(sender, client_id),
-                                         address=address, limited=over)
+                                         language=language, address=address, limited=over)
     except web.HTTPUnauthorized:
         raise
     except Exception as exc:  # never an English "internal error" for a customer; the page sends it again
@@ -113,7 +119,7 @@ class Admitted(NamedTuple):
     new: bool = False  # this message made the customer (the new-customers limit counts it)
 
 
-async def admit(request: web.Request, sender: str, client_id: str | None) -> Admitted:
+async def admit(request: web.Request, sender: str, client_id: str | None, language: str = "zh") -> Admitted:
     """Who may send as ``sender``: a new sender id becomes a customer with a fresh token; a customer from
     before tokens gets one, once; the token's holder gets it renewed, and so does the resend of a message
     whose answer was lost (``resent``). Anyone else: 401."""
@@ -121,7 +127,7 @@ async def admit(request: web.Request, sender: str, client_id: str | None) -> Adm
     async with request.app[SESSIONS]() as session:
         customer = await web_customer(session, sender)
         if customer is None:
-            session.add(Customer(channel=CHANNEL, external_id=sender, chat_token_version=1))
+            session.add(Customer(channel=CHANNEL, external_id=sender, chat_token_version=1, language=language))
             try:
                 await session.commit()
                 return Admitted(chat_token(settings.secret, sender, 1), True, new=True)
@@ -234,6 +240,21 @@ async def staff_messages(request: web.Request) -> web.Response:
                                   "pending": waiting})
 
 
+async def history(request: web.Request) -> web.Response:
+    """The chat so far (its last HISTORY_MESSAGES messages, both ways), for a page opened again: only with the
+    chat's token, so only that customer's browser sees it."""
+    sender = chat_sender(request)
+    async with request.app[SESSIONS]() as session:
+        conversation = await latest_conversation(session, await chat_customer(request, session, sender))
+        if conversation is None:
+            return web.json_response({"state": "bot", "messages": []})
+        messages = (await session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+                                          .order_by(Message.id.desc()).limit(HISTORY_MESSAGES))).all()[::-1]
+        return web.json_response({"state": conversation.state, "messages": [
+            {key: shown[key] for key in ("id", "direction", "author", "text", "buttons", "products", "image", "at")}
+            for shown in map(message_json, messages)]})
+
+
 async def messages_read(request: web.Request) -> web.Response:
     """The page showed the messages up to ``upto``: they count as delivered."""
     sender = chat_sender(request)
@@ -311,6 +332,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/", chat_page)
     app.router.add_post("/api/chat/{sender}", chat_message)
     app.router.add_get("/api/chat/{sender}/messages", staff_messages)
+    app.router.add_get("/api/chat/{sender}/history", history)
     app.router.add_post("/api/chat/{sender}/messages/read", messages_read)
     app.router.add_get("/ws/chat/{sender}", customer_socket)
     app.router.add_static("/static", STATIC)

@@ -269,6 +269,7 @@
     await before;
     const body = payload && payload.startsWith("/") ? { payload: payload } : { text: payload || text };
     body.client_id = randomId();
+    body.language = ENGLISH ? "en" : "zh";
     let refused = false;
     try {
       for (let attempt = 0; ; attempt++) {
@@ -327,11 +328,45 @@
     const button = event.target.closest("button[data-text]");
     if (button) submit(button.dataset.text);
   });
-  // A reloaded page picks up where it was: skip old staff messages, keep following an open handoff. Sending
-  // waits for this first look, so that its answer (maybe "start fresh") cannot land after the first message.
-  resumed = poll(false).then((state) => {
+  // A tapped button is shown by its title (from the message that offered it), not its payload.
+  const TAPPED = ENGLISH ? { "/request_human": "Talk to staff", "/cancel": "Cancel" } : { "/request_human": "转人工", "/cancel": "取消" };
+  function tapped(text, earlier) {
+    if (!text.startsWith("/")) return text;
+    for (let i = earlier.length - 1; i >= 0; i--) {
+      const found = (earlier[i].buttons || []).find((b) => b.payload === text);
+      if (found) return found.title;
+    }
+    return TAPPED[text.split("{")[0]] || null;
+  }
+
+  // A reopened page shows the chat so far, from the shop (only this chat's token gets it), with the buttons
+  // of its last message live (取消 while waiting); older buttons and links are shown as text only.
+  async function restore() {
+    const response = await fetch(chatPath + "/history", { headers: headers(false) });
+    if (!response.ok) return;
+    const data = await response.json();
+    data.messages.forEach((message, index) => {
+      const last = index === data.messages.length - 1;
+      if (message.direction === "in") {
+        const shown = tapped(message.text, data.messages.slice(0, index));
+        if (shown) addMine(shown);
+      } else {
+        addReply({ text: message.text, image: message.image, products: message.products, author: message.author,
+                   buttons: last ? message.buttons : [] });
+      }
+      if (message.direction === "out") lastSeenId = Math.max(lastSeenId, message.id);
+    });
+    if (lastSeenId) {  // shown now: staff messages sent while the page was closed count as delivered
+      fetch(chatPath + "/messages/read", { method: "POST", headers: headers(true),
+                                           body: JSON.stringify({ upto: lastSeenId }) }).catch(() => {});
+    }
+  }
+
+  // A reloaded page picks up where it was: the chat so far, then what came since, and an open handoff followed.
+  // Sending waits for this first look, so that its answer (maybe "start fresh") cannot land after the first message.
+  addReply({ text: TEXT.hello });
+  resumed = (returning ? restore().catch(() => {}) : Promise.resolve()).then(() => poll(returning)).then((state) => {
     if (state === null && returning && !known) addNotice(TEXT.newChat);  // its earlier chat cannot go on here
     if (following()) follow();
   }).catch(() => {});
-  addReply({ text: TEXT.hello });
 })();

@@ -58,6 +58,11 @@ def test_an_english_browser_gets_an_english_page_and_english_gift_cards(stack, b
     page.goto(stack.app_url + "/")
     assert page.locator("#send").inner_text() == "Send"
     assert bot_messages(page)[0].startswith("Hello! I'm the shop's assistant")
+    assert page.get_attribute("#input", "placeholder") == "Type your question…"
+    page.fill("#input", "hi")  # says nothing of its language: the page's decides
+    page.press("#input", "Enter")
+    wait_until(page, "document.querySelectorAll('.msg.bot').length > 1", timeout=30_000)
+    assert bot_messages(page)[1].startswith("Hello! I'm the shop's assistant 🍵"), bot_messages(page)
     page.get_by_role("button", name="Help me choose a gift").click()
     page.wait_for_selector(".msg.bot .products", timeout=30_000)
     assert "Here are a few I picked for you:" in bot_messages(page)
@@ -342,3 +347,33 @@ def test_a_customer_whose_cookies_were_cleared_is_told_a_new_chat_started(stack,
     fresh.goto(stack.app_url + "/")
     fresh.wait_for_timeout(2000)
     assert fresh.locator(".msg.notice").count() == 0
+
+
+def test_a_reloaded_page_shows_the_chat_so_far_and_can_still_cancel(stack, browser, tmp_path):
+    """Reloading while waiting for staff: the chat so far (asked, answered, queued) comes back from the shop,
+    with the 取消 button of the last message live; staff messages sent meanwhile show once."""
+    page = browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
+    page.goto(stack.app_url + "/")
+    for text in ("普洱茶能放多久", "转人工"):
+        before = page.locator(".msg.bot").count()
+        page.fill("#input", text)
+        page.press("#input", "Enter")
+        wait_until(page, f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
+    wait_until(page, "document.getElementById('status').textContent.includes('转接')", timeout=30_000)
+    page.wait_for_timeout(500)
+    # as they were, less the 有用/没用 bar (asked once, when the answer came)
+    shown = [text.replace("\n这个回答有帮助吗？\n有用\n没用", "") for text in page.locator("#messages li").all_inner_texts()]
+    page.reload()
+    wait_until(page, f"document.querySelectorAll('#messages li').length >= {len(shown)}", timeout=30_000)
+    page.wait_for_timeout(1000)
+    assert page.locator("#messages li").all_inner_texts() == shown  # the same chat, in the same order
+    assert page.locator(".msg.me").all_inner_texts() == ["普洱茶能放多久", "转人工"]
+    assert "转接" in page.inner_text("#status")
+    assert page.get_attribute("#input", "placeholder") == "输入您的问题…"  # one language, whole at 390 px
+    page.screenshot(path=tmp_path / "reloaded-waiting.png")
+    cancel = page.locator(".msg.bot").last.locator("button", has_text="取消")
+    assert cancel.count() == 1 and page.locator(".msg.bot .buttons button:not([disabled])").count() == 1
+    cancel.click()
+    wait_until(page, "[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('已取消转人工'))",
+               timeout=30_000)
+    assert "在线" in page.inner_text("#status")

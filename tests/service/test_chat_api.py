@@ -36,6 +36,7 @@ async def test_chat_page_is_served(client):
     ({"text": 42}, 400, "empty"),
     ({"payload": "<script>"}, 400, "payload must look like"),
     (["not", "an", "object"], 400, "JSON object"),
+    ({"text": "hi", "language": "fr"}, 400, "language must be one of zh, en"),
 ])
 async def test_bad_messages_get_clear_errors(client, settings, body, status, error):
     response = await client.post("/api/chat/web-abc", json=body)
@@ -92,6 +93,17 @@ async def test_english_customers_are_answered_in_english_by_the_router(client, s
     assert body["replies"][0]["text"] == "OK, cancelled. The bot is here for you again."
     body = await (await client.post("/api/chat/web-en", json={"text": "普洱茶保质期多久？"})).json()
     assert body["replies"][0]["text"].startswith("抱歉，智能助手暂时有点忙")  # wrote Chinese: answered in Chinese
+
+
+async def test_a_first_hi_from_an_english_page_is_answered_in_english(client, settings):
+    """"hi" says nothing of its language; the page's language decides the first answer, and a customer who
+    writes Chinese is answered in Chinese whatever the page."""
+    body = await (await client.post("/api/chat/web-hi", json={"text": "hi", "language": "en"})).json()
+    assert body["replies"][0]["text"].startswith("Sorry, the assistant is busy")
+    body = await (await client.post("/api/chat/web-hi-zh", json={"text": "你好", "language": "en"})).json()
+    assert body["replies"][0]["text"].startswith("抱歉，智能助手暂时有点忙")
+    body = await (await client.post("/api/chat/web-hi-default", json={"text": "hi"})).json()
+    assert body["replies"][0]["text"].startswith("抱歉，智能助手暂时有点忙")  # a Chinese shop's default
 
 
 async def test_while_waiting_messages_are_kept_for_staff_not_answered(client, settings):

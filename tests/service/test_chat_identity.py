@@ -94,6 +94,7 @@ async def test_another_browser_with_the_sender_id_reads_posts_listens_and_joins_
         assert await refused("POST", "/api/chat/web-victim", json={"text": "我是本人，订单改地址"}) == NOT_YOU_TEXT
         assert await refused("POST", "/api/chat/web-victim", json={"payload": "/cancel"}) == NOT_YOU_TEXT
         assert await refused("GET", "/api/chat/web-victim/messages?after=0") == NOT_YOU_TEXT
+        assert await refused("GET", "/api/chat/web-victim/history") == NOT_YOU_TEXT
         assert await refused("POST", "/api/chat/web-victim/messages/read", json={"upto": 10**6}) == NOT_YOU_TEXT
         assert await refused("POST", "/api/chat/web-victim/call-pass", json={"link": link}) == NOT_YOU_TEXT
         with pytest.raises(aiohttp.WSServerHandshakeError) as socket:
@@ -116,6 +117,10 @@ async def test_another_browser_with_the_sender_id_reads_posts_listens_and_joins_
     # the customer's own browser still has it all: the staff message, and the call's first join
     seen = await (await client.get("/api/chat/web-victim/messages?after=0")).json()
     assert [m["text"] for m in seen["messages"] if m["author"] == "staff"] == ["您的订单号是 TB123"]
+    history = await (await client.get("/api/chat/web-victim/history")).json()  # a reopened page: the chat so far
+    assert history["state"] == "assigned"
+    assert [(m["direction"], m["author"], m["text"]) for m in history["messages"]] == [
+        ("in" if author == "customer" else "out", author, text) for author, text in stored_messages(settings)]
     customer = CallPeer("customer")
     try:
         joined = await customer.join(client, f"/ws/call/{call['call_id']}",
