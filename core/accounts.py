@@ -78,14 +78,28 @@ def valid_role(role: str) -> str:
     return role
 
 
-def add_staff(session: Session, name: str, role: str, password: str) -> StaffAccount:
+def valid_display_name(display_name: str | None) -> str | None:
+    """What customers see ("店员 小王 已接入"): 1-32 characters, or None for the account name."""
+    display_name = (display_name or "").strip() or None
+    if display_name is not None and len(display_name) > 32:
+        raise Refused(Say("称呼最多 32 个字符。", "a display name is at most 32 characters"))
+    return display_name
+
+
+def set_display_name(session: Session, account: StaffAccount, display_name: str | None) -> None:
+    account.display_name = valid_display_name(display_name)
+    session.flush()
+
+
+def add_staff(session: Session, name: str, role: str, password: str, display_name: str | None = None) -> StaffAccount:
     valid_role(role)
     if not name or len(name) > 64:
         raise Refused(Say("用户名要 1 到 64 个字符。", "name must be 1-64 characters"))
     valid_password(password)
     if session.scalar(select(StaffAccount).where(StaffAccount.name == name)):
         raise Refused(Say(f"已经有叫 {name} 的账号了。", f"there is already an account named {name!r}"))
-    account = StaffAccount(name=name, role=role, password_hash=hash_password(password))
+    account = StaffAccount(name=name, role=role, password_hash=hash_password(password),
+                           display_name=valid_display_name(display_name))
     session.add(account)
     session.flush()
     return account

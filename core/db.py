@@ -249,6 +249,11 @@ class StaffAccount(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # since the last success
     locked_until: Mapped[datetime | None] = mapped_column(default=None)  # sign-in backoff after failures
+    display_name: Mapped[str | None] = mapped_column(String(32), default=None)  # what customers see; else the name
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.name
 
 
 class StaffSession(Base):

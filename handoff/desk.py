@@ -41,6 +41,8 @@ from handoff.unanswered import answer_to, note_question, question_before
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+JOINED_TEXT = Say("店员 {name} 已接入，为您服务。", "{name} from our staff is with you now.")
+TRANSFERRED_TEXT = Say("已为您转给店员 {name}，TA 会接着为您服务。", "{name} from our staff is taking over from here.")
 RATING_PROMPT = Say("店员已结束本次服务。请为这次服务打个分吧：", "Our staff have finished helping you. How did we do?")
 RATING_BUTTONS = [{"title": "⭐" * n, "payload": f'/rate{{"score": {n}}}'} for n in range(5, 0, -1)]
 # After a person: resume, close any form, forget misses, and end the paused turn (see Desk._resume).
@@ -78,6 +80,12 @@ class Outgoing:
 
 
 Compose = Callable[[str], Outgoing]  # the customer's language -> the message
+
+
+def signed(outgoing: Outgoing, shown: str) -> Outgoing:
+    """The message as from ``shown`` (a staff member's display name), which the web chat shows above it (on
+    Telegram the join notice has named them: a one-to-one chat needs no label on every message)."""
+    return Outgoing(outgoing.text, {**outgoing.payload, "from": shown})
 
 
 @dataclass(frozen=True)
@@ -229,6 +237,7 @@ class Desk:
                                           {"staff": staff.name, "handoff": handoff_id})
             except InvalidTransition:
                 raise Conflict("the customer is no longer waiting") from None
+            await self._introduce(session, conversation, staff.id, JOINED_TEXT)
             self._tell(session, QueueChanged(conversation.id))
         return conversation
 
@@ -242,7 +251,7 @@ class Desk:
             await episodes.claim(session, handoff.id, staff.id)
             await episodes.transition(session, conversation, Transition.CLAIMED,
                                       {"staff": staff.name, "handoff": handoff.id})
-            customer = await session.get(Customer, conversation.customer_id)
+            customer = await self._introduce(session, conversation, staff.id, JOINED_TEXT)
             self._tell(session, BotPaused(rasa_sender(customer.channel, customer.external_id)))
         return handoff, conversation
 
@@ -259,6 +268,7 @@ class Desk:
             await episodes.transition(session, conversation, Transition.TRANSFERRED,
                                       {"from": by.name, "to": target.name, "handoff": handoff.id})
             handoff.claimed_by = target.id
+            await self._introduce(session, conversation, target.id, TRANSFERRED_TEXT)
             self._tell(session, QueueChanged(conversation.id))
         return conversation, target.name
 
@@ -289,10 +299,13 @@ class Desk:
         return conversation
 
     async def send(self, conversation_id: int, by: Principal, compose: Compose, author: str = "staff") -> Message:
-        """A message from staff to the customer (text, a picture, a product card), in the chat they hold."""
+        """A message from staff to the customer (text, a picture, a product card), in the chat they hold; it
+        carries the name the customer knows them by (``from``)."""
         async with self.operation() as session:
             conversation, _handoff = await self.assigned_in(session, conversation_id, by)
-            message = await self.send_in(session, conversation, compose, author)
+            shown = (await session.get(StaffAccount, by.id)).shown_name
+            message = await self.send_in(session, conversation, lambda language: signed(compose(language), shown),
+                                         author)
         return message
 
     @clash_is_conflict
@@ -319,6 +332,15 @@ class Desk:
         self._tell(session, TranscriptChanged(message.conversation_id))
 
     # ------------------------------------------------------------ helpers
+
+    async def _introduce(self, session: AsyncSession, conversation: Conversation, staff_id: int,
+                         said: Say) -> Customer:
+        """Tell the customer who is with them now, by the name they are shown (the bot is quiet meanwhile)."""
+        customer = await session.get(Customer, conversation.customer_id)
+        shown = (await session.get(StaffAccount, staff_id)).shown_name
+        self._store_out(session, conversation, customer, "system",
+                        Outgoing(said.to(customer.language).format(name=shown)))
+        return customer
 
     async def _open(self, session: AsyncSession, conversation: Conversation,
                     reason: HandoffReason) -> tuple[Handoff, int]:

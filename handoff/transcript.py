@@ -13,6 +13,8 @@ def message_json(message: Message) -> dict:
              "delivery_status": message.delivery_status, "at": aware(message.created_at).isoformat()}
     if payload.get("feedback"):  # 有用 / 没用 under a knowledge answer delivered later (handoff.pending)
         shown["feedback"] = payload["feedback"]
+    if payload.get("from"):  # the display name of the staff member who wrote it (or who joined)
+        shown["from"] = payload["from"]
     if payload.get("limit"):  # which abuse limit kept it from the bot (handoff.limits)
         shown["limit"] = payload["limit"]
     return shown

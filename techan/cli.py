@@ -255,11 +255,26 @@ def cmd_staff_add(settings: Settings, args: argparse.Namespace) -> int:
     password, generated = new_password(args)
     try:
         with db_session(settings) as session:
-            account = add_staff(session, args.name, args.role, password)
+            account = add_staff(session, args.name, args.role, password, args.display_name)
     except ValueError as exc:
         print(f"techan staff add: {exc}", file=sys.stderr)
         return 1
     print(f"{account.role} account {account.name!r} created" + (f"; password: {password}" if generated else ""))
+    return 0
+
+
+def cmd_staff_rename(settings: Settings, args: argparse.Namespace) -> int:
+    from core.accounts import named, set_display_name
+
+    try:
+        with db_session(settings) as session:
+            account = named(session, args.name)
+            set_display_name(session, account, args.display_name)
+            shown = account.shown_name
+    except (LookupError, ValueError) as exc:
+        print(f"techan staff rename: {exc.args[0]}", file=sys.stderr)
+        return 1
+    print(f"customers now see {args.name!r} as {shown!r}")
     return 0
 
 
@@ -404,7 +419,12 @@ def build_parser() -> argparse.ArgumentParser:
     staff_add.add_argument("name")
     staff_add.add_argument("--role", choices=("owner", "staff"), required=True)
     staff_add.add_argument("--password", help="at least 8 characters (default: ask, or generate without a terminal)")
+    staff_add.add_argument("--display-name", help='what customers see, e.g. 小王 (default: the name)')
     staff_add.set_defaults(func=cmd_staff_add)
+    staff_rename = staff.add_parser("rename", help="set the name customers see (\"店员 小王 已接入\")")
+    staff_rename.add_argument("name")
+    staff_rename.add_argument("display_name", help='e.g. 小王; "" for the account name')
+    staff_rename.set_defaults(func=cmd_staff_rename)
     staff_token = staff.add_parser("token", help="print a bearer token for scripts")
     staff_token.add_argument("name")
     staff_token.add_argument("--days", type=int, default=90, help="1-90 (default 90)")

@@ -26,6 +26,7 @@ DONE = {  # what the page says after a change, by the change's name
     "revoke": Say("{name} 已在所有设备上退出登录。", "{name} is signed out everywhere."),
     "password": Say("{name} 的密码已更改，原来的登录都已失效。", "{name} has a new password; earlier sign-ins ended."),
     "role": Say("{name} 的角色已更改。", "{name} has a new role."),
+    "display-name": Say("顾客现在看到的是“店员 {shown}”。", "Customers now see {shown}."),
 }
 CHANGES = {  # (database session, account, form) -> None
     "disable": lambda session, account, form: accounts.disable(session, account),
@@ -33,6 +34,8 @@ CHANGES = {  # (database session, account, form) -> None
     "revoke": lambda session, account, form: accounts.revoke(session, account),
     "password": lambda session, account, form: accounts.set_password(session, account, str(form.get("password", ""))),
     "role": lambda session, account, form: accounts.set_role(session, account, str(form.get("role", ""))),
+    "display-name": lambda session, account, form: accounts.set_display_name(session, account,
+                                                                            str(form.get("display_name", ""))),
 }
 
 
@@ -54,7 +57,7 @@ async def _page(request: web.Request, principal: accounts.Principal, *, notice: 
     html = request.app[TEMPLATES].get_template("admin_accounts.html").render(
         user=principal.name, role=principal.role, me=principal.id, csrf=request.get(CSRF, ""), notice=notice, error=error,
         role_names=ROLE_NAMES, accounts=[
-            {"id": a.id, "name": a.name, "role": a.role, "active": a.active,
+            {"id": a.id, "name": a.name, "role": a.role, "active": a.active, "display_name": a.display_name or "",
              "last_sign_in": signed_in[a.id].astimezone(zone).strftime("%Y-%m-%d %H:%M") if a.id in signed_in else "",
              "locked_until": aware(a.locked_until).astimezone(zone).strftime("%H:%M")
              if a.locked_until and aware(a.locked_until) > now else ""}
@@ -68,7 +71,7 @@ async def accounts_page(request: web.Request) -> web.Response:
     if done in DONE and request.query.get("id", "").isdigit():
         async with request.app[SESSIONS]() as session:
             account = await session.get(StaffAccount, int(request.query["id"]))
-        notice = both(DONE[done], name=account.name) if account else ""
+        notice = both(DONE[done], name=account.name, shown=account.shown_name) if account else ""
     return await _page(request, principal, notice=notice)
 
 
@@ -90,7 +93,7 @@ async def add_account(request: web.Request) -> web.Response:
 
     def add(session) -> int:
         return accounts.add_staff(session, str(form.get("name", "")).strip(), str(form.get("role", "")),
-                                  str(form.get("password", ""))).id
+                                  str(form.get("password", "")), str(form.get("display_name", ""))).id
     return await _changed(request, principal, add, "add")
 
 

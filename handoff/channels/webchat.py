@@ -251,7 +251,8 @@ async def history(request: web.Request) -> web.Response:
         messages = (await session.scalars(select(Message).where(Message.conversation_id == conversation.id)
                                           .order_by(Message.id.desc()).limit(HISTORY_MESSAGES))).all()[::-1]
         return web.json_response({"state": conversation.state, "messages": [
-            {key: shown[key] for key in ("id", "direction", "author", "text", "buttons", "products", "image", "at")}
+            {key: shown.get(key) for key in ("id", "direction", "author", "from", "text", "buttons", "products",
+                                             "image", "at")}
             for shown in map(message_json, messages)]})
 
 

@@ -23,6 +23,7 @@
     feedback: "Did this answer help?",
     limited: "Got it. Please wait a little before sending more.",
     newChat: "The earlier chat can't be continued here, so a new chat has started.",
+    staff: (name) => name ? name + " · staff" : "Staff",
   } : {
     states: { bot: "智能助手在线", waiting: "正在为您转接店员…", assigned: "店员已接入", resolved: "对话已结束" },
     sendFailed: "发送失败，请稍后再试",
@@ -32,6 +33,7 @@
     feedback: "这个回答有帮助吗？",
     limited: "消息已收到，请稍等一会儿再发。",
     newChat: "之前的对话无法在这里继续，已为您开始新的对话。",
+    staff: (name) => "店员" + (name ? " " + name : ""),
   };
   const STATES = TEXT.states;
   if (ENGLISH) {
@@ -80,8 +82,11 @@
   function addMine(text) { const item = el("li", "msg me", text); list.appendChild(item); scroll(); return item; }
   function addNotice(text) { list.appendChild(el("li", "msg notice", text)); scroll(); }
 
+  // Staff messages are labelled with the name the staff member goes by, and styled apart from the bot's.
   function addReply(reply) {
-    const item = el("li", "msg bot", reply.text || "");
+    const item = el("li", reply.author === "staff" ? "msg bot staff" : "msg bot");
+    if (reply.author === "staff") item.appendChild(el("div", "from", TEXT.staff(reply.from)));
+    item.appendChild(document.createTextNode(reply.text || ""));
     if (reply.image) { const img = el("img"); img.src = reply.image; img.alt = ""; item.appendChild(img); }
     if (reply.products && reply.products.length) {
       const grid = el("div", "products");
@@ -195,7 +200,8 @@
       if (message.id <= lastSeenId) continue; // a concurrent poll already showed it
       lastSeenId = message.id;
       if (render) addReply({ text: message.text, buttons: message.buttons, image: message.image,
-                             products: message.products, feedback: message.feedback, author: message.author });
+                             products: message.products, feedback: message.feedback, author: message.author,
+                             from: message.from });
     }
     if (render && lastSeenId > before) {  // reading never writes; saying what was shown is a separate request
       fetch(chatPath + "/messages/read", { method: "POST", headers: headers(true),
@@ -352,7 +358,7 @@
         if (shown) addMine(shown);
       } else {
         addReply({ text: message.text, image: message.image, products: message.products, author: message.author,
-                   buttons: last ? message.buttons : [] });
+                   from: message.from, buttons: last ? message.buttons : [] });
       }
       if (message.direction === "out") lastSeenId = Math.max(lastSeenId, message.id);
     });

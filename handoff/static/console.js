@@ -197,7 +197,7 @@
     detail.transcript.forEach((m, index) => {
       const item = el("li", null, m.direction + " " + m.author);
       const tapped = m.direction === "in" && m.text.startsWith("/") ? buttonTitle(m.text, detail.transcript.slice(0, index)) : null;
-      item.append(el("span", (AUTHORS[m.author] || m.author) + " · " + shopTime(m.at), "who"));
+      item.append(el("span", (AUTHORS[m.author] || m.author) + (m.from ? " " + m.from : "") + " · " + shopTime(m.at), "who"));
       if (tapped) item.append(el("span", "👆 " + tapped, "tapped"));
       else if (m.text) item.append(el("span", m.text));
       if ((m.products || []).length) {
@@ -229,6 +229,9 @@
     notes.replaceChildren(...detail.notes.map((n) => el("li", n.author + "：" + n.text)));
     list.lastElementChild && list.lastElementChild.scrollIntoView();
     $("reply").hidden = $("tools").hidden = !held;  // the tools only for a chat this staff member holds
+    // An owner can take a chat a colleague holds (away, or disabled since): it is transferred to them.
+    $("take-from").hidden = !(isOwner && detail.state === "assigned" && holder && !held);
+    $("take-from").dataset.holder = holder || "";
     $("note").hidden = false;
     renderContext(detail);
     loadQueue();
@@ -257,6 +260,13 @@
     if (found) $("reply-text").value += found.text;
     $("canned-pick").value = "";
     $("reply-text").focus();
+  });
+  $("take-from").addEventListener("click", async () => {
+    const holder = $("take-from").dataset.holder, id = openId;
+    if (id === null || !(await confirmInPage("从 " + holder + " 手里接过这个对话？之后由您回复顾客。"))) return;
+    await api("POST", "/api/conversations/" + id + "/transfer", { to: ME })
+      .then(() => notice("已接手，现在由您接待", "ok")).catch(problem);
+    await openConversation(id);
   });
   $("transfer-to").addEventListener("change", async () => {
     const to = $("transfer-to").value;

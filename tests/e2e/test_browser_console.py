@@ -25,10 +25,10 @@ def watch_policy(page) -> list[str]:
     return refused
 
 
-def staff_console(browser, stack, *, live: bool = True):
-    """A new staff member signed in to the console (1366×900); ``live=False``: no pushed updates."""
-    name = f"staff{uuid.uuid4().hex[:6]}"
-    subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", "staff", "--password", PASSWORD],
+def staff_console(browser, stack, *, live: bool = True, role: str = "staff"):
+    """A new staff member (or owner) signed in to the console (1366×900); ``live=False``: no pushed updates."""
+    name = f"{role}{uuid.uuid4().hex[:6]}"
+    subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", role, "--password", PASSWORD],
                    env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, check=True, capture_output=True)
     page = browser.new_page(locale="zh-CN", viewport={"width": 1366, "height": 900})
     page.refused = watch_policy(page)
@@ -134,3 +134,41 @@ def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path
     customer.wait_for_timeout(1500)  # time for a second prompt to show, if one were sent
     assert customer.locator(".msg.bot", has_text="⭐⭐⭐⭐⭐").count() == 1
     assert console.refused == late.refused == customer.refused == []  # nothing the CSP had to block
+
+
+def test_an_owner_takes_a_chat_held_by_a_colleague_who_was_disabled(stack, browser, tmp_path):
+    """The chat stays 「由 … 接待」 when its holder is disabled; the owner's console offers 接手, asks first, and
+    then the reply box is theirs and the customer is told who took over."""
+    from tests.e2e.test_stack import call
+    from tests.stack import staff_token
+
+    holder = f"away{uuid.uuid4().hex[:6]}"
+    token = staff_token(stack.data_dir, name=holder)
+    sender = f"web-{uuid.uuid4().hex[:12]}"
+    call(stack.app_url, "POST", f"/api/chat/{sender}", None, {"text": "转人工"})
+    handoff = next(h for h in call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"]
+                   if h["customer"] == sender[:12])
+    call(stack.app_url, "POST", f"/api/handoffs/{handoff['id']}/claim", token)
+    subprocess.run([sys.executable, "-m", "techan", "staff", "disable", holder], check=True, capture_output=True,
+                   env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)})
+
+    owner, me = staff_console(browser, stack, role="owner")
+    owner.locator("#queue li", has_text=sender[:12]).click()
+    wait_until(owner, f"document.getElementById('chat-title').textContent.includes('由 {holder} 接待')", timeout=15_000)
+    assert owner.locator("#reply").is_hidden() and owner.locator("#take-from").is_visible()
+    owner.click("#take-from")
+    assert f"从 {holder} 手里接过这个对话" in owner.inner_text("#confirm")
+    owner.click("#confirm-yes")
+    owner.wait_for_selector("#reply:not([hidden])", timeout=15_000)
+    assert owner.locator("#take-from").is_hidden() and "店员接待中" in owner.inner_text("#chat-title")
+    owner.locator(".notice.ok", has_text="已接手").wait_for(timeout=10_000)
+    owner.screenshot(path=tmp_path / "owner-took-over.png")
+    told = [m["text"] for m in call(stack.app_url, "GET", f"/api/conversations/{handoff['conversation_id']}",
+                                    token_of(stack, me))["transcript"] if m["author"] == "system"]
+    assert told[-1] == f"已为您转给店员 {me}，TA 会接着为您服务。"
+    assert owner.refused == []
+
+
+def token_of(stack, name: str) -> str:
+    return subprocess.run([sys.executable, "-m", "techan", "staff", "token", name], check=True, capture_output=True,
+                          text=True, env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}).stdout.strip()

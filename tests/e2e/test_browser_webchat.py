@@ -116,14 +116,23 @@ def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser):
     assert body["replies"][0]["text"] == "有的！熊猫玩偶59元一只，成都发货。"
 
 
-def test_customer_sees_staff_replies_and_rates_the_service(stack, page):
+def test_customer_sees_staff_replies_and_rates_the_service(stack, page, tmp_path):
+    """Staff join by name (「店员 小李 已接入」), their messages labelled and styled apart from the bot's."""
     from tests.e2e.test_stack import call
     from tests.stack import staff_token
+
+    name = f"li{uuid.uuid4().hex[:6]}"
+    renamed = subprocess.run([sys.executable, "-m", "techan", "staff", "rename", name, "小李"],
+                             env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, capture_output=True, text=True)
+    assert renamed.returncode == 1 and f"no account named {name!r}" in renamed.stderr  # a clear error, nothing made
 
     page.fill("#input", "转人工")
     page.press("#input", "Enter")
     wait_until(page, "document.getElementById('status').textContent.includes('转接')", timeout=30_000)
-    token = staff_token(stack.data_dir)
+    token = staff_token(stack.data_dir, name=name)
+    renamed = subprocess.run([sys.executable, "-m", "techan", "staff", "rename", name, "小李"],
+                             env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, capture_output=True, text=True)
+    assert renamed.returncode == 0 and renamed.stdout.strip() == f"customers now see {name!r} as '小李'"
     sender = page.evaluate("localStorage.getItem('techan-sender')")
     handoff = next(h for h in call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"] if h["state"] == "waiting"
                    and call(stack.app_url, "GET", f"/api/conversations/{h['conversation_id']}", token)["transcript"][0]["text"]
@@ -134,6 +143,11 @@ def test_customer_sees_staff_replies_and_rates_the_service(stack, page):
     wait_until(page, "[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('店员小李'))",
                            timeout=30_000)
     assert page.locator(".msg.bot b").count() == 0  # staff text is text too
+    assert "店员 小李 已接入，为您服务。" in bot_messages(page)
+    assert page.locator(".msg.staff").all_inner_texts() == ["店员 小李\n<b>您好</b>，我是店员小李"]
+    assert page.locator(".msg.staff .from").inner_text() == "店员 小李"
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=tmp_path / "staff-joined.png")
     call(stack.app_url, "POST", f"/api/conversations/{handoff['conversation_id']}/resolve", token)
     stars = page.locator(".msg.bot .buttons button", has_text="⭐⭐⭐⭐⭐")
     stars.wait_for(timeout=30_000)

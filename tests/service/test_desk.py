@@ -149,7 +149,11 @@ async def test_claim_assigns_and_refuses_the_second(world):
     conversation_id = await world.conversation("c1", State.WAITING)
     handoff_id = await world.open_handoff(conversation_id)
     conversation = await world.desk.claim(handoff_id, world.alice)
-    assert conversation.state == State.ASSIGNED and world.told == [QueueChanged(conversation_id)]
+    joined = (await world.stored(conversation_id))[2][-1]  # the customer is told who is with them
+    assert (joined.author, joined.text, joined.delivery_status) == ("system", "店员 alice 已接入，为您服务。", "pending")
+    assert conversation.state == State.ASSIGNED and world.told == [
+        TranscriptChanged(conversation_id), OutboundMessage(conversation_id, joined.id, "web", "c1"),
+        QueueChanged(conversation_id)]
     with pytest.raises(Conflict, match="already taken"):
         await world.desk.claim(handoff_id, world.bob)
     with pytest.raises(NotFound, match="no such handoff"):
@@ -166,7 +170,9 @@ async def test_take_over_claims_at_once_and_pauses_the_bot(world):
     _conversation, handoffs, _messages, events = await world.stored(conversation_id)
     assert [(h.reason, h.claimed_by) for h in handoffs] == [("staff_takeover", world.bob.id)]
     assert [e.name for e in events] == ["handoff_requested", "claimed"]
-    assert world.told == [QueueChanged(conversation_id), BotPaused("web-c1")]
+    assert [(m.author, m.text) for m in _messages] == [("system", "店员 bob 已接入，为您服务。")]
+    assert world.told == [QueueChanged(conversation_id), TranscriptChanged(conversation_id),
+                          OutboundMessage(conversation_id, _messages[0].id, "web", "c1"), BotPaused("web-c1")]
     assert world.rasa.sent == [("web-c1", "pause")]
     with pytest.raises(Conflict, match="only bot chats can be taken over"):
         await world.desk.take_over(conversation_id, world.alice)
@@ -184,8 +190,12 @@ async def test_transfer_hands_the_chat_on_and_refuses_strangers(world):
         await world.desk.transfer(conversation_id, world.alice, "alice")
     conversation, target = await world.desk.transfer(conversation_id, world.alice, "bob")
     assert (conversation.state, target) == (State.ASSIGNED, "bob")
-    assert (await world.stored(conversation_id))[1][0].claimed_by == world.bob.id
-    assert world.told == [QueueChanged(conversation_id)]
+    _conversation, handoffs, messages, _events = await world.stored(conversation_id)
+    assert handoffs[0].claimed_by == world.bob.id
+    assert [(m.author, m.text) for m in messages] == [("system", "店员 alice 已接入，为您服务。"),
+                                                      ("system", "已为您转给店员 bob，TA 会接着为您服务。")]
+    assert world.told == [TranscriptChanged(conversation_id), OutboundMessage(conversation_id, messages[1].id, "web", "c1"),
+                          QueueChanged(conversation_id)]
 
 
 async def test_resolve_asks_for_a_rating_and_resumes_the_bot(world):
@@ -217,7 +227,7 @@ async def test_send_stores_a_pending_message_for_the_channel_in_the_customers_la
                                     lambda language: Outgoing(f"给您看看 ({language})", {"staff": "owen"}))
     stored = (await world.stored(conversation_id))[2][-1]
     assert (stored.id, stored.author, stored.text, stored.delivery_status, stored.payload) == (
-        message.id, "staff", "给您看看 (zh)", "pending", {"staff": "owen"})
+        message.id, "staff", "给您看看 (zh)", "pending", {"staff": "owen", "from": "owen"})
     assert world.told == [TranscriptChanged(conversation_id),
                           OutboundMessage(conversation_id, message.id, "telegram", "c1")]
 
@@ -313,7 +323,9 @@ async def test_takeovers_a_bot_handoff_a_claim_and_a_resolve_racing_never_overwr
         assert_consistent(conversation, events)
         assert len(handoffs) == 1 and handoffs[0].reason == (
             "low_confidence" if winners == ["bot"] else "staff_takeover")
-        assert [m.text for m in messages] == (["我请店员来回答"] if winners == ["bot"] else [])
+        assert [m.text for m in messages if m.author == "bot"] == (["我请店员来回答"] if winners == ["bot"] else [])
+        holder = {world.alice.id: "alice", world.bob.id: "bob"}.get(handoffs[0].claimed_by)
+        assert [m.text for m in messages if "已接入" in m.text] == ([f"店员 {holder} 已接入，为您服务。"] if holder else [])
         if winners != ["bot"]:
             assert handoffs[0].claimed_by == (world.alice if winners == ["alice"] else world.bob).id
         assert (conversation.state == State.RESOLVED) == isinstance(outcomes[3], str)
@@ -378,4 +390,5 @@ async def test_a_takeover_during_the_rasa_call_keeps_the_chat_with_staff(world):
     conversation, handoffs, messages, events = await world.stored(conversation_id)
     assert_consistent(conversation, events)
     assert [(h.reason, h.claimed_by) for h in handoffs] == [("staff_takeover", world.alice.id)]
-    assert [(m.author, m.text, m.delivery_status) for m in messages] == [("customer", "能便宜点吗", "received")]
+    assert [(m.author, m.text, m.delivery_status) for m in messages] == [
+        ("customer", "能便宜点吗", "received"), ("system", "店员 alice 已接入，为您服务。", "pending")]

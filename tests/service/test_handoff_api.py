@@ -8,7 +8,7 @@ from unittest.mock import ANY
 import pytest
 from sqlalchemy import select
 
-from core.db import Conversation, ConversationEvent, Customer, Handoff, Message
+from core.db import Conversation, ConversationEvent, Customer, Handoff, Message, StaffAccount
 from tests.service.conftest import db_session
 from tests.service.test_kb_admin import bearer
 
@@ -29,6 +29,9 @@ async def test_customer_is_told_the_queue_position(client):
 
 async def test_queue_claim_reply_both_ways_resolve_and_rate(client, settings):
     staff = bearer(client, "xiaoli", "staff")
+    with db_session(settings) as session:  # the name customers know her by
+        session.scalar(select(StaffAccount).where(StaffAccount.name == "xiaoli")).display_name = "小李"
+        session.commit()
     await hand_off(client, "web-flow", "普洱茶能放多久？")
     queue = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"]
     assert len(queue) == 1 and queue[0]["reason"] == "bot_unavailable" and queue[0]["wait_seconds"] >= 0
@@ -46,7 +49,9 @@ async def test_queue_claim_reply_both_ways_resolve_and_rate(client, settings):
                              headers=staff)
     assert sent.status == 201
     polled = await (await client.get("/api/chat/web-flow/messages?after=0")).json()
-    assert [m["text"] for m in polled["messages"]] == ["生普放得越久越香"] and polled["state"] == "assigned"
+    assert [(m["author"], m.get("from"), m["text"]) for m in polled["messages"]] == [
+        ("system", None, "店员 小李 已接入，为您服务。"), ("staff", "小李", "生普放得越久越香")]
+    assert polled["state"] == "assigned"
     # the page says what it showed (reading alone writes nothing)
     await client.post("/api/chat/web-flow/messages/read", json={"upto": polled["messages"][-1]["id"]})
 

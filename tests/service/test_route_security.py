@@ -22,11 +22,13 @@ PUBLIC = {
     ("POST", "/telegram/webhook"),  # Telegram's updates: checked against the webhook secret instead
     ("GET", "/call/{token}"), ("GET", "/ws/call/{call_id}"),  # a signed single-use link, or staff sign-in, on join
     ("GET", "/static/call.js"), ("GET", "/static/call.css"),  # the call pages' files (public, as every /static/ file)
+    ("GET", "/favicon.ico"),
 }
 # The web customer's own: their chat token (cookie or X-Chat-Token), not a staff sign-in.
 CHAT_TOKEN = {
     ("GET", "/api/chat/{sender}/messages"), ("POST", "/api/chat/{sender}/messages/read"),  # what the page shows
     ("GET", "/ws/chat/{sender}"), ("POST", "/api/chat/{sender}/call-pass"),  # its pushes; joining a call
+    ("GET", "/api/chat/{sender}/history"),  # the chat so far, for a reopened page
 }
 OWNER_ONLY = re.compile(r"^\w+ (/admin/|/api/kb/|/api/metrics)|^(POST|PUT|DELETE) /api/canned")
 

@@ -193,6 +193,14 @@ async def test_the_owner_adds_disables_and_signs_out_staff_on_the_accounts_page(
     assert "已添加账号 xiaomei。 Account xiaomei added." in shown
     assert '<td class="status">在用 Active</td>' in row_of(shown, "xiaomei")
     assert 'data-confirm="停用 xiaomei？' in row_of(shown, "xiaomei")  # asked before it happens
+    named = await client.post(f"/admin/accounts/{account_id(client, 'xiaomei')}/display-name",
+                              data={"csrf_token": csrf, "display_name": " 小美 "}, allow_redirects=False, **owner)
+    shown = await (await client.get(named.headers["Location"], **owner)).text()
+    assert "顾客现在看到的是“店员 小美”。 Customers now see 小美." in shown
+    assert 'name="display_name" value="小美"' in row_of(shown, "xiaomei")
+    too_long = await client.post(f"/admin/accounts/{account_id(client, 'xiaomei')}/display-name",
+                                 data={"csrf_token": csrf, "display_name": "长" * 33}, **owner)
+    assert too_long.status == 400 and "称呼最多 32 个字符。 A display name is at most 32 characters." in await too_long.text()
 
     for _ in range(5):  # wrong passwords in a row lock the account for a while: the owner sees it
         await sign_in(client, "xiaomei", "not the password")

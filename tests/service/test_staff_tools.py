@@ -86,6 +86,10 @@ async def test_transfer_hands_the_chat_to_a_colleague(client, settings):
     assert detail["handoff"]["claimed_by"] == "xiaowang" and detail["state"] == "assigned"
     queue = (await (await client.get("/api/handoffs", headers=second)).json())["handoffs"]
     assert [h["claimed_by"] for h in queue] == ["xiaowang"]
+    seen = await (await client.get("/api/chat/web-transfer/messages?after=0")).json()  # the customer is told
+    assert [(m["author"], m["text"]) for m in seen["messages"]] == [
+        ("system", "店员 xiaoli 已接入，为您服务。"), ("system", "已为您转给店员 xiaowang，TA 会接着为您服务。"),
+        ("staff", "我来接待您")]
 
 
 async def test_staff_send_a_picture_the_customer_can_open(client):

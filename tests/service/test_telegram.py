@@ -161,6 +161,8 @@ async def test_staff_group_gets_a_card_claims_it_and_answers_in_the_topic(telegr
     queue = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"]
     assert queue[0]["state"] == "assigned" and queue[0]["claimed_by"].startswith("tg-")
 
+    await eventually(lambda: "店员 小王 已接入，为您服务。" in texts_to(fake, CUSTOMER))  # by her Telegram name
+
     thread = card["_result"]["message_thread_id"]
     fake.text(STAFF_MEMBER, "可以开，下单时备注抬头就好", chat_id=STAFF_GROUP, message_thread_id=thread)
     await eventually(lambda: "可以开，下单时备注抬头就好" in texts_to(fake, CUSTOMER))

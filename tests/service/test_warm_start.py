@@ -241,7 +241,7 @@ async def test_reading_the_chat_writes_nothing_so_it_works_while_the_database_is
     finally:
         db.execute("COMMIT")
         db.close()
-    assert response.status == 200 and [m["text"] for m in body["messages"]] == ["在的"]
+    assert response.status == 200 and [m["text"] for m in body["messages"]] == ["店员 reader 已接入，为您服务。", "在的"]
     with db_session(settings) as session:
         assert session.scalar(select(func.count(Message.id)).where(Message.delivery_status == "delivered")) == 0
 

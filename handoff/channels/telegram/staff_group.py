@@ -136,12 +136,14 @@ async def note(channel: TelegramChannel, handoff_id: int, changes: dict[str, Any
 
 
 async def staff_account(sessions: async_sessionmaker[AsyncSession], user) -> Principal:
-    """The staff account of a member of the staff group (made on their first claim; web sign-in stays closed)."""
+    """The staff account of a member of the staff group (made on their first claim; web sign-in stays closed),
+    shown to customers by their Telegram first name."""
     name = f"tg-{user.username or user.id}"[:64]
     async with sessions() as session:
         account = await session.scalar(select(StaffAccount).where(StaffAccount.name == name))
         if account is None:
-            account = StaffAccount(name=name, role="staff", password_hash=hash_password(secrets.token_urlsafe(32)))
+            account = StaffAccount(name=name, role="staff", password_hash=hash_password(secrets.token_urlsafe(32)),
+                                   display_name=(user.first_name or "").strip()[:32] or None)
             session.add(account)
             await session.commit()
     return Principal(account.id, account.name, account.role)
