@@ -59,6 +59,7 @@ CLOSED_TEXT = Say("店员现在下班了，{opening} 上班后会第一时间回
 CANCEL_BUTTON = Say("取消，继续问机器人", "Cancel, keep asking the bot")
 CANCELLED_TEXT = Say("好的，已取消转人工，机器人继续为您服务。", "OK, cancelled. The bot is here for you again.")
 CANCEL_WORDS = ("取消", "不用了", "算了", "cancel")
+EMOJI_TEXT = Say("收到 😊 还有想问的，直接打字告诉我就好。", "Got it 😊 If there's anything else, just type your question.")
 # Asking for staff again while waiting: answered with the customer's place now (staff still see the message).
 STAFF_AGAIN_WORDS = ("/request_human", "转人工", "人工", "人工客服", "找店员", "店员", "客服", "human", "staff", "agent",
                      "talk to a human", "real person")
@@ -140,6 +141,11 @@ def replies_from_rasa(messages: list[dict[str, Any]]) -> tuple[list[Reply], Hand
         if custom.meta and replies:
             replies[-1].meta.update(custom.meta)
     return replies, handoff
+
+
+def is_emoji_only(text: str) -> bool:
+    """Emoji, symbols and punctuation alone (👍, 🙏🙏, 😊!): no letter, digit or Chinese character to read."""
+    return bool(text.strip()) and not any(ch.isalnum() for ch in text) and not text.startswith("/")
 
 
 class Router:
@@ -278,6 +284,9 @@ class Router:
             return await self._keep_for_staff(session, conversation, inbound, place=True)
         if conversation.state != State.BOT:
             return await self._keep_for_staff(session, conversation, inbound)
+        if is_emoji_only(text):  # 👍, 🙏, 😊: nothing to look up; a word back, and no "unsure" for the owner
+            return await self._finish(session, conversation, inbound, [Reply(EMOJI_TEXT.to(language))], None,
+                                      language)
         if (inbound.payload or {}).get("media"):  # the bot cannot look at pictures or listen to voice notes
             replies = [Reply(MEDIA_TO_STAFF_TEXT.to(language), [ask_human_button(language)])]
             return await self._finish(session, conversation, inbound, replies, None, language)

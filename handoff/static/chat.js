@@ -318,10 +318,21 @@
     }
   }
 
+  // Near the length limit a counter shows how much is left, before the box stops taking more.
+  const counter = document.getElementById("counter");
+  function count() {
+    const limit = input.maxLength, used = input.value.length;
+    counter.hidden = used < limit * 0.8;
+    counter.textContent = used + " / " + limit;
+    counter.classList.toggle("full", used >= limit);
+  }
+  input.addEventListener("input", count);
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = input.value;
     input.value = "";
+    count();
     submit(text);
   });
   input.addEventListener("keydown", (event) => {

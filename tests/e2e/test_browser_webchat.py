@@ -391,3 +391,11 @@ def test_a_reloaded_page_shows_the_chat_so_far_and_can_still_cancel(stack, brows
     wait_until(page, "[...document.querySelectorAll('.msg.bot')].some(m => m.textContent.includes('已取消转人工'))",
                timeout=30_000)
     assert "在线" in page.inner_text("#status")
+
+    page.fill("#input", "茶" * 3000)  # well before the limit: no counter
+    assert page.locator("#counter").is_hidden()
+    page.fill("#input", "茶" * 3300)  # near it: what is used of the limit
+    assert page.locator("#counter").inner_text() == "3300 / 4000"
+    page.fill("#input", "茶" * 5000)  # the box takes no more than the limit, and says so
+    assert page.locator("#counter").inner_text() == "4000 / 4000" and "full" in page.get_attribute("#counter", "class")
+    page.screenshot(path=tmp_path / "counter.png")

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from core.db import Conversation, ConversationEvent, Customer, Handoff, Message
+from core.db import Conversation, ConversationEvent, Customer, Handoff, Message, UnansweredQuestion
 from tests.service.conftest import db_session
 
 
@@ -104,6 +104,18 @@ async def test_a_first_hi_from_an_english_page_is_answered_in_english(client, se
     assert body["replies"][0]["text"].startswith("抱歉，智能助手暂时有点忙")
     body = await (await client.post("/api/chat/web-hi-default", json={"text": "hi"})).json()
     assert body["replies"][0]["text"].startswith("抱歉，智能助手暂时有点忙")  # a Chinese shop's default
+
+
+async def test_an_emoji_alone_gets_a_word_back_not_a_handoff_or_an_inbox_entry(client, settings):
+    """👍 or 🙏 has nothing to look up: the customer gets one friendly line (even with the bot away), the chat
+    stays with the bot and the owner's inbox gets nothing."""
+    body = await (await client.post("/api/chat/web-emoji", json={"text": "👍👍"})).json()
+    assert (body["state"], [r["text"] for r in body["replies"]]) == ("bot", ["收到 😊 还有想问的，直接打字告诉我就好。"])
+    english = await (await client.post("/api/chat/web-emoji-en", json={"text": "🙏", "language": "en"})).json()
+    assert [r["text"] for r in english["replies"]] == ["Got it 😊 If there's anything else, just type your question."]
+    with db_session(settings) as session:
+        assert session.scalars(select(UnansweredQuestion)).all() == []
+        assert session.scalars(select(Handoff)).all() == []
 
 
 async def test_while_waiting_messages_are_kept_for_staff_not_answered(client, settings):
