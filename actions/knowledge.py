@@ -61,7 +61,9 @@ class ActionAnswerQuestion(Action):
             text = f"{record.name} 介绍一下" if record else ""
         answer = await asyncio.to_thread(self.knowledge.answer, text, intent, mentioned, context,
                                          entity_or_slot(tracker, "destination"), language)
-        hits = [{"id": h.id, "score": round(h.score, 3)} for h in answer.hits]
+        # the entry's first question names it for staff (the handoff card says what the bot answered from)
+        hits = [{"id": h.id, "score": round(h.score, 3), "question": h.entry.questions[0] if h.entry.questions else ""}
+                for h in answer.hits]
         cards = [self.knowledge.catalog.get(p).card(language=language) for p in answer.products]
         if answer.outcome == Outcome.SHIPPING:
             dispatcher.utter_message(text=answer.text, json_message=custom_payload(meta={KB: hits, SHIPPING: True}))

@@ -8,7 +8,9 @@ import logging
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.bot_payload import KB, UNSURE, HandoffReason
+from core.bot_payload import CATALOG, FAMILY, KB, SHIPPING, UNSURE, HandoffReason
+from handoff.feedback import PREFIX as FEEDBACK_PREFIX
+from handoff.feedback import parse as parse_feedback
 from handoff.states import Event, State, next_state
 from core.db import Conversation, ConversationEvent, Customer, Handoff, Message, aware, utcnow
 from handoff.transcript import message_json
@@ -17,6 +19,7 @@ log = logging.getLogger(__name__)
 
 TRANSCRIPT_LIMIT = 200
 SUMMARY_QUESTIONS = 3
+CONTEXT_LINES = 8  # what the bot did, its last steps
 DEFAULT_WAIT_S = 180
 
 
@@ -43,9 +46,48 @@ async def build_context(session: AsyncSession, conversation: Conversation, reaso
         "customer": {"name": customer.name, "language": customer.language, "channel": customer.channel,
                      "first_seen": aware(customer.first_seen).isoformat(), "earlier_conversations": earlier},
         "kb_answers": kb_answers,
+        "bot_did": bot_did(messages),
         "products": products,
         "transcript": [message_json(m) for m in messages],
     }
+
+
+def bot_did(messages: list[Message]) -> list[str]:
+    """What the bot did with each question, in words for staff: answered from which entry, unsure, recommended
+    gifts, quoted shipping, and where the customer said 没用 (the console shows these, not ids and scores)."""
+    said, question = [], ""
+    by_id = {message.id: message for message in messages}
+    for message in messages:
+        payload = message.payload or {}
+        if message.direction == "in":
+            verdict = parse_feedback(message.text) if message.text.startswith(FEEDBACK_PREFIX) else None
+            if verdict and not verdict[1] and verdict[0] in by_id:
+                said.append(f"顾客说没用：{about(by_id[verdict[0]])}")
+            elif not message.text.startswith("/"):
+                question = message.text
+            continue
+        if message.author != "bot":
+            continue
+        meta = payload.get("meta", {})
+        asked = f"「{question[:40]}」" if question else "顾客的问题"
+        if meta.get(UNSURE):
+            said.append(f"没把握，没有直接回答{asked}")
+        elif meta.get(SHIPPING):
+            said.append(f"报了运费和时效：{asked}")
+        elif meta.get(CATALOG) or meta.get(FAMILY):
+            said.append(f"用商品资料回答了{asked}")
+        elif meta.get(KB):
+            said.append(f"回答了{asked}，用的是{about(message)}")
+        elif payload.get("products"):
+            said.append(f"推荐了 {len(payload['products'])} 件商品：" + "、".join(p.get("name", "") for p in payload["products"]))
+    return said[-CONTEXT_LINES:]
+
+
+def about(message: Message) -> str:
+    """The knowledge entry an answer came from, by its first question (its id for older answers)."""
+    hits = ((message.payload or {}).get("meta", {}) or {}).get(KB) or [{}]
+    first = hits[0] if isinstance(hits[0], dict) else {}
+    return f"条目「{first.get('question') or first.get('id') or '?'}」"
 
 
 async def open_handoff(session: AsyncSession, conversation: Conversation, reason: HandoffReason) -> tuple[Handoff, int]:

@@ -165,7 +165,11 @@
     add("摘要", context.summary || "—");
     add("顾客", (context.customer.name || "—") + " · " + context.customer.channel + " · " + context.customer.language);
     add("以前的对话", String(context.customer.earlier_conversations));
-    add("已回答", context.kb_answers.map((k) => k.id + " (" + k.score + ")").join("，") || "—");
+    const did = el("dd");  // what the bot did, in words (older cards have only the entries' ids)
+    const steps = context.bot_did || context.kb_answers.map((k) => "用条目 " + k.id + " 回答");
+    if (steps.length) { const list = el("ul", null, "bot-did"); list.append(...steps.map((s) => el("li", s))); did.append(list); }
+    else did.textContent = "—";
+    dl.append(el("dt", "机器人做了"), did);
     add("推荐过", context.products.map((p) => p.name + " ¥" + p.price).join("，") || "—");
     box.append(dl);
   }

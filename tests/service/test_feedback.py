@@ -370,3 +370,22 @@ async def test_with_too_few_other_hits_the_next_best_questions_are_offered(bot, 
     questions = [q for q in expected_questions(bot, closest) if q != PUER][:2]
     assert sorry[0]["text"] == NOT_HELPFUL_TEXT.zh
     assert sorry[0]["buttons"] == [*({"title": q, "payload": q} for q in questions), ASK_HUMAN] and len(questions) == 2
+
+
+async def test_the_handoff_card_says_in_words_what_the_bot_did(bot, settings):
+    """Staff read what happened, not ids and scores: which entry answered what, where the customer said 没用,
+    what the bot was unsure of."""
+    reply = (await say(bot, "web-card", PUER))["replies"][0]
+    entry_id = stored_bot_message(settings, message_id_of(reply["feedback"][0])).payload["meta"]["kb"][0]["id"]
+    first_question = next(e for e in bot.server.app[KNOWLEDGE].index.entries if e.id == entry_id).questions[0]
+    await say(bot, "web-card", payload=reply["feedback"][1]["payload"])  # 没用
+    await say(bot, "web-card", PANDA)
+    await say(bot, "web-card", payload="/request_human")
+    staff = bearer(bot, "xiaoli", "staff")
+    queue = (await (await bot.get("/api/handoffs", headers=staff)).json())["handoffs"]
+    detail = await (await bot.get(f"/api/conversations/{queue[0]['conversation_id']}", headers=staff)).json()
+    assert detail["handoff"]["context"]["bot_did"] == [
+        f"回答了「{PUER}」，用的是条目「{first_question}」",
+        f"顾客说没用：条目「{first_question}」",
+        f"没把握，没有直接回答「{PANDA}」",
+    ]
