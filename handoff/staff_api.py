@@ -162,6 +162,20 @@ async def push_product(request: web.Request) -> web.Response:
     return web.json_response({"sent": product.id}, status=201)
 
 
+PRODUCT_MATCHES = 8
+
+
+async def find_products(request: web.Request) -> web.Response:
+    """Products whose name (Chinese, English or another name) contains ``q``, for staff to push a card."""
+    await require(request, "staff")
+    words = request.query.get("q", "").strip().lower()[:40]
+    products = request.app[KNOWLEDGE].catalog.products.values()
+    found = [p for p in products if not words or any(words in name.lower() for name in (p.name, p.name_en, *p.aliases))]
+    return web.json_response({"products": [
+        {"id": p.id, "name": p.name, "price": float(p.price), "stock": p.stock, "image": p.image}
+        for p in found[:PRODUCT_MATCHES]]})
+
+
 async def resolve(request: web.Request) -> web.Response:
     """End the handoff: the bot takes over again and the customer is asked for a rating."""
     principal = await require(request, "staff")
@@ -205,3 +219,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/conversations", bot_conversations)
     app.router.add_post("/api/conversations/{conversation_id}/takeover", take_over)
     app.router.add_post("/api/conversations/{conversation_id}/products", push_product)
+    app.router.add_get("/api/products", find_products)

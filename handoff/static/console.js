@@ -265,6 +265,24 @@
     $("canned-pick").value = "";
     $("reply-text").focus();
   });
+  // A product card, found by name, can go into the chat at any time (not only during a call).
+  let offered = [];
+  $("product-name").addEventListener("input", async () => {
+    const data = await api("GET", "/api/products?q=" + encodeURIComponent($("product-name").value.trim())).catch(() => null);
+    if (!data) return;
+    offered = data.products;
+    $("product-options").replaceChildren(...offered.map((p) => {
+      const option = el("option"); option.value = p.name; option.label = p.price + "元" + (p.stock ? "" : " · 缺货"); return option;
+    }));
+  });
+  $("push-product").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = $("product-name").value.trim(), id = openId;
+    const product = offered.find((p) => p.name === name) || (offered.length === 1 ? offered[0] : null);
+    if (!product || id === null) { notice("请从列表里选一个商品", "error"); return; }
+    await api("POST", "/api/conversations/" + id + "/products", { product: product.id })
+      .then(() => { notice("已发给顾客：" + product.name, "ok"); $("product-name").value = ""; }).catch(problem);
+  });
   $("take-from").addEventListener("click", async () => {
     const holder = $("take-from").dataset.holder, id = openId;
     if (id === null || !(await confirmInPage("从 " + holder + " 手里接过这个对话？之后由您回复顾客。"))) return;

@@ -101,6 +101,18 @@ def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path
     shop_now = datetime.now(ZoneInfo("Asia/Shanghai"))  # the shop's time zone, not the browser's (UTC here)
     assert first_time in {(shop_now - timedelta(minutes=m)).strftime("%H:%M") for m in range(3)}
 
+    # what the bot did, in words on the context card (not ids and scores)
+    assert "推荐了 3 件商品" in console.inner_text("#context .bot-did")
+
+    # a product card found by name goes into the chat at any time
+    console.fill("#product-name", "牛肉干")
+    wait_until(console, "document.querySelectorAll('#product-options option').length === 1")
+    console.fill("#product-name", "内蒙古风干牛肉干")
+    console.click("#push-product button")
+    console.locator(".notice.ok", has_text="已发给顾客：内蒙古风干牛肉干").wait_for(timeout=10_000)
+    wait_until(customer, "[...document.querySelectorAll('.msg.staff .product .name')].some("
+                         "(n) => n.textContent === '内蒙古风干牛肉干')", timeout=30_000)
+
     # the page stays put: the header and the chat title do not scroll away with a long transcript
     assert console.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight + 1")
     title_top = console.locator("#chat-title").bounding_box()["y"]

@@ -162,3 +162,22 @@ async def test_metrics_count_by_the_shops_day_when_it_differs_from_the_utc_day(c
     async with client.server.app[SESSIONS]() as session:
         days = await daily_metrics(session, settings.hours.zone, 1, now=started + timedelta(minutes=15))
     assert [(d.day.isoformat(), d.conversations) for d in days] == [("2026-11-26", 1)]
+
+
+async def test_staff_find_a_product_by_name_and_push_its_card_into_the_chat(client, settings):
+    staff = bearer(client, "xiaoli", "staff")
+    found = (await (await client.get("/api/products?q=牛肉干", headers=staff)).json())["products"]
+    assert [p["id"] for p in found] == ["beef-jerky"] and found[0]["name"] == "内蒙古风干牛肉干"
+    english = (await (await client.get("/api/products?q=BEEF JERKY", headers=staff)).json())["products"]
+    assert [p["id"] for p in english] == ["beef-jerky"]  # by the English name too, whatever the case
+    assert (await (await client.get("/api/products?q=没有这种东西", headers=staff)).json())["products"] == []
+    assert (await client.get("/api/products?q=牛肉")).status == 401
+
+    conversation_id = await claimed_chat(client, "web-card-push", staff)
+    pushed = await client.post(f"/api/conversations/{conversation_id}/products", json={"product": "beef-jerky"},
+                               headers=staff)
+    assert pushed.status == 201
+    seen = await (await client.get("/api/chat/web-card-push/messages?after=0")).json()
+    card = seen["messages"][-1]
+    assert (card["author"], card["from"], [p["id"] for p in card["products"]]) == ("staff", "xiaoli", ["beef-jerky"])
+    assert card["text"] == "给您看看这款：内蒙古风干牛肉干"
