@@ -260,7 +260,15 @@
     if (told) noted = false;
     else if (!noted) { addNotice(TEXT.limited); noted = true; }
     restsUntil = Date.now() + 1000 * Math.max(1, seconds || 1);
-    setTimeout(() => { send.disabled = Date.now() < restsUntil; }, restsUntil - Date.now() + 50);
+    setTimeout(() => { sending(Date.now() < restsUntil); }, restsUntil - Date.now() + 50);
+  }
+
+  // While a message is on its way (or the shop asked to wait), the send button and the quick questions rest,
+  // so a double tap sends once.
+  const suggestions = document.querySelectorAll("#suggestions button");
+  function sending(busy) {
+    send.disabled = busy;
+    suggestions.forEach((button) => { button.disabled = busy; });
   }
 
   let resumed = Promise.resolve();  // the first look at the chat, then (until it is known) the message before
@@ -268,7 +276,7 @@
     const text = (shown || "").trim();
     if (!text) return;
     const mine = options && options.quiet ? null : addMine(text);
-    send.disabled = true;
+    sending(true);
     const before = resumed;
     let done = null;
     if (!known) resumed = before.then(() => new Promise((resolve) => { done = resolve; }));
@@ -314,7 +322,7 @@
       }
     } finally {
       if (done) done();
-      send.disabled = Date.now() < restsUntil;
+      sending(Date.now() < restsUntil);
     }
   }
 

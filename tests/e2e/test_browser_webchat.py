@@ -344,6 +344,18 @@ def test_quick_messages_of_a_new_chat_stay_in_that_chat(stack, browser):
     assert stored == [(sender, "你好"), (sender, "普洱茶能放多久"), (sender, "寄到北京要几天")]
 
 
+def test_a_double_tap_on_a_quick_question_sends_it_once(stack, browser):
+    """The quick questions rest while a message is on its way: a double tap asks once, gets one answer."""
+    page = browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
+    page.goto(stack.app_url + "/")
+    page.locator("#suggestions button", has_text="寄到北京要几天").dblclick()
+    wait_until(page, "document.querySelectorAll('.msg.bot').length >= 2", timeout=30_000)
+    wait_until(page, "!document.querySelector('#suggestions button').disabled", timeout=30_000)
+    page.wait_for_timeout(1000)
+    assert page.locator(".msg.me").all_inner_texts() == ["寄到北京要几天？"]
+    assert len([t for t in page.locator(".msg.bot").all_inner_texts() if t.startswith("寄到北京")]) == 1
+
+
 def test_a_customer_whose_cookies_were_cleared_is_told_a_new_chat_started(stack, browser):
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
