@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from knowledge.files import TOPICS, ImportFileError, KBEntryIn, read_kb_file, write_kb_file
+from knowledge.files import TOPIC_NAMES, TOPICS, ImportFileError, KBEntryIn, read_kb_file, write_kb_file
 from knowledge.inbox import AnsweredNow, group_questions
 from knowledge.store import delete_entry, entry_history, kb_export_items, rollback_entry, save_entry, upsert_kb
 from knowledge.live import KNOWLEDGE, reload_knowledge
@@ -136,7 +136,7 @@ async def try_question(request: web.Request) -> web.Response:
 async def admin_page(request: web.Request) -> web.Response:
     principal = await require_page(request, "owner")
     html = request.app[TEMPLATES].get_template("admin_kb.html").render(
-        user=principal.name, role=principal.role, csrf=request[CSRF], topics=TOPICS,
+        user=principal.name, role=principal.role, csrf=request[CSRF], topics=TOPICS, topic_names=TOPIC_NAMES,
         products=sorted(request.app[KNOWLEDGE].catalog.products.values(), key=lambda p: p.id))
     return web.Response(text=html, content_type="text/html")
 

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 TOPICS = ("shelf_life", "storage", "vacuum_packing", "shipping", "product_info", "payment",
           "after_sales", "other")
+TOPIC_NAMES = {"shelf_life": "保质期", "storage": "保存方法", "vacuum_packing": "真空包装", "shipping": "运费和发货",
+               "product_info": "商品介绍", "payment": "付款和发票", "after_sales": "售后", "other": "其他"}  # for owners
 RECIPIENTS = ("elder", "parent", "boss", "colleague", "friend", "child", "partner", "client",
               "teacher", "patient")
 OCCASIONS = ("spring_festival", "mid_autumn", "dragon_boat", "birthday", "business_visit",

@@ -4,6 +4,11 @@
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
+  // Topics in Chinese, as the page's topic list names them (the API keeps the English keys).
+  const topicName = (topic) => {
+    const option = [...$("e-topic").options].find((o) => o.value === topic);
+    return option ? option.textContent : topic;
+  };
   let current = null; // entry id in the editor, or null for a new entry
   let pendingInbox = null; // inbox question ids that the entry being edited should resolve
   const REASONS = {
@@ -62,7 +67,7 @@
     body.replaceChildren();
     for (const entry of data.entries) {
       const row = el("tr");
-      row.append(el("td", entry.id), el("td", entry.topic), el("td", entry.product || "—"),
+      row.append(el("td", entry.id), el("td", topicName(entry.topic)), el("td", entry.product || "—"),
                  el("td", entry.questions[0] + (entry.questions.length > 1 ? " …(" + entry.questions.length + ")" : "")),
                  el("td", "r" + entry.revision));
       row.addEventListener("click", () => openEntry(entry.id));

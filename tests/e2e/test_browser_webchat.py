@@ -97,6 +97,8 @@ def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser):
     owner.fill("input[name=password]", password)
     owner.click("button[type=submit]")
     owner.wait_for_selector("#entries tbody tr", timeout=30_000)
+    topics = set(owner.locator("#entries tbody tr td:nth-child(2)").all_inner_texts())
+    assert "保质期" in topics and not topics & {"shelf_life", "storage", "other"}  # topics in Chinese
     owner.wait_for_selector("#inbox li button", timeout=30_000)
     assert "熊猫玩偶有卖吗" in owner.locator("#inbox").inner_text()
     assert owner.evaluate("window.pwned === undefined") and owner.locator("#inbox img").count() == 0
