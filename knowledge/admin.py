@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 from pathlib import Path
 
@@ -65,6 +66,25 @@ async def put_entry(request: web.Request) -> web.Response:
     principal = await require(request, "owner")
     body = await json_object(request)
     body["id"] = request.match_info["entry_id"]
+    return await _save(request, principal, body)
+
+
+async def new_entry(request: web.Request) -> web.Response:
+    """Create an entry whose id the shop makes: readable, from its product and topic (puer-ripe-cake-storage,
+    then -2, -3 … when taken), so owners never have to invent one."""
+    principal = await require(request, "owner")
+    body = await json_object(request)
+    stem = "-".join(part for part in (str(body.get("product") or "shop"), str(body.get("topic") or "other"))
+                    ).replace("_", "-").lower()
+    stem = re.sub(r"[^a-z0-9.\-]+", "-", stem).strip("-.")[:80] or "entry"
+    async with request.app[SESSIONS]() as session:
+        taken = set((await session.scalars(select(KBEntry.id).where(KBEntry.id.like(f"{stem}%")))).all())
+    body["id"] = next(candidate for candidate in (stem, *(f"{stem}-{n}" for n in range(2, len(taken) + 3)))
+                      if candidate not in taken)
+    return await _save(request, principal, body, status=201)
+
+
+async def _save(request: web.Request, principal, body: dict, status: int = 200) -> web.Response:
     try:
         item = KBEntryIn.model_validate(body)
     except ValidationError as exc:
@@ -78,7 +98,7 @@ async def put_entry(request: web.Request) -> web.Response:
             row = await session.get(KBEntry, item.id)
         result = _entry_json(row)
     await reload_knowledge(request.app)
-    return web.json_response({"entry": result})
+    return web.json_response({"entry": result}, status=status)
 
 
 async def remove_entry(request: web.Request) -> web.Response:
@@ -109,7 +129,7 @@ async def rollback(request: web.Request) -> web.Response:
         row = await session.get(KBEntry, entry_id)
         result = _entry_json(row)
     await reload_knowledge(request.app)
-    return web.json_response({"entry": result})
+    return web.json_response({"entry": result}, status=status)
 
 
 async def try_question(request: web.Request) -> web.Response:
@@ -237,6 +257,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/kb/entries", list_entries)
     app.router.add_get("/api/kb/entries/{entry_id}", get_entry)
     app.router.add_put("/api/kb/entries/{entry_id}", put_entry)
+    app.router.add_post("/api/kb/entries", new_entry)
     app.router.add_delete("/api/kb/entries/{entry_id}", remove_entry)
     app.router.add_post("/api/kb/entries/{entry_id}/rollback", rollback)
     app.router.add_post("/api/kb/search", try_question)

@@ -125,16 +125,19 @@
       answer_en: $("e-answer-en").value.trim(),
       tags: $("e-tags").value.split(/[,，]/).map((t) => t.trim()).filter(Boolean),
     };
-    const saved = await api("PUT", "/api/kb/entries/" + encodeURIComponent(id), entry).catch(report);
+    // A new entry without an id gets a readable one from the shop (its product and topic).
+    const saved = await (id ? api("PUT", "/api/kb/entries/" + encodeURIComponent(id), entry)
+                            : api("POST", "/api/kb/entries", entry)).catch(report);
     if (!saved) return;
+    const savedId = saved.entry.id;
     if (pendingInbox) {
-      await api("POST", "/api/kb/unanswered/resolve", { ids: pendingInbox, entry_id: id }).catch(report);
+      await api("POST", "/api/kb/unanswered/resolve", { ids: pendingInbox, entry_id: savedId }).catch(report);
       pendingInbox = null;
       loadInbox();
     }
-    toast("已保存，机器人立即使用新答案");
-    current = id;
-    openEntry(id);
+    toast("已保存，机器人立即使用新答案（编号 " + savedId + "）");
+    current = savedId;
+    openEntry(savedId);
     loadEntries();
   }
 

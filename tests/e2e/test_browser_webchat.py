@@ -104,7 +104,7 @@ def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser):
     assert owner.evaluate("window.pwned === undefined") and owner.locator("#inbox img").count() == 0
 
     owner.locator("#inbox li").first.get_by_text("建新条目").click()
-    owner.fill("#e-id", "panda-toy")
+    assert owner.input_value("#e-id") == ""  # left empty: the shop names it from its product and topic
     owner.fill("#e-questions", "熊猫玩偶有卖吗\n有没有熊猫公仔")
     owner.fill("#e-answer", "有的！熊猫玩偶59元一只，成都发货。")
     owner.click("#entry-form button:has-text('保存')")
@@ -112,7 +112,8 @@ def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser):
     owner.fill("#try-q", "熊猫公仔有卖吗")
     owner.click("#try-form button")
     owner.wait_for_selector("#try-hits li", timeout=30_000)
-    assert owner.locator("#try-hits li").first.locator("button").inner_text() == "panda-toy"
+    assert owner.input_value("#e-id") == "shop-other"
+    assert owner.locator("#try-hits li").first.locator("button").inner_text() == "shop-other"
 
     status, body = stack.chat(f"web-{uuid.uuid4().hex[:8]}", {"text": "熊猫玩偶有卖吗"})
     assert body["replies"][0]["text"] == "有的！熊猫玩偶59元一只，成都发货。"

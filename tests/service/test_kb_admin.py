@@ -197,3 +197,20 @@ async def test_admin_page_has_the_english_answer_editor(client):
     assert '<option value="shelf_life">保质期</option>' in html and '<option value="other">其他</option>' in html
     script = await (await client.get("/static/admin.js")).text()
     assert 'answer_en: $("e-answer-en").value.trim()' in script and "change.after.answer_en" in script
+
+
+async def test_a_new_entry_without_an_id_gets_a_readable_one_from_its_product_and_topic(client):
+    owner = bearer(client, "laoban-ids", "owner")
+    made = []
+    for product, topic in (("dengying-beef", "after_sales"), ("dengying-beef", "after_sales"), ("", "shelf_life"),
+                           ("puer-ripe-cake", "storage")):  # the demo shop has puer-ripe-cake-storage already
+        response = await client.post("/api/kb/entries", headers=owner,
+                                     json={**NEW_ENTRY, "product": product, "topic": topic})
+        assert response.status == 201
+        made.append((await response.json())["entry"]["id"])
+    assert made == ["dengying-beef-after-sales", "dengying-beef-after-sales-2", "shop-shelf-life",
+                    "puer-ripe-cake-storage-2"]
+    hit = await top_hit(client, owner, "你们卖不卖熊猫玩偶")  # live at once, under its new id
+    assert hit["id"] in made
+    refused = await client.post("/api/kb/entries", headers=owner, json={"topic": "storage", "questions": []})
+    assert refused.status == 422 and "questions" in await refused.text()
