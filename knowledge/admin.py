@@ -129,7 +129,7 @@ async def rollback(request: web.Request) -> web.Response:
         row = await session.get(KBEntry, entry_id)
         result = _entry_json(row)
     await reload_knowledge(request.app)
-    return web.json_response({"entry": result}, status=status)
+    return web.json_response({"entry": result})
 
 
 async def try_question(request: web.Request) -> web.Response:

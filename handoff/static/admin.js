@@ -98,14 +98,17 @@
     fillEditor(data.entry || { id: id });
     const history = $("history");
     history.replaceChildren();
+    const now = data.entry;
     for (const change of data.revisions.slice().reverse()) {
-      const item = el("li", "r" + change.revision + " · " + change.action + " · " + change.author + " · " +
-                      change.at.replace("T", " ").slice(0, 16) + " ");
+      const item = el("li", "第 " + change.revision + " 版 · " + (ACTIONS[change.action] || change.action) + " · " +
+                      change.author + " · " + change.at.replace("T", " ").slice(0, 16) + " ");
       if (change.after) {
         const button = el("button", "恢复到这一版", "link");
         button.addEventListener("click", async () => {
+          if (!(await confirmRollback(now, change))) return;
           await api("POST", "/api/kb/entries/" + encodeURIComponent(id) + "/rollback", { revision: change.revision })
-            .then(() => { toast("已恢复，立即生效"); openEntry(id); loadEntries(); }).catch(report);
+            .then(() => { toast("已恢复到第 " + change.revision + " 版，立即生效"); openEntry(id); loadEntries(); })
+            .catch(report);
         });
         item.append(button);
         item.append(el("div", "答案：" + change.after.answer, "rev-text"));
@@ -113,6 +116,29 @@
       }
       history.append(item);
     }
+  }
+
+  const ACTIONS = { create: "新建", update: "修改", delete: "删除", rollback: "恢复", import: "导入" };
+  // Before a rollback: the entry now and the chosen revision side by side, lines that differ marked.
+  function confirmRollback(now, change) {
+    const fields = (entry) => entry ? [["问法", (entry.questions || []).join("\n")], ["答案", entry.answer || ""],
+                                       ["英文回答", entry.answer_en || ""], ["主题", topicName(entry.topic)]] : [];
+    const side = (box, mine, other) => {
+      box.replaceChildren();
+      const theirs = Object.fromEntries(fields(other));
+      for (const [label, value] of fields(mine)) {
+        box.append(el("div", label, "diff-label"), el("div", value || "—", value === theirs[label] ? "diff-same" : "diff-changed"));
+      }
+      if (!mine) box.append(el("div", "（已删除）", "diff-changed"));
+    };
+    side($("diff-now"), now, change.after);
+    side($("diff-then"), change.after, now);
+    $("rollback-title").textContent = "恢复到第 " + change.revision + " 版？";
+    $("diff-then-title").textContent = "第 " + change.revision + " 版 · " + change.at.replace("T", " ").slice(0, 16);
+    const dialog = $("rollback");
+    dialog.returnValue = "";
+    dialog.showModal();
+    return new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true }));
   }
 
   async function saveEntry(event) {

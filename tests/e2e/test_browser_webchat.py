@@ -82,7 +82,7 @@ def test_buttons_are_clickable_and_customer_text_is_not_html(page):
     assert buttons.first.is_disabled()
 
 
-def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser):
+def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser, tmp_path):
     name, password = f"owner{uuid.uuid4().hex[:6]}", "tea-and-porcelain"
     subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", "owner", "--password", password],
                    env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, check=True, capture_output=True)
@@ -117,6 +117,24 @@ def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser):
 
     status, body = stack.chat(f"web-{uuid.uuid4().hex[:8]}", {"text": "熊猫玩偶有卖吗"})
     assert body["replies"][0]["text"] == "有的！熊猫玩偶59元一只，成都发货。"
+
+    # a second version, then back to the first: the two side by side first, what changed marked, asked once
+    owner.fill("#e-answer", "熊猫玩偶卖完了，下周到货。")
+    owner.click("#entry-form button:has-text('保存')")
+    wait_until(owner, "document.querySelectorAll('#history li').length === 2", timeout=30_000)
+    owner.locator("#history li", has_text="第 1 版").locator("button", has_text="恢复到这一版").click()
+    assert owner.inner_text("#rollback-title") == "恢复到第 1 版？"
+    assert owner.locator("#diff-now .diff-changed").all_inner_texts() == ["熊猫玩偶卖完了，下周到货。"]
+    assert owner.locator("#diff-then .diff-changed").all_inner_texts() == ["有的！熊猫玩偶59元一只，成都发货。"]
+    owner.set_viewport_size({"width": 1366, "height": 900})
+    owner.screenshot(path=tmp_path / "kb-rollback-diff.png")
+    owner.click("#rollback button[value=no]")  # cancelled: nothing changes
+    assert owner.locator("#history li").count() == 2
+    owner.locator("#history li", has_text="第 1 版").locator("button", has_text="恢复到这一版").click()
+    owner.click("#rollback-yes")
+    wait_until(owner, "document.querySelectorAll('#history li').length === 3", timeout=30_000)
+    assert owner.locator("#history li").first.inner_text().startswith("第 3 版 · 恢复")
+    assert owner.input_value("#e-answer") == "有的！熊猫玩偶59元一只，成都发货。"
 
 
 def test_customer_sees_staff_replies_and_rates_the_service(stack, page, tmp_path):
