@@ -72,6 +72,34 @@ class FakeBotAPI:
         return {"message": {"message_id": next(self._message_ids), "date": int(time.time()),
                             "chat": self.chat(user_id), "from": self.user(user_id), "voice": voice}}
 
+    def message(self, user_id: int, **content) -> dict[str, Any]:
+        """A customer's message in their private chat, with ``content`` (a sticker, a contact, …)."""
+        return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": self.chat(user_id),
+                "from": self.user(user_id), **content}
+
+    def send(self, user_id: int, **content) -> tuple[int, int]:
+        """A customer sends a message of any kind; returns (update id, message id)."""
+        message = self.message(user_id, **content)
+        return self.push({"message": message}), message["message_id"]
+
+    def edit(self, user_id: int, message_id: int, text: str) -> int:
+        """The customer edits a message they sent (Telegram sends it again as ``edited_message``)."""
+        message = {**self.message(user_id, text=text), "message_id": message_id, "edit_date": int(time.time())}
+        return self.push({"edited_message": message})
+
+    def sticker(self, user_id: int, emoji: str) -> int:
+        return self.send(user_id, sticker={"file_id": "sticker1", "file_unique_id": "st1", "width": 512,
+                                           "height": 512, "is_animated": False, "is_video": False,
+                                           "type": "regular", "emoji": emoji})[0]
+
+    def attachment(self, user_id: int, kind: str, data: bytes, caption: str = "", **fields) -> int:
+        """A photo or a document (``fields``: file_name, mime_type); the file is served for downloading."""
+        file_id = f"{kind}{len(self.files)}"
+        self.files[file_id] = data
+        described = {"file_id": file_id, "file_unique_id": file_id, "file_size": len(data), **fields}
+        content = [{**described, "width": 640, "height": 480}] if kind == "photo" else described
+        return self.send(user_id, **{kind: content}, **({"caption": caption} if caption else {}))[0]
+
     def flood_chat(self, chat_id: int, seconds: float) -> None:
         """Telegram's flood control on one chat: every call to it is answered 429 for ``seconds``."""
         self.flooded_chats[str(chat_id)] = time.monotonic() + seconds
