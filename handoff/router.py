@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import re
 import time
@@ -189,7 +190,8 @@ class Router:
     async def handle(self, channel: str, external_id: str, text: str, *, name: str = "", language: str = "zh",
                      channel_message_id: str | None = None, media: dict[str, str] | None = None,
                      address: str | None = None, limited: limits.Over | None = None,
-                     extra: dict[str, Any] | None = None, answers: Mapping[str, Say] | None = None) -> RouteResult:
+                     extra: dict[str, Any] | None = None,
+                     answers: Mapping[str, Say | Reply] | None = None) -> RouteResult:
         """Route one customer message (already validated) and return the replies to show.
 
         ``channel_message_id`` (a Telegram update id, a web chat's client message id) makes a message sent
@@ -202,7 +204,8 @@ class Router:
         it — not the bot, now or later — and the customer gets the limit's notice if ``limited.notify``.
         ``extra``: what the channel keeps with the message (Telegram's message id; ``edit_of``: the message an
         edit changes, stored for staff and not answered again). ``answers``: the channel's own answer by the
-        conversation's state (a command's help), stored as the bot's reply; while waiting, with the place.
+        conversation's state (a command's help; a Reply for one with buttons), stored as the bot's reply;
+        while waiting, with the place.
         """
         async with self._lock(channel, external_id):
             stored = await retry_busy(lambda: self._store(channel, external_id, text, name, language,
@@ -268,7 +271,7 @@ class Router:
             return Stored(conversation_id, inbound.id, state, language, replies=tuple(notice))
 
     async def _act(self, session: AsyncSession, conversation: Conversation, customer: Customer,
-                   inbound: Message, answers: Mapping[str, Say] | None = None) -> RouteResult:
+                   inbound: Message, answers: Mapping[str, Say | Reply] | None = None) -> RouteResult:
         """What a stored, pending message gets; the same whether it just came in or the sweep found it."""
         text, language, payload = inbound.text, customer.language, inbound.payload or {}
         if inbound.delivery_status != pending.PENDING:  # handled meanwhile (by the sweep, say)
@@ -276,7 +279,7 @@ class Router:
         if "edit_of" in payload:  # an edit: staff see it marked; what the bot said to the original stands
             return await self._keep_for_staff(session, conversation, inbound)
         if (answer := (answers or {}).get(conversation.state)) is not None:
-            told = [Reply(answer.to(language))]
+            told = [dataclasses.replace(answer) if isinstance(answer, Reply) else Reply(answer.to(language))]
             await self._store_replies(session, conversation, told)
             kept = await self._keep_for_staff(session, conversation, inbound, place=conversation.state == State.WAITING)
             return RouteResult(conversation.id, conversation.state, [*told, *kept.replies])

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from core.db import Message
 from handoff.channels.telegram.customers import (
-    HELP_TEXT, NOTED_TEXT, NOTHING_TO_CANCEL_TEXT, STAFF_HERE_TEXT, TOO_LARGE, UNKNOWN_COMMAND_TEXT,
+    HELP_TEXT, LANGUAGE_MENU, NOTED_TEXT, NOTHING_TO_CANCEL_TEXT, STAFF_HERE_TEXT, TOO_LARGE, UNKNOWN_COMMAND_TEXT,
 )
 from handoff.router import CANCELLED_TEXT, EMOJI_TEXT, MEDIA_TO_STAFF_TEXT
 from tests.service.conftest import db_session
@@ -56,6 +56,8 @@ async def test_commands_are_answered_with_the_bot_while_waiting_and_with_staff(t
     assert await replies_to(fake, lambda: fake.text(CUSTOMER, "/cancel"), 1) == [NOTHING_TO_CANCEL_TEXT.to("zh")]
     assert await replies_to(fake, lambda: fake.text(CUSTOMER, "/foo"), 1) == [unknown_zh]
     assert unknown_zh.startswith("我不认识这个命令") and help_zh in unknown_zh
+    menu = LANGUAGE_MENU.text
+    assert await replies_to(fake, lambda: fake.text(CUSTOMER, "/language"), 1) == [menu]
 
     handed = await replies_to(fake, lambda: fake.text(CUSTOMER, "紫砂壶能开发票吗"), 2)  # Rasa down: to staff
     place = handed[-1]
@@ -64,15 +66,19 @@ async def test_commands_are_answered_with_the_bot_while_waiting_and_with_staff(t
     assert await replies_to(fake, lambda: fake.text(CUSTOMER, "/human"), 1) == [place]
     assert await replies_to(fake, lambda: fake.text(CUSTOMER, "/start"), 2) == [help_zh, place]
     assert await replies_to(fake, lambda: fake.text(CUSTOMER, "/foo"), 2) == [unknown_zh, place]
+    assert await replies_to(fake, lambda: fake.text(CUSTOMER, "/language"), 2) == [menu, place]
     assert await replies_to(fake, lambda: fake.text(CUSTOMER, "/cancel"), 1) == [CANCELLED_TEXT.to("zh")]
 
-    commands = ["/help", "/start", "/cancel", "/foo", "紫砂壶能开发票吗", "/help", "/request_human", "/start", "/foo",
-                "/cancel"]
+    commands = ["/help", "/start", "/cancel", "/foo", "/language", "紫砂壶能开发票吗", "/help", "/request_human",
+                "/start", "/foo", "/language", "/cancel"]
     stored = inbound(settings)
     assert [text for text, _status, _payload in stored] == commands
     assert {status for _text, status, _payload in stored} == {"received"}
-    assert [text for text, _status in bot_said(settings)][:4] == [help_zh, help_zh, NOTHING_TO_CANCEL_TEXT.to("zh"),
-                                                                   unknown_zh]
+    assert [text for text, _status in bot_said(settings)][:5] == [help_zh, help_zh, NOTHING_TO_CANCEL_TEXT.to("zh"),
+                                                                   unknown_zh, menu]
+    menus = [p for p in fake.delivered("sendMessage", CUSTOMER) if p["text"] == menu]
+    assert [[b["callback_data"] for b in sum(m["reply_markup"]["inline_keyboard"], [])] for m in menus] == [
+        ["lang:zh", "lang:en"]] * 2
     assert {status for _text, status in bot_said(settings)} == {"sent"}
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.constants import MessageLimit
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -30,13 +30,14 @@ from handoff import limits
 from handoff.channels.telegram.channel import CHANNEL, TelegramChannel, channel_of, show
 from handoff.channels.telegram.sending import TITLE_MARK, reply_sends
 from handoff.media import image_kind, save_media
-from handoff.router import EMOJI_TEXT
+from handoff.router import EMOJI_TEXT, Reply
 
 log = logging.getLogger(__name__)
 
 LANGUAGE_SET = Say("好的，之后用中文回复您（您写英文时，我也用英文回复）。",
                    "OK, I'll answer in English (and in Chinese whenever you write in Chinese).")
-LANGUAGE_TEXT = "请选择语言 / Choose a language:"
+LANGUAGE_MENU = Reply("请选择语言 / Choose a language:", [{"title": "中文", "payload": "lang:zh"},
+                                                         {"title": "English", "payload": "lang:en"}])
 MEDIA_KINDS = {"photo": ("[图片]", "jpg"), "voice": ("[语音]", "oga"), "video": ("[视频]", "mp4"),
                "video_note": ("[视频]", "mp4"), "audio": ("[音频]", "mp3"), "document": ("[文件]", None)}
 MAX_MEDIA_BYTES = 10 * 1024 * 1024  # one attachment (Telegram lets bots fetch up to 20 MB)
@@ -81,7 +82,7 @@ EVERY_STATE = (State.BOT, State.WAITING, State.ASSIGNED)
 
 async def route(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, fetch: Fetch | None = None, *,
                 caption: str = "", extra: Mapping[str, object] | None = None,
-                answers: Mapping[str, Say] | None = None) -> None:
+                answers: Mapping[str, Say | Reply] | None = None) -> None:
     """Send a customer's message through the router; their chat gets the replies (through the outbox).
 
     Over the limits the message is still stored, marked ``limited``, and the customer told once per window;
@@ -149,11 +150,8 @@ async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/language: choose Chinese or English answers."""
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton("中文", callback_data="lang:zh"),
-                                    InlineKeyboardButton("English", callback_data="lang:en")]])
-    show(update, context, functools.partial(update.effective_chat.send_message, LANGUAGE_TEXT, reply_markup=markup),
-         "language menu")
+    """/language: choose Chinese or English answers (the menu in every state; while waiting, with the place)."""
+    await route(update, context, "/language", answers=dict.fromkeys(EVERY_STATE, LANGUAGE_MENU))
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
