@@ -203,9 +203,10 @@ class Router:
         message is over an abuse limit (handoff.limits.admit): it is stored ``limited`` and nothing acts on
         it — not the bot, now or later — and the customer gets the limit's notice if ``limited.notify``.
         ``extra``: what the channel keeps with the message (Telegram's message id; ``edit_of``: the message an
-        edit changes, stored for staff and not answered again). ``answers``: the channel's own answer by the
-        conversation's state (a command's help; a Reply for one with buttons), stored as the bot's reply;
-        while waiting, with the place.
+        edit changes, stored for staff and not answered again; ``described``: the text is the channel's
+        description of what was sent, 「[贴纸 😊]」, which says nothing of the customer's language).
+        ``answers``: the channel's own answer by the conversation's state (a command's help; a Reply for one
+        with buttons), stored as the bot's reply; while waiting, with the place.
         """
         async with self._lock(channel, external_id):
             stored = await retry_busy(lambda: self._store(channel, external_id, text, name, language,
@@ -235,8 +236,9 @@ class Router:
         first time in the window) as a bot reply, in the same transaction: a flood costs one commit a message.
         """
         async with self.sessions() as session:
+            words = "" if (extra or {}).get("described") else text
             conversation, language = await self._open_conversation(session, channel, external_id, name,
-                                                                   language, text, address)
+                                                                   language, words, address)
             conversation_id, state = conversation.id, conversation.state  # a rollback below expires them
             if channel_message_id:
                 known = await session.scalar(select(Message.id).where(

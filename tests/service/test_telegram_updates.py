@@ -117,6 +117,32 @@ async def test_stickers_contacts_locations_and_other_messages_are_stored_and_ans
     assert bot_said(settings) == [(EMOJI_TEXT.to("zh"), "sent"), *[(noted, "sent")] * 4]
 
 
+async def test_an_english_speaking_customer_is_answered_in_english(telegram):
+    fake, client, settings = telegram
+    english = {"language": "en"}
+    assert await replies_to(fake, lambda: fake.send(CUSTOMER, text="/help", entities=[
+        {"type": "bot_command", "offset": 0, "length": 5}], **english), 1) == [HELP_TEXT.en]
+    assert await replies_to(fake, lambda: fake.send(CUSTOMER, text="/nope", entities=[
+        {"type": "bot_command", "offset": 0, "length": 5}], **english), 1) == [UNKNOWN_COMMAND_TEXT.en]
+    assert UNKNOWN_COMMAND_TEXT.en.startswith("I don't know that command") and HELP_TEXT.en in UNKNOWN_COMMAND_TEXT.en
+    assert await replies_to(fake, lambda: fake.send(CUSTOMER, sticker={
+        "file_id": "s", "file_unique_id": "s", "width": 512, "height": 512, "is_animated": False, "is_video": False,
+        "type": "regular", "emoji": "👍"}, **english), 1) == [EMOJI_TEXT.en]
+    assert await replies_to(fake, lambda: fake.send(CUSTOMER, location={"latitude": 1.0, "longitude": 2.0},
+                                                    **english), 1) == [NOTED_TEXT.en]
+    assert await replies_to(fake, lambda: fake.send(CUSTOMER, contact={"phone_number": "+8613800138000",
+                                                                       "first_name": "小张"}, **english), 1) == [
+        NOTED_TEXT.en]  # a Chinese name in the contact says nothing of the customer's language
+    assert await replies_to(fake, lambda: fake.attachment(CUSTOMER, "photo", b"\xff\xd8\xff", **english), 1) == [
+        MEDIA_TO_STAFF_TEXT.en]
+    assert await replies_to(fake, lambda: fake.attachment(CUSTOMER, "document", b"PK", file_name="a.zip",
+                                                          file_size=30 * 1024 * 1024, **english), 1) == [
+        TOO_LARGE.notice.en]
+    assert [text for text, _status, _payload in inbound(settings)] == [
+        "/help", "/nope", "[贴纸 👍]", "[位置] 1.000000,2.000000", "[联系方式] 小张 +8613800138000", "[图片]",
+        "[文件] a.zip（文件过大，未接收）"]
+
+
 async def test_a_document_is_kept_for_staff_and_one_too_large_is_stored_as_a_note(telegram):
     fake, client, settings = telegram
     staff = bearer(client, "xiaoli", "staff")

@@ -81,21 +81,23 @@ EVERY_STATE = (State.BOT, State.WAITING, State.ASSIGNED)
 
 
 async def route(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, fetch: Fetch | None = None, *,
-                caption: str = "", extra: Mapping[str, object] | None = None,
+                caption: str = "", described: bool = False, extra: Mapping[str, object] | None = None,
                 answers: Mapping[str, Say | Reply] | None = None) -> None:
     """Send a customer's message through the router; their chat gets the replies (through the outbox).
 
     Over the limits the message is still stored, marked ``limited``, and the customer told once per window;
     an attachment is fetched (``fetch``) only for a message that passed, and only once. ``caption``: the
-    question sent with it, stored and answered in its place once the attachment is kept. ``extra`` and
-    ``answers``: see Router.handle; Telegram's message id is always kept (an edit finds its original by it).
+    question sent with it, stored and answered in its place once the attachment is kept. ``described``: the
+    text names what was sent (「[贴纸 😊]」), not the customer's words. ``extra`` and ``answers``: see
+    Router.handle; Telegram's message id is always kept (an edit finds its original by it).
     """
     channel, user = channel_of(context), update.effective_user
     language = "en" if (user.language_code or "").startswith("en") else "zh"
     sent = update.message or update.edited_message  # None for a pressed button
     kept = {**({"telegram_message_id": sent.message_id} if sent else {}), **(extra or {})}
     handle = functools.partial(channel.router.handle, CHANNEL, str(user.id), name=user.full_name, language=language,
-                               channel_message_id=str(update.update_id), extra=kept, answers=answers)
+                               channel_message_id=str(update.update_id), answers=answers,
+                               extra={**kept, "described": True} if described else kept)
     if await channel.seen(update.update_id):  # a redelivery: not counted again, nothing fetched again
         await handle(text)
         log.info("telegram update %s was already handled", update.update_id)
@@ -104,7 +106,7 @@ async def route(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, f
     fetched = await fetch() if fetch is not None and over is None else None
     if isinstance(fetched, Refusal):
         result = await handle(f"{text}（{fetched.note}）", limited=MEDIA_REFUSED)
-        notice = fetched.notice.to(detect(text, language))
+        notice = fetched.notice.to(detect(caption, language))  # the text names the attachment: not their words
         show(update, context, functools.partial(context.bot.send_message, update.effective_chat.id, notice),
              "attachment refused")
     elif fetched is not None and caption:
@@ -146,7 +148,8 @@ async def on_human(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cancel: leave the queue and go back to the bot. With the bot there is nothing to cancel; with staff
     the chat stays theirs (they see the /cancel and can close it), and the customer is told they are there."""
-    await route(update, context, "/cancel", answers={State.BOT: NOTHING_TO_CANCEL_TEXT, State.ASSIGNED: STAFF_HERE_TEXT})
+    await route(update, context, "/cancel",
+                answers={State.BOT: NOTHING_TO_CANCEL_TEXT, State.ASSIGNED: STAFF_HERE_TEXT})
 
 
 async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -193,7 +196,7 @@ async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return {"kind": kind, "url": save_media(channel.media_dir, data, extension or file_extension(data)),
                 "bytes": len(data)}
 
-    await route(update, context, text, fetch, caption=(message.caption or "").strip())
+    await route(update, context, text, fetch, caption=(message.caption or "").strip(), described=True)
 
 
 def file_extension(data: bytes) -> str:
@@ -204,14 +207,16 @@ def file_extension(data: bytes) -> str:
 async def on_sticker(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A sticker: stored by its emoji, and answered as an emoji alone is."""
     sticker = update.effective_message.sticker
-    await route(update, context, f"[贴纸 {sticker.emoji or ''}]".replace(" ]", "]"), answers={State.BOT: EMOJI_TEXT})
+    await route(update, context, f"[贴纸 {sticker.emoji or ''}]".replace(" ]", "]"), described=True,
+                answers={State.BOT: EMOJI_TEXT})
 
 
 async def on_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A shared contact: stored as text for staff, and acknowledged."""
     contact = update.effective_message.contact
     name = " ".join(part for part in (contact.first_name, contact.last_name) if part)
-    await route(update, context, f"[联系方式] {name} {contact.phone_number}", answers={State.BOT: NOTED_TEXT})
+    await route(update, context, f"[联系方式] {name} {contact.phone_number}", described=True,
+                answers={State.BOT: NOTED_TEXT})
 
 
 async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -219,13 +224,13 @@ async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     message = update.effective_message
     location, venue = message.location, message.venue
     place = f" {venue.title} {venue.address}" if venue else ""
-    await route(update, context, f"[位置] {location.latitude:.6f},{location.longitude:.6f}{place}",
+    await route(update, context, f"[位置] {location.latitude:.6f},{location.longitude:.6f}{place}", described=True,
                 answers={State.BOT: NOTED_TEXT})
 
 
 async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Anything else a customer sends (a poll, a dice, a game): stored for staff, and acknowledged."""
-    await route(update, context, "[其他消息]", answers={State.BOT: NOTED_TEXT})
+    await route(update, context, "[其他消息]", described=True, answers={State.BOT: NOTED_TEXT})
 
 
 async def on_edit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
