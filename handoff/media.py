@@ -12,7 +12,7 @@ from aiohttp import web
 from web.keys import SETTINGS
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
-EXTENSIONS = ("jpg", "png", "webp", "gif", "ogg", "oga", "mp3", "m4a", "mp4", "webm")
+EXTENSIONS = ("jpg", "png", "webp", "gif", "ogg", "oga", "mp3", "m4a", "mp4", "webm", "pdf", "bin")
 NAME = re.compile(rf"^[A-Za-z0-9_-]{{22}}\.({'|'.join(EXTENSIONS)})$")
 # The format is decided by the bytes, never by the file name or the declared type.
 SIGNATURES = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"))

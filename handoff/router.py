@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import re
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -188,7 +189,9 @@ class Router:
 
     async def handle(self, channel: str, external_id: str, text: str, *, name: str = "", language: str = "zh",
                      channel_message_id: str | None = None, media: dict[str, str] | None = None,
-                     address: str | None = None, limited: limits.Over | None = None) -> RouteResult:
+                     address: str | None = None, limited: limits.Over | None = None,
+                     extra: dict[str, Any] | None = None,
+                     answers: Mapping[str, Say | Reply] | None = None) -> RouteResult:
         """Route one customer message (already validated) and return the replies to show.
 
         ``channel_message_id`` (a Telegram update id, a web chat's client message id) makes a message sent
@@ -199,10 +202,15 @@ class Router:
         ``address``: the client's (kept on the customer for the open-handoffs limit). ``limited``: the
         message is over an abuse limit (handoff.limits.admit): it is stored ``limited`` and nothing acts on
         it — not the bot, now or later — and the customer gets the limit's notice if ``limited.notify``.
+        ``extra``: what the channel keeps with the message (Telegram's message id; ``edit_of``: the message an
+        edit changes, stored for staff and not answered again; ``described``: the text is the channel's
+        description of what was sent, 「[贴纸 😊]」, which says nothing of the customer's language).
+        ``answers``: the channel's own answer by the conversation's state (a command's help; a Reply for one
+        with buttons), stored as the bot's reply; while waiting, with the place.
         """
         async with self._lock(channel, external_id):
             stored = await retry_busy(lambda: self._store(channel, external_id, text, name, language,
-                                                          channel_message_id, media, address, limited))
+                                                          channel_message_id, media, address, limited, extra))
             if stored.duplicate:
                 return await self._replay(stored)
             if limited:
@@ -212,7 +220,7 @@ class Router:
                     conversation = await session.get(Conversation, stored.conversation_id)
                     customer = await session.get(Customer, conversation.customer_id)
                     inbound = await session.get(Message, stored.message_id)
-                    return await self._act(session, conversation, customer, inbound)
+                    return await self._act(session, conversation, customer, inbound, answers)
             except Exception:  # stored, so not lost: the sweep finishes it (e.g. once the database is free)
                 log.exception("message %s was stored but not handled; the sweep will finish it", stored.message_id)
                 self.wake.set()
@@ -221,15 +229,16 @@ class Router:
 
     async def _store(self, channel: str, external_id: str, text: str, name: str, language: str,
                      channel_message_id: str | None, media: dict[str, str] | None, address: str | None,
-                     limited: limits.Over | None) -> Stored:
+                     limited: limits.Over | None, extra: dict[str, Any] | None) -> Stored:
         """Store the message first (``pending``), in one short transaction of its own.
 
         Over a limit it is stored ``limited``, with the limit's notice when the customer is to be told (the
         first time in the window) as a bot reply, in the same transaction: a flood costs one commit a message.
         """
         async with self.sessions() as session:
+            words = "" if (extra or {}).get("described") else text
             conversation, language = await self._open_conversation(session, channel, external_id, name,
-                                                                   language, text, address)
+                                                                   language, words, address)
             conversation_id, state = conversation.id, conversation.state  # a rollback below expires them
             if channel_message_id:
                 known = await session.scalar(select(Message.id).where(
@@ -241,7 +250,8 @@ class Router:
                               channel=channel, text=text,
                               delivery_status=pending.LIMITED if limited else pending.PENDING,
                               channel_message_id=channel_message_id,
-                              payload={**({"media": media} if media else {}), **({"limit": limited.limit} if limited else {})})
+                              payload={**(extra or {}), **({"media": media} if media else {}),
+                                       **({"limit": limited.limit} if limited else {})})
             session.add(inbound)
             if limited and limited.first and limited.limit in limits.NETWORK_LIMITS and address:
                 await self.desk.set_aside(session, address, limited.limit)
@@ -263,11 +273,18 @@ class Router:
             return Stored(conversation_id, inbound.id, state, language, replies=tuple(notice))
 
     async def _act(self, session: AsyncSession, conversation: Conversation, customer: Customer,
-                   inbound: Message) -> RouteResult:
+                   inbound: Message, answers: Mapping[str, Say | Reply] | None = None) -> RouteResult:
         """What a stored, pending message gets; the same whether it just came in or the sweep found it."""
-        text, language = inbound.text, customer.language
+        text, language, payload = inbound.text, customer.language, inbound.payload or {}
         if inbound.delivery_status != pending.PENDING:  # handled meanwhile (by the sweep, say)
             return RouteResult(conversation.id, conversation.state, [])
+        if "edit_of" in payload:  # an edit: staff see it marked; what the bot said to the original stands
+            return await self._keep_for_staff(session, conversation, inbound)
+        if (answer := (answers or {}).get(conversation.state)) is not None:
+            told = [dataclasses.replace(answer) if isinstance(answer, Reply) else Reply(answer.to(language))]
+            await self._store_replies(session, conversation, told)
+            kept = await self._keep_for_staff(session, conversation, inbound, place=conversation.state == State.WAITING)
+            return RouteResult(conversation.id, conversation.state, [*told, *kept.replies])
         if text.startswith("/rate"):
             inbound.delivery_status = pending.HANDLED
             replies = await self._rate(session, conversation, text, language)
@@ -287,7 +304,7 @@ class Router:
         if is_emoji_only(text):  # 👍, 🙏, 😊: nothing to look up; a word back, and no "unsure" for the owner
             return await self._finish(session, conversation, inbound, [Reply(EMOJI_TEXT.to(language))], None,
                                       language)
-        if (inbound.payload or {}).get("media"):  # the bot cannot look at pictures or listen to voice notes
+        if payload.get("media") and not payload.get("captioned"):  # the bot cannot look or listen; a caption it reads
             replies = [Reply(MEDIA_TO_STAFF_TEXT.to(language), [ask_human_button(language)])]
             return await self._finish(session, conversation, inbound, replies, None, language)
         return await self._answer(session, conversation, customer, inbound)

@@ -15,6 +15,8 @@ def message_json(message: Message) -> dict:
         shown["feedback"] = payload["feedback"]
     if payload.get("from"):  # the display name of the staff member who wrote it (or who joined)
         shown["from"] = payload["from"]
+    if "edit_of" in payload:  # a customer's edit (Telegram): the message it changes, None if not kept
+        shown["edit_of"] = payload["edit_of"]
     if payload.get("limit"):  # which abuse limit kept it from the bot (handoff.limits)
         shown["limit"] = payload["limit"]
     return shown

@@ -39,8 +39,8 @@ class FakeBotAPI:
     _arrived: asyncio.Event | None = None
 
     # ------------------------------------------------------------ what tests do
-    def user(self, user_id: int, name: str = "小王") -> dict[str, Any]:
-        return {"id": user_id, "is_bot": False, "first_name": name, "language_code": "zh-hans"}
+    def user(self, user_id: int, name: str = "小王", language: str = "zh-hans") -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": name, "language_code": language}
 
     def push(self, update: dict[str, Any]) -> int:
         update = {"update_id": next(self._ids), **update}
@@ -71,6 +71,35 @@ class FakeBotAPI:
                  **({"file_size": len(data)} if declared else {})}
         return {"message": {"message_id": next(self._message_ids), "date": int(time.time()),
                             "chat": self.chat(user_id), "from": self.user(user_id), "voice": voice}}
+
+    def message(self, user_id: int, language: str = "zh-hans", **content) -> dict[str, Any]:
+        """A customer's message in their private chat, with ``content`` (a sticker, a contact, …)."""
+        return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": self.chat(user_id),
+                "from": self.user(user_id, language=language), **content}
+
+    def send(self, user_id: int, language: str = "zh-hans", **content) -> tuple[int, int]:
+        """A customer (whose app is in ``language``) sends a message of any kind; returns (update id, message id)."""
+        message = self.message(user_id, language, **content)
+        return self.push({"message": message}), message["message_id"]
+
+    def edit(self, user_id: int, message_id: int, text: str) -> int:
+        """The customer edits a message they sent (Telegram sends it again as ``edited_message``)."""
+        message = {**self.message(user_id, text=text), "message_id": message_id, "edit_date": int(time.time())}
+        return self.push({"edited_message": message})
+
+    def sticker(self, user_id: int, emoji: str) -> int:
+        return self.send(user_id, sticker={"file_id": "sticker1", "file_unique_id": "st1", "width": 512,
+                                           "height": 512, "is_animated": False, "is_video": False,
+                                           "type": "regular", "emoji": emoji})[0]
+
+    def attachment(self, user_id: int, kind: str, data: bytes, caption: str = "", language: str = "zh-hans",
+                   **fields) -> int:
+        """A photo or a document (``fields``: file_name, mime_type); the file is served for downloading."""
+        file_id = f"{kind}{len(self.files)}"
+        self.files[file_id] = data
+        described = {"file_id": file_id, "file_unique_id": file_id, "file_size": len(data), **fields}
+        content = [{**described, "width": 640, "height": 480}] if kind == "photo" else described
+        return self.send(user_id, language, **{kind: content}, **({"caption": caption} if caption else {}))[0]
 
     def flood_chat(self, chat_id: int, seconds: float) -> None:
         """Telegram's flood control on one chat: every call to it is answered 429 for ``seconds``."""

@@ -203,7 +203,7 @@
       const tapped = m.direction === "in" && m.text.startsWith("/") ? buttonTitle(m.text, detail.transcript.slice(0, index)) : null;
       item.append(el("span", (AUTHORS[m.author] || m.author) + (m.from ? " " + m.from : "") + " · " + shopTime(m.at), "who"));
       if (tapped) item.append(el("span", "👆 " + tapped, "tapped"));
-      else if (m.text) item.append(el("span", m.text));
+      else if (m.text) item.append(el("span", ("edit_of" in m ? "(已编辑) " : "") + m.text));
       if ((m.products || []).length) {
         const cards = el("div", null, "cards");
         cards.append(...m.products.map(productCard));

@@ -31,7 +31,8 @@ from telegram.ext import (
 from core.settings import Settings
 from handoff.channels.telegram.channel import TelegramChannel
 from handoff.channels.telegram.customers import (
-    on_button, on_cancel, on_human, on_language, on_media, on_start, on_text,
+    on_button, on_cancel, on_contact, on_edit, on_help, on_human, on_language, on_location, on_media, on_other,
+    on_start, on_sticker, on_text, on_unknown_command,
 )
 from handoff.channels.telegram.outbox import Outbox
 from handoff.channels.telegram.staff_group import on_staff_claim, on_staff_reply
@@ -80,18 +81,26 @@ def build_application(settings: Settings, channel: TelegramChannel) -> Applicati
                    .concurrent_updates(ChatOrderedUpdates()).build())
     application.bot_data["channel"] = channel
     staff = filters.Chat(chat_id=int(channel.staff_chat)) if channel.staff_chat.lstrip("-").isdigit() else None
-    private = filters.ChatType.PRIVATE
+    # The first handler that matches takes the update: an edit before everything (commands included).
+    application.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, on_edit))
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     application.add_handler(CommandHandler("start", on_start, filters=private))
+    application.add_handler(CommandHandler("help", on_help, filters=private))
     application.add_handler(CommandHandler("human", on_human, filters=private))
     application.add_handler(CommandHandler("cancel", on_cancel, filters=private))
     application.add_handler(CommandHandler("language", on_language, filters=private))
+    application.add_handler(MessageHandler(private & filters.COMMAND, on_unknown_command))
     application.add_handler(CallbackQueryHandler(on_staff_claim, pattern=r"^claim:\d+$"))
     application.add_handler(CallbackQueryHandler(on_button))
     if staff is not None:
         application.add_handler(MessageHandler(staff & filters.TEXT & ~filters.COMMAND, on_staff_reply))
-    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, on_text))
-    application.add_handler(MessageHandler(
-        private & (filters.PHOTO | filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE | filters.AUDIO), on_media))
+    application.add_handler(MessageHandler(private & filters.TEXT, on_text))
+    application.add_handler(MessageHandler(private & (filters.PHOTO | filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE
+                                                      | filters.AUDIO | filters.Document.ALL), on_media))
+    application.add_handler(MessageHandler(private & filters.Sticker.ALL, on_sticker))
+    application.add_handler(MessageHandler(private & filters.CONTACT, on_contact))
+    application.add_handler(MessageHandler(private & filters.LOCATION, on_location))
+    application.add_handler(MessageHandler(private, on_other))
     application.add_error_handler(on_error)
     return application
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from core.db import Message
+from core.db import Conversation, Customer, Message
 from core.limits import Limiter
 from core.settings import Settings
 from handoff.desk import Desk
@@ -49,6 +49,16 @@ class TelegramChannel:
         async with self.sessions() as session:
             return await session.scalar(select(Message.id).where(
                 Message.channel == CHANNEL, Message.channel_message_id == str(update_id))) is not None
+
+    async def original_of(self, external_id: str, telegram_message_id: int) -> int | None:
+        """The stored message a customer's edit changes (None: sent before it was kept, or never stored)."""
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(Message.id).join(Conversation, Message.conversation_id == Conversation.id)
+                .join(Customer, Conversation.customer_id == Customer.id)
+                .where(Customer.channel == CHANNEL, Customer.external_id == external_id, Message.direction == "in",
+                       Message.payload["telegram_message_id"].as_integer() == telegram_message_id)
+                .order_by(Message.id).limit(1))
 
 
 def channel_of(context: ContextTypes.DEFAULT_TYPE) -> TelegramChannel:
