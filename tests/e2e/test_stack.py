@@ -177,14 +177,15 @@ def test_handoff_through_the_real_stack(stack):
     status, body = stack.chat(who, {"text": "转人工"})
     assert body["state"] == "waiting" and "第" in body["replies"][-1]["text"]
     stack.chat(who, {"text": "我想视频看看茶汤颜色"})  # with staff now: must never reach Rasa
-    token = staff_token(stack.data_dir)
+    name = f"staff{uuid.uuid4().hex[:6]}"
+    token = staff_token(stack.data_dir, name=name)
     queue = call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"]
     mine = next(h for h in queue if "大红袍能放多久" in h["summary"])
     assert mine["reason"] == "customer_request"
     call(stack.app_url, "POST", f"/api/handoffs/{mine['id']}/claim", token)
     call(stack.app_url, "POST", f"/api/conversations/{mine['conversation_id']}/messages", token, {"text": "马上给您泡一壶看看"})
     status, seen = stack.customers.request(who, "/messages?after=0")
-    assert status == 200 and [m["text"] for m in seen["messages"]] == ["马上给您泡一壶看看"]
+    assert status == 200 and [m["text"] for m in seen["messages"]] == [f"店员 {name} 已接入，为您服务。", "马上给您泡一壶看看"]
     call(stack.app_url, "POST", f"/api/conversations/{mine['conversation_id']}/resolve", token)
     assert "我想视频看看茶汤颜色" not in rasa_user_texts(stack, who)
 
