@@ -303,7 +303,7 @@ class Desk:
         carries the name the customer knows them by (``from``)."""
         async with self.operation() as session:
             conversation, _handoff = await self.assigned_in(session, conversation_id, by)
-            shown = (await session.get(StaffAccount, by.id)).shown_name
+            shown = await self._shown_name(session, by.id)
             message = await self.send_in(session, conversation, lambda language: signed(compose(language), shown),
                                          author)
         return message
@@ -337,10 +337,15 @@ class Desk:
                          said: Say) -> Customer:
         """Tell the customer who is with them now, by the name they are shown (the bot is quiet meanwhile)."""
         customer = await session.get(Customer, conversation.customer_id)
-        shown = (await session.get(StaffAccount, staff_id)).shown_name
+        shown = await self._shown_name(session, staff_id)
         self._store_out(session, conversation, customer, "system",
                         Outgoing(said.to(customer.language).format(name=shown)))
         return customer
+
+    @staticmethod
+    async def _shown_name(session: AsyncSession, staff_id: int) -> str:
+        """The name customers know a staff member by (their display name, else the account name)."""
+        return (await session.get(StaffAccount, staff_id)).shown_name
 
     async def _open(self, session: AsyncSession, conversation: Conversation,
                     reason: HandoffReason) -> tuple[Handoff, int]:

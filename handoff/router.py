@@ -389,8 +389,7 @@ class Router:
                 await note_question(session, message, handoff or HandoffReason.BOT_UNAVAILABLE)
             if handoff:
                 position = await self.desk.request(session, conversation, handoff)
-                queued = Reply(await self._queue_text(session, position, language),
-                               [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])
+                queued = await self._queued(session, position, language)
                 await self._store_replies(session, conversation, [queued])
                 replies = [*replies, queued]
             await self.desk.commit(session)
@@ -415,8 +414,7 @@ class Router:
         replies = []
         if place and (handoff := await current_handoff(session, conversation.id)):
             language = (await session.get(Customer, conversation.customer_id)).language
-            text = await self._queue_text(session, await queue_position(session, handoff), language)
-            replies = [Reply(text, [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])]
+            replies = [await self._queued(session, await queue_position(session, handoff), language)]
             await self._store_replies(session, conversation, replies)
         await self.desk.kept_for_staff(session, conversation)
         await self.desk.commit(session)
@@ -611,14 +609,15 @@ class Router:
             await session.flush()
         return customer
 
-    async def _queue_text(self, session: AsyncSession, position: int, language: str) -> str:
-        """Where the customer stands: place and expected wait, or when staff are back."""
+    async def _queued(self, session: AsyncSession, position: int, language: str) -> Reply:
+        """Where the customer stands: place and expected wait, or when staff are back; and how to leave."""
         now = utcnow()
         if not self.hours.is_open(now):
-            opening = self.hours.next_opening(now)
-            return CLOSED_TEXT.to(language).format(opening=describe(opening, now, language))
-        minutes = await estimated_wait_minutes(session, position)
-        return QUEUE_TEXT.to(language).format(position=position, minutes=minutes, plural="s" if minutes != 1 else "")
+            text = CLOSED_TEXT.to(language).format(opening=describe(self.hours.next_opening(now), now, language))
+        else:
+            minutes = await estimated_wait_minutes(session, position)
+            text = QUEUE_TEXT.to(language).format(position=position, minutes=minutes, plural="s" if minutes != 1 else "")
+        return Reply(text, [{"title": CANCEL_BUTTON.to(language), "payload": "/cancel"}])
 
     async def _cancel(self, session: AsyncSession, conversation: Conversation, language: str) -> list[Reply]:
         await self.desk.cancel(session, conversation)
