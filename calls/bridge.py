@@ -167,14 +167,14 @@ class Calls:
         for task in room.timers:
             if task is not asyncio.current_task():
                 task.cancel()
-        async with self.sessions() as session:  # the record first: whoever is told "ended" can read it
-            call = await session.get(Call, room.call_id)
-            call.ended_at, call.end_reason = utcnow(), reason
-            await self.record_event(session, room, "call_ended",
-                                    {"reason": reason, "duration_s": call_duration_s(call) or 0})
-            await session.commit()
+        try:  # the record first: whoever is told "ended" can read it
+            await self._store_end(room, reason)
+        except Exception:  # the call still ends for the people in it; the record keeps its start
+            log.exception("call %s: its end (%s) could not be stored", room.call_id, reason)
         for role in ROLES:
             await self.send(room, role, {"type": "ended", "reason": reason})
+        for ws in list(room.sockets.values()):  # after being told: each socket's handler then returns
+            await ws.close()
         if room.recorder is not None:
             await room.recorder.stop()
         for pc in room.peers.values():
@@ -183,6 +183,15 @@ class Calls:
             for track in tracks.values():
                 track.stop()
         log.info("call %s ended: %s", room.call_id, reason)
+
+    async def _store_end(self, room: Room, reason: str) -> None:
+        async with self.sessions() as session:
+            # The write comes first, so it waits its turn for SQLite's lock rather than upgrading a read.
+            await session.execute(update(Call).where(Call.id == room.call_id).values(ended_at=utcnow(), end_reason=reason))
+            call = await session.get(Call, room.call_id)
+            await self.record_event(session, room, "call_ended",
+                                    {"reason": reason, "duration_s": call_duration_s(call) or 0})
+            await session.commit()
 
     async def end_later(self, room: Room, delay_s: float, reason: str, unless_role: str | None = None) -> None:
         await asyncio.sleep(delay_s)

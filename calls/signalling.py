@@ -21,7 +21,7 @@ from sqlalchemy import update
 from calls.bridge import CALLS, ROLES, Room, other
 from calls.ice import ice_servers, read_customer_token, web_join_allowed
 from core.accounts import Principal
-from core.db import Call, Conversation, Customer, utcnow
+from core.db import Call, Conversation, Customer, retry_busy, utcnow
 from handoff.channels.telegram.miniapp import init_data_user, verify_init_data
 from handoff.episodes import current_handoff
 from web.auth import authenticate, refuse_cross_origin
@@ -130,9 +130,8 @@ async def call_socket(request: web.Request) -> web.WebSocketResponse:
                 continue
             if not isinstance(message, dict):
                 continue
-            await handle_signal(request.app, room, role, message)
-            if room.ended:
-                break
+            # Shielded: a shutdown cancelling this handler must not cut a database write in half.
+            await asyncio.shield(handle_signal(request.app, room, role, message))
     finally:
         if room.sockets.get(role) is ws and not room.ended:
             await calls.send(room, other(role), {"type": "peer_left", "role": role})
@@ -188,18 +187,22 @@ async def store_stats(app: web.Application, room: Room, role: str, message: dict
     if not sample:
         return
     await app[CALLS].send(room, "staff", {"type": "peer_stats", "role": role, **sample})
-    async with app[SESSIONS]() as session:
-        call = await session.get(Call, room.call_id)
-        summary = dict(call.quality or {})
-        side = dict(summary.get(role, {}))
-        count = side.get("samples", 0) + 1
-        for name in ("rtt_ms", "bitrate_kbps", "loss"):
-            if name in sample:
-                side[f"avg_{name}"] = round((side.get(f"avg_{name}", 0) * (count - 1) + sample[name]) / count, 3)
-        side["max_loss"] = max(side.get("max_loss", 0), sample.get("loss", 0))
-        if "width" in sample:
-            side["resolution"] = f"{int(sample['width'])}x{int(sample.get('height', 0))}"
-        side["samples"] = count
-        summary[role] = side
-        call.quality = summary
-        await session.commit()
+
+    async def keep_average() -> None:  # read, then write: a whole unit, tried again while SQLite is busy
+        async with app[SESSIONS]() as session:
+            call = await session.get(Call, room.call_id)
+            summary = dict(call.quality or {})
+            side = dict(summary.get(role, {}))
+            count = side.get("samples", 0) + 1
+            for name in ("rtt_ms", "bitrate_kbps", "loss"):
+                if name in sample:
+                    side[f"avg_{name}"] = round((side.get(f"avg_{name}", 0) * (count - 1) + sample[name]) / count, 3)
+            side["max_loss"] = max(side.get("max_loss", 0), sample.get("loss", 0))
+            if "width" in sample:
+                side["resolution"] = f"{int(sample['width'])}x{int(sample.get('height', 0))}"
+            side["samples"] = count
+            summary[role] = side
+            call.quality = summary
+            await session.commit()
+
+    await retry_busy(keep_average)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from calls.ice import ice_servers
 from techan.app import create_app
 from core.accounts import sign
-from core.db import Call, ConversationEvent
+from core.db import Call, ConversationEvent, make_engine
 from tests.call_peer import CallPeer, web_customer_hello
 from tests.conftest import wait_until
 from tests.service.conftest import db_session, migrated_demo_shop
@@ -253,3 +253,31 @@ async def test_a_dropped_customer_can_rejoin_and_a_drop_that_lasts_ends_the_call
     finally:
         await staff_peer.close()
         await customer.close()
+
+
+
+async def test_at_shutdown_a_call_ends_for_both_people_even_when_its_end_cannot_be_stored(
+        aiohttp_client, settings, knowledge, caplog):
+    """Another writer holding SQLite's lock past the busy timeout must not leave the people in the call waiting
+    or the shutdown failing: they are told and their peers closed; the lost record is logged."""
+    from calls.bridge import CALLS
+
+    client, settings = await call_app(aiohttp_client, settings.model_copy(update={"db_busy_timeout_s": 0.2}),
+                                      knowledge, "p2p")
+    staff = bearer(client, "xiaoli", "staff")
+    call, _ = await start(client, "web-call-locked", staff)
+    staff_peer, customer = await both_join(client, call, staff, "web-call-locked")
+    other = make_engine(settings).raw_connection()
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        await client.server.app[CALLS].close_all()
+        await wait_until(lambda: staff_peer.ended.is_set() and customer.ended.is_set())
+    finally:
+        other.rollback()
+        other.close()
+        await staff_peer.close()
+        await customer.close()
+    assert [m for m in customer.messages if m.get("type") == "ended"] == [{"type": "ended", "reason": "server_shutdown"}]
+    assert client.server.app[CALLS].rooms == {}
+    assert f"call {call['call_id']}: its end (server_shutdown) could not be stored" in caplog.text
+    assert stored_call(settings, call["call_id"]).ended_at is None  # what was lost is said, not hidden
