@@ -55,7 +55,7 @@ async def hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
     """The hub for the app's life, told of queue and transcript changes; at shutdown every console and chat
     page is told the server is going."""
     app[HUB] = hub = Hub()
-    app[BUS].subscribe(QueueChanged, hub.queue_changed)
-    app[BUS].subscribe(TranscriptChanged, hub.transcript_changed)
+    app[BUS].subscribe(QueueChanged, hub.queue_changed, every_instance=True)
+    app[BUS].subscribe(TranscriptChanged, hub.transcript_changed, every_instance=True)
     yield
     await app[HUB].close_all()

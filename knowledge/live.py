@@ -11,7 +11,8 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.db import KBEntry
+from core.db import KBEntry, Product, ShippingRate
+from handoff.events import BUS, KnowledgeChanged
 from knowledge.service import Knowledge, read_snapshot
 from web.keys import SESSIONS, SETTINGS
 
@@ -22,9 +23,13 @@ POLL_SECONDS = 0.5
 
 
 def kb_version(session: Session) -> tuple:
-    """Changes whenever any entry is added, edited or deleted, by this process or another."""
-    return tuple(session.execute(select(func.count(KBEntry.id), func.coalesce(func.sum(KBEntry.revision), 0),
-                                        func.max(KBEntry.updated_at))).one())
+    """Changes whenever any entry, product or shipping rate is added, edited or deleted, by any process."""
+    entries = session.execute(select(func.count(KBEntry.id), func.coalesce(func.sum(KBEntry.revision), 0),
+                                     func.max(KBEntry.updated_at))).one()
+    products = session.execute(select(func.count(Product.id), func.max(Product.updated_at))).one()
+    rates = session.execute(select(func.count(ShippingRate.id), func.coalesce(func.sum(ShippingRate.fee), 0),
+                                   func.coalesce(func.sum(ShippingRate.days_max), 0))).one()
+    return (*entries, *products, *rates)
 
 
 class LiveKnowledge:
@@ -46,7 +51,8 @@ class LiveKnowledge:
             self.version = version
 
     async def watch(self) -> None:
-        """Pick up edits made outside this process (``techan kb import``) within a second."""
+        """Pick up edits made outside the app (``techan kb import``, ``techan catalog import``) within a second,
+        also when no Redis tells of them."""
         while True:
             await asyncio.sleep(POLL_SECONDS)
             try:
@@ -63,7 +69,9 @@ LIVE_KNOWLEDGE = web.AppKey("live_knowledge", LiveKnowledge)
 
 
 async def reload_knowledge(app: web.Application) -> None:
-    await app[LIVE_KNOWLEDGE].reload()
+    """After an edit: this instance's index first (the editor sees the change when the request returns), then
+    every other instance's, told over the bus."""
+    await app[BUS].emit(KnowledgeChanged())
 
 
 def knowledge_lifecycle(preloaded: Knowledge | None) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -73,6 +81,10 @@ def knowledge_lifecycle(preloaded: Knowledge | None) -> Callable[[web.Applicatio
         app[KNOWLEDGE] = knowledge
         app[LIVE_KNOWLEDGE] = live = LiveKnowledge(knowledge, app[SESSIONS])
         await live.reload()
+
+        async def changed(_event: KnowledgeChanged) -> None:
+            await live.reload()
+        app[BUS].subscribe(KnowledgeChanged, changed, every_instance=True)
         watch = asyncio.create_task(live.watch())
         yield
         watch.cancel()

@@ -29,6 +29,7 @@ from handoff.desk import DESK, Desk
 from handoff.events import BUS, Bus
 from handoff.hub import hub_lifecycle
 from handoff.rasa_client import RASA, RasaClient
+from handoff.relay import relay_lifecycle
 from handoff.router import ROUTER, Router
 from knowledge import admin
 from knowledge.live import KNOWLEDGE, knowledge_lifecycle
@@ -174,6 +175,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
         executor_ctx,                      # EXECUTOR (the actions, given KNOWLEDGE)
         hub_lifecycle,                     # HUB: the console told of queue and transcript changes
         webchat.push_lifecycle,            # open chat pages told of messages stored for them
+        relay_lifecycle,                   # those pushes to and from the other instances (TECHAN_REDIS_URL)
         rasa_ctx,                          # RASA, DESK, ROUTER and the sweep of pending messages
         telegram.telegram_ctx,             # the Telegram channel (its outbox woken by events), when a token is set
         call_rooms.calls_ctx,              # CALLS; every live call ended at shutdown

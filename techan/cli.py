@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from contextlib import contextmanager
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -112,6 +113,7 @@ def cmd_demo_load(settings: Settings, args: argparse.Namespace) -> int:
 
     with db_session(settings) as session:
         load_demo(session)
+    knowledge_changed(settings)
     return 0
 
 
@@ -122,7 +124,16 @@ def _import(settings: Settings, importer_name: str, path: str, label: str) -> in
     with db_session(settings) as session:
         created, updated = getattr(store, importer_name)(session, Path(path))
     print(f"{label}: {created} added, {updated} updated")
+    knowledge_changed(settings)
     return 0
+
+
+def knowledge_changed(settings: Settings) -> None:
+    """Running instances reload at once when Redis can tell them (else they see it within a second)."""
+    from handoff.relay import tell_instances_knowledge_changed
+
+    if tell_instances_knowledge_changed(settings):
+        print("the running app instances were told")
 
 
 def cmd_kb_import(settings: Settings, args: argparse.Namespace) -> int:
@@ -332,6 +343,7 @@ def cmd_kb_rollback(settings: Settings, args: argparse.Namespace) -> int:
             print(f"techan kb rollback: {exc}", file=sys.stderr)
             return 1
     print(f"{args.id}: back to revision {args.revision} (kept as a new revision)")
+    knowledge_changed(settings)
     return 0
 
 
@@ -348,6 +360,26 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     print(report.summary())
     for path in report.media + report.recordings if args.dry_run else ():
         print(f"  {path}")
+    return 0
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from core.backup import backup
+
+    target = Path(args.file or f"techan-backup-{datetime.now():%Y%m%d-%H%M%S}.tar.gz")
+    print(f"backing up the shop at {settings.data_path} into {target}")
+    counts = backup(settings, target)
+    print(f"done: {sum(counts.values())} rows, {target.stat().st_size // 1024} KB in {target} (owner-only: it holds "
+          "the secret key that signs chat and call links)")
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from core.backup import restore
+
+    print(f"restoring {args.file} into the shop at {settings.data_path}")
+    counts = restore(settings, Path(args.file))
+    print(f"done: {sum(counts.values())} rows restored; start the shop with `techan run`")
     return 0
 
 
@@ -444,6 +476,13 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--dry-run", action="store_true", help="only say what would go")
     purge.set_defaults(func=cmd_purge)
 
+    backup = sub.add_parser("backup", help="write the whole shop (database, media, recordings) into one archive")
+    backup.add_argument("file", nargs="?", help="the archive to write (default: techan-backup-<time>.tar.gz here)")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="load a backup into a new, empty shop (SQLite or PostgreSQL)")
+    restore.add_argument("file")
+    restore.set_defaults(func=cmd_restore)
+
     catalog = sub.add_parser("catalog", help="catalog").add_subparsers(dest="catalog_command", required=True)
     catalog_import = catalog.add_parser("import", help="upsert products from YAML")
     catalog_import.add_argument("file")
@@ -468,12 +507,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"techan: invalid settings: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings)
+    from core.backup import BackupError
     from knowledge.files import ImportFileError
 
     try:
         return args.func(settings, args)
     except ImportFileError as exc:
         print(f"techan: {exc} (nothing was changed)", file=sys.stderr)
+        return 1
+    except BackupError as exc:
+        print(f"techan {args.command}: {exc}", file=sys.stderr)
         return 1
     except (RuntimeError, OSError) as exc:
         print(f"techan: {exc}", file=sys.stderr)

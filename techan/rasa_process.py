@@ -12,8 +12,10 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import yaml
+from sqlalchemy.engine import make_url
 
 from techan import PROJECT_ROOT
 from core.settings import Settings
@@ -187,12 +189,40 @@ def train(settings: Settings, force: bool = False, progress=print) -> bool:
     return True
 
 
+def tracker_store(settings: Settings) -> dict | None:
+    """With the app on PostgreSQL, Rasa keeps its trackers there too: in a database of its own beside the app's
+    (``<name>_rasa``, created by Rasa on first start, logging in through the app's), so several Rasa servers
+    share conversations. None on SQLite: the tracker file in the data dir, as the root endpoints.yml says."""
+    url = make_url(settings.sqlalchemy_url)
+    if url.get_backend_name() != "postgresql":
+        return None
+    return {"type": "SQL", "dialect": "postgresql", "url": url.host or "127.0.0.1", "port": url.port or 5432,
+            "db": f"{url.database}_rasa", "login_db": url.database, "username": url.username or "",
+            "password": url.password or ""}
+
+
+def lock_store(settings: Settings) -> dict | None:
+    """With ``TECHAN_REDIS_URL``, Rasa's conversation locks live in that Redis, so several Rasa servers never
+    run two turns of one customer at once. None: each server locks in its own memory (Rasa's default)."""
+    if not settings.redis_url:
+        return None
+    url = urlsplit(settings.redis_url)
+    database = url.path.strip("/")
+    return {"type": "redis", "url": url.hostname or "127.0.0.1", "port": url.port or 6379,
+            "db": int(database) if database.isdigit() else 0, "key_prefix": "techan",
+            "use_ssl": url.scheme == "rediss",
+            **({"username": unquote(url.username)} if url.username else {}),
+            **({"password": unquote(url.password)} if url.password else {})}
+
+
 def write_endpoints(settings: Settings) -> Path:
-    """The root endpoints.yml with this stack's action URL, token and tracker database."""
+    """The root endpoints.yml with this stack's action URL, token, tracker database and lock store."""
     config = yaml.safe_load(ENDPOINTS_FILE.read_text())
     config["action_endpoint"] = {"url": f"{settings.app_base_url}/webhook", "token": settings.rasa_token}
-    config["tracker_store"] = {**config.get("tracker_store", {}),
-                               "db": str(settings.rasa_path / "tracker.db")}
+    config["tracker_store"] = tracker_store(settings) or {**config.get("tracker_store", {}),
+                                                         "db": str(settings.rasa_path / "tracker.db")}
+    if locks := lock_store(settings):
+        config["lock_store"] = locks
     settings.rasa_path.mkdir(parents=True, exist_ok=True)
     path = settings.rasa_path / "endpoints.yml"
     write_private(path, yaml.safe_dump(config, sort_keys=False))  # holds the action endpoint token

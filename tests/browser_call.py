@@ -21,7 +21,7 @@ from pathlib import Path
 from techan import PROJECT_ROOT
 from tests.conftest import shared_models_dir
 from tests.e2e.test_browser_webchat import CHROMIUM, CHROMIUM_ARGS
-from tests.stack import NO_LIMITS, WebCustomers, free_port, staff_token
+from tests.stack import NO_LIMITS, WebCustomers, free_port, shop_env, staff_token
 
 MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
               "--autoplay-policy=no-user-gesture-required"]
@@ -46,7 +46,7 @@ def call_browser(extra_args: tuple[str, ...] = ()):
 def serve_app(data_dir: Path, mode: str, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """`techan serve` on a free port with ``data_dir``, in call mode ``mode``; its URL once /healthz answers."""
     port = free_port()
-    env = {**os.environ, "TECHAN_DATA_DIR": str(data_dir), "TECHAN_PORT": str(port), "TECHAN_CALL_MODE": mode,
+    env = {**shop_env(data_dir), "TECHAN_PORT": str(port), "TECHAN_CALL_MODE": mode,
            "TECHAN_MODELS_DIR": str(shared_models_dir()), "TECHAN_RASA_PORT": str(free_port()),
            "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00", "PYTHONUNBUFFERED": "1",
            "TECHAN_BOT_GRACE_S": "0",  # no Rasa, no wait for it: a customer's message goes to staff at once

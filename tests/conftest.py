@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from techan import PROJECT_ROOT
 from core.settings import Settings
+from tests.postgres_server import on_postgres, run_cluster, scratch_database
 
 CI_SKIPS_HEADING = "skipped tests fail the run under CI"
 
@@ -59,6 +61,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(SkipsFailTheRun(), "techan-ci-skips")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL the tests about SQLite itself are deselected (listed as such, not skipped)."""
+    if not on_postgres():
+        return
+    about_sqlite = [item for item in items if item.get_closest_marker("sqlite_only")]
+    if about_sqlite:
+        config.hook.pytest_deselected(items=about_sqlite)
+        items[:] = [item for item in items if not item.get_closest_marker("sqlite_only")]
+
+
 SHARED_DATA = Path(os.environ.get("TECHAN_DATA_DIR", PROJECT_ROOT / "var")).resolve()
 
 
@@ -71,15 +83,39 @@ def shared_rasa_model() -> Path:
     return Path(os.environ.get("TECHAN_RASA_MODEL", SHARED_DATA / "rasa" / "models" / "techan.tar.gz")).resolve()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_cluster() -> Iterator[str | None]:
+    """Under ``TECHAN_TEST_DATABASE=postgresql``: one scratch PostgreSQL cluster for the whole run."""
+    with run_cluster() as url:
+        yield url
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def database_url(test_cluster: str | None) -> Iterator[str]:
+    """Each test's own database: a fresh one in the scratch cluster, or (empty) SQLite in its data dir."""
+    if test_cluster is None:
+        yield ""
+        return
+    with scratch_database(test_cluster) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings for a scratch shop: its own data dir and database, the shared model.
 
     Rasa is down here (a closed port) and a message that cannot reach it goes to staff at once
     (``bot_grace_s=0``), which the handoff tests use; the warm-start tests give it a grace."""
-    return Settings(_env_file=None, data_dir=tmp_path / "data", models_dir=shared_models_dir(),
+    return Settings(_env_file=None, data_dir=tmp_path / "data", database_url=database_url,
+                    models_dir=shared_models_dir(),
                     rasa_url="http://127.0.0.1:9", secret_key="test-secret", demo=True,
                     business_hours="mon-sun 00:00-24:00", bot_grace_s=0)
+
+
+def command_env(settings: Settings, **more: str) -> dict[str, str]:
+    """The environment for a `techan` command on the scratch shop of ``settings`` (its data dir and database)."""
+    return {**os.environ, "TECHAN_DATA_DIR": str(settings.data_path),
+            **({"TECHAN_DATABASE_URL": settings.database_url} if settings.database_url else {}), **more}
 
 
 async def wait_until(check, timeout: float = 20.0, what: str = "the call") -> None:

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,8 +16,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+
+from core.settings import Settings
 from techan import PROJECT_ROOT
 from tests.conftest import shared_models_dir, shared_rasa_model
+from tests.postgres_server import shop_database_url
 
 READY_TIMEOUT_S = 300
 # Every customer of an e2e test or a load test comes from 127.0.0.1: the abuse limits are lifted there
@@ -31,6 +34,34 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def shop_env(data_dir: Path) -> dict[str, str]:
+    """The environment that points `techan` commands at one scratch shop: its data dir, and its database when
+    the run is on PostgreSQL."""
+    database_url = shop_database_url(data_dir)
+    return {**os.environ, "TECHAN_DATA_DIR": str(data_dir),
+            **({"TECHAN_DATABASE_URL": database_url} if database_url else {})}
+
+
+def query(data_dir: Path, sql: str, *, trackers: bool = False, **params) -> list[tuple]:
+    """The rows of ``sql`` (named ``:params``) in a scratch shop's database, SQLite or PostgreSQL; ``trackers``:
+    in its Rasa server's tracker store instead (in the data dir, or beside the shop's PostgreSQL database)."""
+    settings = Settings(_env_file=None, data_dir=data_dir, database_url=shop_database_url(data_dir))
+    url = settings.sqlalchemy_url
+    if trackers:
+        url = f"{url}_rasa" if settings.database_url else f"sqlite:///{settings.rasa_path / 'tracker.db'}"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def json_value(value) -> dict:
+    """A JSON column as read by a plain query: text from SQLite, already decoded from PostgreSQL."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 class WebCustomers:
@@ -73,14 +104,20 @@ class Stack:
     def chat(self, sender: str, body: dict) -> tuple[int, dict]:
         return self.customers.request(sender, body=body)
 
+    @property
+    def env(self) -> dict[str, str]:
+        return shop_env(self.data_dir)
+
+    def query(self, sql: str, *, trackers: bool = False, **params) -> list[tuple]:
+        return query(self.data_dir, sql, trackers=trackers, **params)
+
     def last_bot_payload(self, sender: str) -> dict:
         """What the router stored with the newest bot message for ``sender``."""
-        with sqlite3.connect(self.data_dir / "techan.db") as db:
-            row = db.execute(
-                "SELECT m.payload FROM messages m JOIN conversations c ON m.conversation_id = c.id "
-                "JOIN customers u ON c.customer_id = u.id WHERE u.external_id = ? AND m.author = 'bot' "
-                "ORDER BY m.id DESC LIMIT 1", (sender,)).fetchone()
-        return json.loads(row[0]) if row else {}
+        rows = self.query(
+            "SELECT m.payload FROM messages m JOIN conversations c ON m.conversation_id = c.id "
+            "JOIN customers u ON c.customer_id = u.id WHERE u.external_id = :sender AND m.author = 'bot' "
+            "ORDER BY m.id DESC LIMIT 1", sender=sender)
+        return json_value(rows[0][0]) if rows else {}
 
 
 def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, *, wait_for_rasa: bool = True,
@@ -91,7 +128,7 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, *, wait
     if not model.exists():
         raise RuntimeError(f"no trained Rasa model at {model}: run `make setup` first")
     app_port, rasa_port = free_port(), free_port()
-    env = {**os.environ, "TECHAN_DATA_DIR": str(data_dir), "TECHAN_PORT": str(app_port),
+    env = {**shop_env(data_dir), "TECHAN_PORT": str(app_port),
            "TECHAN_RASA_PORT": str(rasa_port), "TECHAN_MODELS_DIR": str(shared_models_dir()),
            "TECHAN_RASA_MODEL": str(model), "TECHAN_DEMO": "1", "PYTHONUNBUFFERED": "1",
            "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00",  # staff "in" whenever the tests run
@@ -144,10 +181,10 @@ def stop_stack(stack: Stack) -> int:
     return stack.process.returncode
 
 
-def staff_token(data_dir, role: str = "staff", name: str | None = None) -> str:
-    """A new account in the shop at ``data_dir`` and its bearer token, through the CLI."""
+def staff_token(shop: Stack | Path, role: str = "staff", name: str | None = None) -> str:
+    """A new account in a shop (a running stack, or its data dir) and its bearer token, through the CLI."""
+    env = shop_env(shop.data_dir if isinstance(shop, Stack) else shop)
     name = name or f"{role}{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, "TECHAN_DATA_DIR": str(data_dir)}
     subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", role, "--password",
                     "long enough password"], env=env, check=True, capture_output=True)
     return subprocess.run([sys.executable, "-m", "techan", "staff", "token", name], env=env, check=True,

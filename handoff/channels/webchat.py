@@ -282,7 +282,7 @@ async def push_lifecycle(app: web.Application) -> AsyncIterator[None]:
     async def message_stored(event: OutboundMessage) -> None:
         if event.channel == CHANNEL:
             await hub.notify_customer(event.external_id, {"type": "message"})
-    app[BUS].subscribe(OutboundMessage, message_stored)
+    app[BUS].subscribe(OutboundMessage, message_stored, every_instance=True)
     yield
 
 

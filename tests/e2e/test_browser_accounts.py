@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -16,7 +15,7 @@ def owner_page(browser, stack):
     """A new owner signed in on the accounts page (1366×900, Chinese)."""
     name = f"owner{uuid.uuid4().hex[:6]}"
     subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", "owner", "--password", PASSWORD],
-                   env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, check=True, capture_output=True)
+                   env=stack.env, check=True, capture_output=True)
     page = browser.new_page(locale="zh-CN", viewport={"width": 1366, "height": 900})
     page.refused = watch_policy(page)
     page.goto(stack.app_url + "/admin/accounts")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from tests.e2e.pages import wait_until
 from tests.e2e.test_browser_webchat import browser  # noqa: F401 (a fixture)
+from tests.stack import shop_env
 
 PASSWORD = "long enough password"
 NO_LIVE_UPDATES = "window.WebSocket = class { constructor() {} close() {} send() {} };"
@@ -29,7 +29,7 @@ def staff_console(browser, stack, *, live: bool = True, role: str = "staff"):
     """A new staff member (or owner) signed in to the console (1366×900); ``live=False``: no pushed updates."""
     name = f"{role}{uuid.uuid4().hex[:6]}"
     subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", role, "--password", PASSWORD],
-                   env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, check=True, capture_output=True)
+                   env=shop_env(stack.data_dir), check=True, capture_output=True)
     page = browser.new_page(locale="zh-CN", viewport={"width": 1366, "height": 900})
     page.refused = watch_policy(page)
     if not live:
@@ -155,14 +155,14 @@ def test_an_owner_takes_a_chat_held_by_a_colleague_who_was_disabled(stack, brows
     from tests.stack import staff_token
 
     holder = f"away{uuid.uuid4().hex[:6]}"
-    token = staff_token(stack.data_dir, name=holder)
+    token = staff_token(stack, name=holder)
     sender = f"web-{uuid.uuid4().hex[:12]}"
     call(stack.app_url, "POST", f"/api/chat/{sender}", None, {"text": "转人工"})
     handoff = next(h for h in call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"]
                    if h["customer"] == sender[:12])
     call(stack.app_url, "POST", f"/api/handoffs/{handoff['id']}/claim", token)
     subprocess.run([sys.executable, "-m", "techan", "staff", "disable", holder], check=True, capture_output=True,
-                   env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)})
+                   env=stack.env)
 
     owner, me = staff_console(browser, stack, role="owner")
     owner.locator("#queue li", has_text=sender[:12]).click()
@@ -183,4 +183,4 @@ def test_an_owner_takes_a_chat_held_by_a_colleague_who_was_disabled(stack, brows
 
 def token_of(stack, name: str) -> str:
     return subprocess.run([sys.executable, "-m", "techan", "staff", "token", name], check=True, capture_output=True,
-                          text=True, env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}).stdout.strip()
+                          text=True, env=stack.env).stdout.strip()

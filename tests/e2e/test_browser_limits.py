@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import urllib.request
 from types import SimpleNamespace
 
 import pytest
 
 from tests.browser_call import serve_app, stop_app
+from tests.stack import query
 from tests.e2e.pages import wait_until
 from tests.e2e.test_browser_console import staff_console
 from tests.e2e.test_browser_webchat import browser  # noqa: F401  (the fixture)
@@ -56,10 +56,9 @@ def test_over_the_limit_the_page_shows_the_notice_once_and_rests_the_send_button
     assert page.locator(".msg.notice").all_inner_texts() == [PAGE_NOTE]
     assert sum(bool(re.fullmatch(FAST, text)) for text in page.locator(".msg.bot").all_inner_texts()) == 1
     sender = page.evaluate("localStorage.getItem('techan-sender')")
-    with sqlite3.connect(data_dir / "techan.db") as db:
-        stored = db.execute("SELECT m.text, m.delivery_status FROM messages m JOIN conversations c "
-                            "ON m.conversation_id = c.id JOIN customers u ON c.customer_id = u.id "
-                            "WHERE u.external_id = ? AND m.direction = 'in' ORDER BY m.id", (sender,)).fetchall()
+    stored = query(data_dir, "SELECT m.text, m.delivery_status FROM messages m JOIN conversations c "
+                   "ON m.conversation_id = c.id JOIN customers u ON c.customer_id = u.id "
+                   "WHERE u.external_id = :sender AND m.direction = 'in' ORDER BY m.id", sender=sender)
     assert stored == [("普洱茶保质期多久？", "received"), ("是生茶", "received"), ("在吗", "limited"),
                       ("快回答", "limited")]
 

@@ -85,7 +85,7 @@ def test_buttons_are_clickable_and_customer_text_is_not_html(page):
 def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser, tmp_path):
     name, password = f"owner{uuid.uuid4().hex[:6]}", "tea-and-porcelain"
     subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", "owner", "--password", password],
-                   env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, check=True, capture_output=True)
+                   env=stack.env, check=True, capture_output=True)
     # A customer question nobody could answer, with markup in it, waits in the owner's inbox.
     customer = f"web-{uuid.uuid4().hex[:8]}"
     stack.chat(customer, {"text": "<img src=x onerror=window.pwned=1>熊猫玩偶有卖吗"})
@@ -144,15 +144,15 @@ def test_customer_sees_staff_replies_and_rates_the_service(stack, page, tmp_path
 
     name = f"li{uuid.uuid4().hex[:6]}"
     renamed = subprocess.run([sys.executable, "-m", "techan", "staff", "rename", name, "小李"],
-                             env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, capture_output=True, text=True)
+                             env=stack.env, capture_output=True, text=True)
     assert renamed.returncode == 1 and f"no account named {name!r}" in renamed.stderr  # a clear error, nothing made
 
     page.fill("#input", "转人工")
     page.press("#input", "Enter")
     wait_until(page, "document.getElementById('status').textContent.includes('转接')", timeout=30_000)
-    token = staff_token(stack.data_dir, name=name)
+    token = staff_token(stack, name=name)
     renamed = subprocess.run([sys.executable, "-m", "techan", "staff", "rename", name, "小李"],
-                             env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)}, capture_output=True, text=True)
+                             env=stack.env, capture_output=True, text=True)
     assert renamed.returncode == 0 and renamed.stdout.strip() == f"customers now see {name!r} as '小李'"
     sender = page.evaluate("localStorage.getItem('techan-sender')")
     handoff = next(h for h in call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"] if h["state"] == "waiting"
@@ -181,7 +181,7 @@ def test_customer_sees_staff_replies_and_rates_the_service(stack, page, tmp_path
 def test_staff_console_and_customer_chat_end_to_end(stack, browser):
     name = f"staff{uuid.uuid4().hex[:6]}"
     subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", "staff", "--password",
-                    "long enough password"], env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)},
+                    "long enough password"], env=stack.env,
                    check=True, capture_output=True)
     console = browser.new_page(locale="zh-CN")
     console.goto(stack.app_url + "/console")
@@ -258,7 +258,6 @@ def test_a_send_whose_answer_was_lost_is_retried_as_the_same_message(stack, page
     """The shop stored and answered the message but the answer never reached the page (the network
     dropped it): the page sends it again with the same client id and shows the one answer, no failure."""
     import json
-    import sqlite3
 
     bodies: list[dict] = []
 
@@ -282,17 +281,15 @@ def test_a_send_whose_answer_was_lost_is_retried_as_the_same_message(stack, page
     assert len(answers) == 1 and "真空" in answers[0]
     assert page.locator(".msg.notice").count() == 0 and page.locator(".msg.me.sending").count() == 0
     sender = page.evaluate("localStorage.getItem('techan-sender')")
-    with sqlite3.connect(stack.data_dir / "techan.db") as db:
-        stored = db.execute("SELECT m.text FROM messages m JOIN conversations c ON m.conversation_id = c.id "
-                            "JOIN customers u ON c.customer_id = u.id WHERE u.external_id = ? "
-                            "AND m.direction = 'in'", (sender,)).fetchall()
+    stored = stack.query("SELECT m.text FROM messages m JOIN conversations c ON m.conversation_id = c.id "
+                         "JOIN customers u ON c.customer_id = u.id WHERE u.external_id = :sender "
+                         "AND m.direction = 'in'", sender=sender)
     assert stored == [(question,)]
 
 
 def test_a_second_browser_opening_the_same_sender_id_sees_nothing_and_starts_its_own_chat(stack, browser):
     """The sender id is no key: another browser that copies it (into its localStorage) is refused by the shop,
     shows none of the first customer's chat (the staff message, the call link) and starts a fresh chat."""
-    import sqlite3
 
     from core.accounts import unsign
     from core.settings import Settings
@@ -305,7 +302,7 @@ def test_a_second_browser_opening_the_same_sender_id_sees_nothing_and_starts_its
     first.press("#input", "Enter")
     wait_until(first, "document.getElementById('status').textContent.includes('转接')", timeout=30_000)
     sender = first.evaluate("localStorage.getItem('techan-sender')")
-    token = staff_token(stack.data_dir)
+    token = staff_token(stack)
     handoff = next(h for h in call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"]
                    if h["state"] == "waiting" and h["customer"] == sender[:12])  # the queue shows 12 characters
     conversation = handoff["conversation_id"]
@@ -334,19 +331,17 @@ def test_a_second_browser_opening_the_same_sender_id_sees_nothing_and_starts_its
     wait_until(second, "document.querySelectorAll('.msg.bot').length > 1", timeout=30_000)
     assert second.locator(".msg.notice").count() == 0 and second.locator(".msg", has_text=marker).count() == 0
     fresh = second.evaluate("localStorage.getItem('techan-sender')")
-    with sqlite3.connect(stack.data_dir / "techan.db") as db:
-        texts = dict(db.execute("SELECT u.external_id, group_concat(m.text, '|') FROM messages m JOIN conversations c "
-                                "ON m.conversation_id = c.id JOIN customers u ON c.customer_id = u.id WHERE "
-                                "m.direction = 'in' AND u.external_id IN (?, ?) GROUP BY u.external_id",
-                                (sender, fresh)).fetchall())
-    assert texts == {sender: "转人工", fresh: "你好"}
+    stored = stack.query("SELECT u.external_id, m.text FROM messages m JOIN conversations c "
+                         "ON m.conversation_id = c.id JOIN customers u ON c.customer_id = u.id WHERE "
+                         "m.direction = 'in' AND u.external_id IN (:sender, :fresh) ORDER BY m.id",
+                         sender=sender, fresh=fresh)
+    assert sorted(stored) == sorted([(sender, "转人工"), (fresh, "你好")])
     call(stack.app_url, "POST", f"/api/conversations/{conversation}/resolve", token)
 
 
 def test_quick_messages_of_a_new_chat_stay_in_that_chat(stack, browser):
     """A new customer's second message, sent before the first one's answer (and its token) is back, waits for
     it: both land in one chat, and nobody is told the chat started anew."""
-    import sqlite3
 
     page = browser.new_page(locale="zh-CN")
     page.goto(stack.app_url + "/")
@@ -357,11 +352,10 @@ def test_quick_messages_of_a_new_chat_stay_in_that_chat(stack, browser):
     wait_until(page, "document.querySelectorAll('.msg.bot').length >= 4", timeout=60_000)
     assert page.locator(".msg.notice").count() == 0
     assert page.evaluate("localStorage.getItem('techan-sender')") == sender
-    with sqlite3.connect(stack.data_dir / "techan.db") as db:
-        stored = db.execute("SELECT u.external_id, m.text FROM messages m JOIN conversations c ON m.conversation_id = "
-                            "c.id JOIN customers u ON c.customer_id = u.id WHERE m.direction = 'in' AND m.created_at "
-                            ">= (SELECT first_seen FROM customers WHERE external_id = ?) ORDER BY m.id",
-                            (sender,)).fetchall()
+    stored = stack.query("SELECT u.external_id, m.text FROM messages m JOIN conversations c ON m.conversation_id = "
+                         "c.id JOIN customers u ON c.customer_id = u.id WHERE m.direction = 'in' AND m.created_at "
+                         ">= (SELECT first_seen FROM customers WHERE external_id = :sender) ORDER BY m.id",
+                         sender=sender)
     assert stored == [(sender, "你好"), (sender, "普洱茶能放多久"), (sender, "寄到北京要几天")]
 
 

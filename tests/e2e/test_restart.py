@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,12 +15,12 @@ import pytest
 from techan import PROJECT_ROOT
 from tests.conftest import shared_models_dir
 from tests.e2e.test_stack import call
-from tests.stack import WebCustomers, free_port, staff_token
+from tests.stack import WebCustomers, free_port, shop_env, staff_token
 
 
 def start_app(data_dir: Path, port: int) -> subprocess.Popen:
     """`techan serve` alone; Rasa is not running, and with no grace every new chat is handed to staff."""
-    env = {**os.environ, "TECHAN_DATA_DIR": str(data_dir), "TECHAN_PORT": str(port),
+    env = {**shop_env(data_dir), "TECHAN_PORT": str(port),
            "TECHAN_RASA_PORT": str(free_port()), "TECHAN_MODELS_DIR": str(shared_models_dir()),
            "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00", "TECHAN_BOT_GRACE_S": "0"}
     process = subprocess.Popen([sys.executable, "-m", "techan", "serve"], cwd=PROJECT_ROOT, env=env,

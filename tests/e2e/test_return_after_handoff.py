@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 import urllib.request
 import uuid
 
@@ -39,20 +38,18 @@ def call(stack, method: str, path: str, token: str, body: dict | None = None) ->
 
 
 def conversation_of(stack, channel: str, external_id: str) -> int:
-    with sqlite3.connect(stack.data_dir / "techan.db") as db:
-        return db.execute("SELECT c.id FROM conversations c JOIN customers u ON c.customer_id = u.id "
-                          "WHERE u.channel = ? AND u.external_id = ? ORDER BY c.id DESC LIMIT 1",
-                          (channel, external_id)).fetchone()[0]
+    return stack.query("SELECT c.id FROM conversations c JOIN customers u ON c.customer_id = u.id "
+                       "WHERE u.channel = :channel AND u.external_id = :external_id ORDER BY c.id DESC LIMIT 1",
+                       channel=channel, external_id=external_id)[0][0]
 
 
 def bot_texts_after(stack, conversation_id: int, question: str) -> list[str]:
     """What the shop stored as its replies to the newest ``question`` of the conversation."""
-    with sqlite3.connect(stack.data_dir / "techan.db") as db:
-        asked = db.execute("SELECT max(id) FROM messages WHERE conversation_id = ? AND direction = 'in' AND text = ?",
-                           (conversation_id, question)).fetchone()[0]
-        return [text for (text,) in db.execute(
-            "SELECT text FROM messages WHERE conversation_id = ? AND id > ? AND author = 'bot' ORDER BY id",
-            (conversation_id, asked))]
+    asked = stack.query("SELECT max(id) FROM messages WHERE conversation_id = :conversation AND direction = 'in' "
+                        "AND text = :question", conversation=conversation_id, question=question)[0][0]
+    return [text for (text,) in stack.query(
+        "SELECT text FROM messages WHERE conversation_id = :conversation AND id > :asked AND author = 'bot' "
+        "ORDER BY id", conversation=conversation_id, asked=asked)]
 
 
 def end_round(stack, token: str, conversation_id: int, how: str, customer_cancels) -> None:
@@ -74,7 +71,7 @@ def end_round(stack, token: str, conversation_id: int, how: str, customer_cancel
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_web_chat_gets_one_right_answer_after_each_of_three_handoffs(stack, language):
     who = "e2e-back-" + uuid.uuid4().hex[:10]
-    token = staff_token(stack.data_dir)
+    token = staff_token(stack)
     _status, first = stack.chat(who, {"text": ROUNDS[language][0][0]})
     conversation_id = conversation_of(stack, "web", who)
     for (question, fragment), how in zip(ROUNDS[language], ("resolve", "cancel", "takeover")):
@@ -97,7 +94,7 @@ def test_web_chat_gets_one_right_answer_after_each_of_three_handoffs(stack, lang
 
 def test_telegram_gets_one_right_answer_after_each_of_three_handoffs(stack, telegram):
     customer = next(_telegram_customers)
-    token = staff_token(stack.data_dir)
+    token = staff_token(stack)
     replies_after(telegram, customer, say(telegram, customer, "你好"))
     conversation_id = conversation_of(stack, "telegram", str(customer))
     for (question, fragment), how in zip(ROUNDS["zh"], ("resolve", "cancel", "takeover")):
@@ -121,15 +118,14 @@ def test_telegram_gets_one_right_answer_after_each_of_three_handoffs(stack, tele
 
 
 def _pending(stack, conversation_id: int) -> bool:
-    with sqlite3.connect(stack.data_dir / "techan.db") as db:
-        return bool(db.execute("SELECT count(*) FROM messages WHERE conversation_id = ? AND direction = 'out' "
-                               "AND delivery_status = 'pending'", (conversation_id,)).fetchone()[0])
+    return bool(stack.query("SELECT count(*) FROM messages WHERE conversation_id = :conversation "
+                            "AND direction = 'out' AND delivery_status = 'pending'", conversation=conversation_id)[0][0])
 
 
 def test_a_gift_form_open_at_the_handoff_is_closed_after_it(stack):
     """The form asked 「是什么场合送呢？」 after every answer once staff had resolved the chat."""
     who = "e2e-form-" + uuid.uuid4().hex[:10]
-    token = staff_token(stack.data_dir)
+    token = staff_token(stack)
     _status, asked = stack.chat(who, {"text": "想买点礼物送人"})
     assert any("送给谁" in (r["text"] or "") for r in asked["replies"]), asked
     _status, body = stack.chat(who, {"text": "转人工"})

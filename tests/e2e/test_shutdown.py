@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import threading
 import uuid
@@ -58,7 +57,7 @@ def test_a_normal_conversation_leaves_no_error_in_either_log(own_stack):
     assert any(r["products"] for r in body["replies"]), body
     _, body = stack.chat(who, {"text": "转人工"})
     assert body["state"] == "waiting", body
-    token = staff_token(stack.data_dir)
+    token = staff_token(stack)
     mine = next(h for h in call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"] if "我想送礼" in h["summary"])
     call(stack.app_url, "POST", f"/api/handoffs/{mine['id']}/claim", token)
     call(stack.app_url, "POST", f"/api/conversations/{mine['conversation_id']}/messages", token, {"text": "您好，我来帮您"})
@@ -82,17 +81,15 @@ def _child_pid(stack: Stack, command: str) -> int:
 
 def _unanswered(stack: Stack) -> list[str]:
     """Customer messages with no later bot or staff message in their conversation: stored but unanswered."""
-    with sqlite3.connect(stack.data_dir / "techan.db") as db:
-        return [text for (text,) in db.execute(
-            "SELECT m.text FROM messages m WHERE m.direction = 'in' AND NOT EXISTS (SELECT 1 FROM messages r "
-            "WHERE r.conversation_id = m.conversation_id AND r.direction = 'out' AND r.id > m.id)")]
+    return [text for (text,) in stack.query(
+        "SELECT m.text FROM messages m WHERE m.direction = 'in' AND NOT EXISTS (SELECT 1 FROM messages r "
+        "WHERE r.conversation_id = m.conversation_id AND r.direction = 'out' AND r.id > m.id)")]
 
 
 def _stored(stack: Stack, who: str) -> list[str]:
-    with sqlite3.connect(stack.data_dir / "techan.db") as db:
-        return [text for (text,) in db.execute(
-            "SELECT m.text FROM messages m JOIN conversations c ON m.conversation_id = c.id JOIN customers u "
-            "ON c.customer_id = u.id WHERE u.external_id = ? AND m.direction = 'in' ORDER BY m.id", (who,))]
+    return [text for (text,) in stack.query(
+        "SELECT m.text FROM messages m JOIN conversations c ON m.conversation_id = c.id JOIN customers u "
+        "ON c.customer_id = u.id WHERE u.external_id = :who AND m.direction = 'in' ORDER BY m.id", who=who)]
 
 
 def test_ctrl_c_to_the_process_group_drains_the_turn_in_flight(own_stack):

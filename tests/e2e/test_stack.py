@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -150,6 +149,16 @@ def test_greeting_gift_and_handoff(stack):
     assert body == {"state": "waiting", "replies": []}  # with staff: the bot stays silent
 
 
+def test_rasa_keeps_the_conversation_in_the_shops_own_tracker_store(stack):
+    """On SQLite a file in the data dir; on PostgreSQL a database beside the app's, which Rasa creates: several
+    Rasa servers can then share the conversations."""
+    mark = uuid.uuid4().hex[:8]
+    status, body = stack.chat(sender(), {"text": f"hello {mark}"})
+    assert status == 200 and body["replies"], body
+    said = stack.query("SELECT type_name FROM events WHERE data LIKE :mark", trackers=True, mark=f"%{mark}%")
+    assert ("user",) in said, said
+
+
 def test_button_payloads_reach_rasa(stack):
     status, body = stack.chat(sender(), {"payload": "/request_human"})
     assert status == 200 and body["state"] == "waiting"
@@ -178,7 +187,7 @@ def test_handoff_through_the_real_stack(stack):
     assert body["state"] == "waiting" and "第" in body["replies"][-1]["text"]
     stack.chat(who, {"text": "我想视频看看茶汤颜色"})  # with staff now: must never reach Rasa
     name = f"staff{uuid.uuid4().hex[:6]}"
-    token = staff_token(stack.data_dir, name=name)
+    token = staff_token(stack, name=name)
     queue = call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"]
     mine = next(h for h in queue if "大红袍能放多久" in h["summary"])
     assert mine["reason"] == "customer_request"
@@ -230,7 +239,7 @@ def open_console(browser, stack):
     """A staff member signed in to the console of ``stack``."""
     name = f"staff{uuid.uuid4().hex[:6]}"
     subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", "staff", "--password",
-                    "long enough password"], env={**os.environ, "TECHAN_DATA_DIR": str(stack.data_dir)},
+                    "long enough password"], env=stack.env,
                    check=True, capture_output=True)
     console = browser.new_page(locale="zh-CN", viewport={"width": 1366, "height": 900})
     console.goto(stack.app_url + "/console")
@@ -293,10 +302,9 @@ def test_the_shop_comes_back_by_itself_when_a_process_dies(tmp_path, browser):
     output = "".join(stack.output)
     assert "the rasa process exited with code -9" in output and "restarting the rasa process" in output
     assert "the app process exited with code -9" in output and "the app process is back" in output
-    with sqlite3.connect(tmp_path / "techan.db") as db:
-        texts = [t for (t,) in db.execute(
-            "SELECT m.text FROM messages m JOIN conversations c ON m.conversation_id = c.id JOIN customers u "
-            "ON c.customer_id = u.id WHERE u.external_id = ? AND m.direction = 'in' ORDER BY m.id", (who,))]
+    texts = [t for (t,) in stack.query(
+        "SELECT m.text FROM messages m JOIN conversations c ON m.conversation_id = c.id JOIN customers u "
+        "ON c.customer_id = u.id WHERE u.external_id = :who AND m.direction = 'in' ORDER BY m.id", who=who)]
     assert texts == ["运费怎么算？", "可以开发票吗", "真空包装要加钱吗"]
 
 

@@ -6,15 +6,13 @@ the Rasa server then needs 70-100 s on 2 cores to load the model.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
 import uuid
 
 import pytest
 
 from tests.e2e.test_stack import call
-from tests.stack import READY_TIMEOUT_S, answers, staff_token, start_stack, stop_stack
+from tests.stack import READY_TIMEOUT_S, answers, json_value, staff_token, start_stack, stop_stack
 
 NOTICE_ZH = {"text": "稍等，助手马上就好", "buttons": [], "image": None, "products": []}
 NOTICE_EN = {"text": "One moment — the assistant is almost ready", "buttons": [], "image": None, "products": []}
@@ -31,12 +29,11 @@ def fetch(stack, sender: str) -> dict:
 
 def answered_from(stack, sender: str) -> list[str]:
     """The top KB entry of each stored bot answer to ``sender``, in order."""
-    with sqlite3.connect(stack.data_dir / "techan.db") as db:
-        payloads = db.execute(
-            "SELECT m.payload FROM messages m JOIN conversations c ON m.conversation_id = c.id "
-            "JOIN customers u ON c.customer_id = u.id WHERE u.external_id = ? AND m.author = 'bot' "
-            "ORDER BY m.id", (sender,)).fetchall()
-    return [json.loads(p)["meta"]["kb"][0]["id"] for (p,) in payloads]
+    payloads = stack.query(
+        "SELECT m.payload FROM messages m JOIN conversations c ON m.conversation_id = c.id "
+        "JOIN customers u ON c.customer_id = u.id WHERE u.external_id = :sender AND m.author = 'bot' "
+        "ORDER BY m.id", sender=sender)
+    return [json_value(p)["meta"]["kb"][0]["id"] for (p,) in payloads]
 
 
 @pytest.mark.timeout(2 * READY_TIMEOUT_S + 120)  # the app's start, then the model load (both bounded below)
@@ -70,9 +67,8 @@ def test_messages_sent_while_rasa_loads_are_answered_by_the_bot_once_it_is_ready
         assert "vacuum pack" in english["messages"][0]["text"], english  # answered in English
         token = staff_token(tmp_path)
         assert call(stack.app_url, "GET", "/api/handoffs", token)["handoffs"] == []  # nobody went to staff
-        with sqlite3.connect(tmp_path / "techan.db") as db:
-            assert db.execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0] == 3
-            assert db.execute("SELECT count(*) FROM messages WHERE direction = 'in' "
-                              "AND delivery_status = 'pending'").fetchone()[0] == 0
+        assert stack.query("SELECT count(*) FROM messages WHERE direction = 'in'") == [(3,)]
+        assert stack.query("SELECT count(*) FROM messages WHERE direction = 'in' "
+                           "AND delivery_status = 'pending'") == [(0,)]
     finally:
         stop_stack(stack)

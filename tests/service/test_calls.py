@@ -256,6 +256,7 @@ async def test_a_dropped_customer_can_rejoin_and_a_drop_that_lasts_ends_the_call
 
 
 
+@pytest.mark.sqlite_only  # holds SQLite's write lock from outside
 async def test_at_shutdown_a_call_ends_for_both_people_even_when_its_end_cannot_be_stored(
         aiohttp_client, settings, knowledge, caplog):
     """Another writer holding SQLite's lock past the busy timeout must not leave the people in the call waiting

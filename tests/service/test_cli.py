@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import sys
 import pytest
 
 from techan import PROJECT_ROOT
+from tests.conftest import command_env
 from tests.service.conftest import migrated_demo_shop
 
 
@@ -25,7 +25,7 @@ def warm_vectors(settings, demo_knowledge):
 
 
 def techan(settings, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TECHAN_DATA_DIR": str(settings.data_path), "TECHAN_MODELS_DIR": str(settings.models_path)}
+    env = command_env(settings, TECHAN_MODELS_DIR=str(settings.models_path))
     return subprocess.run([sys.executable, "-m", "techan", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
 

@@ -20,7 +20,7 @@ from knowledge.service import Knowledge, read_snapshot
 from knowledge.store import import_kb_file, kb_records, rollback_entry, save_entry
 from web.keys import SETTINGS
 from core.accounts import add_staff, api_token
-from core.db import KBEntry, KBRevision
+from core.db import KBEntry, KBRevision, Product
 from tests.service.conftest import db_session
 
 NEW_ENTRY = {"topic": "other", "questions": ["你们卖不卖熊猫玩偶", "有没有熊猫公仔"],
@@ -95,6 +95,23 @@ async def test_edits_from_another_process_are_picked_up(client):
     deadline = time.monotonic() + 30  # bounds the wait only; benchmarks/kb_edits.py measures it
     while (await top_hit(client, owner, "熊猫玩偶有卖吗"))["id"] != "panda-toy":
         assert time.monotonic() < deadline, "the running index never picked up the change"
+        await asyncio.sleep(0.1)
+
+
+async def test_catalog_and_shipping_changes_from_another_process_are_picked_up(client):
+    """`techan catalog import` on a shop without Redis: the running app sees the new price by its poll."""
+    staff = bearer(client, "looker", "staff")
+    with db_session(client.server.app[SETTINGS]) as session:
+        product = session.scalars(select(Product).order_by(Product.id)).first()
+        product.price = product.price + 100
+        expected, name = float(product.price), product.name
+        session.commit()
+    deadline = time.monotonic() + 30  # bounds the wait only
+    while True:
+        listed = (await (await client.get("/api/products", params={"q": name}, headers=staff)).json())["products"]
+        if listed and listed[0]["price"] == expected:
+            break
+        assert time.monotonic() < deadline, "the running catalog never picked up the new price"
         await asyncio.sleep(0.1)
 
 

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +12,7 @@ from sqlalchemy import create_engine, inspect, select
 from core.db import Base, Conversation, Customer, Message, make_async_engine, make_async_session_factory
 from core.migrate import downgrade, upgrade
 from core.settings import Settings
+from tests.postgres_server import postgres_cluster
 
 TABLES = {"customers", "conversations", "messages", "conversation_events", "products", "kb_entries",
           "shipping_rates", "alembic_version"}
@@ -39,44 +34,10 @@ def test_sqlite_upgrade_is_idempotent_and_matches_models(tmp_path: Path):
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
 
 
-def _pg_binary(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def postgres_url():
-    """A throwaway PostgreSQL cluster on a free loopback port (Debian's postgresql package)."""
-    initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql); .ci/run installs them")
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    data = Path(tempfile.mkdtemp(prefix="techan-pg-"))
-    if as_postgres:
-        shutil.chown(data, "postgres")
-    port = _free_port()
-    subprocess.run([*as_postgres, initdb, "-D", str(data / "db"), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True, timeout=120)
-    subprocess.run([*as_postgres, pg_ctl, "-D", str(data / "db"), "-w", "-t", "60", "-l", str(data / "log"), "-o",
-                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, capture_output=True, timeout=90)
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_postgres, pg_ctl, "-D", str(data / "db"), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, timeout=60)
-        shutil.rmtree(data, ignore_errors=True)
+    with postgres_cluster() as url:
+        yield url
 
 
 def test_postgres_migrations_apply_and_match_models(postgres_url):

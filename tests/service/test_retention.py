@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.db import Call, Conversation, Message, UnansweredQuestion, make_engine, utcnow
 from techan import PROJECT_ROOT
 from techan.app import create_app
-from tests.conftest import wait_until
+from tests.conftest import command_env, wait_until
 from tests.service.conftest import bot_conversation, migrated_demo_shop
 
 OLD = utcnow() - timedelta(days=40)
@@ -76,7 +76,7 @@ def stored(settings) -> tuple[list[str], list[str], list[str | None]]:
 
 
 def techan(settings, *args: str, retention: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TECHAN_DATA_DIR": str(settings.data_path), "TECHAN_DEMO": "0"}
+    env = command_env(settings, TECHAN_DEMO="0")
     env.pop("TECHAN_RETENTION_DAYS", None)
     if retention:
         env["TECHAN_RETENTION_DAYS"] = retention

@@ -4,7 +4,6 @@ a browser session that worked and a bearer token that worked are refused afterwa
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from sqlalchemy import update
 from core.accounts import sign
 from core.db import StaffAccount, StaffSession
 from techan import PROJECT_ROOT
+from tests.conftest import command_env
 from tests.service.conftest import db_session
 from tests.service.test_login import PASSWORD, error_on, make_account, sign_in
 from web.keys import SETTINGS
@@ -26,7 +26,7 @@ NEW_PASSWORD = "a brand new password"
 async def techan(client, *args: str) -> subprocess.CompletedProcess:
     """The real CLI, in its own process, on the running app's database."""
     settings = client.server.app[SETTINGS]
-    env = {**os.environ, "TECHAN_DATA_DIR": str(settings.data_path), "TECHAN_SECRET_KEY": settings.secret_key}
+    env = command_env(settings, TECHAN_SECRET_KEY=settings.secret_key)
     return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "techan", *args], cwd=PROJECT_ROOT,
                                    env=env, capture_output=True, text=True, timeout=120)
 

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
@@ -175,6 +176,7 @@ def lock_database(settings) -> sqlite3.Connection:
     return db
 
 
+@pytest.mark.sqlite_only  # holds SQLite's lock from outside
 async def test_a_briefly_locked_database_is_waited_out(aiohttp_client, settings, knowledge):
     client, rasa, settings = await warm_app(aiohttp_client, settings, knowledge, db_busy_timeout_s=0.2)
     db = lock_database(settings)
@@ -187,6 +189,7 @@ async def test_a_briefly_locked_database_is_waited_out(aiohttp_client, settings,
     assert [m.direction for m in rows(settings, "web-locked")] == ["in", "out"]
 
 
+@pytest.mark.sqlite_only  # holds SQLite's lock from outside
 async def test_a_database_locked_too_long_gives_a_clear_error_and_the_retry_is_stored_once(
         aiohttp_client, settings, knowledge):
     client, rasa, settings = await warm_app(aiohttp_client, settings, knowledge, db_busy_timeout_s=0.1)
@@ -203,6 +206,7 @@ async def test_a_database_locked_too_long_gives_a_clear_error_and_the_retry_is_s
     assert [m.direction for m in rows(settings, "web-jam")] == ["in", "out"] and rasa.received == [QUESTION]
 
 
+@pytest.mark.sqlite_only  # holds SQLite's lock from outside
 async def test_a_message_stored_before_the_database_locked_is_answered_later_never_failed(
         aiohttp_client, settings, knowledge):
     client, rasa, settings = await warm_app(aiohttp_client, settings, knowledge, db_busy_timeout_s=0.1)
@@ -225,6 +229,7 @@ async def test_a_message_stored_before_the_database_locked_is_answered_later_nev
     assert [m.text for m in rows(settings, "web-late") if m.direction == "in"] == [QUESTION]
 
 
+@pytest.mark.sqlite_only  # holds SQLite's lock from outside
 async def test_reading_the_chat_writes_nothing_so_it_works_while_the_database_is_locked(
         aiohttp_client, settings, knowledge):
     client, rasa, settings = await warm_app(aiohttp_client, settings, knowledge, db_busy_timeout_s=0.2)

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from core.settings import Settings
-from techan.rasa_process import LAUNCH_WITH_TOKEN_FILE, server_command
+from techan.rasa_process import LAUNCH_WITH_TOKEN_FILE, server_command, write_endpoints
 
 
 def test_the_rasa_token_travels_in_a_private_file_not_on_the_command_line(tmp_path: Path):
@@ -36,3 +38,24 @@ def test_the_launcher_hands_rasa_the_token_from_the_file(tmp_path: Path):
                              str(token), "--port", "5005"], cwd=tmp_path, capture_output=True, text=True, timeout=30,
                             env={"PYTHONPATH": str(tmp_path)})
     assert result.stdout.strip() == str(["rasa", "run", "--auth-token", "t0ken", "--port", "5005"]), result.stderr
+
+
+def test_rasa_keeps_its_trackers_beside_the_app_on_postgresql_and_in_the_data_dir_on_sqlite(tmp_path: Path):
+    sqlite = Settings(_env_file=None, data_dir=tmp_path / "one")
+    store = yaml.safe_load(write_endpoints(sqlite).read_text())["tracker_store"]
+    assert store == {"type": "SQL", "dialect": "sqlite", "db": str(sqlite.rasa_path / "tracker.db")}
+
+    postgres = Settings(_env_file=None, data_dir=tmp_path / "two",
+                        database_url="postgresql://shop:pa55@db.internal:6543/techan")
+    store = yaml.safe_load(write_endpoints(postgres).read_text())["tracker_store"]
+    assert store == {"type": "SQL", "dialect": "postgresql", "url": "db.internal", "port": 6543,
+                     "db": "techan_rasa", "login_db": "techan", "username": "shop", "password": "pa55"}
+
+
+def test_with_redis_rasas_conversation_locks_are_shared_there(tmp_path: Path):
+    alone = yaml.safe_load(write_endpoints(Settings(_env_file=None, data_dir=tmp_path / "one")).read_text())
+    assert "lock_store" not in alone  # Rasa's own in-memory locks
+    shared = Settings(_env_file=None, data_dir=tmp_path / "two", redis_url="redis://:s%40cret@cache.internal:6380/2")
+    assert yaml.safe_load(write_endpoints(shared).read_text())["lock_store"] == {
+        "type": "redis", "url": "cache.internal", "port": 6380, "db": 2, "key_prefix": "techan", "use_ssl": False,
+        "password": "s@cret"}

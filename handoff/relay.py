@@ -1,0 +1,92 @@
+"""Several app instances, one shop: the desk's events relayed between them over Redis pub/sub, so a console or a
+chat page open on one instance hears what happened on another (``TECHAN_REDIS_URL``; alone, nothing is relayed).
+
+A push is a hint, not the record: the pages fetch what changed from the database. So a push lost while Redis
+is away costs a page a moment's staleness, never a message, and the relay only logs and reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+
+import redis as sync_redis
+import redis.asyncio as redis
+from aiohttp import web
+
+from core.settings import Settings
+from handoff.events import BUS, Bus, Event, KnowledgeChanged, decode, encode
+from web.keys import SETTINGS
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "techan:events"
+RECONNECT_PAUSE_S = 1.0
+SUBSCRIBED_WAIT_S = 2.0  # at start-up, how long to wait for the subscription before serving anyway
+
+
+async def relay_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.redis_url:
+        yield
+        return
+    client = redis.from_url(settings.redis_url, socket_connect_timeout=2)
+    origin = secrets.token_hex(8)  # this instance, so it does not hear its own events twice
+    bus = app[BUS]
+
+    async def publish(event: Event) -> None:
+        await client.publish(CHANNEL, encode(event, origin))
+
+    subscribed = asyncio.Event()
+    listener = asyncio.create_task(listen(client, bus, origin, subscribed))
+    try:
+        await asyncio.wait_for(subscribed.wait(), SUBSCRIBED_WAIT_S)
+    except TimeoutError:
+        log.warning("events from the other instances: not subscribed yet (Redis slow or away); going on")
+    bus.relay_to(publish)
+    yield
+    bus.relay_to(None)
+    listener.cancel()
+    await asyncio.gather(listener, return_exceptions=True)
+    await client.aclose()
+
+
+async def listen(client: redis.Redis, bus: Bus, origin: str, subscribed: asyncio.Event) -> None:
+    """For the app's life: hand each other instance's event to this one's sockets; reconnect when Redis drops."""
+    while True:
+        try:
+            async with client.pubsub() as pubsub:
+                await pubsub.subscribe(CHANNEL)
+                subscribed.set()
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        sender, event = decode(message["data"])
+                    except (ValueError, TypeError):
+                        log.warning("events from the other instances: ignored a message that is not an event")
+                        continue
+                    if sender != origin:
+                        await bus.emit_from_another_instance(event)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("events from the other instances: Redis unreachable (%s); trying again in %.0f s",
+                        exc.__class__.__name__, RECONNECT_PAUSE_S)
+            await asyncio.sleep(RECONNECT_PAUSE_S)
+
+
+def tell_instances_knowledge_changed(settings: Settings) -> bool:
+    """From a command outside the app (``techan kb import``): every running instance reloads its index now.
+    False when there is no Redis to tell, or it is away: the instances then see the change by polling."""
+    if not settings.redis_url:
+        return False
+    client = sync_redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.publish(CHANNEL, encode(KnowledgeChanged(), origin="command"))
+        return True
+    except (sync_redis.RedisError, OSError) as exc:
+        log.warning("could not tell the running instances (Redis: %s); they will see it within a second",
+                    exc.__class__.__name__)
+        return False
+    finally:
+        client.close()

@@ -1,0 +1,147 @@
+"""Two app instances of one shop (one database, one Redis): a console or a chat page open on one instance is
+pushed what happened on the other, and an edit to the knowledge base reaches every instance's index at once."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+import pytest
+import redis.asyncio as redis
+import yaml
+
+from handoff.relay import CHANNEL
+from knowledge.service import Knowledge
+from techan import PROJECT_ROOT
+from techan.app import create_app
+from tests.conftest import command_env
+from tests.redis_server import redis_server
+from tests.service.conftest import migrated_demo_shop
+from tests.service.test_handoff_api import hand_off
+from tests.service.test_kb_admin import NEW_ENTRY, bearer, top_hit
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    with redis_server(tmp_path) as url:
+        yield url
+
+
+async def two_instances(aiohttp_client, settings, knowledge, redis_url: str = "", own_index: bool = False):
+    """``own_index``: each instance keeps its own knowledge index (sharing the loaded embedding model)."""
+    shared = settings.model_copy(update={"redis_url": redis_url})
+    migrated_demo_shop(shared)
+    return [await aiohttp_client(create_app(shared, knowledge=Knowledge(knowledge.embedder, knowledge.cache.path)
+                                            if own_index else knowledge)) for _ in range(2)]
+
+
+@pytest.fixture
+def no_polling(monkeypatch):
+    """The instances' once-a-second look at the database for changes made outside them, switched off: what
+    reaches them then came by the notification."""
+    monkeypatch.setattr("knowledge.live.POLL_SECONDS", 3600)
+
+
+async def console(client, name: str):
+    ws = await client.ws_connect("/ws/staff", headers=bearer(client, name, "staff"))
+    assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    return ws
+
+
+async def test_a_console_hears_of_a_chat_handed_off_on_the_other_instance(aiohttp_client, settings, knowledge,
+                                                                           redis_url):
+    first, second = await two_instances(aiohttp_client, settings, knowledge, redis_url)
+    watching = await console(second, "watcher")
+    try:
+        body = await hand_off(first, "web-across")  # the customer writes to the first instance
+        assert body["state"] == "waiting"
+        queued = await watching.receive_json(timeout=5)
+        assert queued["type"] == "queue"
+        await first.post("/api/chat/web-across", json={"text": "还在吗"})
+        assert (await watching.receive_json(timeout=5)) == {"type": "message",
+                                                            "conversation_id": queued["conversation_id"]}
+    finally:
+        await watching.close()
+
+
+async def test_a_chat_page_hears_staff_writing_on_the_other_instance(aiohttp_client, settings, knowledge, redis_url):
+    first, second = await two_instances(aiohttp_client, settings, knowledge, redis_url)
+    await hand_off(first, "web-page")
+    page = await first.ws_connect("/ws/chat/web-page")  # the customer's page, open on the first instance
+    staff = bearer(second, "writer", "staff")
+    try:
+        handoff = (await (await second.get("/api/handoffs", headers=staff)).json())["handoffs"][0]
+        await second.post(f"/api/handoffs/{handoff['id']}/claim", headers=staff)
+        assert (await page.receive_json(timeout=5)) == {"type": "message"}  # 「店员 … 已接入」
+        await second.post(f"/api/conversations/{handoff['conversation_id']}/messages", json={"text": "在的，您说"},
+                          headers=staff)
+        assert (await page.receive_json(timeout=5)) == {"type": "message"}
+        messages = (await (await first.get("/api/chat/web-page/messages?after=0")).json())["messages"]
+        assert messages[-1]["text"] == "在的，您说"
+    finally:
+        await page.close()
+
+
+async def test_something_on_the_channel_that_is_not_an_event_is_ignored(aiohttp_client, settings, knowledge,
+                                                                         redis_url, caplog):
+    first, second = await two_instances(aiohttp_client, settings, knowledge, redis_url)
+    watching = await console(second, "watcher")
+    publisher = redis.from_url(redis_url)
+    try:
+        await publisher.publish(CHANNEL, "not json")
+        await publisher.publish(CHANNEL, '{"type": "DropTables", "fields": {}}')
+        await hand_off(first, "web-after-noise")
+        assert (await watching.receive_json(timeout=5))["type"] == "queue"  # the relay still listens
+        assert caplog.text.count("ignored a message that is not an event") == 4  # two instances, two each
+    finally:
+        await publisher.aclose()
+        await watching.close()
+
+
+async def test_without_redis_each_instance_pushes_only_its_own(aiohttp_client, settings, knowledge):
+    first, second = await two_instances(aiohttp_client, settings, knowledge)
+    watching = await console(second, "watcher")
+    try:
+        await hand_off(first, "web-alone")
+        with pytest.raises(TimeoutError):
+            await watching.receive_json(timeout=1)
+        await hand_off(second, "web-here")
+        assert (await watching.receive_json(timeout=5))["type"] == "queue"
+    finally:
+        await watching.close()
+
+
+async def wait_for_answer(client, owner: dict, question: str, entry_id: str) -> None:
+    deadline = time.monotonic() + 2  # the issue's bound for every instance to see a change
+    while (await top_hit(client, owner, question))["id"] != entry_id:
+        assert time.monotonic() < deadline, f"{entry_id} was not in that instance's index within 2 s"
+        await asyncio.sleep(0.05)
+
+
+async def test_an_owners_edit_on_one_instance_is_in_every_instances_index_at_once(
+        aiohttp_client, settings, knowledge, redis_url, no_polling):
+    first, second = await two_instances(aiohttp_client, settings, knowledge, redis_url, own_index=True)
+    owner = bearer(first, "laoban", "owner")
+    assert (await top_hit(second, owner, "你们卖不卖熊猫玩偶"))["id"] != "panda-toy"
+    saved = await first.put("/api/kb/entries/panda-toy", json=NEW_ENTRY, headers=owner)
+    assert saved.status == 200
+    assert (await top_hit(first, owner, "你们卖不卖熊猫玩偶"))["id"] == "panda-toy"  # here when the edit returns
+    await wait_for_answer(second, owner, "你们卖不卖熊猫玩偶", "panda-toy")
+
+
+async def test_an_import_from_the_command_line_reaches_the_running_instances(
+        aiohttp_client, settings, knowledge, redis_url, no_polling, tmp_path):
+    first, second = await two_instances(aiohttp_client, settings, knowledge, redis_url, own_index=True)
+    owner = bearer(first, "laoban", "owner")
+    kb = tmp_path / "kb.yml"
+    kb.write_text(yaml.safe_dump({"entries": [{"id": "panda-toy", **NEW_ENTRY}]}, allow_unicode=True),
+                  encoding="utf-8")
+    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "techan", "kb", "import", str(kb)],
+                                   cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+                                   env=command_env(settings, TECHAN_REDIS_URL=redis_url))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["knowledge base: 1 added, 0 updated", "the running app instances were told"]
+    for instance in (first, second):
+        await wait_for_answer(instance, owner, "你们卖不卖熊猫玩偶", "panda-toy")
