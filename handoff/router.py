@@ -20,7 +20,6 @@ import dataclasses
 import logging
 import re
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +39,7 @@ from handoff.desk import Desk, Outgoing
 from handoff.episodes import current_handoff, estimated_wait_minutes, queue_position
 from handoff.rasa_client import RasaClient, RasaUnavailable, rasa_sender
 from handoff.states import State
+from handoff.turns import CustomerTurns, Turn
 from handoff.unanswered import answer_to, note_question, question_before
 
 log = logging.getLogger(__name__)
@@ -155,12 +155,14 @@ class Router:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], rasa: RasaClient, desk: Desk,
                  hours: BusinessHours, *, phrasing: Phrasing = lambda _entry, _language: None,
                  similar: Similar = lambda _question: [], grace: Callable[[], float] = lambda: 60.0,
-                 concurrency: int = 4, handoffs_per_address: int | None = None) -> None:
+                 concurrency: int = 4, handoffs_per_address: int | None = None,
+                 turns: CustomerTurns | None = None) -> None:
         """``phrasing`` and ``similar`` are the knowledge base as far as the router needs it: the
         questions to offer after a 没用 (the app passes the knowledge service's; the router never loads it).
         ``grace``: how long (s) a message may wait for the bot before it goes to staff (handoff.pending.grace);
         ``concurrency``: Rasa turns at once (back-pressure: the others wait for a slot, not for a timeout);
-        ``handoffs_per_address``: chats one client address may have waiting for staff (None: no limit)."""
+        ``handoffs_per_address``: chats one client address may have waiting for staff (None: no limit);
+        ``turns``: the customers' turn locks (shared through Redis by several instances; else this process's)."""
         self.sessions = sessions
         self.rasa = rasa
         self.desk = desk
@@ -178,14 +180,10 @@ class Router:
         self.started_at = utcnow()
         self._probed_at = 0.0  # monotonic time the bot's availability was last looked at while away
         self._failures: set[int] = set()  # pending messages whose handling raised (logged in full once)
-        # One lock per customer keeps their messages in order; unused locks vanish with their last user.
-        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        self.turns = turns or CustomerTurns()  # one customer's messages one at a time, in order
 
-    def _lock(self, channel: str, external_id: str) -> asyncio.Lock:
-        lock = self._locks.get((channel, external_id))
-        if lock is None:
-            lock = self._locks[(channel, external_id)] = asyncio.Lock()
-        return lock
+    def _lock(self, channel: str, external_id: str) -> Turn:
+        return self.turns.of(channel, external_id)
 
     async def handle(self, channel: str, external_id: str, text: str, *, name: str = "", language: str = "zh",
                      channel_message_id: str | None = None, media: dict[str, str] | None = None,

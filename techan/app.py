@@ -31,6 +31,7 @@ from handoff.hub import hub_lifecycle
 from handoff.rasa_client import RASA, RasaClient
 from handoff.relay import relay_lifecycle
 from handoff.router import ROUTER, Router
+from handoff.turns import CustomerTurns
 from knowledge import admin
 from knowledge.live import KNOWLEDGE, knowledge_lifecycle
 from knowledge.service import Knowledge
@@ -38,7 +39,7 @@ from web import login, staff_accounts
 from web.body import json_object
 from web.errors import json_errors
 from web.guards import body_limits, security_headers
-from web.keys import ENGINE, IN_FLIGHT, LIMITS, SESSIONS, SETTINGS, TEMPLATES
+from web.keys import ENGINE, IN_FLIGHT, LIMITS, REDIS, SESSIONS, SETTINGS, TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,15 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
-    """LIMITS: shared by every instance through Redis when TECHAN_REDIS_URL is set, else this process's own."""
+    """REDIS, and LIMITS: shared by every instance through Redis when TECHAN_REDIS_URL is set, else this
+    process's own."""
     settings = app[SETTINGS]
     if not settings.redis_url:
+        app[REDIS] = None
         app[LIMITS] = MemoryLimiter(settings.limit_keys)
         yield
         return
-    client = redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    app[REDIS] = client = redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     app[LIMITS] = RedisLimiter(client)
     yield
     await client.aclose()
@@ -104,7 +107,8 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
         app[ROUTER] = Router(app[SESSIONS], app[RASA], app[DESK], settings.hours,
                              phrasing=kb_phrasing(app), similar=kb_similar(app),
                              grace=pending.grace(settings), concurrency=settings.rasa_concurrency,
-                             handoffs_per_address=settings.limit_open_handoffs_per_address)
+                             handoffs_per_address=settings.limit_open_handoffs_per_address,
+                             turns=CustomerTurns(app[REDIS]))
         sweep = asyncio.create_task(pending.sweep_forever(app[ROUTER]))  # at start-up, then on a schedule
         try:
             yield
@@ -170,7 +174,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     # runs cleanup contexts in reverse). The KB is indexed before any channel can ask the bot.
     app.cleanup_ctx.extend([
         database_ctx,                      # ENGINE, SESSIONS
-        limits_ctx,                        # LIMITS (Redis when set)
+        limits_ctx,                        # REDIS (when set), LIMITS
         knowledge_lifecycle(knowledge),    # KNOWLEDGE loaded, indexed and watched
         executor_ctx,                      # EXECUTOR (the actions, given KNOWLEDGE)
         hub_lifecycle,                     # HUB: the console told of queue and transcript changes

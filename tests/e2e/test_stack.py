@@ -14,9 +14,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.e2e.test_browser_webchat import browser  # noqa: F401 (a fixture)
 from tests.e2e.test_channel_telegram import wait_for
+from tests.redis_server import redis_server
 from tests.stack import READY_TIMEOUT_S, staff_token, start_stack, stop_stack
 
 # question -> the KB entries that are a right answer (one of them must be the top hit)
@@ -259,8 +261,25 @@ def system_notice(console, pattern: str, shot: Path, timeout_s: float = 60) -> s
 
 @pytest.mark.timeout(READY_TIMEOUT_S + 2 * 240 + 180)  # a start, two restarts (each bounded below), a stop
 def test_the_shop_comes_back_by_itself_when_a_process_dies(tmp_path, browser):
-    """SIGKILL Rasa, then the app: each is restarted, /healthz and the staff console say why, no message is lost."""
-    stack = start_stack(tmp_path)
+    """SIGKILL Rasa, then the app: each is restarted, /healthz and the staff console say why, no message is lost.
+    The shop runs as several instances would, with Redis: Rasa's conversation locks are kept there."""
+    (tmp_path / "redis").mkdir()
+    with redis_server(tmp_path / "redis") as redis_url:
+        watcher = redis.Redis.from_url(redis_url)
+        watcher.config_set("notify-keyspace-events", "K$")  # tell of every string key written
+        locks = watcher.pubsub()
+        locks.psubscribe("__keyspace@0__:techan:lock:*")  # Rasa's lock store, with the key prefix it is given
+        try:
+            stack = start_stack(tmp_path, {"TECHAN_REDIS_URL": redis_url})
+            _survive_kills(stack, browser, tmp_path)
+            rasa_locked = [locks.get_message(timeout=0.05) for _ in range(100)]
+            assert any(m and m["type"] == "pmessage" and m["data"] == b"set" for m in rasa_locked), rasa_locked
+        finally:
+            locks.close()
+            watcher.close()
+
+
+def _survive_kills(stack, browser, tmp_path) -> None:
     who = sender()
     try:
         console = open_console(browser, stack)

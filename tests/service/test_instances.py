@@ -12,13 +12,16 @@ import pytest
 import redis.asyncio as redis
 import yaml
 
+from handoff.desk import DESK
 from handoff.relay import CHANNEL
+from handoff.router import ROUTER
 from knowledge.service import Knowledge
 from techan import PROJECT_ROOT
 from techan.app import create_app
 from tests.conftest import command_env
 from tests.redis_server import redis_server
 from tests.service.conftest import migrated_demo_shop
+from tests.service.fake_rasa import use_fake_rasa
 from tests.service.test_handoff_api import hand_off
 from tests.service.test_kb_admin import NEW_ENTRY, bearer, top_hit
 
@@ -145,3 +148,27 @@ async def test_an_import_from_the_command_line_reaches_the_running_instances(
     assert done.stdout.splitlines() == ["knowledge base: 1 added, 0 updated", "the running app instances were told"]
     for instance in (first, second):
         await wait_for_answer(instance, owner, "你们卖不卖熊猫玩偶", "panda-toy")
+
+
+async def test_one_customers_messages_take_turns_across_instances(aiohttp_client, settings, knowledge, redis_url):
+    """The customer's page writes to one instance, then (a reconnect through the balancer) to the other, while
+    the first message's turn is still with the bot: the second waits for it, and the answers keep the order."""
+    shared = settings.model_copy(update={"redis_url": redis_url, "bot_grace_s": 60.0})
+    migrated_demo_shop(shared)
+    first, second = [await aiohttp_client(create_app(shared, knowledge=knowledge)) for _ in range(2)]
+    rasa = use_fake_rasa(first.server.app)  # one bot behind both, to see the turns it is given at once
+    second.server.app[ROUTER].rasa = second.server.app[DESK].rasa = rasa
+    rasa.turn_s = 0.5
+    token = (await (await first.post("/api/chat/web-turns", json={"text": "你好"})).json())["chat_token"]
+    header = {"X-Chat-Token": token}
+
+    async def a_moment_later():
+        await asyncio.sleep(0.1)  # the first turn is with the bot by then
+        return await second.post("/api/chat/web-turns", json={"text": "寄到北京要几天"}, headers=header)
+    answers = await asyncio.gather(
+        first.post("/api/chat/web-turns", json={"text": "普洱茶能放多久"}, headers=header), a_moment_later())
+    assert [response.status for response in answers] == [200, 200]
+    replies = [(await response.json())["replies"] for response in answers]
+    assert "普洱" in replies[0][0]["text"] and "北京" in replies[1][0]["text"], replies
+    assert rasa.most_turns_at_once == 1
+    assert rasa.received == ["你好", "普洱茶能放多久", "寄到北京要几天"]
