@@ -22,11 +22,12 @@ from pathlib import Path
 
 from alembic.migration import MigrationContext
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Date, DateTime, Engine, Numeric, Table, func, insert, inspect, select, text
+from sqlalchemy import (Connection, Date, DateTime, Engine, MetaData, Numeric, Table, func, insert, inspect, select,
+                        text)
 from sqlalchemy import table as named_table
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.db import Base, make_engine
+from core.db import Base, aware, make_engine
 from core.migrate import downgrade, upgrade
 from core.settings import Settings
 
@@ -74,7 +75,7 @@ def _backup(settings: Settings, target: Path, progress: Callable[[str], None]) -
             revision = MigrationContext.configure(connection).get_current_revision()
             if revision is None:
                 raise BackupError("this shop's database has no tables yet (run `techan db upgrade` or start it once)")
-            for table in Base.metadata.sorted_tables:
+            for table in tables_as_stored(connection):
                 counts[table.name] = _add_rows(archive, connection, table)
                 progress(f"  {table.name}: {counts[table.name]} row(s)")
             connection.rollback()
@@ -112,7 +113,7 @@ def _restore(settings: Settings, source: Path, progress: Callable[[str], None]) 
             _schema_at(engine, manifest["revision"])
             with engine.begin() as connection:
                 counts = {}
-                for table in Base.metadata.sorted_tables:
+                for table in tables_as_stored(connection):
                     counts[table.name] = _load_rows(archive, connection, table)
                     progress(f"  {table.name}: {counts[table.name]} row(s)")
                 if connection.dialect.name == "postgresql":
@@ -129,6 +130,15 @@ def _restore(settings: Settings, source: Path, progress: Callable[[str], None]) 
 
 
 # ------------------------------------------------------------------ writing
+
+
+def tables_as_stored(connection: Connection) -> list[Table]:
+    """The shop's tables as the database has them now (a shop not yet upgraded lacks newer columns and tables),
+    in the order the models' foreign keys need."""
+    existing = set(inspect(connection).get_table_names())
+    reflected = MetaData()
+    return [Table(table.name, reflected, autoload_with=connection)
+            for table in Base.metadata.sorted_tables if table.name in existing]
 
 
 def _one_snapshot(connection: Connection) -> None:
@@ -160,7 +170,9 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def _plain(value):
-    if isinstance(value, (datetime, date)):
+    if isinstance(value, datetime):
+        return aware(value).isoformat()  # SQLite hands back UTC without its zone: written with it
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
@@ -237,7 +249,7 @@ def _load_rows(archive: tarfile.TarFile, connection: Connection, table: Table) -
 
 def _advance_sequences(connection: Connection) -> None:
     """Rows came with their ids: PostgreSQL's id sequences must start after them."""
-    for table in Base.metadata.sorted_tables:
+    for table in tables_as_stored(connection):
         if (column := table.autoincrement_column) is not None:
             connection.execute(text(
                 f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "

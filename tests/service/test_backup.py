@@ -8,14 +8,15 @@ import stat
 import subprocess
 import sys
 import tarfile
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core.db import Base, Customer, Message, aware, make_engine
+from core.migrate import upgrade
 from core.settings import Settings
 from techan import PROJECT_ROOT
 from tests.conftest import command_env, shared_models_dir
@@ -148,3 +149,25 @@ def test_a_restore_refuses_a_shop_in_use_and_what_is_not_a_backup(settings, tmp_
     again = techan(settings, "backup", str(archive))
     assert again.returncode == 1
     assert again.stderr.strip() == f"techan backup: {archive} already exists; choose a new file name"
+
+
+def test_a_shop_not_yet_upgraded_is_backed_up_as_it_is_and_restored_at_this_versions_schema(settings, tmp_path):
+    """An owner backs up before upgrading: the rows are read with the columns the database has (0010 here, before
+    the customers' chat-token versions), and the restore brings them up to today's schema."""
+    engine = make_engine(settings)
+    upgrade(engine, "0010")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO customers (channel, external_id, name, language, first_seen, last_seen) VALUES "
+            "('web', 'web-old-shop', '老顾客', 'zh', '2026-01-02 03:04:05', '2026-01-02 03:04:05')"))
+    engine.dispose()
+    archive = tmp_path / "old.tar.gz"
+    done = techan(settings, "backup", str(archive))
+    assert done.returncode == 0, done.stderr
+    assert "  customers: 1 row(s)" in done.stdout and "  staff_sessions" not in done.stdout  # not there at 0010
+    target = new_shop(tmp_path, "restored")
+    done = techan(target, "restore", str(archive))
+    assert done.returncode == 0, done.stderr
+    restored = every_row(target)["customers"]
+    assert [(c["external_id"], c["name"], c["first_seen"], c["chat_token_version"]) for c in restored] == [
+        ("web-old-shop", "老顾客", datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), None)]
