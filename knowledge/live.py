@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db import KBEntry, Product, ShippingRate
-from handoff.events import BUS, KnowledgeChanged
 from knowledge.service import Knowledge, read_snapshot
 from web.keys import SESSIONS, SETTINGS
 
@@ -68,10 +67,13 @@ class LiveKnowledge:
 LIVE_KNOWLEDGE = web.AppKey("live_knowledge", LiveKnowledge)
 
 
+# After an edit: reload this instance's index (the editor sees the change when the request returns) and tell
+# every other instance. The app wires it to its event bus (techan.app), which Redis relays between instances.
+ANNOUNCE_KNOWLEDGE_CHANGE: web.AppKey[Callable[[], Awaitable[None]]] = web.AppKey("announce_knowledge_change")
+
+
 async def reload_knowledge(app: web.Application) -> None:
-    """After an edit: this instance's index first (the editor sees the change when the request returns), then
-    every other instance's, told over the bus."""
-    await app[BUS].emit(KnowledgeChanged())
+    await app[ANNOUNCE_KNOWLEDGE_CHANGE]()
 
 
 def knowledge_lifecycle(preloaded: Knowledge | None) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -81,10 +83,6 @@ def knowledge_lifecycle(preloaded: Knowledge | None) -> Callable[[web.Applicatio
         app[KNOWLEDGE] = knowledge
         app[LIVE_KNOWLEDGE] = live = LiveKnowledge(knowledge, app[SESSIONS])
         await live.reload()
-
-        async def changed(_event: KnowledgeChanged) -> None:
-            await live.reload()
-        app[BUS].subscribe(KnowledgeChanged, changed, every_instance=True)
         watch = asyncio.create_task(live.watch())
         yield
         watch.cancel()

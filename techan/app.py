@@ -26,14 +26,14 @@ from calls import routes as call_routes
 from handoff import media, metrics, pending, staff_api, staff_tools
 from handoff.channels import telegram, webchat
 from handoff.desk import DESK, Desk
-from handoff.events import BUS, Bus
+from handoff.events import BUS, Bus, KnowledgeChanged
 from handoff.hub import hub_lifecycle
 from handoff.rasa_client import RASA, RasaClient
 from handoff.relay import relay_lifecycle
 from handoff.router import ROUTER, Router
 from handoff.turns import CustomerTurns
 from knowledge import admin
-from knowledge.live import KNOWLEDGE, knowledge_lifecycle
+from knowledge.live import ANNOUNCE_KNOWLEDGE_CHANGE, KNOWLEDGE, LIVE_KNOWLEDGE, knowledge_lifecycle
 from knowledge.service import Knowledge
 from web import login, staff_accounts
 from web.body import json_object
@@ -76,6 +76,17 @@ async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
     app[LIMITS] = RedisLimiter(client)
     yield
     await client.aclose()
+
+
+async def knowledge_events_ctx(app: web.Application) -> AsyncIterator[None]:
+    """An edit to the knowledge base reloads every instance's index: told on the bus, which Redis relays."""
+    bus = app[BUS]
+
+    async def changed(_event: KnowledgeChanged) -> None:
+        await app[LIVE_KNOWLEDGE].reload()
+    bus.subscribe(KnowledgeChanged, changed, every_instance=True)
+    app[ANNOUNCE_KNOWLEDGE_CHANGE] = lambda: bus.emit(KnowledgeChanged())
+    yield
 
 
 async def executor_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -176,6 +187,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
         database_ctx,                      # ENGINE, SESSIONS
         limits_ctx,                        # REDIS (when set), LIMITS
         knowledge_lifecycle(knowledge),    # KNOWLEDGE loaded, indexed and watched
+        knowledge_events_ctx,              # an owner's edit reloads every instance's index
         executor_ctx,                      # EXECUTOR (the actions, given KNOWLEDGE)
         hub_lifecycle,                     # HUB: the console told of queue and transcript changes
         webchat.push_lifecycle,            # open chat pages told of messages stored for them
