@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import time
 
+from playwright.sync_api import Error as PlaywrightError
+
 
 def wait_until(page, expression: str, timeout: float = 30_000, every_s: float = 0.1) -> None:
     """Until the JavaScript ``expression`` is truthy on ``page`` (``timeout`` in ms, as Playwright's)."""
     deadline = time.monotonic() + timeout / 1000
-    while not page.evaluate(f"!!({expression})"):  # a boolean: an object (a MediaStream) cannot come back
+    while not _holds(page, expression):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout / 1000:.0f} s waiting for: {expression}")
         time.sleep(every_s)
+
+
+def _holds(page, expression: str) -> bool:
+    """One look; a page navigating at that moment (going back, then redirected) has not got there yet."""
+    try:
+        return page.evaluate(f"!!({expression})")  # a boolean: an object (a MediaStream) cannot come back
+    except PlaywrightError as exc:
+        if "Execution context was destroyed" in str(exc):
+            return False
+        raise
