@@ -49,7 +49,7 @@ $(RASA_VENV)/.installed: constraints/rasa.txt
 test:
 	@start=$$(date +%s); status=0; \
 	{ $(MAKE) --no-print-directory setup && \
-	  $(MAKE) --no-print-directory test-rasa test-unit test-service test-e2e test-postgres test-quality; } \
+	  $(MAKE) --no-print-directory test-rasa test-unit test-service test-e2e test-quality; } \
 	  || status=$$?; \
 	echo "make test: total $$(( $$(date +%s) - start ))s, set-up included"; exit $$status
 
