@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import OperationalError
+
+from core.settings import Settings
 
 _numbers = itertools.count(1)
 _cluster: list[str] = []  # the run's scratch cluster, while the session fixture holds it
@@ -24,7 +26,7 @@ _finished: list[str] = []  # scratch databases of tests that have ended, dropped
 
 
 def on_postgres() -> bool:
-    """The service and end-to-end tiers run on PostgreSQL instead of SQLite (`make test` runs them both ways)."""
+    """The service and end-to-end tiers run on PostgreSQL instead of SQLite (`make test-postgres`)."""
     return os.environ.get("TECHAN_TEST_DATABASE", "sqlite").strip().lower() == "postgresql"
 
 
@@ -67,25 +69,19 @@ def postgres_cluster() -> Iterator[str]:
 def scratch_database(cluster_url: str) -> Iterator[str]:
     """A new empty database in the cluster for one test. It is dropped when the next one is made, not at once:
     fixtures that use it (the app under test) may be torn down after this one."""
-    name = f"techan_test_{os.getpid()}_{next(_numbers)}"
-    admin = create_engine(cluster_url.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
+    with _admin(cluster_url) as connection:
+        while _finished:
+            old = _finished.pop()
+            for database in (old, f"{old}_rasa"):  # and the trackers of a Rasa server on it
+                try:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+                except OperationalError:  # its sessions slow to go (a loaded machine): the cluster goes anyway
+                    pass
+        url = _create_database(connection, cluster_url, "test")
     try:
-        with admin.connect() as connection:
-            while _finished:
-                old = _finished.pop()
-                for database in (old, f"{old}_rasa"):  # and the trackers of a Rasa server on it
-                    try:
-                        connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-                    except OperationalError:  # its sessions slow to go (a loaded machine): the cluster goes anyway
-                        pass
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield url
     finally:
-        admin.dispose()
-    try:
-        yield cluster_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        _finished.append(name)
+        _finished.append(url.rsplit("/", 1)[1])
 
 
 @contextmanager
@@ -111,11 +107,25 @@ def shop_database_url(data_dir: Path) -> str:
         return ""
     key = Path(data_dir).resolve()
     if key not in _shop_databases:
-        name = f"techan_shop_{os.getpid()}_{next(_numbers)}"
-        admin = create_engine(_cluster[0].replace("postgresql://", "postgresql+psycopg://", 1),
-                              isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        _shop_databases[key] = _cluster[0].rsplit("/", 1)[0] + f"/{name}"
+        with _admin(_cluster[0]) as connection:
+            _shop_databases[key] = _create_database(connection, _cluster[0], "shop")
     return _shop_databases[key]
+
+
+@contextmanager
+def _admin(cluster_url: str) -> Iterator[Connection]:
+    """A connection to the cluster's maintenance database, outside any transaction (CREATE/DROP DATABASE)."""
+    admin = create_engine(Settings(_env_file=None, database_url=cluster_url).sqlalchemy_url,
+                          isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            yield connection
+    finally:
+        admin.dispose()
+
+
+def _create_database(connection: Connection, cluster_url: str, kind: str) -> str:
+    """A new empty database (named for this process and ``kind``); its URL."""
+    name = f"techan_{kind}_{os.getpid()}_{next(_numbers)}"
+    connection.execute(text(f'CREATE DATABASE "{name}"'))
+    return cluster_url.rsplit("/", 1)[0] + f"/{name}"
