@@ -1,10 +1,12 @@
 """One customer's messages are handled one at a time, in order: by a lock in this process, and with several app
 instances (``TECHAN_REDIS_URL``) by a lock in Redis as well, so two instances never run one customer's turns at
-once. The Redis lock is a lease: an instance that dies holding it frees it after ``LEASE_S``."""
+once. The Redis lock is a short lease, renewed while the turn runs: a turn may take long (a slow bot), yet an
+instance that dies holding it frees the customer after ``LEASE_S``, well before anyone would give up waiting."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 
@@ -13,7 +15,7 @@ from redis.exceptions import LockError, RedisError
 
 log = logging.getLogger(__name__)
 
-LEASE_S = 120.0  # longer than any turn (Rasa's timeout, a slow database); a dead holder's lock goes after it
+LEASE_S = 10.0  # a dead holder's lock goes after this; a live one renews it every third of it
 WAIT_S = 60.0  # how long a turn waits for another instance's before it goes on under the local lock alone
 
 
@@ -38,6 +40,7 @@ class Turn:
     def __init__(self, local: asyncio.Lock, shared: redis.Redis | None, key: str) -> None:
         self.local, self.shared, self.key = local, shared, key
         self._lease = None
+        self._renewing: asyncio.Task | None = None
 
     def locked(self) -> bool:
         """This process is handling the customer now (another instance's turn is waited for on entry)."""
@@ -50,6 +53,7 @@ class Turn:
             try:
                 if await lease.acquire():
                     self._lease = lease
+                    self._renewing = asyncio.create_task(self._renew(lease), name=f"renew {self.key}")
                 else:
                     log.warning("%s: another instance held the turn over %.0f s; going on", self.key, WAIT_S)
             except (RedisError, OSError) as exc:
@@ -57,8 +61,23 @@ class Turn:
                             "instance's", self.key, exc.__class__.__name__)
         return self
 
+    async def _renew(self, lease) -> None:
+        """Keep the lease while this turn runs; a lost one is logged (another instance may then come in)."""
+        while True:
+            await asyncio.sleep(LEASE_S / 3)
+            try:
+                await lease.reacquire()
+            except (LockError, RedisError, OSError) as exc:
+                log.warning("%s: could not renew the shared turn lock (%s)", self.key, exc.__class__.__name__)
+                return
+
     async def __aexit__(self, *_exc) -> None:
         try:
+            if self._renewing is not None:
+                self._renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._renewing
+                self._renewing = None
             if self._lease is not None:
                 try:
                     await self._lease.release()

@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as redis
 import yaml
 
+from handoff import turns
 from handoff.desk import DESK
 from handoff.relay import CHANNEL
 from handoff.router import ROUTER
@@ -172,3 +173,30 @@ async def test_one_customers_messages_take_turns_across_instances(aiohttp_client
     assert "普洱" in replies[0][0]["text"] and "北京" in replies[1][0]["text"], replies
     assert rasa.most_turns_at_once == 1
     assert rasa.received == ["你好", "普洱茶能放多久", "寄到北京要几天"]
+
+
+async def test_a_long_turn_keeps_the_customer_and_a_dead_instances_turn_frees_them_soon(redis_url, monkeypatch):
+    """The lease is renewed while a turn runs, so a turn longer than the lease still holds the customer; an
+    instance killed mid-turn renews nothing, and the customer's next message goes on after the lease, not after
+    the minute a turn waits for a live one (the web chat's client gives up before that)."""
+    shared = redis.Redis.from_url(redis_url)
+    try:
+        first, second = turns.CustomerTurns(shared), turns.CustomerTurns(shared)
+        monkeypatch.setattr(turns, "LEASE_S", 0.6)
+        async with first.of("web", "c1"):
+            await asyncio.sleep(1.5)  # over two leases
+            waiting = asyncio.create_task(second.of("web", "c1").__aenter__())
+            await asyncio.sleep(0.5)
+            assert not waiting.done()  # still first's
+        await (await waiting).__aexit__()
+
+        monkeypatch.undo()
+        dying = first.of("web", "c2")
+        await dying.__aenter__()
+        dying._renewing.cancel()  # the process is gone: nothing renews and nothing releases
+        started = time.monotonic()
+        async with second.of("web", "c2") as turn:
+            assert turn._lease is not None  # it has the customer, not merely waited the minute out
+            assert time.monotonic() - started < turns.LEASE_S + 2 < turns.WAIT_S
+    finally:
+        await shared.aclose()
