@@ -34,9 +34,11 @@ class FakeBotAPI:
     downloads: list[str] = field(default_factory=list)  # file paths fetched through /file/bot…
     forum_chats: set[int] = field(default_factory=set)
     polls: int = 0  # getUpdates requests (kept out of ``calls``, which they would flood)
+    conflicts: int = 0  # long polls ended by another one, as Telegram ends them (two pollers of one bot)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _message_ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
     _arrived: asyncio.Event | None = None
+    _waiting: list[dict[str, bool]] = field(default_factory=list)  # the long polls in wait: {"ended": ...}
 
     # ------------------------------------------------------------ what tests do
     def user(self, user_id: int, name: str = "小王", language: str = "zh-hans") -> dict[str, Any]:
@@ -162,6 +164,8 @@ class FakeBotAPI:
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": f"fake: no {method}"}, status=404)
         result = await handler(params)
+        if isinstance(result, web.Response):
+            return result
         if isinstance(result, dict) and "message_id" in result and method != "createForumTopic":
             record["_result"] = result
         return web.json_response({"ok": True, "result": result})
@@ -206,14 +210,27 @@ class FakeBotAPI:
                 "supports_inline_queries": False}
 
     async def _m_getUpdates(self, params):
+        for other in self._waiting:  # Telegram ends the poll in wait with 409 when another one comes
+            other["ended"] = True
+        if self._waiting and self._arrived is not None:
+            self._arrived.set()
         offset = int(params.get("offset") or 0)
         self.updates = [u for u in self.updates if u["update_id"] >= offset]
         if not self.updates:
             self._arrived = asyncio.Event()
+            me = {"ended": False}
+            self._waiting.append(me)
             try:
                 await asyncio.wait_for(self._arrived.wait(), min(float(params.get("timeout") or 0), MAX_LONG_POLL_S))
             except TimeoutError:
                 pass
+            finally:
+                self._waiting.remove(me)
+            if me["ended"]:
+                self.conflicts += 1
+                return web.json_response({"ok": False, "error_code": 409, "description": "Conflict: terminated by "
+                                          "other getUpdates request; make sure that only one bot instance is "
+                                          "running"}, status=409)
         return list(self.updates)
 
     async def _m_deleteWebhook(self, params):

@@ -12,7 +12,8 @@ import pytest
 import redis.asyncio as redis
 import yaml
 
-from handoff import turns
+from handoff import leases, turns
+from handoff.channels.telegram import TAKEOVER_TRY_S, TELEGRAM
 from handoff.desk import DESK
 from handoff.relay import CHANNEL
 from handoff.router import ROUTER
@@ -20,9 +21,12 @@ from knowledge.service import Knowledge
 from techan import PROJECT_ROOT
 from techan.app import create_app
 from tests.conftest import command_env
+from tests.fake_telegram import TOKEN, FakeBotAPI
 from tests.redis_server import redis_server
 from tests.service.conftest import migrated_demo_shop
 from tests.service.fake_rasa import use_fake_rasa
+from tests.service.test_chat_identity import stored_messages
+from tests.service.test_telegram import CUSTOMER, eventually, texts_to
 from tests.service.test_handoff_api import hand_off
 from tests.service.test_kb_admin import NEW_ENTRY, bearer, top_hit
 
@@ -182,7 +186,7 @@ async def test_a_long_turn_keeps_the_customer_and_a_dead_instances_turn_frees_th
     shared = redis.Redis.from_url(redis_url)
     try:
         first, second = turns.CustomerTurns(shared), turns.CustomerTurns(shared)
-        monkeypatch.setattr(turns, "LEASE_S", 0.6)
+        monkeypatch.setattr(leases, "LEASE_S", 0.6)
         async with first.of("web", "c1"):
             await asyncio.sleep(1.5)  # over two leases
             waiting = asyncio.create_task(second.of("web", "c1").__aenter__())
@@ -193,10 +197,48 @@ async def test_a_long_turn_keeps_the_customer_and_a_dead_instances_turn_frees_th
         monkeypatch.undo()
         dying = first.of("web", "c2")
         await dying.__aenter__()
-        dying._renewing.cancel()  # the process is gone: nothing renews and nothing releases
+        dying.lease._renewing.cancel()  # the process is gone: nothing renews and nothing releases
         started = time.monotonic()
         async with second.of("web", "c2") as turn:
-            assert turn._lease is not None  # it has the customer, not merely waited the minute out
-            assert time.monotonic() - started < turns.LEASE_S + 2 < turns.WAIT_S
+            assert turn.lease.held  # it has the customer, not merely waited the minute out
+            assert time.monotonic() - started < leases.LEASE_S + 2 < turns.WAIT_S
     finally:
         await shared.aclose()
+
+
+async def test_telegram_is_polled_and_sent_to_by_one_instance_and_taken_over_when_it_stops(
+        redis_url, aiohttp_server, aiohttp_client, settings, knowledge):  # Redis outlives the instances
+    """Two instances of a shop on Telegram (long polling): one polls (two would end each other's polls: 409),
+    a staff reply stored on the other reaches the customer once, and when the polling one stops the other
+    takes over at once, so the customer's next message is answered."""
+    fake = FakeBotAPI()
+    server = await aiohttp_server(fake.app())
+    shared = settings.model_copy(update={"redis_url": redis_url, "telegram_token": TOKEN,
+                                         "telegram_api_url": f"http://127.0.0.1:{server.port}/bot"})
+    migrated_demo_shop(shared)
+    instances = [await aiohttp_client(create_app(shared, knowledge=knowledge)) for _ in range(2)]
+    for instance in instances:
+        use_fake_rasa(instance.server.app)
+    await eventually(lambda: fake.polls >= 4)
+    polling = [i for i in instances if i.server.app[TELEGRAM].updater.running]
+    assert len(polling) == 1
+    holder, other = polling[0], next(i for i in instances if i is not polling[0])
+
+    fake.text(CUSTOMER, "转人工")
+    await eventually(lambda: texts_to(fake, CUSTOMER))
+    staff = bearer(other, "xiaoli", "staff")
+    handoff = (await (await other.get("/api/handoffs", headers=staff)).json())["handoffs"][0]
+    assert (await other.post(f"/api/handoffs/{handoff['id']}/claim", headers=staff)).status == 200
+    assert (await other.post(f"/api/conversations/{handoff['conversation_id']}/messages",
+                             json={"text": "您好，我是小李"}, headers=staff)).status == 201
+    await eventually(lambda: "您好，我是小李" in texts_to(fake, CUSTOMER))
+    await asyncio.sleep(1.5)  # time for a second copy to go out, were both instances sending
+    shown = texts_to(fake, CUSTOMER)
+    assert shown[-1] == "您好，我是小李" and len(shown) == len(set(shown)), shown  # each once
+
+    await holder.close()  # stopped (a restart): it gives the lease back
+    await eventually(lambda: other.server.app[TELEGRAM].updater.running, timeout=2 * TAKEOVER_TRY_S + 2)
+    fake.text(CUSTOMER, "还有一个问题")
+    stored = await eventually(lambda: [t for _author, t in stored_messages(shared) if t == "还有一个问题"])
+    assert stored == ["还有一个问题"]
+    assert fake.conflicts == 0

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import RedisError
 from telegram import Update
 from telegram.ext import (
     Application, BaseUpdateProcessor, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters,
@@ -38,9 +39,10 @@ from handoff.channels.telegram.outbox import Outbox
 from handoff.channels.telegram.staff_group import on_staff_claim, on_staff_reply
 from handoff.desk import DESK
 from handoff.events import BUS
+from handoff.leases import Lease
 from handoff.router import ROUTER
 from knowledge.live import KNOWLEDGE
-from web.keys import LIMITS, SESSIONS, SETTINGS
+from web.keys import LIMITS, REDIS, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,8 @@ def build_application(settings: Settings, channel: TelegramChannel) -> Applicati
 
 TELEGRAM = web.AppKey("telegram", Application)
 WEBHOOK_PATH = "/telegram/webhook"
+TELEGRAM_LEASE = "techan:telegram"  # held by the instance that polls and sends (several instances)
+TAKEOVER_TRY_S = 2.0
 
 
 def webhook_secret(settings: Settings) -> str:
@@ -131,7 +135,8 @@ async def webhook(request: web.Request) -> web.Response:
 
 
 async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Start the channel when a token is set: long polling, or a webhook when TECHAN_PUBLIC_URL is set."""
+    """Start the channel when a token is set: long polling, or a webhook when TECHAN_PUBLIC_URL is set.
+    With several instances (Redis) webhooks come to any of them, and one at a time polls and sends."""
     settings = app[SETTINGS]
     if not settings.telegram_token:
         log.info("Telegram is off (set TECHAN_TELEGRAM_TOKEN to turn it on)")
@@ -141,21 +146,27 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
                               lambda product_id: product_id in app[KNOWLEDGE].catalog.products)
     application = build_application(settings, channel)
     app[TELEGRAM] = application
-    channel.outbox = outbox = Outbox(application.bot, channel)
+    shared = app[REDIS]
+    lease = Lease(shared, TELEGRAM_LEASE) if shared is not None else None
+    polling = not settings.public_url.startswith("https://")
+    channel.outbox = outbox = Outbox(application.bot, channel, delivers=lambda: lease is None or lease.held)
     outbox.subscribe(app[BUS])
     await application.initialize()
     await application.start()
-    if settings.public_url.startswith("https://"):
+    if not polling:
         await application.bot.set_webhook(settings.public_url.rstrip("/") + WEBHOOK_PATH,
                                           secret_token=webhook_secret(settings), allowed_updates=Update.ALL_TYPES)
         log.info("Telegram: webhook mode at %s%s", settings.public_url.rstrip("/"), WEBHOOK_PATH)
-    else:
-        await application.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
-        log.info("Telegram: long polling")
+    elif lease is None:
+        await start_polling(application)
     rounds = asyncio.create_task(outbox.run())
+    role = asyncio.create_task(take_turns_at_telegram(application, outbox, lease, polling)) if lease else None
     try:
         yield
     finally:  # updates first (their handlers may still hand the outbox a call), then the outbox, then the bot
+        if role is not None:  # it stops polling and gives the lease back: another instance takes over at once
+            role.cancel()
+            await asyncio.gather(role, return_exceptions=True)
         if application.updater and application.updater.running:
             await application.updater.stop()
         await application.stop()
@@ -163,6 +174,37 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(rounds, return_exceptions=True)
         await outbox.close()
         await application.shutdown()
+
+
+async def start_polling(application: Application) -> None:
+    await application.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
+    log.info("Telegram: long polling")
+
+
+async def take_turns_at_telegram(application: Application, outbox: Outbox, lease: Lease, polling: bool) -> None:
+    """With several instances (Redis), one at a time long-polls Telegram (two would take each other's updates:
+    Telegram answers the other 409) and sends what is stored for it; the others try for the lease every
+    ``TAKEOVER_TRY_S``, so when the holder stops one takes over at once, and within the lease when it dies."""
+    while True:
+        try:
+            taken = await lease.take(wait=0)
+        except (RedisError, OSError) as exc:
+            log.warning("Telegram: the lease is unreachable (Redis: %s); trying again", exc.__class__.__name__)
+            taken = False
+        if taken:
+            log.info("Telegram: this instance %s what is stored for it",
+                     "long-polls Telegram and sends" if polling else "sends")
+            outbox.wake.set()
+            try:
+                if polling:
+                    await start_polling(application)
+                await lease.lost.wait()
+            finally:
+                if polling and application.updater.running:
+                    await application.updater.stop()
+                await lease.give_back()
+            log.warning("Telegram: another instance has taken over")
+        await asyncio.sleep(TAKEOVER_TRY_S)
 
 
 def setup(app: web.Application) -> None:

@@ -72,8 +72,12 @@ class Stored:
 class Outbox:
     """The lanes, the chats' holds, and the round that starts lanes for chats with something due."""
 
-    def __init__(self, bot: Bot, channel: TelegramChannel, clock: Callable[[], float] = time.time) -> None:
-        self.bot, self.channel, self.clock = bot, channel, clock
+    def __init__(self, bot: Bot, channel: TelegramChannel, clock: Callable[[], float] = time.time,
+                 delivers: Callable[[], bool] = lambda: True) -> None:
+        """``delivers``: whether this instance sends what is stored (messages, staff-group cards). With several
+        instances only one does at a time, or a customer would get a message twice; each sends its own
+        passing calls."""
+        self.bot, self.channel, self.clock, self.delivers = bot, channel, clock, delivers
         self.passing: defaultdict[str, deque[Passing]] = defaultdict(deque)
         self.held_until: dict[str, float] = {}  # chat -> when it may be sent to again
         self.lanes: dict[str, asyncio.Task[None]] = {}
@@ -104,8 +108,8 @@ class Outbox:
         async def queue_changed(_event: QueueChanged) -> None:
             if self.channel.staff_chat:
                 self.start(self.channel.staff_chat)
-        bus.subscribe(OutboundMessage, message_stored)
-        bus.subscribe(QueueChanged, queue_changed)
+        bus.subscribe(OutboundMessage, message_stored, every_instance=True)  # stored on any, sent by one
+        bus.subscribe(QueueChanged, queue_changed, every_instance=True)
 
     # ------------------------------------------------------------ the round
 
@@ -130,6 +134,10 @@ class Outbox:
         now = self.clock()
         next_due = now + SAFETY_SWEEP_S
         due: set[str] = {chat for chat, waiting in self.passing.items() if waiting}
+        if not self.delivers():
+            for chat in due:
+                self.start(chat)
+            return next_due - now
         async with self.channel.sessions() as session:
             rows = (await session.execute(to_send((Message.payload, Customer.external_id)))).all()
             retry_times = [float((payload or {}).get("delivery", {}).get("retry_at", 0.0)) for payload, _chat in rows]
@@ -173,7 +181,8 @@ class Outbox:
         (a menu asked for after an answer comes after it); False when there is none."""
         waiting = self.passing[chat]
         staff_group_chat = chat == self.channel.staff_chat  # there: claims answered first, cards can wait a moment
-        message = None if staff_group_chat else await self._due_message(chat)
+        delivers = self.delivers()
+        message = None if staff_group_chat or not delivers else await self._due_message(chat)
         if message is not None and (not waiting or message.at < waiting[0].at):
             await self._deliver(chat, message)
             return True
@@ -181,7 +190,7 @@ class Outbox:
             await self._passing(chat)
             return True
         del self.passing[chat]
-        return staff_group_chat and await staff_group.announce_next(self, self.clock())
+        return staff_group_chat and delivers and await staff_group.announce_next(self, self.clock())
 
     async def call(self, chat: str, send: Send) -> Any:
         """One Bot API call within the bot's budget (and the group's, for a group): Telegram's limits kept
