@@ -131,8 +131,14 @@ class Settings(BaseSettings):
         return self.data_path / "rasa"
 
     @property
+    def rasa_base_urls(self) -> list[str]:
+        """``TECHAN_RASA_URL``: one Rasa server, or several, comma-separated; else ``techan run``'s own."""
+        urls = [url.strip().rstrip("/") for url in self.rasa_url.split(",") if url.strip()]
+        return urls or [f"http://127.0.0.1:{self.rasa_port}"]
+
+    @property
     def rasa_base_url(self) -> str:
-        return (self.rasa_url or f"http://127.0.0.1:{self.rasa_port}").rstrip("/")
+        return self.rasa_base_urls[0]
 
     @property
     def app_base_url(self) -> str:

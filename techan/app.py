@@ -113,7 +113,7 @@ def kb_similar(app: web.Application):
 async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with aiohttp.ClientSession() as session:
-        app[RASA] = RasaClient(session, settings.rasa_base_url, settings.rasa_token, settings.rasa_timeout)
+        app[RASA] = RasaClient(session, settings.rasa_base_urls, settings.rasa_token, settings.rasa_timeout)
         app[DESK] = Desk(app[SESSIONS], app[BUS], app[RASA])
         app[ROUTER] = Router(app[SESSIONS], app[RASA], app[DESK], settings.hours,
                              phrasing=kb_phrasing(app), similar=kb_similar(app),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,3 +128,25 @@ async def wait_until(check, timeout: float = 20.0, what: str = "the call") -> No
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+HANG_REPORT_S = 240  # before pytest-timeout's 300 s, whose report shows threads but not asyncio's tasks
+
+
+@pytest.fixture(autouse=True)
+def report_a_hang(request) -> Iterator[None]:
+    """A test (its set-up and teardown included) still running after ``HANG_REPORT_S``: print every asyncio
+    task of its event loop with where it waits, so a hang in an app's teardown names what it waits for."""
+    def report() -> None:
+        running = [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop) and o.is_running()]
+        print(f"\n=== {request.node.nodeid} still running after {HANG_REPORT_S} s; its asyncio tasks:", flush=True)
+        for loop in running:
+            for task in list(asyncio.all_tasks(loop)):
+                print(f"--- {task!r}", flush=True)
+                task.print_stack(limit=12)
+
+    timer = threading.Timer(HANG_REPORT_S, report)
+    timer.daemon = True
+    timer.start()
+    yield
+    timer.cancel()

@@ -103,9 +103,11 @@ def run_cluster() -> Iterator[str | None]:
 def shop_database_url(data_dir: Path) -> str:
     """The database of the scratch shop whose data dir is ``data_dir``: "" on SQLite (the file in the data
     dir); on PostgreSQL a database of its own in the run's cluster, created the first time it is asked for."""
+    key = Path(data_dir).resolve()
+    if key in _shop_databases:
+        return _shop_databases[key]
     if not _cluster:
         return ""
-    key = Path(data_dir).resolve()
     if key not in _shop_databases:
         with _admin(_cluster[0]) as connection:
             _shop_databases[key] = _create_database(connection, _cluster[0], "shop")
@@ -129,3 +131,20 @@ def _create_database(connection: Connection, cluster_url: str, kind: str) -> str
     name = f"techan_{kind}_{os.getpid()}_{next(_numbers)}"
     connection.execute(text(f'CREATE DATABASE "{name}"'))
     return cluster_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextmanager
+def shop_on_postgres(data_dir: Path) -> Iterator[str]:
+    """The URL of a shop's database on PostgreSQL whatever the tier runs on: in the run's cluster, or else in
+    a cluster of its own (stopped on exit)."""
+    if _cluster:
+        yield shop_database_url(data_dir)
+        return
+    key = Path(data_dir).resolve()
+    with postgres_cluster() as cluster_url:
+        with _admin(cluster_url) as connection:
+            _shop_databases[key] = _create_database(connection, cluster_url, "shop")
+        try:
+            yield _shop_databases[key]
+        finally:
+            del _shop_databases[key]

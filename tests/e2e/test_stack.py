@@ -18,6 +18,7 @@ import redis
 
 from tests.e2e.test_browser_webchat import browser  # noqa: F401 (a fixture)
 from tests.e2e.test_channel_telegram import wait_for
+from tests.fake_telegram import TOKEN, FakeBotAPIThread
 from tests.redis_server import redis_server
 from tests.stack import READY_TIMEOUT_S, staff_token, start_stack, stop_stack
 
@@ -262,16 +263,18 @@ def system_notice(console, pattern: str, shot: Path, timeout_s: float = 60) -> s
 @pytest.mark.timeout(READY_TIMEOUT_S + 2 * 240 + 180)  # a start, two restarts (each bounded below), a stop
 def test_the_shop_comes_back_by_itself_when_a_process_dies(tmp_path, browser):
     """SIGKILL Rasa, then the app: each is restarted, /healthz and the staff console say why, no message is lost.
-    The shop runs as several instances would, with Redis: Rasa's conversation locks are kept there."""
+    The shop runs as several instances would, with Redis: Rasa's conversation locks are kept there, and the
+    killed app's hold on Telegram's long polling (a lease) is taken over by the new one when it runs out."""
     (tmp_path / "redis").mkdir()
-    with redis_server(tmp_path / "redis") as redis_url:
+    with redis_server(tmp_path / "redis") as redis_url, FakeBotAPIThread() as telegram:
         watcher = redis.Redis.from_url(redis_url)
         watcher.config_set("notify-keyspace-events", "K$")  # tell of every string key written
         locks = watcher.pubsub()
         locks.psubscribe("__keyspace@0__:techan:lock:*")  # Rasa's lock store, with the key prefix it is given
         try:
-            stack = start_stack(tmp_path, {"TECHAN_REDIS_URL": redis_url})
-            _survive_kills(stack, browser, tmp_path)
+            stack = start_stack(tmp_path, {"TECHAN_REDIS_URL": redis_url, "TECHAN_TELEGRAM_TOKEN": TOKEN,
+                                           "TECHAN_TELEGRAM_API_URL": telegram.base_url})
+            _survive_kills(stack, browser, tmp_path, telegram)
             rasa_locked = [locks.get_message(timeout=0.05) for _ in range(100)]
             assert any(m and m["type"] == "pmessage" and m["data"] == b"set" for m in rasa_locked), rasa_locked
         finally:
@@ -279,7 +282,7 @@ def test_the_shop_comes_back_by_itself_when_a_process_dies(tmp_path, browser):
             watcher.close()
 
 
-def _survive_kills(stack, browser, tmp_path) -> None:
+def _survive_kills(stack, browser, tmp_path, telegram) -> None:
     who = sender()
     try:
         console = open_console(browser, stack)
@@ -315,6 +318,10 @@ def _survive_kills(stack, browser, tmp_path) -> None:
         assert status == 200, body
         status, body = stack.chat(after_rasa, {"text": "真空包装要加钱吗"})
         assert status == 200 and "免费" in body["replies"][0]["text"], body
+        telegram.call(lambda api: api.text(TELEGRAM_CUSTOMER, "真空包装要加钱吗"))
+        answers = wait_for(lambda: telegram.call(lambda api: [p["text"] for p in api.delivered(
+            "sendMessage", TELEGRAM_CUSTOMER)]), 60)
+        assert len(answers) == 1 and "免费" in answers[0], answers
         assert stack.process.poll() is None, "the supervisor gave up"
     finally:
         stop_stack(stack)
@@ -325,6 +332,9 @@ def _survive_kills(stack, browser, tmp_path) -> None:
         "SELECT m.text FROM messages m JOIN conversations c ON m.conversation_id = c.id JOIN customers u "
         "ON c.customer_id = u.id WHERE u.external_id = :who AND m.direction = 'in' ORDER BY m.id", who=who)]
     assert texts == ["运费怎么算？", "可以开发票吗", "真空包装要加钱吗"]
+
+
+TELEGRAM_CUSTOMER = 5550177
 
 
 def _kill_child(stack, command: str) -> None:
