@@ -23,11 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class Limiter(Protocol):
-    async def hit(self, key: str, limit: int, window_s: float) -> float:
-        """Count one event under ``key``: 0.0 if at most ``limit`` fell in ``window_s``, else seconds to wait."""
-
-    async def reset(self, key: str) -> None:
-        """Forget ``key`` (a sign-in that succeeded)."""
+    async def hit(self, key: str, limit: int, window_s: float, spend: bool = True) -> float:
+        """Count one event under ``key``: 0.0 if at most ``limit`` fell in ``window_s``, else seconds to wait.
+        ``spend=False``: only say whether one more would be over (a sign-in counts only once it failed)."""
 
 
 def gcra(spent_until: float | None, now: float, limit: int, window_s: float) -> tuple[float, float | None]:
@@ -48,19 +46,16 @@ class MemoryLimiter:
         self.max_keys, self.clock = max_keys, clock
         self.keys: OrderedDict[str, float] = OrderedDict()
 
-    async def hit(self, key: str, limit: int, window_s: float) -> float:
+    async def hit(self, key: str, limit: int, window_s: float, spend: bool = True) -> float:
         now = self.clock()
         wait, new = gcra(self.keys.get(key), now, limit, window_s)
-        if new is not None:
+        if new is not None and spend:
             self.keys[key] = new
         if key in self.keys:
             self.keys.move_to_end(key)
         while len(self.keys) > self.max_keys:
             self.keys.popitem(last=False)
         return wait
-
-    async def reset(self, key: str) -> None:
-        self.keys.pop(key, None)
 
 
 # gcra() in Lua, on the server's clock so every instance counts alike; a key expires once its allowance is
@@ -73,6 +68,7 @@ local spent = tonumber(redis.call('GET', KEYS[1]) or now)
 if spent < now then spent = now end
 local new = spent + window / limit
 if new - now > window then return tostring(new - now - window) end
+if ARGV[3] == '0' then return '0' end
 redis.call('SET', KEYS[1], string.format('%.6f', new), 'PX', math.ceil((new - now) * 1000))
 return '0'
 """
@@ -86,18 +82,12 @@ class RedisLimiter:
         self.client, self.prefix = client, prefix
         self.script = client.register_script(GCRA_SCRIPT)
 
-    async def hit(self, key: str, limit: int, window_s: float) -> float:
+    async def hit(self, key: str, limit: int, window_s: float, spend: bool = True) -> float:
         try:
-            return float(await self.script(keys=[self.prefix + key], args=[limit, window_s]))
+            return float(await self.script(keys=[self.prefix + key], args=[limit, window_s, int(spend)]))
         except redis.RedisError as exc:
             log.warning("rate limits not applied: Redis unreachable (%s)", exc.__class__.__name__)
             return 0.0
-
-    async def reset(self, key: str) -> None:
-        try:
-            await self.client.delete(self.prefix + key)
-        except redis.RedisError as exc:
-            log.warning("rate limit not reset: Redis unreachable (%s)", exc.__class__.__name__)
 
 
 class InFlight:

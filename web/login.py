@@ -1,7 +1,7 @@
 """Staff and owner sign-in for the browser pages: login form, sign-in limits, logout.
 
 Two limits, neither of which lets a stranger shut the owner out for good: each client address gets a
-few tries per window (the app's bounded limiter, the address as ``core.limits.client_address`` reads
+few failed tries per window (a shop's staff all signing in from one office network are not limited) (the app's bounded limiter, the address as ``core.limits.client_address`` reads
 it behind trusted proxies), and each account waits longer after each wrong password in a row (kept in
 the database: every process and restart sees it; the wait is capped, and the right password after it
 works). Unknown names are checked against a stand-in hash, so they take as long as real ones; a disabled
@@ -22,7 +22,7 @@ from core.limits import client_address
 from web.auth import ACCESS_CHANGES, SESSION_COOKIE, SESSION_ID, AccessChanges, require, set_session_cookie
 from web.keys import LIMITS, SESSIONS, SETTINGS, TEMPLATES
 
-TRIES_PER_ADDRESS = 10  # sign-in attempts one client address may make per window (then one per minute)
+TRIES_PER_ADDRESS = 10  # failed sign-ins one client address may make per window (then one per minute)
 ADDRESS_WINDOW_S = 600
 LOGIN_FORM_S = 3600
 WRONG = "用户名或密码不对。 Wrong name or password."
@@ -68,19 +68,22 @@ async def login(request: web.Request) -> web.Response:
     if not claims or claims.get("kind") != "login":
         return _form(request, "页面已过期，请重新登录。 The form expired; please sign in again.", 400, name)
     address = client_address(request.remote, request.headers.get("X-Forwarded-For"), settings.proxies)
-    if wait := await request.app[LIMITS].hit(f"login:addr:{address}", TRIES_PER_ADDRESS, ADDRESS_WINDOW_S):
+    tries = f"login:addr:{address}"
+    if wait := await request.app[LIMITS].hit(tries, TRIES_PER_ADDRESS, ADDRESS_WINDOW_S, spend=False):
         return _wait(request, wait, "这个网络登录尝试太多，请 {}后再试。",
                      "Too many sign-in attempts from this network; try again in {}.", name)
     async with request.app[SESSIONS]() as session:
         attempt = await session.run_sync(begin_attempt, name)
         await session.commit()
     if attempt.wait_s:
+        await request.app[LIMITS].hit(tries, TRIES_PER_ADDRESS, ADDRESS_WINDOW_S)
         return _wait(request, attempt.wait_s, "密码错误次数太多，这个账号暂时锁定，请 {}后再试。",
                      "Too many wrong passwords: this account is locked; try again in {}.", name)
     right = await asyncio.to_thread(check_password, attempt.password_hash, password)
     if right and attempt.disabled:
         return _form(request, DISABLED, 403, name)
     if not right or attempt.account_id is None:
+        await request.app[LIMITS].hit(tries, TRIES_PER_ADDRESS, ADDRESS_WINDOW_S)  # only a failed try counts
         return _form(request, WRONG, 401, name)
     async with request.app[SESSIONS]() as session:
         token, _csrf = await session.run_sync(start_session, settings.secret, attempt.account_id)

@@ -149,6 +149,18 @@ async def test_one_address_gets_a_few_tries_whatever_names_it_types(proxied):
     assert elsewhere.status == 303
 
 
+async def test_a_whole_shop_signing_in_from_one_office_is_not_limited(proxied):
+    """Only failed tries count against an address: a morning's sign-ins from one network are not attempts."""
+    for n in range(TRIES_PER_ADDRESS + 3):
+        make_account(proxied, f"dianyuan{n}", "staff")
+    signed_in = [await sign_in(proxied, f"dianyuan{n}", address="203.0.113.50") for n in range(TRIES_PER_ADDRESS + 3)]
+    assert [r.status for r in signed_in] == [303] * (TRIES_PER_ADDRESS + 3)
+    wrong = [await sign_in(proxied, f"junk{n}", "guess", address="203.0.113.50") for n in range(TRIES_PER_ADDRESS)]
+    assert [r.status for r in wrong] == [401] * TRIES_PER_ADDRESS
+    refused = await sign_in(proxied, "dianyuan1", address="203.0.113.50")  # failures do count
+    assert refused.status == 429 and error_on(await refused.text()).startswith("这个网络登录尝试太多")
+
+
 async def test_an_account_lock_outlives_a_flood_that_overflows_the_address_store(proxied):
     make_account(proxied, "laoban-flood", "owner")
     for _ in range(FREE_TRIES):

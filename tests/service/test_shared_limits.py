@@ -27,8 +27,10 @@ async def test_two_instances_share_one_allowance(redis_url):
         assert await one.hit("address:198.51.100.8", 5, 60) == 0.0  # another key
         ttl = await first.pttl("techan:limit:address:198.51.100.7")
         assert 59_000 < ttl <= 60_000  # the key goes once its allowance is whole again
-        await two.reset("address:198.51.100.7")
-        assert await one.hit("address:198.51.100.7", 5, 60) == 0.0
+        assert await one.hit("login:addr:198.51.100.9", 1, 60, spend=False) == 0.0  # a look spends nothing
+        assert await first.exists("techan:limit:login:addr:198.51.100.9") == 0
+        assert await two.hit("login:addr:198.51.100.9", 1, 60) == 0.0
+        assert await one.hit("login:addr:198.51.100.9", 1, 60, spend=False) > 59.0  # and sees the other's
     finally:
         await first.aclose()
         await second.aclose()
@@ -40,8 +42,9 @@ async def test_redis_and_memory_limiters_agree(redis_url):
         shared, local = RedisLimiter(client), MemoryLimiter()
         for limit, window in ((1, 60), (3, 10), (20, 60)):
             key = f"k{limit}"
-            expected = [await local.hit(key, limit, window) > 0 for _ in range(limit + 2)]
-            assert [await shared.hit(key, limit, window) > 0 for _ in range(limit + 2)] == expected
+            expected = [await local.hit(key, limit, window, spend=n % 2 == 0) > 0 for n in range(2 * limit + 2)]
+            assert [await shared.hit(key, limit, window, spend=n % 2 == 0) > 0
+                    for n in range(2 * limit + 2)] == expected
     finally:
         await client.aclose()
 

@@ -53,11 +53,12 @@ def test_a_flood_of_fresh_keys_evicts_the_oldest_not_the_busy_ones():
     assert len(limiter.keys) == 100 and "junk0" not in limiter.keys
 
 
-def test_reset_forgets_a_key():
+def test_a_look_that_does_not_spend_says_whether_one_more_would_be_over():
     limiter = MemoryLimiter()
-    hits(limiter, "a", 2, limit=1, window=60)
-    asyncio.run(limiter.reset("a"))
-    assert hits(limiter, "a", 1, limit=1, window=60) == [0.0]
+    looks = [asyncio.run(limiter.hit("a", 2, 60, spend=False)) for _ in range(5)]
+    assert looks == [0.0] * 5 and "a" not in limiter.keys  # looking costs nothing
+    assert hits(limiter, "a", 2, limit=2, window=60) == [0.0, 0.0]
+    assert asyncio.run(limiter.hit("a", 2, 60, spend=False)) > 0
 
 
 PROXIES = trusted_networks("127.0.0.1, 10.0.0.0/8")
