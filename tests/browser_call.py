@@ -8,9 +8,7 @@ the staff page in and let the customer join.
 from __future__ import annotations
 
 import json
-import os
 from contextlib import contextmanager
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +19,7 @@ from pathlib import Path
 from techan import PROJECT_ROOT
 from tests.conftest import shared_models_dir
 from tests.e2e.test_browser_webchat import CHROMIUM, CHROMIUM_ARGS
-from tests.stack import NO_LIMITS, WebCustomers, free_port, shop_env, staff_token
+from tests.stack import NO_LIMITS, WebCustomers, free_port, shop_env, staff_token, stop_process
 
 MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
               "--autoplay-policy=no-user-gesture-required"]
@@ -68,13 +66,7 @@ def serve_app(data_dir: Path, mode: str, extra_env: dict[str, str] | None = None
 
 
 def stop_app(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    stop_process(process, seconds=30)
 
 
 def api(url: str, method: str, path: str, token: str | None = None, body: dict | None = None) -> dict:

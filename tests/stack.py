@@ -170,15 +170,21 @@ def answers(url: str) -> bool:
         return False
 
 
-def stop_stack(stack: Stack) -> int:
-    if stack.process.poll() is None:
-        stack.process.send_signal(signal.SIGINT)
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGINT, seconds: float = 60) -> int:
+    """Signal a process a test started (in a session of its own) and wait; if it does not stop in ``seconds``,
+    kill its whole process group. Its exit code."""
+    if process.poll() is None:
+        process.send_signal(sig)
         try:
-            stack.process.wait(timeout=60)
+            process.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
-            os.killpg(stack.process.pid, signal.SIGKILL)
-            stack.process.wait()
-    return stack.process.returncode
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode
+
+
+def stop_stack(stack: Stack) -> int:
+    return stop_process(stack.process)
 
 
 def staff_token(shop: Stack | Path, role: str = "staff", name: str | None = None) -> str:

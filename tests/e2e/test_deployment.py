@@ -28,7 +28,7 @@ from techan import PROJECT_ROOT
 from tests.conftest import shared_models_dir, shared_rasa_model
 from tests.postgres_server import shop_on_postgres
 from tests.redis_server import redis_server
-from tests.stack import NO_LIMITS, free_port, query, staff_token
+from tests.stack import NO_LIMITS, free_port, query, staff_token, stop_process
 
 NGINX_SITE = PROJECT_ROOT / "deploy" / "nginx" / "techan.conf"
 QUESTIONS = ["真空包装要加钱吗", "运费怎么算？", "可以开发票吗", "普洱茶能放多久", "寄到北京要几天", "岩茶怎么保存"]
@@ -51,17 +51,6 @@ def wait_answering(url: str, process: subprocess.Popen, seconds: float, context:
         except OSError:
             time.sleep(0.5)
     raise AssertionError(f"{url} did not answer in {seconds:.0f} s")
-
-
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, seconds: float = 60) -> int:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    return process.returncode
 
 
 def nginx_config(folder: Path, apps: list[int], public: int, inside: int) -> Path:
@@ -215,7 +204,7 @@ def test_two_app_instances_and_two_rasa_servers_behind_nginx_survive_restarts_an
             time.sleep(5)
 
             for n in (0, 1):  # a rolling restart, as `systemctl restart techan-app@PORT` one after the other
-                assert stop(processes[f"app{n}"]) == 0
+                assert stop_process(processes[f"app{n}"], signal.SIGTERM) == 0
                 processes[f"app{n}"] = app(n)
                 wait_answering(f"http://127.0.0.1:{apps[n]}/healthz", processes[f"app{n}"], 180)
                 time.sleep(3)
@@ -258,7 +247,7 @@ def test_two_app_instances_and_two_rasa_servers_behind_nginx_survive_restarts_an
         finally:
             stop_writing.set()
             for name, process in processes.items():
-                stop(process, signal.SIGKILL if name.startswith("rasa") else signal.SIGTERM)
+                stop_process(process, signal.SIGKILL if name.startswith("rasa") else signal.SIGTERM)
         print(f"deployment: {sum(map(len, customers.sent.values())) if customers else 0} messages, "
               f"{customers.resent if customers else 0} sent again by the client, {len(heard)} console events")
         (handed_off,), = query(data, "SELECT c.id FROM conversations c JOIN customers u ON c.customer_id = u.id "
