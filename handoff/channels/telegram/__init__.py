@@ -185,12 +185,16 @@ async def take_turns_at_telegram(application: Application, outbox: Outbox, lease
     """With several instances (Redis), one at a time long-polls Telegram (two would take each other's updates:
     Telegram answers the other 409) and sends what is stored for it; the others try for the lease every
     ``TAKEOVER_TRY_S``, so when the holder stops one takes over at once, and within the lease when it dies."""
+    unreachable = False  # told once per outage, not every try
     while True:
         try:
             taken = await lease.take(wait=0)
+            unreachable = False
         except (RedisError, OSError) as exc:
-            log.warning("Telegram: the lease is unreachable (Redis: %s); trying again", exc.__class__.__name__)
-            taken = False
+            if not unreachable:
+                log.warning("Telegram: nobody polls while Redis is unreachable (%s); trying every %.0f s",
+                            exc.__class__.__name__, TAKEOVER_TRY_S)
+            unreachable, taken = True, False
         if taken:
             log.info("Telegram: this instance %s what is stored for it",
                      "long-polls Telegram and sends" if polling else "sends")
