@@ -32,6 +32,11 @@ class RasaUnavailable(RuntimeError):
     """Rasa did not answer usefully (down, timed out, or an error status)."""
 
 
+class RasaTurnLost(RasaUnavailable):
+    """The server went away in the middle of this turn (killed, restarted): the turn may have run, and is not
+    run again elsewhere; but the bot as a whole is not down, and the next message goes to a server that is up."""
+
+
 def never_sent(exc: BaseException) -> bool:
     """The request surely did not reach the server: no connection was made, or a kept-alive one was found
     closed while the request was being written (the server restarted since)."""
@@ -68,9 +73,12 @@ class RasaClient:
                         self._down_until.pop(server, None)
                         return response.status, await response.read()
                     reason = f"HTTP {response.status}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except TimeoutError as exc:
+                raise RasaUnavailable(f"Rasa unreachable: TimeoutError (no answer in {self.timeout.total:g} s)") from exc
+            except aiohttp.ClientError as exc:
                 if not never_sent(exc):
-                    raise RasaUnavailable(f"Rasa unreachable: {exc.__class__.__name__}: {exc}") from exc
+                    self._down_until[server] = time.monotonic() + DOWN_S
+                    raise RasaTurnLost(f"Rasa at {server} went away mid-turn: {exc.__class__.__name__}") from exc
                 reason = exc.__class__.__name__
             self._down_until[server] = time.monotonic() + DOWN_S
             if len(self.servers) > 1:

@@ -37,7 +37,7 @@ from core.language import Say, detect, to_simplified
 from handoff import feedback, limits, pending
 from handoff.desk import Desk, Outgoing
 from handoff.episodes import current_handoff, estimated_wait_minutes, queue_position
-from handoff.rasa_client import RasaClient, RasaUnavailable, rasa_sender
+from handoff.rasa_client import RasaClient, RasaTurnLost, RasaUnavailable, rasa_sender
 from handoff.states import State
 from handoff.turns import CustomerTurns, Turn
 from handoff.unanswered import answer_to, note_question, question_before
@@ -325,6 +325,8 @@ class Router:
                         rasa_sender(customer.channel, customer.external_id),
                         to_simplified(inbound.text)[:MAX_TEXT_TO_RASA], {"channel": customer.channel,
                                                                           "language": language})
+            except RasaTurnLost as exc:  # this turn waits, and the sweep tries it again at once
+                log.warning("conversation %s: %s; the message waits for the next round", conversation.id, exc)
             except RasaUnavailable as exc:
                 self._bot_away(exc)
             else:
