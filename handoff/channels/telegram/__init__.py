@@ -203,11 +203,13 @@ async def take_turns_at_telegram(application: Application, outbox: Outbox, lease
                 if polling:
                     await start_polling(application)
                 await lease.lost.wait()
+                log.warning("Telegram: another instance has taken over")
+            except Exception:  # polling could not start (Telegram unreachable): let another instance try
+                log.exception("Telegram: long polling could not start; trying again in %.0f s", TAKEOVER_TRY_S)
             finally:
                 if polling and application.updater.running:
                     await application.updater.stop()
                 await lease.give_back()
-            log.warning("Telegram: another instance has taken over")
         await asyncio.sleep(TAKEOVER_TRY_S)
 
 
