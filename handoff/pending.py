@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import Conversation, Customer, Message, utcnow
 from core.settings import Settings
 from core.status import read_status
+from core.waiting import event_set_within
 
 if TYPE_CHECKING:
     from handoff.router import Router
@@ -114,7 +115,4 @@ async def sweep_forever(router: Router) -> None:
             log.exception("the sweep of pending messages failed; trying again")
             busy = True
         await asyncio.sleep(SWEEP_MIN_PAUSE_S)
-        try:
-            await asyncio.wait_for(router.wake.wait(), SWEEP_BUSY_S if busy else SWEEP_IDLE_S)
-        except TimeoutError:
-            pass
+        await event_set_within(router.wake, SWEEP_BUSY_S if busy else SWEEP_IDLE_S)

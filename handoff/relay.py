@@ -16,6 +16,7 @@ import redis.asyncio as redis
 from aiohttp import web
 
 from core.settings import Settings
+from core.waiting import event_set_within
 from handoff.events import BUS, Bus, Event, KnowledgeChanged, decode, encode
 from web.keys import SETTINGS
 
@@ -40,9 +41,7 @@ async def relay_lifecycle(app: web.Application) -> AsyncIterator[None]:
 
     subscribed = asyncio.Event()
     listener = asyncio.create_task(listen(client, bus, origin, subscribed))
-    try:
-        await asyncio.wait_for(subscribed.wait(), SUBSCRIBED_WAIT_S)
-    except TimeoutError:
+    if not await event_set_within(subscribed, SUBSCRIBED_WAIT_S):
         log.warning("events from the other instances: not subscribed yet (Redis slow or away); going on")
     bus.relay_to(publish)
     yield

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from core.waiting import event_set_within
+
 log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 30.0  # the router gives Rasa 10 s per turn (TECHAN_RASA_TIMEOUT), plus database writes
@@ -53,11 +55,7 @@ class Drain:
     async def wait_idle(self, timeout: float) -> bool:
         """Stop taking messages and wait up to ``timeout`` for those in flight; True when none are left."""
         self.draining = True
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+        return await event_set_within(self._idle, timeout)
 
 
 DRAIN = web.AppKey("drain", Drain)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -143,7 +144,7 @@ def report_a_hang(request) -> Iterator[None]:
         for loop in running:
             for task in list(asyncio.all_tasks(loop)):
                 print(f"--- {task!r}", flush=True)
-                task.print_stack(limit=12)
+                task.print_stack(limit=12, file=sys.stdout)
 
     timer = threading.Timer(HANG_REPORT_S, report)
     timer.daemon = True

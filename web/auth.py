@@ -10,6 +10,7 @@ from aiohttp import web
 
 from core.accounts import SESSION_HOURS, Principal, outlives_the_cap, session_is_live, unsign
 from core.db import StaffAccount, StaffSession
+from core.waiting import event_set_within
 from web.keys import SESSIONS, SETTINGS
 
 SESSION_COOKIE = "techan_session"
@@ -32,10 +33,7 @@ class AccessChanges:
         self._changed = asyncio.Event()
 
     async def wait(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        except TimeoutError:
-            pass
+        await event_set_within(self._changed, timeout)
 
 
 ACCESS_CHANGES = web.AppKey("access_changes", AccessChanges)

@@ -23,6 +23,7 @@ from sqlalchemy import Select, select
 from telegram import Bot
 
 from core.db import Conversation, Customer, Message, aware
+from core.waiting import event_set_within
 from handoff.channels.telegram import staff_group
 from handoff.channels.telegram.channel import CHANNEL, TelegramChannel
 from handoff.channels.telegram.sending import Paced, Send, after_failure, chat_wait, is_due, reply_sends
@@ -123,11 +124,7 @@ class Outbox:
             except Exception:
                 log.exception("telegram outbox round failed; trying again")
                 pause = ROUND_RETRY_S
-            try:  # not asyncio.wait_for: in 3.11 it can swallow a cancel that meets a wake-up, and never stop
-                async with asyncio.timeout(pause):
-                    await self.wake.wait()
-            except TimeoutError:
-                pass
+            await event_set_within(self.wake, pause)
 
     async def plan(self) -> float:
         """Start lanes for chats with a delivery due; return the seconds until the next one falls due."""
