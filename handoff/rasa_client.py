@@ -62,6 +62,9 @@ class RasaClient:
         now = time.monotonic()
         return sorted(turn, key=lambda server: self._down_until.get(server, 0.0) > now)
 
+    def _pass_over(self, server: str) -> None:
+        self._down_until[server] = time.monotonic() + DOWN_S
+
     async def _post(self, sender: str, path: str, **request: Any) -> tuple[int, bytes]:
         """POST to the sender's server, moving on only where the request surely did nothing (no connection,
         502/503): a turn that timed out or broke off may have run, and is not run twice."""
@@ -77,10 +80,10 @@ class RasaClient:
                 raise RasaUnavailable(f"Rasa unreachable: TimeoutError (no answer in {self.timeout.total:g} s)") from exc
             except aiohttp.ClientError as exc:
                 if not never_sent(exc):
-                    self._down_until[server] = time.monotonic() + DOWN_S
+                    self._pass_over(server)
                     raise RasaTurnLost(f"Rasa at {server} went away mid-turn: {exc.__class__.__name__}") from exc
                 reason = exc.__class__.__name__
-            self._down_until[server] = time.monotonic() + DOWN_S
+            self._pass_over(server)
             if len(self.servers) > 1:
                 log.warning("Rasa at %s did not take the turn (%s); trying the next", server, reason)
         raise RasaUnavailable(f"Rasa unreachable: {reason}")
@@ -119,7 +122,7 @@ class RasaClient:
             if up:
                 self._down_until.pop(server, None)
             else:
-                self._down_until[server] = time.monotonic() + DOWN_S
+                self._pass_over(server)
             answered = answered or up
         return answered
 

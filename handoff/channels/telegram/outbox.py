@@ -131,19 +131,10 @@ class Outbox:
         now = self.clock()
         next_due = now + SAFETY_SWEEP_S
         due: set[str] = {chat for chat, waiting in self.passing.items() if waiting}
-        if not self.delivers():
-            for chat in due:
-                self.start(chat)
-            return next_due - now
-        async with self.channel.sessions() as session:
-            rows = (await session.execute(to_send((Message.payload, Customer.external_id)))).all()
-            retry_times = [float((payload or {}).get("delivery", {}).get("retry_at", 0.0)) for payload, _chat in rows]
-            due |= {chat for (_payload, chat), at in zip(rows, retry_times) if at <= now}
-            if self.channel.staff_chat:
-                announcements = await staff_group.announcement_times(session)
-                retry_times += announcements
-                if any(at <= now for at in announcements):
-                    due.add(self.channel.staff_chat)
+        retry_times: list[float] = []
+        if self.delivers():
+            stored, retry_times = await self._stored_due(now)
+            due |= stored
         next_due = min([next_due, *(at for at in retry_times if at > now)])
         self.held_until = {chat: until for chat, until in self.held_until.items() if until > now}  # bounded
         for chat in due:
@@ -152,6 +143,19 @@ class Outbox:
             else:
                 self.start(chat)
         return max(next_due - now, 0.01)
+
+    async def _stored_due(self, now: float) -> tuple[set[str], list[float]]:
+        """The chats with a stored delivery due now, and the times of every stored delivery's next try."""
+        async with self.channel.sessions() as session:
+            rows = (await session.execute(to_send((Message.payload, Customer.external_id)))).all()
+            retry_times = [float((payload or {}).get("delivery", {}).get("retry_at", 0.0)) for payload, _chat in rows]
+            due = {chat for (_payload, chat), at in zip(rows, retry_times) if at <= now}
+            if self.channel.staff_chat:
+                announcements = await staff_group.announcement_times(session)
+                retry_times += announcements
+                if any(at <= now for at in announcements):
+                    due.add(self.channel.staff_chat)
+        return due, retry_times
 
     async def close(self) -> None:
         for task in list(self.lanes.values()):
