@@ -1,5 +1,9 @@
 """Live calls in memory: each call's room (its sockets and, in bridge mode, the app's peer connections
-that relay and record the media), and how a call ends."""
+that relay and record the media), and how a call ends.
+
+With several instances (``TECHAN_REDIS_URL``) a P2P call's room is built on any instance a side's socket
+reaches, from the call's row, and messages for a side whose socket is elsewhere go through ``calls.across``.
+A bridge call stays in the instance that started it (its peers and recorder are there)."""
 
 from __future__ import annotations
 
@@ -9,20 +13,26 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import redis.asyncio as redis
 from aiohttp import web
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRecorder, MediaRelay
 from aiortc.mediastreams import MediaStreamError
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from calls.across import CHANNEL, Across
+from calls.ice import rejoin_secret
 from core.db import Call, Conversation, ConversationEvent, aware, utcnow
 from core.settings import Settings
-from web.keys import SESSIONS, SETTINGS
+from handoff.relay import listening
+from web.keys import REDIS, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 
 ROLES = ("staff", "customer")
+RECONNECT_GRACE_S = 20  # a side that dropped has this long to come back before the call ends
+TAKEN_OVER = "taken_over"  # between instances only: the side joined again elsewhere; close its old socket here
 
 
 def other(role: str) -> str:
@@ -66,8 +76,8 @@ class Room:
     conversation_id: int
     mode: str
     kind: str
+    rejoin: str  # the customer's secret to come back after a drop (calls.ice.rejoin_secret: the same everywhere)
     consent: bool = False
-    rejoin: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
     joined_at: dict[str, float] = field(default_factory=dict)
     peers: dict[str, RTCPeerConnection] = field(default_factory=dict)
@@ -75,6 +85,7 @@ class Room:
     outgoing: dict[str, dict[str, ForwardingTrack]] = field(default_factory=lambda: {"staff": {}, "customer": {}})
     recorder: MediaRecorder | None = None
     timers: list[asyncio.Task] = field(default_factory=list)
+    elsewhere: set[str] = field(default_factory=set)  # sides last seen present on another instance
     connected: bool = False
     ended: bool = False
 
@@ -85,13 +96,37 @@ class Room:
 
 
 class Calls:
-    """Every live call of this app; all peer connections are closed on shutdown."""
+    """Every live call of this instance; all peer connections are closed on shutdown."""
 
-    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                 across: Across | None = None) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.across = across  # the other instances (TECHAN_REDIS_URL); None: this one is alone
         self.relay = MediaRelay()
         self.rooms: dict[int, Room] = {}
+        self.leaving = False
+
+    def open_room(self, call: Call) -> Room:
+        room = self.rooms[call.id] = Room(call.id, call.conversation_id, call.mode, call.kind,
+                                          rejoin_secret(self.settings, call), consent=bool(call.consent))
+        return room
+
+    def room_for(self, call: Call) -> Room | None:
+        """This instance's room for a live call. A P2P call started on another instance gets one here, built from
+        its row, when one of its sides' sockets arrives."""
+        if call.id in self.rooms:
+            return self.rooms[call.id]
+        if call.ended_at is None and call.mode == "p2p" and self.across is not None and not self.leaving:
+            return self.open_room(call)
+        return None
+
+    def shared(self, room: Room) -> bool:
+        return self.across is not None and room.mode == "p2p"
+
+    async def present(self, room: Room, role: str) -> bool:
+        """Whether that side has a live signalling socket, here or on another instance."""
+        return room.present(role) or (self.shared(room) and await self.across.present(room.call_id, role))
 
     async def record_event(self, session: AsyncSession, room: Room, name: str, data: dict) -> None:
         conversation = await session.get(Conversation, room.conversation_id)
@@ -99,12 +134,78 @@ class Calls:
                                       to_state=conversation.state, data={"call": room.call_id, **data}))
 
     async def send(self, room: Room, role: str, message: dict) -> None:
+        """To that side's socket: here, or through the instance that holds it."""
+        if room.present(role):
+            await self._send_here(room, role, message)
+        elif self.shared(room):
+            await self.across.publish(room.call_id, role, message)
+
+    async def _send_here(self, room: Room, role: str, message: dict) -> None:
         ws = room.sockets.get(role)
         if ws is not None and not ws.closed:
             try:
                 await ws.send_json(message)
             except ConnectionError:
                 log.info("call %s: %s socket went away", room.call_id, role)
+
+    async def take_over(self, room: Room, role: str) -> None:
+        """That side joins again (here): a socket it left open, here or on another instance, is closed."""
+        if room.present(role):
+            await room.sockets.pop(role).close()
+        elif self.shared(room):
+            await self.across.publish(room.call_id, role, {"type": TAKEN_OVER})
+
+    async def deliver(self, call_id: int, role: str, message: dict) -> None:
+        """A message from another instance for a side whose socket may be here."""
+        room = self.rooms.get(call_id)
+        if room is None or room.ended or not room.present(role):
+            return
+        kind = message.get("type")
+        if kind == TAKEN_OVER:  # popped first: its handler then does not report the side as gone
+            await room.sockets.pop(role).close()
+            return
+        await self._send_here(room, role, message)
+        if kind == "ended":  # stored and told by the instance that ended it
+            await self._close(room, str(message.get("reason")))
+        elif kind == "peer_left":  # here stays: end the call if the other side does not come back
+            room.elsewhere.discard(other(role))
+            self.wait_for_return(room, other(role))
+
+    def keep_present(self, room: Room, role: str) -> asyncio.Task:
+        """While that side's socket is open here: its presence for the other instances, and a look at the other
+        side's: one whose instance died (its presence ran out, nobody said it left) is treated as dropped."""
+        peer = other(role)
+
+        async def look_at_the_other_side() -> None:
+            if room.present(peer) or room.ended:
+                return
+            if await self.across.present(room.call_id, peer):
+                room.elsewhere.add(peer)
+            elif peer in room.elsewhere:
+                room.elsewhere.discard(peer)
+                log.info("call %s: the %s's instance stopped answering", room.call_id, peer)
+                await self._send_here(room, role, {"type": "peer_left", "role": peer})
+                self.wait_for_return(room, peer)
+        return asyncio.create_task(self.across.keep_present(room.call_id, role, look_at_the_other_side),
+                                   name=f"call {room.call_id} {role} presence")
+
+    async def socket_closed(self, room: Room, role: str, ws: web.WebSocketResponse,
+                            presence: asyncio.Task | None) -> None:
+        """A side's socket here closed: unless the call ended or the side joined again since, it is gone for
+        now; the other side is told and the call waits for it."""
+        if presence is not None:
+            presence.cancel()
+            await asyncio.gather(presence, return_exceptions=True)
+        if room.sockets.get(role) is ws and not room.ended:
+            del room.sockets[role]
+            await self.send(room, other(role), {"type": "peer_left", "role": role})
+            self.wait_for_return(room, role)
+
+    def wait_for_return(self, room: Room, role: str) -> None:
+        """A side dropped: end the call if it is not back (here or elsewhere) within the grace period."""
+        if not self.leaving:
+            room.timers.append(asyncio.create_task(
+                self.end_later(room, RECONNECT_GRACE_S, f"{role}_dropped", unless_role=role)))
 
     # ------------------------------------------------------------ bridge mode
     async def bridge_offer(self, room: Room, role: str, sdp: str) -> str:
@@ -159,20 +260,25 @@ class Calls:
 
     # ------------------------------------------------------------ ending
     async def end(self, room: Room, reason: str) -> None:
-        """End a call once: keep the record, tell whoever is still there, close every peer."""
+        """End a call once: keep the record, tell whoever is still there (here or elsewhere), close every peer."""
         if room.ended:
             return
+        room.ended = True
+        try:  # the record first: whoever is told "ended" can read it
+            reason = await self._store_end(room, reason)
+        except Exception:  # the call still ends for the people in it; the record keeps its start
+            log.exception("call %s: its end (%s) could not be stored", room.call_id, reason)
+        for role in ROLES:
+            await self.send(room, role, {"type": "ended", "reason": reason})
+        await self._close(room, reason)
+
+    async def _close(self, room: Room, reason: str) -> None:
+        """This instance's part of a call that ended: its sockets, timers and peers."""
         room.ended = True
         self.rooms.pop(room.call_id, None)
         for task in room.timers:
             if task is not asyncio.current_task():
                 task.cancel()
-        try:  # the record first: whoever is told "ended" can read it
-            await self._store_end(room, reason)
-        except Exception:  # the call still ends for the people in it; the record keeps its start
-            log.exception("call %s: its end (%s) could not be stored", room.call_id, reason)
-        for role in ROLES:
-            await self.send(room, role, {"type": "ended", "reason": reason})
         for ws in list(room.sockets.values()):  # after being told: each socket's handler then returns
             await ws.close()
         if room.recorder is not None:
@@ -184,33 +290,75 @@ class Calls:
                 track.stop()
         log.info("call %s ended: %s", room.call_id, reason)
 
-    async def _store_end(self, room: Room, reason: str) -> None:
+    async def _store_end(self, room: Room, reason: str) -> str:
+        """Stored once, whichever instance ends it first; returns the reason stored."""
         async with self.sessions() as session:
             # The write comes first, so it waits its turn for SQLite's lock rather than upgrading a read.
-            await session.execute(update(Call).where(Call.id == room.call_id).values(ended_at=utcnow(), end_reason=reason))
+            ending = await session.execute(update(Call).where(Call.id == room.call_id, Call.ended_at.is_(None))
+                                           .values(ended_at=utcnow(), end_reason=reason))
             call = await session.get(Call, room.call_id)
+            if ending.rowcount != 1:
+                return call.end_reason or reason
             await self.record_event(session, room, "call_ended",
                                     {"reason": reason, "duration_s": call_duration_s(call) or 0})
             await session.commit()
+        return reason
+
+    async def end_every_call_in(self, conversation_id: int, reason: str) -> None:
+        """Staff start a new call in a chat: any other call still open there ends, on whichever instance it is."""
+        for room in [r for r in self.rooms.values() if r.conversation_id == conversation_id]:
+            await self.end(room, reason)
+        if self.across is None:
+            return
+        async with self.sessions() as session:
+            elsewhere = (await session.scalars(select(Call).where(Call.conversation_id == conversation_id,
+                                                                  Call.ended_at.is_(None)))).all()
+        for call in elsewhere:
+            if room := self.room_for(call):
+                await self.end(room, reason)
 
     async def end_later(self, room: Room, delay_s: float, reason: str, unless_role: str | None = None) -> None:
         await asyncio.sleep(delay_s)
-        if unless_role and room.present(unless_role):
+        if unless_role and await self.present(room, unless_role):
             return
         await self.end(room, reason)
 
-    async def close_all(self) -> None:
+    async def leave(self) -> None:
+        """This instance stops: a P2P call shared with other instances goes on there (its sides' pages rejoin,
+        and the media never passed through here); every other call ends."""
+        self.leaving = True
         for room in list(self.rooms.values()):
-            await self.end(room, "server_shutdown")
+            if self.shared(room):
+                self.rooms.pop(room.call_id, None)
+                for task in room.timers:
+                    task.cancel()
+                for ws in list(room.sockets.values()):
+                    await ws.close()
+            else:
+                await self.end(room, "server_shutdown")
 
 
 CALLS = web.AppKey("calls", Calls)
 
 
 async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[CALLS] = Calls(app[SETTINGS], app[SESSIONS])
-    yield
-    await app[CALLS].close_all()
+    """CALLS; with other instances, their messages for this one's sockets heard. At shutdown (first thing, so
+    people are told at once) this instance leaves its calls."""
+    if app[REDIS] is None:
+        app[CALLS] = Calls(app[SETTINGS], app[SESSIONS])
+        yield
+        await app[CALLS].leave()
+        return
+    app[CALLS] = calls = Calls(app[SETTINGS], app[SESSIONS], Across(app[REDIS]))
+    listener = redis.from_url(app[SETTINGS].redis_url, socket_connect_timeout=2)  # no read timeout: it waits
+    async with listening(listener, CHANNEL, calls.across.hearing(calls.deliver), "calls on the other instances"):
+        yield
+        await calls.leave()
+    await listener.aclose()
+
+
+async def leave_calls(app: web.Application) -> None:
+    await app[CALLS].leave()
 
 
 def call_duration_s(call: Call) -> int | None:

@@ -53,3 +53,10 @@ def web_join_allowed(settings: Settings, join_pass: str, call: Call, customer: C
     return bool(claims and claims.get("kind") == "web_call" and claims.get("call") == call.id
                 and claims.get("nonce") == call.token_nonce and claims.get("sub") == customer.external_id
                 and customer.chat_token_version is not None and claims.get("v") == customer.chat_token_version)
+
+
+def rejoin_secret(settings: Settings, call: Call) -> str:
+    """What a customer who joined is given to come back after a drop, on whichever instance their page reaches:
+    derived from the shop's secret and the call's link, so every instance knows it without storing it."""
+    digest = hmac.new(settings.secret.encode(), f"call-rejoin:{call.id}:{call.token_nonce}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()[:18]).decode()

@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
-from calls.bridge import CALLS, Room, call_duration_s
+from calls.bridge import CALLS, call_duration_s, leave_calls
 from calls.ice import customer_token, read_customer_token, web_join_pass
 from calls.signalling import call_socket
 from core.db import Call, Conversation, aware
@@ -44,8 +44,7 @@ async def start_call(request: web.Request) -> web.Response:
     settings, calls, desk = request.app[SETTINGS], request.app[CALLS], request.app[DESK]
     async with desk.operation() as session:
         conversation, _handoff = await desk.assigned_in(session, path_id(request, "conversation_id"), principal)
-        for room in [r for r in calls.rooms.values() if r.conversation_id == conversation.id]:
-            await calls.end(room, "replaced")
+        await calls.end_every_call_in(conversation.id, "replaced")
         call = Call(conversation_id=conversation.id, kind=kind, mode=settings.call_mode, started_by=principal.name,
                     token_nonce=secrets.token_hex(12), quality={})
         session.add(call)
@@ -57,8 +56,7 @@ async def start_call(request: web.Request) -> web.Response:
                             {"buttons": [{"title": JOIN_BUTTON[kind].to(language), "url": link,
                                           "web_app": conversation.channel == "telegram"}]})
         await desk.send_in(session, conversation, invitation, author="system")
-        room = Room(call.id, conversation.id, call.mode, kind)
-        calls.rooms[call.id] = room
+        room = calls.open_room(call)
         await calls.record_event(session, room, "call_started", {"kind": kind, "mode": call.mode,
                                                                 "staff": principal.name})
     room.timers.append(asyncio.create_task(
@@ -153,3 +151,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/chat/{sender}/call-pass", web_join)
     app.router.add_get("/console/call/{call_id}", staff_page)
     app.router.add_get("/ws/call/{call_id}", call_socket)
+    app.on_shutdown.append(leave_calls)  # at once: the people in calls are told before the server waits

@@ -21,7 +21,7 @@ from sqlalchemy import update
 from calls.bridge import CALLS, ROLES, Room, other
 from calls.ice import ice_servers, read_customer_token, web_join_allowed
 from core.accounts import Principal
-from core.db import Call, Conversation, Customer, retry_busy, utcnow
+from core.db import Call, Conversation, Customer, aware, retry_busy, utcnow
 from handoff.channels.telegram.miniapp import init_data_user, verify_init_data
 from handoff.episodes import current_handoff
 from web.auth import authenticate, refuse_cross_origin
@@ -31,7 +31,6 @@ from web.keys import SESSIONS, SETTINGS
 JOIN_MESSAGE_TIMEOUT_S = 10
 WEB_JOIN_REFUSED = ("请在聊天窗口里点「加入通话」按钮进入（用开始聊天的那个浏览器）。/ Open the call with the Join button "
                     "in your chat, in the browser where you chat with us.")
-RECONNECT_GRACE_S = 20
 
 
 async def _join_staff(request: web.Request, call: Call) -> Principal:
@@ -83,8 +82,8 @@ async def call_socket(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     async with request.app[SESSIONS]() as session:
         call = await session.get(Call, call_id)
-    room = calls.rooms.get(call_id)
-    if call is None or room is None or call.ended_at is not None:
+    room = calls.room_for(call) if call is not None else None
+    if room is None or call.ended_at is not None:
         await ws.send_json({"type": "error", "error": "this call has ended"})
         await ws.close()
         return ws
@@ -99,10 +98,10 @@ async def call_socket(request: web.Request) -> web.WebSocketResponse:
         else:
             await _join_customer(request, call, room, hello)
             user = f"customer-{call.conversation_id}"
-        if room.present(role):
+        if await calls.present(room, role):
             if role == "customer" and not hello.get("rejoin"):
                 raise PermissionError("someone is already in this call")
-            await room.sockets[role].close()
+            await calls.take_over(room, role)
     except (PermissionError, TimeoutError, ValueError, TypeError) as exc:
         await ws.send_json({"type": "error", "error": str(exc) or "could not join"})
         await ws.close()
@@ -110,15 +109,17 @@ async def call_socket(request: web.Request) -> web.WebSocketResponse:
 
     room.sockets[role] = ws
     room.joined_at[role] = time.monotonic()
+    presence = calls.keep_present(room, role) if calls.shared(room) else None
+    peer_present = await calls.present(room, other(role))
     await ws.send_json({"type": "joined", "role": role, "kind": room.kind, "mode": room.mode,
                         "ice_servers": ice_servers(request.app[SETTINGS], user),
                         "ice_transport_policy": "relay" if request.app[SETTINGS].ice_relay_only else "all",
                         **({"rejoin": room.rejoin} if role == "customer" else {}),
-                        "peer_present": room.present(other(role))})
+                        "peer_present": peer_present})
     await calls.send(room, other(role), {"type": "peer_joined", "role": role})
     if room.mode == "bridge":
         await ws.send_json({"type": "start"})
-    elif room.present(other(role)):
+    elif peer_present:
         await calls.send(room, "staff", {"type": "start"})  # staff make the offer
     try:
         async for raw in ws:
@@ -133,10 +134,8 @@ async def call_socket(request: web.Request) -> web.WebSocketResponse:
             # Shielded: a shutdown cancelling this handler must not cut a database write in half.
             await asyncio.shield(handle_signal(request.app, room, role, message))
     finally:
-        if room.sockets.get(role) is ws and not room.ended:
-            await calls.send(room, other(role), {"type": "peer_left", "role": role})
-            room.timers.append(asyncio.create_task(
-                calls.end_later(room, RECONNECT_GRACE_S, f"{role}_dropped", unless_role=role)))
+        # Shielded: a socket closed by the server (this instance leaving) has its handler cancelled.
+        await asyncio.shield(calls.socket_closed(room, role, ws, presence))
     return ws
 
 
@@ -166,12 +165,17 @@ async def mark_connected(app: web.Application, room: Room, role: str) -> None:
     if room.connected:
         return
     room.connected = True
-    joined = room.joined_at.get("customer", room.joined_at.get(role, time.monotonic()))
-    ms = round((time.monotonic() - joined) * 1000)
-    async with app[SESSIONS]() as session:
-        await session.execute(update(Call).where(Call.id == room.call_id).values(connected_at=utcnow(), connect_ms=ms))
-        await app[CALLS].record_event(session, room, "call_connected", {"connect_ms": ms, "reported_by": role})
-        await session.commit()
+    async with app[SESSIONS]() as session:  # once, though each side may be on its own instance
+        if "customer" in room.joined_at:
+            ms = round((time.monotonic() - room.joined_at["customer"]) * 1000)
+        else:  # the customer joined on another instance: when is in the call's row
+            joined = (await session.get(Call, room.call_id)).joined_at
+            ms = round((utcnow() - aware(joined)).total_seconds() * 1000) if joined else None
+        marked = await session.execute(update(Call).where(Call.id == room.call_id, Call.connected_at.is_(None))
+                                       .values(connected_at=utcnow(), connect_ms=ms))
+        if marked.rowcount == 1:
+            await app[CALLS].record_event(session, room, "call_connected", {"connect_ms": ms, "reported_by": role})
+            await session.commit()
 
 
 STAT_FIELDS = ("rtt_ms", "loss", "bitrate_kbps", "width", "height", "fps")

@@ -7,9 +7,10 @@ is away costs a page a moment's staleness, never a message, and the relay only l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import redis as sync_redis
 import redis.asyncio as redis
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from core.settings import Settings
 from core.waiting import event_set_within
-from handoff.events import BUS, Bus, Event, KnowledgeChanged, decode, encode
+from handoff.events import BUS, Event, KnowledgeChanged, decode, encode
 from web.keys import SETTINGS
 
 log = logging.getLogger(__name__)
@@ -39,38 +40,52 @@ async def relay_lifecycle(app: web.Application) -> AsyncIterator[None]:
     async def publish(event: Event) -> None:
         await client.publish(CHANNEL, encode(event, origin))
 
-    subscribed = asyncio.Event()
-    listener = asyncio.create_task(listen(client, bus, origin, subscribed))
-    if not await event_set_within(subscribed, SUBSCRIBED_WAIT_S):
-        log.warning("events from the other instances: not subscribed yet (Redis slow or away); going on")
-    bus.relay_to(publish)
-    yield
-    bus.relay_to(None)
-    listener.cancel()
-    await asyncio.gather(listener, return_exceptions=True)
+    async def hear(data: bytes) -> None:
+        try:
+            sender, event = decode(data)
+        except (ValueError, TypeError):
+            log.warning("events from the other instances: ignored a message that is not an event")
+            return
+        if sender != origin:
+            await bus.emit_from_another_instance(event)
+
+    async with listening(client, CHANNEL, hear, "events from the other instances"):
+        bus.relay_to(publish)
+        yield
+        bus.relay_to(None)
     await client.aclose()
 
 
-async def listen(client: redis.Redis, bus: Bus, origin: str, subscribed: asyncio.Event) -> None:
-    """For the app's life: hand each other instance's event to this one's sockets; reconnect when Redis drops."""
+@contextlib.asynccontextmanager
+async def listening(client: redis.Redis, channel: str, hear: Callable[[bytes], Awaitable[None]],
+                    what: str) -> AsyncIterator[None]:
+    """While inside: each message on ``channel`` is handed to ``hear``, one after another. Waits up to
+    ``SUBSCRIBED_WAIT_S`` for the subscription, so what is published next is heard."""
+    subscribed = asyncio.Event()
+    listener = asyncio.create_task(listen(client, channel, hear, what, subscribed), name=f"listen {channel}")
+    if not await event_set_within(subscribed, SUBSCRIBED_WAIT_S):
+        log.warning("%s: not subscribed yet (Redis slow or away); going on", what)
+    try:
+        yield
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+
+
+async def listen(client: redis.Redis, channel: str, hear: Callable[[bytes], Awaitable[None]], what: str,
+                 subscribed: asyncio.Event) -> None:
+    """For the app's life: hand each message to ``hear``; reconnect when Redis drops."""
     while True:
         try:
             async with client.pubsub() as pubsub:
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(channel)
                 subscribed.set()
                 async for message in pubsub.listen():
-                    if message.get("type") != "message":
-                        continue
-                    try:
-                        sender, event = decode(message["data"])
-                    except (ValueError, TypeError):
-                        log.warning("events from the other instances: ignored a message that is not an event")
-                        continue
-                    if sender != origin:
-                        await bus.emit_from_another_instance(event)
+                    if message.get("type") == "message":
+                        await hear(message["data"])
         except (redis.RedisError, OSError) as exc:
-            log.warning("events from the other instances: Redis unreachable (%s); trying again in %.0f s",
-                        exc.__class__.__name__, RECONNECT_PAUSE_S)
+            log.warning("%s: Redis unreachable (%s); trying again in %.0f s", what, exc.__class__.__name__,
+                        RECONNECT_PAUSE_S)
             await asyncio.sleep(RECONNECT_PAUSE_S)
 
 

@@ -229,9 +229,9 @@ async def test_bad_call_requests_are_refused(client, kind):
 
 async def test_a_dropped_customer_can_rejoin_and_a_drop_that_lasts_ends_the_call(aiohttp_client, settings, knowledge,
                                                                                  monkeypatch):
-    import calls.signalling
+    import calls.bridge
 
-    monkeypatch.setattr(calls.signalling, "RECONNECT_GRACE_S", 1.0)
+    monkeypatch.setattr(calls.bridge, "RECONNECT_GRACE_S", 1.0)
     client, settings = await call_app(aiohttp_client, settings, knowledge, "p2p")
     staff = bearer(client, "xiaoli", "staff")
     call, _ = await start(client, "web-call-drop", staff)
@@ -271,7 +271,7 @@ async def test_at_shutdown_a_call_ends_for_both_people_even_when_its_end_cannot_
     other = make_engine(settings).raw_connection()
     try:
         other.execute("BEGIN IMMEDIATE")
-        await client.server.app[CALLS].close_all()
+        await client.server.app[CALLS].leave()
         await wait_until(lambda: staff_peer.ended.is_set() and customer.ended.is_set())
     finally:
         other.rollback()

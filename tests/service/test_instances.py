@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as redis
 import yaml
 
+from calls.bridge import CALLS
 from handoff import leases, turns
 from handoff.channels.telegram import TAKEOVER_TRY_S, TELEGRAM
 from handoff.desk import DESK
@@ -20,10 +21,12 @@ from handoff.router import ROUTER
 from knowledge.service import Knowledge
 from techan import PROJECT_ROOT
 from techan.app import create_app
-from tests.conftest import command_env
+from tests.call_peer import CallPeer, web_customer_hello
+from tests.conftest import command_env, wait_until
 from tests.fake_telegram import TOKEN, FakeBotAPI
 from tests.redis_server import redis_server
 from tests.service.conftest import migrated_demo_shop
+from tests.service.test_calls import events as call_events, start as start_call, stored_call
 from tests.service.fake_rasa import use_fake_rasa
 from tests.service.test_chat_identity import stored_messages
 from tests.service.test_telegram import CUSTOMER, eventually, texts_to
@@ -37,12 +40,13 @@ def redis_url(tmp_path):
         yield url
 
 
-async def two_instances(aiohttp_client, settings, knowledge, redis_url: str = "", own_index: bool = False):
+async def two_instances(aiohttp_client, settings, knowledge, redis_url: str = "", own_index: bool = False,
+                        count: int = 2):
     """``own_index``: each instance keeps its own knowledge index (sharing the loaded embedding model)."""
     shared = settings.model_copy(update={"redis_url": redis_url})
     migrated_demo_shop(shared)
     return [await aiohttp_client(create_app(shared, knowledge=Knowledge(knowledge.embedder, knowledge.cache.path)
-                                            if own_index else knowledge)) for _ in range(2)]
+                                            if own_index else knowledge)) for _ in range(count)]
 
 
 @pytest.fixture
@@ -242,3 +246,100 @@ async def test_telegram_is_polled_and_sent_to_by_one_instance_and_taken_over_whe
     stored = await eventually(lambda: [t for _author, t in stored_messages(shared) if t == "还有一个问题"])
     assert stored == ["还有一个问题"]
     assert fake.conflicts == 0
+
+
+async def test_a_call_is_signalled_across_instances_and_goes_on_when_one_of_them_stops(
+        aiohttp_client, settings, knowledge, redis_url, monkeypatch):
+    """Staff's call page reaches one instance, the customer's another: offers, answers and the hang-up cross
+    over Redis. The customer's instance stops (a rolling restart): the call is not ended; their page rejoins on a
+    third instance with the secret the first join gave, staff offer again, and the media flows again. Waiting
+    past the drop grace shows the drop timer saw them back. Every step is stored once."""
+    monkeypatch.setattr("calls.bridge.RECONNECT_GRACE_S", 2.0)
+    first, second, third = await two_instances(aiohttp_client, settings, knowledge, redis_url, count=3)
+    staff = bearer(first, "xiaoli", "staff")
+    call, conversation_id = await start_call(first, "web-call-across", staff)
+    url = f"/ws/call/{call['call_id']}"
+    staff_peer, customer, back = CallPeer("staff"), CallPeer("customer"), CallPeer("customer")
+    try:
+        assert (await staff_peer.join(first, url, {"type": "join", "role": "staff"}, staff))["peer_present"] is False
+        hello = await web_customer_hello(first, "/api/chat/web-call-across", call["customer_url"])
+        joined = await customer.join(second, url, hello)
+        assert joined["type"] == "joined" and joined["peer_present"] is True, joined
+        await wait_until(lambda: staff_peer.received["video"] >= 5 and customer.received["video"] >= 5)
+        assert [m["type"] for m in staff_peer.messages[:3]] == ["joined", "peer_joined", "start"]
+
+        await second.server.app[CALLS].leave()  # the customer's instance stops
+        await wait_until(lambda: any(m["type"] == "peer_left" for m in staff_peer.messages))
+        assert stored_call(settings, call["call_id"]).ended_at is None
+        again = await back.join(third, url, {"type": "join", "role": "customer", "rejoin": joined["rejoin"]})
+        assert again["type"] == "joined" and again["peer_present"] is True, again
+        await wait_until(lambda: back.received["video"] >= 5)  # staff offered again, across instances
+        frames = staff_peer.received["video"]
+        await asyncio.sleep(3)  # past the grace the staff's instance gave the customer to come back
+        assert stored_call(settings, call["call_id"]).ended_at is None
+        assert staff_peer.received["video"] > frames
+
+        await staff_peer.hang_up()
+        await wait_until(back.ended.is_set)
+        assert [m for m in back.messages if m["type"] == "ended"] == [{"type": "ended", "reason": "staff_hangup"}]
+        assert stored_call(settings, call["call_id"]).end_reason == "staff_hangup"
+        assert [name for name in call_events(settings, conversation_id) if name.startswith("call_")] == [
+            "call_started", "call_joined", "call_connected", "call_ended"]
+        assert third.server.app[CALLS].rooms == {} and first.server.app[CALLS].rooms == {}
+    finally:
+        for peer in (staff_peer, customer, back):
+            await peer.close()
+
+
+async def test_a_customers_second_tab_on_another_instance_is_refused_and_staff_moving_closes_their_old_page(
+        aiohttp_client, settings, knowledge, redis_url):
+    first, second = await two_instances(aiohttp_client, settings, knowledge, redis_url)
+    staff = bearer(first, "xiaoli", "staff")
+    call, _ = await start_call(first, "web-call-tabs", staff)
+    url = f"/ws/call/{call['call_id']}"
+    old_page, new_page, customer = CallPeer("staff"), CallPeer("staff"), CallPeer("customer")
+    try:
+        await old_page.join(first, url, {"type": "join", "role": "staff"}, staff)
+        hello = await web_customer_hello(first, "/api/chat/web-call-tabs", call["customer_url"])
+        assert (await customer.join(second, url, hello))["type"] == "joined"
+        refused = await CallPeer("customer").join(first, url, {**hello, "rejoin": "not-the-secret"})
+        assert refused == {"type": "error", "error": "this call link has been used"}
+        assert (await new_page.join(second, url, {"type": "join", "role": "staff"}, staff))["type"] == "joined"
+        await wait_until(old_page.ended.is_set)  # its socket was closed by the instance that held it
+        assert not [m for m in old_page.messages if m["type"] == "ended"]  # closed, not told the call ended
+        await wait_until(lambda: new_page.received["video"] >= 3 and customer.received["video"] >= 3)
+        assert not [m for m in customer.messages if m["type"] == "peer_left"]
+    finally:
+        for peer in (old_page, new_page, customer):
+            await peer.close()
+
+
+async def test_a_side_whose_instance_died_is_dropped_by_the_other_sides_instance(
+        aiohttp_client, settings, knowledge, redis_url, monkeypatch):
+    """A killed instance says nothing: the customer's presence simply stops being renewed (here: it is gone from
+    Redis). The staff's instance sees it, tells the staff their customer dropped, and ends the call when they do
+    not come back."""
+    monkeypatch.setattr("calls.across.PRESENCE_S", 1.5)
+    monkeypatch.setattr("calls.bridge.RECONNECT_GRACE_S", 1.0)
+    first, second = await two_instances(aiohttp_client, settings, knowledge, redis_url)
+    staff = bearer(first, "xiaoli", "staff")
+    call, _ = await start_call(first, "web-call-dies", staff)
+    url = f"/ws/call/{call['call_id']}"
+    staff_peer, customer = CallPeer("staff"), CallPeer("customer")
+    try:
+        await staff_peer.join(first, url, {"type": "join", "role": "staff"}, staff)
+        hello = await web_customer_hello(first, "/api/chat/web-call-dies", call["customer_url"])
+        assert (await customer.join(second, url, hello))["type"] == "joined"
+        await wait_until(lambda: staff_peer.received["video"] >= 3)
+        await asyncio.sleep(1)  # the staff's instance has looked at the customer's presence since
+        assert not [m for m in staff_peer.messages if m["type"] in ("peer_left", "ended")]
+        shared = redis.from_url(redis_url)
+        await shared.delete(f"techan:call:{call['call_id']}:customer")  # what a killed instance leaves behind
+        await shared.aclose()
+        await wait_until(lambda: any(m["type"] == "ended" for m in staff_peer.messages), 10)
+        told = [m for m in staff_peer.messages if m["type"] in ("peer_left", "ended")]
+        assert told == [{"type": "peer_left", "role": "customer"}, {"type": "ended", "reason": "customer_dropped"}]
+        assert stored_call(settings, call["call_id"]).end_reason == "customer_dropped"
+    finally:
+        await staff_peer.close()
+        await customer.close()
