@@ -350,6 +350,9 @@ async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
         await app[CALLS].leave()
         return
     app[CALLS] = calls = Calls(app[SETTINGS], app[SESSIONS], Across(app[REDIS]))
+    if app[SETTINGS].call_mode == "bridge":
+        log.warning("calls: bridge mode keeps each call in the instance that started it; with several instances "
+                    "behind a proxy use TECHAN_CALL_MODE=p2p (with TURN), which any instance carries")
     listener = redis.from_url(app[SETTINGS].redis_url, socket_connect_timeout=2)  # no read timeout: it waits
     async with listening(listener, CHANNEL, calls.across.hearing(calls.deliver), "calls on the other instances"):
         yield

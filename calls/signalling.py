@@ -29,6 +29,8 @@ from web.body import path_id
 from web.keys import SESSIONS, SETTINGS
 
 JOIN_MESSAGE_TIMEOUT_S = 10
+BRIDGE_ELSEWHERE = ("这个通话在店里的另一台服务器上，从这里连不上。请刷新页面再试。/ This call is carried by "
+                    "another of the shop's servers and cannot be reached from here. Reload the page to try again.")
 WEB_JOIN_REFUSED = ("请在聊天窗口里点「加入通话」按钮进入（用开始聊天的那个浏览器）。/ Open the call with the Join button "
                     "in your chat, in the browser where you chat with us.")
 
@@ -84,7 +86,8 @@ async def call_socket(request: web.Request) -> web.WebSocketResponse:
         call = await session.get(Call, call_id)
     room = calls.room_for(call) if call is not None else None
     if room is None or call.ended_at is not None:
-        await ws.send_json({"type": "error", "error": "this call has ended"})
+        held_elsewhere = call is not None and call.ended_at is None and call.mode == "bridge"
+        await ws.send_json({"type": "error", "error": BRIDGE_ELSEWHERE if held_elsewhere else "this call has ended"})
         await ws.close()
         return ws
     try:

@@ -24,6 +24,11 @@ BOT_DIR = PROJECT_ROOT / "bot"
 CONFIG_FILE = PROJECT_ROOT / "config.yml"
 ENDPOINTS_FILE = PROJECT_ROOT / "endpoints.yml"
 RASA_VENV = PROJECT_ROOT / ".venv-rasa"
+# Rasa's lock on a conversation (in Redis with several servers) outlives a server killed mid-turn by this long.
+# With Rasa's own 60 s, that server's customers went unanswered for a minute on the other server. Shorter than
+# the app's wait for a turn (TECHAN_RASA_TIMEOUT, 10 s), the other server takes the turn within that same wait.
+# The app already gives each customer one turn at a time, so the lock need not outlast a turn the app awaits.
+TICKET_LOCK_LIFETIME_S = 8
 
 
 # What Rasa prints that an operator must act on: its warnings and errors, exceptions, fatal crashes;
@@ -139,10 +144,12 @@ def rasa_executable() -> Path:
 
 
 def rasa_env() -> dict[str, str]:
-    """Environment for Rasa: no telemetry, quiet TensorFlow, our bot dir as working dir."""
+    """Environment for Rasa: no telemetry, quiet TensorFlow, our bot dir as working dir, and a conversation
+    lock that a killed server holds for ``TICKET_LOCK_LIFETIME_S`` rather than Rasa's 60 s."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TECHAN_")}
     env.update({"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-                "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore"})
+                "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore",
+                "TICKET_LOCK_LIFETIME": str(TICKET_LOCK_LIFETIME_S)})
     return env
 
 

@@ -13,6 +13,7 @@ import redis.asyncio as redis
 import yaml
 
 from calls.bridge import CALLS
+from calls.signalling import BRIDGE_ELSEWHERE
 from handoff import leases, turns
 from handoff.channels.telegram import TAKEOVER_TRY_S, TELEGRAM
 from handoff.desk import DESK
@@ -343,3 +344,16 @@ async def test_a_side_whose_instance_died_is_dropped_by_the_other_sides_instance
     finally:
         await staff_peer.close()
         await customer.close()
+
+
+async def test_a_bridge_call_reached_on_another_instance_says_so(aiohttp_client, settings, knowledge, redis_url):
+    """Bridge calls stay in the instance that started them (its peers are there): another instance does not
+    pretend the call ended."""
+    first, second = await two_instances(aiohttp_client, settings.model_copy(update={"call_mode": "bridge"}),
+                                        knowledge, redis_url)
+    staff = bearer(first, "xiaoli", "staff")
+    call, _ = await start_call(first, "web-call-bridge", staff)
+    answer = await CallPeer("staff").join(second, f"/ws/call/{call['call_id']}", {"type": "join", "role": "staff"},
+                                          staff)
+    assert answer == {"type": "error", "error": BRIDGE_ELSEWHERE}
+    assert stored_call(settings, call["call_id"]).ended_at is None

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from core.settings import Settings
-from techan.rasa_process import LAUNCH_WITH_TOKEN_FILE, server_command, write_endpoints
+from techan.rasa_process import LAUNCH_WITH_TOKEN_FILE, rasa_env, server_command, write_endpoints
 
 
 def test_the_rasa_token_travels_in_a_private_file_not_on_the_command_line(tmp_path: Path):
@@ -59,3 +59,9 @@ def test_with_redis_rasas_conversation_locks_are_shared_there(tmp_path: Path):
     assert yaml.safe_load(write_endpoints(shared).read_text())["lock_store"] == {
         "type": "redis", "url": "cache.internal", "port": 6380, "db": 2, "key_prefix": "techan", "use_ssl": False,
         "password": "s@cret"}
+
+
+def test_a_killed_rasa_servers_conversation_lock_frees_within_the_apps_wait_for_a_turn():
+    """Rasa's default (60 s) left the customers of a killed server unanswered for a minute on the other one."""
+    lifetime = int(rasa_env()["TICKET_LOCK_LIFETIME"])
+    assert 0 < lifetime < Settings.model_fields["rasa_timeout"].default
