@@ -1,26 +1,33 @@
-"""Chat latency through POST /api/chat on a warm stack: p50/p95 and messages per second.
+"""Chat latency on a warm stack, in one run: the app (POST /api/chat, which asks Rasa, which calls the app's
+actions), Rasa alone (its REST channel, same actions) and Rasa's NLU alone (/model/parse): p50/p95, messages
+per second and CPU milliseconds per message (the app's process and Rasa's, read from /proc).
 
-Sends 200 mixed questions (KB answers, greetings, gifts) as 40 five-message
-conversations, one at a time and then with 8 concurrent senders. Every reply is
-checked (HTTP 200, still with the bot, not empty) and failures are counted. By default it starts its own stack (`techan run` on free
-ports, scratch data dir, the models `make setup` provisioned); `--url` measures
-a stack that is already running instead. Prints figures; asserts nothing.
+Sends 200 mixed questions (KB answers, greetings, gifts) as 40 five-message conversations, one at a time and
+then with 8 concurrent senders. Every reply is checked (HTTP 200, still with the bot, not empty) and failures
+are counted. By default it starts its own stack (`techan run` on free ports, scratch data dir, the models
+`make setup` provisioned); `--url` measures a stack that is already running instead (the app path only: the
+Rasa server's address and process are not known then). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.settings import Settings  # noqa: E402
 from tests.stack import WebCustomers, start_stack, stop_stack  # noqa: E402
 
 QUESTIONS = [
@@ -34,17 +41,58 @@ TOTAL = 200
 TURNS = 5  # messages per conversation, as customers write
 
 
-def ask(customers: WebCustomers, sender: str, text: str) -> tuple[float, bool]:
-    """Latency of one message, and whether the reply was a real bot answer."""
-    started = time.perf_counter()
-    status, reply = customers.request(sender, body={"text": text}, timeout=60)
-    elapsed = time.perf_counter() - started
-    return elapsed, status == 200 and reply.get("state") == "bot" and bool(reply.get("replies"))
+Ask = Callable[[str, str], bool]  # (sender, text) -> whether the answer was a real one
 
 
-def conversation(customers: WebCustomers, number: int) -> list[tuple[float, bool]]:
-    sender = f"bench-{uuid.uuid4().hex[:10]}"
-    return [ask(customers, sender, QUESTIONS[(number * TURNS + turn) % len(QUESTIONS)]) for turn in range(TURNS)]
+def app_path(customers: WebCustomers) -> Ask:
+    def ask(sender: str, text: str) -> bool:
+        status, reply = customers.request(sender, body={"text": text}, timeout=60)
+        return status == 200 and reply.get("state") == "bot" and bool(reply.get("replies"))
+    return ask
+
+
+def post_json(url: str, body: dict) -> tuple[int, object]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.status, json.loads(response.read())
+
+
+def rasa_path(rasa_url: str) -> Ask:
+    """Rasa's REST channel, as the app calls it (with the language in the metadata)."""
+    def ask(sender: str, text: str) -> bool:
+        status, messages = post_json(f"{rasa_url}/webhooks/rest/webhook",
+                                     {"sender": f"web:{sender}", "message": text, "metadata": {"language": "zh"}})
+        return status == 200 and bool(messages)
+    return ask
+
+
+def nlu_path(rasa_url: str, token: str) -> Ask:
+    def ask(_sender: str, text: str) -> bool:
+        status, parsed = post_json(f"{rasa_url}/model/parse?token={token}", {"text": text})
+        return status == 200 and bool(parsed.get("intent", {}).get("name"))
+    return ask
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(times.get(member, 0.0) for member in tree)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -52,16 +100,32 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(customers: WebCustomers, concurrency: int) -> None:
+def run(name: str, ask: Ask, concurrency: int, processes: dict[str, int]) -> None:
+    """``processes``: name -> pid whose CPU time (with its children's) is counted per message."""
+    def timed(sender: str, text: str) -> tuple[float, bool]:
+        started = time.perf_counter()
+        ok = ask(sender, text)
+        return time.perf_counter() - started, ok
+
+    def conversation(number: int) -> list[tuple[float, bool]]:
+        sender = f"bench-{uuid.uuid4().hex[:10]}"
+        return [timed(sender, QUESTIONS[(number * TURNS + turn) % len(QUESTIONS)]) for turn in range(TURNS)]
+
+    cpu_before = {label: cpu_seconds(pid) for label, pid in processes.items()}
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        results = [r for conv in pool.map(lambda n: conversation(customers, n), range(TOTAL // TURNS)) for r in conv]
+        results = [r for conv in pool.map(conversation, range(TOTAL // TURNS)) for r in conv]
     elapsed = time.perf_counter() - started
+    cpu = {label: (cpu_seconds(pid) - cpu_before[label]) * 1000 / len(results) for label, pid in processes.items()}
+    if "rasa" in cpu:  # the app's tree holds Rasa's process: what is left is the app's own
+        cpu = {"app": cpu["stack"] - cpu["rasa"], "rasa": cpu["rasa"], "both": cpu["stack"]}
     latencies = [latency for latency, _ in results]
     failures = sum(not ok for _, ok in results)
-    print(f"{'sequential' if concurrency == 1 else f'{concurrency} concurrent senders':<22}"
-          f"p50 {statistics.median(latencies) * 1000:6.0f} ms   p95 {percentile(latencies, 0.95) * 1000:6.0f} ms   "
-          f"{len(results) / elapsed:5.1f} messages/s   ({len(results)} messages, {failures} not answered by the bot)")
+    load = "sequential" if concurrency == 1 else f"{concurrency} concurrent"
+    spent = "  ".join(f"{label} {ms:4.0f}" for label, ms in cpu.items())
+    print(f"{name:<12}{load:<15}p50 {statistics.median(latencies) * 1000:6.0f} ms   "
+          f"p95 {percentile(latencies, 0.95) * 1000:6.0f} ms   {len(results) / elapsed:5.1f} messages/s   "
+          f"CPU ms/message: {spent}   ({len(results)} messages, {failures} not answered)", flush=True)
 
 
 def main() -> None:
@@ -76,16 +140,34 @@ def main() -> None:
         stack = start_stack(Path(tempfile.mkdtemp(prefix="techan-bench-")))
         url = stack.app_url
     customers = WebCustomers(url)
+    app = app_path(customers)
     try:
         for text in QUESTIONS[:WARMUP]:
-            ask(customers, f"bench-warmup-{uuid.uuid4().hex[:6]}", text)
+            app(f"bench-warmup-{uuid.uuid4().hex[:6]}", text)
         print(f"machine: {platform.processor() or platform.machine()}, "
-              f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}")
-        run(customers, 1)
-        run(customers, 8)
+              f"{os.cpu_count()} cores, Python {platform.python_version()}")
+        if stack is None:
+            run("app", app, 1, {})
+            run("app", app, 8, {})
+            return
+        rasa_pid = next(child for child in children(stack.process.pid))  # `techan run`'s one child: Rasa
+        processes = {"stack": stack.process.pid, "rasa": rasa_pid}
+        token = Settings(_env_file=None, data_dir=stack.data_dir).rasa_token
+        paths = [("app", app), ("rasa alone", rasa_path(stack.rasa_url)), ("nlu alone", nlu_path(stack.rasa_url, token))]
+        for name, ask in paths:
+            run(name, ask, 1, processes)
+        for name, ask in paths:
+            run(name, ask, 8, processes)
     finally:
         if stack:
             stop_stack(stack)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 if __name__ == "__main__":

@@ -21,11 +21,13 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "techan:calls"
 PRESENCE_S = 10.0
-# Compare-and-renew and compare-and-delete: only the socket that holds the side's presence renews or ends it
-# (one that joined since, on another instance, has overwritten it).
-RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+# Renew only the presence this socket set: the side's key missing (Redis restarted, or it ran out while Redis
+# was slow) is set again; another token there means the side joined since on another instance (-1).
+RENEW = """local held = redis.call('get', KEYS[1])
+if held == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+if not held then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return -1"""
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-
 
 def presence_key(call_id: int, role: str) -> str:
     return f"techan:call:{call_id}:{role}"
@@ -62,27 +64,42 @@ class Across:
         return hear
 
     async def present(self, call_id: int, role: str) -> bool:
+        """Whether that side has a socket on some instance. Redis unreachable: taken as yes, so a hiccup never
+        ends a call that is going on."""
         try:
             return bool(await self.shared.exists(presence_key(call_id, role)))
         except (redis.RedisError, OSError) as exc:
-            log.warning("call %s: could not ask whether the %s is there (Redis: %s)", call_id, role,
+            log.warning("call %s: could not ask whether the %s is there (Redis: %s); taken as there", call_id, role,
                         exc.__class__.__name__)
-            return False
+            return True
 
-    async def keep_present(self, call_id: int, role: str, each_round: Callable[[], Awaitable[None]]) -> None:
-        """Run while a side's socket is open here (cancelled when it closes): that side is here, renewed, and
-        ``each_round`` looks at the other side; then gone, unless it joined on another instance since."""
-        key, token, lease_ms = presence_key(call_id, role), secrets.token_hex(8), int(PRESENCE_S * 1000)
+    async def arrive(self, call_id: int, role: str) -> str:
+        """That side's socket is here now (it replaces one elsewhere): its presence, set before anyone looks."""
+        token = secrets.token_hex(8)
         try:
-            await self.shared.set(key, token, px=lease_ms)
+            await self.shared.set(presence_key(call_id, role), token, px=int(PRESENCE_S * 1000))
+        except (redis.RedisError, OSError) as exc:
+            log.warning("call %s: the %s's presence could not be set (Redis: %s); renewing it will try again",
+                        call_id, role, exc.__class__.__name__)
+        return token
+
+    async def keep_present(self, call_id: int, role: str, token: str, each_round: Callable[[], Awaitable[None]],
+                           taken_over: Callable[[], None]) -> None:
+        """Run while a side's socket is open here (cancelled when it closes): its presence renewed, and
+        ``each_round`` looks at the other side. The side joined on another instance since: ``taken_over``."""
+        key, lease_ms = presence_key(call_id, role), int(PRESENCE_S * 1000)
+        try:
             while True:
                 await asyncio.sleep(PRESENCE_S / 3)
-                if not await self._renew(keys=[key], args=[token, lease_ms]):
-                    return  # the side joined on another instance
+                try:
+                    if await self._renew(keys=[key], args=[token, lease_ms]) == -1:
+                        taken_over()
+                        return
+                except (redis.RedisError, OSError) as exc:
+                    log.warning("call %s: the %s's presence could not be renewed (Redis: %s); trying again",
+                                call_id, role, exc.__class__.__name__)
+                    continue
                 await each_round()
-        except (redis.RedisError, OSError) as exc:
-            log.warning("call %s: the %s's presence could not be kept (Redis: %s); it runs out", call_id, role,
-                        exc.__class__.__name__)
         finally:
             try:
                 await self._release(keys=[key], args=[token])

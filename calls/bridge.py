@@ -85,7 +85,7 @@ class Room:
     outgoing: dict[str, dict[str, ForwardingTrack]] = field(default_factory=lambda: {"staff": {}, "customer": {}})
     recorder: MediaRecorder | None = None
     timers: list[asyncio.Task] = field(default_factory=list)
-    elsewhere: set[str] = field(default_factory=set)  # sides last seen present on another instance
+    elsewhere: dict[str, int] = field(default_factory=dict)  # sides seen on another instance: rounds missed since
     connected: bool = False
     ended: bool = False
 
@@ -158,36 +158,51 @@ class Calls:
     async def deliver(self, call_id: int, role: str, message: dict) -> None:
         """A message from another instance for a side whose socket may be here."""
         room = self.rooms.get(call_id)
-        if room is None or room.ended or not room.present(role):
-            return
         kind = message.get("type")
+        if room is None or room.ended:
+            return
+        if kind == "ended":  # stored by the instance that ended it: every socket of the call here is told
+            for side in ROLES:
+                await self._send_here(room, side, message)
+            await self._close(room, str(message.get("reason")))
+            return
+        if not room.present(role):
+            return
         if kind == TAKEN_OVER:  # popped first: its handler then does not report the side as gone
             await room.sockets.pop(role).close()
             return
         await self._send_here(room, role, message)
-        if kind == "ended":  # stored and told by the instance that ended it
-            await self._close(room, str(message.get("reason")))
-        elif kind == "peer_left":  # here stays: end the call if the other side does not come back
-            room.elsewhere.discard(other(role))
+        if kind == "peer_left":  # here stays: end the call if the other side does not come back
+            room.elsewhere.pop(other(role), None)
             self.wait_for_return(room, other(role))
 
-    def keep_present(self, room: Room, role: str) -> asyncio.Task:
-        """While that side's socket is open here: its presence for the other instances, and a look at the other
-        side's: one whose instance died (its presence ran out, nobody said it left) is treated as dropped."""
+    async def arrive(self, room: Room, role: str, ws: web.WebSocketResponse) -> asyncio.Task:
+        """That side's socket is here: its presence for the other instances (set before the other side is looked
+        at, so of two sides joining at once on two instances at least one sees the other), kept while the socket
+        is open, with a look at the other side's: one whose instance died (its presence ran out, nobody said it
+        left) is treated as dropped."""
         peer = other(role)
+        token = await self.across.arrive(room.call_id, role)
+
+        def taken_over() -> None:  # the side joined on another instance since (its message may have been lost)
+            if room.sockets.get(role) is ws:
+                del room.sockets[role]
+                room.timers.append(asyncio.create_task(ws.close()))
 
         async def look_at_the_other_side() -> None:
             if room.present(peer) or room.ended:
                 return
             if await self.across.present(room.call_id, peer):
-                room.elsewhere.add(peer)
+                room.elsewhere[peer] = 0
+            elif peer in room.elsewhere and room.elsewhere[peer] < 1:  # once may be a moment its key was re-set
+                room.elsewhere[peer] += 1
             elif peer in room.elsewhere:
-                room.elsewhere.discard(peer)
+                del room.elsewhere[peer]
                 log.info("call %s: the %s's instance stopped answering", room.call_id, peer)
                 await self._send_here(room, role, {"type": "peer_left", "role": peer})
                 self.wait_for_return(room, peer)
-        return asyncio.create_task(self.across.keep_present(room.call_id, role, look_at_the_other_side),
-                                   name=f"call {room.call_id} {role} presence")
+        return asyncio.create_task(self.across.keep_present(room.call_id, role, token, look_at_the_other_side,
+                                                            taken_over), name=f"call {room.call_id} {role} presence")
 
     async def socket_closed(self, room: Room, role: str, ws: web.WebSocketResponse,
                             presence: asyncio.Task | None) -> None:
@@ -200,6 +215,15 @@ class Calls:
             del room.sockets[role]
             await self.send(room, other(role), {"type": "peer_left", "role": role})
             self.wait_for_return(room, role)
+        self.forget_if_idle(room)
+
+    def forget_if_idle(self, room: Room) -> None:
+        """A shared call with no socket and nothing waiting here lives on elsewhere (or in its row): this instance
+        lets its room go, and builds it again when a socket arrives."""
+        waiting = [task for task in room.timers if not task.done() and task is not asyncio.current_task()]
+        if self.shared(room) and not waiting and not any(room.present(side) for side in ROLES):
+            if self.rooms.get(room.call_id) is room:
+                del self.rooms[room.call_id]
 
     def wait_for_return(self, room: Room, role: str) -> None:
         """A side dropped: end the call if it is not back (here or elsewhere) within the grace period."""
@@ -320,6 +344,7 @@ class Calls:
     async def end_later(self, room: Room, delay_s: float, reason: str, unless_role: str | None = None) -> None:
         await asyncio.sleep(delay_s)
         if unless_role and await self.present(room, unless_role):
+            self.forget_if_idle(room)
             return
         await self.end(room, reason)
 
@@ -353,7 +378,7 @@ async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
     if app[SETTINGS].call_mode == "bridge":
         log.warning("calls: bridge mode keeps each call in the instance that started it; with several instances "
                     "behind a proxy use TECHAN_CALL_MODE=p2p (with TURN), which any instance carries")
-    listener = redis.from_url(app[SETTINGS].redis_url, socket_connect_timeout=2)  # no read timeout: it waits
+    listener = redis.from_url(app[SETTINGS].redis_url, socket_connect_timeout=2, health_check_interval=30)
     async with listening(listener, CHANNEL, calls.across.hearing(calls.deliver), "calls on the other instances"):
         yield
         await calls.leave()

@@ -86,12 +86,14 @@ async def call_socket(request: web.Request) -> web.WebSocketResponse:
         call = await session.get(Call, call_id)
     room = calls.room_for(call) if call is not None else None
     if room is None or call.ended_at is not None:
-        held_elsewhere = call is not None and call.ended_at is None and call.mode == "bridge"
+        held_elsewhere = (calls.across is not None and call is not None and call.ended_at is None
+                          and call.mode == "bridge")
         await ws.send_json({"type": "error", "error": BRIDGE_ELSEWHERE if held_elsewhere else "this call has ended"})
         await ws.close()
         return ws
     try:
-        hello = await asyncio.wait_for(ws.receive_json(), JOIN_MESSAGE_TIMEOUT_S)
+        async with asyncio.timeout(JOIN_MESSAGE_TIMEOUT_S):  # not wait_for: see core/waiting.py
+            hello = await ws.receive_json()
         role = hello.get("role")
         if hello.get("type") != "join" or role not in ROLES:
             raise PermissionError('first say {"type": "join", "role": "staff"|"customer"}')
@@ -108,23 +110,31 @@ async def call_socket(request: web.Request) -> web.WebSocketResponse:
     except (PermissionError, TimeoutError, ValueError, TypeError) as exc:
         await ws.send_json({"type": "error", "error": str(exc) or "could not join"})
         await ws.close()
+        calls.forget_if_idle(room)
         return ws
 
     room.sockets[role] = ws
     room.joined_at[role] = time.monotonic()
-    presence = calls.keep_present(room, role) if calls.shared(room) else None
-    peer_present = await calls.present(room, other(role))
-    await ws.send_json({"type": "joined", "role": role, "kind": room.kind, "mode": room.mode,
-                        "ice_servers": ice_servers(request.app[SETTINGS], user),
-                        "ice_transport_policy": "relay" if request.app[SETTINGS].ice_relay_only else "all",
-                        **({"rejoin": room.rejoin} if role == "customer" else {}),
-                        "peer_present": peer_present})
-    await calls.send(room, other(role), {"type": "peer_joined", "role": role})
-    if room.mode == "bridge":
-        await ws.send_json({"type": "start"})
-    elif peer_present:
-        await calls.send(room, "staff", {"type": "start"})  # staff make the offer
+    presence = None
     try:
+        if room.ended or calls.rooms.get(call_id) is not room:  # it ended (or this instance left) meanwhile
+            await ws.send_json({"type": "error", "error": "this call has ended"})
+            await ws.close()
+            return ws
+        presence = await calls.arrive(room, role, ws) if calls.shared(room) else None
+        peer_present = await calls.present(room, other(role))
+        if presence is not None and not peer_present and (hello.get("rejoin") or call.joined_at is not None):
+            calls.wait_for_return(room, other(role))  # both were in the call: the other side may never be back
+        await ws.send_json({"type": "joined", "role": role, "kind": room.kind, "mode": room.mode,
+                            "ice_servers": ice_servers(request.app[SETTINGS], user),
+                            "ice_transport_policy": "relay" if request.app[SETTINGS].ice_relay_only else "all",
+                            **({"rejoin": room.rejoin} if role == "customer" else {}),
+                            "peer_present": peer_present})
+        await calls.send(room, other(role), {"type": "peer_joined", "role": role})
+        if room.mode == "bridge":
+            await ws.send_json({"type": "start"})
+        elif peer_present:
+            await calls.send(room, "staff", {"type": "start"})  # staff make the offer
         async for raw in ws:
             if raw.type != WSMsgType.TEXT:
                 continue
@@ -169,11 +179,11 @@ async def mark_connected(app: web.Application, room: Room, role: str) -> None:
         return
     room.connected = True
     async with app[SESSIONS]() as session:  # once, though each side may be on its own instance
-        if "customer" in room.joined_at:
-            ms = round((time.monotonic() - room.joined_at["customer"]) * 1000)
-        else:  # the customer joined on another instance: when is in the call's row
-            joined = (await session.get(Call, room.call_id)).joined_at
-            ms = round((utcnow() - aware(joined)).total_seconds() * 1000) if joined else None
+        joined = None if "customer" in room.joined_at else (await session.get(Call, room.call_id)).joined_at
+        if joined is not None:  # the customer joined on another instance: when is in the call's row
+            ms = round((utcnow() - aware(joined)).total_seconds() * 1000)
+        else:  # from the customer's join here, else (bridge: staff connect first) from this side's
+            ms = round((time.monotonic() - room.joined_at.get("customer", room.joined_at[role])) * 1000)
         marked = await session.execute(update(Call).where(Call.id == room.call_id, Call.connected_at.is_(None))
                                        .values(connected_at=utcnow(), connect_ms=ms))
         if marked.rowcount == 1:

@@ -33,7 +33,7 @@ async def relay_lifecycle(app: web.Application) -> AsyncIterator[None]:
     if not settings.redis_url:
         yield
         return
-    client = redis.from_url(settings.redis_url, socket_connect_timeout=2)
+    client = redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=30)
     origin = secrets.token_hex(8)  # this instance, so it does not hear its own events twice
     bus = app[BUS]
 
@@ -81,8 +81,12 @@ async def listen(client: redis.Redis, channel: str, hear: Callable[[bytes], Awai
                 await pubsub.subscribe(channel)
                 subscribed.set()
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    if message.get("type") != "message":
+                        continue
+                    try:
                         await hear(message["data"])
+                    except Exception:  # one message's failure must not stop the instance hearing the next
+                        log.exception("%s: a message could not be handled", what)
         except (redis.RedisError, OSError) as exc:
             log.warning("%s: Redis unreachable (%s); trying again in %.0f s", what, exc.__class__.__name__,
                         RECONNECT_PAUSE_S)

@@ -317,8 +317,8 @@ async def test_a_customers_second_tab_on_another_instance_is_refused_and_staff_m
 
 async def test_a_side_whose_instance_died_is_dropped_by_the_other_sides_instance(
         aiohttp_client, settings, knowledge, redis_url, monkeypatch):
-    """A killed instance says nothing: the customer's presence simply stops being renewed (here: it is gone from
-    Redis). The staff's instance sees it, tells the staff their customer dropped, and ends the call when they do
+    """A killed instance says nothing: the customer's presence simply stops being renewed (here: the customer's
+    instance stops talking to Redis about it). The staff's instance sees it, tells the staff their customer dropped, and ends the call when they do
     not come back."""
     monkeypatch.setattr("calls.across.PRESENCE_S", 1.5)
     monkeypatch.setattr("calls.bridge.RECONNECT_GRACE_S", 1.0)
@@ -334,9 +334,9 @@ async def test_a_side_whose_instance_died_is_dropped_by_the_other_sides_instance
         await wait_until(lambda: staff_peer.received["video"] >= 3)
         await asyncio.sleep(1)  # the staff's instance has looked at the customer's presence since
         assert not [m for m in staff_peer.messages if m["type"] in ("peer_left", "ended")]
-        shared = redis.from_url(redis_url)
-        await shared.delete(f"techan:call:{call['call_id']}:customer")  # what a killed instance leaves behind
-        await shared.aclose()
+        async def renews_nothing(**_call):  # as a killed instance: its customer's presence simply runs out
+            return 1
+        second.server.app[CALLS].across._renew = second.server.app[CALLS].across._release = renews_nothing
         await wait_until(lambda: any(m["type"] == "ended" for m in staff_peer.messages), 10)
         told = [m for m in staff_peer.messages if m["type"] in ("peer_left", "ended")]
         assert told == [{"type": "peer_left", "role": "customer"}, {"type": "ended", "reason": "customer_dropped"}]
@@ -357,3 +357,32 @@ async def test_a_bridge_call_reached_on_another_instance_says_so(aiohttp_client,
                                           staff)
     assert answer == {"type": "error", "error": BRIDGE_ELSEWHERE}
     assert stored_call(settings, call["call_id"]).ended_at is None
+
+
+async def test_a_presence_lost_in_redis_is_set_again_and_the_call_goes_on(aiohttp_client, settings, knowledge,
+                                                                          redis_url, monkeypatch):
+    """Redis restarted without its data (or the key ran out while Redis was slow): the live side's instance sets
+    it again, and the other side's instance does not take them for gone."""
+    monkeypatch.setattr("calls.across.PRESENCE_S", 1.5)
+    monkeypatch.setattr("calls.bridge.RECONNECT_GRACE_S", 1.0)
+    first, second = await two_instances(aiohttp_client, settings, knowledge, redis_url)
+    staff = bearer(first, "xiaoli", "staff")
+    call, _ = await start_call(first, "web-call-blip", staff)
+    url = f"/ws/call/{call['call_id']}"
+    staff_peer, customer = CallPeer("staff"), CallPeer("customer")
+    shared = redis.from_url(redis_url)
+    try:
+        await staff_peer.join(first, url, {"type": "join", "role": "staff"}, staff)
+        hello = await web_customer_hello(first, "/api/chat/web-call-blip", call["customer_url"])
+        assert (await customer.join(second, url, hello))["type"] == "joined"
+        await wait_until(lambda: staff_peer.received["video"] >= 3)
+        await asyncio.sleep(1)
+        await shared.delete(f"techan:call:{call['call_id']}:customer")
+        await asyncio.sleep(4)  # several presence rounds and past the grace
+        assert await shared.exists(f"techan:call:{call['call_id']}:customer")
+        assert not [m for m in staff_peer.messages if m["type"] in ("peer_left", "ended")]
+        assert stored_call(settings, call["call_id"]).ended_at is None
+    finally:
+        await shared.aclose()
+        await staff_peer.close()
+        await customer.close()
