@@ -4,6 +4,7 @@ pushed what happened on the other, and an edit to the knowledge base reaches eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import time
@@ -315,24 +316,36 @@ async def test_a_customers_second_tab_on_another_instance_is_refused_and_staff_m
             await peer.close()
 
 
-async def test_a_side_whose_instance_died_is_dropped_by_the_other_sides_instance(
-        aiohttp_client, settings, knowledge, redis_url, monkeypatch):
-    """A killed instance says nothing: the customer's presence simply stops being renewed (here: the customer's
-    instance stops talking to Redis about it). The staff's instance sees it, tells the staff their customer dropped, and ends the call when they do
-    not come back."""
+@contextlib.asynccontextmanager
+async def a_call_across(aiohttp_client, settings, knowledge, redis_url: str, monkeypatch, sender: str):
+    """Staff on the first instance, the customer on the second, with short presence rounds and grace: yields
+    (the instances, the call, the staff's peer, the customer's peer) once the picture flows."""
     monkeypatch.setattr("calls.across.PRESENCE_S", 1.5)
     monkeypatch.setattr("calls.bridge.RECONNECT_GRACE_S", 1.0)
     first, second = await two_instances(aiohttp_client, settings, knowledge, redis_url)
     staff = bearer(first, "xiaoli", "staff")
-    call, _ = await start_call(first, "web-call-dies", staff)
+    call, _ = await start_call(first, sender, staff)
     url = f"/ws/call/{call['call_id']}"
     staff_peer, customer = CallPeer("staff"), CallPeer("customer")
     try:
         await staff_peer.join(first, url, {"type": "join", "role": "staff"}, staff)
-        hello = await web_customer_hello(first, "/api/chat/web-call-dies", call["customer_url"])
+        hello = await web_customer_hello(first, f"/api/chat/{sender}", call["customer_url"])
         assert (await customer.join(second, url, hello))["type"] == "joined"
         await wait_until(lambda: staff_peer.received["video"] >= 3)
         await asyncio.sleep(1)  # the staff's instance has looked at the customer's presence since
+        yield (first, second), call, staff_peer, customer
+    finally:
+        await staff_peer.close()
+        await customer.close()
+
+
+async def test_a_side_whose_instance_died_is_dropped_by_the_other_sides_instance(
+        aiohttp_client, settings, knowledge, redis_url, monkeypatch):
+    """A killed instance says nothing: the customer's presence simply stops being renewed (here: the customer's
+    instance stops talking to Redis about it). The staff's instance sees it, tells the staff their customer dropped,
+    and ends the call when they do not come back."""
+    async with a_call_across(aiohttp_client, settings, knowledge, redis_url, monkeypatch, "web-call-dies") as (
+            (_first, second), call, staff_peer, _customer):
         assert not [m for m in staff_peer.messages if m["type"] in ("peer_left", "ended")]
         async def renews_nothing(**_call):  # as a killed instance: its customer's presence simply runs out
             return 1
@@ -341,9 +354,6 @@ async def test_a_side_whose_instance_died_is_dropped_by_the_other_sides_instance
         told = [m for m in staff_peer.messages if m["type"] in ("peer_left", "ended")]
         assert told == [{"type": "peer_left", "role": "customer"}, {"type": "ended", "reason": "customer_dropped"}]
         assert stored_call(settings, call["call_id"]).end_reason == "customer_dropped"
-    finally:
-        await staff_peer.close()
-        await customer.close()
 
 
 async def test_a_bridge_call_reached_on_another_instance_says_so(aiohttp_client, settings, knowledge, redis_url):
@@ -363,26 +373,12 @@ async def test_a_presence_lost_in_redis_is_set_again_and_the_call_goes_on(aiohtt
                                                                           redis_url, monkeypatch):
     """Redis restarted without its data (or the key ran out while Redis was slow): the live side's instance sets
     it again, and the other side's instance does not take them for gone."""
-    monkeypatch.setattr("calls.across.PRESENCE_S", 1.5)
-    monkeypatch.setattr("calls.bridge.RECONNECT_GRACE_S", 1.0)
-    first, second = await two_instances(aiohttp_client, settings, knowledge, redis_url)
-    staff = bearer(first, "xiaoli", "staff")
-    call, _ = await start_call(first, "web-call-blip", staff)
-    url = f"/ws/call/{call['call_id']}"
-    staff_peer, customer = CallPeer("staff"), CallPeer("customer")
     shared = redis.from_url(redis_url)
-    try:
-        await staff_peer.join(first, url, {"type": "join", "role": "staff"}, staff)
-        hello = await web_customer_hello(first, "/api/chat/web-call-blip", call["customer_url"])
-        assert (await customer.join(second, url, hello))["type"] == "joined"
-        await wait_until(lambda: staff_peer.received["video"] >= 3)
-        await asyncio.sleep(1)
+    async with a_call_across(aiohttp_client, settings, knowledge, redis_url, monkeypatch, "web-call-blip") as (
+            _instances, call, staff_peer, _customer):
         await shared.delete(f"techan:call:{call['call_id']}:customer")
         await asyncio.sleep(4)  # several presence rounds and past the grace
         assert await shared.exists(f"techan:call:{call['call_id']}:customer")
         assert not [m for m in staff_peer.messages if m["type"] in ("peer_left", "ended")]
         assert stored_call(settings, call["call_id"]).ended_at is None
-    finally:
-        await shared.aclose()
-        await staff_peer.close()
-        await customer.close()
+    await shared.aclose()
