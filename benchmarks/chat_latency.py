@@ -150,7 +150,8 @@ def main() -> None:
             run("app", app, 1, {})
             run("app", app, 8, {})
             return
-        rasa_pid = next(child for child in children(stack.process.pid))  # `techan run`'s one child: Rasa
+        rasa_pid = next(child for child in children(stack.process.pid)  # `techan run` starts the app and Rasa
+                        if b"rasa" in Path(f"/proc/{child}/cmdline").read_bytes())
         processes = {"stack": stack.process.pid, "rasa": rasa_pid}
         token = Settings(_env_file=None, data_dir=stack.data_dir).rasa_token
         paths = [("app", app), ("rasa alone", rasa_path(stack.rasa_url)), ("nlu alone", nlu_path(stack.rasa_url, token))]
