@@ -7,7 +7,6 @@ from rasa_sdk.executor import ActionExecutor
 from actions.gifts import ActionRecommendGifts, ValidateGiftForm
 from actions.handoff import ActionRequestHandoff
 from actions.knowledge import ActionAnswerQuestion
-from actions.language import ActionValidateSlotMappings
 from knowledge.service import Knowledge
 
 
@@ -15,6 +14,6 @@ def build_executor(knowledge: Knowledge) -> ActionExecutor:
     """An executor with every action registered, sharing one knowledge service."""
     executor = ActionExecutor()
     for action in (ActionAnswerQuestion(knowledge), ActionRecommendGifts(knowledge), ActionRequestHandoff(),
-                   ValidateGiftForm(), ActionValidateSlotMappings()):
+                   ValidateGiftForm()):
         executor.register_action(action)
     return executor

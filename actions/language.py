@@ -1,11 +1,9 @@
-"""The customer's language in the dialogue: the ``language`` slot, filled every turn from the router's metadata."""
+"""The customer's language in the actions: the router's choice, sent with every message as metadata."""
 
 from __future__ import annotations
 
-from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.forms import ValidationAction
 
 from core.language import LANGUAGES
 
@@ -15,10 +13,3 @@ def customer_language(tracker: Tracker) -> str:
     metadata = (tracker.latest_message or {}).get("metadata") or {}
     language = metadata.get("language") or tracker.get_slot("language")
     return language if language in LANGUAGES else "zh"
-
-
-class ActionValidateSlotMappings(ValidationAction):
-    """Runs after every user message (Rasa's action_extract_slots), so responses pick their English variant."""
-
-    async def extract_language(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        return {"language": customer_language(tracker)}

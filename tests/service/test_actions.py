@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
@@ -10,7 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.gifts import ActionRecommendGifts
 from actions.handoff import ActionRequestHandoff
 from actions.knowledge import ActionAnswerQuestion
-from actions.language import ActionValidateSlotMappings
+from techan import PROJECT_ROOT
+from techan.rasa_process import rasa_executable
 
 
 def tracker(text: str, intent: str, entities=(), slots=None, confidence: float = 0.95, events=None,
@@ -116,12 +119,36 @@ async def test_product_under_discussion_does_not_hijack_shop_wide_questions(know
         assert dispatcher.messages[0]["custom"]["techan"]["kb"][0]["id"] == expected, question
 
 
-async def test_the_language_slot_follows_the_routers_choice_every_turn():
-    domain = {"slots": {"language": {"type": "categorical", "values": ["zh", "en"],
-                                     "mappings": [{"type": "custom"}]}}}
-    events = await ActionValidateSlotMappings().run(
-        CollectingDispatcher(), tracker("how long does it keep", "ask_shelf_life", language="en"), domain)
-    assert events == [SlotSet("language", "en")]
+RESPONSES_BY_LANGUAGE = """
+import asyncio, sys; sys.path.insert(0, '.')
+from rasa.core.nlg.generator import NaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import read_endpoint_config
+
+domain = Domain.load('bot/domain.yml')
+nlg = NaturalLanguageGenerator.create(read_endpoint_config('endpoints.yml', 'nlg'), domain)
+
+async def main():
+    for language, slot in (('en', None), ('zh', 'en'), (None, 'en'), (None, None)):
+        events = ([SlotSet('language', slot)] if slot else []) + [
+            UserUttered('hi', metadata={'language': language} if language else {})]
+        tracker = DialogueStateTracker.from_events('someone', events, domain.slots)
+        said = await nlg.generate('utter_ask_recipient', tracker, 'rest')
+        print(said['text'], said['buttons'][0]['title'], sep='|')
+asyncio.run(main())
+"""
+
+
+def test_rasas_responses_follow_the_language_sent_with_each_message():
+    """endpoints.yml's NLG (bot/nlg.py), in Rasa's own Python: the message's language picks the variant, over a
+    language slot left from earlier; without one the slot (or Chinese) does."""
+    result = subprocess.run([str(rasa_executable().with_name("python")), "-c", RESPONSES_BY_LANGUAGE],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == ["Who is the gift for?|Parents", "想送给谁呢？|父母",
+                                          "Who is the gift for?|Parents", "想送给谁呢？|父母"]
 
 
 async def test_english_customers_get_english_choices_when_the_bot_is_unsure(knowledge):
