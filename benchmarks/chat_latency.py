@@ -6,12 +6,14 @@ Sends 200 mixed questions (KB answers, greetings, gifts) as 40 five-message conv
 then with 8 concurrent senders. Every reply is checked (HTTP 200, still with the bot, not empty) and failures
 are counted. By default it starts its own stack (`techan run` on free ports, scratch data dir, the models
 `make setup` provisioned); `--url` measures a stack that is already running instead (the app path only: the
-Rasa server's address and process are not known then). Prints figures; asserts nothing.
+Rasa server's address and process are not known then); `--instances` compares 1 app + 1 Rasa server with 2 + 2
+on PostgreSQL and Redis, each message to the next instance. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -28,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.settings import Settings  # noqa: E402
-from tests.stack import WebCustomers, start_stack, stop_stack  # noqa: E402
+from tests.stack import WebCustomers, several_instances, start_stack, stop_stack  # noqa: E402
 
 QUESTIONS = [
     "普洱茶保质期多久？", "Can you vacuum pack the beef jerky?", "鲜花饼能放几天", "龙井要不要放冰箱",
@@ -44,11 +46,30 @@ TURNS = 5  # messages per conversation, as customers write
 Ask = Callable[[str, str], bool]  # (sender, text) -> whether the answer was a real one
 
 
-def app_path(customers: WebCustomers) -> Ask:
+def app_path(*apps: WebCustomers) -> Ask:
+    """Through the app; with several instances, each message to the next one (as a round-robin proxy does)."""
+    turn = itertools.count()
+
     def ask(sender: str, text: str) -> bool:
-        status, reply = customers.request(sender, body={"text": text}, timeout=60)
+        status, reply = apps[next(turn) % len(apps)].request(sender, body={"text": text}, timeout=60)
         return status == 200 and reply.get("state") == "bot" and bool(reply.get("replies"))
     return ask
+
+
+def instances_compared() -> None:
+    """1 app + 1 Rasa against 2 + 2, both on PostgreSQL and Redis (the layout of deploy/), the app path only."""
+    for count in (1, 2):
+        with tempfile.TemporaryDirectory(prefix="techan-bench-") as folder, \
+                several_instances(Path(folder), count) as (urls, pids):
+            apps = [WebCustomers(url) for url in urls]
+            for app in apps[1:]:
+                app.tokens = apps[0].tokens  # one customer's chat token is good on every instance
+            ask = app_path(*apps)
+            for text in QUESTIONS[:WARMUP]:
+                ask(f"bench-warmup-{uuid.uuid4().hex[:6]}", text)
+            processes = {f"pid{n}": pid for n, pid in enumerate(pids)}
+            for concurrency in (1, 8):
+                run(f"{count}x{count} app", ask, concurrency, processes)
 
 
 def post_json(url: str, body: dict) -> tuple[int, object]:
@@ -119,6 +140,10 @@ def run(name: str, ask: Ask, concurrency: int, processes: dict[str, int]) -> Non
     cpu = {label: (cpu_seconds(pid) - cpu_before[label]) * 1000 / len(results) for label, pid in processes.items()}
     if "rasa" in cpu:  # the app's tree holds Rasa's process: what is left is the app's own
         cpu = {"app": cpu["stack"] - cpu["rasa"], "rasa": cpu["rasa"], "both": cpu["stack"]}
+    elif cpu:  # several instances: apps first, then Rasa servers
+        half = len(cpu) // 2
+        values = list(cpu.values())
+        cpu = {"apps": sum(values[:half]), "rasas": sum(values[half:]), "all": sum(values)}
     latencies = [latency for latency, _ in results]
     failures = sum(not ok for _, ok in results)
     load = "sequential" if concurrency == 1 else f"{concurrency} concurrent"
@@ -131,7 +156,14 @@ def run(name: str, ask: Ask, concurrency: int, processes: dict[str, int]) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running app (default: start a scratch stack)")
+    parser.add_argument("--instances", action="store_true",
+                        help="compare 1 app + 1 Rasa server with 2 + 2 on PostgreSQL and Redis (needs both installed)")
     args = parser.parse_args()
+    if args.instances:
+        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+              f"Python {platform.python_version()}", flush=True)
+        instances_compared()
+        return
     stack = None
     if args.url:
         url = args.url.rstrip("/")

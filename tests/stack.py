@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import ssl
 import signal
 import socket
 import subprocess
@@ -13,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,6 +188,60 @@ def stop_process(process: subprocess.Popen, sig: int = signal.SIGINT, seconds: f
 
 def stop_stack(stack: Stack) -> int:
     return stop_process(stack.process)
+
+
+def started(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_answering(url: str, process: subprocess.Popen, seconds: float, context: ssl.SSLContext | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"{url} exited with {process.returncode}"
+        try:
+            with urllib.request.urlopen(url, timeout=3, context=context):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer in {seconds:.0f} s")
+
+
+@contextlib.contextmanager
+def several_instances(folder: Path, count: int) -> Iterator[tuple[list[str], list[int]]]:
+    """``count`` app instances (`techan serve`) and as many Rasa servers (`techan rasa`, each calling its own
+    instance's actions) on one scratch PostgreSQL database and one Redis: yields the apps' URLs and every
+    process id, once all answer; stops them all."""
+    from tests.postgres_server import shop_on_postgres
+    from tests.redis_server import redis_server
+
+    data = folder / "shop"
+    (folder / "redis").mkdir(parents=True, exist_ok=True)
+    data.mkdir(exist_ok=True)
+    apps, rasas = [free_port() for _ in range(count)], [free_port() for _ in range(count)]
+    processes: list[subprocess.Popen] = []
+    with shop_on_postgres(data) as database_url, redis_server(folder / "redis") as redis_url:
+        env = {**os.environ, "TECHAN_DATA_DIR": str(data), "TECHAN_DATABASE_URL": database_url,
+               "TECHAN_REDIS_URL": redis_url, "TECHAN_RASA_URL": ",".join(f"http://127.0.0.1:{p}" for p in rasas),
+               "TECHAN_MODELS_DIR": str(shared_models_dir()), "TECHAN_RASA_MODEL": str(shared_rasa_model()),
+               "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00", "TECHAN_DEMO": "1", "PYTHONUNBUFFERED": "1",
+               **NO_LIMITS}
+        env.pop("TECHAN_TEST_DATABASE", None)
+        try:
+            for n, port in enumerate(apps):  # one after the other: the first migrates and loads the demo shop
+                processes.append(started([sys.executable, "-m", "techan", "serve"], {**env, "TECHAN_PORT": str(port)},
+                                         folder / f"app{n}.log"))
+                wait_answering(f"http://127.0.0.1:{port}/healthz", processes[-1], 180)
+            for n, (port, app) in enumerate(zip(rasas, apps)):
+                processes.append(started([sys.executable, "-m", "techan", "rasa"],
+                                         {**env, "TECHAN_RASA_PORT": str(port), "TECHAN_HOST": "127.0.0.1",
+                                          "TECHAN_PORT": str(app)}, folder / f"rasa{n}.log"))
+            for port, process in zip(rasas, processes[count:]):
+                wait_answering(f"http://127.0.0.1:{port}/", process, 300)
+            yield [f"http://127.0.0.1:{port}" for port in apps], [process.pid for process in processes]
+        finally:
+            for n, process in enumerate(processes):
+                stop_process(process, signal.SIGTERM if n < count else signal.SIGKILL)
 
 
 def staff_token(shop: Stack | Path, role: str = "staff", name: str | None = None) -> str:

@@ -30,29 +30,12 @@ from tests.call_peer import CallPeer, web_customer_hello
 from tests.conftest import shared_models_dir, shared_rasa_model, wait_until
 from tests.postgres_server import shop_on_postgres
 from tests.redis_server import redis_server
-from tests.stack import NO_LIMITS, free_port, query, staff_token, stop_process
+from tests.stack import NO_LIMITS, free_port, query, staff_token, started, stop_process, wait_answering
 
 NGINX_SITE = PROJECT_ROOT / "deploy" / "nginx" / "techan.conf"
 QUESTIONS = ["真空包装要加钱吗", "运费怎么算？", "可以开发票吗", "普洱茶能放多久", "寄到北京要几天", "岩茶怎么保存"]
 CUSTOMERS = 4
 WAITING_NOTICE = "稍等"  # the notice for a message the bot will answer when it can (its turn broke off)
-
-
-def started(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def wait_answering(url: str, process: subprocess.Popen, seconds: float, context: ssl.SSLContext | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"{url} exited with {process.returncode}"
-        try:
-            with urllib.request.urlopen(url, timeout=3, context=context):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer in {seconds:.0f} s")
 
 
 def nginx_config(folder: Path, apps: list[int], public: int, inside: int) -> Path:
