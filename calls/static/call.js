@@ -25,13 +25,25 @@
   // 1 Mbps, 540p, 360p, 270p below 300 kbps; the frame rate gives way within a rung (maintain-resolution).
   const LADDER = [[1800000, 1], [1000000, 1.5], [550000, 2], [300000, 3], [0, 4]];
 
+  // The page is written in Chinese; a browser set to English gets its words in English.
+  if (ENGLISH) {
+    document.documentElement.lang = "en";
+    const words = { join: "Join the call", mute: "🎙 Mute", camera: "📷 Camera off", flip: "🔄 Flip",
+                    hangup: "Hang up", status: "Getting ready…" };
+    for (const [id, text] of Object.entries(words)) { if ($(id)) $(id).textContent = text; }
+    const intro = document.querySelector("#consent-box p");
+    if (intro && intro.firstChild) intro.firstChild.nodeValue = "Our staff will show you the products on video. ";
+    const consent = document.querySelector("#consent-box label");
+    if (consent && consent.lastChild) consent.lastChild.nodeValue = " I agree that the shop records this call (for after-sales checks; optional)";
+  }
+
   async function openMedia() {
     const video = wantVideo ? { facingMode: facing, width: { ideal: cameraSize().width }, height: { ideal: cameraSize().height }, frameRate: { ideal: 30 } } : false;
     try {
       return await navigator.mediaDevices.getUserMedia({ audio: true, video });
     } catch (err) {
       if (!video) throw err;
-      status("没有拿到摄像头权限，改为语音通话。可以在浏览器设置里允许摄像头后重新进入。");
+      status(say("没有拿到摄像头权限，改为语音通话。可以在浏览器设置里允许摄像头后重新进入。", "No camera permission: this is a voice call. Allow the camera in the browser's settings, then open the call again."));
       return await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
     }
   }
@@ -180,7 +192,7 @@
       iceServers = message.ice_servers || [];
       icePolicy = message.ice_transport_policy === "relay" ? "relay" : "all";
       if (message.rejoin) sessionStorage.setItem("techan-call-" + cfg.call_id, message.rejoin);
-      status(message.peer_present || cfg.mode === "bridge" ? "连接中…" : (isStaff ? "等顾客加入…" : "等店员加入…"));
+      status(message.peer_present || cfg.mode === "bridge" ? say("连接中…", "Connecting…") : (isStaff ? say("等顾客加入…", "Waiting for the customer…") : say("等店员加入…", "Waiting for our staff…")));
     } else if (message.type === "start") {
       await offer(false);
     } else if (message.type === "offer") {
@@ -195,11 +207,11 @@
     } else if (message.type === "voice_only") {
       if (!voiceOnly) goVoiceOnly(false);
     } else if (message.type === "peer_left") {
-      status(isStaff ? "顾客暂时断开了，等他回来…" : "店员暂时断开了，请稍等…");
+      status(isStaff ? say("顾客暂时断开了，等他回来…", "The customer dropped out; waiting for them…") : say("店员暂时断开了，请稍等…", "Our staff dropped out for a moment; please wait…"));
     } else if (message.type === "peer_stats" && isStaff) {
       showStats("顾客", message);
     } else if (message.type === "ended") {
-      finish(message.reason && message.reason.endsWith("hangup") ? "通话已结束" : "通话已结束（" + message.reason + "）");
+      finish(message.reason && message.reason.endsWith("hangup") ? say("通话已结束", "The call has ended") : say("通话已结束（", "The call has ended (") + message.reason + say("）", ")"));
     } else if (message.type === "error") {
       finish(message.error);
     }
@@ -211,7 +223,7 @@
     ws.onmessage = (event) => { onSignal(JSON.parse(event.data)).catch((err) => console.error(err)); };
     ws.onclose = () => {
       if (ended) return;
-      status("连接断了，正在重连…");
+      status(say("连接断了，正在重连…", "Connection lost, reconnecting…"));
       const rejoin = sessionStorage.getItem("techan-call-" + cfg.call_id);
       setTimeout(() => connect(isStaff ? { type: "join", role: "staff" } : { type: "join", role: "customer", rejoin }), 2000);
     };
@@ -364,14 +376,14 @@
       $("local").srcObject = stream;
     };
     $("flip").hidden = !wantVideo;
-    $("hangup").onclick = () => { send({ type: "hangup" }); finish("通话已结束"); };
+    $("hangup").onclick = () => { send({ type: "hangup" }); finish(say("通话已结束", "The call has ended")); };
   }
 
   async function begin(hello) {
     try {
       stream = await openMedia();
     } catch (err) {
-      finish("没有拿到麦克风权限，无法通话。请在浏览器设置里允许麦克风，然后重新打开链接。");
+      finish(say("没有拿到麦克风权限，无法通话。请在浏览器设置里允许麦克风，然后重新打开链接。", "No microphone permission, so the call cannot start. Allow the microphone in the browser's settings, then open the link again."));
       return;
     }
     $("local").srcObject = stream;
@@ -405,6 +417,6 @@
     const response = await fetch("/api/conversations/" + cfg.conversation_id + "/products", {
       method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify({ product: id }) });
     const data = await response.json().catch(() => ({}));
-    status(response.ok ? "" : (data.error || "发送失败"));
+    status(response.ok ? "" : (data.error || say("发送失败", "Could not send")));
   }
 })();

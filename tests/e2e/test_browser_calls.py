@@ -38,6 +38,7 @@ def test_customer_and_staff_see_each_other(app_alone, browser):
     call, staff, customer = open_call(shop, browser)
     assert call["mode"] == mode
 
+    assert customer.locator("#controls").is_hidden()  # the call's buttons come after joining, not over "Join"
     customer.click("#join")
     wait_for_video([staff, customer])
     assert receiving_video(customer), "the customer sees no picture from the shop"
