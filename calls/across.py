@@ -29,6 +29,7 @@ if not held then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return -1"""
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
+
 def presence_key(call_id: int, role: str) -> str:
     return f"techan:call:{call_id}:{role}"
 

@@ -299,12 +299,7 @@ class Calls:
     async def _close(self, room: Room, reason: str) -> None:
         """This instance's part of a call that ended: its sockets, timers and peers."""
         room.ended = True
-        self.rooms.pop(room.call_id, None)
-        for task in room.timers:
-            if task is not asyncio.current_task():
-                task.cancel()
-        for ws in list(room.sockets.values()):  # after being told: each socket's handler then returns
-            await ws.close()
+        await self._let_go(room)
         if room.recorder is not None:
             await room.recorder.stop()
         for pc in room.peers.values():
@@ -329,15 +324,12 @@ class Calls:
         return reason
 
     async def end_every_call_in(self, conversation_id: int, reason: str) -> None:
-        """Staff start a new call in a chat: any other call still open there ends, on whichever instance it is."""
-        for room in [r for r in self.rooms.values() if r.conversation_id == conversation_id]:
-            await self.end(room, reason)
-        if self.across is None:
-            return
+        """Staff start a new call in a chat: any other call still open there ends, on whichever instance it is
+        (a shared call's room is built here to end it; alone, only this instance's rooms exist)."""
         async with self.sessions() as session:
-            elsewhere = (await session.scalars(select(Call).where(Call.conversation_id == conversation_id,
-                                                                  Call.ended_at.is_(None)))).all()
-        for call in elsewhere:
+            still_open = (await session.scalars(select(Call).where(Call.conversation_id == conversation_id,
+                                                                   Call.ended_at.is_(None)))).all()
+        for call in still_open:
             if room := self.room_for(call):
                 await self.end(room, reason)
 
@@ -348,17 +340,23 @@ class Calls:
             return
         await self.end(room, reason)
 
+    async def _let_go(self, room: Room) -> None:
+        """This instance is done with the room: its timers stop and its sockets close (after being told what
+        happened: each socket's handler then returns)."""
+        self.rooms.pop(room.call_id, None)
+        for task in room.timers:
+            if task is not asyncio.current_task():
+                task.cancel()
+        for ws in list(room.sockets.values()):
+            await ws.close()
+
     async def leave(self) -> None:
         """This instance stops: a P2P call shared with other instances goes on there (its sides' pages rejoin,
         and the media never passed through here); every other call ends."""
         self.leaving = True
         for room in list(self.rooms.values()):
-            if self.shared(room):
-                self.rooms.pop(room.call_id, None)
-                for task in room.timers:
-                    task.cancel()
-                for ws in list(room.sockets.values()):
-                    await ws.close()
+            if self.shared(room):  # not ended: each socket's handler tells the other side it left
+                await self._let_go(room)
             else:
                 await self.end(room, "server_shutdown")
 
@@ -367,21 +365,19 @@ CALLS = web.AppKey("calls", Calls)
 
 
 async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
-    """CALLS; with other instances, their messages for this one's sockets heard. At shutdown (first thing, so
-    people are told at once) this instance leaves its calls."""
-    if app[REDIS] is None:
-        app[CALLS] = Calls(app[SETTINGS], app[SESSIONS])
+    """CALLS; with other instances, their messages for this one's sockets heard. This instance leaves its calls
+    at shutdown's start (``leave_calls``, so people are told at once), before this ends."""
+    across = Across(app[REDIS]) if app[REDIS] is not None else None
+    app[CALLS] = calls = Calls(app[SETTINGS], app[SESSIONS], across)
+    if across is None:
         yield
-        await app[CALLS].leave()
         return
-    app[CALLS] = calls = Calls(app[SETTINGS], app[SESSIONS], Across(app[REDIS]))
     if app[SETTINGS].call_mode == "bridge":
         log.warning("calls: bridge mode keeps each call in the instance that started it; with several instances "
                     "behind a proxy use TECHAN_CALL_MODE=p2p (with TURN), which any instance carries")
     listener = redis.from_url(app[SETTINGS].redis_url, socket_connect_timeout=2, health_check_interval=30)
-    async with listening(listener, CHANNEL, calls.across.hearing(calls.deliver), "calls on the other instances"):
+    async with listening(listener, CHANNEL, across.hearing(calls.deliver), "calls on the other instances"):
         yield
-        await calls.leave()
     await listener.aclose()
 
 

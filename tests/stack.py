@@ -207,6 +207,18 @@ def wait_answering(url: str, process: subprocess.Popen, seconds: float, context:
     raise AssertionError(f"{url} did not answer in {seconds:.0f} s")
 
 
+def instances_env(data: Path, database_url: str, redis_url: str, rasa_ports: list[int]) -> dict[str, str]:
+    """The environment every process of a several-instance shop shares (deploy/techan.env.example's, for tests):
+    its data dir, database, Redis and Rasa servers, the provisioned models, the demo shop, staff always in."""
+    env = {**os.environ, "TECHAN_DATA_DIR": str(data), "TECHAN_DATABASE_URL": database_url,
+           "TECHAN_REDIS_URL": redis_url, "TECHAN_RASA_URL": ",".join(f"http://127.0.0.1:{p}" for p in rasa_ports),
+           "TECHAN_MODELS_DIR": str(shared_models_dir()), "TECHAN_RASA_MODEL": str(shared_rasa_model()),
+           "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00", "TECHAN_DEMO": "1", "PYTHONUNBUFFERED": "1",
+           **NO_LIMITS}
+    env.pop("TECHAN_TEST_DATABASE", None)
+    return env
+
+
 @contextlib.contextmanager
 def several_instances(folder: Path, count: int) -> Iterator[tuple[list[str], list[int]]]:
     """``count`` app instances (`techan serve`) and as many Rasa servers (`techan rasa`, each calling its own
@@ -221,12 +233,7 @@ def several_instances(folder: Path, count: int) -> Iterator[tuple[list[str], lis
     apps, rasas = [free_port() for _ in range(count)], [free_port() for _ in range(count)]
     processes: list[subprocess.Popen] = []
     with shop_on_postgres(data) as database_url, redis_server(folder / "redis") as redis_url:
-        env = {**os.environ, "TECHAN_DATA_DIR": str(data), "TECHAN_DATABASE_URL": database_url,
-               "TECHAN_REDIS_URL": redis_url, "TECHAN_RASA_URL": ",".join(f"http://127.0.0.1:{p}" for p in rasas),
-               "TECHAN_MODELS_DIR": str(shared_models_dir()), "TECHAN_RASA_MODEL": str(shared_rasa_model()),
-               "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00", "TECHAN_DEMO": "1", "PYTHONUNBUFFERED": "1",
-               **NO_LIMITS}
-        env.pop("TECHAN_TEST_DATABASE", None)
+        env = instances_env(data, database_url, redis_url, rasas)
         try:
             for n, port in enumerate(apps):  # one after the other: the first migrates and loads the demo shop
                 processes.append(started([sys.executable, "-m", "techan", "serve"], {**env, "TECHAN_PORT": str(port)},

@@ -27,10 +27,10 @@ import pytest
 
 from techan import PROJECT_ROOT
 from tests.call_peer import CallPeer, web_customer_hello
-from tests.conftest import shared_models_dir, shared_rasa_model, wait_until
+from tests.conftest import wait_until
 from tests.postgres_server import shop_on_postgres
 from tests.redis_server import redis_server
-from tests.stack import NO_LIMITS, free_port, query, staff_token, started, stop_process, wait_answering
+from tests.stack import free_port, instances_env, query, staff_token, started, stop_process, wait_answering
 
 NGINX_SITE = PROJECT_ROOT / "deploy" / "nginx" / "techan.conf"
 QUESTIONS = ["真空包装要加钱吗", "运费怎么算？", "可以开发票吗", "普洱茶能放多久", "寄到北京要几天", "岩茶怎么保存"]
@@ -187,12 +187,7 @@ def test_two_app_instances_and_two_rasa_servers_behind_nginx_survive_restarts_an
     (tmp_path / "redis").mkdir()
     processes: dict[str, subprocess.Popen] = {}
     with shop_on_postgres(data) as database_url, redis_server(tmp_path / "redis") as redis_url:
-        env = {**os.environ, "TECHAN_DATA_DIR": str(data), "TECHAN_DATABASE_URL": database_url,
-               "TECHAN_REDIS_URL": redis_url, "TECHAN_RASA_URL": ",".join(f"http://127.0.0.1:{p}" for p in rasas),
-               "TECHAN_TRUSTED_PROXIES": "127.0.0.1", "TECHAN_MODELS_DIR": str(shared_models_dir()),
-               "TECHAN_RASA_MODEL": str(shared_rasa_model()), "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00",
-               "TECHAN_DEMO": "1", "PYTHONUNBUFFERED": "1", **NO_LIMITS}
-        env.pop("TECHAN_TEST_DATABASE", None)
+        env = {**instances_env(data, database_url, redis_url, rasas), "TECHAN_TRUSTED_PROXIES": "127.0.0.1"}
 
         def app(n: int) -> subprocess.Popen:
             return started([sys.executable, "-m", "techan", "serve"], {**env, "TECHAN_PORT": str(apps[n])},
