@@ -41,6 +41,8 @@ QUESTIONS = [
 WARMUP = 10
 TOTAL = 200
 TURNS = 5  # messages per conversation, as customers write
+MACHINE = (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+           f"Python {platform.python_version()}")
 
 
 Ask = Callable[[str, str], bool]  # (sender, text) -> whether the answer was a real one
@@ -67,7 +69,7 @@ def instances_compared() -> None:
             ask = app_path(*apps)
             for text in QUESTIONS[:WARMUP]:
                 ask(f"bench-warmup-{uuid.uuid4().hex[:6]}", text)
-            processes = {f"pid{n}": pid for n, pid in enumerate(pids)}
+            processes = {"apps": pids[:count], "rasas": pids[count:]}  # apps first, then Rasa servers
             for concurrency in (1, 8):
                 run(f"{count}x{count} app", ask, concurrency, processes)
 
@@ -121,8 +123,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(name: str, ask: Ask, concurrency: int, processes: dict[str, int]) -> None:
-    """``processes``: name -> pid whose CPU time (with its children's) is counted per message."""
+def run(name: str, ask: Ask, concurrency: int, processes: dict[str, list[int]]) -> None:
+    """``processes``: a name -> the pids whose CPU time (with their children's) is counted per message under it."""
     def timed(sender: str, text: str) -> tuple[float, bool]:
         started = time.perf_counter()
         ok = ask(sender, text)
@@ -132,25 +134,24 @@ def run(name: str, ask: Ask, concurrency: int, processes: dict[str, int]) -> Non
         sender = f"bench-{uuid.uuid4().hex[:10]}"
         return [timed(sender, QUESTIONS[(number * TURNS + turn) % len(QUESTIONS)]) for turn in range(TURNS)]
 
-    cpu_before = {label: cpu_seconds(pid) for label, pid in processes.items()}
+    def spent() -> dict[str, float]:
+        return {label: sum(map(cpu_seconds, pids)) for label, pids in processes.items()}
+
+    cpu_before = spent()
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         results = [r for conv in pool.map(conversation, range(TOTAL // TURNS)) for r in conv]
     elapsed = time.perf_counter() - started
-    cpu = {label: (cpu_seconds(pid) - cpu_before[label]) * 1000 / len(results) for label, pid in processes.items()}
-    if "rasa" in cpu:  # the app's tree holds Rasa's process: what is left is the app's own
-        cpu = {"app": cpu["stack"] - cpu["rasa"], "rasa": cpu["rasa"], "both": cpu["stack"]}
-    elif cpu:  # several instances: apps first, then Rasa servers
-        half = len(cpu) // 2
-        values = list(cpu.values())
-        cpu = {"apps": sum(values[:half]), "rasas": sum(values[half:]), "all": sum(values)}
+    cpu = {label: (seconds - cpu_before[label]) * 1000 / len(results) for label, seconds in spent().items()}
+    if cpu:
+        cpu["all"] = sum(cpu.values())
     latencies = [latency for latency, _ in results]
     failures = sum(not ok for _, ok in results)
     load = "sequential" if concurrency == 1 else f"{concurrency} concurrent"
-    spent = "  ".join(f"{label} {ms:4.0f}" for label, ms in cpu.items())
+    per_message = "  ".join(f"{label} {ms:4.0f}" for label, ms in cpu.items())
     print(f"{name:<12}{load:<15}p50 {statistics.median(latencies) * 1000:6.0f} ms   "
           f"p95 {percentile(latencies, 0.95) * 1000:6.0f} ms   {len(results) / elapsed:5.1f} messages/s   "
-          f"CPU ms/message: {spent}   ({len(results)} messages, {failures} not answered)", flush=True)
+          f"CPU ms/message: {per_message}   ({len(results)} messages, {failures} not answered)", flush=True)
 
 
 def main() -> None:
@@ -160,8 +161,7 @@ def main() -> None:
                         help="compare 1 app + 1 Rasa server with 2 + 2 on PostgreSQL and Redis (needs both installed)")
     args = parser.parse_args()
     if args.instances:
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"Python {platform.python_version()}", flush=True)
+        print(MACHINE, flush=True)
         instances_compared()
         return
     stack = None
@@ -176,15 +176,15 @@ def main() -> None:
     try:
         for text in QUESTIONS[:WARMUP]:
             app(f"bench-warmup-{uuid.uuid4().hex[:6]}", text)
-        print(f"machine: {platform.processor() or platform.machine()}, "
-              f"{os.cpu_count()} cores, Python {platform.python_version()}")
+        print(MACHINE, flush=True)
         if stack is None:
             run("app", app, 1, {})
             run("app", app, 8, {})
             return
-        rasa_pid = next(child for child in children(stack.process.pid)  # `techan run` starts the app and Rasa
-                        if b"rasa" in Path(f"/proc/{child}/cmdline").read_bytes())
-        processes = {"stack": stack.process.pid, "rasa": rasa_pid}
+        started = {Path(f"/proc/{child}/cmdline").read_bytes(): child  # `techan run` starts the app and Rasa
+                   for child in children(stack.process.pid)}
+        processes = {"app": [pid for line, pid in started.items() if b"serve" in line],
+                     "rasa": [pid for line, pid in started.items() if b"rasa" in line]}
         token = Settings(_env_file=None, data_dir=stack.data_dir).rasa_token
         paths = [("app", app), ("rasa alone", rasa_path(stack.rasa_url)), ("nlu alone", nlu_path(stack.rasa_url, token))]
         for name, ask in paths:
