@@ -116,23 +116,29 @@ class CallPeer:
                 continue
             message = raw.json()
             self.messages.append(message)
-            kind = message.get("type")
-            if kind == "start":
-                pc = self._new_pc()
-                await pc.setLocalDescription(await pc.createOffer())
-                await self.send({"type": "offer", "sdp": pc.localDescription.sdp})
-            elif kind == "offer":
-                pc = self._new_pc()
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=message["sdp"], type="offer"))
-                await pc.setLocalDescription(await pc.createAnswer())
-                await self.send({"type": "answer", "sdp": pc.localDescription.sdp})
-            elif kind == "answer":
-                await self.pc.setRemoteDescription(RTCSessionDescription(sdp=message["sdp"], type="answer"))
-            elif kind == "ended":
-                self.ended.set()
-            elif kind == "error":
-                self.errors.append(message.get("error", ""))
+            try:  # like call.js: a message that cannot be used is noted, and the next ones still are
+                await self._on_message(message)
+            except Exception as exc:  # noqa: BLE001 - aiortc raises several kinds for a description out of turn
+                self.errors.append(f"{message.get('type')}: {exc!r}")
         self.ended.set()
+
+    async def _on_message(self, message: dict) -> None:
+        kind = message.get("type")
+        if kind == "start":
+            pc = self._new_pc()
+            await pc.setLocalDescription(await pc.createOffer())
+            await self.send({"type": "offer", "sdp": pc.localDescription.sdp})
+        elif kind == "offer":
+            pc = self._new_pc()
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=message["sdp"], type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            await self.send({"type": "answer", "sdp": pc.localDescription.sdp})
+        elif kind == "answer":
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=message["sdp"], type="answer"))
+        elif kind == "ended":
+            self.ended.set()
+        elif kind == "error":
+            self.errors.append(message.get("error", ""))
 
     # ------------------------------------------------------------ leaving
     async def hang_up(self) -> None:

@@ -304,6 +304,7 @@ async def test_a_customers_second_tab_on_another_instance_is_refused_and_staff_m
         await old_page.join(first, url, {"type": "join", "role": "staff"}, staff)
         hello = await web_customer_hello(first, "/api/chat/web-call-tabs", call["customer_url"])
         assert (await customer.join(second, url, hello))["type"] == "joined"
+        await wait_until(lambda: old_page.received["video"] >= 3 and customer.received["video"] >= 3)
         refused = await CallPeer("customer").join(first, url, {**hello, "rejoin": "not-the-secret"})
         assert refused == {"type": "error", "error": "this call link has been used"}
         assert (await new_page.join(second, url, {"type": "join", "role": "staff"}, staff))["type"] == "joined"
