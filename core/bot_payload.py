@@ -25,6 +25,15 @@ class HandoffReason(StrEnum):
     STAFF_TAKEOVER = "staff_takeover"
 
 
+# Why a chat went to staff, as the owner's pages say it.
+REASON_LABELS = {
+    HandoffReason.CUSTOMER_REQUEST: "顾客要找店员",
+    HandoffReason.VIDEO_REQUEST: "顾客要视频看货",
+    HandoffReason.LOW_CONFIDENCE: "两次没答上",
+    HandoffReason.BOT_UNAVAILABLE: "机器人不可用",
+    HandoffReason.STAFF_TAKEOVER: "店员主动接手",
+}
+
 # What the customer asked for in words (the question before "转人工" is what goes to the owner's inbox).
 ASKED_BY_CUSTOMER = (HandoffReason.CUSTOMER_REQUEST, HandoffReason.VIDEO_REQUEST)
 

@@ -17,7 +17,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.bot_payload import HandoffReason
+from core.bot_payload import REASON_LABELS, HandoffReason
 from handoff.feedback import NOT_HELPFUL, answering_entry
 from core.db import aware
 from web.keys import SESSIONS, SETTINGS, TEMPLATES
@@ -53,10 +53,21 @@ class Day:
     connect_ms: list[int] = field(default_factory=list)
     call_loss: list[float] = field(default_factory=list)
 
+    @classmethod
+    def combined(cls, days: list[Day]) -> Day:
+        """The days as one: counts added, the samples behind medians and means pooled."""
+        whole = cls(min((d.day for d in days), default=date.min))
+        for day in days:
+            for name, value in vars(day).items():
+                if name != "day":
+                    setattr(whole, name, getattr(whole, name) + value)
+        return whole
+
     def as_json(self) -> dict:
         return {
             "day": self.day.isoformat(),
             "conversations": self.conversations,
+            "with_handoff": self.with_handoff,
             "bot_only_rate": round(1 - self.with_handoff / self.conversations, 3) if self.conversations else None,
             "resolved_by_bot": self.resolved_by_bot,
             "resolved_by_bot_rate": rate(self.resolved_by_bot, self.conversations),
@@ -83,17 +94,23 @@ def rate(part: int, whole: int) -> float | None:
 
 @dataclass
 class Period:
-    """The whole window: the honest resolved-by-bot rate, and the KB entries customers said 没用 to most."""
+    """The whole window: its totals, the honest resolved-by-bot rate, and the KB entries customers said 没用 to
+    most. Medians and the mean rating are over every handoff in the window, not an average of the days'."""
 
     conversations: int = 0
     resolved_by_bot: int = 0
     not_helpful: int = 0
     most_not_helpful: list[dict] = field(default_factory=list)  # {"id", "question", "count"}, most first
+    days: list[Day] = field(default_factory=list)
 
     def as_json(self) -> dict:
+        totals = Day.combined(self.days).as_json()
         return {"conversations": self.conversations, "resolved_by_bot": self.resolved_by_bot,
                 "resolved_by_bot_rate": rate(self.resolved_by_bot, self.conversations),
-                "not_helpful": self.not_helpful, "most_not_helpful": self.most_not_helpful}
+                "not_helpful": self.not_helpful, "most_not_helpful": self.most_not_helpful,
+                "handoffs": totals["handoffs"], **{key: totals[key] for key in (
+                    "median_wait_s", "median_handle_s", "satisfaction", "ratings", "unanswered", "calls",
+                    "calls_connected", "median_connect_ms")}}
 
 
 def window_start(zone: ZoneInfo, days: int, now: datetime | None = None) -> tuple[date, datetime]:
@@ -142,7 +159,7 @@ async def period_metrics(session: AsyncSession, zone: ZoneInfo, days: int, rows:
         select(KBEntry).where(KBEntry.id.in_([entry_id for entry_id, _ in top])))).all()}
     return Period(
         conversations=sum(d.conversations for d in rows), resolved_by_bot=sum(d.resolved_by_bot for d in rows),
-        not_helpful=len(answers),
+        not_helpful=len(answers), days=rows,
         most_not_helpful=[{"id": entry_id, "question": (phrasings.get(entry_id) or [""])[0], "count": count}
                           for entry_id, count in top])
 
@@ -217,9 +234,11 @@ async def metrics_api(request: web.Request) -> web.Response:
 async def metrics_page(request: web.Request) -> web.Response:
     principal = await require_page(request, "owner")
     rows, period = await _rows(request)
+    days = [d.as_json() for d in rows]
+    chart = {"days": days[::-1], "reasons": [[reason, REASON_LABELS[reason]] for reason in HandoffReason]}
     html = request.app[TEMPLATES].get_template("metrics.html").render(
-        user=principal.name, role=principal.role, csrf=request.get(CSRF, ""), days=[d.as_json() for d in rows],
-        period=period.as_json(), reasons=list(HandoffReason))
+        user=principal.name, role=principal.role, csrf=request.get(CSRF, ""), days=days, period=period.as_json(),
+        reasons=list(HandoffReason), labels=REASON_LABELS, chart=chart)
     return web.Response(text=html, content_type="text/html")
 
 

@@ -138,10 +138,19 @@ async def test_metrics_count_the_day_by_reason_wait_handle_and_rating(client, se
     assert today["median_wait_s"] == 120 and today["median_handle_s"] == 300
     assert today["satisfaction"] == 4.0 and today["unanswered"] == 2
     assert days[1]["conversations"] == 0 and days[1]["bot_only_rate"] is None
+    period = (await (await client.get("/api/metrics?days=3", headers=owner)).json())["period"]
+    assert {key: period[key] for key in ("conversations", "median_wait_s", "median_handle_s", "satisfaction",
+                                         "ratings", "unanswered", "calls", "calls_connected")} == {
+        "conversations": 2, "median_wait_s": 120, "median_handle_s": 300, "satisfaction": 4.0, "ratings": 1,
+        "unanswered": 2, "calls": 0, "calls_connected": 0}
+    assert period["handoffs"] == {"customer_request": 0, "video_request": 0, "low_confidence": 0,
+                                  "bot_unavailable": 2, "staff_takeover": 0}
     assert (await client.get("/api/metrics?days=0", headers=owner)).status == 400
 
     page = await client.get("/admin/metrics", headers=owner)
-    assert page.status == 200 and "4.0 / 5" in await page.text()
+    shown = await page.text()
+    assert page.status == 200 and '<strong id="total-satisfaction">4.0 / 5</strong>' in shown
+    assert '<strong id="total-handoffs">2</strong>' in shown and "机器人不可用 2" in shown
 
 
 async def test_metrics_count_by_the_shops_day_when_it_differs_from_the_utc_day(client, settings):

@@ -1,0 +1,106 @@
+"""The owner's metrics page in a real browser (the real stack): totals for the period and charts drawn by the
+app's own copy of Chart.js, with Chinese labels, showing what is stored."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from core.db import Call, Conversation, Customer, Handoff
+from core.settings import Settings
+from tests.e2e.pages import wait_until
+from tests.e2e.test_browser_console import staff_console
+from tests.e2e.test_browser_webchat import browser  # noqa: F401 (a fixture)
+from tests.stack import shop_database_url
+
+SHOP = ZoneInfo("Asia/Shanghai")
+CHARTS = ("chart-conversations", "chart-handoffs", "chart-times", "chart-service")
+
+
+def seed_a_past_day(stack, days_ago: int) -> str:
+    """At noon (shop time) ``days_ago`` days back: four chats, three handed to staff for three reasons (waits of
+    3 and 1 minutes, one handled in 10, ratings 5 and 3), one answered by the bot; two calls, one connected.
+    Returns the day as the charts label it (MM/DD)."""
+    day = datetime.now(SHOP).date() - timedelta(days=days_ago)
+    noon = datetime.combine(day, time(12), SHOP).astimezone(ZoneInfo("UTC"))
+    settings = Settings(_env_file=None, data_dir=stack.data_dir, database_url=shop_database_url(stack.data_dir))
+    engine = create_engine(settings.sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            chats = []
+            for _ in range(4):
+                customer = Customer(channel="web", external_id=f"web-metrics-{uuid.uuid4().hex[:8]}")
+                session.add(customer)
+                session.flush()
+                chats.append(Conversation(customer_id=customer.id, channel="web", state="bot", created_at=noon))
+            session.add_all(chats)
+            session.flush()
+            session.add_all([
+                Handoff(conversation_id=chats[0].id, reason="customer_request", created_at=noon,
+                        claimed_at=noon + timedelta(minutes=3), ended_at=noon + timedelta(minutes=13),
+                        ended_by="staff", rating=5),
+                Handoff(conversation_id=chats[1].id, reason="low_confidence", created_at=noon,
+                        claimed_at=noon + timedelta(minutes=1), ended_at=noon + timedelta(minutes=20),
+                        ended_by="customer", rating=3),
+                Handoff(conversation_id=chats[2].id, reason="bot_unavailable", created_at=noon,
+                        ended_at=noon + timedelta(minutes=5), ended_by="customer"),  # cancelled while waiting
+                Call(conversation_id=chats[0].id, kind="video", mode="p2p", started_by="seed", token_nonce="a",
+                     created_at=noon, connect_ms=400, ended_at=noon + timedelta(minutes=8), end_reason="staff_hangup"),
+                Call(conversation_id=chats[0].id, kind="voice", mode="p2p", started_by="seed", token_nonce="b",
+                     created_at=noon, ended_at=noon + timedelta(minutes=9), end_reason="customer_dropped"),
+            ])
+            session.commit()
+    finally:
+        engine.dispose()
+    return day.strftime("%m/%d")
+
+
+def charted(page, chart_id: str, label: str) -> dict[str, float | None]:
+    """What the chart shows for one day: each dataset's label and its value on that day."""
+    return page.evaluate("""([id, day]) => {
+        const chart = Chart.getChart(document.getElementById(id));
+        const at = chart.data.labels.indexOf(day);
+        return Object.fromEntries(chart.data.datasets.map((set) => [set.label, at < 0 ? "no such day" : set.data[at]]));
+    }""", [chart_id, label])
+
+
+def test_the_owner_sees_the_periods_totals_and_charts_of_what_is_stored(stack, browser, tmp_path):  # noqa: F811
+    label = seed_a_past_day(stack, 3)
+    owner, _name = staff_console(browser, stack, live=False, role="owner")
+    asked_for: list[str] = []
+    owner.on("request", lambda request: asked_for.append(request.url))
+    owner.goto(stack.app_url + "/admin/metrics?days=7")
+    wait_until(owner, "window.Chart && " + " && ".join(f"Chart.getChart(document.getElementById('{c}'))"
+                                                      for c in CHARTS), timeout=15_000)
+
+    assert charted(owner, "chart-conversations", label) == {"机器人解决": 1, "没解决（转人工、点“没用”或重复问）": 3}
+    assert charted(owner, "chart-handoffs", label) == {
+        "顾客要找店员": 1, "顾客要视频看货": 0, "两次没答上": 1, "机器人不可用": 1, "店员主动接手": 0}
+    assert charted(owner, "chart-times", label) == {"等店员（分钟）": 2, "处理（分钟）": 10}
+    assert charted(owner, "chart-service", label) == {"满意度": 4, "通话接通": 1, "通话没接通": 1}
+    days = owner.evaluate("Chart.getChart(document.getElementById('chart-conversations')).data.labels")
+    assert len(days) == 7 and days.index(label) == 3  # oldest first: three days back is the fourth of seven
+
+    api = owner.evaluate("fetch('/api/metrics?days=7').then((r) => r.json())")
+    period = api["period"]
+    assert period["handoffs"]["customer_request"] >= 1 and period["calls"] >= 2
+    totals = {box: owner.inner_text(f"#{box}") for box in (
+        "total-conversations", "total-handoffs", "total-calls", "resolved-rate")}
+    assert totals == {"total-conversations": str(period["conversations"]),
+                      "total-handoffs": str(sum(period["handoffs"].values())),
+                      "total-calls": f"{period['calls_connected']} / {period['calls']}",
+                      "resolved-rate": f"{round(period['resolved_by_bot_rate'] * 100)}%"}
+    assert f"两次没答上 {period['handoffs']['low_confidence']}" in owner.inner_text("#totals")
+    assert not owner.locator("#metrics").is_visible()  # the day-by-day table is folded under the charts
+    owner.click("#by-day summary")
+    assert owner.locator(f"#metrics tr[data-day='{datetime.now(SHOP).date() - timedelta(days=3)}']").is_visible()
+    assert "转人工 · 两次没答上" in owner.inner_text("#metrics thead")
+    owner.screenshot(path=tmp_path / "metrics.png", full_page=True)
+
+    assert [url for url in asked_for if not url.startswith(stack.app_url)] == []  # no CDN: the app serves Chart.js
+    assert any(url.endswith("/static/vendor/chart.umd.min.js") for url in asked_for)
+    assert owner.refused == []
