@@ -150,6 +150,20 @@ class Answer:
         return "defer" if self.outcome == Outcome.UNSURE else str(self.outcome)
 
 
+@dataclass(frozen=True)
+class Suggestion:
+    """Something staff may send in reply, ready in the customer's language."""
+
+    source: str  # as Answer.answered_by writes it: kb:ID, catalog:PRODUCT, shipping:PROVINCE
+    title: str  # what it answers: the entry's first phrasing, the product's name, the place
+    text: str
+    bot_answer: bool  # what the bot itself answers to the question
+
+
+SUGGESTED_ENTRIES = 3
+SUGGESTED_PRODUCTS = 3
+
+
 class Knowledge:
     """Embedder plus the current snapshot; ``apply`` is the only way the snapshot changes."""
 
@@ -273,6 +287,33 @@ class Knowledge:
             return Answer(Outcome.NOT_SOLD, "", hits, None, products=closest, not_sold=subject.not_sold)
         missing = tuple(w for w, _noun in self._missing(question, hits[0], subject.words)) if hits else ()
         return Answer(Outcome.UNSURE, "", hits, subject.product, missing=missing)
+
+    def suggest(self, question: str, context: str | None = None, language: str = "zh"
+                ) -> tuple[list[Suggestion], list[str]]:
+        """For staff talking to a customer: what the bot answers to ``question`` (when it is sure), the closest
+        entries beside it, and the products nearest to it (catalog ids), through the bot's own answer path."""
+        answer = self.answer(question, context=context, language=language)
+        suggestions = []
+        if answer.confident and answer.text:
+            if answer.outcome == Outcome.KB:
+                title = answer.hits[0].entry.questions[0]
+            elif answer.outcome == Outcome.SHIPPING:
+                title = f"运费和时效 · {answer.destination}"
+            else:
+                title = self.catalog.get(answer.product).name if answer.product else answer.family
+            suggestions.append(Suggestion(answer.answered_by, title, answer.text, bot_answer=True))
+        for hit in answer.hits:
+            if len(suggestions) == SUGGESTED_ENTRIES:
+                break
+            if any(s.source == f"kb:{hit.id}" for s in suggestions):
+                continue  # the bot's own answer, already first
+            record = self.catalog.get(hit.entry.product) or self.catalog.get(answer.product)
+            suggestions.append(Suggestion(f"kb:{hit.id}", hit.entry.questions[0],
+                                          self._entry_text(hit.entry, record, language), bot_answer=False))
+        discussed = [answer.product] if answer.product else []  # the product a KB answer was about
+        products = list(dict.fromkeys([*discussed, *answer.products,
+                                       *self.closest_products(question, SUGGESTED_PRODUCTS)]))
+        return suggestions, products[:SUGGESTED_PRODUCTS]
 
     def _subject(self, question: str, mentioned: str | None, context: str | None, read_names: bool) -> Subject:
         """What the question is about: a product, a family, something the shop does not sell, or nothing.

@@ -23,7 +23,7 @@ from core.settings import Settings
 from core.status import read_status
 from calls import bridge as call_rooms
 from calls import routes as call_routes
-from handoff import media, metrics, pending, staff_api, staff_tools
+from handoff import assist, media, metrics, pending, staff_api, staff_tools
 from handoff.channels import telegram, webchat
 from handoff.desk import DESK, Desk
 from handoff.events import BUS, Bus, KnowledgeChanged
@@ -200,6 +200,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhook", action_webhook)
     # The calls' two /static/ files are routed before the web chat's /static folder.
-    for routes in (call_routes, webchat, telegram, admin, login, staff_accounts, staff_api, staff_tools, media, metrics):
+    for routes in (call_routes, webchat, telegram, admin, login, staff_accounts, staff_api, staff_tools, assist, media,
+                   metrics):
         routes.setup(app)
     return app

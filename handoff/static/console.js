@@ -238,7 +238,63 @@
     $("take-from").dataset.holder = holder || "";
     $("note").hidden = false;
     renderContext(detail);
+    loadAssist(id, detail.transcript, held);
     loadQueue();
+  }
+
+  // Staff assist: the knowledge service's answers and the nearest products for the customer's last typed
+  // question (fetched again only when that question changes), each put into the reply box with one click.
+  let assisted = { conversation: null, question: null };
+  function insertReply(text) {
+    const box = $("reply-text");
+    box.value = box.value.trim() ? box.value.trimEnd() + "\n" + text : text;
+    box.focus();
+  }
+  async function loadAssist(id, transcript, held) {
+    const last = [...transcript].reverse().find((m) => m.direction === "in" && m.text && !m.text.startsWith("/") && !m.media);
+    const question = last ? last.id : null;
+    const box = $("assist");
+    if (assisted.conversation !== id || assisted.question !== question) {
+      assisted = { conversation: id, question };
+      const data = question === null ? null : await api("GET", "/api/conversations/" + id + "/assist").catch(() => null);
+      if (openId !== id || assisted.question !== question) return;  // another chat was opened meanwhile
+      box.replaceChildren();
+      if (!data || !data.question) { box.append(el("p", "顾客还没有问问题。", "hint")); return; }
+      box.append(el("p", "顾客问：「" + data.question.text + "」", "asked"));
+      const list = el("ol", null, "suggestions");
+      for (const s of data.suggestions) {
+        const item = el("li");
+        item.append(el("span", s.bot_answer ? "机器人会这样答" : "知识库", "badge" + (s.bot_answer ? " bot" : "")),
+                    el("strong", s.title), el("p", s.text, "text"));
+        const insert = el("button", "插入", "insert");
+        insert.type = "button";
+        insert.addEventListener("click", () => insertReply(s.text));
+        item.append(insert);
+        list.append(item);
+      }
+      if (!data.suggestions.length) list.append(el("li", "知识库里没有相近的回答。", "hint"));
+      const products = el("div", null, "cards");
+      for (const p of data.products) {
+        const card = productCard(p);
+        const row = el("div", null, "row");
+        const insert = el("button", "插入介绍", "insert"), push = el("button", "发卡片", "insert quiet");
+        insert.type = push.type = "button";
+        insert.addEventListener("click", () => insertReply(p.text));
+        push.addEventListener("click", () => once(push, () => pushProduct(p)));
+        row.append(insert, push);
+        card.append(row);
+        products.append(card);
+      }
+      box.append(list, el("h3", "相关商品"), products);
+    }
+    box.querySelectorAll("button.insert").forEach((b) => { b.hidden = !held; });
+  }
+  async function pushProduct(product) {
+    const id = openId;
+    if (id === null) return false;
+    return api("POST", "/api/conversations/" + id + "/products", { product: product.id })
+      .then(() => { notice("已发给顾客：" + product.name, "ok"); return true; })
+      .catch((err) => { problem(err); return false; });
   }
 
   $("reply").addEventListener("submit", async (event) => {
@@ -277,11 +333,10 @@
   });
   $("push-product").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const name = $("product-name").value.trim(), id = openId;
+    const name = $("product-name").value.trim();
     const product = offered.find((p) => p.name === name) || (offered.length === 1 ? offered[0] : null);
-    if (!product || id === null) { notice("请从列表里选一个商品", "error"); return; }
-    await api("POST", "/api/conversations/" + id + "/products", { product: product.id })
-      .then(() => { notice("已发给顾客：" + product.name, "ok"); $("product-name").value = ""; }).catch(problem);
+    if (!product || openId === null) { notice("请从列表里选一个商品", "error"); return; }
+    if (await pushProduct(product)) $("product-name").value = "";
   });
   $("take-from").addEventListener("click", async () => {
     const holder = $("take-from").dataset.holder, id = openId;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -184,3 +185,48 @@ def test_an_owner_takes_a_chat_held_by_a_colleague_who_was_disabled(stack, brows
 def token_of(stack, name: str) -> str:
     return subprocess.run([sys.executable, "-m", "techan", "staff", "token", name], check=True, capture_output=True,
                           text=True, env=stack.env).stdout.strip()
+
+
+# A chat bubble's own words (its text nodes), without the staff label or the buttons under it.
+OWN_TEXT = "((m) => [...m.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join(''))"
+
+
+def test_staff_assist_offers_the_bots_answer_and_products_for_the_last_question(stack, browser, tmp_path):
+    """Beside a held chat: the customer's last question (not 转人工), the bot's own answer to it and the closest
+    entries and products, each put into the reply with one click; a new question from the customer refreshes it."""
+    console, _me = staff_console(browser, stack)
+    customer = customer_page(browser, stack)
+    marker = uuid.uuid4().hex[:6]
+    customer_says(customer, "熟普洱能放多久？")
+    bot_answer = customer.evaluate(f"{OWN_TEXT}(document.querySelector('.msg.bot:last-of-type'))")
+    customer_says(customer, f"转人工 {marker}")
+    entry = console.locator("#queue li", has_text="熟普洱")
+    entry.last.wait_for(timeout=30_000)
+    entry.last.locator("button", has_text="接入").click()
+    console.wait_for_selector("#reply:not([hidden])", timeout=30_000)
+
+    assist = console.locator("#assist")
+    assist.locator(".asked").wait_for(timeout=15_000)
+    assert assist.locator(".asked").inner_text() == "顾客问：「熟普洱能放多久？」"
+    first = assist.locator(".suggestions li").first
+    assert first.locator(".badge").inner_text() == "机器人会这样答"
+    assert first.locator(".text").inner_text() == bot_answer
+    assert 2 <= assist.locator(".suggestions li").count() <= 3
+    assert assist.locator(".cards .card").count() >= 1 and "普洱" in assist.locator(".cards .card").first.inner_text()
+    console.screenshot(path=tmp_path / "console-assist.png")
+
+    console.fill("#reply-text", "您好，")
+    first.locator("button", has_text="插入").click()
+    assert console.input_value("#reply-text") == "您好，\n" + bot_answer  # appended on a line of its own
+    console.press("#reply-text", "Enter")
+    wait_until(customer, f"[...document.querySelectorAll('.msg.staff')].some((m) => {OWN_TEXT}(m) === "
+                         + json.dumps("您好，\n" + bot_answer) + ")", timeout=30_000)
+
+    customer.fill("#input", "那寄到常州要几天？")
+    customer.press("#input", "Enter")
+    wait_until(console, "(document.querySelector('#assist .asked') || {}).textContent === '顾客问：「那寄到常州要几天？」'",
+               timeout=30_000)
+    assert "常州" in console.locator("#assist .suggestions li .text").first.inner_text()
+    assert console.locator("#assist button.insert").first.is_visible()
+    console.screenshot(path=tmp_path / "console-assist-new-question.png")
+    assert console.refused == customer.refused == []
