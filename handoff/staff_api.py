@@ -22,7 +22,7 @@ from handoff.transcript import message_json, note_json
 from knowledge.live import KNOWLEDGE
 from web.auth import CSRF, close_when_signed_out, refuse_cross_origin, require, require_page
 from web.body import json_object, path_id
-from web.keys import SESSIONS, SETTINGS, TEMPLATES
+from web.keys import SESSIONS, TEMPLATES
 
 MAX_STAFF_TEXT = 4000
 SHOWING_PRODUCT = Say("给您看看这款：{name}", "Have a look at this one: {name}")
@@ -204,7 +204,7 @@ async def staff_socket(request: web.Request) -> web.WebSocketResponse:
 async def console_page(request: web.Request) -> web.Response:
     principal = await require_page(request, "staff")
     html = request.app[TEMPLATES].get_template("console.html").render(
-        user=principal.name, role=principal.role, csrf=request[CSRF], timezone=request.app[SETTINGS].timezone)
+        user=principal.name, role=principal.role, csrf=request[CSRF])
     return web.Response(text=html, content_type="text/html")
 
 

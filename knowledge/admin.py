@@ -18,7 +18,7 @@ from knowledge.live import KNOWLEDGE, reload_knowledge
 from web.keys import SESSIONS, TEMPLATES
 from web.auth import CSRF, require, require_page
 from web.body import json_object
-from core.db import KBEntry, UnansweredQuestion, utcnow
+from core.db import KBEntry, UnansweredQuestion, aware, utcnow
 
 
 ANSWERED_NOW = web.AppKey("answered_now", AnsweredNow)
@@ -57,7 +57,7 @@ async def get_entry(request: web.Request) -> web.Response:
     return web.json_response({
         "entry": _entry_json(row) if row else None,
         "revisions": [{"revision": h.revision, "action": h.action, "author": h.author,
-                       "at": h.created_at.isoformat(), "before": h.before, "after": h.after} for h in history],
+                       "at": aware(h.created_at).isoformat(), "before": h.before, "after": h.after} for h in history],
     })
 
 

@@ -181,6 +181,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     app[TEMPLATES] = Environment(
         loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "calls", "knowledge", "web")]),
         autoescape=select_autoescape(default=True))
+    app[TEMPLATES].globals["shop_timezone"] = settings.timezone  # staff pages show times as the shop reads them
     # Start-up order, one list: each part starts after what it uses and stops before it (aiohttp
     # runs cleanup contexts in reverse). The KB is indexed before any channel can ask the bot.
     app.cleanup_ctx.extend([

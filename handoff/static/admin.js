@@ -4,11 +4,12 @@
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
-  // Topics in Chinese, as the page's topic list names them (the API keeps the English keys).
-  const topicName = (topic) => {
-    const option = [...$("e-topic").options].find((o) => o.value === topic);
-    return option ? option.textContent : topic;
+  // Topics in Chinese and products by name, as the page's lists name them (the API keeps the keys and ids).
+  const named = (list, value) => {
+    const option = [...$(list).options].find((o) => o.value === value);
+    return option ? option.textContent : value;
   };
+  const topicName = (topic) => named("e-topic", topic);
   let current = null; // entry id in the editor, or null for a new entry
   let pendingInbox = null; // inbox question ids that the entry being edited should resolve
   const REASONS = {
@@ -66,8 +67,9 @@
     const body = $("entries").querySelector("tbody");
     body.replaceChildren();
     for (const entry of data.entries) {
-      const row = el("tr");
-      row.append(el("td", entry.id), el("td", topicName(entry.topic)), el("td", entry.product || "—"),
+      const row = el("tr", null, entry.id === current ? "active" : "");
+      row.dataset.entry = entry.id;
+      row.append(el("td", entry.id), el("td", topicName(entry.topic)), el("td", entry.product ? named("e-product", entry.product) : "—"),
                  el("td", entry.questions[0] + (entry.questions.length > 1 ? " …(" + entry.questions.length + ")" : "")),
                  el("td", "r" + entry.revision));
       row.addEventListener("click", () => openEntry(entry.id));
@@ -87,7 +89,9 @@
     $("e-tags").value = (entry.tags || []).join(", ");
     $("e-title").textContent = current ? current : "（新条目）";
     $("e-delete").hidden = !current;
-    $("editor").scrollIntoView({ behavior: "smooth" });
+    for (const row of document.querySelectorAll("#entries tbody tr")) row.classList.toggle("active", row.dataset.entry === current);
+    $("editor").scrollTop = 0;
+    (current ? $("e-questions") : $("e-id")).focus({ preventScroll: true });
   }
 
   async function openEntry(id) {
@@ -101,7 +105,7 @@
     const now = data.entry;
     for (const change of data.revisions.slice().reverse()) {
       const item = el("li", "第 " + change.revision + " 版 · " + (ACTIONS[change.action] || change.action) + " · " +
-                      change.author + " · " + change.at.replace("T", " ").slice(0, 16) + " ");
+                      change.author + " · " + shopTime(change.at) + " ");
       if (change.after) {
         const button = el("button", "恢复到这一版", "link");
         button.addEventListener("click", async () => {
@@ -134,7 +138,7 @@
     side($("diff-now"), now, change.after);
     side($("diff-then"), change.after, now);
     $("rollback-title").textContent = "恢复到第 " + change.revision + " 版？";
-    $("diff-then-title").textContent = "第 " + change.revision + " 版 · " + change.at.replace("T", " ").slice(0, 16);
+    $("diff-then-title").textContent = "第 " + change.revision + " 版 · " + shopTime(change.at);
     const dialog = $("rollback");
     dialog.returnValue = "";
     dialog.showModal();

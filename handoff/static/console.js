@@ -7,7 +7,6 @@
   const REASONS = { customer_request: "顾客要人工", video_request: "要视频看货", low_confidence: "机器人答不上",
                     bot_unavailable: "机器人故障", staff_takeover: "店员接管" };
   const ME = document.querySelector('meta[name="staff-name"]').content;
-  const SHOP_TZ = document.querySelector('meta[name="shop-timezone"]').content;
   const STATES = { bot: "机器人接待中", waiting: "等待店员", assigned: "店员接待中", resolved: "服务已结束，机器人继续接待" };
   const AUTHORS = { customer: "顾客", bot: "机器人", staff: "店员", system: "系统" };
   // What a tapped button sent, when the button itself is no longer in the transcript to name it.
@@ -43,13 +42,6 @@
     button.disabled = true;
     try { await work(); } finally { button.disabled = false; }
   }
-  function shopTime(iso) {
-    const at = new Date(iso);
-    const day = (d) => d.toLocaleDateString("zh-CN", { timeZone: SHOP_TZ });
-    const time = at.toLocaleTimeString("zh-CN", { timeZone: SHOP_TZ, hour: "2-digit", minute: "2-digit" });
-    return day(at) === day(new Date()) ? time : at.toLocaleDateString("zh-CN", { timeZone: SHOP_TZ, month: "numeric", day: "numeric" }) + " " + time;
-  }
-
   function el(tag, text, cls) {
     const node = document.createElement(tag);
     if (text !== undefined && text !== null) node.textContent = text;

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -134,6 +136,9 @@ def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser, tmp_p
     owner.click("#rollback-yes")
     wait_until(owner, "document.querySelectorAll('#history li').length === 3", timeout=30_000)
     assert owner.locator("#history li").first.inner_text().startswith("第 3 版 · 恢复")
+    shown = owner.locator("#history li").first.inner_text().split(" · ")[3].split()[0]  # in the shop's time zone
+    shop_now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    assert shown in {(shop_now - timedelta(minutes=m)).strftime("%H:%M") for m in range(3)}
     assert owner.input_value("#e-answer") == "有的！熊猫玩偶59元一只，成都发货。"
 
 

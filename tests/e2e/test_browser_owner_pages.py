@@ -1,5 +1,5 @@
-"""The owner's metrics page in a real browser (the real stack): totals for the period and charts drawn by the
-app's own copy of Chart.js, with Chinese labels, showing what is stored."""
+"""The owner's pages in a real browser (the real stack): metrics as totals and charts drawn by the app's own copy
+of Chart.js, with Chinese labels, showing what is stored; the knowledge base's editor beside its list."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_the_owner_sees_the_periods_totals_and_charts_of_what_is_stored(stack, b
     days = owner.evaluate("Chart.getChart(document.getElementById('chart-conversations')).data.labels")
     assert len(days) == 7 and days.index(label) == 3  # oldest first: three days back is the fourth of seven
 
-    api = owner.evaluate("fetch('/api/metrics?days=7').then((r) => r.json())")
+    api = owner.evaluate("fetch('/api/metrics?days=7').then((response) => response.json())")
     period = api["period"]
     assert period["handoffs"]["customer_request"] >= 1 and period["calls"] >= 2
     totals = {box: owner.inner_text(f"#{box}") for box in (
@@ -101,6 +101,28 @@ def test_the_owner_sees_the_periods_totals_and_charts_of_what_is_stored(stack, b
     assert "转人工 · 两次没答上" in owner.inner_text("#metrics thead")
     owner.screenshot(path=tmp_path / "metrics.png", full_page=True)
 
-    assert [url for url in asked_for if not url.startswith(stack.app_url)] == []  # no CDN: the app serves Chart.js
+    assert [url for url in asked_for if not url.startswith(stack.app_url)] == []  # no CDN: the app serves it
     assert any(url.endswith("/static/vendor/chart.umd.min.js") for url in asked_for)
     assert owner.refused == []
+
+
+def test_the_knowledge_bases_editor_opens_beside_the_list_where_the_owner_clicked(stack, browser, tmp_path):  # noqa: F811
+    owner, _name = staff_console(browser, stack, live=False, role="owner")
+    owner.goto(stack.app_url + "/admin/kb")
+    owner.wait_for_selector("#entries tbody tr", timeout=30_000)
+    assert owner.locator("#editor").is_hidden()
+    row = owner.locator("#entries tbody tr").nth(120)  # far down the list
+    row.scroll_into_view_if_needed()
+    entry_id = row.get_attribute("data-entry")
+    row.click()
+    wait_until(owner, f"document.getElementById('e-title').textContent === {entry_id!r}", timeout=15_000)
+    table, editor = owner.locator("#entries").bounding_box(), owner.locator("#editor").bounding_box()
+    assert editor["x"] >= table["x"] + table["width"]  # beside the list, not below it
+    assert 0 <= editor["y"] and editor["y"] + 200 <= 900  # in view where the owner is, no scrolling to find it
+    assert row.get_attribute("class") == "active" and owner.locator("#entries tr.active").count() == 1
+    stored = owner.evaluate(f"fetch('/api/kb/entries/{entry_id}').then((response) => response.json())")
+    assert owner.input_value("#e-questions") == "\n".join(stored["entry"]["questions"])
+    owner.screenshot(path=tmp_path / "kb-editor-beside.png")
+    owner.click("#e-close")
+    assert owner.locator("#editor").is_hidden()
+    assert owner.locator("#entries").bounding_box()["width"] > table["width"]  # the list has the page again
