@@ -431,3 +431,26 @@ def test_a_reloaded_page_shows_the_chat_so_far_and_can_still_cancel(stack, brows
     page.fill("#input", "茶" * 5000)  # the box takes no more than the limit, and says so
     assert page.locator("#counter").inner_text() == "4000 / 4000" and "full" in page.get_attribute("#counter", "class")
     page.screenshot(path=tmp_path / "counter.png")
+
+
+def test_gift_cards_sit_side_by_side_in_a_row_that_scrolls_on_a_phone(stack, browser, tmp_path):
+    """Three gifts on a 390×844 phone: one row of compact cards (not three full-width cards filling the screen),
+    the next one peeking in, each still tappable to ask about it."""
+    page = browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
+    page.goto(stack.app_url + "/")
+    page.locator("#suggestions button", has_text="帮我挑礼物").click()  # for parents, New Year, about 300
+    page.wait_for_selector(".msg.bot .products", timeout=30_000)
+    row = page.locator(".msg.bot .products").last
+    boxes = [card.bounding_box() for card in row.locator(".product").all()]
+    assert len(boxes) == 3
+    assert len({round(box["y"]) for box in boxes}) == 1  # one row
+    assert boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"]
+    assert row.bounding_box()["height"] < 260  # a third of the screen at most, not a screenful
+    assert row.evaluate("r => r.scrollWidth > r.clientWidth")  # the third card waits to the right, scrolled to
+    assert boxes[1]["x"] < 390  # the second in view beside the first
+    page.screenshot(path=tmp_path / "gift-cards-phone.png")
+    name = row.locator(".product .name").first.inner_text()
+    before = page.locator(".msg.bot").count()
+    row.locator(".product").first.click()  # still asks about that product
+    wait_until(page, f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
+    assert page.locator(".msg.me").last.inner_text() == name
