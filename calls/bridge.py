@@ -19,20 +19,27 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 from aiortc.contrib.media import MediaRecorder, MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from calls.across import CHANNEL, Across
 from calls.ice import rejoin_secret
 from core.db import Call, Conversation, ConversationEvent, aware, utcnow
+from core.language import Say
 from core.settings import Settings
+from handoff.desk import DESK, Desk, Outgoing
 from handoff.relay import listening
-from web.keys import REDIS, SESSIONS, SETTINGS
+from web.keys import REDIS, SETTINGS
 
 log = logging.getLogger(__name__)
 
 ROLES = ("staff", "customer")
 RECONNECT_GRACE_S = 20  # a side that dropped has this long to come back before the call ends
 TAKEN_OVER = "taken_over"  # between instances only: the side joined again elsewhere; close its old socket here
+# The line both transcripts get when a call ends (the invitation was its start).
+CALL_ENDED = {"video": Say("视频通话已结束，通话时长 {duration}。", "The video call has ended ({duration})."),
+              "voice": Say("语音通话已结束，通话时长 {duration}。", "The voice call has ended ({duration}).")}
+NEVER_CONNECTED = {"video": Say("视频通话已结束（没有接通）。", "The video call has ended (it never connected)."),
+                   "voice": Say("语音通话已结束（没有接通）。", "The voice call has ended (it never connected).")}
 
 
 def other(role: str) -> str:
@@ -98,10 +105,10 @@ class Room:
 class Calls:
     """Every live call of this instance; all peer connections are closed on shutdown."""
 
-    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession],
-                 across: Across | None = None) -> None:
+    def __init__(self, settings: Settings, desk: Desk, across: Across | None = None) -> None:
         self.settings = settings
-        self.sessions = sessions
+        self.desk = desk  # the end of a call is told in the chat, as every message to a customer is
+        self.sessions = desk.sessions
         self.across = across  # the other instances (TECHAN_REDIS_URL); None: this one is alone
         self.relay = MediaRelay()
         self.rooms: dict[int, Room] = {}
@@ -310,17 +317,20 @@ class Calls:
         log.info("call %s ended: %s", room.call_id, reason)
 
     async def _store_end(self, room: Room, reason: str) -> str:
-        """Stored once, whichever instance ends it first; returns the reason stored."""
-        async with self.sessions() as session:
+        """Stored once, whichever instance ends it first, with a line in the chat saying how long it lasted;
+        returns the reason stored."""
+        async with self.desk.operation() as session:
             # The write comes first, so it waits its turn for SQLite's lock rather than upgrading a read.
             ending = await session.execute(update(Call).where(Call.id == room.call_id, Call.ended_at.is_(None))
                                            .values(ended_at=utcnow(), end_reason=reason))
             call = await session.get(Call, room.call_id)
             if ending.rowcount != 1:
                 return call.end_reason or reason
-            await self.record_event(session, room, "call_ended",
-                                    {"reason": reason, "duration_s": call_duration_s(call) or 0})
-            await session.commit()
+            duration = call_duration_s(call)
+            await self.record_event(session, room, "call_ended", {"reason": reason, "duration_s": duration or 0})
+            await self.desk.send_in(session, await session.get(Conversation, room.conversation_id),
+                                    lambda language: Outgoing(ended_line(room.kind, duration, language)),
+                                    author="system")
         return reason
 
     async def end_every_call_in(self, conversation_id: int, reason: str) -> None:
@@ -368,7 +378,7 @@ async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
     """CALLS; with other instances, their messages for this one's sockets heard. This instance leaves its calls
     at shutdown's start (``leave_calls``, so people are told at once), before this ends."""
     across = Across(app[REDIS]) if app[REDIS] is not None else None
-    app[CALLS] = calls = Calls(app[SETTINGS], app[SESSIONS], across)
+    app[CALLS] = calls = Calls(app[SETTINGS], app[DESK], across)
     if across is None:
         yield
         return
@@ -383,6 +393,18 @@ async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def leave_calls(app: web.Application) -> None:
     await app[CALLS].leave()
+
+
+def ended_line(kind: str, duration_s: int | None, language: str) -> str:
+    """「视频通话已结束，通话时长 3 分 12 秒。」, or that it never connected."""
+    if duration_s is None:
+        return NEVER_CONNECTED[kind].to(language)
+    minutes, seconds = divmod(duration_s, 60)
+    if language == "en":
+        spoken = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+    else:
+        spoken = f"{minutes} 分 {seconds} 秒" if minutes else f"{seconds} 秒"
+    return CALL_ENDED[kind].to(language).format(duration=spoken)
 
 
 def call_duration_s(call: Call) -> int | None:

@@ -51,3 +51,6 @@ def test_customer_and_staff_see_each_other(app_alone, browser):
     wait_until(staff, "document.getElementById('status').textContent.includes('通话已结束')", timeout=30_000)
     history = api(url, "GET", f"/api/conversations/{shop.conversation_id}/calls", shop.token)["calls"]
     assert history[-1]["end_reason"] == "customer_hangup" and history[-1]["connect_ms"] is not None
+    transcript = api(url, "GET", f"/api/conversations/{shop.conversation_id}", shop.token)["transcript"]
+    ended = [m["text"] for m in transcript if m["author"] == "system" and "通话已结束" in m["text"]]
+    assert len(ended) == 1 and ended[0].startswith("视频通话已结束，通话时长 ")  # in the chat, once, with its length

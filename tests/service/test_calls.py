@@ -7,6 +7,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from calls.bridge import call_duration_s
 from calls.ice import ice_servers
 from techan.app import create_app
 from core.accounts import sign
@@ -74,6 +75,12 @@ async def test_p2p_call_connects_and_ends_cleanly_on_the_customers_hang_up(aioht
         ended = stored_call(settings, call["call_id"])
         assert ended.end_reason == "customer_hangup" and ended.ended_at is not None and ended.recording is None
         assert events(settings, conversation_id)[-4:] == ["call_started", "call_joined", "call_connected", "call_ended"]
+        seen = (await (await client.get("/api/chat/web-call-p2p/messages?after=0")).json())["messages"]
+        shown = (await (await client.get(f"/api/conversations/{conversation_id}", headers=staff)).json())["transcript"]
+        duration = call_duration_s(ended)
+        line = f"视频通话已结束，通话时长 {duration} 秒。"  # a few seconds: connected, then hung up
+        assert [m["text"] for m in seen].count(line) == 1 and seen[-1]["text"] == line  # once, after the invitation
+        assert [(m["author"], m["text"]) for m in shown if "通话已结束" in m["text"]] == [("system", line)]
     finally:
         await staff_peer.close()
         await customer.close()
