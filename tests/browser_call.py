@@ -99,15 +99,21 @@ def shop_with_chat(url: str, data_dir: Path, name: str, sender: str) -> Shop:
     return Shop(url, name, token, handoff["conversation_id"], sender, customers)
 
 
-def open_call(shop: Shop, browser, locale: str = "zh-CN"):
-    """Start a video call; staff signed in on its page, the customer's page opened (not yet joined)."""
-    call = api(shop.url, "POST", f"/api/conversations/{shop.conversation_id}/calls", shop.token, {"kind": "video"})
+def staff_call_page(shop: Shop, browser, call: dict, locale: str = "zh-CN"):
+    """The staff member signed in on the call's page."""
     staff = browser.new_context(locale=locale).new_page()
     staff.goto(f"{shop.url}/login?next={call['staff_url']}")
     staff.fill("input[name=name]", shop.name)
     staff.fill("input[name=password]", PASSWORD)
     staff.click("button[type=submit]")
     staff.wait_for_url(f"**{call['staff_url']}", timeout=30_000)
+    return staff
+
+
+def open_call(shop: Shop, browser, locale: str = "zh-CN"):
+    """Start a video call; staff signed in on its page, the customer's page opened (not yet joined)."""
+    call = api(shop.url, "POST", f"/api/conversations/{shop.conversation_id}/calls", shop.token, {"kind": "video"})
+    staff = staff_call_page(shop, browser, call, locale)
     customer = browser.new_context(locale=locale, viewport={"width": 390, "height": 800}).new_page()
     status, granted = shop.customers.request(shop.sender, "/call-pass",
                                              {"link": call["customer_url"].rsplit("/call/", 1)[1]})

@@ -352,6 +352,8 @@
     if (stream) stream.getTracks().forEach((t) => t.stop());
     if (ws) ws.close();
     $("controls").hidden = true;
+    // Opened inside the web chat: the chat closes its call panel and marks the link as ended.
+    if (window.parent !== window) window.parent.postMessage({ type: "techan-call-ended" }, location.origin);
   }
 
   function controls() {

@@ -24,6 +24,7 @@
     limited: "Got it. Please wait a little before sending more.",
     newChat: "The earlier chat can't be continued here, so a new chat has started.",
     staff: (name) => name ? name + " · staff" : "Staff",
+    call: { on: "In a call", fold: "Hide", unfold: "Show the call", ended: "Call ended" },
   } : {
     states: { bot: "智能助手在线", waiting: "正在为您转接店员…", assigned: "店员已接入", resolved: "对话已结束" },
     sendFailed: "发送失败，请稍后再试",
@@ -34,6 +35,7 @@
     limited: "消息已收到，请稍等一会儿再发。",
     newChat: "之前的对话无法在这里继续，已为您开始新的对话。",
     staff: (name) => "店员" + (name ? " " + name : ""),
+    call: { on: "通话中", fold: "收起", unfold: "展开通话", ended: "通话已结束" },
   };
   const STATES = TEXT.states;
   if (ENGLISH) {
@@ -108,13 +110,20 @@
     if (reply.buttons && reply.buttons.length) {
       const row = el("div", "buttons");
       for (const b of reply.buttons) {
-        if (b.url) {  // a link, such as a call invitation: opens in a new tab
+        if (b.url) {  // a link opens in a new tab; a call invitation of this shop opens inside the chat
           if (!/^https?:\/\//.test(b.url)) continue;
           const link = el("a", "link-button", b.title);
           link.href = b.url; link.target = "_blank"; link.rel = "noopener";
           row.appendChild(link);
           const call = new URL(b.url).pathname.match(/^\/call\/([^/]+)$/);
-          if (call) withJoinPass(link, call[1]);
+          if (call) {
+            withJoinPass(link, call[1]);
+            link.addEventListener("click", (event) => {
+              if (new URL(link.href).origin !== location.origin) return;  // another host's page: a new tab
+              event.preventDefault();
+              openCall(link);
+            });
+          }
           continue;
         }
         const button = el("button", null, b.title);
@@ -131,6 +140,44 @@
     list.appendChild(item);
     scroll();
   }
+
+  // A call opens in a panel above the chat: the picture on top, and below it the chat, where a product staff
+  // show during the call appears. The call page says when the call ended; the panel closes and its link is
+  // marked as ended, so it cannot be tapped again.
+  const callPanel = document.getElementById("call-panel");
+  const callFrame = document.getElementById("call-frame");
+  const callFold = document.getElementById("call-fold");
+  let callLink = null;
+  document.getElementById("call-title").textContent = TEXT.call.on;
+  callFold.textContent = TEXT.call.fold;
+  function openCall(link) {
+    if (callLink === link && !callPanel.hidden) return;
+    callLink = link;
+    callFrame.src = link.href;
+    callPanel.hidden = false;
+    callPanel.classList.remove("folded");
+    callFold.textContent = TEXT.call.fold;
+  }
+  callFold.addEventListener("click", () => {
+    const folded = callPanel.classList.toggle("folded");
+    callFold.textContent = folded ? TEXT.call.unfold : TEXT.call.fold;
+  });
+  window.addEventListener("message", (event) => {
+    if (event.origin !== location.origin || event.source !== callFrame.contentWindow) return;
+    if (!event.data || event.data.type !== "techan-call-ended" || !callLink) return;
+    const link = callLink;
+    link.textContent = TEXT.call.ended;
+    link.classList.add("ended");
+    link.removeAttribute("href");
+    link.setAttribute("aria-disabled", "true");
+    setTimeout(() => {  // the call page's last words stay a moment, then the chat has the screen again
+      if (callLink !== link) return;
+      callPanel.hidden = true;
+      callFrame.src = "about:blank";
+      callLink = null;
+      scroll();
+    }, 2500);
+  });
 
   // A call joins as this customer only with the pass this page gets with its chat token: it rides in the
   // link's fragment (never sent to a server), so the call page opened from here can present it.
