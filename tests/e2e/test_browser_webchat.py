@@ -350,13 +350,14 @@ def test_quick_messages_of_a_new_chat_stay_in_that_chat(stack, browser):
 
     page = browser.new_page(locale="zh-CN")
     page.goto(stack.app_url + "/")
-    sender = page.evaluate("localStorage.getItem('techan-sender')")
     for text in ("你好", "普洱茶能放多久", "寄到北京要几天"):
         page.fill("#input", text)
         page.press("#input", "Enter")
     wait_until(page, "document.querySelectorAll('.msg.bot').length >= 4", timeout=60_000)
     assert page.locator(".msg.notice").count() == 0
-    assert page.evaluate("localStorage.getItem('techan-sender')") == sender
+    # Read once the chat exists: a new page's first look at its id (unknown to the shop) may give it a fresh one
+    # before the first message goes, which is not a chat started anew. Three messages under one id, below, are.
+    sender = page.evaluate("localStorage.getItem('techan-sender')")
     stored = stack.query("SELECT u.external_id, m.text FROM messages m JOIN conversations c ON m.conversation_id = "
                          "c.id JOIN customers u ON c.customer_id = u.id WHERE m.direction = 'in' AND m.created_at "
                          ">= (SELECT first_seen FROM customers WHERE external_id = :sender) ORDER BY m.id",

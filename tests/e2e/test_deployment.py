@@ -274,11 +274,25 @@ def test_two_app_instances_and_two_rasa_servers_behind_nginx_survive_restarts_an
             assert sorted(state for external_id, state in states if external_id in senders) == ["bot"] * len(senders)
             answered = [(text, replies) for s in senders for text, replies in zip(customers.sent[s],
                                                                                     customers.replies[s])]
-            assert [(text, replies) for text, replies in answered if not replies] == []
-            late = [(text, replies) for text, replies in answered if WAITING_NOTICE in replies[0] or
-                    replies == ["(pending)"]]
-            print(f"deployment: {len(late)} replies came late (turns cut off by a kill, answered later)")
-            assert len(late) <= 2 * CUSTOMERS, late  # only turns with a killed process (answered later, above)
+            # A resend of a turn cut off by a kill, arriving once another instance's sweep had answered it, gets
+            # no replies in its response: the page fetches such late answers with its poll. Each is in the
+            # transcript, answered before the customer's next message.
+            answered_in_transcript = {text for rows in stored.values() for (direction, text), (after, _) in
+                                      zip(rows, rows[1:]) if direction == "in" and after == "out"}
+            assert [(text, replies) for text, replies in answered
+                    if not replies and text not in answered_in_transcript] == []
+            def late(replies: list[str]) -> bool:
+                return not replies or WAITING_NOTICE in replies[0] or replies == ["(pending)"]
+            print(f"deployment: {sum(late(r) for _, r in answered)} replies came late (turns cut off by a kill, "
+                  "answered later)")
+            # How many depends on timing (a Rasa server's conversation lock outlives it by its lifetime), so it is
+            # printed; what must hold is that a customer's turns are late only around a kill: one run of late
+            # turns each for the app instance killed, the Rasa server killed, and the rolling restart at most.
+            for sender in senders:
+                flags = [late(replies) for replies in customers.replies[sender]]
+                runs = sum(1 for n, flag in enumerate(flags) if flag and (n == 0 or not flags[n - 1]))
+                assert runs <= 3, (sender, [(text, r) for text, r in zip(customers.sent[sender],
+                                                                         customers.replies[sender]) if late(r)])
         finally:
             stop_writing.set()
             for name, process in processes.items():
