@@ -55,7 +55,7 @@ async def assist(request: web.Request) -> web.Response:
         return web.json_response({"question": None, "suggestions": [], "products": []})
     knowledge, language = request.app[KNOWLEDGE], customer.language
     suggestions, product_ids = await asyncio.to_thread(knowledge.suggest, question.text, context, language)
-    products = [knowledge.catalog.get(p) for p in product_ids]
+    products = [product for product in map(knowledge.catalog.get, product_ids) if product is not None]
     return web.json_response({
         "question": {"id": question.id, "text": question.text},
         "suggestions": [{"source": s.source, "title": s.title, "text": s.text, "bot_answer": s.bot_answer}

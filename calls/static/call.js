@@ -213,7 +213,7 @@
     } else if (message.type === "ended") {
       finish(message.reason && message.reason.endsWith("hangup") ? say("通话已结束", "The call has ended") : say("通话已结束（", "The call has ended (") + message.reason + say("）", ")"));
     } else if (message.type === "error") {
-      finish(message.error);
+      finish(message.error, false);
     }
   }
 
@@ -342,7 +342,9 @@
     window.techanCallCamera = { width: settings.width, height: settings.height, hd };
   }
 
-  function finish(text) {
+  // ``over``: the call ended (a hang-up, or the shop ended it); otherwise it could not go on here (a refused
+  // link, no microphone), and the chat that opened this page keeps its join button.
+  function finish(text, over = true) {
     ended = true;
     status(text);
     clearInterval(statsTimer);
@@ -353,7 +355,9 @@
     if (ws) ws.close();
     $("controls").hidden = true;
     // Opened inside the web chat: the chat closes its call panel and marks the link as ended.
-    if (window.parent !== window) window.parent.postMessage({ type: "techan-call-ended" }, location.origin);
+    if (window.parent !== window) {
+      window.parent.postMessage({ type: over ? "techan-call-ended" : "techan-call-failed" }, location.origin);
+    }
   }
 
   function controls() {
@@ -385,7 +389,7 @@
     try {
       stream = await openMedia();
     } catch (err) {
-      finish(say("没有拿到麦克风权限，无法通话。请在浏览器设置里允许麦克风，然后重新打开链接。", "No microphone permission, so the call cannot start. Allow the microphone in the browser's settings, then open the link again."));
+      finish(say("没有拿到麦克风权限，无法通话。请在浏览器设置里允许麦克风，然后重新打开链接。", "No microphone permission, so the call cannot start. Allow the microphone in the browser's settings, then open the link again."), false);
       return;
     }
     $("local").srcObject = stream;

@@ -92,6 +92,7 @@
     for (const row of document.querySelectorAll("#entries tbody tr")) row.classList.toggle("active", row.dataset.entry === current);
     $("editor").scrollTop = 0;
     (current ? $("e-questions") : $("e-id")).focus({ preventScroll: true });
+    if (window.matchMedia("(max-width: 900px)").matches) $("editor").scrollIntoView({ behavior: "smooth" });  // below the list there
   }
 
   async function openEntry(id) {
@@ -234,7 +235,11 @@
   $("filter").addEventListener("submit", loadEntries);
   $("entry-form").addEventListener("submit", saveEntry);
   $("e-delete").addEventListener("click", deleteEntry);
-  $("e-close").addEventListener("click", () => { $("editor").hidden = true; });
+  $("e-close").addEventListener("click", () => {
+    $("editor").hidden = true;
+    current = null;
+    for (const row of document.querySelectorAll("#entries tr.active")) row.classList.remove("active");
+  });
   $("new-entry").addEventListener("click", () => { current = null; pendingInbox = null; fillEditor({}); $("history").replaceChildren(); });
   $("inbox-refresh").addEventListener("click", loadInbox);
   $("import-form").addEventListener("submit", importFile);

@@ -24,7 +24,7 @@
     limited: "Got it. Please wait a little before sending more.",
     newChat: "The earlier chat can't be continued here, so a new chat has started.",
     staff: (name) => name ? name + " · staff" : "Staff",
-    call: { on: "In a call", fold: "Hide", unfold: "Show the call", ended: "Call ended" },
+    call: { on: "In a call", fold: "Hide", unfold: "Show the call", ended: "Call ended", close: "Close" },
   } : {
     states: { bot: "智能助手在线", waiting: "正在为您转接店员…", assigned: "店员已接入", resolved: "对话已结束" },
     sendFailed: "发送失败，请稍后再试",
@@ -35,7 +35,7 @@
     limited: "消息已收到，请稍等一会儿再发。",
     newChat: "之前的对话无法在这里继续，已为您开始新的对话。",
     staff: (name) => "店员" + (name ? " " + name : ""),
-    call: { on: "通话中", fold: "收起", unfold: "展开通话", ended: "通话已结束" },
+    call: { on: "通话中", fold: "收起", unfold: "展开通话", ended: "通话已结束", close: "关闭" },
   };
   const STATES = TEXT.states;
   if (ENGLISH) {
@@ -119,7 +119,10 @@
           if (call) {
             withJoinPass(link, call[1]);
             link.addEventListener("click", (event) => {
-              if (new URL(link.href).origin !== location.origin) return;  // another host's page: a new tab
+              if (link.classList.contains("ended")) { event.preventDefault(); return; }
+              // In a panel here when this page may use the camera (a chat framed by another site usually
+              // may not); otherwise, as before, in a new tab.
+              if (!callsHere() || new URL(link.href).origin !== location.origin) return;
               event.preventDefault();
               openCall(link);
             });
@@ -147,9 +150,23 @@
   const callPanel = document.getElementById("call-panel");
   const callFrame = document.getElementById("call-frame");
   const callFold = document.getElementById("call-fold");
+  const callClose = document.getElementById("call-close");
   let callLink = null;
   document.getElementById("call-title").textContent = TEXT.call.on;
   callFold.textContent = TEXT.call.fold;
+  callClose.textContent = TEXT.call.close;
+  function callsHere() {
+    if (window.top === window) return true;
+    const policy = document.permissionsPolicy || document.featurePolicy;
+    return Boolean(policy && policy.allowsFeature("camera") && policy.allowsFeature("microphone"));
+  }
+  function closeCall() {
+    callPanel.hidden = true;
+    callFrame.src = "about:blank";
+    callLink = null;
+    scroll();
+  }
+  callClose.addEventListener("click", closeCall);
   function openCall(link) {
     if (callLink === link && !callPanel.hidden) return;
     callLink = link;
@@ -157,6 +174,7 @@
     callPanel.hidden = false;
     callPanel.classList.remove("folded");
     callFold.textContent = TEXT.call.fold;
+    callClose.hidden = true;
   }
   callFold.addEventListener("click", () => {
     const folded = callPanel.classList.toggle("folded");
@@ -164,19 +182,15 @@
   });
   window.addEventListener("message", (event) => {
     if (event.origin !== location.origin || event.source !== callFrame.contentWindow) return;
-    if (!event.data || event.data.type !== "techan-call-ended" || !callLink) return;
+    if (!event.data || !callLink) return;
+    if (event.data.type === "techan-call-failed") { callClose.hidden = false; return; }  // its words stay; the link too
+    if (event.data.type !== "techan-call-ended") return;
     const link = callLink;
     link.textContent = TEXT.call.ended;
     link.classList.add("ended");
     link.removeAttribute("href");
     link.setAttribute("aria-disabled", "true");
-    setTimeout(() => {  // the call page's last words stay a moment, then the chat has the screen again
-      if (callLink !== link) return;
-      callPanel.hidden = true;
-      callFrame.src = "about:blank";
-      callLink = null;
-      scroll();
-    }, 2500);
+    setTimeout(() => { if (callLink === link) closeCall(); }, 2500);  // its last words a moment, then the chat
   });
 
   // A call joins as this customer only with the pass this page gets with its chat token: it rides in the

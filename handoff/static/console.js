@@ -237,6 +237,7 @@
   // Staff assist: the knowledge service's answers and the nearest products for the customer's last typed
   // question (fetched again only when that question changes), each put into the reply box with one click.
   let assisted = { conversation: null, question: null };
+  let assistHeld = false;  // read after a fetch: the chat may have been claimed while it ran
   function insertReply(text) {
     const box = $("reply-text");
     box.value = box.value.trim() ? box.value.trimEnd() + "\n" + text : text;
@@ -246,17 +247,24 @@
     const last = [...transcript].reverse().find((m) => m.direction === "in" && m.text && !m.text.startsWith("/") && !m.media);
     const question = last ? last.id : null;
     const box = $("assist");
+    assistHeld = held;
     if (assisted.conversation !== id || assisted.question !== question) {
       assisted = { conversation: id, question };
-      const data = question === null ? null : await api("GET", "/api/conversations/" + id + "/assist").catch(() => null);
-      if (openId !== id || assisted.question !== question) return;  // another chat was opened meanwhile
+      let data = { question: null }, failed = false;
+      if (question !== null) data = await api("GET", "/api/conversations/" + id + "/assist").catch(() => { failed = true; return null; });
+      if (openId !== id || assisted.conversation !== id || assisted.question !== question) return;  // another chat or question meanwhile
       box.replaceChildren();
-      if (!data || !data.question) { box.append(el("p", "顾客还没有问问题。", "hint")); return; }
+      if (failed) {  // tried again when the chat is next shown
+        assisted = { conversation: null, question: null };
+        box.append(el("p", "暂时取不到建议，稍后会再试。", "hint"));
+        return;
+      }
+      if (!data.question) { box.append(el("p", "顾客还没有问问题。", "hint")); return; }
       box.append(el("p", "顾客问：「" + data.question.text + "」", "asked"));
       const list = el("ol", null, "suggestions");
       for (const s of data.suggestions) {
         const item = el("li");
-        item.append(el("span", s.bot_answer ? "机器人会这样答" : "知识库", "badge" + (s.bot_answer ? " bot" : "")),
+        item.append(el("span", s.bot_answer ? "推荐回答" : "知识库", "badge" + (s.bot_answer ? " bot" : "")),
                     el("strong", s.title), el("p", s.text, "text"));
         const insert = el("button", "插入", "insert");
         insert.type = "button";
@@ -279,7 +287,7 @@
       }
       box.append(list, el("h3", "相关商品"), products);
     }
-    box.querySelectorAll("button.insert").forEach((b) => { b.hidden = !held; });
+    box.querySelectorAll("button.insert").forEach((b) => { b.hidden = !assistHeld; });
   }
   async function pushProduct(product) {
     const id = openId;
@@ -418,7 +426,7 @@
     if (!match) return text || "";
     return match[2] ? "被 " + match[2] + " 信号结束" : "退出码 " + match[1];
   }
-  const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" }) : "");
+  const clock = (iso) => (iso ? shopTime(iso) : "");
   let dismissedRestarts = sessionStorage.getItem("techan-dismissed-restarts") || "";
   function restartKey(processes) {
     return Object.keys(processes).sort().map((name) => name + ":" + processes[name].restarts).join(",");

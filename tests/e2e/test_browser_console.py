@@ -209,7 +209,7 @@ def test_staff_assist_offers_the_bots_answer_and_products_for_the_last_question(
     assist.locator(".asked").wait_for(timeout=15_000)
     assert assist.locator(".asked").inner_text() == "顾客问：「熟普洱能放多久？」"
     first = assist.locator(".suggestions li").first
-    assert first.locator(".badge").inner_text() == "机器人会这样答"
+    assert first.locator(".badge").inner_text() == "推荐回答"
     assert first.locator(".text").inner_text() == bot_answer
     assert 2 <= assist.locator(".suggestions li").count() <= 3
     assert assist.locator(".cards .card").count() >= 1 and "普洱" in assist.locator(".cards .card").first.inner_text()
