@@ -97,20 +97,17 @@ class Period:
     """The whole window: its totals, the honest resolved-by-bot rate, and the KB entries customers said 没用 to
     most. Medians and the mean rating are over every handoff in the window, not an average of the days'."""
 
-    conversations: int = 0
-    resolved_by_bot: int = 0
+    days: list[Day] = field(default_factory=list)
     not_helpful: int = 0
     most_not_helpful: list[dict] = field(default_factory=list)  # {"id", "question", "count"}, most first
-    days: list[Day] = field(default_factory=list)
 
     def as_json(self) -> dict:
         totals = Day.combined(self.days).as_json()
-        return {"conversations": self.conversations, "resolved_by_bot": self.resolved_by_bot,
-                "resolved_by_bot_rate": rate(self.resolved_by_bot, self.conversations),
+        return {**{key: totals[key] for key in ("conversations", "resolved_by_bot", "resolved_by_bot_rate")},
                 "not_helpful": self.not_helpful, "most_not_helpful": self.most_not_helpful,
-                "handoffs": totals["handoffs"], **{key: totals[key] for key in (
-                    "median_wait_s", "median_handle_s", "satisfaction", "ratings", "unanswered", "calls",
-                    "calls_connected", "median_connect_ms")}}
+                **{key: totals[key] for key in ("handoffs", "median_wait_s", "median_handle_s", "satisfaction",
+                                                "ratings", "unanswered", "calls", "calls_connected",
+                                                "median_connect_ms")}}
 
 
 def window_start(zone: ZoneInfo, days: int, now: datetime | None = None) -> tuple[date, datetime]:
@@ -158,8 +155,7 @@ async def period_metrics(session: AsyncSession, zone: ZoneInfo, days: int, rows:
     phrasings = {entry.id: entry.questions for entry in (await session.scalars(
         select(KBEntry).where(KBEntry.id.in_([entry_id for entry_id, _ in top])))).all()}
     return Period(
-        conversations=sum(d.conversations for d in rows), resolved_by_bot=sum(d.resolved_by_bot for d in rows),
-        not_helpful=len(answers), days=rows,
+        days=rows, not_helpful=len(answers),
         most_not_helpful=[{"id": entry_id, "question": (phrasings.get(entry_id) or [""])[0], "count": count}
                           for entry_id, count in top])
 
