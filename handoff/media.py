@@ -39,19 +39,20 @@ def store_image(app: web.Application, data: bytes) -> str:
     return save_media(media_dir(app), data, kind)
 
 
-def save_media(folder: Path, data: bytes, extension: str) -> str:
-    """Write an attachment under a fresh random name; returns its URL path."""
+def save_media(folder: Path, data: bytes, extension: str, under: str = "") -> str:
+    """Write an attachment under a fresh random name (in ``under``, a kept folder such as the catalog's pictures,
+    which the retention purge leaves alone); returns its URL path."""
     if extension not in EXTENSIONS:
         raise ValueError(f"attachments of type .{extension} are not kept")
-    folder.mkdir(parents=True, exist_ok=True)
+    (folder / under).mkdir(parents=True, exist_ok=True)
     name = f"{secrets.token_urlsafe(16)}.{extension}"
-    (folder / name).write_bytes(data)
-    return f"/media/{name}"
+    (folder / under / name).write_bytes(data)
+    return f"/media/{under}/{name}" if under else f"/media/{name}"
 
 
 async def serve_media(request: web.Request) -> web.FileResponse:
     name = request.match_info["name"]
-    path = media_dir(request.app) / name
+    path = media_dir(request.app) / request.match_info.get("folder", "") / name
     if not NAME.match(name) or not path.is_file():
         raise web.HTTPNotFound(text="no such picture")
     return web.FileResponse(path, headers={"X-Content-Type-Options": "nosniff",
@@ -60,3 +61,4 @@ async def serve_media(request: web.Request) -> web.FileResponse:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/media/{name}", serve_media)
+    app.router.add_get("/media/{folder:products}/{name}", serve_media)

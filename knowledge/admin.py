@@ -8,17 +8,17 @@ import tempfile
 from pathlib import Path
 
 from aiohttp import web
-from pydantic import ValidationError
 from sqlalchemy import select
 
 from knowledge.files import TOPIC_NAMES, TOPICS, ImportFileError, KBEntryIn, read_kb_file, write_kb_file
 from knowledge.inbox import AnsweredNow, group_questions
-from knowledge.store import delete_entry, entry_history, kb_export_items, rollback_entry, save_entry, upsert_kb
+from knowledge.store import KB_ENTRIES, delete_entry, entry_history, kb_export_items, rollback_entry, save_entry, upsert_kb
 from knowledge.live import KNOWLEDGE, reload_knowledge
+from knowledge.revisions import change_json
 from web.keys import SESSIONS, TEMPLATES
 from web.auth import CSRF, require, require_page
-from web.body import json_object
-from core.db import KBEntry, UnansweredQuestion, aware, utcnow
+from web.body import json_object, validated
+from core.db import KBEntry, UnansweredQuestion, utcnow
 
 
 ANSWERED_NOW = web.AppKey("answered_now", AnsweredNow)
@@ -56,8 +56,7 @@ async def get_entry(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text=f"no entry {entry_id!r}")
     return web.json_response({
         "entry": _entry_json(row) if row else None,
-        "revisions": [{"revision": h.revision, "action": h.action, "author": h.author,
-                       "at": aware(h.created_at).isoformat(), "before": h.before, "after": h.after} for h in history],
+        "revisions": [change_json(change) for change in history],
     })
 
 
@@ -78,19 +77,12 @@ async def new_entry(request: web.Request) -> web.Response:
                     ).replace("_", "-").lower()
     stem = re.sub(r"[^a-z0-9.\-]+", "-", stem).strip("-.")[:80] or "entry"
     async with request.app[SESSIONS]() as session:
-        taken = set((await session.scalars(select(KBEntry.id).where(KBEntry.id.like(f"{stem}%")))).all())
-    body["id"] = next(candidate for candidate in (stem, *(f"{stem}-{n}" for n in range(2, len(taken) + 3)))
-                      if candidate not in taken)
+        body["id"] = await session.run_sync(KB_ENTRIES.free_id, stem)
     return await _save(request, principal, body, status=201)
 
 
 async def _save(request: web.Request, principal, body: dict, status: int = 200) -> web.Response:
-    try:
-        item = KBEntryIn.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise web.HTTPUnprocessableEntity(text=f"field `{field}`: {first['msg']}") from None
+    item = validated(KBEntryIn, body)
     async with request.app[SESSIONS]() as session:
         row = await session.run_sync(save_entry, item, principal.name)
         await session.commit()

@@ -55,15 +55,15 @@ class KBEntryIn(_Record):
 
 class ProductIn(_Record):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9\-]*$")
-    name: str = Field(min_length=1)
-    name_en: str = ""
+    name: str = Field(min_length=1, max_length=128)
+    name_en: str = Field(default="", max_length=128)
     aliases: list[str] = Field(default_factory=list)
-    region: str
-    origin: str
-    category: str
-    price: Decimal = Field(ge=0)
-    unit: str = ""
-    unit_en: str = ""
+    region: str = Field(max_length=32)
+    origin: str = Field(max_length=16)
+    category: str = Field(max_length=32)
+    price: Decimal = Field(ge=0, lt=100_000_000)
+    unit: str = Field(default="", max_length=32)
+    unit_en: str = Field(default="", max_length=32)
     weight_g: int = Field(ge=0)
     shelf_life_days: int | None = Field(default=None, ge=0)
     shelf_life: str
@@ -78,7 +78,14 @@ class ProductIn(_Record):
     tags: list[str] = Field(default_factory=list)
     description: str = ""
     description_en: str = ""
-    image: str = ""
+    # A picture the app serves: the demo's under /static/products/, an owner's upload under /media/products/.
+    image: str = Field(default="", max_length=256, pattern=r"^(/(static|media)/products/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)?$")
+
+    @field_validator("price")
+    @classmethod
+    def _in_cents(cls, value: Decimal) -> Decimal:
+        """Prices are kept to the fen, so 128 and 128.00 are one price (and one revision, not two)."""
+        return value.quantize(Decimal("0.01"))
 
 
 class ShippingRateIn(_Record):

@@ -32,7 +32,7 @@ from handoff.rasa_client import RASA, RasaClient
 from handoff.relay import relay_lifecycle
 from handoff.router import ROUTER, Router
 from handoff.turns import CustomerTurns
-from knowledge import admin
+from knowledge import admin, catalog_admin
 from knowledge.live import ANNOUNCE_KNOWLEDGE_CHANGE, KNOWLEDGE, LIVE_KNOWLEDGE, knowledge_lifecycle
 from knowledge.service import Knowledge
 from web import login, staff_accounts
@@ -201,7 +201,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhook", action_webhook)
     # The calls' two /static/ files are routed before the web chat's /static folder.
-    for routes in (call_routes, webchat, telegram, admin, login, staff_accounts, staff_api, staff_tools, assist, media,
-                   metrics):
+    for routes in (call_routes, webchat, telegram, admin, catalog_admin, login, staff_accounts, staff_api, staff_tools,
+                   assist, media, metrics):
         routes.setup(app)
     return app

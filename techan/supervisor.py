@@ -202,6 +202,7 @@ def run_stack(settings: Settings) -> int:
                 print(f"\n  web chat     {settings.app_base_url}/"
                       f"\n  owner admin  {settings.app_base_url}/admin/kb"
                       "   (first owner: .venv/bin/techan staff add NAME --role owner)"
+                      f"\n  catalog      {settings.app_base_url}/admin/catalog"
                       f"\n  staff        {settings.app_base_url}/console"
                       f"\n  telegram     {telegram_status(settings)}"
                       f"\n  health       {settings.app_base_url}/healthz"

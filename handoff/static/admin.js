@@ -2,8 +2,7 @@
 // all customer and owner text is inserted with textContent, never as HTML.
 (function () {
   "use strict";
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const $ = (id) => document.getElementById(id);
+  const { $, el, toast, api, showHistory } = window.owner;
   // Topics in Chinese and products by name, as the page's lists name them (the API keeps the keys and ids).
   const named = (list, value) => {
     const option = [...$(list).options].find((o) => o.value === value);
@@ -18,29 +17,6 @@
     staff_takeover: "店员接手",
   };
 
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = text;
-    if (cls) node.className = cls;
-    return node;
-  }
-  function toast(message) {
-    const box = $("toast");
-    box.textContent = message;
-    box.classList.add("show");
-    setTimeout(() => box.classList.remove("show"), 2500);
-  }
-  async function api(method, path, body, isForm) {
-    const options = { method, headers: { "X-CSRF-Token": csrf } };
-    if (body !== undefined) {
-      if (isForm) options.body = body;
-      else { options.body = JSON.stringify(body); options.headers["Content-Type"] = "application/json"; }
-    }
-    const response = await fetch(path, options);
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data.error || "请求失败 (" + response.status + ")");
-    return data;
-  }
   const report = (err) => toast(err.message);
 
   async function tryQuestion(event) {
@@ -101,49 +77,13 @@
     current = data.entry ? id : null;
     pendingInbox = null;
     fillEditor(data.entry || { id: id });
-    const history = $("history");
-    history.replaceChildren();
-    const now = data.entry;
-    for (const change of data.revisions.slice().reverse()) {
-      const item = el("li", "第 " + change.revision + " 版 · " + (ACTIONS[change.action] || change.action) + " · " +
-                      change.author + " · " + shopTime(change.at) + " ");
-      if (change.after) {
-        const button = el("button", "恢复到这一版", "link");
-        button.addEventListener("click", async () => {
-          if (!(await confirmRollback(now, change))) return;
-          await api("POST", "/api/kb/entries/" + encodeURIComponent(id) + "/rollback", { revision: change.revision })
-            .then(() => { toast("已恢复到第 " + change.revision + " 版，立即生效"); openEntry(id); loadEntries(); })
-            .catch(report);
-        });
-        item.append(button);
-        item.append(el("div", "答案：" + change.after.answer, "rev-text"));
-        if (change.after.answer_en) item.append(el("div", "英文回答 English：" + change.after.answer_en, "rev-text"));
-      }
-      history.append(item);
-    }
-  }
-
-  const ACTIONS = { create: "新建", update: "修改", delete: "删除", rollback: "恢复", import: "导入" };
-  // Before a rollback: the entry now and the chosen revision side by side, lines that differ marked.
-  function confirmRollback(now, change) {
-    const fields = (entry) => entry ? [["问法", (entry.questions || []).join("\n")], ["答案", entry.answer || ""],
-                                       ["英文回答", entry.answer_en || ""], ["主题", topicName(entry.topic)]] : [];
-    const side = (box, mine, other) => {
-      box.replaceChildren();
-      const theirs = Object.fromEntries(fields(other));
-      for (const [label, value] of fields(mine)) {
-        box.append(el("div", label, "diff-label"), el("div", value || "—", value === theirs[label] ? "diff-same" : "diff-changed"));
-      }
-      if (!mine) box.append(el("div", "（已删除）", "diff-changed"));
-    };
-    side($("diff-now"), now, change.after);
-    side($("diff-then"), change.after, now);
-    $("rollback-title").textContent = "恢复到第 " + change.revision + " 版？";
-    $("diff-then-title").textContent = "第 " + change.revision + " 版 · " + shopTime(change.at);
-    const dialog = $("rollback");
-    dialog.returnValue = "";
-    dialog.showModal();
-    return new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true }));
+    const fields = (entry) => [["问法", (entry.questions || []).join("\n")], ["答案", entry.answer || ""],
+                               ["英文回答", entry.answer_en || ""], ["主题", topicName(entry.topic)]];
+    const summary = (after) => ["答案：" + after.answer].concat(after.answer_en ? ["英文回答 English：" + after.answer_en] : []);
+    showHistory($("history"), data.revisions, data.entry, { fields, summary, restore: (revision) =>
+      api("POST", "/api/kb/entries/" + encodeURIComponent(id) + "/rollback", { revision })
+        .then(() => { toast("已恢复到第 " + revision + " 版，立即生效"); openEntry(id); loadEntries(); })
+        .catch(report) });
   }
 
   async function saveEntry(event) {

@@ -67,3 +67,27 @@ async def test_app_engine_reads_and_writes_postgres(postgres_url, tmp_path: Path
         message = await session.scalar(select(Message))
         assert message.text == "普洱茶保质期多久？🍵" and message.payload["meta"]["kb"][0]["id"] == "x"
     await engine.dispose()
+
+
+def test_a_demo_shop_from_before_gets_a_picture_per_product_and_an_owners_own_are_kept(tmp_path: Path):
+    """The category pictures are gone: a demo product still showing one now shows its own; nothing else moves."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    upgrade(engine, "0013")
+    rows = [("puer-raw-cake", "tea", "/static/products/tea.png"), ("beef-jerky", "snack", "/media/products/mine.jpg"),
+            ("my-own-tea", "tea", "/static/products/tea.png")]
+    with engine.begin() as connection:
+        for product_id, category, image in rows:
+            connection.exec_driver_sql(
+                "INSERT INTO products (id, name, name_en, aliases, region, origin, category, price, unit, unit_en, "
+                "weight_g, shelf_life, shelf_life_en, storage, storage_en, vacuum_packing, cold_chain, stock, "
+                "recipients, occasions, tags, description, description_en, image, updated_at) VALUES "
+                "(?, '茶', '', '[]', '云南', '云南', ?, 1, '', '', 1, '', '', '', '', 0, 0, 1, '[]', '[]', '[]', '', '', "
+                "?, '2026-01-01')", (product_id, category, image))
+    upgrade(engine)
+    with engine.connect() as connection:
+        images = dict(connection.exec_driver_sql("SELECT id, image FROM products").all())
+        revisions = set(connection.exec_driver_sql("SELECT revision FROM products").scalars())
+    assert images == {"puer-raw-cake": "/static/products/puer-raw-cake.png",
+                      "beef-jerky": "/media/products/mine.jpg", "my-own-tea": "/static/products/tea.png"}
+    assert revisions == {1}
+    assert (Path(__file__).parents[2] / "handoff/static/products/puer-raw-cake.png").is_file()

@@ -17,6 +17,7 @@ from tests.service.test_kb_admin import bearer
 PUBLIC = {
     ("GET", "/"), ("POST", "/api/chat/{sender}"),  # the customer's chat; a new sender id's first message
     ("GET", "/healthz"), ("GET", "/media/{name}"),  # unguessable picture names
+    ("GET", "/media/{folder}/{name}"),  # the catalog's pictures, shown on product cards
     ("POST", "/webhook"),  # Rasa's action calls: checked against the shared token instead
     ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
     ("POST", "/telegram/webhook"),  # Telegram's updates: checked against the webhook secret instead
@@ -30,7 +31,7 @@ CHAT_TOKEN = {
     ("GET", "/ws/chat/{sender}"), ("POST", "/api/chat/{sender}/call-pass"),  # its pushes; joining a call
     ("GET", "/api/chat/{sender}/history"),  # the chat so far, for a reopened page
 }
-OWNER_ONLY = re.compile(r"^\w+ (/admin/|/api/kb/|/api/metrics)|^(POST|PUT|DELETE) /api/canned")
+OWNER_ONLY = re.compile(r"^\w+ (/admin/|/api/kb/|/api/catalog/|/api/metrics)|^(POST|PUT|DELETE) /api/canned")
 
 
 def app_routes(settings) -> list[tuple[str, str]]:

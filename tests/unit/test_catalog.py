@@ -71,3 +71,16 @@ def test_from_row_copies_the_english_fields():
     record = ProductRecord.from_row(product)
     assert (record.unit_en, record.shelf_life_en, record.storage_en, record.description_en) == (
         "cake", "keeps for years", "cool and dry", "Old-tree Pu'er.")
+
+
+def test_every_demo_product_has_a_picture_of_its_own():
+    """Cards side by side used to show one checkerboard per category; each product's picture is now its own."""
+    from hashlib import sha256
+    from pathlib import Path
+
+    static = Path(__file__).parents[2] / "handoff" / "static"
+    products = read_catalog_file(DEMO_DIR / "catalog.yml")
+    files = [static / p.image.removeprefix("/static/") for p in products]
+    assert all(f.is_file() for f in files), [str(f) for f in files if not f.is_file()]
+    assert len({sha256(f.read_bytes()).digest() for f in files}) == len(products)
+    assert sorted(static.joinpath("products").iterdir()) == sorted(files)  # and no picture nobody shows
