@@ -53,7 +53,7 @@ async def start_call(request: web.Request) -> web.Response:
 
         def invitation(language: str) -> Outgoing:
             return Outgoing(CALL_INVITE_TEXT[kind].to(language).format(minutes=settings.call_join_minutes),
-                            {"buttons": [{"title": JOIN_BUTTON[kind].to(language), "url": link,
+                            {"buttons": [{"title": JOIN_BUTTON[kind].to(language), "url": link, "call": call.id,
                                           "web_app": conversation.channel == "telegram"}]})
         await desk.send_in(session, conversation, invitation, author="system")
         room = calls.open_room(call)

@@ -28,7 +28,7 @@ from handoff.transcript import message_json
 from handoff.router import ROUTER
 from web.keys import IN_FLIGHT, LIMITS, SESSIONS, SETTINGS, TEMPLATES
 from core.accounts import sign, unsign
-from core.db import Conversation, Customer, Message, aware, is_busy, retry_busy, utcnow
+from core.db import Call, Conversation, Customer, Message, aware, is_busy, retry_busy, utcnow
 from core.language import LANGUAGES
 from core.limits import client_address
 from web.auth import refuse_cross_origin
@@ -236,8 +236,8 @@ async def staff_messages(request: web.Request) -> web.Response:
             or_(Message.author.in_(("staff", "system")), Message.delivery_status != "sent"))
             .order_by(Message.id))).all()
         waiting = await pending.customer_has_pending(session, conversation.customer_id)
-        return web.json_response({"state": conversation.state, "messages": [message_json(m) for m in messages],
-                                  "pending": waiting})
+        shown = await with_call_state(session, [message_json(m) for m in messages])
+        return web.json_response({"state": conversation.state, "messages": shown, "pending": waiting})
 
 
 async def history(request: web.Request) -> web.Response:
@@ -250,10 +250,23 @@ async def history(request: web.Request) -> web.Response:
             return web.json_response({"state": "bot", "messages": []})
         messages = (await session.scalars(select(Message).where(Message.conversation_id == conversation.id)
                                           .order_by(Message.id.desc()).limit(HISTORY_MESSAGES))).all()[::-1]
+        shown = await with_call_state(session, [message_json(m) for m in messages])
         return web.json_response({"state": conversation.state, "messages": [
-            {key: shown.get(key) for key in ("id", "direction", "author", "from", "text", "buttons", "products",
-                                             "image", "at")}
-            for shown in map(message_json, messages)]})
+            {key: message.get(key) for key in ("id", "direction", "author", "from", "text", "buttons", "products",
+                                               "image", "at")}
+            for message in shown]})
+
+
+async def with_call_state(session, shown: list[dict]) -> list[dict]:
+    """A call invitation's button says whether its call is over, so a page opened again shows a live call's button
+    (to join again) and an ended one's as ended, not as a link that leads nowhere."""
+    buttons = [b for m in shown for b in (m.get("buttons") or []) if isinstance(b.get("call"), int)]
+    if buttons:
+        ended = set((await session.scalars(select(Call.id).where(
+            Call.id.in_({b["call"] for b in buttons}), Call.ended_at.is_not(None)))).all())
+        for button in buttons:
+            button["ended"] = button["call"] in ended
+    return shown
 
 
 async def messages_read(request: web.Request) -> web.Response:

@@ -112,6 +112,12 @@
       for (const b of reply.buttons) {
         if (b.url) {  // a link opens in a new tab; a call invitation of this shop opens inside the chat
           if (!/^https?:\/\//.test(b.url)) continue;
+          if (b.ended) {  // a call that is over (the page opened again): said so, nothing to tap
+            const over = el("a", "link-button ended", TEXT.call.ended);
+            over.setAttribute("aria-disabled", "true");
+            row.appendChild(over);
+            continue;
+          }
           const link = el("a", "link-button", b.title);
           link.href = b.url; link.target = "_blank"; link.rel = "noopener";
           row.appendChild(link);
@@ -426,7 +432,8 @@
   }
 
   // A reopened page shows the chat so far, from the shop (only this chat's token gets it), with the buttons
-  // of its last message live (取消 while waiting); older buttons and links are shown as text only.
+  // of its last message live (取消 while waiting) and call invitations' (to join a call again, or see it ended);
+  // other older buttons and links are shown as text only.
   async function restore() {
     const response = await fetch(chatPath + "/history", { headers: headers(false) });
     if (!response.ok) return;
@@ -438,7 +445,7 @@
         if (shown) addMine(shown);
       } else {
         addReply({ text: message.text, image: message.image, products: message.products, author: message.author,
-                   from: message.from, buttons: last ? message.buttons : [] });
+                   from: message.from, buttons: last ? message.buttons : (message.buttons || []).filter((b) => b.call) });
       }
       if (message.direction === "out") lastSeenId = Math.max(lastSeenId, message.id);
     });

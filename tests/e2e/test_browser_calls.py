@@ -107,3 +107,7 @@ def test_a_call_opens_inside_the_customers_chat_and_gives_the_chat_back_when_it_
     line.wait_for(timeout=30_000)
     assert line.count() == 1
     chat.screenshot(path=tmp_path / f"call-in-chat-ended-{mode}.png")
+    chat.reload()  # the page opened again: the invitation is there, shown as ended (the line came after it)
+    chat.locator(".msg", has_text="视频通话已结束，通话时长").wait_for(timeout=30_000)
+    ended = chat.locator("a.link-button")
+    assert ended.count() == 1 and ended.inner_text() == "通话已结束" and ended.get_attribute("href") is None

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.db import Call, Conversation, Customer, Handoff
 from core.settings import Settings
 from tests.e2e.pages import wait_until
-from tests.e2e.test_browser_console import staff_console
+from tests.e2e.test_browser_console import customer_page, customer_says, staff_console
 from tests.e2e.test_browser_webchat import browser  # noqa: F401 (a fixture)
 from tests.stack import shop_database_url
 
@@ -126,3 +126,82 @@ def test_the_knowledge_bases_editor_opens_beside_the_list_where_the_owner_clicke
     owner.click("#e-close")
     assert owner.locator("#editor").is_hidden()
     assert owner.locator("#entries").bounding_box()["width"] > table["width"]  # the list has the page again
+
+
+def last_reply(page) -> tuple[str, list[str]]:
+    """The bot's last bubble as the customer reads it, and the pictures of the cards under it."""
+    reply = page.locator(".msg.bot").last
+    return reply.inner_text(), [img.get_attribute("src") for img in page.locator(".product img").all()[-3:]]
+
+
+def test_the_owner_edits_a_product_with_a_photo_and_customers_see_it_at_once_until_rolled_back(stack, browser, tmp_path):  # noqa: F811
+    """Price, stock and a phone photo changed on /admin/catalog: the next answer in Chinese and in English quotes the
+    new price with the new picture on its card; the history's side-by-side look marks the price, and the restore
+    brings the old one back for customers too. Ends as it began (the shared stack's later tests ask about it)."""
+    from tests.service.test_catalog_admin import picture
+
+    owner, _name = staff_console(browser, stack, live=False, role="owner")
+    owner.goto(stack.app_url + "/admin/catalog")
+    owner.wait_for_selector("#products tbody tr", timeout=30_000)
+    assert owner.locator("#products tbody tr").count() == 49
+    wait_until(owner, "[...document.querySelectorAll('#products img.thumb')].every((i) => i.complete && i.naturalWidth > 0)")
+    thumbs = owner.evaluate("[...document.querySelectorAll('#products img.thumb')].map((i) => i.getAttribute('src'))")
+    assert len(set(thumbs)) == 49  # a picture of its own each
+    owner.screenshot(path=tmp_path / "catalog-list.png")
+
+    owner.fill("#f-q", "普洱生茶")
+    assert owner.locator("#products tbody tr").count() == 1
+    owner.locator("#products tbody tr").first.click()
+    wait_until(owner, "document.getElementById('e-title').textContent === '勐海古树普洱生茶饼'")
+    table, editor = owner.locator("#products").bounding_box(), owner.locator("#editor").bounding_box()
+    assert editor["x"] >= table["x"] + table["width"] and editor["y"] + 200 <= 900  # beside the list, in view
+    assert owner.input_value("#e-price") == "398.00"
+    assert owner.is_checked('input[name="recipients"][value="elder"]')
+
+    photo = tmp_path / "phone-photo.jpg"
+    photo.write_bytes(picture((1600, 1200), orientation=6))
+    owner.set_input_files("#e-file", str(photo))
+    wait_until(owner, "document.getElementById('e-picture-note').textContent.includes('已上传')")
+    uploaded = owner.get_attribute("#e-picture", "src")
+    assert uploaded.startswith("/media/products/")
+    owner.fill("#e-price", "")
+    owner.click("#e-save")
+    assert owner.inner_text("#e-error") == "请填写价格（0 或以上的数字）"  # in Chinese, in the page
+    owner.fill("#e-price", "428")
+    owner.fill("#e-stock", "7")
+    owner.click("#e-save")
+    wait_until(owner, "document.querySelector('#history li') && document.querySelector('#history li').textContent.startsWith('第 2 版')")
+    row = owner.locator("#products tbody tr.active")
+    assert "¥428.00" in row.inner_text() and row.locator("td").nth(4).inner_text() == "7"
+    assert row.locator("img").get_attribute("src") == uploaded
+    owner.screenshot(path=tmp_path / "catalog-saved.png")
+
+    customer = customer_page(browser, stack)
+    customer_says(customer, "勐海古树普洱生茶饼多少钱")
+    text, images = last_reply(customer)
+    assert "428" in text and "398" not in text, text
+    assert images and images[-1] == uploaded
+    wait_until(customer, "[...document.querySelectorAll('.product img')].pop().naturalWidth > 0")
+    customer.screenshot(path=tmp_path / "customer-new-price.png")
+    english = browser.new_page(locale="en-US", viewport={"width": 390, "height": 844})
+    english.goto(stack.app_url + "/")
+    customer_says(english, "How much is the Menghai Old-tree Raw Pu'er Cake?")
+    text, images = last_reply(english)
+    assert "428" in text and "398" not in text, text
+    english.screenshot(path=tmp_path / "customer-new-price-en.png")
+
+    owner.locator("#history li").nth(1).locator("button").click()  # 第 1 版, as imported
+    owner.wait_for_selector("#rollback[open]")
+    changed = owner.evaluate("[...document.querySelectorAll('#diff-then .diff-changed')].map((d) => d.textContent)")
+    assert "¥398.00 / 357克/饼" in changed and "¥428.00 / 357克/饼" not in changed
+    owner.screenshot(path=tmp_path / "catalog-rollback.png")
+    owner.click("#rollback-yes")
+    wait_until(owner, "document.querySelector('#history li') && document.querySelector('#history li').textContent.startsWith('第 3 版 · 恢复')")
+    assert owner.input_value("#e-price") == "398.00" and owner.input_value("#e-stock") == "50"
+    customer_says(customer, "那勐海古树普洱生茶饼现在多少钱")
+    text, images = last_reply(customer)
+    assert "398" in text and "428" not in text, text
+    assert images[-1] == "/static/products/puer-raw-cake.png"
+    assert owner.refused == [] and customer.refused == []
+    english.close()
+    customer.close()

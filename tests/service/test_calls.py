@@ -64,6 +64,7 @@ async def test_p2p_call_connects_and_ends_cleanly_on_the_customers_hang_up(aioht
     call, conversation_id = await start(client, "web-call-p2p", staff)
     invite = (await (await client.get("/api/chat/web-call-p2p/messages?after=0")).json())["messages"][-1]
     assert invite["buttons"][0]["url"] == call["customer_url"]  # the join link reached the customer's chat
+    assert (invite["buttons"][0]["call"], invite["buttons"][0]["ended"]) == (call["call_id"], False)
 
     staff_peer, customer = await both_join(client, call, staff, "web-call-p2p")
     try:
@@ -81,6 +82,9 @@ async def test_p2p_call_connects_and_ends_cleanly_on_the_customers_hang_up(aioht
         line = f"视频通话已结束，通话时长 {duration} 秒。"  # a few seconds: connected, then hung up
         assert [m["text"] for m in seen].count(line) == 1 and seen[-1]["text"] == line  # once, after the invitation
         assert [(m["author"], m["text"]) for m in shown if "通话已结束" in m["text"]] == [("system", line)]
+        reopened = (await (await client.get("/api/chat/web-call-p2p/history")).json())["messages"]
+        joins = [b for m in reopened for b in m["buttons"] or [] if b.get("call") == call["call_id"]]
+        assert [b["ended"] for b in joins] == [True]  # a page opened again shows the used link as ended
     finally:
         await staff_peer.close()
         await customer.close()
