@@ -23,6 +23,7 @@ from web.body import json_object, validated
 from web.keys import SESSIONS, TEMPLATES
 
 CATEGORY_ZH = {category: words[0] for category, words in CATEGORY_WORDS.items()}  # 茶, 茶具, 干果 …
+SHELF = {category: place for place, category in enumerate(CATEGORY_ZH)}  # the list's order: tea first
 
 
 def _product_json(row: Product) -> dict:
@@ -32,8 +33,8 @@ def _product_json(row: Product) -> dict:
 async def list_products(request: web.Request) -> web.Response:
     await require(request, "owner")
     async with request.app[SESSIONS]() as session:
-        rows = (await session.scalars(select(Product).order_by(Product.category, Product.id))).all()
-        products = [_product_json(row) for row in rows]
+        rows = (await session.scalars(select(Product).order_by(Product.id))).all()
+        products = [_product_json(row) for row in sorted(rows, key=lambda row: SHELF.get(row.category, len(SHELF)))]
     return web.json_response({"products": products})
 
 

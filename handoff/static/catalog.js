@@ -55,6 +55,7 @@
     showList();
   }
 
+  const PICTURE_NOTE = $("e-picture-note").textContent;
   function showPicture(url) {
     image = url || "";
     $("e-picture").hidden = !image;
@@ -72,6 +73,7 @@
     }
     $("e-category").value = product.category || "tea";
     $("e-file").value = "";
+    $("e-picture-note").textContent = PICTURE_NOTE;
     showPicture(product.image);
     showError("");
     $("e-title").textContent = current ? current.name : "（新商品）";
@@ -151,7 +153,7 @@
     form.append("file", file);
     $("e-picture-note").textContent = "上传中…";
     const data = await api("POST", "/api/catalog/pictures", form, true).catch(report);
-    $("e-picture-note").textContent = data ? "新图片已上传，保存后生效。" : "JPEG、PNG、WebP 或 GIF，至少 200×200 像素；会自动缩小、转正。";
+    $("e-picture-note").textContent = data ? "新图片已上传，保存后生效。" : PICTURE_NOTE;
     $("e-file").value = "";
     if (data) { showPicture(data.image); showError(""); }
   }
