@@ -32,8 +32,10 @@ class Revisions:
         """The record as stored in a revision (JSON: a price is a string of cents)."""
         return self.form_of(row).model_dump(mode="json")
 
-    def save(self, session: Session, item: BaseModel, author: str, action: str | None = None) -> Any | None:
-        """Create or update one record, keeping a revision; returns the row, or None when nothing changed."""
+    def save(self, session: Session, item: BaseModel, author: str, action: str | None = None,
+             restored_from: int | None = None) -> Any | None:
+        """Create or update one record, keeping a revision; returns the row, or None when nothing changed.
+        A rollback's revision names the one it restored (``restored_from``, kept in its ``after``)."""
         row = session.get(self.model, item.id)
         values, data = item.model_dump(), item.model_dump(mode="json")
         if row is not None:
@@ -54,7 +56,8 @@ class Revisions:
             row.updated_at = utcnow()
         session.add(self.log(**{self.key: item.id}, revision=row.revision, author=author,
                              action=action or ("create" if before is None else "update"),
-                             before=before, after={**data, "revision": row.revision}))
+                             before=before, after={**data, "revision": row.revision,
+                                                   **({"restored_from": restored_from} if restored_from else {})}))
         session.flush()
         return row
 
@@ -94,12 +97,14 @@ class Revisions:
             getattr(self.log, self.key) == record_id, self.log.revision == revision, self.log.after.is_not(None)))
         if target is None:
             raise LookupError(f"{record_id!r} has no revision {revision}")
-        restored = self.form.model_validate({k: v for k, v in target.after.items() if k != "revision"})
+        restored = self.form.model_validate({k: v for k, v in target.after.items() if k in self.form.model_fields})
         # Every field counts as given: a field the old revision predates takes its default, not today's value.
-        return self.save(session, self.form.model_validate(restored.model_dump()), author, action="rollback")
+        return self.save(session, self.form.model_validate(restored.model_dump()), author, action="rollback",
+                         restored_from=revision)
 
 
 def change_json(change: Any) -> dict:
     """A revision as the owner pages show it (who, when, what before and after)."""
     return {"revision": change.revision, "action": change.action, "author": change.author,
-            "at": aware(change.created_at).isoformat(), "before": change.before, "after": change.after}
+            "at": aware(change.created_at).isoformat(), "before": change.before, "after": change.after,
+            "restored_from": (change.after or {}).get("restored_from")}

@@ -335,7 +335,9 @@ def cmd_kb_rollback(settings: Settings, args: argparse.Namespace) -> int:
     with db_session(settings) as session:
         if args.revision is None:
             for change in entry_history(session, args.id):
-                print(f"r{change.revision:<4} {change.created_at:%Y-%m-%d %H:%M} {change.action:<8} {change.author}")
+                restored = (change.after or {}).get("restored_from")
+                print(f"r{change.revision:<4} {change.created_at:%Y-%m-%d %H:%M} {change.action:<8} {change.author}"
+                      + (f"  (restored r{restored})" if restored else ""))
             return 0
         try:
             rollback_entry(session, args.id, args.revision, author=os.environ.get("USER", "cli"))

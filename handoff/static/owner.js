@@ -55,8 +55,8 @@ window.owner = (function () {
   function showHistory(list, revisions, now, { fields, summary, restore }) {
     list.replaceChildren();
     for (const change of revisions.slice().reverse()) {
-      const item = el("li", "第 " + change.revision + " 版 · " + (ACTIONS[change.action] || change.action) + " · " +
-                      change.author + " · " + shopTime(change.at) + " ");
+      const action = change.restored_from ? "恢复第 " + change.restored_from + " 版" : ACTIONS[change.action] || change.action;
+      const item = el("li", "第 " + change.revision + " 版 · " + action + " · " + change.author + " · " + shopTime(change.at) + " ");
       if (change.after) {
         const button = el("button", "恢复到这一版", "link");
         button.addEventListener("click", async () => {

@@ -196,7 +196,7 @@ def test_the_owner_edits_a_product_with_a_photo_and_customers_see_it_at_once_unt
     assert "¥398.00 / 357克/饼" in changed and "¥428.00 / 357克/饼" not in changed
     owner.screenshot(path=tmp_path / "catalog-rollback.png")
     owner.click("#rollback-yes")
-    wait_until(owner, "document.querySelector('#history li') && document.querySelector('#history li').textContent.startsWith('第 3 版 · 恢复')")
+    wait_until(owner, "document.querySelector('#history li') && document.querySelector('#history li').textContent.startsWith('第 3 版 · 恢复第 1 版 · ')")
     assert owner.input_value("#e-price") == "398.00" and owner.input_value("#e-stock") == "50"
     customer_says(customer, "那勐海古树普洱生茶饼现在多少钱")
     text, images = last_reply(customer)

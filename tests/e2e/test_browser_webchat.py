@@ -135,7 +135,7 @@ def test_owner_edits_an_answer_and_the_bot_uses_it_at_once(stack, browser, tmp_p
     owner.locator("#history li", has_text="第 1 版").locator("button", has_text="恢复到这一版").click()
     owner.click("#rollback-yes")
     wait_until(owner, "document.querySelectorAll('#history li').length === 3", timeout=30_000)
-    assert owner.locator("#history li").first.inner_text().startswith("第 3 版 · 恢复")
+    assert owner.locator("#history li").first.inner_text().startswith("第 3 版 · 恢复第 1 版 · ")  # names the one restored
     shown = owner.locator("#history li").first.inner_text().split(" · ")[3].split()[0]  # in the shop's time zone
     shop_now = datetime.now(ZoneInfo("Asia/Shanghai"))
     assert shown in {(shop_now - timedelta(minutes=m)).strftime("%H:%M") for m in range(3)}

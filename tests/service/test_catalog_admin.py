@@ -95,7 +95,8 @@ async def test_an_edit_is_what_the_bot_says_and_recommends_next_and_a_rollback_r
     assert (restored["revision"], restored["price"], restored["description"]) == (3, "398.00", data["description"])
     message, _ = await reply(knowledge, PRICE_QUESTION, "ask_product_info")
     assert "398" in message["text"] and "420" not in message["text"]
-    assert (await product(client, owner, "puer-raw-cake"))["revisions"][-1]["action"] == "rollback"
+    last = (await product(client, owner, "puer-raw-cake"))["revisions"][-1]
+    assert (last["action"], last["restored_from"], last["after"]["restored_from"]) == ("rollback", 1, 1)
 
 
 async def test_a_new_product_gets_a_readable_id_and_the_bot_knows_it_at_once(client):

@@ -80,3 +80,20 @@ def test_kb_quality_scores_both_halves_and_checks_the_test_half(settings, tmp_pa
     assert dev["correct"] >= 0.75 and dev["confidently_wrong"] <= 0.08, dev
     misses = techan(settings, "kb", "quality", "--half", "test", "--misses", timeout=600)
     assert "expected" not in misses.stdout  # the test half's misses are never listed
+
+
+def test_kb_rollback_lists_revisions_and_names_the_one_a_rollback_restored(settings):
+    migrated_demo_shop(settings)
+    from knowledge.files import KBEntryIn
+    from knowledge.store import save_entry
+    from tests.service.conftest import db_session
+    with db_session(settings) as session:
+        save_entry(session, KBEntryIn(id="shipping-fee", topic="shipping", questions=["运费多少"], answer="全部包邮。"),
+                   "laoban")
+        session.commit()
+    assert techan(settings, "kb", "rollback", "shipping-fee", "1").returncode == 0
+    listed = techan(settings, "kb", "rollback", "shipping-fee").stdout.splitlines()
+    words = [line.split() for line in listed]
+    assert [(w[0], w[3]) for w in words] == [("r1", "create"), ("r2", "update"), ("r3", "rollback")]
+    assert (words[0][4], words[1][4]) == ("import", "laoban")  # the rollback's author: $USER, or cli
+    assert listed[2].endswith("  (restored r1)") and "restored" not in listed[0] + listed[1]

@@ -72,6 +72,8 @@ async def test_new_entry_is_answered_at_once_and_revisions_roll_back(client):
 
     response = await client.post("/api/kb/entries/panda-toy/rollback", json={"revision": 1}, headers=owner)
     assert (await response.json())["entry"]["revision"] == 3
+    restored = (await (await client.get("/api/kb/entries/panda-toy", headers=owner)).json())["revisions"][-1]
+    assert (restored["action"], restored["restored_from"]) == ("rollback", 1)  # the new revision names the one
     assert (await top_hit(client, owner, "熊猫玩偶有卖吗"))["answer"] == NEW_ENTRY["answer"]
 
     assert (await client.delete("/api/kb/entries/panda-toy", headers=owner)).status == 200
