@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bot_payload import CATALOG, FAMILY, KB, SHIPPING, UNSURE, HandoffReason
+from handoff import limits
 from handoff.feedback import PREFIX as FEEDBACK_PREFIX
 from handoff.feedback import parse as parse_feedback
 from handoff.states import Event, State, next_state
@@ -91,11 +92,16 @@ def about(message: Message) -> str:
 
 
 async def open_handoff(session: AsyncSession, conversation: Conversation, reason: HandoffReason) -> tuple[Handoff, int]:
-    """Start a handoff episode; returns it and the customer's position in the queue."""
+    """Start a handoff episode; returns it and the customer's position in the queue. From an address that has
+    spent a network limit lately it starts set aside, as the chats that were waiting when the limit tripped."""
     handoff = Handoff(conversation_id=conversation.id, reason=reason,
                       context=await build_context(session, conversation, reason))
     session.add(handoff)
     await session.flush()
+    customer = await session.get(Customer, conversation.customer_id)
+    if reason != HandoffReason.STAFF_TAKEOVER and (
+            limit := await limits.network_limit_spent(session, customer.client_address)):
+        _set_aside(session, handoff, limit)
     return handoff, await queue_position(session, handoff)
 
 
@@ -118,11 +124,15 @@ async def set_aside(session: AsyncSession, address: str, limit: str) -> list[Han
         .join(Customer, Conversation.customer_id == Customer.id)
         .where(Customer.client_address == address, *in_queue()))).all()
     for handoff in waiting:
-        handoff.set_aside = limit
-        session.add(ConversationEvent(conversation_id=handoff.conversation_id, name="set_aside",
-                                      from_state=State.WAITING, to_state=State.WAITING,
-                                      data={"limit": limit, "handoff": handoff.id}))
+        _set_aside(session, handoff, limit)
     return list(waiting)
+
+
+def _set_aside(session: AsyncSession, handoff: Handoff, limit: str) -> None:
+    handoff.set_aside = limit
+    session.add(ConversationEvent(conversation_id=handoff.conversation_id, name="set_aside",
+                                  from_state=State.WAITING, to_state=State.WAITING,
+                                  data={"limit": limit, "handoff": handoff.id}))
 
 
 async def estimated_wait_minutes(session: AsyncSession, position: int) -> int:

@@ -12,14 +12,16 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import Conversation, Customer
+from core.db import Conversation, Customer, Message, aware, utcnow
 from core.language import Say
 from core.limits import Limiter
 from core.settings import Settings
+from handoff.pending import LIMITED
 from handoff.states import State
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ NEW_CUSTOMERS = "new_customers"  # new customers (first messages of new sender i
 # The limits of a whole network: when one is spent, that address's chats still waiting for staff are set aside
 # (Desk.set_aside), so a flood's first requests for staff, made before any limit tripped, leave the queue.
 NETWORK_LIMITS = (ADDRESS, NEW_CUSTOMERS)
+WINDOWS_S = {ADDRESS: 60.0, NEW_CUSTOMERS: 3600.0, CUSTOMER: 60.0}  # what each limit counts over
 
 TOO_FAST_TEXT = Say("您发得有点快，请{wait}后再发。这条消息已经记下了。",
                     "You're sending messages a little fast. Please wait {wait} before sending more; "
@@ -88,9 +91,11 @@ async def admit(limiter: Limiter, settings: Settings, channel: str, customer: st
     """
     checks = []
     if address is not None:
-        checks.append((ADDRESS, f"address:{address}", settings.limit_address_per_minute, 60.0))
-        checks.append((NEW_CUSTOMERS, f"new:{address}", settings.limit_new_customers_per_hour, 3600.0))
-    checks.append((CUSTOMER, f"customer:{channel}:{customer}", settings.limit_customer_per_minute, 60.0))
+        checks.append((ADDRESS, f"address:{address}", settings.limit_address_per_minute, WINDOWS_S[ADDRESS]))
+        checks.append((NEW_CUSTOMERS, f"new:{address}", settings.limit_new_customers_per_hour,
+                       WINDOWS_S[NEW_CUSTOMERS]))
+    checks.append((CUSTOMER, f"customer:{channel}:{customer}", settings.limit_customer_per_minute,
+                   WINDOWS_S[CUSTOMER]))
     for limit, key, count, window_s in checks:
         if limit == NEW_CUSTOMERS and not new_customer:
             continue
@@ -114,3 +119,19 @@ async def handoffs_full(session: AsyncSession, address: str | None, limit: int) 
         select(func.count(func.distinct(Customer.id))).join(Conversation, Conversation.customer_id == Customer.id)
         .where(Customer.client_address == address, Conversation.state == State.WAITING))
     return waiting >= limit
+
+
+async def network_limit_spent(session: AsyncSession, address: str | None) -> str | None:
+    """The network limit ``address`` has spent within that limit's window, read from the messages it kept over
+    it: a chat from there that asks for staff meanwhile is set aside like those waiting when it tripped."""
+    if address is None:
+        return None
+    now = utcnow()
+    kept = (await session.execute(
+        select(Message.payload, Message.created_at).join(Conversation, Message.conversation_id == Conversation.id)
+        .join(Customer, Conversation.customer_id == Customer.id)
+        .where(Customer.client_address == address, Message.delivery_status == LIMITED,
+               Message.created_at >= now - timedelta(seconds=max(WINDOWS_S[limit] for limit in NETWORK_LIMITS)))
+        .order_by(Message.id.desc()).limit(50))).all()
+    return next((limit for payload, at in kept if (limit := (payload or {}).get("limit")) in NETWORK_LIMITS
+                 and aware(at) >= now - timedelta(seconds=WINDOWS_S[limit])), None)

@@ -238,6 +238,36 @@ async def test_a_flood_of_request_human_from_one_address_leaves_only_honest_chat
     assert shown[-2:] == [("还在吗", "received"), ("还在吗", "limited")]
 
 
+async def test_a_chat_from_a_flooding_address_that_asks_for_staff_after_the_limit_tripped_is_set_aside(
+        shop, customers, settings):
+    """The limit trips while none of the address's chats waits for staff (nothing to set aside then); a chat from
+    there that asks for staff within the limit's window starts set aside, so the honest customer is still first.
+    Before, such a handoff joined the queue ahead of them (seen once in an end-to-end run, when a flood's
+    handoffs were made after the limit tripped)."""
+    client, _fake, clock = shop
+    staff = bearer(client, "xiaoli", "staff")
+    flood = [await customers(f"web-late{number}", "203.0.113.77") for number in range(6)]
+    for chat in flood[:5]:
+        assert texts((await chat.say(PUER))[0])[0].startswith("普洱茶")  # answered: nobody waits for staff
+    assert (await flood[5].say(PUER))[0]["limited"] is True  # the sixth new chat this hour: the limit trips
+    late, _ = await flood[0].say("/request_human")
+    assert late["state"] == "waiting"
+    honest = await customers("web-fair", "198.51.100.21")
+    honest_answer, _ = await honest.say("/request_human")
+    assert "第 1 位" in texts(honest_answer)[1]
+    queue = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"]
+    assert [(entry["customer"], entry["set_aside"]) for entry in queue] == [
+        ("web-late0", "new_customers"), ("web-fair", None)]
+
+    clock.now += 3601  # past the hour the limit counts over: a new request for staff queues as any other
+    with db_session(settings) as session:
+        for message in session.scalars(select(Message).where(Message.delivery_status == "limited")):
+            message.created_at = message.created_at.replace(year=message.created_at.year - 1)
+        session.commit()
+    assert "第 2 位" in texts((await flood[1].say("/request_human"))[0])[1]
+
+
+
 async def test_a_chat_the_bot_cannot_answer_still_goes_to_staff_when_its_address_is_full(shop, customers):
     """The limit is on asking for staff; a message the bot could not answer must reach someone."""
     client, fake, _clock = shop
