@@ -38,6 +38,8 @@ TAKEN_OVER = "taken_over"  # between instances only: the side joined again elsew
 # The line both transcripts get when a call ends (the invitation was its start).
 CALL_ENDED = {"video": Say("视频通话已结束，通话时长 {duration}。", "The video call has ended ({duration})."),
               "voice": Say("语音通话已结束，通话时长 {duration}。", "The voice call has ended ({duration}).")}
+CALL_CONNECTED = {"video": Say("视频通话已接通。", "The video call is connected."),
+                  "voice": Say("语音通话已接通。", "The voice call is connected.")}
 NEVER_CONNECTED = {"video": Say("视频通话已结束（没有接通）。", "The video call has ended (it never connected)."),
                    "voice": Say("语音通话已结束（没有接通）。", "The voice call has ended (it never connected).")}
 
@@ -315,6 +317,19 @@ class Calls:
             for track in tracks.values():
                 track.stop()
         log.info("call %s ended: %s", room.call_id, reason)
+
+    async def store_connected(self, room: Room, ms: int, reported_by: str) -> None:
+        """The call's start, once whichever side (and instance) reports media first: kept on the call with the
+        time from the customer's join, and told in the chat, so both transcripts show when it began."""
+        async with self.desk.operation() as session:
+            marked = await session.execute(update(Call).where(Call.id == room.call_id, Call.connected_at.is_(None))
+                                           .values(connected_at=utcnow(), connect_ms=ms))
+            if marked.rowcount != 1:
+                return
+            await self.record_event(session, room, "call_connected", {"connect_ms": ms, "reported_by": reported_by})
+            await self.desk.send_in(session, await session.get(Conversation, room.conversation_id),
+                                    lambda language: Outgoing(CALL_CONNECTED[room.kind].to(language)),
+                                    author="system")
 
     async def _store_end(self, room: Room, reason: str) -> str:
         """Stored once, whichever instance ends it first, with a line in the chat saying how long it lasted;

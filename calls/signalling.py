@@ -178,17 +178,15 @@ async def mark_connected(app: web.Application, room: Room, role: str) -> None:
     if room.connected:
         return
     room.connected = True
-    async with app[SESSIONS]() as session:  # once, though each side may be on its own instance
-        joined = None if "customer" in room.joined_at else (await session.get(Call, room.call_id)).joined_at
-        if joined is not None:  # the customer joined on another instance: when is in the call's row
-            ms = round((utcnow() - aware(joined)).total_seconds() * 1000)
-        else:  # from the customer's join here, else (bridge: staff connect first) from this side's
-            ms = round((time.monotonic() - room.joined_at.get("customer", room.joined_at[role])) * 1000)
-        marked = await session.execute(update(Call).where(Call.id == room.call_id, Call.connected_at.is_(None))
-                                       .values(connected_at=utcnow(), connect_ms=ms))
-        if marked.rowcount == 1:
-            await app[CALLS].record_event(session, room, "call_connected", {"connect_ms": ms, "reported_by": role})
-            await session.commit()
+    joined = None
+    if "customer" not in room.joined_at:
+        async with app[SESSIONS]() as session:
+            joined = (await session.get(Call, room.call_id)).joined_at
+    if joined is not None:  # the customer joined on another instance: when is in the call's row
+        ms = round((utcnow() - aware(joined)).total_seconds() * 1000)
+    else:  # from the customer's join here, else (bridge: staff connect first) from this side's
+        ms = round((time.monotonic() - room.joined_at.get("customer", room.joined_at[role])) * 1000)
+    await app[CALLS].store_connected(room, ms, role)  # once, though each side may be on its own instance
 
 
 STAT_FIELDS = ("rtt_ms", "loss", "bitrate_kbps", "width", "height", "fps")

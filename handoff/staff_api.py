@@ -16,7 +16,7 @@ from core.language import Say
 from handoff.desk import DESK, Forbidden, NotFound, Outgoing, Refused
 from handoff.episodes import current_handoff
 from handoff.hub import HUB
-from handoff.media import MAX_IMAGE_BYTES, store_image
+from web.media import MAX_IMAGE_BYTES, store_image
 from handoff.states import State
 from handoff.transcript import message_json, note_json
 from knowledge.live import KNOWLEDGE

@@ -10,7 +10,6 @@ from aiohttp import web
 from sqlalchemy import select
 
 from core.db import Product
-from handoff.media import media_dir, save_media
 from knowledge.catalog import CATEGORY_WORDS
 from knowledge.files import ProductIn
 from knowledge.gifts import OCCASION_ZH, RECIPIENT_ZH
@@ -21,6 +20,7 @@ from knowledge.store import PRODUCTS, product_history, rollback_product, save_pr
 from web.auth import CSRF, require, require_page
 from web.body import json_object, validated
 from web.keys import SESSIONS, TEMPLATES
+from web.media import media_dir, save_media
 
 CATEGORY_ZH = {category: words[0] for category, words in CATEGORY_WORDS.items()}  # 茶, 茶具, 干果 …
 SHELF = {category: place for place, category in enumerate(CATEGORY_ZH)}  # the list's order: tea first

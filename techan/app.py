@@ -23,7 +23,7 @@ from core.settings import Settings
 from core.status import read_status
 from calls import bridge as call_rooms
 from calls import routes as call_routes
-from handoff import assist, media, metrics, pending, staff_api, staff_tools
+from handoff import assist, metrics, pending, staff_api, staff_tools
 from handoff.channels import telegram, webchat
 from handoff.desk import DESK, Desk
 from handoff.events import BUS, Bus, KnowledgeChanged
@@ -35,7 +35,7 @@ from handoff.turns import CustomerTurns
 from knowledge import admin, catalog_admin
 from knowledge.live import ANNOUNCE_KNOWLEDGE_CHANGE, KNOWLEDGE, LIVE_KNOWLEDGE, knowledge_lifecycle
 from knowledge.service import Knowledge
-from web import login, staff_accounts
+from web import login, media, staff_accounts
 from web.body import json_object
 from web.errors import json_errors
 from web.guards import body_limits, security_headers

@@ -102,7 +102,7 @@
         if (p.reason) body.appendChild(el("div", "reason", p.reason));
         card.appendChild(body);
         // Tapping a card asks about that product, so follow-ups ("能放多久？") know what "it" is.
-        if (p.id) card.addEventListener("click", () => submit(p.name, "/ask_product_info" + JSON.stringify({ product: p.id })));
+        if (p.id) card.addEventListener("click", () => { if (!inFlight) submit(p.name, "/ask_product_info" + JSON.stringify({ product: p.id })); });
         grid.appendChild(card);
       }
       item.appendChild(grid);
@@ -333,7 +333,9 @@
   // While a message is on its way (or the shop asked to wait), the send button and the quick questions rest,
   // so a double tap sends once.
   const suggestions = document.querySelectorAll("#suggestions button");
+  let inFlight = false;  // a message is on its way: a second tap on a card or quick question sends nothing
   function sending(busy) {
+    inFlight = busy;
     send.disabled = busy;
     suggestions.forEach((button) => { button.disabled = busy; });
   }

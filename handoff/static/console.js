@@ -84,7 +84,6 @@
     const fresh = known === null ? [] : waiting.filter((h) => !known.has(h.id));
     known = new Set(handoffs.map((h) => h.id));
     if (!fresh.length) return;
-    window.techanAnnounced = (window.techanAnnounced || 0) + fresh.length;
     chime();
     if ("Notification" in window && Notification.permission === "granted") {
       const first = fresh[0];

@@ -16,6 +16,29 @@ from tests.stack import shop_env
 
 PASSWORD = "long enough password"
 NO_LIVE_UPDATES = "window.WebSocket = class { constructor() {} close() {} send() {} };"
+# What the console asks of the browser, written down: the desktop notifications it shows (permission asked on a
+# click, granted here) and the tones it starts, on top of the browser's own audio.
+ALERTS_NOTED = """
+window.noted = { notifications: [], asked: 0, tones: 0 };
+window.Notification = class {
+  constructor(title, options) { window.noted.notifications.push({ title, body: (options || {}).body }); }
+  static requestPermission() { window.noted.asked += 1; window.Notification.permission = "granted";
+                               return Promise.resolve("granted"); }
+};
+window.Notification.permission = "default";
+const RealAudio = window.AudioContext;
+window.AudioContext = function () {
+  const audio = new RealAudio();
+  const oscillator = audio.createOscillator.bind(audio);
+  audio.createOscillator = () => {
+    const tone = oscillator();
+    const start = tone.start.bind(tone);
+    tone.start = (...args) => { window.noted.tones += 1; return start(...args); };
+    return tone;
+  };
+  return audio;
+};
+"""
 
 
 def watch_policy(page) -> list[str]:
@@ -26,8 +49,9 @@ def watch_policy(page) -> list[str]:
     return refused
 
 
-def staff_console(browser, stack, *, live: bool = True, role: str = "staff"):
-    """A new staff member (or owner) signed in to the console (1366×900); ``live=False``: no pushed updates."""
+def staff_console(browser, stack, *, live: bool = True, role: str = "staff", alerts_noted: bool = False):
+    """A new staff member (or owner) signed in to the console (1366×900); ``live=False``: no pushed updates;
+    ``alerts_noted``: the desktop notifications and tones the page makes are kept in ``window.noted``."""
     name = f"{role}{uuid.uuid4().hex[:6]}"
     subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", role, "--password", PASSWORD],
                    env=shop_env(stack.data_dir), check=True, capture_output=True)
@@ -35,6 +59,8 @@ def staff_console(browser, stack, *, live: bool = True, role: str = "staff"):
     page.refused = watch_policy(page)
     if not live:
         page.add_init_script(NO_LIVE_UPDATES)
+    if alerts_noted:
+        page.add_init_script(ALERTS_NOTED)
     page.goto(stack.app_url + "/console")
     page.fill("input[name=name]", name)
     page.fill("input[name=password]", PASSWORD)
@@ -61,8 +87,11 @@ def customer_says(page, text: str) -> None:
 
 
 def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path):
-    console, me = staff_console(browser, stack)
+    console, me = staff_console(browser, stack, alerts_noted=True)
     assert console.locator("#reply").is_hidden() and console.locator("#tools").is_hidden()  # no chat selected
+    for _ in range(2):  # the first click asks for desktop notifications; later ones do not ask again
+        console.locator("#queue-count").click()
+    assert console.evaluate("window.noted.asked") == 1
     assert not console.title().startswith("(")
 
     customer = customer_page(browser, stack)
@@ -82,7 +111,10 @@ def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path
     entry = console.locator("#queue li", has_text=marker)
     entry.wait_for(timeout=30_000)  # pushed over the WebSocket, no reload
     wait_until(console, "document.title.startsWith('(')", timeout=30_000)  # the count in the tab title
-    assert console.evaluate("window.techanAnnounced") >= 1  # and the tone / desktop notification with it
+    wait_until(console, "window.noted.notifications.length >= 1")  # a desktop notification, and a tone with it
+    note = console.evaluate("window.noted.notifications.at(-1)")
+    assert note["title"].startswith("新的转人工 · ") and note["body"].startswith("顾客要人工"), note
+    assert console.evaluate("window.noted.tones") >= 1
     late, _colleague = staff_console(browser, stack, live=False)  # a colleague whose page will not refresh
     late.locator("#queue li", has_text=marker).wait_for(timeout=30_000)
 
@@ -96,8 +128,11 @@ def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path
     transcript = console.locator("#transcript")
     assert "/request" not in transcript.inner_text() and "/inform" not in transcript.inner_text()
     assert console.locator("#transcript .tapped", has_text=title).count() == 1  # the button's title, not its payload
-    cards = console.locator("#transcript .card")
-    assert cards.count() >= 1 and re.search(r"\d+元", cards.first.inner_text())
+    cards = console.locator("#transcript .card")  # the gifts the customer was shown: picture, name, price
+    assert cards.locator("strong").all_inner_texts()[:3] == customer.locator(".msg.bot .product .name").all_inner_texts()[:3]
+    assert all(re.fullmatch(r"\d+(\.\d+)?元", price) for price in cards.locator(".price").all_inner_texts()[:3])
+    wait_until(console, "[...document.querySelectorAll('#transcript .card img')].slice(0, 3)"
+                        ".every((i) => i.complete && i.naturalWidth > 0)")
     first_time = console.locator("#transcript .who").first.inner_text().split(" · ")[-1]
     shop_now = datetime.now(ZoneInfo("Asia/Shanghai"))  # the shop's time zone, not the browser's (UTC here)
     assert first_time in {(shop_now - timedelta(minutes=m)).strftime("%H:%M") for m in range(3)}
@@ -113,6 +148,9 @@ def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path
     console.locator(".notice.ok", has_text="已发给顾客：内蒙古风干牛肉干").wait_for(timeout=10_000)
     wait_until(customer, "[...document.querySelectorAll('.msg.staff .product .name')].some("
                          "(n) => n.textContent === '内蒙古风干牛肉干')", timeout=30_000)
+    pushed = console.locator("#transcript li.staff").last  # in the console too, under the author's name
+    pushed.locator(".card strong", has_text="内蒙古风干牛肉干").wait_for(timeout=30_000)
+    assert pushed.locator(".who").inner_text().startswith(f"店员 {me} · ")
 
     # the page stays put: the header and the chat title do not scroll away with a long transcript
     assert console.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight + 1")

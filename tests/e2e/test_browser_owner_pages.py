@@ -169,12 +169,17 @@ def test_the_owner_edits_a_product_with_a_photo_and_customers_see_it_at_once_unt
     assert owner.inner_text("#e-error") == "请填写价格（0 或以上的数字）"  # in Chinese, in the page
     owner.fill("#e-price", "428")
     owner.fill("#e-stock", "7")
+    owner.uncheck('input[name="recipients"][value="elder"]')
+    owner.fill("#e-tags", owner.input_value("#e-tags") + "，限量")
     owner.click("#e-save")
     wait_until(owner, "document.querySelector('#history li') && document.querySelector('#history li').textContent.startsWith('第 2 版')")
     row = owner.locator("#products tbody tr.active")
     assert "¥428.00" in row.inner_text() and row.locator("td").nth(4).inner_text() == "7"
     assert row.locator("img").get_attribute("src") == uploaded
     owner.screenshot(path=tmp_path / "catalog-saved.png")
+    stored = owner.evaluate("fetch('/api/catalog/products/puer-raw-cake').then((response) => response.json())")
+    assert "elder" not in stored["product"]["recipients"] and "teacher" in stored["product"]["recipients"]
+    assert stored["product"]["tags"][-1] == "限量" and stored["product"]["image"] == uploaded
 
     customer = customer_page(browser, stack)
     customer_says(customer, "勐海古树普洱生茶饼多少钱")

@@ -450,8 +450,19 @@ def test_gift_cards_sit_side_by_side_in_a_row_that_scrolls_on_a_phone(stack, bro
     assert row.evaluate("r => r.scrollWidth > r.clientWidth")  # the third card waits to the right, scrolled to
     assert boxes[1]["x"] < 390  # the second in view beside the first
     page.screenshot(path=tmp_path / "gift-cards-phone.png")
+    first = [card.get_attribute("data-product-id") for card in row.locator(".product").all()]
+
+    page.locator(".msg.bot .buttons button", has_text="换一批").last.click()  # three others, none shown before
+    wait_until(page, "document.querySelectorAll('.msg.bot .products').length === 2", timeout=30_000)
+    row = page.locator(".msg.bot .products").last
+    others = [card.get_attribute("data-product-id") for card in row.locator(".product").all()]
+    assert len(others) == 3 and not set(others) & set(first), (first, others)
+    page.screenshot(path=tmp_path / "gift-cards-others.png")
+
     name = row.locator(".product .name").first.inner_text()
     before = page.locator(".msg.bot").count()
-    row.locator(".product").first.click()  # still asks about that product
+    row.locator(".product").first.dblclick()  # a double tap still asks about that product, once
     wait_until(page, f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
-    assert page.locator(".msg.me").last.inner_text() == name
+    page.wait_for_timeout(1000)
+    assert page.locator(".msg.me").all_inner_texts()[-2:] == ["换一批", name]
+    assert page.locator(".msg.bot").count() == before + 1

@@ -81,7 +81,9 @@ async def test_p2p_call_connects_and_ends_cleanly_on_the_customers_hang_up(aioht
         duration = call_duration_s(ended)
         line = f"视频通话已结束，通话时长 {duration} 秒。"  # a few seconds: connected, then hung up
         assert [m["text"] for m in seen].count(line) == 1 and seen[-1]["text"] == line  # once, after the invitation
-        assert [(m["author"], m["text"]) for m in shown if "通话已结束" in m["text"]] == [("system", line)]
+        assert [(m["author"], m["text"]) for m in shown if "通话已" in m["text"]] == [
+            ("system", "视频通话已接通。"), ("system", line)]  # its start and its end with the length, once each
+        assert [m["text"] for m in seen if "通话已" in m["text"]] == ["视频通话已接通。", line]
         reopened = (await (await client.get("/api/chat/web-call-p2p/history")).json())["messages"]
         joins = [b for m in reopened for b in m["buttons"] or [] if b.get("call") == call["call_id"]]
         assert [b["ended"] for b in joins] == [True]  # a page opened again shows the used link as ended

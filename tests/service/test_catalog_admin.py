@@ -10,6 +10,7 @@ from PIL import Image
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.gifts import ActionRecommendGifts
+from knowledge.gifts import NON_FOOD, dietary_needs, recommend
 from knowledge.live import KNOWLEDGE
 from tests.service.test_actions import tracker
 from tests.service.test_answers import reply
@@ -34,8 +35,7 @@ def editable(data: dict, **changes) -> dict:
 async def gifts(knowledge) -> list[str]:
     dispatcher = CollectingDispatcher()
     await ActionRecommendGifts(knowledge).run(dispatcher, tracker(
-        "过年送长辈，五百以内", "request_gift", [("recipient", "elder"), ("occasion", "spring_festival"),
-                                        ("budget", "五百以内")]), {})
+        "过年送长辈，五百以内", "request_gift", [("recipient", "elder"), ("occasion", "spring_festival"), ("budget", "五百以内")]), {})
     return [card["id"] for card in dispatcher.messages[1]["custom"]["products"]]
 
 
@@ -97,6 +97,33 @@ async def test_an_edit_is_what_the_bot_says_and_recommends_next_and_a_rollback_r
     assert "398" in message["text"] and "420" not in message["text"]
     last = (await product(client, owner, "puer-raw-cake"))["revisions"][-1]
     assert (last["action"], last["restored_from"], last["after"]["restored_from"]) == ("rollback", 1, 1)
+
+
+async def test_who_a_product_suits_and_its_tags_decide_the_gift_picks_from_the_next_request(client):
+    """Unticking 长辈 takes a product out of gifts for elders; tagging one 无糖 lets it be offered to a diabetic."""
+    owner = bearer(client, "laoban", "owner")
+    knowledge = client.server.app[KNOWLEDGE]
+    picked = await gifts(knowledge)
+    data = (await product(client, owner, picked[0]))["product"]
+    assert "elder" in data["recipients"]
+    recipients = [r for r in data["recipients"] if r != "elder"]
+    await client.put(f"/api/catalog/products/{picked[0]}", headers=owner, json=editable(data, recipients=recipients))
+    assert picked[0] not in await gifts(knowledge)
+
+    def for_a_diabetic_elder() -> set[str]:  # every product the bot could offer, not only its top three
+        return {r.product.id for r in recommend(knowledge.catalog, "elder", "spring_festival", k=100,
+                                                needs=dietary_needs("他有糖尿病"))}
+    sweet = next(p for p in knowledge.catalog.products.values() if "elder" in p.recipients and p.stock
+                 and p.category not in NON_FOOD and not {"无糖", "不加糖"} & set(p.tags))
+    assert sweet.id not in for_a_diabetic_elder()
+    data = (await product(client, owner, sweet.id))["product"]
+    await client.put(f"/api/catalog/products/{sweet.id}", headers=owner,
+                     json=editable(data, tags=[*data["tags"], "无糖"], occasions=["spring_festival"],
+                                   description="无糖配方，木糖醇代替蔗糖。"))
+    stored = (await product(client, owner, sweet.id))["product"]
+    assert (stored["tags"][-1], stored["occasions"], stored["description"]) == (
+        "无糖", ["spring_festival"], "无糖配方，木糖醇代替蔗糖。")
+    assert sweet.id in for_a_diabetic_elder()
 
 
 async def test_a_new_product_gets_a_readable_id_and_the_bot_knows_it_at_once(client):

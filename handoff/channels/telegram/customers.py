@@ -29,7 +29,7 @@ from handoff.states import State
 from handoff import limits
 from handoff.channels.telegram.channel import CHANNEL, TelegramChannel, channel_of, show
 from handoff.channels.telegram.sending import TITLE_MARK, reply_sends
-from handoff.media import image_kind, save_media
+from web.media import image_kind, save_media
 from handoff.router import EMOJI_TEXT, Reply
 
 log = logging.getLogger(__name__)
