@@ -137,6 +137,7 @@
         }
         const button = el("button", null, b.title);
         button.type = "button";
+        if (b.payload === "/cancel") button.classList.add("leave-queue");
         button.addEventListener("click", () => {
           row.querySelectorAll("button").forEach((x) => { x.disabled = true; });
           submit(b.title, b.payload);
@@ -276,6 +277,8 @@
     }
     awaitingBot = Boolean(data.pending);
     currentState = data.state;
+    // 取消 only means something while waiting: once staff joined (or the chat went back to the bot) it goes.
+    if (data.state !== "waiting") list.querySelectorAll(".leave-queue").forEach((button) => { button.hidden = true; });
     status.textContent = STATES[data.state] || "";
     listen();
     return data.state;

@@ -155,6 +155,7 @@ def test_customer_sees_staff_replies_and_rates_the_service(stack, page, tmp_path
     page.fill("#input", "转人工")
     page.press("#input", "Enter")
     wait_until(page, "document.getElementById('status').textContent.includes('转接')", timeout=30_000)
+    assert page.locator(".msg.bot .buttons button", has_text="取消").last.is_visible()  # while waiting
     token = staff_token(stack, name=name)
     renamed = subprocess.run([sys.executable, "-m", "techan", "staff", "rename", name, "小李"],
                              env=stack.env, capture_output=True, text=True)
@@ -172,6 +173,7 @@ def test_customer_sees_staff_replies_and_rates_the_service(stack, page, tmp_path
     assert "店员 小李 已接入，为您服务。" in bot_messages(page)
     assert page.locator(".msg.staff").all_inner_texts() == ["店员 小李\n<b>您好</b>，我是店员小李"]
     assert page.locator(".msg.staff .from").inner_text() == "店员 小李"
+    assert not any(button.is_visible() for button in page.locator(".msg.bot .buttons button", has_text="取消").all())
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=tmp_path / "staff-joined.png")
     call(stack.app_url, "POST", f"/api/conversations/{handoff['conversation_id']}/resolve", token)
