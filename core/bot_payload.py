@@ -58,6 +58,15 @@ def ask_human_button(language: str) -> dict[str, str]:
     return {"title": ASK_HUMAN.to(language), "payload": ASK_HUMAN_PAYLOAD}
 
 
+ASK_PRODUCT = Say("问问这个", "Ask about this")
+
+
+def ask_product_button(product_id: str, language: str) -> dict[str, str]:
+    """Under a product card where the card itself cannot be tapped (Telegram): asks about that product, as a
+    tap on the web chat's card does."""
+    return {"title": ASK_PRODUCT.to(language), "payload": f'/ask_product_info{{"product": "{product_id}"}}'}
+
+
 def custom_payload(*, meta: dict[str, Any] | None = None, products: list[dict[str, Any]] | None = None,
                    handoff: HandoffReason | None = None) -> dict[str, Any]:
     """What an action puts in ``json_message``."""

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from core.bot_payload import ask_product_button
+
 @dataclass(frozen=True)
 class ProductRecord:
     id: str
@@ -54,13 +56,20 @@ class ProductRecord:
                 reason = re.split(r"(?<=[.!?])\s", self.description_en, maxsplit=1)[0].rstrip(".")
             else:
                 reason = self.description.split("。")[0]
-        return {"id": self.id, "name": name, "price": float(self.price), "image": self.image, "reason": reason}
+        price_text = f"¥{self.price_number}" if language == "en" else f"{self.price_number}元"  # as answers write it
+        return {"id": self.id, "name": name, "price": float(self.price), "price_text": price_text,
+                "image": self.image, "reason": reason, "ask": ask_product_button(self.id, language)}
+
+    @property
+    def price_number(self) -> str:
+        """The price as the shop writes it: 458, or 45.50 when it has fen."""
+        return f"{self.price:.0f}" if self.price == int(self.price) else f"{self.price:.2f}"
 
     def fields(self, language: str = "zh") -> dict[str, str]:
         """Values for ``{placeholders}`` in KB answers; English ones fall back to the Chinese text."""
         values = {
             "name": self.name, "name_en": self.name_en, "region": self.region,
-            "price": f"{self.price:.0f}" if self.price == int(self.price) else f"{self.price:.2f}",
+            "price": self.price_number,
             "unit": self.unit, "shelf_life": self.shelf_life, "storage": self.storage,
             "weight": f"{self.weight_g}克", "category": self.category, "description": self.description,
             "vacuum_packing": "可以免费真空包装" if self.vacuum_packing else "不提供真空包装",

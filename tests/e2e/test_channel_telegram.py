@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import time
 
 from tests.fake_telegram import FakeBotAPI
@@ -56,13 +57,27 @@ def test_a_conversation_with_buttons(stack, telegram):
 
 
 def test_a_gift_recommendation_comes_as_photos_and_more_like_this_shows_others(stack, telegram):
+    """Three cards, each a photo with its price as the shop writes it and its own 问问这个; the reply's buttons
+    on a message of their own after them (not under the third card); 换一批 shows three others."""
     customer = next(_customers)
     before = say(telegram, customer, "想给爸妈买点过年送的，三百左右")
     photos = wait_for(lambda: (lambda p: p if len(p) >= 3 else None)(sent_to(telegram, customer, "sendPhoto")))
-    assert all(p["photo"]["file"].endswith(".png") for p in photos)
-    assert all("¥" in p["caption"] and p["parse_mode"] == "MarkdownV2" for p in photos)
-    more = next(b for row in photos[-1]["reply_markup"]["inline_keyboard"] for b in row if b["text"] == "换一批")
-    telegram.call(lambda api: api.press(customer, photos[-1]["_result"], more["callback_data"]))
+    assert all(p["photo"]["file"].endswith(".png") and p["parse_mode"] == "MarkdownV2" for p in photos)
+    assert all(re.search(r"  \d+元\n", p["caption"]) for p in photos), [p["caption"] for p in photos]
+    asks = [[b for row in p["reply_markup"]["inline_keyboard"] for b in row] for p in photos]
+    assert [[b["text"] for b in buttons] for buttons in asks] == [["问问这个"]] * 3
+    assert len({b[0]["callback_data"] for b in asks}) == 3
+    shared = wait_for(lambda: next((m for m in sent_to(telegram, customer, "sendMessage")[before:]
+                                    if m.get("reply_markup") and m["text"] == "👇"), None))
+    more = next(b for row in shared["reply_markup"]["inline_keyboard"] for b in row if b["text"] == "换一批")
+    telegram.call(lambda api: api.press(customer, shared["_result"], more["callback_data"]))
     again = wait_for(lambda: (lambda p: p[3:] if len(p) >= 6 else None)(sent_to(telegram, customer, "sendPhoto")))
     assert not {p["caption"] for p in photos} & {p["caption"] for p in again}
     assert before == 0
+
+    name = again[1]["caption"].split("*")[1].replace("\\", "")  # the second card's name, unescaped
+    ask = again[1]["reply_markup"]["inline_keyboard"][0][0]
+    asked = len(sent_to(telegram, customer, "sendMessage"))
+    telegram.call(lambda api: api.press(customer, again[1]["_result"], ask["callback_data"]))
+    answer = wait_for(lambda: sent_to(telegram, customer, "sendMessage")[asked:])
+    assert name in answer[0]["text"], (name, answer[0]["text"])  # about that product

@@ -52,15 +52,20 @@ def test_long_answers_are_split_at_telegram_limits():
     assert "".join(parts).replace("\n", "") == text.replace("\n", "")
 
 
-def test_long_button_payloads_travel_as_their_title():
+def test_long_button_payloads_travel_by_a_key_of_their_own():
+    """Two long suggestions used to share one mark, so pressing the second sent the first one's text."""
     short = {"title": "⭐⭐⭐⭐⭐", "payload": '/rate{"score": 5}'}
-    long = {"title": "普洱熟茶饼开封以后放在什么地方保存比较好呢，要不要放冰箱", "payload":
-            "普洱熟茶饼开封以后放在什么地方保存比较好呢，要不要放冰箱"}
+    long = [{"title": question, "payload": question} for question in (
+        "普洱熟茶饼开封以后放在什么地方保存比较好呢，要不要放冰箱", "普洱生茶饼开封以后放在什么地方保存比较好呢，要不要放冰箱")]
     assert callback_data(short) == '/rate{"score": 5}'
-    assert callback_data(long) == TITLE_MARK
+    keys = [callback_data(button) for button in long]
+    assert all(key.startswith(TITLE_MARK) and len(key.encode()) <= 64 for key in keys) and keys[0] != keys[1]
+    assert keys == [callback_data(button) for button in long]  # the same payload, the same key
 
 
 def test_product_captions_escape_markdown():
     caption = product_caption({"name": "和田骏枣_特级*礼盒", "price": 88.0, "reason": "适合送父母 (新疆)."})
     assert caption.startswith("*和田骏枣\\_特级\\*礼盒*")
-    assert "\\(新疆\\)\\." in caption and "¥88\\.0" in caption
+    assert "\\(新疆\\)\\." in caption and "¥88\n" in caption  # not ¥88.0 (a card stored before price_text)
+    assert "458元" in product_caption({"name": "金华火腿礼盒", "price": 458.0, "price_text": "458元"})  # as answers say
+    assert "¥45\\.5" in product_caption({"name": "x", "price": 45.5})

@@ -262,7 +262,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query.data.startswith("lang:"):
         await set_language(update, context, query.data.removeprefix("lang:"))
         return
-    text = pressed.text if query.data == TITLE_MARK and pressed else query.data
+    text = pressed.text if query.data.startswith(TITLE_MARK) and pressed else query.data
     await route(update, context, text)
 
 

@@ -5,6 +5,7 @@ again later, or it has failed). The waiting itself is the outbox's (outbox.py), 
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,13 +83,16 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     return [*parts, text] if text else parts
 
 
-TITLE_MARK = "t:"  # callback data meaning "the button's own title is the message"
+TITLE_MARK = "t:"  # callback data meaning "the button's own title is the message", with the payload's key
 
 
 def callback_data(button: dict[str, str]) -> str:
-    """Telegram allows 64 bytes of callback data; longer payloads (KB questions) travel as the title."""
+    """Telegram allows 64 bytes of callback data; a longer payload (a KB question) travels as a short key of it,
+    which names its own button in the keyboard (whose title is the message), whatever the buttons' order."""
     payload = button.get("payload") or button.get("title", "")
-    return payload if len(payload.encode()) <= 64 else TITLE_MARK
+    if len(payload.encode()) <= 64:
+        return payload
+    return TITLE_MARK + hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def inline_button(button: dict[str, Any]) -> InlineKeyboardButton:
@@ -112,7 +116,9 @@ def keyboard(buttons: list[dict[str, Any]],
 
 def product_caption(product: dict[str, Any]) -> str:
     """A product card's caption in MarkdownV2, every piece of shop text escaped."""
-    name, price = str(product.get("name", "")), f"¥{product.get('price', '')}"
+    price = product.get("price")
+    shown = product.get("price_text") or (f"¥{price:g}" if isinstance(price, int | float) else f"¥{price or ''}")
+    name, price = str(product.get("name", "")), str(shown)
     lines = [f"*{escape_markdown(name, version=2)}*  {escape_markdown(price, version=2)}"]
     if product.get("reason"):
         lines.append(escape_markdown(str(product["reason"]), version=2))
@@ -131,8 +137,11 @@ def local_file(url: str | None, media_dir: Path) -> Path | None:
 
 def reply_sends(bot: Bot, chat_id: int | str, data: dict[str, Any], media_dir: Path,
                 thread_id: int | None = None) -> list[Send]:
-    """One reply as its Bot API calls, in order: a picture, text (split at the limit), product cards as
-    photos; buttons go on the last piece. A delivery that fails part-way resumes at the first call not made."""
+    """One reply as its Bot API calls, in order: a picture, text (split at the limit), product cards as photos,
+    each with its own 问问这个. The reply's buttons go on its last text (a knowledge answer's 有用 / 没用 under
+    the answer), or, with cards and no text (gifts: 换一批, 找店员帮挑), on a message of their own after the
+    cards, so they never read as the last card's. A delivery that fails part-way resumes at the first call
+    not made."""
     text, buttons, products = data.get("text") or "", data.get("buttons") or [], data.get("products") or []
     buttons_markup = keyboard(buttons, data.get("feedback"))
     parts = split_text(text)
@@ -144,17 +153,16 @@ def reply_sends(bot: Bot, chat_id: int | str, data: dict[str, Any], media_dir: P
         last = not parts and not products
         sends.append(functools.partial(photo, upload(picture), reply_markup=buttons_markup if last else None))
     for index, part in enumerate(parts):
-        markup = buttons_markup if index == len(parts) - 1 and not products else None
-        sends.append(functools.partial(message, part, reply_markup=markup))
-    for index, product in enumerate(products):
-        markup = buttons_markup if index == len(products) - 1 else None
+        sends.append(functools.partial(message, part, reply_markup=buttons_markup if index == len(parts) - 1 else None))
+    for product in products:
+        markup = keyboard([product["ask"]]) if isinstance(product.get("ask"), dict) else None
         image, caption = local_file(product.get("image"), media_dir), product_caption(product)
         if image is not None:
             sends.append(functools.partial(photo, upload(image), caption=caption, parse_mode="MarkdownV2",
                                            reply_markup=markup))
         else:
             sends.append(functools.partial(message, caption, parse_mode="MarkdownV2", reply_markup=markup))
-    if buttons_markup and not sends:
+    if buttons_markup and not parts and (products or not sends):
         sends.append(functools.partial(message, BUTTONS_ONLY_TEXT, reply_markup=buttons_markup))
     return sends
 
