@@ -36,7 +36,7 @@ from handoff.channels.telegram.customers import (
     on_start, on_sticker, on_text, on_unknown_command,
 )
 from handoff.channels.telegram.outbox import Outbox
-from handoff.channels.telegram.staff_group import on_staff_claim, on_staff_reply
+from handoff.channels.telegram.staff_group import on_staff_claim, on_staff_reply, on_staff_resolve
 from handoff.desk import DESK
 from handoff.events import BUS
 from handoff.leases import Lease
@@ -93,9 +93,10 @@ def build_application(settings: Settings, channel: TelegramChannel) -> Applicati
     application.add_handler(CommandHandler("language", on_language, filters=private))
     application.add_handler(MessageHandler(private & filters.COMMAND, on_unknown_command))
     application.add_handler(CallbackQueryHandler(on_staff_claim, pattern=r"^claim:\d+$"))
+    application.add_handler(CallbackQueryHandler(on_staff_resolve, pattern=r"^resolve:\d+$"))
     application.add_handler(CallbackQueryHandler(on_button))
-    if staff is not None:
-        application.add_handler(MessageHandler(staff & filters.TEXT & ~filters.COMMAND, on_staff_reply))
+    if staff is not None:  # text to the customer, and /resolve (commands too: a group's /resolve@bot)
+        application.add_handler(MessageHandler(staff & filters.TEXT, on_staff_reply))
     application.add_handler(MessageHandler(private & filters.TEXT, on_text))
     application.add_handler(MessageHandler(private & (filters.PHOTO | filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE
                                                       | filters.AUDIO | filters.Document.ALL), on_media))

@@ -191,7 +191,8 @@ class Outbox:
             await self._passing(chat)
             return True
         del self.passing[chat]
-        return staff_group_chat and delivers and await staff_group.announce_next(self, self.clock())
+        return staff_group_chat and delivers and (await staff_group.announce_next(self, self.clock())
+                                                  or await staff_group.refresh_next(self))
 
     async def call(self, chat: str, send: Send) -> Any:
         """One Bot API call within the bot's budget (and the group's, for a group): Telegram's limits kept

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -23,10 +24,11 @@ from telegram.constants import MessageLimit
 from telegram.ext import ContextTypes
 
 from core.accounts import Principal, hash_password
-from core.db import Conversation, Customer, Handoff, StaffAccount
+from core.bot_payload import REASON_LABELS
+from core.db import Conversation, Customer, Handoff, StaffAccount, utcnow
 from handoff.channels.telegram.channel import TelegramChannel, channel_of, show
 from handoff.channels.telegram.sending import after_failure, chat_wait, is_due
-from handoff.desk import Outgoing, Refused
+from handoff.desk import Forbidden, Outgoing, Refused
 from handoff.episodes import in_queue
 
 if TYPE_CHECKING:
@@ -39,6 +41,10 @@ CARD, THREAD = "telegram_card", "telegram_thread"  # handoff.context: the card's
 PLACE = "telegram_place"  # handoff.context: its own topic, the general thread (over the budget), or "plain" (no topics)
 FORUM_RECHECK_S = 600.0  # how long whether the group has topics is believed (an admin may turn them on)
 OVER_TOPIC_BUDGET = "（新话题已达每分钟上限，这位顾客就在这里：回复这条消息即可发给顾客。）"
+SHOWS = "telegram_card_shows"  # handoff.context: what the card says of the chat now (waiting, claimed, …)
+RECENT_CARDS_DAYS = 7  # cards older than this are left as they are
+CLOSED_TEXT = "这个对话已经结束，顾客不会收到这条消息。顾客再找店员时，会回到这个话题。"
+RESOLVE_WORDS = ("/resolve", "已解决", "结束服务")
 
 
 def is_staff_chat(update: Update, channel: TelegramChannel) -> bool:
@@ -59,7 +65,7 @@ async def unannounced(session: AsyncSession) -> list[tuple[Handoff, Customer]]:
 async def announcement_times(session: AsyncSession) -> list[float]:
     """When each announcement still to make falls due (0: now), for the outbox's round."""
     return [float(handoff.context.get(ANNOUNCING, {}).get("retry_at", 0.0))
-            for handoff, _customer in await unannounced(session)]
+            for handoff, _customer in await unannounced(session)] + [0.0 for _ in await stale_cards(session)]
 
 
 async def announce_next(outbox: Outbox, now: float) -> bool:
@@ -71,10 +77,13 @@ async def announce_next(outbox: Outbox, now: float) -> bool:
         if due is None:
             return False
         handoff, customer = due
-        handoff_id, context = handoff.id, dict(handoff.context)
-        title = f"{customer.name or customer.external_id} · #{handoff.conversation_id}"[:128]
-        text = (f"新的转人工 #{handoff.conversation_id}（{context.get('reason')}）\n顾客：{customer.name or '—'}"
-                f"（{customer.channel}）\n{context.get('summary') or ''}\n在这里回复（回复这条消息）即可发给顾客。")
+        handoff_id, context, customer_id = handoff.id, dict(handoff.context), customer.id
+        title = f"{customer.name or customer.external_id}"[:128]
+        text = card_text(handoff, customer)
+        if PLACE not in context and THREAD not in context:  # one topic per customer, whatever the handoff
+            earlier = await customers_topic(session, customer_id, handoff_id)
+            if earlier is not None:
+                context.update({PLACE: "topic", THREAD: earlier})
     try:
         await announce(outbox, handoff_id, context, title, text)
     except Exception as exc:
@@ -110,11 +119,11 @@ async def announce(outbox: Outbox, handoff_id: int, context: dict[str, Any], tit
             thread_id = topic.message_thread_id
         context[THREAD] = thread_id
         await note(channel, handoff_id, {THREAD: thread_id})
-    claim = InlineKeyboardMarkup([[InlineKeyboardButton("认领 Claim", callback_data=f"claim:{handoff_id}")]])
     card = await outbox.call(chat, functools.partial(
         bot.send_message, chat, f"{text}\n{OVER_TOPIC_BUDGET}" if context[PLACE] == "general" else text,
-        message_thread_id=context[THREAD], reply_markup=claim))
-    await note(channel, handoff_id, {CARD: card.message_id})
+        message_thread_id=context[THREAD], reply_markup=card_buttons(handoff_id, "waiting")))
+    await note(channel, handoff_id, {CARD: card.message_id, SHOWS: "waiting", PLACE: context[PLACE],
+                                     THREAD: context[THREAD]})
 
 
 async def has_topics(outbox: Outbox) -> bool:
@@ -125,6 +134,82 @@ async def has_topics(outbox: Outbox) -> bool:
                                                                                outbox.channel.staff_chat))
         checked = outbox.staff_topics = (bool(chat.is_forum), outbox.clock())
     return checked[0]
+
+
+def card_text(handoff: Handoff, customer: Customer) -> str:
+    context = handoff.context
+    reason = REASON_LABELS.get(handoff.reason, handoff.reason)
+    return (f"新的转人工 #{handoff.conversation_id}（{reason}）\n顾客：{customer.name or '—'}（{customer.channel}）\n"
+            f"{context.get('summary') or ''}\n在这里回复（回复这条消息）即可发给顾客。")
+
+
+def card_buttons(handoff_id: int, shows: str) -> InlineKeyboardMarkup | None:
+    """认领 while the customer waits, 结束服务 while staff have the chat, none once it is over."""
+    if shows == "waiting":
+        return InlineKeyboardMarkup([[InlineKeyboardButton("认领 Claim", callback_data=f"claim:{handoff_id}")]])
+    if shows.startswith("claimed"):
+        return InlineKeyboardMarkup([[InlineKeyboardButton("结束服务 Resolve", callback_data=f"resolve:{handoff_id}")]])
+    return None
+
+
+def card_state(handoff: Handoff, staff: StaffAccount | None) -> tuple[str, str]:
+    """What the card should say of the chat now: a key (to notice a change) and the line under the card."""
+    who = staff.shown_name if staff else ""
+    if handoff.ended_at is None:
+        return ("waiting", "") if handoff.claimed_by is None else (f"claimed:{who}", f"✅ 由 {who} 接待")
+    if handoff.claimed_by is None:
+        return "cancelled", "↩️ 顾客取消了，回到机器人"
+    return "ended", f"☑️ 已结束（{who} 接待）"
+
+
+async def customers_topic(session: AsyncSession, customer_id: int, handoff_id: int) -> int | None:
+    """The topic an earlier handoff of this customer opened, if any: their chats stay in one place."""
+    earlier = (await session.scalars(
+        select(Handoff).join(Conversation, Handoff.conversation_id == Conversation.id)
+        .where(Conversation.customer_id == customer_id, Handoff.id != handoff_id).order_by(Handoff.id.desc())
+        .limit(20))).all()
+    return next((h.context[THREAD] for h in earlier if h.context.get(THREAD)), None)
+
+
+async def stale_cards(session: AsyncSession) -> list[tuple[Handoff, Customer, str, str]]:
+    """Recent cards that no longer say what became of their chat (claimed, resolved, cancelled)."""
+    rows = (await session.execute(
+        select(Handoff, Customer, StaffAccount).join(Conversation, Handoff.conversation_id == Conversation.id)
+        .join(Customer, Conversation.customer_id == Customer.id)
+        .outerjoin(StaffAccount, Handoff.claimed_by == StaffAccount.id)
+        .where(Handoff.created_at >= utcnow() - timedelta(days=RECENT_CARDS_DAYS)).order_by(Handoff.id))).all()
+    stale = []
+    for handoff, customer, staff in rows:
+        if handoff.context.get(CARD) and not handoff.context.get(ANNOUNCING, {}).get("failed"):
+            shows, line = card_state(handoff, staff)
+            if handoff.context.get(SHOWS, "waiting") != shows:
+                stale.append((handoff, customer, shows, line))
+    return stale
+
+
+async def refresh_next(outbox: Outbox) -> bool:
+    """Bring the oldest stale card up to date (its line and buttons); False when none is stale. A card that
+    cannot be edited (deleted by an admin, say) is let go; flood control holds the group and it comes again."""
+    channel = outbox.channel
+    async with channel.sessions() as session:
+        stale = await stale_cards(session)
+        if not stale:
+            return False
+        handoff, customer, shows, line = stale[0]
+        handoff_id, context, text = handoff.id, dict(handoff.context), card_text(handoff, customer)
+    if context.get(PLACE) == "general":
+        text = f"{text}\n{OVER_TOPIC_BUDGET}"
+    try:
+        await outbox.call(channel.staff_chat, functools.partial(
+            outbox.bot.edit_message_text, f"{text}\n\n{line}" if line else text, chat_id=channel.staff_chat,
+            message_id=context[CARD], reply_markup=card_buttons(handoff_id, shows)))
+    except Exception as exc:
+        if (wait := chat_wait(exc)) is not None:
+            outbox.hold(channel.staff_chat, wait)
+            return True
+        log.warning("staff group: the card of handoff %s could not be updated: %s", handoff_id, exc)
+    await note(channel, handoff_id, {SHOWS: shows})
+    return True
 
 
 async def note(channel: TelegramChannel, handoff_id: int, changes: dict[str, Any]) -> None:
@@ -162,27 +247,60 @@ async def on_staff_claim(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     except Refused:
         show(update, context, functools.partial(query.answer, "已经有人接了"), "answer claim")
         return
-    show(update, context, functools.partial(query.answer, "认领成功"), "answer claim")
-    show(update, context, functools.partial(query.edit_message_text, f"{query.message.text}\n\n✅ 由 {staff.name} 接待"),
-         "edit card")
+    show(update, context, functools.partial(query.answer, "认领成功"), "answer claim")  # the card follows the chat
+
+
+async def on_staff_resolve(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """结束服务 on a card: the staff member who has the chat (or the owner) ends it, as in the console."""
+    query, channel = update.callback_query, channel_of(context)
+    if not is_staff_chat(update, channel):
+        show(update, context, functools.partial(query.answer, "只有店员群可以结束服务"), "answer resolve")
+        return
+    async with channel.sessions() as session:
+        handoff = await session.get(Handoff, int(query.data.removeprefix("resolve:")))
+    staff = await staff_account(channel.sessions, query.from_user)
+    answer = await resolve(channel, handoff, staff)
+    show(update, context, functools.partial(query.answer, answer), "answer resolve")
+
+
+async def resolve(channel: TelegramChannel, handoff: Handoff | None, staff: Principal) -> str:
+    """End the handoff's chat through the desk; what to tell the staff member."""
+    if handoff is None or handoff.ended_at is not None:
+        return "这个对话已经结束了"
+    try:
+        await channel.desk.resolve(handoff.conversation_id, staff)
+    except Forbidden:
+        return "只有接待的店员可以结束服务"
+    except Refused:
+        return "请先点“认领”"
+    return "已结束服务，顾客会收到评价邀请"
 
 
 async def on_staff_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A staff message in the group, in a customer's topic or replying to their card, goes to the customer."""
+    """A staff message in the group, in a customer's topic or replying to their card, goes to the customer;
+    /resolve or 已解决 there ends the chat; in a chat that is over it gets a notice instead of vanishing."""
     channel, message = channel_of(context), update.effective_message
     if not is_staff_chat(update, channel) or not message.text:
         return
     card_id = message.reply_to_message.message_id if message.reply_to_message else None
     async with channel.sessions() as session:
-        handoffs = (await session.scalars(select(Handoff).where(Handoff.ended_at.is_(None)))).all()
-        handoff = next((h for h in handoffs if card_id and h.context.get(CARD) == card_id), None) or next(
-            (h for h in handoffs if message.message_thread_id and h.context.get(THREAD)
-             == message.message_thread_id), None)
+        handoffs = (await session.scalars(select(Handoff).where(
+            Handoff.created_at >= utcnow() - timedelta(days=RECENT_CARDS_DAYS)).order_by(Handoff.id.desc()))).all()
+    by_card = [h for h in handoffs if card_id and h.context.get(CARD) == card_id]
+    in_topic = [h for h in handoffs if message.message_thread_id and h.context.get(THREAD) == message.message_thread_id]
+    handoff = next((h for h in by_card + in_topic if h.ended_at is None), None) or next(iter(by_card + in_topic), None)
     if handoff is None:
         return
     staff = await staff_account(channel.sessions, message.from_user)
+    say = functools.partial(message.reply_text)
+    if message.text.strip().split("@")[0] in RESOLVE_WORDS:
+        show(update, context, functools.partial(say, await resolve(channel, handoff, staff)), "resolve")
+        return
+    if handoff.ended_at is not None:
+        show(update, context, functools.partial(say, CLOSED_TEXT), "closed topic")
+        return
     reply = Outgoing(message.text[:MessageLimit.MAX_TEXT_LENGTH], {"staff": staff.name})
     try:
         await channel.desk.send(handoff.conversation_id, staff, lambda _language: reply)
     except Refused:
-        show(update, context, functools.partial(message.reply_text, "请先点“认领”再回复。"), "claim first")
+        show(update, context, functools.partial(say, "请先点“认领”再回复。"), "claim first")
