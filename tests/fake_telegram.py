@@ -246,6 +246,19 @@ class FakeBotAPI:
         return self._message(params, caption=params.get("caption", ""),
                              photo=[{"file_id": "sent-photo", "file_unique_id": "sp", "width": 320, "height": 240}])
 
+    async def _m_sendVoice(self, params):
+        return self._message(params, caption=params.get("caption", ""),
+                             voice={"file_id": "sent-voice", "file_unique_id": "sv", "duration": 2})
+
+    async def _m_sendVideo(self, params):
+        return self._message(params, caption=params.get("caption", ""),
+                             video={"file_id": "sent-video", "file_unique_id": "sd", "width": 320, "height": 240,
+                                    "duration": 2})
+
+    async def _m_sendDocument(self, params):
+        return self._message(params, caption=params.get("caption", ""),
+                             document={"file_id": "sent-doc", "file_unique_id": "sc"})
+
     async def _m_editMessageReplyMarkup(self, params):
         return True
 

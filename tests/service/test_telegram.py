@@ -261,3 +261,23 @@ async def test_the_staff_group_is_a_desk_the_card_follows_the_chat_and_one_topic
     fake.text(CUSTOMER, "/cancel")
     cancelled = await eventually(lambda: card_edits(fake, again))
     assert cancelled[-1]["text"].endswith("\n\n↩️ 顾客取消了，回到机器人") and buttons_of(cancelled[-1]) == []
+
+
+async def test_what_the_customer_sends_after_the_card_appears_in_their_topic(telegram):
+    """Texts, a voice note and an edit after the handoff reach the group's topic as they arrive (before, only the
+    card's summary was there, while the customer was told 「您的消息店员都能看到」)."""
+    fake, client, settings = telegram
+    fake.text(CUSTOMER, "紫砂壶能开发票吗")
+    card = await eventually(lambda: next((p for p in fake.sent("sendMessage", STAFF_GROUP)
+                                          if "reply_markup" in p), None))
+    thread = card["_result"]["message_thread_id"]
+    fake.text(CUSTOMER, "要增值税专用发票")
+    fake.voice(CUSTOMER, b"OggS\x00a-voice-note")
+    in_topic = await eventually(lambda: (lambda shown: shown if len(shown) >= 2 else None)(
+        [p for p in fake.delivered(chat_id=STAFF_GROUP) if p is not card and str(p.get("message_thread_id")) == str(thread)
+         and (p.get("text") or p.get("caption") or "").startswith("顾客：")]))
+    assert [p.get("text") or p.get("caption") for p in in_topic] == ["顾客：要增值税专用发票", "顾客：[语音]"]
+    assert in_topic[1]["voice"]["size"] == len(b"OggS\x00a-voice-note")  # the voice note itself
+    assert "紫砂壶能开发票吗" not in [p.get("text") for p in in_topic]  # the card's summary has it already
+    await asyncio.sleep(1.0)
+    assert len([p for p in fake.delivered(chat_id=STAFF_GROUP) if (p.get("text") or "").startswith("顾客：要增值税")]) == 1

@@ -27,7 +27,7 @@ from core.waiting import event_set_within
 from handoff.channels.telegram import staff_group
 from handoff.channels.telegram.channel import CHANNEL, TelegramChannel
 from handoff.channels.telegram.sending import Paced, Send, after_failure, chat_wait, is_due, reply_sends
-from handoff.events import Bus, OutboundMessage, QueueChanged
+from handoff.events import Bus, OutboundMessage, QueueChanged, TranscriptChanged
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +101,17 @@ class Outbox:
 
     def subscribe(self, bus: Bus) -> None:
         """A message stored for a Telegram customer starts their lane; a change in the queue (a new handoff from
-        any channel) the staff group's."""
+        any channel) or in a transcript (a customer with staff wrote) the staff group's."""
         async def message_stored(event: OutboundMessage) -> None:
             if event.channel == CHANNEL:
                 self.start(event.external_id)
 
-        async def queue_changed(_event: QueueChanged) -> None:
+        async def for_the_staff_group(_event: QueueChanged | TranscriptChanged) -> None:
             if self.channel.staff_chat:
                 self.start(self.channel.staff_chat)
         bus.subscribe(OutboundMessage, message_stored, every_instance=True)  # stored on any, sent by one
-        bus.subscribe(QueueChanged, queue_changed, every_instance=True)
+        bus.subscribe(QueueChanged, for_the_staff_group, every_instance=True)
+        bus.subscribe(TranscriptChanged, for_the_staff_group, every_instance=True)
 
     # ------------------------------------------------------------ the round
 
@@ -192,7 +193,8 @@ class Outbox:
             return True
         del self.passing[chat]
         return staff_group_chat and delivers and (await staff_group.announce_next(self, self.clock())
-                                                  or await staff_group.refresh_next(self))
+                                                  or await staff_group.refresh_next(self)
+                                                  or await staff_group.relay_next(self))
 
     async def call(self, chat: str, send: Send) -> Any:
         """One Bot API call within the bot's budget (and the group's, for a group): Telegram's limits kept

@@ -17,7 +17,7 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import MessageLimit
@@ -25,9 +25,9 @@ from telegram.ext import ContextTypes
 
 from core.accounts import Principal, hash_password
 from core.bot_payload import REASON_LABELS
-from core.db import Conversation, Customer, Handoff, StaffAccount, utcnow
+from core.db import Conversation, Customer, Handoff, Message, StaffAccount, utcnow
 from handoff.channels.telegram.channel import TelegramChannel, channel_of, show
-from handoff.channels.telegram.sending import after_failure, chat_wait, is_due
+from handoff.channels.telegram.sending import after_failure, chat_wait, is_due, local_file, upload
 from handoff.desk import Forbidden, Outgoing, Refused
 from handoff.episodes import in_queue
 
@@ -42,6 +42,9 @@ PLACE = "telegram_place"  # handoff.context: its own topic, the general thread (
 FORUM_RECHECK_S = 600.0  # how long whether the group has topics is believed (an admin may turn them on)
 OVER_TOPIC_BUDGET = "（新话题已达每分钟上限，这位顾客就在这里：回复这条消息即可发给顾客。）"
 SHOWS = "telegram_card_shows"  # handoff.context: what the card says of the chat now (waiting, claimed, …)
+RELAYED = "telegram_relayed"  # handoff.context: the customer's last message shown to the group
+SEND_MEDIA = {"photo": ("send_photo", "photo"), "voice": ("send_voice", "voice"), "audio": ("send_audio", "audio"),
+              "video": ("send_video", "video"), "video_note": ("send_video", "video")}  # else a document
 RECENT_CARDS_DAYS = 7  # cards older than this are left as they are
 CLOSED_TEXT = "这个对话已经结束，顾客不会收到这条消息。顾客再找店员时，会回到这个话题。"
 RESOLVE_WORDS = ("/resolve", "已解决", "结束服务")
@@ -65,7 +68,8 @@ async def unannounced(session: AsyncSession) -> list[tuple[Handoff, Customer]]:
 async def announcement_times(session: AsyncSession) -> list[float]:
     """When each announcement still to make falls due (0: now), for the outbox's round."""
     return [float(handoff.context.get(ANNOUNCING, {}).get("retry_at", 0.0))
-            for handoff, _customer in await unannounced(session)] + [0.0 for _ in await stale_cards(session)]
+            for handoff, _customer in await unannounced(session)] + [
+        0.0 for _ in [*await stale_cards(session), *await unrelayed(session)]]
 
 
 async def announce_next(outbox: Outbox, now: float) -> bool:
@@ -80,6 +84,10 @@ async def announce_next(outbox: Outbox, now: float) -> bool:
         handoff_id, context, customer_id = handoff.id, dict(handoff.context), customer.id
         title = f"{customer.name or customer.external_id}"[:128]
         text = card_text(handoff, customer)
+        if RELAYED not in context:  # the card's summary covers the chat so far; later messages follow it
+            context[RELAYED] = await session.scalar(select(func.coalesce(func.max(Message.id), 0)).where(
+                Message.conversation_id == handoff.conversation_id, Message.direction == "in",
+                Message.created_at <= handoff.created_at))
         if PLACE not in context and THREAD not in context:  # one topic per customer, whatever the handoff
             earlier = await customers_topic(session, customer_id, handoff_id)
             if earlier is not None:
@@ -123,7 +131,7 @@ async def announce(outbox: Outbox, handoff_id: int, context: dict[str, Any], tit
         bot.send_message, chat, f"{text}\n{OVER_TOPIC_BUDGET}" if context[PLACE] == "general" else text,
         message_thread_id=context[THREAD], reply_markup=card_buttons(handoff_id, "waiting")))
     await note(channel, handoff_id, {CARD: card.message_id, SHOWS: "waiting", PLACE: context[PLACE],
-                                     THREAD: context[THREAD]})
+                                     THREAD: context[THREAD], RELAYED: context.get(RELAYED, 0)})
 
 
 async def has_topics(outbox: Outbox) -> bool:
@@ -209,6 +217,55 @@ async def refresh_next(outbox: Outbox) -> bool:
             return True
         log.warning("staff group: the card of handoff %s could not be updated: %s", handoff_id, exc)
     await note(channel, handoff_id, {SHOWS: shows})
+    return True
+
+
+async def unrelayed(session: AsyncSession) -> list[tuple[Handoff, Message]]:
+    """Open handoffs with a card whose customer wrote since the group last saw: each with its next message."""
+    handoffs = (await session.scalars(select(Handoff).where(Handoff.ended_at.is_(None)).order_by(Handoff.id))).all()
+    due = []
+    for handoff in handoffs:
+        if handoff.context.get(CARD) and RELAYED in handoff.context:
+            message = await session.scalar(select(Message).where(
+                Message.conversation_id == handoff.conversation_id, Message.direction == "in",
+                Message.id > handoff.context[RELAYED]).order_by(Message.id).limit(1))
+            if message is not None:
+                due.append((handoff, message))
+    return due
+
+
+async def relay_next(outbox: Outbox) -> bool:
+    """Show the group the next message a customer with a card wrote (text, or the photo, voice note, video or
+    file itself) in their topic, or as a reply to the card; False when there is none."""
+    channel, bot = outbox.channel, outbox.bot
+    async with channel.sessions() as session:
+        due = await unrelayed(session)
+        if not due:
+            return False
+        handoff, message = due[0]
+        handoff_id, context, payload = handoff.id, dict(handoff.context), dict(message.payload or {})
+        message_id, text = message.id, ("（已编辑）" if "edit_of" in payload else "") + (message.text or "")
+    where = {"message_thread_id": context.get(THREAD)}
+    if context.get(PLACE) != "topic":
+        where = {"reply_to_message_id": context[CARD], "message_thread_id": context.get(THREAD)}
+    media = payload.get("media") or {}
+    file = local_file(media.get("url"), channel.media_dir) if media else None
+    shown = f"顾客：{text}"[:MessageLimit.CAPTION_LENGTH if file else MessageLimit.MAX_TEXT_LENGTH]
+    if file is not None:
+        method, field = SEND_MEDIA.get(media.get("kind"), ("send_document", "document"))
+        send = functools.partial(getattr(bot, method), channel.staff_chat, **{field: upload(file)}, caption=shown,
+                                 **where)
+    else:
+        send = functools.partial(bot.send_message, channel.staff_chat, shown, **where)
+    try:
+        await outbox.call(channel.staff_chat, send)
+    except Exception as exc:
+        if (wait := chat_wait(exc)) is not None:
+            outbox.hold(channel.staff_chat, wait)
+            return True
+        log.warning("staff group: customer message %s could not be shown for handoff %s: %s", message_id,
+                    handoff_id, exc)
+    await note(channel, handoff_id, {RELAYED: message_id})
     return True
 
 
