@@ -61,10 +61,15 @@ def ask_human_button(language: str) -> dict[str, str]:
 ASK_PRODUCT = Say("问问这个", "Ask about this")
 
 
+def ask_product_payload(product_id: str) -> str:
+    """What asking about one product sends (a tap on a web chat card, 问问这个 on Telegram)."""
+    return f'/ask_product_info{{"product": "{product_id}"}}'
+
+
 def ask_product_button(product_id: str, language: str) -> dict[str, str]:
     """Under a product card where the card itself cannot be tapped (Telegram): asks about that product, as a
-    tap on the web chat's card does."""
-    return {"title": ASK_PRODUCT.to(language), "payload": f'/ask_product_info{{"product": "{product_id}"}}'}
+    tap on the web chat's card does. ``product`` lets a channel carry it shorter than the payload."""
+    return {"title": ASK_PRODUCT.to(language), "payload": ask_product_payload(product_id), "product": product_id}
 
 
 def custom_payload(*, meta: dict[str, Any] | None = None, products: list[dict[str, Any]] | None = None,

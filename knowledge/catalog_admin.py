@@ -64,7 +64,7 @@ async def new_product(request: web.Request) -> web.Response:
     principal = await require(request, "owner")
     body = await json_object(request)
     stem = re.sub(r"[^a-z0-9]+", "-", str(body.get("name_en") or body.get("category") or "product").lower())
-    stem = stem.strip("-")[:56] or "product"
+    stem = stem.strip("-")[:50] or "product"  # with -N, room for Telegram's 64-byte button data (ask:ID)
     async with request.app[SESSIONS]() as session:
         body["id"] = await session.run_sync(PRODUCTS.free_id, stem)
     return await _save(request, principal, body, status=201)

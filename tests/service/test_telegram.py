@@ -218,6 +218,11 @@ async def test_webhook_mode_registers_the_secret_and_takes_updates_only_with_it(
     await eventually(lambda: texts_to(fake, CUSTOMER))
 
 
+async def eventually_paced(check):
+    """As ``eventually``, for what waits its turn in the staff group's pace."""
+    return await eventually(check, timeout=60.0)
+
+
 def card_edits(fake: FakeBotAPI, card: dict) -> list[dict]:
     """The edits of one staff-group card, oldest first."""
     return [p for p in fake.sent("editMessageText", STAFF_GROUP)
@@ -230,36 +235,41 @@ def buttons_of(params: dict) -> list[str]:
 
 async def test_the_staff_group_is_a_desk_the_card_follows_the_chat_and_one_topic_keeps_the_customer(telegram):
     """Claimed, resolved from the topic, written to after the end, back again, cancelled: the card says each
-    step with the buttons that fit it, and every handoff of the customer lands in their one topic."""
+    step with the buttons that fit it, and every handoff of the customer lands in their one topic. The group's
+    calls are paced (a burst of 5, then one every 4 s), so the waits below are long."""
     fake, client, settings = telegram
     fake.text(CUSTOMER, "紫砂壶能开发票吗")
-    card = await eventually(lambda: next((p for p in fake.sent("sendMessage", STAFF_GROUP)
+    card = await eventually_paced(lambda: next((p for p in fake.sent("sendMessage", STAFF_GROUP)
                                           if "reply_markup" in p), None))
     assert "（机器人不可用）" in card["text"] and "bot_unavailable" not in card["text"]  # the reason in Chinese
     assert buttons_of(card) == ["认领 Claim"]
     thread = card["_result"]["message_thread_id"]
+    fake.text(STAFF_MEMBER, "/help", chat_id=STAFF_GROUP, message_thread_id=thread)  # no business of the customer's
+    fake.text(STAFF_MEMBER, "/resolve", chat_id=STAFF_GROUP, message_thread_id=thread)  # not served yet: refused
+    await eventually_paced(lambda: "请先点“认领”" in [p["text"] for p in fake.sent("sendMessage", STAFF_GROUP)])
+    assert "/help" not in texts_to(fake, CUSTOMER) and not card_edits(fake, card)
 
     fake.press(STAFF_MEMBER, card["_result"], card["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
-    claimed = await eventually(lambda: card_edits(fake, card))
+    claimed = await eventually_paced(lambda: card_edits(fake, card))
     assert claimed[-1]["text"].endswith("\n\n✅ 由 小王 接待") and buttons_of(claimed[-1]) == ["结束服务 Resolve"]
 
     fake.text(STAFF_MEMBER, "/resolve", chat_id=STAFF_GROUP, message_thread_id=thread)
-    await eventually(lambda: any(text.startswith("店员已结束本次服务") for text in texts_to(fake, CUSTOMER)))
-    ended = await eventually(lambda: (lambda edits: edits if len(edits) >= 2 else None)(card_edits(fake, card)))
+    await eventually_paced(lambda: any(text.startswith("店员已结束本次服务") for text in texts_to(fake, CUSTOMER)))
+    ended = await eventually_paced(lambda: (lambda edits: edits if len(edits) >= 2 else None)(card_edits(fake, card)))
     assert ended[-1]["text"].endswith("\n\n☑️ 已结束（小王 接待）") and buttons_of(ended[-1]) == []
     assert "已结束服务，顾客会收到评价邀请" in [p["text"] for p in fake.sent("sendMessage", STAFF_GROUP)]
 
     fake.text(STAFF_MEMBER, "还有别的需要吗", chat_id=STAFF_GROUP, message_thread_id=thread)  # the chat is over
-    await eventually(lambda: any(p["text"].startswith("这个对话已经结束") for p in fake.sent("sendMessage", STAFF_GROUP)))
+    await eventually_paced(lambda: any(p["text"].startswith("这个对话已经结束") for p in fake.sent("sendMessage", STAFF_GROUP)))
     assert "还有别的需要吗" not in texts_to(fake, CUSTOMER)
 
     fake.text(CUSTOMER, "我又想问问岩茶")  # back again: a new card, in the same topic
-    again = await eventually(lambda: next((p for p in fake.sent("sendMessage", STAFF_GROUP)
+    again = await eventually_paced(lambda: next((p for p in fake.sent("sendMessage", STAFF_GROUP)
                                            if "reply_markup" in p and p is not card), None))
     assert again["message_thread_id"] == str(thread) or int(again["message_thread_id"]) == thread
     assert len(fake.sent("createForumTopic")) == 1
     fake.text(CUSTOMER, "/cancel")
-    cancelled = await eventually(lambda: card_edits(fake, again))
+    cancelled = await eventually_paced(lambda: card_edits(fake, again))
     assert cancelled[-1]["text"].endswith("\n\n↩️ 顾客取消了，回到机器人") and buttons_of(cancelled[-1]) == []
 
 

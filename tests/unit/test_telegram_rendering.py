@@ -9,7 +9,8 @@ import time
 from urllib.parse import urlencode
 
 from handoff.channels.telegram.miniapp import verify_init_data
-from handoff.channels.telegram.sending import TITLE_MARK, callback_data, product_caption, split_text
+from core.bot_payload import ask_product_button, ask_product_payload
+from handoff.channels.telegram.sending import TITLE_MARK, callback_data, pressed_text, product_caption, split_text
 
 TOKEN = "123456:TEST-token"
 
@@ -61,6 +62,16 @@ def test_long_button_payloads_travel_by_a_key_of_their_own():
     keys = [callback_data(button) for button in long]
     assert all(key.startswith(TITLE_MARK) and len(key.encode()) <= 64 for key in keys) and keys[0] != keys[1]
     assert keys == [callback_data(button) for button in long]  # the same payload, the same key
+    assert pressed_text(keys[1], long[1]["title"]) == long[1]["title"]
+
+
+def test_ask_about_this_travels_as_its_product_whatever_the_id_length():
+    """An owner-made id makes /ask_product_info{"product": …} longer than 64 bytes: the id still travels."""
+    product = "fengqing-dianhong-golden-bud-gift-box-for-elders-2"
+    button = ask_product_button(product, "zh")
+    assert len(button["payload"].encode()) > 64
+    data = callback_data(button)
+    assert len(data.encode()) <= 64 and pressed_text(data, "问问这个") == ask_product_payload(product)
 
 
 def test_product_captions_escape_markdown():

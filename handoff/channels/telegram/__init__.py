@@ -95,8 +95,8 @@ def build_application(settings: Settings, channel: TelegramChannel) -> Applicati
     application.add_handler(CallbackQueryHandler(on_staff_claim, pattern=r"^claim:\d+$"))
     application.add_handler(CallbackQueryHandler(on_staff_resolve, pattern=r"^resolve:\d+$"))
     application.add_handler(CallbackQueryHandler(on_button))
-    if staff is not None:  # text to the customer, and /resolve (commands too: a group's /resolve@bot)
-        application.add_handler(MessageHandler(staff & filters.TEXT, on_staff_reply))
+    if staff is not None:  # text to the customer, and /resolve (commands too: a group's /resolve@bot); no edits
+        application.add_handler(MessageHandler(staff & filters.TEXT & filters.UpdateType.MESSAGE, on_staff_reply))
     application.add_handler(MessageHandler(private & filters.TEXT, on_text))
     application.add_handler(MessageHandler(private & (filters.PHOTO | filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE
                                                       | filters.AUDIO | filters.Document.ALL), on_media))

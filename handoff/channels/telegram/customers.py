@@ -23,12 +23,13 @@ from telegram.constants import MessageLimit
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from core.bot_payload import ask_product_payload
 from core.db import Conversation, Customer, Message, utcnow
 from core.language import LANGUAGES, Say, detect
 from handoff.states import State
 from handoff import limits
 from handoff.channels.telegram.channel import CHANNEL, TelegramChannel, channel_of, show
-from handoff.channels.telegram.sending import TITLE_MARK, reply_sends
+from handoff.channels.telegram.sending import pressed_text, reply_sends
 from web.media import image_kind, save_media
 from handoff.router import EMOJI_TEXT, Reply
 
@@ -124,7 +125,7 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     channel = channel_of(context)
     product_id = (context.args or [""])[0]
     if product_id and channel.knows_product(product_id):
-        await route(update, context, f'/ask_product_info{{"product": "{product_id}"}}')
+        await route(update, context, ask_product_payload(product_id))
     else:
         await on_help(update, context)
 
@@ -262,8 +263,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query.data.startswith("lang:"):
         await set_language(update, context, query.data.removeprefix("lang:"))
         return
-    text = pressed.text if query.data.startswith(TITLE_MARK) and pressed else query.data
-    await route(update, context, text)
+    await route(update, context, pressed_text(query.data, pressed.text if pressed else None))
 
 
 async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE, language: str) -> None:

@@ -16,6 +16,8 @@ from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.helpers import escape_markdown
 
+from core.bot_payload import ask_product_payload
+
 STATIC = Path(__file__).resolve().parents[2] / "static"
 BUTTONS_ONLY_TEXT = "👇"  # Telegram needs some text above a keyboard; this one reads in any language
 Send = Callable[[], Awaitable[Any]]  # one Bot API call, made when called (again on a retry)
@@ -84,15 +86,26 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
 
 
 TITLE_MARK = "t:"  # callback data meaning "the button's own title is the message", with the payload's key
+ASK_MARK = "ask:"  # callback data asking about the product it names (问问这个 under a card)
 
 
 def callback_data(button: dict[str, str]) -> str:
-    """Telegram allows 64 bytes of callback data; a longer payload (a KB question) travels as a short key of it,
-    which names its own button in the keyboard (whose title is the message), whatever the buttons' order."""
+    """Telegram allows 64 bytes of callback data. 问问这个 travels as its product's id; another longer payload
+    (a KB question) as a short key of it, which names its own button in the keyboard (whose title is the
+    message), whatever the buttons' order."""
     payload = button.get("payload") or button.get("title", "")
     if len(payload.encode()) <= 64:
         return payload
+    if button.get("product") and len((ASK_MARK + button["product"]).encode()) <= 64:
+        return ASK_MARK + button["product"]
     return TITLE_MARK + hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def pressed_text(data: str, title: str | None) -> str:
+    """What a pressed button sends, from its callback data (and its title, for a keyed one)."""
+    if data.startswith(ASK_MARK):
+        return ask_product_payload(data.removeprefix(ASK_MARK))
+    return title if data.startswith(TITLE_MARK) and title else data
 
 
 def inline_button(button: dict[str, Any]) -> InlineKeyboardButton:

@@ -30,6 +30,7 @@ from handoff.channels.telegram.channel import TelegramChannel, channel_of, show
 from handoff.channels.telegram.sending import after_failure, chat_wait, is_due, local_file, upload
 from handoff.desk import Forbidden, Outgoing, Refused
 from handoff.episodes import in_queue
+from handoff.pending import LIMITED
 
 if TYPE_CHECKING:
     from handoff.channels.telegram.outbox import Outbox
@@ -43,6 +44,8 @@ FORUM_RECHECK_S = 600.0  # how long whether the group has topics is believed (an
 OVER_TOPIC_BUDGET = "（新话题已达每分钟上限，这位顾客就在这里：回复这条消息即可发给顾客。）"
 SHOWS = "telegram_card_shows"  # handoff.context: what the card says of the chat now (waiting, claimed, …)
 RELAYED = "telegram_relayed"  # handoff.context: the customer's last message shown to the group
+RELAYED_IDS = "telegram_relayed_ids"  # handoff.context: the group's copies of them (a reply to one answers)
+KEEP_RELAYED_IDS = 50
 SEND_MEDIA = {"photo": ("send_photo", "photo"), "voice": ("send_voice", "voice"), "audio": ("send_audio", "audio"),
               "video": ("send_video", "video"), "video_note": ("send_video", "video")}  # else a document
 RECENT_CARDS_DAYS = 7  # cards older than this are left as they are
@@ -165,9 +168,9 @@ def card_state(handoff: Handoff, staff: StaffAccount | None) -> tuple[str, str]:
     who = staff.shown_name if staff else ""
     if handoff.ended_at is None:
         return ("waiting", "") if handoff.claimed_by is None else (f"claimed:{who}", f"✅ 由 {who} 接待")
-    if handoff.claimed_by is None:
+    if handoff.ended_by == "customer" and handoff.claimed_by is None:
         return "cancelled", "↩️ 顾客取消了，回到机器人"
-    return "ended", f"☑️ 已结束（{who} 接待）"
+    return "ended", f"☑️ 已结束（{who} 接待）" if who else "☑️ 已结束"
 
 
 async def customers_topic(session: AsyncSession, customer_id: int, handoff_id: int) -> int | None:
@@ -176,7 +179,8 @@ async def customers_topic(session: AsyncSession, customer_id: int, handoff_id: i
         select(Handoff).join(Conversation, Handoff.conversation_id == Conversation.id)
         .where(Conversation.customer_id == customer_id, Handoff.id != handoff_id).order_by(Handoff.id.desc())
         .limit(20))).all()
-    return next((h.context[THREAD] for h in earlier if h.context.get(THREAD)), None)
+    return next((h.context[THREAD] for h in earlier if h.context.get(THREAD)
+                 and not h.context.get(ANNOUNCING, {}).get("failed")), None)  # not a topic that stopped working
 
 
 async def stale_cards(session: AsyncSession) -> list[tuple[Handoff, Customer, str, str]]:
@@ -220,52 +224,67 @@ async def refresh_next(outbox: Outbox) -> bool:
     return True
 
 
-async def unrelayed(session: AsyncSession) -> list[tuple[Handoff, Message]]:
-    """Open handoffs with a card whose customer wrote since the group last saw: each with its next message."""
-    handoffs = (await session.scalars(select(Handoff).where(Handoff.ended_at.is_(None)).order_by(Handoff.id))).all()
-    due = []
-    for handoff in handoffs:
-        if handoff.context.get(CARD) and RELAYED in handoff.context:
-            message = await session.scalar(select(Message).where(
-                Message.conversation_id == handoff.conversation_id, Message.direction == "in",
-                Message.id > handoff.context[RELAYED]).order_by(Message.id).limit(1))
-            if message is not None:
-                due.append((handoff, message))
-    return due
+async def unrelayed(session: AsyncSession) -> list[Handoff]:
+    """Open handoffs with a card whose customer wrote since the group last saw (one query for all of them);
+    what was kept over a limit (a flood) is not shown, so it cannot spend the group's budget."""
+    handoffs = [h for h in (await session.scalars(select(Handoff).where(Handoff.ended_at.is_(None))
+                                                  .order_by(Handoff.id))).all()
+                if h.context.get(CARD) and RELAYED in h.context]
+    if not handoffs:
+        return []
+    latest = dict((await session.execute(
+        select(Message.conversation_id, func.max(Message.id)).where(
+            Message.conversation_id.in_({h.conversation_id for h in handoffs}), Message.direction == "in",
+            Message.delivery_status != LIMITED).group_by(Message.conversation_id))).all())
+    return [h for h in handoffs if latest.get(h.conversation_id, 0) > h.context[RELAYED]]
 
 
 async def relay_next(outbox: Outbox) -> bool:
     """Show the group the next message a customer with a card wrote (text, or the photo, voice note, video or
-    file itself) in their topic, or as a reply to the card; False when there is none."""
+    file itself) in their topic, or as a reply to the card; False when there is none. A message that cannot be
+    shown is let go (a file Telegram refuses is shown as its line of text); flood control holds the group."""
     channel, bot = outbox.channel, outbox.bot
     async with channel.sessions() as session:
         due = await unrelayed(session)
         if not due:
             return False
-        handoff, message = due[0]
-        handoff_id, context, payload = handoff.id, dict(handoff.context), dict(message.payload or {})
+        handoff = due[0]
+        handoff_id, context = handoff.id, dict(handoff.context)
+        message = await session.scalar(select(Message).where(
+            Message.conversation_id == handoff.conversation_id, Message.direction == "in",
+            Message.delivery_status != LIMITED, Message.id > context[RELAYED]).order_by(Message.id).limit(1))
+        payload = dict(message.payload or {})
         message_id, text = message.id, ("（已编辑）" if "edit_of" in payload else "") + (message.text or "")
-    where = {"message_thread_id": context.get(THREAD)}
+    where: dict[str, Any] = {"message_thread_id": context.get(THREAD)}
     if context.get(PLACE) != "topic":
-        where = {"reply_to_message_id": context[CARD], "message_thread_id": context.get(THREAD)}
+        where.update(reply_to_message_id=context[CARD], allow_sending_without_reply=True)
+    line = functools.partial(bot.send_message, channel.staff_chat, f"顾客：{text}"[:MessageLimit.MAX_TEXT_LENGTH],
+                             **where)
     media = payload.get("media") or {}
-    file = local_file(media.get("url"), channel.media_dir) if media else None
-    shown = f"顾客：{text}"[:MessageLimit.CAPTION_LENGTH if file else MessageLimit.MAX_TEXT_LENGTH]
-    if file is not None:
-        method, field = SEND_MEDIA.get(media.get("kind"), ("send_document", "document"))
-        send = functools.partial(getattr(bot, method), channel.staff_chat, **{field: upload(file)}, caption=shown,
-                                 **where)
-    else:
-        send = functools.partial(bot.send_message, channel.staff_chat, shown, **where)
+    shown = None
     try:
-        await outbox.call(channel.staff_chat, send)
+        file = local_file(media.get("url"), channel.media_dir) if media else None
+        if file is not None:
+            method, field = SEND_MEDIA.get(media.get("kind"), ("send_document", "document"))
+            try:
+                shown = await outbox.call(channel.staff_chat, functools.partial(
+                    getattr(bot, method), channel.staff_chat, **{field: upload(file)},
+                    caption=f"顾客：{text}"[:MessageLimit.CAPTION_LENGTH], **where))
+            except Exception as exc:
+                if chat_wait(exc) is not None:
+                    raise
+                log.warning("staff group: a customer's %s could not be posted (%s); its line is", media.get("kind"),
+                            exc)
+        if shown is None:
+            shown = await outbox.call(channel.staff_chat, line)
     except Exception as exc:
         if (wait := chat_wait(exc)) is not None:
             outbox.hold(channel.staff_chat, wait)
             return True
         log.warning("staff group: customer message %s could not be shown for handoff %s: %s", message_id,
                     handoff_id, exc)
-    await note(channel, handoff_id, {RELAYED: message_id})
+    copies = context.get(RELAYED_IDS, []) + ([shown.message_id] if getattr(shown, "message_id", None) else [])
+    await note(channel, handoff_id, {RELAYED: message_id, RELAYED_IDS: copies[-KEEP_RELAYED_IDS:]})
     return True
 
 
@@ -324,6 +343,8 @@ async def resolve(channel: TelegramChannel, handoff: Handoff | None, staff: Prin
     """End the handoff's chat through the desk; what to tell the staff member."""
     if handoff is None or handoff.ended_at is not None:
         return "这个对话已经结束了"
+    if handoff.claimed_by is None:  # a waiting customer is served before anyone ends their chat
+        return "请先点“认领”"
     try:
         await channel.desk.resolve(handoff.conversation_id, staff)
     except Forbidden:
@@ -343,14 +364,18 @@ async def on_staff_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     async with channel.sessions() as session:
         handoffs = (await session.scalars(select(Handoff).where(
             Handoff.created_at >= utcnow() - timedelta(days=RECENT_CARDS_DAYS)).order_by(Handoff.id.desc()))).all()
-    by_card = [h for h in handoffs if card_id and h.context.get(CARD) == card_id]
+    by_card = [h for h in handoffs if card_id and (h.context.get(CARD) == card_id
+                                                   or card_id in h.context.get(RELAYED_IDS, []))]
     in_topic = [h for h in handoffs if message.message_thread_id and h.context.get(THREAD) == message.message_thread_id]
     handoff = next((h for h in by_card + in_topic if h.ended_at is None), None) or next(iter(by_card + in_topic), None)
     if handoff is None:
         return
+    command = message.text.strip().split("@")[0]
+    if command.startswith("/") and command not in RESOLVE_WORDS:  # another bot's command, not for the customer
+        return
     staff = await staff_account(channel.sessions, message.from_user)
     say = functools.partial(message.reply_text)
-    if message.text.strip().split("@")[0] in RESOLVE_WORDS:
+    if command in RESOLVE_WORDS:
         show(update, context, functools.partial(say, await resolve(channel, handoff, staff)), "resolve")
         return
     if handoff.ended_at is not None:
