@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,11 @@ class Revisions:
     kept_when_absent: tuple[str, ...] = ()
 
     def form_of(self, row: Any) -> BaseModel:
-        return self.form.model_validate({name: getattr(row, name) for name in self.form.model_fields})
+        values = {name: getattr(row, name) for name in self.form.model_fields}
+        try:
+            return self.form.model_validate(values)
+        except ValidationError:  # stored before a rule it breaks (a picture from elsewhere): shown as it is
+            return self.form.model_construct(**values)
 
     def data(self, row: Any) -> dict:
         """The record as stored in a revision (JSON: a price is a string of cents)."""

@@ -16,6 +16,8 @@ from tests.service.test_actions import tracker
 from tests.service.test_answers import reply
 from tests.service.test_kb_admin import bearer
 from tests.service.test_login import make_account, sign_in
+from core.db import Product
+from tests.service.conftest import db_session
 from web.keys import SETTINGS
 
 PRICE_QUESTION = "勐海古树普洱生茶饼多少钱"
@@ -201,3 +203,20 @@ async def test_the_catalog_page_is_for_owners_and_names_choices_in_chinese(clien
     assert '<option value="teaware">茶具</option>' in html
     assert '<input type="checkbox" name="recipients" value="elder">长辈</label>' in html
     assert '<input type="checkbox" name="occasions" value="hospital_visit">探病</label>' in html
+
+
+async def test_a_product_stored_before_the_picture_rule_is_listed_and_fixed_with_an_upload(client):
+    """A picture from elsewhere (allowed by older imports, blocked by the page's CSP anyway) does not break the
+    catalog page: the product is listed as stored, and a save asks for a picture the shop serves."""
+    owner = bearer(client, "laoban", "owner")
+    with db_session(client.server.app[SETTINGS]) as session:
+        session.get(Product, "beef-jerky").image = "https://cdn.example.com/jerky.png"
+        session.commit()
+    listed = (await (await client.get("/api/catalog/products", headers=owner)).json())["products"]
+    assert next(p for p in listed if p["id"] == "beef-jerky")["image"] == "https://cdn.example.com/jerky.png"
+    data = (await product(client, owner, "beef-jerky"))["product"]
+    response = await client.put("/api/catalog/products/beef-jerky", json=editable(data), headers=owner)
+    assert response.status == 422 and (await response.json())["error"].startswith("field `image`")
+    uploaded = (await (await upload(client, owner, picture((400, 300)))).json())["image"]
+    response = await client.put("/api/catalog/products/beef-jerky", json=editable(data, image=uploaded), headers=owner)
+    assert response.status == 200 and (await response.json())["product"]["image"] == uploaded
