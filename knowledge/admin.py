@@ -10,11 +10,11 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
-from knowledge.files import TOPIC_NAMES, TOPICS, ImportFileError, KBEntryIn, read_kb_file, write_kb_file
+from knowledge.files import TOPIC_NAMES, TOPICS, ImportFileError, read_kb_file, write_kb_file
 from knowledge.inbox import AnsweredNow, group_questions
-from knowledge.store import KB_ENTRIES, delete_entry, entry_history, kb_export_items, rollback_entry, save_entry, upsert_kb
+from knowledge.store import KB_ENTRIES, delete_entry, entry_history, kb_export_items, upsert_kb
 from knowledge.live import KNOWLEDGE, reload_knowledge
-from knowledge.revisions import change_json
+from knowledge.revisions import Revisions, change_json
 from web.keys import SESSIONS, TEMPLATES
 from web.auth import CSRF, require, require_page
 from web.body import json_object, validated
@@ -82,15 +82,36 @@ async def new_entry(request: web.Request) -> web.Response:
 
 
 async def _save(request: web.Request, principal, body: dict, status: int = 200) -> web.Response:
-    item = validated(KBEntryIn, body)
+    entry = await save_revisioned(request, KB_ENTRIES, body, principal, _entry_json)
+    return web.json_response({"entry": entry}, status=status)
+
+
+async def save_revisioned(request: web.Request, revisions: Revisions, body: dict, principal, as_json) -> dict:
+    """Validate, save as a new revision, and reload the running index: what an owner's save does, for KB
+    entries and catalog products alike; returns the record as ``as_json`` shows it."""
+    item = validated(revisions.form, body)
     async with request.app[SESSIONS]() as session:
-        row = await session.run_sync(save_entry, item, principal.name)
+        row = await session.run_sync(revisions.save, item, principal.name)
         await session.commit()
-        if row is None:
-            row = await session.get(KBEntry, item.id)
-        result = _entry_json(row)
+        result = as_json(row or await session.get(revisions.model, item.id))
     await reload_knowledge(request.app)
-    return web.json_response({"entry": result}, status=status)
+    return result
+
+
+async def restore_revision(request: web.Request, revisions: Revisions, record_id: str, principal, as_json) -> dict:
+    """The rollback route of both owner pages: body {"revision": N}; 404 for a revision the record never had."""
+    revision = (await json_object(request, '{"revision": 3}')).get("revision")
+    if not isinstance(revision, int):
+        raise web.HTTPBadRequest(text='body must be {"revision": N}')
+    async with request.app[SESSIONS]() as session:
+        try:
+            await session.run_sync(revisions.rollback, record_id, revision, principal.name)
+        except LookupError as exc:
+            raise web.HTTPNotFound(text=str(exc)) from None
+        await session.commit()
+        result = as_json(await session.get(revisions.model, record_id))
+    await reload_knowledge(request.app)
+    return result
 
 
 async def remove_entry(request: web.Request) -> web.Response:
@@ -107,21 +128,8 @@ async def remove_entry(request: web.Request) -> web.Response:
 
 async def rollback(request: web.Request) -> web.Response:
     principal = await require(request, "owner")
-    body = await json_object(request)
-    revision = body.get("revision")
-    if not isinstance(revision, int):
-        raise web.HTTPBadRequest(text='body must be {"revision": N}')
-    entry_id = request.match_info["entry_id"]
-    async with request.app[SESSIONS]() as session:
-        try:
-            await session.run_sync(rollback_entry, entry_id, revision, principal.name)
-        except LookupError as exc:
-            raise web.HTTPNotFound(text=str(exc)) from None
-        await session.commit()
-        row = await session.get(KBEntry, entry_id)
-        result = _entry_json(row)
-    await reload_knowledge(request.app)
-    return web.json_response({"entry": result})
+    entry = await restore_revision(request, KB_ENTRIES, request.match_info["entry_id"], principal, _entry_json)
+    return web.json_response({"entry": entry})
 
 
 async def try_question(request: web.Request) -> web.Response:

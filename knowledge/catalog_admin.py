@@ -11,14 +11,13 @@ from sqlalchemy import select
 
 from core.db import Product
 from knowledge.catalog import CATEGORY_WORDS
-from knowledge.files import ProductIn
 from knowledge.gifts import OCCASION_ZH, RECIPIENT_ZH
-from knowledge.live import reload_knowledge
+from knowledge.admin import restore_revision, save_revisioned
 from knowledge.pictures import MAX_UPLOAD_BYTES, PictureError, product_picture
 from knowledge.revisions import change_json
-from knowledge.store import PRODUCTS, product_history, rollback_product, save_product
+from knowledge.store import PRODUCTS, product_history
 from web.auth import CSRF, require, require_page
-from web.body import json_object, validated
+from web.body import json_object
 from web.keys import SESSIONS, TEMPLATES
 from web.media import media_dir, save_media
 
@@ -71,30 +70,13 @@ async def new_product(request: web.Request) -> web.Response:
 
 
 async def _save(request: web.Request, principal, body: dict, status: int = 200) -> web.Response:
-    item = validated(ProductIn, body)
-    async with request.app[SESSIONS]() as session:
-        row = await session.run_sync(save_product, item, principal.name)
-        await session.commit()
-        product = _product_json(row or await session.get(Product, item.id))
-    await reload_knowledge(request.app)
+    product = await save_revisioned(request, PRODUCTS, body, principal, _product_json)
     return web.json_response({"product": product}, status=status)
 
 
 async def rollback(request: web.Request) -> web.Response:
     principal = await require(request, "owner")
-    body = await json_object(request, '{"revision": 3}')
-    revision = body.get("revision")
-    if not isinstance(revision, int):
-        raise web.HTTPBadRequest(text='body must be {"revision": N}')
-    product_id = request.match_info["product_id"]
-    async with request.app[SESSIONS]() as session:
-        try:
-            await session.run_sync(rollback_product, product_id, revision, principal.name)
-        except LookupError as exc:
-            raise web.HTTPNotFound(text=str(exc)) from None
-        await session.commit()
-        product = _product_json(await session.get(Product, product_id))
-    await reload_knowledge(request.app)
+    product = await restore_revision(request, PRODUCTS, request.match_info["product_id"], principal, _product_json)
     return web.json_response({"product": product})
 
 

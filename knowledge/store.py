@@ -27,8 +27,7 @@ KB_ENTRIES = Revisions(KBEntry, KBRevision, "entry_id", KBEntryIn, kept_when_abs
 PRODUCTS = Revisions(Product, ProductRevision, "product_id", ProductIn)
 save_entry, delete_entry, entry_history, rollback_entry, upsert_kb = (
     KB_ENTRIES.save, KB_ENTRIES.delete, KB_ENTRIES.history, KB_ENTRIES.rollback, KB_ENTRIES.upsert)
-save_product, product_history, rollback_product, upsert_products = (
-    PRODUCTS.save, PRODUCTS.history, PRODUCTS.rollback, PRODUCTS.upsert)
+product_history, upsert_products = PRODUCTS.history, PRODUCTS.upsert
 
 
 def upsert_shipping(session: Session, rates: list[ShippingRateIn]) -> tuple[int, int]:
