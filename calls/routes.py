@@ -20,6 +20,7 @@ from handoff.desk import DESK, Outgoing
 from handoff.episodes import current_handoff
 from web.auth import CSRF, refuse_cross_origin, require, require_page
 from web.body import json_object, path_id
+from web.i18n import render_page
 from web.keys import SESSIONS, SETTINGS, TEMPLATES
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -108,11 +109,10 @@ async def staff_page(request: web.Request) -> web.Response:
             raise web.HTTPNotFound(text="no such call")
         handoff = await current_handoff(session, call.conversation_id)
     context = handoff.context if handoff else {}
-    html = request.app[TEMPLATES].get_template("call_staff.html").render(
-        user=principal.name, role=principal.role, csrf=request.get(CSRF, ""), context=context,
-        config={"call_id": call.id, "kind": call.kind, "mode": call.mode, "role": "staff",
-                "conversation_id": call.conversation_id})
-    return web.Response(text=html, content_type="text/html")
+    return render_page(request, "call_staff.html", user=principal.name, role=principal.role,
+                       csrf=request.get(CSRF, ""), context=context,
+                       config={"call_id": call.id, "kind": call.kind, "mode": call.mode, "role": "staff",
+                               "conversation_id": call.conversation_id})
 
 
 async def conversation_calls(request: web.Request) -> web.Response:

@@ -4,6 +4,7 @@ transitions they go with. Only the desk (handoff.desk) changes handoffs through 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 TRANSCRIPT_LIMIT = 200
 SUMMARY_QUESTIONS = 3
 CONTEXT_LINES = 8  # what the bot did, its last steps
+ASKED_CHARS = 40  # of the question each step quotes
 DEFAULT_WAIT_S = 180
 
 
@@ -44,6 +46,7 @@ async def build_context(session: AsyncSession, conversation: Conversation, reaso
     return {
         "reason": reason,
         "summary": summary if summary_items else "",
+        "questions": summary_items,  # the summary's questions, for a console in another language
         "customer": {"name": customer.name, "language": customer.language, "channel": customer.channel,
                      "first_seen": aware(customer.first_seen).isoformat(), "earlier_conversations": earlier},
         "kb_answers": kb_answers,
@@ -53,42 +56,44 @@ async def build_context(session: AsyncSession, conversation: Conversation, reaso
     }
 
 
-def bot_did(messages: list[Message]) -> list[str]:
-    """What the bot did with each question, in words for staff: answered from which entry, unsure, recommended
-    gifts, quoted shipping, and where the customer said 没用 (the console shows these, not ids and scores)."""
-    said, question = [], ""
+def bot_did(messages: list[Message]) -> list[dict[str, Any]]:
+    """What the bot did with each question, for staff to read in words (the console phrases each step in its
+    language): answered from which entry, unsure, recommended gifts, quoted shipping, and where the customer
+    said 没用 — not ids and scores. Each step: ``did``, and ``asked`` / ``entry`` / ``products`` as it has them."""
+    said: list[dict[str, Any]] = []
+    question = ""
     by_id = {message.id: message for message in messages}
     for message in messages:
         payload = message.payload or {}
         if message.direction == "in":
             verdict = parse_feedback(message.text) if message.text.startswith(FEEDBACK_PREFIX) else None
             if verdict and not verdict[1] and verdict[0] in by_id:
-                said.append(f"顾客说没用：{about(by_id[verdict[0]])}")
+                said.append({"did": "not_helpful", "entry": entry_of(by_id[verdict[0]])})
             elif not message.text.startswith("/"):
                 question = message.text
             continue
         if message.author != "bot":
             continue
         meta = payload.get("meta", {})
-        asked = f"「{question[:40]}」" if question else "顾客的问题"
+        asked = question if len(question) <= ASKED_CHARS else question[:ASKED_CHARS - 1] + "…"
         if meta.get(UNSURE):
-            said.append(f"没把握，没有直接回答{asked}")
+            said.append({"did": "unsure", "asked": asked})
         elif meta.get(SHIPPING):
-            said.append(f"报了运费和时效：{asked}")
+            said.append({"did": "shipping", "asked": asked})
         elif meta.get(CATALOG) or meta.get(FAMILY):
-            said.append(f"用商品资料回答了{asked}")
+            said.append({"did": "catalog", "asked": asked})
         elif meta.get(KB):
-            said.append(f"回答了{asked}，用的是{about(message)}")
+            said.append({"did": "answered", "asked": asked, "entry": entry_of(message)})
         elif payload.get("products"):
-            said.append(f"推荐了 {len(payload['products'])} 件商品：" + "、".join(p.get("name", "") for p in payload["products"]))
+            said.append({"did": "recommended", "products": [p.get("name", "") for p in payload["products"]]})
     return said[-CONTEXT_LINES:]
 
 
-def about(message: Message) -> str:
+def entry_of(message: Message) -> str:
     """The knowledge entry an answer came from, by its first question (its id for older answers)."""
     hits = ((message.payload or {}).get("meta", {}) or {}).get(KB) or [{}]
     first = hits[0] if isinstance(hits[0], dict) else {}
-    return f"条目「{first.get('question') or first.get('id') or '?'}」"
+    return str(first.get("question") or first.get("id") or "?")
 
 
 async def open_handoff(session: AsyncSession, conversation: Conversation, reason: HandoffReason) -> tuple[Handoff, int]:

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.bot_payload import REASON_LABELS, HandoffReason
 from handoff.feedback import NOT_HELPFUL, answering_entry
 from core.db import aware
-from web.keys import SESSIONS, SETTINGS, TEMPLATES
+from web.i18n import render_page
+from web.keys import SESSIONS, SETTINGS
 from web.auth import CSRF, require, require_page
 from core.db import Call, Conversation, Handoff, KBEntry, Message, UnansweredQuestion, utcnow
 from core.language import to_simplified
@@ -232,10 +233,9 @@ async def metrics_page(request: web.Request) -> web.Response:
     rows, period = await _rows(request)
     days = [d.as_json() for d in rows]
     chart = {"days": days[::-1], "reasons": [[reason, REASON_LABELS[reason]] for reason in HandoffReason]}
-    html = request.app[TEMPLATES].get_template("metrics.html").render(
-        user=principal.name, role=principal.role, csrf=request.get(CSRF, ""), days=days, period=period.as_json(),
-        reasons=list(HandoffReason), labels=REASON_LABELS, chart=chart)
-    return web.Response(text=html, content_type="text/html")
+    return render_page(request, "metrics.html", user=principal.name, role=principal.role, csrf=request.get(CSRF, ""),
+                       days=days, period=period.as_json(), reasons=list(HandoffReason), labels=REASON_LABELS,
+                       chart=chart)
 
 
 def setup(app: web.Application) -> None:

@@ -22,7 +22,8 @@ from handoff.transcript import message_json, note_json
 from knowledge.live import KNOWLEDGE
 from web.auth import CSRF, close_when_signed_out, refuse_cross_origin, require, require_page
 from web.body import json_object, path_id
-from web.keys import SESSIONS, TEMPLATES
+from web.i18n import render_page
+from web.keys import SESSIONS
 
 MAX_STAFF_TEXT = 4000
 SHOWING_PRODUCT = Say("给您看看这款：{name}", "Have a look at this one: {name}")
@@ -57,6 +58,7 @@ async def handoff_queue(request: web.Request) -> web.Response:
             "id": handoff.id, "conversation_id": conversation.id, "state": conversation.state,
             "reason": handoff.reason, "customer": customer.name or customer.external_id[:12],
             "channel": customer.channel, "summary": handoff.context.get("summary", ""),
+            "questions": handoff.context.get("questions"),
             "created_at": aware(handoff.created_at).isoformat(),
             "wait_seconds": int((waited_until - aware(handoff.created_at)).total_seconds()),
             "claimed_by": staff_name, "set_aside": handoff.set_aside,
@@ -203,9 +205,7 @@ async def staff_socket(request: web.Request) -> web.WebSocketResponse:
 
 async def console_page(request: web.Request) -> web.Response:
     principal = await require_page(request, "staff")
-    html = request.app[TEMPLATES].get_template("console.html").render(
-        user=principal.name, role=principal.role, csrf=request[CSRF])
-    return web.Response(text=html, content_type="text/html")
+    return render_page(request, "console.html", user=principal.name, role=principal.role, csrf=request[CSRF])
 
 
 def setup(app: web.Application) -> None:

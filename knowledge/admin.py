@@ -15,7 +15,8 @@ from knowledge.inbox import AnsweredNow, group_questions
 from knowledge.store import KB_ENTRIES, delete_entry, entry_history, kb_export_items, upsert_kb
 from knowledge.live import KNOWLEDGE, reload_knowledge
 from knowledge.revisions import Revisions, change_json
-from web.keys import SESSIONS, TEMPLATES
+from web.i18n import render_page
+from web.keys import SESSIONS
 from web.auth import CSRF, require, require_page
 from web.body import json_object, validated
 from core.db import KBEntry, UnansweredQuestion, utcnow
@@ -155,10 +156,9 @@ async def try_question(request: web.Request) -> web.Response:
 
 async def admin_page(request: web.Request) -> web.Response:
     principal = await require_page(request, "owner")
-    html = request.app[TEMPLATES].get_template("admin_kb.html").render(
-        user=principal.name, role=principal.role, csrf=request[CSRF], topics=TOPICS, topic_names=TOPIC_NAMES,
-        products=sorted(request.app[KNOWLEDGE].catalog.products.values(), key=lambda p: p.id))
-    return web.Response(text=html, content_type="text/html")
+    return render_page(request, "admin_kb.html", user=principal.name, role=principal.role, csrf=request[CSRF],
+                       topics=TOPICS, topic_names=TOPIC_NAMES,
+                       products=sorted(request.app[KNOWLEDGE].catalog.products.values(), key=lambda p: p.id))
 
 
 async def export_kb(request: web.Request) -> web.Response:

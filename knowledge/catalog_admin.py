@@ -18,7 +18,8 @@ from knowledge.revisions import change_json
 from knowledge.store import PRODUCTS, product_history
 from web.auth import CSRF, require, require_page
 from web.body import json_object
-from web.keys import SESSIONS, TEMPLATES
+from web.i18n import render_page
+from web.keys import SESSIONS
 from web.media import media_dir, save_media
 
 CATEGORY_ZH = {category: words[0] for category, words in CATEGORY_WORDS.items()}  # 茶, 茶具, 干果 …
@@ -99,10 +100,8 @@ async def upload_picture(request: web.Request) -> web.Response:
 
 async def catalog_page(request: web.Request) -> web.Response:
     principal = await require_page(request, "owner")
-    html = request.app[TEMPLATES].get_template("admin_catalog.html").render(
-        user=principal.name, role=principal.role, csrf=request[CSRF],
-        categories=CATEGORY_ZH, recipients=RECIPIENT_ZH, occasions=OCCASION_ZH)
-    return web.Response(text=html, content_type="text/html")
+    return render_page(request, "admin_catalog.html", user=principal.name, role=principal.role, csrf=request[CSRF],
+                       categories=CATEGORY_ZH, recipients=RECIPIENT_ZH, occasions=OCCASION_ZH)
 
 
 def setup(app: web.Application) -> None:

@@ -16,6 +16,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainExc
 
 from actions import build_executor
 from actions.knowledge import closest_question
+from core.bot_payload import REASON_LABELS
 from core.limits import InFlight, MemoryLimiter, RedisLimiter
 from core.retention import purge_daily
 from core.db import make_async_engine, make_async_session_factory
@@ -142,13 +143,16 @@ async def healthz(request: web.Request) -> web.Response:
     app = request.app
     rasa_ok = await app[RASA].reachable()
     knowledge = app[KNOWLEDGE]
+    deliveries = await telegram.health(app)  # a staff group the bot cannot post to misses every handoff
+    group_ok = deliveries is None or deliveries["staff_group"] != "failing"
     return web.json_response({
-        "status": "ok" if rasa_ok else "degraded",
+        "status": "ok" if rasa_ok and group_ok else "degraded",
         "rasa": rasa_ok,
         "kb_entries": len(knowledge.index),
         "model": knowledge.model_name,
         # Under `techan run`: each process's state, restarts and why it last stopped.
         "processes": read_status(app[SETTINGS]),
+        "telegram": deliveries,  # null when Telegram is off
     })
 
 
@@ -182,6 +186,7 @@ def create_app(settings: Settings, *, knowledge: Knowledge | None = None) -> web
         loader=ChoiceLoader([PackageLoader(package) for package in ("handoff", "calls", "knowledge", "web")]),
         autoescape=select_autoescape(default=True))
     app[TEMPLATES].globals["shop_timezone"] = settings.timezone  # staff pages show times as the shop reads them
+    app[TEMPLATES].globals["reason_labels"] = REASON_LABELS  # why a chat went to staff, said once for every page
     # Start-up order, one list: each part starts after what it uses and stops before it (aiohttp
     # runs cleanup contexts in reverse). The KB is indexed before any channel can ask the bot.
     app.cleanup_ctx.extend([

@@ -33,6 +33,7 @@ class FakeBotAPI:
     group_limit: tuple[int, float] | None = None  # (calls, seconds) a group takes before flood control, as Telegram
     downloads: list[str] = field(default_factory=list)  # file paths fetched through /file/bot…
     forum_chats: set[int] = field(default_factory=set)
+    removed_from: set[int] = field(default_factory=set)  # groups the bot was removed from: every call there is 403
     polls: int = 0  # getUpdates requests (kept out of ``calls``, which they would flood)
     conflicts: int = 0  # long polls ended by another one, as Telegram ends them (two pollers of one bot)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -155,6 +156,10 @@ class FakeBotAPI:
             return self._too_many(record, self.flood.pop(method))
         if wait := self._flood_wait(method, params):
             return self._too_many(record, wait)
+        if str(params.get("chat_id")) in {str(chat) for chat in self.removed_from}:
+            record["_refused"] = 403
+            return web.json_response({"ok": False, "error_code": 403,
+                                      "description": "Forbidden: bot was kicked from the supergroup chat"}, status=403)
         words = " ".join(str(params.get(key, "")) for key in ("text", "caption", "name"))
         if any(word in words for word in self.refused):
             record["_refused"] = 400

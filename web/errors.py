@@ -7,6 +7,9 @@ import logging
 
 from aiohttp import web
 
+from web.auth import SESSION_COOKIE
+from web.i18n import one_half, page_language
+
 log = logging.getLogger(__name__)
 
 
@@ -19,6 +22,8 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         if not request.path.startswith(("/api/", "/webhook")) or exc.status < 400:
             raise
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+        if SESSION_COOKIE in request.cookies:  # staff pages: a "中文。 English." refusal in the reader's half
+            message = one_half(message, page_language(request))
         return web.json_response({"error": message}, status=exc.status)
     except asyncio.CancelledError:
         raise

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+
+# A path of this app: one leading slash, then printable ASCII without backslashes. Browsers drop tabs and
+# newlines from a Location and read a backslash as a slash, so "/\t/evil.com" or "/\\evil.com" would leave the site.
+SAME_SITE_PATH = re.compile(r"/(?![/\\])[\x21-\x5b\x5d-\x7e]*")
+
+
+def same_site_path(target: str) -> str:
+    """Where a redirect may go: a path of this app, else the console (never another site, however spelt)."""
+    return target if SAME_SITE_PATH.fullmatch(target) else "/console"
+
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

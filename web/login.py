@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import time
 
 from aiohttp import web
@@ -20,38 +19,35 @@ from aiohttp import web
 from core.accounts import begin_attempt, check_password, end_session, sign, start_session, unsign
 from core.limits import client_address
 from web.auth import ACCESS_CHANGES, SESSION_COOKIE, SESSION_ID, AccessChanges, require, set_session_cookie
-from web.keys import LIMITS, SESSIONS, SETTINGS, TEMPLATES
+from core.language import Say
+from web.guards import same_site_path
+from web.i18n import choose_language, render_page, said
+from web.keys import LIMITS, SESSIONS, SETTINGS
 
 TRIES_PER_ADDRESS = 10  # failed sign-ins one client address may make per window (then one per minute)
 ADDRESS_WINDOW_S = 600
 LOGIN_FORM_S = 3600
-WRONG = "用户名或密码不对。 Wrong name or password."
-DISABLED = "这个账号已停用，请联系店主。 This account has been disabled; please ask the shop owner."
+WRONG = Say("用户名或密码不对。", "Wrong name or password.")
+DISABLED = Say("这个账号已停用，请联系店主。", "This account has been disabled; please ask the shop owner.")
+EXPIRED = Say("页面已过期，请重新登录。", "The form expired; please sign in again.")
+NETWORK_WAIT = Say("这个网络登录尝试太多，请 {}后再试。", "Too many sign-in attempts from this network; try again in {}.")
+ACCOUNT_WAIT = Say("密码错误次数太多，这个账号暂时锁定，请 {}后再试。",
+                   "Too many wrong passwords: this account is locked; try again in {}.")
 
 
-# A path of this app: one leading slash, then printable ASCII without backslashes. Browsers drop tabs and
-# newlines from a Location and read a backslash as a slash, so "/\t/evil.com" or "/\\evil.com" would leave the site.
-SAME_SITE_PATH = re.compile(r"/(?![/\\])[\x21-\x5b\x5d-\x7e]*")
-
-
-def _safe_next(target: str) -> str:
-    """Where to go after signing in: a path of this app, else the console (never another site, however spelt)."""
-    return target if SAME_SITE_PATH.fullmatch(target) else "/console"
-
-
-def _form(request: web.Request, error: str = "", status: int = 200, name: str = "") -> web.Response:
+def _form(request: web.Request, error: Say | None = None, status: int = 200, name: str = "", *values: str
+          ) -> web.Response:
     token = sign(request.app[SETTINGS].secret, {"kind": "login", "exp": int(time.time()) + LOGIN_FORM_S})
-    html = request.app[TEMPLATES].get_template("login.html").render(
-        error=error, login_token=token, next=_safe_next(request.query.get("next", "")), name=name)
-    return web.Response(text=html, content_type="text/html", status=status)
+    return render_page(request, "login.html", status=status, error=said(request, error).format(*values) if error
+                       else "", login_token=token, next=same_site_path(request.query.get("next", "")), name=name)
 
 
-def _wait(request: web.Request, seconds: float, chinese: str, english: str, name: str) -> web.Response:
+def _wait(request: web.Request, seconds: float, words: Say, name: str) -> web.Response:
     """429 with Retry-After, the wait said in minutes once it is a minute or more."""
     seconds = max(1, math.ceil(seconds))
-    zh, en = (f"{seconds} 秒", f"{seconds} s") if seconds < 60 else (f"{math.ceil(seconds / 60)} 分钟",
-                                                                       f"{math.ceil(seconds / 60)} min")
-    response = _form(request, f"{chinese.format(zh)} {english.format(en)}", 429, name)
+    minutes = math.ceil(seconds / 60)
+    wait = Say(f"{seconds} 秒", f"{seconds} s") if seconds < 60 else Say(f"{minutes} 分钟", f"{minutes} min")
+    response = _form(request, words, 429, name, said(request, wait))
     response.headers["Retry-After"] = str(seconds)
     return response
 
@@ -66,19 +62,17 @@ async def login(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     claims = unsign(settings.secret, str(form.get("login_token", "")))
     if not claims or claims.get("kind") != "login":
-        return _form(request, "页面已过期，请重新登录。 The form expired; please sign in again.", 400, name)
+        return _form(request, EXPIRED, 400, name)
     address = client_address(request.remote, request.headers.get("X-Forwarded-For"), settings.proxies)
     tries = f"login:addr:{address}"
     if wait := await request.app[LIMITS].hit(tries, TRIES_PER_ADDRESS, ADDRESS_WINDOW_S, spend=False):
-        return _wait(request, wait, "这个网络登录尝试太多，请 {}后再试。",
-                     "Too many sign-in attempts from this network; try again in {}.", name)
+        return _wait(request, wait, NETWORK_WAIT, name)
     async with request.app[SESSIONS]() as session:
         attempt = await session.run_sync(begin_attempt, name)
         await session.commit()
     if attempt.wait_s:
         await request.app[LIMITS].hit(tries, TRIES_PER_ADDRESS, ADDRESS_WINDOW_S)
-        return _wait(request, attempt.wait_s, "密码错误次数太多，这个账号暂时锁定，请 {}后再试。",
-                     "Too many wrong passwords: this account is locked; try again in {}.", name)
+        return _wait(request, attempt.wait_s, ACCOUNT_WAIT, name)
     right = await asyncio.to_thread(check_password, attempt.password_hash, password)
     if right and attempt.disabled:
         return _form(request, DISABLED, 403, name)
@@ -88,7 +82,7 @@ async def login(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         token, _csrf = await session.run_sync(start_session, settings.secret, attempt.account_id)
         await session.commit()
-    response = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
+    response = web.HTTPSeeOther(same_site_path(str(form.get("next", ""))))
     set_session_cookie(response, request, token)
     raise response
 
@@ -115,3 +109,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
+    app.router.add_get("/language/{language:zh|en}", choose_language)

@@ -16,9 +16,10 @@ from core.db import StaffAccount, aware, utcnow
 from core.language import Say
 from web.auth import ACCESS_CHANGES, CSRF, require, require_page
 from web.body import path_id
-from web.keys import SESSIONS, SETTINGS, TEMPLATES
+from web.i18n import page_language, render_page, said
+from web.keys import SESSIONS, SETTINGS
 
-ROLE_NAMES = {"owner": "店主 Owner", "staff": "店员 Staff"}
+ROLE_NAMES = {"owner": "店主", "staff": "店员"}  # the page says them in its language
 DONE = {  # what the page says after a change, by the change's name
     "add": Say("已添加账号 {name}。", "Account {name} added."),
     "disable": Say("{name} 已停用，TA 已在所有设备上退出登录。", "{name} is disabled and signed out everywhere."),
@@ -39,13 +40,12 @@ CHANGES = {  # (database session, account, form) -> None
 }
 
 
-def both(said: Say, **values: str) -> str:
-    return f"{said.zh.format(**values)} {said.en.format(**values)}"
-
-
-def refusal(said: Say) -> str:
-    """A refusal on the page: its English, written for the CLI ("password must be…"), as a sentence."""
-    return f"{said.zh} {said.en[:1].upper()}{said.en[1:]}{'' if said.en.endswith(('.', '!', '?')) else '.'}"
+def refusal(request: web.Request, words: Say) -> str:
+    """A refusal on the page in the reader's language; the English, written for the CLI ("password must
+    be…"), as a sentence."""
+    if page_language(request) != "en":
+        return words.zh
+    return f"{words.en[:1].upper()}{words.en[1:]}{'' if words.en.endswith(('.', '!', '?')) else '.'}"
 
 
 async def _page(request: web.Request, principal: accounts.Principal, *, notice: str = "", error: str = "",
@@ -54,15 +54,14 @@ async def _page(request: web.Request, principal: accounts.Principal, *, notice: 
         rows = (await session.scalars(select(StaffAccount).order_by(StaffAccount.role, StaffAccount.name))).all()
         signed_in = await session.run_sync(accounts.last_sign_ins)
     zone, now = ZoneInfo(request.app[SETTINGS].timezone), utcnow()
-    html = request.app[TEMPLATES].get_template("admin_accounts.html").render(
-        user=principal.name, role=principal.role, me=principal.id, csrf=request.get(CSRF, ""), notice=notice, error=error,
-        role_names=ROLE_NAMES, accounts=[
+    return render_page(
+        request, "admin_accounts.html", status=status, user=principal.name, role=principal.role, me=principal.id,
+        csrf=request.get(CSRF, ""), notice=notice, error=error, role_names=ROLE_NAMES, accounts=[
             {"id": a.id, "name": a.name, "role": a.role, "active": a.active, "display_name": a.display_name or "",
              "last_sign_in": signed_in[a.id].astimezone(zone).strftime("%Y-%m-%d %H:%M") if a.id in signed_in else "",
              "locked_until": aware(a.locked_until).astimezone(zone).strftime("%H:%M")
              if a.locked_until and aware(a.locked_until) > now else ""}
             for a in rows])
-    return web.Response(text=html, content_type="text/html", status=status)
 
 
 async def accounts_page(request: web.Request) -> web.Response:
@@ -71,7 +70,7 @@ async def accounts_page(request: web.Request) -> web.Response:
     if done in DONE and request.query.get("id", "").isdigit():
         async with request.app[SESSIONS]() as session:
             account = await session.get(StaffAccount, int(request.query["id"]))
-        notice = both(DONE[done], name=account.name, shown=account.shown_name) if account else ""
+        notice = said(request, DONE[done]).format(name=account.name, shown=account.shown_name) if account else ""
     return await _page(request, principal, notice=notice)
 
 
@@ -82,7 +81,7 @@ async def _changed(request: web.Request, principal: accounts.Principal, change, 
             account_id = await session.run_sync(change)
             await session.commit()
     except accounts.Refused as exc:
-        return await _page(request, principal, error=refusal(exc.said), status=400)
+        return await _page(request, principal, error=refusal(request, exc.said), status=400)
     request.app[ACCESS_CHANGES].changed()
     raise web.HTTPSeeOther(f"/admin/accounts?done={done}&id={account_id}")
 

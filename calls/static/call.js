@@ -17,7 +17,9 @@
   let hd = false, hdScale = 1, hdRoom = 0, voiceOnly = false, statsTick = 0, prev = null, recent = [], silentFor = 0, lossWindow = [];
   let recovery = { tries: 0, timer: null };
   const MAX_RECOVERY_TRIES = 6;
-  const ENGLISH = /^en\b/i.test(navigator.language || "");
+  // The staff page is in the language its reader chose (the server sets it); the customer's follows the browser.
+  const ENGLISH = document.getElementById("page-text") ? document.documentElement.lang === "en"
+    : /^en\b/i.test(navigator.language || "");
   const say = (zh, en) => (ENGLISH ? en : zh);
   const SIZE = { normal: { width: 1280, height: 720 }, hd: { width: 1920, height: 1080 } };
   const cameraSize = () => (hd ? SIZE.hd : SIZE.normal);
@@ -209,7 +211,7 @@
     } else if (message.type === "peer_left") {
       status(isStaff ? say("顾客暂时断开了，等他回来…", "The customer dropped out; waiting for them…") : say("店员暂时断开了，请稍等…", "Our staff dropped out for a moment; please wait…"));
     } else if (message.type === "peer_stats" && isStaff) {
-      showStats("顾客", message);
+      showStats(say("顾客", "Customer"), message);
     } else if (message.type === "ended") {
       finish(message.reason && message.reason.endsWith("hangup") ? say("通话已结束", "The call has ended") : say("通话已结束（", "The call has ended (") + message.reason + say("）", ")"));
     } else if (message.type === "error") {
@@ -316,7 +318,7 @@
   function showStats(who, s) {
     const box = $("stats");
     if (!box) return;
-    const line = who + "：" + (s.width ? s.width + "×" + s.height + " " : "") + (s.fps ? Math.round(s.fps) + " fps " : "") +
+    const line = who + say("：", ": ") + (s.width ? s.width + "×" + s.height + " " : "") + (s.fps ? Math.round(s.fps) + " fps " : "") +
       (s.bitrate_kbps ? Math.round(s.bitrate_kbps) + " kbps " : "") +
       (s.rtt_ms !== undefined ? Math.round(s.rtt_ms) + " ms " : "") + say("丢包 ", "loss ") + ((s.loss || 0) * 100).toFixed(1) + "%";
     let node = box.querySelector('[data-who="' + who + '"]');

@@ -12,9 +12,9 @@
   let current = null; // entry id in the editor, or null for a new entry
   let pendingInbox = null; // inbox question ids that the entry being edited should resolve
   const REASONS = {
-    unsure: "机器人没把握", not_helpful: "顾客点了“没用”", customer_request: "顾客要找店员",
-    video_request: "顾客要视频看货", low_confidence: "两次没答上，转店员", bot_unavailable: "机器人不可用，转店员",
-    staff_takeover: "店员接手",
+    unsure: t("机器人没把握"), not_helpful: t("顾客点了“没用”"), customer_request: t("顾客要找店员"),
+    video_request: t("顾客要视频看货"), low_confidence: t("两次没答上，转店员"), bot_unavailable: t("机器人不可用，转店员"),
+    staff_takeover: t("店员接手"),
   };
 
   const report = (err) => toast(err.message);
@@ -28,7 +28,7 @@
     for (const hit of data.hits) {
       const item = el("li");
       item.append(el("span", hit.score.toFixed(3) + " ", "score"), el("button", hit.id, "link"),
-                  el("div", "匹配问法：" + hit.matched), el("div", hit.answer));
+                  el("div", t("匹配问法：{text}", { text: hit.matched })), el("div", hit.answer));
       item.querySelector("button").addEventListener("click", () => openEntry(hit.id));
       list.append(item);
     }
@@ -39,7 +39,7 @@
     const params = new URLSearchParams({ q: $("f-q").value, topic: $("f-topic").value, product: $("f-product").value });
     const data = await api("GET", "/api/kb/entries?" + params).catch(report);
     if (!data) return;
-    $("count").textContent = "（" + data.entries.length + "）";
+    $("count").textContent = t("（{n}）", { n: data.entries.length });
     const body = $("entries").querySelector("tbody");
     body.replaceChildren();
     for (const entry of data.entries) {
@@ -63,7 +63,7 @@
     $("e-answer").value = entry.answer || "";
     $("e-answer-en").value = entry.answer_en || "";
     $("e-tags").value = (entry.tags || []).join(", ");
-    $("e-title").textContent = current ? current : "（新条目）";
+    $("e-title").textContent = current ? current : t("（新条目）");
     $("e-delete").hidden = !current;
     for (const row of document.querySelectorAll("#entries tbody tr")) row.classList.toggle("active", row.dataset.entry === current);
     $("editor").scrollTop = 0;
@@ -77,12 +77,13 @@
     current = data.entry ? id : null;
     pendingInbox = null;
     fillEditor(data.entry || { id: id });
-    const fields = (entry) => [["问法", (entry.questions || []).join("\n")], ["答案", entry.answer || ""],
-                               ["英文回答", entry.answer_en || ""], ["主题", topicName(entry.topic)]];
-    const summary = (after) => ["答案：" + after.answer].concat(after.answer_en ? ["英文回答 English：" + after.answer_en] : []);
+    const fields = (entry) => [[t("问法"), (entry.questions || []).join("\n")], [t("答案"), entry.answer || ""],
+                               [t("英文回答"), entry.answer_en || ""], [t("主题"), topicName(entry.topic)]];
+    const summary = (after) => [t("答案：{answer}", { answer: after.answer })]
+      .concat(after.answer_en ? [t("英文回答：{answer}", { answer: after.answer_en })] : []);
     showHistory($("history"), data.revisions, data.entry, { fields, summary, restore: (revision) =>
       api("POST", "/api/kb/entries/" + encodeURIComponent(id) + "/rollback", { revision })
-        .then(() => { toast("已恢复到第 " + revision + " 版，立即生效"); openEntry(id); loadEntries(); })
+        .then(() => { toast(t("已恢复到第 {n} 版，立即生效", { n: revision })); openEntry(id); loadEntries(); })
         .catch(report) });
   }
 
@@ -106,16 +107,16 @@
       pendingInbox = null;
       loadInbox();
     }
-    toast("已保存，机器人立即使用新答案（编号 " + savedId + "）");
+    toast(t("已保存，机器人立即使用新答案（编号 {id}）", { id: savedId }));
     current = savedId;
     openEntry(savedId);
     loadEntries();
   }
 
   async function deleteEntry() {
-    if (!current || !confirm("删除条目 " + current + "？可以在历史版本里恢复。")) return;
+    if (!current || !confirm(t("删除条目 {id}？可以在历史版本里恢复。", { id: current }))) return;
     await api("DELETE", "/api/kb/entries/" + encodeURIComponent(current)).catch(report);
-    toast("已删除");
+    toast(t("已删除"));
     $("editor").hidden = true;
     current = null;
     loadEntries();
@@ -126,12 +127,12 @@
     if (!data) return;
     const list = $("inbox");
     list.replaceChildren();
-    if (!data.groups.length) list.append(el("li", "没有待解答的问题 🎉"));
+    if (!data.groups.length) list.append(el("li", t("没有待解答的问题 🎉"), "empty"));
     for (const group of data.groups) {
       const item = el("li");
       item.append(el("strong", "×" + group.count + " "), el("span", group.texts.slice(0, 3).join(" / ")));
       for (const reason of group.reasons) item.append(el("span", REASONS[reason] || reason, "reason reason-" + reason));
-      const make = el("button", "建新条目", "link");
+      const make = el("button", t("建新条目"), "link");
       make.addEventListener("click", () => {
         current = null;
         pendingInbox = group.ids;
@@ -140,13 +141,13 @@
       });
       item.append(make);
       if (group.suggestion) {
-        const add = el("button", "加为 " + group.suggestion.id + " 的问法 (" + group.suggestion.score + ")", "link");
+        const add = el("button", t("加为 {id} 的问法 ({score})", { id: group.suggestion.id, score: group.suggestion.score }), "link");
         add.addEventListener("click", () => addAsPhrasings(group, group.suggestion.id));
         item.append(add);
       }
       // What the bot answered, where it did (a 没用, or a person asked for after an answer).
       const answers = Array.from(new Set((group.items || []).map((i) => i.answer).filter(Boolean))).slice(0, 2);
-      for (const answer of answers) item.append(el("div", "机器人的回答：" + answer, "inbox-answer"));
+      for (const answer of answers) item.append(el("div", t("机器人的回答：{answer}", { answer }), "inbox-answer"));
       list.append(item);
     }
   }
@@ -160,7 +161,7 @@
               { topic: entry.topic, product: entry.product, questions, answer: entry.answer,
                 answer_en: entry.answer_en || "", tags: entry.tags })
       .then(() => api("POST", "/api/kb/unanswered/resolve", { ids: group.ids, entry_id: id }))
-      .then(() => { toast("已加入 " + id); loadInbox(); loadEntries(); }).catch(report);
+      .then(() => { toast(t("已加入 {id}", { id })); loadInbox(); loadEntries(); }).catch(report);
   }
 
   async function importFile(event) {
@@ -168,7 +169,7 @@
     const form = new FormData();
     form.append("file", $("import-file").files[0]);
     const data = await api("POST", "/api/kb/import", form, true).catch(report);
-    if (data) { toast("导入完成：新增 " + data.created + "，更新 " + data.updated); loadEntries(); }
+    if (data) { toast(t("导入完成：新增 {created}，更新 {updated}", { created: data.created, updated: data.updated })); loadEntries(); }
   }
 
   $("try-form").addEventListener("submit", tryQuestion);

@@ -10,9 +10,9 @@
   const LISTS = ["tags", "aliases"];
   const CHOICES = ["recipients", "occasions"];
   // Shown with the field when the form stops a save (the browser's own wording is English on many machines).
-  const REQUIRED = { name: "请填写名称", price: "请填写价格（0 或以上的数字）", stock: "请填写库存（0 或以上的整数）",
-                     region: "请填写产地", origin: "请填写发货省份", weight_g: "请填写重量（克）",
-                     shelf_life: "请填写保质期", storage: "请填写保存方法" };
+  const REQUIRED = { name: t("请填写名称"), price: t("请填写价格（0 或以上的数字）"), stock: t("请填写库存（0 或以上的整数）"),
+                     region: t("请填写产地"), origin: t("请填写发货省份"), weight_g: t("请填写重量（克）"),
+                     shelf_life: t("请填写保质期"), storage: t("请填写保存方法") };
   const categoryName = (key) => ([...$("e-category").options].find((o) => o.value === key) || {}).textContent || key;
   let products = [];
   let current = null; // the product being edited as last loaded (all its fields), or null for a new one
@@ -30,7 +30,7 @@
     const category = $("f-category").value;
     const shown = products.filter((p) => (!category || p.category === category) && (!words ||
       [p.name, p.name_en, ...p.tags, ...p.aliases].some((text) => text.toLowerCase().includes(words))));
-    $("count").textContent = "（" + shown.length + "）";
+    $("count").textContent = t("（{n}）", { n: shown.length });
     const body = $("products").querySelector("tbody");
     body.replaceChildren();
     for (const product of shown) {
@@ -41,8 +41,8 @@
       const name = el("td");
       name.append(el("div", product.name), el("div", product.name_en, "muted"));
       row.append(picture, name, el("td", categoryName(product.category)), el("td", "¥" + product.price),
-                 el("td", product.stock > 0 ? String(product.stock) : "缺货", product.stock > 0 ? "" : "out"),
-                 el("td", "第 " + product.revision + " 版"));
+                 el("td", product.stock > 0 ? String(product.stock) : t("缺货"), product.stock > 0 ? "" : "out"),
+                 el("td", t("第 {n} 版", { n: product.revision })));
       row.addEventListener("click", () => openProduct(product.id));
       body.append(row);
     }
@@ -76,7 +76,7 @@
     $("e-picture-note").textContent = PICTURE_NOTE;
     showPicture(product.image);
     showError("");
-    $("e-title").textContent = current ? current.name : "（新商品）";
+    $("e-title").textContent = current ? current.name : t("（新商品）");
     $("e-more").open = !current; // a new product needs its origin, shelf life and storage too
     for (const row of document.querySelectorAll("#products tbody tr")) row.classList.toggle("active", Boolean(current) && row.dataset.product === current.id);
     $("editor").scrollTop = 0;
@@ -84,9 +84,9 @@
     if (window.matchMedia("(max-width: 900px)").matches) $("editor").scrollIntoView({ behavior: "smooth" });
   }
 
-  const FIELDS = (p) => [["名称", p.name], ["英文名", p.name_en], ["价格", "¥" + p.price + (p.unit ? " / " + p.unit : "")],
-                         ["库存", String(p.stock)], ["图片", p.image], ["标签", (p.tags || []).join("、")],
-                         ["介绍", p.description], ["英文介绍", p.description_en]];
+  const FIELDS = (p) => [[t("名称"), p.name], [t("英文名"), p.name_en], [t("价格"), "¥" + p.price + (p.unit ? " / " + p.unit : "")],
+                         [t("库存"), String(p.stock)], [t("图片"), p.image], [t("标签"), (p.tags || []).join(t("、"))],
+                         [t("介绍"), p.description], [t("英文介绍"), p.description_en]];
 
   async function openProduct(id) {
     const data = await api("GET", "/api/catalog/products/" + encodeURIComponent(id)).catch((err) => toast(err.message));
@@ -95,9 +95,9 @@
     fillEditor(current);
     showHistory($("history"), data.revisions, data.product, {
       fields: FIELDS,
-      summary: (after) => ["¥" + after.price + " · 库存 " + after.stock + " · " + after.name],
+      summary: (after) => [t("¥{price} · 库存 {stock} · {name}", { price: after.price, stock: after.stock, name: after.name })],
       restore: (revision) => api("POST", "/api/catalog/products/" + encodeURIComponent(id) + "/rollback", { revision })
-        .then(() => { toast("已恢复到第 " + revision + " 版，机器人立即使用"); openProduct(id); loadProducts(); })
+        .then(() => { toast(t("已恢复到第 {n} 版，机器人立即使用", { n: revision })); openProduct(id); loadProducts(); })
         .catch((err) => toast(err.message)),
     });
   }
@@ -141,7 +141,7 @@
                                  : api("POST", "/api/catalog/products", product)).catch(report)
       .finally(() => { button.disabled = false; });
     if (!saved) return;
-    toast("已保存「" + saved.product.name + "」，机器人立即按新的推荐和回答");
+    toast(t("已保存「{name}」，机器人立即按新的推荐和回答", { name: saved.product.name }));
     await loadProducts();
     openProduct(saved.product.id);
   }
@@ -151,9 +151,9 @@
     if (!file) return;
     const form = new FormData();
     form.append("file", file);
-    $("e-picture-note").textContent = "上传中…";
+    $("e-picture-note").textContent = t("上传中…");
     const data = await api("POST", "/api/catalog/pictures", form, true).catch(report);
-    $("e-picture-note").textContent = data ? "新图片已上传，保存后生效。" : PICTURE_NOTE;
+    $("e-picture-note").textContent = data ? t("新图片已上传，保存后生效。") : PICTURE_NOTE;
     $("e-file").value = "";
     if (data) { showPicture(data.image); showError(""); }
   }

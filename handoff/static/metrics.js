@@ -23,27 +23,27 @@
   }
 
   chart("chart-conversations", "bar", [
-    { label: "机器人解决", data: days.map((d) => d.resolved_by_bot), backgroundColor: COLORS[2] },
-    { label: "没解决（转人工、点“没用”或重复问）", data: days.map((d) => d.conversations - d.resolved_by_bot),
+    { label: t("机器人解决"), data: days.map((d) => d.resolved_by_bot), backgroundColor: COLORS[2] },
+    { label: t("没解决（转人工、点“没用”或重复问）"), data: days.map((d) => d.conversations - d.resolved_by_bot),
       backgroundColor: COLORS[1] },
   ]);
   chart("chart-handoffs", "bar", data.reasons.map(([reason, label], i) => ({
-    label, data: days.map((d) => d.handoffs[reason]), backgroundColor: COLORS[i % COLORS.length],
+    label: t(label), data: days.map((d) => d.handoffs[reason]), backgroundColor: COLORS[i % COLORS.length],
   })));
   chart("chart-times", "line", [
-    { label: "等店员（分钟）", data: days.map((d) => minutes(d.median_wait_s)), borderColor: COLORS[0],
+    { label: t("等店员（分钟）"), data: days.map((d) => minutes(d.median_wait_s)), borderColor: COLORS[0],
       backgroundColor: COLORS[0], spanGaps: true },
-    { label: "处理（分钟）", data: days.map((d) => minutes(d.median_handle_s)), borderColor: COLORS[4],
+    { label: t("处理（分钟）"), data: days.map((d) => minutes(d.median_handle_s)), borderColor: COLORS[4],
       backgroundColor: COLORS[4], spanGaps: true },
   ], { y: { beginAtZero: true } });
   chart("chart-service", "bar", [
-    { type: "line", label: "满意度", data: days.map((d) => d.satisfaction), borderColor: COLORS[3],
+    { type: "line", label: t("满意度"), data: days.map((d) => d.satisfaction), borderColor: COLORS[3],
       backgroundColor: COLORS[3], yAxisID: "rating", spanGaps: true },
-    { label: "通话接通", data: days.map((d) => d.calls_connected), backgroundColor: COLORS[4], yAxisID: "calls" },
-    { label: "通话没接通", data: days.map((d) => d.calls - d.calls_connected), backgroundColor: COLORS[5], yAxisID: "calls" },
+    { label: t("通话接通"), data: days.map((d) => d.calls_connected), backgroundColor: COLORS[4], yAxisID: "calls" },
+    { label: t("通话没接通"), data: days.map((d) => d.calls - d.calls_connected), backgroundColor: COLORS[5], yAxisID: "calls" },
   ], {
     x: { stacked: true },
-    calls: { ...counts, stacked: true, position: "left", title: { display: true, text: "通话" } },
-    rating: { min: 0, max: 5, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "满意度" } },
+    calls: { ...counts, stacked: true, position: "left", title: { display: true, text: t("通话") } },
+    rating: { min: 0, max: 5, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: t("满意度") } },
   });
 })();

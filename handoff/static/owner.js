@@ -4,7 +4,7 @@ window.owner = (function () {
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
-  const ACTIONS = { create: "新建", update: "修改", delete: "删除", rollback: "恢复", import: "导入" };
+  const ACTIONS = { create: t("新建"), update: t("修改"), delete: t("删除"), rollback: t("恢复"), import: t("导入") };
 
   function el(tag, text, cls) {
     const node = document.createElement(tag);
@@ -27,7 +27,7 @@ window.owner = (function () {
     }
     const response = await fetch(path, options);
     const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data.error || "请求失败 (" + response.status + ")");
+    if (!response.ok) throw new Error(data.error || t("请求失败（{status}）", { status: response.status }));
     return data;
   }
 
@@ -39,12 +39,12 @@ window.owner = (function () {
       for (const [label, value] of mine ? fields(mine) : []) {
         box.append(el("div", label, "diff-label"), el("div", value || "—", value === theirs[label] ? "diff-same" : "diff-changed"));
       }
-      if (!mine) box.append(el("div", "（已删除）", "diff-changed"));
+      if (!mine) box.append(el("div", t("（已删除）"), "diff-changed"));
     };
     side($("diff-now"), now, change.after);
     side($("diff-then"), change.after, now);
-    $("rollback-title").textContent = "恢复到第 " + change.revision + " 版？";
-    $("diff-then-title").textContent = "第 " + change.revision + " 版 · " + shopTime(change.at);
+    $("rollback-title").textContent = t("恢复到第 {n} 版？", { n: change.revision });
+    $("diff-then-title").textContent = t("第 {n} 版", { n: change.revision }) + " · " + shopTime(change.at);
     const dialog = $("rollback");
     dialog.returnValue = "";
     dialog.showModal();
@@ -55,10 +55,10 @@ window.owner = (function () {
   function showHistory(list, revisions, now, { fields, summary, restore }) {
     list.replaceChildren();
     for (const change of revisions.slice().reverse()) {
-      const action = change.restored_from ? "恢复第 " + change.restored_from + " 版" : ACTIONS[change.action] || change.action;
-      const item = el("li", "第 " + change.revision + " 版 · " + action + " · " + change.author + " · " + shopTime(change.at) + " ");
+      const action = change.restored_from ? t("恢复第 {n} 版", { n: change.restored_from }) : ACTIONS[change.action] || change.action;
+      const item = el("li", t("第 {n} 版", { n: change.revision }) + " · " + action + " · " + change.author + " · " + shopTime(change.at) + " ");
       if (change.after) {
-        const button = el("button", "恢复到这一版", "link");
+        const button = el("button", t("恢复到这一版"), "link");
         button.addEventListener("click", async () => {
           if (await confirmRollback(now, change, fields)) restore(change.revision);
         });

@@ -57,6 +57,28 @@ def test_customer_and_staff_see_each_other(app_alone, browser):
     assert len(ended) == 1 and ended[0].startswith("视频通话已结束，通话时长 ")  # in the chat, once, with its length
 
 
+def test_an_english_call_reads_in_english_on_both_sides(app_alone, browser, tmp_path):
+    """Staff whose browser is in English get the call page in English (its frame, buttons and the chat's
+    context), and so does an English-speaking customer; both judge the signal in English words."""
+    url, data_dir, mode = app_alone
+    shop = shop_with_chat(url, data_dir, f"english{mode}", f"web-call-en-{mode}")
+    call, staff, customer = open_call(shop, browser, locale="en-US")
+    assert staff.evaluate("document.documentElement.lang") == "en" and staff.title() == "Video call"
+    assert [staff.inner_text(f"#{b}") for b in ("mute", "camera", "hangup")] == ["🎙 Mute", "📷 Camera off", "Hang up"]
+    assert staff.locator(".panel h2").all_inner_texts() == ["Context", "Products mentioned"]
+    assert "Reason\nBot unavailable\nSummary\nAsked: 想视频看看茶饼" in staff.inner_text(".panel dl")  # no Rasa here
+    assert customer.inner_text("#join") == "Join the call"
+    customer.click("#join")
+    wait_for_video([staff, customer])
+    for page in (staff, customer):
+        wait_until(page, "window.techanCallStats && window.techanCallStats.frames > 0", timeout=30_000)
+        assert page.inner_text("#quality").startswith("● Signal: ")
+    staff.screenshot(path=tmp_path / f"call-staff-en-{mode}.png")
+    customer.screenshot(path=tmp_path / f"call-customer-en-{mode}.png")
+    customer.click("#hangup")
+    wait_until(staff, "document.getElementById('status').textContent.includes('The call has ended')", timeout=30_000)
+
+
 def test_a_call_opens_inside_the_customers_chat_and_gives_the_chat_back_when_it_ends(app_alone, browser, tmp_path):
     """A phone (390×844) chatting on the web: the invitation's button opens the call in a panel above the chat;
     a product staff show during the call lands in the chat below the picture, in view; when staff hang up the

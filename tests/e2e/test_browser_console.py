@@ -49,13 +49,15 @@ def watch_policy(page) -> list[str]:
     return refused
 
 
-def staff_console(browser, stack, *, live: bool = True, role: str = "staff", alerts_noted: bool = False):
+def staff_console(browser, stack, *, live: bool = True, role: str = "staff", alerts_noted: bool = False,
+                  locale: str = "zh-CN"):
     """A new staff member (or owner) signed in to the console (1366×900); ``live=False``: no pushed updates;
-    ``alerts_noted``: the desktop notifications and tones the page makes are kept in ``window.noted``."""
+    ``alerts_noted``: the desktop notifications and tones the page makes are kept in ``window.noted``;
+    ``locale``: the browser's language (the pages follow it until the reader picks one)."""
     name = f"{role}{uuid.uuid4().hex[:6]}"
     subprocess.run([sys.executable, "-m", "techan", "staff", "add", name, "--role", role, "--password", PASSWORD],
                    env=shop_env(stack.data_dir), check=True, capture_output=True)
-    page = browser.new_page(locale="zh-CN", viewport={"width": 1366, "height": 900})
+    page = browser.new_page(locale=locale, viewport={"width": 1366, "height": 900})
     page.refused = watch_policy(page)
     if not live:
         page.add_init_script(NO_LIVE_UPDATES)
@@ -65,15 +67,16 @@ def staff_console(browser, stack, *, live: bool = True, role: str = "staff", ale
     page.fill("input[name=name]", name)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
+    english = locale.startswith("en")
     if live:
-        page.wait_for_selector("#live:has-text('实时')", timeout=30_000)
+        page.wait_for_selector(f"#live:has-text('{'Live' if english else '实时'}')", timeout=30_000)
     else:
-        page.wait_for_selector("#queue-count:has-text('（')", timeout=30_000)
+        page.wait_for_selector(f"#queue-count:has-text('{'(' if english else '（'}')", timeout=30_000)
     return page, name
 
 
-def customer_page(browser, stack):
-    page = browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
+def customer_page(browser, stack, locale: str = "zh-CN"):
+    page = browser.new_page(locale=locale, viewport={"width": 390, "height": 844})
     page.refused = watch_policy(page)
     page.goto(stack.app_url + "/")
     return page
@@ -113,7 +116,7 @@ def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path
     wait_until(console, "document.title.startsWith('(')", timeout=30_000)  # the count in the tab title
     wait_until(console, "window.noted.notifications.length >= 1")  # a desktop notification, and a tone with it
     note = console.evaluate("window.noted.notifications.at(-1)")
-    assert note["title"].startswith("新的转人工 · ") and note["body"].startswith("顾客要人工"), note
+    assert note["title"].startswith("新的转人工 · ") and note["body"].startswith("顾客要找店员"), note
     assert console.evaluate("window.noted.tones") >= 1
     late, _colleague = staff_console(browser, stack, live=False)  # a colleague whose page will not refresh
     late.locator("#queue li", has_text=marker).wait_for(timeout=30_000)
@@ -185,6 +188,92 @@ def test_staff_see_a_finished_console_through_a_handoff(stack, browser, tmp_path
     customer.wait_for_timeout(1500)  # time for a second prompt to show, if one were sent
     assert customer.locator(".msg.bot", has_text="⭐⭐⭐⭐⭐").count() == 1
     assert console.refused == late.refused == customer.refused == []  # nothing the CSP had to block
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def page_words(page, selector: str) -> str:
+    """The page's own words in ``selector``: text, placeholders, titles and labels — not the shop's data in it
+    (the owner's canned replies, colleagues' names in a list) nor the language switch, which says 中文."""
+    return page.evaluate("""(selector) => [...document.querySelectorAll(selector)].map((original) => {
+        const root = original.cloneNode(true);
+        root.querySelectorAll('nav.language, select option:not(:first-child)').forEach((e) => e.remove());
+        return [root.textContent, ...[...root.querySelectorAll('[placeholder],[title],[aria-label]')].map((e) =>
+          [e.placeholder, e.title, e.getAttribute('aria-label')].filter(Boolean).join(' '))].join(' ');
+      }).join(' ')""", selector)
+
+
+def test_an_english_speaking_staff_member_works_a_handoff_in_english(stack, browser, tmp_path):
+    """A browser set to English gets the console in English at every step (the customer's words stay theirs),
+    and the header's switch changes the language for good."""
+    console, me = staff_console(browser, stack, locale="en-US")
+    assert console.evaluate("document.documentElement.lang") == "en" and console.title() == "Staff console"
+    frame = "header.bar, .queue h2, .queue summary, .queue .hint, .chat h2, #reply, #tools, #note, .context h2, #context"
+    assert CJK.findall(page_words(console, frame)) == [], page_words(console, frame)
+    assert console.inner_text("header.bar nav.language") == "中文 · English"  # the way back is in its own language
+    console.screenshot(path=tmp_path / "console-en-empty.png")
+
+    customer = customer_page(browser, stack, locale="en-US")
+    marker = uuid.uuid4().hex[:6]
+    customer_says(customer, f"How long does Pu'er keep? ({marker})")
+    customer_says(customer, "I want to talk to a person")
+    entry = console.locator("#queue li", has_text=marker)
+    entry.wait_for(timeout=30_000)
+    assert entry.locator(".title").inner_text().endswith(" · Asked for staff")
+    assert entry.locator(".summary").inner_text().startswith(f"Asked: How long does Pu'er keep? ({marker})")
+    assert re.fullmatch(r"Waiting \d+ (s|min)", entry.locator(".meta").inner_text())
+    entry.locator("button", has_text="Claim").click()
+    console.locator(".notice.ok", has_text="Claimed").wait_for(timeout=10_000)
+    console.wait_for_selector("#reply:not([hidden])", timeout=30_000)
+    assert console.inner_text("#chat-title").endswith(" · With staff")
+    context = console.inner_text("#context")
+    assert "Reason\nAsked for staff" in context and "What the bot did" in context, context
+    assert re.search(r"Answered “How long does Pu'er keep\? \(" + marker + r"\)” with the entry “.+”", context), context
+    authors = console.locator("#transcript .who").all_inner_texts()
+    assert authors[0].startswith("Customer · ") and any(a.startswith("Bot · ") for a in authors), authors
+    assert CJK.findall(page_words(console, "header.bar, .chat h2, #reply, #tools, #note, .context h2")) == []
+    customer.locator(".msg", has_text=f"{me} from our staff is with you now.").wait_for(timeout=30_000)
+    console.screenshot(path=tmp_path / "console-en-claimed.png")
+
+    console.click("#resolve")
+    assert console.inner_text("#confirm-text").startswith("End this chat? The customer will be asked for a rating")
+    assert console.locator("#confirm button").all_inner_texts() == ["Cancel", "OK"]
+    console.screenshot(path=tmp_path / "console-en-confirm.png")
+    console.click("#confirm-yes")
+    console.locator(".notice.ok", has_text="Chat ended").wait_for(timeout=10_000)
+    wait_until(console, "document.getElementById('chat-title').textContent.endsWith('Ended; the bot is serving again')",
+               timeout=30_000)
+
+    console.click("header.bar nav.language a[lang=zh-CN]")  # 中文: the page in Chinese from now on, whatever the browser says
+    console.wait_for_selector("#live:has-text('实时')", timeout=30_000)
+    assert console.evaluate("document.documentElement.lang") == "zh-CN" and console.title() == "店员工作台"
+    assert console.inner_text(".queue h2 >> nth=0").startswith("排队")
+    console.reload()
+    console.wait_for_selector("#live:has-text('实时')", timeout=30_000)
+    assert console.inner_text("header.bar nav.language") == "中文 · English"
+    console.screenshot(path=tmp_path / "console-zh-after-switch.png")
+    assert console.refused == customer.refused == []
+
+
+def test_a_staff_group_the_bot_cannot_post_to_is_told_in_the_console(stack, browser, tmp_path):
+    """When /healthz says the Telegram staff group refuses the bot, the console says so in the staff member's
+    language (new handoffs reach staff only there), and says nothing once the group works again."""
+    failing = {"status": "degraded", "rasa": True, "processes": {},
+               "telegram": {"staff_group": "failing", "staff_group_error": "Forbidden: bot was kicked"}}
+    for locale, expected in (("zh-CN", "⚠ 机器人发不进 Telegram 店员群（Forbidden: bot was kicked），新的转人工只在工作台显示"),
+                             ("en-US", "⚠ The bot cannot post to the Telegram staff group (Forbidden: bot was kicked); "
+                                       "new handoffs show only here in the console")):
+        health = {"body": failing}
+        console, _me = staff_console(browser, stack, locale=locale)
+        console.route("**/healthz", lambda route: route.fulfill(json=health["body"]))
+        console.reload()
+        console.locator("#system:not([hidden])").wait_for(timeout=30_000)
+        assert console.inner_text("#system-text") == expected
+        console.screenshot(path=tmp_path / f"console-group-failing-{locale}.png")
+        health["body"] = {**failing, "status": "ok", "telegram": {"staff_group": "ok"}}
+        wait_until(console, "document.getElementById('system').hidden", timeout=30_000)  # checked every 10 s
+        console.close()
 
 
 def test_an_owner_takes_a_chat_held_by_a_colleague_who_was_disabled(stack, browser, tmp_path):

@@ -210,3 +210,42 @@ def test_the_owner_edits_a_product_with_a_photo_and_customers_see_it_at_once_unt
     assert owner.refused == [] and customer.refused == []
     english.close()
     customer.close()
+
+
+def test_an_english_speaking_owner_reads_the_knowledge_base_catalog_and_metrics_in_english(stack, browser, tmp_path):  # noqa: F811
+    """With the browser in English the owner's pages speak English: the lists, the editors, a refusal, a
+    revision's history and the charts' labels. Nothing is saved (the shared stack's later tests read the
+    catalog)."""
+    from tests.e2e.test_browser_console import CJK, page_words
+
+    owner, _name = staff_console(browser, stack, live=False, role="owner", locale="en-US")
+    owner.goto(stack.app_url + "/admin/kb")
+    owner.wait_for_selector("#entries tbody tr", timeout=30_000)
+    owner.locator("#entries tbody tr").first.click()
+    wait_until(owner, "!document.getElementById('editor').hidden", timeout=15_000)
+    wait_until(owner, "document.querySelector('#history li') !== null", timeout=15_000)
+    assert owner.locator("#history li").first.inner_text().startswith("Revision ")
+    frame = "header.bar, main h2, main label, main button"  # (the history quotes the entry: data)
+    assert CJK.findall(page_words(owner, frame)) == [], page_words(owner, frame)
+    owner.screenshot(path=tmp_path / "kb-en.png")
+
+    owner.goto(stack.app_url + "/admin/catalog")
+    owner.wait_for_selector("#products tbody tr", timeout=30_000)
+    owner.fill("#f-q", "普洱生茶")
+    owner.locator("#products tbody tr").first.click()
+    wait_until(owner, "document.getElementById('e-title').textContent === '勐海古树普洱生茶饼'")
+    owner.fill("#e-price", "")
+    owner.click("#e-save")
+    assert owner.inner_text("#e-error") == "Please fill in the price (a number, 0 or more)"
+    assert CJK.findall(page_words(owner, "header.bar, main legend, #editor label, #editor button")) == []
+    owner.screenshot(path=tmp_path / "catalog-en.png")
+
+    owner.goto(stack.app_url + "/admin/metrics?days=7")
+    wait_until(owner, "window.Chart && " + " && ".join(f"Chart.getChart(document.getElementById('{c}'))"
+                                                      for c in CHARTS), timeout=15_000)
+    labels = owner.evaluate("""[...%s].flatMap((id) => Chart.getChart(document.getElementById(id)).data.datasets
+                               .map((set) => set.label))""" % list(CHARTS))
+    assert "Asked for staff" in labels and [label for label in labels if CJK.search(label)] == [], labels
+    assert CJK.findall(page_words(owner, "header.bar, main h2, #totals")) == []
+    owner.screenshot(path=tmp_path / "metrics-en.png", full_page=True)
+    assert owner.refused == []

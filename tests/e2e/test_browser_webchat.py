@@ -468,3 +468,22 @@ def test_gift_cards_sit_side_by_side_in_a_row_that_scrolls_on_a_phone(stack, bro
     page.wait_for_timeout(1000)
     assert page.locator(".msg.me").all_inner_texts()[-2:] == ["换一批", name]
     assert page.locator(".msg.bot").count() == before + 1
+
+
+@pytest.mark.parametrize("locale, sent, answer", [
+    ("zh-CN", "🍵👍", "收到 😊 还有想问的，直接打字告诉我就好。"),
+    ("en-US", "🙏", "Got it 😊 If there's anything else, just type your question."),
+])
+def test_an_emoji_alone_gets_one_friendly_line_on_a_phone(stack, browser, tmp_path, locale, sent, answer):
+    """A customer who sends only emoji sees their emoji and one friendly line back: no handoff, no "not sure"."""
+    page = browser.new_page(locale=locale, viewport={"width": 390, "height": 844})
+    page.goto(stack.app_url + "/")
+    before = len(bot_messages(page))
+    page.fill("#input", sent)
+    page.press("#input", "Enter")
+    wait_until(page, f"document.querySelectorAll('.msg.bot').length > {before}", timeout=30_000)
+    page.wait_for_timeout(1000)  # time for a second reply to show, if one were sent
+    assert bot_messages(page)[before:] == [answer]
+    assert page.locator(".msg.me").last.inner_text() == sent
+    assert page.locator("#status").inner_text() == ("智能助手在线" if locale == "zh-CN" else "Assistant online")
+    page.screenshot(path=tmp_path / f"emoji-{locale}.png")

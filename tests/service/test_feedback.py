@@ -388,7 +388,7 @@ async def test_the_handoff_card_says_in_words_what_the_bot_did(bot, settings):
     queue = (await (await bot.get("/api/handoffs", headers=staff)).json())["handoffs"]
     detail = await (await bot.get(f"/api/conversations/{queue[0]['conversation_id']}", headers=staff)).json()
     assert detail["handoff"]["context"]["bot_did"] == [
-        f"回答了「{PUER}」，用的是条目「{first_question}」",
-        f"顾客说没用：条目「{first_question}」",
-        f"没把握，没有直接回答「{PANDA}」",
+        {"did": "answered", "asked": PUER, "entry": first_question},
+        {"did": "not_helpful", "entry": first_question},
+        {"did": "unsure", "asked": PANDA},
     ]

@@ -212,7 +212,7 @@ async def test_admin_page_has_the_english_answer_editor(client):
     make_account(client, "laoban-page", "owner")
     assert (await sign_in(client, "laoban-page")).status == 303
     html = await (await client.get("/admin/kb")).text()
-    assert '英文回答（可选） English answer (optional) <textarea id="e-answer-en"' in html
+    assert '英文回答（可选） <textarea id="e-answer-en"' in html
     assert '<option value="shelf_life">保质期</option>' in html and '<option value="other">其他</option>' in html
     script = await (await client.get("/static/admin.js")).text()
     assert 'answer_en: $("e-answer-en").value.trim()' in script and "after.answer_en" in script

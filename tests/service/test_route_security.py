@@ -20,6 +20,7 @@ PUBLIC = {
     ("GET", "/media/{folder}/{name}"),  # the catalog's pictures, shown on product cards
     ("POST", "/webhook"),  # Rasa's action calls: checked against the shared token instead
     ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
+    ("GET", "/language/{language}"),  # the staff pages' 中文 · English switch: a cookie, then back to a page
     ("POST", "/telegram/webhook"),  # Telegram's updates: checked against the webhook secret instead
     ("GET", "/call/{token}"), ("GET", "/ws/call/{call_id}"),  # a signed single-use link, or staff sign-in, on join
     ("GET", "/static/call.js"), ("GET", "/static/call.css"),  # the call pages' files (public, as every /static/ file)

@@ -84,7 +84,7 @@ async def test_each_staff_command_ends_the_sessions_and_tokens_that_worked(clien
         assert await queue_seen_by(client, as_cookie(await signed_in(client, name))) == (200, [])
     if command == "passwd":
         refused = await sign_in(client, name, PASSWORD)
-        assert refused.status == 401 and error_on(await refused.text()) == "用户名或密码不对。 Wrong name or password."
+        assert refused.status == 401 and error_on(await refused.text()) == "用户名或密码不对。"
         assert await queue_seen_by(client, as_cookie(await signed_in(client, name, NEW_PASSWORD))) == (200, [])
 
 
@@ -94,10 +94,10 @@ async def test_a_disabled_account_cannot_sign_in_until_enabled_and_old_access_st
     assert (await techan(client, "staff", "disable", "xiaozhao")).returncode == 0
 
     guessed = await sign_in(client, "xiaozhao", "a wrong guess")  # as for a name that does not exist
-    assert guessed.status == 401 and error_on(await guessed.text()) == "用户名或密码不对。 Wrong name or password."
+    assert guessed.status == 401 and error_on(await guessed.text()) == "用户名或密码不对。"
     refused = await sign_in(client, "xiaozhao")  # the right password: told why, so they know whom to ask
     assert refused.status == 403 and error_on(await refused.text()) == (
-        "这个账号已停用，请联系店主。 This account has been disabled; please ask the shop owner.")
+        "这个账号已停用，请联系店主。")
     no_token = await techan(client, "staff", "token", "xiaozhao")
     assert no_token.returncode == 1 and no_token.stdout == ""
     assert complaint(no_token) == "techan staff token: account 'xiaozhao' is disabled"
@@ -183,29 +183,29 @@ async def test_the_owner_adds_disables_and_signs_out_staff_on_the_accounts_page(
     owner = as_cookie(await signed_in(client, "laoban"))
     page = await (await client.get("/admin/accounts", **owner)).text()
     assert '<a href="/admin/accounts">账号</a>' in page and "<td>laoban（我）</td>" in page
-    assert ">停用 Disable</button>" not in row_of(page, "laoban")  # not offered on one's own row
+    assert ">停用</button>" not in row_of(page, "laoban")  # not offered on one's own row
     csrf = csrf_of(page)
 
     added = await client.post("/admin/accounts", data={"csrf_token": csrf, "name": "xiaomei", "role": "staff",
                                                        "password": PASSWORD}, allow_redirects=False, **owner)
     assert added.status == 303
     shown = await (await client.get(added.headers["Location"], **owner)).text()
-    assert "已添加账号 xiaomei。 Account xiaomei added." in shown
-    assert '<td class="status">在用 Active</td>' in row_of(shown, "xiaomei")
+    assert "已添加账号 xiaomei。" in shown and "Account xiaomei added." not in shown
+    assert '<td class="status">在用</td>' in row_of(shown, "xiaomei")
     assert 'data-confirm="停用 xiaomei？' in row_of(shown, "xiaomei")  # asked before it happens
     named = await client.post(f"/admin/accounts/{account_id(client, 'xiaomei')}/display-name",
                               data={"csrf_token": csrf, "display_name": " 小美 "}, allow_redirects=False, **owner)
     shown = await (await client.get(named.headers["Location"], **owner)).text()
-    assert "顾客现在看到的是“店员 小美”。 Customers now see 小美." in shown
+    assert "顾客现在看到的是“店员 小美”。" in shown
     assert 'name="display_name" value="小美"' in row_of(shown, "xiaomei")
     too_long = await client.post(f"/admin/accounts/{account_id(client, 'xiaomei')}/display-name",
                                  data={"csrf_token": csrf, "display_name": "长" * 33}, **owner)
-    assert too_long.status == 400 and "称呼最多 32 个字符。 A display name is at most 32 characters." in await too_long.text()
+    assert too_long.status == 400 and "称呼最多 32 个字符。" in await too_long.text()
 
     for _ in range(5):  # wrong passwords in a row lock the account for a while: the owner sees it
         await sign_in(client, "xiaomei", "not the password")
     locked = row_of(await (await client.get("/admin/accounts", **owner)).text(), "xiaomei")
-    assert re.search(r'<span class="locked">密码错误太多，锁定到 \d\d:\d\d Locked after wrong passwords</span>', locked), locked
+    assert re.search(r'<span class="locked">密码错误太多，锁定到 \d\d:\d\d</span>', locked), locked
     with db_session(client.server.app[SETTINGS]) as session:  # the lock passes; the test need not wait for it
         session.execute(update(StaffAccount).values(failed_logins=0, locked_until=None))
         session.commit()
@@ -218,9 +218,9 @@ async def test_the_owner_adds_disables_and_signs_out_staff_on_the_accounts_page(
     disabled = await client.post(f"/admin/accounts/{xiaomei}/disable", data={"csrf_token": csrf},
                                  allow_redirects=False, **owner)
     shown = await (await client.get(disabled.headers["Location"], **owner)).text()
-    assert "xiaomei 已停用，TA 已在所有设备上退出登录。 xiaomei is disabled and signed out everywhere." in shown
+    assert "xiaomei 已停用，TA 已在所有设备上退出登录。" in shown
     row = row_of(shown, "xiaomei")
-    assert '<td class="status">已停用 Disabled</td>' in row and "启用 Enable</button>" in row and ">停用 Disable</button>" not in row
+    assert '<td class="status">已停用</td>' in row and ">启用</button>" in row and ">停用</button>" not in row
     assert (await queue_seen_by(client, staff))[0] == 401
     assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d</td>", row)  # when xiaomei last signed in
 
@@ -241,18 +241,18 @@ async def test_the_last_active_owner_cannot_disable_or_demote_themself(client):
     owner = as_cookie(await signed_in(client, "dianzhu"))
     csrf = csrf_of(await (await client.get("/admin/accounts", **owner)).text())
     me = account_id(client, "dianzhu")
-    said = "dianzhu 是店里唯一在用的店主账号，请先添加另一个店主。 'dianzhu' is the shop's only active owner; add another owner first."
+    said = "dianzhu 是店里唯一在用的店主账号，请先添加另一个店主。"
     for change, extra in (("disable", {}), ("role", {"role": "staff"})):
         refused = await client.post(f"/admin/accounts/{me}/{change}", data={"csrf_token": csrf, **extra},
                                     allow_redirects=False, **owner)
         page = await refused.text()
-        assert refused.status == 400 and said.replace("'", "&#39;") in page, page
-        assert '<td class="role">店主 Owner</td>' in row_of(page, "dianzhu")
+        assert refused.status == 400 and said in page, page
+        assert '<td class="role">店主</td>' in row_of(page, "dianzhu")
     assert await queue_seen_by(client, owner) == (200, [])  # still signed in, still the owner
 
     short = await client.post("/admin/accounts", data={"csrf_token": csrf, "name": "x", "role": "staff",
                                                        "password": "short"}, **owner)
-    assert short.status == 400 and "密码至少 8 个字符。 Password must be at least 8 characters." in await short.text()
+    assert short.status == 400 and "密码至少 8 个字符。" in await short.text()
 
 
 async def test_staff_cannot_open_or_use_the_accounts_page(client):

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import select
 from telegram.constants import MessageLimit
 
-from handoff.channels.telegram import webhook_secret
+from handoff.channels.telegram import outbox, webhook_secret
 from techan.app import create_app
-from core.db import Message
+from core.accounts import add_staff
+from core.db import Message, StaffAccount
 from tests.fake_telegram import TOKEN, FakeBotAPI
 from tests.service.conftest import db_session, migrated_demo_shop
 from tests.service.test_kb_admin import bearer
@@ -23,6 +24,7 @@ from tests.service.test_kb_admin import bearer
 CUSTOMER = 5551234
 STAFF_GROUP = -1001234
 STAFF_MEMBER = 7770001
+OTHER_MEMBER = 7770002
 
 
 async def eventually(check, timeout: float = 10.0):
@@ -251,12 +253,14 @@ async def test_the_staff_group_is_a_desk_the_card_follows_the_chat_and_one_topic
 
     fake.press(STAFF_MEMBER, card["_result"], card["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
     claimed = await eventually_paced(lambda: card_edits(fake, card))
-    assert claimed[-1]["text"].endswith("\n\n✅ 由 小王 接待") and buttons_of(claimed[-1]) == ["结束服务 Resolve"]
+    assert claimed[-1]["text"].endswith("\n\n✅ 由 小王 接待")
+    assert buttons_of(claimed[-1]) == ["结束服务 Resolve", "转给… Transfer"]
 
     fake.text(STAFF_MEMBER, "/resolve", chat_id=STAFF_GROUP, message_thread_id=thread)
     await eventually_paced(lambda: any(text.startswith("店员已结束本次服务") for text in texts_to(fake, CUSTOMER)))
     ended = await eventually_paced(lambda: (lambda edits: edits if len(edits) >= 2 else None)(card_edits(fake, card)))
     assert ended[-1]["text"].endswith("\n\n☑️ 已结束（小王 接待）") and buttons_of(ended[-1]) == []
+    assert "在这里回复" in claimed[-1]["text"] and "在这里回复" not in ended[-1]["text"]  # no longer invites replies
     assert "已结束服务，顾客会收到评价邀请" in [p["text"] for p in fake.sent("sendMessage", STAFF_GROUP)]
 
     fake.text(STAFF_MEMBER, "还有别的需要吗", chat_id=STAFF_GROUP, message_thread_id=thread)  # the chat is over
@@ -291,3 +295,54 @@ async def test_what_the_customer_sends_after_the_card_appears_in_their_topic(tel
     assert "紫砂壶能开发票吗" not in [p.get("text") for p in in_topic]  # the card's summary has it already
     await asyncio.sleep(1.0)
     assert len([p for p in fake.delivered(chat_id=STAFF_GROUP) if (p.get("text") or "").startswith("顾客：要增值税")]) == 1
+
+
+async def test_the_holder_transfers_a_chat_from_the_staff_group_to_a_colleague(telegram, monkeypatch):
+    """转给… on a claimed card lists the colleagues by the names customers know them by; pressing one passes the
+    chat through the desk: the customer is told who serves them now, the card says who has it. Someone else
+    in the group cannot. (The group's pace is scaled down: the flow takes a dozen calls there.)"""
+    monkeypatch.setattr(outbox, "GROUP_CALLS", (60, 6.0))
+    fake, client, settings = telegram
+    with db_session(settings) as session:
+        colleague = add_staff(session, "xiaoli", "staff", "correct horse battery", display_name="小李")
+        session.commit()
+        colleague_id = colleague.id
+    fake.text(CUSTOMER, "紫砂壶能开发票吗")
+    card = await eventually(lambda: next((p for p in fake.sent("sendMessage", STAFF_GROUP)
+                                          if "reply_markup" in p), None))
+    handoff_id = card["reply_markup"]["inline_keyboard"][0][0]["callback_data"].removeprefix("claim:")
+    fake.press(STAFF_MEMBER, card["_result"], f"claim:{handoff_id}")
+    await eventually(lambda: card_edits(fake, card))
+
+    fake.press(OTHER_MEMBER, card["_result"], f"transfer:{handoff_id}")  # not theirs to pass on
+    await eventually(lambda: answers(fake, "只有接待的店员可以转给别人"))
+    fake.press(STAFF_MEMBER, card["_result"], f"transfer:{handoff_id}")
+    menu = await eventually(lambda: fake.delivered("editMessageReplyMarkup", STAFF_GROUP))
+    assert len(menu) == 1 and "小李" in buttons_of(menu[0]) and buttons_of(menu[0])[-1] == "返回 Back"
+    pressable = {b["text"]: b["callback_data"] for row in menu[0]["reply_markup"]["inline_keyboard"] for b in row}
+    with db_session(settings) as session:
+        holder = session.scalar(select(StaffAccount.id).where(StaffAccount.name == f"tg-{STAFF_MEMBER}"))
+    assert f"transfer:{handoff_id}:{holder}" not in pressable.values()  # not to the one who has it
+    choice = pressable["小李"]
+    assert choice == f"transfer:{handoff_id}:{colleague_id}" and len(choice.encode()) <= 64
+
+    fake.press(STAFF_MEMBER, card["_result"], choice)
+    told = "已为您转给店员 小李，TA 会接着为您服务。"
+    await eventually(lambda: told in texts_to(fake, CUSTOMER))
+    moved = await eventually(lambda: [p for p in card_edits(fake, card) if p["text"].endswith("✅ 由 小李 接待")])
+    assert buttons_of(moved[-1]) == ["结束服务 Resolve", "转给… Transfer"]
+    assert answers(fake, "已转给 小李") and texts_to(fake, CUSTOMER).count(told) == 1
+    notice = "↪️ 这个对话已转给 小李，请 小李 接着回复顾客。"  # a card's edit notifies nobody; a message does
+    thread = card["_result"]["message_thread_id"]
+    await eventually(lambda: [p for p in fake.delivered("sendMessage", STAFF_GROUP)
+                              if p["text"] == notice and str(p.get("message_thread_id")) == str(thread)])
+
+    fake.text(STAFF_MEMBER, "我再补充一句", chat_id=STAFF_GROUP, message_thread_id=thread)  # not theirs any more
+    held = "这个对话现在由 小李 接待，您的消息没有发给顾客。"
+    await eventually(lambda: [p for p in fake.delivered("sendMessage", STAFF_GROUP) if p["text"] == held])
+    assert "我再补充一句" not in texts_to(fake, CUSTOMER)
+
+
+def answers(fake: FakeBotAPI, text: str) -> list[dict]:
+    """The callback answers (the note over the pressed button) that say ``text``."""
+    return [p for p in fake.delivered("answerCallbackQuery") if p.get("text") == text]

@@ -8,14 +8,18 @@ limit; attachments are fetched only after the checks, within a size cap and a da
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import select
 
 from core.db import Handoff, Message
 from handoff.channels.telegram import customers, outbox, sending, webhook_secret
 from handoff.channels.telegram.staff_group import ANNOUNCING, OVER_TOPIC_BUDGET
 from tests.service.conftest import db_session
+from tests.service.test_kb_admin import bearer
 from tests.service.test_telegram import (  # noqa: F401 (telegram: the fixture)
-    CUSTOMER, STAFF_GROUP, STAFF_MEMBER, claimed_by_staff, eventually, start_telegram, telegram, texts_to,
+    CUSTOMER, STAFF_GROUP, STAFF_MEMBER, claimed_by_staff, eventually, eventually_json, start_telegram, telegram,
+    texts_to,
 )
 
 OTHER = 5559876
@@ -88,6 +92,30 @@ async def test_flood_control_on_one_chat_holds_that_chat_only(aiohttp_server, ai
     assert [p["_refused"] for p in fake.sent("sendMessage", CUSTOMER) if "_refused" in p] == [429]  # asked once
 
 
+async def test_a_burst_to_one_customer_is_paced_while_another_customer_is_answered_at_once(telegram):
+    """Staff send eight messages at once: the customer gets a short burst, then one a second (Telegram's pace
+    for one chat, so it never has to ask), all in order; another customer who writes meanwhile is answered
+    at once, not after them."""
+    fake, client, settings = telegram
+    staff, handoff = await claimed_by_staff(fake, client, "我想问问腊肉")
+    burst = [f"第{n}句：腊肉是今年冬天熏的" for n in range(8)]
+    for text in burst:
+        assert (await client.post(f"/api/conversations/{handoff['conversation_id']}/messages", json={"text": text},
+                                  headers=staff)).status == 201
+    written = time.monotonic()
+    fake.text(OTHER, "在吗")
+    await eventually(lambda: burst[-1] in texts_to(fake, CUSTOMER), timeout=20)
+
+    sends = fake.delivered(chat_id=CUSTOMER)  # the handoff's notice and 店员已接入 too: one chat, one pace
+    assert [p["text"] for p in sends if p["text"] in burst] == burst
+    times = [p["_at"] for p in sends]
+    paced = [later - earlier for earlier, later in zip(times, times[outbox.PRIVATE_CHAT_BURST:])]
+    assert all(gap >= 0.9 * outbox.PRIVATE_CHAT_INTERVAL_S for gap in paced)  # never more than a burst at once
+    assert not [p for p in fake.sent(chat_id=CUSTOMER) if "_refused" in p]
+    other = (await eventually(lambda: fake.delivered("sendMessage", OTHER)))[0]
+    assert other["_at"] - written < 1.5 and other["_at"] < sends[-1]["_at"]  # not held behind the first chat
+
+
 async def test_a_refused_message_is_retried_on_its_own_then_failed_while_the_next_go_out(telegram, monkeypatch):
     monkeypatch.setattr(sending, "RETRY_BASE_S", QUICK_RETRY_S)
     fake, client, settings = telegram
@@ -128,6 +156,31 @@ async def test_a_failing_announcement_is_retried_on_its_own_and_the_others_are_p
     assert len(tries) == record["tries"] == sending.DELIVERY_ATTEMPTS and "parse entities" in record["error"]
     assert card["_at"] < tries[-1]["_at"]  # the other customer's card did not wait for the failing one
     assert not [p for p in fake.sent("sendMessage", STAFF_GROUP) if "坏名字" in p["text"]]  # no card without its topic
+
+
+async def test_a_staff_group_the_bot_cannot_post_to_shows_in_healthz_while_customers_are_answered(telegram):
+    """The bot is removed from the staff group after its first card: /healthz says the group is failing, with
+    Telegram's words, and the shop is degraded; customers' chats go on (replies from the console arrive)."""
+    fake, client, settings = telegram
+    staff = bearer(client, "xiaoli", "staff")
+    fake.text(OTHER, "在吗", name="小李")
+    await eventually(lambda: [p for p in fake.delivered("sendMessage", STAFF_GROUP) if "小李" in p["text"]])
+    assert (await (await client.get("/healthz")).json())["telegram"]["staff_group"] == "ok"
+    fake.removed_from.add(STAFF_GROUP)
+    fake.text(CUSTOMER, "紫砂壶能开发票吗", name="小王")
+    health = await eventually_json(client, "/healthz", {}, lambda body: body["telegram"]["staff_group"] == "failing")
+    assert health["status"] == "degraded"
+    assert health["telegram"]["staff_group_error"] == "Forbidden: bot was kicked from the supergroup chat"
+    assert not [p for p in fake.delivered("sendMessage", STAFF_GROUP) if "紫砂壶" in p["text"]]
+
+    queue = (await (await client.get("/api/handoffs", headers=staff)).json())["handoffs"]
+    handoff = next(h for h in queue if h["customer"] == "小王")
+    assert (await client.post(f"/api/handoffs/{handoff['id']}/claim", headers=staff)).status == 200
+    assert (await client.post(f"/api/conversations/{handoff['conversation_id']}/messages",
+                              json={"text": "可以开，下单时备注抬头"}, headers=staff)).status == 201
+    await eventually(lambda: "可以开，下单时备注抬头" in texts_to(fake, CUSTOMER))
+    health = await eventually_json(client, "/healthz", {}, lambda body: not body["telegram"]["pending_messages"])
+    assert health["telegram"]["failed_messages"] == 0
 
 
 async def test_over_the_topic_budget_cards_go_to_the_general_thread_within_the_groups_limit(

@@ -35,8 +35,8 @@ from handoff.channels.telegram.customers import (
     on_button, on_cancel, on_contact, on_edit, on_help, on_human, on_language, on_location, on_media, on_other,
     on_start, on_sticker, on_text, on_unknown_command,
 )
-from handoff.channels.telegram.outbox import Outbox
-from handoff.channels.telegram.staff_group import on_staff_claim, on_staff_reply, on_staff_resolve
+from handoff.channels.telegram.outbox import Outbox, delivery_state
+from handoff.channels.telegram.staff_group import on_staff_claim, on_staff_reply, on_staff_resolve, on_staff_transfer
 from handoff.desk import DESK
 from handoff.events import BUS
 from handoff.leases import Lease
@@ -94,6 +94,7 @@ def build_application(settings: Settings, channel: TelegramChannel) -> Applicati
     application.add_handler(MessageHandler(private & filters.COMMAND, on_unknown_command))
     application.add_handler(CallbackQueryHandler(on_staff_claim, pattern=r"^claim:\d+$"))
     application.add_handler(CallbackQueryHandler(on_staff_resolve, pattern=r"^resolve:\d+$"))
+    application.add_handler(CallbackQueryHandler(on_staff_transfer, pattern=r"^transfer:\d+(:\d+|:back)?$"))
     application.add_handler(CallbackQueryHandler(on_button))
     if staff is not None:  # text to the customer, and /resolve (commands too: a group's /resolve@bot); no edits
         application.add_handler(MessageHandler(staff & filters.TEXT & filters.UpdateType.MESSAGE, on_staff_reply))
@@ -212,6 +213,11 @@ async def take_turns_at_telegram(application: Application, outbox: Outbox, lease
                     await application.updater.stop()
                 await lease.give_back()
         await asyncio.sleep(TAKEOVER_TRY_S)
+
+
+async def health(app: web.Application) -> dict[str, Any] | None:
+    """How Telegram deliveries fare, for /healthz; None when Telegram is off."""
+    return await delivery_state(app[TELEGRAM].bot_data["channel"]) if TELEGRAM in app else None
 
 
 def setup(app: web.Application) -> None:

@@ -65,9 +65,12 @@ def channel_of(context: ContextTypes.DEFAULT_TYPE) -> TelegramChannel:
     return context.application.bot_data["channel"]
 
 
-def show(update: Update, context: ContextTypes.DEFAULT_TYPE, send: Callable[[], Awaitable[object]], what: str) -> None:
+def show(update: Update, context: ContextTypes.DEFAULT_TYPE, send: Callable[[], Awaitable[object]], what: str,
+         *, posts: bool = True) -> None:
     """Hand a call for this update's chat to the outbox: the handler goes on at once, the outbox waits if
-    Telegram asks it to."""
+    Telegram asks it to. ``posts=False``: a call that shows nothing in the chat (a button press's answer),
+    outside the chat's pace."""
     outbox = channel_of(context).outbox
     assert outbox is not None, "the outbox starts with the application"
-    outbox.send(update.effective_chat.id if update.effective_chat else update.effective_user.id, send, what)
+    outbox.send(update.effective_chat.id if update.effective_chat else update.effective_user.id, send, what,
+                posts=posts)

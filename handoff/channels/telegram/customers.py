@@ -256,7 +256,7 @@ async def media_bytes_today(channel: TelegramChannel, external_id: str) -> int:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A pressed inline button: its keyboard goes away (no second press), then it counts as a message."""
     query = update.callback_query
-    show(update, context, query.answer, "answer button")
+    show(update, context, query.answer, "answer button", posts=False)
     pressed = next((b for row in (query.message.reply_markup.inline_keyboard if query.message.reply_markup else [])
                     for b in row if b.callback_data == query.data), None)
     show(update, context, functools.partial(query.edit_message_reply_markup, None), "remove keyboard")

@@ -2,9 +2,10 @@
 
 Waits belong here, never in an update handler: flood control (``RetryAfter``) and network backoff hold
 only the chat they concern while other chats' lanes go on, and Telegram's own limits (30 calls a second
-for a bot, 20 a minute in a group) are kept before it has to ask. Each stored message and each staff-group
-announcement is a delivery of its own: a failure is retried with backoff on its own, and after
-``DELIVERY_ATTEMPTS`` tries it is marked ``failed`` (the console shows it) while the rest flow on.
+for a bot, 20 a minute in a group, about one a second in a customer's chat) are kept before it has to
+ask. Each stored message and each staff-group announcement is a delivery of its own: a failure is
+retried with backoff on its own, and after ``DELIVERY_ATTEMPTS`` tries it is marked ``failed`` (the
+console shows it) while the rest flow on.
 Passing calls that are not stored (a notice, a menu, removing a pressed keyboard) ride the same lanes, in
 the order they came among the chat's stored messages.
 """
@@ -17,12 +18,13 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from telegram import Bot
 
-from core.db import Conversation, Customer, Message, aware
+from core.db import Conversation, Customer, Message, aware, utcnow
 from core.waiting import event_set_within
 from handoff.channels.telegram import staff_group
 from handoff.channels.telegram.channel import CHANNEL, TelegramChannel
@@ -39,6 +41,9 @@ OUTBOX_BATCH = 500
 BOT_CALLS_PER_SECOND = 30  # Telegram's limits (core.telegram.org/bots/faq): the whole bot,
 GROUP_CALLS = (20, 60.0)  # and one group: calls, seconds
 GROUP_BURST = 5  # a group's calls at once; after them, a steady pace keeps any window within GROUP_CALLS
+PRIVATE_CHAT_BURST = 3  # a customer's chat: a reply's few messages at once (Telegram: avoid more than one
+PRIVATE_CHAT_INTERVAL_S = 1.0  # message a second in one chat, short bursts allowed), then one a second
+HEALTH_HOURS = 24  # the messages /healthz counts: the recent ones (by an indexed column), not all time
 
 
 def to_send(columns: tuple[Any, ...], *criteria: Any) -> Select:
@@ -50,6 +55,22 @@ def to_send(columns: tuple[Any, ...], *criteria: Any) -> Select:
             .order_by(Message.id).limit(OUTBOX_BATCH))
 
 
+async def delivery_state(channel: TelegramChannel) -> dict[str, Any]:
+    """What /healthz shows of Telegram: whether the staff group takes the bot's cards, and the last
+    ``HEALTH_HOURS``' messages to customers that failed for good or still wait to be sent."""
+    async with channel.sessions() as session:
+        counts = dict((await session.execute(
+            select(Message.delivery_status, func.count()).where(
+                Message.channel == CHANNEL, Message.direction == "out",
+                Message.delivery_status.in_(("failed", "pending")),
+                Message.created_at >= utcnow() - timedelta(hours=HEALTH_HOURS))
+            .group_by(Message.delivery_status))).all())
+        group, error = await staff_group.posting_state(session) if channel.staff_chat else ("off", None)
+    return {"staff_group": group, **({"staff_group_error": error} if error else {}),
+            "failed_messages": counts.get("failed", 0), "pending_messages": counts.get("pending", 0),
+            "counted_hours": HEALTH_HOURS}
+
+
 @dataclass
 class Passing:
     """A call nobody stored (a notice, a menu, a callback answer): tried a few times, then let go."""
@@ -57,6 +78,7 @@ class Passing:
     send: Send
     what: str
     at: float  # when it was handed over (the lane keeps the chat's order with its stored messages)
+    posts: bool = True  # shows something in the chat (a button press's answer does not: not in its pace)
     tries: int = 0
 
 
@@ -88,10 +110,10 @@ class Outbox:
 
     # ------------------------------------------------------------ what handlers and events do
 
-    def send(self, chat_id: int | str, send: Send, what: str) -> None:
+    def send(self, chat_id: int | str, send: Send, what: str, *, posts: bool = True) -> None:
         """Hand a passing call to the chat's lane and return at once: the handler never waits for Telegram."""
         chat = str(chat_id)
-        self.passing[chat].append(Passing(send, what, self.clock()))
+        self.passing[chat].append(Passing(send, what, self.clock(), posts))
         self.start(chat)
 
     def start(self, chat: str) -> None:
@@ -196,16 +218,21 @@ class Outbox:
                                                   or await staff_group.refresh_next(self)
                                                   or await staff_group.relay_next(self))
 
-    async def call(self, chat: str, send: Send) -> Any:
-        """One Bot API call within the bot's budget (and the group's, for a group): Telegram's limits kept
-        before it has to ask. A short wait is slept here, in the lane; a longer one holds the chat."""
-        budgets = [("telegram:bot", BOT_CALLS_PER_SECOND, 1.0)]
+    async def call(self, chat: str, send: Send, *, posts: bool = True) -> Any:
+        """One Bot API call within the chat's budget (a group's, a customer's) and the bot's: Telegram's limits
+        kept before it has to ask. The chat's first, so a call that waits for it spends none of the bot's. A
+        short wait is slept here, in the lane; a longer one holds the chat. A call that ``posts`` nothing in
+        the chat (a button press's answer) spends only the bot's budget."""
+        # GCRA lets a burst of ``limit`` through and then one call per window/limit.
         if chat.startswith("-"):  # groups and channels have negative ids
             calls, seconds = GROUP_CALLS
-            # GCRA lets a burst of ``limit`` through and then one call per window/limit: a burst of GROUP_BURST
-            # and the rest of GROUP_CALLS spread over the window never put more than GROUP_CALLS in any window.
-            budgets.append((f"telegram:group:{chat}", GROUP_BURST, GROUP_BURST * seconds / (calls - GROUP_BURST)))
-        for key, limit, window in budgets:
+            # A burst of GROUP_BURST and the rest of GROUP_CALLS spread over the window never put more than
+            # GROUP_CALLS in any window.
+            chat_budget = (f"telegram:group:{chat}", GROUP_BURST, GROUP_BURST * seconds / (calls - GROUP_BURST))
+        else:
+            chat_budget = (f"telegram:chat:{chat}", PRIVATE_CHAT_BURST, PRIVATE_CHAT_BURST * PRIVATE_CHAT_INTERVAL_S)
+        budgets = (chat_budget,) if posts else ()
+        for key, limit, window in (*budgets, ("telegram:bot", BOT_CALLS_PER_SECOND, 1.0)):
             for _ in range(3):
                 wait = await self.channel.limits.hit(key, limit, window)
                 if not wait:
@@ -225,7 +252,7 @@ class Outbox:
         waiting = self.passing[chat]
         item = waiting[0]
         try:
-            await self.call(chat, item.send)
+            await self.call(chat, item.send, posts=item.posts)
         except Exception as exc:
             outcome = after_failure({"tries": item.tries}, exc, self.clock())
             self.hold(chat, outcome.hold_chat_s)

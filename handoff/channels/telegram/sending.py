@@ -62,7 +62,8 @@ def after_failure(record: dict[str, Any], exc: BaseException, now: float) -> Out
     if (wait := chat_wait(exc)) is not None:
         return Outcome({**record, "retry_at": now + wait}, False, wait)
     tries = int(record.get("tries", 0)) + 1
-    error = f"{exc.__class__.__name__}: {exc}"[:200]
+    kind, said = exc.__class__.__name__, str(exc)  # Telegram's own words may already start with the kind
+    error = (said if said.startswith(kind) else f"{kind}: {said}")[:200]
     backoff = min(RETRY_BASE_S * 2 ** (tries - 1), RETRY_MAX_S)
     failed = isinstance(exc, Forbidden) or tries >= DELIVERY_ATTEMPTS
     transient = isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)

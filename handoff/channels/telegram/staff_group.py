@@ -51,6 +51,11 @@ SEND_MEDIA = {"photo": ("send_photo", "photo"), "voice": ("send_voice", "voice")
 RECENT_CARDS_DAYS = 7  # cards older than this are left as they are
 CLOSED_TEXT = "这个对话已经结束，顾客不会收到这条消息。顾客再找店员时，会回到这个话题。"
 RESOLVE_WORDS = ("/resolve", "已解决", "结束服务")
+POSTING_STATE_HANDOFFS = 20  # the latest handoffs whose announcements tell whether the group takes cards
+TRANSFER_CHOICES = 99  # colleagues offered under 转给… (Telegram shows at most 100 buttons, 返回 is one)
+NOT_THE_HOLDER = "只有接待的店员可以转给别人"
+TRANSFERRED_NOTICE = "↪️ 这个对话已转给 {name}，请 {name} 接着回复顾客。"
+HELD_BY_ANOTHER = "这个对话现在由 {name} 接待，您的消息没有发给顾客。"
 
 
 def is_staff_chat(update: Update, channel: TelegramChannel) -> bool:
@@ -73,6 +78,19 @@ async def announcement_times(session: AsyncSession) -> list[float]:
     return [float(handoff.context.get(ANNOUNCING, {}).get("retry_at", 0.0))
             for handoff, _customer in await unannounced(session)] + [
         0.0 for _ in [*await stale_cards(session), *await unrelayed(session)]]
+
+
+async def posting_state(session: AsyncSession) -> tuple[str, str | None]:
+    """Whether the bot can post to the group, as its latest settled announcement went: "ok", or "failing"
+    with Telegram's error when that one failed for good (the bot removed, no right to make topics). One
+    query of a few handoffs by their key, however long the shop has run."""
+    latest = (await session.scalars(select(Handoff).order_by(Handoff.id.desc()).limit(POSTING_STATE_HANDOFFS))).all()
+    for handoff in latest:
+        if handoff.context.get(CARD):
+            return "ok", None
+        if (announcing := handoff.context.get(ANNOUNCING, {})).get("failed"):
+            return "failing", announcing.get("error")
+    return "ok", None
 
 
 async def announce_next(outbox: Outbox, now: float) -> bool:
@@ -148,19 +166,31 @@ async def has_topics(outbox: Outbox) -> bool:
 
 
 def card_text(handoff: Handoff, customer: Customer) -> str:
+    """The card: numbered by handoff (a returning customer's cards share a topic), and how to answer while the
+    chat is open."""
     context = handoff.context
     reason = REASON_LABELS.get(handoff.reason, handoff.reason)
-    return (f"新的转人工 #{handoff.conversation_id}（{reason}）\n顾客：{customer.name or '—'}（{customer.channel}）\n"
-            f"{context.get('summary') or ''}\n在这里回复（回复这条消息）即可发给顾客。")
+    how = "\n在这里回复（回复这条消息）即可发给顾客。" if handoff.ended_at is None else ""
+    return (f"新的转人工 #{handoff.id}（{reason}）\n顾客：{customer.name or '—'}（{customer.channel}）\n"
+            f"{context.get('summary') or ''}{how}")
 
 
 def card_buttons(handoff_id: int, shows: str) -> InlineKeyboardMarkup | None:
-    """认领 while the customer waits, 结束服务 while staff have the chat, none once it is over."""
+    """认领 while the customer waits, 结束服务 and 转给… while staff have the chat, none once it is over."""
     if shows == "waiting":
         return InlineKeyboardMarkup([[InlineKeyboardButton("认领 Claim", callback_data=f"claim:{handoff_id}")]])
     if shows.startswith("claimed"):
-        return InlineKeyboardMarkup([[InlineKeyboardButton("结束服务 Resolve", callback_data=f"resolve:{handoff_id}")]])
+        return InlineKeyboardMarkup([[InlineKeyboardButton("结束服务 Resolve", callback_data=f"resolve:{handoff_id}"),
+                                      InlineKeyboardButton("转给… Transfer", callback_data=f"transfer:{handoff_id}")]])
     return None
+
+
+def transfer_buttons(handoff_id: int, colleagues: list[StaffAccount]) -> InlineKeyboardMarkup:
+    """The card's keyboard while its holder picks whom to pass the chat to: a colleague a row (by the name
+    customers know them by; ids keep the callback data short), then 返回 to the card's own buttons."""
+    return InlineKeyboardMarkup([
+        *([InlineKeyboardButton(c.shown_name, callback_data=f"transfer:{handoff_id}:{c.id}")] for c in colleagues),
+        [InlineKeyboardButton("返回 Back", callback_data=f"transfer:{handoff_id}:back")]])
 
 
 def card_state(handoff: Handoff, staff: StaffAccount | None) -> tuple[str, str]:
@@ -314,37 +344,46 @@ async def on_staff_claim(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """Claim from the staff group: exactly one staff member wins, the card says who."""
     query, channel = update.callback_query, channel_of(context)
     if not is_staff_chat(update, channel):
-        show(update, context, functools.partial(query.answer, "只有店员群可以认领"), "answer claim")
+        show(update, context, functools.partial(query.answer, "只有店员群可以认领"), "answer claim", posts=False)
         return
     handoff_id = int(query.data.removeprefix("claim:"))
     staff = await staff_account(channel.sessions, query.from_user)
     try:
         await channel.desk.claim(handoff_id, staff)
     except Refused:
-        show(update, context, functools.partial(query.answer, "已经有人接了"), "answer claim")
+        show(update, context, functools.partial(query.answer, "已经有人接了"), "answer claim", posts=False)
         return
-    show(update, context, functools.partial(query.answer, "认领成功"), "answer claim")  # the card follows the chat
+    # the card follows the chat
+    show(update, context, functools.partial(query.answer, "认领成功"), "answer claim", posts=False)
 
 
 async def on_staff_resolve(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """结束服务 on a card: the staff member who has the chat (or the owner) ends it, as in the console."""
     query, channel = update.callback_query, channel_of(context)
     if not is_staff_chat(update, channel):
-        show(update, context, functools.partial(query.answer, "只有店员群可以结束服务"), "answer resolve")
+        show(update, context, functools.partial(query.answer, "只有店员群可以结束服务"), "answer resolve", posts=False)
         return
     async with channel.sessions() as session:
         handoff = await session.get(Handoff, int(query.data.removeprefix("resolve:")))
     staff = await staff_account(channel.sessions, query.from_user)
     answer = await resolve(channel, handoff, staff)
-    show(update, context, functools.partial(query.answer, answer), "answer resolve")
+    show(update, context, functools.partial(query.answer, answer), "answer resolve", posts=False)
+
+
+def unserved(handoff: Handoff | None) -> str | None:
+    """What to tell staff acting on a card whose chat nobody holds (over, or still waiting), else None: a waiting
+    customer is served before anyone ends or passes on their chat."""
+    if handoff is None or handoff.ended_at is not None:
+        return "这个对话已经结束了"
+    if handoff.claimed_by is None:
+        return "请先点“认领”"
+    return None
 
 
 async def resolve(channel: TelegramChannel, handoff: Handoff | None, staff: Principal) -> str:
     """End the handoff's chat through the desk; what to tell the staff member."""
-    if handoff is None or handoff.ended_at is not None:
-        return "这个对话已经结束了"
-    if handoff.claimed_by is None:  # a waiting customer is served before anyone ends their chat
-        return "请先点“认领”"
+    if refusal := unserved(handoff):
+        return refusal
     try:
         await channel.desk.resolve(handoff.conversation_id, staff)
     except Forbidden:
@@ -352,6 +391,54 @@ async def resolve(channel: TelegramChannel, handoff: Handoff | None, staff: Prin
     except Refused:
         return "请先点“认领”"
     return "已结束服务，顾客会收到评价邀请"
+
+
+async def on_staff_transfer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """转给… on a card: its holder (or the owner) gets the active colleagues as the card's buttons, and the one
+    pressed takes the chat through the desk, as in the console (the customer is told, the card says who has it
+    now); 返回 puts the card's own buttons back."""
+    query, channel = update.callback_query, channel_of(context)
+    if not is_staff_chat(update, channel):
+        show(update, context, functools.partial(query.answer, "只有店员群可以转给别人"), "answer transfer", posts=False)
+        return
+    handoff_id, _, choice = query.data.removeprefix("transfer:").partition(":")
+    staff = await staff_account(channel.sessions, query.from_user)
+    async with channel.sessions() as session:
+        handoff = await session.get(Handoff, int(handoff_id))
+        refusal = unserved(handoff)
+        if refusal is None and staff.id != handoff.claimed_by and staff.role != "owner":
+            refusal = NOT_THE_HOLDER
+        colleagues = (await session.scalars(select(StaffAccount).where(
+            StaffAccount.active.is_(True), StaffAccount.id != (handoff.claimed_by if handoff else None))
+            .order_by(StaffAccount.id).limit(TRANSFER_CHOICES))).all()
+    answer = refusal
+    if refusal is None and choice.isdigit():
+        to = next((c for c in colleagues if c.id == int(choice)), None)
+        answer = await transfer(channel, handoff, staff, to)
+        if answer is None:  # a card's edit notifies nobody: the colleague is told in the topic
+            answer = f"已转给 {to.shown_name}"
+            show(update, context, functools.partial(query.message.reply_text, TRANSFERRED_NOTICE.format(
+                name=to.shown_name), message_thread_id=handoff.context.get(THREAD)), "transfer notice")
+    elif refusal is None:
+        menu = choice != "back"
+        buttons = transfer_buttons(handoff.id, colleagues) if menu else card_buttons(
+            handoff.id, handoff.context.get(SHOWS, "waiting"))
+        show(update, context, functools.partial(query.edit_message_reply_markup, reply_markup=buttons), "transfer menu")
+        answer = "没有其他店员可以转" if menu and not colleagues else None
+    show(update, context, functools.partial(query.answer, answer), "answer transfer", posts=False)
+
+
+async def transfer(channel: TelegramChannel, handoff: Handoff, staff: Principal, to: StaffAccount | None
+                   ) -> str | None:
+    """Pass the handoff's chat to a colleague through the desk; None when done, else what to tell the staff
+    member."""
+    try:
+        await channel.desk.transfer(handoff.conversation_id, staff, to.name if to else "")
+    except Forbidden:
+        return NOT_THE_HOLDER
+    except Refused:  # the colleague left, or took the chat meanwhile
+        return "没能转给这位店员，请重新点“转给…”"
+    return None
 
 
 async def on_staff_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -384,5 +471,10 @@ async def on_staff_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     reply = Outgoing(message.text[:MessageLimit.MAX_TEXT_LENGTH], {"staff": staff.name})
     try:
         await channel.desk.send(handoff.conversation_id, staff, lambda _language: reply)
+    except Forbidden:  # a colleague has it (it was passed on, or they claimed it first)
+        async with channel.sessions() as session:
+            holder = await session.get(StaffAccount, handoff.claimed_by) if handoff.claimed_by else None
+        show(update, context, functools.partial(say, HELD_BY_ANOTHER.format(
+            name=holder.shown_name if holder else "别的店员")), "held by another")
     except Refused:
         show(update, context, functools.partial(say, "请先点“认领”再回复。"), "claim first")
