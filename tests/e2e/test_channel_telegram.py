@@ -77,6 +77,8 @@ def test_a_gift_recommendation_comes_as_photos_and_more_like_this_shows_others(s
 
     name = again[1]["caption"].split("*")[1].replace("\\", "")  # the second card's name, unescaped
     ask = again[1]["reply_markup"]["inline_keyboard"][0][0]
+    # the reply ends with its 👇 buttons, a second after the last card (the chat's pace): then the tap
+    wait_for(lambda: [m for m in sent_to(telegram, customer, "sendMessage") if m["text"] == "👇"][1:])
     asked = len(sent_to(telegram, customer, "sendMessage"))
     telegram.call(lambda api: api.press(customer, again[1]["_result"], ask["callback_data"]))
     answer = wait_for(lambda: sent_to(telegram, customer, "sendMessage")[asked:])
