@@ -46,7 +46,7 @@ async def get_product(request: web.Request) -> web.Response:
         history = await session.run_sync(product_history, product_id)
         product = _product_json(row) if row else None
     if row is None and not history:
-        raise web.HTTPNotFound(text=f"没有这个商品 no product {product_id!r}")
+        raise web.HTTPNotFound(text=f"没有这个商品。 No product {product_id!r}.")
     return web.json_response({"product": product, "revisions": [change_json(change) for change in history]})
 
 

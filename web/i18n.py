@@ -73,7 +73,9 @@ def said(request: web.Request, words: Say | str) -> str:
     return one_half(words, language)
 
 
-BILINGUAL = re.compile(r"^(?P<zh>.*[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef][)）」]?)\s+(?P<en>[A-Za-z(\"'].*)$", re.S)
+# A Chinese sentence (or several) ended by 。！？, then an English sentence: a name or a file in a message
+# ("小王 already has this chat") is not a Chinese half.
+BILINGUAL = re.compile(r"^(?P<zh>.*[\u4e00-\u9fff].*[。！？])\s+(?P<en>[A-Z].*)$", re.S)
 
 
 def one_half(text: str, language: str) -> str:
@@ -82,13 +84,16 @@ def one_half(text: str, language: str) -> str:
     return match.group(language) if match else text
 
 
-def render_page(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
+def render_page(request: web.Request, template: str, *, status: int = 200, here: str | None = None,
+                **context: Any) -> web.Response:
     """A staff or owner page in the reader's language: ``_`` for its own text, and for its scripts the
-    catalogue (empty in Chinese) in a JSON block that ``/static/i18n.js`` reads."""
+    catalogue (empty in Chinese) in a JSON block that ``/static/i18n.js`` reads. ``here``: where the language
+    switch comes back to, for a page answering a form (a POST cannot be fetched again)."""
     language = page_language(request)
+    back = here or (request.rel_url.raw_path_qs if request.method == "GET" else "/console")
     html = request.app[TEMPLATES].get_template(template).render(
-        _=translator(language), lang=language, page_text=english() if language == "en" else {},
-        here=request.path_qs, **context)
+        _=translator(language), lang=language, page_text=english() if language == "en" else {}, here=back,
+        **context)
     return web.Response(text=html, content_type="text/html", status=status)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -38,8 +39,10 @@ ACCOUNT_WAIT = Say("密码错误次数太多，这个账号暂时锁定，请 {}
 def _form(request: web.Request, error: Say | None = None, status: int = 200, name: str = "", *values: str
           ) -> web.Response:
     token = sign(request.app[SETTINGS].secret, {"kind": "login", "exp": int(time.time()) + LOGIN_FORM_S})
-    return render_page(request, "login.html", status=status, error=said(request, error).format(*values) if error
-                       else "", login_token=token, next=same_site_path(request.query.get("next", "")), name=name)
+    after = same_site_path(request.query.get("next", ""))
+    return render_page(request, "login.html", status=status, here=f"/login?next={quote(after)}",
+                       error=said(request, error).format(*values) if error else "", login_token=token, next=after,
+                       name=name)
 
 
 def _wait(request: web.Request, seconds: float, words: Say, name: str) -> web.Response:

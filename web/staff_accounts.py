@@ -55,7 +55,7 @@ async def _page(request: web.Request, principal: accounts.Principal, *, notice: 
         signed_in = await session.run_sync(accounts.last_sign_ins)
     zone, now = ZoneInfo(request.app[SETTINGS].timezone), utcnow()
     return render_page(
-        request, "admin_accounts.html", status=status, user=principal.name, role=principal.role, me=principal.id,
+        request, "admin_accounts.html", status=status, here="/admin/accounts", user=principal.name, role=principal.role, me=principal.id,
         csrf=request.get(CSRF, ""), notice=notice, error=error, role_names=ROLE_NAMES, accounts=[
             {"id": a.id, "name": a.name, "role": a.role, "active": a.active, "display_name": a.display_name or "",
              "last_sign_in": signed_in[a.id].astimezone(zone).strftime("%Y-%m-%d %H:%M") if a.id in signed_in else "",

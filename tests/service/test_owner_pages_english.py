@@ -92,12 +92,23 @@ async def test_the_sign_in_page_and_its_refusals_follow_the_browsers_language(cl
         assert '<html lang="en">' in page and "<h1>Specialty Shop · Staff sign-in</h1>" in page
         wrong = await sign_in(client, "laoban-words", password="not the password")
         assert wrong.status == 401 and error_on(await wrong.text()) == "Wrong name or password."
+        assert '<h1>特产小店 · 店员登录</h1>' in await switched(client, await wrong.text())  # not the POST again
+        await client.get("/language/en?next=/login")
         assert (await sign_in(client, "laoban-words", next_path="/admin/accounts")).status == 303
         html = await (await client.get("/admin/accounts")).text()
         csrf = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-        short = await client.post("/admin/accounts", data={"csrf_token": csrf, "name": "xiaomei", "role": "staff",
-                                                           "password": "short"})
+        change = re.search(r'action="(/admin/accounts/\d+/password)"', html).group(1)  # a form's own route
+        short = await client.post(change, data={"csrf_token": csrf, "password": "short"})
         refused = re.search(r'<p class="panel error" id="error" role="alert">([^<]*)</p>', await short.text())
         assert short.status == 400 and refused.group(1) == "Password must be at least 8 characters."
+        assert "<h2>添加账号</h2>" in await switched(client, await short.text())  # the accounts page, in Chinese
     finally:
         del client.session.headers["Accept-Language"]
+
+
+async def switched(client, page: str) -> str:
+    """Follow a page's language switch (to Chinese) and return what it leads to (an error if not a page)."""
+    link = re.search(r'<a href="(/language/zh\?next=[^"]+)"', page).group(1).replace("&amp;", "&")
+    response = await client.get(link)
+    assert response.status == 200, (link, response.status)
+    return await response.text()

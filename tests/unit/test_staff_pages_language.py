@@ -105,6 +105,9 @@ def test_texts_in_both_languages_come_out_in_the_readers():
     bilingual = "图片太大：上限 12 MB。 The picture is over 12 MB."
     assert one_half(bilingual, "en") == "The picture is over 12 MB."
     assert one_half(bilingual, "zh") == "图片太大：上限 12 MB。"
-    assert one_half("没有这个商品 no product 'x'", "en") == "no product 'x'"
+    assert one_half("没有这个商品。 No product 'x'.", "en") == "No product 'x'."
+    assert one_half("内容太大：上限 1 MB。 The request body is over the limit of 1 MB.", "zh") == "内容太大：上限 1 MB。"
+    for whole in ("小王 already has this chat", "知识库 backup.yml: line 3: 回答不能为空。 (nothing was changed)"):
+        assert one_half(whole, "en") == one_half(whole, "zh") == whole  # names and files are not a Chinese half
     assert one_half("just English", "zh") == "just English"
     assert Say("好", "good").to("en") == "good"

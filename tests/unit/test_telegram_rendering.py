@@ -80,3 +80,14 @@ def test_product_captions_escape_markdown():
     assert "\\(新疆\\)\\." in caption and "¥88\n" in caption  # not ¥88.0 (a card stored before price_text)
     assert "458元" in product_caption({"name": "金华火腿礼盒", "price": 458.0, "price_text": "458元"})  # as answers say
     assert "¥45\\.5" in product_caption({"name": "x", "price": 45.5})
+
+
+def test_a_card_changes_when_its_chat_passes_between_two_staff_of_the_same_name():
+    """The card's state is keyed by the account holding the chat, so a transfer between two 小王 still brings
+    the card (and its buttons, after the 转给… menu) up to date."""
+    from core.db import Handoff, StaffAccount
+    from handoff.channels.telegram.staff_group import card_state
+
+    first, second = StaffAccount(id=1, name="tg-1", display_name="小王"), StaffAccount(id=2, name="tg-2", display_name="小王")
+    held = [card_state(Handoff(claimed_by=staff.id, context={}), staff) for staff in (first, second)]
+    assert held[0][1] == held[1][1] == "✅ 由 小王 接待" and held[0][0] != held[1][0]

@@ -197,7 +197,9 @@ def card_state(handoff: Handoff, staff: StaffAccount | None) -> tuple[str, str]:
     """What the card should say of the chat now: a key (to notice a change) and the line under the card."""
     who = staff.shown_name if staff else ""
     if handoff.ended_at is None:
-        return ("waiting", "") if handoff.claimed_by is None else (f"claimed:{who}", f"✅ 由 {who} 接待")
+        if handoff.claimed_by is None:
+            return "waiting", ""
+        return f"claimed:{handoff.claimed_by}", f"✅ 由 {who} 接待"  # by account: two 小王 are two holders
     if handoff.ended_by == "customer" and handoff.claimed_by is None:
         return "cancelled", "↩️ 顾客取消了，回到机器人"
     return "ended", f"☑️ 已结束（{who} 接待）" if who else "☑️ 已结束"
@@ -411,21 +413,23 @@ async def on_staff_transfer(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         colleagues = (await session.scalars(select(StaffAccount).where(
             StaffAccount.active.is_(True), StaffAccount.id != (handoff.claimed_by if handoff else None))
             .order_by(StaffAccount.id).limit(TRANSFER_CHOICES))).all()
-    answer = refusal
+    answer, then = refusal, []  # the press is answered first; the card's edit and a notice follow
     if refusal is None and choice.isdigit():
         to = next((c for c in colleagues if c.id == int(choice)), None)
         answer = await transfer(channel, handoff, staff, to)
         if answer is None:  # a card's edit notifies nobody: the colleague is told in the topic
             answer = f"已转给 {to.shown_name}"
-            show(update, context, functools.partial(query.message.reply_text, TRANSFERRED_NOTICE.format(
-                name=to.shown_name), message_thread_id=handoff.context.get(THREAD)), "transfer notice")
+            then.append((functools.partial(query.message.reply_text, TRANSFERRED_NOTICE.format(
+                name=to.shown_name), message_thread_id=handoff.context.get(THREAD)), "transfer notice"))
+    elif refusal is None and choice != "back" and not colleagues:
+        answer = "没有其他店员可以转"
     elif refusal is None:
-        menu = choice != "back"
-        buttons = transfer_buttons(handoff.id, colleagues) if menu else card_buttons(
+        buttons = transfer_buttons(handoff.id, colleagues) if choice != "back" else card_buttons(
             handoff.id, handoff.context.get(SHOWS, "waiting"))
-        show(update, context, functools.partial(query.edit_message_reply_markup, reply_markup=buttons), "transfer menu")
-        answer = "没有其他店员可以转" if menu and not colleagues else None
+        then.append((functools.partial(query.edit_message_reply_markup, reply_markup=buttons), "transfer menu"))
     show(update, context, functools.partial(query.answer, answer), "answer transfer", posts=False)
+    for send, what in then:
+        show(update, context, send, what)
 
 
 async def transfer(channel: TelegramChannel, handoff: Handoff, staff: Principal, to: StaffAccount | None
