@@ -247,3 +247,17 @@ async def test_a_redelivered_attachment_is_not_fetched_again_and_the_daily_quota
     for _text, _status, media in stored[:2]:
         assert (await (await client.get(media["url"])).read()) in (b"a" * 100, b"b" * 100)
 
+
+
+async def test_healthz_answers_when_the_telegram_deliveries_cannot_be_read(telegram, monkeypatch):
+    """A health check that fails with the database would tell a load balancer nothing: it says the Telegram
+    state is unknown (and the shop degraded, which Rasa being down here says anyway)."""
+    from handoff.channels import telegram as telegram_channel
+
+    async def database_gone(_channel):
+        raise ConnectionError("the database went away")
+    monkeypatch.setattr(telegram_channel, "delivery_state", database_gone)
+    _fake, client, _settings = telegram
+    response = await client.get("/healthz")
+    health = await response.json()
+    assert response.status == 200 and health["telegram"] == {"staff_group": "unknown"}
