@@ -64,13 +64,9 @@ def translator(language: str) -> Callable[..., str]:
     return translate
 
 
-def said(request: web.Request, words: Say | str) -> str:
-    """A message the server has in both languages, in the page's; a bilingual string ("中文。 English.") is
-    cut to the reader's half."""
-    language = page_language(request)
-    if isinstance(words, Say):
-        return words.to(language)
-    return one_half(words, language)
+def said(request: web.Request, words: Say) -> str:
+    """A message the server has in both languages, in the page's."""
+    return words.to(page_language(request))
 
 
 # A Chinese sentence (or several) ended by 。！？, then an English sentence: a name or a file in a message
@@ -100,5 +96,6 @@ def render_page(request: web.Request, template: str, *, status: int = 200, here:
 async def choose_language(request: web.Request) -> web.Response:
     """The header's switch: keeps the choice in a cookie and goes back to the page it came from."""
     response = web.HTTPSeeOther(same_site_path(request.query.get("next", "")))
-    response.set_cookie(COOKIE, request.match_info["language"], max_age=COOKIE_MAX_AGE_S, path="/", samesite="Lax", httponly=True)
+    response.set_cookie(COOKIE, request.match_info["language"], max_age=COOKIE_MAX_AGE_S, path="/", samesite="Lax",
+                        httponly=True)
     raise response
