@@ -14,7 +14,7 @@ from actions.context import entity_or_slot
 from actions.language import customer_language
 from core.bot_payload import ask_human_button, custom_payload
 from knowledge.budget import parse_budget
-from knowledge.gifts import OCCASION_ZH, RECIPIENT_ZH, dietary_needs, recommend
+from knowledge.gifts import OCCASION_ZH, RECIPIENT_ZH, dietary_needs, kinds_named, recommend
 from knowledge.service import Knowledge
 from core.language import Say
 
@@ -80,16 +80,17 @@ async def recommend_gifts(knowledge: Knowledge, dispatcher: CollectingDispatcher
     budget = parse_budget(slots["budget"] or "") if slots["budget"] != ANY else None
     words = customer_words_since_gift_request(tracker)
     needs = dietary_needs(words)
-    query = f"{recipient}|{occasion}|{budget}|{','.join(sorted(needs))}"
+    kinds, unwanted = kinds_named(knowledge.catalog, words)
+    query = "|".join([str(recipient), str(occasion), str(budget), *(",".join(sorted(s)) for s in (needs, kinds, unwanted))])
     shown = set(tracker.get_slot("gifts_shown") or []) if tracker.get_slot("gift_query") == query else set()
     wishes = await asyncio.to_thread(knowledge.product_similarity, words) if words else None
     language = customer_language(tracker)
     picks = recommend(knowledge.catalog, recipient, occasion, budget, needs=needs, wishes=wishes,
-                      exclude=frozenset(shown), language=language)
+                      exclude=frozenset(shown) | unwanted, within=kinds, language=language)
     if not picks and shown:  # everything that fits has been shown: start again from the best
         shown = set()
         picks = recommend(knowledge.catalog, recipient, occasion, budget, needs=needs, wishes=wishes,
-                          language=language)
+                          exclude=unwanted, within=kinds, language=language)
     if not picks:
         dispatcher.utter_message(text=NOTHING_FITS.to(language), buttons=[ask_human_button(language)])
         return []

@@ -56,21 +56,24 @@ class ActionAnswerQuestion(Action):
             return await recommend_gifts(self.knowledge, dispatcher, tracker)
         text = (message.get("text") or "").strip()
         mentioned, context = entities.get("product"), tracker.get_slot("product")
+        tapped = None
         if text.startswith("/"):  # a tapped product card or button: ask about what it names
-            record = self.knowledge.catalog.get(self.knowledge.catalog.resolve(mentioned or context))
-            text = f"{record.name} 介绍一下" if record else ""
+            tapped = self.knowledge.catalog.get(self.knowledge.catalog.resolve(mentioned or context))
+            text = f"{tapped.name} 介绍一下" if tapped else ""
         answer = await asyncio.to_thread(self.knowledge.answer, text, intent, mentioned, context,
                                          entity_or_slot(tracker, "destination"), language)
         # the entry's first question names it for staff (the handoff card says what the bot answered from)
         hits = [{"id": h.id, "score": round(h.score, 3), "question": h.entry.questions[0] if h.entry.questions else ""}
                 for h in answer.hits]
-        cards = [self.knowledge.catalog.get(p).card(language=language) for p in answer.products]
+        # the card just tapped is on the screen already: the answer says more of it, without showing it again
+        cards = [self.knowledge.catalog.get(p).card(language=language) for p in answer.products
+                 if not tapped or p != tapped.id]
         if answer.outcome == Outcome.SHIPPING:
             dispatcher.utter_message(text=answer.text, json_message=custom_payload(meta={KB: hits, SHIPPING: True}))
             return [SlotSet("destination", answer.destination), SlotSet("kb_misses", 0)]
         if answer.outcome == Outcome.CATALOG:  # with the cards: pictures and prices
             meta = {KB: hits, CATALOG: answer.product} if answer.product else {KB: hits, FAMILY: answer.family}
-            dispatcher.utter_message(text=answer.text, json_message=custom_payload(products=cards, meta=meta))
+            dispatcher.utter_message(text=answer.text, json_message=custom_payload(products=cards or None, meta=meta))
             return [SlotSet("kb_misses", 0), SlotSet("product", answer.product or answer.family)]
         if answer.outcome == Outcome.KB:
             dispatcher.utter_message(text=answer.text, json_message=custom_payload(meta={KB: hits}))

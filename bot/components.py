@@ -15,7 +15,7 @@ from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.questions import is_gift_request, is_question
+from bot.questions import MIN_CJK_GIFT, is_gift_request, is_question
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
@@ -60,8 +60,8 @@ class QuestionGuard(GraphComponent, IntentClassifier):
             intent, text = message.get(INTENT) or {}, message.get(TEXT) or ""
             name = intent.get(INTENT_NAME_KEY)
             entities = {entity.get("entity") for entity in message.get(ENTITIES) or []}
-            if is_question(text) and (name in self.SMALL_TALK
-                                      or name == "request_gift" and not is_gift_request(text, entities)):
+            if (name in self.SMALL_TALK and is_question(text)
+                    or name == "request_gift" and is_question(text, MIN_CJK_GIFT) and not is_gift_request(text, entities)):
                 guarded = {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME,
                            PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY, 0.0)}
                 message.set(INTENT, guarded, add_to_output=True)

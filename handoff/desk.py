@@ -45,9 +45,11 @@ JOINED_TEXT = Say("店员 {name} 已接入，为您服务。", "{name} from our 
 TRANSFERRED_TEXT = Say("已为您转给店员 {name}，TA 会接着为您服务。", "{name} from our staff is taking over from here.")
 RATING_PROMPT = Say("店员已结束本次服务。请为这次服务打个分吧：", "Our staff have finished helping you. How did we do?")
 RATING_BUTTONS = [{"title": "⭐" * n, "payload": f'/rate{{"score": {n}}}'} for n in range(5, 0, -1)]
-# After a person: resume, close any form, forget misses, and end the paused turn (see Desk._resume).
+# After a person: resume, close any form, forget misses and the gift search before it (a gift question after
+# the person starts afresh, not from the old budget), and end the paused turn (see Desk._resume).
+FORGOTTEN_SLOTS = ("requested_slot", "recipient", "occasion", "budget", "gift_query", "gifts_shown")
 RESUME_EVENTS = ({"event": "resume"}, {"event": "active_loop", "name": None},
-                 {"event": "slot", "name": "requested_slot", "value": None},
+                 *({"event": "slot", "name": name, "value": None} for name in FORGOTTEN_SLOTS),
                  {"event": "slot", "name": "kb_misses", "value": 0},
                  {"event": "action", "name": "action_listen"})
 EVENTS = "techan_desk_events"  # session.info key: the events this session's commit will tell

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -194,8 +195,13 @@ class Catalog:
 
     def family_in_text(self, text: str) -> tuple[str, list[str]] | None:
         """The longest family word in ``text`` with products behind it, and those products."""
+        return next(self.families_in_text(text), None)
+
+    def families_in_text(self, text: str) -> Iterator[tuple[str, list[str]]]:
+        """Each family word in ``text`` with products behind it, longest first ("红茶和绿茶": both, and no 茶)."""
         lowered = english_form(text)
         for word in FAMILY_WORDS_LONGEST_FIRST:
-            if contains(lowered, english_form(word)) and (members := self.family(word)):
-                return word, members
-        return None
+            form = english_form(word)
+            if contains(lowered, form) and (members := self.family(word)):
+                yield word, members
+                lowered = lowered.replace(form, " ")

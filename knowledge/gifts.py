@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from knowledge.budget import Budget
-from knowledge.catalog import Catalog, ProductRecord
+from knowledge.catalog import Catalog, ProductRecord, english_form
 
 RECIPIENT_ZH = {"elder": "长辈", "parent": "父母", "boss": "领导", "colleague": "同事", "friend": "朋友",
                 "child": "孩子", "partner": "爱人", "client": "客户", "teacher": "老师", "patient": "病人"}
@@ -36,6 +36,22 @@ DIETARY_EN = {"no_sugar": "sugar-free", "not_spicy": "not spicy"}
 def dietary_needs(text: str) -> frozenset[str]:
     """The dietary constraints a customer's words state (no sugar, not spicy)."""
     return frozenset(need for need, words in DIETARY_WORDS.items() if words.search(text or ""))
+
+
+# "不要茶叶", "别送点心", "除了茶": a kind of product named to rule it out, not to ask for it.
+_RULED_OUT = re.compile(r"(?:不要|不用|不想|不喝|不吃|别|除了|不是|no|not|except)\s*$", re.I)
+
+
+def kinds_named(catalog: Catalog, text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The products of each kind a gift request asks for ("红茶和绿茶哪个更适合送长辈": the shop's red and green
+    teas), and of each kind it rules out ("不要茶叶")."""
+    lowered = english_form(text or "")
+    asked: set[str] = set()
+    ruled_out: set[str] = set()
+    for word, members in catalog.families_in_text(text or ""):
+        start = lowered.find(english_form(word))
+        (ruled_out if _RULED_OUT.search(lowered[max(start - 4, 0):max(start, 0)]) else asked).update(members)
+    return frozenset(asked - ruled_out), frozenset(ruled_out)
 
 
 def meets_diet(product: ProductRecord, needs: frozenset[str]) -> bool:
@@ -89,14 +105,15 @@ def _reason(product: ProductRecord, recipient: str | None, occasion: str | None,
 def recommend(catalog: Catalog, recipient: str | None = None, occasion: str | None = None,
               budget: Budget | None = None, k: int = 3, *, needs: frozenset[str] = frozenset(),
               wishes: Mapping[str, float] | None = None, exclude: frozenset[str] = frozenset(),
-              language: str = "zh") -> list[Recommendation]:
+              within: frozenset[str] = frozenset(), language: str = "zh") -> list[Recommendation]:
     """Top ``k`` in-stock products within budget and diet, varied across categories.
 
     ``wishes`` scores products against the customer's own words (embedding similarity, centred);
-    ``exclude`` holds products already shown, for "more like this"; ``language`` is the reasons'.
+    ``exclude`` holds products already shown, for "more like this"; ``within``, when given, the only
+    products to pick from (the kinds the customer asked for); ``language`` is the reasons'.
     """
     pool = [p for p in catalog.products.values()
-            if p.stock > 0 and p.id not in exclude and meets_diet(p, needs)
+            if p.stock > 0 and p.id not in exclude and meets_diet(p, needs) and (not within or p.id in within)
             and (budget is None or budget.admits(float(p.price)))]
     scored = {p.id: _fit(p, recipient, occasion, budget) + WISH_WEIGHT * (wishes or {}).get(p.id, 0.0) for p in pool}
     chosen: list[Recommendation] = []

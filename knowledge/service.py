@@ -23,7 +23,7 @@ from knowledge.index import CONFIDENT, Embedder, Hit, KBIndex, KBRecord, VectorC
 from knowledge.provision import provision
 from knowledge.shipping import find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
-from knowledge.topics import ASPECT_CUES, asked_aspect, aspects
+from knowledge.topics import ARRIVAL, ASPECT_CUES, asked_aspect, aspects
 from core.language import Say, to_simplified
 from core.settings import Settings
 
@@ -43,7 +43,7 @@ NOUN_TOLERANT = 0.75  # a score at which a missing noun is how it was said (女�
 GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})  # "茶叶过期了还能喝吗" speaks of every tea
 PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 ASPECT_TOPICS = PRODUCT_TOPICS[:3]  # the topics whose entries each answer some aspects of keeping a product
-SHIPPING_WORDS = re.compile(r"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver", re.I)
+SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver|{ARRIVAL}", re.I)
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
 # What a catalog summary (origin, price, pack, description) answers: price, origin, taste, size, what it is.
 SUMMARY_WORDS = re.compile(
@@ -58,7 +58,7 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
 SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
     r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|invoice|pay|refund|return|exchange|address|open|hours|parking|"
-    r"shipping|courier|delivery", re.I)
+    rf"shipping|courier|delivery|{ARRIVAL}", re.I)
 # "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
 ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
                        r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$)"

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import re
 
+# When an order arrives is shipping, whatever product is under discussion: "几天能到" after the 大红袍 is not
+# how long it keeps, although 几天 also asks that ("收到能放几天"). 到期 is when it expires.
+ARRIVAL = (r"(?:几天|多久|多长时间|几号|哪天|什么时候|啥时候|多快)(?:能|可以|才能|就能|才|就|会)?(?:送到|寄到|收到|到货|到)(?!期)"
+           r"|能到吗|到得了|\b(?:arrive|get here|get to me)\b")
+_ARRIVAL = re.compile(ARRIVAL, re.I)
+
 ASPECT_CUES = {
     "shelf_life": re.compile(
         r"保质期|保存期|过期|多久|多长时间|几天|几个月|几年|多少年|放多|放几|搁多|存多|能放|能搁|能存|放到|放一年|放两年|"
@@ -27,7 +33,8 @@ ASPECT_CUES = {
 
 
 def asked_aspect(question: str) -> str | None:
-    """The aspect whose cue ends last in ``question``, if any."""
+    """The aspect whose cue ends last in ``question``, if any (when it arrives is no aspect of keeping)."""
+    question = _ARRIVAL.sub(" ", question)
     last: tuple[int, str] | None = None
     for aspect, cue in ASPECT_CUES.items():
         for match in cue.finditer(question):

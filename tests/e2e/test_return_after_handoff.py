@@ -137,3 +137,23 @@ def test_a_gift_form_open_at_the_handoff_is_closed_after_it(stack):
     _status, body = stack.chat(who, {"text": "可以开发票吗"})
     texts = [r["text"] for r in body["replies"]]
     assert len(texts) == 1 and "发票" in texts[0] and "场合" not in texts[0] and "送给谁" not in texts[0], texts
+
+
+def test_a_gift_question_after_a_person_starts_afresh_among_the_kinds_it_names(stack):
+    """The walkthrough: after a handoff, "红茶和绿茶哪个更适合送长辈" got walnuts and jujubes picked for the earlier
+    春节, under-100 request. Now the old search is forgotten and the picks are the red and green teas asked about."""
+    who = "e2e-gift-back-" + uuid.uuid4().hex[:10]
+    token = staff_token(stack)
+    _status, first = stack.chat(who, {"text": "想给长辈买点过年送的，100以内"})
+    assert [p for r in first["replies"] for p in r["products"]], first
+    _status, body = stack.chat(who, {"text": "转人工"})
+    assert body["state"] == "waiting"
+    end_round(stack, token, conversation_of(stack, "web", who), "resolve", None)
+    _status, body = stack.chat(who, {"text": "红茶和绿茶哪个更适合送长辈"})
+    texts = [r["text"] for r in body["replies"]]
+    assert texts == ["是什么场合送呢？"], texts  # asked afresh, not the old 春节 and 100以内
+    stack.chat(who, {"text": "/inform{\"occasion\": \"any\"}"})
+    _status, body = stack.chat(who, {"text": "/inform{\"budget\": \"any\"}"})
+    cards = [p for r in body["replies"] for p in r["products"]]
+    categories = {c["id"]: stack.query("SELECT category FROM products WHERE id = :id", id=c["id"])[0][0] for c in cards}
+    assert len(cards) == 3 and set(categories.values()) == {"tea"}, [c["name"] for c in cards]

@@ -383,3 +383,18 @@ def test_small_talk_stays_small_talk(stack, text):
     status, body = stack.chat(who, {"text": text})
     assert status == 200 and [r["text"] for r in body["replies"]], body
     assert "kb" not in stack.last_bot_payload(who).get("meta", {})
+
+
+def test_questions_from_the_walkthrough_get_their_own_answers(stack):
+    """After a product, "几天能到" is shipping (it got the tea's shelf life); "有礼盒装吗" right after gift cards is
+    the packing question (it got 「再换几样看看」 and more cards); a tapped card is not shown again under its answer."""
+    who = sender()
+    stack.chat(who, {"text": "大红袍多少钱"})
+    _, body = stack.chat(who, {"text": "几天能到"})
+    assert len(body["replies"]) == 1 and stack.last_bot_payload(who)["meta"]["kb"][0]["id"] == "shipping-time", body
+    stack.chat(who, {"text": "想给长辈买点过年送的，300左右"})
+    _, body = stack.chat(who, {"text": "有礼盒装吗"})
+    texts = [r["text"] for r in body["replies"]]
+    assert texts == ["可以免费礼盒包装和手写贺卡，下单时备注包装要求和贺卡内容就可以。"] and not gift_cards(body), body
+    _, body = stack.chat(who, {"text": '/ask_product_info{"product": "dahongpao"}'})
+    assert len(body["replies"]) == 1 and "428元" in body["replies"][0]["text"] and not gift_cards(body), body

@@ -172,3 +172,15 @@ def test_the_answer_outcomes_are_the_quality_set_labels(knowledge):
     assert knowledge.answer("寄到常州要几天").answered_by == "shipping:江苏"
     assert knowledge.answer("有没有卖茅台").outcome == Outcome.NOT_SOLD
     assert knowledge.answer("狗能吃牛肉干吗").answered_by == "defer"
+
+
+@pytest.mark.parametrize("question", ["几天能到", "多久能收到啊", "什么时候能送到", "when will it arrive?"])
+def test_when_an_order_arrives_is_shipping_whatever_product_came_before(knowledge, question):
+    """"几天能到" after the 大红袍 got its shelf life (几天 asks that too): when it arrives is a shipping matter."""
+    answer = knowledge.answer(question, context="dahongpao")
+    assert answer.answered_by == "kb:shipping-time", (question, answer.answered_by)
+
+
+@pytest.mark.parametrize("question", ["大红袍收到能放几天", "大红袍多久到期"])
+def test_how_long_it_keeps_after_it_arrives_is_still_shelf_life(knowledge, question):
+    assert knowledge.answer(question).answered_by == "kb:dahongpao-shelf-life"

@@ -53,6 +53,10 @@ async def test_a_tapped_product_card_asks_about_that_product(knowledge):
         '/ask_product_info{"product": "beef-jerky"}', "ask_product_info", [("product", "beef-jerky")]), {})
     assert dispatcher.messages[0]["custom"]["techan"]["kb"][0]["id"].startswith("beef-jerky")
     assert SlotSet("product", "beef-jerky") in events
+    jerky = knowledge.catalog.get("beef-jerky")
+    assert [m["text"] for m in dispatcher.messages] == [f"{jerky.name}，产自{jerky.region}，{jerky.price_number}元（{jerky.unit}）。"
+                                                      f"{jerky.description}"]
+    assert "products" not in dispatcher.messages[0]["custom"]  # the card tapped is on the screen already
 
 
 async def test_a_correction_after_the_recommendation_recommends_again(knowledge):
@@ -159,3 +163,24 @@ async def test_cheaper_without_gifts_just_shown_is_a_question_for_the_knowledge_
         "能便宜点吗", "ask_product_info", slots={"product": "dahongpao", **SHOWN_SLOTS}), {})
     assert dispatcher.messages[0]["text"] != "便宜一些的有这几样："
     assert len(dispatcher.messages) == 1  # an answer, no gift list
+
+
+@pytest.mark.parametrize(("text", "kinds"), [("红茶和绿茶哪个更适合送长辈", ("红茶", "绿茶")), ("送长辈的红枣", ("红枣",))])
+async def test_a_gift_request_naming_kinds_of_product_picks_among_them(knowledge, text, kinds):
+    """After a handoff, "红茶和绿茶哪个更适合送长辈" got walnuts and jujubes: the kinds named are what to pick from."""
+    dispatcher = CollectingDispatcher()
+    await ActionRecommendGifts(knowledge).run(dispatcher, tracker(
+        text, "request_gift", [("recipient", "elder")], slots={"recipient": "elder", "occasion": "any", "budget": "any"}), {})
+    named = {p for kind in kinds for p in knowledge.catalog.family(kind)}
+    cards = products(dispatcher)
+    assert [m["text"] for m in dispatcher.messages][0] == "为您挑了这几样："
+    assert cards and {c["id"] for c in cards} <= named, [c["name"] for c in cards]
+
+
+async def test_a_kind_ruled_out_is_not_what_is_picked(knowledge):
+    dispatcher = CollectingDispatcher()
+    await ActionRecommendGifts(knowledge).run(dispatcher, tracker(
+        "送领导，不要茶叶", "request_gift", [("recipient", "boss")], slots={"recipient": "boss", "occasion": "any",
+                                                                       "budget": "any"}), {})
+    cards = products(dispatcher)
+    assert len(cards) == 3 and not {c["id"] for c in cards} & set(knowledge.catalog.family("茶叶")), cards

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.questions import is_gift_request, is_question
+from bot.questions import MIN_CJK_GIFT, is_gift_request, is_question
 
 
 @pytest.mark.parametrize("text", ["买个紫砂壶能分期不", "团扇脏了能下水洗吗", "拆了尝了一包不喜欢能退不",
@@ -22,12 +22,21 @@ def test_small_talk_and_short_replies(text):
 
 
 @pytest.mark.parametrize("text, entities", [("买这个有积分吗", set()), ("門店在哪裡 想過去看看", set()),
-                                            ("新買的紫砂要煮壺嗎", set()), ("is the white tea good for hangovers?", set())])
+                                            ("新買的紫砂要煮壺嗎", set()), ("is the white tea good for hangovers?", set()),
+                                            ("有礼盒装吗", set()), ("能用礼品袋装吗", set()),
+                                            ("can you gift wrap it?", set())])
 def test_shop_questions_are_not_gift_requests(text, entities):
     assert not is_gift_request(text, entities)
 
 
+def test_a_short_question_read_as_a_gift_request_is_still_a_question():
+    """"有礼盒装吗" (five characters) started the gift form's "再换几样看看"; short replies stay replies."""
+    assert is_question("有礼盒装吗", MIN_CJK_GIFT) and not is_question("有礼盒装吗")
+    assert not is_question("不用了", MIN_CJK_GIFT)
+
+
 @pytest.mark.parametrize("text, entities", [("想买点东西送长辈", set()), ("有什么礼盒", set()), ("帮我挑一个", set()),
+                                            ("推荐个礼盒装的茶", set()),
                                             ("something for my dad", {"recipient"}), ("过年买什么好", {"occasion"}),
                                             ("any gift ideas under 200?", {"budget"}),
                                             ("那有什么适合他的", set()), ("what would be good for her?", set())])
