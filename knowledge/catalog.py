@@ -110,10 +110,12 @@ def contains(text: str, name: str) -> bool:
 
 
 def english_aliases(name_en: str) -> set[str]:
-    """The ways an English customer names a product: its runs of two or more words, and its distinctive words."""
+    """The ways an English customer names a product: its runs of two or more words, written apart or together
+    (pinyin: "Da Hong Pao" is also "dahongpao"), and its distinctive words."""
     words = english_form(name_en).split()
     runs = {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 2, len(words) + 1)}
-    return runs | {w for w in words if len(w) >= 5 and w not in GENERIC_ENGLISH and not w.isdigit()}
+    return runs | {run.replace(" ", "") for run in runs} | {
+        w for w in words if len(w) >= 5 and w not in GENERIC_ENGLISH and not w.isdigit()}
 
 
 # What customers call a category of the shop, and other generic product names they ask for.

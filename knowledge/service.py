@@ -262,6 +262,10 @@ class Knowledge:
 
         if subject.family and subject.asked:  # "你家有红茶吗": the products, not an entry about red tea
             return self._family_answer(subject.family, hits, language)
+        if subject.product and ASPECT_CUES["price"].search(question) and not SHOP_WIDE_WORDS.search(question):
+            # "生普多少钱": its price is in the catalog; the shipping fee's entry also says 多少钱
+            if summary := self._summary(question, subject, None, language):
+                return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
         # "买个紫砂壶能分期不" is about paying, not the pot: a shop-wide matter looks at shop-wide entries first.
         shop_wide_first = bool(SHOP_WIDE_WORDS.search(question)) and bool(subject.product or subject.family)
         hit = None if shop_wide_first else self._answering(question, hits, subject, aspect)

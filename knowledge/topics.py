@@ -15,6 +15,9 @@ import re
 ARRIVAL = (r"(?:几天|多久|多长时间|几号|哪天|什么时候|啥时候|多快)(?:能|可以|才能|就能|才|就|会)?(?:送到|寄到|收到|到货|到)(?!期)"
            r"|能到吗|到得了|\b(?:arrive|get here|get to me)\b")
 _ARRIVAL = re.compile(ARRIVAL, re.I)
+# What it costs is the catalog's to say: "生普多少钱" is not how long it keeps, nor the shipping fee.
+PRICE = (r"多少钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|啥价|卖多少|贵不贵|"
+         r"\bhow much (?:is|are|for|does|do)\b|\bprices?\b|\bcosts?\b")
 
 ASPECT_CUES = {
     "shelf_life": re.compile(
@@ -25,6 +28,7 @@ ASPECT_CUES = {
         r"保存|储存|存放|怎么存|怎么放|咋放|咋存|放哪|冰箱|冷冻|冷藏|罐|密封|受潮|防潮|潮了|生虫|长虫|晒|避光|通风|阴凉|"
         r"\bstor(?:e|age|ing)\b|\bfridge\b|\bfreez|\bjar\b|\bairtight\b|\bdamp\b|\bhumid", re.I),
     "vacuum_packing": re.compile(r"真空|\bvacuum", re.I),
+    "price": re.compile(PRICE, re.I),
     "care": re.compile(
         r"清洗|洗|保养|微波炉|洗碗机|消毒|熨|皱|开裂|烫|擦|养壶|"
         r"\bwash|\bclean|\bmicrowave|\bdishwasher|\biron|\bcare\b", re.I),

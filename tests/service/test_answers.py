@@ -184,3 +184,14 @@ def test_when_an_order_arrives_is_shipping_whatever_product_came_before(knowledg
 @pytest.mark.parametrize("question", ["大红袍收到能放几天", "大红袍多久到期"])
 def test_how_long_it_keeps_after_it_arrives_is_still_shelf_life(knowledge, question):
     assert knowledge.answer(question).answered_by == "kb:dahongpao-shelf-life"
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("生普多少钱", "catalog:puer-raw-cake"),  # was the shipping fee: its entry also says 多少钱
+    ("how much is the raw puer cake", "catalog:puer-raw-cake"),  # was the raw-vs-ripe entry
+    ("how much is the dahongpao", "catalog:dahongpao"),  # was its shelf life; pinyin written together
+    ("运费多少钱", "kb:shipping-fee"),
+    ("how much does shipping cost", "kb:shipping-fee"),
+])
+def test_a_price_is_the_catalogs_and_a_fee_the_shipping_entrys(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
