@@ -24,7 +24,7 @@ from knowledge.provision import provision
 from knowledge.shipping import find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
 from knowledge.topics import ARRIVAL, ASPECT_CUES, asked_aspect, aspects
-from core.language import Say, to_simplified
+from core.language import CJK, Say, to_simplified
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ class Subject:
     product: str | None = None  # a catalog id
     family: tuple[str, list[str]] | None = None  # a family word and its products
     name: str = ""  # how to name it in a search ("普洱茶", the product's name)
+    name_en: str = ""  # the same for a question in English: the English phrasings meet an English name
     words: str = ""  # its names, which say which product, not what is asked (see Knowledge._missing)
     names: tuple[str, ...] = ()  # the same names as written, longest first
     asked: bool = False  # asked for by name: "有没有红茶"
@@ -242,7 +243,8 @@ class Knowledge:
         # The words for an aspect ("能搁多久") are surer than the NLU's intent, which also reads the product.
         aspect = asked_aspect(question)
         prefer_topic = (aspect if aspect in INTENT_TOPICS.values() else None) or INTENT_TOPICS.get(intent or "")
-        query = question if subject.name.lower() in question.lower() else f"{subject.name} {question}".strip()
+        name = subject.name_en if subject.name_en and not CJK.search(question) else subject.name
+        query = question if name.lower() in question.lower() else f"{name} {question}".strip()
         hits = self.index.search(query, k=5, prefer_topic=prefer_topic, prefer_product=subject.product,
                                  prefer_shop_wide=subject.family is not None)
 
@@ -352,7 +354,7 @@ class Knowledge:
     def _about_product(self, product_id: str, asked: bool = False) -> Subject:
         product = self.catalog.get(product_id)
         names = [product.name, product.name_en, *product.aliases, *english_aliases(product.name_en)]
-        return Subject(product=product_id, name=product.name, asked=asked, words=searchable(names),
+        return Subject(product=product_id, name=product.name, name_en=product.name_en, asked=asked, words=searchable(names),
                        names=tuple(sorted({n for n in names if n}, key=len, reverse=True)))
 
     def _about_family(self, word: str, members: list[str], asked: bool) -> Subject:
@@ -404,6 +406,9 @@ class Knowledge:
                 continue  # another product's entry: right words, wrong product ("那能放多久" after the jerky)
             if not hit.entry.product and not self._for_subject(hit.entry, subject):
                 continue  # a family's entry (岩茶怎么保存) says nothing of another family's product (熟茶饼)
+            if subject.family and hit.entry.product and any(
+                    not h.entry.product and h.entry.topic == hit.entry.topic for h in hits[:3]):
+                continue  # "普洱茶" then "那怎么保存": the family's own entry, not one member's beside it
             covers = self._aspects(hit.entry)
             # The words that ask the aspect the entry answers are covered however they are said ("保存期限多久").
             asked = ASPECT_CUES[aspect].sub(" ", question) if aspect in covers else question

@@ -31,7 +31,7 @@ ASPECT_CUES = {
     "price": re.compile(PRICE, re.I),
     "care": re.compile(
         r"清洗|洗|保养|微波炉|洗碗机|消毒|熨|皱|开裂|烫|擦|养壶|"
-        r"\bwash|\bclean|\bmicrowave|\bdishwasher|\biron|\bcare\b", re.I),
+        r"\bwash|\bclean|\bmicrowave|\bdishwasher|\biron(?!\s+goddess)|\bcare\b", re.I),
     "packing": re.compile(r"包装|怎么包|包得|包好|碎|破|磕|泡沫|防震|\bpack(?:ed|ing|aged)?\b|\bbreak|\bfragile|\bbubble", re.I),
 }
 
