@@ -170,6 +170,11 @@ class Catalog:
                 return product_id
         return None
 
+    def names_in_text(self, text: str) -> list[str]:
+        """Every product name or alias in ``text`` ("我买的灰枣 寄来的是骏枣": both dates)."""
+        lowered = english_form(text)
+        return [alias for alias, _product_id in self._names if contains(lowered, alias)]
+
     def resolve(self, mention: str | None) -> str | None:
         """Normalise an entity value or id to a catalog id."""
         if not mention:

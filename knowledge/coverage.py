@@ -34,6 +34,14 @@ FILLER_WORDS = frozenset("""
     东西 问题 情况 事 事情 知道 告诉 说 想 觉得 看看 看 买 买的 购买 下单 拍 拍下 收到 到手 给 把 被 让 跟 和 与 及 或 或者 等
     如果 的话 然后 那 那么 所以 因为 但是 不过 现在 一直 已经 刚 刚刚 就是 其实 真的 到底 究竟 呗 嗯 额 呃 哎 诶 耶 噻
     个 只 件 份 盒 包 瓶 袋 罐 斤 两 克 块 元 钱 次 种 款 样 点 些 下 上 里 中 后 前 时 时候 能够 可能 一定 一起 自己 家里
+    这 那 行 行不 来 去 出来 起来 下来 过来 以后 之后 以前 之前 一 对 不对 不行
+""".split())
+# A health effect is a claim only the shop's own words may make ("熟普能减肥不"): it counts as a thing asked about.
+HEALTH = re.compile(r"减肥|瘦|降压|降脂|血脂|血压|血糖|糖尿|养胃|伤胃|护胃|失眠|醉茶|醉|上火|下火|排毒|美容|养颜|抗癌|"
+                    r"治|药|功效|疗效|副作用|过敏|孕|哺乳|月经|便秘|拉肚子")
+# When or for what, not what is asked: a shop-wide answer holds at New Year too ("公司过年要采购50份礼盒").
+CONTEXT_WORDS = frozenset("""
+    过年 春节 中秋 端午 节日 节前 年前 年底 年后 夏天 冬天 春天 秋天 天热 平时 周末 今天 明天 最近 公司 单位 家人
 """.split())
 ENGLISH_FILLERS = frozenset("""
     a an the is are was were be been am do does did done can could would should will shall may might must i me my
@@ -89,7 +97,8 @@ def content_words(text: str) -> tuple[tuple[str, bool], ...]:
         for token in _tagger().lcut(run, HMM=False):
             word = _PUNCTUATION.sub("", token.word)
             if word and word not in FILLER_WORDS:
-                words.append((word, token.flag.startswith("n")))
+                thing = token.flag.startswith("n") and word not in CONTEXT_WORDS or bool(HEALTH.search(word))
+                words.append((word, thing))
     return tuple(words)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
-from knowledge.catalog import CATEGORY_WORDS, Catalog, ProductRecord, english_aliases, fill
+from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
 from knowledge.coverage import Coverage, content_words, searchable
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, Embedder, Hit, KBIndex, KBRecord, VectorCache
@@ -40,7 +40,9 @@ INTENT_TOPICS = {
 
 COVERED_CONFIDENT = 0.35  # enough for an entry whose text covers every word of the question
 NOUN_TOLERANT = 0.75  # a score at which a missing noun is how it was said (女朋友, 亲戚), not a new thing (消毒柜)
-GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})  # "茶叶过期了还能喝吗" speaks of every tea
+GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})
+# The words for a kind of product ("这饼想分期付"): they say what it is about, which a shop-wide entry covers.
+PRODUCT_KINDS = searchable([*FAMILY_WORDS, *(word for words in CATEGORY_WORDS.values() for word in words)])  # "茶叶过期了还能喝吗" speaks of every tea
 PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 ASPECT_TOPICS = PRODUCT_TOPICS[:3]  # the topics whose entries each answer some aspects of keeping a product
 SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver|{ARRIVAL}", re.I)
@@ -285,7 +287,7 @@ class Knowledge:
             text = self._entry_text(hit.entry, record, language)
             return Answer(Outcome.KB, text, [hit, *[h for h in hits if h.id != hit.id]],
                           hit.entry.product or subject.product)
-        if subject.family and (SUMMARY_WORDS.search(question)
+        if subject.family and (self._asks_summary(question)
                                or not self.coverage.missing(question, searchable([subject.family[0]]))):
             return self._family_answer(subject.family, hits, language)
         if subject.not_sold:
@@ -370,7 +372,7 @@ class Knowledge:
             return None
         if subject.asked:  # "有月饼吗": yes, this one
             return product_summary(self.catalog.get(subject.product), language)
-        if not SUMMARY_WORDS.search(question):
+        if not self._asks_summary(question):
             return None
         if hit is not None and (hit.entry.topic not in PRODUCT_TOPICS or (
                 hit.entry.topic == "product_info" and not self._missing(question, hit, subject.words))):
@@ -380,6 +382,11 @@ class Knowledge:
         if self.coverage.misses_a_thing(question, covered):
             return None
         return product_summary(product, language)
+
+    @staticmethod
+    def _asks_summary(question: str) -> bool:
+        """Price, origin, taste, size or what it is; "火腿怎么炖好吃" asks how to cook it, which no summary says."""
+        return bool(SUMMARY_WORDS.search(question)) and not ASPECT_CUES["cooking"].search(question)
 
     def _asked_name(self, question: str) -> str | None:
         """The name in "有没有卖X", "有X吗", "do you sell X", when it is one thing (not "加防腐剂", "积分")."""
@@ -406,6 +413,8 @@ class Knowledge:
                 continue  # another product's entry: right words, wrong product ("那能放多久" after the jerky)
             if not hit.entry.product and not self._for_subject(hit.entry, subject):
                 continue  # a family's entry (岩茶怎么保存) says nothing of another family's product (熟茶饼)
+            if not hit.entry.product and subject.names and not self._speaks_to(question, hit.entry, subject):
+                continue  # "火腿好吃吗" is not the cold chain's, though ham is named in it and 好吃 in its topic
             if subject.family and hit.entry.product and any(
                     not h.entry.product and h.entry.topic == hit.entry.topic for h in hits[:3]):
                 continue  # "普洱茶" then "那怎么保存": the family's own entry, not one member's beside it
@@ -428,15 +437,24 @@ class Knowledge:
         text = FAMILY_TEXT.to(language).format(word=family[0], names=names)
         return Answer(Outcome.CATALOG, text, hits, None, products=tuple(family[1][:3]), family=family[0])
 
+    def _speaks_to(self, question: str, entry: KBRecord, subject: Subject) -> bool:
+        """Whether a shop-wide entry's own text has a word the question asks beyond naming its product."""
+        text = self._own_text(entry)
+        return any(word in text for word, _noun in content_words(subject.strip(question)) if word not in PRODUCT_KINDS)
+
+    def _own_text(self, entry: KBRecord) -> str:
+        """What ``searchable`` makes of an entry's phrasings, answers, tags and its product's catalog facts."""
+        product = self.catalog.get(entry.product)
+        return self._per_entry(self._coverage_texts, entry, lambda: searchable(
+            [*entry.questions, entry.answer, entry.answer_en, *entry.tags,
+             *(self._product_texts(product) if product else ())]))
+
     def _missing(self, question: str, hit: Hit, subject_words: str) -> list[tuple[str, bool]]:
         """The question's words that ``hit``'s entry does not cover (its product's names count when it is theirs)."""
         entry = hit.entry
-        product = self.catalog.get(entry.product)
-        text = self._per_entry(self._coverage_texts, entry, lambda: searchable(
-            [*entry.questions, entry.answer, entry.answer_en, *entry.tags,
-             *(self._product_texts(product) if product else ())]))
-        if not entry.product:  # a shop-wide entry answers for every product
-            text += " " + subject_words
+        text = self._own_text(entry)
+        if not entry.product:  # a shop-wide entry answers for every product, whichever the question names
+            text += " ".join(["", subject_words, PRODUCT_KINDS, searchable(self.catalog.names_in_text(question))])
         return self.coverage.missing(question, text, entry.topic)
 
     def _for_subject(self, entry: KBRecord, subject: Subject) -> bool:

@@ -29,6 +29,9 @@ ASPECT_CUES = {
         r"\bstor(?:e|age|ing)\b|\bfridge\b|\bfreez|\bjar\b|\bairtight\b|\bdamp\b|\bhumid", re.I),
     "vacuum_packing": re.compile(r"真空|\bvacuum", re.I),
     "price": re.compile(PRICE, re.I),
+    # How to cook or soak it: no keeping entry says ("松茸干泡发要泡多久" is not its shelf life)
+    "cooking": re.compile(r"泡发|泡多久|煮多久|炖多久|蒸多久|炒多久|怎么吃|咋吃|怎么做|咋做|做法|怎么炖|怎么煮|怎么蒸|"
+                          r"\bcook|\brecipe|\bsoak", re.I),
     "care": re.compile(
         r"清洗|洗|保养|微波炉|洗碗机|消毒|熨|皱|开裂|烫|擦|养壶|"
         r"\bwash|\bclean|\bmicrowave|\bdishwasher|\biron(?!\s+goddess)|\bcare\b", re.I),
@@ -37,14 +40,15 @@ ASPECT_CUES = {
 
 
 def asked_aspect(question: str) -> str | None:
-    """The aspect whose cue ends last in ``question``, if any (when it arrives is no aspect of keeping)."""
+    """The aspect whose cue ends last in ``question``, the longer cue on a tie ("泡多久" over "多久"), if any
+    (when it arrives is no aspect of keeping)."""
     question = _ARRIVAL.sub(" ", question)
-    last: tuple[int, str] | None = None
+    last: tuple[int, int, str] | None = None
     for aspect, cue in ASPECT_CUES.items():
         for match in cue.finditer(question):
-            if last is None or match.end() > last[0]:
-                last = (match.end(), aspect)
-    return last[1] if last else None
+            if last is None or (match.end(), -match.start()) > last[:2]:
+                last = (match.end(), -match.start(), aspect)
+    return last[2] if last else None
 
 
 def aspects(phrasings: list[str]) -> frozenset[str]:

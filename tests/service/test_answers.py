@@ -195,3 +195,16 @@ def test_how_long_it_keeps_after_it_arrives_is_still_shelf_life(knowledge, quest
 ])
 def test_a_price_is_the_catalogs_and_a_fee_the_shipping_entrys(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("普洱能降血压吗", "defer"),  # a health effect is a claim only the shop's own words may make
+    ("白茶喝了会失眠吗", "defer"),
+    ("牛肝菌干要泡多久", "defer"),  # how to soak it is no shelf life ("泡多久" over "多久")
+    ("火腿怎么炖好吃", "defer"),  # how to cook it, which no catalog summary says
+    ("火腿好吃吗", "catalog:火腿"),  # was the cold chain's entry: ham named, 好吃 in the shipping topic's words
+    ("这个壶能分期吗", "kb:payment-installment"),  # 壶 names a kind of product, which a shop-wide entry covers
+    ("单位年底要买30份礼盒 有折扣吗", "kb:payment-corporate"),  # 年底, 单位: when and who, not what is asked
+])
+def test_what_is_asked_beyond_the_product_decides(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
