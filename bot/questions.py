@@ -33,6 +33,14 @@ GIFT_ENTITIES = frozenset({"recipient", "occasion", "budget"})
 GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品袋|礼袋|gift[- ]?(?:wrap\w*|box(?:ed|es)?|bag)", re.I)
 
 
+# A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗".
+SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|包装|包好|包一下|包起来|运费|邮费|快递|发货|退货|退款|换货|分期|付款|"
+                          r"discount|invoice|wrap|shipping|refund|installment|portion|split", re.I)
+
+
 def is_gift_request(text: str, entities: set[str]) -> bool:
-    """A gift request names the gift side of it: a word like 送 or 礼, or who, what for, how much."""
+    """A gift request names the gift side of it (a word like 送 or 礼, or who, what for, how much) and asks no
+    shop matter."""
+    if SHOP_MATTERS.search(text):
+        return False
     return bool(GIFT_WORDS.search(GIFT_PACKING.sub(" ", text))) or bool(entities & GIFT_ENTITIES)

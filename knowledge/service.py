@@ -331,7 +331,9 @@ class Knowledge:
         (DIET tags "per jar", "label", "wrapper" as products): one the catalog does not know counts only
         when the words ask for a thing as well ("有X吗", "do you sell X"). "有停车位吗" has no entity: not a product.
         """
-        by_name = self._asked_name(question) if read_names or mentioned else None
+        by_name = self._asked_name(question)
+        if not (read_names or mentioned or self.catalog.family(by_name)):
+            by_name = None  # with the NLU, an unknown name needs its entity too; "你家有红茶吗" names a family
         known = mentioned if mentioned and (self.catalog.resolve(mentioned) or self.catalog.family(mentioned)) else None
         asked = known or by_name
         named = self.catalog.find_in_text(question) or self.catalog.resolve(mentioned)

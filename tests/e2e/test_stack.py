@@ -367,7 +367,7 @@ def test_a_question_read_as_small_talk_is_answered_from_the_knowledge_base(stack
     assert "还有什么想了解的吗" not in body["replies"][0]["text"]
 
 
-@pytest.mark.parametrize("question", ["买这个有积分吗", "門店在哪裡 想過去看看"])
+@pytest.mark.parametrize("question", ["买这个有积分吗", "門店在哪裡 想過去看看", "送领导的礼盒能开发票吗"])
 def test_a_shop_question_read_as_a_gift_request_is_answered_from_the_knowledge_base(stack, question):
     """DIET reads some shop questions with 买 as gift requests; one naming nothing of a gift is not the gift form."""
     who = sender()

@@ -208,3 +208,10 @@ def test_a_price_is_the_catalogs_and_a_fee_the_shipping_entrys(knowledge, questi
 ])
 def test_what_is_asked_beyond_the_product_decides(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+def test_a_family_asked_for_is_its_products_with_the_nlu_too(knowledge):
+    """With an intent and no product entity, "你家有红茶吗" got one red tea's storage entry (红茶 is in its aliases)."""
+    answer = knowledge.answer("你家有红茶吗", intent="ask_product_info")
+    assert answer.answered_by == "catalog:红茶" and set(answer.products) <= set(knowledge.catalog.family("红茶"))
+    assert knowledge.answer("有停车位吗", intent="ask_product_info").outcome != Outcome.NOT_SOLD

@@ -24,7 +24,10 @@ def test_small_talk_and_short_replies(text):
 @pytest.mark.parametrize("text, entities", [("买这个有积分吗", set()), ("門店在哪裡 想過去看看", set()),
                                             ("新買的紫砂要煮壺嗎", set()), ("is the white tea good for hangovers?", set()),
                                             ("有礼盒装吗", set()), ("能用礼品袋装吗", set()),
-                                            ("can you gift wrap it?", set())])
+                                            ("can you gift wrap it?", set()),
+                                            ("送领导的礼盒能开发票吗", {"recipient"}),
+                                            ("过年买50份礼盒有优惠吗", {"occasion"}),
+                                            ("is shipping free for a birthday gift?", {"occasion"})])
 def test_shop_questions_are_not_gift_requests(text, entities):
     assert not is_gift_request(text, entities)
 
