@@ -42,8 +42,9 @@ def customer_words_since_gift_request(tracker: Tracker) -> str:
         if event.get("event") != "user":
             continue
         text = event.get("text") or ""
-        if not text.startswith("/"):
-            texts.append(text)
+        if text.startswith("/"):
+            continue  # a button: 换一批 is a request_gift of its own, but the wishes are the typed request's
+        texts.append(text)
         if (event.get("parse_data") or {}).get("intent", {}).get("name") == "request_gift":
             break
     return " ".join(reversed(texts))

@@ -34,8 +34,8 @@ GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品
 
 
 # A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗".
-SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|包装|包好|包一下|包起来|运费|邮费|快递|发货|退货|退款|换货|分期|付款|"
-                          r"discount|invoice|wrap|shipping|refund|installment|portion|split", re.I)
+SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|包好看|包漂亮|包一下|包起来|运费|邮费|快递|发货|退货|退款|换货|分期|付款|"
+                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?)\b", re.I)
 
 
 def is_gift_request(text: str, entities: set[str]) -> bool:

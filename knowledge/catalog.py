@@ -134,6 +134,7 @@ FAMILY_WORDS = frozenset({
     "tea", "ham", "mooncake", "dried fruit", "nuts", "porcelain", "teapot", "jujube", "mushroom", "coffee", "silk",
     "green tea", "black tea", "white tea", "oolong", "rock tea", "puer", "pu'er", "sausage", "bacon",
 })
+NAMES_KEPT = 256
 FAMILY_WORDS_LONGEST_FIRST = sorted(FAMILY_WORDS, key=len, reverse=True)
 
 
@@ -155,6 +156,7 @@ class Catalog:
         names += [(alias, ids.pop()) for alias, ids in owners.items() if len(ids) == 1]
         # Longest name first, so 普洱熟茶 wins over 普洱.
         self._names = sorted(names, key=lambda item: -len(item[0]))
+        self._names_found: dict[str, list[str]] = {}
 
     def __len__(self) -> int:
         return len(self.products)
@@ -171,9 +173,14 @@ class Catalog:
         return None
 
     def names_in_text(self, text: str) -> list[str]:
-        """Every product name or alias in ``text`` ("我买的灰枣 寄来的是骏枣": both dates)."""
-        lowered = english_form(text)
-        return [alias for alias, _product_id in self._names if contains(lowered, alias)]
+        """Every product name or alias in ``text`` ("我买的灰枣 寄来的是骏枣": both dates); one answer asks it of
+        several entries, so the latest questions' are kept."""
+        if text not in self._names_found:
+            if len(self._names_found) > NAMES_KEPT:
+                self._names_found.clear()
+            lowered = english_form(text)
+            self._names_found[text] = [alias for alias, _product_id in self._names if contains(lowered, alias)]
+        return self._names_found[text]
 
     def resolve(self, mention: str | None) -> str | None:
         """Normalise an entity value or id to a catalog id."""
@@ -202,13 +209,16 @@ class Catalog:
 
     def family_in_text(self, text: str) -> tuple[str, list[str]] | None:
         """The longest family word in ``text`` with products behind it, and those products."""
-        return next(self.families_in_text(text), None)
+        return next(((word, members) for word, members, _starts in self.families_in_text(text)), None)
 
-    def families_in_text(self, text: str) -> Iterator[tuple[str, list[str]]]:
-        """Each family word in ``text`` with products behind it, longest first ("红茶和绿茶": both, and no 茶)."""
+    def families_in_text(self, text: str) -> Iterator[tuple[str, list[str], list[int]]]:
+        """Each family word in ``text`` with products behind it, longest first ("红茶和绿茶": both, and no 茶), with
+        where it stands in ``english_form(text)``."""
         lowered = english_form(text)
         for word in FAMILY_WORDS_LONGEST_FIRST:
             form = english_form(word)
-            if contains(lowered, form) and (members := self.family(word)):
-                yield word, members
-                lowered = lowered.replace(form, " ")
+            pattern = rf"\b{re.escape(form)}\b" if form.isascii() else re.escape(form)
+            starts = [match.start() for match in re.finditer(pattern, lowered)]
+            if starts and (members := self.family(word)):
+                yield word, members, starts
+                lowered = re.sub(pattern, lambda match: " " * len(match.group()), lowered)  # places kept

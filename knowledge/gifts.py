@@ -38,20 +38,27 @@ def dietary_needs(text: str) -> frozenset[str]:
     return frozenset(need for need, words in DIETARY_WORDS.items() if words.search(text or ""))
 
 
-# "不要茶叶", "别送点心", "除了茶": a kind of product named to rule it out, not to ask for it.
-_RULED_OUT = re.compile(r"(?:不要|不用|不想|不喝|不吃|别|除了|不是|no|not|except)\s*$", re.I)
+# "不要茶叶", "别送点心", "除了茶", "茶叶就不要了": a kind of product named to rule it out. 是不是 and 要不要 ask.
+_RULED_OUT_BEFORE = re.compile(r"(?:(?<!要)不要|不用|不想|不喝|不吃|别|除了|(?<!是)不是|\bno|\bnot|\bexcept)"
+                               r"(?:送|买|给|要|喝|吃)?\s*$", re.I)
+_RULED_OUT_AFTER = re.compile(r"^\s*(?:就|也|都)?(?:不要|别送|不用|算了|除外)")
+_NOT_A_KIND = re.compile(r"心意")  # "送领导一点心意" names no 点心
 
 
 def kinds_named(catalog: Catalog, text: str) -> tuple[frozenset[str], frozenset[str]]:
     """The products of each kind a gift request asks for ("红茶和绿茶哪个更适合送长辈": the shop's red and green
-    teas), and of each kind it rules out ("不要茶叶")."""
-    lowered = english_form(text or "")
+    teas), and of each kind it rules out ("不要茶叶"). A kind asked for by name stays in even when a wider one is
+    ruled out ("他不喝茶，送个茶具吧")."""
+    text = _NOT_A_KIND.sub(lambda match: " " * len(match.group()), text or "")
+    lowered = english_form(text)
     asked: set[str] = set()
     ruled_out: set[str] = set()
-    for word, members in catalog.families_in_text(text or ""):
-        start = lowered.find(english_form(word))
-        (ruled_out if _RULED_OUT.search(lowered[max(start - 4, 0):max(start, 0)]) else asked).update(members)
-    return frozenset(asked - ruled_out), frozenset(ruled_out)
+    for word, members, starts in catalog.families_in_text(text):
+        end = len(english_form(word))
+        out = all(_RULED_OUT_BEFORE.search(lowered[max(start - 6, 0):start])
+                  or _RULED_OUT_AFTER.search(lowered[start + end:]) for start in starts)
+        (ruled_out if out else asked).update(members)
+    return frozenset(asked), frozenset(ruled_out - asked)
 
 
 def meets_diet(product: ProductRecord, needs: frozenset[str]) -> bool:

@@ -40,9 +40,9 @@ INTENT_TOPICS = {
 
 COVERED_CONFIDENT = 0.35  # enough for an entry whose text covers every word of the question
 NOUN_TOLERANT = 0.75  # a score at which a missing noun is how it was said (女朋友, 亲戚), not a new thing (消毒柜)
-GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})
+GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})  # "茶叶过期了还能喝吗" speaks of every tea
 # The words for a kind of product ("这饼想分期付"): they say what it is about, which a shop-wide entry covers.
-PRODUCT_KINDS = searchable([*FAMILY_WORDS, *(word for words in CATEGORY_WORDS.values() for word in words)])  # "茶叶过期了还能喝吗" speaks of every tea
+PRODUCT_KINDS = frozenset(searchable([*FAMILY_WORDS, *(w for words in CATEGORY_WORDS.values() for w in words)]).split())
 PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 ASPECT_TOPICS = PRODUCT_TOPICS[:3]  # the topics whose entries each answer some aspects of keeping a product
 SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver|{ARRIVAL}", re.I)
@@ -266,7 +266,7 @@ class Knowledge:
 
         if subject.family and subject.asked:  # "你家有红茶吗": the products, not an entry about red tea
             return self._family_answer(subject.family, hits, language)
-        if subject.product and ASPECT_CUES["price"].search(question) and not SHOP_WIDE_WORDS.search(question):
+        if subject.product and self._asks_only_price(question):
             # "生普多少钱": its price is in the catalog; the shipping fee's entry also says 多少钱
             if summary := self._summary(question, subject, None, language):
                 return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
@@ -370,8 +370,10 @@ class Knowledge:
         It answers unless a product-information entry does, or the question is about a shop-wide
         matter; another aspect's entry of the product (its storage, say) does not answer "甜不甜".
         """
-        if not subject.product or SHOP_WIDE_WORDS.search(question):
-            return None
+        if not subject.product or SHOP_WIDE_WORDS.search(question) or SHIPPING_WORDS.search(question):
+            return None  # "大红袍寄过来多少钱" is what shipping costs
+        if hit is not None and self._aspects(hit.entry) & (aspects([question]) - {"price", "storage"}):
+            return None  # the entry answers what it is asked ("真空包装多少钱", "放多久才到最好喝"); 一罐 is a pack size
         if subject.asked:  # "有月饼吗": yes, this one
             return product_summary(self.catalog.get(subject.product), language)
         if not self._asks_summary(question):
@@ -384,6 +386,13 @@ class Knowledge:
         if self.coverage.misses_a_thing(question, covered):
             return None
         return product_summary(product, language)
+
+    @staticmethod
+    def _asks_only_price(question: str) -> bool:
+        """The price of the thing itself: not to ship it ("寄过来多少钱"), vacuum pack it, or any other matter."""
+        others = (cue for aspect, cue in ASPECT_CUES.items() if aspect != "price")
+        return bool(ASPECT_CUES["price"].search(question)) and not (
+            SHOP_WIDE_WORDS.search(question) or SHIPPING_WORDS.search(question) or any(c.search(question) for c in others))
 
     @staticmethod
     def _asks_summary(question: str) -> bool:
@@ -418,7 +427,8 @@ class Knowledge:
             if not hit.entry.product and subject.names and not self._speaks_to(question, hit.entry, subject):
                 continue  # "火腿好吃吗" is not the cold chain's, though ham is named in it and 好吃 in its topic
             if subject.family and hit.entry.product and any(
-                    not h.entry.product and h.entry.topic == hit.entry.topic for h in hits[:3]):
+                    not h.entry.product and h.entry.topic == hit.entry.topic and self._for_subject(h.entry, subject)
+                    for h in hits[:3]):
                 continue  # "普洱茶" then "那怎么保存": the family's own entry, not one member's beside it
             covers = self._aspects(hit.entry)
             # The words that ask the aspect the entry answers are covered however they are said ("保存期限多久").
@@ -456,7 +466,8 @@ class Knowledge:
         entry = hit.entry
         text = self._own_text(entry)
         if not entry.product:  # a shop-wide entry answers for every product, whichever the question names
-            text += " ".join(["", subject_words, PRODUCT_KINDS, searchable(self.catalog.names_in_text(question))])
+            kinds = [word for word, _noun in content_words(question) if word in PRODUCT_KINDS]
+            text += " ".join(["", subject_words, *kinds, searchable(self.catalog.names_in_text(question))])
         return self.coverage.missing(question, text, entry.topic)
 
     def _for_subject(self, entry: KBRecord, subject: Subject) -> bool:

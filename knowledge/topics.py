@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 
 # When an order arrives is shipping, whatever product is under discussion: "几天能到" after the 大红袍 is not
-# how long it keeps, although 几天 also asks that ("收到能放几天"). 到期 is when it expires.
-ARRIVAL = (r"(?:几天|多久|多长时间|几号|哪天|什么时候|啥时候|多快)(?:能|可以|才能|就能|才|就|会)?(?:送到|寄到|收到|到货|到)(?!期)"
-           r"|能到吗|到得了|\b(?:arrive|get here|get to me)\b")
+# how long it keeps, although 几天 also asks that ("收到能放几天"); 到期 is when it expires, 多久才到最好喝 no arrival.
+ARRIVAL = (r"(?:几天|多久|多长时间|几号|哪天|什么时候|啥时候|多快)(?:能|可以|才能|就能|才|就|会)?"
+           r"(?:送到|寄到|收到|拿到|送达|到手|到货|到)(?=[吗呢啊呀了么嘛哈？?!！。，,\s]|$)"
+           r"|能到吗|到得了|\barriv\w*|\bget (?:here|to me)\b")
 _ARRIVAL = re.compile(ARRIVAL, re.I)
 # What it costs is the catalog's to say: "生普多少钱" is not how long it keeps, nor the shipping fee.
 PRICE = (r"多少钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|啥价|卖多少|贵不贵|"

@@ -174,14 +174,15 @@ def test_the_answer_outcomes_are_the_quality_set_labels(knowledge):
     assert knowledge.answer("狗能吃牛肉干吗").answered_by == "defer"
 
 
-@pytest.mark.parametrize("question", ["几天能到", "多久能收到啊", "什么时候能送到", "when will it arrive?"])
+@pytest.mark.parametrize("question", ["几天能到", "多久能收到啊", "什么时候能送到", "when will it arrive?",
+                                      "how long until it arrives"])
 def test_when_an_order_arrives_is_shipping_whatever_product_came_before(knowledge, question):
     """"几天能到" after the 大红袍 got its shelf life (几天 asks that too): when it arrives is a shipping matter."""
     answer = knowledge.answer(question, context="dahongpao")
     assert answer.answered_by == "kb:shipping-time", (question, answer.answered_by)
 
 
-@pytest.mark.parametrize("question", ["大红袍收到能放几天", "大红袍多久到期"])
+@pytest.mark.parametrize("question", ["大红袍收到能放几天", "大红袍多久到期", "大红袍放多久才到最好喝"])
 def test_how_long_it_keeps_after_it_arrives_is_still_shelf_life(knowledge, question):
     assert knowledge.answer(question).answered_by == "kb:dahongpao-shelf-life"
 
@@ -192,6 +193,7 @@ def test_how_long_it_keeps_after_it_arrives_is_still_shelf_life(knowledge, quest
     ("how much is the dahongpao", "catalog:dahongpao"),  # was its shelf life; pinyin written together
     ("运费多少钱", "kb:shipping-fee"),
     ("how much does shipping cost", "kb:shipping-fee"),
+    ("宣威火腿真空包装多少钱", "kb:vacuum-free"),  # the vacuum packing's price, not the ham's
 ])
 def test_a_price_is_the_catalogs_and_a_fee_the_shipping_entrys(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
@@ -215,3 +217,8 @@ def test_a_family_asked_for_is_its_products_with_the_nlu_too(knowledge):
     answer = knowledge.answer("你家有红茶吗", intent="ask_product_info")
     assert answer.answered_by == "catalog:红茶" and set(answer.products) <= set(knowledge.catalog.family("红茶"))
     assert knowledge.answer("有停车位吗", intent="ask_product_info").outcome != Outcome.NOT_SOLD
+
+
+@pytest.mark.parametrize("question", ["大红袍寄过来多少钱", "how much would it cost to ship the dahongpao"])
+def test_the_price_of_shipping_a_product_is_not_its_price(knowledge, question):
+    assert knowledge.answer(question).outcome != Outcome.CATALOG

@@ -184,3 +184,15 @@ async def test_a_kind_ruled_out_is_not_what_is_picked(knowledge):
                                                                        "budget": "any"}), {})
     cards = products(dispatcher)
     assert len(cards) == 3 and not {c["id"] for c in cards} & set(knowledge.catalog.family("茶叶")), cards
+
+
+async def test_show_others_keeps_the_kinds_ruled_out(knowledge):
+    """换一批 sends /request_gift, a gift request of its own: the wishes are still those typed before it."""
+    typed = {"text": "送领导，不要茶叶", "intent": {"name": "request_gift"}, "entities": []}
+    events = [{"event": "user", "text": typed["text"], "parse_data": typed}, *GIFTS_SHOWN]
+    dispatcher = CollectingDispatcher()
+    await ActionRecommendGifts(knowledge).run(dispatcher, tracker(
+        "/request_gift", "request_gift", slots={"recipient": "boss", "occasion": "any", "budget": "any"},
+        events=events), {})
+    cards = products(dispatcher)
+    assert len(cards) == 3 and not {c["id"] for c in cards} & set(knowledge.catalog.family("茶叶")), cards

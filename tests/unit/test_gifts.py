@@ -1,8 +1,10 @@
 import random
 
+import pytest
+
 from knowledge.budget import Budget
 from knowledge.files import OCCASIONS, RECIPIENTS
-from knowledge.gifts import recommend
+from knowledge.gifts import kinds_named, recommend
 from tests.unit.test_catalog import demo_catalog
 
 
@@ -32,3 +34,19 @@ def test_fit_beats_random_choice():
             fit += sum(recipient in p.product.recipients for p in picks)
             rand += sum(recipient in p.recipients for p in rng.sample(list(catalog.products.values()), 3))
     assert fit >= 1.5 * rand
+
+
+@pytest.mark.parametrize(("text", "asked", "ruled_out"), [
+    ("红茶和绿茶哪个更适合送长辈", ("红茶", "绿茶"), ()),
+    ("送长辈是不是红茶比较好", ("红茶",), ()),  # 是不是 asks, it rules nothing out
+    ("送朋友，要不要红枣", ("红枣",), ()),
+    ("别送点心", (), ("点心",)),
+    ("茶叶就不要了，送点吃的", (), ("茶叶",)),
+    ("他不喝茶，送个茶具吧", ("茶具",), ("茶叶",)),  # the kind asked for stays in though 茶 covers it
+    ("送领导一点心意", (), ()),  # 心意 names no 点心
+])
+def test_the_kinds_a_gift_request_names_and_rules_out(text, asked, ruled_out):
+    catalog = demo_catalog()
+    kinds, unwanted = kinds_named(catalog, text)
+    assert kinds == {p for word in asked for p in catalog.family(word)}
+    assert unwanted == {p for word in ruled_out for p in catalog.family(word)} - kinds

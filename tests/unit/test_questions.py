@@ -40,6 +40,7 @@ def test_a_short_question_read_as_a_gift_request_is_still_a_question():
 
 @pytest.mark.parametrize("text, entities", [("想买点东西送长辈", set()), ("有什么礼盒", set()), ("帮我挑一个", set()),
                                             ("推荐个礼盒装的茶", set()),
+                                            ("送长辈的礼盒 包装要精致一点的有吗", {"recipient"}),
                                             ("something for my dad", {"recipient"}), ("过年买什么好", {"occasion"}),
                                             ("any gift ideas under 200?", {"budget"}),
                                             ("那有什么适合他的", set()), ("what would be good for her?", set())])
