@@ -266,8 +266,9 @@ class Knowledge:
 
         if subject.family and subject.asked:  # "你家有红茶吗": the products, not an entry about red tea
             return self._family_answer(subject.family, hits, language)
-        if subject.product and self._asks_only_price(question):
-            # "生普多少钱": its price is in the catalog; the shipping fee's entry also says 多少钱
+        if subject.product and aspects([question]) == {"price"}:
+            # "生普多少钱": its price is in the catalog; the shipping fee's entry also says 多少钱 (the summary
+            # itself declines shipping and shop-wide matters: "寄过来多少钱")
             if summary := self._summary(question, subject, None, language):
                 return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
         # "买个紫砂壶能分期不" is about paying, not the pot: a shop-wide matter looks at shop-wide entries first.
@@ -386,13 +387,6 @@ class Knowledge:
         if self.coverage.misses_a_thing(question, covered):
             return None
         return product_summary(product, language)
-
-    @staticmethod
-    def _asks_only_price(question: str) -> bool:
-        """The price of the thing itself: not to ship it ("寄过来多少钱"), vacuum pack it, or any other matter."""
-        others = (cue for aspect, cue in ASPECT_CUES.items() if aspect != "price")
-        return bool(ASPECT_CUES["price"].search(question)) and not (
-            SHOP_WIDE_WORDS.search(question) or SHIPPING_WORDS.search(question) or any(c.search(question) for c in others))
 
     @staticmethod
     def _asks_summary(question: str) -> bool:
