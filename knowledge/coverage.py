@@ -39,10 +39,23 @@ FILLER_WORDS = frozenset("""
 # A health effect is a claim only the shop's own words may make ("熟普能减肥不"): it counts as a thing asked about.
 HEALTH = re.compile(r"减肥|瘦|降压|降脂|血脂|血压|血糖|糖尿|养胃|伤胃|护胃|失眠|醉茶|醉|上火|下火|排毒|美容|养颜|抗癌|"
                     r"治|药|功效|疗效|副作用|过敏|孕|哺乳|月经|便秘|拉肚子")
-# When or for what, not what is asked: a shop-wide answer holds at New Year too ("公司过年要采购50份礼盒").
+HEALTH_EN = re.compile(r"weight|diet|slim|diabet|sugar|blood|pressure|cholesterol|cancer|sleep|insomnia|allerg|pregnan|"
+                       r"breastfeed|stomach|digest|detox|medic|heal|caffeine", re.I)
+# When, for whom or by whom, not what is asked: a shop-wide answer holds at New Year too ("公司过年要采购50份礼盒"),
+# and how long a tea keeps holds for one bought for a son's wedding ("等儿子结婚那年再喝"). Who may safely eat it
+# (孕妇, 小孩, 老人) is asked, not context: those stay things.
 CONTEXT_WORDS = frozenset("""
     过年 春节 中秋 端午 节日 节前 年前 年底 年后 夏天 冬天 春天 秋天 天热 平时 周末 今天 明天 最近 公司 单位 家人
+    爸 妈 爸爸 妈妈 爸妈 父母 父亲 母亲 儿子 女儿 老公 老婆 媳妇 丈夫 妻子 爷爷 奶奶 外公 外婆 姥姥 姥爷 公公 婆婆
+    岳父 岳母 亲戚 朋友 闺蜜 同学 同事 客户 领导 老师 长辈 家里人 老家 回老家 邻居 男朋友 女朋友 对象 结婚 婚礼
 """.split())
+ENGLISH_CONTEXT = frozenset("""
+    mom mum dad mother father parents wife husband son daughter aunt uncle friend friends family grandma grandpa
+    grandmother grandfather boss colleague colleagues client clients wedding girlfriend boyfriend relatives
+""".split())
+# Where at home a thing is kept: what a storage or shelf-life answer covers (阴凉干燥处), unlike an appliance (消毒柜).
+HOME_PLACES = frozenset("柜子 橱柜 抽屉 阳台 厨房 客厅 卧室 地下室 储物间 角落 架子 地方 屋里 房间 窗台".split())
+HOME_PLACE_TOPICS = ("storage", "shelf_life")
 ENGLISH_FILLERS = frozenset("""
     a an the is are was were be been am do does did done can could would should will shall may might must i me my
     you your yours we our us it its this that these those there here what which who whom whose how when where why
@@ -85,13 +98,13 @@ def content_words(text: str) -> tuple[tuple[str, bool], ...]:
 
     Chinese words come with jieba's part of speech: a noun (猫, 消毒柜, 发票) names what is asked
     about, while verbs, adjectives and numbers (搁, 坏, 两年) are mostly how customers say it.
-    English words are stems, never counted as nouns (no tagger; their score decides).
+    English words are stems, never counted as nouns (no tagger; their score decides), except health effects.
     """
     text = to_simplified(text).lower()
     words: list[tuple[str, bool]] = []
     for word in _EN_WORD.findall(text):
-        if word not in ENGLISH_FILLERS and len(word) > 1:
-            words.append((_stem(word), False))
+        if word not in ENGLISH_FILLERS and word not in ENGLISH_CONTEXT and len(word) > 1:
+            words.append((_stem(word), bool(HEALTH_EN.match(word))))
     cjk_only = "".join(ch if CJK.match(ch) else " " for ch in text)
     for run in cjk_only.split():
         for token in _tagger().lcut(run, HMM=False):
@@ -119,7 +132,8 @@ class Coverage:
             for phrasings in entries:
                 for word in {w for p in phrasings for w, _noun in content_words(p)}:
                     seen[word] += 1
-            self.topic_words[topic] = frozenset(w for w, n in seen.items() if n >= TOPIC_WORD_MIN_ENTRIES)
+            self.topic_words[topic] = frozenset(w for w, n in seen.items() if n >= TOPIC_WORD_MIN_ENTRIES) | (
+                HOME_PLACES if topic in HOME_PLACE_TOPICS else frozenset())
 
     def missing(self, question: str, text: str, topic: str | None = None) -> list[tuple[str, bool]]:
         """Content words of ``question`` (with their noun flag) that neither ``text`` nor the topic's words have.

@@ -51,8 +51,9 @@ COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|
 SUMMARY_WORDS = re.compile(
     r"多少钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
     r"味道|好吃|好喝|甜|咸|辣|苦|涩|香|酸|多大|多重|几克|多少克|克重|分量|规格|一盒|一包|一斤|几个|几颗|是什么|是啥|什么样|"
-    r"啥样|什么东西|介绍|怎么样|咋样|如何|how much|price|cost|where .*from|origin|taste|sweet|spicy|salty|size|"
-    r"weigh|what is|what's|tell me about|describe|any good", re.I)
+    r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?真?有|"
+    r"核|籽|哪一?年|年份|烘|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|sweet|spicy|salty|size|"
+    r"\bweighs?\b|what is|what's|tell me about|describe|any good", re.I)
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
                       "甜 咸 辣 苦 涩 香 酸 大 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
                       "sweet spicy salty size weigh origin good describe")
@@ -64,7 +65,12 @@ SHOP_WIDE_WORDS = re.compile(
 # "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
 ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
                        r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$)"
-                       r"|do you (?:sell|have|carry) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all)", re.I)
+                       r"|do you (?:sell|have|carry) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all)"
+                       r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)", re.I)
+JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|\bbest\b|\bbetter\b", re.I)
+PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐盒包袋瓶斤]|\b(?:per|a|one|each|every)\s+(?:jar|box|pack|bag|bottle|tin)s?\b",
+                       re.I)  # "一罐多少钱" asks a size, not storage
+SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品卡|样品|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|\bgift cards?\b|\bsamples?\b", re.I)
 # The place found (short name), with its province before it and its unit after it.
 PLACE_SPAN = r"(?:{1}(?:省|市|自治区)?)?{0}(?:[\u4e00-\u9fff]{{0,5}}?(?:自治州|自治县|地区|市|县|区|盟|旗))?"
 PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长")  # with a place named: "常州能到吗", "拉萨几天"
@@ -288,8 +294,12 @@ class Knowledge:
             text = self._entry_text(hit.entry, record, language)
             return Answer(Outcome.KB, text, [hit, *[h for h in hits if h.id != hit.id]],
                           hit.entry.product or subject.product)
-        if subject.family and (self._asks_summary(question)
+        family_words = searchable([subject.family[0], SUMMARY_VOCABULARY]) if subject.family else ""
+        if subject.family and not self.coverage.misses_a_thing(question, family_words) and not JUDGEMENT.search(
+                question) and (self._asks_summary(question)
                                or not self.coverage.missing(question, searchable([subject.family[0]]))):
+            # the products of a family, unless a thing is asked that no summary says ("does pu'er help you lose
+            # weight") or a judgement no list makes ("普洱哪一年的最好")
             return self._family_answer(subject.family, hits, language)
         if subject.not_sold:
             closest = tuple(self.closest_products(subject.not_sold, 3))
@@ -373,8 +383,8 @@ class Knowledge:
         """
         if not subject.product or SHOP_WIDE_WORDS.search(question) or SHIPPING_WORDS.search(question):
             return None  # "大红袍寄过来多少钱" is what shipping costs
-        if hit is not None and self._aspects(hit.entry) & (aspects([question]) - {"price", "storage"}):
-            return None  # the entry answers what it is asked ("真空包装多少钱", "放多久才到最好喝"); 一罐 is a pack size
+        if hit is not None and self._aspects(hit.entry) & (aspects([PACK_SIZE.sub(" ", question)]) - {"price"}):
+            return None  # the entry answers what it is asked ("真空包装多少钱", "放多久才到最好喝", "spicy… fridge or freezer?")
         if subject.asked:  # "有月饼吗": yes, this one
             return product_summary(self.catalog.get(subject.product), language)
         if not self._asks_summary(question):
@@ -396,13 +406,18 @@ class Knowledge:
     def _asked_name(self, question: str) -> str | None:
         """The name in "有没有卖X", "有X吗", "do you sell X", when it is one thing (not "加防腐剂", "积分")."""
         match = ASKED_FOR.search(question)
-        name = match and (match.group(1) or match.group(2) or "").strip()
-        return name if name and (self._a_thing(name) or (name.isascii() and self.catalog.family(name))) else None
+        name = match and (match.group(1) or match.group(2) or match.group(3) or "").strip()
+        if name and not name.isascii():  # "请问燕窝有卖吗": the thing, without the asking
+            name = "".join(word for word, _thing in content_words(name))
+        if not name or SHOP_WIDE_WORDS.search(name) or SERVICES.search(name):
+            return None  # "有停车位吗", "有生日福利没": what the shop does, not goods it does not sell
+        return name if self._a_thing(name) or (name.isascii() and self.catalog.family(name)) else None
 
     @staticmethod
     def _a_thing(name: str) -> bool:
+        """A name of up to three words that starts with a thing (榴莲干, 宁夏枸杞; matcha powder), not a doing (加防腐剂)."""
         words = content_words(name)
-        return len(words) == 1 and (words[0][1] or name.isascii())
+        return 0 < len(words) <= 3 and (words[0][1] or name.isascii())
 
     def _answering(self, question: str, hits: list[Hit], subject: Subject, aspect: str | None) -> Hit | None:
         """The best of the top hits that answers the question, or None.

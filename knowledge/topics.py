@@ -23,10 +23,12 @@ PRICE = (r"多少钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|�
 ASPECT_CUES = {
     "shelf_life": re.compile(
         r"保质期|保存期|过期|多久|多长时间|几天|几个月|几年|多少年|放多|放几|搁多|存多|能放|能搁|能存|放到|放一年|放两年|"
-        r"会坏|会不会坏|坏不|坏吗|坏了没|放坏|变质|吃完|喝完|吃掉|喝掉|新鲜|生产日期|"
+        r"会坏|会不会坏|坏不|坏吗|坏了没|放坏|变质|吃完|喝完|吃掉|喝掉|新鲜|生产日期|好多年|好几年|很多年|多年|放久|"
+        r"还能(?:吃|喝|泡|用)|接着吃|接着喝|隔夜|"
         r"\bhow long\b|\bkeeps?\b|\bexpir|\bshelf life\b|\bgo(?:es)? (?:bad|off|stale)\b|\bstale\b|\bbest before\b", re.I),
     "storage": re.compile(
         r"保存|储存|存放|怎么存|怎么放|咋放|咋存|放哪|冰箱|冷冻|冷藏|罐|密封|受潮|防潮|潮了|生虫|长虫|晒|避光|通风|阴凉|"
+        r"开封|拆封|拆开|吃剩|剩下|没吃完|没喝完|晾|挂|不脆|不酥|回软|变软|软了|"
         r"\bstor(?:e|age|ing)\b|\bfridge\b|\bfreez|\bjar\b|\bairtight\b|\bdamp\b|\bhumid", re.I),
     "vacuum_packing": re.compile(r"真空|\bvacuum", re.I),
     "price": re.compile(PRICE, re.I),

@@ -210,7 +210,7 @@ def cmd_kb_quality(settings: Settings, args: argparse.Namespace) -> int:
     reports = [evaluate(knowledge, half, read_cases(HALVES[half], knowledge), read) for half in halves]
     for report in reports:
         print(json.dumps(report.figures(), ensure_ascii=False) if args.json else report.line(), flush=True)
-        if args.misses and report.half == "dev":  # the test half stays unseen
+        if args.misses and report.half != "test":  # the test half stays unseen
             for case, outcome, right in report.results:
                 if not right:
                     print(f"  {case.text}  ->  {outcome}  (expected {', '.join(case.answers)})")
@@ -434,12 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.set_defaults(func=cmd_kb_eval)
 
     quality = kb.add_parser("quality", help="score the bot's answers on the shop's answer-quality set")
-    quality.add_argument("--half", choices=("dev", "test", "both"), default="both",
-                         help="dev: may be looked at while tuning; test: only measured")
+    quality.add_argument("--half", choices=("dev", "dev2", "test", "both"), default="both",
+                         help="dev, dev2: may be looked at while tuning; test: only measured; both: dev and test")
     quality.add_argument("--rasa", metavar="URL", help="a running Rasa server: read intents and entities as the bot does")
     quality.add_argument("--check", action="store_true",
                          help="exit 1 when the test half misses its targets (correct, confidently wrong)")
-    quality.add_argument("--misses", action="store_true", help="list the messages answered wrongly (dev half only)")
+    quality.add_argument("--misses", action="store_true", help="list the messages answered wrongly (dev halves only)")
     quality.add_argument("--json", action="store_true")
     quality.set_defaults(func=cmd_kb_quality)
 

@@ -222,3 +222,42 @@ def test_a_family_asked_for_is_its_products_with_the_nlu_too(knowledge):
 @pytest.mark.parametrize("question", ["大红袍寄过来多少钱", "how much would it cost to ship the dahongpao"])
 def test_the_price_of_shipping_a_product_is_not_its_price(knowledge, question):
     assert knowledge.answer(question).outcome != Outcome.CATALOG
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    # who it is for, or where at home it sits, is context, not what is asked
+    ("白牡丹我妈放柜子里好几年了 还能喝吗", "kb:white-tea-baimudan-shelf-life"),
+    ("腊肉挂在厨房晾着行不行", "kb:sichuan-bacon-storage"),
+    ("兔头吃剩半袋 明天接着吃可以吗", "kb:rabbit-heads-storage|kb:rabbit-heads-shelf-life"),
+    ("老婆饼软了不酥了咋整", "kb:wife-cake-storage"),
+    ("收到的时候碗碎了一个 怎么办", "kb:after-sales-damaged"),  # 碗 names a kind of product
+    # who may safely eat it is asked, and a health effect in English is a claim too
+    ("小孩能吃牛肉干吗", "defer"),
+    ("will the green tea help me lose weight", "defer"),
+    ("is pu'er good for my blood pressure", "defer"),
+])
+def test_context_words_and_asked_words(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by in expected.split("|")
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("the beef jerky is spicy, fridge or freezer?", None, "kb:beef-jerky-storage"),  # spicy is no price question
+    ("how much per jar?", "badam", "catalog:badam"),  # a jar is a pack size, not storage
+    ("一罐多少钱", "badam", "catalog:badam"),
+])
+def test_a_storage_question_with_a_taste_word_is_storage_and_a_pack_size_is_price(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "name"), [
+    ("有榴莲干卖吗", "榴莲干"), ("你家有没有宁夏枸杞", "宁夏枸杞"), ("请问燕窝有卖吗", "燕窝"),
+    ("do you sell matcha powder?", "matcha powder"),
+])
+def test_a_thing_of_several_words_the_shop_does_not_carry_is_not_sold(knowledge, question, name):
+    answer = knowledge.answer(question)
+    assert answer.outcome == Outcome.NOT_SOLD and answer.not_sold == name
+
+
+@pytest.mark.parametrize("question", ["有停车位吗", "我下周生日 有生日福利没", "这套有盒子吗"])
+def test_what_the_shop_does_is_never_not_sold(knowledge, question):
+    assert knowledge.answer(question, context="jdz-blue-tea-set").outcome != Outcome.NOT_SOLD

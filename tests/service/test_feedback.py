@@ -21,13 +21,15 @@ from core.db import Conversation, Customer, KBEntry, Message, UnansweredQuestion
 from tests.fake_telegram import TOKEN, FakeBotAPI
 from tests.service.conftest import bot_conversation, db_session, migrated_demo_shop
 from tests.service.fake_rasa import use_fake_rasa
-from tests.service.test_kb_admin import NEW_ENTRY, bearer
+from tests.service.test_kb_admin import bearer
 from tests.service.test_telegram import eventually
 
 PUER = "普洱茶保质期多久？"
 PUER_ANSWER = ("普洱茶（生茶和熟茶）在干燥、通风、无异味的环境下可以长期存放，没有固定的过期时间；生普越陈越香，"
                "熟普放两三年后更醇和。包装上印的保质期是国家规定要写的，存放得当过了日期也可以喝。")
-PANDA = "你们卖不卖熊猫玩偶"  # the demo shop has no answer: the bot is unsure
+PANDA = "我家狗能吃牛肉干吗"  # the demo shop has no answer: the bot is unsure ("not sold" is an answer)
+PETS_ENTRY = {"topic": "other", "questions": ["狗能吃牛肉干吗", "宠物能不能吃牛肉干"], "tags": [],
+              "answer": "不建议给狗吃：牛肉干有盐和香辛料，对宠物的肠胃负担大。"}
 ASK_HUMAN = {"title": "找店员", "payload": "/request_human"}
 
 
@@ -211,8 +213,8 @@ async def test_inbox_lists_handoffs_unsure_and_not_helpful_once_each_and_drops_w
         message_ids = [session.get(UnansweredQuestion, i).message_id for i in ids]
     assert len(ids) == len(set(ids)) == len(set(message_ids)) == 5
 
-    # The owner adds an entry that answers the panda question: it leaves the inbox on the next read.
-    assert (await bot.put("/api/kb/entries/panda-toy", json=NEW_ENTRY, headers=owner)).status == 200
+    # The owner adds an entry that answers the dog's question: it leaves the inbox on the next read.
+    assert (await bot.put("/api/kb/entries/pets-jerky", json=PETS_ENTRY, headers=owner)).status == 200
     groups = (await (await bot.get("/api/kb/unanswered", headers=owner)).json())["groups"]
     assert PANDA not in {t for g in groups for t in g["texts"]} and PUER in {t for g in groups for t in g["texts"]}
     # ...and a new answer to the question marked 没用 takes it out too (the same old answer would not).
