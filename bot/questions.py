@@ -9,12 +9,23 @@ MIN_CJK, MIN_WORDS = 6, 4
 # Read as a gift request, a short question is still a question ("有礼盒装吗"): the limit above keeps short
 # replies ("不用了") from being read as questions, which a gift request's guard does not need.
 MIN_CJK_GIFT = 4
-# Interrogatives, not every word that can ask: 么 in 这么/那么, 几 in 过几天, 什么 in 没什么 say nothing.
+# Interrogatives, not every word that can ask: 么 in 这么/那么, 几 in 过几天, 什么 in 没什么 say nothing. A clause
+# "能…不" asks before what follows it ("能寄香港不 我在九龙"); "是A还是B" asks which.
 CHINESE_QUESTION = re.compile(
-    r"吗|呢|[不没][？?。！!\s]*$|？|\?|能不能|可不可以|有没有|怎么|咋|(?<!没)什么|多久|多少|哪里|哪儿|哪个")
+    r"吗|呢|[不没][？?。！!\s]*$|(?<=[能会行要可])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
+    r"(?<!没)什么|多久|多少|哪里|哪儿|哪个|多高|多大|多重|多长|多宽|是\S{1,8}还是")
+# A question word or a question's inverted start, also after a clause ("…3 months, will the biscuits keep").
 ENGLISH_QUESTION = re.compile(
-    r"\?\s*$|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b", re.I)
+    r"\?\s*$|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|"
+    r"\b(?:what'?s|how|which|where|why)\b|"
+    r"(?:[,.;!?]\s*|\b(?:and|so|but)\s+)(?:can|could|will|would|should|do|does|is|are)\s+"
+    r"(?:i|u|you|it|they|the|this|that|these|those|we)\b", re.I)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+# A greeting before a question ("亲 鲜花饼能撑到下个月吗"), and what asks whether a person is there ("你是真人吗").
+GREETING = re.compile(r"^(?:\s|[，,。!！~]|你好|您好|亲亲|亲|老板娘|老板|店家|掌柜|在吗|在不在|哈喽|嗨|hello|hi|hey)+", re.I)
+ABOUT_THE_BOT = re.compile(r"人|机器|自动|智能|程序|谁|名字|\b(?:bot|robot|ai|human|person|automated|who)\b", re.I)
 
 
 def is_question(text: str, min_cjk: int = MIN_CJK) -> bool:
@@ -34,8 +45,21 @@ GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品
 
 
 # A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗".
+# So is whether one may eat it ("is the rose flower cake ok for diabetics?"), and whether the shop has a thing.
 SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|包好看|包漂亮|包一下|包起来|运费|邮费|快递|发货|退货|退款|换货|分期|付款|"
-                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?)\b", re.I)
+                          r"福利|积分|会员|盒子|装个礼盒|装礼盒|卡片|贺卡|有卖|有没有卖|有货|糖尿|孕|过敏|血压|血糖|"
+                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|ship|deliver\w*|refunds?|installments?|"
+                          r"diabet\w*|pregnan\w*|allerg\w*)\b", re.I)
+
+
+def is_greeting(text: str) -> bool:
+    """A greeting and nothing asked after it ("你好，在吗"; not "亲 鲜花饼能撑到下个月中旬吗")."""
+    return not is_question(GREETING.sub("", text.strip()))
+
+
+def asks_about_the_bot(text: str) -> bool:
+    """"你是真人吗", "are you a bot": not "咖啡豆是深烘还是浅烘", which DIET reads the same way."""
+    return bool(ABOUT_THE_BOT.search(text)) or not is_question(text)
 
 
 def is_gift_request(text: str, entities: set[str]) -> bool:

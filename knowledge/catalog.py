@@ -134,6 +134,7 @@ FAMILY_WORDS = frozenset({
     "tea", "ham", "mooncake", "dried fruit", "nuts", "porcelain", "teapot", "jujube", "mushroom", "coffee", "silk",
     "green tea", "black tea", "white tea", "oolong", "rock tea", "puer", "pu'er", "sausage", "bacon",
 })
+PACKAGING = frozenset("jar jars box boxes bag bags pack packs packet tin tins bottle bottles can cans set sets".split())
 NAMES_KEPT = 256
 FAMILY_WORDS_LONGEST_FIRST = sorted(FAMILY_WORDS, key=len, reverse=True)
 
@@ -196,8 +197,8 @@ class Catalog:
         A family is a word found in products' names, aliases or tags, or the shop's word for a category.
         """
         word = english_form(word or "")
-        if len(word) < 2 and word not in FAMILY_WORDS:
-            return []
+        if len(word) < 2 and word not in FAMILY_WORDS or word in PACKAGING:
+            return []  # "how much per jar?" names no product, though one is called "Sichuan Old-jar Pickles"
         # "普洱茶" is every 普洱 product (普洱生茶, 普洱熟茶小沱茶), not only those written with 茶 after it.
         words = {word, word[:-1]} if len(word) >= 3 and word.endswith("茶") else {word}
         members = []

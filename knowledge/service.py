@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import Coverage, content_words, searchable
+from knowledge.coverage import HEALTH, Coverage, content_words, searchable
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
@@ -67,6 +67,7 @@ ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|�
                        r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$)"
                        r"|do you (?:sell|have|carry) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all)"
                        r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)", re.I)
+MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶
 JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|\bbest\b|\bbetter\b", re.I)
 PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐盒包袋瓶斤]|\b(?:per|a|one|each|every)\s+(?:jar|box|pack|bag|bottle|tin)s?\b",
                        re.I)  # "一罐多少钱" asks a size, not storage
@@ -247,7 +248,7 @@ class Knowledge:
         asked — unsure.
         """
         question = to_simplified(question).strip()
-        subject = self._subject(question, mentioned, context, read_names=intent is None)
+        subject = self._subject(question, mentioned, context)
         # The words for an aspect ("能搁多久") are surer than the NLU's intent, which also reads the product.
         aspect = asked_aspect(question)
         prefer_topic = (aspect if aspect in INTENT_TOPICS.values() else None) or INTENT_TOPICS.get(intent or "")
@@ -334,17 +335,14 @@ class Knowledge:
                                        *self.closest_products(question, SUGGESTED_PRODUCTS)]))
         return suggestions, products[:SUGGESTED_PRODUCTS]
 
-    def _subject(self, question: str, mentioned: str | None, context: str | None, read_names: bool) -> Subject:
+    def _subject(self, question: str, mentioned: str | None, context: str | None) -> Subject:
         """What the question is about: a product, a family, something the shop does not sell, or nothing.
 
-        ``read_names``: without the NLU (no intent: the CLI, a scratch evaluation), "有没有卖X" names what is
-        asked for. With it, the NLU's product entity may be a thing the shop does not sell, or a misreading
-        (DIET tags "per jar", "label", "wrapper" as products): one the catalog does not know counts only
-        when the words ask for a thing as well ("有X吗", "do you sell X"). "有停车位吗" has no entity: not a product.
+        The NLU's product entity counts when the catalog knows it: DIET also tags misreadings ("per jar",
+        "label", "wrapper") and things the shop does not sell. What the shop does not sell is what the words ask
+        for ("有X吗", "do you sell X"), with or without an entity; a shop matter never is ("有停车位吗").
         """
         by_name = self._asked_name(question)
-        if not (read_names or mentioned or self.catalog.family(by_name)):
-            by_name = None  # with the NLU, an unknown name needs its entity too; "你家有红茶吗" names a family
         known = mentioned if mentioned and (self.catalog.resolve(mentioned) or self.catalog.family(mentioned)) else None
         asked = known or by_name
         named = self.catalog.find_in_text(question) or self.catalog.resolve(mentioned)
@@ -415,8 +413,11 @@ class Knowledge:
 
     @staticmethod
     def _a_thing(name: str) -> bool:
-        """A name of up to three words that starts with a thing (榴莲干, 宁夏枸杞; matcha powder), not a doing (加防腐剂)."""
+        """A short name that starts with a thing (榴莲干, 宁夏枸杞; matcha powder): not a doing (加防腐剂), nor a
+        clause ("有糖尿病能吃红枣吗")."""
         words = content_words(name)
+        if len(words) > 1 and (HEALTH.search(name) or len(name) > MAX_CJK_NAME and not name.isascii()):
+            return False
         return 0 < len(words) <= 3 and (words[0][1] or name.isascii())
 
     def _answering(self, question: str, hits: list[Hit], subject: Subject, aspect: str | None) -> Hit | None:
@@ -480,14 +481,23 @@ class Knowledge:
         return self.coverage.missing(question, text, entry.topic)
 
     def _for_subject(self, entry: KBRecord, subject: Subject) -> bool:
-        """Whether a shop-wide keeping entry can speak of the subject: it names no family, or the subject's."""
+        """Whether a shop-wide entry can speak of the subject: it names no family, or the subject's."""
         members = subject.family[1] if subject.family else [subject.product] if subject.product else []
-        if not members or entry.topic not in ASPECT_TOPICS:  # "想视频看一下瓷器" is only an example
+        if not members:
             return True
-        found = self._per_entry(self._entry_products, entry, lambda: frozenset(
-            p for f in (self.catalog.family_in_text(to_simplified(q)) for q in entry.questions)
-            if f and f[0] not in GENERIC_FAMILIES for p in f[1]))
+        found = self._per_entry(self._entry_products, entry, lambda: self._families_named(entry))
         return not found or not found.isdisjoint(members)
+
+    def _families_named(self, entry: KBRecord) -> frozenset[str]:
+        """The products of the families an entry speaks of: a keeping entry's, named in any phrasing (岩茶怎么保存)
+        but tea in general ("茶叶过期了还能喝吗" speaks of every tea); any other entry's, named in most of its
+        phrasings ("孕妇能喝茶吗" is about tea, not the sausage; "想视频看一下瓷器" is only an example)."""
+        named = [self.catalog.family_in_text(to_simplified(q)) for q in entry.questions]
+        if entry.topic in ASPECT_TOPICS:
+            return frozenset(p for f in named if f and f[0] not in GENERIC_FAMILIES for p in f[1])
+        if 2 * sum(1 for f in named if f) < len(named):
+            return frozenset()
+        return frozenset(p for f in named if f for p in f[1])
 
     def _aspects(self, entry: KBRecord) -> frozenset[str]:
         """What a product-care entry's phrasings ask about (none for shipping, payment…: "多久能到" is not shelf life)."""

@@ -261,3 +261,22 @@ def test_a_thing_of_several_words_the_shop_does_not_carry_is_not_sold(knowledge,
 @pytest.mark.parametrize("question", ["有停车位吗", "我下周生日 有生日福利没", "这套有盒子吗"])
 def test_what_the_shop_does_is_never_not_sold(knowledge, question):
     assert knowledge.answer(question, context="jdz-blue-tea-set").outcome != Outcome.NOT_SOLD
+
+
+def test_a_pack_named_by_the_nlu_is_no_product(knowledge):
+    """DIET tags "jar" as a product; "Sichuan Old-jar Pickles" has the word, so the pickles' summary came back."""
+    assert knowledge.answer("how much per jar?", "ask_shelf_life", "jar", "badam", language="en").answered_by == (
+        "catalog:badam")
+
+
+@pytest.mark.parametrize("question", ["有開心果嗎", "do you have matcha?", "你家有没有宁夏枸杞"])
+def test_a_thing_asked_for_is_not_sold_with_the_nlu_too(knowledge, question):
+    """With an intent and no product entity, these were "not sure" and went to staff."""
+    answer = knowledge.answer(question, intent="ask_product_info")
+    assert answer.outcome == Outcome.NOT_SOLD and answer.products
+
+
+def test_an_entry_about_tea_says_nothing_of_a_sausage(knowledge):
+    """"孕妇能吃吗" after the sausage got the entry on pregnant women and tea (most of its phrasings name tea)."""
+    assert knowledge.answer("孕妇能吃吗", context="sichuan-sausage").answered_by == "defer"
+    assert knowledge.answer("孕妇能喝吗", context="dianhong-golden").answered_by == "kb:tea-pregnant"

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from bot.questions import MIN_CJK_GIFT, is_gift_request, is_question
+from bot.questions import MIN_CJK_GIFT, asks_about_the_bot, is_gift_request, is_greeting, is_question
 
 
 @pytest.mark.parametrize("text", ["买个紫砂壶能分期不", "团扇脏了能下水洗吗", "拆了尝了一包不喜欢能退不",
                                   "我5点下的单今天能发走不", "好的，能包装一下吗", "Can you ship it tomorrow?",
-                                  "ok and how long does it keep?"])
+                                  "ok and how long does it keep?", "能寄香港不 我在九龙", "咖啡豆是深烘还是浅烘",
+                                  "那个花瓶有多高呀", "sheng or shou pu'er, whats the actual difference",
+                                  "my aunt wont see me for 3 months, will the biscuits still be fine by then"])
 def test_questions(text):
     assert is_question(text)
 
 
 @pytest.mark.parametrize("text", ["不用了谢谢", "没有了，再见", "好的谢谢", "这么快就到了，谢谢", "没什么了，谢谢",
                                   "好的，过几天再来买", "好的，谢谢啦，那我下单了", "不用了，我再看看吧", "能退不",
-                                  "thanks a lot", "no thanks", "ok", "你好在吗"])
+                                  "thanks a lot", "no thanks", "ok", "你好在吗", "我还是再看看吧", "不用了 谢谢",
+                                  "that is it, thanks", "ok I will take it"])
 def test_small_talk_and_short_replies(text):
     assert not is_question(text)
 
@@ -27,7 +30,11 @@ def test_small_talk_and_short_replies(text):
                                             ("can you gift wrap it?", set()),
                                             ("送领导的礼盒能开发票吗", {"recipient"}),
                                             ("过年买50份礼盒有优惠吗", {"occasion"}),
-                                            ("is shipping free for a birthday gift?", {"occasion"})])
+                                            ("is shipping free for a birthday gift?", {"occasion"}),
+                                            ("送人的 能帮忙装个礼盒写张卡片吗", set()), ("这套有盒子吗 送人用的", set()),
+                                            ("燕窝有卖吗 送长辈", {"recipient"}), ("我下周生日 有生日福利没", {"occasion"}),
+                                            ("is the rose flower cake ok for diabetics?", set()),
+                                            ("can u deliver on a specific day? its a birthday gift", {"occasion"})])
 def test_shop_questions_are_not_gift_requests(text, entities):
     assert not is_gift_request(text, entities)
 
@@ -46,3 +53,22 @@ def test_a_short_question_read_as_a_gift_request_is_still_a_question():
                                             ("那有什么适合他的", set()), ("what would be good for her?", set())])
 def test_gift_requests_say_so(text, entities):
     assert is_gift_request(text, entities)
+
+
+@pytest.mark.parametrize("text", ["你好，在吗", "亲 在吗", "您好在不在", "hello", "老板好"])
+def test_greetings(text):
+    assert is_greeting(text)
+
+
+@pytest.mark.parametrize("text", ["亲 鲜花饼能撑到下个月中旬吗 想带回老家给亲戚", "你好，请问普洱茶能放多久",
+                                  "hi, how long does the jerky keep?"])
+def test_a_question_behind_a_greeting_is_a_question(text):
+    """DIET read "亲 鲜花饼能撑到…" as greet, and the customer got a greeting back."""
+    assert not is_greeting(text)
+
+
+@pytest.mark.parametrize(("text", "about_the_bot"), [
+    ("你是真人吗", True), ("你是谁", True), ("是不是自动回复", True), ("are you a bot?", True), ("who is this", True),
+    ("咖啡豆是深烘还是浅烘", False), ("这个是老物件还是新烧的", False), ("is the teapot handmade?", False)])
+def test_who_answers_is_asked_only_of_a_person_or_a_bot(text, about_the_bot):
+    assert asks_about_the_bot(text) == about_the_bot
