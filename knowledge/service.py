@@ -41,6 +41,7 @@ INTENT_TOPICS = {
 COVERED_CONFIDENT = 0.35  # enough for an entry whose text covers every word of the question
 NOUN_TOLERANT = 0.75  # a score at which a missing noun is how it was said (女朋友, 亲戚), not a new thing (消毒柜)
 GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})  # "茶叶过期了还能喝吗" speaks of every tea
+FAMILIES_OF_A_GENERAL_ENTRY = 3  # a keeping entry whose phrasings name this many families is about every product
 # The words for a kind of product ("这饼想分期付"): they say what it is about, which a shop-wide entry covers.
 PRODUCT_KINDS = frozenset(searchable([*FAMILY_WORDS, *(w for words in CATEGORY_WORDS.values() for w in words)]).split())
 PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
@@ -494,7 +495,10 @@ class Knowledge:
         phrasings ("孕妇能喝茶吗" is about tea, not the sausage; "想视频看一下瓷器" is only an example)."""
         named = [self.catalog.family_in_text(to_simplified(q)) for q in entry.questions]
         if entry.topic in ASPECT_TOPICS:
-            return frozenset(p for f in named if f and f[0] not in GENERIC_FAMILIES for p in f[1])
+            families = {f[0] for f in named if f and f[0] not in GENERIC_FAMILIES}
+            if len(families) >= FAMILIES_OF_A_GENERAL_ENTRY:  # "哪些能抽真空": ham, jerky, tea… as examples
+                return frozenset()
+            return frozenset(p for f in named if f and f[0] in families for p in f[1])
         if 2 * sum(1 for f in named if f) < len(named):
             return frozenset()
         return frozenset(p for f in named if f for p in f[1])

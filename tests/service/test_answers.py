@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from actions.knowledge import ActionAnswerQuestion
 from knowledge.files import KBEntryIn
 from knowledge.service import Outcome, read_snapshot
+from knowledge.topics import asked_aspect
 from knowledge.store import save_entry
 from core.db import make_engine
 from tests.service.test_actions import tracker
@@ -280,3 +281,17 @@ def test_an_entry_about_tea_says_nothing_of_a_sausage(knowledge):
     """"孕妇能吃吗" after the sausage got the entry on pregnant women and tea (most of its phrasings name tea)."""
     assert knowledge.answer("孕妇能吃吗", context="sichuan-sausage").answered_by == "defer"
     assert knowledge.answer("孕妇能喝吗", context="dianhong-golden").answered_by == "kb:tea-pregnant"
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("牛肝菌干今年买明年吃 还在期内不", "kb:boletus-dried-shelf-life"),  # was its storage entry: 期内 asks how long
+    ("为什么茶叶不给抽真空", "kb:vacuum-which|kb:vacuum-free"),  # an entry naming many families speaks of all
+])
+def test_how_long_it_has_been_and_what_every_product_shares(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by in expected.split("|")
+
+
+@pytest.mark.parametrize("question", ["龙井在冰箱里冻了快两年了 还好喝吗", "腊肠买了三个月了", "这饼放了半年了"])
+def test_how_long_it_has_been_kept_asks_how_long_it_keeps(question):
+    """The last cue names the aspect: 冰箱 (storage) came last before 两年了 was a cue."""
+    assert asked_aspect(question) == "shelf_life"
