@@ -461,9 +461,10 @@ class Knowledge:
         return Answer(Outcome.CATALOG, text, hits, None, products=tuple(family[1][:3]), family=family[0])
 
     def _speaks_to(self, question: str, entry: KBRecord, subject: Subject) -> bool:
-        """Whether a shop-wide entry's own text has a word the question asks beyond naming its product."""
-        text = self._own_text(entry)
-        return any(word in text for word, _noun in content_words(subject.strip(question)) if word not in PRODUCT_KINDS)
+        """Whether a shop-wide entry's own text has a word the question asks beyond naming its product or its kind."""
+        text = self._own_text(entry)  # another kind than the subject's counts: "岩茶是红茶的一种吗"
+        return any(word in text for word, _noun in content_words(subject.strip(question))
+                   if word not in PRODUCT_KINDS or word not in subject.words)
 
     def _own_text(self, entry: KBRecord) -> str:
         """What ``searchable`` makes of an entry's phrasings, answers, tags and its product's catalog facts."""

@@ -24,11 +24,11 @@ ASPECT_CUES = {
     "shelf_life": re.compile(
         r"保质期|保存期|过期|多久|多长时间|几天|几个月|几年|多少年|放多|放几|搁多|存多|能放|能搁|能存|放到|放一年|放两年|"
         r"会坏|会不会坏|坏不|坏吗|坏了没|放坏|变质|吃完|喝完|吃掉|喝掉|新鲜|生产日期|好多年|好几年|很多年|多年|放久|"
-        r"还能(?:吃|喝|泡|用)|接着吃|接着喝|隔夜|期内|有效期|半年了|[一两二三四五六七八九十几]+个?(?:年|月)了|"
+        r"还能(?:吃|喝|泡|用)|接着吃|接着喝|隔夜|期内|有效期|半年了|[一两二三四五六七八九十几]+个?(?:年|月)了|日子|日期|很久|好久|久了|"
         r"\bhow long\b|\bkeeps?\b|\bexpir|\bshelf life\b|\bgo(?:es)? (?:bad|off|stale)\b|\bstale\b|\bbest before\b", re.I),
     "storage": re.compile(
         r"保存|储存|存放|怎么存|怎么放|咋放|咋存|放哪|冰箱|冷冻|冷藏|罐|密封|受潮|防潮|潮了|生虫|长虫|晒|避光|通风|阴凉|"
-        r"开封|拆封|拆开|吃剩|剩下|没吃完|没喝完|晾|挂|不脆|不酥|回软|变软|软了|"
+        r"开封|拆封|拆开|吃剩|剩下|没吃完|没喝完|晾|挂|不脆|不酥|回软|变软|软了|放好|放对|黏|粘|结块|"
         r"\bstor(?:e|age|ing)\b|\bfridge\b|\bfreez|\bjar\b|\bairtight\b|\bdamp\b|\bhumid", re.I),
     "vacuum_packing": re.compile(r"真空|\bvacuum", re.I),
     "price": re.compile(PRICE, re.I),
@@ -36,9 +36,10 @@ ASPECT_CUES = {
     "cooking": re.compile(r"泡发|泡多久|煮多久|炖多久|蒸多久|炒多久|怎么吃|咋吃|怎么做|咋做|做法|怎么炖|怎么煮|怎么蒸|"
                           r"\bcook|\brecipe|\bsoak", re.I),
     "care": re.compile(
-        r"清洗|洗|保养|微波炉|洗碗机|消毒|熨|皱|开裂|烫|擦|养壶|"
+        r"清洗|洗|保养|微波炉|洗碗机|洗衣机|机洗|干洗|手洗|消毒|熨|皱|开裂|烫|擦|养壶|"
         r"\bwash|\bclean|\bmicrowave|\bdishwasher|\biron(?!\s+goddess)|\bcare\b", re.I),
-    "packing": re.compile(r"包装|怎么包|包得|包好|碎|破|磕|泡沫|防震|\bpack(?:ed|ing|aged)?\b|\bbreak|\bfragile|\bbubble", re.I),
+    "packing": re.compile(r"包装|怎么包|包得|包好|碎|破|磕|摔|压扁|压坏|挤压|泡沫|防震|\bpack(?:ed|ing|aged)?\b|\bbreak|"
+                          r"\bfragile|\bbubble|\bcrush", re.I),
 }
 
 

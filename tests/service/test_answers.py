@@ -295,3 +295,14 @@ def test_how_long_it_has_been_and_what_every_product_shares(knowledge, question,
 def test_how_long_it_has_been_kept_asks_how_long_it_keeps(question):
     """The last cue names the aspect: 冰箱 (storage) came last before 两年了 was a cue."""
     assert asked_aspect(question) == "shelf_life"
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("葡萄干粘在一起了 是我没放好吗", None, "kb:turpan-raisins-storage|kb:dried-fruit-storage"),  # 没放好, 粘: storage
+    ("生普包装上的日子过了 还能喝不", None, "kb:puer-raw-cake-shelf-life|kb:puer-shelf-life|kb:tea-expired"),
+    ("寄过来会不会摔坏", "jdz-blue-tea-set", "kb:jdz-blue-tea-set-packing"),  # 摔坏 asks how it is packed
+    ("丝巾能放洗衣机洗吗", None, "kb:suzhou-silk-scarf-care"),  # an appliance named by a care cue
+    ("大红袍是红茶的一种吗", None, "kb:rock-tea-what"),  # another kind than the product's own is what is asked
+])
+def test_more_ways_to_ask_an_aspect(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by in expected.split("|")
