@@ -40,6 +40,10 @@ INTENT_TOPICS = {
 
 COVERED_CONFIDENT = 0.35  # enough for an entry whose text covers every word of the question
 NOUN_TOLERANT = 0.75  # a score at which a missing noun is how it was said (女朋友, 亲戚), not a new thing (消毒柜)
+# English questions score lower against the phrasings than Chinese ones saying the same (fewer English phrasings,
+# e5-small's English and Chinese apart): the bar for an entry that misses a word is lower by this much
+# (calibrated on both dev halves: 0.08 answered three more right, 0.12 began to answer wrongly).
+ENGLISH_EASING = 0.08
 GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})  # "茶叶过期了还能喝吗" speaks of every tea
 FAMILIES_OF_A_GENERAL_ENTRY = 3  # a keeping entry whose phrasings name this many families is about every product
 # The words for a kind of product ("这饼想分期付"): they say what it is about, which a shop-wide entry covers.
@@ -75,7 +79,10 @@ PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐�
 SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品卡|样品|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|\bgift cards?\b|\bsamples?\b", re.I)
 # The place found (short name), with its province before it and its unit after it.
 PLACE_SPAN = r"(?:{1}(?:省|市|自治区)?)?{0}(?:[\u4e00-\u9fff]{{0,5}}?(?:自治州|自治县|地区|市|县|区|盟|旗))?"
-PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长")  # with a place named: "常州能到吗", "拉萨几天"
+# With a place named: "常州能到吗", "拉萨几天", "how long to get to beijing"
+PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长|\bhow long\b|\bhow many days\b|\bget (?:it )?to\b|\bsend\b", re.I)
+# A shop to visit in a place is no shipping quote ("a physical store in Shanghai?", "店在昆明哪 怎么到").
+STORE_WORDS = re.compile(r"门店|实体店|店面|店在|到店|线下|自提|\b(?:store|shop|pick (?:it )?up)\b", re.I)
 # What a quote says: days, fee, cold chain to a place ("寄到常州要几天", "发新疆运费多少").
 QUOTE_VOCABULARY = ("寄 寄到 发 发到 发货 运 运费 邮费 快递 送 送到 到 到货 几天 多久 天 时间 多少钱 钱 费 冷链 冷 链 冷藏 包邮 走 "
                     "能 可以 ship shipping deliver delivery day long cost fee cold chain")
@@ -262,8 +269,9 @@ class Knowledge:
         if named_place:  # a destination is where, not what is asked: 江苏常州市, 延边朝鲜族自治州 as well
             question = re.sub(PLACE_SPAN.format(re.escape(named_place[0]), re.escape(named_place[1])), " ", question)
         place = named_place or find_place(destination)
-        if place and (intent == "ask_shipping" or SHIPPING_WORDS.search(question)
-                      or (named_place and PLACE_ASKED.search(question))):
+        visit = STORE_WORDS.search(question)
+        if place and (intent == "ask_shipping" and not visit or SHIPPING_WORDS.search(question)
+                      or (named_place and PLACE_ASKED.search(question) and not visit)):
             # The product under discussion decides the warehouse, even when the question is shop-wide.
             product = self.catalog.get(subject.product or self.catalog.resolve(context))
             quoted = quote(self.shipping, *place, product, language,
@@ -428,6 +436,7 @@ class Knowledge:
         that leaves a thing the question names uncovered (a noun: 猫, 消毒柜) needs a high score; one
         that covers every word, a fair score; one that misses only how it was said (搁, 坏), a confident score.
         """
+        english = not CJK.search(question)
         for hit in hits[:3]:
             if hit.score < COVERED_CONFIDENT:
                 return None
@@ -449,7 +458,7 @@ class Knowledge:
                 continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
-            if not missing or hit.score >= CONFIDENT:
+            if not missing or hit.score >= CONFIDENT - (ENGLISH_EASING if english else 0.0):
                 return hit
         return None
 

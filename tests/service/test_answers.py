@@ -306,3 +306,14 @@ def test_how_long_it_has_been_kept_asks_how_long_it_keeps(question):
 ])
 def test_more_ways_to_ask_an_aspect(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by in expected.split("|")
+
+
+@pytest.mark.parametrize(("question", "intent", "expected"), [
+    ("can you ship tea to Canada?", None, "kb:shipping-overseas"),  # English scores lower: it was "not sure"
+    ("can i pick it up myself in kunming?", None, "kb:shop-location"),
+    ("how long does it take to get to chengdu", None, "shipping:四川"),
+    ("Do you have a physical store in Shanghai?", "ask_shipping", "kb:shop-location|defer"),  # a visit, not a quote
+    ("你们店在昆明哪里 坐地铁怎么到", None, "kb:shop-location|defer"),
+])
+def test_english_questions_and_places_to_visit(knowledge, question, intent, expected):
+    assert knowledge.answer(question, intent).answered_by in expected.split("|")
