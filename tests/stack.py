@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import ssl
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +24,7 @@ from sqlalchemy import create_engine, text
 
 from core.settings import Settings
 from techan import PROJECT_ROOT
-from tests.conftest import shared_models_dir, shared_rasa_model
+from tests.conftest import SHARED_DATA, shared_models_dir, shared_rasa_model
 from tests.postgres_server import shop_database_url
 
 READY_TIMEOUT_S = 300
@@ -100,6 +101,7 @@ class Stack:
     rasa_url: str
     output: list[str] = field(default_factory=list)
     customers: WebCustomers = field(init=False)
+    held_rasa: int | None = None  # the Rasa server's pid while it is stopped (start_stack's hold_rasa)
 
     def __post_init__(self) -> None:
         self.customers = WebCustomers(self.app_url)
@@ -123,10 +125,16 @@ class Stack:
         return json_value(rows[0][0]) if rows else {}
 
 
+# The demo shop's embeddings, kept by the first stack a test run starts: each later stack's app then starts in
+# seconds instead of embedding every phrasing again, so the Rasa server is still loading when it answers.
+SHARED_VECTORS = SHARED_DATA / "test-stacks" / "vectors.npz"
+
+
 def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, *, wait_for_rasa: bool = True,
-                limits: bool = False) -> Stack:
+                limits: bool = False, hold_rasa: bool = False) -> Stack:
     """``wait_for_rasa=False``: return as soon as the app answers, while the Rasa server may still be loading.
-    ``limits``: keep the abuse limits (else NO_LIMITS)."""
+    ``limits``: keep the abuse limits (else NO_LIMITS). ``hold_rasa``: stop the Rasa server's process as soon as
+    it starts, so it is still loading when the app answers, however fast this machine is (``release_rasa``)."""
     model = shared_rasa_model()
     if not model.exists():
         raise RuntimeError(f"no trained Rasa model at {model}: run `make setup` first")
@@ -137,6 +145,10 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, *, wait
            "TECHAN_BUSINESS_HOURS": "mon-sun 00:00-24:00",  # staff "in" whenever the tests run
            **({} if limits else NO_LIMITS), **(extra_env or {})}
     env.pop("TECHAN_RASA_URL", None)
+    vectors = data_dir / "index" / "vectors.npz"
+    if SHARED_VECTORS.exists() and not vectors.exists():  # embed only what this shop changed, as a warm shop does
+        vectors.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SHARED_VECTORS, vectors)
     process = subprocess.Popen([sys.executable, "-m", "techan", "run"], cwd=PROJECT_ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
@@ -151,6 +163,8 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, *, wait
 
     threading.Thread(target=pump, daemon=True).start()
     deadline = time.monotonic() + READY_TIMEOUT_S
+    if hold_rasa:
+        stack.held_rasa = _hold_process(f"--port {rasa_port}", deadline)
 
     def started() -> bool:
         if wait_for_rasa:
@@ -162,6 +176,11 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, *, wait
         if process.poll() is not None or time.monotonic() > deadline:
             stop_stack(stack)
             raise RuntimeError("techan run did not become ready:\n" + "".join(stack.output[-40:]))
+    if vectors.exists() and not SHARED_VECTORS.exists():  # the first stack's embeddings serve the next ones
+        SHARED_VECTORS.parent.mkdir(parents=True, exist_ok=True)
+        partial = SHARED_VECTORS.with_suffix(f".{os.getpid()}.partial")
+        shutil.copyfile(vectors, partial)
+        partial.replace(SHARED_VECTORS)
     return stack
 
 
@@ -187,7 +206,30 @@ def stop_process(process: subprocess.Popen, sig: int = signal.SIGINT, seconds: f
 
 
 def stop_stack(stack: Stack) -> int:
+    release_rasa(stack)
     return stop_process(stack.process)
+
+
+def release_rasa(stack: Stack) -> None:
+    """Let a held Rasa server go on loading."""
+    if stack.held_rasa is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stack.held_rasa, signal.SIGCONT)
+        stack.held_rasa = None
+
+
+def _hold_process(marker: str, deadline: float) -> int:
+    """Stop (SIGSTOP) the process whose command line has ``marker`` as soon as it appears; its pid."""
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                if marker in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    os.kill(int(entry.name), signal.SIGSTOP)
+                    return int(entry.name)
+        time.sleep(0.05)
+    raise RuntimeError(f"no process with {marker!r} started")
 
 
 def started(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from tests.e2e.test_stack import call
-from tests.stack import READY_TIMEOUT_S, answers, json_value, staff_token, start_stack, stop_stack
+from tests.stack import READY_TIMEOUT_S, answers, json_value, release_rasa, staff_token, start_stack, stop_stack
 
 NOTICE_ZH = {"text": "稍等，助手马上就好", "buttons": [], "image": None, "products": []}
 NOTICE_EN = {"text": "One moment — the assistant is almost ready", "buttons": [], "image": None, "products": []}
@@ -40,7 +40,8 @@ def answered_from(stack, sender: str) -> list[str]:
 def test_messages_sent_while_rasa_loads_are_answered_by_the_bot_once_it_is_ready(tmp_path):
     # The default grace (60 s) holds; while `techan run` reports Rasa loading, a longer one does. A busy
     # test machine can take longer than its default (180 s) to load the model, so this stack allows more.
-    stack = start_stack(tmp_path, {"TECHAN_BOT_LOADING_GRACE_S": "600"}, wait_for_rasa=False)
+    # The Rasa server is held (stopped) from its start until the messages are in: loading, on any machine.
+    stack = start_stack(tmp_path, {"TECHAN_BOT_LOADING_GRACE_S": "600"}, wait_for_rasa=False, hold_rasa=True)
     try:
         zh, en = "e2e-warm-" + uuid.uuid4().hex[:8], "e2e-warm-" + uuid.uuid4().hex[:8]
         assert not answers(f"{stack.rasa_url}/"), "the Rasa server was ready before the test could ask"
@@ -52,6 +53,7 @@ def test_messages_sent_while_rasa_loads_are_answered_by_the_bot_once_it_is_ready
         assert stack.chat(en, {"text": ENGLISH[0]}) == (200, {"state": "bot", "replies": [NOTICE_EN], "pending": True})
         assert stack.chat(zh, {"text": first, "client_id": "warm-00001"}) == (  # the page's retry: the same message
             200, {"state": "bot", "replies": [], "pending": True})
+        release_rasa(stack)
 
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline and (fetch(stack, zh)["pending"] or fetch(stack, en)["pending"]):
