@@ -12,20 +12,22 @@ MIN_CJK_GIFT = 4
 # Interrogatives, not every word that can ask: 么 in 这么/那么, 几 in 过几天, 什么 in 没什么 say nothing. A clause
 # "能…不" asks before what follows it ("能寄香港不 我在九龙"); "是A还是B" asks which.
 CHINESE_QUESTION = re.compile(
-    r"吗|呢|[不没][？?。！!\s]*$|(?<=[能会行要可])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
-    r"(?<!没)什么|多久|多少|哪里|哪儿|哪个|多高|多大|多重|多长|多宽|是\S{1,8}还是")
+    r"吗|呢|[不没][？?。！!\s]*$|(?<=[能会行])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
+    r"(?<!没)什么|多久|多少|哪里|哪儿|哪个|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是")
 # A question word or a question's inverted start, also after a clause ("…3 months, will the biscuits keep").
 ENGLISH_QUESTION = re.compile(
     r"\?\s*$|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|"
-    r"\b(?:what'?s|how|which|where|why)\b|"
+    r"\bwhat'?s\b|\bwhich (?:is|are)\b|\bhow (?:long|much|many|do|does|is|are|can|should)\b|"
     r"(?:[,.;!?]\s*|\b(?:and|so|but)\s+)(?:can|could|will|would|should|do|does|is|are)\s+"
     r"(?:i|u|you|it|they|the|this|that|these|those|we)\b", re.I)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 # A greeting before a question ("亲 鲜花饼能撑到下个月吗"), and what asks whether a person is there ("你是真人吗").
-GREETING = re.compile(r"^(?:\s|[，,。!！~]|你好|您好|亲亲|亲|老板娘|老板|店家|掌柜|在吗|在不在|哈喽|嗨|hello|hi|hey)+", re.I)
-ABOUT_THE_BOT = re.compile(r"人|机器|自动|智能|程序|谁|名字|\b(?:bot|robot|ai|human|person|automated|who)\b", re.I)
+GREETING = re.compile(r"^(?:\s|[，,。!！~?？]|你好|您好|亲亲|亲|老板娘|老板|店家|掌柜|请问|有人在吗|有人吗|客服在吗|在线吗|在吗|在不在|"
+                      r"哈喽|嗨|hello|hi|hey|how are you(?: doing)?|is anyone there(?: to help)?)+", re.I)
+ABOUT_THE_BOT = re.compile(r"人|机器|自动|智能|程序|谁|名字|客服|真|电脑|(?<![a-z])ai(?![a-z])|"
+                           r"\b(?:bot|robot|human|person|automated|automatic|who|computer|machine|real)\b", re.I)
 
 
 def is_question(text: str, min_cjk: int = MIN_CJK) -> bool:
@@ -45,11 +47,15 @@ GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品
 
 
 # A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗".
-# So is whether one may eat it ("is the rose flower cake ok for diabetics?"), and whether the shop has a thing.
 SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|包好看|包漂亮|包一下|包起来|运费|邮费|快递|发货|退货|退款|换货|分期|付款|"
-                          r"福利|积分|会员|盒子|装个礼盒|装礼盒|卡片|贺卡|有卖|有没有卖|有货|糖尿|孕|过敏|血压|血糖|"
-                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|ship|deliver\w*|refunds?|installments?|"
-                          r"diabet\w*|pregnan\w*|allerg\w*)\b", re.I)
+                          r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|"
+                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?)\b", re.I)
+# So is whether one may eat it ("is the rose flower cake ok for diabetics?"), a benefit, a card or a box, or a day
+# to deliver — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
+MATTERS_UNLESS_IDEAS = re.compile(r"福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|"
+                                  r"\b(?:ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*)\b", re.I)
+ASKS_FOR_IDEAS = re.compile(r"推荐|送什么|送啥|买什么|买啥|挑|什么礼物|礼物|什么好|"
+                            r"\b(?:recommend|suggest|ideas?|what (?:gift|should|would|to get|can i get))\b", re.I)
 
 
 def is_greeting(text: str) -> bool:
@@ -65,6 +71,6 @@ def asks_about_the_bot(text: str) -> bool:
 def is_gift_request(text: str, entities: set[str]) -> bool:
     """A gift request names the gift side of it (a word like 送 or 礼, or who, what for, how much) and asks no
     shop matter."""
-    if SHOP_MATTERS.search(text):
+    if SHOP_MATTERS.search(text) or (MATTERS_UNLESS_IDEAS.search(text) and not ASKS_FOR_IDEAS.search(text)):
         return False
     return bool(GIFT_WORDS.search(GIFT_PACKING.sub(" ", text))) or bool(entities & GIFT_ENTITIES)

@@ -124,8 +124,8 @@ CATEGORY_WORDS = {
     "cured_meat": ("腊味", "腊肉", "肉", "meat"), "dried_fruit": ("干果", "果干", "dried fruit"),
     "mushroom": ("菌菇", "菌子", "蘑菇", "mushroom"), "nuts": ("坚果", "干果", "nut"),
     "pastry": ("糕点", "点心", "饼", "pastry", "cake"), "pickle": ("泡菜", "咸菜", "pickle"),
-    "porcelain": ("瓷器", "瓷", "碗", "杯", "杯子", "盘子", "花瓶", "porcelain", "bowl", "cup", "vase"), "silk": ("丝绸", "丝", "silk"), "snack": ("零食", "小吃", "snack"),
-    "teaware": ("茶具", "茶壶", "壶", "盖碗", "茶杯", "teapot", "teaware"),
+    "porcelain": ("瓷器", "瓷", "porcelain"), "silk": ("丝绸", "丝", "silk"), "snack": ("零食", "小吃", "snack"),
+    "teaware": ("茶具", "茶壶", "壶", "teapot", "teaware"),
 }
 FAMILY_WORDS = frozenset({
     "茶", "茶叶", "红茶", "绿茶", "白茶", "乌龙茶", "乌龙", "岩茶", "黑茶", "普洱", "普洱茶", "花茶", "火腿", "腊味", "腊肉",
@@ -206,6 +206,8 @@ class Catalog:
             texts = (product.name, product.name_en, *product.aliases, *product.tags, *CATEGORY_WORDS.get(product.category, ()))
             if any(contains(english_form(text), w) for text in texts if text for w in words):
                 members.append(product.id)
+        if not members and word.isascii() and word.endswith("s") and len(word) > 3:  # "teapots", "bowls"
+            return self.family(word[:-2] if word.endswith(("ches", "shes", "xes", "sses")) else word[:-1])
         return members
 
     def family_in_text(self, text: str) -> tuple[str, list[str]] | None:

@@ -39,19 +39,19 @@ FILLER_WORDS = frozenset("""
 # A health effect is a claim only the shop's own words may make ("熟普能减肥不"): it counts as a thing asked about.
 HEALTH = re.compile(r"减肥|瘦|降压|降脂|血脂|血压|血糖|糖尿|养胃|伤胃|护胃|失眠|醉茶|醉|上火|下火|排毒|美容|养颜|抗癌|"
                     r"治|药|功效|疗效|副作用|过敏|孕|哺乳|月经|便秘|拉肚子")
-HEALTH_EN = re.compile(r"weight|diet|slim|diabet|sugar|blood|pressure|cholesterol|cancer|sleep|insomnia|allerg|pregnan|"
+HEALTH_EN = re.compile(r"lose|diet|slim|diabet|sugar|blood|pressure|cholesterol|cancer|sleep|insomnia|allerg|pregnan|"
                        r"breastfeed|stomach|digest|detox|medic|heal|caffeine", re.I)
 # When, for whom or by whom, not what is asked: a shop-wide answer holds at New Year too ("公司过年要采购50份礼盒"),
-# and how long a tea keeps holds for one bought for a son's wedding ("等儿子结婚那年再喝"). Who may safely eat it
-# (孕妇, 小孩, 老人) is asked, not context: those stay things.
+# and how long a tea keeps holds for one kept for a wedding ("留着等结婚那年再喝"). Who may safely eat it
+# (孕妇, 小孩, 老人; a son, a daughter or a grandmother, who may be a child or old) is asked: those stay things.
 CONTEXT_WORDS = frozenset("""
     过年 春节 中秋 端午 节日 节前 年前 年底 年后 夏天 冬天 春天 秋天 天热 平时 周末 今天 明天 最近 公司 单位 家人
-    爸 妈 爸爸 妈妈 爸妈 父母 父亲 母亲 儿子 女儿 老公 老婆 媳妇 丈夫 妻子 爷爷 奶奶 外公 外婆 姥姥 姥爷 公公 婆婆
+    爸 妈 爸爸 妈妈 爸妈 父母 父亲 母亲 老公 老婆 媳妇 丈夫 妻子 公公 婆婆
     岳父 岳母 亲戚 朋友 闺蜜 同学 同事 客户 领导 老师 长辈 家里人 老家 回老家 邻居 男朋友 女朋友 对象 结婚 婚礼
 """.split())
 ENGLISH_CONTEXT = frozenset("""
-    mom mum dad mother father parents wife husband son daughter aunt uncle friend friends family grandma grandpa
-    grandmother grandfather boss colleague colleagues client clients wedding girlfriend boyfriend relatives
+    mom mum dad mother father parents wife husband aunt uncle friend friends family
+    boss colleague colleagues client clients wedding girlfriend boyfriend relatives
 """.split())
 # Where at home a thing is kept: what a storage or shelf-life answer covers (阴凉干燥处), unlike an appliance (消毒柜).
 HOME_PLACES = frozenset("柜子 橱柜 抽屉 阳台 厨房 客厅 卧室 地下室 储物间 角落 架子 地方 屋里 房间 窗台".split())

@@ -47,7 +47,10 @@ ENGLISH_EASING = 0.08
 GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})  # "茶叶过期了还能喝吗" speaks of every tea
 FAMILIES_OF_A_GENERAL_ENTRY = 3  # a keeping entry whose phrasings name this many families is about every product
 # The words for a kind of product ("这饼想分期付"): they say what it is about, which a shop-wide entry covers.
-PRODUCT_KINDS = frozenset(searchable([*FAMILY_WORDS, *(w for words in CATEGORY_WORDS.values() for w in words)]).split())
+# Vessels name a kind of product too ("收到的时候碗碎了一个"), though no family: the shop sells no plates.
+VESSELS = ("碗", "杯", "茶杯", "杯子", "盘子", "花瓶", "盖碗", "bowl", "cup", "vase")
+PRODUCT_KINDS = frozenset(searchable([*FAMILY_WORDS, *(w for words in CATEGORY_WORDS.values() for w in words),
+                                      *VESSELS]).split())
 PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 ASPECT_TOPICS = PRODUCT_TOPICS[:3]  # the topics whose entries each answer some aspects of keeping a product
 SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver|{ARRIVAL}", re.I)
@@ -65,6 +68,7 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
 # Shop-wide matters: a product under discussion says nothing about them ("可以开发票吗" after the jerky).
 SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
+    r"能退|可以退|退吗|退不|退得|"
     r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|invoice|pay|refund|return|exchange|address|open|hours|parking|"
     rf"shipping|courier|delivery|{ARRIVAL}", re.I)
 # "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
@@ -76,7 +80,10 @@ MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 
 JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|\bbest\b|\bbetter\b", re.I)
 PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐盒包袋瓶斤]|\b(?:per|a|one|each|every)\s+(?:jar|box|pack|bag|bottle|tin)s?\b",
                        re.I)  # "一罐多少钱" asks a size, not storage
-SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品卡|样品|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|\bgift cards?\b|\bsamples?\b", re.I)
+SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品卡|样品|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|货|店|仓库|"
+                      r"淘宝|京东|拼多多|视频|图|色|辣|尺寸|大小|防腐剂|添加剂|"
+                      r"\b(?:gift cards?|samples?|stock|sizes?|cheaper|coupons?|codes?|stores?|shops?|photos?|videos?|"
+                      r"pictures?|discounts?|this|that|it|one|ones|anything|something)\b", re.I)
 # The place found (short name), with its province before it and its unit after it.
 PLACE_SPAN = r"(?:{1}(?:省|市|自治区)?)?{0}(?:[\u4e00-\u9fff]{{0,5}}?(?:自治州|自治县|地区|市|县|区|盟|旗))?"
 # With a place named: "常州能到吗", "拉萨几天", "how long to get to beijing"
@@ -256,7 +263,7 @@ class Knowledge:
         asked — unsure.
         """
         question = to_simplified(question).strip()
-        subject = self._subject(question, mentioned, context)
+        subject = self._subject(question, mentioned, context, read_names=intent is None)
         # The words for an aspect ("能搁多久") are surer than the NLU's intent, which also reads the product.
         aspect = asked_aspect(question)
         prefer_topic = (aspect if aspect in INTENT_TOPICS.values() else None) or INTENT_TOPICS.get(intent or "")
@@ -344,22 +351,25 @@ class Knowledge:
                                        *self.closest_products(question, SUGGESTED_PRODUCTS)]))
         return suggestions, products[:SUGGESTED_PRODUCTS]
 
-    def _subject(self, question: str, mentioned: str | None, context: str | None) -> Subject:
+    def _subject(self, question: str, mentioned: str | None, context: str | None, read_names: bool) -> Subject:
         """What the question is about: a product, a family, something the shop does not sell, or nothing.
 
-        The NLU's product entity counts when the catalog knows it: DIET also tags misreadings ("per jar",
-        "label", "wrapper") and things the shop does not sell. What the shop does not sell is what the words ask
-        for ("有X吗", "do you sell X"), with or without an entity; a shop matter never is ("有停车位吗").
+        ``read_names``: without the NLU (no intent: the CLI, a scratch evaluation), "有没有卖X" names what is
+        asked for. With it, the NLU's product entity may be a thing the shop does not sell, or a misreading
+        (DIET tags "per jar", "label", "wrapper" as products): one the catalog does not know counts only
+        when the words ask for a thing as well ("有X吗", "do you sell X"). "有停车位吗" has no entity: not a product.
         """
         by_name = self._asked_name(question)
+        if not (read_names or mentioned or self.catalog.family(by_name)):
+            by_name = None  # with the NLU, an unknown name needs its entity too; "你家有红茶吗" names a family
         known = mentioned if mentioned and (self.catalog.resolve(mentioned) or self.catalog.family(mentioned)) else None
         asked = known or by_name
         named = self.catalog.find_in_text(question) or self.catalog.resolve(mentioned)
         if named:  # "有月饼吗": the product asked for by name
             return self._about_product(named, asked=bool(by_name) and self.catalog.resolve(by_name) == named)
         if asked and (members := self.catalog.family(asked)):
-            if len(members) == 1:  # "玲珑": part of one product's name
-                return self._about_product(members[0])
+            if len(members) == 1:  # "玲珑": part of one product's name; "do you sell bowls?": yes, these
+                return self._about_product(members[0], asked=asked == by_name)
             return self._about_family(asked, members, asked=asked == by_name)
         if asked:
             return Subject(not_sold=asked)
@@ -416,8 +426,8 @@ class Knowledge:
         name = match and (match.group(1) or match.group(2) or match.group(3) or "").strip()
         if name and not name.isascii():  # "请问燕窝有卖吗": the thing, without the asking
             name = "".join(word for word, _thing in content_words(name))
-        if not name or SHOP_WIDE_WORDS.search(name) or SERVICES.search(name):
-            return None  # "有停车位吗", "有生日福利没": what the shop does, not goods it does not sell
+        if not name or SHOP_WIDE_WORDS.search(name) or SERVICES.search(name) or find_place(name):
+            return None  # "有停车位吗", "有生日福利没", "北京有卖吗": what the shop does or where, not goods
         return name if self._a_thing(name) or (name.isascii() and self.catalog.family(name)) else None
 
     @staticmethod
@@ -444,7 +454,8 @@ class Knowledge:
                 continue  # another product's entry: right words, wrong product ("那能放多久" after the jerky)
             if not hit.entry.product and not self._for_subject(hit.entry, subject):
                 continue  # a family's entry (岩茶怎么保存) says nothing of another family's product (熟茶饼)
-            if not hit.entry.product and subject.names and not self._speaks_to(question, hit.entry, subject):
+            if not hit.entry.product and (subject.names or subject.not_sold) and not self._speaks_to(
+                    question, hit.entry, subject):  # "有茶杯吗" asks for cups, not about tea in pregnancy
                 continue  # "火腿好吃吗" is not the cold chain's, though ham is named in it and 好吃 in its topic
             if subject.family and hit.entry.product and any(
                     not h.entry.product and h.entry.topic == hit.entry.topic and self._for_subject(h.entry, subject)

@@ -259,7 +259,8 @@ def test_a_thing_of_several_words_the_shop_does_not_carry_is_not_sold(knowledge,
     assert answer.outcome == Outcome.NOT_SOLD and answer.not_sold == name
 
 
-@pytest.mark.parametrize("question", ["有停车位吗", "我下周生日 有生日福利没", "这套有盒子吗"])
+@pytest.mark.parametrize("question", ["有停车位吗", "我下周生日 有生日福利没", "这套有盒子吗", "北京有卖吗",
+                                      "黑色的有货吗", "Do you have this in stock?", "有没有不辣的"])
 def test_what_the_shop_does_is_never_not_sold(knowledge, question):
     assert knowledge.answer(question, context="jdz-blue-tea-set").outcome != Outcome.NOT_SOLD
 
@@ -270,11 +271,27 @@ def test_a_pack_named_by_the_nlu_is_no_product(knowledge):
         "catalog:badam")
 
 
-@pytest.mark.parametrize("question", ["有開心果嗎", "do you have matcha?", "你家有没有宁夏枸杞"])
-def test_a_thing_asked_for_is_not_sold_with_the_nlu_too(knowledge, question):
-    """With an intent and no product entity, these were "not sure" and went to staff."""
-    answer = knowledge.answer(question, intent="ask_product_info")
+@pytest.mark.parametrize(("question", "entity"), [("有開心果嗎", "开心果"), ("do you have matcha?", "matcha")])
+def test_a_thing_the_nlu_tags_and_the_words_ask_for_is_not_sold(knowledge, question, entity):
+    answer = knowledge.answer(question, intent="ask_product_info", mentioned=entity)
     assert answer.outcome == Outcome.NOT_SOLD and answer.products
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("do you sell bowls?", None, "catalog:jdz-linglong-bowls"),  # a plural, and one product: yes, these
+    ("拆开了不喜欢能退吗", None, "kb:after-sales-return"),  # 拆开 asks storage, but a return is shop-wide
+    ("what's the weight of the rose flower cakes?", None, "catalog:flower-cake-rose"),  # weight is no health claim
+    ("女儿三岁能吃牛肉干吗", None, "defer"),  # a child may eat it or not: asked, not context
+])
+def test_review_findings(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
+
+
+def test_sold_kinds_in_english_plurals_and_unsold_vessels(knowledge):
+    teapots = knowledge.answer("do you have teapots?")
+    assert teapots.outcome == Outcome.CATALOG and set(teapots.products) <= set(knowledge.catalog.family("teapot"))
+    assert knowledge.answer("有盘子吗").family != "盘子"  # the shop sells no plates: no porcelain listed as plates
+    assert knowledge.answer("有茶杯吗").answered_by != "kb:tea-pregnant"
 
 
 def test_an_entry_about_tea_says_nothing_of_a_sausage(knowledge):

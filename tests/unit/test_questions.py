@@ -19,7 +19,10 @@ def test_questions(text):
 @pytest.mark.parametrize("text", ["不用了谢谢", "没有了，再见", "好的谢谢", "这么快就到了，谢谢", "没什么了，谢谢",
                                   "好的，过几天再来买", "好的，谢谢啦，那我下单了", "不用了，我再看看吧", "能退不",
                                   "thanks a lot", "no thanks", "ok", "你好在吗", "我还是再看看吧", "不用了 谢谢",
-                                  "that is it, thanks", "ok I will take it"])
+                                  "that is it, thanks", "ok I will take it", "是的，我还是要这个",
+                                  "不是，我还是不要了，谢谢", "要不，算了吧，谢谢", "要不 我再想想吧 谢谢",
+                                  "Thanks, I know how to brew it now", "great, I'll see which one I like, thanks",
+                                  "ok bye, that's why I love this shop"])
 def test_small_talk_and_short_replies(text):
     assert not is_question(text)
 
@@ -50,12 +53,18 @@ def test_a_short_question_read_as_a_gift_request_is_still_a_question():
                                             ("送长辈的礼盒 包装要精致一点的有吗", {"recipient"}),
                                             ("something for my dad", {"recipient"}), ("过年买什么好", {"occasion"}),
                                             ("any gift ideas under 200?", {"budget"}),
-                                            ("那有什么适合他的", set()), ("what would be good for her?", set())])
+                                            ("那有什么适合他的", set()), ("what would be good for her?", set()),
+                                            ("公司发员工福利，想买200份礼盒，有推荐吗", set()),
+                                            ("送女朋友的礼物，要带贺卡的，有什么推荐吗", set()),
+                                            ("老人有糖尿病，送什么礼物好", set()), ("送孕妇朋友什么好", set()),
+                                            ("I want a gift for my diabetic dad, what do you recommend?", set()),
+                                            ("what gift can you deliver to my mom by Friday?", set())])
 def test_gift_requests_say_so(text, entities):
     assert is_gift_request(text, entities)
 
 
-@pytest.mark.parametrize("text", ["你好，在吗", "亲 在吗", "您好在不在", "hello", "老板好"])
+@pytest.mark.parametrize("text", ["你好，在吗", "亲 在吗", "您好在不在", "hello", "老板好", "你好，请问有人在吗",
+                                  "您好，请问客服在吗", "Hi! How are you doing?", "Hello, is anyone there to help?"])
 def test_greetings(text):
     assert is_greeting(text)
 
@@ -69,6 +78,8 @@ def test_a_question_behind_a_greeting_is_a_question(text):
 
 @pytest.mark.parametrize(("text", "about_the_bot"), [
     ("你是真人吗", True), ("你是谁", True), ("是不是自动回复", True), ("are you a bot?", True), ("who is this", True),
+    ("跟我聊天的是真客服吗", True), ("is this a machine answering me?", True), ("are you real or a computer?", True),
+    ("你是ai吗", True),
     ("咖啡豆是深烘还是浅烘", False), ("这个是老物件还是新烧的", False), ("is the teapot handmade?", False)])
 def test_who_answers_is_asked_only_of_a_person_or_a_bot(text, about_the_bot):
     assert asks_about_the_bot(text) == about_the_bot
