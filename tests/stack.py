@@ -164,7 +164,7 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, *, wait
     threading.Thread(target=pump, daemon=True).start()
     deadline = time.monotonic() + READY_TIMEOUT_S
     if hold_rasa:
-        stack.held_rasa = _hold_process(f"--port {rasa_port}", deadline)
+        _hold_rasa(stack, deadline)
 
     def started() -> bool:
         if wait_for_rasa:
@@ -218,18 +218,22 @@ def release_rasa(stack: Stack) -> None:
         stack.held_rasa = None
 
 
-def _hold_process(marker: str, deadline: float) -> int:
-    """Stop (SIGSTOP) the process whose command line has ``marker`` as soon as it appears; its pid."""
-    while time.monotonic() < deadline:
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            with contextlib.suppress(OSError):
-                if marker in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
-                    os.kill(int(entry.name), signal.SIGSTOP)
-                    return int(entry.name)
+def child_pids(stack: Stack, command: str) -> list[int]:
+    """The pids of the stack's own processes (children of its `techan run`) whose command line has ``command``."""
+    found = subprocess.run(["pgrep", "-P", str(stack.process.pid), "-f", command], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def _hold_rasa(stack: Stack, deadline: float) -> None:
+    """Stop (SIGSTOP) the stack's Rasa server as soon as its process appears; the stack is stopped if it never does."""
+    while stack.process.poll() is None and time.monotonic() < deadline:
+        if pids := child_pids(stack, "rasa run"):
+            os.kill(pids[0], signal.SIGSTOP)
+            stack.held_rasa = pids[0]
+            return
         time.sleep(0.05)
-    raise RuntimeError(f"no process with {marker!r} started")
+    stop_stack(stack)
+    raise RuntimeError("no Rasa server started under techan run:\n" + "".join(stack.output[-40:]))
 
 
 def started(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import threading
 import uuid
 
@@ -21,7 +20,7 @@ import pytest
 
 from tests.e2e.test_channel_telegram import wait_for
 from tests.e2e.test_stack import call
-from tests.stack import Stack, staff_token, start_stack, stop_stack
+from tests.stack import Stack, child_pids, staff_token, start_stack, stop_stack
 
 ERROR_LINE = re.compile(r"\bERROR\b|\bCRITICAL\b|^Traceback ", re.M)
 
@@ -73,10 +72,9 @@ def test_a_normal_conversation_leaves_no_error_in_either_log(own_stack):
 
 
 def _child_pid(stack: Stack, command: str) -> int:
-    pids = subprocess.run(["pgrep", "-P", str(stack.process.pid), "-f", command],
-                          capture_output=True, text=True).stdout.split()
+    pids = child_pids(stack, command)
     assert len(pids) == 1, f"{command!r} under the supervisor: {pids}"
-    return int(pids[0])
+    return pids[0]
 
 
 def _unanswered(stack: Stack) -> list[str]:
