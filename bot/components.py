@@ -15,7 +15,7 @@ from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.questions import MIN_CJK_GIFT, asks_about_the_bot, is_gift_request, is_greeting, is_question
+from bot.questions import MIN_CJK_GIFT, asks_about_the_bot, gift_entities, is_gift_request, is_greeting, is_question
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
@@ -61,7 +61,7 @@ class QuestionGuard(GraphComponent, IntentClassifier):
         for message in messages:
             intent, text = message.get(INTENT) or {}, message.get(TEXT) or ""
             name = intent.get(INTENT_NAME_KEY)
-            entities = {entity.get("entity") for entity in message.get(ENTITIES) or []}
+            entities = gift_entities(message.get(ENTITIES) or [])
             if (name in self.SMALL_TALK and is_question(text)
                     or name == "greet" and not is_greeting(text)
                     or name == "bot_challenge" and not asks_about_the_bot(text)

@@ -41,7 +41,11 @@ def is_question(text: str, min_cjk: int = MIN_CJK) -> bool:
 # What a gift request says (besides a recipient, occasion or budget the NLU finds): "送长辈", "礼盒", "帮我挑",
 # and in the gift form's follow-ups "那有什么适合他的", "something for her".
 GIFT_WORDS = re.compile(r"送|礼|推荐|挑|选|适合|gift|present|recommend|suggest|\bfor (?:him|her|my)\b", re.I)
-GIFT_ENTITIES = frozenset({"recipient", "occasion", "budget"})
+# DIET also tags words of other questions as gift entities ("明年那罐还在期内不": budget 期内, recipient 两罐; "sheng or
+# shou": budget "or"). A recipient or an occasion the gift form can use is a synonym's canonical value (boss,
+# mid_autumn); a budget has a figure or a word for money.
+CANONICAL_VALUE = re.compile(r"[a-z]+(?:_[a-z]+)*")
+BUDGET_VALUE = re.compile(r"[\d一二两三四五六七八九十百千万几]|元|块|钱|预算|不限|随便|yuan|rmb|\$|¥|bucks|budget", re.I)
 # How something is packed, not a gift wanted: "有礼盒装吗", "can you gift wrap it".
 GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品袋|礼袋|gift[- ]?(?:wrap\w*|box(?:ed|es)?|bag)", re.I)
 
@@ -68,9 +72,16 @@ def asks_about_the_bot(text: str) -> bool:
     return bool(ABOUT_THE_BOT.search(text)) or not is_question(text)
 
 
+def gift_entities(entities: list[dict]) -> set[str]:
+    """The gift entities (recipient, occasion, budget) among the NLU's whose values can be what they are tagged."""
+    return {e["entity"] for e in entities
+            if e.get("entity") in ("recipient", "occasion") and CANONICAL_VALUE.fullmatch(str(e.get("value", "")))
+            or e.get("entity") == "budget" and BUDGET_VALUE.search(str(e.get("value", "")))}
+
+
 def is_gift_request(text: str, entities: set[str]) -> bool:
-    """A gift request names the gift side of it (a word like 送 or 礼, or who, what for, how much) and asks no
-    shop matter."""
+    """A gift request names the gift side of it (a word like 送 or 礼, or who, what for, how much: ``entities``
+    from ``gift_entities``) and asks no shop matter."""
     if SHOP_MATTERS.search(text) or (MATTERS_UNLESS_IDEAS.search(text) and not ASKS_FOR_IDEAS.search(text)):
         return False
-    return bool(GIFT_WORDS.search(GIFT_PACKING.sub(" ", text))) or bool(entities & GIFT_ENTITIES)
+    return bool(GIFT_WORDS.search(GIFT_PACKING.sub(" ", text))) or bool(entities)

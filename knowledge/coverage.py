@@ -39,7 +39,7 @@ FILLER_WORDS = frozenset("""
 # A health effect is a claim only the shop's own words may make ("熟普能减肥不"): it counts as a thing asked about.
 HEALTH = re.compile(r"减肥|瘦|降压|降脂|血脂|血压|血糖|糖尿|养胃|伤胃|护胃|失眠|醉茶|醉|上火|下火|排毒|美容|养颜|抗癌|"
                     r"治|药|功效|疗效|副作用|过敏|孕|哺乳|月经|便秘|拉肚子")
-HEALTH_EN = re.compile(r"lose|diet|slim|diabet|sugar|blood|pressure|cholesterol|cancer|sleep|insomnia|allerg|pregnan|"
+HEALTH_EN = re.compile(r"lose|diet|slim|diabet|hangover|drunk|sugar|blood|pressure|cholesterol|cancer|sleep|insomnia|allerg|pregnan|"
                        r"breastfeed|stomach|digest|detox|medic|heal|caffeine", re.I)
 # When, for whom or by whom, not what is asked: a shop-wide answer holds at New Year too ("公司过年要采购50份礼盒"),
 # and how long a tea keeps holds for one kept for a wedding ("留着等结婚那年再喝"). Who may safely eat it

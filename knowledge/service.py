@@ -29,13 +29,10 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INTENT_TOPICS = {
-    "ask_shelf_life": "shelf_life",
-    "ask_storage": "storage",
-    "ask_vacuum_packing": "vacuum_packing",
-    "ask_shipping": "shipping",
-    "ask_product_info": "product_info",
-}
+# The KB topics an asked aspect may favour in the ranking ("能搁多久": shelf life). The NLU's intent favours none:
+# it reads the whole message, and its topic's nudge carried near misses over the confidence bar
+# ("快递显示签收了 可我根本没收到", read as ask_shipping, got how to track a parcel).
+RANKED_TOPICS = frozenset({"shelf_life", "storage", "vacuum_packing", "shipping", "product_info"})
 
 
 COVERED_CONFIDENT = 0.35  # enough for an entry whose text covers every word of the question
@@ -263,10 +260,9 @@ class Knowledge:
         asked — unsure.
         """
         question = to_simplified(question).strip()
-        subject = self._subject(question, mentioned, context, read_names=intent is None)
-        # The words for an aspect ("能搁多久") are surer than the NLU's intent, which also reads the product.
+        subject = self._subject(question, mentioned, context)
         aspect = asked_aspect(question)
-        prefer_topic = (aspect if aspect in INTENT_TOPICS.values() else None) or INTENT_TOPICS.get(intent or "")
+        prefer_topic = aspect if aspect in RANKED_TOPICS else None
         name = subject.name_en if subject.name_en and not CJK.search(question) else subject.name
         query = question if name.lower() in question.lower() else f"{name} {question}".strip()
         hits = self.index.search(query, k=5, prefer_topic=prefer_topic, prefer_product=subject.product,
@@ -351,17 +347,14 @@ class Knowledge:
                                        *self.closest_products(question, SUGGESTED_PRODUCTS)]))
         return suggestions, products[:SUGGESTED_PRODUCTS]
 
-    def _subject(self, question: str, mentioned: str | None, context: str | None, read_names: bool) -> Subject:
+    def _subject(self, question: str, mentioned: str | None, context: str | None) -> Subject:
         """What the question is about: a product, a family, something the shop does not sell, or nothing.
 
-        ``read_names``: without the NLU (no intent: the CLI, a scratch evaluation), "有没有卖X" names what is
-        asked for. With it, the NLU's product entity may be a thing the shop does not sell, or a misreading
-        (DIET tags "per jar", "label", "wrapper" as products): one the catalog does not know counts only
-        when the words ask for a thing as well ("有X吗", "do you sell X"). "有停车位吗" has no entity: not a product.
+        What is asked for by name ("有没有卖X", "do you sell X") is read from the words, with or without the
+        NLU: its product entity may be a misreading (DIET tags "per jar", "label", "wrapper" as products), so
+        one the catalog does not know never counts on its own. "有停车位吗" asks for no goods: not a product.
         """
         by_name = self._asked_name(question)
-        if not (read_names or mentioned or self.catalog.family(by_name)):
-            by_name = None  # with the NLU, an unknown name needs its entity too; "你家有红茶吗" names a family
         known = mentioned if mentioned and (self.catalog.resolve(mentioned) or self.catalog.family(mentioned)) else None
         asked = known or by_name
         named = self.catalog.find_in_text(question) or self.catalog.resolve(mentioned)

@@ -254,15 +254,18 @@ def test_a_storage_question_with_a_taste_word_is_storage_and_a_pack_size_is_pric
     ("有榴莲干卖吗", "榴莲干"), ("你家有没有宁夏枸杞", "宁夏枸杞"), ("请问燕窝有卖吗", "燕窝"),
     ("do you sell matcha powder?", "matcha powder"),
 ])
-def test_a_thing_of_several_words_the_shop_does_not_carry_is_not_sold(knowledge, question, name):
-    answer = knowledge.answer(question)
+@pytest.mark.parametrize("intent", [None, "ask_product_info"])
+def test_a_thing_of_several_words_the_shop_does_not_carry_is_not_sold(knowledge, question, name, intent):
+    """With the NLU's intent and no entity as well: the words ask for it (the NLU tags few unknown names)."""
+    answer = knowledge.answer(question, intent=intent)
     assert answer.outcome == Outcome.NOT_SOLD and answer.not_sold == name
 
 
 @pytest.mark.parametrize("question", ["有停车位吗", "我下周生日 有生日福利没", "这套有盒子吗", "北京有卖吗",
                                       "黑色的有货吗", "Do you have this in stock?", "有没有不辣的"])
-def test_what_the_shop_does_is_never_not_sold(knowledge, question):
-    assert knowledge.answer(question, context="jdz-blue-tea-set").outcome != Outcome.NOT_SOLD
+@pytest.mark.parametrize("intent", [None, "ask_product_info"])
+def test_what_the_shop_does_is_never_not_sold(knowledge, question, intent):
+    assert knowledge.answer(question, intent=intent, context="jdz-blue-tea-set").outcome != Outcome.NOT_SOLD
 
 
 def test_a_pack_named_by_the_nlu_is_no_product(knowledge):
@@ -285,6 +288,14 @@ def test_a_thing_the_nlu_tags_and_the_words_ask_for_is_not_sold(knowledge, quest
 ])
 def test_review_findings(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "intent", "entity"), [
+    ("快递显示签收了 可我根本没收到", "ask_shipping", None),  # was how to track a parcel, nudged by the intent's topic
+    ("is the white tea good for hangovers?", "ask_product_info", "tea"),  # a health claim; was how to brew tea
+])
+def test_the_nlu_intent_does_not_make_a_near_miss_confident(knowledge, question, intent, entity):
+    assert knowledge.answer(question, intent=intent, mentioned=entity).answered_by == "defer"
 
 
 def test_sold_kinds_in_english_plurals_and_unsold_vessels(knowledge):

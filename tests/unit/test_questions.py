@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.questions import MIN_CJK_GIFT, asks_about_the_bot, is_gift_request, is_greeting, is_question
+from bot.questions import MIN_CJK_GIFT, asks_about_the_bot, gift_entities, is_gift_request, is_greeting, is_question
 
 
 @pytest.mark.parametrize("text", ["买个紫砂壶能分期不", "团扇脏了能下水洗吗", "拆了尝了一包不喜欢能退不",
@@ -61,6 +61,22 @@ def test_a_short_question_read_as_a_gift_request_is_still_a_question():
                                             ("what gift can you deliver to my mom by Friday?", set())])
 def test_gift_requests_say_so(text, entities):
     assert is_gift_request(text, entities)
+
+
+@pytest.mark.parametrize(("text", "entities", "gift"), [
+    # DIET's tags on other questions: an unmapped recipient or occasion, a budget without a figure
+    ("松茸片想买两罐 一罐今年吃一罐明年吃 明年那罐还在期内不",
+     [{"entity": "recipient", "value": "两罐"}, {"entity": "occasion", "value": "今年"},
+      {"entity": "budget", "value": "期内"}, {"entity": "product", "value": "明年"}], False),
+    ("sheng or shou pu'er, whats the actual difference", [{"entity": "budget", "value": "or"}], False),
+    # what the gift form can use: a synonym's value, a sum
+    ("给我爸买点什么好", [{"entity": "recipient", "value": "parent"}], True),
+    ("my mom's birthday, what do you have", [{"entity": "occasion", "value": "birthday"}], True),
+    ("中秋 三百来块", [{"entity": "occasion", "value": "mid_autumn"}, {"entity": "budget", "value": "三百来块"}], True),
+    ("anything under 200?", [{"entity": "budget", "value": "under 200"}], True),
+])
+def test_gift_entities_only_count_when_their_values_can_be_gift_details(text, entities, gift):
+    assert is_gift_request(text, gift_entities(entities)) is gift
 
 
 @pytest.mark.parametrize("text", ["你好，在吗", "亲 在吗", "您好在不在", "hello", "老板好", "你好，请问有人在吗",
