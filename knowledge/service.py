@@ -62,6 +62,7 @@ SUMMARY_WORDS = re.compile(
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
                       "甜 咸 辣 苦 涩 香 酸 大 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
                       "sweet spicy salty size weigh origin good describe")
+CHOICE = re.compile(r"是([\u4e00-\u9fff]{1,6}?)还是([\u4e00-\u9fff]{1,6}?)(?=[吗呢啊呀的？?，,。\s]|$)")  # "是A还是B"
 # Shop-wide matters: a product under discussion says nothing about them ("可以开发票吗" after the jerky).
 SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
@@ -404,9 +405,19 @@ class Knowledge:
             return None  # a shop-wide comparison ("生普和熟普哪个好") is not the price of one cake
         product = self.catalog.get(subject.product)
         covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
+        if choice := CHOICE.search(question):  # "是牦牛肉还是黄牛肉": a summary that names one of them answers
+            either, other = choice.groups()
+            if self._names_covered(other, covered):
+                question = question.replace(either, " ")
+            elif self._names_covered(either, covered):
+                question = question.replace(other, " ")
         if self.coverage.misses_a_thing(question, covered):
             return None
         return product_summary(product, language)
+
+    def _names_covered(self, words: str, covered: str) -> bool:
+        """Whether ``words`` name a thing (not "新烧的") and ``covered`` has every thing they name."""
+        return any(noun for _word, noun in content_words(words)) and not self.coverage.misses_a_thing(words, covered)
 
     @staticmethod
     def _asks_summary(question: str) -> bool:

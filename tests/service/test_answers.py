@@ -298,6 +298,21 @@ def test_the_nlu_intent_does_not_make_a_near_miss_confident(knowledge, question,
     assert knowledge.answer(question, intent=intent, mentioned=entity).answered_by == "defer"
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    # whether it lasts until a day is its shelf life (no aspect was read: unsure)
+    ("鲜花饼能撑到月底吗 要带回老家", "kb:flower-cake-rose-shelf-life"),
+    ("will the almond biscuits still be fine in two months", "kb:almond-biscuits-shelf-life"),
+    ("the jerky, will it last until christmas", "kb:beef-jerky-shelf-life"),
+    # "是A还是B": a summary naming one of them answers; naming neither, it does not
+    ("牛肉干是牦牛肉还是黄牛肉", "catalog:beef-jerky"),
+    ("牛肉干是牦牛肉还是羊肉", "defer"),
+    ("这个花瓶是老物件还是新烧的", "defer"),  # 新烧的 names no thing the summary could say
+    ("还没拆 想换个别的口味可以吗", "kb:after-sales-exchange"),  # jieba reads 换/个别/的: no thing asked
+])
+def test_lasting_until_a_day_and_a_choice_of_two(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
 def test_sold_kinds_in_english_plurals_and_unsold_vessels(knowledge):
     teapots = knowledge.answer("do you have teapots?")
     assert teapots.outcome == Outcome.CATALOG and set(teapots.products) <= set(knowledge.catalog.family("teapot"))
