@@ -471,6 +471,8 @@ class Knowledge:
             missing = self._missing(asked, hit, subject.words)
             if covers and aspect not in covers and (aspect or missing):
                 continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing
+            if covers and "expired" not in covers and "expired" in aspects([question]):
+                continue  # how long the jerky keeps says nothing of one a month past its date
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
             if not missing or hit.score >= CONFIDENT - (ENGLISH_EASING if english else 0.0):
@@ -515,14 +517,18 @@ class Knowledge:
         return not found or not found.isdisjoint(members)
 
     def _families_named(self, entry: KBRecord) -> frozenset[str]:
-        """The products of the families an entry speaks of: a keeping entry's, named in any phrasing (岩茶怎么保存)
-        but tea in general ("茶叶过期了还能喝吗" speaks of every tea); any other entry's, named in most of its
-        phrasings ("孕妇能喝茶吗" is about tea, not the sausage; "想视频看一下瓷器" is only an example)."""
+        """The products of the families an entry speaks of: a keeping entry's, named in any phrasing (岩茶怎么保存),
+        with tea in general for every tea when most say so ("茶叶过期了还能喝吗", though 绿茶 and 白茶 are named too);
+        any other entry's, named in most of its phrasings ("孕妇能喝茶吗" is about tea, not the sausage;
+        "想视频看一下瓷器" is only an example)."""
         named = [self.catalog.family_in_text(to_simplified(q)) for q in entry.questions]
         if entry.topic in ASPECT_TOPICS:
             families = {f[0] for f in named if f and f[0] not in GENERIC_FAMILIES}
             if len(families) >= FAMILIES_OF_A_GENERAL_ENTRY:  # "哪些能抽真空": ham, jerky, tea… as examples
                 return frozenset()
+            generic = sum(1 for f in named if f and f[0] in GENERIC_FAMILIES)
+            if generic >= sum(1 for f in named if f and f[0] in families):  # mostly tea in general: every tea
+                families |= GENERIC_FAMILIES
             return frozenset(p for f in named if f and f[0] in families for p in f[1])
         if 2 * sum(1 for f in named if f) < len(named):
             return frozenset()

@@ -313,6 +313,17 @@ def test_lasting_until_a_day_and_a_choice_of_two(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    ("腊肠过期两个月了 还能吃吗", "defer"),  # was how long the sausages keep, which says nothing past the date
+    ("the jerky expired last week, still ok to eat?", "defer"),
+    ("大红袍过期一年了 还能泡吗", "kb:tea-expired"),  # tea in general, though its phrasings name 绿茶 and 白茶 too
+    ("腊肠能放多久", "kb:sichuan-sausage-shelf-life"),
+    ("普洱茶会过期吗", "kb:puer-shelf-life"),  # whether it will, not that it has
+])
+def test_past_its_date_is_answered_only_by_an_entry_that_says_so(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
 def test_sold_kinds_in_english_plurals_and_unsold_vessels(knowledge):
     teapots = knowledge.answer("do you have teapots?")
     assert teapots.outcome == Outcome.CATALOG and set(teapots.products) <= set(knowledge.catalog.family("teapot"))
