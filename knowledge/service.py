@@ -36,6 +36,7 @@ RANKED_TOPICS = frozenset({"shelf_life", "storage", "vacuum_packing", "shipping"
 
 
 COVERED_CONFIDENT = 0.35  # enough for an entry whose text covers every word of the question
+SAME_QUESTION = 0.97  # a phrasing this close is the question itself, however its aspect is worded ("可以装水插鲜花吗")
 NOUN_TOLERANT = 0.75  # a score at which a missing noun is how it was said (女朋友, 亲戚), not a new thing (消毒柜)
 # English questions score lower against the phrasings than Chinese ones saying the same (fewer English phrasings,
 # e5-small's English and Chinese apart): the bar for an entry that misses a word is lower by this much
@@ -60,9 +61,11 @@ SUMMARY_WORDS = re.compile(
     r"核|籽|哪一?年|年份|烘|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|sweet|spicy|salty|size|"
     r"\bweighs?\b|what is|what's|tell me about|describe|any good", re.I)
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
-                      "甜 咸 辣 苦 涩 香 酸 大 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
-                      "sweet spicy salty size weigh origin good describe")
-CHOICE = re.compile(r"是([\u4e00-\u9fff]{1,6}?)还是([\u4e00-\u9fff]{1,6}?)(?=[吗呢啊呀的？?，,。\s]|$)")  # "是A还是B"
+                      "香 大 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
+                      "size weigh origin good describe")
+TASTES = re.compile(r"甜|咸|辣|苦|涩|酸|sweet|spicy|salty|sour|bitter")  # a taste asked: the product's own words say it
+# "是A还是B", "湖南的还是四川的"
+CHOICE = re.compile(r"(?:是|^|(?<=[\s，,。]))([\u4e00-\u9fff]{1,6}?)的?还是([\u4e00-\u9fff]{1,6}?)的?(?=[吗呢啊呀？?，,。\s]|$)")
 # Shop-wide matters: a product under discussion says nothing about them ("可以开发票吗" after the jerky).
 SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
@@ -72,7 +75,7 @@ SHOP_WIDE_WORDS = re.compile(
 # "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
 ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
                        r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$)"
-                       r"|do you (?:sell|have|carry) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all)"
+                       r"|do (?:you|u)(?: guys)? (?:sell|have|carry) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all)"
                        r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)", re.I)
 MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶
 JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|\bbest\b|\bbetter\b", re.I)
@@ -84,6 +87,7 @@ SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提�
                       r"pictures?|discounts?|this|that|it|one|ones|anything|something)\b", re.I)
 # The place found (short name), with its province before it and its unit after it.
 PLACE_SPAN = r"(?:{1}(?:省|市|自治区)?)?{0}(?:[\u4e00-\u9fff]{{0,5}}?(?:自治州|自治县|地区|市|县|区|盟|旗))?"
+ORIGIN_FORM = r"是(?:不是)?{0}|{0}(?:产|出产|的吗|的吧|的么|的嘛|的不)"  # the place it comes from, asked
 # With a place named: "常州能到吗", "拉萨几天", "how long to get to beijing"
 PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长|\bhow long\b|\bhow many days\b|\bget (?:it )?to\b|\bsend\b", re.I)
 # A shop to visit in a place is no shipping quote ("a physical store in Shanghai?", "店在昆明哪 怎么到").
@@ -93,6 +97,14 @@ QUOTE_VOCABULARY = ("寄 寄到 发 发到 发货 运 运费 邮费 快递 送 �
                     "能 可以 ship shipping deliver delivery day long cost fee cold chain")
 UNTRANSLATED_NOTE = "(Our answer to this one is in Chinese for now; tap \"Ask staff\" for help in English.)\n"
 FAMILY_TEXT = Say("我们有这几款{word}：{names}。您想了解哪一款？", "We have these ({word}): {names}. Which one would you like to know about?")
+
+
+def without_place(question: str) -> tuple[str, tuple[str, str] | None]:
+    """``question`` without the place it names (with its province and unit), and the place (short name, province)."""
+    place = find_place(question)
+    if place:
+        question = re.sub(PLACE_SPAN.format(re.escape(place[0]), re.escape(place[1])), " ", question)
+    return question, place
 
 
 def product_summary(product: ProductRecord, language: str = "zh") -> str:
@@ -269,9 +281,8 @@ class Knowledge:
         hits = self.index.search(query, k=5, prefer_topic=prefer_topic, prefer_product=subject.product,
                                  prefer_shop_wide=subject.family is not None)
 
-        named_place = find_place(question)
-        if named_place:  # a destination is where, not what is asked: 江苏常州市, 延边朝鲜族自治州 as well
-            question = re.sub(PLACE_SPAN.format(re.escape(named_place[0]), re.escape(named_place[1])), " ", question)
+        origin_asked = self._origin_asked(question, subject)
+        question, named_place = without_place(question)  # where, not what is asked: 江苏常州市, 延边朝鲜族自治州
         place = named_place or find_place(destination)
         visit = STORE_WORDS.search(question)
         if place and (intent == "ask_shipping" and not visit or SHIPPING_WORDS.search(question)
@@ -284,6 +295,8 @@ class Knowledge:
                     question, searchable([QUOTE_VOCABULARY, subject.words]), "shipping"):
                 return Answer(Outcome.SHIPPING, quoted, hits, subject.product, place[1])
 
+        if origin_asked and (summary := self._summary(question, subject, None, language, origin=True)):
+            return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
         if subject.family and subject.asked:  # "你家有红茶吗": the products, not an entry about red tea
             return self._family_answer(subject.family, hits, language)
         if subject.product and aspects([question]) == {"price"}:
@@ -368,6 +381,8 @@ class Knowledge:
         if asked:
             return Subject(not_sold=asked)
         if found := self.catalog.family_in_text(question):
+            if (context_id := self.catalog.resolve(context)) in found[1]:
+                return self._about_product(context_id)  # "这饼是哪年的茶" after the shou mei cake is about it
             return self._about_family(*found, asked=False)
         if context and not SHOP_WIDE_WORDS.search(question):
             # "那能放多久" after the jerky is about the jerky; "可以开发票吗" is not about any product.
@@ -386,7 +401,14 @@ class Knowledge:
     def _about_family(self, word: str, members: list[str], asked: bool) -> Subject:
         return Subject(family=(word, members), name=word, words=searchable([word]), asked=asked, names=(word,))
 
-    def _summary(self, question: str, subject: Subject, hit: Hit | None, language: str) -> str | None:
+    @staticmethod
+    def _origin_asked(question: str, subject: Subject) -> bool:
+        """Whether a place is named as where the product comes from ("腊肉是湖南的吗", "是不是云南产的")."""
+        place = find_place(question)
+        return bool(subject.product and place and re.search(ORIGIN_FORM.format(re.escape(place[0])), question))
+
+    def _summary(self, question: str, subject: Subject, hit: Hit | None, language: str,
+                 origin: bool = False) -> str | None:
         """The catalog summary, for a question about a product's price, origin, taste, size or what it is.
 
         It answers unless a product-information entry does, or the question is about a shop-wide
@@ -398,13 +420,16 @@ class Knowledge:
             return None  # the entry answers what it is asked ("真空包装多少钱", "放多久才到最好喝", "spicy… fridge or freezer?")
         if subject.asked:  # "有月饼吗": yes, this one
             return product_summary(self.catalog.get(subject.product), language)
-        if not self._asks_summary(question):
+        if not (origin or self._asks_summary(question)):
             return None
         if hit is not None and (hit.entry.topic not in PRODUCT_TOPICS or (
                 hit.entry.topic == "product_info" and not self._missing(question, hit, subject.words))):
             return None  # a shop-wide comparison ("生普和熟普哪个好") is not the price of one cake
         product = self.catalog.get(subject.product)
         covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
+        question, _other_place = without_place(question)  # "湖南的还是四川的": the origin the summary gives answers it
+        if any(taste not in covered for taste in TASTES.findall(question.lower())):
+            return None  # "榨菜辣不辣": a summary that says nothing of it being hot does not answer
         if choice := CHOICE.search(question):  # "是牦牛肉还是黄牛肉": a summary that names one of them answers
             either, other = choice.groups()
             if self._names_covered(other, covered):
@@ -469,7 +494,8 @@ class Knowledge:
             # The words that ask the aspect the entry answers are covered however they are said ("保存期限多久").
             asked = ASPECT_CUES[aspect].sub(" ", question) if aspect in covers else question
             missing = self._missing(asked, hit, subject.words)
-            if covers and aspect not in covers and (aspect or missing):
+            said_so = hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)
+            if covers and aspect not in covers and (aspect or missing) and not said_so:
                 continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing
             if covers and "expired" not in covers and "expired" in aspects([question]):
                 continue  # how long the jerky keeps says nothing of one a month past its date

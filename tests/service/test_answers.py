@@ -324,6 +324,20 @@ def test_past_its_date_is_answered_only_by_an_entry_that_says_so(knowledge, ques
     assert knowledge.answer(question).answered_by == expected
 
 
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("腊肉是湖南的还是四川的", None, "catalog:sichuan-bacon"),  # a choice of places: the origin answers it
+    ("香肠是湖南的吗", None, "catalog:sichuan-sausage"),  # was its vacuum entry: the place was taken for a destination
+    ("这茶是哪年的", "white-tea-shoumei", "catalog:white-tea-shoumei"),  # 茶 names the family of the cake discussed
+    ("do u guys sell baijiu", None, "not_sold"),
+    ("能插鲜花吗 要装水的", "jdz-famille-vase", "kb:jdz-famille-vase-care"),  # its own phrasing, however worded
+    ("榨菜辣吗", None, "defer"),  # its summary says nothing of heat
+    ("香肠辣不辣", None, "catalog:sichuan-sausage"),  # 麻辣鲜香
+    ("辣吗 我不太能吃辣", "sichuan-sausage", "catalog:sichuan-sausage"),  # jieba's 不太能 is no thing asked
+])
+def test_origin_choice_taste_and_the_product_in_its_family(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
+
+
 def test_sold_kinds_in_english_plurals_and_unsold_vessels(knowledge):
     teapots = knowledge.answer("do you have teapots?")
     assert teapots.outcome == Outcome.CATALOG and set(teapots.products) <= set(knowledge.catalog.family("teapot"))
