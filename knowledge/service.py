@@ -369,7 +369,8 @@ class Knowledge:
         one the catalog does not know never counts on its own. "有停车位吗" asks for no goods: not a product.
         """
         by_name = self._asked_name(question)
-        known = mentioned if mentioned and (self.catalog.resolve(mentioned) or self.catalog.family(mentioned)) else None
+        # a family the NLU tags must be one customers name ("普洱", "ham"), not any piece of a name ("鲜花" of 鲜花饼)
+        known = mentioned if mentioned and (self.catalog.resolve(mentioned) or self.catalog.family_in_text(mentioned)) else None
         asked = known or by_name
         named = self.catalog.find_in_text(question) or self.catalog.resolve(mentioned)
         if named:  # "有月饼吗": the product asked for by name

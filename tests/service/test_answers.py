@@ -338,6 +338,12 @@ def test_origin_choice_taste_and_the_product_in_its_family(knowledge, question, 
     assert knowledge.answer(question, context=context).answered_by == expected
 
 
+def test_a_piece_of_a_name_the_nlu_tags_is_no_family(knowledge):
+    """DIET tags 鲜花 in "插鲜花" after the vase; 鲜花 is in 鲜花饼's name, so the flower cakes were the subject."""
+    answer = knowledge.answer("可以插鲜花吗 装水的", "ask_product_info", "鲜花", "jdz-famille-vase")
+    assert answer.answered_by == "kb:jdz-famille-vase-care"
+
+
 def test_sold_kinds_in_english_plurals_and_unsold_vessels(knowledge):
     teapots = knowledge.answer("do you have teapots?")
     assert teapots.outcome == Outcome.CATALOG and set(teapots.products) <= set(knowledge.catalog.family("teapot"))

@@ -37,7 +37,10 @@ def test_small_talk_and_short_replies(text):
                                             ("送人的 能帮忙装个礼盒写张卡片吗", set()), ("这套有盒子吗 送人用的", set()),
                                             ("燕窝有卖吗 送长辈", {"recipient"}), ("我下周生日 有生日福利没", {"occasion"}),
                                             ("is the rose flower cake ok for diabetics?", set()),
-                                            ("can u deliver on a specific day? its a birthday gift", {"occasion"})])
+                                            ("can u deliver on a specific day? its a birthday gift", {"occasion"}),
+                                            ("有粽子卖吗 送客户", set()), ("紫砂壶能刻字吗 想送人", set()),
+                                            ("bought tea for my mom as a gift, when does it expire?", {"recipient"}),
+                                            ("红茶绿茶有啥区别 送人买哪个", set())])
 def test_shop_questions_are_not_gift_requests(text, entities):
     assert not is_gift_request(text, entities)
 
