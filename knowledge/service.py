@@ -58,12 +58,14 @@ SUMMARY_WORDS = re.compile(
     r"多少钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
     r"味道|好吃|好喝|甜|咸|辣|苦|涩|香|酸|多大|多重|几克|多少克|克重|分量|规格|一盒|一包|一斤|几个|几颗|是什么|是啥|什么样|"
     r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?真?有|"
-    r"核|籽|哪一?年|年份|烘|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|sweet|spicy|salty|size|"
-    r"\bweighs?\b|what is|what's|tell me about|describe|any good", re.I)
+    r"核|籽|哪一?年|年份|烘|加糖|添加|防腐|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
+    r"sweet|spicy|salty|size|flavou?r|sugar|additive|preservative|"
+    r"\bweighs?\b|what is|what'?s|tell me about|describe|any good", re.I)
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
                       "香 大 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
-                      "size weigh origin good describe")
-TASTES = re.compile(r"甜|咸|辣|苦|涩|酸|sweet|spicy|salty|sour|bitter")  # a taste asked: the product's own words say it
+                      "size weigh origin good describe flavour flavor")
+# A taste or an additive asked: only the product's own words say it ("榨菜辣不辣", "无花果加糖了没").
+OWN_WORDS = re.compile(r"甜|咸|辣|苦|涩|酸|糖|添加|防腐|sweet|spicy|salty|sour|bitter|sugar|additive|preservative")
 # "是A还是B", "湖南的还是四川的"
 CHOICE = re.compile(r"(?:是|^|(?<=[\s，,。]))([\u4e00-\u9fff]{1,6}?)的?还是([\u4e00-\u9fff]{1,6}?)的?(?=[吗呢啊呀？?，,。\s]|$)")
 # Shop-wide matters: a product under discussion says nothing about them ("可以开发票吗" after the jerky).
@@ -423,21 +425,23 @@ class Knowledge:
             return product_summary(self.catalog.get(subject.product), language)
         if not (origin or self._asks_summary(question)):
             return None
-        if hit is not None and (hit.entry.topic not in PRODUCT_TOPICS or (
-                hit.entry.topic == "product_info" and not self._missing(question, hit, subject.words))):
-            return None  # a shop-wide comparison ("生普和熟普哪个好") is not the price of one cake
         product = self.catalog.get(subject.product)
         covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
-        question, _other_place = without_place(question)  # "湖南的还是四川的": the origin the summary gives answers it
-        if any(taste not in covered for taste in TASTES.findall(question.lower())):
+        asked, _other_place = without_place(question)  # "湖南的还是四川的": the origin the summary gives answers it
+        said = searchable([product_summary(product, "zh"), product_summary(product, "en")])
+        if any(word not in said for word in OWN_WORDS.findall(asked.lower())):
             return None  # "榨菜辣不辣": a summary that says nothing of it being hot does not answer
-        if choice := CHOICE.search(question):  # "是牦牛肉还是黄牛肉": a summary that names one of them answers
+        settled = False  # "是牦牛肉还是黄牛肉": a summary that names one of them answers, whatever entry is near
+        if choice := CHOICE.search(asked):
             either, other = choice.groups()
-            if self._names_covered(other, covered):
-                question = question.replace(either, " ")
-            elif self._names_covered(either, covered):
-                question = question.replace(other, " ")
-        if self.coverage.misses_a_thing(question, covered):
+            if settled := self._names_covered(other, covered):
+                asked = asked.replace(either, " ")
+            elif settled := self._names_covered(either, covered):
+                asked = asked.replace(other, " ")
+        if hit is not None and not settled and (hit.entry.topic not in PRODUCT_TOPICS or (
+                hit.entry.topic == "product_info" and not self._missing(question, hit, subject.words))):
+            return None  # a shop-wide comparison ("生普和熟普哪个好") is not the price of one cake
+        if self.coverage.misses_a_thing(asked, covered):
             return None
         return product_summary(product, language)
 
@@ -496,7 +500,7 @@ class Knowledge:
             asked = ASPECT_CUES[aspect].sub(" ", question) if aspect in covers else question
             missing = self._missing(asked, hit, subject.words)
             said_so = hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)
-            if covers and aspect not in covers and (aspect or missing) and not said_so:
+            if covers and aspect not in covers and not said_so:
                 continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing
             if covers and "expired" not in covers and "expired" in aspects([question]):
                 continue  # how long the jerky keeps says nothing of one a month past its date

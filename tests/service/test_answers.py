@@ -338,6 +338,16 @@ def test_origin_choice_taste_and_the_product_in_its_family(knowledge, question, 
     assert knowledge.answer(question, context=context).answered_by == expected
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    # no aspect of keeping asked: the storage and vacuum entries, whose words happen to cover it, do not answer
+    ("葡萄干加糖了吗", "catalog:turpan-raisins"),  # 无添加糖
+    ("无花果有没有加糖", "defer"),  # only its tags say 不加糖; the summary does not
+    ("what flavours are in the flower cake gift box", "catalog:flower-cake-gift"),
+])
+def test_a_keeping_entry_answers_only_its_aspects_and_a_summary_only_what_it_says(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
 def test_a_piece_of_a_name_the_nlu_tags_is_no_family(knowledge):
     """DIET tags 鲜花 in "插鲜花" after the vase; 鲜花 is in 鲜花饼's name, so the flower cakes were the subject."""
     answer = knowledge.answer("可以插鲜花吗 装水的", "ask_product_info", "鲜花", "jdz-famille-vase")
