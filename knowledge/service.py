@@ -423,8 +423,8 @@ class Knowledge:
             return None  # the entry answers what it is asked ("真空包装多少钱", "放多久才到最好喝", "spicy… fridge or freezer?")
         if subject.asked:  # "有月饼吗": yes, this one
             return product_summary(self.catalog.get(subject.product), language)
-        if not (origin or self._asks_summary(question)):
-            return None
+        if not (origin or self._asks_summary(question)) or JUDGEMENT.search(question):
+            return None  # "跟大红袍比哪个好喝": one product's facts judge nothing
         product = self.catalog.get(subject.product)
         covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
         asked, _other_place = without_place(question)  # "湖南的还是四川的": the origin the summary gives answers it

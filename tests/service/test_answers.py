@@ -348,6 +348,16 @@ def test_a_keeping_entry_answers_only_its_aspects_and_a_summary_only_what_it_say
     assert knowledge.answer(question).answered_by == expected
 
 
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("双十一有优惠吗", None, "defer"),  # a day the coupon entry does not name (jieba read 双十 / 一)
+    ("黑五有折扣吗", None, "defer"),
+    ("有活动吗", None, "kb:payment-coupon"),
+    ("跟肉桂比哪个好喝", "dahongpao", "defer"),  # was the rougui's summary: one product's facts judge nothing
+])
+def test_a_shopping_festival_and_a_judgement(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
+
+
 def test_a_piece_of_a_name_the_nlu_tags_is_no_family(knowledge):
     """DIET tags 鲜花 in "插鲜花" after the vase; 鲜花 is in 鲜花饼's name, so the flower cakes were the subject."""
     answer = knowledge.answer("可以插鲜花吗 装水的", "ask_product_info", "鲜花", "jdz-famille-vase")
