@@ -358,6 +358,14 @@ def test_a_shopping_festival_and_a_judgement(knowledge, question, context, expec
     assert knowledge.answer(question, context=context).answered_by == expected
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    ("how tall is the vase", "catalog:jdz-famille-vase"),  # the demo catalog's English alias
+    ("陈皮隔段时间要拿出来晒吗", "kb:xinhui-chenpi-storage"),  # jieba's 段时间 is when, not a thing asked
+])
+def test_a_vase_in_english_and_a_while_is_when(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
 def test_a_piece_of_a_name_the_nlu_tags_is_no_family(knowledge):
     """DIET tags 鲜花 in "插鲜花" after the vase; 鲜花 is in 鲜花饼's name, so the flower cakes were the subject."""
     answer = knowledge.answer("可以插鲜花吗 装水的", "ask_product_info", "鲜花", "jdz-famille-vase")
