@@ -45,23 +45,27 @@ GIFT_WORDS = re.compile(r"送|礼|推荐|挑|选|适合|gift|present|recommend|s
 # shou": budget "or"). A recipient or an occasion the gift form can use is a synonym's canonical value (boss,
 # mid_autumn); a budget has a figure or a word for money.
 CANONICAL_VALUE = re.compile(r"[a-z]+(?:_[a-z]+)*")
-BUDGET_VALUE = re.compile(r"[\d一二两三四五六七八九十百千万几]|元|块|钱|预算|不限|随便|yuan|rmb|\$|¥|bucks|budget", re.I)
+BUDGET_VALUE = re.compile(r"\d|[一二两三四五六七八九十几]\s*[百千万]|[百千万]块|元|块|钱|预算|不限|随便|yuan|rmb|\$|¥|bucks|"
+                          r"budget", re.I)  # not 一点, 几年, 一罐
 # How something is packed, not a gift wanted: "有礼盒装吗", "can you gift wrap it".
 GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品袋|礼袋|gift[- ]?(?:wrap\w*|box(?:ed|es)?|bag)", re.I)
 
 
 # A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗".
 SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|包好看|包漂亮|包一下|包起来|运费|邮费|快递|发货|退货|退款|换货|分期|付款|"
-                          r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|有[\u4e00-\u9fff]{1,6}?卖(?:吗|不|没)|刻字|定制|"
-                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|engrav\w*)\b", re.I)
+                          r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|"
+                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?)\b", re.I)
 # So is whether one may eat it ("is the rose flower cake ok for diabetics?"), a benefit, a card or a box, a day
 # to deliver, how long it keeps ("bought a puer cake for my dad as a gift, does it expire??") or how two differ —
 # unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
-MATTERS_UNLESS_IDEAS = re.compile(r"福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|保质期|过期|放多久|能放多|区别|"
+MATTERS_UNLESS_IDEAS = re.compile(r"福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|保质期|过期|放多久|能放多|区别|刻字|定制|"
+                                  r"有(?:(?!送|适合|什么|啥)[\u4e00-\u9fff]){1,6}?卖(?:吗|不|没)|"
                                   r"\b(?:ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*|expir\w*|shelf life|go bad|"
-                                  r"difference)\b", re.I)
-ASKS_FOR_IDEAS = re.compile(r"推荐|送什么|送啥|买什么|买啥|挑|什么礼物|礼物|什么好|"
-                            r"\b(?:recommend|suggest|ideas?|what (?:gift|should|would|to get|can i get))\b", re.I)
+                                  r"difference|engrav\w*)\b", re.I)
+# Ideas asked for, or a wish for the gift ("保质期长一点的有吗", "won't go bad quickly").
+ASKS_FOR_IDEAS = re.compile(r"推荐|送什么|送啥|买什么|买啥|挑|什么礼物|礼物|什么好|保质期长|放得久|久放|耐放|"
+                            r"\b(?:recommend|suggest|ideas?|what (?:gift|should|would|to get|can i get)|"
+                            r"won'?t go bad|long shelf life)\b", re.I)
 
 
 def is_greeting(text: str) -> bool:

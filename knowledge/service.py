@@ -66,6 +66,8 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
                       "size weigh origin good describe flavour flavor")
 # A taste or an additive asked: only the product's own words say it ("榨菜辣不辣", "无花果加糖了没").
 OWN_WORDS = re.compile(r"甜|咸|辣|苦|涩|酸|糖|添加|防腐|sweet|spicy|salty|sour|bitter|sugar|additive|preservative")
+POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under discussion
+OTHERS = re.compile(r"别的|其他|其它|还有|都|所有|哪些|\bother\b|\bany\b", re.I)  # "还有别的茶吗": the family
 # "是A还是B", "湖南的还是四川的"
 CHOICE = re.compile(r"(?:是|^|(?<=[\s，,。]))([\u4e00-\u9fff]{1,6}?)的?还是([\u4e00-\u9fff]{1,6}?)的?(?=[吗呢啊呀？?，,。\s]|$)")
 # Shop-wide matters: a product under discussion says nothing about them ("可以开发票吗" after the jerky).
@@ -80,16 +82,18 @@ ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|�
                        r"|do (?:you|u)(?: guys)? (?:sell|have|carry) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all)"
                        r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)", re.I)
 MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶
-JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|\bbest\b|\bbetter\b", re.I)
+JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|还是.{0,8}?(?:好吃|好喝|好|划算|合适|实惠)|\bbest\b|\bbetter\b",
+                       re.I)
 PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐盒包袋瓶斤]|\b(?:per|a|one|each|every)\s+(?:jar|box|pack|bag|bottle|tin)s?\b",
                        re.I)  # "一罐多少钱" asks a size, not storage
 SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品卡|样品|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|货|店|仓库|"
-                      r"淘宝|京东|拼多多|视频|图|色|辣|尺寸|大小|防腐剂|添加剂|"
+                      r"淘宝|京东|拼多多|视频|图|色|辣|口味|味道|尺寸|大小|防腐剂|添加剂|"
                       r"\b(?:gift cards?|samples?|stock|sizes?|cheaper|coupons?|codes?|stores?|shops?|photos?|videos?|"
                       r"pictures?|discounts?|this|that|it|one|ones|anything|something)\b", re.I)
 # The place found (short name), with its province before it and its unit after it.
 PLACE_SPAN = r"(?:{1}(?:省|市|自治区)?)?{0}(?:[\u4e00-\u9fff]{{0,5}}?(?:自治州|自治县|地区|市|县|区|盟|旗))?"
-ORIGIN_FORM = r"是(?:不是)?{0}|{0}(?:产|出产|的吗|的吧|的么|的嘛|的不)"  # the place it comes from, asked
+# The place it comes from, asked ("腊肉是湖南的吗", "湖南的还是四川的"); not where the customer is ("我是北京的").
+ORIGIN_FORM = r"(?<![我们家人])是(?:不是)?{0}|{0}(?:产|出产|的吗|的吧|的么|的嘛|的不|的还是)"
 # With a place named: "常州能到吗", "拉萨几天", "how long to get to beijing"
 PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长|\bhow long\b|\bhow many days\b|\bget (?:it )?to\b|\bsend\b", re.I)
 # A shop to visit in a place is no shipping quote ("a physical store in Shanghai?", "店在昆明哪 怎么到").
@@ -372,8 +376,9 @@ class Knowledge:
         """
         by_name = self._asked_name(question)
         # a family the NLU tags must be one customers name ("普洱", "ham"), not any piece of a name ("鲜花" of 鲜花饼)
-        known = mentioned if mentioned and (self.catalog.resolve(mentioned) or self.catalog.family_in_text(mentioned)) else None
-        asked = known or by_name
+        tagged_family = self.catalog.family_in_text(mentioned or "")  # "新茶": the tea family, not "we don't sell 新茶"
+        known = mentioned if self.catalog.resolve(mentioned) else None
+        asked = known or by_name or (tagged_family[0] if tagged_family else None)  # "有卖茉莉花茶吗": not sold
         named = self.catalog.find_in_text(question) or self.catalog.resolve(mentioned)
         if named:  # "有月饼吗": the product asked for by name
             return self._about_product(named, asked=bool(by_name) and self.catalog.resolve(by_name) == named)
@@ -384,7 +389,8 @@ class Knowledge:
         if asked:
             return Subject(not_sold=asked)
         if found := self.catalog.family_in_text(question):
-            if (context_id := self.catalog.resolve(context)) in found[1]:
+            if ((context_id := self.catalog.resolve(context)) in found[1] and POINTING.search(question)
+                    and not OTHERS.search(question)):
                 return self._about_product(context_id)  # "这饼是哪年的茶" after the shou mei cake is about it
             return self._about_family(*found, asked=False)
         if context and not SHOP_WIDE_WORDS.search(question):
@@ -408,7 +414,8 @@ class Knowledge:
     def _origin_asked(question: str, subject: Subject) -> bool:
         """Whether a place is named as where the product comes from ("腊肉是湖南的吗", "是不是云南产的")."""
         place = find_place(question)
-        return bool(subject.product and place and re.search(ORIGIN_FORM.format(re.escape(place[0])), question))
+        return bool(subject.product and place and not aspects([question])  # "我是广东的，腊肠过期了还能吃吗"
+                    and re.search(ORIGIN_FORM.format(re.escape(place[0])), question))
 
     def _summary(self, question: str, subject: Subject, hit: Hit | None, language: str,
                  origin: bool = False) -> str | None:
@@ -434,9 +441,9 @@ class Knowledge:
         settled = False  # "是牦牛肉还是黄牛肉": a summary that names one of them answers, whatever entry is near
         if choice := CHOICE.search(asked):
             either, other = choice.groups()
-            if settled := self._names_covered(other, covered):
+            if settled := self._settles(other, either, subject, covered):
                 asked = asked.replace(either, " ")
-            elif settled := self._names_covered(either, covered):
+            elif settled := self._settles(either, other, subject, covered):
                 asked = asked.replace(other, " ")
         if hit is not None and not settled and (hit.entry.topic not in PRODUCT_TOPICS or (
                 hit.entry.topic == "product_info" and not self._missing(question, hit, subject.words))):
@@ -445,9 +452,13 @@ class Knowledge:
             return None
         return product_summary(product, language)
 
-    def _names_covered(self, words: str, covered: str) -> bool:
-        """Whether ``words`` name a thing (not "新烧的") and ``covered`` has every thing they name."""
-        return any(noun for _word, noun in content_words(words)) and not self.coverage.misses_a_thing(words, covered)
+    def _settles(self, side: str, alternative: str, subject: Subject, covered: str) -> bool:
+        """Whether the summary, naming ``side``, settles "是side还是alternative": ``side`` names a thing (not
+        "新烧的") that ``covered`` has, and ``alternative`` is no other product ("大红袍还是肉桂好喝" compares two)."""
+        others = set() if self.catalog.family_in_text(alternative) else (  # "白茶还是绿茶": kinds, not products
+            set(self.catalog.names_in_text(alternative)) - {subject.product})
+        return (not others and any(noun for _word, noun in content_words(side))
+                and not self.coverage.misses_a_thing(side, covered))
 
     @staticmethod
     def _asks_summary(question: str) -> bool:
@@ -499,7 +510,7 @@ class Knowledge:
             # The words that ask the aspect the entry answers are covered however they are said ("保存期限多久").
             asked = ASPECT_CUES[aspect].sub(" ", question) if aspect in covers else question
             missing = self._missing(asked, hit, subject.words)
-            said_so = hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)
+            said_so = aspect is None and hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)
             if covers and aspect not in covers and not said_so:
                 continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing
             if covers and "expired" not in covers and "expired" in aspects([question]):
@@ -558,7 +569,7 @@ class Knowledge:
             if len(families) >= FAMILIES_OF_A_GENERAL_ENTRY:  # "哪些能抽真空": ham, jerky, tea… as examples
                 return frozenset()
             generic = sum(1 for f in named if f and f[0] in GENERIC_FAMILIES)
-            if generic >= sum(1 for f in named if f and f[0] in families):  # mostly tea in general: every tea
+            if generic > sum(1 for f in named if f and f[0] in families):  # mostly tea in general: every tea
                 families |= GENERIC_FAMILIES
             return frozenset(p for f in named if f and f[0] in families for p in f[1])
         if 2 * sum(1 for f in named if f) < len(named):

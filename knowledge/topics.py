@@ -32,9 +32,9 @@ ASPECT_CUES = {
         r"开封|拆封|拆开|吃剩|剩下|没吃完|没喝完|晾|挂|不脆|不酥|回软|变软|软了|放好|放对|黏|粘|结块|"
         r"\bstor(?:e|age|ing)\b|\bfridge\b|\bfreez|\bjar\b|\bairtight\b|\bdamp\b|\bhumid", re.I),
     # Already past its date ("过期一个月了 还能吃吗"): only an entry that asks so answers it, not how long it keeps.
-    "expired": re.compile(r"过期了|过期(?:[一两二三四五六七八九十半几\d]+个?(?:天|周|月|年)|好久|很久|挺久)|过了保质期|"
+    "expired": re.compile(r"(?<![不没快会])过期了|过期(?:[一两二三四五六七八九十半几\d]+个?(?:天|周|月|年)|好久|很久|挺久)|过了保质期|"
                           r"超过了?保质期|保质期(?:已经)?过了|(?:日子|日期)早?就?过了|\bpast (?:the|its) (?:date|best.before|expiry)|"
-                          r"\bexpired\b|\bout of date\b", re.I),
+                          r"(?<!not )\bexpired\b|\bout of date\b", re.I),
     "vacuum_packing": re.compile(r"真空|\bvacuum", re.I),
     "price": re.compile(PRICE, re.I),
     # How to cook or soak it: no keeping entry says ("松茸干泡发要泡多久" is not its shelf life)

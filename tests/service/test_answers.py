@@ -366,6 +366,28 @@ def test_a_vase_in_english_and_a_while_is_when(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
 
 
+@pytest.mark.parametrize(("question", "context", "intent", "entity", "expected"), [
+    # review findings on the day's changes
+    ("我是北京的 香肠怎么保存", None, None, None, "kb:sichuan-sausage-storage"),  # where the customer is
+    ("我是广东的，腊肠过期两个月了还能吃吗", None, None, None, "defer"),  # not the summary: an aspect is asked
+    ("还有别的茶吗", "dahongpao", None, None, "catalog:茶"),  # other teas: the family, not the da hong pao
+    ("放冰箱是不是就不会过期了", "beef-jerky", None, None, "kb:beef-jerky-storage"),  # will not expire: storage
+    ("安吉白茶到底是白茶还是绿茶啊", None, None, None, "catalog:anji-white"),  # kinds, not other products
+])
+def test_review_findings_on_origin_others_and_expiry(knowledge, question, context, intent, entity, expected):
+    assert knowledge.answer(question, intent, entity, context).answered_by == expected
+
+
+@pytest.mark.parametrize("question", ["大红袍还是肉桂好喝", "送领导大红袍还是肉桂"])
+def test_a_choice_between_two_products_is_not_one_products_summary(knowledge, question):
+    assert knowledge.answer(question).answered_by != "catalog:dahongpao"
+
+
+def test_a_family_word_inside_a_tagged_name_is_the_family(knowledge):
+    """DIET tags 新茶; it contains 茶, so it is the tea family, not a thing the shop "does not sell"."""
+    assert knowledge.answer("今年的新茶上了没", "ask_product_info", "新茶").outcome != Outcome.NOT_SOLD
+
+
 def test_a_piece_of_a_name_the_nlu_tags_is_no_family(knowledge):
     """DIET tags 鲜花 in "插鲜花" after the vase; 鲜花 is in 鲜花饼's name, so the flower cakes were the subject."""
     answer = knowledge.answer("可以插鲜花吗 装水的", "ask_product_info", "鲜花", "jdz-famille-vase")

@@ -61,6 +61,9 @@ def test_a_short_question_read_as_a_gift_request_is_still_a_question():
                                             ("送女朋友的礼物，要带贺卡的，有什么推荐吗", set()),
                                             ("老人有糖尿病，送什么礼物好", set()), ("送孕妇朋友什么好", set()),
                                             ("I want a gift for my diabetic dad, what do you recommend?", set()),
+                                            ("公司年会要定制100份礼盒 有推荐吗", set()), ("有适合送爸爸的卖吗", set()),
+                                            ("送长辈的礼盒 保质期长一点的有吗", set()),
+                                            ("any gift for grandma that won't go bad quickly?", set()),
                                             ("what gift can you deliver to my mom by Friday?", set())])
 def test_gift_requests_say_so(text, entities):
     assert is_gift_request(text, entities)
@@ -77,6 +80,7 @@ def test_gift_requests_say_so(text, entities):
     ("my mom's birthday, what do you have", [{"entity": "occasion", "value": "birthday"}], True),
     ("中秋 三百来块", [{"entity": "occasion", "value": "mid_autumn"}, {"entity": "budget", "value": "三百来块"}], True),
     ("anything under 200?", [{"entity": "budget", "value": "under 200"}], True),
+    ("想买一点 放几年的", [{"entity": "budget", "value": "一点"}, {"entity": "budget", "value": "几年"}], False),
 ])
 def test_gift_entities_only_count_when_their_values_can_be_gift_details(text, entities, gift):
     assert is_gift_request(text, gift_entities(entities)) is gift
