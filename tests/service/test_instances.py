@@ -229,10 +229,12 @@ async def test_telegram_is_polled_and_sent_to_by_one_instance_and_taken_over_whe
     polling = [i for i in instances if i.server.app[TELEGRAM].updater.running]
     assert len(polling) == 1
     holder, other = polling[0], next(i for i in instances if i is not polling[0])
+    # before any customer message: the account is written from the test's own thread, which blocks the event loop;
+    # with the instances writing the chat to SQLite at the same time, neither could go on ("database is locked")
+    staff = bearer(other, "xiaoli", "staff")
 
     fake.text(CUSTOMER, "转人工")
     await eventually(lambda: texts_to(fake, CUSTOMER))
-    staff = bearer(other, "xiaoli", "staff")
     handoff = (await (await other.get("/api/handoffs", headers=staff)).json())["handoffs"][0]
     assert (await other.post(f"/api/handoffs/{handoff['id']}/claim", headers=staff)).status == 200
     assert (await other.post(f"/api/conversations/{handoff['conversation_id']}/messages",
