@@ -287,8 +287,9 @@ class Knowledge:
         hits = self.index.search(query, k=5, prefer_topic=prefer_topic, prefer_product=subject.product,
                                  prefer_shop_wide=subject.family is not None)
 
-        origin_asked = self._origin_asked(question, subject)
-        question, named_place = without_place(question)  # where, not what is asked: 江苏常州市, 延边朝鲜族自治州
+        unplaced, named_place = without_place(question)  # where, not what is asked: 江苏常州市, 延边朝鲜族自治州
+        origin_asked = self._origin_asked(question, subject, named_place)
+        question = unplaced
         place = named_place or find_place(destination)
         visit = STORE_WORDS.search(question)
         if place and (intent == "ask_shipping" and not visit or SHIPPING_WORDS.search(question)
@@ -411,9 +412,8 @@ class Knowledge:
         return Subject(family=(word, members), name=word, words=searchable([word]), asked=asked, names=(word,))
 
     @staticmethod
-    def _origin_asked(question: str, subject: Subject) -> bool:
-        """Whether a place is named as where the product comes from ("腊肉是湖南的吗", "是不是云南产的")."""
-        place = find_place(question)
+    def _origin_asked(question: str, subject: Subject, place: tuple[str, str] | None) -> bool:
+        """Whether ``place``, named in ``question``, is where the product comes from ("腊肉是湖南的吗", "是不是云南产的")."""
         return bool(subject.product and place and not aspects([question])  # "我是广东的，腊肠过期了还能吃吗"
                     and re.search(ORIGIN_FORM.format(re.escape(place[0])), question))
 
@@ -435,9 +435,10 @@ class Knowledge:
         product = self.catalog.get(subject.product)
         covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
         asked, _other_place = without_place(question)  # "湖南的还是四川的": the origin the summary gives answers it
-        said = searchable([product_summary(product, "zh"), product_summary(product, "en")])
-        if any(word not in said for word in OWN_WORDS.findall(asked.lower())):
-            return None  # "榨菜辣不辣": a summary that says nothing of it being hot does not answer
+        if own_words := OWN_WORDS.findall(asked.lower()):  # "榨菜辣不辣": a summary silent on heat does not answer
+            said = searchable([product_summary(product, "zh"), product_summary(product, "en")])
+            if any(word not in said for word in own_words):
+                return None
         settled = False  # "是牦牛肉还是黄牛肉": a summary that names one of them answers, whatever entry is near
         if choice := CHOICE.search(asked):
             either, other = choice.groups()
@@ -492,6 +493,7 @@ class Knowledge:
         that covers every word, a fair score; one that misses only how it was said (搁, 坏), a confident score.
         """
         english = not CJK.search(question)
+        past_its_date = "expired" in aspects([question])
         for hit in hits[:3]:
             if hit.score < COVERED_CONFIDENT:
                 return None
@@ -513,7 +515,7 @@ class Knowledge:
             said_so = aspect is None and hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)
             if covers and aspect not in covers and not said_so:
                 continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing
-            if covers and "expired" not in covers and "expired" in aspects([question]):
+            if covers and "expired" not in covers and past_its_date:
                 continue  # how long the jerky keeps says nothing of one a month past its date
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
