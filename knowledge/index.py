@@ -87,9 +87,13 @@ def calibrate(cosine: float) -> float:
 class Embedder:
     """sentence-transformers model with e5's ``query: `` prefix (symmetric question matching)."""
 
-    def __init__(self, model_path: Path | str, name: str = "") -> None:
+    def __init__(self, model_path: Path | str, name: str = "", threads: int | None = None) -> None:
+        """``threads``: torch's CPU threads for this process (its only torch model); None leaves torch's default."""
+        import torch
         from sentence_transformers import SentenceTransformer
 
+        if threads is not None:
+            torch.set_num_threads(threads)
         self.name = name or str(model_path)
         self.model = SentenceTransformer(str(model_path), device="cpu")
         self.dim = self.model.get_embedding_dimension() if hasattr(

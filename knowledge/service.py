@@ -225,7 +225,7 @@ class Knowledge:
     @classmethod
     def from_settings(cls, settings: Settings, progress=log.info) -> Knowledge:
         model_path = provision(settings.embedding_model, settings.models_path, progress)
-        embedder = Embedder(model_path, settings.embedding_model)
+        embedder = Embedder(model_path, settings.embedding_model, settings.embedding_threads)
         return cls(embedder, settings.data_path / "index" / "vectors.npz")
 
     @property

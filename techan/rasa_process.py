@@ -244,12 +244,7 @@ def write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
-# `rasa run` takes its API token only as an argument, which `ps` shows to every user of the machine. This
-# launcher reads it from a 0600 file instead and hands it to Rasa inside the process.
-LAUNCH_WITH_TOKEN_FILE = (
-    "import sys; from pathlib import Path; args = sys.argv[1:]; at = args.index('--auth-token-file'); "
-    "args[at:at + 2] = ['--auth-token', Path(args[at + 1]).read_text().strip()]; sys.argv = args; "
-    "from rasa.__main__ import main; main()")
+LAUNCHER = Path(__file__).with_name("rasa_launch.py")  # run by Rasa's Python: the token from a file, and more
 
 
 def server_command(settings: Settings) -> list[str]:
@@ -259,7 +254,7 @@ def server_command(settings: Settings) -> list[str]:
     token_file = settings.rasa_path / "auth_token"
     settings.rasa_path.mkdir(parents=True, exist_ok=True)
     write_private(token_file, settings.rasa_token)
-    return [str(rasa_executable().with_name("python")), "-c", LAUNCH_WITH_TOKEN_FILE, "rasa", "run", "--enable-api",
+    return [str(rasa_executable().with_name("python")), str(LAUNCHER), "rasa", "run", "--enable-api",
             "--auth-token-file", str(token_file),
             "--model", str(settings.rasa_model_path), "--endpoints", str(write_endpoints(settings)),
             "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
