@@ -7,7 +7,8 @@ then with 8 concurrent senders. Every reply is checked (HTTP 200, still with the
 are counted. By default it starts its own stack (`techan run` on free ports, scratch data dir, the models
 `make setup` provisioned); `--url` measures a stack that is already running instead (the app path only: the
 Rasa server's address and process are not known then); `--instances` compares 1 app + 1 Rasa server with 2 + 2
-on PostgreSQL and Redis, each message to the next instance. Prints figures; asserts nothing.
+on PostgreSQL and Redis, each message to the next instance. Ends with the resident memory of the app's and
+Rasa's processes, now and at their peak. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def instances_compared() -> None:
             processes = {"apps": pids[:count], "rasas": pids[count:]}  # apps first, then Rasa servers
             for concurrency in (1, 8):
                 run(f"{count}x{count} app", ask, concurrency, processes)
+            print_memory(processes)
 
 
 def post_json(url: str, body: dict) -> tuple[int, object]:
@@ -96,26 +98,53 @@ def nlu_path(rasa_url: str, token: str) -> Ask:
     return ask
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and all its descendants (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (Linux /proc)."""
     parents: dict[int, int] = {}
-    times: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
     tree, grew = {pid}, True
     while grew:
         more = {child for child, parent in parents.items() if parent in tree} - tree
         tree |= more
         grew = bool(more)
-    return sum(times.get(member, 0.0) for member in tree)
+    return sorted(tree)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its descendants."""
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def resident_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory of a process and its descendants: now (VmRSS) or at its peak (VmHWM)."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith(field + ":")) / 1024
+    return total
+
+
+def print_memory(processes: dict[str, list[int]]) -> None:
+    now = {label: sum(map(resident_mb, pids)) for label, pids in processes.items()}
+    peak = {label: sum(resident_mb(pid, "VmHWM") for pid in pids) for label, pids in processes.items()}
+    print("resident memory after the runs: " + "  ".join(
+        f"{label} {now[label]:,.0f} MB (peak {peak[label]:,.0f})" for label in processes)
+        + f"  all {sum(now.values()):,.0f} MB (peak {sum(peak.values()):,.0f})", flush=True)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -191,6 +220,7 @@ def main() -> None:
             run(name, ask, 1, processes)
         for name, ask in paths:
             run(name, ask, 8, processes)
+        print_memory(processes)
     finally:
         if stack:
             stop_stack(stack)
