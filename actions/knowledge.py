@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.events import ConversationPaused, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import entity_or_slot
@@ -27,6 +27,11 @@ SECOND_MISS = Say("还是没能帮上您，抱歉！我请店员来回答，您�
 NOT_SOLD_TEXT = Say("本店暂时没有卖“{name}”。这几样相近的，您看看有没有喜欢的：",
                "We don't sell \"{name}\" at the moment. These are the closest things we have:")
 MISSES_BEFORE_PERSON = 2
+# Outside a form an answer ends the turn. The rules say so for every intent they name; a turn no rule covers
+# ("/out_of_scope" typed by a customer) reaches this action as Rasa's core fallback, and Rasa then predicted the
+# fallback again and again until its circuit breaker (ten actions): ten replies. Rasa also skips its policies
+# for the turn's last prediction.
+END_OF_TURN = FollowupAction("action_listen")
 
 
 def _latest_entities(tracker: Tracker) -> dict[str, str]:
@@ -44,6 +49,12 @@ class ActionAnswerQuestion(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
+        events = await self._answer(dispatcher, tracker)
+        if tracker.active_loop_name or any(event.get("event") == "pause" for event in events):
+            return events  # the form asks its next question; a paused conversation is staff's
+        return [*events, END_OF_TURN]
+
+    async def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
         message = tracker.latest_message or {}
         language = customer_language(tracker)
         intent = (message.get("intent") or {}).get("name")

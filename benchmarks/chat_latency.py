@@ -144,7 +144,7 @@ def print_memory(processes: dict[str, list[int]]) -> None:
     peak = {label: sum(resident_mb(pid, "VmHWM") for pid in pids) for label, pids in processes.items()}
     print("resident memory after the runs: " + "  ".join(
         f"{label} {now[label]:,.0f} MB (peak {peak[label]:,.0f})" for label in processes)
-        + f"  all {sum(now.values()):,.0f} MB (peak {sum(peak.values()):,.0f})", flush=True)
+        + f"  all {sum(now.values()):,.0f} MB (sum of peaks {sum(peak.values()):,.0f})", flush=True)
 
 
 def percentile(values: list[float], q: float) -> float:

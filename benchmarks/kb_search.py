@@ -80,7 +80,7 @@ def demo(model_dir: Path) -> None:
         load_demo(session, progress=lambda _m: None)
     with Session(engine) as session:
         snapshot = read_snapshot(session)
-    knowledge = Knowledge(Embedder(model_dir, "intfloat/multilingual-e5-small"))
+    knowledge = Knowledge(Embedder(model_dir, "intfloat/multilingual-e5-small", threads=1))  # as the app
     started = time.perf_counter()
     knowledge.apply(snapshot)
     build = time.perf_counter() - started

@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 
+from actions.knowledge import NO_ANSWER, NOT_SURE
 from core.language import CJK
 from tests.e2e.test_channel_telegram import replies_after, say, sent_to, wait_for
 from tests.stack import staff_token
@@ -157,3 +158,19 @@ def test_a_gift_question_after_a_person_starts_afresh_among_the_kinds_it_names(s
     cards = [p for r in body["replies"] for p in r["products"]]
     categories = {c["id"]: stack.query("SELECT category FROM products WHERE id = :id", id=c["id"])[0][0] for c in cards}
     assert len(cards) == 3 and set(categories.values()) == {"tea"}, [c["name"] for c in cards]
+
+
+@pytest.mark.parametrize("typed", ["/out_of_scope", "/no_such_intent"])
+def test_a_turn_no_rule_covers_gets_one_reply(stack, typed):
+    """An intent no rule names (one Rasa knows by default, or none at all) gets one reply: Rasa ran its core
+    fallback, the knowledge base's answer, again and again — two misses, then the chat went to staff. The next
+    question is a normal turn."""
+    who = "e2e-norule-" + uuid.uuid4().hex[:10]
+    status, body = stack.chat(who, {"text": typed})
+    texts = [r["text"] for r in body["replies"]]
+    assert status == 200 and body["state"] == "bot" and len(texts) == 1, body
+    if typed == "/out_of_scope":  # the fallback: nothing to look up, so the knowledge base has no answer
+        assert texts[0] in (NO_ANSWER.to("zh"), NOT_SURE.to("zh")), texts
+    _status, body = stack.chat(who, {"text": "运费怎么算？"})
+    texts = [r["text"] for r in body["replies"]]
+    assert len(texts) == 1 and "199" in texts[0], texts

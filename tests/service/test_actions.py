@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.gifts import ActionRecommendGifts
 from actions.handoff import ActionRequestHandoff
-from actions.knowledge import ActionAnswerQuestion
+from actions.knowledge import END_OF_TURN, ActionAnswerQuestion
 from techan import PROJECT_ROOT
 from techan.rasa_process import rasa_executable
 
@@ -36,7 +36,7 @@ async def test_answers_from_the_kb_and_remembers_the_product(knowledge):
     message = dispatcher.messages[0]
     assert message["custom"]["techan"]["kb"][0]["id"] == "puer-ripe-cake-shelf-life"
     assert "布朗山普洱熟茶饼的保质期" in message["text"] and "{" not in message["text"]
-    assert events == [SlotSet("kb_misses", 0), SlotSet("product", "puer-ripe-cake")]
+    assert events == [SlotSet("kb_misses", 0), SlotSet("product", "puer-ripe-cake"), END_OF_TURN]
 
 
 async def test_follow_up_without_product_name_uses_the_slot(knowledge):
@@ -97,7 +97,7 @@ async def test_shipping_with_a_place_is_quoted_from_the_shipping_table(knowledge
     text = dispatcher.messages[0]["text"]
     assert "乌鲁木齐" in text and "不参加满199包邮" in text
     assert f"{min(d for d, _ in rate_days)}-{max(d for _, d in rate_days)}天" in text
-    assert events == [SlotSet("destination", "新疆"), SlotSet("kb_misses", 0)]
+    assert events == [SlotSet("destination", "新疆"), SlotSet("kb_misses", 0), END_OF_TURN]
 
 
 async def test_follow_up_place_uses_the_product_origin_and_cold_chain(knowledge):
