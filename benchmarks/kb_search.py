@@ -123,7 +123,9 @@ def synthetic(n: int, query_vectors: np.ndarray) -> None:
 def main() -> None:
     root = Path(__file__).resolve().parent.parent
     data = Path(os.environ.get("TECHAN_DATA_DIR", root / "var"))
-    model_dir = Path(os.environ.get("TECHAN_MODELS_DIR", data / "models")) / "intfloat__multilingual-e5-small"
+    from knowledge.provision import provision
+
+    model_dir = provision("intfloat/multilingual-e5-small", Path(os.environ.get("TECHAN_MODELS_DIR", data / "models")))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     embedder = demo(model_dir)
     query_vectors = embedder.encode(QUERIES)

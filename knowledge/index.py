@@ -96,16 +96,20 @@ class Embedder:
     CPU per question (~11 against ~23 ms on this machine), and the serving process never imports torch,
     transformers or sentence-transformers."""
 
-    BATCH = 64  # texts per run when a snapshot's phrasings are embedded, sorted by length (less padding)
+    # Texts of about one length run together, at most this many tokens in all (texts x longest): ONNX Runtime
+    # keeps its peak working memory, and attention's grows with the square of the length.
+    TOKENS_PER_RUN = 4096
 
     def __init__(self, model_path: Path | str, name: str = "", threads: int | None = None) -> None:
         """``threads``: the CPU threads of one run; None leaves ONNX Runtime's default (one per core)."""
         import onnxruntime
         from tokenizers import Tokenizer
 
-        from knowledge.provision import ONNX_FILE, sentence_config
+        from knowledge.provision import ONNX_FILE, ONNX_WEIGHTS, exported, sentence_config
 
         folder = Path(model_path)
+        if not exported(folder):
+            raise RuntimeError(f"the embedding model in {folder} has no ONNX export: run `techan model provision`")
         self.name = name or str(model_path)
         options = onnxruntime.SessionOptions()
         if threads is not None:
@@ -113,32 +117,39 @@ class Embedder:
         options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(str(folder / ONNX_FILE), options,
                                                     providers=["CPUExecutionProvider"])
-        read_at_random(folder / (ONNX_FILE + "_data"))
+        read_at_random(folder / ONNX_WEIGHTS)
         config = sentence_config(folder)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(config.max_length)
-        self.tokenizer.enable_padding(pad_id=config.pad_id, pad_token=self.tokenizer.id_to_token(config.pad_id))
-        self.dim, self.normalize = config.dim, config.normalize
+        self.tokenizer.no_padding()
+        self.dim, self.pad_id = config.dim, config.pad_id
         self.prefix = "query: " if "e5" in self.name.lower() else ""
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of ``texts``, in their order (the index scores by inner product: cosine)."""
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.BATCH):
-            batch = order[start:start + self.BATCH]
-            vectors[batch] = self._run([self.prefix + texts[i] for i in batch])
+        tokens = [encoding.ids for encoding in self.tokenizer.encode_batch([self.prefix + t for t in texts])]
+        order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while end < len(order) and (end + 1 - start) * len(tokens[order[end]]) <= self.TOKENS_PER_RUN:
+                end += 1
+            batch = order[start:end]
+            vectors[batch] = self._run([tokens[i] for i in batch])
+            start = end
         return vectors
 
-    def _run(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        tokens = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    def _run(self, tokens: list[list[int]]) -> np.ndarray:
+        longest = max(map(len, tokens))
+        ids = np.full((len(tokens), longest), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(tokens), longest), dtype=np.int64)
+        for row, text in enumerate(tokens):
+            ids[row, :len(text)], mask[row, :len(text)] = text, 1
+        vectors = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         weights = mask[..., None].astype(np.float32)
-        pooled = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        if self.normalize:
-            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return pooled
+        pooled = (vectors * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
 def read_at_random(path: Path) -> int:

