@@ -93,7 +93,7 @@ class Embedder:
     mean pooling over the real tokens, normalised; e5's ``query: `` prefix (symmetric question matching).
 
     Not torch: the same weights give the same vectors (tests/service/test_embedding_parity.py) for half the
-    CPU per question (~11 against ~23 ms on this machine), and the serving process never imports torch,
+    CPU per question (~10 against ~23 ms on this machine), and the serving process never imports torch,
     transformers or sentence-transformers."""
 
     # Texts of about one length run together, at most this many tokens in all (texts x longest): ONNX Runtime
@@ -163,10 +163,10 @@ def read_at_random(path: Path) -> int:
     except OSError:
         return 0
     libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    told = 0
+    mapped, told = str(path.resolve()), 0
     for line in maps:
         fields = line.split(maxsplit=5)
-        if len(fields) == 6 and fields[5] == str(path.resolve()):
+        if len(fields) == 6 and fields[5] == mapped:
             start, end = (int(address, 16) for address in fields[0].split("-"))
             told += libc.madvise(start, end - start, mmap.MADV_RANDOM) == 0
     return told

