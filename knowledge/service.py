@@ -129,6 +129,11 @@ class Snapshot:
     shipping: dict[tuple[str, str], ShippingRateIn]
 
 
+def product_text(product: ProductRecord) -> str:
+    """What a product's vector is made of (a customer's wish is scored against it)."""
+    return f"{product.name} {product.name_en} {' '.join(product.tags)} {product.description}"
+
+
 def read_snapshot(session: Session) -> Snapshot:
     return Snapshot(kb_records(session), catalog_snapshot(session), shipping_snapshot(session))
 
@@ -203,6 +208,7 @@ class Suggestion:
 
 SUGGESTED_ENTRIES = 3
 SUGGESTED_PRODUCTS = 3
+PRODUCT_VECTORS = "products.npz"  # beside the KB's vectors
 
 
 class Knowledge:
@@ -211,10 +217,12 @@ class Knowledge:
     def __init__(self, embedder: Embedder, cache_path: Path | None = None) -> None:
         self.embedder = embedder
         self.cache = VectorCache(cache_path, embedder.name)
+        # the catalog's vectors, kept apart: each cache keeps only the texts of its last snapshot
+        self.product_cache = VectorCache(cache_path.with_name(PRODUCT_VECTORS) if cache_path else None, embedder.name)
         self.index = KBIndex([], embedder, self.cache)
         self.catalog = Catalog()
         self.shipping: dict[tuple[str, str], ShippingRateIn] = {}
-        self._product_vectors: tuple[list[str], np.ndarray] | None = None
+        self._product_vectors: tuple[list[str], np.ndarray] = ([], np.zeros((0, embedder.dim), dtype=np.float32))
         self.coverage = Coverage({})
         # (entry id, revision) -> the text its coverage is checked against; keyed by revision, so an
         # answer still running on the previous snapshot cannot leave an edited entry's old text behind
@@ -233,11 +241,16 @@ class Knowledge:
         return self.embedder.name
 
     def apply(self, snapshot: Snapshot) -> None:
-        """Rebuild the index for ``snapshot`` (embedding only phrasings not seen before)."""
+        """Rebuild the index and the catalog's vectors for ``snapshot`` (embedding only text not seen before).
+
+        The catalog is embedded here, off the customers' path: embedded on the first gift request instead,
+        a busy moment had every request at once embed the whole catalog (~1 s of CPU each)."""
         started = time.perf_counter()
         index = KBIndex(snapshot.entries, self.embedder, self.cache)
+        products = snapshot.catalog.products
+        vectors = self.product_cache.embed(self.embedder, [product_text(p) for p in products.values()])
         self.index, self.catalog, self.shipping = index, snapshot.catalog, snapshot.shipping
-        self._product_vectors = None  # embedded on first use, for this catalog
+        self._product_vectors = (list(products), vectors)
         by_topic: dict[str, list[list[str]]] = {}
         for entry in snapshot.entries:
             by_topic.setdefault(entry.topic, []).append(list(entry.questions))
@@ -250,15 +263,11 @@ class Knowledge:
 
         Centring keeps the signal relative: a wish moves some products up and others down.
         """
-        catalog, cached = self.catalog, self._product_vectors
-        if cached is None or cached[0] != list(catalog.products):
-            ids = list(catalog.products)
-            texts = [f"{p.name} {p.name_en} {' '.join(p.tags)} {p.description}" for p in catalog.products.values()]
-            cached = self._product_vectors = (ids, self.embedder.encode(texts))
-        if not cached[0] or not text.strip():
+        ids, vectors = self._product_vectors
+        if not ids or not text.strip():
             return {}
-        scores = cached[1] @ self.embedder.encode([text])[0]
-        return dict(zip(cached[0], (scores - scores.mean()).tolist()))
+        scores = vectors @ self.embedder.encode([text])[0]
+        return dict(zip(ids, (scores - scores.mean()).tolist()))
 
     def closest_products(self, text: str, k: int = 3) -> list[str]:
         """Products most like ``text`` (a product the shop does not sell, say), best first."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 
+import numpy as np
+
 from core.settings import Settings
-from knowledge.service import Knowledge
+from knowledge.catalog import Catalog
+from knowledge.service import Knowledge, Snapshot, product_text
 from techan import PROJECT_ROOT
 from techan.rasa_process import LAUNCHER, rasa_executable
 from tests.conftest import shared_models_dir
@@ -80,3 +84,48 @@ def test_the_embedding_model_runs_without_torch(tmp_path):
                           capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[:2] == ["(1, 384)", "[]"]
+
+
+class CountingEmbedder:
+    """The real embedder, with the texts of each call it gets written down."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder, self.calls = embedder, []
+
+    def __getattr__(self, name):
+        return getattr(self.embedder, name)
+
+    def encode(self, texts):
+        self.calls.append(list(texts))
+        return self.embedder.encode(texts)
+
+
+def test_the_catalog_is_embedded_with_the_snapshot_not_on_a_customers_question(demo_knowledge, tmp_path):
+    """A gift wish is scored against the catalog's vectors: embedded when a snapshot is applied (and kept on
+    disk, so a restart or an edit embeds only what changed), never while customers wait — on the first gift
+    request of a busy moment, every request at once embedded the whole catalog."""
+    shared, snapshot = demo_knowledge
+    products = snapshot.catalog.products
+    counting = CountingEmbedder(shared.embedder)
+    knowledge = Knowledge(counting, tmp_path / "vectors.npz")
+    knowledge.apply(snapshot)
+    embedded = [text for call in counting.calls for text in call]
+    assert sorted(product_text(p) for p in products.values()) == sorted(t for t in embedded if t in {
+        product_text(p) for p in products.values()})
+
+    counting.calls.clear()
+    wish = "送给爱喝茶的长辈"
+    scores = knowledge.product_similarity(wish)
+    assert counting.calls == [[wish]], "only the wish is embedded while the customer waits"
+    expected = counting.embedder.encode([product_text(p) for p in products.values()]) @ counting.embedder.encode(
+        [wish])[0]
+    assert list(scores) == list(products)
+    assert np.allclose(list(scores.values()), expected - expected.mean(), atol=1e-5)
+    assert max(scores, key=scores.get) in {p.id for p in products.values() if p.category == "tea"}
+
+    counting.calls.clear()
+    first = next(iter(products.values()))
+    edited = dataclasses.replace(first, description=first.description + " 新包装")
+    restarted = Knowledge(counting, tmp_path / "vectors.npz")
+    restarted.apply(Snapshot(snapshot.entries, Catalog({**products, first.id: edited}), snapshot.shipping))
+    assert counting.calls == [[product_text(edited)]], "after a restart, only the edited product is embedded again"
