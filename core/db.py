@@ -24,15 +24,17 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    inspect,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+B = TypeVar("B", bound="Base")
 
 
 def aware(moment: datetime) -> datetime:
@@ -390,6 +392,17 @@ def is_busy(exc: BaseException) -> bool:
 
     text = str(getattr(exc, "orig", exc)).lower()
     return isinstance(exc, OperationalError) and ("database is locked" in text or "database is busy" in text)
+
+
+async def attach(session: AsyncSession, row: B) -> B:
+    """``row``, committed in another session, in ``session`` as it was committed, without reading it again. Only
+    columns it never loaded are read (those of a new row left to a None default): an unloaded attribute would
+    otherwise be read lazily, which the asyncio session cannot do."""
+    row = await session.merge(row, load=False)
+    state = inspect(row)
+    if unloaded := state.unloaded & {column.key for column in state.mapper.column_attrs}:
+        await session.refresh(row, attribute_names=sorted(unloaded))
+    return row
 
 
 async def retry_busy(operation: Callable[[], Awaitable[T]], pauses: tuple[float, ...] = BUSY_RETRY_PAUSES_S) -> T:

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.bot_payload import ASKED_BY_CUSTOMER, KB, UNSURE, HandoffReason, ask_human_button, read_custom
-from core.db import Conversation, Customer, Message, aware, retry_busy, utcnow
+from core.db import Conversation, Customer, Message, attach, aware, retry_busy, utcnow
 from core.hours import BusinessHours, describe
 from core.language import Say, detect, to_simplified
 from handoff import feedback, limits, pending
@@ -114,6 +114,8 @@ class Stored:
     language: str
     duplicate: bool = False
     replies: tuple[Reply, ...] = ()  # stored with it (the notice of a limit)
+    # the conversation, customer and message as committed: acting on the message reads none of them again
+    rows: tuple[Conversation, Customer, Message] | None = field(default=None, compare=False, repr=False)
 
 
 REPLIES_IN_RESPONSE = ("web",)  # channels that show the replies of the customer's own request (the web chat page)
@@ -215,9 +217,7 @@ class Router:
                 return RouteResult(stored.conversation_id, stored.state, list(stored.replies))
             try:
                 async with self.sessions() as session:
-                    conversation = await session.get(Conversation, stored.conversation_id)
-                    customer = await session.get(Customer, conversation.customer_id)
-                    inbound = await session.get(Message, stored.message_id)
+                    conversation, customer, inbound = [await attach(session, row) for row in stored.rows]
                     return await self._act(session, conversation, customer, inbound, answers)
             except Exception:  # stored, so not lost: the sweep finishes it (e.g. once the database is free)
                 log.exception("message %s was stored but not handled; the sweep will finish it", stored.message_id)
@@ -235,9 +235,10 @@ class Router:
         """
         async with self.sessions() as session:
             words = "" if (extra or {}).get("described") else text
-            conversation, language = await self._open_conversation(session, channel, external_id, name,
+            conversation, customer = await self._open_conversation(session, channel, external_id, name,
                                                                    language, words, address)
-            conversation_id, state = conversation.id, conversation.state  # a rollback below expires them
+            # read now: a rollback below expires them
+            conversation_id, state, language = conversation.id, conversation.state, customer.language
             if channel_message_id:
                 known = await session.scalar(select(Message.id).where(
                     Message.channel == channel, Message.channel_message_id == channel_message_id))
@@ -268,7 +269,8 @@ class Router:
                 if known is None:
                     raise
                 return Stored(conversation_id, known, state, language, duplicate=True)
-            return Stored(conversation_id, inbound.id, state, language, replies=tuple(notice))
+            return Stored(conversation_id, inbound.id, state, language, replies=tuple(notice),
+                          rows=(conversation, customer, inbound))
 
     async def _act(self, session: AsyncSession, conversation: Conversation, customer: Customer,
                    inbound: Message, answers: Mapping[str, Say | Reply] | None = None) -> RouteResult:
@@ -572,8 +574,8 @@ class Router:
 
     async def _open_conversation(self, session: AsyncSession, channel: str, external_id: str,
                                  name: str, language: str, text: str,
-                                 address: str | None) -> tuple[Conversation, str]:
-        """The customer's current conversation, and the language to answer this message in."""
+                                 address: str | None) -> tuple[Conversation, Customer]:
+        """The customer's current conversation, and the customer (with the language to answer this message in)."""
         customer = await self._customer(session, channel, external_id, name, language)
         customer.last_seen = utcnow()
         if address is not None:
@@ -588,7 +590,7 @@ class Router:
             await session.flush()
         elif conversation.state == State.RESOLVED:
             await self.desk.customer_returned(session, conversation)
-        return conversation, customer.language
+        return conversation, customer
 
     async def set_language(self, channel: str, external_id: str, name: str, language: str) -> None:
         """The language a customer chose (before writing anything, maybe): later answers follow it."""

@@ -8,13 +8,19 @@ import subprocess
 import sys
 
 import numpy as np
+from sqlalchemy import event, select
 
+from core.db import Conversation, Customer, Message
 from core.settings import Settings
+from handoff import pending
 from knowledge.catalog import Catalog
 from knowledge.service import Knowledge, Snapshot, product_text
 from techan import PROJECT_ROOT
 from techan.rasa_process import LAUNCHER, rasa_executable
 from tests.conftest import shared_models_dir
+from tests.service.conftest import db_session
+from tests.service.fake_rasa import use_fake_rasa
+from web.keys import ENGINE
 
 # In Rasa's own Python: the launcher's check of action server responses, against Rasa's, on good and bad ones.
 ACTION_RESULTS = """
@@ -129,3 +135,46 @@ def test_the_catalog_is_embedded_with_the_snapshot_not_on_a_customers_question(d
     restarted = Knowledge(counting, tmp_path / "vectors.npz")
     restarted.apply(Snapshot(snapshot.entries, Catalog({**products, first.id: edited}), snapshot.shipping))
     assert counting.calls == [[product_text(edited)]], "after a restart, only the edited product is embedded again"
+
+
+async def test_a_customer_question_is_stored_acted_on_and_answered_in_few_statements(client, settings):
+    """The router acts on the message as it stored it (the conversation, customer and message as committed), not
+    on the same rows read again: a returning customer's question costs the statements listed here, with the
+    answer and both messages stored."""
+    use_fake_rasa(client.server.app)
+    first = await client.post("/api/chat/web-statements", json={"text": "你好"})
+    assert first.status == 200, await first.text()
+    statements: list[str] = []
+
+    def note(_connection, _cursor, statement, *_args) -> None:
+        words = statement.split()  # the verb and the table: SELECT ... FROM t, INSERT INTO t, UPDATE t, DELETE FROM t
+        table = words[words.index("FROM") + 1] if "FROM" in words else words[2 if words[0] == "INSERT" else 1]
+        statements.append(f"{words[0]} {table}")
+
+    def note_commit(_connection) -> None:
+        statements.append("COMMIT")
+
+    engine = client.server.app[ENGINE].sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    event.listen(engine, "commit", note_commit)
+    try:
+        response = await client.post("/api/chat/web-statements", json={"text": "普洱茶保质期多久？"})
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+        event.remove(engine, "commit", note_commit)
+    body = await response.json()
+    assert response.status == 200, body
+    [answer] = body["replies"]
+    assert "保质期" in answer["text"] or "年" in answer["text"]
+    with db_session(settings) as session:
+        rows = session.execute(select(Message.direction, Message.text, Message.delivery_status).join(Conversation)
+                               .join(Customer).where(Customer.external_id == "web-statements")
+                               .order_by(Message.id)).all()
+    assert [tuple(row) for row in rows[-2:]] == [("in", "普洱茶保质期多久？", pending.HANDLED), ("out", answer["text"], "sent")]
+    assert statements == [
+        "SELECT customers",  # the web chat's identity check (handoff.channels.webchat.admit)
+        "SELECT customers", "UPDATE customers", "SELECT conversations", "INSERT messages", "COMMIT",  # stored first
+        "SELECT messages",  # earlier messages of the conversation still waiting for the bot (none)
+        "COMMIT",  # nothing held across the bot's turn
+        "SELECT conversations",  # staff may have taken the chat meanwhile
+        "UPDATE conversations", "UPDATE messages", "INSERT messages", "COMMIT"]  # answered

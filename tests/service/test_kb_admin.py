@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from knowledge.evaluation import read_questions
 from knowledge.files import ImportFileError, KBEntryIn
 from knowledge.index import VectorCache
 from knowledge.service import Knowledge, read_snapshot
 from knowledge.store import import_kb_file, kb_records, rollback_entry, save_entry
+from techan import PROJECT_ROOT
 from web.keys import SETTINGS
 from core.accounts import add_staff, api_token
 from core.db import KBEntry, KBRevision, Product
@@ -233,3 +235,10 @@ async def test_a_new_entry_without_an_id_gets_a_readable_one_from_its_product_an
     assert hit["id"] in made
     refused = await client.post("/api/kb/entries", headers=owner, json={"topic": "storage", "questions": []})
     assert refused.status == 422 and "questions" in await refused.text()
+
+
+def test_the_held_out_questions_are_none_of_the_demo_kbs_phrasings(knowledge):
+    """`techan kb eval` refuses a held-out question that the KB stores (it would be measured on itself): the set
+    in the repo stays usable as the demo KB grows."""
+    pairs = read_questions(PROJECT_ROOT / "knowledge" / "eval" / "heldout.yml", knowledge.index)
+    assert len(pairs) == 151 and {expected for _question, expected in pairs} <= {e.id for e in knowledge.index.entries}
