@@ -45,6 +45,13 @@ class ProductRecord:
             for name in cls.__dataclass_fields__
         })
 
+    def first_sentence(self, language: str = "zh") -> str:
+        """What the product is, in one sentence without its full stop: the English description's for English
+        readers (the Chinese one when there is none)."""
+        if language == "en" and self.description_en:
+            return re.split(r"(?<=[.!?])\s", self.description_en, maxsplit=1)[0].rstrip(".")
+        return self.description.split("。")[0]
+
     def card(self, reason: str | None = None, language: str = "zh") -> dict[str, Any]:
         """The product as a card in a chat (web chat, Telegram photo); the reason defaults to its first sentence.
 
@@ -53,10 +60,7 @@ class ProductRecord:
         """
         name = f"{self.name_en} · {self.name}" if language == "en" and self.name_en else self.name
         if reason is None:
-            if language == "en" and self.description_en:
-                reason = re.split(r"(?<=[.!?])\s", self.description_en, maxsplit=1)[0].rstrip(".")
-            else:
-                reason = self.description.split("。")[0]
+            reason = self.first_sentence(language)
         price_text = f"¥{self.price_number}" if language == "en" else f"{self.price_number}元"  # as answers write it
         return {"id": self.id, "name": name, "price": float(self.price), "price_text": price_text,
                 "image": self.image, "reason": reason, "ask": ask_product_button(self.id, language)}

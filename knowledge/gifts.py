@@ -92,14 +92,16 @@ def _reason(product: ProductRecord, recipient: str | None, occasion: str | None,
             language: str = "zh") -> str:
     """One line on why this gift: diet, recipient and occasion it suits, and what it is."""
     diet = [need for need in sorted(needs) if product.category not in NON_FOOD]
-    first_sentence = product.description.split("，")[0].split("。")[0]
     if language == "en":
         parts = [DIETARY_EN[need] for need in diet]
         if recipient in product.recipients:
             parts.append(f"suits {RECIPIENT_EN[recipient]}")
         if occasion in product.occasions:
             parts.append(f"a good {OCCASION_EN[occasion]} gift")
-        return (", ".join(parts).capitalize() + ".") if parts else first_sentence + "。"
+        if parts:
+            return ", ".join(parts).capitalize() + "."
+        return product.first_sentence("en") + ("." if product.description_en else "。")
+    first_sentence = product.description.split("，")[0].split("。")[0]
     parts = [DIETARY_ZH[need] for need in diet]
     if recipient in product.recipients:
         parts.append(f"适合送{RECIPIENT_ZH[recipient]}")

@@ -50,3 +50,15 @@ def test_the_kinds_a_gift_request_names_and_rules_out(text, asked, ruled_out):
     kinds, unwanted = kinds_named(catalog, text)
     assert kinds == {p for word in asked for p in catalog.family(word)}
     assert unwanted == {p for word in ruled_out for p in catalog.family(word)} - kinds
+
+
+def test_an_english_reader_gets_each_gifts_reason_in_english():
+    """With nothing of the recipient or occasion to say, a gift's reason is what it is: in English from the
+    English description (the Chinese first sentence showed on English cards)."""
+    catalog = demo_catalog()
+    picks = recommend(catalog, budget=Budget(0, 400), k=3, language="en")
+    assert len(picks) == 3
+    for pick in picks:
+        assert pick.product.description_en, pick.product.id
+        assert pick.reason == pick.product.first_sentence("en") + "."
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in pick.reason), pick.reason
