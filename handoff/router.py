@@ -216,6 +216,7 @@ class Router:
             if limited:
                 return RouteResult(stored.conversation_id, stored.state, list(stored.replies))
             try:
+                assert stored.rows is not None, "a message stored now carries its rows"
                 async with self.sessions() as session:
                     conversation, customer, inbound = [await attach(session, row) for row in stored.rows]
                     return await self._act(session, conversation, customer, inbound, answers)

@@ -100,14 +100,16 @@ def _reason(product: ProductRecord, recipient: str | None, occasion: str | None,
             parts.append(f"a good {OCCASION_EN[occasion]} gift")
         if parts:
             return ", ".join(parts).capitalize() + "."
-        return product.first_sentence("en") + ("." if product.description_en else "。")
-    first_sentence = product.description.split("，")[0].split("。")[0]
+        what_it_is = product.first_sentence("en")
+        return what_it_is if what_it_is.endswith(("!", "?")) else what_it_is + (
+            "." if product.description_en else "。")
+    first_clause = product.description.split("，")[0].split("。")[0]
     parts = [DIETARY_ZH[need] for need in diet]
     if recipient in product.recipients:
         parts.append(f"适合送{RECIPIENT_ZH[recipient]}")
     if occasion in product.occasions:
         parts.append(f"{OCCASION_ZH[occasion]}送礼很合适")
-    parts.append(first_sentence)
+    parts.append(first_clause)
     return "，".join(parts) + "。"
 
 

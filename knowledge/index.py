@@ -14,13 +14,16 @@ should say it is not sure rather than guess.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import hashlib
 import logging
 import math
 import mmap
+import os
 import re
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,8 +126,8 @@ class Embedder:
         self.tokenizer.enable_truncation(config.max_length)
         self.tokenizer.no_padding()
         self.dim, self.pad_id = config.dim, config.pad_id
-        # A run of many texts (a snapshot's) gives back the working memory it took: kept by ONNX Runtime's arena,
-        # ~120 MB stayed resident after the demo KB was embedded, for questions that need a few MB.
+        # A call with many texts (a snapshot's) gives back the working memory its runs took: kept by ONNX
+        # Runtime's arena, ~120 MB stayed resident after the demo KB was embedded, for questions that need a few MB.
         self.give_back = onnxruntime.RunOptions()
         self.give_back.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self.prefix = "query: " if "e5" in self.name.lower() else ""
@@ -140,18 +143,18 @@ class Embedder:
             while end < len(order) and (end + 1 - start) * len(tokens[order[end]]) <= self.TOKENS_PER_RUN:
                 end += 1
             batch = order[start:end]
-            vectors[batch] = self._run([tokens[i] for i in batch])
+            vectors[batch] = self._run([tokens[i] for i in batch], give_back=len(texts) > 1)
             start = end
         return vectors
 
-    def _run(self, tokens: list[list[int]]) -> np.ndarray:
+    def _run(self, tokens: list[list[int]], give_back: bool) -> np.ndarray:
         longest = max(map(len, tokens))
         ids = np.full((len(tokens), longest), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(tokens), longest), dtype=np.int64)
         for row, text in enumerate(tokens):
             ids[row, :len(text)], mask[row, :len(text)] = text, 1
         vectors = self.session.run(None, {"input_ids": ids, "attention_mask": mask},
-                                   self.give_back if len(tokens) > 1 else None)[0]
+                                   self.give_back if give_back else None)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (vectors * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
@@ -206,12 +209,18 @@ class VectorCache:
         if not self.path:
             return
         self.vectors = {t: v for t, v in self.vectors.items() if t in keep}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         texts = sorted(self.vectors)
-        tmp = self.path.with_suffix(".tmp.npz")
-        np.savez(tmp, model=self.model_key, texts=np.array(texts, dtype=str),
-                 vectors=np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 1)))
-        tmp.replace(self.path)
+        # a file of its own per writer: instances sharing a data dir save after the same edit
+        tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.{threading.get_ident()}.npz")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(tmp, model=self.model_key, texts=np.array(texts, dtype=str),
+                     vectors=np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 1)))
+            tmp.replace(self.path)
+        except OSError as exc:  # only a cache: the vectors in memory serve, and the next change saves again
+            log.warning("embedding cache %s not saved (%s)", self.path, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 @dataclass

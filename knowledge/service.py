@@ -249,8 +249,8 @@ class Knowledge:
         index = KBIndex(snapshot.entries, self.embedder, self.cache)
         products = snapshot.catalog.products
         vectors = self.product_cache.embed(self.embedder, [product_text(p) for p in products.values()])
-        self.index, self.catalog, self.shipping = index, snapshot.catalog, snapshot.shipping
-        self._product_vectors = (list(products), vectors)
+        self.index, self.catalog, self.shipping, self._product_vectors = (
+            index, snapshot.catalog, snapshot.shipping, (list(products), vectors))
         by_topic: dict[str, list[list[str]]] = {}
         for entry in snapshot.entries:
             by_topic.setdefault(entry.topic, []).append(list(entry.questions))
