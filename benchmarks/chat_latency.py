@@ -6,9 +6,10 @@ Sends 200 mixed questions (KB answers, greetings, gifts) as 40 five-message conv
 then with 8 concurrent senders. Every reply is checked (HTTP 200, still with the bot, not empty) and failures
 are counted. By default it starts its own stack (`techan run` on free ports, scratch data dir, the models
 `make setup` provisioned); `--url` measures a stack that is already running instead (the app path only: the
-Rasa server's address and process are not known then); `--instances` compares 1 app + 1 Rasa server with 2 + 2
-on PostgreSQL and Redis, each message to the next instance. Ends with the resident memory of the app's and
-Rasa's processes, now and at their peak. Prints figures; asserts nothing.
+Rasa server's address and process are not known then). Each layout ends with the resident memory of the app's
+and Rasa's processes, now and at their peak. A run on its own stack then compares 1 app + 1 Rasa server with
+2 + 2 on PostgreSQL and Redis, each message to the next instance (`--instances`: only that; `--no-instances`:
+without it). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -187,15 +188,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running app (default: start a scratch stack)")
     parser.add_argument("--instances", action="store_true",
-                        help="compare 1 app + 1 Rasa server with 2 + 2 on PostgreSQL and Redis (needs both installed)")
+                        help="only compare 1 app + 1 Rasa server with 2 + 2 on PostgreSQL and Redis (needs both "
+                             "installed); a run on a scratch stack ends with this comparison anyway")
+    parser.add_argument("--no-instances", action="store_true", help="leave the comparison of instances out")
     args = parser.parse_args()
     if args.instances:
         print(MACHINE, flush=True)
         instances_compared()
         return
+    paths_compared(args.url)
+    if not args.url and not args.no_instances:
+        instances_compared()
+
+
+def paths_compared(url: str | None) -> None:
+    """The app, Rasa alone and NLU alone on a scratch stack (``url``: only the app's path, on that app)."""
     stack = None
-    if args.url:
-        url = args.url.rstrip("/")
+    if url:
+        url = url.rstrip("/")
     else:
         print("starting a scratch stack…", flush=True)
         stack = start_stack(Path(tempfile.mkdtemp(prefix="techan-bench-")))
