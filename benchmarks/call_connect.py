@@ -23,7 +23,8 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.browser_call import serve_app, stop_app  # noqa: E402
-from tests.call_peer import CallPeer, wait_until, web_customer_hello  # noqa: E402
+from tests.call_peer import CallPeer, web_customer_hello  # noqa: E402
+from tests.conftest import wait_until  # noqa: E402
 from tests.stack import staff_token  # noqa: E402
 
 CALLS = 30
