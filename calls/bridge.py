@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calls.across import CHANNEL, Across
 from calls.ice import rejoin_secret
+from calls.passthrough import EncodedSource, follow_receiving_side, forwardable
 from core.db import Call, Conversation, ConversationEvent, aware, utcnow
 from core.language import Say
 from core.settings import Settings
@@ -49,13 +50,18 @@ def other(role: str) -> str:
 
 
 class ForwardingTrack(MediaStreamTrack):
-    """What one side receives in bridge mode: the other side's track, once (and whenever) it arrives."""
+    """What one side receives in bridge mode: the other side's track, once (and whenever) it arrives —
+    its encoded packets when both sides use the forwarded codec, else its decoded frames."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, forwarded: bool) -> None:
         super().__init__()
         self.kind = kind
+        self.forwarded = forwarded  # this side's sender uses FORWARDED_CODECS[kind]: it can send packets as they came
         self._source: MediaStreamTrack | None = None
         self._changed = asyncio.Event()
+
+    def encoded_source(self) -> EncodedSource | None:
+        return self._source if isinstance(self._source, EncodedSource) else None
 
     def attach(self, source: MediaStreamTrack) -> None:
         self._source = source
@@ -91,6 +97,7 @@ class Room:
     joined_at: dict[str, float] = field(default_factory=dict)
     peers: dict[str, RTCPeerConnection] = field(default_factory=dict)
     incoming: dict[str, dict[str, MediaStreamTrack]] = field(default_factory=lambda: {"staff": {}, "customer": {}})
+    encoded: dict[str, dict[str, EncodedSource]] = field(default_factory=lambda: {"staff": {}, "customer": {}})
     outgoing: dict[str, dict[str, ForwardingTrack]] = field(default_factory=lambda: {"staff": {}, "customer": {}})
     recorder: MediaRecorder | None = None
     timers: list[asyncio.Task] = field(default_factory=list)
@@ -251,8 +258,6 @@ class Calls:
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             room.incoming[role][track.kind] = track
-            if forward := room.outgoing[other(role)].get(track.kind):
-                forward.attach(self.relay.subscribe(track, buffered=False))
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -261,15 +266,39 @@ class Calls:
                 await self.maybe_record(room)
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        room.encoded[role] = {t.kind: EncodedSource(t.receiver) for t in pc.getTransceivers() if forwardable(t)}
+        if room.recorder is not None:
+            self.decode_for_recording(room)
+        for forward in room.outgoing[other(role)].values():  # the other side gets this side's new tracks
+            self.feed(room, role, forward)
         room.outgoing[role] = {}
         for transceiver in pc.getTransceivers():
-            forward = ForwardingTrack(transceiver.kind)
+            forward = ForwardingTrack(transceiver.kind, forwardable(transceiver))
             room.outgoing[role][transceiver.kind] = forward
-            if source := room.incoming[other(role)].get(transceiver.kind):
-                forward.attach(self.relay.subscribe(source, buffered=False))
-            pc.addTrack(forward)
+            self.feed(room, other(role), forward)
+            follow_receiving_side(pc.addTrack(forward), forward.encoded_source)
         await pc.setLocalDescription(await pc.createAnswer())
         return pc.localDescription.sdp
+
+    def feed(self, room: Room, source_role: str, forward: ForwardingTrack) -> None:
+        """Give ``forward`` the track of that kind ``source_role`` sends: as it came when the codecs allow,
+        else decoded (and then the source's receiver decodes)."""
+        encoded = room.encoded[source_role].get(forward.kind)
+        if encoded is not None and forward.forwarded:
+            forward.attach(encoded)
+            encoded.restart()
+        elif (track := room.incoming[source_role].get(forward.kind)) is not None:
+            if encoded is not None:
+                encoded.tap.decoding = True
+            forward.attach(self.relay.subscribe(track, buffered=False))
+
+    @staticmethod
+    def decode_for_recording(room: Room) -> None:
+        """What the recording takes (the staff's picture, both voices) is decoded from now on."""
+        for role, kind in (("staff", "video"), ("staff", "audio"), ("customer", "audio")):
+            if (encoded := room.encoded[role].get(kind)) is not None and not encoded.tap.decoding:
+                encoded.tap.decoding = True
+                encoded.request_keyframe()
 
     async def maybe_record(self, room: Room) -> None:
         """With the customer's consent, record the staff's picture and both voices once both are there."""
@@ -282,6 +311,7 @@ class Calls:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"call-{room.call_id}-{secrets.token_urlsafe(8)}.webm"
         room.recorder = MediaRecorder(str(path))
+        self.decode_for_recording(room)
         for track in (staff.get("video"), staff["audio"], customer["audio"]):
             if track is not None:
                 room.recorder.addTrack(self.relay.subscribe(track, buffered=False))

@@ -50,6 +50,7 @@ class CallPeer:
         self.pc: RTCPeerConnection | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.received = {"audio": 0, "video": 0}
+        self.received_size: tuple[int, int] | None = None  # of the last video frame
         self.messages: list[dict] = []
         self.connected = asyncio.Event()
         self.first_frame = asyncio.Event()
@@ -98,8 +99,10 @@ class CallPeer:
     async def _count(self, track: MediaStreamTrack) -> None:
         try:
             while True:
-                await track.recv()
+                frame = await track.recv()
                 self.received[track.kind] += 1
+                if track.kind == "video":
+                    self.received_size = (frame.width, frame.height)
                 if track.kind == "video" and not self.first_frame.is_set():
                     self.first_frame_at = time.perf_counter()
                     self.first_frame.set()

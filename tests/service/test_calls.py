@@ -111,6 +111,47 @@ async def test_bridge_relays_audio_and_video_both_ways_and_records_nothing_witho
         await customer.close()
 
 
+async def test_bridge_forwards_the_picture_as_it_came_without_decoding_or_encoding_it(
+        aiohttp_client, settings, knowledge, monkeypatch):
+    """Re-encoding in the app cost half a core per call and capped a 1080p close-up at a few frames a second:
+    the app's senders only packetize what the other side's browser encoded, at that browser's size."""
+    from aiortc.codecs.opus import OpusEncoder
+    from aiortc.codecs.vpx import Vp8Encoder
+
+    from calls.bridge import CALLS
+
+    encoded, packed = set(), set()
+    for encoder in (Vp8Encoder, OpusEncoder):
+        def spy(original, seen):
+            def wrapper(self, *args, **kwargs):
+                seen.add(id(self))
+                return original(self, *args, **kwargs)
+            return wrapper
+        monkeypatch.setattr(encoder, "encode", spy(encoder.encode, encoded))
+        monkeypatch.setattr(encoder, "pack", spy(encoder.pack, packed))
+    client, settings = await call_app(aiohttp_client, settings, knowledge, "bridge")
+    staff = bearer(client, "xiaoli", "staff")
+    call, _ = await start(client, "web-call-forward", staff)
+    staff_peer, customer = CallPeer("staff", size=(640, 360)), CallPeer("customer", size=(320, 240))
+    url = f"/ws/call/{call['call_id']}"
+    try:
+        assert (await staff_peer.join(client, url, {"type": "join", "role": "staff"}, staff))["type"] == "joined"
+        assert (await customer.join(client, url, await web_customer_hello(
+            client, "/api/chat/web-call-forward", call["customer_url"])))["type"] == "joined"
+        await wait_until(lambda: staff_peer.received["video"] >= 20 and customer.received["video"] >= 20, 30)
+        await wait_until(lambda: staff_peer.received["audio"] >= 20 and customer.received["audio"] >= 20, 30)
+        assert customer.received_size == (640, 360) and staff_peer.received_size == (320, 240)
+        room = client.app[CALLS].rooms[call["call_id"]]
+        senders = [s for pc in room.peers.values() for s in pc.getSenders()]
+        app_encoders = {id(s._RTCRtpSender__encoder) for s in senders}
+        assert len(senders) == 4 and app_encoders <= packed and app_encoders.isdisjoint(encoded)
+        assert not any(source.tap.decoding for side in room.encoded.values() for source in side.values())
+        assert all(track._queue.empty() for side in room.incoming.values() for track in side.values())  # no frames
+    finally:
+        await staff_peer.close()
+        await customer.close()
+
+
 async def test_bridge_records_to_the_data_dir_only_with_consent(aiohttp_client, settings, knowledge):
     client, settings = await call_app(aiohttp_client, settings, knowledge, "bridge")
     staff = bearer(client, "xiaoli", "staff")
