@@ -99,7 +99,7 @@ async def run_mode(mode: str) -> list[str]:
                         *_, (cpu, fps) = await one_call(session, url, token, handoff["conversation_id"], size=size,
                                                         hold_s=CPU_SECONDS, pid=process.pid)
                         lines.append(f"bridge  app CPU per call at {label}: {cpu * 100:.0f}% of one core "
-                                     f"(both directions relayed and re-encoded, {CPU_SECONDS} s), the customer "
+                                     f"(both directions forwarded as encoded, {CPU_SECONDS} s), the customer "
                                      f"receiving {fps:.1f} fps; load average {os.getloadavg()[0]:.1f}")
                 return lines
         finally:

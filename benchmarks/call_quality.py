@@ -188,6 +188,7 @@ def run_condition(browser, shop, rig: Rig, app_pid: int, mode: str, name: str, s
         cpu = (cpu_seconds(app_pid) - cpu_before) / (time.monotonic() - started)
         bench = customer.evaluate("window.__bench")
         if raw:
+            raw.mkdir(parents=True, exist_ok=True)
             (raw / f"{mode}-{name}.json").write_text(json.dumps(bench))
         result = summarize(bench, outage_at)
         sent = [s for s in staff.evaluate("window.__bench.samples") if s["t"] - bench["joinAt"] >= WARMUP_S * 1000]

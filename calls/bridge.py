@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calls.across import CHANNEL, Across
 from calls.ice import rejoin_secret
-from calls.passthrough import EncodedSource, follow_receiving_side, forwardable
+from calls.passthrough import EncodedSource, ask_for_fec, follow_receiving_side, forwardable
 from core.db import Call, Conversation, ConversationEvent, aware, utcnow
 from core.language import Say
 from core.settings import Settings
@@ -267,6 +267,8 @@ class Calls:
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         room.encoded[role] = {t.kind: EncodedSource(t.receiver) for t in pc.getTransceivers() if forwardable(t)}
+        for transceiver in pc.getTransceivers():
+            ask_for_fec(transceiver)
         if room.recorder is not None:
             self.decode_for_recording(room)
         for forward in room.outgoing[other(role)].values():  # the other side gets this side's new tracks

@@ -5,8 +5,10 @@ costs about half a core per call and caps a 1080p close-up at a few frames a sec
 So each bridged receiver's queue of complete encoded frames (what its decoder thread would read) is
 replaced by a ``Tap``: a frame goes to an ``EncodedSource`` track, whose packets the other side's sender
 only packetizes again (``RTCRtpSender`` sends an ``av.Packet`` as it is). An SFU's other duties go with it:
-a key-frame request from the receiving browser is passed to the sending one; so is its bandwidth
-estimate (REMB), so that the sender adapts to the receiving side's network, not only to the bridge's.
+a key-frame request from the receiving browser is passed to the sending one; so are its bandwidth
+estimate (REMB) and the share of packets it lost, so that the sender adapts to the receiving side's network,
+not only to the bridge's: its video encoder steps down, and its Opus adds in-band FEC (which the bridge asks
+for in its answer, and which the receiving browser uses to rebuild a lost packet).
 The decoder still runs when something needs pictures: the recording, or a side whose codec differs.
 
 This reaches into aiortc 1.16's receiver and sender (the version is pinned; ``tests/service/test_calls.py``
@@ -24,7 +26,7 @@ from fractions import Fraction
 import av
 from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unpack_remb_fci
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, pack_remb_fci, unpack_remb_fci
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,13 @@ def negotiated_codec(transceiver: RTCRtpTransceiver) -> str | None:
 
 def forwardable(transceiver: RTCRtpTransceiver) -> bool:
     return negotiated_codec(transceiver) == FORWARDED_CODECS.get(transceiver.kind)
+
+
+def ask_for_fec(transceiver: RTCRtpTransceiver) -> None:
+    """The answer tells the browser that Opus in-band FEC is welcome (aiortc's own answer does not)."""
+    for codec in getattr(transceiver, "_codecs", None) or ():
+        if codec.mimeType == FORWARDED_CODECS["audio"]:
+            codec.parameters["useinbandfec"] = 1
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
@@ -83,6 +92,7 @@ class EncodedSource(MediaStreamTrack):
         self._reader_waiting = False
         self._last_keyframe_request = 0.0
         self.limit_bps: int | None = None  # the receiving side's estimate (REMB), passed on to the sending side
+        self.fraction_lost = 0  # the receiving side's last report (of 256), passed on likewise
         self._send_rtcp = receiver._send_rtcp
         receiver._send_rtcp = self._rtcp_out
 
@@ -136,7 +146,7 @@ class EncodedSource(MediaStreamTrack):
         loop.create_task(self.receiver._send_rtcp_pli(sources[0].source))
 
     async def _rtcp_out(self, packet) -> None:
-        """The receiver's own REMB, lowered to what the receiving side can take."""
+        """The receiver's own REMB and loss reports, made no better than what the receiving side reported."""
         if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP and self.limit_bps is not None:
             try:
                 bitrate, ssrcs = unpack_remb_fci(packet.fci)
@@ -144,6 +154,9 @@ class EncodedSource(MediaStreamTrack):
                 pass
             else:
                 packet.fci = pack_remb_fci(min(bitrate, self.limit_bps), ssrcs)
+        elif isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            for report in packet.reports:
+                report.fraction_lost = max(report.fraction_lost, self.fraction_lost)
         await self._send_rtcp(packet)
 
 
@@ -159,7 +172,8 @@ def follow_receiving_side(sender: RTCRtpSender, current) -> None:
             keyframe()
 
     async def on_rtcp(packet) -> None:  # a PLI or FIR reaches send_keyframe through the original handler
-        if (source := current()) is not None and isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+        source = current()
+        if source is not None and isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
             try:
                 bitrate, ssrcs = unpack_remb_fci(packet.fci)
             except ValueError:
@@ -167,6 +181,10 @@ def follow_receiving_side(sender: RTCRtpSender, current) -> None:
             else:
                 if sender._ssrc in ssrcs:
                     source.limit_bps = bitrate
+        elif source is not None and isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            for report in packet.reports:
+                if report.ssrc == sender._ssrc:
+                    source.fraction_lost = report.fraction_lost
         await handle_rtcp(packet)
 
     sender._send_keyframe, sender._handle_rtcp_packet = send_keyframe, on_rtcp

@@ -14,7 +14,7 @@
   const wantVideo = cfg.kind === "video";
   let ws = null, pc = null, stream = null, facing = "environment", joinedAt = 0, connectedOnce = false;
   let iceServers = [], ended = false, statsTimer = null, lastBytes = null, icePolicy = "all";
-  let hd = false, hdScale = 1, hdRoom = 0, voiceOnly = false, statsTick = 0, prev = null, recent = [], silentFor = 0, lossWindow = [];
+  let hd = false, hdScale = 1, hdRoom = 0, freeClimb = 0, voiceOnly = false, statsTick = 0, prev = null, recent = [], silentFor = 0, lossWindow = [];
   let recovery = { tries: 0, timer: null };
   const MAX_RECOVERY_TRIES = 6;
   // The staff page is in the language its reader chose (the server sets it); the customer's follows the browser.
@@ -26,6 +26,9 @@
   // A close-up's size for the bandwidth estimate (availableOutgoingBitrate): 1080p from 1.8 Mbps, 720p from
   // 1 Mbps, 540p, 360p, 270p below 300 kbps; the frame rate gives way within a rung (maintain-resolution).
   const LADDER = [[1800000, 1], [1000000, 1.5], [550000, 2], [300000, 3], [0, 4]];
+  // A new connection's close-up starts at 360p, as its first key frame would take seconds to squeeze a 1080p
+  // one through a weak link, and climbs at once while the estimate ramps up (its first seconds).
+  const START_SCALE = 3, FREE_CLIMB_S = 6;
 
   // The page is written in Chinese; a browser set to English gets its words in English.
   if (ENGLISH) {
@@ -72,9 +75,11 @@
     const before = hdScale;
     const rung = LADDER.findIndex(([, scale]) => scale === hdScale), want = LADDER.findIndex(([bps]) => available >= bps);
     if (want > rung) { hdScale = LADDER[want][1]; hdRoom = 0; tuneSenders(); }
+    else if (want < rung && freeClimb > 0) { hdScale = LADDER[want][1]; hdRoom = 0; tuneSenders(); }
     else if (want < rung && available >= LADDER[rung - 1][0] * 1.2) {
       if (++hdRoom >= 3) { hdScale = LADDER[rung - 1][1]; hdRoom = 0; tuneSenders(); }
     } else hdRoom = 0;
+    if (freeClimb > 0) freeClimb--;
     if (isStaff && (before > 1) !== (hdScale > 1)) status(hdScale > 1 ? say("网络带宽不够 1080p，特写画面先降低清晰度", "Not enough bandwidth for 1080p: the close-up is sent smaller for now") : "");
   }
 
@@ -114,6 +119,8 @@
     pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: icePolicy });
     window.techanCallPeer = pc;  // for the benchmark and the tests
     prev = null;
+    hdScale = START_SCALE;
+    freeClimb = FREE_CLIMB_S;
     for (const track of stream.getTracks()) {
       if (track.kind === "video") track.contentHint = hd ? "detail" : "motion";
       pc.addTrack(track, stream);

@@ -3,7 +3,8 @@ behind the impairing UDP proxy of benchmarks/netrig.py (relay candidates only), 
 
 Behaviour only (timings are benchmarks/call_quality.py's business): with 15 % of the packets lost the
 call stays connected and pictures keep arriving; after a 5 s outage the call says it is reconnecting
-and comes back to "connected" by itself, nobody rejoining.
+and comes back to "connected" by itself, nobody rejoining; a close-up (高清特写) reaches the customer in
+1080p on a clean network (P2P), and the bridge hands the customer the picture at the size the staff's page sends.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from benchmarks.netrig import TURNSERVER, Impairment, Rig
 from tests.browser_call import (CHROMIUM, call_browser, open_call, serve_app, shop_with_chat, stop_app,
                                 wait_for_video)
+from tests.e2e.pages import wait_until
 
 pytestmark = [
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"),
@@ -43,7 +45,7 @@ def rigged_app(request, tmp_path_factory):
             pytest.fail(str(exc))
         try:
             shop = shop_with_chat(url, data_dir, f"rig{request.param}", f"web-rig-{request.param}")
-            yield rig, shop
+            yield rig, shop, request.param
         finally:
             stop_app(process)
 
@@ -65,7 +67,7 @@ def frames_keep_coming(pages, seconds: float = 5) -> bool:
 
 
 def test_fifteen_percent_loss_keeps_the_call(rigged_app, browser):
-    rig, shop = rigged_app
+    rig, shop, _mode = rigged_app
     rig.impair(Impairment(loss=0.15))
     try:
         _call, staff, customer = open_call(shop, browser)
@@ -82,7 +84,7 @@ def test_fifteen_percent_loss_keeps_the_call(rigged_app, browser):
 
 
 def test_call_recovers_by_itself_after_a_five_second_outage(rigged_app, browser):
-    rig, shop = rigged_app
+    rig, shop, _mode = rigged_app
     rig.impair(Impairment())
     _call, staff, customer = open_call(shop, browser)
     customer.click("#join")
@@ -101,3 +103,30 @@ def test_call_recovers_by_itself_after_a_five_second_outage(rigged_app, browser)
         back = connected(staff) and connected(customer) and frames_keep_coming([staff, customer], 2)
     assert back, "the call did not come back (connected, pictures arriving) after the outage"
     assert rig.counters["up"].outage > 0  # (nothing reaches coturn, so nothing comes down to drop)
+
+
+SENT_HEIGHT = """async () => { let h = 0; (await window.techanCallPeer.getStats()).forEach((s) => {
+    if (s.type === 'outbound-rtp' && s.kind === 'video') h = s.frameHeight || 0; }); return h; }"""
+SHOWN_HEIGHT = "document.getElementById('remote').videoHeight"
+
+
+def test_a_close_up_reaches_the_customer_at_up_to_1080p(rigged_app, browser):
+    rig, shop, mode = rigged_app
+    rig.impair(Impairment())
+    _call, staff, customer = open_call(shop, browser)
+    wait_until(staff, "document.getElementById('local').srcObject", timeout=30_000)
+    staff.click("#hd")  # 高清特写
+    wait_until(staff, "window.techanCallCamera", timeout=10_000)
+    assert staff.evaluate("window.techanCallCamera") == {"width": 1920, "height": 1080, "hd": True}
+    customer.click("#join")
+    assert wait_for_video([staff, customer], 60)
+    seen, deadline = (0, 0), time.monotonic() + 45
+    while time.monotonic() < deadline:
+        seen = (customer.evaluate(SHOWN_HEIGHT), staff.evaluate(SENT_HEIGHT))
+        if (seen[0] == 1080) if mode == "p2p" else (seen[0] == seen[1] >= 270):
+            break
+        time.sleep(0.5)
+    if mode == "p2p":  # a new connection starts the close-up at 360p and climbs as the estimate allows
+        assert seen[0] == 1080, f"the customer saw {seen[0]} lines of the close-up, the staff's page sent {seen[1]}"
+    else:  # forwarded as it came: the size the staff's page chose for the estimate
+        assert seen[0] == seen[1] >= 270, f"the customer saw {seen[0]} lines, the staff's page sent {seen[1]}"

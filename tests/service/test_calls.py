@@ -141,6 +141,8 @@ async def test_bridge_forwards_the_picture_as_it_came_without_decoding_or_encodi
         await wait_until(lambda: staff_peer.received["video"] >= 20 and customer.received["video"] >= 20, 30)
         await wait_until(lambda: staff_peer.received["audio"] >= 20 and customer.received["audio"] >= 20, 30)
         assert customer.received_size == (640, 360) and staff_peer.received_size == (320, 240)
+        answers = [m["sdp"] for peer in (staff_peer, customer) for m in peer.messages if m.get("type") == "answer"]
+        assert len(answers) == 2 and all("useinbandfec=1" in sdp for sdp in answers)  # Opus FEC, passed through
         room = client.app[CALLS].rooms[call["call_id"]]
         senders = [s for pc in room.peers.values() for s in pc.getSenders()]
         app_encoders = {id(s._RTCRtpSender__encoder) for s in senders}
