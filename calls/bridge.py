@@ -13,6 +13,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import av
 import redis.asyncio as redis
 from aiohttp import web
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -45,6 +46,11 @@ NEVER_CONNECTED = {"video": Say("视频通话已结束（没有接通）。", "T
                    "voice": Say("语音通话已结束（没有接通）。", "The voice call has ended (it never connected).")}
 
 
+# A packet's length in its clock's units (30 fps video at 90 kHz, 20 ms of Opus at 48 kHz): the gap left
+# between the last packet of a source and the first of the next.
+PACKET_STEP = {"video": 3000, "audio": 960}
+
+
 def other(role: str) -> str:
     return "customer" if role == "staff" else "staff"
 
@@ -59,28 +65,53 @@ class ForwardingTrack(MediaStreamTrack):
         self.forwarded = forwarded  # this side's sender uses FORWARDED_CODECS[kind]: it can send packets as they came
         self._source: MediaStreamTrack | None = None
         self._changed = asyncio.Event()
+        self._next_pts: int | None = None  # packets: where the next one goes on this side's timeline
+        self._shift: int | None = 0  # added to a source's packet times, so that a new source goes on from there
+
+    def attach(self, source: MediaStreamTrack) -> None:
+        self._source = source
+        self._shift = None  # set by the new source's first packet
+        self._changed.set()
 
     def encoded_source(self) -> EncodedSource | None:
         return self._source if isinstance(self._source, EncodedSource) else None
 
-    def attach(self, source: MediaStreamTrack) -> None:
-        self._source = source
-        self._changed.set()
-
     async def recv(self):
         while True:
             source = self._source
+            self._changed.clear()
             if source is None:
-                self._changed.clear()
                 await self._changed.wait()
                 continue
+            receiving = asyncio.ensure_future(source.recv())
+            switched = asyncio.ensure_future(self._changed.wait())
+            try:  # a source attached meanwhile takes over even when the old one never says it ended
+                await asyncio.wait((receiving, switched), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in (receiving, switched):
+                    if not waiting.done():
+                        waiting.cancel()
+            if receiving.cancelled():
+                continue
             try:
-                return await source.recv()
+                return self._on_our_timeline(receiving.result())
             except MediaStreamError:
                 if self._source is source:  # the other side left; wait for them to come back
                     self._source = None
                 if self.readyState != "live":
                     raise
+
+    def _on_our_timeline(self, data):
+        """A new source's packets start at 0 (aiortc's receiver): shift them to go on from the last one sent,
+        since this side's sender keeps its stream, and a clock going back would stall the browser's player."""
+        if not isinstance(data, av.Packet):
+            return data
+        step = PACKET_STEP[self.kind]
+        if self._shift is None:
+            self._shift = 0 if self._next_pts is None else self._next_pts - data.pts
+        data.pts += self._shift
+        self._next_pts = data.pts + step
+        return data
 
 
 @dataclass
@@ -269,8 +300,6 @@ class Calls:
         room.encoded[role] = {t.kind: EncodedSource(t.receiver) for t in pc.getTransceivers() if forwardable(t)}
         for transceiver in pc.getTransceivers():
             ask_for_fec(transceiver)
-        if room.recorder is not None:
-            self.decode_for_recording(room)
         for forward in room.outgoing[other(role)].values():  # the other side gets this side's new tracks
             self.feed(room, role, forward)
         room.outgoing[role] = {}
@@ -286,7 +315,7 @@ class Calls:
         """Give ``forward`` the track of that kind ``source_role`` sends: as it came when the codecs allow,
         else decoded (and then the source's receiver decodes)."""
         encoded = room.encoded[source_role].get(forward.kind)
-        if encoded is not None and forward.forwarded:
+        if encoded is not None and not encoded.ended and forward.forwarded:
             forward.attach(encoded)
             encoded.restart()
         elif (track := room.incoming[source_role].get(forward.kind)) is not None:

@@ -12,8 +12,8 @@ for in its answer, and which the receiving browser uses to rebuild a lost packet
 The decoder still runs when something needs pictures: the recording, or a side whose codec differs.
 
 This reaches into aiortc 1.16's receiver and sender (the version is pinned; ``tests/service/test_calls.py``
-fails if the hooks stop holding): the decoder queue, ``_send_rtcp``, ``_send_rtcp_pli``,
-``_handle_rtcp_packet`` and ``_send_keyframe``.
+fails if the hooks stop holding): the decoder queue, ``_send_rtcp``, ``_send_rtcp_pli`` and the RTX
+streams of the receiver, ``_handle_rtcp_packet`` and ``_send_keyframe`` of the sender.
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ def ask_for_fec(transceiver: RTCRtpTransceiver) -> None:
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
-    """A VP8 frame's first bit (the inverse key-frame flag, RFC 6386 9.1) is 0 on a key frame."""
-    return bool(data) and not data[0] & 0x01
+    """A whole VP8 key frame: its first bit (the inverse key-frame flag, RFC 6386 9.1) is 0 and its start code
+    follows (a frame the jitter buffer handed on without its first packets fails the second test)."""
+    return len(data) >= 10 and not data[0] & 0x01 and data[3:6] == b"\x9d\x01\x2a"
 
 
 class Tap(queue.Queue):
@@ -70,7 +71,7 @@ class Tap(queue.Queue):
     def put(self, item, block: bool = True, timeout: float | None = None) -> None:
         if item is None:
             self.source.end()
-        else:
+        elif item[0].mimeType == FORWARDED_CODECS[self.source.kind]:  # (the browser may switch codecs)
             codec, frame = item
             self.source.arrive(frame.data, frame.timestamp, codec.clockRate)
             if not self.decoding:
@@ -88,13 +89,15 @@ class EncodedSource(MediaStreamTrack):
         self.tap = Tap(self)
         receiver._RTCRtpReceiver__decoder_queue = self.tap  # read by receive(), which starts the decoder thread
         self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue()
+        self.ended = False
         self._waiting_for_keyframe = False
         self._reader_waiting = False
         self._last_keyframe_request = 0.0
+        self._requests: set[asyncio.Task] = set()
         self.limit_bps: int | None = None  # the receiving side's estimate (REMB), passed on to the sending side
         self.fraction_lost = 0  # the receiving side's last report (of 256), passed on likewise
-        self._send_rtcp = receiver._send_rtcp
-        receiver._send_rtcp = self._rtcp_out
+        self._send_rtcp, self._send_pli = receiver._send_rtcp, receiver._send_rtcp_pli
+        receiver._send_rtcp, receiver._send_rtcp_pli = self._rtcp_out, self._pli_out
 
     def arrive(self, data: bytes, timestamp: int, clock_rate: int) -> None:
         if self._queue.qsize() >= QUEUED_FRAMES:  # nobody reads (the other side is not there): keep nothing old
@@ -114,13 +117,17 @@ class EncodedSource(MediaStreamTrack):
         while not self._queue.empty():
             self._queue.get_nowait()
         self._waiting_for_keyframe = self.kind == "video"
+        if self.ended:
+            self._queue.put_nowait(None)
 
     def restart(self) -> None:
-        """A new reader (the other side joined or came back): it starts from a fresh key frame."""
+        """A new reader (the other side joined or came back): a fresh key frame, and its own network's limits."""
+        self.limit_bps, self.fraction_lost = None, 0
         self._drop_queued()
         self.request_keyframe()
 
     def end(self) -> None:
+        self.ended = True
         self._queue.put_nowait(None)
 
     async def recv(self) -> av.Packet:
@@ -139,11 +146,21 @@ class EncodedSource(MediaStreamTrack):
     def request_keyframe(self) -> None:
         """Ask the sending browser for a key frame (a PLI), at most every ``KEYFRAME_REQUEST_EVERY_S``."""
         loop = asyncio.get_running_loop()
-        sources = self.receiver.getSynchronizationSources()
+        retransmissions = self.receiver._RTCRtpReceiver__rtx_ssrc  # RTX streams are listed too: not for a PLI
+        sources = [s.source for s in self.receiver.getSynchronizationSources() if s.source not in retransmissions]
         if self.kind != "video" or not sources or loop.time() - self._last_keyframe_request < KEYFRAME_REQUEST_EVERY_S:
             return
         self._last_keyframe_request = loop.time()
-        loop.create_task(self.receiver._send_rtcp_pli(sources[0].source))
+        task = loop.create_task(self.receiver._send_rtcp_pli(sources[0]))
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
+
+    async def _pli_out(self, media_ssrc: int) -> None:
+        """Any key-frame request (the receiver's own, after a loss it could not repair, or one passed on): the
+        frames before the key frame may refer to what was lost, so none is forwarded."""
+        if self.kind == "video":
+            self._waiting_for_keyframe = True
+        await self._send_pli(media_ssrc)
 
     async def _rtcp_out(self, packet) -> None:
         """The receiver's own REMB and loss reports, made no better than what the receiving side reported."""

@@ -283,12 +283,13 @@ async def test_bad_call_requests_are_refused(client, kind):
     assert response.status == 400
 
 
+@pytest.mark.parametrize("mode", ["p2p", "bridge"])
 async def test_a_dropped_customer_can_rejoin_and_a_drop_that_lasts_ends_the_call(aiohttp_client, settings, knowledge,
-                                                                                 monkeypatch):
+                                                                                 monkeypatch, mode):
     import calls.bridge
 
     monkeypatch.setattr(calls.bridge, "RECONNECT_GRACE_S", 1.0)
-    client, settings = await call_app(aiohttp_client, settings, knowledge, "p2p")
+    client, settings = await call_app(aiohttp_client, settings, knowledge, mode)
     staff = bearer(client, "xiaoli", "staff")
     call, _ = await start(client, "web-call-drop", staff)
     staff_peer, customer = await both_join(client, call, staff, "web-call-drop")
@@ -302,6 +303,8 @@ async def test_a_dropped_customer_can_rejoin_and_a_drop_that_lasts_ends_the_call
                                                                         "rejoin": rejoin})
         assert answer["type"] == "joined"
         await wait_until(lambda: back.received["video"] >= 3)  # staff offered again; media flows
+        seen_by_staff = staff_peer.received["video"]
+        await wait_until(lambda: staff_peer.received["video"] >= seen_by_staff + 10)  # and the other way too
         assert stored_call(settings, call["call_id"]).ended_at is None
         await back.close()  # gone for good this time
         await wait_until(staff_peer.ended.is_set, 10)
