@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 # What is forwarded as it arrived: the codecs every browser offers, which aiortc can packetize again.
 FORWARDED_CODECS = {"video": "video/VP8", "audio": "audio/opus"}
 QUEUED_FRAMES = 60  # ~2 s of video waiting for a sender that is not there yet (the other side is joining)
-KEYFRAME_REQUEST_EVERY_S = 0.5  # at most this often: a burst of losses asks the sender for one key frame
+KEYFRAME_REQUEST_EVERY_S = 1.0  # at most this often: more would flood a weak link with key frames (~0.5 s each at 300 kbit/s)
 
 
 def negotiated_codec(transceiver: RTCRtpTransceiver) -> str | None:
@@ -151,13 +151,15 @@ class EncodedSource(MediaStreamTrack):
         if self.kind != "video" or not sources or loop.time() - self._last_keyframe_request < KEYFRAME_REQUEST_EVERY_S:
             return
         self._last_keyframe_request = loop.time()
-        task = loop.create_task(self.receiver._send_rtcp_pli(sources[0]))
+        task = loop.create_task(self._send_pli(sources[0]))
         self._requests.add(task)
         task.add_done_callback(self._requests.discard)
 
     async def _pli_out(self, media_ssrc: int) -> None:
-        """Any key-frame request (the receiver's own, after a loss it could not repair, or one passed on): the
-        frames before the key frame may refer to what was lost, so none is forwarded."""
+        """The receiver's own key-frame request, after a loss it could not repair: the frames before the key
+        frame may refer to what was lost, so none is forwarded. (A request passed on from the receiving side
+        does not stop forwarding: on a weak link its key frame may be lost again, and the receiving browser
+        still shows what it can decode meanwhile.)"""
         if self.kind == "video":
             self._waiting_for_keyframe = True
         await self._send_pli(media_ssrc)
