@@ -121,8 +121,8 @@ class EncodedSource(MediaStreamTrack):
             self._queue.put_nowait(None)
 
     def restart(self) -> None:
-        """A new reader (the other side joined or came back): a fresh key frame, and its own network's limits."""
-        self.limit_bps, self.fraction_lost = None, 0
+        """A new reader (the other side joined or came back): it starts from a fresh key frame. The limits its
+        side reported stay until it reports again (a page reconnecting on a weak link is still on it)."""
         self._drop_queued()
         self.request_keyframe()
 
