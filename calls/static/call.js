@@ -14,7 +14,7 @@
   const wantVideo = cfg.kind === "video";
   let ws = null, pc = null, stream = null, facing = "environment", joinedAt = 0, connectedOnce = false;
   let iceServers = [], ended = false, statsTimer = null, lastBytes = null, icePolicy = "all";
-  let hd = false, hdScale = 1, hdRoom = 0, freeClimb = 0, voiceOnly = false, statsTick = 0, prev = null, recent = [], silentFor = 0, lossWindow = [];
+  let hd = false, hdScale = 1, hdRoom = 0, freeClimb = 0, toldSmall = false, voiceOnly = false, statsTick = 0, prev = null, recent = [], silentFor = 0, lossWindow = [];
   let recovery = { tries: 0, timer: null };
   const MAX_RECOVERY_TRIES = 6;
   // The staff page is in the language its reader chose (the server sets it); the customer's follows the browser.
@@ -72,7 +72,6 @@
   // Down the ladder at once when the estimate falls below the rung; up one rung after 3 s with room to spare.
   function fitCloseUp(available) {
     if (!hd || available === undefined) return;
-    const before = hdScale;
     const rung = LADDER.findIndex(([, scale]) => scale === hdScale), want = LADDER.findIndex(([bps]) => available >= bps);
     if (want > rung) { hdScale = LADDER[want][1]; hdRoom = 0; tuneSenders(); }
     else if (want < rung && freeClimb > 0) { hdScale = LADDER[want][1]; hdRoom = 0; tuneSenders(); }
@@ -80,7 +79,11 @@
       if (++hdRoom >= 3) { hdScale = LADDER[rung - 1][1]; hdRoom = 0; tuneSenders(); }
     } else hdRoom = 0;
     if (freeClimb > 0) freeClimb--;
-    if (isStaff && (before > 1) !== (hdScale > 1)) status(hdScale > 1 ? say("网络带宽不够 1080p，特写画面先降低清晰度", "Not enough bandwidth for 1080p: the close-up is sent smaller for now") : "");
+    const small = hdScale > 1 && freeClimb === 0;  // (nothing to tell while a new connection's estimate ramps up)
+    if (isStaff && small !== toldSmall) {
+      toldSmall = small;
+      status(small ? say("网络带宽不够 1080p，特写画面先降低清晰度", "Not enough bandwidth for 1080p: the close-up is sent smaller for now") : "");
+    }
   }
 
   // Opus with redundancy (RED, RFC 2198) where both browsers have it: each packet carries the previous
@@ -337,6 +340,7 @@
   async function setCloseUp(on) {
     hd = on;
     hdScale = 1;
+    if (toldSmall) { toldSmall = false; status(""); }
     const track = stream && stream.getVideoTracks()[0];
     $("hd").setAttribute("aria-pressed", String(on));
     if (!track) return;

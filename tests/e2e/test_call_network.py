@@ -108,6 +108,7 @@ def test_call_recovers_by_itself_after_a_five_second_outage(rigged_app, browser)
 SENT_HEIGHT = """async () => { let h = 0; (await window.techanCallPeer.getStats()).forEach((s) => {
     if (s.type === 'outbound-rtp' && s.kind === 'video') h = s.frameHeight || 0; }); return h; }"""
 SHOWN_HEIGHT = "document.getElementById('remote').videoHeight"
+STATUS = "document.getElementById('status').hidden ? '' : document.getElementById('status').textContent"
 
 
 def test_a_close_up_reaches_the_customer_at_up_to_1080p(rigged_app, browser):
@@ -128,5 +129,24 @@ def test_a_close_up_reaches_the_customer_at_up_to_1080p(rigged_app, browser):
         time.sleep(0.5)
     if mode == "p2p":  # a new connection starts the close-up at 360p and climbs as the estimate allows
         assert seen[0] == 1080, f"the customer saw {seen[0]} lines of the close-up, the staff's page sent {seen[1]}"
+        assert "带宽不够" not in staff.evaluate(STATUS)
     else:  # forwarded as it came: the size the staff's page chose for the estimate
         assert seen[0] == seen[1] >= 270, f"the customer saw {seen[0]} lines, the staff's page sent {seen[1]}"
+        if seen[1] < 1080:  # (the estimate through the bridge climbs slowly: staff are told why, once it settles)
+            wait_until(staff, f"({STATUS}) === '网络带宽不够 1080p，特写画面先降低清晰度'", timeout=20_000)
+
+
+def test_staff_are_told_when_the_close_up_is_sent_smaller(rigged_app, browser):
+    rig, shop, _mode = rigged_app
+    rig.impair(Impairment(rate_kbps=1000))
+    try:
+        _call, staff, customer = open_call(shop, browser)
+        wait_until(staff, "document.getElementById('local').srcObject", timeout=30_000)
+        staff.click("#hd")  # 高清特写 before the customer joins: the new connection starts it small
+        wait_until(staff, "window.techanCallCamera", timeout=10_000)
+        customer.click("#join")
+        assert wait_for_video([staff, customer], 60)
+        wait_until(staff, f"({STATUS}) === '网络带宽不够 1080p，特写画面先降低清晰度'", timeout=30_000)
+        assert 0 < customer.evaluate(SHOWN_HEIGHT) < 1080
+    finally:
+        rig.impair(Impairment())
