@@ -66,7 +66,7 @@ class ForwardingTrack(MediaStreamTrack):
         self._source: MediaStreamTrack | None = None
         self._changed = asyncio.Event()
         self._next_pts: int | None = None  # packets: where the next one goes on this side's timeline
-        self._shift: int | None = 0  # added to a source's packet times, so that a new source goes on from there
+        self._shift: int | None = None  # added to a source's packet times, so that a new source goes on from there
 
     def attach(self, source: MediaStreamTrack) -> None:
         self._source = source
@@ -298,12 +298,11 @@ class Calls:
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         room.encoded[role] = {t.kind: EncodedSource(t.receiver) for t in pc.getTransceivers() if forwardable(t)}
-        for transceiver in pc.getTransceivers():
-            ask_for_fec(transceiver)
         for forward in room.outgoing[other(role)].values():  # the other side gets this side's new tracks
             self.feed(room, role, forward)
         room.outgoing[role] = {}
         for transceiver in pc.getTransceivers():
+            ask_for_fec(transceiver)
             forward = ForwardingTrack(transceiver.kind, forwardable(transceiver))
             room.outgoing[role][transceiver.kind] = forward
             self.feed(room, other(role), forward)

@@ -19,7 +19,6 @@ streams of the receiver, ``_handle_rtcp_packet`` and ``_send_keyframe`` of the s
 from __future__ import annotations
 
 import asyncio
-import logging
 import queue
 from fractions import Fraction
 
@@ -28,17 +27,19 @@ from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RTCRtpTransce
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, pack_remb_fci, unpack_remb_fci
 
-log = logging.getLogger(__name__)
-
 # What is forwarded as it arrived: the codecs every browser offers, which aiortc can packetize again.
 FORWARDED_CODECS = {"video": "video/VP8", "audio": "audio/opus"}
 QUEUED_FRAMES = 60  # ~2 s of video waiting for a sender that is not there yet (the other side is joining)
 KEYFRAME_REQUEST_EVERY_S = 1.0  # at most this often: more would flood a weak link with key frames (~0.5 s each at 300 kbit/s)
 
 
+def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list:
+    """The codecs a transceiver may use once its offer is set, the one it sends and receives with first."""
+    return getattr(transceiver, "_codecs", None) or []
+
+
 def negotiated_codec(transceiver: RTCRtpTransceiver) -> str | None:
-    """The codec a transceiver sends and receives with, once its offer is set (the first common one)."""
-    codecs = getattr(transceiver, "_codecs", None) or ()
+    codecs = negotiated_codecs(transceiver)
     return codecs[0].mimeType if codecs else None
 
 
@@ -48,9 +49,19 @@ def forwardable(transceiver: RTCRtpTransceiver) -> bool:
 
 def ask_for_fec(transceiver: RTCRtpTransceiver) -> None:
     """The answer tells the browser that Opus in-band FEC is welcome (aiortc's own answer does not)."""
-    for codec in getattr(transceiver, "_codecs", None) or ():
+    for codec in negotiated_codecs(transceiver):
         if codec.mimeType == FORWARDED_CODECS["audio"]:
             codec.parameters["useinbandfec"] = 1
+
+
+def remb(packet) -> tuple[int, list[int]] | None:
+    """The bitrate and streams of a REMB packet (Receiver Estimated Maximum Bitrate), or None for another."""
+    if not isinstance(packet, RtcpPsfbPacket) or packet.fmt != RTCP_PSFB_APP:
+        return None
+    try:
+        return unpack_remb_fci(packet.fci)
+    except ValueError:
+        return None
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
@@ -146,9 +157,11 @@ class EncodedSource(MediaStreamTrack):
     def request_keyframe(self) -> None:
         """Ask the sending browser for a key frame (a PLI), at most every ``KEYFRAME_REQUEST_EVERY_S``."""
         loop = asyncio.get_running_loop()
+        if self.kind != "video" or loop.time() - self._last_keyframe_request < KEYFRAME_REQUEST_EVERY_S:
+            return
         retransmissions = self.receiver._RTCRtpReceiver__rtx_ssrc  # RTX streams are listed too: not for a PLI
         sources = [s.source for s in self.receiver.getSynchronizationSources() if s.source not in retransmissions]
-        if self.kind != "video" or not sources or loop.time() - self._last_keyframe_request < KEYFRAME_REQUEST_EVERY_S:
+        if not sources:
             return
         self._last_keyframe_request = loop.time()
         task = loop.create_task(self._send_pli(sources[0]))
@@ -166,12 +179,9 @@ class EncodedSource(MediaStreamTrack):
 
     async def _rtcp_out(self, packet) -> None:
         """The receiver's own REMB and loss reports, made no better than what the receiving side reported."""
-        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP and self.limit_bps is not None:
-            try:
-                bitrate, ssrcs = unpack_remb_fci(packet.fci)
-            except ValueError:
-                pass
-            else:
+        if (estimate := remb(packet)) is not None:
+            if self.limit_bps is not None:
+                bitrate, ssrcs = estimate
                 packet.fci = pack_remb_fci(min(bitrate, self.limit_bps), ssrcs)
         elif isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             for report in packet.reports:
@@ -192,14 +202,10 @@ def follow_receiving_side(sender: RTCRtpSender, current) -> None:
 
     async def on_rtcp(packet) -> None:  # a PLI or FIR reaches send_keyframe through the original handler
         source = current()
-        if source is not None and isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
-            try:
-                bitrate, ssrcs = unpack_remb_fci(packet.fci)
-            except ValueError:
-                pass
-            else:
-                if sender._ssrc in ssrcs:
-                    source.limit_bps = bitrate
+        if source is not None and (estimate := remb(packet)) is not None:
+            bitrate, ssrcs = estimate
+            if sender._ssrc in ssrcs:
+                source.limit_bps = bitrate
         elif source is not None and isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             for report in packet.reports:
                 if report.ssrc == sender._ssrc:

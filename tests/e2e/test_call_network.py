@@ -111,16 +111,22 @@ SHOWN_HEIGHT = "document.getElementById('remote').videoHeight"
 STATUS = "document.getElementById('status').hidden ? '' : document.getElementById('status').textContent"
 
 
-def test_a_close_up_reaches_the_customer_at_up_to_1080p(rigged_app, browser):
-    rig, shop, mode = rigged_app
-    rig.impair(Impairment())
+def close_up_call(shop, browser):
+    """Staff turn on 高清特写 before the customer joins (the new connection starts it small); both see video."""
     _call, staff, customer = open_call(shop, browser)
     wait_until(staff, "document.getElementById('local').srcObject", timeout=30_000)
-    staff.click("#hd")  # 高清特写
+    staff.click("#hd")
     wait_until(staff, "window.techanCallCamera", timeout=10_000)
     assert staff.evaluate("window.techanCallCamera") == {"width": 1920, "height": 1080, "hd": True}
     customer.click("#join")
     assert wait_for_video([staff, customer], 60)
+    return staff, customer
+
+
+def test_a_close_up_reaches_the_customer_at_up_to_1080p(rigged_app, browser):
+    rig, shop, mode = rigged_app
+    rig.impair(Impairment())
+    staff, customer = close_up_call(shop, browser)
     seen, deadline = (0, 0), time.monotonic() + 45
     while time.monotonic() < deadline:
         seen = (customer.evaluate(SHOWN_HEIGHT), staff.evaluate(SENT_HEIGHT))
@@ -140,12 +146,7 @@ def test_staff_are_told_when_the_close_up_is_sent_smaller(rigged_app, browser):
     rig, shop, _mode = rigged_app
     rig.impair(Impairment(rate_kbps=1000))
     try:
-        _call, staff, customer = open_call(shop, browser)
-        wait_until(staff, "document.getElementById('local').srcObject", timeout=30_000)
-        staff.click("#hd")  # 高清特写 before the customer joins: the new connection starts it small
-        wait_until(staff, "window.techanCallCamera", timeout=10_000)
-        customer.click("#join")
-        assert wait_for_video([staff, customer], 60)
+        staff, customer = close_up_call(shop, browser)
         wait_until(staff, f"({STATUS}) === '网络带宽不够 1080p，特写画面先降低清晰度'", timeout=30_000)
         assert 0 < customer.evaluate(SHOWN_HEIGHT) < 1080
     finally:

@@ -37,8 +37,11 @@ def token_of(call: dict) -> str:
     return call["customer_url"].rsplit("/call/", 1)[1]
 
 
-async def both_join(client, call: dict, staff: dict, sender: str, consent: bool = False) -> tuple[CallPeer, CallPeer]:
-    staff_peer, customer = CallPeer("staff"), CallPeer("customer")
+async def both_join(client, call: dict, staff: dict, sender: str, consent: bool = False,
+                    sizes: tuple[tuple[int, int], tuple[int, int]] = ((320, 240), (320, 240))
+                    ) -> tuple[CallPeer, CallPeer]:
+    """Staff, then the customer, join ``call``; ``sizes``: of the pictures they send."""
+    staff_peer, customer = CallPeer("staff", size=sizes[0]), CallPeer("customer", size=sizes[1])
     url = f"/ws/call/{call['call_id']}"
     assert (await staff_peer.join(client, url, {"type": "join", "role": "staff"}, staff))["type"] == "joined"
     joined = await customer.join(client, url, await web_customer_hello(client, f"/api/chat/{sender}",
@@ -120,24 +123,21 @@ async def test_bridge_forwards_the_picture_as_it_came_without_decoding_or_encodi
 
     from calls.bridge import CALLS
 
+    def spy(original, seen):
+        def wrapper(self, *args, **kwargs):
+            seen.add(id(self))
+            return original(self, *args, **kwargs)
+        return wrapper
+
     encoded, packed = set(), set()
     for encoder in (Vp8Encoder, OpusEncoder):
-        def spy(original, seen):
-            def wrapper(self, *args, **kwargs):
-                seen.add(id(self))
-                return original(self, *args, **kwargs)
-            return wrapper
         monkeypatch.setattr(encoder, "encode", spy(encoder.encode, encoded))
         monkeypatch.setattr(encoder, "pack", spy(encoder.pack, packed))
     client, settings = await call_app(aiohttp_client, settings, knowledge, "bridge")
     staff = bearer(client, "xiaoli", "staff")
     call, _ = await start(client, "web-call-forward", staff)
-    staff_peer, customer = CallPeer("staff", size=(640, 360)), CallPeer("customer", size=(320, 240))
-    url = f"/ws/call/{call['call_id']}"
+    staff_peer, customer = await both_join(client, call, staff, "web-call-forward", sizes=((640, 360), (320, 240)))
     try:
-        assert (await staff_peer.join(client, url, {"type": "join", "role": "staff"}, staff))["type"] == "joined"
-        assert (await customer.join(client, url, await web_customer_hello(
-            client, "/api/chat/web-call-forward", call["customer_url"])))["type"] == "joined"
         await wait_until(lambda: staff_peer.received["video"] >= 20 and customer.received["video"] >= 20, 30)
         await wait_until(lambda: staff_peer.received["audio"] >= 20 and customer.received["audio"] >= 20, 30)
         assert customer.received_size == (640, 360) and staff_peer.received_size == (320, 240)
