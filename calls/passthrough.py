@@ -25,12 +25,26 @@ from fractions import Fraction
 import av
 from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, pack_remb_fci, unpack_remb_fci
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpSrPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+)
 
 # What is forwarded as it arrived: the codecs every browser offers, which aiortc can packetize again.
 FORWARDED_CODECS = {"video": "video/VP8", "audio": "audio/opus"}
 QUEUED_FRAMES = 60  # ~2 s of video waiting for a sender that is not there yet (the other side is joining)
 KEYFRAME_REQUEST_EVERY_S = 1.0  # at most this often: more would flood a weak link with key frames (~0.5 s each at 300 kbit/s)
+# What a receiving side that has not reported yet is assumed to take: the rate Chromium starts a new connection
+# at. Without it, a side joining on a weak link got the other side's picture at the rate that side had reached on
+# its own link (a 150 KB 1080p key frame, then megabits a second), and its first estimate came only after ~7 s of
+# loss. (200 kbit/s, leaving room for the sound, did no better in three calls at 300 kbit/s, and started slower.)
+START_BPS = 300_000
+ENCODER_FOLLOWS_S = 0.5  # how long the sending browser's encoder takes to follow a new estimate (~0.4 s measured)
 
 
 def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list:
@@ -106,7 +120,7 @@ class EncodedSource(MediaStreamTrack):
         self._last_keyframe_request = 0.0
         self._requests: set[asyncio.Task] = set()
         self.limit_bps: int | None = None  # the receiving side's estimate (REMB), passed on to the sending side
-        self.fraction_lost = 0  # the receiving side's last report (of 256), passed on likewise
+        self.loss = LossRelay()  # what the receiving side reports lost, passed on likewise
         self._send_rtcp, self._send_pli = receiver._send_rtcp, receiver._send_rtcp_pli
         receiver._send_rtcp, receiver._send_rtcp_pli = self._rtcp_out, self._pli_out
 
@@ -133,9 +147,21 @@ class EncodedSource(MediaStreamTrack):
 
     def restart(self) -> None:
         """A new reader (the other side joined or came back): it starts from a fresh key frame. The limits its
-        side reported stay until it reports again (a page reconnecting on a weak link is still on it)."""
+        side reported stay until it reports again (a page reconnecting on a weak link is still on it); a side
+        that never reported is taken to start where a new connection does, and the sending browser is told,
+        and its encoder given time to follow, before the key frame is asked for: a key frame made for the rate
+        the sending side had reached on its own (150 KB in a 1080p close-up) would fill a weak link for seconds,
+        and the loss it caused brought the sending browser's estimate down to its floor."""
         self._drop_queued()
-        self.request_keyframe()
+        if self.kind == "video" and self.limit_bps is None and (ssrcs := self._media_ssrcs()):
+            self.limit_bps = START_BPS
+            self._send(self._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=self.receiver._RTCRtpReceiver__rtcp_ssrc,
+                                                      media_ssrc=0, fci=pack_remb_fci(START_BPS, ssrcs))))
+            loop = asyncio.get_running_loop()  # no key frame is asked for (the receiving side asks at once) until then
+            self._last_keyframe_request = loop.time() + ENCODER_FOLLOWS_S - KEYFRAME_REQUEST_EVERY_S
+            loop.call_later(ENCODER_FOLLOWS_S, self.request_keyframe)
+        else:
+            self.request_keyframe()
 
     def end(self) -> None:
         self.ended = True
@@ -154,19 +180,24 @@ class EncodedSource(MediaStreamTrack):
             raise MediaStreamError
         return packet
 
-    def request_keyframe(self) -> None:
-        """Ask the sending browser for a key frame (a PLI), at most every ``KEYFRAME_REQUEST_EVERY_S``."""
-        loop = asyncio.get_running_loop()
-        if self.kind != "video" or loop.time() - self._last_keyframe_request < KEYFRAME_REQUEST_EVERY_S:
-            return
-        retransmissions = self.receiver._RTCRtpReceiver__rtx_ssrc  # RTX streams are listed too: not for a PLI
-        sources = [s.source for s in self.receiver.getSynchronizationSources() if s.source not in retransmissions]
-        if not sources:
-            return
-        self._last_keyframe_request = loop.time()
-        task = loop.create_task(self._send_pli(sources[0]))
+    def _media_ssrcs(self) -> list[int]:
+        """The streams the sending browser sends this receiver (RTX streams are listed too: not those)."""
+        retransmissions = self.receiver._RTCRtpReceiver__rtx_ssrc
+        return [s.source for s in self.receiver.getSynchronizationSources() if s.source not in retransmissions]
+
+    def _send(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
         self._requests.add(task)
         task.add_done_callback(self._requests.discard)
+
+    def request_keyframe(self) -> None:
+        """Ask the sending browser for a key frame (a PLI), at most every ``KEYFRAME_REQUEST_EVERY_S``."""
+        now = asyncio.get_running_loop().time()
+        if self.kind != "video" or now - self._last_keyframe_request < KEYFRAME_REQUEST_EVERY_S:
+            return
+        if sources := self._media_ssrcs():
+            self._last_keyframe_request = now
+            self._send(self._send_pli(sources[0]))
 
     async def _pli_out(self, media_ssrc: int) -> None:
         """The receiver's own key-frame request, after a loss it could not repair: the frames before the key
@@ -184,9 +215,56 @@ class EncodedSource(MediaStreamTrack):
                 bitrate, ssrcs = estimate
                 packet.fci = pack_remb_fci(min(bitrate, self.limit_bps), ssrcs)
         elif isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            share = self.loss.share_since_last()
+            retransmissions = self.receiver._RTCRtpReceiver__rtx_ssrc
             for report in packet.reports:
-                report.fraction_lost = max(report.fraction_lost, self.fraction_lost)
+                if report.ssrc not in retransmissions:
+                    self.loss.raise_report(report, share)
         await self._send_rtcp(packet)
+
+
+def lost_between(before: tuple[int, int] | None, after: tuple[int, int]) -> tuple[int, int]:
+    """(expected, lost) between two reports' running totals (highest sequence number, packets lost);
+    nothing when there is no earlier report or the stream started again."""
+    if before is None or after[0] < before[0]:
+        return 0, 0
+    return after[0] - before[0], after[1] - before[1]
+
+
+class LossRelay:
+    """Makes our receiver reports to the sending browser show at least the share of packets the receiving
+    browser lost since our previous report. Chromium's sender reads loss from the running totals in a report
+    (packets lost against the highest sequence number), not from its "fraction lost", so the running total is
+    what is raised; and it takes the receiving browser's totals, not its last report alone (Chromium sends a
+    report with every NACK, several each 100 ms on a lossy link, most covering a moment with no loss)."""
+
+    def __init__(self) -> None:
+        self.downstream: tuple[int, int] | None = None  # (highest sequence, lost) in the receiving side's last report
+        self.downstream_then: tuple[int, int] | None = None  # the same at our previous report
+        self.upstream_then: dict[int, tuple[int, int]] = {}  # per stream: our own totals in our previous report
+        self.added: dict[int, int] = {}  # per stream: packets we reported lost beyond our own count
+
+    def arrived(self, report: RtcpReceiverInfo) -> None:
+        """The receiving browser's report on the stream we send it."""
+        self.downstream = (report.highest_sequence, report.packets_lost)
+
+    def share_since_last(self) -> float:
+        """The share the receiving side lost since the previous call (once per report of ours)."""
+        if self.downstream is None:
+            return 0.0
+        expected, lost = lost_between(self.downstream_then, self.downstream)
+        self.downstream_then = self.downstream
+        return min(1.0, lost / expected) if expected > 0 and lost > 0 else 0.0
+
+    def raise_report(self, report: RtcpReceiverInfo, share: float) -> None:
+        """Our report on one stream the sending browser sends us, its loss raised to ``share`` since the last."""
+        ours = (report.highest_sequence, report.packets_lost)
+        expected, lost = lost_between(self.upstream_then.get(report.ssrc), ours)
+        self.upstream_then[report.ssrc] = ours
+        added = self.added.get(report.ssrc, 0) + max(0, round(share * expected) - lost)
+        self.added[report.ssrc] = added
+        report.packets_lost = min(report.packets_lost + added, 0x7FFFFF)  # (a running total only grows)
+        report.fraction_lost = max(report.fraction_lost, min(255, int(share * 256)))
 
 
 def follow_receiving_side(sender: RTCRtpSender, current) -> None:
@@ -209,7 +287,7 @@ def follow_receiving_side(sender: RTCRtpSender, current) -> None:
         elif source is not None and isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             for report in packet.reports:
                 if report.ssrc == sender._ssrc:
-                    source.fraction_lost = report.fraction_lost
+                    source.loss.arrived(report)
         await handle_rtcp(packet)
 
     sender._send_keyframe, sender._handle_rtcp_packet = send_keyframe, on_rtcp

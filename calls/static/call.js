@@ -29,6 +29,9 @@
   // A new connection's close-up starts at 360p, as its first key frame would take seconds to squeeze a 1080p
   // one through a weak link, and climbs at once while the estimate ramps up (its first seconds).
   const START_SCALE = 3, FREE_CLIMB_S = 6;
+  // Up a rung only with room to spare, except through the bridge: there the estimate is the receiving browser's
+  // (REMB), which grows only with what arrives (at most 1.5 times it), so it would wait for room that never comes.
+  const CLIMB_HEADROOM = cfg.mode === "bridge" ? 1 : 1.2;
 
   // The page is written in Chinese; a browser set to English gets its words in English.
   if (ENGLISH) {
@@ -69,13 +72,20 @@
     }
   }
 
+  // A new connection, or in bridge mode a newly arrived other side, starts the close-up small (360p) and climbs
+  // freely while the estimate settles: a 1080p key frame would fill a weak link for seconds.
+  function restartCloseUp() {
+    hdScale = START_SCALE;
+    freeClimb = FREE_CLIMB_S;
+  }
+
   // Down the ladder at once when the estimate falls below the rung; up one rung after 3 s with room to spare.
   function fitCloseUp(available) {
     if (!hd || available === undefined) return;
     const rung = LADDER.findIndex(([, scale]) => scale === hdScale), want = LADDER.findIndex(([bps]) => available >= bps);
     if (want > rung) { hdScale = LADDER[want][1]; hdRoom = 0; tuneSenders(); }
     else if (want < rung && freeClimb > 0) { hdScale = LADDER[want][1]; hdRoom = 0; tuneSenders(); }
-    else if (want < rung && available >= LADDER[rung - 1][0] * 1.2) {
+    else if (want < rung && available >= LADDER[rung - 1][0] * CLIMB_HEADROOM) {
       if (++hdRoom >= 3) { hdScale = LADDER[rung - 1][1]; hdRoom = 0; tuneSenders(); }
     } else hdRoom = 0;
     if (freeClimb > 0) freeClimb--;
@@ -122,8 +132,7 @@
     pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: icePolicy });
     window.techanCallPeer = pc;  // for the benchmark and the tests
     prev = null;
-    hdScale = START_SCALE;
-    freeClimb = FREE_CLIMB_S;
+    restartCloseUp();
     for (const track of stream.getTracks()) {
       if (track.kind === "video") track.contentHint = hd ? "detail" : "motion";
       pc.addTrack(track, stream);
@@ -216,6 +225,9 @@
       await pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
     } else if (message.type === "candidate" && message.candidate && pc) {
       await pc.addIceCandidate(message.candidate).catch(() => {});
+    } else if (message.type === "peer_joined" && cfg.mode === "bridge" && pc) {
+      restartCloseUp();  // the app forwards what we send to the newcomer as it is
+      tuneSenders();
     } else if (message.type === "voice_only") {
       if (!voiceOnly) goVoiceOnly(false);
     } else if (message.type === "peer_left") {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -149,6 +150,52 @@ async def test_bridge_forwards_the_picture_as_it_came_without_decoding_or_encodi
         assert len(senders) == 4 and app_encoders <= packed and app_encoders.isdisjoint(encoded)
         assert not any(source.tap.decoding for side in room.encoded.values() for source in side.values())
         assert all(track._queue.empty() for side in room.incoming.values() for track in side.values())  # no frames
+    finally:
+        await staff_peer.close()
+        await customer.close()
+
+
+async def test_bridge_tells_the_sender_a_new_sides_start_rate_before_asking_it_for_a_key_frame(
+        aiohttp_client, settings, knowledge, monkeypatch):
+    """A key frame made for the rate the staff's browser reached on its own link (150 KB for a 1080p close-up)
+    filled a customer's 300 kbit/s link for seconds: the customer's first picture came after ~10 s, and in three
+    calls of ten never. The app now caps the staff's estimate at a new connection's start rate when a customer
+    arrives, and asks for the key frame once the encoder has had time to follow."""
+    from aiortc import RTCRtpSender
+    from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket
+
+    from calls.passthrough import ENCODER_FOLLOWS_S, START_BPS, remb
+
+    received, original = [], RTCRtpSender._handle_rtcp_packet
+
+    async def spy(self, packet):
+        received.append((self, time.monotonic(), packet))
+        await original(self, packet)
+
+    monkeypatch.setattr(RTCRtpSender, "_handle_rtcp_packet", spy)
+    client, settings = await call_app(aiohttp_client, settings, knowledge, "bridge")
+    staff = bearer(client, "xiaoli", "staff")
+    call, _ = await start(client, "web-call-start-rate", staff)
+    staff_peer, customer = CallPeer("staff"), CallPeer("customer")
+    url = f"/ws/call/{call['call_id']}"
+    try:
+        assert (await staff_peer.join(client, url, {"type": "join", "role": "staff"}, staff))["type"] == "joined"
+        await wait_until(lambda: staff_peer.connected.is_set(), 30)
+        await asyncio.sleep(1.5)  # the app's receiver estimates the staff's clean link meanwhile
+        staff_video = next(s for s in staff_peer.pc.getSenders() if s.track and s.track.kind == "video")
+        alone = len(received)
+        hello = await web_customer_hello(client, "/api/chat/web-call-start-rate", call["customer_url"])
+        assert (await customer.join(client, url, hello))["type"] == "joined"
+        def to_staff():
+            return [(at, packet) for sender, at, packet in received[alone:] if sender is staff_video]
+
+        def plis():
+            return [at for at, p in to_staff() if isinstance(p, RtcpPsfbPacket) and p.fmt == RTCP_PSFB_PLI]
+
+        await wait_until(lambda: customer.received["video"] >= 10 and plis(), 30)
+        estimates = [(at, remb(p)[0]) for at, p in to_staff() if remb(p) is not None and at < plis()[0]]
+        assert [bitrate for at, bitrate in estimates[-1:]] == [START_BPS]
+        assert plis()[0] - estimates[-1][0] >= ENCODER_FOLLOWS_S * 0.8  # (the customer's own request waited too)
     finally:
         await staff_peer.close()
         await customer.close()
