@@ -13,17 +13,19 @@ The decoder still runs when something needs pictures: the recording, or a side w
 
 This reaches into aiortc 1.16's receiver and sender (the version is pinned; ``tests/service/test_calls.py``
 fails if the hooks stop holding): the decoder queue, ``_send_rtcp``, ``_send_rtcp_pli`` and the RTX
-streams of the receiver, ``_handle_rtcp_packet`` and ``_send_keyframe`` of the sender.
+streams and jitter buffer of the receiver, ``_handle_rtcp_packet`` and ``_send_keyframe`` of the sender.
 """
 
 from __future__ import annotations
 
 import asyncio
 import queue
+import time
 from fractions import Fraction
 
 import av
 from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -44,6 +46,7 @@ KEYFRAME_REQUEST_EVERY_S = 1.0  # at most this often: more would flood a weak li
 # its own link (a 150 KB 1080p key frame, then megabits a second), and its first estimate came only after ~7 s of
 # loss. (200 kbit/s, leaving room for the sound, did no better in three calls at 300 kbit/s, and started slower.)
 START_BPS = 300_000
+GIVE_UP_ON_LOST_S = 1.0  # no frame for this long, packets missing meanwhile (retransmissions lost too): skip them
 ENCODER_FOLLOWS_S = 0.5  # how long the sending browser's encoder takes to follow a new estimate (~0.4 s measured)
 
 
@@ -84,6 +87,39 @@ def is_vp8_keyframe(data: bytes) -> bool:
     return len(data) >= 10 and not data[0] & 0x01 and data[3:6] == b"\x9d\x01\x2a"
 
 
+class SkippingJitterBuffer(JitterBuffer):
+    """aiortc's video jitter buffer, made to give up on lost packets. aiortc's own hands on no frame while a packet
+    is missing until 512 newer ones have come, and then the frames from before (aiortc #1416): after a 5 s outage
+    the bridged picture stayed frozen in both directions while the sound came back. This one, once no frame has
+    come out for ``GIVE_UP_ON_LOST_S`` while packets are missing, skips to the newest frame it holds and asks for
+    a key frame: the frames in between may refer to what was lost, and handing them on would keep the picture
+    behind the sound (one frame goes out per packet in)."""
+
+    def __init__(self) -> None:
+        super().__init__(capacity=512, is_video=True)  # as aiortc's receiver makes it
+        self._last_frame_at: float | None = None
+
+    def add(self, packet) -> tuple[bool, JitterFrame | None]:
+        keyframe_needed, frame = super().add(packet)
+        now = time.monotonic()
+        if frame is not None or self._last_frame_at is None:
+            self._last_frame_at = now
+        elif now - self._last_frame_at >= GIVE_UP_ON_LOST_S and (newest := self._newest_frame_after_a_gap()):
+            self._last_frame_at = now
+            self.remove(newest)
+            return True, None
+        return keyframe_needed, frame
+
+    def _newest_frame_after_a_gap(self) -> int | None:
+        """How far from the oldest packet held the newest frame starts, when a packet is missing before it."""
+        packets = [self._packets[(self._origin + n) % self._capacity] for n in range(self._capacity)]
+        newest = max((n for n, packet in enumerate(packets) if packet is not None), default=0)
+        start = newest
+        while start > 0 and packets[start - 1] is not None and packets[start - 1].timestamp == packets[newest].timestamp:
+            start -= 1
+        return start if start > 0 and None in packets[:start] else None
+
+
 class Tap(queue.Queue):
     """Stands in for a receiver's decoder queue: every complete frame goes to the encoded source; the decoder
     thread gets frames only while ``decoding`` (a recording), and always the end-of-stream marker."""
@@ -113,6 +149,8 @@ class EncodedSource(MediaStreamTrack):
         self.receiver = receiver
         self.tap = Tap(self)
         receiver._RTCRtpReceiver__decoder_queue = self.tap  # read by receive(), which starts the decoder thread
+        if self.kind == "video":
+            receiver._RTCRtpReceiver__jitter_buffer = SkippingJitterBuffer()
         self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue()
         self.ended = False
         self._waiting_for_keyframe = False
