@@ -24,6 +24,16 @@ def running_in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"true", "1"}
 
 
+class Clock:
+    """A monotonic clock a test moves by hand (``clock.now += 61``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class SkipsFailTheRun:
     """Under CI a skipped test (skip, skipif, importorskip, in a test, a fixture or at collection) fails
     the session: what the tests need is installed there, so a skip means something was not tested.

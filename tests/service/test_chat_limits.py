@@ -24,20 +24,13 @@ from tests.service.fake_rasa import use_fake_rasa
 from tests.service.test_kb_admin import bearer
 from techan.app import create_app
 from web.keys import LIMITS
+from tests.conftest import Clock
 
 PUER = "普洱茶保质期多久？"
 CONNECTING = HANDOFF_TEXT[HandoffReason.CUSTOMER_REQUEST].to("zh")
 HANDOFFS_FULL = limits.HANDOFFS_FULL_TEXT.to("zh")
 FAST = "您发得有点快，请 {} 秒后再发。这条消息已经记下了。"
 NETWORK = "您所在的网络现在发来的消息太多，请 {} 秒后再发。这条消息已经记下了。"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

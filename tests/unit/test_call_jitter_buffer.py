@@ -13,14 +13,7 @@ from aiortc.rtp import RtpPacket
 
 import calls.passthrough as passthrough
 from calls.passthrough import GIVE_UP_ON_LOST_S, SkippingJitterBuffer
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import Clock
 
 
 @pytest.fixture

@@ -7,14 +7,7 @@ from pydantic import ValidationError
 
 from core.limits import MemoryLimiter, client_address, trusted_networks
 from core.settings import Settings
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import Clock
 
 
 def hits(limiter: MemoryLimiter, key: str, count: int, limit: int, window: float) -> list[float]:
