@@ -36,6 +36,7 @@ from aiortc.rtp import (
     pack_remb_fci,
     unpack_remb_fci,
 )
+from aiortc.utils import uint16_add
 
 # What is forwarded as it arrived: the codecs every browser offers, which aiortc can packetize again.
 FORWARDED_CODECS = {"video": "video/VP8", "audio": "audio/opus"}
@@ -90,34 +91,49 @@ def is_vp8_keyframe(data: bytes) -> bool:
 class SkippingJitterBuffer(JitterBuffer):
     """aiortc's video jitter buffer, made to give up on lost packets. aiortc's own hands on no frame while a packet
     is missing until 512 newer ones have come, and then the frames from before (aiortc #1416): after a 5 s outage
-    the bridged picture stayed frozen in both directions while the sound came back. This one, once no frame has
-    come out for ``GIVE_UP_ON_LOST_S`` while packets are missing, skips to the newest frame it holds and asks for
-    a key frame: the frames in between may refer to what was lost, and handing them on would keep the picture
-    behind the sound (one frame goes out per packet in)."""
+    the bridged picture stayed frozen in both directions while the sound came back. This one gives a missing
+    packet ``GIVE_UP_ON_LOST_S`` from when the packet after it arrived (the receiver asks for it again then), and
+    then skips to the newest frame it holds and asks for a key frame: the frames in between may refer to what was
+    lost, and handing them on would keep the picture behind the sound (one frame goes out per packet in). A frame
+    still arriving is never cut, and a late retransmission of a skipped packet is dropped (aiortc's buffer would
+    take one far behind for a new stream and start again from it)."""
 
     def __init__(self) -> None:
         super().__init__(capacity=512, is_video=True)  # as aiortc's receiver makes it
-        self._last_frame_at: float | None = None
+        self._arrived = [0.0] * self._capacity
+        self._last_frame_at = 0.0
+        self._skipped: tuple[int, int] | None = None  # (first sequence number, how many) of the last skip
 
     def add(self, packet) -> tuple[bool, JitterFrame | None]:
+        if self._skipped and uint16_add(packet.sequence_number, -self._skipped[0]) < self._skipped[1]:
+            return False, None
         keyframe_needed, frame = super().add(packet)
         now = time.monotonic()
-        if frame is not None or self._last_frame_at is None:
+        self._arrived[packet.sequence_number % self._capacity] = now
+        if frame is not None:
             self._last_frame_at = now
-        elif now - self._last_frame_at >= GIVE_UP_ON_LOST_S and (newest := self._newest_frame_after_a_gap()):
-            self._last_frame_at = now
-            self.remove(newest)
+        elif now - self._last_frame_at >= GIVE_UP_ON_LOST_S and (skip := self._skip_to(now)):
+            self._skipped = (self._origin, skip)
+            self.remove(skip)
             return True, None
         return keyframe_needed, frame
 
-    def _newest_frame_after_a_gap(self) -> int | None:
-        """How far from the oldest packet held the newest frame starts, when a packet is missing before it."""
+    def _skip_to(self, now: float) -> int | None:
+        """How far from the oldest packet held the newest frame starts, when a packet before that frame has been
+        missing for ``GIVE_UP_ON_LOST_S``; None: nothing to skip."""
         packets = [self._packets[(self._origin + n) % self._capacity] for n in range(self._capacity)]
-        newest = max((n for n, packet in enumerate(packets) if packet is not None), default=0)
-        start = newest
-        while start > 0 and packets[start - 1] is not None and packets[start - 1].timestamp == packets[newest].timestamp:
-            start -= 1
-        return start if start > 0 and None in packets[:start] else None
+        held = [n for n, packet in enumerate(packets) if packet is not None]
+        if not held:
+            return None
+        newest = held[-1]
+        first_missing = next((n for n in range(newest) if packets[n] is None), None)
+        if first_missing is None:
+            return None
+        after = next(n for n in held if n > first_missing)
+        if now - self._arrived[(self._origin + after) % self._capacity] < GIVE_UP_ON_LOST_S:
+            return None
+        start = next(n for n in held if packets[n].timestamp == packets[newest].timestamp)
+        return start if start > first_missing else None
 
 
 class Tap(queue.Queue):
@@ -157,6 +173,7 @@ class EncodedSource(MediaStreamTrack):
         self._reader_waiting = False
         self._last_keyframe_request = 0.0
         self._requests: set[asyncio.Task] = set()
+        self._keyframe_later: asyncio.TimerHandle | None = None
         self.limit_bps: int | None = None  # the receiving side's estimate (REMB), passed on to the sending side
         self.loss = LossRelay()  # what the receiving side reports lost, passed on likewise
         self._send_rtcp, self._send_pli = receiver._send_rtcp, receiver._send_rtcp_pli
@@ -197,12 +214,14 @@ class EncodedSource(MediaStreamTrack):
                                                       media_ssrc=0, fci=pack_remb_fci(START_BPS, ssrcs))))
             loop = asyncio.get_running_loop()  # no key frame is asked for (the receiving side asks at once) until then
             self._last_keyframe_request = loop.time() + ENCODER_FOLLOWS_S - KEYFRAME_REQUEST_EVERY_S
-            loop.call_later(ENCODER_FOLLOWS_S, self.request_keyframe)
+            self._keyframe_later = loop.call_later(ENCODER_FOLLOWS_S, self.request_keyframe)
         else:
             self.request_keyframe()
 
     def end(self) -> None:
         self.ended = True
+        if self._keyframe_later is not None:
+            self._keyframe_later.cancel()
         self._queue.put_nowait(None)
 
     async def recv(self) -> av.Packet:
@@ -278,12 +297,15 @@ class LossRelay:
 
     def __init__(self) -> None:
         self.downstream: tuple[int, int] | None = None  # (highest sequence, lost) in the receiving side's last report
+        self.downstream_ssrc: int | None = None  # the stream it reports on (a reconnect brings a new one)
         self.downstream_then: tuple[int, int] | None = None  # the same at our previous report
         self.upstream_then: dict[int, tuple[int, int]] = {}  # per stream: our own totals in our previous report
         self.added: dict[int, int] = {}  # per stream: packets we reported lost beyond our own count
 
     def arrived(self, report: RtcpReceiverInfo) -> None:
         """The receiving browser's report on the stream we send it."""
+        if report.ssrc != self.downstream_ssrc:
+            self.downstream_ssrc, self.downstream_then = report.ssrc, None
         self.downstream = (report.highest_sequence, report.packets_lost)
 
     def share_since_last(self) -> float:
@@ -299,7 +321,8 @@ class LossRelay:
         ours = (report.highest_sequence, report.packets_lost)
         expected, lost = lost_between(self.upstream_then.get(report.ssrc), ours)
         self.upstream_then[report.ssrc] = ours
-        added = self.added.get(report.ssrc, 0) + max(0, round(share * expected) - lost)
+        # (at least one packet received in the interval: Chromium ignores a report that says none were)
+        added = self.added.get(report.ssrc, 0) + max(0, min(round(share * expected), expected - 1) - lost)
         self.added[report.ssrc] = added
         report.packets_lost = min(report.packets_lost + added, 0x7FFFFF)  # (a running total only grows)
         report.fraction_lost = max(report.fraction_lost, min(255, int(share * 256)))

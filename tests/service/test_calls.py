@@ -181,7 +181,7 @@ async def test_bridge_tells_the_sender_a_new_sides_start_rate_before_asking_it_f
     try:
         assert (await staff_peer.join(client, url, {"type": "join", "role": "staff"}, staff))["type"] == "joined"
         await wait_until(lambda: staff_peer.connected.is_set(), 30)
-        await asyncio.sleep(1.5)  # the app's receiver estimates the staff's clean link meanwhile
+        await asyncio.sleep(1.5)  # the staff send alone for a moment, as when a customer opens the link later
         staff_video = next(s for s in staff_peer.pc.getSenders() if s.track and s.track.kind == "video")
         alone = len(received)
         hello = await web_customer_hello(client, "/api/chat/web-call-start-rate", call["customer_url"])
@@ -194,8 +194,9 @@ async def test_bridge_tells_the_sender_a_new_sides_start_rate_before_asking_it_f
 
         await wait_until(lambda: customer.received["video"] >= 10 and plis(), 30)
         estimates = [(at, remb(p)[0]) for at, p in to_staff() if remb(p) is not None and at < plis()[0]]
-        assert [bitrate for at, bitrate in estimates[-1:]] == [START_BPS]
-        assert plis()[0] - estimates[-1][0] >= ENCODER_FOLLOWS_S * 0.8  # (the customer's own request waited too)
+        told = next(at for at, bitrate in estimates if bitrate == START_BPS)
+        assert all(bitrate <= START_BPS for at, bitrate in estimates if at >= told)
+        assert plis()[0] - told >= ENCODER_FOLLOWS_S * 0.8  # (the customer's own request waited too)
     finally:
         await staff_peer.close()
         await customer.close()

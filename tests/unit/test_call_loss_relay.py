@@ -54,7 +54,19 @@ def test_our_own_loss_stands_when_it_is_the_larger_and_each_stream_keeps_its_own
 
 def test_a_receiving_side_that_started_again_reports_no_loss_from_before():
     relay = LossRelay()
-    relay.arrived(report(7, 40_000, 9_000))
+    relay.arrived(report(7, 40_000, 10))
     relay.share_since_last()
-    relay.arrived(report(8, 100, 0))  # a reconnect: a new stream, counted from its start
+    relay.arrived(report(8, 40_100, 90))  # a reconnect: a new stream, its own totals (that started anywhere)
     assert relay.share_since_last() == 0.0
+    relay.arrived(report(8, 40_200, 100))
+    assert relay.share_since_last() == 0.1
+
+
+def test_a_report_of_everything_lost_still_counts_one_packet_received():
+    """Chromium ignores a report whose interval has no packet received: all lost is passed on as all but one."""
+    relay, first, second = LossRelay(), report(1, 100, 0), report(1, 200, 0)
+    relay.arrived(report(7, 1000, 0))
+    relay.raise_report(first, relay.share_since_last())
+    relay.arrived(report(7, 1100, 100))
+    relay.raise_report(second, relay.share_since_last())
+    assert second.packets_lost == 99 and second.fraction_lost == 255
