@@ -316,7 +316,8 @@
     const shown = recent.includes("poor") ? "poor" : recent.includes("fair") ? "fair" : "good";
     const quality = $("quality");
     if (quality) {
-      quality.className = "quality " + shown;
+      quality.classList.remove("good", "fair", "poor");  // (keeps "badge": the customer's page places it by that)
+      quality.classList.add(shown);
       quality.dataset.level = shown;
       quality.textContent = "● " + { good: say("信号好", "Signal: good"), fair: say("信号一般", "Signal: fair"), poor: say("信号差", "Signal: poor") }[shown];
     }

@@ -47,6 +47,9 @@ def test_customer_and_staff_see_each_other(app_alone, browser):
     for page in (staff, customer):  # both pages judge the call's quality in words
         wait_until(page, "window.techanCallStats && window.techanCallStats.frames > 0", timeout=30_000)
         assert "信号" in page.inner_text("#quality")
+        box, view = page.locator("#quality").bounding_box(), page.viewport_size
+        assert 0 <= box["y"] and box["y"] + box["height"] <= view["height"] / 4  # at the top, on screen
+        # (on the customer's page the word had slid below the picture, out of sight, once the call was judged)
 
     customer.click("#hangup")
     wait_until(staff, "document.getElementById('status').textContent.includes('通话已结束')", timeout=30_000)
