@@ -441,3 +441,14 @@ def test_more_ways_to_ask_an_aspect(knowledge, question, context, expected):
 ])
 def test_english_questions_and_places_to_visit(knowledge, question, intent, expected):
     assert knowledge.answer(question, intent).answered_by in expected.split("|")
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("国庆几号开始停发货", "defer"),  # the dispatch entry says nothing of a holiday's break
+    ("过年几号停发货啊", "defer"),
+    ("物流三天没动了 咋回事啊", "defer"),  # how long shipping takes is not why a parcel stopped
+    ("what do you charge for delivery", "kb:shipping-fee"),  # one word unsaid of two: how it is said
+    ("单位年底要买30份礼盒 有折扣吗", "kb:payment-corporate"),
+])
+def test_an_entry_that_leaves_most_of_the_question_unsaid_needs_a_sure_match(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
