@@ -42,13 +42,15 @@ HEALTH = re.compile(r"减肥|瘦|降压|降脂|血脂|血压|血糖|糖尿|养�
 HEALTH_EN = re.compile(r"lose|diet|slim|diabet|hangover|drunk|sugar|blood|pressure|cholesterol|cancer|sleep|insomnia|allerg|pregnan|"
                        r"breastfeed|stomach|digest|detox|medic|heal|caffeine", re.I)
 # When, for whom or by whom, not what is asked: a shop-wide answer holds at New Year too ("公司过年要采购50份礼盒"),
-# and how long a tea keeps holds for one kept for a wedding ("留着等结婚那年再喝"). Who may safely eat it
+# how long a tea keeps holds for one kept for a wedding ("留着等结婚那年再喝"), where the shop is for one who is
+# in 昆明 ("我人在昆明"), and what is in a biscuit for a vegetarian ("我吃素"). Who may safely eat it
 # (孕妇, 小孩, 老人; a son, a daughter or a grandmother, who may be a child or old) is asked: those stay things.
 CONTEXT_WORDS = frozenset("""
     过年 春节 中秋 端午 节日 节前 年前 年底 年后 夏天 冬天 春天 秋天 天热 平时 周末 今天 明天 最近 段时间 一段时间 阵子 一阵子
     公司 单位 家人
     爸 妈 爸爸 妈妈 爸妈 父母 父亲 母亲 老公 老婆 媳妇 丈夫 妻子 公公 婆婆
     岳父 岳母 亲戚 朋友 闺蜜 同学 同事 客户 领导 老师 长辈 家里人 老家 回老家 邻居 男朋友 女朋友 对象 结婚 婚礼
+    人 吃素 素食 吃斋
 """.split())
 ENGLISH_CONTEXT = frozenset("""
     mom mum dad mother father parents wife husband aunt uncle friend friends family

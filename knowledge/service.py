@@ -55,7 +55,7 @@ PRODUCT_KINDS = frozenset(searchable([*FAMILY_WORDS, *(w for words in CATEGORY_W
                                       *VESSELS]).split())
 PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 ASPECT_TOPICS = PRODUCT_TOPICS[:3]  # the topics whose entries each answer some aspects of keeping a product
-SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver|{ARRIVAL}", re.I)
+SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver|postage|\bpost(?:ed)? to\b|{ARRIVAL}", re.I)
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
 # What a catalog summary (origin, price, pack, description) answers: price, origin, taste, size, what it is.
 SUMMARY_WORDS = re.compile(
@@ -70,6 +70,8 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
                       "size weigh origin good describe flavour flavor")
 # A taste or an additive asked: only the product's own words say it ("榨菜辣不辣", "无花果加糖了没").
 OWN_WORDS = re.compile(r"甜|咸|辣|苦|涩|酸|糖|添加|防腐|sweet|spicy|salty|sour|bitter|sugar|additive|preservative")
+# How many kinds of a family the shop has ("火腿有几种"): its products, as "有没有火腿" gets.
+FAMILY_RANGE = re.compile(r"有(?:哪)?(?:几种|几款|多少种|多少款)|\bwhat (?:kinds|types|sorts) of\b", re.I)
 POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under discussion
 OTHERS = re.compile(r"别的|其他|其它|还有|都|所有|哪些|\bother\b|\bany\b", re.I)  # "还有别的茶吗": the family
 # "是A还是B", "湖南的还是四川的"
@@ -88,6 +90,8 @@ ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|�
 MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶
 JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|还是.{0,8}?(?:好吃|好喝|好|划算|合适|实惠)|\bbest\b|\bbetter\b",
                        re.I)
+# An entry that itself weighs things up ("生普和熟普有什么区别"): the only kind that answers "X跟Y哪个好".
+COMPARING = re.compile(JUDGEMENT.pattern + r"|区别|差别|(?:什么|啥)不一样|(?:什么|啥)不同|怎么选|\bdifferen|\bvs\b|\bcompar", re.I)
 PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐盒包袋瓶斤]|\b(?:per|a|one|each|every)\s+(?:jar|box|pack|bag|bottle|tin)s?\b",
                        re.I)  # "一罐多少钱" asks a size, not storage
 SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品卡|样品|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|货|店|仓库|"
@@ -407,7 +411,7 @@ class Knowledge:
             if ((context_id := self.catalog.resolve(context)) in found[1] and POINTING.search(question)
                     and not OTHERS.search(question)):
                 return self._about_product(context_id)  # "这饼是哪年的茶" after the shou mei cake is about it
-            return self._about_family(*found, asked=False)
+            return self._about_family(*found, asked=bool(FAMILY_RANGE.search(question)))
         if context and not SHOP_WIDE_WORDS.search(question):
             # "那能放多久" after the jerky is about the jerky; "可以开发票吗" is not about any product.
             if context_id := self.catalog.resolve(context):
@@ -508,6 +512,7 @@ class Knowledge:
         """
         english = not CJK.search(question)
         past_its_date = "expired" in aspects([question])
+        compared = self._compared(question)
         for hit in hits[:3]:
             if hit.score < COVERED_CONFIDENT:
                 return None
@@ -522,6 +527,8 @@ class Knowledge:
                     not h.entry.product and h.entry.topic == hit.entry.topic and self._for_subject(h.entry, subject)
                     for h in hits[:3]):
                 continue  # "普洱茶" then "那怎么保存": the family's own entry, not one member's beside it
+            if compared and not self._weighs_up(hit.entry, compared):
+                continue  # "大红袍跟肉桂哪个好喝": what rock tea is names both and judges neither
             covers = self._aspects(hit.entry)
             # The words that ask the aspect the entry answers are covered however they are said ("保存期限多久").
             asked = ASPECT_CUES[aspect].sub(" ", question) if aspect in covers else question
@@ -538,6 +545,20 @@ class Knowledge:
             if not missing or hit.score >= CONFIDENT - (ENGLISH_EASING if english else 0.0):
                 return hit
         return None
+
+    def _compared(self, question: str) -> list[str]:
+        """The products and kinds a judgement weighs against each other ("寿眉跟白牡丹哪个好"), if two or more."""
+        if not JUDGEMENT.search(question):
+            return []
+        names = [*self.catalog.names_in_text(question), *(word for word, _m, _s in self.catalog.families_in_text(question))]
+        named = {self.catalog.resolve(name) or name for name in names}
+        return names if len(named) > 1 else []
+
+    def _weighs_up(self, entry: KBRecord, compared: list[str]) -> bool:
+        """Whether ``entry`` compares things (one of its phrasings does) and names every one of ``compared``."""
+        text = self._own_text(entry)
+        return (any(COMPARING.search(to_simplified(q)) for q in entry.questions)
+                and all(name.lower() in text for name in compared))
 
     def _family_answer(self, family: tuple[str, list[str]], hits: list[Hit], language: str) -> Answer:
         """The products a family word stands for: a line naming them, and the first three as cards."""

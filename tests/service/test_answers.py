@@ -452,3 +452,17 @@ def test_english_questions_and_places_to_visit(knowledge, question, intent, expe
 ])
 def test_an_entry_that_leaves_most_of_the_question_unsaid_needs_a_sure_match(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("红茶跟绿茶哪个好喝", "defer"),  # the wrong-item entry names both ("买的红茶寄来的是绿茶") and weighs nothing up
+    ("寿眉跟白牡丹送长辈哪个好", "defer"),  # the raw-or-ripe entry weighs up other teas
+    ("生普和熟普哪个好", "kb:puer-raw-vs-ripe"),  # the entry that weighs up these two
+    ("我人在上海 你们实体店在哪", "kb:shop-location"),  # where the customer is, not what is asked
+    ("鸡仔饼里面有肉吗 我吃素", "catalog:chicken-biscuits"),  # who it is for: what is in it is the summary's
+    ("香肠买回来能直接吃吗 还是要煮", "defer"),  # whether it must be cooked: no summary says
+    ("火腿有几种啊", "catalog:火腿"),  # how many kinds: the family's products
+    ("how much is postage to Harbin", "shipping:黑龙江"),  # postage is a shipping word
+])
+def test_a_judgement_needs_an_entry_that_weighs_up_what_it_names_and_more_context_words(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
