@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -48,6 +49,7 @@ ENGLISH_EASING = 0.08
 UNSAID_SHARE, UNSAID_CONFIDENT = 0.5, 0.6
 GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})  # "茶叶过期了还能喝吗" speaks of every tea
 FAMILIES_OF_A_GENERAL_ENTRY = 3  # a keeping entry whose phrasings name this many families is about every product
+NAMED_BY_SHARE = 0.2  # another entry is about the families this share of its phrasings name, of those naming one
 # The words for a kind of product ("这饼想分期付"): they say what it is about, which a shop-wide entry covers.
 # Vessels name a kind of product too ("收到的时候碗碎了一个"), though no family: the shop sells no plates.
 VESSELS = ("碗", "杯", "茶杯", "杯子", "盘子", "花瓶", "盖碗", "bowl", "cup", "vase")
@@ -599,21 +601,24 @@ class Knowledge:
 
     def _families_named(self, entry: KBRecord) -> frozenset[str]:
         """The products of the families an entry speaks of: a keeping entry's, named in any phrasing (岩茶怎么保存),
-        with tea in general for every tea when most say so ("茶叶过期了还能喝吗", though 绿茶 and 白茶 are named too);
         any other entry's, named in most of its phrasings ("孕妇能喝茶吗" is about tea, not the sausage;
-        "想视频看一下瓷器" is only an example)."""
+        "想视频看一下瓷器" is only an example), each named by a fair share of them. Tea in general stands for every tea only when most phrasings say
+        so ("茶叶过期了还能喝吗", though 绿茶 and 白茶 are named too; not "大红袍算什么茶" among many on rock tea).
+        One family however spelt (普洱, 普洱茶, pu'er) counts once."""
         named = [self.catalog.family_in_text(to_simplified(q)) for q in entry.questions]
-        if entry.topic in ASPECT_TOPICS:
-            families = {f[0] for f in named if f and f[0] not in GENERIC_FAMILIES}
-            if len(families) >= FAMILIES_OF_A_GENERAL_ENTRY:  # "哪些能抽真空": ham, jerky, tea… as examples
-                return frozenset()
-            generic = sum(1 for f in named if f and f[0] in GENERIC_FAMILIES)
-            if generic > sum(1 for f in named if f and f[0] in families):  # mostly tea in general: every tea
-                families |= GENERIC_FAMILIES
-            return frozenset(p for f in named if f and f[0] in families for p in f[1])
-        if 2 * sum(1 for f in named if f) < len(named):
+        found = [f for f in named if f]
+        if entry.topic not in ASPECT_TOPICS and 2 * len(found) < len(named):
             return frozenset()
-        return frozenset(p for f in named if f for p in f[1])
+        specific = [f for f in found if f[0] not in GENERIC_FAMILIES]
+        if entry.topic in ASPECT_TOPICS and len({frozenset(members) for _word, members in specific}
+                                                 ) >= FAMILIES_OF_A_GENERAL_ENTRY:
+            return frozenset()  # "哪些能抽真空": ham, jerky, tea… as examples
+        if 2 * len(specific) < len(found):  # mostly tea in general: every tea
+            return frozenset(p for f in found for p in f[1])
+        if entry.topic not in ASPECT_TOPICS:  # what it is about, not a kind named once to set it apart ("不是红茶")
+            times = Counter(frozenset(members) for _word, members in specific)
+            specific = [f for f in specific if times[frozenset(f[1])] >= NAMED_BY_SHARE * len(specific)]
+        return frozenset(p for f in specific for p in f[1])
 
     def _aspects(self, entry: KBRecord) -> frozenset[str]:
         """What a product-care entry's phrasings ask about (none for shipping, payment…: "多久能到" is not shelf life)."""

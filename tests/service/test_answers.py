@@ -466,3 +466,16 @@ def test_an_entry_that_leaves_most_of_the_question_unsaid_needs_a_sure_match(kno
 ])
 def test_a_judgement_needs_an_entry_that_weighs_up_what_it_names_and_more_context_words(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+def test_one_family_however_spelt_is_one_family_and_a_kind_named_once_is_a_contrast(knowledge):
+    """普洱, 普洱茶 and pu'er made the Pu'er entry "about three families", so about every product: it answered for
+    the white tea. "什么是岩茶" names 红茶 and 绿茶 once each, to say rock tea is neither."""
+    entries = {e.id: e for e in knowledge.index.entries}
+    puer = {p for p in knowledge.catalog.products if p.startswith("puer-")}
+    assert knowledge._families_named(entries["puer-shelf-life"]) == puer
+    assert knowledge._families_named(entries["rock-tea-what"]) == {"dahongpao", "rougui", "shuixian"}
+    expired = knowledge.answer("包装上写的日子过了 还能泡吗", context="white-tea-shoumei")
+    assert expired.answered_by in ("kb:tea-expired", "kb:white-tea-shelf-life", "kb:white-tea-shoumei-shelf-life")
+    assert "白茶" in expired.text  # not "普洱茶（生茶和熟茶）…"
+    assert knowledge.answer("安吉白茶是白茶还是绿茶").answered_by == "catalog:anji-white"
