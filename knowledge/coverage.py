@@ -39,6 +39,8 @@ FILLER_WORDS = frozenset("""
 # A health effect is a claim only the shop's own words may make ("熟普能减肥不"): it counts as a thing asked about.
 HEALTH = re.compile(r"减肥|瘦|降压|降脂|血脂|血压|血糖|糖尿|养胃|伤胃|护胃|失眠|醉茶|醉|上火|下火|排毒|美容|养颜|抗癌|"
                     r"治|药|功效|疗效|副作用|过敏|孕|哺乳|月经|便秘|拉肚子")
+# A sign of spoilage ("腊肉胀袋了 还能吃吗"): whether it is still safe is the shop's judgement, not how long it keeps.
+SPOILAGE = re.compile(r"胀|鼓包|白点|白霜|白毛|绿毛|长毛|霉点|霉斑|变色|发黏|拉丝|馊")
 HEALTH_EN = re.compile(r"lose|diet|slim|diabet|hangover|drunk|sugar|blood|pressure|cholesterol|cancer|sleep|insomnia|allerg|pregnan|"
                        r"breastfeed|stomach|digest|detox|medic|heal|caffeine", re.I)
 # When, for whom or by whom, not what is asked: a shop-wide answer holds at New Year too ("公司过年要采购50份礼盒"),

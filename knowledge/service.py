@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import HEALTH, Coverage, content_words, searchable
+from knowledge.coverage import HEALTH, SPOILAGE, Coverage, content_words, searchable
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
@@ -542,6 +542,8 @@ class Knowledge:
                 continue  # how long the jerky keeps says nothing of one a month past its date
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
+            if any(SPOILAGE.search(word) for word, _noun in missing):
+                continue  # whether it is still safe to eat is for the shop's own words to say
             if len(missing) >= max(2, UNSAID_SHARE * len(content_words(asked))) and hit.score < UNSAID_CONFIDENT:
                 continue
             if not missing or hit.score >= CONFIDENT - (ENGLISH_EASING if english else 0.0):

@@ -479,3 +479,13 @@ def test_one_family_however_spelt_is_one_family_and_a_kind_named_once_is_a_contr
     assert expired.answered_by in ("kb:tea-expired", "kb:white-tea-shelf-life", "kb:white-tea-shoumei-shelf-life")
     assert "白茶" in expired.text  # not "普洱茶（生茶和熟茶）…"
     assert knowledge.answer("安吉白茶是白茶还是绿茶").answered_by == "catalog:anji-white"
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("香肠真空袋胀起来了 能吃不", "defer"),  # was the sausage's vacuum entry: a spoilage sign is the shop's to judge
+    ("熟普饼上有白点 还能喝吗", "defer"),
+    ("陈皮怎么保存才不会发霉", "kb:xinhui-chenpi-storage"),  # keeping it from going mouldy is how to store it
+    ("牛肉干吃着有股怪味 是不是坏了", "kb:after-sales-quality"),  # an entry that says what to do about it
+])
+def test_a_sign_of_spoilage_is_answered_only_by_an_entry_that_names_it(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
