@@ -489,3 +489,14 @@ def test_one_family_however_spelt_is_one_family_and_a_kind_named_once_is_a_contr
 ])
 def test_a_sign_of_spoilage_is_answered_only_by_an_entry_that_names_it(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("是不是野生的呀", "matsutake-dried", "catalog:matsutake-dried"),  # its catalog facts say 野生
+    ("是真丝的吗", "suzhou-silk-scarf", "catalog:suzhou-silk-scarf"),
+    ("是机器做的吗", "suzhou-silk-scarf", "defer"),  # the facts say nothing of machines
+    ("是不是坏了", "beef-jerky", "kb:after-sales-quality"),  # a state, not an attribute
+    ("how many bowls come in it?", "jdz-linglong-bowls", "catalog:jdz-linglong-bowls"),  # how many: its size
+])
+def test_an_attribute_the_catalog_states_gets_the_summary(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
