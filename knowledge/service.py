@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
 from knowledge.coverage import HEALTH, SPOILAGE, Coverage, content_words, searchable
 from knowledge.files import ShippingRateIn
-from knowledge.index import CONFIDENT, Embedder, Hit, KBIndex, KBRecord, VectorCache
+from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
 from knowledge.shipping import find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
@@ -519,9 +519,10 @@ class Knowledge:
         english = not CJK.search(question)
         past_its_date = "expired" in aspects([question])
         compared = self._compared(question)
+        answering: list[tuple[Hit, int]] = []  # each hit that answers, with how many words it leaves unsaid
         for hit in hits[:3]:
             if hit.score < COVERED_CONFIDENT:
-                return None
+                break
             if subject.product and hit.entry.product not in ("", subject.product):
                 continue  # another product's entry: right words, wrong product ("那能放多久" after the jerky)
             if not hit.entry.product and not self._for_subject(hit.entry, subject):
@@ -551,8 +552,14 @@ class Knowledge:
             if len(missing) >= max(2, UNSAID_SHARE * len(content_words(asked))) and hit.score < UNSAID_CONFIDENT:
                 continue
             if not missing or hit.score >= CONFIDENT - (ENGLISH_EASING if english else 0.0):
-                return hit
-        return None
+                answering.append((hit, len(missing)))
+        if not answering:
+            return None
+        first, unsaid = answering[0]
+        # The product's own entry wins by its bonus only when it says as much as a shop-wide one beside it:
+        # "腊肉想分成几袋 能分开真空吗" is the shop's entry on splitting, not the bacon's on vacuum packing.
+        return next((hit for hit, n in answering[1:] if first.entry.product and not hit.entry.product
+                     and n < unsaid and hit.score >= first.score - PRODUCT_BONUS), first)
 
     def _compared(self, question: str) -> list[str]:
         """The products and kinds a judgement weighs against each other ("寿眉跟白牡丹哪个好"), if two or more."""

@@ -500,3 +500,12 @@ def test_a_sign_of_spoilage_is_answered_only_by_an_entry_that_names_it(knowledge
 ])
 def test_an_attribute_the_catalog_states_gets_the_summary(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("腊肉想分成一袋半斤的 分给几个亲戚 能分开真空吗", "kb:vacuum-split"),  # was the bacon's vacuum entry
+    ("can you split the bacon into smaller vacuum packs? want to give some to friends", "kb:vacuum-split"),
+    ("腊肉能抽真空吗", "kb:sichuan-bacon-vacuum"),  # the product's own entry says as much: it keeps its bonus
+])
+def test_a_shop_wide_entry_that_says_more_wins_over_the_products_own(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
