@@ -66,14 +66,15 @@ SUMMARY_WORDS = re.compile(
     r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?真?有|"
     r"核|籽|哪一?年|年份|烘|加糖|添加|防腐|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
     r"sweet|spicy|salty|size|flavou?r|sugar|additive|preservative|"
-    r"\bweighs?\b|what is|what'?s|tell me about|describe|any good|how many", re.I)
+    r"\bweighs?\b|what is|what'?s|tell me about|describe|any good|how many \w+ (?:in|come|are there|per)\b", re.I)
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
                       "香 大 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
                       "size weigh origin good describe flavour flavor")
 # A taste or an additive asked: only the product's own words say it ("榨菜辣不辣", "无花果加糖了没").
 OWN_WORDS = re.compile(r"甜|咸|辣|苦|涩|酸|糖|添加|防腐|sweet|spicy|salty|sour|bitter|sugar|additive|preservative")
 # How many kinds of a family the shop has ("火腿有几种"): its products, as "有没有火腿" gets.
-FAMILY_RANGE = re.compile(r"有(?:哪)?(?:几种|几款|多少种|多少款)|\bwhat (?:kinds|types|sorts) of\b", re.I)
+FAMILY_RANGE = re.compile(r"有(?:哪)?(?:几种|几款|多少种|多少款)|都有哪些|有哪些(?=[款种吗呢啊？?\s]|$)|"
+                          r"\bwhat (?:kinds|types|sorts) of\b", re.I)
 POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under discussion
 OTHERS = re.compile(r"别的|其他|其它|还有|都|所有|哪些|\bother\b|\bany\b", re.I)  # "还有别的茶吗": the family
 # "是A还是B", "湖南的还是四川的"
@@ -86,9 +87,10 @@ SHOP_WIDE_WORDS = re.compile(
     rf"shipping|courier|delivery|{ARRIVAL}", re.I)
 # "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
 ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
-                       r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$)"
+                       r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$|(?=[\s，,。!！]))"
                        r"|do (?:you|u)(?: guys)? (?:sell|have|carry) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all)"
-                       r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)", re.I)
+                       r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)"
+                       r"|有卖的吗|有吗|有么|有没有(?=[\s，,。!！]|$))", re.I)
 MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶
 JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|还是.{0,8}?(?:好吃|好喝|好|划算|合适|实惠)|\bbest\b|\bbetter\b",
                        re.I)
@@ -119,9 +121,12 @@ FAMILY_TEXT = Say("我们有这几款{word}：{names}。您想了解哪一款？
 
 def without_place(question: str) -> tuple[str, tuple[str, str] | None]:
     """``question`` without the place it names (with its province and unit), and the place (short name, province)."""
-    place = find_place(question)
-    if place:
-        question = re.sub(PLACE_SPAN.format(re.escape(place[0]), re.escape(place[1])), " ", question)
+    place = part = find_place(question)
+    for _ in range(3):  # and the prefecture and province around a county ("安徽阜阳临泉县")
+        if not part or part[1] != place[1]:
+            break
+        question = re.sub(PLACE_SPAN.format(re.escape(part[0]), re.escape(part[1])), " ", question)
+        part = find_place(question)
     return question, place
 
 
@@ -409,8 +414,8 @@ class Knowledge:
             if len(members) == 1:  # "玲珑": part of one product's name; "do you sell bowls?": yes, these
                 return self._about_product(members[0], asked=asked == by_name)
             return self._about_family(asked, members, asked=asked == by_name)
-        if asked:
-            return Subject(not_sold=asked)
+        if asked and not (self.catalog.family_in_text(question.replace(asked, " ")) or self.catalog.resolve(context)):
+            return Subject(not_sold=asked)  # not "火腿里面有没有亚硝酸盐", about what is in the ham
         if found := self.catalog.family_in_text(question):
             if ((context_id := self.catalog.resolve(context)) in found[1] and POINTING.search(question)
                     and not OTHERS.search(question)):
@@ -502,10 +507,11 @@ class Knowledge:
 
     @staticmethod
     def _a_thing(name: str) -> bool:
-        """A short name that starts with a thing (榴莲干, 宁夏枸杞; matcha powder): not a doing (加防腐剂), nor a
-        clause ("有糖尿病能吃红枣吗")."""
+        """A short name that starts with a thing (榴莲干, 宁夏枸杞; matcha powder), or a longer one of things only
+        (阳澄湖大闸蟹): not a doing (加防腐剂), nor a clause ("有糖尿病能吃红枣吗")."""
         words = content_words(name)
-        if len(words) > 1 and (HEALTH.search(name) or len(name) > MAX_CJK_NAME and not name.isascii()):
+        long_clause = len(name) > MAX_CJK_NAME and not name.isascii() and not all(thing for _word, thing in words)
+        if len(words) > 1 and (HEALTH.search(name) or long_clause):
             return False
         return 0 < len(words) <= 3 and (words[0][1] or name.isascii())
 
@@ -547,8 +553,8 @@ class Knowledge:
                 continue  # how long the jerky keeps says nothing of one a month past its date
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
-            if any(SPOILAGE.search(word) for word, _noun in missing):
-                continue  # whether it is still safe to eat is for the shop's own words to say
+            if any(SPOILAGE.search(word) or HEALTH.search(word) for word, _noun in missing):
+                continue  # whether it is still safe to eat, or good for one's health, is for the shop's own words to say
             if len(missing) >= max(2, UNSAID_SHARE * len(content_words(asked))) and hit.score < UNSAID_CONFIDENT:
                 continue
             if not missing or hit.score >= CONFIDENT - (ENGLISH_EASING if english else 0.0):

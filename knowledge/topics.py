@@ -14,7 +14,7 @@ import re
 # how long it keeps, although 几天 also asks that ("收到能放几天"); 到期 is when it expires, 多久才到最好喝 no arrival.
 ARRIVAL = (r"(?:几天|多久|多长时间|几号|哪天|什么时候|啥时候|多快)(?:能|可以|才能|就能|才|就|会)?"
            r"(?:送到|寄到|收到|拿到|送达|到手|到货|到)(?=[吗呢啊呀了么嘛哈？?!！。，,\s]|$)"
-           r"|能到吗|到得了|\barriv\w*|\bget (?:here|to me)\b")
+           r"|能到吗|能到不|能到么|到得了|\barriv\w*|\bget (?:here|to me)\b")
 _ARRIVAL = re.compile(ARRIVAL, re.I)
 # What it costs is the catalog's to say: "生普多少钱" is not how long it keeps, nor the shipping fee.
 PRICE = (r"多少钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|啥价|卖多少|贵不贵|"
@@ -29,7 +29,7 @@ ASPECT_CUES = {
         r"\bhow long\b|\bkeeps?\b|\bexpir|\bshelf life\b|\bgo(?:es)? (?:bad|off|stale)\b|\bstale\b|\bbest before\b", re.I),
     "storage": re.compile(
         r"保存|储存|存放|怎么存|怎么放|咋放|咋存|放哪|冰箱|冷冻|冷藏|罐|密封|受潮|防潮|潮了|生虫|长虫|晒|避光|通风|阴凉|"
-        r"开封|拆封|拆开|吃剩|剩下|没吃完|没喝完|晾|挂|不脆|不酥|回软|变软|软了|放好|放对|黏|粘|结块|"
+        r"开封|拆封|拆开|吃剩|剩下|没吃完|没喝完|晾|挂|不脆|不酥|回软|变软|软了|放好|放对|黏|粘|结块|搁(?!多)|柜子|橱柜|抽屉|"
         r"\bstor(?:e|age|ing)\b|\bfridge\b|\bfreez|\bjar\b|\bairtight\b|\bdamp\b|\bhumid", re.I),
     # Already past its date ("过期一个月了 还能吃吗"): only an entry that asks so answers it, not how long it keeps.
     "expired": re.compile(r"(?<![不没快会])过期了|过期(?:[一两二三四五六七八九十半几\d]+个?(?:天|周|月|年)|好久|很久|挺久)|过了保质期|"

@@ -509,3 +509,19 @@ def test_an_attribute_the_catalog_states_gets_the_summary(knowledge, question, c
 ])
 def test_a_shop_wide_entry_that_says_more_wins_over_the_products_own(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("怀孕五个月了 能吃麻辣兔头吗 好馋", None, "defer"),  # a health matter no entry names, at any score
+    ("湖北十堰竹山县寄过去要几天", None, "shipping:湖北"),  # the prefecture around the county is where, too
+    ("客服晚上九点还有人吗", None, "kb:shop-hours"),
+    ("收到了直接搁柜子里可以吗", "dahongpao", "kb:dahongpao-storage"),  # 搁 and 柜子 ask how to keep it
+    ("榴莲饼有吗 想送人", None, "not_sold"),  # the name before 有吗, a clause after it
+    ("有没有燕窝 送婆婆", None, "not_sold"),
+    ("阳澄湖大闸蟹有吗", None, "not_sold"),  # a long name of things only is still a thing
+    ("火腿里面有没有亚硝酸盐", None, "defer"),  # what is in the ham, not goods the shop does not sell
+    ("坚果有哪些", None, "catalog:坚果"),
+    ("how many cups can i get out of one pu'er cake", None, "defer"),  # no size of a set: how far a cake goes
+])
+def test_health_places_and_things_asked_for(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
