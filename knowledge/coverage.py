@@ -52,12 +52,15 @@ CONTEXT_WORDS = frozenset("""
     公司 单位 家人
     爸 妈 爸爸 妈妈 爸妈 父母 父亲 母亲 老公 老婆 媳妇 丈夫 妻子 公公 婆婆
     岳父 岳母 亲戚 朋友 闺蜜 同学 同事 客户 领导 老师 长辈 家里人 老家 回老家 邻居 男朋友 女朋友 对象 结婚 婚礼
-    人 吃素 素食 吃斋
+    人 吃素 素食 吃斋 姐妹 兄弟 姐姐 妹妹 哥哥 弟弟 嫂子 姐夫
 """.split())
 ENGLISH_CONTEXT = frozenset("""
     mom mum dad mother father parents wife husband aunt uncle friend friends family
     boss colleague colleagues client clients wedding girlfriend boyfriend relatives
 """.split())
+# Who will eat or drink it: asked when it is whether they may (孩子能喝吗), but how long it keeps or how to keep it is
+# the same for anyone ("想等儿子结婚的时候再喝 能放那么久不").
+PEOPLE = frozenset("儿子 女儿 闺女 孙子 孙女 外孙 外孙女 小孩 孩子 宝宝 老人 奶奶 爷爷 姥姥 姥爷 外婆 外公".split())
 # Where at home a thing is kept: what a storage or shelf-life answer covers (阴凉干燥处), unlike an appliance (消毒柜).
 HOME_PLACES = frozenset("柜子 橱柜 抽屉 阳台 厨房 客厅 卧室 地下室 储物间 角落 架子 地方 屋里 房间 窗台".split())
 HOME_PLACE_TOPICS = ("storage", "shelf_life")

@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import HEALTH, SPOILAGE, Coverage, content_words, searchable
+from knowledge.coverage import HEALTH, HOME_PLACE_TOPICS, PEOPLE, SPOILAGE, Coverage, content_words, searchable
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
@@ -66,7 +66,7 @@ SUMMARY_WORDS = re.compile(
     r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?真?有|"
     r"核|籽|哪一?年|年份|烘|加糖|添加|防腐|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
     r"sweet|spicy|salty|size|flavou?r|sugar|additive|preservative|"
-    r"\bweighs?\b|what is|what'?s|tell me about|describe|any good|how many \w+ (?:in|come|are there|per)\b", re.I)
+    r"\bweighs?\b|what is|what'?s|tell me about|describe|any good|how many \w+ (?:in|come|are there|per)\b|\bis there (?:any |real |actual )?\w+ in\b", re.I)
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
                       "香 大 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
                       "size weigh origin good describe flavour flavor")
@@ -96,8 +96,8 @@ JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|�
                        re.I)
 # An entry that itself weighs things up ("生普和熟普有什么区别"): the only kind that answers "X跟Y哪个好".
 COMPARING = re.compile(JUDGEMENT.pattern + r"|区别|差别|(?:什么|啥)不一样|(?:什么|啥)不同|怎么选|\bdifferen|\bvs\b|\bcompar", re.I)
-# "是野生的吗", "是不是纯手工的": whether the product is something, which its catalog facts may say.
-ATTRIBUTE = re.compile(r"是(?:不是)?[\u4e00-\u9fff]{1,6}?的(?:吗|不|么|嘛|吧|呀|啊|[?？]|$)")
+# "是野生的吗", "是不是纯手工的", "有没有手提袋": whether the product is or has something, which its catalog facts may say.
+ATTRIBUTE = re.compile(r"是(?:不是)?[\u4e00-\u9fff]{1,6}?的(?:吗|不|么|嘛|吧|呀|啊|[?？]|$)|有没有|带不带|带没带|配不配")
 PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐盒包袋瓶斤]|\b(?:per|a|one|each|every)\s+(?:jar|box|pack|bag|bottle|tin)s?\b",
                        re.I)  # "一罐多少钱" asks a size, not storage
 SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品卡|样品|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|货|店|仓库|"
@@ -464,10 +464,6 @@ class Knowledge:
         if not (origin or stated or self._asks_summary(question)) or JUDGEMENT.search(question):
             return None  # "跟大红袍比哪个好喝": one product's facts judge nothing
         asked, _other_place = without_place(question)  # "湖南的还是四川的": the origin the summary gives answers it
-        if own_words := OWN_WORDS.findall(asked.lower()):  # "榨菜辣不辣": a summary silent on heat does not answer
-            said = searchable([product_summary(product, "zh"), product_summary(product, "en")])
-            if any(word not in said for word in own_words):
-                return None
         settled = False  # "是牦牛肉还是黄牛肉": a summary that names one of them answers, whatever entry is near
         if choice := CHOICE.search(asked):
             either, other = choice.groups()
@@ -475,7 +471,11 @@ class Knowledge:
                 asked = asked.replace(either, " ")
             elif settled := self._settles(either, other, subject, covered):
                 asked = asked.replace(other, " ")
-        if hit is not None and not settled and (hit.entry.topic not in PRODUCT_TOPICS or (
+        if own_words := OWN_WORDS.findall(asked.lower()):  # "榨菜辣不辣": a summary silent on heat does not answer
+            said = searchable([product_summary(product, "zh"), product_summary(product, "en")])  # (but "咸的还是原味的")
+            if any(word not in said for word in own_words):
+                return None
+        if hit is not None and not settled and (hit.entry.topic not in PRODUCT_TOPICS and not stated or (
                 hit.entry.topic == "product_info" and not self._missing(question, hit, subject.words))):
             return None  # a shop-wide comparison ("生普和熟普哪个好") is not the price of one cake
         if self.coverage.misses_a_thing(asked, covered):
@@ -546,6 +546,8 @@ class Knowledge:
             # The words that ask the aspect the entry answers are covered however they are said ("保存期限多久").
             asked = ASPECT_CUES[aspect].sub(" ", question) if aspect in covers else question
             missing = self._missing(asked, hit, subject.words)
+            if aspect in covers and aspect in HOME_PLACE_TOPICS:
+                missing = [(word, noun) for word, noun in missing if word not in PEOPLE]
             said_so = aspect is None and hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)
             if covers and aspect not in covers and not said_so:
                 continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing

@@ -25,6 +25,7 @@ ASPECT_CUES = {
         r"保质期|保存期|过期|多久|多长时间|几天|几个月|几年|多少年|放多|放几|搁多|存多|能放|能搁|能存|放到|放一年|放两年|"
         r"会坏|会不会坏|坏不|坏吗|坏了没|放坏|变质|吃完|喝完|吃掉|喝掉|新鲜|生产日期|好多年|好几年|很多年|多年|放久|"
         r"还能(?:吃|喝|泡|用)|接着吃|接着喝|隔夜|期内|有效期|半年了|[一两二三四五六七八九十几]+个?(?:年|月)了|日子|日期|很久|好久|久了|"
+        r"(?:放|存|搁|留)个?[一两二三四五六七八九十几]+年|"
         r"撑到|撑得|能撑|撑多久|撑几|\bstill (?:be )?(?:fine|ok|okay|good|fresh|edible)\b|\bby then\b|\blast (?:until|till|for)\b|"
         r"\bhow long\b|\bkeeps?\b|\bexpir|\bshelf life\b|\bgo(?:es)? (?:bad|off|stale)\b|\bstale\b|\bbest before\b", re.I),
     "storage": re.compile(

@@ -525,3 +525,14 @@ def test_a_shop_wide_entry_that_says_more_wins_over_the_products_own(knowledge, 
 ])
 def test_health_places_and_things_asked_for(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("是原味的还是咸的", "badam", "catalog:badam"),  # the summary says 原味: that settles it, though not 咸
+    ("is there real beef in the beef jerky", None, "catalog:beef-jerky"),  # what is in it
+    ("腊肠想分成几小包真空 分给兄弟几个", None, "kb:vacuum-split"),  # brothers are who it is for
+    ("亲 这饼放个七八年没问题吧 想等儿子结婚的时候再拿出来喝", "puer-raw-cake", "kb:puer-raw-cake-shelf-life"),
+])
+def test_a_choice_settled_what_is_in_it_and_who_it_is_kept_for(knowledge, question, context, expected):
+    """How long it keeps is the same for a son's wedding; whether a child may drink it is not (tested above)."""
+    assert knowledge.answer(question, context=context).answered_by == expected
