@@ -36,13 +36,14 @@ FILLER_WORDS = frozenset("""
     个 只 件 份 盒 包 瓶 袋 罐 斤 两 克 块 元 钱 次 种 款 样 点 些 下 上 里 中 后 前 时 时候 能够 可能 一定 一起 自己 家里
     这 那 行 行不 来 去 出来 起来 下来 过来 以后 之后 以前 之前 一 对 不对 不行 个别 不太 不太能 别的 其他 其它 还有
 """.split())
-# A health effect is a claim only the shop's own words may make ("熟普能减肥不"): it counts as a thing asked about.
+# A health effect is a claim only the shop's own words may make ("熟普能减肥不"), and so is what a pet may eat ("狗能吃牛肉干吗"):
+# each counts as a thing asked about.
 HEALTH = re.compile(r"减肥|瘦|降压|降脂|血脂|血压|血糖|糖尿|养胃|伤胃|护胃|失眠|醉茶|醉|上火|下火|排毒|美容|养颜|抗癌|"
-                    r"治|药|功效|疗效|副作用|过敏|孕|哺乳|月经|便秘|拉肚子")
+                    r"治|药|功效|疗效|副作用|过敏|孕|哺乳|月经|便秘|拉肚子|狗|猫|宠物")
 # A sign of spoilage ("腊肉胀袋了 还能吃吗"): whether it is still safe is the shop's judgement, not how long it keeps.
 SPOILAGE = re.compile(r"胀|鼓包|白点|白霜|白毛|绿毛|长毛|霉点|霉斑|变色|发黏|拉丝|馊")
 HEALTH_EN = re.compile(r"lose|diet|slim|diabet|hangover|drunk|sugar|blood|pressure|cholesterol|cancer|sleep|insomnia|allerg|pregnan|"
-                       r"breastfeed|stomach|digest|detox|medic|heal|caffeine", re.I)
+                       r"breastfeed|stomach|digest|detox|medic|heal|caffeine|dog|cat\b|cats\b|pet\b|pets\b|pupp|kitten", re.I)
 # When, for whom or by whom, not what is asked: a shop-wide answer holds at New Year too ("公司过年要采购50份礼盒"),
 # how long a tea keeps holds for one kept for a wedding ("留着等结婚那年再喝"), where the shop is for one who is
 # in 昆明 ("我人在昆明"), and what is in a biscuit for a vegetarian ("我吃素"). Who may safely eat it

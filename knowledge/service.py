@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import HEALTH, HOME_PLACE_TOPICS, PEOPLE, SPOILAGE, Coverage, content_words, searchable
+from knowledge.coverage import HEALTH, HEALTH_EN, HOME_PLACE_TOPICS, PEOPLE, SPOILAGE, Coverage, content_words, searchable
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
@@ -73,7 +73,7 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
 # A taste or an additive asked: only the product's own words say it ("榨菜辣不辣", "无花果加糖了没").
 OWN_WORDS = re.compile(r"甜|咸|辣|苦|涩|酸|糖|添加|防腐|sweet|spicy|salty|sour|bitter|sugar|additive|preservative")
 # How many kinds of a family the shop has ("火腿有几种"): its products, as "有没有火腿" gets.
-FAMILY_RANGE = re.compile(r"有(?:哪)?(?:几种|几款|多少种|多少款)|都有哪些|有哪些(?=[款种吗呢啊？?\s]|$)|"
+FAMILY_RANGE = re.compile(r"有(?:哪)?(?:几种|几款|多少种|多少款)|都有(?:哪些|啥|什么)|有(?:哪些|啥)(?=[款种吗呢啊？?\s]|$)|"
                           r"\bwhat (?:kinds|types|sorts) of\b", re.I)
 POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under discussion
 OTHERS = re.compile(r"别的|其他|其它|还有|都|所有|哪些|\bother\b|\bany\b", re.I)  # "还有别的茶吗": the family
@@ -83,24 +83,26 @@ CHOICE = re.compile(r"(?:是|^|(?<=[\s，,。]))([\u4e00-\u9fff]{1,6}?)的?还�
 SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
     r"能退|可以退|退吗|退不|退得|"
-    r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|invoice|pay|refund|return|exchange|address|open|hours|parking|"
+    r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|invoice|pay|refund|return|exchange|address|\bsend (?:it|them) back\b|"
+    r"\bopen\b(?! (?:it|the|them|a)\b)|\bhours\b|parking|"
     rf"shipping|courier|delivery|{ARRIVAL}", re.I)
 # "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
 ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
                        r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$|(?=[\s，,。!！]))"
-                       r"|do (?:you|u)(?: guys)? (?:sell|have|carry) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all)"
+                       r"|(?:do (?:you|u)(?: guys)? (?:sell|have|carry)|^got) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all| or not)"
                        r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)"
                        r"|有卖的吗|有吗|有么|有没有(?=[\s，,。!！]|$))", re.I)
 MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶
 JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|还是.{0,8}?(?:好吃|好喝|好|划算|合适|实惠)|\bbest\b|\bbetter\b",
                        re.I)
 # An entry that itself weighs things up ("生普和熟普有什么区别"): the only kind that answers "X跟Y哪个好".
-COMPARING = re.compile(JUDGEMENT.pattern + r"|区别|差别|(?:什么|啥)不一样|(?:什么|啥)不同|怎么选|\bdifferen|\bvs\b|\bcompar", re.I)
+COMPARING = re.compile(JUDGEMENT.pattern + r"|区别|差别|差在哪|(?:什么|啥)不一样|(?:什么|啥)不同|不同在哪|怎么选|\bdifferen|\bvs\b|"
+                       r"\bcompar", re.I)
 # "是野生的吗", "是不是纯手工的", "有没有手提袋": whether the product is or has something, which its catalog facts may say.
 ATTRIBUTE = re.compile(r"是(?:不是)?[\u4e00-\u9fff]{1,6}?的(?:吗|不|么|嘛|吧|呀|啊|[?？]|$)|有没有|带不带|带没带|配不配")
 PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐盒包袋瓶斤]|\b(?:per|a|one|each|every)\s+(?:jar|box|pack|bag|bottle|tin)s?\b",
                        re.I)  # "一罐多少钱" asks a size, not storage
-SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品卡|样品|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|货|店|仓库|"
+SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品袋|礼袋|贺卡|礼品卡|样品|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|货|店|仓库|"
                       r"淘宝|京东|拼多多|视频|图|色|辣|口味|味道|尺寸|大小|防腐剂|添加剂|"
                       r"\b(?:gift cards?|samples?|stock|sizes?|cheaper|coupons?|codes?|stores?|shops?|photos?|videos?|"
                       r"pictures?|discounts?|this|that|it|one|ones|anything|something)\b", re.I)
@@ -555,7 +557,7 @@ class Knowledge:
                 continue  # how long the jerky keeps says nothing of one a month past its date
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
-            if any(SPOILAGE.search(word) or HEALTH.search(word) for word, _noun in missing):
+            if any(SPOILAGE.search(word) or HEALTH.search(word) or HEALTH_EN.match(word) for word, _noun in missing):
                 continue  # whether it is still safe to eat, or good for one's health, is for the shop's own words to say
             if len(missing) >= max(2, UNSAID_SHARE * len(content_words(asked))) and hit.score < UNSAID_CONFIDENT:
                 continue
@@ -570,8 +572,9 @@ class Knowledge:
                      and n < unsaid and hit.score >= first.score - PRODUCT_BONUS), first)
 
     def _compared(self, question: str) -> list[str]:
-        """The products and kinds a judgement weighs against each other ("寿眉跟白牡丹哪个好"), if two or more."""
-        if not JUDGEMENT.search(question):
+        """The products and kinds a judgement or a comparison weighs against each other ("寿眉跟白牡丹哪个好",
+        "乌龙茶跟红茶差在哪"), if two or more."""
+        if not COMPARING.search(question):
             return []
         names = [*self.catalog.names_in_text(question), *(word for word, _m, _s in self.catalog.families_in_text(question))]
         named = {self.catalog.resolve(name) or name for name in names}

@@ -536,3 +536,16 @@ def test_health_places_and_things_asked_for(knowledge, question, context, expect
 def test_a_choice_settled_what_is_in_it_and_who_it_is_kept_for(knowledge, question, context, expected):
     """How long it keeps is the same for a son's wedding; whether a child may drink it is not (tested above)."""
     assert knowledge.answer(question, context=context).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("how long will it keep once opened?", "yunnan-coffee", "kb:yunnan-coffee-shelf-life"),  # was the pastries':
+    ("are you open on sunday", None, "kb:shop-hours"),  # "opened" read as opening hours dropped the coffee
+    ("can my dog eat the beef jerky? he keeps begging lol", None, "defer"),  # what a pet may eat, at any score
+    ("乌龙茶跟红茶差在哪", None, "defer"),  # what rock tea is names both and sets neither against the other
+    ("茶叶都有啥 给我爸买", None, "catalog:茶叶"),
+    ("got durian cake or not?", None, "not_sold"),
+    ("有礼品袋吗", None, "kb:gift-wrapping"),  # how the shop wraps a gift, not goods it does not sell
+])
+def test_opened_pets_differences_and_asking_for_things(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
