@@ -63,7 +63,7 @@ COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|
 SUMMARY_WORDS = re.compile(
     r"多少钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
     r"味道|好吃|好喝|甜|咸|辣|苦|涩|香|酸|多大|多重|几克|多少克|克重|分量|规格|一盒|一包|一斤|几个|几颗|是什么|是啥|什么样|"
-    r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?真?有|"
+    r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?(?:是|真)?有|"
     r"核|籽|哪一?年|年份|烘|加糖|添加|防腐|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
     r"sweet|spicy|salty|size|flavou?r|sugar|additive|preservative|"
     r"\bweighs?\b|what is|what'?s|tell me about|describe|any good|how many \w+ (?:in|come|are there|per)\b|\bis there (?:any |real |actual )?\w+ in\b", re.I)

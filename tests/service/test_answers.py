@@ -549,3 +549,11 @@ def test_a_choice_settled_what_is_in_it_and_who_it_is_kept_for(knowledge, questi
 ])
 def test_opened_pets_differences_and_asking_for_things(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("喂 你好 我想问一下那个大红袍能放多少年啊", None, "kb:dahongpao-shelf-life"),  # 喂, 问: how it was said
+    ("这里面是有鸡肉吗 我吃素的", "chicken-biscuits", "catalog:chicken-biscuits"),  # what is in it
+])
+def test_a_phone_call_opening_and_what_is_inside(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
