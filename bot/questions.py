@@ -55,13 +55,15 @@ GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品
 SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|包好看|包漂亮|包一下|包起来|运费|邮费|快递|发货|退货|退款|换货|分期|付款|"
                           r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|"
                           r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?)\b", re.I)
-# So is whether one may eat it ("is the rose flower cake ok for diabetics?"), a benefit, a card or a box, a day
-# to deliver, how long it keeps ("bought a puer cake for my dad as a gift, does it expire??") or how two differ —
-# unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
-MATTERS_UNLESS_IDEAS = re.compile(r"福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|保质期|过期|放多久|能放多|区别|刻字|定制|"
+# So is whether one may eat it ("is the rose flower cake ok for diabetics?"), a benefit, a card, a box or a bag,
+# a day to deliver, how long it keeps ("bought a puer cake for my dad as a gift, does it expire??"), how two differ,
+# and what kinds the shop has ("茶叶都有啥 给我爸买") — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
+MATTERS_UNLESS_IDEAS = re.compile(r"福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|减肥|降压|降脂|养胃|伤胃|胃不太?好|失眠|上火|"
+                                  r"保质期|过期|放多久|能放多|区别|刻字|定制|礼品袋|礼袋|logo|印字|搭配|"
                                   r"有(?:(?!送|适合|什么|啥)[\u4e00-\u9fff]){1,6}?卖(?:吗|不|没)|"
+                                  r"都有(?:哪些|啥|什么)(?!适合|送)|有哪些(?!适合|送|礼)|有哪几[种款]|有几[种款]|"
                                   r"\b(?:ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*|expir\w*|shelf life|go bad|"
-                                  r"difference|engrav\w*)\b", re.I)
+                                  r"difference|engrav\w*|weight|slim\w*|healthy)\b", re.I)
 # Ideas asked for, or a wish for the gift ("保质期长一点的有吗", "won't go bad quickly").
 ASKS_FOR_IDEAS = re.compile(r"推荐|送什么|送啥|买什么|买啥|挑|什么礼物|礼物|什么好|保质期长|放得久|久放|耐放|"
                             r"\b(?:recommend|suggest|ideas?|what (?:gift|should|would|to get|can i get)|"

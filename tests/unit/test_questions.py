@@ -40,7 +40,12 @@ def test_small_talk_and_short_replies(text):
                                             ("can u deliver on a specific day? its a birthday gift", {"occasion"}),
                                             ("有粽子卖吗 送客户", set()), ("紫砂壶能刻字吗 想送人", set()),
                                             ("bought tea for my mom as a gift, when does it expire?", {"recipient"}),
-                                            ("红茶绿茶有啥区别 送人买哪个", set())])
+                                            ("红茶绿茶有啥区别 送人买哪个", set()),
+                                            ("普洱送我爸 他胃不太好 能喝吗", {"recipient"}),
+                                            ("茶叶都有啥 给我爸买", {"recipient"}), ("瓷器有哪些 想送外国朋友", set()),
+                                            ("有礼品袋吗 送领导的 要拎着去", {"recipient"}),
+                                            ("礼盒上能印我们公司的logo不", set()),
+                                            ("is the tieguanyin good for weight loss?", set())])
 def test_shop_questions_are_not_gift_requests(text, entities):
     assert not is_gift_request(text, entities)
 
@@ -64,7 +69,9 @@ def test_a_short_question_read_as_a_gift_request_is_still_a_question():
                                             ("公司年会要定制100份礼盒 有推荐吗", set()), ("有适合送爸爸的卖吗", set()),
                                             ("送长辈的礼盒 保质期长一点的有吗", set()),
                                             ("any gift for grandma that won't go bad quickly?", set()),
-                                            ("what gift can you deliver to my mom by Friday?", set())])
+                                            ("what gift can you deliver to my mom by Friday?", set()),
+                                            ("有哪些适合送老人的", set()), ("都有啥送领导合适的", set()),
+                                            ("红茶和绿茶哪个更适合送长辈", set())])  # picks among the kinds named
 def test_gift_requests_say_so(text, entities):
     assert is_gift_request(text, entities)
 
