@@ -13,7 +13,7 @@ MIN_CJK_GIFT = 4
 # "能…不" asks before what follows it ("能寄香港不 我在九龙"); "是A还是B" asks which.
 CHINESE_QUESTION = re.compile(
     r"吗|呢|[不没][？?。！!\s]*$|(?<=[能会行])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
-    r"(?<!没)什么|多久|多少|哪里|哪儿|哪个|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是")
+    r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|哪些|哪几|几种|几款|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是")
 # A question word or a question's inverted start, also after a clause ("…3 months, will the biscuits keep").
 ENGLISH_QUESTION = re.compile(
     r"\?\s*$|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|"

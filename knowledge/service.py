@@ -415,7 +415,7 @@ class Knowledge:
         if asked and (members := self.catalog.family(asked)):
             if len(members) == 1:  # "玲珑": part of one product's name; "do you sell bowls?": yes, these
                 return self._about_product(members[0], asked=asked == by_name)
-            return self._about_family(asked, members, asked=asked == by_name)
+            return self._about_family(asked, members, asked=asked == by_name or bool(FAMILY_RANGE.search(question)))
         if asked and not (self.catalog.family_in_text(question.replace(asked, " ")) or self.catalog.resolve(context)):
             return Subject(not_sold=asked)  # not "火腿里面有没有亚硝酸盐", about what is in the ham
         if found := self.catalog.family_in_text(question):
@@ -533,6 +533,8 @@ class Knowledge:
                 break
             if subject.product and hit.entry.product not in ("", subject.product):
                 continue  # another product's entry: right words, wrong product ("那能放多久" after the jerky)
+            if subject.family and hit.entry.product and hit.entry.product not in subject.family[1]:
+                continue  # a product outside the family ("这个熟茶可以放冰箱吗": not the 大红袍's)
             if not hit.entry.product and not self._for_subject(hit.entry, subject):
                 continue  # a family's entry (岩茶怎么保存) says nothing of another family's product (熟茶饼)
             if not hit.entry.product and (subject.names or subject.not_sold) and not self._speaks_to(

@@ -557,3 +557,15 @@ def test_opened_pets_differences_and_asking_for_things(knowledge, question, cont
 ])
 def test_a_phone_call_opening_and_what_is_inside(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by == expected
+
+
+def test_a_kind_of_tea_gets_its_own_entries_not_another_products(knowledge):
+    """"这个熟茶可以放冰箱吗" read 茶 as the family (熟茶 was no family word), and got the 大红袍's storage entry:
+    a product's entry answers for a family only when the product is one of it."""
+    answer = knowledge.answer("这个熟茶可以放冰箱吗", "ask_storage", "熟茶")
+    assert answer.answered_by in ("kb:puer-storage", "kb:puer-ripe-cake-storage", "kb:puer-ripe-cake-shelf-life")
+    assert "大红袍" not in answer.text and "普洱" in answer.text
+
+
+def test_how_many_kinds_with_the_nlus_entity_lists_the_family(knowledge):
+    assert knowledge.answer("火腿有哪几种", "ask_product_info", "火腿").answered_by == "catalog:火腿"

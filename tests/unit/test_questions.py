@@ -53,6 +53,8 @@ def test_shop_questions_are_not_gift_requests(text, entities):
 def test_a_short_question_read_as_a_gift_request_is_still_a_question():
     """"有礼盒装吗" (five characters) started the gift form's "再换几样看看"; short replies stay replies."""
     assert is_question("有礼盒装吗", MIN_CJK_GIFT) and not is_question("有礼盒装吗")
+    assert is_question("茶叶都有啥 给我爸买", MIN_CJK_GIFT) and is_question("瓷器有哪些 想送外国朋友", MIN_CJK_GIFT)
+    assert not is_question("没啥了 谢谢")
     assert not is_question("不用了", MIN_CJK_GIFT)
 
 
