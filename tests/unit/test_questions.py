@@ -73,7 +73,8 @@ def test_a_short_question_read_as_a_gift_request_is_still_a_question():
                                             ("any gift for grandma that won't go bad quickly?", set()),
                                             ("what gift can you deliver to my mom by Friday?", set()),
                                             ("有哪些适合送老人的", set()), ("都有啥送领导合适的", set()),
-                                            ("红茶和绿茶哪个更适合送长辈", set())])  # picks among the kinds named
+                                            ("红茶和绿茶哪个更适合送长辈", set()),  # picks among the kinds named
+                                            ("礼盒有哪些", set()), ("三百左右的礼盒有哪些", {"budget"})])
 def test_gift_requests_say_so(text, entities):
     assert is_gift_request(text, entities)
 
