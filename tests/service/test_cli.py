@@ -63,11 +63,11 @@ def test_clear_errors_not_stack_traces(settings):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.timeout(1500)
+@pytest.mark.timeout(2700)
 def test_kb_quality_scores_both_halves_and_checks_the_test_half(settings, tmp_path):
     """The answer-quality command prints the four figures per half; --check judges the test half only.
 
-    240 answers take ~2 min on 2 idle cores and several times that on a loaded machine: a wide bound."""
+    1,047 answers take ~5 min on 2 idle cores and several times that on a loaded machine: a wide bound."""
     migrated_demo_shop(settings)
     result = techan(settings, "kb", "quality", "--json", timeout=900)
     assert result.returncode == 0, result.stderr
@@ -78,10 +78,11 @@ def test_kb_quality_scores_both_halves_and_checks_the_test_half(settings, tmp_pa
     # A floor under today's figures (README, "Answer quality"): a change that makes answers worse fails here.
     dev = halves[0]
     assert dev["correct"] >= 0.85 and dev["confidently_wrong"] <= 0.06, dev
-    dev2 = json.loads(techan(settings, "kb", "quality", "--half", "dev2", "--json", timeout=600).stdout)
-    assert dev2["messages"] >= 150 and dev2["correct"] >= 0.79 and dev2["confidently_wrong"] <= 0.10, dev2
-    dev3 = json.loads(techan(settings, "kb", "quality", "--half", "dev3", "--json", timeout=600).stdout)
-    assert dev3["messages"] >= 150 and dev3["correct"] >= 0.81 and dev3["confidently_wrong"] <= 0.12, dev3
+    for half, correct, wrong in (("dev2", 0.82, 0.08), ("dev3", 0.85, 0.09), ("dev4", 0.89, 0.07), ("dev5", 0.83, 0.09),
+                                 ("dev6", 0.77, 0.10)):
+        figures = json.loads(techan(settings, "kb", "quality", "--half", half, "--json", timeout=600).stdout)
+        assert figures["messages"] >= 150 and figures["correct"] >= correct, figures
+        assert figures["confidently_wrong"] <= wrong, figures
     misses = techan(settings, "kb", "quality", "--half", "test", "--misses", timeout=600)
     assert "expected" not in misses.stdout  # the test half's misses are never listed
 
