@@ -61,8 +61,8 @@ SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|包好看|包漂�
 MATTERS_UNLESS_IDEAS = re.compile(r"福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|减肥|降压|降脂|养胃|伤胃|胃不太?好|失眠|上火|"
                                   r"保质期|过期|放多久|能放多|区别|刻字|定制|礼品袋|礼袋|logo|印字|搭配|"
                                   r"有(?:(?!送|适合|什么|啥)[\u4e00-\u9fff]){1,6}?卖(?:吗|不|没)|"
-                                  r"(?<!礼盒|礼物|礼品)(?:都有(?:哪些|啥|什么)(?!适合|送)|有哪些(?!适合|送|礼)|有哪几[种款]|"
-                                  r"有几[种款])|"
+                                  r"(?<!礼盒|礼物|礼品)(?:都有(?:哪些|啥|什么)(?!适合|送)|(?<!都)有哪些(?!适合|送|礼)|"
+                                  r"(?<!都)有哪?几[种款])|"
                                   r"\b(?:ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*|expir\w*|shelf life|go bad|"
                                   r"difference|engrav\w*|weight|slim\w*|healthy)\b", re.I)
 # Ideas asked for, or a wish for the gift ("保质期长一点的有吗", "won't go bad quickly").

@@ -142,6 +142,8 @@ FAMILY_WORDS = frozenset({
 PACKAGING = frozenset("jar jars box boxes bag bags pack packs packet tin tins bottle bottles can cans set sets".split())
 NAMES_KEPT = 256
 FAMILY_WORDS_LONGEST_FIRST = sorted(FAMILY_WORDS, key=len, reverse=True)
+# Family words that are also the end of another word: 养生茶 and 野生茶 are no 生茶.
+NOT_AFTER = {word: r"(?<![养野学花])" for word in ("生茶", "生普")}
 
 
 @dataclass
@@ -225,7 +227,7 @@ class Catalog:
         lowered = english_form(text)
         for word in FAMILY_WORDS_LONGEST_FIRST:
             form = english_form(word)
-            pattern = rf"\b{re.escape(form)}\b" if form.isascii() else re.escape(form)
+            pattern = rf"\b{re.escape(form)}\b" if form.isascii() else NOT_AFTER.get(form, "") + re.escape(form)
             starts = [match.start() for match in re.finditer(pattern, lowered)]
             if starts and (members := self.family(word)):
                 yield word, members, starts

@@ -40,7 +40,8 @@ FILLER_WORDS = frozenset("""
 # A health effect is a claim only the shop's own words may make ("熟普能减肥不"), and so is what a pet may eat ("狗能吃牛肉干吗"):
 # each counts as a thing asked about.
 HEALTH = re.compile(r"减肥|瘦|降压|降脂|血脂|血压|血糖|糖尿|养胃|伤胃|护胃|失眠|醉茶|醉|上火|下火|排毒|美容|养颜|抗癌|"
-                    r"治|药|功效|疗效|副作用|过敏|孕|哺乳|月经|便秘|拉肚子|狗|猫|宠物")
+                    r"治|药|功效|疗效|副作用|过敏|孕|哺乳|月经|便秘|拉肚子")
+PETS = re.compile(r"(?<!熊)猫|(?<!热)狗|宠物")  # not 熊猫玩偶
 # A sign of spoilage ("腊肉胀袋了 还能吃吗"): whether it is still safe is the shop's judgement, not how long it keeps.
 SPOILAGE = re.compile(r"胀|鼓包|白点|白霜|白毛|绿毛|长毛|霉点|霉斑|变色|发黏|拉丝|馊")
 HEALTH_EN = re.compile(r"lose|diet|slim|diabet|hangover|drunk|sugar|blood|pressure|cholesterol|cancer|sleep|insomnia|allerg|pregnan|"
@@ -120,7 +121,7 @@ def content_words(text: str) -> tuple[tuple[str, bool], ...]:
         for token in _tagger().lcut(run, HMM=False):
             word = _PUNCTUATION.sub("", token.word)
             if word and word not in FILLER_WORDS:
-                thing = token.flag.startswith("n") and word not in CONTEXT_WORDS or bool(HEALTH.search(word))
+                thing = token.flag.startswith("n") and word not in CONTEXT_WORDS or bool(HEALTH.search(word) or PETS.search(word))
                 words.append((word, thing))
     return tuple(words)
 

@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import HEALTH, HEALTH_EN, HOME_PLACE_TOPICS, PEOPLE, SPOILAGE, Coverage, content_words, searchable
+from knowledge.coverage import HEALTH, HEALTH_EN, HOME_PLACE_TOPICS, PEOPLE, PETS, SPOILAGE, Coverage, content_words, searchable
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
@@ -73,8 +73,9 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
 # A taste or an additive asked: only the product's own words say it ("榨菜辣不辣", "无花果加糖了没").
 OWN_WORDS = re.compile(r"甜|咸|辣|苦|涩|酸|糖|添加|防腐|sweet|spicy|salty|sour|bitter|sugar|additive|preservative")
 # How many kinds of a family the shop has ("火腿有几种"): its products, as "有没有火腿" gets.
-FAMILY_RANGE = re.compile(r"有(?:哪)?(?:几种|几款|多少种|多少款)|都有(?:哪些|啥|什么)|有(?:哪些|啥)(?=[款种吗呢啊？?\s]|$)|"
-                          r"\bwhat (?:kinds|types|sorts) of\b", re.I)
+FAMILY_RANGE = re.compile(r"(?:有哪?(?:几|多少)[种款]|都有(?:哪些|啥|什么)|有(?:哪些|啥))[款种]?(?=[吗呢啊呀？?!！。，,\s]|$)|"
+                          r"\bwhat (?:kinds|types|sorts) of \w+ do\b", re.I)  # not "普洱茶都有什么功效"
+MAY_EAT = re.compile(r"(?:能|可以|能不能)(?:吃|喝)")  # "小孩能喝吗": who it is for is then what is asked
 POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under discussion
 OTHERS = re.compile(r"别的|其他|其它|还有|都|所有|哪些|\bother\b|\bany\b", re.I)  # "还有别的茶吗": the family
 # "是A还是B", "湖南的还是四川的"
@@ -84,7 +85,7 @@ SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
     r"能退|可以退|退吗|退不|退得|"
     r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|invoice|pay|refund|return|exchange|address|\bsend (?:it|them) back\b|"
-    r"\bopen\b(?! (?:it|the|them|a)\b)|\bhours\b|parking|"
+    r"\bopen\b(?! (?:it|the|them|a|an|this|these|my|your|up)\b)|\bhours\b|parking|"
     rf"shipping|courier|delivery|{ARRIVAL}", re.I)
 # "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
 ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
@@ -417,7 +418,9 @@ class Knowledge:
                 return self._about_product(members[0], asked=asked == by_name)
             return self._about_family(asked, members, asked=asked == by_name or bool(FAMILY_RANGE.search(question)))
         if asked and not (self.catalog.family_in_text(question.replace(asked, " ")) or self.catalog.resolve(context)):
-            return Subject(not_sold=asked)  # not "火腿里面有没有亚硝酸盐", about what is in the ham
+            # not "火腿里面有没有亚硝酸盐", about what is in the ham; after a product, "有没有沙" and "有没有收藏证书" are
+            # about it too, so "有没有燕窝" then is unsure rather than "not sold" (a wrong "we don't sell 沙" is worse)
+            return Subject(not_sold=asked)
         if found := self.catalog.family_in_text(question):
             if ((context_id := self.catalog.resolve(context)) in found[1] and POINTING.search(question)
                     and not OTHERS.search(question)):
@@ -550,7 +553,7 @@ class Knowledge:
             # The words that ask the aspect the entry answers are covered however they are said ("保存期限多久").
             asked = ASPECT_CUES[aspect].sub(" ", question) if aspect in covers else question
             missing = self._missing(asked, hit, subject.words)
-            if aspect in covers and aspect in HOME_PLACE_TOPICS:
+            if aspect in covers and aspect in HOME_PLACE_TOPICS and not MAY_EAT.search(question):
                 missing = [(word, noun) for word, noun in missing if word not in PEOPLE]
             said_so = aspect is None and hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)
             if covers and aspect not in covers and not said_so:
@@ -559,7 +562,8 @@ class Knowledge:
                 continue  # how long the jerky keeps says nothing of one a month past its date
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
-            if any(SPOILAGE.search(word) or HEALTH.search(word) or HEALTH_EN.match(word) for word, _noun in missing):
+            if any(SPOILAGE.search(word) or HEALTH.search(word) or PETS.search(word) or HEALTH_EN.match(word)
+                   for word, _noun in missing):
                 continue  # whether it is still safe to eat, or good for one's health, is for the shop's own words to say
             if len(missing) >= max(2, UNSAID_SHARE * len(content_words(asked))) and hit.score < UNSAID_CONFIDENT:
                 continue

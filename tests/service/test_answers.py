@@ -569,3 +569,19 @@ def test_a_kind_of_tea_gets_its_own_entries_not_another_products(knowledge):
 
 def test_how_many_kinds_with_the_nlus_entity_lists_the_family(knowledge):
     assert knowledge.answer("火腿有哪几种", "ask_product_info", "火腿").answered_by == "catalog:火腿"
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("普洱茶都有什么功效", None, "defer"),  # a health matter, not what kinds the shop has
+    ("养生茶有哪些", None, "not:catalog:生茶"),  # 养生茶 is no 生茶
+    ("有没有沙 要洗几遍", "boletus-dried", "not:not_sold"),  # after a product, about it: never "we don't sell 沙"
+    ("有没有熊猫玩偶", None, "not_sold"),  # 熊猫 is no cat
+    ("小孩能喝吗？能放多久", "puer-raw-cake", "not:kb:puer-raw-cake-shelf-life"),  # a child may drink it? is asked
+])
+def test_review_findings_on_kinds_pets_and_people(knowledge, question, context, expected):
+    outcome = knowledge.answer(question, context=context).answered_by
+    assert outcome != expected.removeprefix("not:") if expected.startswith("not:") else outcome == expected
+
+
+def test_a_delay_on_the_way_is_no_storage_question():
+    assert asked_aspect("路上耽搁了两天 还能吃吗") == "shelf_life"

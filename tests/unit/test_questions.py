@@ -74,7 +74,8 @@ def test_a_short_question_read_as_a_gift_request_is_still_a_question():
                                             ("what gift can you deliver to my mom by Friday?", set()),
                                             ("有哪些适合送老人的", set()), ("都有啥送领导合适的", set()),
                                             ("红茶和绿茶哪个更适合送长辈", set()),  # picks among the kinds named
-                                            ("礼盒有哪些", set()), ("三百左右的礼盒有哪些", {"budget"})])
+                                            ("礼盒有哪些", set()), ("三百左右的礼盒有哪些", {"budget"}),
+                                            ("礼盒都有哪些", set()), ("礼品都有几种 送客户", set())])
 def test_gift_requests_say_so(text, entities):
     assert is_gift_request(text, entities)
 
