@@ -29,13 +29,15 @@ class Limiter(Protocol):
 
 
 def gcra(spent_until: float | None, now: float, limit: int, window_s: float) -> tuple[float, float | None]:
-    """(seconds to wait, the key's new spent-until time or None if unchanged) for one event at ``now``."""
+    """(seconds to wait, the key's new spent-until time or None if unchanged) for one event at ``now``.
+
+    The allowance is compared as time ahead of ``now``, not as ``now + interval - now``: with a limit of one,
+    that rounding came out a hair over the window for some clock readings, and a key's first event was refused."""
     interval = window_s / limit
-    start = max(spent_until or now, now)
-    new = start + interval
-    if new - now > window_s:
-        return new - now - window_s, None
-    return 0.0, new
+    ahead = max((spent_until or now) - now, 0.0) + interval
+    if ahead > window_s * (1 + 1e-9):
+        return ahead - window_s, None
+    return 0.0, now + ahead
 
 
 class MemoryLimiter:
@@ -65,11 +67,10 @@ local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local spent = tonumber(redis.call('GET', KEYS[1]) or now)
-if spent < now then spent = now end
-local new = spent + window / limit
-if new - now > window then return tostring(new - now - window) end
+local ahead = math.max(spent - now, 0) + window / limit
+if ahead > window * (1 + 1e-9) then return tostring(ahead - window) end
 if ARGV[3] == '0' then return '0' end
-redis.call('SET', KEYS[1], string.format('%.6f', new), 'PX', math.ceil((new - now) * 1000))
+redis.call('SET', KEYS[1], string.format('%.6f', now + ahead), 'PX', math.ceil(ahead * 1000))
 return '0'
 """
 
