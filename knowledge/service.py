@@ -18,7 +18,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import HEALTH, HEALTH_EN, HOME_PLACE_TOPICS, PEOPLE, PETS, SPOILAGE, Coverage, content_words, searchable
+from knowledge.coverage import (HEALTH, HEALTH_EN, HOME_PLACE_TOPICS, PEOPLE, PETS, SPOILAGE, Coverage, content_words,
+                                searchable)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
@@ -632,9 +633,9 @@ class Knowledge:
     def _families_named(self, entry: KBRecord) -> frozenset[str]:
         """The products of the families an entry speaks of: a keeping entry's, named in any phrasing (岩茶怎么保存),
         any other entry's, named in most of its phrasings ("孕妇能喝茶吗" is about tea, not the sausage;
-        "想视频看一下瓷器" is only an example), each named by a fair share of them. Tea in general stands for every tea only when most phrasings say
-        so ("茶叶过期了还能喝吗", though 绿茶 and 白茶 are named too; not "大红袍算什么茶" among many on rock tea).
-        One family however spelt (普洱, 普洱茶, pu'er) counts once."""
+        "想视频看一下瓷器" is only an example), each named by a fair share of them. Tea in general stands for every
+        tea only when most phrasings say so ("茶叶过期了还能喝吗", though 绿茶 and 白茶 are named too; not "大红袍算什么茶"
+        among many on rock tea). One family however spelt (普洱, 普洱茶, pu'er) counts once."""
         named = [self.catalog.family_in_text(to_simplified(q)) for q in entry.questions]
         found = [f for f in named if f]
         if entry.topic not in ASPECT_TOPICS and 2 * len(found) < len(named):
