@@ -26,8 +26,36 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")  # loads the dictionaries once, at the first text that is not plain ASCII
 
 
+# Written Cantonese, as Hong Kong customers type it ("有冇鳳梨酥賣", "係咪澳門做嘅"), read as Mandarin so that the
+# NLU, the KB search and the catalog see the question a Mandarin speaker would type. No maintained library maps
+# Cantonese words to Mandarin (OpenCC converts characters only), so this is a short list of its everyday function
+# words, each either unused in Mandarin (冇, 嘅, 咗, 佢...) or matched only where it cannot be Mandarin
+# (唔 before a word: "唔，好的" is a Mandarin "mm"; 係 not in 關係; 食 and 飲 only as 好食, 食得: not 零食, 飲料).
+# 係 goes before OpenCC, which makes every 係 a 系; the rest is matched on the simplified text.
+_CANTONESE_SHI = re.compile(r"係(?:咪|唔係)|(?<![關关聯联干幹])係")
+_CANTONESE = {
+    "系咪": "是不是", "系唔系": "是不是", "有冇": "有没有", "冇": "没有", "唔该": "请", "唔(?=[\u4e00-\u9fff])": "不",
+    "嘅": "的", "㗎": "的", "咗": "了", "啲": "些", "乜嘢": "什么", "咩嘢": "什么", "嘢食": "吃的", "嘢": "东西",
+    "乜": "什么", "咩(?=[\u4e00-\u9fff])": "什么", "咩": "吗", "喺": "在", "佢哋": "他们", "我哋": "我们", "你哋": "你们",
+    "佢": "他", "点样": "怎样", "点解": "为什么", "边度": "哪里", "边个": "哪个", "边款": "哪款", "边种": "哪种",
+    "几多钱": "多少钱", "几钱": "多少钱", "几多": "多少", "几耐": "多久", "几时": "什么时候",
+    "呢个": "这个", "呢款": "这款", "呢只": "这只", "呢种": "这种", "呢些": "这些", "[嗰𠮶]个": "那个", "[嗰𠮶]款": "那款",
+    "[嗰𠮶]": "那",  # OpenCC writes 嗰 as 𠮶
+    "咁样": "这样", "咁": "这么", "嚟": "来", "睇": "看", "攞": "拿", "搵": "找", "俾钱": "付钱", "畀钱": "付钱",
+    "俾": "给", "畀": "给", "好食": "好吃", "食(?=得|唔|咗|完|晒)": "吃", "好饮": "好喝", "饮(?=得|唔|咗|完|晒)": "喝",
+    "仲(?=有|要|可以|未|系|是)": "还", "啱": "合适",
+}
+_CANTONESE_KEYS = sorted(_CANTONESE, key=lambda key: len(re.sub(r"\(.*\)|\[.*\]", "_", key)), reverse=True)  # 有冇, 冇
+_CANTONESE_WORDS = re.compile("|".join(f"({key})" for key in _CANTONESE_KEYS))
+
+
+def _from_cantonese(text: str) -> str:
+    return _CANTONESE_WORDS.sub(lambda m: _CANTONESE[_CANTONESE_KEYS[m.lastindex - 1]], text)
+
+
 def to_simplified(text: str) -> str:
-    """Traditional Chinese as simplified ("發到廣州" -> "发到广州"), through OpenCC's t2s.
+    """Traditional Chinese as simplified ("發到廣州" -> "发到广州"), through OpenCC's t2s, and written Cantonese as
+    Mandarin ("有冇" -> "有没有").
 
     Simplified Chinese, English, digits, emoji and punctuation come back unchanged. OpenCC maps a
     few characters onto ones it maps again (薴 -> 苧 -> 苎), so it runs again until nothing changes (at
@@ -38,7 +66,8 @@ def to_simplified(text: str) -> str:
         return text
     converter = _t2s()
     for _ in range(3):
-        simplified = converter.convert(text)
+        simplified = _from_cantonese(converter.convert(_CANTONESE_SHI.sub(
+            lambda m: "是不是" if len(m.group()) > 1 else "是", text)))
         if simplified == text:
             break
         text = simplified

@@ -23,7 +23,7 @@ from knowledge.coverage import (HEALTH, HEALTH_EN, HOME_PLACE_TOPICS, PEOPLE, PE
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
-from knowledge.shipping import find_place, place_in_english, quote
+from knowledge.shipping import district_length, find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
 from knowledge.topics import ARRIVAL, ASPECT_CUES, asked_aspect, aspects
 from core.language import CJK, Say, to_simplified
@@ -129,7 +129,10 @@ def without_place(question: str) -> tuple[str, tuple[str, str] | None]:
     for _ in range(3):  # and the prefecture and province around a county ("安徽阜阳临泉县")
         if not part or part[1] != place[1]:
             break
-        question = re.sub(PLACE_SPAN.format(re.escape(part[0]), re.escape(part[1])), " ", question)
+        if not (span := re.search(PLACE_SPAN.format(re.escape(part[0]), re.escape(part[1])), question)):
+            break
+        end = span.end() + district_length(question, span.end(), part[1])  # "重庆万州的": the district too
+        question = f"{question[:span.start()]} {question[end:]}"
         part = find_place(question)
     return question, place
 

@@ -100,10 +100,15 @@ def _mentions(text: str) -> list[tuple[int, int, str, _Place]]:
     return found
 
 
-def _district_follows(text: str, end: int, province: str) -> bool:
-    """"北京海淀几天到", "广州天河": one of the province's urban districts, without its 区, right after."""
+def district_length(text: str, end: int, province: str) -> int:
+    """How long the name of one of the province's urban districts, without its 区, right at ``end`` is
+    ("北京海淀几天到", "广州天河", "重庆万州的"), or 0."""
     districts = _gazetteer().districts
-    return any((province, text[end:end + n]) in districts for n in (2, 3, 4) if end + n <= len(text))
+    return next((n for n in (2, 3, 4) if end + n <= len(text) and (province, text[end:end + n]) in districts), 0)
+
+
+def _district_follows(text: str, end: int, province: str) -> bool:
+    return bool(district_length(text, end, province))
 
 
 # English spellings customers type, to the Chinese name an answer shows ("寄到北京", not "寄到beijing").

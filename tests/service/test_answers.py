@@ -585,3 +585,23 @@ def test_review_findings_on_kinds_pets_and_people(knowledge, question, context, 
 
 def test_a_delay_on_the_way_is_no_storage_question():
     assert asked_aspect("路上耽搁了两天 还能吃吗") == "shelf_life"
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("請問有冇藕粉賣", None, "not_sold"),  # 有冇: 有没有
+    ("可唔可以用微信俾錢", None, "kb:payment-methods"),
+    ("呢款係邊度產㗎", "dahongpao", "catalog:dahongpao"),  # where it is made: the summary says
+    ("呢隻茶幾多錢", "dahongpao", "catalog:dahongpao"),
+])
+def test_written_cantonese_is_read_as_mandarin(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("广州天河的 邮费多少钱", "shipping:广东"),  # a city's district after it is where it goes, not what is asked
+    ("重庆涪陵的 寄过去要多久", "shipping:重庆"),  # (涪陵 is also the pickled mustard's origin)
+    ("正山小种怎么冲才好喝", "kb:tea-brewing|defer"),  # how to brew it, which no summary of its taste says
+    ("白牡丹咋冲好喝", "kb:tea-brewing|defer"),
+])
+def test_a_district_after_its_city_and_how_to_brew(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by in expected.split("|")

@@ -59,6 +59,28 @@ def test_to_simplified_leaves_simplified_english_digits_emoji_and_punctuation(te
     assert to_simplified(text) == text
 
 
+@pytest.mark.parametrize(("cantonese", "mandarin"), [
+    ("有冇普洱賣？", "有没有普洱卖？"),
+    ("呢個係咪新會嘅？", "这个是不是新会的？"),
+    ("可唔可以用支付寶俾錢", "可不可以用支付宝付钱"),
+    ("佢哋話幾耐先到", "他们话多久先到"),
+    ("嗰款幾多錢", "那款多少钱"),
+    ("有咩推介", "有什么推介"),
+    ("嗰個好唔好食", "那个好不好吃"),
+    ("系咪真空包装", "是不是真空包装"),  # written in simplified characters too
+    ("冇問題 唔該", "没有问题 请"),
+])
+def test_to_simplified_reads_written_cantonese_as_mandarin(cantonese, mandarin):
+    assert to_simplified(cantonese) == mandarin
+
+
+@pytest.mark.parametrize("text", ["唔，好的", "关系", "關係", "零食", "饮料好喝吗", "素食", "仲夏", "呢？", "这个呢"])
+def test_mandarin_that_looks_cantonese_is_left_alone(text):
+    """唔 alone is a Mandarin "mm"; 係 in 關係, 食 in 零食 and 饮 in 饮料 are Mandarin."""
+    assert to_simplified(text) == to_simplified(text.replace("關係", "关系"))
+    assert to_simplified(text) in (text, "关系")
+
+
 def test_to_simplified_goes_all_the_way_in_one_call():
     """OpenCC maps 薴 to 苧 and 苧 to 苎: one call gives the end of the chain."""
     assert to_simplified("薴") == to_simplified("苧") == "苎"
