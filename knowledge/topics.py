@@ -46,7 +46,7 @@ ASPECT_CUES = {
     "care": re.compile(
         r"清洗|洗|保养|微波炉|洗碗机|洗衣机|机洗|干洗|手洗|消毒|熨|皱|开裂|烫|擦|养壶|"
         r"\bwash|\bclean|\bmicrowave|\bdishwasher|\biron(?!\s+goddess)|\bcare\b", re.I),
-    "packing": re.compile(r"包装|怎么包|包得|包好|碎|破|磕|摔|压扁|压坏|挤压|泡沫|防震|\bpack(?:ed|ing|aged)?\b|\bbreak|"
+    "packing": re.compile(r"(?<!真空)包装|怎么包|包得|包好|碎|破|磕|摔|压扁|压坏|挤压|泡沫|防震|\bpack(?:ed|ing|aged)?\b|\bbreak|"
                           r"\bfragile|\bbubble|\bcrush", re.I),
 }
 

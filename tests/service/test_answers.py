@@ -605,3 +605,12 @@ def test_written_cantonese_is_read_as_mandarin(knowledge, question, context, exp
 ])
 def test_a_district_after_its_city_and_how_to_brew(knowledge, question, expected):
     assert knowledge.answer(question).answered_by in expected.split("|")
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("火腿是不是真空包装", "kb:vacuum-which|kb:jinhua-ham-vacuum|kb:xuanwei-ham-vacuum"),  # not the cured meats' storage
+])
+def test_vacuum_packing_is_asked_not_how_it_is_packed(knowledge, question, expected):
+    """包装 ends last, but 真空包装 asks whether it is vacuum-packed."""
+    assert asked_aspect(question) == "vacuum_packing"
+    assert knowledge.answer(question).answered_by in expected.split("|")
