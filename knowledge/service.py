@@ -76,6 +76,9 @@ OWN_WORDS = re.compile(r"甜|咸|辣|苦|涩|酸|糖|添加|防腐|sweet|spicy|s
 # How many kinds of a family the shop has ("火腿有几种"): its products, as "有没有火腿" gets.
 FAMILY_RANGE = re.compile(r"(?:有哪?(?:几|多少)[种款]|都有(?:哪些|啥|什么)|有(?:哪些|啥))[款种]?(?=[吗呢啊呀？?!！。，,\s]|$)|"
                           r"\bwhat (?:kinds|types|sorts) of \w+ do\b", re.I)  # not "普洱茶都有什么功效"
+# The same asked before the family's word ("你们家有什么糕点", "都卖哪几种茶叶"): which products of it the shop has.
+KINDS_BEFORE = re.compile(r"(?:有|卖)(?:些|点)?(?:什么|啥|哪些|哪几[种款样]?|几[种款样]|多少[种款])(?:样的|种类的|的)?$")
+CLAUSE_END = re.compile(r"\s*(?:[吗呢啊呀吧？?!！。，,]|$)")
 MAY_EAT = re.compile(r"(?:能|可以|能不能)(?:吃|喝)")  # "小孩能喝吗": who it is for is then what is asked
 POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under discussion
 OTHERS = re.compile(r"别的|其他|其它|还有|都|所有|哪些|\bother\b|\bany\b", re.I)  # "还有别的茶吗": the family
@@ -429,7 +432,9 @@ class Knowledge:
             if ((context_id := self.catalog.resolve(context)) in found[1] and POINTING.search(question)
                     and not OTHERS.search(question)):
                 return self._about_product(context_id)  # "这饼是哪年的茶" after the shou mei cake is about it
-            return self._about_family(*found, asked=bool(FAMILY_RANGE.search(question)))
+            at = question.find(found[0])  # "有哪些火腿", not "有什么茶能降血脂"
+            kinds_asked = at >= 0 and KINDS_BEFORE.search(question[:at]) and CLAUSE_END.match(question, at + len(found[0]))
+            return self._about_family(*found, asked=bool(FAMILY_RANGE.search(question) or kinds_asked))
         if context and not SHOP_WIDE_WORDS.search(question):
             # "那能放多久" after the jerky is about the jerky; "可以开发票吗" is not about any product.
             if context_id := self.catalog.resolve(context):

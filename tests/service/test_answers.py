@@ -614,3 +614,12 @@ def test_vacuum_packing_is_asked_not_how_it_is_packed(knowledge, question, expec
     """包装 ends last, but 真空包装 asks whether it is vacuum-packed."""
     assert asked_aspect(question) == "vacuum_packing"
     assert knowledge.answer(question).answered_by in expected.split("|")
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("有哪些火腿呢", "catalog:火腿"),  # which kinds, asked before the family's word
+    ("都卖哪几种茶叶？想送人", "catalog:茶叶"),
+    ("有什么茶能降血脂", "defer"),  # a clause goes on: not which kinds but what they do
+])
+def test_which_kinds_asked_before_the_family_word_lists_them(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected

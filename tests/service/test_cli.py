@@ -67,7 +67,7 @@ def test_clear_errors_not_stack_traces(settings):
 def test_kb_quality_scores_both_halves_and_checks_the_test_half(settings, tmp_path):
     """The answer-quality command prints the four figures per half; --check judges the test half only.
 
-    1,047 answers take ~5 min on 2 idle cores and several times that on a loaded machine: a wide bound."""
+    1,367 answers take ~7 min on 2 idle cores and several times that on a loaded machine: a wide bound."""
     migrated_demo_shop(settings)
     result = techan(settings, "kb", "quality", "--json", timeout=900)
     assert result.returncode == 0, result.stderr
@@ -79,7 +79,7 @@ def test_kb_quality_scores_both_halves_and_checks_the_test_half(settings, tmp_pa
     dev = halves[0]
     assert dev["correct"] >= 0.85 and dev["confidently_wrong"] <= 0.06, dev
     for half, correct, wrong in (("dev2", 0.82, 0.08), ("dev3", 0.85, 0.09), ("dev4", 0.89, 0.07), ("dev5", 0.83, 0.09),
-                                 ("dev6", 0.77, 0.10)):
+                                 ("dev6", 0.77, 0.10), ("dev7", 0.78, 0.06), ("dev8", 0.70, 0.11)):
         figures = json.loads(techan(settings, "kb", "quality", "--half", half, "--json", timeout=600).stdout)
         assert figures["messages"] >= 150 and figures["correct"] >= correct, figures
         assert figures["confidently_wrong"] <= wrong, figures
