@@ -18,8 +18,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import (HEALTH, HEALTH_EN, HOME_PLACE_TOPICS, PEOPLE, PETS, SPOILAGE, Coverage, content_words,
-                                searchable)
+from knowledge.coverage import (FREEZING, FRIDGE_REFUSED, HEALTH, HEALTH_EN, HOME_PLACE_TOPICS, PEOPLE, PETS, SPOILAGE, Coverage,
+                                content_words, searchable)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
@@ -49,7 +49,7 @@ ENGLISH_EASING = 0.08
 # the three dev halves: 0.5 and 0.6 turned five confident wrong answers into "not sure" and lost one right).
 UNSAID_SHARE, UNSAID_CONFIDENT = 0.5, 0.6
 GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})  # "茶叶过期了还能喝吗" speaks of every tea
-FAMILIES_OF_A_GENERAL_ENTRY = 3  # a keeping entry whose phrasings name this many families is about every product
+FAMILIES_OF_A_GENERAL_ENTRY = 3  # a keeping entry whose phrasings name families of this many categories is about every product
 NAMED_BY_SHARE = 0.2  # another entry is about the families this share of its phrasings name, of those naming one
 # The words for a kind of product ("这饼想分期付"): they say what it is about, which a shop-wide entry covers.
 # Vessels name a kind of product too ("收到的时候碗碎了一个"), though no family: the shop sells no plates.
@@ -78,6 +78,8 @@ FAMILY_RANGE = re.compile(r"(?:有哪?(?:几|多少)[种款]|都有(?:哪些|啥
                           r"\bwhat (?:kinds|types|sorts) of \w+ do\b", re.I)  # not "普洱茶都有什么功效"
 # The same asked before the family's word ("你们家有什么糕点", "都卖哪几种茶叶"): which products of it the shop has.
 KINDS_BEFORE = re.compile(r"(?:有|卖)(?:些|点)?(?:什么|啥|哪些|哪几[种款样]?|几[种款样]|多少[种款])(?:样的|种类的|的)?$")
+FRIDGE = re.compile(r"冰箱|冷藏|\bfridge|\brefrigerat", re.I)
+FRIDGE_OR_FREEZER = re.compile(r"还是|或者|\bor\b", re.I)
 CLAUSE_END = re.compile(r"\s*(?:[吗呢啊呀吧？?!！。，,]|$)")
 MAY_EAT = re.compile(r"(?:能|可以|能不能)(?:吃|喝)")  # "小孩能喝吗": who it is for is then what is asked
 POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under discussion
@@ -539,6 +541,8 @@ class Knowledge:
         english = not CJK.search(question)
         past_its_date = "expired" in aspects([question])
         compared = self._compared(question)
+        # "fridge or freezer?" is a choice an entry that names the fridge settles
+        freezing = FREEZING.search(question) and not (FRIDGE_OR_FREEZER.search(question) and FRIDGE.search(question))
         answering: list[tuple[Hit, int]] = []  # each hit that answers, with how many words it leaves unsaid
         for hit in hits[:3]:
             if hit.score < COVERED_CONFIDENT:
@@ -556,6 +560,8 @@ class Knowledge:
                     not h.entry.product and h.entry.topic == hit.entry.topic and self._for_subject(h.entry, subject)
                     for h in hits[:3]):
                 continue  # "普洱茶" then "那怎么保存": the family's own entry, not one member's beside it
+            if freezing and not (FREEZING.search(text := self._own_text(hit.entry)) or FRIDGE_REFUSED.search(text)):
+                continue  # "鲜花饼能冷冻吗": an entry that never names the freezer (nor says no to the fridge) does not say
             if compared and not self._weighs_up(hit.entry, compared):
                 continue  # "大红袍跟肉桂哪个好喝": what rock tea is names both and judges neither
             covers = self._aspects(hit.entry)
@@ -649,9 +655,9 @@ class Knowledge:
         if entry.topic not in ASPECT_TOPICS and 2 * len(found) < len(named):
             return frozenset()
         specific = [f for f in found if f[0] not in GENERIC_FAMILIES]
-        if entry.topic in ASPECT_TOPICS and len({frozenset(members) for _word, members in specific}
-                                                 ) >= FAMILIES_OF_A_GENERAL_ENTRY:
-            return frozenset()  # "哪些能抽真空": ham, jerky, tea… as examples
+        if entry.topic in ASPECT_TOPICS and len({self.catalog.get(p).category for _word, members in specific
+                                                 for p in members}) >= FAMILIES_OF_A_GENERAL_ENTRY:
+            return frozenset()  # "哪些能抽真空": ham, jerky, tea… as examples (腊肉、香肠、火腿 are one kind: cured meats)
         if 2 * len(specific) < len(found):  # mostly tea in general: every tea
             return frozenset(p for f in found for p in f[1])
         if entry.topic not in ASPECT_TOPICS:  # what it is about, not a kind named once to set it apart ("不是红茶")

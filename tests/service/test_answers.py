@@ -623,3 +623,14 @@ def test_vacuum_packing_is_asked_not_how_it_is_packed(knowledge, question, expec
 ])
 def test_which_kinds_asked_before_the_family_word_lists_them(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("广式月饼可以放冷冻室保存吗", "defer"),  # its storage entry never names the freezer (nor do the cured meats' help)
+    ("玫瑰饼冻起来能放多久", "defer"),
+    ("can i freeze the mooncakes", "defer"),
+    ("腊肉吃不完可以冷冻吗", "kb:sichuan-bacon-storage|kb:cured-meat-storage"),  # these say to freeze it
+    ("普洱茶饼能放冷冻吗", "kb:puer-ripe-cake-storage|kb:puer-raw-cake-storage|kb:puer-storage"),  # "不要放冰箱"
+])
+def test_the_freezer_is_answered_only_by_an_entry_that_names_it(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by in expected.split("|")
