@@ -51,15 +51,20 @@ ASPECT_CUES = {
 }
 
 
+# Every cue at every place, overlaps too: "要蒸多久" is 蒸多久 (cooking) though 要蒸 matches first.
+_OVERLAPPING_CUES = {aspect: re.compile(f"(?=({cue.pattern}))", cue.flags) for aspect, cue in ASPECT_CUES.items()}
+
+
 def asked_aspect(question: str) -> str | None:
     """The aspect whose cue ends last in ``question``, the longer cue on a tie ("泡多久" over "多久"), if any
     (when it arrives is no aspect of keeping)."""
     question = _ARRIVAL.sub(" ", question)
     last: tuple[int, int, str] | None = None
-    for aspect, cue in ASPECT_CUES.items():
+    for aspect, cue in _OVERLAPPING_CUES.items():
         for match in cue.finditer(question):
-            if last is None or (match.end(), -match.start()) > last[:2]:
-                last = (match.end(), -match.start(), aspect)
+            end = match.start() + len(match.group(1))
+            if last is None or (end, -match.start()) > last[:2]:
+                last = (end, -match.start(), aspect)
     return last[2] if last else None
 
 

@@ -634,3 +634,10 @@ def test_which_kinds_asked_before_the_family_word_lists_them(knowledge, question
 ])
 def test_the_freezer_is_answered_only_by_an_entry_that_names_it(knowledge, question, expected):
     assert knowledge.answer(question).answered_by in expected.split("|")
+
+
+@pytest.mark.parametrize(("question", "aspect"), [("腊肉要蒸多久才熟", "cooking"), ("香肠得煮多久", "cooking"),
+                                                 ("腊肉能放多久", "shelf_life")])
+def test_a_cue_inside_another_still_counts(question, aspect):
+    """要蒸 matched first and hid 蒸多久, so how long to steam it was read as how long it keeps."""
+    assert asked_aspect(question) == aspect
