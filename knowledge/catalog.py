@@ -141,7 +141,7 @@ FAMILY_WORDS = frozenset({
 })
 PACKAGING = frozenset("jar jars box boxes bag bags pack packs packet tin tins bottle bottles can cans set sets".split())
 NAMES_KEPT = 256
-FAMILY_WORDS_LONGEST_FIRST = sorted(FAMILY_WORDS, key=len, reverse=True)
+FAMILY_WORDS_LONGEST_FIRST = sorted(FAMILY_WORDS, key=lambda word: (-len(word), word))  # the same order in every process
 # Family words that are also the end of another word: 养生茶 and 野生茶 are no 生茶.
 NOT_AFTER = {word: r"(?<![养野学花])" for word in ("生茶", "生普")}
 

@@ -45,11 +45,14 @@ PETS = re.compile(r"(?<!熊)猫|(?<!热)狗|宠物")  # not 熊猫玩偶
 # A sign of spoilage ("腊肉胀袋了 还能吃吗"): whether it is still safe is the shop's judgement, not how long it keeps.
 SPOILAGE = re.compile(r"胀|鼓包|白点|白霜|白毛|绿毛|长毛|霉点|霉斑|变色|发黏|拉丝|馊")
 # Freezing is a way to keep it that an entry must name ("月饼能放冷冻吗"): a storage entry that says "阴凉干燥处"
-# does not say whether the freezer harms it, though 冷冻 is a storage word. (冻顶 is an oolong.)
-FREEZING = re.compile(r"冷冻|速冻|冻(?!顶)|\bfreez|\bfroze", re.I)
-# An entry that keeps it out of the fridge ("不要放冰箱") has said no to the freezer too.
-FRIDGE_REFUSED = re.compile(r"不(?:要|需要|用|必|宜)放?(?:冰箱|冷藏)|无需冷藏|\bno need to (?:refrigerate|chill)|"
-                            r"\b(?:don'?t|do not) (?:refrigerate|put (?:it|them) in the fridge)|\bkeep (?:it|them) out of the fridge", re.I)
+# does not say whether the freezer harms it, though 冷冻 is a storage word. (冻顶 is an oolong; 冻干, 冻结, 果冻, 冻坏
+# are no freezer.)
+FREEZING = re.compile(r"冷冻|速冻|(?<!果)冻(?![顶干结坏伤])|\bfreez|\bfroze", re.I)
+# An answer that keeps it out of the fridge ("不要放冰箱") has said no to the freezer too ("不需要放冰箱" only says it
+# is not needed; "要不要放冰箱" asks).
+FRIDGE_REFUSED = re.compile(r"(?<![要需用必])不(?:要|宜|能)放?(?:进|在)?(?:冰箱|冷藏)|别放冰箱|切勿(?:放入?)?(?:冰箱|冷藏)|"
+                            r"\b(?:don'?t|do not|never) (?:refrigerate|put (?:it|them) in the fridge)|"
+                            r"\bkeep (?:it|them) out of the fridge", re.I)
 HEALTH_EN = re.compile(r"lose|diet|slim|diabet|hangover|drunk|sugar|blood|pressure|cholesterol|cancer|sleep|insomnia|allerg|pregnan|"
                        r"breastfeed|stomach|digest|detox|medic|heal|caffeine|dog|cat\b|cats\b|pet\b|pets\b|pupp|kitten", re.I)
 # When, for whom or by whom, not what is asked: a shop-wide answer holds at New Year too ("公司过年要采购50份礼盒"),

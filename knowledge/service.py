@@ -26,7 +26,7 @@ from knowledge.provision import provision
 from knowledge.shipping import district_length, find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
 from knowledge.topics import ARRIVAL, ASPECT_CUES, asked_aspect, aspects
-from core.language import CJK, Say, to_simplified
+from core.language import CJK, LANGUAGES, Say, to_simplified
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ ENGLISH_EASING = 0.08
 # the three dev halves: 0.5 and 0.6 turned five confident wrong answers into "not sure" and lost one right).
 UNSAID_SHARE, UNSAID_CONFIDENT = 0.5, 0.6
 GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})  # "茶叶过期了还能喝吗" speaks of every tea
-FAMILIES_OF_A_GENERAL_ENTRY = 3  # a keeping entry whose phrasings name families of this many categories is about every product
+FAMILIES_OF_A_GENERAL_ENTRY = 3  # a keeping entry whose phrasings name this many kinds of goods is about every product
 NAMED_BY_SHARE = 0.2  # another entry is about the families this share of its phrasings name, of those naming one
 # The words for a kind of product ("这饼想分期付"): they say what it is about, which a shop-wide entry covers.
 # Vessels name a kind of product too ("收到的时候碗碎了一个"), though no family: the shop sells no plates.
@@ -80,7 +80,7 @@ FAMILY_RANGE = re.compile(r"(?:有哪?(?:几|多少)[种款]|都有(?:哪些|啥
 KINDS_BEFORE = re.compile(r"(?:有|卖)(?:些|点)?(?:什么|啥|哪些|哪几[种款样]?|几[种款样]|多少[种款])(?:样的|种类的|的)?$")
 FRIDGE = re.compile(r"冰箱|冷藏|\bfridge|\brefrigerat", re.I)
 FRIDGE_OR_FREEZER = re.compile(r"还是|或者|\bor\b", re.I)
-CLAUSE_END = re.compile(r"\s*(?:[吗呢啊呀吧？?!！。，,]|$)")
+CLAUSE_END = re.compile(r"(?:\s|[吗呢啊呀吧么嘛啦？?!！。，,]|卖|$)")  # "有啥火腿卖吗", "有哪些火腿 想送人"
 MAY_EAT = re.compile(r"(?:能|可以|能不能)(?:吃|喝)")  # "小孩能喝吗": who it is for is then what is asked
 POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under discussion
 OTHERS = re.compile(r"别的|其他|其它|还有|都|所有|哪些|\bother\b|\bany\b", re.I)  # "还有别的茶吗": the family
@@ -560,7 +560,8 @@ class Knowledge:
                     not h.entry.product and h.entry.topic == hit.entry.topic and self._for_subject(h.entry, subject)
                     for h in hits[:3]):
                 continue  # "普洱茶" then "那怎么保存": the family's own entry, not one member's beside it
-            if freezing and not (FREEZING.search(text := self._own_text(hit.entry)) or FRIDGE_REFUSED.search(text)):
+            if freezing and hit.entry.topic in ASPECT_TOPICS and not (
+                    FREEZING.search(self._own_text(hit.entry)) or FRIDGE_REFUSED.search(self._said(hit.entry))):
                 continue  # "鲜花饼能冷冻吗": an entry that never names the freezer (nor says no to the fridge) does not say
             if compared and not self._weighs_up(hit.entry, compared):
                 continue  # "大红袍跟肉桂哪个好喝": what rock tea is names both and judges neither
@@ -627,6 +628,11 @@ class Knowledge:
             [*entry.questions, entry.answer, entry.answer_en, *entry.tags,
              *(self._product_texts(product) if product else ())]))
 
+    def _said(self, entry: KBRecord) -> str:
+        """What an entry's answers say (its product's facts filled in), without its phrasings: "要不要放冰箱" is asked."""
+        record = self.catalog.get(entry.product)
+        return " ".join(self._entry_text(entry, record, language) for language in LANGUAGES)
+
     def _missing(self, question: str, hit: Hit, subject_words: str) -> list[tuple[str, bool]]:
         """The question's words that ``hit``'s entry does not cover (its product's names count when it is theirs)."""
         entry = hit.entry
@@ -655,8 +661,7 @@ class Knowledge:
         if entry.topic not in ASPECT_TOPICS and 2 * len(found) < len(named):
             return frozenset()
         specific = [f for f in found if f[0] not in GENERIC_FAMILIES]
-        if entry.topic in ASPECT_TOPICS and len({self.catalog.get(p).category for _word, members in specific
-                                                 for p in members}) >= FAMILIES_OF_A_GENERAL_ENTRY:
+        if entry.topic in ASPECT_TOPICS and self._kinds(specific) >= FAMILIES_OF_A_GENERAL_ENTRY:
             return frozenset()  # "哪些能抽真空": ham, jerky, tea… as examples (腊肉、香肠、火腿 are one kind: cured meats)
         if 2 * len(specific) < len(found):  # mostly tea in general: every tea
             return frozenset(p for f in found for p in f[1])
@@ -664,6 +669,16 @@ class Knowledge:
             times = Counter(frozenset(members) for _word, members in specific)
             specific = [f for f in specific if times[frozenset(f[1])] >= NAMED_BY_SHARE * len(specific)]
         return frozenset(p for f in specific for p in f[1])
+
+    def _kinds(self, families: list[tuple[str, list[str]]]) -> int:
+        """How many kinds of goods ``families`` span: families whose products share a catalog category are one kind
+        (零食, 坚果 and 干果 all hold nuts)."""
+        kinds: list[set[str]] = []
+        for _word, members in families:
+            categories = {self.catalog.get(p).category for p in members}
+            joined = [kind for kind in kinds if kind & categories]
+            kinds = [kind for kind in kinds if not kind & categories] + [categories.union(*joined)]
+        return len(kinds)
 
     def _aspects(self, entry: KBRecord) -> frozenset[str]:
         """What a product-care entry's phrasings ask about (none for shipping, payment…: "多久能到" is not shelf life)."""

@@ -107,10 +107,6 @@ def district_length(text: str, end: int, province: str) -> int:
     return next((n for n in (2, 3, 4) if end + n <= len(text) and (province, text[end:end + n]) in districts), 0)
 
 
-def _district_follows(text: str, end: int, province: str) -> bool:
-    return bool(district_length(text, end, province))
-
-
 # English spellings customers type, to the Chinese name an answer shows ("寄到北京", not "寄到beijing").
 ENGLISH_PLACES = {
     "beijing": "北京", "tianjin": "天津", "shanghai": "上海", "chongqing": "重庆", "guangzhou": "广州",
@@ -157,12 +153,12 @@ def find_place(text: str | None) -> tuple[str, str] | None:
         if place.province is None or _FROM.search(before):
             continue
         if previous and previous.province not in (None, place.province) and (
-                place.level > previous.level or _district_follows(text, start, previous.province)):
+                place.level > previous.level or district_length(text, start, previous.province)):
             continue  # 北京朝阳, 天津河北: a part of the place before that shares its name with a place elsewhere
         within = bool(previous and previous.province == place.province)  # 江苏常州, 浙江义乌小商品城
         stands = (end == len(text) or bool(_AFTER_PLACE.match(text, end))
                   or (k + 1 < len(mentions) and adjacent[k + 1] and accepted[k + 1])
-                  or _district_follows(text, end, place.province))
+                  or district_length(text, end, place.province))
         if name in WORD_LIKE:
             accepted[k] = bool(_SENT_TO.search(before))
         else:

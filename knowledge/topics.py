@@ -41,7 +41,7 @@ ASPECT_CUES = {
     # How to cook, soak or brew it, or whether it must be cooked: no keeping entry says ("松茸干泡发要泡多久" is not its
     # shelf life, "香肠能直接吃吗" no summary, "滇红怎样冲才好喝" no taste)
     "cooking": re.compile(r"泡发|泡多久|煮多久|炖多久|蒸多久|炒多久|怎么吃|咋吃|怎么做|咋做|做法|怎么炖|怎么煮|怎么蒸|"
-                          r"(?:怎么|怎样|咋|如何)冲?泡|(?:怎么|怎样|咋|如何)冲|"
+                          r"(?:怎么|怎样|咋|如何)(?:冲泡?|泡)(?![抵值账])|"
                           r"直接吃|生吃|要煮|要蒸|要炖|煮熟|蒸熟|\bcook|\brecipe|\bsoak|\bready to eat\b", re.I),
     "care": re.compile(
         r"清洗|洗|保养|微波炉|洗碗机|洗衣机|机洗|干洗|手洗|消毒|熨|皱|开裂|烫|擦|养壶|"

@@ -11,6 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.knowledge import ActionAnswerQuestion
+from knowledge.catalog import FAMILY_WORDS_LONGEST_FIRST
+from knowledge.coverage import FREEZING, FRIDGE_REFUSED
 from knowledge.files import KBEntryIn
 from knowledge.service import Outcome, read_snapshot
 from knowledge.topics import asked_aspect
@@ -620,6 +622,8 @@ def test_vacuum_packing_is_asked_not_how_it_is_packed(knowledge, question, expec
     ("有哪些火腿呢", "catalog:火腿"),  # which kinds, asked before the family's word
     ("都卖哪几种茶叶？想送人", "catalog:茶叶"),
     ("有什么茶能降血脂", "defer"),  # a clause goes on: not which kinds but what they do
+    ("有哪些火腿 想送人", "catalog:火腿"),  # a space ends a clause too
+    ("有啥火腿卖吗", "catalog:火腿"),
 ])
 def test_which_kinds_asked_before_the_family_word_lists_them(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
@@ -641,3 +645,31 @@ def test_the_freezer_is_answered_only_by_an_entry_that_names_it(knowledge, quest
 def test_a_cue_inside_another_still_counts(question, aspect):
     """要蒸 matched first and hid 蒸多久, so how long to steam it was read as how long it keeps."""
     assert asked_aspect(question) == aspect
+
+
+@pytest.mark.parametrize("text", ["冬天会不会冻坏", "冻干草莓", "支付宝被冻结了", "果冻", "冻顶乌龙"])
+def test_freezing_is_the_freezer_only(text):
+    assert not FREEZING.search(text)
+
+
+@pytest.mark.parametrize(("text", "refused"), [("不要放冰箱", True), ("切勿冷藏", True), ("don't refrigerate it", True),
+                                               ("要不要放冰箱", False), ("需不需要冷藏", False), ("不需要放冰箱", False)])
+def test_only_an_answer_that_keeps_it_out_of_the_fridge_refuses_it(text, refused):
+    """A question ("要不要放冰箱") refuses nothing, and "not needed" is no "don't"."""
+    assert bool(FRIDGE_REFUSED.search(text)) == refused
+
+
+def test_families_that_share_a_category_are_one_kind_of_goods(knowledge):
+    """腊肉、香肠、火腿 are cured meats: an entry naming them is not about every product; 零食 holds nuts as 坚果 does."""
+    families = lambda *words: [(word, knowledge.catalog.family(word)) for word in words]  # noqa: E731
+    assert knowledge._kinds(families("腊肉", "香肠", "火腿")) == 1
+    assert knowledge._kinds(families("零食", "坚果")) == 1
+    assert knowledge._kinds(families("茶叶", "零食", "糕点")) == 3
+    storage = next(e for e in knowledge.index.entries if e.id == "cured-meat-storage")
+    assert knowledge._families_named(storage) >= set(knowledge.catalog.family("火腿"))
+    assert not knowledge._families_named(storage) & set(knowledge.catalog.family("月饼"))
+
+
+def test_family_words_are_looked_for_in_one_order_in_every_process():
+    """Sorted by length only, words of one length came in the order of a frozenset, which changes with the hash seed."""
+    assert FAMILY_WORDS_LONGEST_FIRST == sorted(FAMILY_WORDS_LONGEST_FIRST, key=lambda word: (-len(word), word))

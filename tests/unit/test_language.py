@@ -69,16 +69,26 @@ def test_to_simplified_leaves_simplified_english_digits_emoji_and_punctuation(te
     ("嗰個好唔好食", "那个好不好吃"),
     ("系咪真空包装", "是不是真空包装"),  # written in simplified characters too
     ("冇問題 唔該", "没有问题 请"),
+    ("你哋啲茶好唔好飲", "你们的茶好不好喝"),  # 啲 after who: 的
+    ("啱啱收到", "刚刚收到"),
 ])
 def test_to_simplified_reads_written_cantonese_as_mandarin(cantonese, mandarin):
     assert to_simplified(cantonese) == mandarin
 
 
-@pytest.mark.parametrize("text", ["唔，好的", "关系", "關係", "零食", "饮料好喝吗", "素食", "仲夏", "呢？", "这个呢"])
+@pytest.mark.parametrize("text", [
+    "唔，好的", "唔好的", "关系", "零食", "饮料好喝吗", "素食", "仲夏", "呢？", "这个呢", "快点解决", "重点解释",
+    "可以寄点样品吗", "你们那边个别地区不发货吗", "金边款", "路边种的", "选用好食材", "好饮品", "零食完全不够",
+    "这款呢款式", "那普洱呢只要泡一次吗", "俾斯麦",
+])
 def test_mandarin_that_looks_cantonese_is_left_alone(text):
-    """唔 alone is a Mandarin "mm"; 係 in 關係, 食 in 零食 and 饮 in 饮料 are Mandarin."""
-    assert to_simplified(text) == to_simplified(text.replace("關係", "关系"))
-    assert to_simplified(text) in (text, "关系")
+    """唔 alone is a Mandarin "mm"; 点样 in 寄点样品, 边个 in 那边个别, 好食 in 好食材, 呢只 in 普洱呢只要 are Mandarin."""
+    assert to_simplified(text) == text
+
+
+@pytest.mark.parametrize(("traditional", "simplified"), [("關係", "关系"), ("係數", "系数")])
+def test_a_traditional_xi_that_is_no_cantonese_is(traditional, simplified):
+    assert to_simplified(traditional) == simplified
 
 
 def test_to_simplified_goes_all_the_way_in_one_call():
