@@ -39,7 +39,7 @@ _CLAUSE_START = r"(?:^|(?<=[\s，,。！？!?：:]))"
 _NOT_A_PLACE_BEFORE = r"(?<![这那两旁路外里金花包周左右东西南北身手])"
 _CANTONESE = {
     "系咪": "是不是", "系唔系": "是不是", "有冇": "有没有", "冇": "没有", "唔该": "请", "唔好(?!的|吧|啊|嘛)": "不要",
-    "唔(?=[系是使得知要会可能用洗够同识想记似])": "不", "(?P<either>.)唔(?=(?P=either))": "不",
+    "唔(?=[系是使得知要会可能用洗够同识想记似])": "不", "(?P<either>.)唔(?=(?P=either))": r"\g<either>不",
     "嘅": "的", "㗎": "的", "咗": "了", "(?<=[我你他佢们哋])啲": "的", "啲": "些", "乜嘢": "什么", "咩嘢": "什么",
     "嘢食": "吃的", "嘢": "东西", "乜": "什么", "咩(?=[\u4e00-\u9fff])": "什么", "咩": "吗", "喺": "在",
     "佢哋": "他们", "我哋": "我们", "你哋": "你们", "佢": "他",
@@ -60,9 +60,8 @@ def _from_cantonese(text: str) -> str:
 
 
 def _mandarin(match: re.Match) -> str:
-    key = _CANTONESE_KEYS[int(match.lastgroup[1:])]
-    word = _CANTONESE[key]
-    return match.group()[0] + word if key.startswith("(?P<either>") else word  # "可唔可以" keeps its 可
+    """The key's Mandarin, a template: "可唔可以" keeps its 可 (``\\g<either>``)."""
+    return match.expand(_CANTONESE[_CANTONESE_KEYS[int(match.lastgroup[1:])]])
 
 
 def to_simplified(text: str) -> str:

@@ -79,7 +79,7 @@ FAMILY_RANGE = re.compile(r"(?:有哪?(?:几|多少)[种款]|都有(?:哪些|啥
 # The same asked before the family's word ("你们家有什么糕点", "都卖哪几种茶叶"): which products of it the shop has.
 KINDS_BEFORE = re.compile(r"(?:有|卖)(?:些|点)?(?:什么|啥|哪些|哪几[种款样]?|几[种款样]|多少[种款])(?:样的|种类的|的)?$")
 FRIDGE = re.compile(r"冰箱|冷藏|\bfridge|\brefrigerat", re.I)
-FRIDGE_OR_FREEZER = re.compile(r"还是|或者|\bor\b", re.I)
+EITHER_OR = re.compile(r"还是|或者|\bor\b", re.I)
 CLAUSE_END = re.compile(r"(?:\s|[吗呢啊呀吧么嘛啦？?!！。，,]|卖|$)")  # "有啥火腿卖吗", "有哪些火腿 想送人"
 MAY_EAT = re.compile(r"(?:能|可以|能不能)(?:吃|喝)")  # "小孩能喝吗": who it is for is then what is asked
 POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under discussion
@@ -542,7 +542,7 @@ class Knowledge:
         past_its_date = "expired" in aspects([question])
         compared = self._compared(question)
         # "fridge or freezer?" is a choice an entry that names the fridge settles
-        freezing = FREEZING.search(question) and not (FRIDGE_OR_FREEZER.search(question) and FRIDGE.search(question))
+        freezing = FREEZING.search(question) and not (EITHER_OR.search(question) and FRIDGE.search(question))
         answering: list[tuple[Hit, int]] = []  # each hit that answers, with how many words it leaves unsaid
         for hit in hits[:3]:
             if hit.score < COVERED_CONFIDENT:
