@@ -15,7 +15,8 @@ from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.questions import MIN_CJK_GIFT, asks_about_the_bot, gift_entities, is_gift_request, is_greeting, is_question
+from bot.questions import (MIN_CJK_GIFT, asks_about_the_bot, asks_for_a_person, gift_entities, is_gift_request,
+                           is_greeting, is_question)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
@@ -43,7 +44,8 @@ class QuestionGuard(GraphComponent, IntentClassifier):
     ("买这个有积分吗", "門店在哪裡 想過去看看"), which started the gift form: a question read as
     request_gift that names nothing of a gift (``bot.questions.is_gift_request``) goes to the knowledge base.
     So does a question behind a greeting ("亲 鲜花饼能撑到下个月中旬吗", read as greet) and one read as asking
-    who answers that names no person or bot ("咖啡豆是深烘还是浅烘", read as bot_challenge).
+    who answers that names no person or bot ("咖啡豆是深烘还是浅烘", read as bot_challenge), and one read as
+    asking for a person or a video call that names neither, which would hand a plain question to staff.
     """
 
     SMALL_TALK = frozenset({"goodbye", "thank", "affirm", "deny"})
@@ -65,6 +67,7 @@ class QuestionGuard(GraphComponent, IntentClassifier):
             if (name in self.SMALL_TALK and is_question(text)
                     or name == "greet" and not is_greeting(text)
                     or name == "bot_challenge" and not asks_about_the_bot(text)
+                    or name in ("request_human", "request_video") and not asks_for_a_person(text)
                     or name == "request_gift" and is_question(text, MIN_CJK_GIFT) and not is_gift_request(text, entities)):
                 guarded = {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME,
                            PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY, 0.0)}

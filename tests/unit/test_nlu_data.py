@@ -7,6 +7,7 @@ from collections import Counter
 
 import yaml
 
+from bot.questions import GIFT_VALUES, asks_about_the_bot, asks_for_a_person, is_greeting, is_question
 from knowledge.files import OCCASIONS, RECIPIENTS
 from techan import PROJECT_ROOT
 
@@ -51,6 +52,24 @@ def test_every_recipient_and_occasion_maps_to_a_canonical_value():
             for value, entity in ANNOTATION.findall(line):
                 if entity in canonical:
                     assert synonyms.get(value, value) in canonical[entity], (line, value)
+
+
+def test_the_question_guard_knows_the_recipients_and_occasions_of_the_gift_form():
+    """The Rasa server cannot import knowledge.files, so bot.questions keeps its own list."""
+    assert GIFT_VALUES == {"recipient": set(RECIPIENTS), "occasion": set(OCCASIONS)}
+
+
+def test_the_question_guard_keeps_the_intent_of_every_training_example():
+    """The guard (bot/components.py) re-reads what DIET called small talk, a greeting, who answers or a person asked
+    for; a message taught as one of those must stay it."""
+    examples, _ = training_data()
+    plain = {intent: [ANNOTATION.sub(r"\1", line) for line in lines] for intent, lines in examples.items()}
+    overruled = [text for intent in ("goodbye", "thank", "affirm", "deny") for text in plain[intent] if is_question(text)]
+    overruled += [text for text in plain["greet"] if not is_greeting(text)]
+    overruled += [text for text in plain["bot_challenge"] if not asks_about_the_bot(text)]
+    overruled += [text for intent in ("request_human", "request_video") for text in plain[intent]
+                  if not asks_for_a_person(text)]
+    assert not overruled
 
 
 def test_held_out_messages_are_not_training_examples():

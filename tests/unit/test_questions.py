@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bot.questions import MIN_CJK_GIFT, asks_about_the_bot, gift_entities, is_gift_request, is_greeting, is_question
+from bot.questions import (MIN_CJK_GIFT, asks_about_the_bot, asks_for_a_person, gift_entities, is_gift_request,
+                           is_greeting, is_question)
 
 
 @pytest.mark.parametrize("text", ["买个紫砂壶能分期不", "团扇脏了能下水洗吗", "拆了尝了一包不喜欢能退不",
                                   "我5点下的单今天能发走不", "好的，能包装一下吗", "Can you ship it tomorrow?",
                                   "ok and how long does it keep?", "能寄香港不 我在九龙", "咖啡豆是深烘还是浅烘",
                                   "那个花瓶有多高呀", "sheng or shou pu'er, whats the actual difference",
-                                  "my aunt wont see me for 3 months, will the biscuits still be fine by then"])
+                                  "my aunt wont see me for 3 months, will the biscuits still be fine by then",
+                                  "这个壶泡普洱好不好", "冰箱里的茶是不是要密封", "普洱一次泡几克", "红茶用开水泡几分钟",
+                                  "thanks, where can I pick it up", "ok. what should I do with the lid"])
 def test_questions(text):
     assert is_question(text)
 
@@ -45,7 +48,13 @@ def test_small_talk_and_short_replies(text):
                                             ("茶叶都有啥 给我爸买", {"recipient"}), ("瓷器有哪些 想送外国朋友", set()),
                                             ("有礼品袋吗 送领导的 要拎着去", {"recipient"}),
                                             ("礼盒上能印我们公司的logo不", set()),
-                                            ("is the tieguanyin good for weight loss?", set())])
+                                            ("is the tieguanyin good for weight loss?", set()),
+                                            # whether a thing is sold, by its name
+                                            ("有没有燕窝 送长辈", {"recipient"}), ("有火腿吗 过年送人", {"occasion"}),
+                                            ("燕窝有没有 想送我妈", {"recipient"}),
+                                            # whether someone may eat it
+                                            ("孩子能喝普洱吗", {"recipient"}), ("老人能吃鲜花饼吗", {"recipient"}),
+                                            ("can my grandma eat the jerky with no teeth?", {"recipient"})])
 def test_shop_questions_are_not_gift_requests(text, entities):
     assert not is_gift_request(text, entities)
 
@@ -75,7 +84,9 @@ def test_a_short_question_read_as_a_gift_request_is_still_a_question():
                                             ("有哪些适合送老人的", set()), ("都有啥送领导合适的", set()),
                                             ("红茶和绿茶哪个更适合送长辈", set()),  # picks among the kinds named
                                             ("礼盒有哪些", set()), ("三百左右的礼盒有哪些", {"budget"}),
-                                            ("礼盒都有哪些", set()), ("礼品都有几种 送客户", set())])
+                                            ("礼盒都有哪些", set()), ("礼品都有几种 送客户", set()),
+                                            ("有没有适合送长辈的", set()), ("有没有便宜点的", {"budget"}),
+                                            ("有没有三百以内的", {"budget"}), ("给我爸买点什么吃的好", {"recipient"})])
 def test_gift_requests_say_so(text, entities):
     assert is_gift_request(text, entities)
 
@@ -92,6 +103,7 @@ def test_gift_requests_say_so(text, entities):
     ("中秋 三百来块", [{"entity": "occasion", "value": "mid_autumn"}, {"entity": "budget", "value": "三百来块"}], True),
     ("anything under 200?", [{"entity": "budget", "value": "under 200"}], True),
     ("想买一点 放几年的", [{"entity": "budget", "value": "一点"}, {"entity": "budget", "value": "几年"}], False),
+    ("which keeps longer, sheng or shou?", [{"entity": "occasion", "value": "sheng"}], False),  # not one it knows
 ])
 def test_gift_entities_only_count_when_their_values_can_be_gift_details(text, entities, gift):
     assert is_gift_request(text, gift_entities(entities)) is gift
@@ -114,6 +126,18 @@ def test_a_question_behind_a_greeting_is_a_question(text):
     ("你是真人吗", True), ("你是谁", True), ("是不是自动回复", True), ("are you a bot?", True), ("who is this", True),
     ("跟我聊天的是真客服吗", True), ("is this a machine answering me?", True), ("are you real or a computer?", True),
     ("你是ai吗", True),
-    ("咖啡豆是深烘还是浅烘", False), ("这个是老物件还是新烧的", False), ("is the teapot handmade?", False)])
+    ("你是ai吗", True), ("你叫什么名字", True), ("你是真的吗", True), ("亲 你是真人吗", True), ("who are you", True),
+    ("咖啡豆是深烘还是浅烘", False), ("这个是老物件还是新烧的", False), ("is the teapot handmade?", False),
+    ("这个真的是手工做的吗", False), ("这款茶的名字是什么意思", False), ("is it handmade?", False)])
 def test_who_answers_is_asked_only_of_a_person_or_a_bot(text, about_the_bot):
     assert asks_about_the_bot(text) == about_the_bot
+
+
+@pytest.mark.parametrize(("text", "for_a_person"), [
+    ("帮我转个人工", True), ("我要投诉", True), ("能不能找个人跟我说", True), ("视频看看实物", True),
+    ("能视频看看吗老板", True), ("show me on video", True), ("can I talk to a human", True), ("客服在吗", True),
+    ("这个茶能泡几遍呀", False), ("老板 这个壶能用洗洁精洗吗", False), ("can it go in the dishwasher?", False),
+    ("你好 鲜花饼是现烤的吗", False)])
+def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
+    """DIET read plain questions as request_human; the guard sends those to the knowledge base, not to staff."""
+    assert asks_for_a_person(text) == for_a_person
