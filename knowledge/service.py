@@ -517,7 +517,9 @@ class Knowledge:
         name = match and (match.group(1) or match.group(2) or match.group(3) or "").strip()
         if name and not name.isascii():  # "请问燕窝有卖吗": the thing, without the asking
             name = "".join(word for word, _thing in content_words(name))
-        if not name or SHOP_WIDE_WORDS.search(name) or SERVICES.search(name) or find_place(name):
+        place = find_place(name)  # a place that is all the name ("新疆的"), not 长白山人参 (白山 is in Jilin)
+        if not name or SHOP_WIDE_WORDS.search(name) or SERVICES.search(name) or (
+                place and len(name) <= len(place[0]) + 1):
             return None  # "有停车位吗", "有生日福利没", "北京有卖吗": what the shop does or where, not goods
         return name if self._a_thing(name) or (name.isascii() and self.catalog.family(name)) else None
 
