@@ -71,6 +71,11 @@ SUMMARY_WORDS = re.compile(
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
                       "香 大 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
                       "size weigh origin good describe flavour flavor")
+# A count or a weight asked ("一盒有多少颗", "能泡几泡", "月饼一个多重"): only a figure with its unit answers it.
+COUNT_ASKED = re.compile(r"(?:有|泡|吃|是|大概|一共|总共|一[盒包袋饼罐个颗片])\s*(?:几|幾|多少)(颗|粒|个(?!月)|片|泡|次|遍|克)|"
+                         r"(多重|多少重|几斤)")  # not "分给几个亲戚", "喝了几泡"
+COUNT_UNITS = {"颗": "颗|粒|个|枚", "粒": "颗|粒|个|枚", "个": "个|枚|颗|只|块", "片": "片", "泡": "泡|次|遍",
+               "次": "泡|次|遍", "遍": "泡|次|遍", "克": "克|g|斤|公斤|kg"}
 # A taste or an additive asked: only the product's own words say it ("榨菜辣不辣", "无花果加糖了没").
 OWN_WORDS = re.compile(r"甜|咸|辣|苦|涩|酸|糖|添加|防腐|sweet|spicy|salty|sour|bitter|sugar|additive|preservative")
 # How many kinds of a family the shop has ("火腿有几种"): its products, as "有没有火腿" gets.
@@ -487,6 +492,8 @@ class Knowledge:
                 asked = asked.replace(either, " ")
             elif settled := self._settles(either, other, subject, covered):
                 asked = asked.replace(other, " ")
+        if not self._states_count(question, " ".join(self._product_texts(product))):
+            return None  # "小沱茶一盒有多少颗": a summary without the count does not answer
         if own_words := OWN_WORDS.findall(asked.lower()):  # "榨菜辣不辣": a summary silent on heat does not answer
             said = searchable([product_summary(product, "zh"), product_summary(product, "en")])  # (but "咸的还是原味的")
             if any(word not in said for word in own_words):
@@ -497,6 +504,14 @@ class Knowledge:
         if self.coverage.misses_a_thing(asked, covered):
             return None
         return product_summary(product, language)
+
+    @staticmethod
+    def _states_count(question: str, said: str) -> bool:
+        """Whether ``said`` gives the count or weight ``question`` asks, if it asks one: a figure with its unit."""
+        if not (asked := COUNT_ASKED.search(question)):
+            return True
+        units = COUNT_UNITS[asked.group(1) or "克"]
+        return bool(re.search(rf"(?:\d|[两三四五六七八九十百])\s*(?:{units})", said, re.I))  # not "一颗一泡"
 
     def _settles(self, side: str, alternative: str, subject: Subject, covered: str) -> bool:
         """Whether the summary, naming ``side``, settles "是side还是alternative": ``side`` names a thing (not
@@ -565,6 +580,8 @@ class Knowledge:
             if freezing and hit.entry.topic in ASPECT_TOPICS and not (
                     FREEZING.search(self._own_text(hit.entry)) or FRIDGE_REFUSED.search(self._said(hit.entry))):
                 continue  # "鲜花饼能冷冻吗": an entry that never names the freezer (nor says no to the fridge) does not say
+            if not self._states_count(question, self._said(hit.entry)):
+                continue  # "一饼茶能泡多少次": how to brew it gives no count
             if compared and not self._weighs_up(hit.entry, compared):
                 continue  # "大红袍跟肉桂哪个好喝": what rock tea is names both and judges neither
             covers = self._aspects(hit.entry)

@@ -675,3 +675,14 @@ def test_families_that_share_a_category_are_one_kind_of_goods(knowledge):
 def test_family_words_are_looked_for_in_one_order_in_every_process():
     """Sorted by length only, words of one length came in the order of a frozenset, which changes with the hash seed."""
     assert FAMILY_WORDS_LONGEST_FIRST == sorted(FAMILY_WORDS_LONGEST_FIRST, key=lambda word: (-len(word), word))
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("一饼茶大概能泡多少次", "defer"),  # how to brew it (茶水比 1:15) gives no count of infusions
+    ("小沱茶一盒有多少颗", "defer"),  # the summary says 250克/盒 and "一颗一泡", not how many
+    ("月饼一个多重啊", "defer"),
+    ("小沱茶一盒多少克", "catalog:puer-mini-tuo"),  # 250克/盒
+    ("火腿能不能帮我切开分成小袋真空 分给几个亲戚", "kb:vacuum-split"),  # "几个亲戚" asks no count
+])
+def test_a_count_asked_is_answered_only_by_a_figure_with_its_unit(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
