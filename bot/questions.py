@@ -96,15 +96,20 @@ def is_greeting(text: str) -> bool:
     return not is_question(GREETING.sub("", text.strip()))
 
 
+def _names_or_asks_nothing(text: str, *names: re.Pattern) -> bool:
+    """Whether ``text``, past a greeting, names one of ``names``, or is no question at all (a short request)."""
+    asked = GREETING.sub("", text.strip())
+    return any(name.search(asked) for name in names) or not is_question(text, min_words=MIN_WORDS_ASKED)
+
+
 def asks_about_the_bot(text: str) -> bool:
     """"你是真人吗", "are you a bot": not "咖啡豆是深烘还是浅烘", which DIET reads the same way."""
-    return bool(ABOUT_THE_BOT.search(GREETING.sub("", text.strip()))) or not is_question(text, min_words=MIN_WORDS_ASKED)
+    return _names_or_asks_nothing(text, ABOUT_THE_BOT)
 
 
 def asks_for_a_person(text: str) -> bool:
     """"转人工", "能视频看看吗": not "这茶能泡几遍", which DIET can read as asking for a person."""
-    asked = GREETING.sub("", text.strip())
-    return bool(A_PERSON.search(asked) or SHOWING.search(asked)) or not is_question(text, min_words=MIN_WORDS_ASKED)
+    return _names_or_asks_nothing(text, A_PERSON, SHOWING)
 
 
 def gift_entities(entities: list[dict]) -> set[str]:

@@ -10,6 +10,7 @@ import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -73,9 +74,10 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
                       "size weigh origin good describe flavour flavor")
 # A count or a weight asked ("一盒有多少颗", "能泡几泡", "月饼一个多重"): only a figure with its unit answers it.
 COUNT_ASKED = re.compile(r"(?:有|泡|吃|是|大概|一共|总共|一[盒包袋饼罐个颗片])\s*(?:几|幾|多少)(颗|粒|个(?!月)|片|泡|次|遍|克)|"
-                         r"(多重|多少重|几斤)")  # not "分给几个亲戚", "喝了几泡"
-COUNT_UNITS = {"颗": "颗|粒|个|枚", "粒": "颗|粒|个|枚", "个": "个|枚|颗|只|块", "片": "片", "泡": "泡|次|遍",
-               "次": "泡|次|遍", "遍": "泡|次|遍", "克": "克|g|斤|公斤|kg"}
+                         r"(?:多重|多少重|几斤)")  # not "分给几个亲戚", "喝了几泡"; a weight has no unit group
+_PIECES, _INFUSIONS = "颗|粒|个|枚", "泡|次|遍"
+COUNT_UNITS = {"颗": _PIECES, "粒": _PIECES, "个": "个|枚|颗|只|块", "片": "片", "泡": _INFUSIONS, "次": _INFUSIONS,
+               "遍": _INFUSIONS, "克": "克|g|斤|公斤|kg"}
 # A taste or an additive asked: only the product's own words say it ("榨菜辣不辣", "无花果加糖了没").
 OWN_WORDS = re.compile(r"甜|咸|辣|苦|涩|酸|糖|添加|防腐|sweet|spicy|salty|sour|bitter|sugar|additive|preservative")
 # How many kinds of a family the shop has ("火腿有几种"): its products, as "有没有火腿" gets.
@@ -492,8 +494,8 @@ class Knowledge:
                 asked = asked.replace(either, " ")
             elif settled := self._settles(either, other, subject, covered):
                 asked = asked.replace(other, " ")
-        if not self._states_count(question, " ".join(self._product_texts(product))):
-            return None  # "小沱茶一盒有多少颗": a summary without the count does not answer
+        if not self._states_count(question, lambda: " ".join(self._product_texts(product))):
+            return None  # "小沱茶一盒有多少颗": the catalog's words give no count
         if own_words := OWN_WORDS.findall(asked.lower()):  # "榨菜辣不辣": a summary silent on heat does not answer
             said = searchable([product_summary(product, "zh"), product_summary(product, "en")])  # (but "咸的还是原味的")
             if any(word not in said for word in own_words):
@@ -506,12 +508,13 @@ class Knowledge:
         return product_summary(product, language)
 
     @staticmethod
-    def _states_count(question: str, said: str) -> bool:
-        """Whether ``said`` gives the count or weight ``question`` asks, if it asks one: a figure with its unit."""
+    def _states_count(question: str, said: Callable[[], str]) -> bool:
+        """Whether what is ``said`` (built only when a count is asked) gives the count or weight ``question``
+        asks: a figure with its unit."""
         if not (asked := COUNT_ASKED.search(question)):
             return True
-        units = COUNT_UNITS[asked.group(1) or "克"]
-        return bool(re.search(rf"(?:\d|[两三四五六七八九十百])\s*(?:{units})", said, re.I))  # not "一颗一泡"
+        units = COUNT_UNITS[asked.group(1) or "克"]  # 多重, 几斤: a weight
+        return bool(re.search(rf"(?:\d|[两三四五六七八九十百])\s*(?:{units})", said(), re.I))  # not "一颗一泡"
 
     def _settles(self, side: str, alternative: str, subject: Subject, covered: str) -> bool:
         """Whether the summary, naming ``side``, settles "是side还是alternative": ``side`` names a thing (not
@@ -580,7 +583,7 @@ class Knowledge:
             if freezing and hit.entry.topic in ASPECT_TOPICS and not (
                     FREEZING.search(self._own_text(hit.entry)) or FRIDGE_REFUSED.search(self._said(hit.entry))):
                 continue  # "鲜花饼能冷冻吗": an entry that never names the freezer (nor says no to the fridge) does not say
-            if not self._states_count(question, self._said(hit.entry)):
+            if not self._states_count(question, lambda: self._said(hit.entry)):
                 continue  # "一饼茶能泡多少次": how to brew it gives no count
             if compared and not self._weighs_up(hit.entry, compared):
                 continue  # "大红袍跟肉桂哪个好喝": what rock tea is names both and judges neither

@@ -125,7 +125,6 @@ def test_a_question_behind_a_greeting_is_a_question(text):
 @pytest.mark.parametrize(("text", "about_the_bot"), [
     ("你是真人吗", True), ("你是谁", True), ("是不是自动回复", True), ("are you a bot?", True), ("who is this", True),
     ("跟我聊天的是真客服吗", True), ("is this a machine answering me?", True), ("are you real or a computer?", True),
-    ("你是ai吗", True),
     ("你是ai吗", True), ("你叫什么名字", True), ("你是真的吗", True), ("亲 你是真人吗", True), ("who are you", True),
     ("咖啡豆是深烘还是浅烘", False), ("这个是老物件还是新烧的", False), ("is the teapot handmade?", False),
     ("这个真的是手工做的吗", False), ("这款茶的名字是什么意思", False), ("is it handmade?", False)])
