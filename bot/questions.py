@@ -15,9 +15,10 @@ MIN_CJK_GIFT = 4
 # Interrogatives, not every word that can ask: 么 in 这么/那么, 几 in 过几天, 什么 in 没什么 say nothing. A clause
 # "能…不" asks before what follows it ("能寄香港不 我在九龙"); "是A还是B" asks which.
 CHINESE_QUESTION = re.compile(
-    r"吗|呢|[不没][？?。！!\s]*$|(?<=[能会行])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
+    r"吗|嗎|呢|[不没][？?。！!\s]*$|(?<=[能会行])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
     r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|哪些|哪几|几种|几款|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是|"
-    r"([\u4e00-\u9fff])[不没]\1|几(?:片|克|颗|粒|泡|遍|分钟|度)")  # 好不好, 泡几克
+    r"([\u4e00-\u9fff])[不没]\1(?![^\s，,。]{0,3}(?:再|都行|无所谓|随便))|几(?:片|克|颗|粒|泡|遍|度)|[泡煮蒸焖闷烤煎]几分钟")
+# 好不好, 泡几克, 泡几分钟; not "买不买我再想想", "我过几分钟再来"
 # A question word or a question's inverted start, also after a clause ("…3 months, will the biscuits keep").
 ENGLISH_QUESTION = re.compile(
     r"\?\s*$|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|"
@@ -28,18 +29,23 @@ ENGLISH_QUESTION = re.compile(
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-# A greeting before a question ("亲 鲜花饼能撑到下个月吗"); who answers ("你是真人吗") and a person asked for
-# ("找店员", "talk to staff"); a look at the goods ("视频看看", "show me on video").
+# A greeting before a question ("亲 鲜花饼能撑到下个月吗") or an address after it ("…能用洗洁精洗吗老板"); who answers
+# ("你是真人吗") and a person asked for ("找店员", "你们经理在吗", "talk to customer service"); a look at the goods
+# ("视频看看", "能不能视讯一下", "can we facetime?"). A person is named, not any 人: "人参", "老人能喝吗" ask of the goods.
 GREETING = re.compile(r"^(?:\s|[，,。!！~?？]|你好|您好|亲亲|亲|老板娘|老板|店家|掌柜|请问|有人在吗|有人吗|客服在吗|在线吗|在吗|在不在|"
                       r"哈喽|嗨|hello|hi|hey|how are you(?: doing)?|is anyone there(?: to help)?)+", re.I)
-_PEOPLE = r"人|客服|店员|店員|店长|店長|老板|掌柜|店家"
-_PEOPLE_EN = r"human|person|someone|somebody|agent|staff|owner|manager"
-ABOUT_THE_BOT = re.compile(rf"{_PEOPLE}|机器|機器|自动|自動|智能|程序|谁|誰|你.{{0,4}}名字|叫什么|你.{{0,3}}真的?[吗嘛么]|电脑|"
-                           rf"(?<![a-z])ai(?![a-z])|\b(?:bot|robot|{_PEOPLE_EN}|automated|automatic|who|computer|"
-                           rf"machine|real)\b", re.I)
+ADDRESS = re.compile(r"[\s，,。!！~]*(?:老板娘|老板|老闆|店家|掌柜|亲亲|亲)[\s，,。!！~?？]*$")
+_PEOPLE = (r"人工|真的?人|(?:找|个|有|来|叫|转|换)人(?!参)|人(?:来|跟|和|回复|在吗)|客服|店员|店員|店长|店長|店主|老板|老闆|掌柜|店家|"
+           r"经理|經理|主管|负责人|負責人|工作人员|工作人員")
+_PEOPLE_EN = (r"human|person|someone|somebody|anyone|anybody|agent|staff|owner|manager|representative|"
+              r"customer (?:service|support)|support team")
+ABOUT_THE_BOT = re.compile(rf"{_PEOPLE}|机器|機器|自动|自動|智能|程序|谁|誰|你.{{0,4}}名字|叫什么|你.{{0,3}}真的?(?:[吗嘛么]|$)|电脑|"
+                           rf"(?<![a-z])(?:ai|bot|robot|chatgpt|gpt)(?![a-z])|\b(?:{_PEOPLE_EN}|automated|automatic|who|"
+                           rf"computer|machine|real)\b", re.I)
 A_PERSON = re.compile(rf"{_PEOPLE}|懂行|投诉|投訴|\b(?:{_PEOPLE_EN}|people|complain\w*)\b", re.I)
-SHOWING = re.compile(r"视频|視頻|实拍|實拍|直播|现场|現場|实物|實物|\b(?:video|live|show me|see it|camera)\b", re.I)
-
+SHOWING = re.compile(r"视频|視頻|视讯|視訊|摄像头|攝像頭|镜头|鏡頭|实拍|實拍|直播|(?:实物|實物|现场|現場)[^，,。？?]{0,3}看|"
+                     r"看[^，,。？?]{0,4}(?:实物|實物|现场|現場)|\b(?:video|live|show me|see it|camera|facetime|"
+                     r"(?:video|voice|phone) call|call me)\b", re.I)
 
 def is_question(text: str, min_cjk: int = MIN_CJK, min_words: int = MIN_WORDS) -> bool:
     """A question mark or word, and six Chinese characters (or four English words) of its own."""
@@ -70,9 +76,12 @@ GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品
 SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|包好看|包漂亮|包一下|包起来|运费|邮费|快递|发货|退货|退款|换货|分期|付款|"
                           r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|"
                           r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?)\b", re.I)
-# Whether the shop has a thing it names ("有没有燕窝", "有火腿吗", "燕窝有没有"), not a kind of gift ("有没有适合送长辈的").
-_NAMED = r"(?:(?!适合|合适|送|礼|什么|啥|推荐|好|便宜|贵|哪|别|其他|其它|选)[\u4e00-\u9fff]){1,6}(?<!的)"
-ASKED_BY_NAME = rf"有没有{_NAMED}(?=[吗呀啊呢？?，,\s]|$)|^有{_NAMED}[吗没不]|^{_NAMED}有没有"
+# Whether the shop has a thing it names ("有没有燕窝", "有火腿吗", "燕窝有没有"), not a kind of gift ("有没有适合送长辈的",
+# "有没有三百块以内", "有没有给领导", "有没有高档一点"), nor a gift for an occasion or a person ("中秋有没有礼盒", "老人有没有适合的").
+_NAMED = (r"(?:(?!适合|合适|送|礼|什么|啥|推荐|好|便宜|贵|哪|别|其他|其它|选|给|预算|以内|以下|左右|档|[百千万块元钱])"
+          r"[\u4e00-\u9fff]){1,6}(?<!的)")
+_CLAUSE_END = r"(?=[吗呀啊呢？?，,\s]|$)"
+ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|^有{_NAMED}[吗没不]|^{_NAMED}有没有{_CLAUSE_END}"
 # So is whether one may eat it ("is the rose flower cake ok for diabetics?"), a benefit, a card, a box or a bag,
 # a day to deliver, how long it keeps ("bought a puer cake for my dad as a gift, does it expire??"), how two differ,
 # and what kinds the shop has ("茶叶都有啥 给我爸买") — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
@@ -84,11 +93,13 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"\b(?:ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*|expir\w*|shelf life|go bad|"
                                   r"difference|engrav\w*|weight|slim\w*|healthy)\b", re.I)
 # Ideas asked for, or a wish for the gift ("保质期长一点的有吗", "won't go bad quickly").
-ASKS_FOR_IDEAS = re.compile(r"推荐|送什么|送啥|买什么|买啥|挑|什么礼物|礼物|什么好|保质期长|放得久|久放|耐放|"
+ASKS_FOR_IDEAS = re.compile(r"推荐|送什么|送啥|买(?:点|个|些)?(?:什么|啥)|挑|什么礼物|礼物|什么好|保质期长|放得久|久放|耐放|"
                             r"\b(?:recommend|suggest|ideas?|what (?:gift|should|would|to get|can i get)|"
                             r"won'?t go bad|long shelf life)\b", re.I)
-# Whether someone may eat or drink it ("孩子能喝普洱吗", "can my dad eat the jerky"): a recipient without a gift word.
-EATING = re.compile(r"[能可]以?[吃喝]|[吃喝]了?(?:吗|嘛|不|没)|\b(?:can|could|may|should)\b[^?]*\b(?:eat|drink)\b", re.I)
+# Whether someone may eat or drink it ("孩子能喝普洱吗", "can my dad eat the jerky"): a recipient without a gift word;
+# not what they cannot ("我爸不能喝酒", "喝不惯绿茶", "he can't drink alcohol"), which a gift request may say.
+EATING = re.compile(r"(?<![不没])[能可]以?[吃喝]|[吃喝]了?(?:吗|嘛|[不没](?=[？?。，,\s]|$))|"
+                    r"\b(?:can|could|may|should)\b(?!'t| ?not)[^?]*\b(?:eat|drink)\b", re.I)
 
 
 def is_greeting(text: str) -> bool:
@@ -98,7 +109,7 @@ def is_greeting(text: str) -> bool:
 
 def _names_or_asks_nothing(text: str, *names: re.Pattern) -> bool:
     """Whether ``text``, past a greeting, names one of ``names``, or is no question at all (a short request)."""
-    asked = GREETING.sub("", text.strip())
+    asked = ADDRESS.sub("", GREETING.sub("", text.strip()))
     return any(name.search(asked) for name in names) or not is_question(text, min_words=MIN_WORDS_ASKED)
 
 
@@ -110,6 +121,44 @@ def asks_about_the_bot(text: str) -> bool:
 def asks_for_a_person(text: str) -> bool:
     """"转人工", "能视频看看吗": not "这茶能泡几遍", which DIET can read as asking for a person."""
     return _names_or_asks_nothing(text, A_PERSON, SHOWING)
+
+
+# A person asked for in so many words ("找个人工", "你们经理在吗", "can I speak to customer service?"): DIET read some
+# as a greeting or a storage question, and a customer who wanted a person got an answer. Not "老板在吗" or "客服在吗",
+# which open a chat in Chinese shops.
+PERSON_WANTED = re.compile(
+    r"(?:转|找|要|叫|换|接|联系)(?:个|一下|下|一个)?(?:人工|真人|店员|店員|店长|店長|经理|經理|主管|店主|负责人|負責人|"
+    r"工作人员|工作人員|客服)|(?:经理|經理|主管|店主|店长|店長|负责人|負責人)(?:在吗|在嗎|在不在|呢)|我要投[诉訴]|"
+    r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a |an |the |your |some )?(?:real )?(?:human|person|people|someone|"
+    r"somebody|anyone|anybody|staff|agent|manager|owner|representative|customer (?:service|support))\b", re.I)
+# Coming back later or thinking it over ("好的 我过几分钟再来看看", "买不买我再想想"): DIET read some as gift requests.
+LATER = re.compile(r"过几分钟|過幾分鐘|等一?会儿?|待会|一会儿?再|回头再|稍后|晚点再|再想想|考虑一下|考虑考虑|"
+                   r"\b(?:later|think about it|think it over)\b", re.I)
+NLU_FALLBACK = "nlu_fallback"  # rasa.shared.constants.DEFAULT_NLU_FALLBACK_INTENT_NAME
+SMALL_TALK = frozenset({"goodbye", "thank", "affirm", "deny"})
+
+
+def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str | None:
+    """The intent a message has instead of the one DIET read (``None``: DIET's stands); ``entities`` as
+    ``gift_entities`` gives them.
+
+    A person asked for by name is asked for, whatever DIET read. A question is never small talk (DIET learnt "不"
+    and "没" endings from "不用了", so "买个紫砂壶能分期不" was deny), nor a greeting ("亲 鲜花饼能撑到…"), nor who
+    answers unless a person or a bot is named ("咖啡豆是深烘还是浅烘"), nor a request for a person or a video that
+    names neither ("这茶能泡几遍"), nor a gift request that names nothing of a gift ("买这个有积分吗"): those go to
+    the knowledge base. "I'll come back later" read as a gift request is goodbye.
+    """
+    if intent not in ("request_human", "request_video") and PERSON_WANTED.search(text):
+        return "request_human"
+    if (intent in SMALL_TALK and is_question(text)
+            or intent == "greet" and not is_greeting(text)
+            or intent == "bot_challenge" and not asks_about_the_bot(text)
+            or intent in ("request_human", "request_video") and not asks_for_a_person(text)
+            or intent == "request_gift" and is_question(text, MIN_CJK_GIFT) and not is_gift_request(text, entities)):
+        return NLU_FALLBACK
+    if intent == "request_gift" and LATER.search(text) and not is_question(text):
+        return "goodbye"
+    return None
 
 
 def gift_entities(entities: list[dict]) -> set[str]:

@@ -72,12 +72,18 @@ SUMMARY_WORDS = re.compile(
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
                       "香 大 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
                       "size weigh origin good describe flavour flavor")
-# A count or a weight asked ("一盒有多少颗", "能泡几泡", "月饼一个多重"): only a figure with its unit answers it.
-COUNT_ASKED = re.compile(r"(?:有|泡|吃|是|大概|一共|总共|一[盒包袋饼罐个颗片])\s*(?:几|幾|多少)(颗|粒|个(?!月)|片|泡|次|遍|克)|"
-                         r"(?:多重|多少重|几斤)")  # not "分给几个亲戚", "喝了几泡"; a weight has no unit group
-_PIECES, _INFUSIONS = "颗|粒|个|枚", "泡|次|遍"
-COUNT_UNITS = {"颗": _PIECES, "粒": _PIECES, "个": "个|枚|颗|只|块", "片": "片", "泡": _INFUSIONS, "次": _INFUSIONS,
-               "遍": _INFUSIONS, "克": "克|g|斤|公斤|kg"}
+# A count or a weight asked ("一盒有多少颗", "能泡几泡", "月饼一个多重"): only a figure with its unit answers it. Not
+# "分给几个亲戚", "喝了几泡", "有几个口味" (kinds), "是多重包装吗"; a weight has no unit group, or 斤.
+COUNT_ASKED = re.compile(r"(?:有|泡|吃|是|大概|一共|总共|一[盒包袋饼罐个颗片箱])\s*(?:几|幾|多少)"
+                         r"(颗|顆|粒|个|個|片|泡|次|遍|克|斤|公斤)(?![月口味种款样颜色])|多重(?![包防保])|多少重|几斤")
+# How much tea goes into one brew ("一次泡几克"): not the weight of the cake ("357克/饼").
+DOSE_ASKED = re.compile(r"[泡放用投]\s*(?:几|幾|多少)\s*克")
+_PIECES, _INFUSIONS, _WEIGHT = "颗|顆|粒|个(?!月)|個(?!月)|枚", "泡|次|遍", "克|g|斤|公斤|kg"
+COUNT_UNITS = {"颗": _PIECES, "顆": _PIECES, "粒": _PIECES, "个": f"{_PIECES}|只|块", "個": f"{_PIECES}|只|块", "片": "片",
+               "泡": _INFUSIONS, "次": _INFUSIONS, "遍": _INFUSIONS, "克": _WEIGHT, "斤": _WEIGHT, "公斤": _WEIGHT}
+# A figure, also a rough one ("30多颗", "十几泡", "二十来颗"; one pound, "一斤装"): not "一颗一泡", nor how often a pot
+# is rinsed ("烫两三遍").
+FIGURE = r"(?<![烫洗刷煮冲\d两三四五六七八九十百])[\d两三四五六七八九十百]+\s*(?:多|几|来|余)?\s*(?:{units})|[一半]\s*(?:斤|公斤)"
 # A taste or an additive asked: only the product's own words say it ("榨菜辣不辣", "无花果加糖了没").
 OWN_WORDS = re.compile(r"甜|咸|辣|苦|涩|酸|糖|添加|防腐|sweet|spicy|salty|sour|bitter|sugar|additive|preservative")
 # How many kinds of a family the shop has ("火腿有几种"): its products, as "有没有火腿" gets.
@@ -376,7 +382,7 @@ class Knowledge:
                           hit.entry.product or subject.product)
         family_words = searchable([subject.family[0], SUMMARY_VOCABULARY]) if subject.family else ""
         if subject.family and not self.coverage.misses_a_thing(question, family_words) and not JUDGEMENT.search(
-                question) and (self._asks_summary(question)
+                question) and not COUNT_ASKED.search(question) and (self._asks_summary(question)
                                or not self.coverage.missing(question, searchable([subject.family[0]]))):
             # the products of a family, unless a thing is asked that no summary says ("does pu'er help you lose
             # weight") or a judgement no list makes ("普洱哪一年的最好")
@@ -514,7 +520,8 @@ class Knowledge:
         if not (asked := COUNT_ASKED.search(question)):
             return True
         units = COUNT_UNITS[asked.group(1) or "克"]  # 多重, 几斤: a weight
-        return bool(re.search(rf"(?:\d|[两三四五六七八九十百])\s*(?:{units})", said(), re.I))  # not "一颗一泡"
+        per_pack = r"(?!\s*[/／每]|\s*一?[盒饼袋罐包箱提装])" if DOSE_ASKED.search(question) else ""
+        return bool(re.search(f"(?:{FIGURE.format(units=units)}){per_pack}", said(), re.I))
 
     def _settles(self, side: str, alternative: str, subject: Subject, covered: str) -> bool:
         """Whether the summary, naming ``side``, settles "是side还是alternative": ``side`` names a thing (not

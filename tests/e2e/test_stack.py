@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from actions.handoff import HANDOFF_TEXT
+from core.bot_payload import HandoffReason
+from handoff.router import QUEUE_TEXT
 from tests.e2e.test_browser_webchat import browser  # noqa: F401 (a fixture)
 from tests.e2e.test_channel_telegram import wait_for
 from tests.fake_telegram import TOKEN, FakeBotAPIThread
@@ -398,3 +401,30 @@ def test_questions_from_the_walkthrough_get_their_own_answers(stack):
     assert texts == ["可以免费礼盒包装和手写贺卡，下单时备注包装要求和贺卡内容就可以。"] and not gift_cards(body), body
     _, body = stack.chat(who, {"text": '/ask_product_info{"product": "dahongpao"}'})
     assert len(body["replies"]) == 1 and "428元" in body["replies"][0]["text"] and not gift_cards(body), body
+
+
+@pytest.mark.parametrize(("text", "language"), [("can I speak to customer service?", "en"), ("你们经理在吗我要反映问题", "zh")])
+def test_a_person_asked_for_in_so_many_words_is_a_person(stack, text, language):
+    """DIET read these as a storage question and a greeting: the customer got an answer, not staff."""
+    who = sender()
+    status, body = stack.chat(who, {"text": text})
+    assert status == 200 and body["state"] == "waiting", body
+    texts = [r["text"] for r in body["replies"]]
+    assert len(texts) == 2 and texts[0] == HANDOFF_TEXT[HandoffReason.CUSTOMER_REQUEST].to(language), texts
+    assert texts[1].startswith(QUEUE_TEXT.to(language).split("{")[0]), texts
+
+
+@pytest.mark.parametrize("text", ["这个壶能用洗洁精洗吗老板", "人参能泡水喝吗"])
+def test_a_plain_question_with_a_person_in_it_is_answered_by_the_bot(stack, text):
+    """老板 at the end addresses the owner; 人参 is ginseng: neither hands the chat to staff."""
+    who = sender()
+    status, body = stack.chat(who, {"text": text})
+    assert status == 200 and body["state"] == "bot" and len(body["replies"]) == 1, body
+    assert "kb" in stack.last_bot_payload(who).get("meta", {}), body
+
+
+def test_coming_back_later_is_not_a_gift_request(stack):
+    """DIET read "好的 我过几分钟再来看看" as a gift request, which asked who the gift was for."""
+    who = sender()
+    _, body = stack.chat(who, {"text": "好的 我过几分钟再来看看"})
+    assert [r["text"] for r in body["replies"]] == ["感谢光临，祝您生活愉快！有问题随时来找我。"], body

@@ -683,6 +683,21 @@ def test_family_words_are_looked_for_in_one_order_in_every_process():
     ("月饼一个多重啊", "defer"),
     ("小沱茶一盒多少克", "catalog:puer-mini-tuo"),  # 250克/盒
     ("火腿能不能帮我切开分成小袋真空 分给几个亲戚", "kb:vacuum-split"),  # "几个亲戚" asks no count
+    ("核桃一箱有多少个", "defer"),  # 1公斤/箱; its "12个月" of shelf life is no count of nuts
+    ("普洱一次泡几克", "defer"),  # a dose: neither the list of Pu'er cakes nor "357克/饼" says it
+    ("这个茶能泡几泡", "defer"),  # the new pot's "烫两三遍" is how often it is rinsed
 ])
 def test_a_count_asked_is_answered_only_by_a_figure_with_its_unit(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "said", "stated"), [
+    ("和田骏枣一箱有多少颗", "一箱约30多颗", True), ("和田骏枣一箱有多少颗", "保质期12个月", False),
+    ("核桃一箱有多少個", "一箱二十来个", True), ("这饼能泡几泡", "耐泡，能泡十几泡", True),
+    ("这饼能泡几泡", "开水烫两三遍", False), ("牛肉干一包多少斤", "一斤装", True), ("牛肉干一包多少斤", "半斤装", True),
+    ("普洱一次泡几克", "每次投茶7克左右", True), ("普洱一次泡几克", "357克/饼", False),
+    ("普洱一次泡几克", "357克一饼", False),
+    # no count asked: whatever is said does
+    ("鲜花饼有几个口味", "玫瑰味", True), ("是多重包装吗", "真空包装", True), ("分给几个亲戚", "可以分装", True)])
+def test_what_states_a_count(knowledge, question, said, stated):
+    assert knowledge._states_count(question, lambda: said) is stated
