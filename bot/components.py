@@ -36,7 +36,7 @@ class QuestionGuard(GraphComponent, IntentClassifier):
     Questions read as thanks, yes, no, goodbye or a greeting got "还有什么想了解的吗" or a greeting back; shop
     questions read as gift requests ("买这个有积分吗") started the gift form; plain questions read as asking for a
     person were handed to staff; "can I speak to customer service?" read as a storage question got an answer
-    instead of a person. Such a message gets the intent it has, with DIET's first one ranked after it.
+    instead of a person. Such a message gets the intent ``overruled_intent`` gives it, ranked above DIET's.
     """
 
     @classmethod

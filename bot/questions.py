@@ -16,9 +16,10 @@ MIN_CJK_GIFT = 4
 # "能…不" asks before what follows it ("能寄香港不 我在九龙"); "是A还是B" asks which.
 CHINESE_QUESTION = re.compile(
     r"吗|嗎|呢|[不没][？?。！!\s]*$|(?<=[能会行])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
-    r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|哪些|哪几|几种|几款|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是|"
-    r"([\u4e00-\u9fff])[不没]\1(?![^\s，,。]{0,3}(?:再|都行|无所谓|随便))|几(?:片|克|颗|粒|泡|遍|度)|[泡煮蒸焖闷烤煎]几分钟")
-# 好不好, 泡几克, 泡几分钟; not "买不买我再想想", "我过几分钟再来"
+    r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|哪些|哪几|哪款|哪种|几种|几款|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是|"
+    r"([\u4e00-\u9fff])[不没]\1(?![^\s，,。]{0,3}(?:再想|再看|再说|再决定|都行|无所谓|随便))|几(?:片|克|颗|粒|泡|遍|度)|"
+    r"(?<![过過等隔])几分钟")
+# 好不好, 泡几克, 炖几分钟; not "买不买我再想想", "我过几分钟再来"
 # A question word or a question's inverted start, also after a clause ("…3 months, will the biscuits keep").
 ENGLISH_QUESTION = re.compile(
     r"\?\s*$|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|"
@@ -32,20 +33,23 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # A greeting before a question ("亲 鲜花饼能撑到下个月吗") or an address after it ("…能用洗洁精洗吗老板"); who answers
 # ("你是真人吗") and a person asked for ("找店员", "你们经理在吗", "talk to customer service"); a look at the goods
 # ("视频看看", "能不能视讯一下", "can we facetime?"). A person is named, not any 人: "人参", "老人能喝吗" ask of the goods.
-GREETING = re.compile(r"^(?:\s|[，,。!！~?？]|你好|您好|亲亲|亲|老板娘|老板|店家|掌柜|请问|有人在吗|有人吗|客服在吗|在线吗|在吗|在不在|"
+GREETING = re.compile(r"^(?:\s|[，,。!！~?？]|你好|您好|亲亲|亲|老板娘|老板|老闆娘|老闆|店家|掌柜|请问|有人在吗|有人吗|客服在吗|在线吗|在吗|在不在|"
                       r"哈喽|嗨|hello|hi|hey|how are you(?: doing)?|is anyone there(?: to help)?)+", re.I)
 ADDRESS = re.compile(r"[\s，,。!！~]*(?:老板娘|老板|老闆|店家|掌柜|亲亲|亲)[\s，,。!！~?？]*$")
-_PEOPLE = (r"人工|真的?人|(?:找|个|有|来|叫|转|换)人(?!参)|人(?:来|跟|和|回复|在吗)|客服|店员|店員|店长|店長|店主|老板|老闆|掌柜|店家|"
+_PEOPLE = (r"人工|真的?人|活人|(?:找|有|来|叫|转|换)个?人(?!参)|没人|还是人|(?<![老病客女男夫家亲])人(?:呢|在吗|在不在|回复|回我|理我|跟我)|"
+           r"(?<![老病客女男夫家亲])的人|客服|店员|店員|店长|店長|店主|老板|老闆|掌柜|店家|"
            r"经理|經理|主管|负责人|負責人|工作人员|工作人員")
-_PEOPLE_EN = (r"human|person|someone|somebody|anyone|anybody|agent|staff|owner|manager|representative|"
+_PEOPLE_EN = (r"human|person|someone|somebody|(?:talk|speak|chat) (?:to|with)|any(?:one|body) there|agent|staff|owner|manager|representative|"
               r"customer (?:service|support)|support team")
 ABOUT_THE_BOT = re.compile(rf"{_PEOPLE}|机器|機器|自动|自動|智能|程序|谁|誰|你.{{0,4}}名字|叫什么|你.{{0,3}}真的?(?:[吗嘛么]|$)|电脑|"
                            rf"(?<![a-z])(?:ai|bot|robot|chatgpt|gpt)(?![a-z])|\b(?:{_PEOPLE_EN}|automated|automatic|who|"
                            rf"computer|machine|real)\b", re.I)
 A_PERSON = re.compile(rf"{_PEOPLE}|懂行|投诉|投訴|\b(?:{_PEOPLE_EN}|people|complain\w*)\b", re.I)
-SHOWING = re.compile(r"视频|視頻|视讯|視訊|摄像头|攝像頭|镜头|鏡頭|实拍|實拍|直播|(?:实物|實物|现场|現場)[^，,。？?]{0,3}看|"
-                     r"看[^，,。？?]{0,4}(?:实物|實物|现场|現場)|\b(?:video|live|show me|see it|camera|facetime|"
-                     r"(?:video|voice|phone) call|call me)\b", re.I)
+SHOWING = re.compile(r"视频|視頻|视讯|視訊|摄像头|攝像頭|镜头|鏡頭|实拍|實拍|直播|照片|实物图|實物圖|"
+                     r"拍(?:个|一下|几张|張|张|给我|照)|(?:实物|實物|现场|現場)[^，,。？?]{0,3}看|"
+                     r"看[^，,。？?]{0,4}(?:实物|實物|现场|現場)|\b(?:video|live|show me|see it|camera|facetime|photos?|"
+                     r"pictures?|pics?|(?:video|voice|phone) call|call me)\b", re.I)
+
 
 def is_question(text: str, min_cjk: int = MIN_CJK, min_words: int = MIN_WORDS) -> bool:
     """A question mark or word, and six Chinese characters (or four English words) of its own."""
@@ -127,10 +131,12 @@ def asks_for_a_person(text: str) -> bool:
 # as a greeting or a storage question, and a customer who wanted a person got an answer. Not "老板在吗" or "客服在吗",
 # which open a chat in Chinese shops.
 PERSON_WANTED = re.compile(
-    r"(?:转|找|要|叫|换|接|联系)(?:个|一下|下|一个)?(?:人工|真人|店员|店員|店长|店長|经理|經理|主管|店主|负责人|負責人|"
+    r"(?:转|找|叫|换|接|联系|我要)(?:个|一下|下|一个)?(?:人工|真人|店员|店員|店长|店長|经理|經理|主管|店主|负责人|負責人|"
     r"工作人员|工作人員|客服)|(?:经理|經理|主管|店主|店长|店長|负责人|負責人)(?:在吗|在嗎|在不在|呢)|我要投[诉訴]|"
-    r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a |an |the |your |some )?(?:real )?(?:human|person|people|someone|"
-    r"somebody|anyone|anybody|staff|agent|manager|owner|representative|customer (?:service|support))\b", re.I)
+    r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a |an |the |your |some )?(?:real )?(?:human|person|staff|agent|"
+    r"manager|owner|representative|customer (?:service|support))\b", re.I)
+# Not when the customer declines one ("不用转人工了", "I don't want to talk to a human").
+DECLINED = re.compile(r"不用|不需要|不要|无需|没必要|别|\b(?:no need|don'?t|do not|not|never)\b", re.I)
 # Coming back later or thinking it over ("好的 我过几分钟再来看看", "买不买我再想想"): DIET read some as gift requests.
 LATER = re.compile(r"过几分钟|過幾分鐘|等一?会儿?|待会|一会儿?再|回头再|稍后|晚点再|再想想|考虑一下|考虑考虑|"
                    r"\b(?:later|think about it|think it over)\b", re.I)
@@ -148,7 +154,7 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
     names neither ("这茶能泡几遍"), nor a gift request that names nothing of a gift ("买这个有积分吗"): those go to
     the knowledge base. "I'll come back later" read as a gift request is goodbye.
     """
-    if intent not in ("request_human", "request_video") and PERSON_WANTED.search(text):
+    if intent not in ("request_human", "request_video") and PERSON_WANTED.search(text) and not DECLINED.search(text):
         return "request_human"
     if (intent in SMALL_TALK and is_question(text)
             or intent == "greet" and not is_greeting(text)
@@ -156,7 +162,8 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
             or intent in ("request_human", "request_video") and not asks_for_a_person(text)
             or intent == "request_gift" and is_question(text, MIN_CJK_GIFT) and not is_gift_request(text, entities)):
         return NLU_FALLBACK
-    if intent == "request_gift" and LATER.search(text) and not is_question(text):
+    if (intent == "request_gift" and LATER.search(text) and not is_question(text) and not entities
+            and not GIFT_WORDS.search(text)):
         return "goodbye"
     return None
 

@@ -10,6 +10,10 @@ from typing import Any
 
 from core.bot_payload import ask_product_button
 
+# A unit that says its weight ("250克/盒", "500g"): nothing to add.
+WEIGHT_GIVEN = re.compile(r"\d\s*(?:克|斤|公斤|千克|g\b|kg\b)", re.I)
+
+
 @dataclass(frozen=True)
 class ProductRecord:
     id: str
@@ -70,13 +74,28 @@ class ProductRecord:
         """The price as the shop writes it: 458, or 45.50 when it has fen."""
         return f"{self.price:.0f}" if self.price == int(self.price) else f"{self.price:.2f}"
 
+    def weight(self, language: str = "zh") -> str:
+        """The weight the shop ships (weight_g): "740克", "1.8 kg"."""
+        kilos = f"{self.weight_g / 1000:g}"
+        if language == "en":
+            return f"{kilos} kg" if self.weight_g >= 1000 else f"{self.weight_g} g"
+        return f"{kilos}公斤" if self.weight_g >= 1000 else f"{self.weight_g}克"
+
+    def pack(self, language: str = "zh") -> str:
+        """The unit it is sold by, with its weight when the unit gives none ("4个/盒，约740克"): "月饼一盒多重" is
+        answered by the summary."""
+        unit = (self.unit_en or self.unit) if language == "en" else self.unit
+        if not self.weight_g or WEIGHT_GIVEN.search(unit):
+            return unit
+        return f"{unit}, about {self.weight('en')}" if language == "en" else f"{unit}，约{self.weight()}"
+
     def fields(self, language: str = "zh") -> dict[str, str]:
         """Values for ``{placeholders}`` in KB answers; English ones fall back to the Chinese text."""
         values = {
             "name": self.name, "name_en": self.name_en, "region": self.region,
             "price": self.price_number,
             "unit": self.unit, "shelf_life": self.shelf_life, "storage": self.storage,
-            "weight": f"{self.weight_g}克", "category": self.category, "description": self.description,
+            "weight": self.weight(language), "category": self.category, "description": self.description,
             "vacuum_packing": "可以免费真空包装" if self.vacuum_packing else "不提供真空包装",
         }
         if language == "en":

@@ -68,22 +68,28 @@ SUMMARY_WORDS = re.compile(
     r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?(?:是|真)?有|"
     r"核|籽|哪一?年|年份|烘|加糖|添加|防腐|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
     r"sweet|spicy|salty|size|flavou?r|sugar|additive|preservative|"
-    r"\bweighs?\b|what is|what'?s|tell me about|describe|any good|how many \w+ (?:in|come|are there|per)\b|\bis there (?:any |real |actual )?\w+ in\b", re.I)
+    r"\bweighs?\b|\bheavy\b|what is|what'?s|tell me about|describe|any good|how many \w+ (?:in|come|are there|per)\b|\bis there (?:any |real |actual )?\w+ in\b", re.I)
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
                       "香 大 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
-                      "size weigh origin good describe flavour flavor")
+                      "size weigh heavy origin good describe flavour flavor")
 # A count or a weight asked ("一盒有多少颗", "能泡几泡", "月饼一个多重"): only a figure with its unit answers it. Not
-# "分给几个亲戚", "喝了几泡", "有几个口味" (kinds), "是多重包装吗"; a weight has no unit group, or 斤.
-COUNT_ASKED = re.compile(r"(?:有|泡|吃|是|大概|一共|总共|一[盒包袋饼罐个颗片箱])\s*(?:几|幾|多少)"
-                         r"(颗|顆|粒|个|個|片|泡|次|遍|克|斤|公斤)(?![月口味种款样颜色])|多重(?![包防保])|多少重|几斤")
-# How much tea goes into one brew ("一次泡几克"): not the weight of the cake ("357克/饼").
+# "分给几个亲戚", "喝了几泡", "有几个口味" or "几个系列" (kinds), "是多重包装吗"; a weight has no unit group, or 斤.
+COUNT_ASKED = re.compile(r"(?:有|泡|放|用|投|吃|是|大概|一共|总共|一[盒包袋饼罐个颗片箱])\s*(?:几|幾|多少)"
+                         r"(颗|顆|粒|个|個|片|泡|次|遍|克|斤|公斤)(?!月|口味|味道|种|品种|款|样|颜色|系列|等级|规格|型号|档|尺寸|产地|地方)|"
+                         r"多重(?![包防保])|多少重|几斤")
+# One piece's weight asked ("月饼一个多重") of a pack of several ("4个/盒"): the pack's weight does not say it.
+PIECE_WEIGHT_ASKED = re.compile(r"[一每][个個颗顆枚只片块粒]\s*(?:多重|多少重|多少克|几克)")
+SEVERAL_PIECES = re.compile(r"(?:\d+|[两三四五六七八九十])\s*[个個枚只袋颗顆片]")
+# How much tea goes into one brew ("一次泡几克", "一次放多少克"): not the weight of the cake ("357克/饼", "357 g cake"),
+# but "5克/泡", "5g每次" say it.
 DOSE_ASKED = re.compile(r"[泡放用投]\s*(?:几|幾|多少)\s*克")
+PER_PACK = r"(?!\s*(?:[/／每]\s*)?一?[盒饼餅袋罐包箱提装]|\s*(?:/\s*)?(?:cakes?|box|bags?|jars?|packs?|tins?|bricks?|packets?)\b)"
 _PIECES, _INFUSIONS, _WEIGHT = "颗|顆|粒|个(?!月)|個(?!月)|枚", "泡|次|遍", "克|g|斤|公斤|kg"
 COUNT_UNITS = {"颗": _PIECES, "顆": _PIECES, "粒": _PIECES, "个": f"{_PIECES}|只|块", "個": f"{_PIECES}|只|块", "片": "片",
                "泡": _INFUSIONS, "次": _INFUSIONS, "遍": _INFUSIONS, "克": _WEIGHT, "斤": _WEIGHT, "公斤": _WEIGHT}
 # A figure, also a rough one ("30多颗", "十几泡", "二十来颗"; one pound, "一斤装"): not "一颗一泡", nor how often a pot
 # is rinsed ("烫两三遍").
-FIGURE = r"(?<![烫洗刷煮冲\d两三四五六七八九十百])[\d两三四五六七八九十百]+\s*(?:多|几|来|余)?\s*(?:{units})|[一半]\s*(?:斤|公斤)"
+FIGURE = r"(?<![烫洗刷\d两三四五六七八九十百])[\d两三四五六七八九十百]+\s*(?:多|几|来|余)?\s*(?:{units})|[一半]\s*(?:斤|公斤)"
 # A taste or an additive asked: only the product's own words say it ("榨菜辣不辣", "无花果加糖了没").
 OWN_WORDS = re.compile(r"甜|咸|辣|苦|涩|酸|糖|添加|防腐|sweet|spicy|salty|sour|bitter|sugar|additive|preservative")
 # How many kinds of a family the shop has ("火腿有几种"): its products, as "有没有火腿" gets.
@@ -160,8 +166,8 @@ def product_summary(product: ProductRecord, language: str = "zh") -> str:
     fields = product.fields(language)
     if language == "en":
         return (f"{fields['name']} ({product.name}), from {place_in_english(product.origin)}: "
-                f"¥{fields['price']} ({fields['unit']}). {fields['description']}")
-    return f"{product.name}，产自{product.region}，{fields['price']}元（{product.unit}）。{product.description}"
+                f"¥{fields['price']} ({product.pack('en')}). {fields['description']}")
+    return f"{product.name}，产自{product.region}，{fields['price']}元（{product.pack()}）。{product.description}"
 
 
 @dataclass(frozen=True)
@@ -500,8 +506,9 @@ class Knowledge:
                 asked = asked.replace(either, " ")
             elif settled := self._settles(either, other, subject, covered):
                 asked = asked.replace(other, " ")
-        if not self._states_count(question, lambda: " ".join(self._product_texts(product))):
-            return None  # "小沱茶一盒有多少颗": the catalog's words give no count
+        if not self._states_count(question, lambda: " ".join(self._product_texts(product))) or (
+                PIECE_WEIGHT_ASKED.search(question) and SEVERAL_PIECES.search(product.unit)):
+            return None  # "小沱茶一盒有多少颗": the catalog's words give no count; "月饼一个多重": 740克 is four
         if own_words := OWN_WORDS.findall(asked.lower()):  # "榨菜辣不辣": a summary silent on heat does not answer
             said = searchable([product_summary(product, "zh"), product_summary(product, "en")])  # (but "咸的还是原味的")
             if any(word not in said for word in own_words):
@@ -520,7 +527,7 @@ class Knowledge:
         if not (asked := COUNT_ASKED.search(question)):
             return True
         units = COUNT_UNITS[asked.group(1) or "克"]  # 多重, 几斤: a weight
-        per_pack = r"(?!\s*[/／每]|\s*一?[盒饼袋罐包箱提装])" if DOSE_ASKED.search(question) else ""
+        per_pack = PER_PACK if DOSE_ASKED.search(question) else ""
         return bool(re.search(f"(?:{FIGURE.format(units=units)}){per_pack}", said(), re.I))
 
     def _settles(self, side: str, alternative: str, subject: Subject, covered: str) -> bool:
@@ -727,7 +734,7 @@ class Knowledge:
     def _product_texts(product: ProductRecord) -> list[str]:
         return [product.name, product.name_en, *product.aliases, *product.tags, product.region, product.description,
                 product.description_en, product.shelf_life, product.shelf_life_en, product.storage, product.storage_en,
-                product.unit, product.unit_en, *CATEGORY_WORDS.get(product.category, ())]
+                product.pack(), product.pack("en"), *CATEGORY_WORDS.get(product.category, ())]
 
     @staticmethod
     def _entry_text(entry: KBRecord, record: ProductRecord | None, language: str) -> str:

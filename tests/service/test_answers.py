@@ -686,9 +686,21 @@ def test_family_words_are_looked_for_in_one_order_in_every_process():
     ("核桃一箱有多少个", "defer"),  # 1公斤/箱; its "12个月" of shelf life is no count of nuts
     ("普洱一次泡几克", "defer"),  # a dose: neither the list of Pu'er cakes nor "357克/饼" says it
     ("这个茶能泡几泡", "defer"),  # the new pot's "烫两三遍" is how often it is rinsed
+    ("熟普一次泡几克", "defer"),  # nor "357 g cake", its English unit
+    ("火腿有几个等级", "catalog:火腿"),  # kinds asked: the family's products
 ])
 def test_a_count_asked_is_answered_only_by_a_figure_with_its_unit(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+def test_a_pack_that_gives_no_weight_is_summarised_with_the_weight_the_shop_ships(knowledge):
+    """"月饼一盒多重" was unsure though the catalog says 740 g; one mooncake's weight is still not the box's."""
+    answer = knowledge.answer("月饼一盒多重")
+    assert answer.answered_by == "catalog:cantonese-mooncake" and "（4个/盒，约740克）" in answer.text
+    english = knowledge.answer("how much is the tea set?", language="en")
+    assert "(1 teapot + 6 cups, about 1.8 kg)" in english.text, english.text
+    assert "（250克/盒）" in knowledge.answer("大红袍多少钱").text  # a unit that gives its weight keeps it
+    assert knowledge.answer("月饼一个多重啊").answered_by == "defer"
 
 
 @pytest.mark.parametrize(("question", "said", "stated"), [
@@ -696,8 +708,10 @@ def test_a_count_asked_is_answered_only_by_a_figure_with_its_unit(knowledge, que
     ("核桃一箱有多少個", "一箱二十来个", True), ("这饼能泡几泡", "耐泡，能泡十几泡", True),
     ("这饼能泡几泡", "开水烫两三遍", False), ("牛肉干一包多少斤", "一斤装", True), ("牛肉干一包多少斤", "半斤装", True),
     ("普洱一次泡几克", "每次投茶7克左右", True), ("普洱一次泡几克", "357克/饼", False),
-    ("普洱一次泡几克", "357克一饼", False),
+    ("普洱一次泡几克", "357克一饼", False), ("普洱一次泡几克", "357 g cake", False), ("一次放多少克茶叶", "357克/饼", False),
+    ("一次泡几克", "5g/次", True), ("一次泡几克", "投茶量：5-7克/泡", True), ("一次泡几克", "5克每泡", True),
+    ("能泡几泡", "可冲八泡以上", True), ("能泡几泡", "能冲十几泡", True), ("能泡几次", "老白茶可以煮三次", True),
     # no count asked: whatever is said does
-    ("鲜花饼有几个口味", "玫瑰味", True), ("是多重包装吗", "真空包装", True), ("分给几个亲戚", "可以分装", True)])
+    ("鲜花饼有几个口味", "玫瑰味", True), ("火腿有几个等级", "宣威火腿", True), ("普洱茶有几个系列", "生茶饼", True), ("是多重包装吗", "真空包装", True), ("分给几个亲戚", "可以分装", True)])
 def test_what_states_a_count(knowledge, question, said, stated):
     assert knowledge._states_count(question, lambda: said) is stated

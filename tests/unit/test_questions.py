@@ -14,7 +14,8 @@ from bot.questions import (MIN_CJK_GIFT, NLU_FALLBACK, asks_about_the_bot, asks_
                                   "那个花瓶有多高呀", "sheng or shou pu'er, whats the actual difference",
                                   "my aunt wont see me for 3 months, will the biscuits still be fine by then",
                                   "这个壶泡普洱好不好", "冰箱里的茶是不是要密封", "普洱一次泡几克", "红茶用开水泡几分钟",
-                                  "thanks, where can I pick it up", "ok. what should I do with the lid", "這個能寄到台灣嗎"])
+                                  "thanks, where can I pick it up", "ok. what should I do with the lid", "這個能寄到台灣嗎",
+                                  "是不是再过几天就到", "要不要再加一盒才包邮", "火腿要炖几分钟", "普洱要醒几分钟"])
 def test_questions(text):
     assert is_question(text)
 
@@ -178,6 +179,23 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("bot_challenge", "是人工客服吗", set(), None), ("request_video", "能不能视讯一下", set(), None),
     ("request_gift", "中秋有没有礼盒", {"occasion"}, None), ("request_gift", "换一批看看", set(), None),
     ("request_gift", "老人吃不了硬的 买点啥", {"recipient"}, None), ("affirm", "行 我等几分钟", set(), None),
-    ("ask_product_info", "人参能泡水喝吗", set(), None)])
+    ("ask_product_info", "人参能泡水喝吗", set(), None),
+    # a person declined is not asked for; "要客服帮忙改地址吗" asks how an address is changed
+    ("deny", "不用转人工了，谢谢", set(), None), ("deny", "我不要人工", set(), None),
+    ("affirm", "不用找客服，我自己看", set(), None), ("ask_storage", "I don't want to talk to a human, just answer", set(), None),
+    ("affirm", "I need to talk to someone at home first", set(), None), ("ask_shipping", "要客服帮忙改地址吗", set(), None),
+    # later, with a gift in it, is still a gift request
+    ("request_gift", "帮我考虑一下送领导的礼物", {"recipient"}, None), ("request_gift", "等会儿去拜访客户，想带份礼", set(), None),
+    ("request_gift", "I need a gift for my mom, seeing her later today", {"recipient"}, None),
+    # a person or a look at the goods, in other words
+    ("request_human", "怎么一直没人理我呢", set(), None), ("request_human", "人呢？怎么不回消息", set(), None),
+    ("request_human", "是活人在回复吗", set(), None), ("request_human", "请问有懂茶的人可以问一下吗", set(), None),
+    ("bot_challenge", "你是机器人还是人？", set(), None), ("request_video", "能发几张实物图吗", set(), None),
+    ("request_human", "可以拍个实物照片给我吗", set(), None), ("request_human", "is there anyone I can talk to?", set(), None),
+    # not a person: the owner addressed in traditional characters, anyone who tried it, 老人, 个人口味
+    ("request_human", "老闆，這個茶能放多久", set(), NLU_FALLBACK),
+    ("request_human", "has anyone tried the pu'er, is it good?", set(), NLU_FALLBACK),
+    ("request_human", "老人和小孩都能喝吗", set(), NLU_FALLBACK), ("request_human", "个人口味偏淡，推荐哪款", set(), NLU_FALLBACK),
+    ("greet", "亲 双十一会不会再降价", set(), NLU_FALLBACK)])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
     assert overruled_intent(intent, text, entities) == overruled
