@@ -75,7 +75,7 @@ class ProductRecord:
         return f"{self.price:.0f}" if self.price == int(self.price) else f"{self.price:.2f}"
 
     def weight(self, language: str = "zh") -> str:
-        """The weight the shop ships (weight_g): "740克", "1.8 kg"."""
+        """The catalog's weight (weight_g, as the owner enters it): "740克", "1.8 kg"."""
         kilos = f"{self.weight_g / 1000:g}"
         if language == "en":
             return f"{kilos} kg" if self.weight_g >= 1000 else f"{self.weight_g} g"
