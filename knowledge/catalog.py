@@ -81,11 +81,11 @@ class ProductRecord:
             return f"{kilos} kg" if self.weight_g >= 1000 else f"{self.weight_g} g"
         return f"{kilos}公斤" if self.weight_g >= 1000 else f"{self.weight_g}克"
 
-    def pack(self, language: str = "zh") -> str:
-        """The unit it is sold by, with its weight when the unit gives none ("4个/盒，约740克"): "月饼一盒多重" is
-        answered by the summary."""
+    def pack(self, language: str = "zh", weighed: bool = False) -> str:
+        """The unit it is sold by, with its weight when ``weighed`` asks it and the unit gives none ("4个/盒，约740克"):
+        "月饼一盒多重" is answered by the summary."""
         unit = (self.unit_en or self.unit) if language == "en" else self.unit
-        if not self.weight_g or WEIGHT_GIVEN.search(unit):
+        if not (weighed and self.weight_g) or WEIGHT_GIVEN.search(unit):
             return unit
         return f"{unit}, about {self.weight('en')}" if language == "en" else f"{unit}，约{self.weight()}"
 

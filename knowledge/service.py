@@ -77,13 +77,21 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
 COUNT_ASKED = re.compile(r"(?:有|泡|放|用|投|吃|是|大概|一共|总共|一[盒包袋饼罐个颗片箱])\s*(?:几|幾|多少)"
                          r"(颗|顆|粒|个|個|片|泡|次|遍|克|斤|公斤)(?!月|口味|味道|种|品种|款|样|颜色|系列|等级|规格|型号|档|尺寸|产地|地方)|"
                          r"多重(?![包防保])|多少重|几斤")
-# One piece's weight asked ("月饼一个多重") of a pack of several ("4个/盒"): the pack's weight does not say it.
-PIECE_WEIGHT_ASKED = re.compile(r"[一每][个個颗顆枚只片块粒]\s*(?:多重|多少重|多少克|几克)")
-SEVERAL_PIECES = re.compile(r"(?:\d+|[两三四五六七八九十])\s*[个個枚只袋颗顆片]")
+# A product's weight asked, not a brew's dose ("一次泡几克").
+WEIGHED_EN = re.compile(r"\b(?:heavy|weighs?|weight(?!\s*loss))\b", re.I)
+# The pieces a pack holds, spelled either way ("4个/盒", "10袋/盒", "1壶6杯").
+PIECE_KINDS = ("个個", "颗顆粒", "枚", "只", "片", "块塊", "袋包", "杯")
+_PIECE = "".join(PIECE_KINDS)
+# One piece's weight asked ("月饼一个多重", "一个月饼多重", "榨菜单袋多重"): only a unit per that piece ("500克/袋") or
+# of a single thing ("容量220毫升") says it; the weight of a pack of several ("4个/盒，约740克") does not.
+PIECE_WEIGHT_ASKED = re.compile(rf"(?:[一每单單]\s*([{_PIECE}])|单个|單個)(?:(?![泡放用投])[\u4e00-\u9fff]){{0,4}}?\s*"
+                                r"(?:多重|多少重|多少克|几克|幾克)")
+SEVERAL_PIECES = re.compile(rf"(?:\d+|[两三四五六七八九十])\s*[{_PIECE}]")
 # How much tea goes into one brew ("一次泡几克", "一次放多少克"): not the weight of the cake ("357克/饼", "357 g cake"),
 # but "5克/泡", "5g每次" say it.
 DOSE_ASKED = re.compile(r"[泡放用投]\s*(?:几|幾|多少)\s*克")
-PER_PACK = r"(?!\s*(?:[/／每]\s*)?一?[盒饼餅袋罐包箱提装]|\s*(?:/\s*)?(?:cakes?|box|bags?|jars?|packs?|tins?|bricks?|packets?)\b)"
+PER_PACK = (r"(?!\s*(?:[/／每]\s*)?一?[盒饼餅袋罐包箱提装砖磚坛罈块塊套]|"
+            r"\s*(?:/\s*)?(?:cakes?|box|bags?|jars?|packs?|tins?|bricks?|packets?|crocks?|pieces?|sets?)\b)")
 _PIECES, _INFUSIONS, _WEIGHT = "颗|顆|粒|个(?!月)|個(?!月)|枚", "泡|次|遍", "克|g|斤|公斤|kg"
 COUNT_UNITS = {"颗": _PIECES, "顆": _PIECES, "粒": _PIECES, "个": f"{_PIECES}|只|块", "個": f"{_PIECES}|只|块", "片": "片",
                "泡": _INFUSIONS, "次": _INFUSIONS, "遍": _INFUSIONS, "克": _WEIGHT, "斤": _WEIGHT, "公斤": _WEIGHT}
@@ -161,13 +169,14 @@ def without_place(question: str) -> tuple[str, tuple[str, str] | None]:
     return question, place
 
 
-def product_summary(product: ProductRecord, language: str = "zh") -> str:
-    """What the catalog says of a product: origin, price and pack, and its description."""
+def product_summary(product: ProductRecord, language: str = "zh", weighed: bool = False) -> str:
+    """What the catalog says of a product: origin, price and pack (with its weight when ``weighed`` asks it), and
+    its description."""
     fields = product.fields(language)
     if language == "en":
         return (f"{fields['name']} ({product.name}), from {place_in_english(product.origin)}: "
-                f"¥{fields['price']} ({product.pack('en')}). {fields['description']}")
-    return f"{product.name}，产自{product.region}，{fields['price']}元（{product.pack()}）。{product.description}"
+                f"¥{fields['price']} ({product.pack('en', weighed)}). {fields['description']}")
+    return f"{product.name}，产自{product.region}，{fields['price']}元（{product.pack('zh', weighed)}）。{product.description}"
 
 
 @dataclass(frozen=True)
@@ -490,8 +499,9 @@ class Knowledge:
             return None  # "大红袍寄过来多少钱" is what shipping costs
         if hit is not None and self._aspects(hit.entry) & (aspects([PACK_SIZE.sub(" ", question)]) - {"price"}):
             return None  # the entry answers what it is asked ("真空包装多少钱", "放多久才到最好喝", "spicy… fridge or freezer?")
+        weighed = self._weight_asked(question)
         if subject.asked:  # "有月饼吗": yes, this one
-            return product_summary(self.catalog.get(subject.product), language)
+            return product_summary(self.catalog.get(subject.product), language, weighed)
         product = self.catalog.get(subject.product)
         covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
         # "是野生的不": an attribute the catalog's own words state, every word of it
@@ -506,8 +516,9 @@ class Knowledge:
                 asked = asked.replace(either, " ")
             elif settled := self._settles(either, other, subject, covered):
                 asked = asked.replace(other, " ")
-        if not self._states_count(question, lambda: " ".join(self._product_texts(product))) or (
-                PIECE_WEIGHT_ASKED.search(question) and SEVERAL_PIECES.search(product.unit)):
+        if not self._states_count(question, lambda: " ".join(
+                [*self._product_texts(product), product.pack("zh", True), product.pack("en", True)])) or (
+                not self._one_piece_weighed(question, product.unit)):
             return None  # "小沱茶一盒有多少颗": the catalog's words give no count; "月饼一个多重": 740克 is four
         if own_words := OWN_WORDS.findall(asked.lower()):  # "榨菜辣不辣": a summary silent on heat does not answer
             said = searchable([product_summary(product, "zh"), product_summary(product, "en")])  # (but "咸的还是原味的")
@@ -518,7 +529,25 @@ class Knowledge:
             return None  # a shop-wide comparison ("生普和熟普哪个好") is not the price of one cake
         if self.coverage.misses_a_thing(asked, covered):
             return None
-        return product_summary(product, language)
+        return product_summary(product, language, weighed)
+
+    @staticmethod
+    def _weight_asked(question: str) -> bool:
+        """"月饼一盒多重", "how heavy is the tea set": the summary gives the weight; "一次泡几克" asks a dose."""
+        asked = COUNT_ASKED.search(question)
+        return bool(asked and asked.group(1) in (None, "克", "斤", "公斤") and not DOSE_ASKED.search(question)
+                    or WEIGHED_EN.search(question))
+
+    @staticmethod
+    def _one_piece_weighed(question: str, unit: str) -> bool:
+        """Whether ``unit`` gives the weight of the one piece ``question`` may ask of ("一个月饼多重"): a unit per that
+        piece ("1公斤/块", "500克/袋") or of a single thing ("容量220毫升"), not a pack of several."""
+        if not (asked := PIECE_WEIGHT_ASKED.search(question)):
+            return True
+        kind = next((kind for kind in PIECE_KINDS if asked.group(1) and asked.group(1) in kind), "个個")
+        per_piece = re.search(rf"[/／每]\s*[{kind}]", unit)
+        a_pack = re.search("[/／每]", unit) or SEVERAL_PIECES.search(unit)
+        return bool(per_piece or not a_pack)
 
     @staticmethod
     def _states_count(question: str, said: Callable[[], str]) -> bool:
@@ -734,7 +763,7 @@ class Knowledge:
     def _product_texts(product: ProductRecord) -> list[str]:
         return [product.name, product.name_en, *product.aliases, *product.tags, product.region, product.description,
                 product.description_en, product.shelf_life, product.shelf_life_en, product.storage, product.storage_en,
-                product.pack(), product.pack("en"), *CATEGORY_WORDS.get(product.category, ())]
+                product.unit, product.unit_en, *CATEGORY_WORDS.get(product.category, ())]
 
     @staticmethod
     def _entry_text(entry: KBRecord, record: ProductRecord | None, language: str) -> str:

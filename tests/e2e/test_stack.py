@@ -403,9 +403,11 @@ def test_questions_from_the_walkthrough_get_their_own_answers(stack):
     assert len(body["replies"]) == 1 and "428元" in body["replies"][0]["text"] and not gift_cards(body), body
 
 
-@pytest.mark.parametrize(("text", "language"), [("can I speak to customer service?", "en"), ("你们经理在吗我要反映问题", "zh")])
+@pytest.mark.parametrize(("text", "language"), [("can I speak to customer service?", "en"), ("你们经理在吗我要反映问题", "zh"),
+                                              ("能发几张实物图吗", "zh")])
 def test_a_person_asked_for_in_so_many_words_is_a_person(stack, text, language):
-    """DIET read these as a storage question and a greeting: the customer got an answer, not staff."""
+    """DIET read these as a storage question, a greeting and a shipping question: the customer got an answer, not
+    staff (only staff can take photos of the goods)."""
     who = sender()
     status, body = stack.chat(who, {"text": text})
     assert status == 200 and body["state"] == "waiting", body

@@ -693,14 +693,27 @@ def test_a_count_asked_is_answered_only_by_a_figure_with_its_unit(knowledge, que
     assert knowledge.answer(question).answered_by == expected
 
 
-def test_a_pack_that_gives_no_weight_is_summarised_with_the_weight_the_shop_ships(knowledge):
-    """"月饼一盒多重" was unsure though the catalog says 740 g; one mooncake's weight is still not the box's."""
+def test_a_weight_asked_is_answered_with_the_catalogs_weight(knowledge):
+    """"月饼一盒多重" was unsure though the catalog says 740 g; a price asked is answered as before, without it."""
     answer = knowledge.answer("月饼一盒多重")
     assert answer.answered_by == "catalog:cantonese-mooncake" and "（4个/盒，约740克）" in answer.text
-    english = knowledge.answer("how much is the tea set?", language="en")
+    english = knowledge.answer("how heavy is the tea set?", language="en")
     assert "(1 teapot + 6 cups, about 1.8 kg)" in english.text, english.text
+    price = knowledge.answer("how much is the tea set?", language="en")
+    assert "(1 teapot + 6 cups)" in price.text, price.text
+    assert "（4个/盒）" in knowledge.answer("广式月饼多少钱").text
     assert "（250克/盒）" in knowledge.answer("大红袍多少钱").text  # a unit that gives its weight keeps it
-    assert knowledge.answer("月饼一个多重啊").answered_by == "defer"
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    # one piece of a pack of several: the pack's weight does not say it
+    ("月饼一个多重啊", "defer"), ("一个月饼多重", "defer"), ("月饼单个多重", "defer"), ("榨菜一袋多重", "defer"),
+    ("小沱茶一颗多重", "defer"),
+    # a unit per that piece, or a single thing
+    ("宣威火腿一块多重", "catalog:xuanwei-ham"), ("葡萄干一袋多少克", "catalog:turpan-raisins"),
+    ("粉彩花瓶一个多重", "catalog:jdz-famille-vase")])
+def test_one_pieces_weight_is_answered_only_by_a_unit_for_that_piece(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
 
 
 @pytest.mark.parametrize(("question", "said", "stated"), [
@@ -710,7 +723,7 @@ def test_a_pack_that_gives_no_weight_is_summarised_with_the_weight_the_shop_ship
     ("普洱一次泡几克", "每次投茶7克左右", True), ("普洱一次泡几克", "357克/饼", False),
     ("普洱一次泡几克", "357克一饼", False), ("普洱一次泡几克", "357 g cake", False), ("一次放多少克茶叶", "357克/饼", False),
     ("一次泡几克", "5g/次", True), ("一次泡几克", "投茶量：5-7克/泡", True), ("一次泡几克", "5克每泡", True),
-    ("能泡几泡", "可冲八泡以上", True), ("能泡几泡", "能冲十几泡", True), ("能泡几次", "老白茶可以煮三次", True),
+    ("一次泡几克", "5克/砖", False), ("一次泡几克", "1 kg brick", False), ("能泡几泡", "可冲八泡以上", True), ("能泡几泡", "能冲十几泡", True), ("能泡几次", "老白茶可以煮三次", True),
     # no count asked: whatever is said does
     ("鲜花饼有几个口味", "玫瑰味", True), ("火腿有几个等级", "宣威火腿", True), ("普洱茶有几个系列", "生茶饼", True), ("是多重包装吗", "真空包装", True), ("分给几个亲戚", "可以分装", True)])
 def test_what_states_a_count(knowledge, question, said, stated):

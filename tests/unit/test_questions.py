@@ -196,6 +196,23 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_human", "老闆，這個茶能放多久", set(), NLU_FALLBACK),
     ("request_human", "has anyone tried the pu'er, is it good?", set(), NLU_FALLBACK),
     ("request_human", "老人和小孩都能喝吗", set(), NLU_FALLBACK), ("request_human", "个人口味偏淡，推荐哪款", set(), NLU_FALLBACK),
-    ("greet", "亲 双十一会不会再降价", set(), NLU_FALLBACK)])
+    ("greet", "亲 双十一会不会再降价", set(), NLU_FALLBACK),
+    # a negation that declines no person does not stop one asked for; a person declined is not asked for
+    ("greet", "转人工，特别急", set(), "request_human"), ("request_gift", "我要投诉，不要机器人", set(), "request_human"),
+    ("request_human", "不用转人工了", set(), "deny"), ("request_video", "I don't want to talk to a human", set(), "deny"),
+    ("request_human", "不用找客服了，普洱能放多久呢", set(), NLU_FALLBACK),
+    # a person or a photo only staff can take, in more words
+    ("ask_storage", "我要个人工", set(), "request_human"), ("greet", "I need someone to talk to", set(), "request_human"),
+    ("ask_storage", "can I talk to someone", set(), "request_human"),
+    ("ask_shipping", "能发几张实物图吗", set(), "request_human"),
+    ("ask_product_info", "can you send me some photos of the tin", set(), "request_human"),
+    # a question about the goods that mentions people, a photo or 拍
+    ("request_human", "胃不好的人能喝吗", set(), NLU_FALLBACK),
+    ("request_video", "和照片一样吗，颜色会不会差很多", set(), NLU_FALLBACK),
+    ("request_video", "拍一下两盒，能便宜点吗", set(), NLU_FALLBACK),
+    ("request_human", "can you talk to my wife about the tea please", set(), NLU_FALLBACK),
+    ("request_video", "能拍个照片给我看看吗", set(), None),
+    # a few minutes asked for is not a question
+    ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
     assert overruled_intent(intent, text, entities) == overruled
