@@ -728,3 +728,11 @@ def test_one_pieces_weight_is_answered_only_by_a_unit_for_that_piece(knowledge, 
     ("鲜花饼有几个口味", "玫瑰味", True), ("火腿有几个等级", "宣威火腿", True), ("普洱茶有几个系列", "生茶饼", True), ("是多重包装吗", "真空包装", True), ("分给几个亲戚", "可以分装", True)])
 def test_what_states_a_count(knowledge, question, said, stated):
     assert knowledge._states_count(question, lambda: said) is stated
+
+
+def test_sending_a_product_abroad_is_no_question_of_its_price(knowledge):
+    """"can you send the spicy sausages to Canada?" got the sausages' price; it asks about shipping abroad (or the
+    bot is unsure), and a place the shop has a rate for is quoted."""
+    abroad = knowledge.answer("can you send the spicy sausages to Canada? my husband misses them", language="en")
+    assert abroad.answered_by in ("kb:shipping-overseas", "defer") and "¥98" not in abroad.text, abroad.text
+    assert knowledge.answer("can you send the jerky to my mom in Shanghai", language="en").answered_by == "shipping:上海"

@@ -196,7 +196,7 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_human", "老闆，這個茶能放多久", set(), NLU_FALLBACK),
     ("request_human", "has anyone tried the pu'er, is it good?", set(), NLU_FALLBACK),
     ("request_human", "老人和小孩都能喝吗", set(), NLU_FALLBACK), ("request_human", "个人口味偏淡，推荐哪款", set(), NLU_FALLBACK),
-    ("greet", "亲 双十一会不会再降价", set(), NLU_FALLBACK),
+    ("greet", "亲 双十一会不会再降价", set(), NLU_FALLBACK), ("greet", "你家龙井比别家贵一百多 差在哪", set(), NLU_FALLBACK),
     # a negation that declines no person does not stop one asked for; a person declined is not asked for
     ("greet", "转人工，特别急", set(), "request_human"), ("request_gift", "我要投诉，不要机器人", set(), "request_human"),
     ("request_human", "不用转人工了", set(), "deny"), ("request_video", "I don't want to talk to a human", set(), "deny"),
