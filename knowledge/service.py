@@ -59,7 +59,7 @@ PRODUCT_KINDS = frozenset(searchable([*FAMILY_WORDS, *(w for words in CATEGORY_W
                                       *VESSELS]).split())
 PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 ASPECT_TOPICS = PRODUCT_TOPICS[:3]  # the topics whose entries each answer some aspects of keeping a product
-SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver|postage|\bpost(?:ed)? to\b|\bsend (?:[\w']+ ){{0,4}}to\b|{ARRIVAL}", re.I)
+SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver|postage|\bpost(?:ed)? to\b|\bsend (?:[\w']+ ){{0,4}}to (?!(?:my|me|him|her|them|us|you|your|our|a|the)\b)|{ARRIVAL}", re.I)
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
 # What a catalog summary (origin, price, pack, description) answers: price, origin, taste, size, what it is.
 SUMMARY_WORDS = re.compile(
@@ -77,21 +77,22 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
 COUNT_ASKED = re.compile(r"(?:有|泡|放|用|投|吃|是|大概|一共|总共|一[盒包袋饼罐个颗片箱])\s*(?:几|幾|多少)"
                          r"(颗|顆|粒|个|個|片|泡|次|遍|克|斤|公斤)(?!月|口味|味道|种|品种|款|样|颜色|系列|等级|规格|型号|档|尺寸|产地|地方)|"
                          r"多重(?![包防保])|多少重|几斤")
-# A product's weight asked, not a brew's dose ("一次泡几克").
-WEIGHED_EN = re.compile(r"\b(?:heavy|weighs?|weight(?!\s*loss))\b", re.I)
+# A product's weight asked ("月饼一盒重量", "一盒是740克吗", "how heavy"), not a brew's dose ("一次泡几克").
+WEIGHED = re.compile(r"重量|克重|分量|净含量|净重|\d\s*(?:克|公斤|千克|斤)|"
+                     r"\b(?:\d+\s*k?g|heavy|weighs?|weight(?!\s*loss)|grams?|kilos?|kg)\b", re.I)
 # The pieces a pack holds, spelled either way ("4个/盒", "10袋/盒", "1壶6杯").
-PIECE_KINDS = ("个個", "颗顆粒", "枚", "只", "片", "块塊", "袋包", "杯")
+PIECE_KINDS = ("个個", "颗顆粒", "枚", "只", "片饼餅", "块塊砖磚", "袋包", "杯")  # 一片 is one cake, 一块 one brick
 _PIECE = "".join(PIECE_KINDS)
 # One piece's weight asked ("月饼一个多重", "一个月饼多重", "榨菜单袋多重"): only a unit per that piece ("500克/袋") or
 # of a single thing ("容量220毫升") says it; the weight of a pack of several ("4个/盒，约740克") does not.
-PIECE_WEIGHT_ASKED = re.compile(rf"(?:[一每单單]\s*([{_PIECE}])|单个|單個)(?:(?![泡放用投])[\u4e00-\u9fff]){{0,4}}?\s*"
+PIECE_WEIGHT_ASKED = re.compile(rf"[一每单單]\s*([{_PIECE}])(?!月(?!饼)|人)(?:(?![泡放用投])[\u4e00-\u9fff]){{0,4}}?\s*"
                                 r"(?:多重|多少重|多少克|几克|幾克)")
 SEVERAL_PIECES = re.compile(rf"(?:\d+|[两三四五六七八九十])\s*[{_PIECE}]")
 # How much tea goes into one brew ("一次泡几克", "一次放多少克"): not the weight of the cake ("357克/饼", "357 g cake"),
 # but "5克/泡", "5g每次" say it.
 DOSE_ASKED = re.compile(r"[泡放用投]\s*(?:几|幾|多少)\s*克")
-PER_PACK = (r"(?!\s*(?:[/／每]\s*)?一?[盒饼餅袋罐包箱提装砖磚坛罈块塊套]|"
-            r"\s*(?:/\s*)?(?:cakes?|box|bags?|jars?|packs?|tins?|bricks?|packets?|crocks?|pieces?|sets?)\b)")
+PER_PACK = (r"(?!\s*(?:[/／每]\s*)?一?[盒饼餅袋罐包箱提装砖磚坛罈套]|"
+            r"\s*(?:/\s*)?(?:cakes?|box|bags?|jars?|packs?|tins?|bricks?|packets?|crocks?|sets?)\b)")
 _PIECES, _INFUSIONS, _WEIGHT = "颗|顆|粒|个(?!月)|個(?!月)|枚", "泡|次|遍", "克|g|斤|公斤|kg"
 COUNT_UNITS = {"颗": _PIECES, "顆": _PIECES, "粒": _PIECES, "个": f"{_PIECES}|只|块", "個": f"{_PIECES}|只|块", "片": "片",
                "泡": _INFUSIONS, "次": _INFUSIONS, "遍": _INFUSIONS, "克": _WEIGHT, "斤": _WEIGHT, "公斤": _WEIGHT}
@@ -516,8 +517,7 @@ class Knowledge:
                 asked = asked.replace(either, " ")
             elif settled := self._settles(either, other, subject, covered):
                 asked = asked.replace(other, " ")
-        if not self._states_count(question, lambda: " ".join(
-                [*self._product_texts(product), product.pack("zh", True), product.pack("en", True)])) or (
+        if not self._states_count(question, lambda: " ".join(self._product_texts(product))) or (
                 not self._one_piece_weighed(question, product.unit)):
             return None  # "小沱茶一盒有多少颗": the catalog's words give no count; "月饼一个多重": 740克 is four
         if own_words := OWN_WORDS.findall(asked.lower()):  # "榨菜辣不辣": a summary silent on heat does not answer
@@ -534,9 +534,8 @@ class Knowledge:
     @staticmethod
     def _weight_asked(question: str) -> bool:
         """"月饼一盒多重", "how heavy is the tea set": the summary gives the weight; "一次泡几克" asks a dose."""
-        asked = COUNT_ASKED.search(question)
-        return bool(asked and asked.group(1) in (None, "克", "斤", "公斤") and not DOSE_ASKED.search(question)
-                    or WEIGHED_EN.search(question))
+        weight = any(asked.group(1) in (None, "克", "斤", "公斤") for asked in COUNT_ASKED.finditer(question))
+        return (weight or bool(WEIGHED.search(question))) and not DOSE_ASKED.search(question)
 
     @staticmethod
     def _one_piece_weighed(question: str, unit: str) -> bool:
@@ -763,7 +762,7 @@ class Knowledge:
     def _product_texts(product: ProductRecord) -> list[str]:
         return [product.name, product.name_en, *product.aliases, *product.tags, product.region, product.description,
                 product.description_en, product.shelf_life, product.shelf_life_en, product.storage, product.storage_en,
-                product.unit, product.unit_en, *CATEGORY_WORDS.get(product.category, ())]
+                product.pack("zh", True), product.pack("en", True), *CATEGORY_WORDS.get(product.category, ())]
 
     @staticmethod
     def _entry_text(entry: KBRecord, record: ProductRecord | None, language: str) -> str:

@@ -703,6 +703,8 @@ def test_a_weight_asked_is_answered_with_the_catalogs_weight(knowledge):
     assert "(1 teapot + 6 cups)" in price.text, price.text
     assert "（4个/盒）" in knowledge.answer("广式月饼多少钱").text
     assert "（250克/盒）" in knowledge.answer("大红袍多少钱").text  # a unit that gives its weight keeps it
+    for weighed in ("月饼一盒是740克吗", "月饼一盒几个，多重"):
+        assert "（4个/盒，约740克）" in knowledge.answer(weighed).text, weighed
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -711,7 +713,9 @@ def test_a_weight_asked_is_answered_with_the_catalogs_weight(knowledge):
     ("小沱茶一颗多重", "defer"),
     # a unit per that piece, or a single thing
     ("宣威火腿一块多重", "catalog:xuanwei-ham"), ("葡萄干一袋多少克", "catalog:turpan-raisins"),
-    ("粉彩花瓶一个多重", "catalog:jdz-famille-vase")])
+    ("粉彩花瓶一个多重", "catalog:jdz-famille-vase"),
+    # 一片 is one cake, 一块 one brick
+    ("白茶饼一片多少克", "catalog:white-tea-shoumei"), ("茯砖一块多重", "catalog:anhua-dark-tea")])
 def test_one_pieces_weight_is_answered_only_by_a_unit_for_that_piece(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
 
@@ -736,3 +740,5 @@ def test_sending_a_product_abroad_is_no_question_of_its_price(knowledge):
     abroad = knowledge.answer("can you send the spicy sausages to Canada? my husband misses them", language="en")
     assert abroad.answered_by in ("kb:shipping-overseas", "defer") and "¥98" not in abroad.text, abroad.text
     assert knowledge.answer("can you send the jerky to my mom in Shanghai", language="en").answered_by == "shipping:上海"
+    gift = knowledge.answer("how much are the spicy sausages? I want to send them to my dad", language="en")
+    assert gift.answered_by == "catalog:sichuan-sausage", gift.text  # sent to a person: the price is asked

@@ -212,6 +212,23 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_video", "拍一下两盒，能便宜点吗", set(), NLU_FALLBACK),
     ("request_human", "can you talk to my wife about the tea please", set(), NLU_FALLBACK),
     ("request_video", "能拍个照片给我看看吗", set(), None),
+    # a person declined, and then asked for ("不要客服机器人，我要人工"); a video not declined with a person
+    ("request_human", "不要客服机器人，我要人工", set(), None), ("request_human", "我要真人，不要人工智能", set(), None),
+    ("request_human", "I don't want to talk to a bot, I want a human", set(), None),
+    ("request_human", "no human answering, get me a real person", set(), None),
+    ("request_human", "Is there no human here?", set(), None), ("request_video", "不用客服，直接视频看一下货", set(), None),
+    # photos asked for, not photos asked about; 人工 that is the goods' (hand-picked, artificial)
+    ("request_video", "能给我看看照片吗", set(), None), ("request_video", "可以拍个照看看吗", set(), None),
+    ("request_video", "能不能拍几张给我", set(), None), ("request_video", "can I see some pictures of it?", set(), None),
+    ("request_video", "do you have photos of the actual product?", set(), None),
+    ("ask_product_info", "这个茶需要人工采摘吗", set(), None), ("ask_product_info", "不想要人工色素的月饼", set(), None),
+    ("ask_product_info", "你们拍的是实物图吗", set(), None), ("ask_product_info", "拍的实物图和收到的一样吗", set(), None),
+    ("request_video", "你家发的图片和实物一样吗", set(), NLU_FALLBACK),
+    # a person by other names
+    ("request_human", "有没有管事的人", set(), None), ("request_human", "有能做主的人吗，我要退货", set(), None),
+    ("request_human", "Can I talk to your boss?", set(), None), ("request_human", "can I talk to the seller?", set(), None),
+    # minutes that ask how long it cooks; 在哪 of 放在哪都行 asks nothing
+    ("greet", "粽子要煮几分钟后才能吃", set(), NLU_FALLBACK), ("thank", "好的 放在哪都行 谢谢", set(), None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
