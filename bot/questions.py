@@ -16,9 +16,9 @@ MIN_CJK_GIFT = 4
 # "能…不" asks before what follows it ("能寄香港不 我在九龙"); "是A还是B" asks which.
 CHINESE_QUESTION = re.compile(
     r"吗|嗎|呢|[不没][？?。！!\s]*$|(?<=[能会行])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
-    r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|(?<![放现現])在哪|哪些|哪几|哪款|哪种|几种|几款|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是|"
+    r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|在哪(?![都也])|哪些|哪几|哪款|哪种|几种|几款|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是|"
     r"([\u4e00-\u9fff])[不没]\1(?![^\s，,。]{0,3}(?:再想|再看|再说|再等|再决定|都行|无所谓|随便))|几(?:片|克|颗|粒|泡|遍|度)|"
-    r"(?<![过過等隔我给給])几分钟(?![后後](?:再|回|来|來))")
+    r"(?<![过過等隔我给給])几分钟(?![后後](?:再来|再回|回来|回|来|來))")
 # 好不好, 泡几克, 炖几分钟, 煮几分钟后才能吃; not "买不买我再想想", "我过几分钟再来", "给我几分钟", "十几分钟后回来"
 # A question word or a question's inverted start, also after a clause ("…3 months, will the biscuits keep").
 ENGLISH_QUESTION = re.compile(
@@ -37,21 +37,23 @@ GREETING = re.compile(r"^(?:\s|[，,。!！~?？]|你好|您好|亲亲|亲|老�
                       r"哈喽|嗨|hello|hi|hey|how are you(?: doing)?|is anyone there(?: to help)?)+", re.I)
 ADDRESS = re.compile(r"[\s，,。!！~]*(?:老板娘|老板|老闆|店家|掌柜|亲亲|亲)[\s，,。!！~?？]*$")
 _PEOPLE = (r"人工|真的?人|活人|(?:找|有|来|叫|转|换)个?人(?!参)|没人|还是人(?!参)|(?<![老病客女男夫家亲])人(?:呢|在吗|在不在|回复|回我|理我|跟我)|"
-           r"店里的人|店裡的人|懂[^\s，,。？?]{0,4}的人|(?:管事|负责|負責|做主|说了算|說了算)的人|客服|店员|店員|店长|店長|店主|老板|老闆|掌柜|店家|"
+           r"店里的人|店裡的人|(?:懂|会|會|专业|專業)[^\s，,。？?]{0,4}的人|(?:管事|负责|負責|做主|说了算|說了算)的人|客服|店员|店員|店长|店長|店主|老板|老闆|掌柜|店家|"
            r"经理|經理|主管|负责人|負責人|工作人员|工作人員")
 _PEOPLE_EN = (r"human|person|someone|somebody|(?:talk|speak|chat) (?:to|with) any(?:one|body)|any(?:one|body) there|"
-              r"any(?:one|body) (?:i|we) can (?:talk|speak|chat)|(?:talk|speak|chat) (?:to|with) (?:the |your )?(?:boss|seller|shopkeeper)|agent|staff|owner|manager|representative|"
+              r"any(?:one|body) (?:i|we) can (?:talk|speak|chat)|(?:talk|speak|chat) (?:to|with) (?:the |your )?(?:boss|seller|shopkeeper|merchant|shop|store|you directly)|agent|staff|owner|manager|representative|"
               r"customer (?:service|support)|support team")
 ABOUT_THE_BOT = re.compile(rf"{_PEOPLE}|机器|機器|自动|自動|智能|程序|谁|誰|你.{{0,4}}名字|叫什么|你.{{0,3}}真的?(?:[吗嘛么]|$)|电脑|"
                            rf"(?<![a-z])(?:ai|bot|robot|chatgpt|gpt)(?![a-z])|\b(?:{_PEOPLE_EN}|automated|automatic|who|"
                            rf"computer|machine|real)\b", re.I)
 A_PERSON = re.compile(rf"{_PEOPLE}|懂行|投诉|投訴|\b(?:{_PEOPLE_EN}|people|complain\w*)\b", re.I)
-# A photo only staff can take ("发几张实拍图", "拍个照片给我看", "能给我看看照片吗"), not one asked about ("和照片一样吗",
-# "你们拍的是实物图吗"), nor 拍 that orders ("拍一下两盒").
-_PHOTO = (r"[发發拍](?:(?!的)[^\s，,。？?]){0,4}(?:照片|图片|圖片|实物图|實物圖|实拍图|實拍圖|实物照|實物照|视频|視頻)|"
-          r"看[^\s，,。？?]{0,4}(?:照片|图片|圖片)|拍(?:个|個|张|張|一下|几张|幾張)?照?[^\s，,。？?]{0,2}(?:看|给我|給我)")
-_PHOTO_EN = (r"(?:send|take|show|see)\b[^.?!]{0,15}\b(?:photos?|pictures?|pics?)|"
-             r"(?:have|any)\s+(?:\w+\s+){0,2}(?:photos?|pictures?|pics?)\b")
+# A photo only staff can take ("发几张实拍图", "拍个照片给我看", "能给我看看照片吗", "有没有实物照片"), not one asked about
+# ("和照片一样吗", "你们拍的是实物图吗", "发货和实物图一样吗"), nor 拍 that orders ("拍一下两盒", "拍了两盒").
+_SEND_PHOTO = r"(?:[发發](?![货貨出过過])|拍(?![了下]))(?:(?!的)[^\s，,。？?]){0,4}"
+_PHOTO = (rf"{_SEND_PHOTO}(?:照片|图片|圖片|实物图|實物圖|实拍图|實拍圖|实物照|實物照|视频|視頻)|"
+          r"看[^\s，,。？?]{0,4}(?:照片|图片|圖片)|有(?:没有)?[^\s，,。？?]{0,4}(?:照片|图片|圖片)|"
+          r"拍(?:个|個|张|張|一下|几张|幾張)?照?[^\s，,。？?]{0,2}(?:看|给我|給我)|拍一下(?![\d两几一二三四五六七八九十])")
+_PHOTO_EN = (r"(?:send|take|show|see|get|post|snap)\b[^.?!]{0,15}\b(?:photos?|pictures?|pics?)|"
+             r"(?:have|any|are there)\s+(?:\w+\s+){0,2}(?:photos?|pictures?|pics?)\b")
 SHOWING = re.compile(rf"视频|視頻|视讯|視訊|摄像头|攝像頭|镜头|鏡頭|实拍|實拍|直播|实物图|實物圖|{_PHOTO}|"
                      r"(?:实物|實物|现场|現場)[^，,。？?]{0,3}看|"
                      r"看[^，,。？?]{0,4}(?:实物|實物|现场|現場)|\b(?:video|live|show me|see it|camera|facetime|"
@@ -139,25 +141,25 @@ def asks_for_a_person(text: str) -> bool:
 # which open a chat in Chinese shops.
 PERSON_WANTED = re.compile(
     r"(?:转|找|叫|换|接|联系|我要)(?:个|一下|下|一个)?(?:人工|真人|店员|店員|店长|店長|经理|經理|主管|店主|负责人|負責人|"
-    r"工作人员|工作人員|客服)(?![采摘剥养殖种植色素添加合成智能制作挑选分拣栽培费做晒炒包装])|"
-    r"(?:要|需要|想要)个?(?:人工|真人)(?:客服|服务)?(?=[\s，,。！!？?吗呀啊了~]|$)|(?:经理|經理|主管|店主|店长|店長|负责人|負責人)(?:在吗|在嗎|在不在|呢)|"
-    r"我要投[诉訴]|[发發拍](?:(?!的)[^\s，,。？?]){0,4}(?:实物图|實物圖|实拍图|實拍圖|实物照|實物照)|"
+    r"工作人员|工作人員|客服)(?!采|剥|养殖|种植|色素|添加|合成|智能|制作|挑选|分拣|栽|费|晒|炒|包装)|"
+    r"(?:^|[\s，,。！!？?])我?(?:要|需要|想要)个?(?:人工|真人)(?:客服|服务)?(?=[\s，,。！!？?吗呀啊了~]|$)|(?:经理|經理|主管|店主|店长|店長|负责人|負責人)(?:在吗|在嗎|在不在|呢)|"
+    rf"我要投[诉訴]|{_SEND_PHOTO}(?:实物图|實物圖|实拍图|實拍圖|实物照|實物照)|"
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a |an |the |your |some )?(?:real )?(?:human|person|staff|agent|"
     r"manager|owner|representative|customer (?:service|support))\b|"
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:someone|somebody|anyone|anybody)\W*$|"
-    r"\b(?:some|any)(?:one|body) (?:(?:i|we) can |to )(?:talk|speak|chat)\b|\bsend (?:me |us )?(?:some |a few |more |real )*(?:photos|pictures|pics)\b",
+    r"\b(?:some|any)(?:one|body) (?:(?:i|we) can |to )(?:talk|speak|chat)\b|\bsend (?:me |us )?(?:a |some |a few |more |real )*(?:photos?|pictures?|pics?)\b",
     re.I)
 # A person declined in so many words ("不用转人工了", "I don't want to talk to a human"); not any negation ("转人工，特别急",
 # "我要投诉，不要机器人"), nor 人工智能. What is left of a message once they are taken out may still ask for one
 # ("不要客服机器人，我要人工").
-DECLINED = re.compile(r"(?:不用|不需要|不要|无需|没必要|别)再?(?:转|找|叫|换|接|联系)?(?:个|一下)?(?:人工(?!智能)|真人|客服|店员|"
+DECLINED = re.compile(r"(?:(?<!用)不用|(?<!需)不需要|(?<!要)不要|无需|没必要|别)再?(?:转|找|叫|换|接|联系)?(?:个|一下)?(?:人工(?!智能)|真人|客服|店员|"
                       r"店員|经理|經理|店长|店長|主管|店主|负责人|負責人|工作人员|工作人員)|"
                       r"\b(?:no need to|(?:don'?t|do not|doesn'?t) (?:want|need) to)\s+(?:talk|speak|chat)"
-                      r"(?:\s+(?:to|with)\s+(?:a |an |the |any |your |some )?(?:real )?(?:human|person|staff|agent|people|"
-                      r"someone|anyone|somebody|anybody))?|"
+                      r"\s+(?:to|with)\s+(?:a |an |the |any |your |some )?(?:real )?(?:human|person|staff|agent|people|"
+                      r"someone|anyone|somebody|anybody)|"
                       r"\b(?:don'?t|do not) (?:want|need) (?:a |an |any )?(?:real )?(?:human|person|staff|agent)s?\b", re.I)
 # Coming back later or thinking it over ("好的 我过几分钟再来看看", "买不买我再想想"): DIET read some as gift requests.
-LATER = re.compile(r"过几分钟|過幾分鐘|几分钟后(?:再|回|来)|幾分鐘後(?:再|回|來)|给我几分钟|給我幾分鐘|我想想|等一?会儿?|待会|一会儿?再|回头再|稍后|晚点再|再想想|考虑一下|考虑考虑|"
+LATER = re.compile(r"过几分钟|過幾分鐘|几分钟后(?:再来|再回|回来|回|来)|幾分鐘後(?:再來|再回|回來|回|來)|给我几分钟|給我幾分鐘|我想想|等一?会儿?|待会|一会儿?再|回头再|稍后|晚点再|再想想|考虑一下|考虑考虑|"
                    r"\b(?:later|think about it|think it over)\b", re.I)
 NLU_FALLBACK = "nlu_fallback"  # rasa.shared.constants.DEFAULT_NLU_FALLBACK_INTENT_NAME
 SMALL_TALK = frozenset({"goodbye", "thank", "affirm", "deny"})
@@ -179,7 +181,7 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
         return "request_human"
     if (intent in ("request_human", "request_video") and rest != text
             and not any(name.search(rest) for name in (PERSON_WANTED, A_PERSON, SHOWING))):
-        return NLU_FALLBACK if is_question(text) else "deny"
+        return NLU_FALLBACK if is_question(text) or _says_more(rest) else "deny"
     if (intent in SMALL_TALK and is_question(text)
             or intent == "greet" and not is_greeting(text)
             or intent == "bot_challenge" and not asks_about_the_bot(text)
@@ -190,6 +192,11 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
             and not GIFT_WORDS.search(text)):
         return "goodbye"
     return None
+
+
+def _says_more(text: str) -> bool:
+    """Whether ``text`` (a message less the person it declines) says more than a reply ("了，谢谢"): "我要退货"."""
+    return len(_CJK.findall(text)) >= MIN_CJK_GIFT or len(re.findall(r"[a-z]+", text, re.I)) >= MIN_WORDS
 
 
 def gift_entities(entities: list[dict]) -> set[str]:

@@ -59,7 +59,7 @@ PRODUCT_KINDS = frozenset(searchable([*FAMILY_WORDS, *(w for words in CATEGORY_W
                                       *VESSELS]).split())
 PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 ASPECT_TOPICS = PRODUCT_TOPICS[:3]  # the topics whose entries each answer some aspects of keeping a product
-SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver|postage|\bpost(?:ed)? to\b|\bsend (?:[\w']+ ){{0,4}}to (?!(?:my|me|him|her|them|us|you|your|our|a|the)\b)|{ARRIVAL}", re.I)
+SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver|postage|\bpost(?:ed)? to\b|\bsend (?:[\w']+ ){{0,4}}to (?!(?:my|me|him|her|them|us|you|your|our|a)\b)|{ARRIVAL}", re.I)
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
 # What a catalog summary (origin, price, pack, description) answers: price, origin, taste, size, what it is.
 SUMMARY_WORDS = re.compile(
@@ -78,11 +78,12 @@ COUNT_ASKED = re.compile(r"(?:有|泡|放|用|投|吃|是|大概|一共|总共|�
                          r"(颗|顆|粒|个|個|片|泡|次|遍|克|斤|公斤)(?!月|口味|味道|种|品种|款|样|颜色|系列|等级|规格|型号|档|尺寸|产地|地方)|"
                          r"多重(?![包防保])|多少重|几斤")
 # A product's weight asked ("月饼一盒重量", "一盒是740克吗", "how heavy"), not a brew's dose ("一次泡几克").
-WEIGHED = re.compile(r"重量|克重|分量|净含量|净重|\d\s*(?:克|公斤|千克|斤)|"
+WEIGHED = re.compile(r"重量|克重|分量|净含量|净重|\d\s*(?:克|公斤|千克|斤)|多少\s*k?g\b|几两|多少两|"
                      r"\b(?:\d+\s*k?g|heavy|weighs?|weight(?!\s*loss)|grams?|kilos?|kg)\b", re.I)
 # The pieces a pack holds, spelled either way ("4个/盒", "10袋/盒", "1壶6杯").
 PIECE_KINDS = ("个個", "颗顆粒", "枚", "只", "片饼餅", "块塊砖磚", "袋包", "杯")  # 一片 is one cake, 一块 one brick
 _PIECE = "".join(PIECE_KINDS)
+GENERIC_PIECES = ("个個", "只")
 # One piece's weight asked ("月饼一个多重", "一个月饼多重", "榨菜单袋多重"): only a unit per that piece ("500克/袋") or
 # of a single thing ("容量220毫升") says it; the weight of a pack of several ("4个/盒，约740克") does not.
 PIECE_WEIGHT_ASKED = re.compile(rf"[一每单單]\s*([{_PIECE}])(?!月(?!饼)|人)(?:(?![泡放用投])[\u4e00-\u9fff]){{0,4}}?\s*"
@@ -543,7 +544,9 @@ class Knowledge:
         piece ("1公斤/块", "500克/袋") or of a single thing ("容量220毫升"), not a pack of several."""
         if not (asked := PIECE_WEIGHT_ASKED.search(question)):
             return True
-        kind = next((kind for kind in PIECE_KINDS if asked.group(1) and asked.group(1) in kind), "个個")
+        kind = next(kind for kind in PIECE_KINDS if asked.group(1) in kind)
+        if kind in GENERIC_PIECES:  # "火腿一个多重", "一个茶饼多少克": 1公斤/块, 357克/饼 are one piece each
+            kind += "块塊饼餅砖磚"
         per_piece = re.search(rf"[/／每]\s*[{kind}]", unit)
         a_pack = re.search("[/／每]", unit) or SEVERAL_PIECES.search(unit)
         return bool(per_piece or not a_pack)

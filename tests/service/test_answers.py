@@ -703,7 +703,7 @@ def test_a_weight_asked_is_answered_with_the_catalogs_weight(knowledge):
     assert "(1 teapot + 6 cups)" in price.text, price.text
     assert "（4个/盒）" in knowledge.answer("广式月饼多少钱").text
     assert "（250克/盒）" in knowledge.answer("大红袍多少钱").text  # a unit that gives its weight keeps it
-    for weighed in ("月饼一盒是740克吗", "月饼一盒几个，多重"):
+    for weighed in ("月饼一盒是740克吗", "月饼一盒几个，多重", "月饼一盒多少g"):
         assert "（4个/盒，约740克）" in knowledge.answer(weighed).text, weighed
 
 
@@ -715,7 +715,9 @@ def test_a_weight_asked_is_answered_with_the_catalogs_weight(knowledge):
     ("宣威火腿一块多重", "catalog:xuanwei-ham"), ("葡萄干一袋多少克", "catalog:turpan-raisins"),
     ("粉彩花瓶一个多重", "catalog:jdz-famille-vase"),
     # 一片 is one cake, 一块 one brick
-    ("白茶饼一片多少克", "catalog:white-tea-shoumei"), ("茯砖一块多重", "catalog:anhua-dark-tea")])
+    ("白茶饼一片多少克", "catalog:white-tea-shoumei"), ("茯砖一块多重", "catalog:anhua-dark-tea"),
+    # 个 and 只 count any one piece
+    ("宣威火腿一个多重", "catalog:xuanwei-ham"), ("一个白茶饼多少克", "catalog:white-tea-shoumei")])
 def test_one_pieces_weight_is_answered_only_by_a_unit_for_that_piece(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
 

@@ -229,6 +229,17 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_human", "Can I talk to your boss?", set(), None), ("request_human", "can I talk to the seller?", set(), None),
     # minutes that ask how long it cooks; 在哪 of 放在哪都行 asks nothing
     ("greet", "粽子要煮几分钟后才能吃", set(), NLU_FALLBACK), ("thank", "好的 放在哪都行 谢谢", set(), None),
+    # a second read-through: 发货 sends no photo, a bot declined is no person declined, a decline with a request in
+    # it is that request, a question whether to ask for a person declines none
+    ("ask_product_info", "发货和实物图一样吗", set(), None), ("request_human", "I don't want to talk to a bot", set(), None),
+    ("request_human", "不用人工 我要退货", set(), NLU_FALLBACK), ("greet", "转人工能快点吗", set(), "request_human"),
+    ("greet", "我要客服加我微信", set(), "request_human"), ("request_human", "要不要转人工", set(), None),
+    ("request_human", "需不需要转人工？", set(), None), ("request_video", "有没有实物照片", set(), None),
+    ("request_video", "可以拍一下吗", set(), None), ("request_video", "Could I get a photo of the actual box?", set(), None),
+    ("request_human", "can I chat with the merchant?", set(), None), ("request_human", "有没有会说英语的人", set(), None),
+    ("ask_product_info", "采茶需要人工吗", set(), None), ("thank", "好的 不管在哪都行 谢谢", set(), None),
+    ("greet", "泡几分钟后再出汤吗", set(), NLU_FALLBACK), ("ask_product_info", "can you send me a photo?", set(), "request_human"),
+    ("greet", "你好，我需要人工", set(), "request_human"),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
