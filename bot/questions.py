@@ -40,7 +40,9 @@ _PEOPLE = (r"人工|真的?人|活人|(?:找|有|来|叫|转|换)个?人(?!参)|
            r"店里的人|店裡的人|(?:懂|会|會|专业|專業)[^\s，,。？?]{0,4}的人|(?:管事|负责|負責|做主|说了算|說了算)的人|客服|店员|店員|店长|店長|店主|老板|老闆|掌柜|店家|"
            r"经理|經理|主管|负责人|負責人|工作人员|工作人員")
 _PEOPLE_EN = (r"human|person|someone|somebody|(?:talk|speak|chat) (?:to|with) any(?:one|body)|any(?:one|body) there|"
-              r"any(?:one|body) (?:i|we) can (?:talk|speak|chat)|(?:talk|speak|chat) (?:to|with) (?:the |your )?(?:boss|seller|shopkeeper|merchant|shop|store|you directly)|agent|staff|owner|manager|representative|"
+              r"any(?:one|body) (?:i|we) can (?:talk|speak|chat)|"
+              r"(?:talk|speak|chat) (?:to|with) (?:the |your )?(?:boss|seller|shopkeeper|merchant|shop|store|you directly)|"
+              r"agent|staff|owner|manager|representative|"
               r"customer (?:service|support)|support team")
 ABOUT_THE_BOT = re.compile(rf"{_PEOPLE}|机器|機器|自动|自動|智能|程序|谁|誰|你.{{0,4}}名字|叫什么|你.{{0,3}}真的?(?:[吗嘛么]|$)|电脑|"
                            rf"(?<![a-z])(?:ai|bot|robot|chatgpt|gpt)(?![a-z])|\b(?:{_PEOPLE_EN}|automated|automatic|who|"
@@ -49,7 +51,8 @@ A_PERSON = re.compile(rf"{_PEOPLE}|懂行|投诉|投訴|\b(?:{_PEOPLE_EN}|people
 # A photo only staff can take ("发几张实拍图", "拍个照片给我看", "能给我看看照片吗", "有没有实物照片"), not one asked about
 # ("和照片一样吗", "你们拍的是实物图吗", "发货和实物图一样吗"), nor 拍 that orders ("拍一下两盒", "拍了两盒").
 _SEND_PHOTO = r"(?:[发發](?![货貨出过過])|拍(?![了下]))(?:(?!的)[^\s，,。？?]){0,4}"
-_PHOTO = (rf"{_SEND_PHOTO}(?:照片|图片|圖片|实物图|實物圖|实拍图|實拍圖|实物照|實物照|视频|視頻)|"
+_GOODS_PHOTO = "实物图|實物圖|实拍图|實拍圖|实物照|實物照"
+_PHOTO = (rf"{_SEND_PHOTO}(?:照片|图片|圖片|{_GOODS_PHOTO}|视频|視頻)|"
           r"看[^\s，,。？?]{0,4}(?:照片|图片|圖片)|有(?:没有)?[^\s，,。？?]{0,4}(?:照片|图片|圖片)|"
           r"拍(?:个|個|张|張|一下|几张|幾張)?照?[^\s，,。？?]{0,2}(?:看|给我|給我)|拍一下(?![\d两几一二三四五六七八九十])")
 _PHOTO_EN = (r"(?:send|take|show|see|get|post|snap)\b[^.?!]{0,15}\b(?:photos?|pictures?|pics?)|"
@@ -142,12 +145,14 @@ def asks_for_a_person(text: str) -> bool:
 PERSON_WANTED = re.compile(
     r"(?:转|找|叫|换|接|联系|我要)(?:个|一下|下|一个)?(?:人工|真人|店员|店員|店长|店長|经理|經理|主管|店主|负责人|負責人|"
     r"工作人员|工作人員|客服)(?!采|剥|养殖|种植|色素|添加|合成|智能|制作|挑选|分拣|栽|费|晒|炒|包装)|"
-    r"(?:^|[\s，,。！!？?])我?(?:要|需要|想要)个?(?:人工|真人)(?:客服|服务)?(?=[\s，,。！!？?吗呀啊了~]|$)|(?:经理|經理|主管|店主|店长|店長|负责人|負責人)(?:在吗|在嗎|在不在|呢)|"
-    rf"我要投[诉訴]|{_SEND_PHOTO}(?:实物图|實物圖|实拍图|實拍圖|实物照|實物照)|"
+    r"(?:^|[\s，,。！!？?])我?(?:要|需要|想要)个?(?:人工|真人)(?:客服|服务)?(?=[\s，,。！!？?吗呀啊了~]|$)|"
+    r"(?:经理|經理|主管|店主|店长|店長|负责人|負責人)(?:在吗|在嗎|在不在|呢)|"
+    rf"我要投[诉訴]|{_SEND_PHOTO}(?:{_GOODS_PHOTO})|"
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a |an |the |your |some )?(?:real )?(?:human|person|staff|agent|"
     r"manager|owner|representative|customer (?:service|support))\b|"
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:someone|somebody|anyone|anybody)\W*$|"
-    r"\b(?:some|any)(?:one|body) (?:(?:i|we) can |to )(?:talk|speak|chat)\b|\bsend (?:me |us )?(?:a |some |a few |more |real )*(?:photos?|pictures?|pics?)\b",
+    r"\b(?:some|any)(?:one|body) (?:(?:i|we) can |to )(?:talk|speak|chat)\b|"
+    r"\bsend (?:me |us )?(?:a |some |a few |more |real )*(?:photos?|pictures?|pics?)\b",
     re.I)
 # A person declined in so many words ("不用转人工了", "I don't want to talk to a human"); not any negation ("转人工，特别急",
 # "我要投诉，不要机器人"), nor 人工智能. What is left of a message once they are taken out may still ask for one
@@ -159,7 +164,8 @@ DECLINED = re.compile(r"(?:(?<!用)不用|(?<!需)不需要|(?<!要)不要|无�
                       r"someone|anyone|somebody|anybody)|"
                       r"\b(?:don'?t|do not) (?:want|need) (?:a |an |any )?(?:real )?(?:human|person|staff|agent)s?\b", re.I)
 # Coming back later or thinking it over ("好的 我过几分钟再来看看", "买不买我再想想"): DIET read some as gift requests.
-LATER = re.compile(r"过几分钟|過幾分鐘|几分钟后(?:再来|再回|回来|回|来)|幾分鐘後(?:再來|再回|回來|回|來)|给我几分钟|給我幾分鐘|我想想|等一?会儿?|待会|一会儿?再|回头再|稍后|晚点再|再想想|考虑一下|考虑考虑|"
+LATER = re.compile(r"过几分钟|過幾分鐘|几分钟后(?:再来|再回|回来|回|来)|幾分鐘後(?:再來|再回|回來|回|來)|给我几分钟|給我幾分鐘|"
+                   r"我想想|等一?会儿?|待会|一会儿?再|回头再|稍后|晚点再|再想想|考虑一下|考虑考虑|"
                    r"\b(?:later|think about it|think it over)\b", re.I)
 NLU_FALLBACK = "nlu_fallback"  # rasa.shared.constants.DEFAULT_NLU_FALLBACK_INTENT_NAME
 SMALL_TALK = frozenset({"goodbye", "thank", "affirm", "deny"})
