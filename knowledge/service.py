@@ -84,6 +84,7 @@ WEIGHED = re.compile(r"重量|克重|分量|净含量|净重|\d\s*(?:克|公斤|
 PIECE_KINDS = ("个個", "颗顆粒", "枚", "只", "片饼餅", "块塊砖磚", "袋包", "杯")  # 一片 is one cake, 一块 one brick
 _PIECE = "".join(PIECE_KINDS)
 GENERIC_PIECES = ("个個", "只")
+WHOLE_PIECES = "块塊饼餅砖磚"  # a cake, a brick or a piece of ham is one thing, which 一个/一只 may ask of
 # One piece's weight asked ("月饼一个多重", "一个月饼多重", "榨菜单袋多重"): only a unit per that piece ("500克/袋") or
 # of a single thing ("容量220毫升") says it; the weight of a pack of several ("4个/盒，约740克") does not.
 PIECE_WEIGHT_ASKED = re.compile(rf"[一每单單]\s*([{_PIECE}])(?!月(?!饼)|人)(?:(?![泡放用投])[\u4e00-\u9fff]){{0,4}}?\s*"
@@ -546,7 +547,7 @@ class Knowledge:
             return True
         kind = next(kind for kind in PIECE_KINDS if asked.group(1) in kind)
         if kind in GENERIC_PIECES:  # "火腿一个多重", "一个茶饼多少克": 1公斤/块, 357克/饼 are one piece each
-            kind += "块塊饼餅砖磚"
+            kind += WHOLE_PIECES
         per_piece = re.search(rf"[/／每]\s*[{kind}]", unit)
         a_pack = re.search("[/／每]", unit) or SEVERAL_PIECES.search(unit)
         return bool(per_piece or not a_pack)
