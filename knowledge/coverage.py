@@ -65,10 +65,13 @@ CONTEXT_WORDS = frozenset("""
     爸 妈 爸爸 妈妈 爸妈 父母 父亲 母亲 老公 老婆 媳妇 丈夫 妻子 公公 婆婆
     岳父 岳母 亲戚 朋友 闺蜜 同学 同事 客户 领导 老师 长辈 家里人 老家 回老家 邻居 男朋友 女朋友 对象 结婚 婚礼
     人 吃素 素食 吃斋 姐妹 兄弟 姐姐 妹妹 哥哥 弟弟 嫂子 姐夫
+    老丈人 丈人 丈母娘 亲家 女婿 儿媳 儿媳妇 舅舅 舅妈 姑姑 姑妈 姨妈 大姨 小姨 阿姨 叔叔 伯伯 婶婶 表姐 表妹 表哥 表弟
+    堂哥 堂姐 室友 舍友 老乡
 """.split())
 ENGLISH_CONTEXT = frozenset("""
     mom mum dad mother father parents wife husband aunt uncle friend friends family
     boss colleague colleagues client clients wedding girlfriend boyfriend relatives
+    law sister brother cousin roommate neighbour neighbor teacher
 """.split())
 # Who will eat or drink it: asked when it is whether they may (孩子能喝吗), but how long it keeps or how to keep it is
 # the same for anyone ("想等儿子结婚的时候再喝 能放那么久不").

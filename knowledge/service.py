@@ -24,7 +24,7 @@ from knowledge.coverage import (FREEZING, FRIDGE_REFUSED, HEALTH, HEALTH_EN, HOM
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
-from knowledge.shipping import district_length, find_place, place_in_english, quote
+from knowledge.shipping import as_abroad, district_length, find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
 from knowledge.topics import ARRIVAL, ASPECT_CUES, asked_aspect, aspects
 from core.language import CJK, LANGUAGES, Say, to_simplified
@@ -348,7 +348,7 @@ class Knowledge:
         summary, a family's products, "not sold", or — when nothing the shop wrote covers what is
         asked — unsure.
         """
-        question = to_simplified(question).strip()
+        question = as_abroad(to_simplified(question).strip())
         subject = self._subject(question, mentioned, context)
         aspect = asked_aspect(question)
         prefer_topic = aspect if aspect in RANKED_TOPICS else None
@@ -605,7 +605,8 @@ class Knowledge:
         that covers every word, a fair score; one that misses only how it was said (搁, 坏), a confident score.
         """
         english = not CJK.search(question)
-        past_its_date = "expired" in aspects([question])
+        # Already past its date, or when it was made: only an entry that asks so answers, whatever aspect ends last.
+        dated = aspects([question]) & {"expired", "made"}
         compared = self._compared(question)
         # "fridge or freezer?" is a choice an entry that names the fridge settles
         freezing = FREEZING.search(question) and not (EITHER_OR.search(question) and FRIDGE.search(question))
@@ -642,8 +643,8 @@ class Knowledge:
             said_so = aspect is None and hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)
             if covers and aspect not in covers and not said_so:
                 continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing
-            if covers and "expired" not in covers and past_its_date:
-                continue  # how long the jerky keeps says nothing of one a month past its date
+            if covers and dated - covers:
+                continue  # how long the jerky keeps says nothing of one a month past its date, nor of its roast date
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
             if any(SPOILAGE.search(word) or HEALTH.search(word) or PETS.search(word) or HEALTH_EN.match(word)

@@ -125,8 +125,38 @@ ENGLISH_PLACES = {
 PLACE_EN = {chinese: " ".join(word.capitalize() for word in english.split())
             for english, chinese in reversed(ENGLISH_PLACES.items())}  # the first spelling wins: xi'an, not xian
 _ENGLISH_PLACE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, ENGLISH_PLACES), key=len, reverse=True)) + r")\b")
+# Countries abroad by their Chinese and English names (CLDR's, through Babel): "寄到德国", "ship to Canada". Left out:
+# the mainland itself, Hong Kong, Macau and Taiwan (places of the shipping table), CLDR's groupings, names that are
+# places or peoples of the mainland too (黑山, 巴林左旗, 朝鲜族, 内蒙古) and English words mostly meant otherwise.
+NOT_ABROAD = frozenset({"CN", "HK", "MO", "TW", "EU", "EZ", "UN", "XA", "XB", "ZZ", "QO",  # regions and groupings
+                        "ME", "BH", "KP", "MN",  # 黑山, 巴林, 朝鲜, 蒙古
+                        "TD", "JO", "JE", "GN", "CL"})  # Chad, Jordan, Jersey, Guinea, Chile (chile sauce)
+ABROAD_ALSO = ("澳洲", "欧洲", "北美", "东南亚", "南韩", "america", "usa", "uk", "britain", "england", "scotland",
+               "korea", "holland", "europe", "dubai")  # what customers call them besides
+ABROAD_ZH, ABROAD_EN = "海外", "overseas"
 FREE_SHIPPING_FROM = 199
 REMOTE = ("新疆", "西藏", "青海")
+
+
+@cache
+def _abroad() -> re.Pattern:
+    from babel import Locale  # CLDR's names, read once
+
+    names = {name.lower() for language in ("zh", "en") for code, name in Locale(language).territories.items()
+             if len(code) == 2 and code.isalpha() and code not in NOT_ABROAD} | set(ABROAD_ALSO)
+    alternatives = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+    return re.compile(rf"(?<![a-z])(?:{alternatives})(?![a-z])|\bU\.?S\.?(?:A\.?)?(?![a-z])", re.I)
+
+
+def as_abroad(text: str) -> str:
+    """``text`` with each country abroad it names said as 海外 (overseas): "能寄德国吗" is the shop's overseas
+    question, whichever country; "US" counts only in capitals ("send us")."""
+    def said(match: re.Match) -> str:
+        name = match.group(0)
+        if name.lower() == "us" and name != "US":
+            return name
+        return ABROAD_EN if name.isascii() else ABROAD_ZH
+    return _abroad().sub(said, text)
 
 
 def find_place(text: str | None) -> tuple[str, str] | None:

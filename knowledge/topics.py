@@ -36,6 +36,11 @@ ASPECT_CUES = {
     "expired": re.compile(r"(?<![不没快会])过期了|过期(?:[一两二三四五六七八九十半几\d]+个?(?:天|周|月|年)|好久|很久|挺久)|过了保质期|"
                           r"超过了?保质期|保质期(?:已经)?过了|(?:日子|日期)早?就?过了|\bpast (?:the|its) (?:date|best.before|expiry)|"
                           r"(?<!not )\bexpired\b|\bout of date\b", re.I),
+    # When it was made, picked or roasted: a date the shop's keeping entries do not give ("咖啡豆是哪天烘的 新鲜不")
+    "made": re.compile(r"(?:哪天|哪一天|几号|几月份?|哪个月|什么时候|啥时候|什么时间)的?(?:生产|出厂|产|做|烘|烤|焙|采|摘|炒|压|制|晒|腌|熏|灌)|"
+                       r"(?:出厂|采摘|烘焙|烘烤|制作|压制|加工)(?:日期|时间)|(?:烘|采|摘|压)的?(?:日期|时间)|多久前做|"
+                       r"\bwhen (?:was|were) (?:it|they|this|these|those|the \w+) (?:made|picked|roasted|harvested|produced|pressed)\b|"
+                       r"\broast(?:ed|ing)? (?:date|on)\b|\bharvest(?:ed)? (?:date|when)\b|\bmanufactur\w* date\b", re.I),
     "vacuum_packing": re.compile(r"真空|\bvacuum", re.I),
     "price": re.compile(PRICE, re.I),
     # How to cook, soak or brew it, or whether it must be cooked: no keeping entry says ("松茸干泡发要泡多久" is not its

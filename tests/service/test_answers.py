@@ -15,6 +15,7 @@ from knowledge.catalog import FAMILY_WORDS_LONGEST_FIRST
 from knowledge.coverage import FREEZING, FRIDGE_REFUSED
 from knowledge.files import KBEntryIn
 from knowledge.service import Outcome, read_snapshot
+from knowledge.shipping import as_abroad
 from knowledge.topics import asked_aspect
 from knowledge.store import save_entry
 from core.db import make_engine
@@ -744,3 +745,38 @@ def test_sending_a_product_abroad_is_no_question_of_its_price(knowledge):
     assert knowledge.answer("can you send the jerky to my mom in Shanghai", language="en").answered_by == "shipping:上海"
     gift = knowledge.answer("how much are the spicy sausages? I want to send them to my dad", language="en")
     assert gift.answered_by == "catalog:sichuan-sausage", gift.text  # sent to a person: the price is asked
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("咖啡豆是哪天烘的 新鲜不", "defer"),  # how long the beans keep gives no roast date
+    ("龙井具体哪天采的 明前几天", "defer"),
+    ("咖啡豆的烘焙日期是哪天 新鲜吗", "defer"),
+    ("点心是新鲜的不 啥时候做的", "kb:pastry-shelf-life"),  # an entry whose phrasings ask when it was made
+    ("咖啡豆能放多久", "kb:yunnan-coffee-shelf-life")])
+def test_when_it_was_made_is_answered_only_by_an_entry_that_says_so(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("我是老顾客了 有没有折扣啊", "defer"),  # the coupon entry speaks of new customers
+    ("新客有折扣吗", "kb:payment-coupon"),
+    # a father-in-law is whom it goes to, not what is asked
+    ("寄到哈尔滨要几天 给我老丈人寄点香肠", "shipping:黑龙江")])
+def test_a_returning_customer_is_asked_and_a_relative_is_not(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "language"), [
+    ("能寄德国吗", "zh"), ("可以寄到美国吗", "zh"), ("Do you ship to Germany? want to buy some tea for my mother in law", "en"),
+    ("ship to Singapore? how much ah", "en"), ("can you ship to the US", "en")])
+async def test_any_country_abroad_is_the_overseas_entry(knowledge, question, language):
+    message, _events = await reply(knowledge, question, language=language)
+    expected = "其他海外地区" if language == "zh" else "To other overseas destinations"
+    assert expected in message["text"], message["text"]
+
+
+def test_what_counts_as_a_country_abroad():
+    assert as_abroad("能发日本吗") == "能发海外吗"
+    assert as_abroad("ship to the US?") == "ship to the overseas?"
+    for kept in ("send us a photo", "内蒙古风干牛肉干", "Inner Mongolia beef", "the chile sauce", "寄到黑山县", "朝鲜族"):
+        assert as_abroad(kept) == kept
