@@ -44,6 +44,9 @@ HEALTH = re.compile(r"减肥|瘦|降压|降脂|血脂|血压|血糖|糖尿|养�
 PETS = re.compile(r"(?<!熊)猫|(?<!热)狗|宠物")  # not 熊猫玩偶
 # A sign of spoilage ("腊肉胀袋了 还能吃吗"): whether it is still safe is the shop's judgement, not how long it keeps.
 SPOILAGE = re.compile(r"胀|鼓包|白点|白霜|白毛|绿毛|长毛|霉点|霉斑|变色|发黏|拉丝|馊")
+# Whether it gains value is a promise only the shop's own words may make ("生普放几年能升值多少"), like a health claim
+# (not 保值: 保值期 is how some type 保质期).
+INVESTMENT = re.compile(r"升值|增值|投资|理财|涨价|值钱|收藏价值|invest|appreciat", re.I)
 # Freezing is a way to keep it that an entry must name ("月饼能放冷冻吗"): a storage entry that says "阴凉干燥处"
 # does not say whether the freezer harms it, though 冷冻 is a storage word. (冻顶 is an oolong; 冻干, 冻结, 果冻, 冻坏
 # are no freezer.)

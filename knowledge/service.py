@@ -19,8 +19,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import (FREEZING, FRIDGE_REFUSED, HEALTH, HEALTH_EN, HOME_PLACE_TOPICS, PEOPLE, PETS, SPOILAGE, Coverage,
-                                content_words, searchable)
+from knowledge.coverage import (FREEZING, FRIDGE_REFUSED, HEALTH, HEALTH_EN, HOME_PLACE_TOPICS, INVESTMENT, PEOPLE, PETS,
+                                SPOILAGE, Coverage, content_words, searchable)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
@@ -648,8 +648,8 @@ class Knowledge:
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
             if any(SPOILAGE.search(word) or HEALTH.search(word) or PETS.search(word) or HEALTH_EN.match(word)
-                   for word, _noun in missing):
-                continue  # whether it is still safe to eat, or good for one's health, is for the shop's own words to say
+                   or INVESTMENT.search(word) for word, _noun in missing):
+                continue  # whether it is still safe to eat, good for one's health or gains value is for the shop's own words
             if len(missing) >= max(2, UNSAID_SHARE * len(content_words(asked))) and hit.score < UNSAID_CONFIDENT:
                 continue
             if not missing or hit.score >= CONFIDENT - (ENGLISH_EASING if english else 0.0):

@@ -780,3 +780,12 @@ def test_what_counts_as_a_country_abroad():
     assert as_abroad("ship to the US?") == "ship to the overseas?"
     for kept in ("send us a photo", "内蒙古风干牛肉干", "Inner Mongolia beef", "the chile sauce", "寄到黑山县", "朝鲜族"):
         assert as_abroad(kept) == kept
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("生普放几年能升值多少", "defer"),  # how long it keeps promises no gain in value
+    ("普洱生茶现在买了放着 以后会升值吗", "defer"),
+    ("will the raw pu'er cake go up in value, is it a good investment?", "defer"),
+    ("老婆饼保值期几天啊", "kb:wife-cake-shelf-life")])  # 保值期 is a typo of 保质期, no value asked
+def test_whether_it_gains_value_is_for_the_shops_own_words(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
