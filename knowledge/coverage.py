@@ -91,6 +91,8 @@ ENGLISH_FILLERS = frozenset("""
     things something anything buy bought order ordered item items product products shop store sell guys
 """.split())
 _EN_WORD = re.compile(r"[a-z][a-z']+")
+# Ways of asking said with a content word: 什么地方 is 哪里 ("实体店在什么地方"), 贵店/贵司 is 你们店 (polite, no price).
+_ASKED_FORMS = ((re.compile(r"(?:什么|啥|哪个|哪一个|哪些)\s*地方"), " 哪里 "), (re.compile(r"贵(?=店|司|公司|宝地)"), "你们"))
 _PUNCTUATION = re.compile(r"[\s\W\d_]+", re.UNICODE)
 
 _tokenizer_lock = threading.Lock()
@@ -131,6 +133,8 @@ def content_words(text: str) -> tuple[tuple[str, bool], ...]:
     for word in _EN_WORD.findall(text):
         if word not in ENGLISH_FILLERS and word not in ENGLISH_CONTEXT and len(word) > 1:
             words.append((_stem(word), bool(HEALTH_EN.match(word))))
+    for form, said in _ASKED_FORMS:
+        text = form.sub(said, text)
     cjk_only = "".join(ch if CJK.match(ch) else " " for ch in text)
     for run in cjk_only.split():
         for token in _tagger().lcut(run, HMM=False):

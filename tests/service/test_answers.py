@@ -789,3 +789,10 @@ def test_what_counts_as_a_country_abroad():
     ("老婆饼保值期几天啊", "kb:wife-cake-shelf-life")])  # 保值期 is a typo of 保质期, no value asked
 def test_whether_it_gains_value_is_for_the_shops_own_words(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize("question", ["店在什么地方", "请问贵店的实体店在什么地方？周末也营业吗？", "你们在啥地方"])
+def test_what_place_asks_where(knowledge, question):
+    """什么地方 is 哪里 and 贵店 is 你们店: the shop's address answers (which gives its hours too)."""
+    answer = knowledge.answer(question)
+    assert answer.answered_by == "kb:shop-location" and "翠湖南路18号" in answer.text, answer.text
