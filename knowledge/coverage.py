@@ -42,6 +42,8 @@ FILLER_WORDS = frozenset("""
 HEALTH = re.compile(r"减肥|瘦|降压|降脂|血脂|血压|血糖|糖尿|养胃|伤胃|护胃|失眠|醉茶|醉|上火|下火|排毒|美容|养颜|抗癌|"
                     r"治|药|功效|疗效|副作用|过敏|孕|哺乳|月经|便秘|拉肚子")
 PETS = re.compile(r"(?<!熊)猫|(?<!热)狗|宠物")  # not 熊猫玩偶
+# Abroad is a place an answer must name ("寄海外运费多少" is not the mainland's fee), however jieba tags it.
+ABROAD = re.compile(r"^(?:海外|国外|境外|外国|oversea|abroad|international)$")
 # A sign of spoilage ("腊肉胀袋了 还能吃吗"): whether it is still safe is the shop's judgement, not how long it keeps.
 SPOILAGE = re.compile(r"胀|鼓包|白点|白霜|白毛|绿毛|长毛|霉点|霉斑|变色|发黏|拉丝|馊")
 # Whether it gains value is a promise only the shop's own words may make ("生普放几年能升值多少"), like a health claim
@@ -91,6 +93,10 @@ ENGLISH_FILLERS = frozenset("""
     things something anything buy bought order ordered item items product products shop store sell guys
 """.split())
 _EN_WORD = re.compile(r"[a-z][a-z']+")
+# A returning customer is not the new one an offer is made to ("我是老顾客了 有没有折扣啊" is no first order's coupon).
+RETURNING = re.compile(r"老顾客|老客户|老客人|老主顾|回头客|熟客|老客|\b(?:returning|regular|loyal|repeat) (?:customer|buyer|client)",
+                       re.I)
+FOR_NEW_ONLY = re.compile(r"新顾客|新客|新人|首单|第一单|\bnew customer|\bfirst order", re.I)
 # Ways of asking said with a content word: 什么地方 is 哪里 ("实体店在什么地方"), 贵店/贵司 is 你们店 (polite, no price).
 _ASKED_FORMS = ((re.compile(r"(?:什么|啥|哪个|哪一个|哪些)\s*地方"), " 哪里 "), (re.compile(r"贵(?=店|司|公司|宝地)"), "你们"))
 _PUNCTUATION = re.compile(r"[\s\W\d_]+", re.UNICODE)
@@ -132,7 +138,7 @@ def content_words(text: str) -> tuple[tuple[str, bool], ...]:
     words: list[tuple[str, bool]] = []
     for word in _EN_WORD.findall(text):
         if word not in ENGLISH_FILLERS and word not in ENGLISH_CONTEXT and len(word) > 1:
-            words.append((_stem(word), bool(HEALTH_EN.match(word))))
+            words.append((_stem(word), bool(HEALTH_EN.match(word) or ABROAD.match(_stem(word)))))
     for form, said in _ASKED_FORMS:
         text = form.sub(said, text)
     cjk_only = "".join(ch if CJK.match(ch) else " " for ch in text)
@@ -140,7 +146,8 @@ def content_words(text: str) -> tuple[tuple[str, bool], ...]:
         for token in _tagger().lcut(run, HMM=False):
             word = _PUNCTUATION.sub("", token.word)
             if word and word not in FILLER_WORDS:
-                thing = token.flag.startswith("n") and word not in CONTEXT_WORDS or bool(HEALTH.search(word) or PETS.search(word))
+                thing = token.flag.startswith("n") and word not in CONTEXT_WORDS or bool(
+                    HEALTH.search(word) or PETS.search(word) or ABROAD.match(word))
                 words.append((word, thing))
     return tuple(words)
 
@@ -171,7 +178,8 @@ class Coverage:
         ``text`` is what ``searchable`` made of the answer's own texts.
         """
         topic_words = self.topic_words.get(topic or "", frozenset())
-        return [(w, noun) for w, noun in content_words(question) if w not in text and w not in topic_words]
+        return [(w, noun) for w, noun in content_words(question)
+                if w not in text and (w not in topic_words or ABROAD.match(w))]  # abroad must be the entry's own word
 
     def misses_a_thing(self, question: str, text: str, topic: str | None = None) -> bool:
         """Whether ``text`` leaves a noun of ``question`` uncovered: then it does not answer what was asked."""

@@ -19,8 +19,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import (FREEZING, FRIDGE_REFUSED, HEALTH, HEALTH_EN, HOME_PLACE_TOPICS, INVESTMENT, PEOPLE, PETS,
-                                SPOILAGE, Coverage, content_words, searchable)
+from knowledge.coverage import (ABROAD, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HEALTH, HEALTH_EN, HOME_PLACE_TOPICS,
+                                INVESTMENT, PEOPLE, PETS, RETURNING, SPOILAGE, Coverage, content_words, searchable)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
@@ -632,6 +632,8 @@ class Knowledge:
                 continue  # "鲜花饼能冷冻吗": an entry that never names the freezer (nor says no to the fridge) does not say
             if not self._states_count(question, lambda: self._said(hit.entry)):
                 continue  # "一饼茶能泡多少次": how to brew it gives no count
+            if RETURNING.search(question) and FOR_NEW_ONLY.search(self._said(hit.entry)):
+                continue  # a first order's offer says nothing of a returning customer's
             if compared and not self._weighs_up(hit.entry, compared):
                 continue  # "大红袍跟肉桂哪个好喝": what rock tea is names both and judges neither
             covers = self._aspects(hit.entry)
@@ -648,8 +650,9 @@ class Knowledge:
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
             if any(SPOILAGE.search(word) or HEALTH.search(word) or PETS.search(word) or HEALTH_EN.match(word)
-                   or INVESTMENT.search(word) for word, _noun in missing):
-                continue  # whether it is still safe to eat, good for one's health or gains value is for the shop's own words
+                   or INVESTMENT.search(word) or ABROAD.match(word) for word, _noun in missing):
+                continue  # whether it is still safe to eat, good for one's health, gains value or goes abroad is for the
+                # shop's own words to say
             if len(missing) >= max(2, UNSAID_SHARE * len(content_words(asked))) and hit.score < UNSAID_CONFIDENT:
                 continue
             if not missing or hit.score >= CONFIDENT - (ENGLISH_EASING if english else 0.0):

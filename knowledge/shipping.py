@@ -131,32 +131,53 @@ _ENGLISH_PLACE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, ENGLISH_PLAC
 NOT_ABROAD = frozenset({"CN", "HK", "MO", "TW", "EU", "EZ", "UN", "XA", "XB", "ZZ", "QO",  # regions and groupings
                         "ME", "BH", "KP", "MN",  # 黑山, 巴林, 朝鲜, 蒙古
                         "TD", "JO", "JE", "GN", "CL"})  # Chad, Jordan, Jersey, Guinea, Chile (chile sauce)
-ABROAD_ALSO = ("澳洲", "欧洲", "北美", "东南亚", "南韩", "america", "usa", "uk", "britain", "england", "scotland",
-               "korea", "holland", "europe", "dubai")  # what customers call them besides
+ABROAD_ALSO = ("澳洲", "欧洲", "北美", "东南亚", "南韩", "america", "usa", "us", "uk", "britain", "england", "scotland",
+               "korea", "holland", "europe", "dubai", "turkey")  # what customers call them besides
 ABROAD_ZH, ABROAD_EN = "海外", "overseas"
-FREE_SHIPPING_FROM = 199
-REMOTE = ("新疆", "西藏", "青海")
+# A country is where a parcel goes only where a destination stands: after 寄/发到/去…, at a clause's start ("美国多久能到"),
+# after "to"/"in" ("ship to the US"); not inside a place (上海地区 is no 海地, 湖南非常 no 南非, 江苏丹阳 no 苏丹) nor
+# before a product (有美国大杏仁吗, 有韩国泡菜吗, brazil nuts).
+_BEFORE_ZH = r"(?:(?<=^)|(?<=[\s，,。？?！!：:；;寄发运邮送到往去至在]))"
+_AFTER_ZH = r"(?=[\s，,。？?！!：:；;吗呢啊呀吧么嘛哈的了几多要能可包寄发运邮送到去朋亲人客那这大一最怎得]|$)"
+_BEFORE_EN = r"\b((?:to|in|into)\s+(?:the\s+)?)"
+LIVES_IN = re.compile(r"(?:我|人|住|定居|生活)(?=在)|\b(?:i'?m|i am|we'?re|we are|i live|we live|living|based)(?= in\b)", re.I)
+SHIPPING_CUE = re.compile(r"寄|发货|发到|发往|能发|可以发|运费|邮费|快递|物流|包邮|到货|多久能到|几天能到|能到吗|冷链|"
+                          r"\bship|\bsend|\bdeliver|\bpost(?:age|ed)?\b|\bmail\b|\barriv", re.I)
 
 
 @cache
-def _abroad() -> re.Pattern:
+def _abroad() -> tuple[re.Pattern, re.Pattern]:
     from babel import Locale  # CLDR's names, read once
 
     names = {name.lower() for language in ("zh", "en") for code, name in Locale(language).territories.items()
              if len(code) == 2 and code.isalpha() and code not in NOT_ABROAD} | set(ABROAD_ALSO)
-    alternatives = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
-    return re.compile(rf"(?<![a-z])(?:{alternatives})(?![a-z])|\bU\.?S\.?(?:A\.?)?(?![a-z])", re.I)
+    longest_first = sorted(names, key=len, reverse=True)
+    chinese = "|".join(map(re.escape, (n for n in longest_first if not n.isascii())))
+    english = "|".join(map(re.escape, (n for n in longest_first if n.isascii())))
+    return (re.compile(f"{_BEFORE_ZH}(?:{chinese}){_AFTER_ZH}"),
+            re.compile(rf"{_BEFORE_EN}({english})(?![a-z])", re.I))
 
 
 def as_abroad(text: str) -> str:
-    """``text`` with each country abroad it names said as 海外 (overseas): "能寄德国吗" is the shop's overseas
-    question, whichever country; "US" counts only in capitals ("send us")."""
-    def said(match: re.Match) -> str:
-        name = match.group(0)
-        if name.lower() == "us" and name != "US":
-            return name
-        return ABROAD_EN if name.isascii() else ABROAD_ZH
-    return _abroad().sub(said, text)
+    """``text`` with the country abroad it sends a parcel to said as 海外 (overseas): "能寄德国吗" is the shop's
+    overseas question, whichever country. Only a shipping question names a destination ("美国人能喝普洱吗" does not)."""
+    chinese, english = _abroad()
+    if not SHIPPING_CUE.search(text):  # only where the customer lives: "I'm in Singapore, can I pay with Visa"
+        lives = LIVES_IN.search(text)
+        if not lives:
+            return text
+        return text[:lives.end()] + english.sub(overseas, chinese.sub(ABROAD_ZH, text[lives.end():], count=1), count=1)
+    return english.sub(overseas, chinese.sub(ABROAD_ZH, text))
+
+
+def overseas(match: re.Match) -> str:
+    """"to Canada" said as "to overseas"; "send it to us": us is the country only as US."""
+    before, name = match.groups()
+    return match.group(0) if name.lower() == "us" and name != "US" else before + ABROAD_EN
+
+
+FREE_SHIPPING_FROM = 199
+REMOTE = ("新疆", "西藏", "青海")
 
 
 def find_place(text: str | None) -> tuple[str, str] | None:

@@ -37,7 +37,7 @@ ASPECT_CUES = {
                           r"超过了?保质期|保质期(?:已经)?过了|(?:日子|日期)早?就?过了|\bpast (?:the|its) (?:date|best.before|expiry)|"
                           r"(?<!not )\bexpired\b|\bout of date\b", re.I),
     # When it was made, picked or roasted: a date the shop's keeping entries do not give ("咖啡豆是哪天烘的 新鲜不")
-    "made": re.compile(r"(?:哪天|哪一天|几号|几月份?|哪个月|什么时候|啥时候|什么时间)的?(?:生产|出厂|产|做|烘|烤|焙|采|摘|炒|压|制|晒|腌|熏|灌)|"
+    "made": re.compile(r"(?:哪天|哪一天|几号|几月份?|哪个月|什么时候|啥时候|什么时间)的?(?:生产|出厂|产|做(?!活动|促销|优惠|团购)|烘|烤|焙|采|摘|炒|压|制|晒|腌|熏|灌)|"
                        r"(?:出厂|采摘|烘焙|烘烤|制作|压制|加工)(?:日期|时间)|(?:烘|采|摘|压)的?(?:日期|时间)|多久前做|"
                        r"\bwhen (?:was|were) (?:it|they|this|these|those|the \w+) (?:made|picked|roasted|harvested|produced|pressed)\b|"
                        r"\broast(?:ed|ing)? (?:date|on)\b|\bharvest(?:ed)? (?:date|when)\b|\bmanufactur\w* date\b", re.I),

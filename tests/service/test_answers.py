@@ -752,6 +752,7 @@ def test_sending_a_product_abroad_is_no_question_of_its_price(knowledge):
     ("龙井具体哪天采的 明前几天", "defer"),
     ("咖啡豆的烘焙日期是哪天 新鲜吗", "defer"),
     ("点心是新鲜的不 啥时候做的", "kb:pastry-shelf-life"),  # an entry whose phrasings ask when it was made
+    ("月饼什么时候做活动", "defer"),  # a sale, not when they were made
     ("咖啡豆能放多久", "kb:yunnan-coffee-shelf-life")])
 def test_when_it_was_made_is_answered_only_by_an_entry_that_says_so(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
@@ -759,7 +760,9 @@ def test_when_it_was_made_is_answered_only_by_an_entry_that_says_so(knowledge, q
 
 @pytest.mark.parametrize(("question", "expected"), [
     ("我是老顾客了 有没有折扣啊", "defer"),  # the coupon entry speaks of new customers
+    ("熟客有折扣吗", "defer"), ("is there a discount for returning customers", "defer"),
     ("新客有折扣吗", "kb:payment-coupon"),
+    ("我是老顾客 怎么退货", "kb:after-sales-return"), ("老客户能开发票吗", "kb:payment-invoice"),  # no offer there
     # a father-in-law is whom it goes to, not what is asked
     ("寄到哈尔滨要几天 给我老丈人寄点香肠", "shipping:黑龙江")])
 def test_a_returning_customer_is_asked_and_a_relative_is_not(knowledge, question, expected):
@@ -768,7 +771,8 @@ def test_a_returning_customer_is_asked_and_a_relative_is_not(knowledge, question
 
 @pytest.mark.parametrize(("question", "language"), [
     ("能寄德国吗", "zh"), ("可以寄到美国吗", "zh"), ("Do you ship to Germany? want to buy some tea for my mother in law", "en"),
-    ("ship to Singapore? how much ah", "en"), ("can you ship to the US", "en")])
+    ("ship to Singapore? how much ah", "en"), ("can you ship to the US", "en"), ("寄新加坡运费多少", "zh"),
+    ("美国多久能到", "zh"), ("can you ship to Turkey", "en")])
 async def test_any_country_abroad_is_the_overseas_entry(knowledge, question, language):
     message, _events = await reply(knowledge, question, language=language)
     expected = "其他海外地区" if language == "zh" else "To other overseas destinations"
@@ -778,8 +782,19 @@ async def test_any_country_abroad_is_the_overseas_entry(knowledge, question, lan
 def test_what_counts_as_a_country_abroad():
     assert as_abroad("能发日本吗") == "能发海外吗"
     assert as_abroad("ship to the US?") == "ship to the overseas?"
-    for kept in ("send us a photo", "内蒙古风干牛肉干", "Inner Mongolia beef", "the chile sauce", "寄到黑山县", "朝鲜族"):
+    assert as_abroad("Hi I'm in Singapore, can I pay with my Visa card?") == "Hi I'm in overseas, can I pay with my Visa card?"
+    for kept in ("send us a photo", "内蒙古风干牛肉干", "Inner Mongolia beef", "the chile sauce ships?", "寄到黑山县", "朝鲜族",
+                 # inside a place, before a product, or no destination
+                 "上海地区包邮吗", "寄到湖南非常慢吗", "江苏丹阳包邮吗", "寄到内蒙古巴彦淖尔要几天", "有美国大杏仁吗 能寄吗",
+                 "美国人能喝普洱吗", "is this tea from japan?", "LET US KNOW WHEN IT SHIPS", "send it to us"):
         assert as_abroad(kept) == kept
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("寄德国包邮吗", "defer"), ("美国能冷链吗", "defer"),  # the mainland's fee and cold chain say nothing of abroad
+    ("上海地区包邮吗", "shipping:上海"), ("江苏丹阳包邮吗", "shipping:江苏")])
+def test_abroad_is_answered_only_by_an_entry_that_names_it(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
 
 
 @pytest.mark.parametrize(("question", "expected"), [
