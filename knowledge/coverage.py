@@ -42,8 +42,10 @@ FILLER_WORDS = frozenset("""
 HEALTH = re.compile(r"减肥|瘦|降压|降脂|血脂|血压|血糖|糖尿|养胃|伤胃|护胃|失眠|醉茶|醉|上火|下火|排毒|美容|养颜|抗癌|"
                     r"治|药|功效|疗效|副作用|过敏|孕|哺乳|月经|便秘|拉肚子")
 PETS = re.compile(r"(?<!熊)猫|(?<!热)狗|宠物")  # not 熊猫玩偶
-# Abroad is a place an answer must name ("寄海外运费多少" is not the mainland's fee), however jieba tags it.
-ABROAD = re.compile(r"^(?:海外|国外|境外|外国|oversea|abroad|international)$")
+# Abroad is a place an answer must name ("寄海外运费多少" is not the mainland's fee), however jieba tags it; a country
+# abroad is said as ABROAD_ZH or ABROAD_EN (knowledge.shipping.as_abroad), stemmed "oversea" here.
+ABROAD_ZH, ABROAD_EN = "海外", "overseas"
+ABROAD = re.compile(rf"^(?:{ABROAD_ZH}|国外|境外|外国|{ABROAD_EN.removesuffix('s')}|abroad|international)$")
 # A sign of spoilage ("腊肉胀袋了 还能吃吗"): whether it is still safe is the shop's judgement, not how long it keeps.
 SPOILAGE = re.compile(r"胀|鼓包|白点|白霜|白毛|绿毛|长毛|霉点|霉斑|变色|发黏|拉丝|馊")
 # Whether it gains value is a promise only the shop's own words may make ("生普放几年能升值多少"), like a health claim
@@ -156,6 +158,13 @@ def searchable(parts: Iterable[str]) -> str:
     """Text that words are looked up in: simplified, lower case, English words stemmed too."""
     text = to_simplified(" ".join(p for p in parts if p)).lower()
     return text + " " + " ".join(_stem(w) for w in _EN_WORD.findall(text))
+
+
+def for_the_shop_to_say(word: str) -> bool:
+    """Whether ``word``, left uncovered by an entry, asks what only the shop's own words may answer: whether it is
+    still safe to eat, good for one's health or a pet, gains value, or goes abroad."""
+    return bool(SPOILAGE.search(word) or HEALTH.search(word) or PETS.search(word) or HEALTH_EN.match(word)
+                or INVESTMENT.search(word) or ABROAD.match(word))
 
 
 class Coverage:

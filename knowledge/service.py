@@ -19,8 +19,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import (ABROAD, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HEALTH, HEALTH_EN, HOME_PLACE_TOPICS,
-                                INVESTMENT, PEOPLE, PETS, RETURNING, SPOILAGE, Coverage, content_words, searchable)
+from knowledge.coverage import (FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
+                                content_words, for_the_shop_to_say, searchable)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
@@ -649,10 +649,8 @@ class Knowledge:
                 continue  # how long the jerky keeps says nothing of one a month past its date, nor of its roast date
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
-            if any(SPOILAGE.search(word) or HEALTH.search(word) or PETS.search(word) or HEALTH_EN.match(word)
-                   or INVESTMENT.search(word) or ABROAD.match(word) for word, _noun in missing):
-                continue  # whether it is still safe to eat, good for one's health, gains value or goes abroad is for the
-                # shop's own words to say
+            if any(for_the_shop_to_say(word) for word, _noun in missing):
+                continue  # "腊肉胀袋了 还能吃吗", "熟普能减肥不", "生普能升值吗", "寄德国包邮吗": not what the entry says
             if len(missing) >= max(2, UNSAID_SHARE * len(content_words(asked))) and hit.score < UNSAID_CONFIDENT:
                 continue
             if not missing or hit.score >= CONFIDENT - (ENGLISH_EASING if english else 0.0):

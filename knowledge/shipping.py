@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from knowledge.catalog import ProductRecord
+from knowledge.coverage import ABROAD_EN, ABROAD_ZH
 from knowledge.files import ShippingRateIn
 from core.language import to_simplified
 
@@ -133,7 +134,6 @@ NOT_ABROAD = frozenset({"CN", "HK", "MO", "TW", "EU", "EZ", "UN", "XA", "XB", "Z
                         "TD", "JO", "JE", "GN", "CL"})  # Chad, Jordan, Jersey, Guinea, Chile (chile sauce)
 ABROAD_ALSO = ("澳洲", "欧洲", "北美", "东南亚", "南韩", "america", "usa", "us", "uk", "britain", "england", "scotland",
                "korea", "holland", "europe", "dubai", "turkey")  # what customers call them besides
-ABROAD_ZH, ABROAD_EN = "海外", "overseas"
 # A country is where a parcel goes only where a destination stands: after 寄/发到/去…, at a clause's start ("美国多久能到"),
 # after "to"/"in" ("ship to the US"); not inside a place (上海地区 is no 海地, 湖南非常 no 南非, 江苏丹阳 no 苏丹) nor
 # before a product (有美国大杏仁吗, 有韩国泡菜吗, brazil nuts).
@@ -161,16 +161,17 @@ def _abroad() -> tuple[re.Pattern, re.Pattern]:
 def as_abroad(text: str) -> str:
     """``text`` with the country abroad it sends a parcel to said as 海外 (overseas): "能寄德国吗" is the shop's
     overseas question, whichever country. Only a shipping question names a destination ("美国人能喝普洱吗" does not)."""
+    if SHIPPING_CUE.search(text):
+        start, count = 0, 0  # every destination
+    elif lives := LIVES_IN.search(text):
+        start, count = lives.end(), 1  # only where the customer lives: "I'm in Singapore, can I pay with Visa"
+    else:
+        return text
     chinese, english = _abroad()
-    if not SHIPPING_CUE.search(text):  # only where the customer lives: "I'm in Singapore, can I pay with Visa"
-        lives = LIVES_IN.search(text)
-        if not lives:
-            return text
-        return text[:lives.end()] + english.sub(overseas, chinese.sub(ABROAD_ZH, text[lives.end():], count=1), count=1)
-    return english.sub(overseas, chinese.sub(ABROAD_ZH, text))
+    return text[:start] + english.sub(_overseas, chinese.sub(ABROAD_ZH, text[start:], count=count), count=count)
 
 
-def overseas(match: re.Match) -> str:
+def _overseas(match: re.Match) -> str:
     """"to Canada" said as "to overseas"; "send it to us": us is the country only as US."""
     before, name = match.groups()
     return match.group(0) if name.lower() == "us" and name != "US" else before + ABROAD_EN
