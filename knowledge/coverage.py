@@ -102,6 +102,10 @@ FOR_NEW_ONLY = re.compile(r"新顾客|新客|新人|首单|第一单|\bnew custo
 # Ways of asking said with a content word: 什么地方 is 哪里 ("实体店在什么地方"), 贵店/贵司 is 你们店 (polite, no price).
 _ASKED_FORMS = ((re.compile(r"(?:什么|啥|哪个|哪一个|哪些)\s*地方"), " 哪里 "), (re.compile(r"贵(?=店|司|公司|宝地)"), "你们"))
 _PUNCTUATION = re.compile(r"[\s\W\d_]+", re.UNICODE)
+# A number written in words (一百, 两只, 好几块; two, dozen) is no more asked than one in digits (50盒), which never counts.
+_NUMERAL = re.compile(r"(?:好|这|那)?[零〇一二两三四五六七八九十百千万几]+(?:只|个|块|盒|包|袋|瓶|罐|斤|饼|件|套|份|箱|样)?")
+_ENGLISH_NUMBERS = frozenset("one two three four five six seven eight nine ten eleven twelve twenty thirty fifty "
+                             "hundred dozen".split())
 
 _tokenizer_lock = threading.Lock()
 
@@ -139,7 +143,7 @@ def content_words(text: str) -> tuple[tuple[str, bool], ...]:
     text = to_simplified(text).lower()
     words: list[tuple[str, bool]] = []
     for word in _EN_WORD.findall(text):
-        if word not in ENGLISH_FILLERS and word not in ENGLISH_CONTEXT and len(word) > 1:
+        if word not in ENGLISH_FILLERS and word not in ENGLISH_CONTEXT and word not in _ENGLISH_NUMBERS and len(word) > 1:
             words.append((_stem(word), bool(HEALTH_EN.match(word) or ABROAD.match(_stem(word)))))
     for form, said in _ASKED_FORMS:
         text = form.sub(said, text)
@@ -147,11 +151,17 @@ def content_words(text: str) -> tuple[tuple[str, bool], ...]:
     for run in cjk_only.split():
         for token in _tagger().lcut(run, HMM=False):
             word = _PUNCTUATION.sub("", token.word)
-            if word and word not in FILLER_WORDS:
+            if word and word not in FILLER_WORDS and not _NUMERAL.fullmatch(word):
                 thing = token.flag.startswith("n") and word not in CONTEXT_WORDS or bool(
                     HEALTH.search(word) or PETS.search(word) or ABROAD.match(word))
                 words.append((word, thing))
     return tuple(words)
+
+
+def a_quality(word: str) -> bool:
+    """Whether jieba tags ``word`` a quality (土 of 土蜂蜜, 野生 of 野生菌): it says which thing, unlike a doing (加 of
+    加防腐剂) or an asking (哪几种 of 哪几种茶叶)."""
+    return all(token.flag[0] in "abz" for token in _tagger().lcut(word, HMM=False))
 
 
 def searchable(parts: Iterable[str]) -> str:

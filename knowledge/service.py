@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
 from knowledge.coverage import (FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
-                                content_words, for_the_shop_to_say, searchable)
+                                a_quality, content_words, for_the_shop_to_say, searchable)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
@@ -595,7 +595,9 @@ class Knowledge:
         long_clause = len(name) > MAX_CJK_NAME and not name.isascii() and not all(thing for _word, thing in words)
         if len(words) > 1 and (HEALTH.search(name) or long_clause):
             return False
-        return 0 < len(words) <= 3 and (words[0][1] or name.isascii())
+        # a thing's name ends with the thing (土蜂蜜, 野生菌), after what says which one
+        headed = len(words) == 2 and words[1][1] and a_quality(words[0][0])
+        return 0 < len(words) <= 3 and (words[0][1] or headed or name.isascii())
 
     def _answering(self, question: str, hits: list[Hit], subject: Subject, aspect: str | None) -> Hit | None:
         """The best of the top hits that answers the question, or None.

@@ -257,6 +257,7 @@ def test_a_storage_question_with_a_taste_word_is_storage_and_a_pack_size_is_pric
     ("有榴莲干卖吗", "榴莲干"), ("你家有没有宁夏枸杞", "宁夏枸杞"), ("请问燕窝有卖吗", "燕窝"),
     ("do you sell matcha powder?", "matcha powder"),
     ("有长白山人参吗", "长白山人参"),  # 白山 is a city of Jilin, but the name is more than the place
+    ("有没有卖土蜂蜜的", "土蜂蜜"), ("有野生蜂蜜吗", "野生蜂蜜"),  # which honey, then the thing: a name ends with its thing
 ])
 @pytest.mark.parametrize("intent", [None, "ask_product_info"])
 def test_a_thing_of_several_words_the_shop_does_not_carry_is_not_sold(knowledge, question, name, intent):
@@ -267,7 +268,7 @@ def test_a_thing_of_several_words_the_shop_does_not_carry_is_not_sold(knowledge,
 
 @pytest.mark.parametrize("question", ["有停车位吗", "我下周生日 有生日福利没", "这套有盒子吗", "北京有卖吗",
                                       "黑色的有货吗", "Do you have this in stock?", "有没有不辣的",
-                                      "有新疆的吗", "有没有便宜点的"])
+                                      "有新疆的吗", "有没有便宜点的", "有没有加防腐剂"])
 @pytest.mark.parametrize("intent", [None, "ask_product_info"])
 def test_what_the_shop_does_is_never_not_sold(knowledge, question, intent):
     assert knowledge.answer(question, intent=intent, context="jdz-blue-tea-set").outcome != Outcome.NOT_SOLD
@@ -811,3 +812,18 @@ def test_what_place_asks_where(knowledge, question):
     """什么地方 is 哪里 and 贵店 is 你们店: the shop's address answers (which gives its hours too)."""
     answer = knowledge.answer(question)
     assert answer.answered_by == "kb:shop-location" and "翠湖南路18号" in answer.text, answer.text
+
+
+@pytest.mark.parametrize("question", ["您好 公司要订一百盒左右 有没有优惠啊", "您好 公司要订100盒左右 有没有优惠啊",
+                                      "公司要买两百盒 有没有优惠"])
+def test_a_number_in_characters_is_said_like_one_in_digits(knowledge, question):
+    """一百盒 is 100盒: how many is how the customer says a bulk order, not a thing the entry leaves out."""
+    answer = knowledge.answer(question)
+    assert answer.answered_by == "kb:payment-corporate" and "对公转账" in answer.text, answer.text
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("收到的茶饼碎了好几块 下次还敢买吗", "kb:after-sales-damaged"),  # 好几块, 两只, 三样: how many, with its measure word
+    ("买了三样东西 怎么只到了一个快递 剩下的呢", "kb:shipping-combine")])
+def test_how_many_pieces_is_no_thing_asked(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
