@@ -35,7 +35,7 @@ FILLER_WORDS = frozenset("""
     如果 的话 然后 那 那么 所以 因为 但是 不过 现在 一直 已经 刚 刚刚 就是 其实 真的 到底 究竟 呗 嗯 额 呃 哎 诶 耶 噻
     个 只 件 份 盒 包 瓶 袋 罐 斤 两 克 块 元 钱 次 种 款 样 点 些 下 上 里 中 后 前 时 时候 能够 可能 一定 一起 自己 家里
     这 那 行 行不 来 去 出来 起来 下来 过来 以后 之后 以前 之前 一 对 不对 不行 个别 不太 不太能 别的 其他 其它 还有
-    喂 问 听说 据说
+    喂 问 听说 据说 结果
 """.split())
 # A health effect is a claim only the shop's own words may make ("熟普能减肥不"), and so is what a pet may eat ("狗能吃牛肉干吗"):
 # each counts as a thing asked about.

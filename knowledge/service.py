@@ -120,6 +120,7 @@ CHOICE = re.compile(r"(?:是|^|(?<=[\s，,。]))([\u4e00-\u9fff]{1,6}?)的?还�
 SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
     r"能退|可以退|退吗|退不|退得|"
+    r"发错|寄错|错发|漏发|少发|少寄|(?:发|寄)成(?![都功])|(?:寄|发)(?:过)?来的(?:却|竟然)?是|\bwrong (?:item|thing|one|flavou?r|size)|"
     r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|invoice|pay|refund|return|exchange|address|\bsend (?:it|them) back\b|"
     r"\bopen\b(?! (?:it|the|them|a|an|this|these|my|your|up)\b)|\bhours\b|parking|"
     rf"shipping|courier|delivery|{ARRIVAL}", re.I)

@@ -827,3 +827,14 @@ def test_a_number_in_characters_is_said_like_one_in_digits(knowledge, question):
     ("买了三样东西 怎么只到了一个快递 剩下的呢", "kb:shipping-combine")])
 def test_how_many_pieces_is_no_thing_asked(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("发错货了 我要的熟茶 你们发成生茶了", "kb:after-sales-wrong-item"),  # the teas named are what was sent, not asked about
+    ("我下的熟普 结果寄来的是生普", "kb:after-sales-wrong-item"), ("我买的灰枣 寄来的是骏枣", "kb:after-sales-wrong-item"),
+    ("牛肉干能寄成都吗", "shipping:四川")])  # 寄成都 is a place, not "sent as"
+def test_what_was_sent_instead_is_the_wrong_item_entry(knowledge, question, expected):
+    answer = knowledge.answer(question)
+    assert answer.answered_by == expected, answer.text
+    if expected == "kb:after-sales-wrong-item":
+        assert "补发正确的" in answer.text
