@@ -103,7 +103,7 @@ FOR_NEW_ONLY = re.compile(r"新顾客|新客|新人|首单|第一单|\bnew custo
 _ASKED_FORMS = ((re.compile(r"(?:什么|啥|哪个|哪一个|哪些)\s*地方"), " 哪里 "), (re.compile(r"贵(?=店|司|公司|宝地)"), "你们"))
 _PUNCTUATION = re.compile(r"[\s\W\d_]+", re.UNICODE)
 # A number written in words (一百, 两只, 好几块; two, dozen) is no more asked than one in digits (50盒), which never counts.
-_NUMERAL = re.compile(r"(?:好|这|那)?[零〇一二两三四五六七八九十百千万几]+(?:只|个|块|盒|包|袋|瓶|罐|斤|饼|件|套|份|箱|样)?")
+_NUMERAL = re.compile(r"(?:好|这|那)?[零〇一二两三四五六七八九十百千万几]+(?:只|个|块|盒|包|袋|瓶|罐|斤|饼|件|套|份|箱|样|条)?")
 _ENGLISH_NUMBERS = frozenset("one two three four five six seven eight nine ten eleven twelve twenty thirty fifty "
                              "hundred dozen".split())
 

@@ -119,7 +119,7 @@ CHOICE = re.compile(r"(?:是|^|(?<=[\s，,。]))([\u4e00-\u9fff]{1,6}?)的?还�
 # Shop-wide matters: a product under discussion says nothing about them ("可以开发票吗" after the jerky).
 SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
-    r"能退|可以退|退吗|退不|退得|"
+    r"能退|可以退|退吗|退不|退得|(?:能|可以|想)换(?:成|个|一)|"
     r"发错|寄错|错发|漏发|少发|少寄|(?:发|寄)成(?![都功])|(?:寄|发)(?:过)?来的(?:却|竟然)?是|\bwrong (?:item|thing|one|flavou?r|size)|"
     r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|invoice|pay|refund|return|exchange|address|\bsend (?:it|them) back\b|"
     r"\bopen\b(?! (?:it|the|them|a|an|this|these|my|your|up)\b)|\bhours\b|parking|"
@@ -389,8 +389,9 @@ class Knowledge:
             query = subject.strip(question) if shop_wide_first else question
             shop_wide = self.index.search(query, k=5, product="", prefer_topic=prefer_topic)
             hit = self._answering(question, shop_wide, subject, aspect)
-        if hit is None and shop_wide_first:
-            hit = self._answering(question, hits, subject, aspect)
+        if hit is None and shop_wide_first:  # the product's own entry may speak of it ("牛肉干快递会压碎吗": its packing);
+            # a shop-wide one that failed the matter asked does not ("茶叶喝了一泡不喜欢 能退吗" is not whether old tea keeps)
+            hit = self._answering(question, [h for h in hits if h.entry.product], subject, aspect)
         summary = self._summary(question, subject, hit, language)
         if summary:
             return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
@@ -400,11 +401,11 @@ class Knowledge:
             return Answer(Outcome.KB, text, [hit, *[h for h in hits if h.id != hit.id]],
                           hit.entry.product or subject.product)
         family_words = searchable([subject.family[0], SUMMARY_VOCABULARY]) if subject.family else ""
-        if subject.family and not self.coverage.misses_a_thing(question, family_words) and not JUDGEMENT.search(
-                question) and not COUNT_ASKED.search(question) and (self._asks_summary(question)
-                               or not self.coverage.missing(question, searchable([subject.family[0]]))):
+        if subject.family and not SHOP_WIDE_WORDS.search(question) and not self.coverage.misses_a_thing(
+                question, family_words) and not JUDGEMENT.search(question) and not COUNT_ASKED.search(question) and (
+                self._asks_summary(question) or not self.coverage.missing(question, searchable([subject.family[0]]))):
             # the products of a family, unless a thing is asked that no summary says ("does pu'er help you lose
-            # weight") or a judgement no list makes ("普洱哪一年的最好")
+            # weight"), a judgement no list makes ("普洱哪一年的最好") or a shop-wide matter ("茶叶喝了两泡 能退吗")
             return self._family_answer(subject.family, hits, language)
         if subject.not_sold:
             closest = tuple(self.closest_products(subject.not_sold, 3))

@@ -838,3 +838,17 @@ def test_what_was_sent_instead_is_the_wrong_item_entry(knowledge, question, expe
     assert answer.answered_by == expected, answer.text
     if expected == "kb:after-sales-wrong-item":
         assert "补发正确的" in answer.text
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("茶叶拆开喝了一泡 不太喜欢 能退吗", "kb:after-sales-return"),  # was whether old tea keeps: returning is asked
+    ("丝巾没拆 能换个花色吗", "kb:after-sales-exchange"), ("丝巾颜色不太喜欢 还没拆 能换一条不", "kb:after-sales-exchange")])
+def test_returning_or_exchanging_a_product_is_the_shops_policy(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
+def test_a_shop_wide_matter_no_entry_covers_is_unsure_not_a_product_kinds_entry(knowledge):
+    """When the shop-wide entries fail a return question, neither the tea family's entry on old tea nor the list of
+    the family's products answers it."""
+    assert knowledge.answer("茶叶放了半年没喝 能退吗").answered_by == "defer"
+    assert knowledge.answer("茶叶喝了两泡 口感一般 能退吗").answered_by == "defer"
