@@ -136,8 +136,9 @@ async def test_voice_note_reaches_the_console_and_the_staff_reply_goes_back(tele
     await client.post(f"/api/conversations/{handoff['conversation_id']}/messages", json={"text": "腊肉是今年冬天熏的"},
                       headers=staff)
     await eventually(lambda: "腊肉是今年冬天熏的" in texts_to(fake, CUSTOMER))
-    detail = await (await client.get(f"/api/conversations/{handoff['conversation_id']}", headers=staff)).json()
-    assert [m["delivery_status"] for m in detail["transcript"] if m["author"] == "staff"] == ["sent"]
+    # the status is stored once Telegram's answer to sendMessage is back, a moment after the customer has the text
+    await eventually_json(client, f"/api/conversations/{handoff['conversation_id']}", staff, lambda d: [
+        m["delivery_status"] for m in d["transcript"] if m["author"] == "staff"] == ["sent"])
 
 
 async def eventually_json(client, path, headers, check, timeout: float = 10.0):
