@@ -48,6 +48,12 @@ ABROAD_ZH, ABROAD_EN = "海外", "overseas"
 ABROAD = re.compile(rf"^(?:{ABROAD_ZH}|国外|境外|外国|{ABROAD_EN.removesuffix('s')}|abroad|international)$")
 # A sign of spoilage ("腊肉胀袋了 还能吃吗"): whether it is still safe is the shop's judgement, not how long it keeps.
 SPOILAGE = re.compile(r"胀|鼓包|白点|白霜|白毛|绿毛|长毛|霉点|霉斑|变色|发黏|拉丝|馊")
+# Whether a thing holds up ("丝巾洗了会掉色吗", "壶放暖气边会变形吗") is a promise of quality, the shop's to make; a care
+# entry that never says so has not said it.
+DURABILITY = re.compile(r"掉色|褪色|退色|脱色|缩水|起球|变形|掉漆|掉瓷|生锈|漏水|^fad|^shrink|^rust|^leak")
+# Mending a thing, selling one piece of a set ("壶嘴磕了个口 能修吗", "能单独买个盖子吗") or issuing an invoice again
+# ("抬头开错了 能重开不") is a service the shop offers or not: the entries on broken goods and on invoices do not say it.
+REDOING = re.compile(r"^(?:修|维修|修补|修复|修理|返修|单独|单买|单卖|单配|配件|补|补开|重开|重新开|作废)$|^(?:repair|fix|mend|spare)")
 # Whether it gains value is a promise only the shop's own words may make ("生普放几年能升值多少"), like a health claim
 # (not 保值: 保值期 is how some type 保质期).
 INVESTMENT = re.compile(r"升值|增值|投资|理财|涨价|值钱|收藏价值|invest|appreciat", re.I)
@@ -62,12 +68,13 @@ FRIDGE_REFUSED = re.compile(r"(?<![要需用必])不(?:要|宜|能)放?(?:进|�
                             r"\bkeep (?:it|them) out of the fridge", re.I)
 HEALTH_EN = re.compile(r"lose|diet|slim|diabet|hangover|drunk|sugar|blood|pressure|cholesterol|cancer|sleep|insomnia|allerg|pregnan|"
                        r"breastfeed|stomach|digest|detox|medic|heal|caffeine|dog|cat\b|cats\b|pet\b|pets\b|pupp|kitten", re.I)
-# When, for whom or by whom, not what is asked: a shop-wide answer holds at New Year too ("公司过年要采购50份礼盒"),
+# When, for whom or by whom, which no answer need say, as English's ENGLISH_CONTEXT: a shop-wide answer holds at New
+# Year and for a company too ("公司过年要采购50份礼盒"),
 # how long a tea keeps holds for one kept for a wedding ("留着等结婚那年再喝"), where the shop is for one who is
 # in 昆明 ("我人在昆明"), and what is in a biscuit for a vegetarian ("我吃素"). Who may safely eat it
 # (孕妇, 小孩, 老人; a son, a daughter or a grandmother, who may be a child or old) is asked: those stay things.
 CONTEXT_WORDS = frozenset("""
-    过年 春节 中秋 端午 节日 节前 年前 年底 年后 夏天 冬天 春天 秋天 天热 平时 周末 今天 明天 最近 段时间 一段时间 阵子 一阵子
+    过年 过节 春节 中秋 端午 节日 节前 年前 年底 年后 夏天 冬天 春天 秋天 天热 平时 周末 今天 明天 最近 段时间 一段时间 阵子 一阵子
     公司 单位 家人
     爸 妈 爸爸 妈妈 爸妈 父母 父亲 母亲 老公 老婆 媳妇 丈夫 妻子 公公 婆婆
     岳父 岳母 亲戚 朋友 闺蜜 同学 同事 客户 领导 老师 长辈 家里人 老家 回老家 邻居 男朋友 女朋友 对象 结婚 婚礼
@@ -98,6 +105,10 @@ _EN_WORD = re.compile(r"[a-z][a-z']+")
 # A returning customer is not the new one an offer is made to ("我是老顾客了 有没有折扣啊" is no first order's coupon).
 RETURNING = re.compile(r"老顾客|老客户|老客人|老主顾|回头客|熟客|老客|\b(?:returning|regular|loyal|repeat) (?:customer|buyer|client)",
                        re.I)
+# A bulk order (a company's, dozens of boxes) is not the first order of a new customer an offer is made to either
+# ("单位过节要买一百来盒 能便宜点不" is the corporate entry's, not the coupon's).
+BULK = re.compile(r"公司|单位|企业|团购|批量|员工|大单|(?:[二三四五六七八九]十|[一两几]?百|\d{2,})\s*(?:来|多|几)?\s*[盒份箱套件提]|"
+                  r"\b(?:bulk|company|corporate|staff|employees)\b|\b\d{2,} (?:boxes|packs|sets|tins)\b", re.I)
 FOR_NEW_ONLY = re.compile(r"新顾客|新客|新人|首单|第一单|\bnew customer|\bfirst order", re.I)
 # Ways of asking said with a content word: 什么地方 is 哪里 ("实体店在什么地方"), 贵店/贵司 is 你们店 (polite, no price).
 _ASKED_FORMS = ((re.compile(r"(?:什么|啥|哪个|哪一个|哪些)\s*地方"), " 哪里 "), (re.compile(r"贵(?=店|司|公司|宝地)"), "你们"))
@@ -151,8 +162,8 @@ def content_words(text: str) -> tuple[tuple[str, bool], ...]:
     for run in cjk_only.split():
         for token in _tagger().lcut(run, HMM=False):
             word = _PUNCTUATION.sub("", token.word)
-            if word and word not in FILLER_WORDS and not _NUMERAL.fullmatch(word):
-                thing = token.flag.startswith("n") and word not in CONTEXT_WORDS or bool(
+            if word and word not in FILLER_WORDS and word not in CONTEXT_WORDS and not _NUMERAL.fullmatch(word):
+                thing = token.flag.startswith("n") or bool(
                     HEALTH.search(word) or PETS.search(word) or ABROAD.match(word))
                 words.append((word, thing))
     return tuple(words)
@@ -172,8 +183,10 @@ def searchable(parts: Iterable[str]) -> str:
 
 def for_the_shop_to_say(word: str) -> bool:
     """Whether ``word``, left uncovered by an entry, asks what only the shop's own words may answer: whether it is
-    still safe to eat, good for one's health or a pet, gains value, or goes abroad."""
-    return bool(SPOILAGE.search(word) or HEALTH.search(word) or PETS.search(word) or HEALTH_EN.match(word)
+    still safe to eat, holds up, can be mended, bought by the piece or reissued, is good for one's health or a pet, gains
+    value, or goes abroad."""
+    return bool(SPOILAGE.search(word) or DURABILITY.search(word) or REDOING.search(word)
+                or HEALTH.search(word) or PETS.search(word) or HEALTH_EN.match(word)
                 or INVESTMENT.search(word) or ABROAD.match(word))
 
 

@@ -19,14 +19,14 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import (FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
+from knowledge.coverage import (BULK, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
                                 a_quality, content_words, for_the_shop_to_say, searchable)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
 from knowledge.shipping import as_abroad, district_length, find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
-from knowledge.topics import ARRIVAL, ASPECT_CUES, asked_aspect, aspects
+from knowledge.topics import ARRIVAL, ASPECT_CUES, asked_aspect, aspects, unsaid_ways
 from core.language import CJK, LANGUAGES, Say, to_simplified
 from core.settings import Settings
 
@@ -77,6 +77,12 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
 COUNT_ASKED = re.compile(r"(?:有|泡|放|用|投|吃|是|大概|一共|总共|一[盒包袋饼罐个颗片箱])\s*(?:几|幾|多少)"
                          r"(颗|顆|粒|个|個|片|泡|次|遍|克|斤|公斤)(?!月|口味|味道|种|品种|款|样|颜色|系列|等级|规格|型号|档|尺寸|产地|地方)|"
                          r"多重(?![包防保])|多少重|几斤")
+# How long to cook or soak it ("腊肉要蒸多久", "松茸要泡多久"): only an answer that gives a time says it ("吃前蒸熟"
+# says to steam it, not for how long).
+COOKING_TIME_ASKED = re.compile(r"(?:蒸|煮|炖|炒|烤|焖|熬|泡发?)(?:要|得|需要|大概|大约)?(?:多久|多长时间|几分钟|几个?小时|几个?钟头)|"
+                                r"\bhow long (?:do|should|does|to|must)\b.{0,20}\b(?:cook|steam|boil|soak|stew|roast)", re.I)
+TIME_STATED = re.compile(r"[\d两三四五六七八九十半几]+\s*(?:多|来|余)?\s*个?(?:分钟|小时|钟头|秒|min|minutes?|hours?|seconds?)\b",
+                         re.I)
 # A product's weight asked ("月饼一盒重量", "一盒是740克吗", "how heavy"), not a brew's dose ("一次泡几克").
 WEIGHED = re.compile(r"重量|克重|分量|净含量|净重|\d\s*(?:克|公斤|千克|斤)|多少\s*k?g\b|几两|多少两|"
                      r"\b(?:\d+\s*k?g|heavy|weighs?|weight(?!\s*loss)|grams?|kilos?|kg)\b", re.I)
@@ -624,6 +630,9 @@ class Knowledge:
                 continue  # a product outside the family ("这个熟茶可以放冰箱吗": not the 大红袍's)
             if not hit.entry.product and not self._for_subject(hit.entry, subject):
                 continue  # a family's entry (岩茶怎么保存) says nothing of another family's product (熟茶饼)
+            if not (subject.product or subject.family) and hit.entry.topic in ASPECT_TOPICS and (
+                    hit.entry.product or self._family_products(hit.entry)):
+                continue  # "开了要冷藏吗" names nothing: how rock tea keeps is no answer for whatever they have
             if not hit.entry.product and (subject.names or subject.not_sold) and not self._speaks_to(
                     question, hit.entry, subject):  # "有茶杯吗" asks for cups, not about tea in pregnancy
                 continue  # "火腿好吃吗" is not the cold chain's, though ham is named in it and 好吃 in its topic
@@ -636,15 +645,21 @@ class Knowledge:
                 continue  # "鲜花饼能冷冻吗": an entry that never names the freezer (nor says no to the fridge) does not say
             if not self._states_count(question, lambda: self._said(hit.entry)):
                 continue  # "一饼茶能泡多少次": how to brew it gives no count
-            if RETURNING.search(question) and FOR_NEW_ONLY.search(self._said(hit.entry)):
-                continue  # a first order's offer says nothing of a returning customer's
+            if COOKING_TIME_ASKED.search(question) and not TIME_STATED.search(self._said(hit.entry)):
+                continue  # "腊肉要蒸多久": how to keep it says to steam it, not for how long
+            if unsaid_ways(question, self._own_text(hit.entry)):
+                continue  # "丝巾能送干洗店吗": hand-wash is no yes to the dry cleaner's, Visa none to Apple Pay
+            if (RETURNING.search(question) or BULK.search(question)) and FOR_NEW_ONLY.search(self._said(hit.entry)):
+                continue  # a first order's offer says nothing of a returning customer's, nor of a company's
             if compared and not self._weighs_up(hit.entry, compared):
                 continue  # "大红袍跟肉桂哪个好喝": what rock tea is names both and judges neither
             covers = self._aspects(hit.entry)
             # The words that ask the aspect the entry answers are covered however they are said ("保存期限多久").
             asked = ASPECT_CUES[aspect].sub(" ", question) if aspect in covers else question
             missing = self._missing(asked, hit, subject.words)
-            if aspect in covers and aspect in HOME_PLACE_TOPICS and not MAY_EAT.search(question):
+            # who keeps it, or who it is sent to ("直接寄去我奶奶家"), unless whether they may eat it is asked
+            for_whom = aspect in covers and aspect in HOME_PLACE_TOPICS or hit.entry.topic == "shipping"
+            if for_whom and not MAY_EAT.search(question):
                 missing = [(word, noun) for word, noun in missing if word not in PEOPLE]
             said_so = aspect is None and hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)
             if covers and aspect not in covers and not said_so:
@@ -721,8 +736,12 @@ class Knowledge:
         members = subject.family[1] if subject.family else [subject.product] if subject.product else []
         if not members:
             return True
-        found = self._per_entry(self._entry_products, entry, lambda: self._families_named(entry))
+        found = self._family_products(entry)
         return not found or not found.isdisjoint(members)
+
+    def _family_products(self, entry: KBRecord) -> frozenset[str]:
+        """``_families_named`` of a shop-wide entry, worked out once per entry revision."""
+        return self._per_entry(self._entry_products, entry, lambda: self._families_named(entry))
 
     def _families_named(self, entry: KBRecord) -> frozenset[str]:
         """The products of the families an entry speaks of: a keeping entry's, named in any phrasing (岩茶怎么保存),

@@ -49,11 +49,26 @@ ASPECT_CUES = {
                           r"(?:怎么|怎样|咋|如何)(?:冲泡?|泡)(?![抵值账])|"
                           r"直接吃|生吃|要煮|要蒸|要炖|煮熟|蒸熟|\bcook|\brecipe|\bsoak|\bready to eat\b", re.I),
     "care": re.compile(
-        r"清洗|洗|保养|微波炉|洗碗机|洗衣机|机洗|干洗|手洗|消毒|熨|皱|开裂|烫|擦|养壶|"
+        r"清洗|洗碗机|洗衣机|洗|保养|微波炉|机洗|干洗|手洗|消毒|熨|皱|开裂|烫|擦|养壶|"
         r"\bwash|\bclean|\bmicrowave|\bdishwasher|\biron(?!\s+goddess)|\bcare\b", re.I),
     "packing": re.compile(r"(?<!真空)包装|怎么包|包得|包好|碎|破|磕|摔|压扁|压坏|挤压|泡沫|防震|\bpack(?:ed|ing|aged)?\b|\bbreak|"
                           r"\bfragile|\bbubble|\bcrush", re.I),
 }
+
+# A way of cleaning or heating a thing, or of paying for it, is only for an entry that names the way (by any of its
+# names) to allow: the silk scarf's "hand-wash only" does not say whether it may be dry-cleaned, nor the shop's
+# list of payments (WeChat, Alipay, Visa, PayPal) whether Apple Pay is taken.
+NAMED_WAYS = tuple(re.compile(way, re.I) for way in (
+    r"干洗|\bdry[- ]?clean", r"机洗|洗衣机|\bwashing machine", r"洗碗机|\bdishwasher", r"微波炉|\bmicrowave",
+    r"消毒柜|\bsteriliz|\bsterilis", r"烘干机|\btumble", r"漂白|\bbleach", r"烤箱|\boven",
+    r"apple\s*pay|苹果支付", r"google\s*pay|谷歌支付", r"samsung\s*pay", r"paypal|贝宝", r"数字人民币|\be-?cny\b|digital yuan",
+    r"云闪付", r"比特币|加密货币|虚拟货币|\bbitcoin|\bcrypto", r"\bvenmo", r"白条", r"花呗|\bhuabei",
+    r"信用卡|\bcredit\b|\bvisa\b|\bmaster\s*card"))
+
+
+def unsaid_ways(question: str, text: str) -> list[str]:
+    """The ways of care or payment ``question`` names that ``text`` names by none of their names."""
+    return [asked.group(0) for way in NAMED_WAYS if (asked := way.search(question)) and not way.search(text)]
 
 
 # Every cue at every place, overlaps too: "要蒸多久" is 蒸多久 (cooking) though 要蒸 matches first.

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from actions.knowledge import ActionAnswerQuestion
 from knowledge.catalog import FAMILY_WORDS_LONGEST_FIRST
-from knowledge.coverage import FREEZING, FRIDGE_REFUSED
+from knowledge.coverage import FREEZING, FRIDGE_REFUSED, content_words
 from knowledge.files import KBEntryIn
 from knowledge.service import Outcome, read_snapshot
 from knowledge.shipping import as_abroad
-from knowledge.topics import asked_aspect
+from knowledge.topics import ASPECT_CUES, asked_aspect
 from knowledge.store import save_entry
 from core.db import make_engine
 from tests.service.test_actions import tracker
@@ -852,3 +852,67 @@ def test_a_shop_wide_matter_no_entry_covers_is_unsure_not_a_product_kinds_entry(
     the family's products answers it."""
     assert knowledge.answer("茶叶放了半年没喝 能退吗").answered_by == "defer"
     assert knowledge.answer("茶叶喝了两泡 口感一般 能退吗").answered_by == "defer"
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("腊肉下锅要煮多长时间", "defer"),  # was the bacon's shelf life: "吃前蒸熟" says to cook it, not for how long
+    ("腊肉要蒸熟了再吃吗", "kb:sichuan-bacon-storage"),  # whether to cook it, which its keeping entry says
+])
+def test_how_long_to_cook_it_is_answered_only_with_a_time(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("丝巾洗了会掉色吗", "defer"),  # was the scarf's care (hand-wash): it never says the colour holds
+    ("青花瓷杯子用久了会掉色吗", "defer"),
+    ("能用apple pay付款吗", "defer"),  # was the list of payments, which names no Apple Pay
+    ("丝巾能扔洗衣机洗吗", "kb:suzhou-silk-scarf-care"),  # its care names the washing machine (机洗)
+    ("玲珑碗可以放微波炉吗", "kb:jdz-linglong-bowls-care"),
+    ("do you take paypal", "kb:payment-methods"),
+])
+def test_a_way_of_care_or_payment_is_allowed_only_by_an_entry_that_names_it(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
+def test_washing_machine_is_read_whole_as_a_care_word():
+    """洗 came first among the care cues and cut 洗衣机 down to 衣机, a thing no entry names."""
+    assert ASPECT_CUES["care"].sub(" ", "丝巾脏了能丢洗衣机里洗吗").split() == ["丝巾脏了能丢", "里", "吗"]
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("西施壶盖子摔了个缺口 能修补吗", "defer"),  # was the pot's packing: mending is a service the shop offers or not
+    ("壶盖磕掉一块 你们能修不", "defer"),  # was the entry on goods broken in transit
+    ("茶具里的杯子摔了一个 能单买一个吗", "defer"),  # one piece of a set
+    ("抬头写错了 发票能重开吗", "defer"),  # was the invoice entry, which says how to get one, not a second
+    ("收到的碗碎了一个", "kb:after-sales-damaged"),
+    ("可以开发票吗", "kb:payment-invoice"),
+])
+def test_mending_a_piece_or_reissuing_an_invoice_is_for_the_shop_to_say(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize("question", ["能放多久啊", "开封了要放冰箱吗", "怎么保存比较好"])
+def test_how_to_keep_it_with_no_product_named_is_no_products_entry(knowledge, question):
+    """In a fresh chat nothing says what they have: how the raw Pu'er or the cured meats keep is no answer."""
+    assert knowledge.answer(question).answered_by == "defer"
+    assert knowledge.answer(question, context="dengying-beef").answered_by.startswith("kb:dengying-beef-")
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("单位过节要订一百来份 能便宜点不", "kb:payment-corporate"),  # was unsure: 过节 (when) counted as a word asked
+    ("端午单位要发五十份 有优惠不", "kb:payment-corporate"),  # 端午 likewise
+    ("第一次买有啥优惠不", "kb:payment-coupon"),
+])
+def test_a_bulk_order_is_the_corporate_entrys_whenever_it_is_for(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
+def test_when_and_for_whom_are_no_words_asked():
+    """Like English's context words, a festival or a company says when or for whom, not what is asked."""
+    assert [word for word, _thing in content_words("单位过节要订一百来份 能便宜点不")] == ["订", "便宜"]
+
+
+def test_who_a_parcel_goes_to_is_no_word_asked(knowledge):
+    """A grandmother is asked of when whether she may eat it is; a parcel sent to her is the gift entry's."""
+    assert knowledge.answer("能直接寄到我外婆家吗 别放价格单").answered_by == "kb:shipping-gift-direct"
+    assert knowledge.answer("我外婆能吃牛肉干吗").answered_by == "defer"
