@@ -26,7 +26,7 @@ from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KB
 from knowledge.provision import provision
 from knowledge.shipping import as_abroad, district_length, find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
-from knowledge.topics import ARRIVAL, ASPECT_CUES, asked_aspect, aspects, unsaid_ways
+from knowledge.topics import ARRIVAL, ASPECT_CUES, asked_aspect, aspects, entry_trouble, reported_trouble, unsaid_ways
 from core.language import CJK, LANGUAGES, Say, to_simplified
 from core.settings import Settings
 
@@ -109,6 +109,9 @@ COUNT_UNITS = {"颗": _PIECES, "顆": _PIECES, "粒": _PIECES, "个": f"{_PIECES
 FIGURE = r"(?<![烫洗刷\d两三四五六七八九十百])[\d两三四五六七八九十百]+\s*(?:多|几|来|余)?\s*(?:{units})|[一半]\s*(?:斤|公斤)"
 # A taste or an additive asked: only the product's own words say it ("榨菜辣不辣", "无花果加糖了没").
 OWN_WORDS = re.compile(r"甜|咸|辣|苦|涩|酸|糖|添加|防腐|sweet|spicy|salty|sour|bitter|sugar|additive|preservative")
+# An English taste word is stated by the Chinese one too ("Is it spicy?": 干辣椒 in the description says so).
+OWN_WORDS_ZH = {"sweet": "甜", "spicy": "辣", "salty": "咸", "sour": "酸", "bitter": "苦", "sugar": "糖", "additive": "添加",
+                "preservative": "防腐"}
 # How many kinds of a family the shop has ("火腿有几种"): its products, as "有没有火腿" gets.
 FAMILY_RANGE = re.compile(r"(?:有哪?(?:几|多少)[种款]|都有(?:哪些|啥|什么)|有(?:哪些|啥))[款种]?(?=[吗呢啊呀？?!！。，,\s]|$)|"
                           r"\bwhat (?:kinds|types|sorts) of \w+ do\b", re.I)  # not "普洱茶都有什么功效"
@@ -122,6 +125,7 @@ POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under d
 OTHERS = re.compile(r"别的|其他|其它|还有|都|所有|哪些|\bother\b|\bany\b", re.I)  # "还有别的茶吗": the family
 # "是A还是B", "湖南的还是四川的"
 CHOICE = re.compile(r"(?:是|^|(?<=[\s，,。]))([\u4e00-\u9fff]{1,6}?)的?还是([\u4e00-\u9fff]{1,6}?)的?(?=[吗呢啊呀？?，,。\s]|$)")
+ENGLISH_CHOICE = re.compile(r"\b(?!not\b)([a-z]{3,}) or (?!not\b)([a-z]{3,})\b", re.I)  # "is the matsutake wild or farmed"
 # Shop-wide matters: a product under discussion says nothing about them ("可以开发票吗" after the jerky).
 SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
@@ -398,6 +402,8 @@ class Knowledge:
         if hit is None and shop_wide_first:  # the product's own entry may speak of it ("牛肉干快递会压碎吗": its packing);
             # a shop-wide one that failed the matter asked does not ("茶叶喝了一泡不喜欢 能退吗" is not whether old tea keeps)
             hit = self._answering(question, [h for h in hits if h.entry.product], subject, aspect)
+        if hit is None and (trouble := reported_trouble(question)):  # "收到的茶饼碎成渣了 😭"
+            hit = self._on_trouble(question, trouble, subject)
         summary = self._summary(question, subject, hit, language)
         if summary:
             return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
@@ -517,22 +523,27 @@ class Knowledge:
         covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
         # "是野生的不": an attribute the catalog's own words state, every word of it
         stated = bool(ATTRIBUTE.search(question)) and not self.coverage.missing(question, covered)
-        if not (origin or stated or self._asks_summary(question)) or JUDGEMENT.search(question):
+        asks = origin or stated or self._asks_summary(question)
+        # "wild or farmed" asks the summary when it settles the choice, as "还是" (below)
+        if not (asks or ENGLISH_CHOICE.search(question)) or JUDGEMENT.search(question):
             return None  # "跟大红袍比哪个好喝": one product's facts judge nothing
         asked, _other_place = without_place(question)  # "湖南的还是四川的": the origin the summary gives answers it
         settled = False  # "是牦牛肉还是黄牛肉": a summary that names one of them answers, whatever entry is near
-        if choice := CHOICE.search(asked):
+        if choice := CHOICE.search(asked) or ENGLISH_CHOICE.search(asked):
             either, other = choice.groups()
-            if settled := self._settles(other, either, subject, covered):
+            shown = searchable([product_summary(product, "zh"), product_summary(product, "en")])  # what it will say
+            if settled := self._settles(other, either, subject, shown):
                 asked = asked.replace(either, " ")
-            elif settled := self._settles(either, other, subject, covered):
+            elif settled := self._settles(either, other, subject, shown):
                 asked = asked.replace(other, " ")
+        if not (asks or settled):
+            return None
         if not self._states_count(question, lambda: " ".join(self._product_texts(product))) or (
                 not self._one_piece_weighed(question, product.unit)):
             return None  # "小沱茶一盒有多少颗": the catalog's words give no count; "月饼一个多重": 740克 is four
         if own_words := OWN_WORDS.findall(asked.lower()):  # "榨菜辣不辣": a summary silent on heat does not answer
             said = searchable([product_summary(product, "zh"), product_summary(product, "en")])  # (but "咸的还是原味的")
-            if any(word not in said for word in own_words):
+            if any(word not in said and OWN_WORDS_ZH.get(word, word) not in said for word in own_words):
                 return None
         if hit is not None and not settled and (hit.entry.topic not in PRODUCT_TOPICS and not stated or (
                 hit.entry.topic == "product_info" and not self._missing(question, hit, subject.words))):
@@ -572,9 +583,12 @@ class Knowledge:
 
     def _settles(self, side: str, alternative: str, subject: Subject, covered: str) -> bool:
         """Whether the summary, naming ``side``, settles "是side还是alternative": ``side`` names a thing (not
-        "新烧的") that ``covered`` has, and ``alternative`` is no other product ("大红袍还是肉桂好喝" compares two)."""
+        "新烧的") that ``covered`` has, or is an English word it has ("wild or farmed"), and ``alternative`` is no
+        other product ("大红袍还是肉桂好喝" compares two)."""
         others = set() if self.catalog.family_in_text(alternative) else (  # "白茶还是绿茶": kinds, not products
             set(self.catalog.names_in_text(alternative)) - {subject.product})
+        if side.isascii():
+            return not others and not self.coverage.missing(side, covered)
         return (not others and any(noun for _word, noun in content_words(side))
                 and not self.coverage.misses_a_thing(side, covered))
 
@@ -681,6 +695,18 @@ class Knowledge:
         # "腊肉想分成几袋 能分开真空吗" is the shop's entry on splitting, not the bacon's on vacuum packing.
         return next((hit for hit, n in answering[1:] if first.entry.product and not hit.entry.product
                      and n < unsaid and hit.score >= first.score - PRODUCT_BONUS), first)
+
+    def _on_trouble(self, question: str, trouble: str, subject: Subject) -> Hit | None:
+        """The after-sales entry on the ``trouble`` the customer reports, unless they ask what only the shop may
+        say ("壶盖磕了 能修吗") or a way the entry does not name."""
+        for hit in self.index.search(subject.strip(question), k=5, topic="after_sales", product=""):
+            if entry_trouble([to_simplified(q) for q in hit.entry.questions]) != trouble:
+                continue
+            missing = self._missing(question, hit, subject.words)
+            if any(for_the_shop_to_say(word) for word, _noun in missing) or unsaid_ways(question, self._own_text(hit.entry)):
+                return None
+            return hit
+        return None
 
     def _compared(self, question: str) -> list[str]:
         """The products and kinds a judgement or a comparison weighs against each other ("寿眉跟白牡丹哪个好",

@@ -9,6 +9,7 @@ those its own phrasings ask about, so an owner's entries get theirs without a ta
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 # When an order arrives is shipping, whatever product is under discussion: "几天能到" after the 大红袍 is not
 # how long it keeps, although 几天 also asks that ("收到能放几天"); 到期 is when it expires, 多久才到最好喝 no arrival.
@@ -91,3 +92,39 @@ def asked_aspect(question: str) -> str | None:
 def aspects(phrasings: list[str]) -> frozenset[str]:
     """The aspects an entry's phrasings ask about."""
     return frozenset(aspect for aspect, cue in ASPECT_CUES.items() if any(cue.search(p) for p in phrasings))
+
+
+# Trouble with what arrived, told as having happened ("收到的茶饼碎成渣了 😭", "你们给我发成香辣的了", "红枣里面有小虫"): the
+# after-sales entry on that trouble answers, however much else the message tells (how the box looked, how they feel),
+# since what is asked is what now. An entry is on the trouble most of its phrasings report.
+TROUBLES = {
+    "damaged": re.compile(r"(?<![细])碎(?!银)|破|裂|磕|摔坏|压坏|压扁|碰坏|\bbroken?\b|\bcrack|\bchip(?:ped)?\b|\bsmash|"
+                          r"\bshatter|\bcrush|\bdamag|\bdent", re.I),
+    "wrong_item": re.compile(r"发错|寄错|送错|发成|寄成|少发|漏发|少寄|少了一|不是我(?:买|拍|要|订|点)的|\bwrong (?:item|thing|one|"
+                             r"flavou?r|size|colou?r|product|tea)|\bsent (?:me )?the wrong|\b(?:not|isn'?t) what i ordered", re.I),
+    "spoiled": re.compile(r"霉|虫|长毛|沙子|沙粒|异味|怪味|臭|变质|哈喇|馊|不新鲜|味道不对|\bmou?ld|\bbugs?\b|\binsects?\b|"
+                          r"\bworms?\b|\brotten\b|\bsmells? (?:bad|off|weird|funny|strange)|\btastes? (?:off|weird|bad|funny|strange)|"
+                          r"\bsand\b|\bgrit", re.I),
+}
+# Not a report of trouble that happened: one feared or asked about in general ("瓷器会不会碎", "怎么撬开不碎", "what if it
+# breaks"), or one whose judgement is asked: whether it is the trouble ("是发霉了吗": 金花 is no mould), whether it is
+# normal, still good or still covered ("还能吃吗", "还能赔吗", "黄黄的小颗粒是啥 发霉了？"), which only the shop may say.
+NO_REPORT = re.compile(r"会不会|会不|会[碎破裂坏]|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄)|咋(?!办|弄)|"
+                       r"是(?:不是|否)?[^，,。\s]{0,4}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|正常|"
+                       r"\bif\b|\bwill\b|\bwould\b|\bcould\b|worr|afraid|\bin case\b|\bprevent|\bavoid|\beasy\b|\bhow to\b|"
+                       r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)
+
+
+def reported_trouble(question: str) -> str | None:
+    """The one kind of trouble ``question`` tells of as having happened, if any."""
+    if NO_REPORT.search(question):
+        return None
+    kinds = [kind for kind, words in TROUBLES.items() if words.search(question)]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+def entry_trouble(phrasings: list[str]) -> str | None:
+    """The trouble most of an entry's phrasings report."""
+    told = Counter(kind for phrasing in phrasings for kind, words in TROUBLES.items() if words.search(phrasing))
+    kind, times = next(iter(told.most_common(1)), (None, 0))
+    return kind if 2 * times >= len(phrasings) else None

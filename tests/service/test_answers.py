@@ -16,7 +16,7 @@ from knowledge.coverage import FREEZING, FRIDGE_REFUSED, content_words
 from knowledge.files import KBEntryIn
 from knowledge.service import Outcome, read_snapshot
 from knowledge.shipping import as_abroad
-from knowledge.topics import ASPECT_CUES, asked_aspect
+from knowledge.topics import ASPECT_CUES, asked_aspect, reported_trouble
 from knowledge.store import save_entry
 from core.db import make_engine
 from tests.service.test_actions import tracker
@@ -916,3 +916,47 @@ def test_who_a_parcel_goes_to_is_no_word_asked(knowledge):
     """A grandmother is asked of when whether she may eat it is; a parcel sent to her is the gift entry's."""
     assert knowledge.answer("能直接寄到我外婆家吗 别放价格单").answered_by == "kb:shipping-gift-direct"
     assert knowledge.answer("我外婆能吃牛肉干吗").answered_by == "defer"
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("快递到了 打开一看茶壶盖子裂了 心疼死了", "kb:after-sales-damaged"),  # the report with how they feel
+    ("the parcel came today and the vase has a crack down the side", "kb:after-sales-damaged"),
+    ("收到的松茸里有好几条小虫子 太恶心了", "kb:after-sales-quality"),
+    ("我下单的是熟普 你们寄成生普了 我爸不喝生的", "kb:after-sales-wrong-item"),
+    ("茯砖上黄色的点点是发霉了吗", "defer"),  # 金花 is no mould: whether it is the trouble is asked
+    ("壶盖磕了一个小口 能修吗", "defer"),  # mending is the shop's to offer
+])
+def test_a_reported_trouble_gets_the_after_sales_entry_on_it(knowledge, question, expected):
+    """Reports of broken, spoiled or wrong goods told with more words than any phrasing had were unsure."""
+    assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "trouble"), [
+    ("收到碎了两个碗", "damaged"),
+    ("you sent me the wrong flavour", "wrong_item"),
+    ("茶叶一股霉味", "spoiled"),
+    ("瓷器寄过来会不会碎啊", None),  # feared: how it is packed, not what now
+    ("what if it arrives broken", None),
+    ("老白茶饼怎么撬开不碎", None),
+    ("红枣里面有小虫了 还能吃吗", None),  # whether it is still safe is the shop's to judge
+    ("发错了 而且还碎了一个", None),  # two troubles: no one entry
+])
+def test_only_a_trouble_that_happened_is_a_report(question, trouble):
+    assert reported_trouble(question) == trouble
+
+
+async def test_a_damage_report_tells_the_customer_what_to_do(knowledge):
+    message, _events = await reply(knowledge, "收到的茶饼碎成好几块了 😭 外箱看着倒是好好的")
+    assert message["custom"]["techan"]["kb"][0]["id"] == "after-sales-damaged"
+    assert message["text"].startswith("非常抱歉！请在签收后48小时内拍下外箱和商品的照片")
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("is it spicy at all?", "cold-eaten-rabbit", "catalog:cold-eaten-rabbit"),  # 干辣椒: the Chinese words say so
+    ("is it salty?", "wife-cake", "defer"),  # nothing says
+    ("are the matsutake wild or farmed?", None, "catalog:matsutake-dried"),  # "Wild matsutake": one side settled
+    ("is the ham cooked or raw?", "jinhua-ham", "defer"),  # neither side is in what the summary says
+    ("does it taste sweet or not?", "white-tea-baimudan", "catalog:white-tea-baimudan"),  # "or not" is no choice
+])
+def test_english_taste_and_either_or_questions_get_the_summary_when_it_says(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
