@@ -125,13 +125,18 @@ POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under d
 OTHERS = re.compile(r"别的|其他|其它|还有|都|所有|哪些|\bother\b|\bany\b", re.I)  # "还有别的茶吗": the family
 # "是A还是B", "湖南的还是四川的"
 CHOICE = re.compile(r"(?:是|^|(?<=[\s，,。]))([\u4e00-\u9fff]{1,6}?)的?还是([\u4e00-\u9fff]{1,6}?)的?(?=[吗呢啊呀？?，,。\s]|$)")
+# Whom it suits ("我平时不怎么喝茶 这个适合我吗", "ok for a beginner?"): the summary answers when its description says whom
+# the product suits (白牡丹: 适合不太喝茶的年轻人入门), not otherwise ("这款送领导合适吗" of a tea whose description is silent).
+SUITS_ASKED = re.compile(r"适合|合适|适不适合|\bsuit|\bbeginner|\b(?:ok|okay|fine|right) for\b", re.I)
+SUITS_SAID = re.compile(r"适合|合适|入门")
 ENGLISH_CHOICE = re.compile(r"\b(?!not\b)([a-z]{3,}) or (?!not\b)([a-z]{3,})\b", re.I)  # "is the matsutake wild or farmed"
 # Shop-wide matters: a product under discussion says nothing about them ("可以开发票吗" after the jerky).
 SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
     r"能退|可以退|退吗|退不|退得|(?:能|可以|想)换(?:成|个|一)|"
     r"发错|寄错|错发|漏发|少发|少寄|(?:发|寄)成(?![都功])|(?:寄|发)(?:过)?来的(?:却|竟然)?是|\bwrong (?:item|thing|one|flavou?r|size)|"
-    r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|invoice|pay|refund|return|exchange|address|\bsend (?:it|them) back\b|"
+    r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|样品|小样|样茶|试喝装|试吃装|invoice|pay|refund|return|exchange|address|"
+    r"\bsamples?\b|\bsend (?:it|them) back\b|"
     r"\bopen\b(?! (?:it|the|them|a|an|this|these|my|your|up)\b)|\bhours\b|parking|"
     rf"shipping|courier|delivery|{ARRIVAL}", re.I)
 # "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
@@ -150,7 +155,7 @@ COMPARING = re.compile(JUDGEMENT.pattern + r"|区别|差别|差在哪|(?:什么|
 ATTRIBUTE = re.compile(r"是(?:不是)?[\u4e00-\u9fff]{1,6}?的(?:吗|不|么|嘛|吧|呀|啊|[?？]|$)|有没有|带不带|带没带|配不配")
 PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐盒包袋瓶斤]|\b(?:per|a|one|each|every)\s+(?:jar|box|pack|bag|bottle|tin)s?\b",
                        re.I)  # "一罐多少钱" asks a size, not storage
-SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品袋|礼袋|贺卡|礼品卡|样品|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|货|店|仓库|"
+SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品袋|礼袋|贺卡|礼品卡|样品|小样|样茶|试饮|试用|体验装|尝鲜装|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|货|店|仓库|"
                       r"淘宝|京东|拼多多|视频|图|色|辣|口味|味道|尺寸|大小|防腐剂|添加剂|"
                       r"\b(?:gift cards?|samples?|stock|sizes?|cheaper|coupons?|codes?|stores?|shops?|photos?|videos?|"
                       r"pictures?|discounts?|this|that|it|one|ones|anything|something)\b", re.I)
@@ -523,7 +528,8 @@ class Knowledge:
         covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
         # "是野生的不": an attribute the catalog's own words state, every word of it
         stated = bool(ATTRIBUTE.search(question)) and not self.coverage.missing(question, covered)
-        asks = origin or stated or self._asks_summary(question)
+        asks = origin or stated or self._asks_summary(question) or bool(
+            SUITS_ASKED.search(question) and SUITS_SAID.search(product.description))
         # "wild or farmed" asks the summary when it settles the choice, as "还是" (below)
         if not (asks or ENGLISH_CHOICE.search(question)) or JUDGEMENT.search(question):
             return None  # "跟大红袍比哪个好喝": one product's facts judge nothing
@@ -600,11 +606,12 @@ class Knowledge:
     def _asked_name(self, question: str) -> str | None:
         """The name in "有没有卖X", "有X吗", "do you sell X", when it is one thing (not "加防腐剂", "积分")."""
         match = ASKED_FOR.search(question)
-        name = match and (match.group(1) or match.group(2) or match.group(3) or "").strip()
+        said = match and (match.group(1) or match.group(2) or match.group(3) or "").strip()
+        name = said
         if name and not name.isascii():  # "请问燕窝有卖吗": the thing, without the asking
             name = "".join(word for word, _thing in content_words(name))
         place = find_place(name)  # a place that is all the name ("新疆的"), not 长白山人参 (白山 is in Jilin)
-        if not name or SHOP_WIDE_WORDS.search(name) or SERVICES.search(name) or (
+        if not name or SHOP_WIDE_WORDS.search(name) or SERVICES.search(said) or (
                 place and len(name) <= len(place[0]) + 1):
             return None  # "有停车位吗", "有生日福利没", "北京有卖吗": what the shop does or where, not goods
         return name if self._a_thing(name) or (name.isascii() and self.catalog.family(name)) else None

@@ -960,3 +960,18 @@ async def test_a_damage_report_tells_the_customer_what_to_do(knowledge):
 ])
 def test_english_taste_and_either_or_questions_get_the_summary_when_it_says(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("我平时不怎么喝茶 这个适合我吗", "white-tea-baimudan", "catalog:white-tea-baimudan"),  # 适合不太喝茶的年轻人入门
+    ("is it ok for a beginner?", "white-tea-baimudan", "catalog:white-tea-baimudan"),
+    ("is it ok for a beginner?", "puer-mini-tuo", "defer"),  # its description says nothing of whom it suits
+])
+def test_whom_it_suits_is_the_summarys_when_the_description_says(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
+
+
+@pytest.mark.parametrize("question", ["有小样吗 想先尝尝", "有样茶吗 想先尝尝", "do you have samples?"])
+def test_a_sample_is_the_shops_sample_entry_not_goods_asked_for(knowledge, question):
+    """小样 was "not sold", 样茶 the list of every tea."""
+    assert knowledge.answer(question).answered_by == "kb:product-sample"
