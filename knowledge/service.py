@@ -26,7 +26,8 @@ from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KB
 from knowledge.provision import provision
 from knowledge.shipping import as_abroad, district_length, find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
-from knowledge.topics import ARRIVAL, ASPECT_CUES, asked_aspect, aspects, entry_trouble, reported_trouble, unsaid_ways
+from knowledge.topics import (ARRIVAL, ASPECT_CUES, TROUBLES, asked_aspect, aspects, entry_trouble, reported_trouble,
+                             unsaid_ways)
 from core.language import CJK, LANGUAGES, Say, to_simplified
 from core.settings import Settings
 
@@ -668,6 +669,8 @@ class Knowledge:
                 continue  # "一饼茶能泡多少次": how to brew it gives no count
             if COOKING_TIME_ASKED.search(question) and not TIME_STATED.search(self._said(hit.entry)):
                 continue  # "腊肉要蒸多久": how to keep it says to steam it, not for how long
+            if (trouble := self._trouble(hit.entry)) and not TROUBLES[trouble].search(question):
+                continue  # "这个是红茶还是绿茶" is no wrong item sent ("发成绿茶了"), "快递丢了" nothing broken
             if unsaid_ways(question, self._own_text(hit.entry)):
                 continue  # "丝巾能送干洗店吗": hand-wash is no yes to the dry cleaner's, Visa none to Apple Pay
             if (RETURNING.search(question) or BULK.search(question)) and FOR_NEW_ONLY.search(self._said(hit.entry)):
@@ -707,13 +710,18 @@ class Knowledge:
         """The after-sales entry on the ``trouble`` the customer reports, unless they ask what only the shop may
         say ("壶盖磕了 能修吗") or a way the entry does not name."""
         for hit in self.index.search(subject.strip(question), k=5, topic="after_sales", product=""):
-            if entry_trouble([to_simplified(q) for q in hit.entry.questions]) != trouble:
+            if self._trouble(hit.entry) != trouble:
                 continue
             missing = self._missing(question, hit, subject.words)
             if any(for_the_shop_to_say(word) for word, _noun in missing) or unsaid_ways(question, self._own_text(hit.entry)):
                 return None
             return hit
         return None
+
+    @staticmethod
+    def _trouble(entry: KBRecord) -> str | None:
+        """The trouble an after-sales entry is on (broken, spoiled, the wrong item), if one."""
+        return entry_trouble([to_simplified(q) for q in entry.questions]) if entry.topic == "after_sales" else None
 
     def _compared(self, question: str) -> list[str]:
         """The products and kinds a judgement or a comparison weighs against each other ("寿眉跟白牡丹哪个好",

@@ -975,3 +975,12 @@ def test_whom_it_suits_is_the_summarys_when_the_description_says(knowledge, ques
 def test_a_sample_is_the_shops_sample_entry_not_goods_asked_for(knowledge, question):
     """小样 was "not sold", 样茶 the list of every tea."""
     assert knowledge.answer(question).answered_by == "kb:product-sample"
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("包裹好像丢了 怎么办", None, "defer"),  # was the entry on broken goods: nothing is broken
+    ("这款喝着是什么味道", "rougui", "catalog:rougui"),  # was the entry on food that tastes off
+    ("我买的灰枣 寄来的是骏枣", None, "kb:after-sales-wrong-item"),
+])
+def test_an_entry_on_a_trouble_answers_only_a_message_that_names_it(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
