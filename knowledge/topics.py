@@ -39,7 +39,8 @@ ASPECT_CUES = {
                           r"(?<!not )\bexpired\b|\bout of date\b", re.I),
     # When it was made, picked or roasted: a date the shop's keeping entries do not give ("咖啡豆是哪天烘的 新鲜不")
     "made": re.compile(r"(?:哪天|哪一天|几号|几月份?|哪个月|什么时候|啥时候|什么时间)的?(?:生产|出厂|产|做(?!活动|促销|优惠|团购)|烘|烤|焙|采|摘|炒|压|制|晒|腌|熏|灌)|"
-                       r"(?:出厂|采摘|烘焙|烘烤|制作|压制|加工)(?:日期|时间)|(?:烘|采|摘|压)的?(?:日期|时间)|多久前做|"
+                       r"(?:出厂|采摘|烘焙|烘烤|制作|压制|加工)(?:日期|时间)|(?:烘|采|摘|压)的?(?:日期|时间)|多久前做|现做|现烤|新做|刚做|"
+                       r"\b(?:freshly|fresh(?:ly)?) (?:made|baked|roasted)\b|\bmade fresh\b|"
                        r"\bwhen (?:was|were) (?:it|they|this|these|those|the \w+) (?:made|picked|roasted|harvested|produced|pressed)\b|"
                        r"\broast(?:ed|ing)? (?:date|on)\b|\bharvest(?:ed)? (?:date|when)\b|\bmanufactur\w* date\b", re.I),
     "vacuum_packing": re.compile(r"真空|\bvacuum", re.I),

@@ -984,3 +984,13 @@ def test_a_sample_is_the_shops_sample_entry_not_goods_asked_for(knowledge, quest
 ])
 def test_an_entry_on_a_trouble_answers_only_a_message_that_names_it(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("月饼是不是现做的 新鲜吗", "kb:pastry-shelf-life"),  # was the mooncake's shelf life: how long, not when made
+    ("are the flower cakes freshly made?", "kb:pastry-shelf-life"),
+])
+def test_whether_it_is_freshly_made_is_the_entry_that_says_when_it_was_made(knowledge, question, expected):
+    answer = knowledge.answer(question)
+    assert answer.answered_by == expected
+    assert "一周内生产" in answer.text
