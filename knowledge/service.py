@@ -306,6 +306,7 @@ class Knowledge:
         self._coverage_texts: dict[tuple[str, int], str] = {}
         self._entry_aspects: dict[tuple[str, int], frozenset[str]] = {}
         self._entry_products: dict[tuple[str, int], frozenset[str]] = {}  # the products a family entry is about
+        self._entry_troubles: dict[tuple[str, int], str | None] = {}  # the trouble an after-sales entry is on
 
     @classmethod
     def from_settings(cls, settings: Settings, progress=log.info) -> Knowledge:
@@ -332,7 +333,8 @@ class Knowledge:
         by_topic: dict[str, list[list[str]]] = {}
         for entry in snapshot.entries:
             by_topic.setdefault(entry.topic, []).append(list(entry.questions))
-        self.coverage, self._coverage_texts, self._entry_aspects, self._entry_products = Coverage(by_topic), {}, {}, {}
+        self.coverage, self._coverage_texts, self._entry_aspects, self._entry_products, self._entry_troubles = (
+            Coverage(by_topic), {}, {}, {}, {})
         log.info("knowledge index: %d entries, %d phrasings in %.2fs",
                  len(index), len(index.phrasings), time.perf_counter() - started)
 
@@ -538,7 +540,7 @@ class Knowledge:
         settled = False  # "是牦牛肉还是黄牛肉": a summary that names one of them answers, whatever entry is near
         if choice := CHOICE.search(asked) or ENGLISH_CHOICE.search(asked):
             either, other = choice.groups()
-            shown = searchable([product_summary(product, "zh"), product_summary(product, "en")])  # what it will say
+            shown = self._summary_words(product)
             if settled := self._settles(other, either, subject, shown):
                 asked = asked.replace(either, " ")
             elif settled := self._settles(either, other, subject, shown):
@@ -549,7 +551,7 @@ class Knowledge:
                 not self._one_piece_weighed(question, product.unit)):
             return None  # "小沱茶一盒有多少颗": the catalog's words give no count; "月饼一个多重": 740克 is four
         if own_words := OWN_WORDS.findall(asked.lower()):  # "榨菜辣不辣": a summary silent on heat does not answer
-            said = searchable([product_summary(product, "zh"), product_summary(product, "en")])  # (but "咸的还是原味的")
+            said = self._summary_words(product)  # (but "咸的还是原味的")
             if any(word not in said and OWN_WORDS_ZH.get(word, word) not in said for word in own_words):
                 return None
         if hit is not None and not settled and (hit.entry.topic not in PRODUCT_TOPICS and not stated or (
@@ -558,6 +560,11 @@ class Knowledge:
         if self.coverage.misses_a_thing(asked, covered):
             return None
         return product_summary(product, language, weighed)
+
+    @staticmethod
+    def _summary_words(product: ProductRecord) -> str:
+        """What the summary says of ``product``, in both languages, for words to be looked up in."""
+        return searchable([product_summary(product, "zh"), product_summary(product, "en")])
 
     @staticmethod
     def _weight_asked(question: str) -> bool:
@@ -718,10 +725,12 @@ class Knowledge:
             return hit
         return None
 
-    @staticmethod
-    def _trouble(entry: KBRecord) -> str | None:
+    def _trouble(self, entry: KBRecord) -> str | None:
         """The trouble an after-sales entry is on (broken, spoiled, the wrong item), if one."""
-        return entry_trouble([to_simplified(q) for q in entry.questions]) if entry.topic == "after_sales" else None
+        if entry.topic != "after_sales":
+            return None
+        return self._per_entry(self._entry_troubles, entry,
+                               lambda: entry_trouble([to_simplified(q) for q in entry.questions]))
 
     def _compared(self, question: str) -> list[str]:
         """The products and kinds a judgement or a comparison weighs against each other ("寿眉跟白牡丹哪个好",
