@@ -26,8 +26,8 @@ from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KB
 from knowledge.provision import provision
 from knowledge.shipping import as_abroad, district_length, find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
-from knowledge.topics import (ARRIVAL, ASPECT_CUES, TROUBLES, asked_aspect, aspects, entry_trouble, reported_trouble,
-                             unsaid_ways)
+from knowledge.topics import (ARRIVAL, ASPECT_CUES, TROUBLES, WRONG_ITEM, asked_aspect, aspects, entry_trouble,
+                             reported_trouble, unsaid_ways)
 from core.language import CJK, LANGUAGES, Say, to_simplified
 from core.settings import Settings
 
@@ -135,7 +135,7 @@ ENGLISH_CHOICE = re.compile(r"\b(?!not\b)([a-z]{3,}) or (?!not\b)([a-z]{3,})\b",
 SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
     r"能退|可以退|退吗|退不|退得|(?:能|可以|想)换(?:成|个|一)|"
-    r"发错|寄错|错发|漏发|少发|少寄|(?:发|寄)成(?![都功])|(?:寄|发)(?:过)?来的(?:却|竟然)?是|\bwrong (?:item|thing|one|flavou?r|size)|"
+    rf"{WRONG_ITEM}|"
     r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|样品|小样|样茶|试喝装|试吃装|invoice|pay|refund|return|exchange|address|"
     r"\bsamples?\b|\bsend (?:it|them) back\b|"
     r"\bopen\b(?! (?:it|the|them|a|an|this|these|my|your|up)\b)|\bhours\b|parking|"
@@ -678,8 +678,6 @@ class Knowledge:
                 continue  # "腊肉要蒸多久": how to keep it says to steam it, not for how long
             if (trouble := self._trouble(hit.entry)) and not TROUBLES[trouble].search(question):
                 continue  # "这个是红茶还是绿茶" is no wrong item sent ("发成绿茶了"), "快递丢了" nothing broken
-            if unsaid_ways(question, self._own_text(hit.entry)):
-                continue  # "丝巾能送干洗店吗": hand-wash is no yes to the dry cleaner's, Visa none to Apple Pay
             if (RETURNING.search(question) or BULK.search(question)) and FOR_NEW_ONLY.search(self._said(hit.entry)):
                 continue  # a first order's offer says nothing of a returning customer's, nor of a company's
             if compared and not self._weighs_up(hit.entry, compared):
@@ -699,8 +697,8 @@ class Knowledge:
                 continue  # how long the jerky keeps says nothing of one a month past its date, nor of its roast date
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
-            if any(for_the_shop_to_say(word) for word, _noun in missing):
-                continue  # "腊肉胀袋了 还能吃吗", "熟普能减肥不", "生普能升值吗", "寄德国包邮吗": not what the entry says
+            if self._left_to_the_shop(question, hit, missing):
+                continue
             if len(missing) >= max(2, UNSAID_SHARE * len(content_words(asked))) and hit.score < UNSAID_CONFIDENT:
                 continue
             if not missing or hit.score >= CONFIDENT - (ENGLISH_EASING if english else 0.0):
@@ -719,11 +717,14 @@ class Knowledge:
         for hit in self.index.search(subject.strip(question), k=5, topic="after_sales", product=""):
             if self._trouble(hit.entry) != trouble:
                 continue
-            missing = self._missing(question, hit, subject.words)
-            if any(for_the_shop_to_say(word) for word, _noun in missing) or unsaid_ways(question, self._own_text(hit.entry)):
-                return None
-            return hit
+            return None if self._left_to_the_shop(question, hit, self._missing(question, hit, subject.words)) else hit
         return None
+
+    def _left_to_the_shop(self, question: str, hit: Hit, missing: list[tuple[str, bool]]) -> bool:
+        """Whether the question asks what only the shop may say and the entry does not ("腊肉胀袋了 还能吃吗", "熟普能减肥不",
+        "寄德国包邮吗", "壶盖磕了 能修吗"), or a way the entry never names ("丝巾能送干洗店吗": hand-wash is no yes to
+        the dry cleaner's, Visa none to Apple Pay)."""
+        return any(for_the_shop_to_say(word) for word, _noun in missing) or unsaid_ways(question, self._own_text(hit.entry))
 
     def _trouble(self, entry: KBRecord) -> str | None:
         """The trouble an after-sales entry is on (broken, spoiled, the wrong item), if one."""

@@ -98,11 +98,13 @@ def aspects(phrasings: list[str]) -> frozenset[str]:
 # Trouble with what arrived, told as having happened ("收到的茶饼碎成渣了 😭", "你们给我发成香辣的了", "红枣里面有小虫"): the
 # after-sales entry on that trouble answers, however much else the message tells (how the box looked, how they feel),
 # since what is asked is what now. An entry is on the trouble most of its phrasings report. 坏 is either.
+# Sent the wrong thing, or too few: 发成都 is sending to Chengdu.
+WRONG_ITEM = (r"发错|寄错|送错|错发|(?:发|寄)成(?![都功])|少发|漏发|少寄|少了一|不是我(?:买|拍|要|订|点)的|(?:寄|发|送)(?:过)?来的(?:却|竟然)?是|"
+              r"\bwrong (?:item|thing|one|flavou?r|size|colou?r|product|tea)|\bsent (?:me )?the wrong|\b(?:not|isn'?t) what i ordered")
 TROUBLES = {
     "damaged": re.compile(r"(?<![细])碎(?!银)|破|裂|磕|坏|压扁|\bbroken?\b|\bcrack|\bchip(?:ped)?\b|\bsmash|"
                           r"\bshatter|\bcrush|\bdamag|\bdent", re.I),
-    "wrong_item": re.compile(r"发错|寄错|送错|发成|寄成|少发|漏发|少寄|少了一|不是我(?:买|拍|要|订|点)的|(?:寄|发|送)(?:过)?来的(?:却|竟然)?是|\bwrong (?:item|thing|one|"
-                             r"flavou?r|size|colou?r|product|tea)|\bsent (?:me )?the wrong|\b(?:not|isn'?t) what i ordered", re.I),
+    "wrong_item": re.compile(WRONG_ITEM, re.I),
     "spoiled": re.compile(r"霉|虫|坏|长毛|沙子|沙粒|异味|怪味|臭|变质|哈喇|馊|不新鲜|味道不对|\bmou?ld|\bbugs?\b|\binsects?\b|"
                           r"\bworms?\b|\brotten\b|\bsmells? (?:bad|off|weird|funny|strange)|\btastes? (?:off|weird|bad|funny|strange)|"
                           r"\bsand\b|\bgrit", re.I),

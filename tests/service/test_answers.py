@@ -940,6 +940,8 @@ def test_a_reported_trouble_gets_the_after_sales_entry_on_it(knowledge, question
     ("老白茶饼怎么撬开不碎", None),
     ("红枣里面有小虫了 还能吃吗", None),  # whether it is still safe is the shop's to judge
     ("发错了 而且还碎了一个", None),  # two troubles: no one entry
+    ("寄成都的那箱碎了两个碗", "damaged"),  # 寄成都 is sending to Chengdu, not 寄成 (sent as the wrong one)
+    ("错发了一款给我", "wrong_item"),
 ])
 def test_only_a_trouble_that_happened_is_a_report(question, trouble):
     assert reported_trouble(question) == trouble
