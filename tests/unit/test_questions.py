@@ -15,7 +15,8 @@ from bot.questions import (MIN_CJK_GIFT, NLU_FALLBACK, asks_about_the_bot, asks_
                                   "my aunt wont see me for 3 months, will the biscuits still be fine by then",
                                   "这个壶泡普洱好不好", "冰箱里的茶是不是要密封", "普洱一次泡几克", "红茶用开水泡几分钟",
                                   "thanks, where can I pick it up", "ok. what should I do with the lid", "這個能寄到台灣嗎",
-                                  "是不是再过几天就到", "要不要再加一盒才包邮", "火腿要炖几分钟", "普洱要醒几分钟"])
+                                  "是不是再过几天就到", "要不要再加一盒才包邮", "火腿要炖几分钟", "普洱要醒几分钟",
+                                  "boss the rabbit head very spicy or not? my fren say must try", "这个有盒子装不 送人的"])
 def test_questions(text):
     assert is_question(text)
 
@@ -57,7 +58,21 @@ def test_small_talk_and_short_replies(text):
                                             # whether someone may eat it
                                             ("孩子能喝普洱吗", {"recipient"}), ("老人能吃鲜花饼吗", {"recipient"}),
                                             ("can my grandma eat the jerky with no teeth?", {"recipient"}),
-                                            ("孩子能喝不", {"recipient"})])
+                                            ("孩子能喝不", {"recipient"}), ("核桃一天吃几个合适啊", {"occasion"}),
+                                            # which of two named: a judgement the gift form's ideas do not make
+                                            ("红茶和绿茶哪个更适合送长辈", set()), ("寿眉跟白牡丹送长辈哪个好", set()),
+                                            ("which is better as a gift, the dahongpao or the rougui?", set()),
+                                            # how it tastes, whether it suits oneself, a card or a box, an exchange
+                                            ("is this spicy? my kids cant eat spicy at all", {"recipient"}),
+                                            ("这个辣不辣 孩子爸不太能吃辣", {"recipient"}),
+                                            ("我平时不怎么喝茶 这个适合我吗", set()), ("这款送领导合适吗", {"recipient"}),
+                                            ("boss the rabbit head very spicy or not? my fren say must try", set()),
+                                            ("Can I add a birthday card for my mum inside?", {"occasion", "recipient"}),
+                                            ("Does the tea set come in a gift box? It's a wedding present", {"occasion"}),
+                                            ("这个有盒子装不 送外国客户的", {"recipient"}),
+                                            ("丈母娘过年要腊肉 能不能分成小袋真空的", {"recipient", "occasion"}),
+                                            ("没拆封的鲜花饼能换成那个多口味的礼盒吗", set()),
+                                            ("丝巾可以送去干洗吗", set())])
 def test_shop_questions_are_not_gift_requests(text, entities):
     assert not is_gift_request(text, entities)
 
@@ -85,7 +100,6 @@ def test_a_short_question_read_as_a_gift_request_is_still_a_question():
                                             ("any gift for grandma that won't go bad quickly?", set()),
                                             ("what gift can you deliver to my mom by Friday?", set()),
                                             ("有哪些适合送老人的", set()), ("都有啥送领导合适的", set()),
-                                            ("红茶和绿茶哪个更适合送长辈", set()),  # picks among the kinds named
                                             ("礼盒有哪些", set()), ("三百左右的礼盒有哪些", {"budget"}),
                                             ("礼盒都有哪些", set()), ("礼品都有几种 送客户", set()),
                                             ("有没有适合送长辈的", set()), ("有没有便宜点的", {"budget"}),
@@ -174,6 +188,10 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("affirm", "买个紫砂壶能分期不", set(), NLU_FALLBACK),
     ("request_human", "这个壶能用洗洁精洗吗老板", set(), NLU_FALLBACK),
     ("request_gift", "买这个有积分吗", set(), NLU_FALLBACK),
+    # trouble with an order told, not asked: the after-sales entries, not the gift form
+    ("request_gift", "你们发错了 我买的熟普 寄来的生普", set(), NLU_FALLBACK),
+    ("request_gift", "上次在你家买的松茸里面好多沙子 牙都硌了", set(), NLU_FALLBACK),
+    ("request_gift", "这个有盒子装不 送外国客户的", {"recipient"}, NLU_FALLBACK),
     # DIET's reading stands
     ("request_human", "找个人工", set(), None), ("greet", "老板在吗", set(), None), ("greet", "客服在吗", set(), None),
     ("bot_challenge", "是人工客服吗", set(), None), ("request_video", "能不能视讯一下", set(), None),
