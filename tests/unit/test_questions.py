@@ -104,6 +104,7 @@ def test_a_short_question_read_as_a_gift_request_is_still_a_question():
                                             ("礼盒都有哪些", set()), ("礼品都有几种 送客户", set()),
                                             ("有没有适合送长辈的", set()), ("有没有便宜点的", {"budget"}),
                                             ("有没有三百以内的", {"budget"}), ("给我爸买点什么吃的好", {"recipient"}),
+                                            ("送爸妈的 有不太甜的吗", {"recipient"}),
                                             # a budget, a recipient or an occasion, not a thing named
                                             ("有没有三百块以内 送长辈", {"budget", "recipient"}),
                                             ("有没有给领导 预算500", {"budget", "recipient"}),
@@ -192,6 +193,9 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_gift", "你们发错了 我买的熟普 寄来的生普", set(), NLU_FALLBACK),
     ("request_gift", "上次在你家买的松茸里面好多沙子 牙都硌了", set(), NLU_FALLBACK),
     ("request_gift", "这个有盒子装不 送外国客户的", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "My parcel shows delivered but theres nothing at my door", set(), NLU_FALLBACK),
+    ("request_gift", "老板 这次买两饼 老顾客给抹个零呗", set(), NLU_FALLBACK),
+    ("request_gift", "核桃一天吃几个合适啊", {"occasion"}, NLU_FALLBACK),
     # DIET's reading stands
     ("request_human", "找个人工", set(), None), ("greet", "老板在吗", set(), None), ("greet", "客服在吗", set(), None),
     ("bot_challenge", "是人工客服吗", set(), None), ("request_video", "能不能视讯一下", set(), None),
