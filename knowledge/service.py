@@ -777,10 +777,22 @@ class Knowledge:
         """The question's words that ``hit``'s entry does not cover (its product's names count when it is theirs)."""
         entry = hit.entry
         text = self._own_text(entry)
-        if not entry.product:  # a shop-wide entry answers for every product, whichever the question names
+        if not entry.product:  # a shop-wide entry answers for every product, whichever the question names,
+            # unless it is on one family: then for its own ("紫砂壶能泡咖啡吗" is not how a new pot is opened)
             kinds = [word for word, _noun in content_words(question) if word in PRODUCT_KINDS]
-            text += " ".join(["", subject_words, *kinds, searchable(self.catalog.names_in_text(question))])
+            named = self.catalog.names_in_text(question)
+            if about := self._family_products(entry):
+                kinds = [word for word in kinds if self._spoken_of(self.catalog.family(word), about, text)]
+                named = [name for name in named if self._spoken_of([self.catalog.resolve(name)], about, text)]
+            text += " ".join(["", subject_words, *kinds, searchable(named)])
         return self.coverage.missing(question, text, entry.topic)
+
+    def _spoken_of(self, products: list[str | None], about: frozenset[str], text: str) -> bool:
+        """Whether an entry on the products ``about`` speaks of ``products`` (none: a word of no family, 壶): they
+        are among its own or of a category its ``text`` names (普洱 is a tea, and a new pot's entry says 茶; 咖啡 is not)."""
+        records = [record for product in products if (record := self.catalog.get(product))]
+        return not records or any(record.id in about or any(
+            word in text for word in CATEGORY_WORDS.get(record.category, ())) for record in records)
 
     def _for_subject(self, entry: KBRecord, subject: Subject) -> bool:
         """Whether a shop-wide entry can speak of the subject: it names no family, or the subject's."""

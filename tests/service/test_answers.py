@@ -996,3 +996,11 @@ def test_whether_it_is_freshly_made_is_the_entry_that_says_when_it_was_made(know
     answer = knowledge.answer(question)
     assert answer.answered_by == expected
     assert "一周内生产" in answer.text
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("紫砂壶可以拿来泡咖啡吗", "defer"),  # coffee is no tea: how a new pot is opened does not say
+    ("紫砂壶能泡普洱吗", "kb:zisha-new-pot"),  # pu'er is a tea, and the entry speaks of tea
+])
+def test_an_entry_on_one_family_answers_for_another_only_when_it_speaks_of_its_kind(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
