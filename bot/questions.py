@@ -203,8 +203,8 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
             or intent == "greet" and not is_greeting(text)
             or intent == "bot_challenge" and not asks_about_the_bot(text)
             or intent in ("request_human", "request_video") and not asks_for_a_person(text)
-            or intent == "request_gift" and is_question(text, MIN_CJK_GIFT) and not is_gift_request(text, entities)
-            or intent == "request_gift" and (reported_trouble(text) or _says_more(text) and SHOP_MATTERS.search(text))):
+            or intent == "request_gift" and (is_question(text, MIN_CJK_GIFT) and not is_gift_request(text, entities)
+                                             or reported_trouble(text) or _says_more(text) and SHOP_MATTERS.search(text))):
         return NLU_FALLBACK
     if (intent == "request_gift" and LATER.search(text) and not is_question(text) and not entities
             and not GIFT_WORDS.search(text)):
