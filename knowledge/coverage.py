@@ -75,7 +75,7 @@ HEALTH_EN = re.compile(r"lose|diet|slim|diabet|hangover|drunk|sugar|blood|pressu
 # (孕妇, 小孩, 老人; a son, a daughter or a grandmother, who may be a child or old) is asked: those stay things.
 CONTEXT_WORDS = frozenset("""
     过年 过节 春节 中秋 端午 节日 节前 年前 年底 年后 夏天 冬天 春天 秋天 天热 平时 周末 今天 明天 最近 段时间 一段时间 阵子 一阵子
-    公司 单位 家人
+    公司 单位 家人 玩 旅游 出差 路过 顺路 顺路去 顺便 年会 预算 回南天 梅雨季 雨季
     爸 妈 爸爸 妈妈 爸妈 父母 父亲 母亲 老公 老婆 媳妇 丈夫 妻子 公公 婆婆
     岳父 岳母 亲戚 朋友 闺蜜 同学 同事 客户 领导 老师 长辈 家里人 老家 回老家 邻居 男朋友 女朋友 对象 结婚 婚礼
     人 吃素 素食 吃斋 姐妹 兄弟 姐姐 妹妹 哥哥 弟弟 嫂子 姐夫
@@ -113,10 +113,13 @@ FOR_NEW_ONLY = re.compile(r"新顾客|新客|新人|首单|第一单|\bnew custo
 # Ways of asking said with a content word: 什么地方 is 哪里 ("实体店在什么地方"), 贵店/贵司 is 你们店 (polite, no price).
 _ASKED_FORMS = ((re.compile(r"(?:什么|啥|哪个|哪一个|哪些)\s*地方"), " 哪里 "), (re.compile(r"贵(?=店|司|公司|宝地)"), "你们"))
 _PUNCTUATION = re.compile(r"[\s\W\d_]+", re.UNICODE)
-# A number written in words (一百, 两只, 好几块; two, dozen) is no more asked than one in digits (50盒), which never counts.
-_NUMERAL = re.compile(r"(?:好|这|那)?[零〇一二两三四五六七八九十百千万几]+(?:只|个|块|盒|包|袋|瓶|罐|斤|饼|件|套|份|箱|样|条)?")
+# A number written in words (一百, 两只, 好几块, 三百多, 几块钱, 五月份; two, dozen) is no more asked than one in digits (50盒), which never counts.
+_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十]+(?:月份?|号)|(?:好|这|那)?[零〇一二两三四五六七八九十百千万几]+(?:多|来|余)?(?:只|个|块钱?|毛钱?|元|盒|包|袋|瓶|罐|斤|饼|件|套|份|箱|样|条)?")
 _ENGLISH_NUMBERS = frozenset("one two three four five six seven eight nine ten eleven twelve twenty thirty fifty "
                              "hundred dozen".split())
+
+# Where the customer is ("我在澳门 可以用信用卡付款吗"): a place after these words, which no answer need name.
+_WHERE_ONE_IS = [["我", "在"], ["人", "在"], ["住", "在"], ["现在", "在"], ["家", "在"]]
 
 _tokenizer_lock = threading.Lock()
 
@@ -160,9 +163,12 @@ def content_words(text: str) -> tuple[tuple[str, bool], ...]:
         text = form.sub(said, text)
     cjk_only = "".join(ch if CJK.match(ch) else " " for ch in text)
     for run in cjk_only.split():
-        for token in _tagger().lcut(run, HMM=False):
+        tokens = _tagger().lcut(run, HMM=False)
+        for at, token in enumerate(tokens):
             word = _PUNCTUATION.sub("", token.word)
-            if word and word not in FILLER_WORDS and word not in CONTEXT_WORDS and not _NUMERAL.fullmatch(word):
+            where_they_are = token.flag == "ns" and [t.word for t in tokens[max(0, at - 2):at]] in _WHERE_ONE_IS
+            if (word and word not in FILLER_WORDS and word not in CONTEXT_WORDS and not _NUMERAL.fullmatch(word)
+                    and not where_they_are):
                 thing = token.flag.startswith("n") or bool(
                     HEALTH.search(word) or PETS.search(word) or ABROAD.match(word))
                 words.append((word, thing))

@@ -143,7 +143,7 @@ SHOP_WIDE_WORDS = re.compile(
 # "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
 ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
                        r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$|(?=[\s，,。!！]))"
-                       r"|(?:do (?:you|u)(?: guys)? (?:sell|have|carry)|^got) (?:any )?([a-z][a-z ]{2,30}?)(?:\?|$| at all| or not)"
+                       r"|(?:(?:\bdo (?:you|u)|^(?:hi |hey |hello )?(?:you|u))(?: guys)? (?:sell|have|carry) (?:any )?|^got (?:any )?)([a-z][a-z ]{2,30}?)(?:\?|$| at all| or not)"
                        r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)"
                        r"|有卖的吗|有吗|有么|有没有(?=[\s，,。!！]|$))", re.I)
 MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶
@@ -156,9 +156,9 @@ COMPARING = re.compile(JUDGEMENT.pattern + r"|区别|差别|差在哪|(?:什么|
 ATTRIBUTE = re.compile(r"是(?:不是)?[\u4e00-\u9fff]{1,6}?的(?:吗|不|么|嘛|吧|呀|啊|[?？]|$)|有没有|带不带|带没带|配不配")
 PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐盒包袋瓶斤]|\b(?:per|a|one|each|every)\s+(?:jar|box|pack|bag|bottle|tin)s?\b",
                        re.I)  # "一罐多少钱" asks a size, not storage
-SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品袋|礼袋|贺卡|礼品卡|样品|小样|样茶|试饮|试用|体验装|尝鲜装|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|货|店|仓库|"
+SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品袋|礼袋|贺卡|礼品卡|样品|小样|样茶|试饮|试用|体验装|尝鲜装|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|客服|电话|微信|联系方式|手机号|邮箱|货|店|仓库|"
                       r"淘宝|京东|拼多多|视频|图|色|辣|口味|味道|尺寸|大小|防腐剂|添加剂|"
-                      r"\b(?:gift cards?|samples?|stock|sizes?|cheaper|coupons?|codes?|stores?|shops?|photos?|videos?|"
+                      r"\b(?:gift cards?|samples?|stock|sizes?|phone(?: number)?|wechat|whatsapp|email|cheaper|coupons?|codes?|stores?|shops?|photos?|videos?|"
                       r"pictures?|discounts?|this|that|it|one|ones|anything|something)\b", re.I)
 # The place found (short name), with its province before it and its unit after it.
 PLACE_SPAN = r"(?:{1}(?:省|市|自治区)?)?{0}(?:[\u4e00-\u9fff]{{0,5}}?(?:自治州|自治县|地区|市|县|区|盟|旗))?"
@@ -169,7 +169,7 @@ PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长|\bhow long\b|\b
 # A shop to visit in a place is no shipping quote ("a physical store in Shanghai?", "店在昆明哪 怎么到").
 STORE_WORDS = re.compile(r"门店|实体店|店面|店在|到店|线下|自提|\b(?:store|shop|pick (?:it )?up)\b", re.I)
 # What a quote says: days, fee, cold chain to a place ("寄到常州要几天", "发新疆运费多少").
-QUOTE_VOCABULARY = ("寄 寄到 发 发到 发货 运 运费 邮费 快递 送 送到 到 到货 几天 多久 天 时间 多少钱 钱 费 冷链 冷 链 冷藏 包邮 走 "
+QUOTE_VOCABULARY = ("寄 寄到 发 发到 发货 运 运费 邮费 快递 送 送到 到 到货 几天 多久 天 时间 多少钱 钱 费 冷链 冷 链 冷藏 包邮 走 加多少 热 "
                     "能 可以 ship shipping deliver delivery day long cost fee cold chain")
 UNTRANSLATED_NOTE = "(Our answer to this one is in Chinese for now; tap \"Ask staff\" for help in English.)\n"
 FAMILY_TEXT = Say("我们有这几款{word}：{names}。您想了解哪一款？", "We have these ({word}): {names}. Which one would you like to know about?")
@@ -402,7 +402,11 @@ class Knowledge:
                 return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
         # "买个紫砂壶能分期不" is about paying, not the pot: a shop-wide matter looks at shop-wide entries first.
         shop_wide_first = bool(SHOP_WIDE_WORDS.search(question)) and bool(subject.product or subject.family)
-        hit = None if shop_wide_first else self._answering(question, hits, subject, aspect)
+        # A trouble told as having happened ("收到的茶饼碎成渣了 😭") is the after-sales entry's on it, before an entry on
+        # keeping that names it too ("收到的茶叶有一股霉味" is no question whether old tea is still good).
+        hit = self._on_trouble(question, trouble, subject) if (trouble := reported_trouble(question)) else None
+        if hit is None and not shop_wide_first:
+            hit = self._answering(question, hits, subject, aspect)
         if hit is None and (subject.product or subject.family):  # maybe a shop-wide entry answers it
             query = subject.strip(question) if shop_wide_first else question
             shop_wide = self.index.search(query, k=5, product="", prefer_topic=prefer_topic)
@@ -410,8 +414,6 @@ class Knowledge:
         if hit is None and shop_wide_first:  # the product's own entry may speak of it ("牛肉干快递会压碎吗": its packing);
             # a shop-wide one that failed the matter asked does not ("茶叶喝了一泡不喜欢 能退吗" is not whether old tea keeps)
             hit = self._answering(question, [h for h in hits if h.entry.product], subject, aspect)
-        if hit is None and (trouble := reported_trouble(question)):  # "收到的茶饼碎成渣了 😭"
-            hit = self._on_trouble(question, trouble, subject)
         summary = self._summary(question, subject, hit, language)
         if summary:
             return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
@@ -686,10 +688,13 @@ class Knowledge:
             # The words that ask the aspect the entry answers are covered however they are said ("保存期限多久").
             asked = ASPECT_CUES[aspect].sub(" ", question) if aspect in covers else question
             missing = self._missing(asked, hit, subject.words)
-            # who keeps it, or who it is sent to ("直接寄去我奶奶家"), unless whether they may eat it is asked
-            for_whom = aspect in covers and aspect in HOME_PLACE_TOPICS or hit.entry.topic == "shipping"
-            if for_whom and not MAY_EAT.search(question):
+            # who keeps it, or who it is sent to ("直接寄去我奶奶家"), unless whether they may eat it is asked;
+            # and in which city it is kept ("陈皮在广州回南天会不会长霉"): the damp is the entry's, not the city
+            kept = aspect in covers and aspect in HOME_PLACE_TOPICS
+            if (kept or hit.entry.topic == "shipping") and not MAY_EAT.search(question):
                 missing = [(word, noun) for word, noun in missing if word not in PEOPLE]
+            if kept:
+                missing = [(word, noun) for word, noun in missing if not find_place(word)]
             said_so = aspect is None and hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)
             if covers and aspect not in covers and not said_so:
                 continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing

@@ -95,24 +95,26 @@ def aspects(phrasings: list[str]) -> frozenset[str]:
     return frozenset(aspect for aspect, cue in ASPECT_CUES.items() if any(cue.search(p) for p in phrasings))
 
 
-# Trouble with what arrived, told as having happened ("收到的茶饼碎成渣了 😭", "你们给我发成香辣的了", "红枣里面有小虫"): the
+# Trouble with what arrived, told as having happened ("收到的茶饼碎成渣了 😭", "你们给我发成香辣的了", "红枣里面有小虫",
+# "核桃敲开里面是黑的"; not 磨碎 nor 冬虫夏草): the
 # after-sales entry on that trouble answers, however much else the message tells (how the box looked, how they feel),
 # since what is asked is what now. An entry is on the trouble most of its phrasings report. 坏 is either.
 # Sent the wrong thing, or too few: 发成都 is sending to Chengdu.
 WRONG_ITEM = (r"发错|寄错|送错|错发|(?:发|寄)成(?![都功])|少发|漏发|少寄|少了一|不是我(?:买|拍|要|订|点)的|(?:寄|发|送)(?:过)?来的(?:却|竟然)?是|"
-              r"\bwrong (?:item|thing|one|flavou?r|size|colou?r|product|tea)|\bsent (?:me )?the wrong|\b(?:not|isn'?t) what i ordered")
+              r"\bwrong (?:item|thing|one|flavou?r|size|colou?r|product|tea)|\bsent (?:me )?the wrong|\b(?:not|isn'?t) what i ordered|"
+              r"\bonly (?:\d+|one|two|three|half) (?:came|arrived|turned up|showed up|was delivered)|\b(?:one|an item) (?:is|was) missing")
 TROUBLES = {
-    "damaged": re.compile(r"(?<![细])碎(?!银)|破|裂|磕|坏|压扁|\bbroken?\b|\bcrack|\bchip(?:ped)?\b|\bsmash|"
+    "damaged": re.compile(r"(?<![细磨捣切剁])碎(?!银)|破|裂|磕|坏|压扁|\bbroken?\b|\bcrack|\bchip(?:ped)?\b|\bsmash|"
                           r"\bshatter|\bcrush|\bdamag|\bdent", re.I),
     "wrong_item": re.compile(WRONG_ITEM, re.I),
-    "spoiled": re.compile(r"霉|虫|坏|长毛|沙子|沙粒|异味|怪味|臭|变质|哈喇|馊|不新鲜|味道不对|\bmou?ld|\bbugs?\b|\binsects?\b|"
+    "spoiled": re.compile(r"霉|(?<!冬)虫(?!草)|坏|(?:发|变)黑|(?:里面|里头|仁)(?:是|都是|全是|都)?黑(?:的|了)|长毛|沙子|沙粒|异味|怪味|臭|变质|哈喇|馊|(?<!新)不新鲜|味道不对|\bmou?ld|\bbugs?\b|\binsects?\b|"
                           r"\bworms?\b|\brotten\b|\bsmells? (?:bad|off|weird|funny|strange)|\btastes? (?:off|weird|bad|funny|strange)|"
                           r"\bsand\b|\bgrit", re.I),
 }
 # Not a report of trouble that happened: one feared or asked about in general ("瓷器会不会碎", "怎么撬开不碎", "what if it
 # breaks"), or one whose judgement is asked: whether it is the trouble ("是发霉了吗": 金花 is no mould), whether it is
 # normal, still good or still covered ("还能吃吗", "还能赔吗", "黄黄的小颗粒是啥 发霉了？"), which only the shop may say.
-NO_REPORT = re.compile(r"会不会|会不|会[碎破裂坏]|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄)|咋(?!办|弄)|"
+NO_REPORT = re.compile(r"会不会|会不|会[碎破裂坏]|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄|回事)|咋(?!办|弄|回事)|"
                        r"是(?:不是|否)?[^，,。\s]{0,4}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|正常|"
                        r"\bif\b|\bwill\b|\bwould\b|\bcould\b|worr|afraid|\bin case\b|\bprevent|\bavoid|\beasy\b|\bhow to\b|"
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)

@@ -942,6 +942,9 @@ def test_a_reported_trouble_gets_the_after_sales_entry_on_it(knowledge, question
     ("发错了 而且还碎了一个", None),  # two troubles: no one entry
     ("寄成都的那箱碎了两个碗", "damaged"),  # 寄成都 is sending to Chengdu, not 寄成 (sent as the wrong one)
     ("错发了一款给我", "wrong_item"),
+    ("收到的核桃 敲开好几个里面是黑的", "spoiled"),
+    ("冬虫夏草多少钱一克", None),  # a caterpillar fungus, no bugs
+    ("一岁半宝宝能吃核桃吗 要不要磨碎", None),  # ground for a child, not broken
 ])
 def test_only_a_trouble_that_happened_is_a_report(question, trouble):
     assert reported_trouble(question) == trouble
@@ -1003,4 +1006,30 @@ def test_whether_it_is_freshly_made_is_the_entry_that_says_when_it_was_made(know
     ("紫砂壶能泡普洱吗", "kb:zisha-new-pot"),  # pu'er is a tea, and the entry speaks of tea
 ])
 def test_an_entry_on_one_family_answers_for_another_only_when_it_speaks_of_its_kind(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("陕西神木 运费几块钱", "shipping:陕西"),  # 几块钱 asks the fee, as 多少钱 does
+    ("赤峰包邮不 我买了三百多", "shipping:内蒙古"),  # the quote says from what sum it is free
+    ("五月份想寄腊肉去三亚 那边热得很 冷链要加多少", "shipping:海南"),  # a month is when, not what is asked
+    ("过年几号停发货啊", "defer"),  # 几号 asks a date the dispatch entry does not give
+    ("周末去昆明玩 想顺路去你们店里 地址发我下", "kb:shop-location"),  # why they come is no aspect
+    ("有客服电话吗 我想直接打过去说", "defer"),  # a way to reach the shop, not goods it does not sell
+])
+def test_numbers_times_and_reasons_are_how_it_is_said(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("收到的茶葉有一股霉味 怎麼辦", "kb:after-sales-quality"),  # was whether old tea is still good
+    ("订的铁观音 寄来的是一盒大红袍 咋回事", "kb:after-sales-wrong-item"),  # 咋回事 complains, it asks no how
+    ("ordered 2 boxes of mooncakes but only 1 came", "kb:after-sales-wrong-item"),
+    ("鲜花饼是现做的吗 生产日期新不新鲜", "kb:pastry-shelf-life"),  # 新不新鲜 asks, it reports nothing
+    ("u guys have fresh lychees?", "not_sold"),
+    ("我在澳門 可以用信用卡付款嗎", "kb:payment-methods"),  # where the customer is, not what is asked
+    ("陈皮在广州回南天会不会长霉啊 要怎么放", "kb:xinhui-chenpi-storage"),  # the city it is kept in, and its weather
+    ("公司年会要两百份礼盒 预算三四万 能打折不", "kb:payment-corporate"),  # what for and the budget are no aspect
+])
+def test_a_trouble_told_is_the_after_sales_entrys_and_where_one_is_no_aspect(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
