@@ -51,9 +51,11 @@ SPOILAGE = re.compile(r"胀|鼓包|白点|白霜|白毛|绿毛|长毛|霉点|霉
 # Whether a thing holds up ("丝巾洗了会掉色吗", "壶放暖气边会变形吗") is a promise of quality, the shop's to make; a care
 # entry that never says so has not said it.
 DURABILITY = re.compile(r"掉色|褪色|退色|脱色|缩水|起球|变形|掉漆|掉瓷|生锈|漏水|^fad|^shrink|^rust|^leak")
-# Mending a thing, selling one piece of a set ("壶嘴磕了个口 能修吗", "能单独买个盖子吗") or issuing an invoice again
-# ("抬头开错了 能重开不") is a service the shop offers or not: the entries on broken goods and on invoices do not say it.
-REDOING = re.compile(r"^(?:修|维修|修补|修复|修理|返修|单独|单买|单卖|单配|配件|补|补开|重开|重新开|作废)$|^(?:repair|fix|mend|spare)")
+# Mending a thing, selling one piece of a set ("壶嘴磕了个口 能修吗", "能单独买个盖子吗"), issuing an invoice again
+# ("抬头开错了 能重开不") or rushing a parcel ("加急 明天能到北京吗") is a service the shop offers or not: the entries on
+# broken goods and on invoices, and a quote, do not say it.
+REDOING = re.compile(r"^(?:修|维修|修补|修复|修理|返修|单独|单买|单卖|单配|配件|补|补开|重开|重新开|作废|加急)$|"
+                     r"^(?:repair|fix|mend|spare|expedit|rush)")
 # Whether it gains value is a promise only the shop's own words may make ("生普放几年能升值多少"), like a health claim
 # (not 保值: 保值期 is how some type 保质期).
 INVESTMENT = re.compile(r"升值|增值|投资|理财|涨价|值钱|收藏价值|invest|appreciat", re.I)
@@ -98,6 +100,7 @@ ENGLISH_FILLERS = frozenset("""
     you your yours we our us it its this that these those there here what which who whom whose how when where why
     if or and but so of to in on at for from with by about as any some much many more most very really just
     please hi hello hey thanks thank ok okay yes no not dont don't doesn't isn't can't cannot im i'm youre you're
+    cant wont isnt doesnt didnt arent all
     have has had get got go going want wanna like need tell know let please also too still ever one ones thing
     things something anything buy bought order ordered item items product products shop store sell guys
 """.split())

@@ -387,8 +387,8 @@ class Knowledge:
             product = self.catalog.get(subject.product or self.catalog.resolve(context))
             quoted = quote(self.shipping, *place, product, language,
                            asked_cold_chain=bool(COLD_CHAIN_WORDS.search(question)))
-            if quoted and not self.coverage.misses_a_thing(
-                    question, searchable([QUOTE_VOCABULARY, subject.words]), "shipping"):
+            unquoted = self.coverage.missing(question, searchable([QUOTE_VOCABULARY, subject.words]), "shipping")
+            if quoted and not any(noun or for_the_shop_to_say(word) for word, noun in unquoted):
                 return Answer(Outcome.SHIPPING, quoted, hits, subject.product, place[1])
 
         if origin_asked and (summary := self._summary(question, subject, None, language, origin=True)):
@@ -559,8 +559,9 @@ class Knowledge:
         if hit is not None and not settled and (hit.entry.topic not in PRODUCT_TOPICS and not stated or (
                 hit.entry.topic == "product_info" and not self._missing(question, hit, subject.words))):
             return None  # a shop-wide comparison ("生普和熟普哪个好") is not the price of one cake
-        if self.coverage.misses_a_thing(asked, covered):
-            return None
+        missing = self.coverage.missing(asked, covered)
+        if any(noun for _word, noun in missing) or len(missing) >= max(3, UNSAID_SHARE * len(content_words(asked))):
+            return None  # a thing no summary says, or most of what is asked ("can you supply a cafe at a wholesale price")
         return product_summary(product, language, weighed)
 
     @staticmethod

@@ -59,12 +59,14 @@ ASPECT_CUES = {
 
 # A way of cleaning or heating a thing, or of paying for it, is only for an entry that names the way (by any of its
 # names) to allow: the silk scarf's "hand-wash only" does not say whether it may be dry-cleaned, nor the shop's
-# list of payments (WeChat, Alipay, Visa, PayPal) whether Apple Pay is taken.
+# list of payments (WeChat, Alipay, Visa, PayPal) whether Apple Pay is taken, the fee paid on arrival (顺丰到付) or two
+# offers used together (新人券能跟满减一起用吗).
 NAMED_WAYS = tuple(re.compile(way, re.I) for way in (
     r"干洗|\bdry[- ]?clean", r"机洗|洗衣机|\bwashing machine", r"洗碗机|\bdishwasher", r"微波炉|\bmicrowave",
     r"消毒柜|\bsteriliz|\bsterilis", r"烘干机|\btumble", r"漂白|\bbleach", r"烤箱|\boven",
     r"apple\s*pay|苹果支付", r"google\s*pay|谷歌支付", r"samsung\s*pay", r"paypal|贝宝", r"数字人民币|\be-?cny\b|digital yuan",
     r"云闪付", r"比特币|加密货币|虚拟货币|\bbitcoin|\bcrypto", r"\bvenmo", r"白条", r"花呗|\bhuabei",
+    r"(?<!货)到付|\bfreight collect", r"叠加|一起用|同时用|\bstack(?:ed|ing)?\b",
     r"信用卡|\bcredit\b|\bvisa\b|\bmaster\s*card"))
 
 
@@ -113,9 +115,10 @@ TROUBLES = {
 }
 # Not a report of trouble that happened: one feared or asked about in general ("瓷器会不会碎", "怎么撬开不碎", "what if it
 # breaks"), or one whose judgement is asked: whether it is the trouble ("是发霉了吗": 金花 is no mould), whether it is
-# normal, still good or still covered ("还能吃吗", "还能赔吗", "黄黄的小颗粒是啥 发霉了？"), which only the shop may say.
+# normal, still good or still covered ("还能吃吗", "还能赔吗", "第四天才拆 有条裂纹 还管吗", "黄黄的小颗粒是啥 发霉了？"),
+# which only the shop may say.
 NO_REPORT = re.compile(r"会不会|会不|会[碎破裂坏]|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄|回事)|咋(?!办|弄|回事)|"
-                       r"是(?:不是|否)?[^，,。\s]{0,4}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|正常|"
+                       r"是(?:不是|否)?[^，,。\s]{0,4}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|还管|还赔|还包|还算|正常|"
                        r"\bif\b|\bwill\b|\bwould\b|\bcould\b|worr|afraid|\bin case\b|\bprevent|\bavoid|\beasy\b|\bhow to\b|"
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)
 

@@ -1033,3 +1033,24 @@ def test_numbers_times_and_reasons_are_how_it_is_said(knowledge, question, expec
 ])
 def test_a_trouble_told_is_the_after_sales_entrys_and_where_one_is_no_aspect(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("i run a small cafe in toronto, can you supply the coffee beans every month at a wholesale price", None, "defer"),
+    ("上次买的腊肠特别好吃 还能买到同一批的吗", None, "defer"),  # the same batch: no summary says
+    ("壶到了 洗洗就直接泡可以吗 还是要先弄啥", "yixing-shipiao-pot", "kb:zisha-new-pot"),  # was the pot's summary
+    ("is this spicy? my kids cant eat spicy at all", "dengying-beef", "catalog:dengying-beef"),  # cant asks nothing
+])
+def test_a_summary_that_leaves_most_of_the_question_unsaid_does_not_answer(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("能发顺丰到付吗", "defer"),  # the fee paid on arrival: the courier entry does not say
+    ("支持货到付款吗", "kb:payment-cod"),  # cash on delivery is the COD entry's
+    ("加急 明天能到北京吗 加钱也行", "defer"),  # a rush the quote does not offer
+    ("新人券能跟中秋满减一起用吗", "defer"),  # two offers together: the coupon entry does not say
+    ("茶具签收第四天才拆 有个杯子有条裂纹 还管吗", "defer"),  # whether it is still covered is the shop's to say
+])
+def test_a_service_or_a_way_the_entry_does_not_name_is_not_answered(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
