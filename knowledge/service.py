@@ -50,6 +50,7 @@ ENGLISH_EASING = 0.08
 # "过年几号停发货" is near the dispatch entry, which says nothing of when the New Year break starts (calibrated on
 # the three dev halves: 0.5 and 0.6 turned five confident wrong answers into "not sure" and lost one right).
 UNSAID_SHARE, UNSAID_CONFIDENT = 0.5, 0.6
+CORE_SHARE = 0.4  # a word in this share of an entry's phrasings is what the entry is about
 GENERIC_FAMILIES = frozenset({"茶", "茶叶", "tea"})  # "茶叶过期了还能喝吗" speaks of every tea
 FAMILIES_OF_A_GENERAL_ENTRY = 3  # a keeping entry whose phrasings name this many kinds of goods is about every product
 NAMED_BY_SHARE = 0.2  # another entry is about the families this share of its phrasings name, of those naming one
@@ -307,6 +308,7 @@ class Knowledge:
         self._entry_aspects: dict[tuple[str, int], frozenset[str]] = {}
         self._entry_products: dict[tuple[str, int], frozenset[str]] = {}  # the products a family entry is about
         self._entry_troubles: dict[tuple[str, int], str | None] = {}  # the trouble an after-sales entry is on
+        self._entry_cores: dict[tuple[str, int], frozenset[str]] = {}  # the words an entry is asked with
 
     @classmethod
     def from_settings(cls, settings: Settings, progress=log.info) -> Knowledge:
@@ -333,8 +335,8 @@ class Knowledge:
         by_topic: dict[str, list[list[str]]] = {}
         for entry in snapshot.entries:
             by_topic.setdefault(entry.topic, []).append(list(entry.questions))
-        self.coverage, self._coverage_texts, self._entry_aspects, self._entry_products, self._entry_troubles = (
-            Coverage(by_topic), {}, {}, {}, {})
+        (self.coverage, self._coverage_texts, self._entry_aspects, self._entry_products, self._entry_troubles,
+         self._entry_cores) = (Coverage(by_topic), {}, {}, {}, {}, {})
         log.info("knowledge index: %d entries, %d phrasings in %.2fs",
                  len(index), len(index.phrasings), time.perf_counter() - started)
 
@@ -653,6 +655,8 @@ class Knowledge:
         # "fridge or freezer?" is a choice an entry that names the fridge settles
         freezing = FREEZING.search(question) and not (EITHER_OR.search(question) and FRIDGE.search(question))
         answering: list[tuple[Hit, int]] = []  # each hit that answers, with how many words it leaves unsaid
+        # goods named: what a near entry that speaks of them too may be close to without answering
+        goods_named = bool(subject.names) or any(word in PRODUCT_KINDS for word, _noun in content_words(question))
         for hit in hits[:3]:
             if hit.score < COVERED_CONFIDENT:
                 break
@@ -703,6 +707,8 @@ class Knowledge:
                 continue  # how long the jerky keeps says nothing of one a month past its date, nor of its roast date
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
+            if hit.score < CONFIDENT and goods_named and not self._asks_about(question, hit.entry):
+                continue  # "这把壶能泡咖啡吗" says nothing of a video call, though the video entry names pots and brewing
             if self._left_to_the_shop(question, hit, missing):
                 continue
             if len(missing) >= max(2, UNSAID_SHARE * len(content_words(asked))) and hit.score < UNSAID_CONFIDENT:
@@ -847,6 +853,21 @@ class Knowledge:
         if entry.topic not in ASPECT_TOPICS:
             return frozenset()
         return self._per_entry(self._entry_aspects, entry, lambda: aspects([to_simplified(q) for q in entry.questions]))
+
+    def _asks_about(self, question: str, entry: KBRecord) -> bool:
+        """Whether a Chinese ``question`` has a word many of the entry's Chinese phrasings ask with (视频 for the video
+        entry): what the entry is about. An entry whose phrasings share no such word asks nothing of it. Only a question
+        that names goods is held to it (a near entry may be near for the goods alone; "你们在啥地方" has no 店 and is
+        where the shop is), and no English one (an entry has a few English phrasings, each worded its own way: on the dev halves
+        the check lost three right English answers and kept no wrong one)."""
+        def core() -> frozenset[str]:
+            phrasings = [to_simplified(q) for q in entry.questions if CJK.search(q)]
+            counts = Counter(w for p in phrasings for w in {w for w, _noun in content_words(p)})
+            return frozenset(w for w, n in counts.items() if n >= CORE_SHARE * len(phrasings))
+        if not CJK.search(question):
+            return True
+        words = self._per_entry(self._entry_cores, entry, core)
+        return not words or any(word in question for word in words)
 
     @staticmethod
     def _per_entry(table: dict, entry: KBRecord, compute):

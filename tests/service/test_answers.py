@@ -1054,3 +1054,12 @@ def test_a_summary_that_leaves_most_of_the_question_unsaid_does_not_answer(knowl
 ])
 def test_a_service_or_a_way_the_entry_does_not_name_is_not_answered(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("这把壶能泡咖啡吗", None, "defer"),  # was the video call's entry: it names pots and brewing, not what is asked
+    ("熟茶饼拆了以后装啥罐子好", None, "defer"),  # was how every pu'er keeps, which names no jar
+    ("能视频看看这把壶吗", None, "kb:video-show"),
+])
+def test_a_near_entry_answers_only_a_question_that_asks_with_its_words(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
