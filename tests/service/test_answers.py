@@ -1047,6 +1047,7 @@ def test_a_summary_that_leaves_most_of_the_question_unsaid_does_not_answer(knowl
 
 @pytest.mark.parametrize(("question", "expected"), [
     ("能发顺丰到付吗", "defer"),  # the fee paid on arrival: the courier entry does not say
+    ("寄江西九江能发顺丰不 别的快递我们这慢", "kb:shipping-courier"),  # a courier named is no quote's (顺丰 is a word)
     ("支持货到付款吗", "kb:payment-cod"),  # cash on delivery is the COD entry's
     ("加急 明天能到北京吗 加钱也行", "defer"),  # a rush the quote does not offer
     ("新人券能跟中秋满减一起用吗", "defer"),  # two offers together: the coupon entry does not say
