@@ -93,7 +93,9 @@ GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品
 # A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗".
 SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|包好看|包漂亮|包一下|包起来|运费|邮费|快递|发货|退货|退款|换货|分期|付款|"
                           r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|真空|分装|换成|能换|可以换|抹零|抹个零|"
-                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|vacuum\w*|exchange|delivered)\b",
+                          r"(?:下的?单|订单|单子)[^。.]{0,12}取消|取消[^。.]{0,4}(?:订单|单子)|"
+                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|vacuum\w*|exchange|delivered|"
+                          r"cancel (?:my |the )?order)\b",
                           re.I)
 # Whether the shop has a thing it names ("有没有燕窝", "有火腿吗", "燕窝有没有"), not a kind of gift ("有没有适合送长辈的",
 # "有没有三百块以内", "有没有给领导", "有没有高档一点"), nor a gift for an occasion or a person ("中秋有没有礼盒", "老人有没有适合的").
@@ -107,13 +109,13 @@ ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|^有{_NAMED}[吗没不]|^{_NAM
 # named ("寿眉跟白牡丹送长辈哪个好": a judgement, not ideas), whether it suits oneself or this one suits ("这个适合我吗",
 # "这款送领导合适吗") — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
 MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|减肥|降压|降脂|养胃|伤胃|胃不太?好|失眠|上火|"
-                                  r"保质期|过期|放多久|能放多|区别|刻字|定制|礼品袋|礼袋|logo|印字|搭配|(?P<taste>[辣甜酸咸])不(?P=taste)|[辣甜酸咸][吗嘛么]|"
+                                  r"保质期|过期|放多久|能放多|区别|刻字|定制|礼品袋|礼袋|logo|印(?!象)|搭配|吃素|素食|(?P<taste>[辣甜酸咸])不(?P=taste)|[辣甜酸咸][吗嘛么]|"
                                   r"(?:和|跟|与|还是)[^\s，,。？?]{1,8}?(?:哪个|哪款|哪种)|适合我(?:[吗嘛么呢喝吃用]|$)|"
                                   r"(?:这|那)[款个种套盒把饼][^\s，,。？?]{0,8}(?:合适|适合)(?:[吗嘛么不]|$)|"
                                   r"有(?:(?!送|适合|什么|啥)[\u4e00-\u9fff]){1,6}?卖(?:吗|不|没)|"
                                   r"(?<!礼盒|礼物|礼品)(?:都有(?:哪些|啥|什么)(?!适合|送)|(?<!都)有哪些(?!适合|送|礼)|"
                                   r"(?<!都)有哪?几[种款])|"
-                                  r"\b(?:ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*|expir\w*|shelf life|go bad|"
+                                  r"\b(?:ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*|vegetarian|vegan|expir\w*|shelf life|go bad|"
                                   r"difference|engrav\w*|weight|slim\w*|healthy|cards?|box(?:ed|es)?|"
                                   r"(?:spicy|sweet|sour|salty)(?= or\b|\?)|is (?:it|this|that)\b[^?]{0,20}\b(?:spicy|sweet|sour|salty)|"
                                   r"which (?:is |one (?:is )?)?better)\b", re.I)
@@ -186,7 +188,8 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
     ``gift_entities`` gives them.
 
     A person asked for by name is asked for, whatever DIET read. A question is never small talk (DIET learnt "不"
-    and "没" endings from "不用了", so "买个紫砂壶能分期不" was deny), nor a greeting ("亲 鲜花饼能撑到…"), nor who
+    and "没" endings from "不用了", so "买个紫砂壶能分期不" was deny), nor is a shop matter told in a few words
+    ("昨晚下的单还没发吧 帮我取消了 不想要了"), nor a greeting ("亲 鲜花饼能撑到…"), nor who
     answers unless a person or a bot is named ("咖啡豆是深烘还是浅烘"), nor a request for a person or a video that
     names neither ("这茶能泡几遍"), nor a gift request that names nothing of a gift ("买这个有积分吗") or that
     reports trouble with an order ("我买的灰枣 寄来的是骏枣") or, in a few words, tells of a shop matter ("my parcel
@@ -199,7 +202,7 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
     if (intent in ("request_human", "request_video") and rest != text
             and not any(name.search(rest) for name in (PERSON_WANTED, A_PERSON, SHOWING))):
         return NLU_FALLBACK if is_question(text) or _says_more(rest) else "deny"
-    if (intent in SMALL_TALK and is_question(text)
+    if (intent in SMALL_TALK and (is_question(text) or _says_more(text) and SHOP_MATTERS.search(text))
             or intent == "greet" and not is_greeting(text)
             or intent == "bot_challenge" and not asks_about_the_bot(text)
             or intent in ("request_human", "request_video") and not asks_for_a_person(text)

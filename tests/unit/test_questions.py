@@ -196,6 +196,10 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_gift", "My parcel shows delivered but theres nothing at my door", set(), NLU_FALLBACK),
     ("request_gift", "老板 这次买两饼 老顾客给抹个零呗", set(), NLU_FALLBACK),
     ("request_gift", "核桃一天吃几个合适啊", {"occasion"}, NLU_FALLBACK),
+    ("deny", "昨晚下的单还没发吧 帮我取消了 不想要了", set(), NLU_FALLBACK),  # cancelling an order, no "no thanks"
+    ("request_gift", "礼盒外面能不能别印店名 送客户的", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "is the chicken biscuit ok for my vegetarian friend?", set(), NLU_FALLBACK),
+    ("deny", "不用了 谢谢", set(), None),
     # DIET's reading stands
     ("request_human", "找个人工", set(), None), ("greet", "老板在吗", set(), None), ("greet", "客服在吗", set(), None),
     ("bot_challenge", "是人工客服吗", set(), None), ("request_video", "能不能视讯一下", set(), None),
