@@ -87,7 +87,7 @@ CONTEXT_WORDS = frozenset("""
 ENGLISH_CONTEXT = frozenset("""
     mom mum dad mother father parents wife husband aunt uncle friend friends family
     boss colleague colleagues client clients wedding girlfriend boyfriend relatives
-    law sister brother cousin roommate neighbour neighbor teacher
+    law sister brother cousin roommate neighbour neighbor teacher live lives living
 """.split())
 # Who will eat or drink it: asked when it is whether they may (孩子能喝吗), but how long it keeps or how to keep it is
 # the same for anyone ("想等儿子结婚的时候再喝 能放那么久不").
@@ -100,7 +100,7 @@ ENGLISH_FILLERS = frozenset("""
     you your yours we our us it its this that these those there here what which who whom whose how when where why
     if or and but so of to in on at for from with by about as any some much many more most very really just
     please hi hello hey thanks thank ok okay yes no not dont don't doesn't isn't can't cannot im i'm youre you're
-    cant wont isnt doesnt didnt arent all
+    cant wont isnt doesnt didnt arent all make
     have has had get got go going want wanna like need tell know let please also too still ever one ones thing
     things something anything buy bought order ordered item items product products shop store sell guys
 """.split())

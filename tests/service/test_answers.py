@@ -1064,3 +1064,11 @@ def test_a_service_or_a_way_the_entry_does_not_name_is_not_answered(knowledge, q
 ])
 def test_a_near_entry_answers_only_a_question_that_asks_with_its_words(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("opened the jinhua ham yesterday, how many days have i got to finish it", None, "kb:jinhua-ham-shelf-life"),
+    ("live in guangzhou, will the walnuts go rancid in summer", None, "kb:xinjiang-walnut-storage"),  # where one lives
+])
+def test_english_ways_to_ask_how_long_it_keeps_and_how_to_keep_it(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by == expected
