@@ -137,7 +137,7 @@ SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
     r"能退|可以退|退吗|退不|退得|(?:能|可以|想)换(?:成|个|一)|"
     rf"{WRONG_ITEM}|"
-    r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|样品|小样|样茶|试喝装|试吃装|invoice|pay|refund|return|exchange|address|"
+    r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|冷链|样品|小样|样茶|试喝装|试吃装|invoice|pay|refund|return|exchange|address|"
     r"\bsamples?\b|\bsend (?:it|them) back\b|"
     r"\bopen\b(?! (?:it|the|them|a|an|this|these|my|your|up)\b)|\bhours\b|parking|"
     rf"shipping|courier|delivery|{ARRIVAL}", re.I)

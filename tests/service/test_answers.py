@@ -1048,6 +1048,8 @@ def test_a_summary_that_leaves_most_of_the_question_unsaid_does_not_answer(knowl
 @pytest.mark.parametrize(("question", "expected"), [
     ("能发顺丰到付吗", "defer"),  # the fee paid on arrival: the courier entry does not say
     ("寄江西九江能发顺丰不 别的快递我们这慢", "kb:shipping-courier"),  # a courier named is no quote's (顺丰 is a word)
+    ("能帮我代购别家的东西一起寄吗", "defer"),  # buying elsewhere: combining parcels does not say
+    ("退貨有運費險嗎", "defer"),  # return shipping insurance: the return entry does not name it
     ("支持货到付款吗", "kb:payment-cod"),  # cash on delivery is the COD entry's
     ("加急 明天能到北京吗 加钱也行", "defer"),  # a rush the quote does not offer
     ("新人券能跟中秋满减一起用吗", "defer"),  # two offers together: the coupon entry does not say
@@ -1072,3 +1074,8 @@ def test_a_near_entry_answers_only_a_question_that_asks_with_its_words(knowledge
 ])
 def test_english_ways_to_ask_how_long_it_keeps_and_how_to_keep_it(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by == expected
+
+
+def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge):
+    """It was the ham's shelf life: 冷链 was two characters, 链 a noun the shelf-life entry's high score let pass."""
+    assert knowledge.answer("这个要不要冷链 夏天寄过去会不会坏", context="xuanwei-ham").answered_by == "kb:shipping-cold-chain"
