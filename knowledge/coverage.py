@@ -121,8 +121,9 @@ _NUMERAL = re.compile(r"[零〇一二两三四五六七八九十]+(?:月份?|号
 _ENGLISH_NUMBERS = frozenset("one two three four five six seven eight nine ten eleven twelve twenty thirty fifty "
                              "hundred dozen".split())
 
-# Where the customer is ("我在澳门 可以用信用卡付款吗"): a place after these words, which no answer need name.
-_WHERE_ONE_IS = [["我", "在"], ["人", "在"], ["住", "在"], ["现在", "在"], ["家", "在"]]
+# Where the customer is ("我在澳门 可以用信用卡付款吗"): a place right after these words, which no answer need name
+# (and which is where a parcel goes: the shipping quote reads them too).
+WHERE_ONE_IS = re.compile(r"(?:我|人|住|现在|目前|家)在$")
 
 _tokenizer_lock = threading.Lock()
 
@@ -169,7 +170,7 @@ def content_words(text: str) -> tuple[tuple[str, bool], ...]:
         tokens = _tagger().lcut(run, HMM=False)
         for at, token in enumerate(tokens):
             word = _PUNCTUATION.sub("", token.word)
-            where_they_are = token.flag == "ns" and [t.word for t in tokens[max(0, at - 2):at]] in _WHERE_ONE_IS
+            where_they_are = token.flag == "ns" and bool(WHERE_ONE_IS.search("".join(t.word for t in tokens[:at])))
             if (word and word not in FILLER_WORDS and word not in CONTEXT_WORDS and not _NUMERAL.fullmatch(word)
                     and not where_they_are):
                 thing = token.flag.startswith("n") or bool(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from knowledge.catalog import ProductRecord
-from knowledge.coverage import ABROAD_EN, ABROAD_ZH
+from knowledge.coverage import ABROAD_EN, ABROAD_ZH, WHERE_ONE_IS
 from knowledge.files import ShippingRateIn
 from core.language import to_simplified
 
@@ -41,7 +41,7 @@ _AFTER_PLACE = re.compile(
     r"|等|岛|顺丰|冷链|物流|大概|大约|最快|具体|同城|偏远|境内|家|老家|朋友|同学|亲戚|公司|学校"
 )
 # 寄到龙井; 我在日喀则 (where the customer is is where a parcel goes: "现在在日喀则上班 能寄过来吗")
-_SENT_TO = re.compile(r"(?:^|寄|发|送|运|邮|递|货|件|能|可以|要|直接)到$|(?:^|寄|发|送|运|邮)(?:往|至|去)$|(?:我|人|住|现在|目前)在$")
+_SENT_TO = re.compile(r"(?:^|寄|发|送|运|邮|递|货|件|能|可以|要|直接)到$|(?:^|寄|发|送|运|邮)(?:往|至|去)$")
 _TO = re.compile(r"(?:到|往|至|去|寄|发|送|运|在|是|回|地址)[:：]?$")  # "发义乌", "地址是常州": where it goes
 _FROM = re.compile(r"(?:从|自|由|产自|产地是?)$")  # where it comes from: no destination
 
@@ -212,10 +212,11 @@ def find_place(text: str | None) -> tuple[str, str] | None:
         stands = (end == len(text) or bool(_AFTER_PLACE.match(text, end))
                   or (k + 1 < len(mentions) and adjacent[k + 1] and accepted[k + 1])
                   or district_length(text, end, place.province))
+        sent_to = bool(_SENT_TO.search(before) or WHERE_ONE_IS.search(before))
         if name in WORD_LIKE:
-            accepted[k] = bool(_SENT_TO.search(before))
+            accepted[k] = sent_to
         else:
-            accepted[k] = not place.short or stands or within or bool(_SENT_TO.search(before))
+            accepted[k] = not place.short or stands or within or sent_to
     best, best_rank, to = None, None, False
     for k, (start, end, name, place) in enumerate(mentions):
         # "地址：江苏省常州市武进区": what stands before the first place stands before all of them

@@ -88,6 +88,7 @@ def test_unknown_route_gives_no_quote():
     ("寄到和田", ("和田", "新疆")),
     ("大理州包邮吗", ("大理", "云南")),
     ("我老家四川的 现在在日喀则上班 能寄过来吗", ("日喀则", "西藏")),  # where they are is where it goes
+    ("我家在龙井 寄过去几天", ("龙井", "吉林")),  # a place that is also a tea, where the customer lives
 ])
 def test_every_city_and_county_finds_its_province(text, expected):
     assert find_place(text) == expected
