@@ -148,7 +148,8 @@ ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|�
                        r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)"
                        r"|有卖的吗|有吗|有么|有没有(?=[\s，,。!！]|$))", re.I)
 MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶
-JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|还是.{0,8}?(?:好吃|好喝|好|划算|合适|实惠)|\bbest\b|\bbetter\b",
+JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|哪(?:个|款|种|样)更|还是.{0,8}?(?:好吃|好喝|好|划算|合适|实惠)|"
+                       r"\bbest\b|\bbetter\b|\bwhich (?:one )?(?:is )?more\b",
                        re.I)
 # An entry that itself weighs things up ("生普和熟普有什么区别"): the only kind that answers "X跟Y哪个好".
 COMPARING = re.compile(JUDGEMENT.pattern + r"|区别|差别|差在哪|(?:什么|啥)不一样|(?:什么|啥)不同|不同在哪|怎么选|\bdifferen|\bvs\b|"

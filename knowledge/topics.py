@@ -115,10 +115,10 @@ TROUBLES = {
                           r"\bsand\b|\bgrit", re.I),
 }
 # Not a report of trouble that happened: one feared or asked about in general ("瓷器会不会碎", "怎么撬开不碎", "what if it
-# breaks"), or one whose judgement is asked: whether it is the trouble ("是发霉了吗": 金花 is no mould), whether it is
-# normal, still good or still covered ("还能吃吗", "还能赔吗", "第四天才拆 有条裂纹 还管吗", "黄黄的小颗粒是啥 发霉了？"),
-# which only the shop may say.
-NO_REPORT = re.compile(r"会不会|会不|会[碎破裂坏]|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄|回事)|咋(?!办|弄|回事)|"
+# breaks", "香肠寄过来不会臭了吧"), or one whose judgement is asked: whether it is the trouble ("是发霉了吗": 金花 is no
+# mould), whether it is normal, still good or still covered ("还能吃吗", "还能赔吗", "第四天才拆 有条裂纹 还管吗",
+# "黄黄的小颗粒是啥 发霉了？"), which only the shop may say.
+NO_REPORT = re.compile(r"会不会|会不|不会[^，,。\s]{0,4}吧|会[碎破裂坏]|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄|回事)|咋(?!办|弄|回事)|"
                        r"是(?:不是|否)?[^，,。\s]{0,4}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|还管|还赔|还包|还算|正常|"
                        r"\bif\b|\bwill\b|\bwould\b|\bcould\b|worr|afraid|\bin case\b|\bprevent|\bavoid|\beasy\b|\bhow to\b|"
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)

@@ -464,6 +464,8 @@ def test_an_entry_that_leaves_most_of_the_question_unsaid_needs_a_sure_match(kno
     ("红茶跟绿茶哪个好喝", "defer"),  # the wrong-item entry names both ("买的红茶寄来的是绿茶") and weighs nothing up
     ("寿眉跟白牡丹送长辈哪个好", "defer"),  # the raw-or-ripe entry weighs up other teas
     ("生普和熟普哪个好", "kb:puer-raw-vs-ripe"),  # the entry that weighs up these two
+    ("which one more fragrant, rougui or shuixian?", "defer"),  # was what rock tea is: which is more X judges too
+    ("大红袍跟肉桂哪个更香", "defer"),
     ("我人在上海 你们实体店在哪", "kb:shop-location"),  # where the customer is, not what is asked
     ("鸡仔饼里面有肉吗 我吃素", "catalog:chicken-biscuits"),  # who it is for: what is in it is the summary's
     ("香肠买回来能直接吃吗 还是要煮", "defer"),  # whether it must be cooked: no summary says
@@ -945,6 +947,7 @@ def test_a_reported_trouble_gets_the_after_sales_entry_on_it(knowledge, question
     ("收到的核桃 敲开好几个里面是黑的", "spoiled"),
     ("冬虫夏草多少钱一克", None),  # a caterpillar fungus, no bugs
     ("一岁半宝宝能吃核桃吗 要不要磨碎", None),  # ground for a child, not broken
+    ("这么热的天 香肠寄过来不会臭了吧", None),  # feared on the way (was the quality after-sales entry)
 ])
 def test_only_a_trouble_that_happened_is_a_report(question, trouble):
     assert reported_trouble(question) == trouble

@@ -266,6 +266,17 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("ask_product_info", "采茶需要人工吗", set(), None), ("thank", "好的 不管在哪都行 谢谢", set(), None),
     ("greet", "泡几分钟后再出汤吗", set(), NLU_FALLBACK), ("ask_product_info", "can you send me a photo?", set(), "request_human"),
     ("greet", "你好，我需要人工", set(), "request_human"),
+    # which of two, how many there are, the shop asked, a sign after 不, how to after a clause: questions, not gift
+    # requests or "no thanks"; a receipt left out or who receives it is a shop matter
+    ("request_gift", "给我爸买普洱 生的还是熟的好 他胃不太好", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "送長輩 熟普好還是生普好", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "龙井跟安吉白茶 送领导哪个更拿得出手", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "榨菜礼盒里头几包", set(), NLU_FALLBACK), ("request_gift", "丝巾有几个颜色可以选", set(), NLU_FALLBACK),
+    ("request_gift", "鲜花饼礼盒都有啥口味", set(), NLU_FALLBACK), ("request_gift", "你们招代理不 想在老家开个店", set(), NLU_FALLBACK),
+    ("request_gift", "收件人写我外婆 东西直接寄她家 里头别放小票哈", {"recipient"}, NLU_FALLBACK),
+    ("deny", "猫把鲜花饼啃了一口 要紧不🙀", set(), NLU_FALLBACK),
+    ("deny", "wah the ham so salty, how to cook it ah", set(), NLU_FALLBACK),
+    ("request_gift", "我有几个客户要送礼 推荐一下", set(), None), ("deny", "Thanks, I know how to brew it now", set(), None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
