@@ -14,6 +14,8 @@ MIN_WORDS_ASKED = 3
 # Read as a gift request, a short question is still a question ("有礼盒装吗"): the limit above keeps short
 # replies ("不用了") from being read as questions, which a gift request's guard does not need.
 MIN_CJK_GIFT = 4
+# How many a box or a bag holds ("榨菜礼盒里头几包", "一盒几个"): asked of the goods, also in a gift request.
+_COUNT_INSIDE = r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|每盒|每袋)[^\s，,。]{0,3}几[包袋个個块塊片颗顆条條根瓶罐盒斤两兩]"
 # Interrogatives, not every word that can ask: 么 in 这么/那么, 几 in 过几天, 什么 in 没什么 say nothing. A clause
 # "能…不" asks before what follows it ("能寄香港不 我在九龙"); "是A还是B" asks which.
 CHINESE_QUESTION = re.compile(
@@ -22,10 +24,11 @@ CHINESE_QUESTION = re.compile(
     r"([\u4e00-\u9fff])[不没]\1(?![^\s，,。]{0,3}(?:再想|再看|再说|再等|再决定|都行|无所谓|随便))|几(?:片|克|颗|粒|泡|遍|度)|[吃喝]几[个颗杯次]|"
     r"(?<![过過等隔我给給])几分钟(?![后後](?:再来|再回|回来|回|来|來))|"
     r"[^\s，,。！!？?]{1,8}(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適|划算|劃算)(?=[\s，,。！!？?]|$)|"
-    r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|每盒|每袋)[^\s，,。]{0,3}几[包袋个個块塊片颗顆条條根瓶罐盒斤两兩]|有几[种種款个個样樣]|"
+    rf"{_COUNT_INSIDE}|有几[种種款个個样樣]|"
     r"^(?:你们|你們|你家|贵店|貴店)[^\s，,。]{1,6}[不没沒](?=[\s，,])")
 # 好不好, 泡几克, 炖几分钟, 煮几分钟后才能吃; not "买不买我再想想", "我过几分钟再来", "给我几分钟", "十几分钟后回来";
-# 要紧不🙀 (a sign after 不), 生的还是熟的好 (which of two), 里头几包 and 有几个颜色 (how many there are), 你们招代理不 (the shop asked).
+# 要紧不🙀 (a sign after 不), 生的还是熟的好 (which of two), 里头几包 and 有几个颜色 (how many there are),
+# 你们招代理不 (the shop asked).
 # A question word or a question's inverted start, also after a clause ("…3 months, will the biscuits keep").
 ENGLISH_QUESTION = re.compile(
     r"\?|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|"
@@ -119,7 +122,7 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"(?:和|跟|与|还是)[^，,。？?]{1,12}?(?:哪个|哪款|哪种)|适合我(?:[吗嘛么呢喝吃用]|$)|"
                                   r"(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適)(?=[\s，,。！!？?]|$)|"
                                   r"(?:几|哪些|哪几|多少)[个個种種款样樣]?(?:颜色|顏色|口味)|(?:啥|什么|什麼)(?:颜色|顏色|口味)|"
-                                  r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|每盒|每袋)[^\s，,。]{0,3}几[包袋个個块塊片颗顆条條根瓶罐盒斤两兩]|"
+                                  rf"{_COUNT_INSIDE}|"
                                   r"(?:这|那)[款个种套盒把饼][^\s，,。？?]{0,8}(?:合适|适合)(?:[吗嘛么不]|$)|"
                                   r"有(?:(?!送|适合|什么|啥)[\u4e00-\u9fff]){1,6}?卖(?:吗|不|没)|"
                                   r"(?<!礼盒|礼物|礼品)(?:都有(?:哪些|啥|什么)(?!适合|送)|(?<!都)有哪些(?!适合|送|礼)|"

@@ -88,6 +88,16 @@ def test_kb_quality_scores_both_halves_and_checks_the_test_half(settings, tmp_pa
     assert "expected" not in misses.stdout  # the test half's misses are never listed
 
 
+def test_every_half_of_the_answer_quality_set_can_be_asked_for():
+    """The CLI names its halves without importing the quality module (it loads the knowledge service): a new dev
+    half must not be left out of ``--half``."""
+    from knowledge.quality import HALVES
+    from techan.cli import build_parser
+    parser = build_parser()
+    for half in (*HALVES, "both"):
+        assert parser.parse_args(["kb", "quality", "--half", half]).half == half
+
+
 def test_kb_rollback_lists_revisions_and_names_the_one_a_rollback_restored(settings):
     migrated_demo_shop(settings)
     from knowledge.files import KBEntryIn
