@@ -66,9 +66,9 @@ COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|
 # What a catalog summary (origin, price, pack, description) answers: price, origin, taste, size, what it is.
 SUMMARY_WORDS = re.compile(
     r"多少钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
-    r"味道|好吃|好喝|甜|咸|辣|苦|涩|香|酸|多大|多重|几克|多少克|克重|分量|规格|一盒|一包|一斤|几个|几颗|是什么|是啥|什么样|"
+    r"味道|好吃|好喝|甜|咸|辣|苦|涩|香|酸|多大|多重|几克|多少克|克重|分量|规格|一盒|一包|一斤|几个|几颗|(?:几|多少)[包袋]|是什么|是啥|什么样|"
     r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?(?:是|真)?有|"
-    r"核|籽|哪一?年|年份|烘|加糖|添加|防腐|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
+    r"核|籽|哪一?年|年份|(?:几|多少)年的|几年陈|烘|加糖|添加|防腐|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
     r"sweet|spicy|salty|size|flavou?r|sugar|additive|preservative|"
     r"\bweighs?\b|\bheavy\b|what is|what'?s|tell me about|describe|any good|how many \w+ (?:in|come|are there|per)\b|\bis there (?:any |real |actual )?\w+ in\b", re.I)
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
@@ -76,8 +76,8 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
                       "size weigh heavy origin good describe flavour flavor")
 # A count or a weight asked ("一盒有多少颗", "能泡几泡", "月饼一个多重"): only a figure with its unit answers it. Not
 # "分给几个亲戚", "喝了几泡", "有几个口味" or "几个系列" (kinds), "是多重包装吗"; a weight has no unit group, or 斤.
-COUNT_ASKED = re.compile(r"(?:有|泡|放|用|投|吃|是|大概|一共|总共|一[盒包袋饼罐个颗片箱])\s*(?:几|幾|多少)"
-                         r"(颗|顆|粒|个|個|片|泡|次|遍|克|斤|公斤)(?!月|口味|味道|种|品种|款|样|颜色|系列|等级|规格|型号|档|尺寸|产地|地方)|"
+COUNT_ASKED = re.compile(r"(?:有|泡|放|用|投|吃|是|大概|一共|总共|里头|里面|里边|一[盒包袋饼罐个颗片箱])\s*(?:几|幾|多少)"
+                         r"(颗|顆|粒|个|個|片|泡|次|遍|克|斤|公斤|包|袋)(?!月|口味|味道|种|品种|款|样|颜色|系列|等级|规格|型号|档|尺寸|产地|地方)|"
                          r"多重(?![包防保])|多少重|几斤")
 # How long to cook or soak it ("腊肉要蒸多久", "松茸要泡多久"): only an answer that gives a time says it ("吃前蒸熟"
 # says to steam it, not for how long).
@@ -103,9 +103,10 @@ SEVERAL_PIECES = re.compile(rf"(?:\d+|[两三四五六七八九十])\s*[{_PIECE}
 DOSE_ASKED = re.compile(r"[泡放用投]\s*(?:几|幾|多少)\s*克")
 PER_PACK = (r"(?!\s*(?:[/／每]\s*)?一?[盒饼餅袋罐包箱提装砖磚坛罈套]|"
             r"\s*(?:/\s*)?(?:cakes?|box|bags?|jars?|packs?|tins?|bricks?|packets?|crocks?|sets?)\b)")
-_PIECES, _INFUSIONS, _WEIGHT = "颗|顆|粒|个(?!月)|個(?!月)|枚", "泡|次|遍", "克|g|斤|公斤|kg"
+_PIECES, _INFUSIONS, _WEIGHT, _BAGS = "颗|顆|粒|个(?!月)|個(?!月)|枚", "泡|次|遍", "克|g|斤|公斤|kg", "包|袋|小包|小袋"
 COUNT_UNITS = {"颗": _PIECES, "顆": _PIECES, "粒": _PIECES, "个": f"{_PIECES}|只|块", "個": f"{_PIECES}|只|块", "片": "片",
-               "泡": _INFUSIONS, "次": _INFUSIONS, "遍": _INFUSIONS, "克": _WEIGHT, "斤": _WEIGHT, "公斤": _WEIGHT}
+               "泡": _INFUSIONS, "次": _INFUSIONS, "遍": _INFUSIONS, "克": _WEIGHT, "斤": _WEIGHT, "公斤": _WEIGHT,
+               "包": _BAGS, "袋": _BAGS}
 # A figure, also a rough one ("30多颗", "十几泡", "二十来颗"; one pound, "一斤装"): not "一颗一泡", nor how often a pot
 # is rinsed ("烫两三遍").
 FIGURE = r"(?<![烫洗刷\d两三四五六七八九十百])[\d两三四五六七八九十百]+\s*(?:多|几|来|余)?\s*(?:{units})|[一半]\s*(?:斤|公斤)"
@@ -138,13 +139,13 @@ SHOP_WIDE_WORDS = re.compile(
     r"能退|可以退|退吗|退不|退得|(?:能|可以|想)换(?:成|个|一)|"
     rf"{WRONG_ITEM}|"
     r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|冷链|样品|小样|样茶|试喝装|试吃装|invoice|pay|refund|return|exchange|address|"
-    r"\bsamples?\b|\bsend (?:it|them) back\b|"
+    r"\bsamples?\b|\bsend (?:it|them) back\b|\b(?:visit|go(?: to)?|come(?: to)?|drop by|where is) (?:ur|your|the) (?:shop|store)\b|"
     r"\bopen\b(?! (?:it|the|them|a|an|this|these|my|your|up)\b)|\bhours\b|parking|"
     rf"shipping|courier|delivery|{ARRIVAL}", re.I)
 # "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
 ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
                        r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$|(?=[\s，,。!！]))"
-                       r"|(?:(?:\bdo (?:you|u)|^(?:hi |hey |hello )?(?:you|u))(?: guys)? (?:sell|have|carry) (?:any )?|^got (?:any )?)([a-z][a-z ]{2,30}?)(?:\?|$| at all| or not)"
+                       r"|(?:(?:\bdo (?:you|u)|\bdoes (?:ur|your) (?:shop|store)|^(?:hi |hey |hello )?(?:you|u))(?: guys)? (?:sell|have|carry) (?:any )?|^got (?:any )?)([a-z][a-z ]{2,30}?)(?:\?|$| at all| or not)"
                        r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)"
                        r"|有卖的吗|有吗|有么|有没有(?=[\s，,。!！]|$))", re.I)
 MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶

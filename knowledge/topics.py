@@ -23,7 +23,7 @@ PRICE = (r"多少钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|�
 
 ASPECT_CUES = {
     "shelf_life": re.compile(
-        r"保质期|保存期|过期|多久|多长时间|几天|几个月|几年|多少年|放多|放几|搁多|存多|能放|能搁|能存|放到|放一年|放两年|"
+        r"保质期|保存期|过期|多久|多长时间|几天|几个月|几年(?![的陈])|多少年(?!的)|放多|放几|搁多|存多|能放|能搁|能存|放到|放一年|放两年|"
         r"会坏|会不会坏|坏不|坏吗|坏了没|放坏|变质|吃完|喝完|吃掉|喝掉|新鲜|生产日期|好多年|好几年|很多年|多年|放久|"
         r"还能(?:吃|喝|泡|用)|接着吃|接着喝|隔夜|期内|有效期|半年了|[一两二三四五六七八九十几]+个?(?:年|月)了|日子|日期|很久|好久|久了|"
         r"(?:放|存|搁|留)个?[一两二三四五六七八九十几]+年|"
@@ -110,8 +110,8 @@ TROUBLES = {
     "damaged": re.compile(r"(?<![细磨捣切剁])碎(?!银)|破|裂|磕|坏|压扁|\bbroken?\b|\bcrack|\bchip(?:ped)?\b|\bsmash|"
                           r"\bshatter|\bcrush|\bdamag|\bdent", re.I),
     "wrong_item": re.compile(WRONG_ITEM, re.I),
-    "spoiled": re.compile(r"霉|(?<!冬)虫(?!草)|坏|(?:发|变)黑|(?:里面|里头|仁)(?:是|都是|全是|都)?黑(?:的|了)|长毛|沙子|沙粒|异味|怪味|臭|变质|哈喇|馊|(?<!新)不新鲜|味道不对|\bmou?ld|\bbugs?\b|\binsects?\b|"
-                          r"\bworms?\b|\brotten\b|\bsmells? (?:bad|off|weird|funny|strange)|\btastes? (?:off|weird|bad|funny|strange)|"
+    "spoiled": re.compile(r"霉|(?<!冬)虫(?!草)|坏|(?:发|变)黑|(?:里面|里头|仁)(?:是|都是|全是|都)?黑(?:的|了)|长毛|沙子|沙粒|异味|怪味|臭|变质|哈喇|油哈|馊|(?<!新)不新鲜|味道不对|\bmou?ld|\bbugs?\b|\binsects?\b|"
+                          r"\bworms?\b|\brotten\b|\brancid\b|\bsmells? (?:bad|off|weird|funny|strange)|\btastes? (?:off|weird|bad|funny|strange)|"
                           r"\bsand\b|\bgrit", re.I),
 }
 # Not a report of trouble that happened: one feared or asked about in general ("瓷器会不会碎", "怎么撬开不碎", "what if it
@@ -124,8 +124,17 @@ NO_REPORT = re.compile(r"会不会|会不|不会[^，,。\s]{0,4}吧|会[碎破�
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)
 
 
+# A spoilt smell or taste told ("牛肉干吃着一股油哈味"): then "是不是放坏了" asks what now, not the shop's judgement of a
+# sign that may be normal ("黄黄的小点点是发霉了吗": 金花).
+SENSED = re.compile(r"(?:一股|有股|闻着|吃着|喝着|尝着|吃起来|喝起来|闻起来)[^，,。\s]{0,6}味|哈喇|油哈|\b(?:smells?|tastes?) (?:bad|off|rancid)")
+WHETHER_SPOILT = re.compile(r"是(?:不是|否)?[^，,。\s]{0,4}(?:变质|坏)了?|(?:坏|变质)了?[吗嘛么吧]?[？?]|\b(?:has|is) it (?:gone )?(?:bad|off)\b",
+                            re.I)
+
+
 def reported_trouble(question: str) -> str | None:
     """The one kind of trouble ``question`` tells of as having happened, if any."""
+    if SENSED.search(question):
+        question = WHETHER_SPOILT.sub(" 变质 ", question)  # 坏 is also broken
     if NO_REPORT.search(question):
         return None
     kinds = [kind for kind, words in TROUBLES.items() if words.search(question)]

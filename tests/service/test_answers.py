@@ -494,9 +494,28 @@ def test_one_family_however_spelt_is_one_family_and_a_kind_named_once_is_a_contr
     ("熟普饼上有白点 还能喝吗", "defer"),
     ("陈皮怎么保存才不会发霉", "kb:xinhui-chenpi-storage"),  # keeping it from going mouldy is how to store it
     ("牛肉干吃着有股怪味 是不是坏了", "kb:after-sales-quality"),  # an entry that says what to do about it
+    ("牛肉干吃着一股油哈味 是不是放坏了", "kb:after-sales-quality"),  # was how long it keeps: a spoilt taste told
+    ("walnuts smell rancid, has it gone bad?", "kb:after-sales-quality"),
+    ("黄黄的小点点是发霉了吗", "defer"),  # a sign seen, no smell told: whether it is mould is the shop's to judge
 ])
 def test_a_sign_of_spoilage_is_answered_only_by_an_entry_that_names_it(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("榨菜礼盒里头几包", "catalog:fuling-zhacai"),  # was gift wrapping (礼盒): its pack says 10袋/盒
+    ("金华火腿是几年的腿", "catalog:jinhua-ham"),  # how old, which its description says (两年陈); not how long it keeps
+    ("普洱能放几年", "kb:puer-shelf-life"),
+    ("does your shop sell teapots", "catalog:teapots"),
+])
+def test_how_many_bags_a_box_holds_and_how_old_it_is_are_the_catalogs(knowledge, question, expected):
+    assert knowledge.answer(question).answered_by == expected
+
+
+def test_going_to_see_it_at_the_shop_is_no_question_about_the_product(knowledge):
+    """The teapot pulled this to how a new pot is first used."""
+    answer = knowledge.answer("can i go ur shop see the teapot first, where is it")
+    assert answer.answered_by in ("kb:shop-location", "defer")
 
 
 @pytest.mark.parametrize(("question", "context", "expected"), [
