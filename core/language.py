@@ -50,6 +50,7 @@ _CANTONESE = {
     "咁样": "这样", "咁": "这么", "嚟": "来", "睇": "看", "攞": "拿", "搵": "找", "俾钱": "付钱", "畀钱": "付钱",
     "俾(?!斯)": "给", "畀": "给", "好食(?![品材物用料])": "好吃", "(?<![零素美粮饮主甜肉面副熟生])食(?=得|唔|咗|晒)": "吃",
     "好饮(?![品料用])": "好喝", "(?<![冷热餐])饮(?=得|唔|咗|晒)": "喝", "仲(?=有|要|可以|未)": "还", "啱啱": "刚刚",
+    "雪柜": "冰箱",
 }
 _CANTONESE_KEYS = sorted(_CANTONESE, key=lambda key: len(re.sub(r"\(.*?\)|\[.*?\]", "_", key)), reverse=True)
 _CANTONESE_WORDS = re.compile("|".join(f"(?P<k{number}>{key})" for number, key in enumerate(_CANTONESE_KEYS)))

@@ -68,7 +68,7 @@ SUMMARY_WORDS = re.compile(
     r"多少钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
     r"味道|好吃|好喝|甜|咸|辣|苦|涩|香|酸|多大|多重|几克|多少克|克重|分量|规格|一盒|一包|一斤|几个|几颗|(?:几|多少)[包袋]|是什么|是啥|什么样|"
     r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?(?:是|真)?有|"
-    r"核|籽|哪一?年|年份|(?:几|多少)年的|几年陈|烘|加糖|添加|防腐|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
+    r"核|籽|馅|哪一?年|年份|(?:几|多少)年的|几年陈|烘|加糖|添加|防腐|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
     r"sweet|spicy|salty|size|flavou?r|sugar|additive|preservative|"
     r"\bweighs?\b|\bheavy\b|what is|what'?s|tell me about|describe|any good|how many \w+ (?:in|come|are there|per)\b|\bis there (?:any |real |actual )?\w+ in\b", re.I)
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
@@ -156,12 +156,14 @@ JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|�
 COMPARING = re.compile(JUDGEMENT.pattern + r"|区别|差别|差在哪|(?:什么|啥)不一样|(?:什么|啥)不同|不同在哪|怎么选|\bdifferen|\bvs\b|"
                        r"\bcompar", re.I)
 # "是野生的吗", "是不是纯手工的", "有没有手提袋": whether the product is or has something, which its catalog facts may say.
+# "陈皮可以煲汤吗": a use, which the summary itself states ("泡水煲汤都可以"); not "能便宜点吗" (a price word, not said).
+USE_ASKED = re.compile(r"(?:可以|可不可以|能不能|能)[\u4e00-\u9fff]{1,3}?(?:吗|不|么|嘛|[?？]|$)")
 ATTRIBUTE = re.compile(r"是(?:不是)?[\u4e00-\u9fff]{1,6}?的(?:吗|不|么|嘛|吧|呀|啊|[?？]|$)|有没有|带不带|带没带|配不配")
 PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐盒包袋瓶斤]|\b(?:per|a|one|each|every)\s+(?:jar|box|pack|bag|bottle|tin)s?\b",
                        re.I)  # "一罐多少钱" asks a size, not storage
 SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品袋|礼袋|贺卡|礼品卡|样品|小样|样茶|试饮|试用|体验装|尝鲜装|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|客服|电话|微信|联系方式|手机号|邮箱|货|店|仓库|"
                       r"淘宝|京东|拼多多|视频|图|色|辣|口味|味道|尺寸|大小|防腐剂|添加剂|"
-                      r"\b(?:gift cards?|samples?|stock|sizes?|phone(?: number)?|wechat|whatsapp|email|cheaper|coupons?|codes?|stores?|shops?|photos?|videos?|"
+                      r"\b(?:caffeine|sugar|salt|msg|gluten|alcohol|preservatives?|additives?|gift cards?|samples?|stock|sizes?|phone(?: number)?|wechat|whatsapp|email|cheaper|coupons?|codes?|stores?|shops?|photos?|videos?|"
                       r"pictures?|discounts?|this|that|it|one|ones|anything|something)\b", re.I)
 # The place found (short name), with its province before it and its unit after it.
 PLACE_SPAN = r"(?:{1}(?:省|市|自治区)?)?{0}(?:[\u4e00-\u9fff]{{0,5}}?(?:自治州|自治县|地区|市|县|区|盟|旗))?"
@@ -536,7 +538,9 @@ class Knowledge:
         product = self.catalog.get(subject.product)
         covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
         # "是野生的不": an attribute the catalog's own words state, every word of it
-        stated = bool(ATTRIBUTE.search(question)) and not self.coverage.missing(question, covered)
+        stated = bool(ATTRIBUTE.search(question)) and not self.coverage.missing(question, covered) or bool(
+            USE_ASKED.search(question)) and not self.coverage.missing(
+            question, self._summary_words(product) + " " + subject.words)
         asks = origin or stated or self._asks_summary(question) or bool(
             SUITS_ASKED.search(question) and SUITS_SAID.search(product.description))
         # "wild or farmed" asks the summary when it settles the choice, as "还是" (below)

@@ -507,9 +507,18 @@ def test_a_sign_of_spoilage_is_answered_only_by_an_entry_that_names_it(knowledge
     ("金华火腿是几年的腿", "catalog:jinhua-ham"),  # how old, which its description says (两年陈); not how long it keeps
     ("普洱能放几年", "kb:puer-shelf-life"),
     ("does your shop sell teapots", "catalog:teapots"),
+    ("這條絲巾是真絲的嗎", "catalog:suzhou-silk-scarf"),  # 这条: a measure word, not a thing asked about
+    ("老婆饼啥馅的", "catalog:wife-cake"),  # the filling, which its description gives (冬瓜蓉馅)
+    ("陳皮可以煲湯嗎", "catalog:xinhui-chenpi"),  # a use its description states (泡水煲汤都可以)
+    ("got caffeine or not? my wife pregnant", "defer"),  # was "we don't sell caffeine": what is in it, not goods
 ])
-def test_how_many_bags_a_box_holds_and_how_old_it_is_are_the_catalogs(knowledge, question, expected):
+def test_what_the_catalog_states_answers_however_it_is_asked(knowledge, question, expected):
     assert knowledge.answer(question).answered_by == expected
+
+
+def test_a_discount_asked_of_a_product_is_no_use_its_description_states(knowledge):
+    answer = knowledge.answer("公司要买100盒 能便宜点吗", context="puer-mini-tuo")
+    assert answer.answered_by == "kb:payment-corporate"
 
 
 def test_going_to_see_it_at_the_shop_is_no_question_about_the_product(knowledge):

@@ -71,6 +71,7 @@ def test_to_simplified_leaves_simplified_english_digits_emoji_and_punctuation(te
     ("冇問題 唔該", "没有问题 请"),
     ("你哋啲茶好唔好飲", "你们的茶好不好喝"),  # 啲 after who: 的
     ("啱啱收到", "刚刚收到"),
+    ("這個茶餅可以放雪櫃嗎", "这个茶饼可以放冰箱吗"),  # the fridge, as Hong Kong calls it
 ])
 def test_to_simplified_reads_written_cantonese_as_mandarin(cantonese, mandarin):
     assert to_simplified(cantonese) == mandarin
