@@ -121,6 +121,18 @@ FAMILY_RANGE = re.compile(r"(?:有哪?(?:几|多少)[种款]|都有(?:哪些|啥
 # The same asked before the family's word ("你们家有什么糕点", "都卖哪几种茶叶"): which products of it the shop has.
 KINDS_BEFORE = re.compile(r"(?:有|卖)(?:些|点)?(?:什么|啥|哪些|哪几[种款样]?|几[种款样]|多少[种款])(?:样的|种类的|的)?$")
 FRIDGE = re.compile(r"冰箱|冷藏|\bfridge|\brefrigerat", re.I)
+# How long it keeps in the freezer, or out of the fridge ("腊肉冷冻的话能放多久", "香肠不放冰箱能放几天"): only a time said
+# for that way of keeping answers it; "6个月（真空包装冷藏）" is the fridge's, "开封后分装冷冻" gives no time.
+HOW_LONG = re.compile(r"多久|多长时间|几天|几个月|几年|放多|放几|搁多|存多|撑|还能(?:吃|喝)|\bhow long\b|\blast\b",
+                      re.I)
+UNCHILLED = re.compile(r"不放冰箱|没放冰箱|不进冰箱|不冷藏|没冷藏|没有冷藏|放外面|\bout(?:side)? (?:of )?the fridge\b|"
+                       r"\bnot (?:in the fridge|refrigerated)\b|\bunrefrigerated\b|\bwithout (?:a )?fridge\b", re.I)
+_DURATION = r"[\d一两三四五六七八九十半]+\s*个?(?:月|年|天|周|星期)|\d+\s*(?:months?|years?|days?|weeks?)"
+FROZEN_FOR = re.compile(rf"(?:冷冻|冻)[^。；;]{{0,12}}?(?:{_DURATION})|(?:{_DURATION})[^。；;]{{0,6}}?(?:冷冻|冻)|"
+                        rf"\b(?:frozen|freezer)\b[^.;]{{0,20}}?(?:{_DURATION})|(?:{_DURATION})[^.;]{{0,20}}?\b(?:frozen|freezer)\b", re.I)
+UNCHILLED_FOR = re.compile(rf"(?:常温|室温|阴凉)[^。；;]{{0,12}}?(?:{_DURATION})|(?:{_DURATION})[^。；;]{{0,6}}?(?:常温|室温|阴凉)|"
+                           rf"\b(?:room temperature|cool,? dry)\b[^.;]{{0,20}}?(?:{_DURATION})|"
+                           rf"(?:{_DURATION})[^.;]{{0,20}}?\b(?:room temperature|cool,? dry)\b", re.I)
 EITHER_OR = re.compile(r"还是|或者|\bor\b", re.I)
 CLAUSE_END = re.compile(r"(?:\s|[吗呢啊呀吧么嘛啦？?!！。，,]|卖|$)")  # "有啥火腿卖吗", "有哪些火腿 想送人"
 MAY_EAT = re.compile(r"(?:能|可以|能不能)(?:吃|喝)")  # "小孩能喝吗": who it is for is then what is asked
@@ -660,6 +672,8 @@ class Knowledge:
         compared = self._compared(question)
         # "fridge or freezer?" is a choice an entry that names the fridge settles
         freezing = FREEZING.search(question) and not (EITHER_OR.search(question) and FRIDGE.search(question))
+        kept_how = HOW_LONG.search(question) and ("unchilled" if UNCHILLED.search(question) else
+                                                  "frozen" if FREEZING.search(question) else None)
         answering: list[tuple[Hit, int]] = []  # each hit that answers, with how many words it leaves unsaid
         # goods named: what a near entry that speaks of them too may be close to without answering
         goods_named = bool(subject.names) or any(word in PRODUCT_KINDS for word, _noun in content_words(question))
@@ -687,6 +701,8 @@ class Knowledge:
                 continue  # "鲜花饼能冷冻吗": an entry that never names the freezer (nor says no to the fridge) does not say
             if not self._states_count(question, lambda: self._said(hit.entry)):
                 continue  # "一饼茶能泡多少次": how to brew it gives no count
+            if kept_how and not self._keeps_so_long(hit.entry, kept_how):
+                continue  # "冻冰箱里能放多久": the fridge's six months is not the freezer's time
             if COOKING_TIME_ASKED.search(question) and not TIME_STATED.search(self._said(hit.entry)):
                 continue  # "腊肉要蒸多久": how to keep it says to steam it, not for how long
             if (trouble := self._trouble(hit.entry)) and not TROUBLES[trouble].search(question):
@@ -728,6 +744,14 @@ class Knowledge:
         # "腊肉想分成几袋 能分开真空吗" is the shop's entry on splitting, not the bacon's on vacuum packing.
         return next((hit for hit, n in answering[1:] if first.entry.product and not hit.entry.product
                      and n < unsaid and hit.score >= first.score - PRODUCT_BONUS), first)
+
+    def _keeps_so_long(self, entry: KBRecord, kept_how: str) -> bool:
+        """Whether ``entry`` says how long a product keeps ``kept_how`` (frozen, or out of the fridge: only when what
+        it says is for the fridge; "36个月" of a tea kept out of it is that time)."""
+        said = self._said(entry)
+        if kept_how == "frozen":
+            return bool(FROZEN_FOR.search(said))
+        return bool(UNCHILLED_FOR.search(said)) or not FRIDGE.search(said) or bool(FRIDGE_REFUSED.search(said))
 
     def _on_trouble(self, question: str, trouble: str, subject: Subject) -> Hit | None:
         """The after-sales entry on the ``trouble`` the customer reports, unless they ask what only the shop may

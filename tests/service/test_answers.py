@@ -516,6 +516,20 @@ def test_what_the_catalog_states_answers_however_it_is_asked(knowledge, question
     assert knowledge.answer(question).answered_by == expected
 
 
+@pytest.mark.parametrize(("question", "context", "expected"), [
+    ("腊肉冷冻的话能放多久", None, "defer"),  # was its shelf life, which gives the fridge's time only
+    ("冻冰箱里能放多久", "sichuan-sausage", "defer"),  # its storage says to freeze it, not for how long
+    ("how long can the sausages keep in the freezer", None, "defer"),
+    ("香肠收到后不放冰箱的话 能放几天", None, "defer"),  # 6个月（真空包装冷藏）is the fridge's time
+    ("香肠路上走了三天没冷藏 还能吃吗", None, "defer"),
+    ("腊肉不放冰箱能放多久", None, "kb:sichuan-bacon-shelf-life"),  # its shelf life says 常温阴凉处约3个月
+    ("普洱不放冰箱能放多久", None, "kb:puer-storage|kb:puer-shelf-life"),  # tea keeps out of the fridge anyway
+    ("香肠能冷冻吗", None, "kb:sichuan-sausage-storage"),  # whether, not how long: 开封后分装冷冻
+])
+def test_how_long_frozen_or_out_of_the_fridge_needs_a_time_said_for_it(knowledge, question, context, expected):
+    assert knowledge.answer(question, context=context).answered_by in expected.split("|")
+
+
 def test_a_discount_asked_of_a_product_is_no_use_its_description_states(knowledge):
     answer = knowledge.answer("公司要买100盒 能便宜点吗", context="puer-mini-tuo")
     assert answer.answered_by == "kb:payment-corporate"
