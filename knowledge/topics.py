@@ -23,7 +23,7 @@ PRICE = (r"多少钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|�
 
 ASPECT_CUES = {
     "shelf_life": re.compile(
-        r"保质期|保存期|过期|多久|多长时间|几天|几个月|几年(?![的陈])|多少年(?!的)|放多|放几|搁多|存多|能放|能搁|能存|放到|放一年|放两年|"
+        r"保质期|保存期|过期|多久|多长时间|几天|几个月|几年(?![的陈])|多少年(?!的)|放多|放几(?![勺克粒颗片个块包袋次泡])|搁多|存多|能放|能搁|能存|放到|放一年|放两年|"
         r"会坏|会不会坏|坏不|坏吗|坏了没|放坏|变质|吃完|喝完|吃掉|喝掉|新鲜|生产日期|好多年|好几年|很多年|多年|放久|"
         r"还能(?:吃|喝|泡|用)|接着吃|接着喝|隔夜|期内|有效期|半年了|[一两二三四五六七八九十几]+个?(?:年|月)了|日子|日期|很久|好久|久了|"
         r"(?:放|存|搁|留)个?[一两二三四五六七八九十几]+年|"
@@ -107,7 +107,7 @@ WRONG_ITEM = (r"发错|寄错|送错|错发|(?:发|寄)成(?![都功])|少发|�
               r"\bwrong (?:item|thing|one|flavou?r|size|colou?r|product|tea)|\bsent (?:me )?the wrong|\b(?:not|isn'?t) what i ordered|"
               r"\bonly (?:\d+|one|two|three|half) (?:came|arrived|turned up|showed up|was delivered)|\b(?:one|an item) (?:is|was) missing")
 TROUBLES = {
-    "damaged": re.compile(r"(?<![细磨捣切剁])碎(?!银)|破|裂|磕|坏|压扁|\bbroken?\b|\bcrack|\bchip(?:ped)?\b|\bsmash|"
+    "damaged": re.compile(r"(?<![细磨捣切剁])(?<![要用先]打)碎(?!银)|破|裂|磕|坏|压扁|\bbroken?\b|\bcrack|\bchip(?:ped)?\b|\bsmash|"
                           r"\bshatter|\bcrush|\bdamag|\bdent", re.I),
     "wrong_item": re.compile(WRONG_ITEM, re.I),
     "spoiled": re.compile(r"霉|(?<!冬)虫(?!草)|坏|(?:发|变)黑|(?:里面|里头|仁)(?:是|都是|全是|都)?黑(?:的|了)|长毛|沙子|沙粒|异味|怪味|臭|变质|哈喇|油哈|馊|(?<!新)不新鲜|味道不对|\bmou?ld|\bbugs?\b|\binsects?\b|"
