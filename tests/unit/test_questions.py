@@ -277,6 +277,15 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("deny", "猫把鲜花饼啃了一口 要紧不🙀", set(), NLU_FALLBACK),
     ("deny", "wah the ham so salty, how to cook it ah", set(), NLU_FALLBACK),
     ("request_gift", "我有几个客户要送礼 推荐一下", set(), None), ("deny", "Thanks, I know how to brew it now", set(), None),
+    # dev11: cancelling an order, haggling and swapping one are shop matters; "A or B ah", "meh", "what X ah" ask;
+    # goods asked for by name ("能买苹果手机不") are asked for, even as a gift
+    ("request_gift", "pls cancel, i accidentally ordered twice. not shipped yet right", set(), NLU_FALLBACK),
+    ("request_gift", "老板 算便宜一点啦 第一次跟你买", set(), NLU_FALLBACK),
+    ("request_gift", "丝巾送人的 对方嫌颜色太艳 还没拆 能给换一条吗", {"recipient"}, NLU_FALLBACK),
+    ("bot_challenge", "the coffee beans is light roast or medium ah", set(), NLU_FALLBACK),
+    ("request_gift", "wife cake got wife inside meh 😂 what filling ah", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "你们这能买苹果手机不 送女朋友", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "有没有便宜点的 送同事", {"recipient"}, None), ("request_gift", "tea or coffee for my dad", {"recipient"}, None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
