@@ -161,13 +161,15 @@ SHOP_WIDE_WORDS = re.compile(
 # Money back, a swap or a payment: a product's own keeping entry answers none of them unless it names it.
 MONEY_MATTERS = re.compile(r"退|换|发票|开票|报销|付款|支付|分期|优惠|折扣|打折|\b(?:refund|return|exchange|invoice|pay|discount)",
                            re.I)
-# "有没有卖X", "卖X吗", "do you sell X": what a customer asks for by name.
+# "有没有卖X", "卖X吗", "X卖不卖", "能买X不", "do you sell X": what a customer asks for by name.
 ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
                        r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$|(?=[\s，,。!！]))"
                        r"|(?:(?:\bdo (?:you|u)|\bdoes (?:ur|your) (?:shop|store)|^(?:hi |hey |hello )?(?:you|u))(?: guys)? (?:sell|have|carry) (?:any )?|^got (?:any )?)([a-z][a-z ]{2,30}?)(?:\?|$| at all| or not)"
                        r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)"
-                       r"|有卖的吗|有吗|有么|有没有(?=[\s，,。!！]|$))", re.I)
+                       r"|有卖的吗|有吗|有么|(?:卖不卖|有没有?)(?=[\s，,。!！？?]|$))"
+                       r"|能买到?((?:(?![吗呢么嘛啊吧不])[\u4e00-\u9fff]){1,8}?)(?:吗|不|么|嘛|？|\?|$|(?=[\s，,。!！]))", re.I)
 MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶
+MAX_UNKNOWN_NAME = 4  # a name of single characters this long is one word jieba does not know (车厘子), not a clause
 JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|哪(?:个|款|种|样)更|还是.{0,8}?(?:好吃|好喝|好|划算|合适|实惠)|"
                        r"\bbest\b|\bbetter\b|\bwhich (?:one )?(?:is )?more\b",
                        re.I)
@@ -649,7 +651,7 @@ class Knowledge:
     def _asked_name(self, question: str) -> str | None:
         """The name in "有没有卖X", "有X吗", "do you sell X", when it is one thing (not "加防腐剂", "积分")."""
         match = ASKED_FOR.search(question)
-        said = match and (match.group(1) or match.group(2) or match.group(3) or "").strip()
+        said = match and next((name for name in match.groups() if name), "").strip()
         name = said
         if name and not name.isascii():  # "请问燕窝有卖吗": the thing, without the asking
             name = "".join(word for word, _thing in content_words(name))
@@ -669,7 +671,10 @@ class Knowledge:
             return False
         # a thing's name ends with the thing (土蜂蜜, 野生菌), after what says which one
         headed = len(words) == 2 and words[1][1] and a_quality(words[0][0])
-        return 0 < len(words) <= 3 and (words[0][1] or headed or name.isascii())
+        # a short name jieba does not know falls into single characters (车厘子, 花胶), one of them a thing
+        unknown = len(name) <= MAX_UNKNOWN_NAME and all(len(word) == 1 for word, _thing in words) and any(
+            thing for _word, thing in words)
+        return 0 < len(words) <= 3 and (words[0][1] or headed or unknown or name.isascii())
 
     def _answering(self, question: str, hits: list[Hit], subject: Subject, aspect: str | None) -> Hit | None:
         """The best of the top hits that answers the question, or None.

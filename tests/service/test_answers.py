@@ -258,6 +258,9 @@ def test_a_storage_question_with_a_taste_word_is_storage_and_a_pack_size_is_pric
     ("do you sell matcha powder?", "matcha powder"),
     ("有长白山人参吗", "长白山人参"),  # 白山 is a city of Jilin, but the name is more than the place
     ("有没有卖土蜂蜜的", "土蜂蜜"), ("有野生蜂蜜吗", "野生蜂蜜"),  # which honey, then the thing: a name ends with its thing
+    ("宁夏枸杞卖不卖", "宁夏枸杞"), ("冬虫夏草有没 要品相好点的", "冬虫夏草"), ("老板卖不卖阿胶", "阿胶"),  # more ways to ask
+    ("你们这能买苹果手机不 送女朋友", "苹果手机"),
+    ("车厘子有没有 来两斤", "车厘子"), ("有冇花膠賣", "花胶"),  # words jieba does not know fall into single characters
 ])
 @pytest.mark.parametrize("intent", [None, "ask_product_info"])
 def test_a_thing_of_several_words_the_shop_does_not_carry_is_not_sold(knowledge, question, name, intent):
