@@ -86,7 +86,8 @@ COUNT_ASKED = re.compile(r"(?:有|泡|放|用|投|吃|是|大概|一共|总共|�
 # How long to cook or soak it ("腊肉要蒸多久", "松茸要泡多久"): only an answer that gives a time says it ("吃前蒸熟"
 # says to steam it, not for how long).
 COOKING_TIME_ASKED = re.compile(r"(?:蒸|煮|炖|炒|烤|焖|熬|泡发?)(?:要|得|需要|大概|大约)?(?:多久|好久|多长时间|几分钟|多少分钟|几个?小时|几个?钟头)|"
-                                r"\bhow long (?:do|should|does|to|must)\b.{0,20}\b(?:cook|steam|boil|soak|stew|roast)", re.I)
+                                r"\bhow long (?:do|should|does|to|must)\b.{0,20}\b(?:cook|steam|boil|soak|stew|roast)|"
+                                r"\b(?:cook|steam|boil|soak|stew|roast)\b.{0,40}\bhow long\b", re.I)
 TIME_STATED = re.compile(r"[\d两三四五六七八九十半几]+\s*(?:多|来|余)?\s*个?(?:分钟|小时|钟头|秒|min|minutes?|hours?|seconds?)\b",
                          re.I)
 # A product's weight asked ("月饼一盒重量", "一盒是740克吗", "how heavy"), not a brew's dose ("一次泡几克").
@@ -162,7 +163,7 @@ SHOP_WIDE_WORDS = re.compile(
 MONEY_MATTERS = re.compile(r"退|换|发票|开票|报销|付款|支付|分期|优惠|折扣|打折|\b(?:refund|return|exchange|invoice|pay|discount)",
                            re.I)
 # "有没有卖X", "卖X吗", "X卖不卖", "能买X不", "do you sell X": what a customer asks for by name.
-ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
+ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|(?<![店铺摊来去])卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
                        r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$|(?=[\s，,。!！]))"
                        r"|(?:(?:\bdo (?:you|u)|\bdoes (?:ur|your) (?:shop|store)|^(?:hi |hey |hello )?(?:you|u))(?: guys)? (?:sell|have|carry) (?:any )?|^got (?:any )?)([a-z][a-z ]{2,30}?)(?:\?|$| at all| or not)"
                        r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)"

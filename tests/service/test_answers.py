@@ -542,6 +542,8 @@ def test_how_long_frozen_or_out_of_the_fridge_needs_a_time_said_for_it(knowledge
     ("鲜花饼开了一盒 太甜了吃不惯 剩下的能退不", None, "defer|kb:after-sales-return"),  # was how to keep what is left
     ("anji bai cha just arrived.. fridge or cupboard?", None, "kb:anji-white-storage"),  # an arrival told, no matter
     ("里面都有啥口味", "flower-cake-gift", "catalog:flower-cake-gift"),  # was the exchange entry (能换个口味吗)
+    ("你们招不招代理 我想在老家县城开个小店卖你们的茶", None, "defer"),  # was the teas: selling them in one's shop asks for none
+    ("how do i cook the porcini? soak first? how long", None, "defer"),  # was its shelf life: how long to cook it
 ])
 def test_near_entries_that_do_not_answer_what_is_asked(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by in expected.split("|")
