@@ -126,6 +126,8 @@ FAMILY_RANGE = re.compile(r"(?:有哪?(?:几|多少)[种款]|都有(?:哪些|啥
 # The same asked before the family's word ("你们家有什么糕点", "都卖哪几种茶叶"): which products of it the shop has.
 KINDS_BEFORE = re.compile(r"(?:有|卖)(?:些|点)?(?:什么|啥|哪些|哪几[种款样]?|几[种款样]|多少[种款])(?:样的|种类的|的)?$")
 FRIDGE = re.compile(r"冰箱|冷藏|\bfridge|\brefrigerat", re.I)
+# A way to brew it asked ("这款可以冷泡吗 就是放冰箱泡一整晚"): an entry on keeping it names the fridge, not the brew.
+BREWING_ASKED = re.compile(r"冷泡|冲泡|泡法|煮着喝|煮来喝|煮茶|\b(?:cold[- ]brew|brew|steep)\w*", re.I)
 # How long it keeps in the freezer, or out of the fridge ("腊肉冷冻的话能放多久", "香肠不放冰箱能放几天"): only a time said
 # for that way of keeping answers it; "6个月（真空包装冷藏）" is the fridge's, "开封后分装冷冻" gives no time.
 HOW_LONG = re.compile(r"多久|多长时间|几天|几个月|几年|放多|放几|搁多|存多|撑|还能(?:吃|喝)|\bhow long\b|\blast\b",
@@ -690,6 +692,7 @@ class Knowledge:
         compared = self._compared(question)
         # "fridge or freezer?" is a choice an entry that names the fridge settles
         freezing = FREEZING.search(question) and not (EITHER_OR.search(question) and FRIDGE.search(question))
+        brewing = BREWING_ASKED.search(question)
         kept_how = HOW_LONG.search(question) and ("unchilled" if UNCHILLED.search(question) else
                                                   "frozen" if FREEZING.search(question) else None)
         answering: list[tuple[Hit, int]] = []  # each hit that answers, with how many words it leaves unsaid
@@ -719,6 +722,8 @@ class Knowledge:
                 continue  # "鲜花饼能冷冻吗": an entry that never names the freezer (nor says no to the fridge) does not say
             if not self._states_count(question, lambda: self._said(hit.entry)):
                 continue  # "一饼茶能泡多少次": how to brew it gives no count
+            if brewing and hit.entry.topic in ASPECT_TOPICS and not BREWING_ASKED.search(self._said(hit.entry)):
+                continue  # "可以冷泡吗": how to keep it in the fridge is no way to brew it
             if kept_how and not self._keeps_so_long(hit.entry, kept_how):
                 continue  # "冻冰箱里能放多久": the fridge's six months is not the freezer's time
             if COOKING_TIME_ASKED.search(question) and not TIME_STATED.search(self._said(hit.entry)):

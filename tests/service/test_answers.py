@@ -544,6 +544,7 @@ def test_how_long_frozen_or_out_of_the_fridge_needs_a_time_said_for_it(knowledge
     ("里面都有啥口味", "flower-cake-gift", "catalog:flower-cake-gift"),  # was the exchange entry (能换个口味吗)
     ("你们招不招代理 我想在老家县城开个小店卖你们的茶", None, "defer"),  # was the teas: selling them in one's shop asks for none
     ("how do i cook the porcini? soak first? how long", None, "defer"),  # was its shelf life: how long to cook it
+    ("這款可以冷泡嗎 就是放冰箱泡一整晚那種", "tieguanyin", "defer"),  # was how to keep it (冰箱): a way to brew it
 ])
 def test_near_entries_that_do_not_answer_what_is_asked(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by in expected.split("|")
