@@ -566,10 +566,11 @@ class Knowledge:
             return product_summary(self.catalog.get(subject.product), language, weighed)
         product = self.catalog.get(subject.product)
         covered = searchable([*self._product_texts(product), SUMMARY_VOCABULARY])
-        # "是野生的不": an attribute the catalog's own words state, every word of it
-        stated = bool(ATTRIBUTE.search(question)) and not self.coverage.missing(question, covered) or bool(
-            USE_ASKED.search(question)) and not self.coverage.missing(
-            question, self._summary_words(product) + " " + subject.words)
+        # "是野生的不": an attribute the catalog's own words state, every word of it; "可以煲汤吗": a use the summary states
+        attribute_stated = bool(ATTRIBUTE.search(question)) and not self.coverage.missing(question, covered)
+        use_stated = bool(USE_ASKED.search(question)) and not self.coverage.missing(
+            question, f"{self._summary_words(product)} {subject.words}")
+        stated = attribute_stated or use_stated
         asks = origin or stated or self._asks_summary(question) or bool(
             SUITS_ASKED.search(question) and SUITS_SAID.search(product.description))
         # "wild or farmed" asks the summary when it settles the choice, as "还是" (below)

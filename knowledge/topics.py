@@ -118,8 +118,9 @@ TROUBLES = {
 # breaks", "香肠寄过来不会臭了吧"), or one whose judgement is asked: whether it is the trouble ("是发霉了吗": 金花 is no
 # mould), whether it is normal, still good or still covered ("还能吃吗", "还能赔吗", "第四天才拆 有条裂纹 还管吗",
 # "黄黄的小颗粒是啥 发霉了？"), which only the shop may say.
+_IS_IT = r"是(?:不是|否)?[^，,。\s]{0,4}"  # "是不是放坏了", "是发霉了吗": whether it is the trouble
 NO_REPORT = re.compile(r"会不会|会不|不会[^，,。\s]{0,4}吧|会[碎破裂坏]|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄|回事)|咋(?!办|弄|回事)|"
-                       r"是(?:不是|否)?[^，,。\s]{0,4}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|还管|还赔|还包|还算|正常|"
+                       rf"{_IS_IT}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|还管|还赔|还包|还算|正常|"
                        r"\bif\b|\bwill\b|\bwould\b|\bcould\b|worr|afraid|\bin case\b|\bprevent|\bavoid|\beasy\b|\bhow to\b|"
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)
 
@@ -127,7 +128,7 @@ NO_REPORT = re.compile(r"会不会|会不|不会[^，,。\s]{0,4}吧|会[碎破�
 # A spoilt smell or taste told ("牛肉干吃着一股油哈味"): then "是不是放坏了" asks what now, not the shop's judgement of a
 # sign that may be normal ("黄黄的小点点是发霉了吗": 金花).
 SENSED = re.compile(r"(?:一股|有股|闻着|吃着|喝着|尝着|吃起来|喝起来|闻起来)[^，,。\s]{0,6}味|哈喇|油哈|\b(?:smells?|tastes?) (?:bad|off|rancid)")
-WHETHER_SPOILT = re.compile(r"是(?:不是|否)?[^，,。\s]{0,4}(?:变质|坏)了?|(?:坏|变质)了?[吗嘛么吧]?[？?]|\b(?:has|is) it (?:gone )?(?:bad|off)\b",
+WHETHER_SPOILT = re.compile(rf"{_IS_IT}(?:变质|坏)了?|(?:坏|变质)了?[吗嘛么吧]?[？?]|\b(?:has|is) it (?:gone )?(?:bad|off)\b",
                             re.I)
 
 
