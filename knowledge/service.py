@@ -72,7 +72,7 @@ SUMMARY_WORDS = re.compile(
     r"多少钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
     r"味道|好吃|好喝|甜|咸|辣|苦|涩|香|酸|多大|多重|几克|多少克|克重|分量|规格|一盒|一包|一斤|几个|几颗|(?:几|多少)[包袋]|是什么|是啥|什么样|"
     r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?(?:是|真)?有|"
-    r"核|籽|馅|哪一?年|年份|(?:几|多少)年的|几年陈|烘|加糖|添加|防腐|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
+    r"核|籽|馅|哪一?年|年份|树龄|(?:几|多少)年的|几年陈|烘|加糖|添加|防腐|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
     r"sweet|spicy|salty|size|flavou?r|sugar|additive|preservative|"
     r"\bweighs?\b|\bheavy\b|what is|what'?s|tell me about|describe|any good|how many \w+ (?:in|come|are there|per)\b|\bis there (?:any |real |actual )?\w+ in\b", re.I)
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
@@ -127,6 +127,11 @@ FAMILY_RANGE = re.compile(r"(?:有哪?(?:几|多少)[种款]|都有(?:哪些|啥
 KINDS_BEFORE = re.compile(r"(?:有|卖)(?:些|点)?(?:什么|啥|哪些|哪几[种款样]?|几[种款样]|多少[种款])(?:样的|种类的|的)?$")
 FRIDGE = re.compile(r"冰箱|冷藏|\bfridge|\brefrigerat", re.I)
 # A way to brew it asked ("这款可以冷泡吗 就是放冰箱泡一整晚"): an entry on keeping it names the fridge, not the brew.
+# How long to let it rest before it drinks best ("火味好重 要放多久再喝", "生普放几年才好喝"): only an entry that says
+# when it is at its best answers; "保质期36个月" is how long it keeps, not when to drink it.
+RESTING_ASKED = re.compile(r"(?:放|存|搁|醒|陈)(?:个|上)?(?:多久|多长时间|几天|几个月|几年|多少年)(?:再|才|以后|之后|后)(?:喝|吃|好喝|好吃|更好|最好)|"
+                           r"how long (?:should|do|to|must) (?:i |you )?(?:rest|age|let it (?:rest|sit|age))", re.I)
+AT_ITS_BEST_SAID = re.compile(r"退火|火气|越陈越|陈放|转化|更好喝|更醇|更香|最好喝|醒茶|mellow|better with age|rest(?:ed|ing)? for", re.I)
 BREWING_ASKED = re.compile(r"冷泡|冲泡|泡法|煮着喝|煮来喝|煮茶|\b(?:cold[- ]brew|brew|steep)\w*", re.I)
 # How long it keeps in the freezer, or out of the fridge ("腊肉冷冻的话能放多久", "香肠不放冰箱能放几天"): only a time said
 # for that way of keeping answers it; "6个月（真空包装冷藏）" is the fridge's, "开封后分装冷冻" gives no time.
@@ -144,6 +149,8 @@ EITHER_OR = re.compile(r"还是|或者|\bor\b", re.I)
 CLAUSE_END = re.compile(r"(?:\s|[吗呢啊呀吧么嘛啦？?!！。，,]|卖|$)")  # "有啥火腿卖吗", "有哪些火腿 想送人"
 MAY_EAT = re.compile(r"(?:能|可以|能不能)(?:吃|喝)")  # "小孩能喝吗": who it is for is then what is asked
 POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under discussion
+BREWED = re.compile(r"(?:泡|沏|冲|煮|装)[过了点]?|\b(?:brew|make)(?:ing)?\b", re.I)  # "泡普洱", "泡过岩茶": a pot's use
+BREWED_NAME = 12  # the characters after 泡 where what it brews is named
 OTHERS = re.compile(r"别的|其他|其它|还有|都|所有|哪些|\bother\b|\bany\b", re.I)  # "还有别的茶吗": the family
 # "是A还是B", "湖南的还是四川的"
 CHOICE = re.compile(r"(?:是|^|(?<=[\s，,。]))([\u4e00-\u9fff]{1,6}?)的?还是([\u4e00-\u9fff]{1,6}?)的?(?=[吗呢啊呀？?，,。\s]|$)")
@@ -509,6 +516,8 @@ class Knowledge:
         tagged_family = self.catalog.family_in_text(mentioned or "")  # "新茶": the tea family, not "we don't sell 新茶"
         known = mentioned if self.catalog.resolve(mentioned) else None
         asked = known or by_name or (tagged_family[0] if tagged_family else None)  # "有卖茉莉花茶吗": not sold
+        if self._brewed_in_context(question, context):
+            return self._about_product(self.catalog.resolve(context))  # "能拿来泡绿茶不" after a pot: the pot's use
         named = self.catalog.find_in_text(question) or self.catalog.resolve(mentioned)
         if named:  # "有月饼吗": the product asked for by name
             return self._about_product(named, asked=bool(by_name) and self.catalog.resolve(by_name) == named)
@@ -534,6 +543,14 @@ class Knowledge:
             if members := self.catalog.family(context):
                 return self._about_family(context, members, asked=False)
         return Subject()
+
+    def _brewed_in_context(self, question: str, context: str | None) -> bool:
+        """Whether the question names goods brewed in the teaware under discussion ("泡过岩茶了 还能拿来泡普洱吗" after a
+        pot asks what the pot may brew, not how to brew pu'er)."""
+        record = self.catalog.get(self.catalog.resolve(context))
+        return bool(record and record.category == "teaware" and any(
+            self.catalog.find_in_text(what) or self.catalog.family_in_text(what)
+            for what in (question[m.end():m.end() + BREWED_NAME] for m in BREWED.finditer(question))))
 
     def _about_product(self, product_id: str, asked: bool = False) -> Subject:
         product = self.catalog.get(product_id)
@@ -694,6 +711,7 @@ class Knowledge:
         # "fridge or freezer?" is a choice an entry that names the fridge settles
         freezing = FREEZING.search(question) and not (EITHER_OR.search(question) and FRIDGE.search(question))
         brewing = BREWING_ASKED.search(question)
+        resting = RESTING_ASKED.search(question)
         kept_how = HOW_LONG.search(question) and ("unchilled" if UNCHILLED.search(question) else
                                                   "frozen" if FREEZING.search(question) else None)
         answering: list[tuple[Hit, int]] = []  # each hit that answers, with how many words it leaves unsaid
@@ -725,6 +743,8 @@ class Knowledge:
                 continue  # "一饼茶能泡多少次": how to brew it gives no count
             if brewing and hit.entry.topic in ASPECT_TOPICS and not BREWING_ASKED.search(self._said(hit.entry)):
                 continue  # "可以冷泡吗": how to keep it in the fridge is no way to brew it
+            if resting and not AT_ITS_BEST_SAID.search(self._said(hit.entry)):
+                continue  # "要放多久再喝": how long it keeps is not when it drinks best
             if kept_how and not self._keeps_so_long(hit.entry, kept_how):
                 continue  # "冻冰箱里能放多久": the fridge's six months is not the freezer's time
             if COOKING_TIME_ASKED.search(question) and not TIME_STATED.search(self._said(hit.entry)):

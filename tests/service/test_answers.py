@@ -545,6 +545,9 @@ def test_how_long_frozen_or_out_of_the_fridge_needs_a_time_said_for_it(knowledge
     ("你们招不招代理 我想在老家县城开个小店卖你们的茶", None, "defer"),  # was the teas: selling them in one's shop asks for none
     ("how do i cook the porcini? soak first? how long", None, "defer"),  # was its shelf life: how long to cook it
     ("這款可以冷泡嗎 就是放冰箱泡一整晚那種", "tieguanyin", "defer"),  # was how to keep it (冰箱): a way to brew it
+    ("龙井买回来要放多久再喝", None, "defer"),  # was its shelf life (18个月): not when it drinks best
+    ("岩茶刚到 火味好重 要放多久再喝", None, "kb:dahongpao-shelf-life|kb:rock-tea-storage"),  # these say 退了火气更好
+    ("老丛水仙丛味重不重，树龄多少年", None, "defer|catalog:shuixian"),  # was its shelf life: 树龄 is the bushes' age
 ])
 def test_near_entries_that_do_not_answer_what_is_asked(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by in expected.split("|")
@@ -553,6 +556,15 @@ def test_near_entries_that_do_not_answer_what_is_asked(knowledge, question, cont
 def test_a_discount_asked_of_a_product_is_no_use_its_description_states(knowledge):
     answer = knowledge.answer("公司要买100盒 能便宜点吗", context="puer-mini-tuo")
     assert answer.answered_by == "kb:payment-corporate"
+
+
+def test_a_tea_named_after_a_teapot_asks_what_the_pot_may_brew(knowledge):
+    """After a pot, "泡过岩茶了 还能拿来泡普洱吗" is the pot's question (one kind of tea per pot), not how pu'er is brewed;
+    how to brew pu'er, asked there, is still the brewing entry's."""
+    for question in ("泡过岩茶了 还能拿来泡普洱吗", "能拿来泡绿茶不 还是只能泡乌龙"):
+        answer = knowledge.answer(question, context="yixing-xishi-pot")
+        assert answer.answered_by == "kb:zisha-new-pot" and "一把壶最好只泡一类茶" in answer.text, (question, answer.text)
+    assert knowledge.answer("普洱怎么泡", context="yixing-xishi-pot").answered_by == "kb:tea-brewing"
 
 
 def test_going_to_see_it_at_the_shop_is_no_question_about_the_product(knowledge):
