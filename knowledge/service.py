@@ -145,6 +145,8 @@ FROZEN_FOR = re.compile(rf"(?:冷冻|冻)[^。；;]{{0,12}}?(?:{_DURATION})|(?:{
 UNCHILLED_FOR = re.compile(rf"(?:常温|室温|阴凉)[^。；;]{{0,12}}?(?:{_DURATION})|(?:{_DURATION})[^。；;]{{0,6}}?(?:常温|室温|阴凉)|"
                            rf"\b(?:room temperature|cool,? dry)\b[^.;]{{0,20}}?(?:{_DURATION})|"
                            rf"(?:{_DURATION})[^.;]{{0,20}}?\b(?:room temperature|cool,? dry)\b", re.I)
+MAY_IT = re.compile(r"能|可以|可不可以|行不行|\b(?:can|could|may|ok|okay|fine|alright|safe)\b", re.I)  # whether it is allowed
+NEEDS_IT = re.compile(r"要不要|需要|需不需要|要放|得放|必须|\b(?:need|needs|have to|has to|must|should)\b", re.I)
 EITHER_OR = re.compile(r"还是|或者|\bor\b", re.I)
 CLAUSE_END = re.compile(r"(?:\s|[吗呢啊呀吧么嘛啦？?!！。，,]|卖|$)")  # "有啥火腿卖吗", "有哪些火腿 想送人"
 MAY_EAT = re.compile(r"(?:能|可以|能不能)(?:吃|喝)")  # "小孩能喝吗": who it is for is then what is asked
@@ -712,6 +714,10 @@ class Knowledge:
         freezing = FREEZING.search(question) and not (EITHER_OR.search(question) and FRIDGE.search(question))
         brewing = BREWING_ASKED.search(question)
         resting = RESTING_ASKED.search(question)
+        # "能放冰箱吗" is a yes or no an entry must say; "要放冰箱吗" and "fridge or freezer?" one that says room
+        # temperature settles
+        chilling = (FRIDGE.search(question) and MAY_IT.search(question) and not NEEDS_IT.search(question)
+                    and not (freezing or EITHER_OR.search(question)))
         kept_how = HOW_LONG.search(question) and ("unchilled" if UNCHILLED.search(question) else
                                                   "frozen" if FREEZING.search(question) else None)
         answering: list[tuple[Hit, int]] = []  # each hit that answers, with how many words it leaves unsaid
@@ -743,6 +749,8 @@ class Knowledge:
                 continue  # "一饼茶能泡多少次": how to brew it gives no count
             if brewing and hit.entry.topic in ASPECT_TOPICS and not BREWING_ASKED.search(self._said(hit.entry)):
                 continue  # "可以冷泡吗": how to keep it in the fridge is no way to brew it
+            if chilling and hit.entry.topic in ASPECT_TOPICS and not FRIDGE.search(self._said(hit.entry)):
+                continue  # "月饼可以放冰箱吗": "阴凉干燥处常温保存" does not say whether the fridge harms it
             if resting and not AT_ITS_BEST_SAID.search(self._said(hit.entry)):
                 continue  # "要放多久再喝": how long it keeps is not when it drinks best
             if kept_how and not self._keeps_so_long(hit.entry, kept_how):
