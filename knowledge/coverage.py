@@ -110,9 +110,11 @@ RETURNING = re.compile(r"老顾客|老客户|老客人|老主顾|回头客|熟�
                        re.I)
 # A bulk order (a company's, dozens of boxes) is not the first order of a new customer an offer is made to either
 # ("单位过节要买一百来盒 能便宜点不" is the corporate entry's, not the coupon's).
-BULK = re.compile(r"公司|单位|企业|团购|批量|员工|大单|(?:[二三四五六七八九]十|[一两几]?百|\d{2,})\s*(?:来|多|几)?\s*[盒份箱套件提]|"
+BULK = re.compile(r"公司|单位|企业|团购|批量|员工|大单|对公|(?:[二三四五六七八九]十|[一两几]?百|\d{2,})\s*(?:来|多|几)?\s*[盒份箱套件提]|"
                   r"\b(?:bulk|company|corporate|staff|employees)\b|\b\d{2,} (?:boxes|packs|sets|tins)\b", re.I)
 FOR_NEW_ONLY = re.compile(r"新顾客|新客|新人|首单|第一单|\bnew customer|\bfirst order", re.I)
+# An answer that opens on companies ("企业团购满3000元95折") makes no offer to one customer's haggle ("老闆 能便宜一點嗎").
+FOR_BULK_ONLY = re.compile(r"^(?:企业|团购|公司|单位)")
 # Ways of asking said with a content word: 什么地方 is 哪里 ("实体店在什么地方"), 贵店/贵司 is 你们店 (polite, no price).
 _ASKED_FORMS = ((re.compile(r"(?:什么|啥|哪个|哪一个|哪些)\s*地方"), " 哪里 "), (re.compile(r"贵(?=店|司|公司|宝地)"), "你们"))
 _PUNCTUATION = re.compile(r"[\s\W\d_]+", re.UNICODE)

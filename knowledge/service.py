@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import (BULK, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
+from knowledge.coverage import (BULK, FOR_BULK_ONLY, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
                                 a_quality, content_words, for_the_shop_to_say, searchable)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
@@ -761,6 +761,8 @@ class Knowledge:
                 continue  # "这个是红茶还是绿茶" is no wrong item sent ("发成绿茶了"), "快递丢了" nothing broken
             if (RETURNING.search(question) or BULK.search(question)) and FOR_NEW_ONLY.search(self._said(hit.entry)):
                 continue  # a first order's offer says nothing of a returning customer's, nor of a company's
+            if not BULK.search(question) and FOR_BULK_ONLY.search(self._said(hit.entry)):
+                continue  # "能便宜一點嗎": a company's discount is no answer to one customer
             if compared and not self._weighs_up(hit.entry, compared):
                 continue  # "大红袍跟肉桂哪个好喝": what rock tea is names both and judges neither
             covers = self._aspects(hit.entry)

@@ -551,6 +551,8 @@ def test_how_long_frozen_or_out_of_the_fridge_needs_a_time_said_for_it(knowledge
     ("月餅買回來可以放冰箱嗎", None, "defer|kb:pastry-shelf-life"),  # was 常温保存, silent on whether the fridge harms
     ("它能放冰箱吗", "wife-cake", "defer|kb:pastry-shelf-life"),  # likewise (the pastry entry says 夏天可以冷藏)
     ("大红袍能放冰箱吗", None, "kb:dahongpao-storage"),  # which says 不需要放冰箱
+    ("老闆 能便宜一點嗎", None, "defer|kb:payment-coupon"),  # was 企业团购满3000元95折: no offer to one customer
+    ("可以对公转账吗", None, "kb:payment-corporate"),  # a company's payment is the corporate entry's
 ])
 def test_near_entries_that_do_not_answer_what_is_asked(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by in expected.split("|")
