@@ -145,6 +145,11 @@ FROZEN_FOR = re.compile(rf"(?:冷冻|冻)[^。；;]{{0,12}}?(?:{_DURATION})|(?:{
 UNCHILLED_FOR = re.compile(rf"(?:常温|室温|阴凉)[^。；;]{{0,12}}?(?:{_DURATION})|(?:{_DURATION})[^。；;]{{0,6}}?(?:常温|室温|阴凉)|"
                            rf"\b(?:room temperature|cool,? dry)\b[^.;]{{0,20}}?(?:{_DURATION})|"
                            rf"(?:{_DURATION})[^.;]{{0,20}}?\b(?:room temperature|cool,? dry)\b", re.I)
+# Once opened ("豆瓣酱开封以后还能放多久"): "24个月（未开封）" is the sealed jar's time; an entry answers when it gives
+# one after opening, or says to finish it soon.
+OPENED = re.compile(r"(?<![没未不])(?:开封|开了封|开袋|开罐|开盖|打开|拆开|拆封)|\bonce (?:i |you |it'?s |it is )?open|\bafter (?:i )?open|(?<!not )(?<!been )\bopened\b", re.I)
+OPENED_FOR = re.compile(rf"(?:开封|开袋|开罐|开盖|打开)(?:后|以后|之后)[^。；;]{{0,12}}?(?:{_DURATION}|尽快)|"
+                        rf"\b(?:once|after) open(?:ed|ing)?\b[^.;]{{0,30}}?(?:{_DURATION}|\bsoon\b)|(?:{_DURATION}) of opening", re.I)
 MAY_IT = re.compile(r"能|可以|可不可以|行不行|\b(?:can|could|may|ok|okay|fine|alright|safe)\b", re.I)  # whether it is allowed
 NEEDS_IT = re.compile(r"要不要|需要|需不需要|要放|得放|必须|\b(?:need|needs|have to|has to|must|should)\b", re.I)
 EITHER_OR = re.compile(r"还是|或者|\bor\b", re.I)
@@ -719,7 +724,8 @@ class Knowledge:
         chilling = (FRIDGE.search(question) and MAY_IT.search(question) and not NEEDS_IT.search(question)
                     and not (freezing or EITHER_OR.search(question)))
         kept_how = HOW_LONG.search(question) and ("unchilled" if UNCHILLED.search(question) else
-                                                  "frozen" if FREEZING.search(question) else None)
+                                                  "frozen" if FREEZING.search(question) else
+                                                  "opened" if OPENED.search(question) else None)
         answering: list[tuple[Hit, int]] = []  # each hit that answers, with how many words it leaves unsaid
         # goods named: what a near entry that speaks of them too may be close to without answering
         goods_named = bool(subject.names) or any(word in PRODUCT_KINDS for word, _noun in content_words(question))
@@ -805,6 +811,8 @@ class Knowledge:
         said = self._said(entry)
         if kept_how == "frozen":
             return bool(FROZEN_FOR.search(said))
+        if kept_how == "opened":
+            return bool(OPENED_FOR.search(said))
         return bool(UNCHILLED_FOR.search(said)) or not FRIDGE.search(said) or bool(FRIDGE_REFUSED.search(said))
 
     def _on_trouble(self, question: str, trouble: str, subject: Subject) -> Hit | None:
