@@ -187,6 +187,9 @@ ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|(
                        r"|能买到?((?:(?![吗呢么嘛啊吧不])[\u4e00-\u9fff]){1,8}?)(?:吗|不|么|嘛|？|\?|$|(?=[\s，,。!！]))", re.I)
 MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶
 MAX_UNKNOWN_NAME = 4  # a name of single characters this long is one word jieba does not know (车厘子), not a clause
+# A change since it was bought ("喝着味道跟刚买时不一样了 正常吗"): the summary's taste is how it was, not why it changed.
+CHANGED = re.compile(r"(?:跟|和|与|比)(?:刚买|刚到|以前|之前|原来|当初|上次)[^，,。？?]{0,6}?(?:不一样|不同|变)|变味|味道变|"
+                     r"(?:tastes?|smells?) (?:different|changed)|not the same as (?:before|when)", re.I)
 JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|哪(?:个|款|种|样)更|还是.{0,8}?(?:好吃|好喝|好|划算|合适|实惠)|"
                        r"\bbest\b|\bbetter\b|\bwhich (?:one )?(?:is )?more\b",
                        re.I)
@@ -598,8 +601,8 @@ class Knowledge:
         asks = origin or stated or self._asks_summary(question) or bool(
             SUITS_ASKED.search(question) and SUITS_SAID.search(product.description))
         # "wild or farmed" asks the summary when it settles the choice, as "还是" (below)
-        if not (asks or ENGLISH_CHOICE.search(question)) or JUDGEMENT.search(question):
-            return None  # "跟大红袍比哪个好喝": one product's facts judge nothing
+        if not (asks or ENGLISH_CHOICE.search(question)) or JUDGEMENT.search(question) or CHANGED.search(question):
+            return None  # "跟大红袍比哪个好喝": one product's facts judge nothing, nor say why it changed
         asked, _other_place = without_place(question)  # "湖南的还是四川的": the origin the summary gives answers it
         settled = False  # "是牦牛肉还是黄牛肉": a summary that names one of them answers, whatever entry is near
         if choice := CHOICE.search(asked) or ENGLISH_CHOICE.search(asked):
