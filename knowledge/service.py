@@ -665,14 +665,14 @@ class Knowledge:
 
     def _settles(self, side: str, alternative: str, subject: Subject, covered: str) -> bool:
         """Whether the summary, naming ``side``, settles "是side还是alternative": ``side`` names a thing (not
-        "新烧的") that ``covered`` has, or is an English word it has ("wild or farmed"), and ``alternative`` is no
+        "新烧的") that ``covered`` has in every word (not 火腿尖: the summary names 火腿, no cut), or is an English word it has ("wild or farmed"), and ``alternative`` is no
         other product ("大红袍还是肉桂好喝" compares two)."""
         others = set() if self.catalog.family_in_text(alternative) else (  # "白茶还是绿茶": kinds, not products
             set(self.catalog.names_in_text(alternative)) - {subject.product})
         if side.isascii():
             return not others and not self.coverage.missing(side, covered)
         return (not others and any(noun for _word, noun in content_words(side))
-                and not self.coverage.misses_a_thing(side, covered))
+                and not self.coverage.missing(side, covered))
 
     @staticmethod
     def _asks_summary(question: str) -> bool:

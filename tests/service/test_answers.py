@@ -556,6 +556,7 @@ def test_how_long_frozen_or_out_of_the_fridge_needs_a_time_said_for_it(knowledge
     ("豆瓣醬開封以後還能放多久啊", None, "defer"),  # was 24个月（未开封）: the sealed jar's time, none once opened
     ("豆瓣酱没开封能搁多久", None, "kb:pixian-douban-shelf-life"),  # that time
     ("白牡丹放了三年 喝着味道跟刚买时不一样了 正常吗", None, "defer|kb:white-tea-shelf-life"),  # was its taste: no reason
+    ("宣威火腿是火腿心还是火腿尖", None, "defer"),  # was its summary, which names 火腿 but neither cut
     ("hi, how long will the matsutake keep once i open the jar?", None, "kb:matsutake-dried-shelf-life"),  # 开封后三个月
 ])
 def test_near_entries_that_do_not_answer_what_is_asked(knowledge, question, context, expected):
