@@ -130,7 +130,7 @@ FRIDGE = re.compile(r"冰箱|冷藏|\bfridge|\brefrigerat", re.I)
 # How long to let it rest before it drinks best ("火味好重 要放多久再喝", "生普放几年才好喝"): only an entry that says
 # when it is at its best answers; "保质期36个月" is how long it keeps, not when to drink it.
 RESTING_ASKED = re.compile(r"(?:放|存|搁|醒|陈)(?:个|上)?(?:多久|多长时间|几天|几个月|几年|多少年)(?:再|才|以后|之后|后)(?:喝|吃|好喝|好吃|更好|最好)|"
-                           r"how long (?:should|do|to|must) (?:i |you )?(?:rest|age|let it (?:rest|sit|age))", re.I)
+                           r"\bhow long (?:should|do|to|must) (?:i |you )?(?:rest|age|let it (?:rest|sit|age))", re.I)
 AT_ITS_BEST_SAID = re.compile(r"退火|火气|越陈越|陈放|转化|更好喝|更醇|更香|最好喝|醒茶|mellow|better with age|rest(?:ed|ing)? for", re.I)
 BREWING_ASKED = re.compile(r"冷泡|冲泡|泡法|煮着喝|煮来喝|煮茶|\b(?:cold[- ]brew|brew|steep)\w*", re.I)
 # How long it keeps in the freezer, or out of the fridge ("腊肉冷冻的话能放多久", "香肠不放冰箱能放几天"): only a time said
@@ -189,7 +189,7 @@ MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 
 MAX_UNKNOWN_NAME = 4  # a name of single characters this long is one word jieba does not know (车厘子), not a clause
 # A change since it was bought ("喝着味道跟刚买时不一样了 正常吗"): the summary's taste is how it was, not why it changed.
 CHANGED = re.compile(r"(?:跟|和|与|比)(?:刚买|刚到|以前|之前|原来|当初|上次)[^，,。？?]{0,6}?(?:不一样|不同|变)|变味|味道变|"
-                     r"(?:tastes?|smells?) (?:different|changed)|not the same as (?:before|when)", re.I)
+                     r"\b(?:tastes?|smells?) (?:different|changed)\b|\bnot the same as (?:before|when)\b", re.I)
 JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|哪(?:个|款|种|样)更|还是.{0,8}?(?:好吃|好喝|好|划算|合适|实惠)|"
                        r"\bbest\b|\bbetter\b|\bwhich (?:one )?(?:is )?more\b",
                        re.I)

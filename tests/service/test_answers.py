@@ -547,6 +547,8 @@ def test_how_long_frozen_or_out_of_the_fridge_needs_a_time_said_for_it(knowledge
     ("這款可以冷泡嗎 就是放冰箱泡一整晚那種", "tieguanyin", "defer"),  # was how to keep it (冰箱): a way to brew it
     ("龙井买回来要放多久再喝", None, "defer"),  # was its shelf life (18个月): not when it drinks best
     ("岩茶刚到 火味好重 要放多久再喝", None, "kb:dahongpao-shelf-life|kb:rock-tea-storage"),  # these say 退了火气更好
+    ("how long should i let it rest before drinking", "longjing", "defer"),  # the same, asked in English
+    ("how long should i let it rest before drinking", "dahongpao", "kb:dahongpao-shelf-life"),  # "once the fire has mellowed"
     ("老丛水仙丛味重不重，树龄多少年", None, "defer|catalog:shuixian"),  # was its shelf life: 树龄 is the bushes' age
     ("月餅買回來可以放冰箱嗎", None, "defer|kb:pastry-shelf-life"),  # was 常温保存, silent on whether the fridge harms
     ("它能放冰箱吗", "wife-cake", "defer|kb:pastry-shelf-life"),  # likewise (the pastry entry says 夏天可以冷藏)
