@@ -126,12 +126,12 @@ FAMILY_RANGE = re.compile(r"(?:有哪?(?:几|多少)[种款]|都有(?:哪些|啥
 # The same asked before the family's word ("你们家有什么糕点", "都卖哪几种茶叶"): which products of it the shop has.
 KINDS_BEFORE = re.compile(r"(?:有|卖)(?:些|点)?(?:什么|啥|哪些|哪几[种款样]?|几[种款样]|多少[种款])(?:样的|种类的|的)?$")
 FRIDGE = re.compile(r"冰箱|冷藏|\bfridge|\brefrigerat", re.I)
-# A way to brew it asked ("这款可以冷泡吗 就是放冰箱泡一整晚"): an entry on keeping it names the fridge, not the brew.
 # How long to let it rest before it drinks best ("火味好重 要放多久再喝", "生普放几年才好喝"): only an entry that says
 # when it is at its best answers; "保质期36个月" is how long it keeps, not when to drink it.
 RESTING_ASKED = re.compile(r"(?:放|存|搁|醒|陈)(?:个|上)?(?:多久|多长时间|几天|几个月|几年|多少年)(?:再|才|以后|之后|后)(?:喝|吃|好喝|好吃|更好|最好)|"
                            r"\bhow long (?:should|do|to|must) (?:i |you )?(?:rest|age|let it (?:rest|sit|age))", re.I)
 AT_ITS_BEST_SAID = re.compile(r"退火|火气|越陈越|陈放|转化|更好喝|更醇|更香|最好喝|醒茶|mellow|better with age|rest(?:ed|ing)? for", re.I)
+# A way to brew it asked ("这款可以冷泡吗 就是放冰箱泡一整晚"): an entry on keeping it names the fridge, not the brew.
 BREWING_ASKED = re.compile(r"冷泡|冲泡|泡法|煮着喝|煮来喝|煮茶|\b(?:cold[- ]brew|brew|steep)\w*", re.I)
 # How long it keeps in the freezer, or out of the fridge ("腊肉冷冻的话能放多久", "香肠不放冰箱能放几天"): only a time said
 # for that way of keeping answers it; "6个月（真空包装冷藏）" is the fridge's, "开封后分装冷冻" gives no time.
@@ -147,8 +147,10 @@ UNCHILLED_FOR = re.compile(rf"(?:常温|室温|阴凉)[^。；;]{{0,12}}?(?:{_DU
                            rf"(?:{_DURATION})[^.;]{{0,20}}?\b(?:room temperature|cool,? dry)\b", re.I)
 # Once opened ("豆瓣酱开封以后还能放多久"): "24个月（未开封）" is the sealed jar's time; an entry answers when it gives
 # one after opening, or says to finish it soon.
-OPENED = re.compile(r"(?<![没未不])(?:开封|开了封|开袋|开罐|开盖|打开|拆开|拆封)|\bonce (?:i |you |it'?s |it is )?open|\bafter (?:i )?open|(?<!not )(?<!been )\bopened\b", re.I)
-OPENED_FOR = re.compile(rf"(?:开封|开袋|开罐|开盖|打开)(?:后|以后|之后)[^。；;]{{0,12}}?(?:{_DURATION}|尽快)|"
+_OPENING = "开封|开袋|开罐|开盖|打开"
+OPENED = re.compile(rf"(?<![没未不])(?:{_OPENING}|开了封|拆开|拆封)|\bonce (?:i |you |it'?s |it is )?open|"
+                    r"\bafter (?:i )?open|(?<!not )(?<!been )\bopened\b", re.I)
+OPENED_FOR = re.compile(rf"(?:{_OPENING})(?:后|以后|之后)[^。；;]{{0,12}}?(?:{_DURATION}|尽快)|"
                         rf"\b(?:once|after) open(?:ed|ing)?\b[^.;]{{0,30}}?(?:{_DURATION}|\bsoon\b)|(?:{_DURATION}) of opening", re.I)
 MAY_IT = re.compile(r"能|可以|可不可以|行不行|\b(?:can|could|may|ok|okay|fine|alright|safe)\b", re.I)  # whether it is allowed
 NEEDS_IT = re.compile(r"要不要|需要|需不需要|要放|得放|必须|\b(?:need|needs|have to|has to|must|should)\b", re.I)
@@ -665,8 +667,8 @@ class Knowledge:
 
     def _settles(self, side: str, alternative: str, subject: Subject, covered: str) -> bool:
         """Whether the summary, naming ``side``, settles "是side还是alternative": ``side`` names a thing (not
-        "新烧的") that ``covered`` has in every word (not 火腿尖: the summary names 火腿, no cut), or is an English word it has ("wild or farmed"), and ``alternative`` is no
-        other product ("大红袍还是肉桂好喝" compares two)."""
+        "新烧的") that ``covered`` has in every word (not 火腿尖: the summary names 火腿, no cut), or is an English
+        word it has ("wild or farmed"), and ``alternative`` is no other product ("大红袍还是肉桂好喝" compares two)."""
         others = set() if self.catalog.family_in_text(alternative) else (  # "白茶还是绿茶": kinds, not products
             set(self.catalog.names_in_text(alternative)) - {subject.product})
         if side.isascii():
@@ -809,8 +811,8 @@ class Knowledge:
                      and n < unsaid and hit.score >= first.score - PRODUCT_BONUS), first)
 
     def _keeps_so_long(self, entry: KBRecord, kept_how: str) -> bool:
-        """Whether ``entry`` says how long a product keeps ``kept_how`` (frozen, or out of the fridge: only when what
-        it says is for the fridge; "36个月" of a tea kept out of it is that time)."""
+        """Whether ``entry`` says how long a product keeps ``kept_how`` (frozen; once opened; or out of the fridge:
+        only when what it says is for the fridge, "36个月" of a tea kept out of it is that time)."""
         said = self._said(entry)
         if kept_how == "frozen":
             return bool(FROZEN_FOR.search(said))
