@@ -352,6 +352,7 @@ class Knowledge:
         # (entry id, revision) -> the text its coverage is checked against; keyed by revision, so an
         # answer still running on the previous snapshot cannot leave an edited entry's old text behind
         self._coverage_texts: dict[tuple[str, int], str] = {}
+        self._said_texts: dict[tuple[str, int], str] = {}  # what its answers say, checked by several rules per hit
         self._entry_aspects: dict[tuple[str, int], frozenset[str]] = {}
         self._entry_products: dict[tuple[str, int], frozenset[str]] = {}  # the products a family entry is about
         self._entry_troubles: dict[tuple[str, int], str | None] = {}  # the trouble an after-sales entry is on
@@ -382,8 +383,8 @@ class Knowledge:
         by_topic: dict[str, list[list[str]]] = {}
         for entry in snapshot.entries:
             by_topic.setdefault(entry.topic, []).append(list(entry.questions))
-        (self.coverage, self._coverage_texts, self._entry_aspects, self._entry_products, self._entry_troubles,
-         self._entry_cores) = (Coverage(by_topic), {}, {}, {}, {}, {})
+        (self.coverage, self._coverage_texts, self._said_texts, self._entry_aspects, self._entry_products,
+         self._entry_troubles, self._entry_cores) = (Coverage(by_topic), {}, {}, {}, {}, {}, {})
         log.info("knowledge index: %d entries, %d phrasings in %.2fs",
                  len(index), len(index.phrasings), time.perf_counter() - started)
 
@@ -880,7 +881,8 @@ class Knowledge:
     def _said(self, entry: KBRecord) -> str:
         """What an entry's answers say (its product's facts filled in), without its phrasings: "要不要放冰箱" is asked."""
         record = self.catalog.get(entry.product)
-        return " ".join(self._entry_text(entry, record, language) for language in LANGUAGES)
+        return self._per_entry(self._said_texts, entry, lambda: " ".join(
+            self._entry_text(entry, record, language) for language in LANGUAGES))
 
     def _missing(self, question: str, hit: Hit, subject_words: str) -> list[tuple[str, bool]]:
         """The question's words that ``hit``'s entry does not cover (its product's names count when it is theirs)."""
