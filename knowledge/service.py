@@ -26,7 +26,7 @@ from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KB
 from knowledge.provision import provision
 from knowledge.shipping import as_abroad, district_length, find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
-from knowledge.topics import (ARRIVAL, ASPECT_CUES, TROUBLES, WRONG_ITEM, asked_aspect, aspects, entry_trouble,
+from knowledge.topics import (ARRIVAL, ASPECT_CUES, TROUBLES, WILL_IT, WRONG_ITEM, asked_aspect, aspects, entry_trouble,
                              reported_trouble, unsaid_ways)
 from core.language import CJK, LANGUAGES, Say, to_simplified
 from core.settings import Settings
@@ -88,6 +88,16 @@ COUNT_ASKED = re.compile(r"(?:有|泡|放|用|投|吃|是|大概|一共|总共|�
 COOKING_TIME_ASKED = re.compile(r"(?:蒸|煮|炖|炒|烤|焖|熬|泡发?)(?:要|得|需要|大概|大约)?(?:多久|好久|多长时间|几分钟|多少分钟|几个?小时|几个?钟头)|"
                                 r"\bhow long (?:do|should|does|to|must)\b.{0,20}\b(?:cook|steam|boil|soak|stew|roast)|"
                                 r"\b(?:cook|steam|boil|soak|stew|roast)\b.{0,40}\bhow long\b", re.I)
+# Whether it costs anything ("试喝装要钱吗", "包装另外收费吗"): only an answer that names a price, or says free, says it;
+# "大部分茶叶有25克试饮装" says there are samples, not what they cost.
+COST_ASKED = re.compile(r"要钱|收钱|收费|免费|付费|另(?:外)?(?:收|加|付)|加钱|\bfor free\b|\bfree of charge\b|"
+                        r"\bcharge(?!d)|\b(?:pay|cost) extra\b|\bextra (?:cost|fee|charge)|\bor free\b", re.I)
+COST_STATED = re.compile(r"免费|收费|不收|元|¥|￥|包邮|另算|另付|\bfree\b|\bcharge|¥", re.I)
+# A thing given with the purchase ("买茶具送茶叶不", "送不送茶针"): only an answer that says what comes with it (送, 赠, 附)
+# says so; how to buy a sample does not.
+FREEBIE_ASKED = re.compile(r"送不送|有没有送|赠品|赠送|买[^，,。\s]{1,6}送(?![人礼给客朋领老长亲同女男爸妈])|\bfree gift|"
+                           r"\bcomes? with (?:a |any )?free\b", re.I)
+FREEBIE_STATED = re.compile(r"送|赠|附|配|\bfree\b|\bcomes? with\b|\binclud", re.I)
 TIME_STATED = re.compile(r"[\d两三四五六七八九十半几]+\s*(?:多|来|余)?\s*个?(?:分钟|小时|钟头|秒|min|minutes?|hours?|seconds?)\b",
                          re.I)
 # A product's weight asked ("月饼一盒重量", "一盒是740克吗", "how heavy"), not a brew's dose ("一次泡几克").
@@ -769,8 +779,12 @@ class Knowledge:
                 continue  # "冻冰箱里能放多久": the fridge's six months is not the freezer's time
             if COOKING_TIME_ASKED.search(question) and not TIME_STATED.search(self._said(hit.entry)):
                 continue  # "腊肉要蒸多久": how to keep it says to steam it, not for how long
-            if (trouble := self._trouble(hit.entry)) and not TROUBLES[trouble].search(question):
-                continue  # "这个是红茶还是绿茶" is no wrong item sent ("发成绿茶了"), "快递丢了" nothing broken
+            if COST_ASKED.search(question) and not COST_STATED.search(self._said(hit.entry)):
+                continue  # "试喝装要钱吗": that there are samples is not what they cost
+            if FREEBIE_ASKED.search(question) and not FREEBIE_STATED.search(self._said(hit.entry)):
+                continue  # "买茶具送茶叶不": how to buy a sample says nothing of a gift with the tea set
+            if (trouble := self._trouble(hit.entry)) and (not TROUBLES[trouble].search(question) or WILL_IT.search(question)):
+                continue  # "这个是红茶还是绿茶" is no wrong item sent ("发成绿茶了"), "快递丢了" nothing broken, "会不会压扁" no harm done yet
             if (RETURNING.search(question) or BULK.search(question)) and FOR_NEW_ONLY.search(self._said(hit.entry)):
                 continue  # a first order's offer says nothing of a returning customer's, nor of a company's
             if not BULK.search(question) and FOR_BULK_ONLY.search(self._said(hit.entry)):

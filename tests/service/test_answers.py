@@ -560,6 +560,14 @@ def test_how_long_frozen_or_out_of_the_fridge_needs_a_time_said_for_it(knowledge
     ("白牡丹放了三年 喝着味道跟刚买时不一样了 正常吗", None, "defer|kb:white-tea-shelf-life"),  # was its taste: no reason
     ("宣威火腿是火腿心还是火腿尖", None, "defer"),  # was its summary, which names 火腿 but neither cut
     ("hi, how long will the matsutake keep once i open the jar?", None, "kb:matsutake-dried-shelf-life"),  # 开封后三个月
+    ("试喝装要钱吗", None, "defer"),  # was the sample entry, which says there are samples, not what they cost
+    ("真空要另外加钱吗", None, "kb:vacuum-free"),  # which says it is free
+    ("is vacuum sealing extra? or free?", None, "kb:vacuum-free"),
+    ("买茶具送茶叶不", None, "defer"),  # was the sample entry: nothing is said of a gift with the tea set
+    # whether it will break is the packing's to answer, not the after-sales entry on what is done once it has
+    ("鲜花饼快递过来会不会压扁了", None, "kb:flower-cake-rose-vacuum|kb:flower-cake-gift-vacuum"),
+    ("万一寄过来碎了怎么办", None, "kb:after-sales-damaged"),
+    ("can i get a refund if the teapot shows up broken", None, "kb:after-sales-damaged"),
 ])
 def test_near_entries_that_do_not_answer_what_is_asked(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by in expected.split("|")
