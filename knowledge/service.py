@@ -101,6 +101,10 @@ COST_STATED = re.compile(r"免费|收费|不收|元|¥|￥|包邮|另算|另付|
 FREEBIE_ASKED = re.compile(r"送不送|有没有送|赠品|赠送|买[^，,。\s]{1,6}送(?![人礼给客朋领老长亲同女男爸妈])|\bfree gift|"
                            r"\bcomes? with (?:a |any )?free\b", re.I)
 FREEBIE_STATED = re.compile(r"送|赠|附|配|\bfree\b|\bcomes? with\b|\binclud", re.I)
+# A part of a pack sold on its own ("能拆开卖半饼吗", "茶杯能单独卖一个吗"): the shop's to offer; how to keep the rest
+# does not say it.
+SOLD_IN_PART = re.compile(r"(?:拆开|拆散|拆着|分开|单独|单个|单只)卖|散卖|零卖|拆卖|卖半|\bsell (?:half|one|a single|just one)\b|"
+                          r"\bsplit (?:a|the|one) (?:cake|box|set)\b", re.I)
 TIME_STATED = re.compile(r"[\d两三四五六七八九十半几]+\s*(?:多|来|余)?\s*个?(?:分钟|小时|钟头|秒|min|minutes?|hours?|seconds?)\b",
                          re.I)
 # A product's weight asked ("月饼一盒重量", "一盒是740克吗", "how heavy"), not a brew's dose ("一次泡几克").
@@ -784,6 +788,8 @@ class Knowledge:
                 continue  # "腊肉要蒸多久": how to keep it says to steam it, not for how long
             if COST_ASKED.search(question) and not COST_STATED.search(self._said(hit.entry)):
                 continue  # "试喝装要钱吗": that there are samples is not what they cost
+            if SOLD_IN_PART.search(question) and not SOLD_IN_PART.search(self._said(hit.entry)):
+                continue  # "生普一饼太多了喝不完 能拆开卖半饼吗": keeping the rest is no half cake sold
             if FREEBIE_ASKED.search(question) and not FREEBIE_STATED.search(self._said(hit.entry)):
                 continue  # "买茶具送茶叶不": how to buy a sample says nothing of a gift with the tea set
             if (trouble := self._trouble(hit.entry)) and (not TROUBLES[trouble].search(question) or WILL_IT.search(question)):
