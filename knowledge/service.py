@@ -818,6 +818,8 @@ class Knowledge:
                 continue  # how long the jerky keeps says nothing of one a month past its date, nor of its roast date
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
+            if hit.entry.product and any(self.catalog.resolve(word) not in (None, hit.entry.product) for word, _n in missing):
+                continue  # "安吉白茶和龙井能放一个冰箱里吗": one tea's own entry, however near, says nothing of the other
             if hit.score < ASKED_ABOUT and goods_named and not self._asks_about(question, hit.entry):
                 continue  # "这把壶能泡咖啡吗" says nothing of a video call, though the video entry names pots and brewing
             if self._left_to_the_shop(question, hit, missing):
