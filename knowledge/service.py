@@ -148,6 +148,11 @@ FRIDGE = re.compile(r"冰箱|冷藏|\bfridge|\brefrigerat", re.I)
 RESTING_ASKED = re.compile(r"(?:放|存|搁|醒|陈)(?:个|上)?(?:多久|多长时间|几天|几个月|几年|多少年)(?:再|才|以后|之后|后)(?:喝|吃|好喝|好吃|更好|最好)|"
                            r"\bhow long (?:should|do|to|must) (?:i |you )?(?:rest|age|let it (?:rest|sit|age))", re.I)
 AT_ITS_BEST_SAID = re.compile(r"退火|火气|越陈越|陈放|转化|更好喝|更醇|更香|最好喝|醒茶|mellow|better with age|rest(?:ed|ing)? for", re.I)
+# What a question asks that only an entry whose answer says it answers, however near the entry is: each way of asking
+# with what the answer must say ("要放多久再喝": when it drinks best, not how long it keeps; "腊肉要蒸多久": a time, not
+# to steam it; "试喝装要钱吗": a price or free; "能拆开卖半饼吗": a part sold; "买茶具送茶叶不": what comes with it).
+STATED_WHEN_ASKED = ((RESTING_ASKED, AT_ITS_BEST_SAID), (COOKING_TIME_ASKED, TIME_STATED), (COST_ASKED, COST_STATED),
+                     (SOLD_IN_PART, SOLD_IN_PART), (FREEBIE_ASKED, FREEBIE_STATED))
 # A way to brew it asked ("这款可以冷泡吗 就是放冰箱泡一整晚"): an entry on keeping it names the fridge, not the brew.
 BREWING_ASKED = re.compile(r"冷泡|冲泡|泡法|煮着喝|煮来喝|煮茶|\b(?:cold[- ]brew|brew|steep)\w*", re.I)
 # How long it keeps in the freezer, or out of the fridge ("腊肉冷冻的话能放多久", "香肠不放冰箱能放几天"): only a time said
@@ -741,7 +746,7 @@ class Knowledge:
         # "fridge or freezer?" is a choice an entry that names the fridge settles
         freezing = FREEZING.search(question) and not (EITHER_OR.search(question) and FRIDGE.search(question))
         brewing = BREWING_ASKED.search(question)
-        resting = RESTING_ASKED.search(question)
+        must_say = [said for asked, said in STATED_WHEN_ASKED if asked.search(question)]
         # "能放冰箱吗" is a yes or no an entry must say; "要放冰箱吗" and "fridge or freezer?" one that says room
         # temperature settles
         chilling = (FRIDGE.search(question) and MAY_IT.search(question) and not NEEDS_IT.search(question)
@@ -780,18 +785,10 @@ class Knowledge:
                 continue  # "可以冷泡吗": how to keep it in the fridge is no way to brew it
             if chilling and hit.entry.topic in ASPECT_TOPICS and not FRIDGE.search(self._said(hit.entry)):
                 continue  # "月饼可以放冰箱吗": "阴凉干燥处常温保存" does not say whether the fridge harms it
-            if resting and not AT_ITS_BEST_SAID.search(self._said(hit.entry)):
-                continue  # "要放多久再喝": how long it keeps is not when it drinks best
+            if any(not said.search(self._said(hit.entry)) for said in must_say):
+                continue  # "试喝装要钱吗": that there are samples is not what they cost (STATED_WHEN_ASKED)
             if kept_how and not self._keeps_so_long(hit.entry, kept_how):
                 continue  # "冻冰箱里能放多久": the fridge's six months is not the freezer's time
-            if COOKING_TIME_ASKED.search(question) and not TIME_STATED.search(self._said(hit.entry)):
-                continue  # "腊肉要蒸多久": how to keep it says to steam it, not for how long
-            if COST_ASKED.search(question) and not COST_STATED.search(self._said(hit.entry)):
-                continue  # "试喝装要钱吗": that there are samples is not what they cost
-            if SOLD_IN_PART.search(question) and not SOLD_IN_PART.search(self._said(hit.entry)):
-                continue  # "生普一饼太多了喝不完 能拆开卖半饼吗": keeping the rest is no half cake sold
-            if FREEBIE_ASKED.search(question) and not FREEBIE_STATED.search(self._said(hit.entry)):
-                continue  # "买茶具送茶叶不": how to buy a sample says nothing of a gift with the tea set
             if (trouble := self._trouble(hit.entry)) and (not TROUBLES[trouble].search(question) or WILL_IT.search(question)):
                 continue  # "这个是红茶还是绿茶" is no wrong item sent ("发成绿茶了"), "快递丢了" nothing broken, "会不会压扁" no harm done yet
             if (RETURNING.search(question) or BULK.search(question)) and FOR_NEW_ONLY.search(self._said(hit.entry)):

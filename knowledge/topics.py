@@ -125,11 +125,12 @@ NO_REPORT = re.compile(r"会不会|会不|不会[^，,。\s]{0,4}吧|会[碎破�
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)
 
 
-# A spoilt smell or taste told ("牛肉干吃着一股油哈味"): then "是不是放坏了" asks what now, not the shop's judgement of a
-# sign that may be normal ("黄黄的小点点是发霉了吗": 金花).
 # Whether it will happen ("鲜花饼快递过来会不会压扁了", "will it break in the post"): a worry the packing answers, not the
 # after-sales entry on what is done once it has ("if it shows up broken" asks that).
 WILL_IT = re.compile(r"会不会|会不|会[碎破裂坏压摔]|容易|\b(?:will|would) (?:it|they|the \w+) (?:get )?(?:break|crack|crush|smash|be )", re.I)
+
+# A spoilt smell or taste told ("牛肉干吃着一股油哈味"): then "是不是放坏了" asks what now, not the shop's judgement of a
+# sign that may be normal ("黄黄的小点点是发霉了吗": 金花).
 SENSED = re.compile(r"(?:一股|有股|闻着|吃着|喝着|尝着|吃起来|喝起来|闻起来)[^，,。\s]{0,6}味|哈喇|油哈|\b(?:smells?|tastes?) (?:bad|off|rancid)")
 WHETHER_SPOILT = re.compile(rf"{_IS_IT}(?:变质|坏)了?|(?:坏|变质)了?[吗嘛么吧]?[？?]|\b(?:has|is) it (?:gone )?(?:bad|off)\b",
                             re.I)
