@@ -11,9 +11,11 @@ MIN_CJK, MIN_WORDS = 6, 4
 # Whether someone asks who answers, or for a person, needs fewer words ("are you human"): a question the NLU
 # read that way but names no one ("is it handmade") is sent to the knowledge base.
 MIN_WORDS_ASKED = 3
-# Read as a gift request, a short question is still a question ("有礼盒装吗"): the limit above keeps short
-# replies ("不用了") from being read as questions, which a gift request's guard does not need.
-MIN_CJK_GIFT = 4
+# Read as a gift request, a greeting, yes or no, a short question is still a question ("有礼盒装吗", "请问有乌鱼子吗",
+# "容量多大的", "是野生的不"): the limit above keeps short replies ("不用了") from being read as questions; yes and no
+# are told from them by their words alone ("没有没有", "不用不用", "不是的呢": REPLY_ONLY).
+MIN_CJK_SHORT = 4
+REPLY_ONLY = re.compile(r"[\s，,。.!！~好的是对對嗯哦噢喔行可以没沒有不用了要错錯谢謝啦吧呀啊嘛哈呢]+")
 # How many a box or a bag holds ("榨菜礼盒里头几包", "一盒几个"): asked of the goods, also in a gift request.
 _COUNT_INSIDE = r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|每盒|每袋)[^\s，,。]{0,3}几[包袋个個块塊片颗顆条條根瓶罐盒斤两兩]"
 # Interrogatives, not every word that can ask: 么 in 这么/那么, 几 in 过几天, 什么 in 没什么 say nothing. A clause
@@ -21,6 +23,7 @@ _COUNT_INSIDE = r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|每盒|每
 CHINESE_QUESTION = re.compile(
     r"吗|嗎|呢|[不没][^\u4e00-\u9fffA-Za-z0-9]*$|(?<=[能会行有])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
     r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|在哪(?![都也])|哪些|哪几|哪款|哪种|几种|几款|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是|"
+    r"的(?:还是|還是)[^\s，,。！!？?]{1,8}|要[\u4e00-\u9fff]{0,2}好久|好久才|(?:没问题|沒問題|没事|沒事)吧|"
     r"([\u4e00-\u9fff])[不没]\1(?![^\s，,。]{0,3}(?:再想|再看|再说|再等|再决定|都行|无所谓|随便))|几(?:片|克|颗|粒|泡|遍|度)|[吃喝]几[个颗杯次]|"
     r"(?<![过過等隔我给給])几分钟(?![后後](?:再来|再回|回来|回|来|來))|"
     r"[^\s，,。！!？?]{1,8}(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適|划算|劃算)(?=[\s，,。！!？?]|$)|"
@@ -28,15 +31,16 @@ CHINESE_QUESTION = re.compile(
     r"^(?:你们|你們|你家|贵店|貴店)[^\s，,。]{1,6}[不没沒](?=[\s，,])")
 # 好不好, 泡几克, 炖几分钟, 煮几分钟后才能吃; not "买不买我再想想", "我过几分钟再来", "给我几分钟", "十几分钟后回来";
 # 要紧不🙀 (a sign after 不), 生的还是熟的好 (which of two), 里头几包 and 有几个颜色 (how many there are),
-# 你们招代理不 (the shop asked).
-# A question word or a question's inverted start, also after a clause ("…3 months, will the biscuits keep").
+# 你们招代理不 (the shop asked), 野生的还是种的 (which of two), 腊肉要蒸好久 (好久: how long), 放七八年没问题吧 (sure, isn't it?).
+# A question word or a question's inverted start, also after a clause ("…3 months, will the biscuits keep", "…on blood
+# thinners, is pu'er tea ok for her"), and "…a chip on the lid, what now".
 ENGLISH_QUESTION = re.compile(
     r"\?|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|"
     r"\bwhat'?s\b|\bwhich (?:is|are)\b|\bhow (?:long|much|many|do|does|is|are|can|should)\b|[,.;!?]\s*how to\b|"
     r"(?:[,.;!?]\s*|\b(?:and|so|but)\s+)(?:can|could|will|would|should|do|does|is|are)\s+"
     r"(?:i|u|you|it|they|the|this|that|these|those|we)\b|"
     r"[,.;!?]\s*(?:what|how|where|when|which|why)\s+\w+\s+(?:i|u|you|we)\b|"
-    r"\bor (?:not|no)\b|\bmeh\b|\bwhat \w+ (?:ah|ar|leh|lah)\W*$|\b(?:is|are|was|were)\b[^.?!]{1,40}\b\w+ or \w+\W*(?:ah|leh|lah|meh|ar|hor)?\W*$", re.I)
+    r"\bor (?:not|no)\b|\bwhat (?:now|next)\W*$|[,.;!?]\s*(?:is|are)\s+[^.?!,]{1,30}\b(?:ok|okay|safe|fine)\b|\bmeh\b|\bwhat \w+ (?:ah|ar|leh|lah)\W*$|\b(?:is|are|was|were)\b[^.?!]{1,40}\b\w+ or \w+\W*(?:ah|leh|lah|meh|ar|hor)?\W*$", re.I)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -107,15 +111,17 @@ SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|小票|收件人|
                           r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|vacuum\w*|exchange|delivered|"
                           r"cancel\w*|ordered twice)\b",
                           re.I)
-# Whether the shop has a thing it names ("有没有燕窝", "有火腿吗", "燕窝有没有"), not a kind of gift ("有没有适合送长辈的",
+# Whether the shop has a thing it names ("有没有燕窝", "有火腿吗", "燕窝有没有", "茅台有吗"), not a kind of gift ("有没有适合送长辈的",
 # "有没有三百块以内", "有没有给领导", "有没有高档一点"), nor a gift for an occasion or a person ("中秋有没有礼盒", "老人有没有适合的").
 _NAMED = (r"(?:(?!适合|合适|送|礼|什么|啥|推荐|好|便宜|贵|哪|别|其他|其它|选|给|预算|以内|以下|左右|档|[百千万块元钱])"
           r"[\u4e00-\u9fff]){1,6}(?<!的)")
 _CLAUSE_END = r"(?=[吗呀啊呢？?，,\s]|$)"
-ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|^有{_NAMED}[吗没不]|^{_NAMED}有没有{_CLAUSE_END}|能买到?{_NAMED}[吗不没]"
-# So is whether one may eat it ("is the rose flower cake ok for diabetics?"), a benefit, a card, a box or a bag,
-# a day to deliver, how long it keeps ("bought a puer cake for my dad as a gift, does it expire??"), how two differ,
-# what kinds the shop has ("茶叶都有啥 给我爸买"), how it tastes ("is this spicy? my kids cant eat spicy"), which of two
+ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|^有{_NAMED}[吗没不]|^{_NAMED}有(?:没有{_CLAUSE_END}|吗)|能买到?{_NAMED}[吗不没]"
+# So is whether one may eat it ("is the rose flower cake ok for diabetics?", "my grandma is on blood thinners, is pu'er
+# ok for her"), a benefit, a card, a box or a bag, a day to deliver ("能指定下周六送到吗 那天我妈生日"), whether the shop
+# sends or sells it ("can you send pu'er to Vancouver? my parents live there", "do you sell baijiu? ... for my father in
+# law"), how long it keeps ("bought a puer cake for my dad as a gift, does it expire??", "这饼放个七八年没问题吧 想等儿子
+# 结婚…", "will the biscuits still be fine by then"), how two differ ("比别家贵一百多 差在哪"), what kinds the shop has ("茶叶都有啥 给我爸买"), how it tastes ("is this spicy? my kids cant eat spicy"), which of two
 # named ("寿眉跟白牡丹送长辈哪个好", "送長輩 熟普好還是生普好": a judgement, not ideas), how many colours, flavours
 # or packs there are ("鲜花饼礼盒都有啥口味", "榨菜礼盒里头几包"), whether it suits oneself or this one suits ("这个适合我吗",
 # "这款送领导合适吗") — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
@@ -129,7 +135,12 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"有(?:(?!送|适合|什么|啥)[\u4e00-\u9fff]){1,6}?卖(?:吗|不|没)|"
                                   r"(?<!礼盒|礼物|礼品)(?:都有(?:哪些|啥|什么)(?!适合|送)|(?<!都)有哪些(?!适合|送|礼)|"
                                   r"(?<!都)有哪?几[种款])|"
-                                  r"\b(?:ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*|vegetarian|vegan|expir\w*|shelf life|go bad|"
+                                  r"放(?:个|個|上|了)?[\d一二两三四五六七八九十几]+年|比[^\s，,。]{1,6}(?:贵|貴|便宜)|差在哪|差别|差別|"
+                                  r"指定[^\s，,。]{0,6}(?:送|到|收)|约[个個]?时间送|送到[吗嗎不没]|"
+                                  r"\b(?:(?:can|could) (?:you|u) (?:send|post|mail)|do (?:you|u) (?:sell|carry|stock)|"
+                                  r"still (?:be )?(?:fine|good|ok|okay|fresh|edible)|stay fresh|medicat\w*|medicines?|"
+                                  r"blood thinners?|(?:ok|okay|safe) for (?:her|him|them|me|someone|people)|"
+                                  r"ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*|vegetarian|vegan|expir\w*|shelf life|go bad|"
                                   r"difference|engrav\w*|weight|slim\w*|healthy|cards?|box(?:ed|es)?|filling|ingredients?|made of|"
                                   r"(?:spicy|sweet|sour|salty)(?= or\b|\?)|is (?:it|this|that)\b[^?]{0,20}\b(?:spicy|sweet|sour|salty)|"
                                   r"which (?:is |one (?:is )?)?better)\b", re.I)
@@ -140,13 +151,13 @@ ASKS_FOR_IDEAS = re.compile(r"推荐|送什么|送啥|买(?:点|个|些)?(?:什�
 # Whether someone may eat or drink it, or how much ("孩子能喝普洱吗", "can my dad eat the jerky", "核桃一天吃几个合适"):
 # a recipient or an occasion without a gift word;
 # not what they cannot ("我爸不能喝酒", "喝不惯绿茶", "he can't drink alcohol"), which a gift request may say.
-EATING = re.compile(r"(?<![不没])[能可]以?[吃喝]|[吃喝](?:几|多少)|[吃喝]了?(?:吗|嘛|[不没](?=[？?。，,\s]|$))|"
+EATING = re.compile(r"(?<![不没])[能可]以?[吃喝]|[嚼咬]得?动|[吃喝](?:几|多少)|[吃喝]了?(?:吗|嘛|[不没](?=[？?。，,\s]|$))|"
                     r"\b(?:can|could|may|should)\b(?!'t| ?not)[^?]*\b(?:eat|drink)\b", re.I)
 
 
 def is_greeting(text: str) -> bool:
-    """A greeting and nothing asked after it ("你好，在吗"; not "亲 鲜花饼能撑到下个月中旬吗")."""
-    return not is_question(GREETING.sub("", text.strip()))
+    """A greeting and nothing asked after it ("你好，在吗"; not "亲 鲜花饼能撑到下个月中旬吗", "请问有乌鱼子吗")."""
+    return not is_question(GREETING.sub("", text.strip()), MIN_CJK_SHORT)
 
 
 def _names_or_asks_nothing(text: str, *names: re.Pattern) -> bool:
@@ -165,14 +176,15 @@ def asks_for_a_person(text: str) -> bool:
     return _names_or_asks_nothing(text, A_PERSON, SHOWING)
 
 
-# A person asked for in so many words ("找个人工", "你们经理在吗", "can I speak to customer service?"): DIET read some
-# as a greeting or a storage question, and a customer who wanted a person got an answer. Not "老板在吗" or "客服在吗",
+# A person asked for in so many words ("找个人工", "你们经理在吗", "can I speak to customer service?", "客服电话多少 打字太慢了"):
+# DIET read some as a greeting, a storage question or who answers, and a customer who wanted a person got an answer. Not "老板在吗" or "客服在吗",
 # which open a chat in Chinese shops.
 PERSON_WANTED = re.compile(
     r"(?:转|找|叫|换|接|联系|我要)(?:个|一下|下|一个)?(?:人工|真人|店员|店員|店长|店長|经理|經理|主管|店主|负责人|負責人|"
     r"工作人员|工作人員|客服)(?!采|剥|养殖|种植|色素|添加|合成|智能|制作|挑选|分拣|栽|费|晒|炒|包装)|"
     r"(?:^|[\s，,。！!？?])我?(?:要|需要|想要)个?(?:人工|真人)(?:客服|服务)?(?=[\s，,。！!？?吗呀啊了~]|$)|"
     r"(?:经理|經理|主管|店主|店长|店長|负责人|負責人)(?:在吗|在嗎|在不在|呢)|"
+    r"(?:客服|人工|店家|商家|店里|店裡)的?(?:电话|電話|手机号|手機號)|打字太慢|"
     rf"我要投[诉訴]|{_SEND_PHOTO}(?:{_GOODS_PHOTO})|"
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a |an |the |your |some )?(?:real )?(?:human|person|staff|agent|"
     r"manager|owner|representative|customer (?:service|support))\b|"
@@ -216,11 +228,12 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
     if (intent in ("request_human", "request_video") and rest != text
             and not any(name.search(rest) for name in (PERSON_WANTED, A_PERSON, SHOWING))):
         return NLU_FALLBACK if is_question(text) or _says_more(rest) else "deny"
-    if (intent in SMALL_TALK and (is_question(text) or _says_more(text) and SHOP_MATTERS.search(text))
+    if (intent in SMALL_TALK and (is_question(text, MIN_CJK_SHORT) and not REPLY_ONLY.fullmatch(text)
+                                  or _says_more(text) and SHOP_MATTERS.search(text))
             or intent == "greet" and not is_greeting(text)
             or intent == "bot_challenge" and not asks_about_the_bot(text)
             or intent in ("request_human", "request_video") and not asks_for_a_person(text)
-            or intent == "request_gift" and (is_question(text, MIN_CJK_GIFT) and not is_gift_request(text, entities)
+            or intent == "request_gift" and (is_question(text, MIN_CJK_SHORT) and not is_gift_request(text, entities)
                                              or reported_trouble(text) or _says_more(text) and SHOP_MATTERS.search(text))):
         return NLU_FALLBACK
     if (intent == "request_gift" and LATER.search(text) and not is_question(text) and not entities
@@ -231,7 +244,7 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
 
 def _says_more(text: str) -> bool:
     """Whether ``text`` (a message less the person it declines) says more than a reply ("了，谢谢"): "我要退货"."""
-    return len(_CJK.findall(text)) >= MIN_CJK_GIFT or len(re.findall(r"[a-z]+", text, re.I)) >= MIN_WORDS
+    return len(_CJK.findall(text)) >= MIN_CJK_SHORT or len(re.findall(r"[a-z]+", text, re.I)) >= MIN_WORDS
 
 
 def gift_entities(entities: list[dict]) -> set[str]:

@@ -453,7 +453,9 @@ class Knowledge:
         question = unplaced
         place = named_place or find_place(destination)
         visit = STORE_WORDS.search(question)
-        if place and (intent == "ask_shipping" and not visit or SHIPPING_WORDS.search(question)
+        # A place read as where it goes, unless the question is how to keep it there ("live in guangzhou, will the
+        # walnuts go rancid in summer", read as ask_shipping) and says nothing of sending it.
+        if place and (intent == "ask_shipping" and not visit and aspect != "storage" or SHIPPING_WORDS.search(question)
                       or (named_place and PLACE_ASKED.search(question) and not visit)):
             # The product under discussion decides the warehouse, even when the question is shop-wide.
             product = self.catalog.get(subject.product or self.catalog.resolve(context))
@@ -557,6 +559,8 @@ class Knowledge:
         if named:  # "有月饼吗": the product asked for by name
             return self._about_product(named, asked=bool(by_name) and self.catalog.resolve(by_name) == named)
         if asked and (members := self.catalog.family(asked)):
+            if pointed := self._pointed_at(question, context, members):
+                return self._about_product(pointed)  # "這個茶餅可以放雪櫃嗎" (茶饼 tagged) after the raw cake
             if len(members) == 1:  # "玲珑": part of one product's name; "do you sell bowls?": yes, these
                 return self._about_product(members[0], asked=asked == by_name)
             return self._about_family(asked, members, asked=asked == by_name or bool(FAMILY_RANGE.search(question)))
@@ -565,9 +569,8 @@ class Knowledge:
             # about it too, so "有没有燕窝" then is unsure rather than "not sold" (a wrong "we don't sell 沙" is worse)
             return Subject(not_sold=asked)
         if found := self.catalog.family_in_text(question):
-            if ((context_id := self.catalog.resolve(context)) in found[1] and POINTING.search(question)
-                    and not OTHERS.search(question)):
-                return self._about_product(context_id)  # "这饼是哪年的茶" after the shou mei cake is about it
+            if pointed := self._pointed_at(question, context, found[1]):
+                return self._about_product(pointed)  # "这饼是哪年的茶" after the shou mei cake is about it
             at = question.find(found[0])  # "有哪些火腿", not "有什么茶能降血脂"
             kinds_asked = at >= 0 and KINDS_BEFORE.search(question[:at]) and CLAUSE_END.match(question, at + len(found[0]))
             return self._about_family(*found, asked=bool(FAMILY_RANGE.search(question) or kinds_asked))
@@ -578,6 +581,13 @@ class Knowledge:
             if members := self.catalog.family(context):
                 return self._about_family(context, members, asked=False)
         return Subject()
+
+    def _pointed_at(self, question: str, context: str | None, members: list[str]) -> str | None:
+        """The product under discussion, when the question points at it by its family's word ("这饼", "这个茶饼")."""
+        context_id = self.catalog.resolve(context)
+        if context_id in members and POINTING.search(question) and not OTHERS.search(question):
+            return context_id
+        return None
 
     def _brewed_in_context(self, question: str, context: str | None) -> bool:
         """Whether the question names goods brewed in the teaware under discussion ("泡过岩茶了 还能拿来泡普洱吗" after a

@@ -126,7 +126,8 @@ ENGLISH_PLACES = {
 }
 PLACE_EN = {chinese: " ".join(word.capitalize() for word in english.split())
             for english, chinese in reversed(ENGLISH_PLACES.items())}  # the first spelling wins: xi'an, not xian
-_ENGLISH_PLACE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, ENGLISH_PLACES), key=len, reverse=True)) + r")\b")
+# Not "shui xian", a rock tea the shop sells ("is the rougui roasted heavier than the shui xian?"), read as Xi'an.
+_ENGLISH_PLACE = re.compile(r"(?<!shui )\b(" + "|".join(sorted(map(re.escape, ENGLISH_PLACES), key=len, reverse=True)) + r")\b")
 # Countries abroad by their Chinese and English names (CLDR's, through Babel): "寄到德国", "ship to Canada". Left out:
 # the mainland itself, Hong Kong, Macau and Taiwan (places of the shipping table), CLDR's groupings, names that are
 # places or peoples of the mainland too (黑山, 巴林左旗, 朝鲜族, 内蒙古) and English words mostly meant otherwise.

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.knowledge import ActionAnswerQuestion
+from core.language import detect
 from knowledge.catalog import FAMILY_WORDS_LONGEST_FIRST
 from knowledge.coverage import FREEZING, FRIDGE_REFUSED, content_words
 from knowledge.files import KBEntryIn
@@ -305,6 +306,20 @@ def test_review_findings(knowledge, question, context, expected):
 ])
 def test_the_nlu_intent_does_not_make_a_near_miss_confident(knowledge, question, intent, entity):
     assert knowledge.answer(question, intent=intent, mentioned=entity).answered_by == "defer"
+
+
+@pytest.mark.parametrize(("question", "intent", "entity", "context", "destination", "expected"), [
+    # what the trained model read (Rasa's /model/parse): a place read as where it goes, in a question on keeping it
+    ("live in guangzhou, will the walnuts go rancid in summer", "ask_shipping", None, None, "Guangzhou",
+     "kb:xinjiang-walnut-storage|kb:dried-fruit-storage"),
+    ("广州要几天", "ask_shipping", None, None, None, "shipping:广东"),  # how long, read as shelf life: still a quote
+    # 茶饼 tagged: the tea family, but "this cake" is the raw cake under discussion (was the green tea's storage)
+    ("這個茶餅可以放雪櫃嗎", "ask_storage", "茶饼", "puer-raw-cake", None, "kb:puer-storage|kb:puer-raw-cake-storage"),
+])
+def test_what_the_nlu_reads_does_not_lead_away_from_the_question(knowledge, question, intent, entity, context,
+                                                                  destination, expected):
+    answer = knowledge.answer(question, intent, entity, context, destination, detect(question))
+    assert answer.answered_by in expected.split("|")
 
 
 @pytest.mark.parametrize(("question", "expected"), [

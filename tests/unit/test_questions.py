@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.questions import (MIN_CJK_GIFT, NLU_FALLBACK, asks_about_the_bot, asks_for_a_person, gift_entities,
+from bot.questions import (MIN_CJK_SHORT, NLU_FALLBACK, asks_about_the_bot, asks_for_a_person, gift_entities,
                            is_gift_request, is_greeting, is_question, overruled_intent)
 
 
@@ -79,10 +79,10 @@ def test_shop_questions_are_not_gift_requests(text, entities):
 
 def test_a_short_question_read_as_a_gift_request_is_still_a_question():
     """"有礼盒装吗" (five characters) started the gift form's "再换几样看看"; short replies stay replies."""
-    assert is_question("有礼盒装吗", MIN_CJK_GIFT) and not is_question("有礼盒装吗")
-    assert is_question("茶叶都有啥 给我爸买", MIN_CJK_GIFT) and is_question("瓷器有哪些 想送外国朋友", MIN_CJK_GIFT)
+    assert is_question("有礼盒装吗", MIN_CJK_SHORT) and not is_question("有礼盒装吗")
+    assert is_question("茶叶都有啥 给我爸买", MIN_CJK_SHORT) and is_question("瓷器有哪些 想送外国朋友", MIN_CJK_SHORT)
     assert not is_question("没啥了 谢谢")
-    assert not is_question("不用了", MIN_CJK_GIFT)
+    assert not is_question("不用了", MIN_CJK_SHORT)
 
 
 @pytest.mark.parametrize("text, entities", [("想买点东西送长辈", set()), ("有什么礼盒", set()), ("帮我挑一个", set()),
@@ -286,6 +286,29 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_gift", "wife cake got wife inside meh 😂 what filling ah", {"recipient"}, NLU_FALLBACK),
     ("request_gift", "你们这能买苹果手机不 送女朋友", {"recipient"}, NLU_FALLBACK),
     ("request_gift", "有没有便宜点的 送同事", {"recipient"}, None), ("request_gift", "tea or coffee for my dad", {"recipient"}, None),
+    # dev halves through the NLU: questions DIET read as gift requests (a recipient, an occasion or a budget tagged),
+    # a greeting, yes or no; a phone number for staff is a person asked for
+    ("request_gift", "can you send pu'er to Vancouver? my parents live there", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "do you sell baijiu? looking for gift for my father in law", set(), NLU_FALLBACK),
+    ("request_gift", "my aunt wont see me for 3 months, will the almond biscuits still be fine by then", {"budget"},
+     NLU_FALLBACK),
+    ("request_gift", "my grandma is on blood thinners, is pu'er tea ok for her", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "亲 这饼放个七八年没问题吧 想等儿子结婚的时候再拿出来喝", {"occasion"}, NLU_FALLBACK),
+    ("request_gift", "你家龙井比别家贵一百多 差在哪", {"budget"}, NLU_FALLBACK),
+    ("request_gift", "冬虫夏草有吗 送领导", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "茅台有吗 过年送老丈人", {"occasion"}, NLU_FALLBACK),
+    ("request_gift", "能指定下周六送到吗 那天我妈生日", {"recipient", "occasion"}, NLU_FALLBACK),
+    ("request_gift", "能约个时间送吗 白天家里没人", set(), NLU_FALLBACK),
+    ("request_gift", "我奶奶戴假牙 这个她嚼得动不", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "生普熟普到底差在哪 第一次买该选哪个", set(), NLU_FALLBACK),
+    ("request_gift", "中秋有没有礼盒", {"occasion"}, None), ("request_gift", "送领导的有吗", {"recipient"}, None),
+    ("greet", "请问有乌鱼子吗", set(), NLU_FALLBACK), ("greet", "你好 请问在吗", set(), None),
+    ("affirm", "容量多大的", set(), NLU_FALLBACK), ("deny", "是野生的不", set(), NLU_FALLBACK),
+    ("affirm", "野生的还是种的", set(), NLU_FALLBACK), ("affirm", "腊肉要蒸好久才得熟哦", set(), NLU_FALLBACK),
+    ("deny", "teapot showed up with a chip on the lid, what now", set(), NLU_FALLBACK),
+    ("deny", "没有没有", set(), None), ("deny", "不用不用", set(), None), ("affirm", "好的好的", set(), None),
+    ("deny", "不是的呢", set(), None), ("affirm", "好久不见", set(), None),
+    ("bot_challenge", "客服电话多少 打字太慢了", set(), "request_human"),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):

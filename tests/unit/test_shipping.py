@@ -29,6 +29,8 @@ def test_english_places_are_answered_with_their_chinese_names():
     assert find_place("ship it to urumqi") == ("乌鲁木齐", "新疆")
     assert find_place("can you send it to Yunnan") == ("云南", "云南")
     assert find_place("Xianyang") is None  # "xian" only as a word
+    assert find_place("is the rougui roasted heavier than the shui xian?") is None  # a rock tea, not Xi'an
+    assert find_place("the shui xian, can you ship it to xian") == ("西安", "陕西")
 
 
 def test_quote_for_a_product_uses_its_origin():
