@@ -34,9 +34,11 @@ ASPECT_CUES = {
         r"保存|储存|存放|怎么存|怎么放|咋放|咋存|放哪|冰箱|冷冻|冷藏|罐|密封|受潮|防潮|潮了|生虫|长虫|晒|避光|通风|阴凉|"
         r"开封|拆封|拆开|吃剩|剩下|没吃完|没喝完|晾|挂|不脆|不酥|回软|变软|软了|放好|放对|黏|粘|结块|(?<!耽)搁(?!多|置)|柜子|橱柜|抽屉|"
         r"\bstor(?:e|age|ing)\b|\bfridge\b|\bfreez|(?<!open the )(?<!opening the )\bjar\b|\bairtight\b|\bdamp\b|\bhumid|\brancid\b", re.I),
-    # Already past its date ("过期一个月了 还能吃吗"): only an entry that asks so answers it, not how long it keeps.
+    # Already past its date ("过期一个月了 还能吃吗", "包装上写18个月 已经过了一个月了"): only an entry that asks so answers
+    # it, not how long it keeps.
     "expired": re.compile(r"(?<![不没快会])过期了|过期(?:[一两二三四五六七八九十半几\d]+个?(?:天|周|月|年)|好久|很久|挺久)|过了保质期|"
-                          r"超过了?保质期|保质期(?:已经)?过了|(?:日子|日期)早?就?过了|\bpast (?:the|its) (?:date|best.before|expiry)|"
+                          r"超过了?保质期|保质期(?:已经)?过了|(?:日子|日期)早?就?过了|"
+                          r"(?:写|标|印)(?:着|的)?[\d一两二三四五六七八九十]+个?(?:月|年|天)[\s，,。]{0,2}(?:已经|早就|都)?过了|\bpast (?:the|its) (?:date|best.before|expiry)|"
                           r"(?<!not )\bexpired\b|\bout of date\b", re.I),
     # When it was made, picked or roasted: a date the shop's keeping entries do not give ("咖啡豆是哪天烘的 新鲜不")
     "made": re.compile(r"(?:哪天|哪一天|几号|几月份?|哪个月|什么时候|啥时候|什么时间)的?(?:生产|出厂|产|做(?!活动|促销|优惠|团购)|烘|烤|焙|采|摘|炒|压|制|晒|腌|熏|灌)|"

@@ -587,6 +587,8 @@ def test_how_long_frozen_or_out_of_the_fridge_needs_a_time_said_for_it(knowledge
     ("生普一饼太多了喝不完 能拆开卖半饼吗", None, "defer"),  # was how to keep the raw cake: no half cake is sold there
     ("你们卖的普洱能放多久", None, "kb:puer-shelf-life|kb:puer-raw-cake-shelf-life|kb:puer-ripe-cake-shelf-life"),
     ("安吉白茶和龙井能放一个冰箱里吗 会不会串味", None, "defer"),  # was the anji's own storage entry (0.86), silent on longjing
+    ("龙井包装上写18个月 已经过了一个月了 还能喝吗", None, "kb:tea-expired|defer"),  # past its date: not how long it keeps
+    ("龙井开封已经过了一个月了 还能喝吗", None, "kb:longjing-shelf-life|defer"),  # a month opened: not past its date
 ])
 def test_near_entries_that_do_not_answer_what_is_asked(knowledge, question, context, expected):
     assert knowledge.answer(question, context=context).answered_by in expected.split("|")
