@@ -121,7 +121,8 @@ ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|^有{_NAMED}[吗没不]|^{_NAM
 # ok for her"), a benefit, a card, a box or a bag, a day to deliver ("能指定下周六送到吗 那天我妈生日"), whether the shop
 # sends or sells it ("can you send pu'er to Vancouver? my parents live there", "do you sell baijiu? ... for my father in
 # law"), how long it keeps ("bought a puer cake for my dad as a gift, does it expire??", "这饼放个七八年没问题吧 想等儿子
-# 结婚…", "will the biscuits still be fine by then"), how two differ ("比别家贵一百多 差在哪"), what kinds the shop has ("茶叶都有啥 给我爸买"), how it tastes ("is this spicy? my kids cant eat spicy"), which of two
+# 结婚…", "will the biscuits still be fine by then"), how two differ ("比别家贵一百多 差在哪"), what kinds the shop has
+# ("茶叶都有啥 给我爸买"), how it tastes ("is this spicy? my kids cant eat spicy"), which of two
 # named ("寿眉跟白牡丹送长辈哪个好", "送長輩 熟普好還是生普好": a judgement, not ideas), how many colours, flavours
 # or packs there are ("鲜花饼礼盒都有啥口味", "榨菜礼盒里头几包"), whether it suits oneself or this one suits ("这个适合我吗",
 # "这款送领导合适吗") — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
@@ -177,8 +178,8 @@ def asks_for_a_person(text: str) -> bool:
 
 
 # A person asked for in so many words ("找个人工", "你们经理在吗", "can I speak to customer service?", "客服电话多少 打字太慢了"):
-# DIET read some as a greeting, a storage question or who answers, and a customer who wanted a person got an answer. Not "老板在吗" or "客服在吗",
-# which open a chat in Chinese shops.
+# DIET read some as a greeting, a storage question or who answers, and a customer who wanted a person got an answer.
+# Not "老板在吗" or "客服在吗", which open a chat in Chinese shops.
 PERSON_WANTED = re.compile(
     r"(?:转|找|叫|换|接|联系|我要)(?:个|一下|下|一个)?(?:人工|真人|店员|店員|店长|店長|经理|經理|主管|店主|负责人|負責人|"
     r"工作人员|工作人員|客服)(?!采|剥|养殖|种植|色素|添加|合成|智能|制作|挑选|分拣|栽|费|晒|炒|包装)|"
