@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.topics import reported_trouble
+from knowledge.topics import STILL_FINE, reported_trouble
 
 MIN_CJK, MIN_WORDS = 6, 4
 # Whether someone asks who answers, or for a person, needs fewer words ("are you human"): a question the NLU
@@ -139,7 +139,7 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"放(?:个|個|上|了)?[\d一二两三四五六七八九十几]+年|比[^\s，,。]{1,6}(?:贵|貴|便宜)|差在哪|差别|差別|"
                                   r"指定[^\s，,。]{0,6}(?:送|到|收)|约[个個]?时间送|送到[吗嗎不没]|"
                                   r"\b(?:(?:can|could) (?:you|u) (?:send|post|mail)|do (?:you|u) (?:sell|carry|stock)|"
-                                  r"still (?:be )?(?:fine|good|ok|okay|fresh|edible)|stay fresh|medicat\w*|medicines?|"
+                                  rf"{STILL_FINE}|stay fresh|medicat\w*|medicines?|"
                                   r"blood thinners?|(?:ok|okay|safe) for (?:her|him|them|me|someone|people)|"
                                   r"ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*|vegetarian|vegan|expir\w*|shelf life|go bad|"
                                   r"difference|engrav\w*|weight|slim\w*|healthy|cards?|box(?:ed|es)?|filling|ingredients?|made of|"

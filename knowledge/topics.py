@@ -21,13 +21,16 @@ _ARRIVAL = re.compile(ARRIVAL, re.I)
 PRICE = (r"多少钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|啥价|卖多少|贵不贵|"
          r"\bhow much (?:is|are|for|does|do)\b|\bprices?\b|\bcosts?\b")
 
+# "will the biscuits still be fine by then": how long it keeps (bot/questions.py: also when asked about a gift)
+STILL_FINE = r"\bstill (?:be )?(?:fine|ok|okay|good|fresh|edible)\b"
+
 ASPECT_CUES = {
     "shelf_life": re.compile(
         r"保质期|保存期|过期|多久|多长时间|几天|几个月|几年(?![的陈])|(?<!树龄)(?<!树龄有)多少年(?!的)|放多|放几(?![勺克粒颗片个块包袋次泡])|搁多|存多|能放|能搁|能存|放到|放一年|放两年|"
         r"会坏|会不会坏|坏不|坏吗|坏了没|放坏|变质|吃完|喝完|吃掉|喝掉|新鲜|生产日期|好多年|好几年|很多年|多年|放久|"
         r"还能(?:吃|喝|泡|用)|接着吃|接着喝|隔夜|期内|有效期|半年了|[一两二三四五六七八九十几]+个?(?:年|月)了|日子|日期|很久|好久|久了|"
         r"(?:放|存|搁|留)个?[一两二三四五六七八九十几]+年|"
-        r"撑到|撑得|能撑|撑多久|撑几|\bstill (?:be )?(?:fine|ok|okay|good|fresh|edible)\b|\bby then\b|\blast (?:until|till|for)\b|"
+        rf"撑到|撑得|能撑|撑多久|撑几|{STILL_FINE}|\bby then\b|\blast (?:until|till|for)\b|"
         r"\bhow long\b|\bkeeps?\b|\bexpir|\bshelf life\b|\bgo(?:es)? (?:bad|off|stale)\b|\bstale\b|\bbest before\b|"
         r"\bfinish (?:it|them)\b", re.I),
     "storage": re.compile(
@@ -38,7 +41,8 @@ ASPECT_CUES = {
     # it, not how long it keeps.
     "expired": re.compile(r"(?<![不没快会])过期了|过期(?:[一两二三四五六七八九十半几\d]+个?(?:天|周|月|年)|好久|很久|挺久)|过了保质期|"
                           r"超过了?保质期|保质期(?:已经)?过了|(?:日子|日期)早?就?过了|"
-                          r"(?:写|标|印)(?:着|的)?[\d一两二三四五六七八九十]+个?(?:月|年|天)[\s，,。]{0,2}(?:已经|早就|都)?过了|\bpast (?:the|its) (?:date|best.before|expiry)|"
+                          r"(?:写|标|印)(?:着|的)?[\d一两二三四五六七八九十]+个?(?:月|年|天)[\s，,。]{0,2}(?:已经|早就|都)?过了|"
+                          r"\bpast (?:the|its) (?:date|best.before|expiry)|"
                           r"(?<!not )\bexpired\b|\bout of date\b", re.I),
     # When it was made, picked or roasted: a date the shop's keeping entries do not give ("咖啡豆是哪天烘的 新鲜不")
     "made": re.compile(r"(?:哪天|哪一天|几号|几月份?|哪个月|什么时候|啥时候|什么时间)的?(?:生产|出厂|产|做(?!活动|促销|优惠|团购)|烘|烤|焙|采|摘|炒|压|制|晒|腌|熏|灌)|"
