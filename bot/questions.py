@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.topics import STILL_FINE, reported_trouble
+from knowledge.topics import ARRIVAL, STILL_FINE, reported_trouble
 
 MIN_CJK, MIN_WORDS = 6, 4
 # Whether someone asks who answers, or for a person, needs fewer words ("are you human"): a question the NLU
@@ -23,7 +23,7 @@ _COUNT_INSIDE = r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|每盒|每
 CHINESE_QUESTION = re.compile(
     r"吗|嗎|呢|[不没][^\u4e00-\u9fffA-Za-z0-9]*$|(?<=[能会行有])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
     r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|在哪(?![都也])|哪些|哪几|哪款|哪种|几种|几款|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是|"
-    r"的(?:还是|還是)[^\s，,。！!？?]{1,8}|要[\u4e00-\u9fff]{0,2}好久|好久才|(?:没问题|沒問題|没事|沒事)吧|"
+    r"的(?:还是|還是)[^\s，,。！!？?]{1,8}|(?:就好|就行|就可以)(?:还是|還是)|真的假的|是真是假|要[\u4e00-\u9fff]{0,2}好久|好久才|(?:没问题|沒問題|没事|沒事)吧|"
     r"([\u4e00-\u9fff])[不没]\1(?![^\s，,。]{0,3}(?:再想|再看|再说|再等|再决定|都行|无所谓|随便))|几(?:片|克|颗|粒|泡|遍|度)|[吃喝]几[个颗杯次]|"
     r"(?<![过過等隔我给給])几分钟(?![后後](?:再来|再回|回来|回|来|來))|"
     r"[^\s，,。！!？?]{1,8}(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適|划算|劃算)(?=[\s，,。！!？?]|$)|"
@@ -40,8 +40,11 @@ ENGLISH_QUESTION = re.compile(
     r"(?:[,.;!?]\s*|\b(?:and|so|but)\s+)(?:can|could|will|would|should|do|does|is|are)\s+"
     r"(?:i|u|you|it|they|the|this|that|these|those|we)\b|"
     r"[,.;!?]\s*(?:what|how|where|when|which|why)\s+\w+\s+(?:i|u|you|we)\b|"
-    r"\bor (?:not|no)\b|\bwhat (?:now|next)\W*$|[,.;!?]\s*(?:is|are)\s+[^.?!,]{1,30}\b(?:ok|okay|safe|fine)\b|\bmeh\b|\bwhat \w+ (?:ah|ar|leh|lah)\W*$|\b(?:is|are|was|were)\b[^.?!]{1,40}\b\w+ or \w+\W*(?:ah|leh|lah|meh|ar|hor)?\W*$", re.I)
+    r"\bor (?:not|no)\b|\bwill (?:it|they) (?:make it|arrive|get there)\b|\bwhat (?:now|next)\W*$|[,.;!?]\s*(?:is|are)\s+[^.?!,]{1,30}\b(?:ok|okay|safe|fine)\b|\bmeh\b|\bwhat \w+ (?:ah|ar|leh|lah)\W*$|\b(?:is|are|was|were)\b[^.?!]{1,40}\b\w+ or \w+\W*(?:ah|leh|lah|meh|ar|hor)?\W*$", re.I)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# A size, a price or a time asked in two or three characters ("多高的", "多少钱", "几天"): DIET read "多高的" after the
+# vase as yes. Not "多少都行", a budget left open.
+MEASURE_ASKED = re.compile(r"多[高大重长宽久](?![都也])|多少(?:钱|克|斤|天|毫升|ml)|几[天克斤]", re.I)
 
 
 # A greeting before a question ("亲 鲜花饼能撑到下个月吗") or an address after it ("…能用洗洁精洗吗老板"); who answers
@@ -104,11 +107,13 @@ GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品
 
 # A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗",
 # "收件人写我外婆 东西直接寄她家 里头别放小票哈".
-SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|小票|收件人|包好看|包漂亮|包一下|包起来|运费|邮费|快递|发货|退货|退款|换货|分期|付款|"
+SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|小票|收件人|包好看|包漂亮|包一下|包起来|运费|邮费|包邮|包油|快递|发货|退货|退款|换货|分期|付款|"
+                          r"花呗|白条|信用卡|支付宝|微信支付|"
                           r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|真空|分装|换成|能换|可以换|给换|换一[个条盒件套]|抹零|抹个零|"
                           r"算便宜|便宜一?[点點些](?!的)|少算|"
                           r"(?:下的?单|订单|单子)[^。.]{0,12}取消|取消[^。.]{0,4}(?:订单|单子)|"
                           r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|vacuum\w*|exchange|delivered|"
+                          r"paypal|alipay|wechat pay|credit cards?|visa|mastercard|"
                           r"cancel\w*|ordered twice)\b",
                           re.I)
 # Whether the shop has a thing it names ("有没有燕窝", "有火腿吗", "燕窝有没有", "茅台有吗"), not a kind of gift ("有没有适合送长辈的",
@@ -136,6 +141,7 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"有(?:(?!送|适合|什么|啥)[\u4e00-\u9fff]){1,6}?卖(?:吗|不|没)|"
                                   r"(?<!礼盒|礼物|礼品)(?:都有(?:哪些|啥|什么)(?!适合|送)|(?<!都)有哪些(?!适合|送|礼)|"
                                   r"(?<!都)有哪?几[种款])|"
+                                  rf"{ARRIVAL}|"
                                   r"放(?:个|個|上|了)?[\d一二两三四五六七八九十几]+年|比[^\s，,。]{1,6}(?:贵|貴|便宜)|差在哪|差别|差別|"
                                   r"指定[^\s，,。]{0,6}(?:送|到|收)|约[个個]?时间送|送到[吗嗎不没]|"
                                   r"\b(?:(?:can|could) (?:you|u) (?:send|post|mail)|do (?:you|u) (?:sell|carry|stock)|"
@@ -144,7 +150,7 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*|vegetarian|vegan|expir\w*|shelf life|go bad|"
                                   r"difference|engrav\w*|weight|slim\w*|healthy|cards?|box(?:ed|es)?|filling|ingredients?|made of|"
                                   r"(?:spicy|sweet|sour|salty)(?= or\b|\?)|is (?:it|this|that)\b[^?]{0,20}\b(?:spicy|sweet|sour|salty)|"
-                                  r"which (?:is |one (?:is )?)?better)\b", re.I)
+                                  r"which (?:is |one (?:is )?)?better|which\b[^?]{0,30}\b(?:like|prefer|enjoy|love)\b[^?]*\bor)\b", re.I)
 # Ideas asked for, or a wish for the gift ("保质期长一点的有吗", "won't go bad quickly").
 ASKS_FOR_IDEAS = re.compile(r"推荐|送什么|送啥|买(?:点|个|些)?(?:什么|啥)|挑|什么礼物|礼物|什么好|保质期长|放得久|久放|耐放|"
                             r"\b(?:recommend|suggest|ideas?|what (?:gift|should|would|to get|can i get)|"
@@ -230,7 +236,7 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
             and not any(name.search(rest) for name in (PERSON_WANTED, A_PERSON, SHOWING))):
         return NLU_FALLBACK if is_question(text) or _says_more(rest) else "deny"
     if (intent in SMALL_TALK and (is_question(text, MIN_CJK_SHORT) and not REPLY_ONLY.fullmatch(text)
-                                  or _says_more(text) and SHOP_MATTERS.search(text))
+                                  or MEASURE_ASKED.search(text) or _says_more(text) and SHOP_MATTERS.search(text))
             or intent == "greet" and not is_greeting(text)
             or intent == "bot_challenge" and not asks_about_the_bot(text)
             or intent in ("request_human", "request_video") and not asks_for_a_person(text)

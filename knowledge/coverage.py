@@ -83,11 +83,14 @@ CONTEXT_WORDS = frozenset("""
     人 吃素 素食 吃斋 姐妹 兄弟 姐姐 妹妹 哥哥 弟弟 嫂子 姐夫
     老丈人 丈人 丈母娘 亲家 女婿 儿媳 儿媳妇 舅舅 舅妈 姑姑 姑妈 姨妈 大姨 小姨 阿姨 叔叔 伯伯 婶婶 表姐 表妹 表哥 表弟
     堂哥 堂姐 室友 舍友 老乡
+    礼 送礼 生日 过生日 后天 大后天 下周 这周 本周 下星期 这星期 周一 周二 周三 周四 周五 周六 周日 周天
+    星期一 星期二 星期三 星期四 星期五 星期六 星期天 星期日
 """.split())
 ENGLISH_CONTEXT = frozenset("""
     mom mum dad mother father parents wife husband aunt uncle friend friends family
     boss colleague colleagues client clients wedding girlfriend boyfriend relatives
     law sister brother cousin roommate neighbour neighbor teacher live lives living
+    birthday bday today tomorrow weekend monday tuesday wednesday thursday friday saturday sunday
 """.split())
 # Who will eat or drink it: asked when it is whether they may (孩子能喝吗), but how long it keeps or how to keep it is
 # the same for anyone ("想等儿子结婚的时候再喝 能放那么久不").
@@ -163,8 +166,10 @@ def content_words(text: str) -> tuple[tuple[str, bool], ...]:
     text = to_simplified(text).lower()
     words: list[tuple[str, bool]] = []
     for word in _EN_WORD.findall(text):
-        if word not in ENGLISH_FILLERS and word not in ENGLISH_CONTEXT and word not in _ENGLISH_NUMBERS and len(word) > 1:
-            words.append((_stem(word), bool(HEALTH_EN.match(word) or ABROAD.match(_stem(word)))))
+        stem = _stem(word)  # "wife's" is the wife
+        if (word not in ENGLISH_FILLERS and not {word, stem} & ENGLISH_CONTEXT and word not in _ENGLISH_NUMBERS
+                and len(word) > 1):
+            words.append((stem, bool(HEALTH_EN.match(word) or ABROAD.match(stem))))
     for form, said in _ASKED_FORMS:
         text = form.sub(said, text)
     cjk_only = "".join(ch if CJK.match(ch) else " " for ch in text)

@@ -174,7 +174,7 @@ OPENED = re.compile(rf"(?<![没未不])(?:{_OPENING}|开了封|拆开|拆封)|\b
                     r"\bafter (?:i )?open|(?<!not )(?<!been )\bopened\b", re.I)
 OPENED_FOR = re.compile(rf"(?:{_OPENING})(?:后|以后|之后)[^。；;]{{0,12}}?(?:{_DURATION}|尽快)|"
                         rf"\b(?:once|after) open(?:ed|ing)?\b[^.;]{{0,30}}?(?:{_DURATION}|\bsoon\b)|(?:{_DURATION}) of opening", re.I)
-MAY_IT = re.compile(r"能|可以|可不可以|行不行|\b(?:can|could|may|ok|okay|fine|alright|safe)\b", re.I)  # whether it is allowed
+MAY_IT = re.compile(r"能|可以|可不可以|行不行|行不|行吗|行么|行嘛|\b(?:can|could|may|ok|okay|fine|alright|safe)\b", re.I)  # whether it is allowed
 NEEDS_IT = re.compile(r"要不要|需要|需不需要|要放|得放|必须|\b(?:need|needs|have to|has to|must|should)\b", re.I)
 EITHER_OR = re.compile(r"还是|或者|\bor\b", re.I)
 CLAUSE_END = re.compile(r"(?:\s|[吗呢啊呀吧么嘛啦？?!！。，,]|卖|$)")  # "有啥火腿卖吗", "有哪些火腿 想送人"
@@ -215,7 +215,7 @@ MAX_UNKNOWN_NAME = 4  # a name of single characters this long is one word jieba 
 CHANGED = re.compile(r"(?:跟|和|与|比)(?:刚买|刚到|以前|之前|原来|当初|上次)[^，,。？?]{0,6}?(?:不一样|不同|变)|变味|味道变|"
                      r"\b(?:tastes?|smells?) (?:different|changed)\b|\bnot the same as (?:before|when)\b", re.I)
 JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|哪(?:个|款|种|样)更|还是.{0,8}?(?:好吃|好喝|好|划算|合适|实惠)|"
-                       r"\bbest\b|\bbetter\b|\bwhich (?:one )?(?:is )?more\b",
+                       r"\bbest\b|\bbetter\b|\bwhich (?:one )?(?:is )?more\b|\bwhich\b[^?]{0,30}\b(?:like|prefer|enjoy|love)\b",
                        re.I)
 # An entry that itself weighs things up ("生普和熟普有什么区别"): the only kind that answers "X跟Y哪个好".
 COMPARING = re.compile(JUDGEMENT.pattern + r"|区别|差别|差在哪|(?:什么|啥)不一样|(?:什么|啥)不同|不同在哪|怎么选|\bdifferen|\bvs\b|"
@@ -226,7 +226,8 @@ USE_ASKED = re.compile(r"(?:可以|可不可以|能不能|能)[\u4e00-\u9fff]{1,
 ATTRIBUTE = re.compile(r"是(?:不是)?[\u4e00-\u9fff]{1,6}?的(?:吗|不|么|嘛|吧|呀|啊|[?？]|$)|有没有|带不带|带没带|配不配")
 PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐盒包袋瓶斤]|\b(?:per|a|one|each|every)\s+(?:jar|box|pack|bag|bottle|tin)s?\b",
                        re.I)  # "一罐多少钱" asks a size, not storage
-SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品袋|礼袋|贺卡|礼品卡|样品|小样|样茶|试饮|试用|体验装|尝鲜装|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|客服|电话|微信|联系方式|手机号|邮箱|货|店|仓库|"
+YEAR = re.compile(r"(?:19|20)\d\d\s*年|\b(?:19|20)\d\d\b")
+SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品袋|礼袋|贺卡|礼品卡|样品|小样|样茶|试饮|试用|体验装|尝鲜装|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|客服|真人|人工|店员|电话|微信|联系方式|手机号|邮箱|货|店|仓库|"
                       r"淘宝|京东|拼多多|视频|图|色|辣|口味|味道|尺寸|大小|防腐剂|添加剂|"
                       r"\b(?:caffeine|sugar|salt|msg|gluten|alcohol|preservatives?|additives?|gift cards?|samples?|stock|sizes?|phone(?: number)?|wechat|whatsapp|email|cheaper|coupons?|codes?|stores?|shops?|photos?|videos?|"
                       r"pictures?|discounts?|this|that|it|one|ones|anything|something)\b", re.I)
@@ -240,7 +241,7 @@ PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长|\bhow long\b|\b
 STORE_WORDS = re.compile(r"门店|实体店|店面|店在|到店|线下|自提|\b(?:store|shop|pick (?:it )?up)\b", re.I)
 # What a quote says: days, fee, cold chain to a place ("寄到常州要几天", "发新疆运费多少").
 QUOTE_VOCABULARY = ("寄 寄到 发 发到 发货 运 运费 邮费 快递 送 送到 到 到货 几天 多久 天 时间 多少钱 钱 费 冷链 冷 链 冷藏 包邮 走 加多少 热 "
-                    "能 可以 ship shipping deliver delivery day long cost fee cold chain")
+                    "能 可以 赶得上 赶上 来得及 ship shipping deliver delivery day long cost fee cold chain arrive make")
 UNTRANSLATED_NOTE = "(Our answer to this one is in Chinese for now; tap \"Ask staff\" for help in English.)\n"
 FAMILY_TEXT = Say("我们有这几款{word}：{names}。您想了解哪一款？", "We have these ({word}): {names}. Which one would you like to know about?")
 
@@ -455,8 +456,11 @@ class Knowledge:
         visit = STORE_WORDS.search(question)
         # A place read as where it goes, unless the question is how to keep it there ("live in guangzhou, will the
         # walnuts go rancid in summer", read as ask_shipping) and says nothing of sending it.
-        if place and (intent == "ask_shipping" and not visit and aspect != "storage" or SHIPPING_WORDS.search(question)
-                      or (named_place and PLACE_ASKED.search(question) and not visit)):
+        # Nor is harm feared on the way ("寄到哈尔滨 路上会不会碎啊" after the tea set) a quote: the packing says.
+        feared = bool(TROUBLES["damaged"].search(question) and WILL_IT.search(question))
+        if place and not feared and (
+                intent == "ask_shipping" and not visit and aspect != "storage" or SHIPPING_WORDS.search(question)
+                or (named_place and PLACE_ASKED.search(question) and not visit)):
             # The product under discussion decides the warehouse, even when the question is shop-wide.
             product = self.catalog.get(subject.product or self.catalog.resolve(context))
             quoted = quote(self.shipping, *place, product, language,
@@ -638,6 +642,8 @@ class Knowledge:
         # "wild or farmed" asks the summary when it settles the choice, as "还是" (below)
         if not (asks or ENGLISH_CHOICE.search(question)) or JUDGEMENT.search(question) or CHANGED.search(question):
             return None  # "跟大红袍比哪个好喝": one product's facts judge nothing, nor say why it changed
+        if "made" in aspects([question]) and not YEAR.search(self._summary_words(product)):
+            return None  # "熟普是哪年的茶": a summary with no year gives none
         asked, _other_place = without_place(question)  # "湖南的还是四川的": the origin the summary gives answers it
         settled = False  # "是牦牛肉还是黄牛肉": a summary that names one of them answers, whatever entry is near
         if choice := CHOICE.search(asked) or ENGLISH_CHOICE.search(asked):

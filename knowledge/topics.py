@@ -15,7 +15,8 @@ from collections import Counter
 # how long it keeps, although 几天 also asks that ("收到能放几天"); 到期 is when it expires, 多久才到最好喝 no arrival.
 ARRIVAL = (r"(?:几天|多久|多长时间|几号|哪天|什么时候|啥时候|多快)(?:能|可以|才能|就能|才|就|会)?"
            r"(?:送到|寄到|收到|拿到|送达|到手|到货|到)(?=[吗呢啊呀了么嘛哈？?!！。，,\s]|$)"
-           r"|能到吗|能到不|能到么|到得了|\barriv\w*|\bget (?:here|to me)\b")
+           r"|能到吗|能到不|能到么|到得了|赶得上|赶不上|赶得及|来得及|来不及|\barriv\w*|\bget (?:here|to me)\b|"
+           r"\b(?:will|would|does|can) (?:it|they) make it\b|\bin time for\b")
 _ARRIVAL = re.compile(ARRIVAL, re.I)
 # What it costs is the catalog's to say: "生普多少钱" is not how long it keeps, nor the shipping fee.
 PRICE = (r"多少钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|啥价|卖多少|贵不贵|"
@@ -46,7 +47,8 @@ ASPECT_CUES = {
                           r"(?<!not )\bexpired\b|\bout of date\b", re.I),
     # When it was made, picked or roasted: a date the shop's keeping entries do not give ("咖啡豆是哪天烘的 新鲜不")
     "made": re.compile(r"(?:哪天|哪一天|几号|几月份?|哪个月|什么时候|啥时候|什么时间)的?(?:生产|出厂|产|做(?!活动|促销|优惠|团购)|烘|烤|焙|采|摘|炒|压|制|晒|腌|熏|灌)|"
-                       r"(?:出厂|采摘|烘焙|烘烤|制作|压制|加工)(?:日期|时间)|(?:烘|采|摘|压)的?(?:日期|时间)|多久前做|现做|现烤|新做|刚做|"
+                       r"(?:出厂|采摘|烘焙|烘烤|制作|压制|加工)(?:日期|时间)|哪一?年的|哪一?年(?:产|做|压|采|摘|出)|(?:什么|啥)年份|年份是|"
+                       r"\b(?:what|which) year\b|(?:烘|采|摘|压)的?(?:日期|时间)|多久前做|现做|现烤|新做|刚做|"
                        r"\b(?:freshly|fresh(?:ly)?) (?:made|baked|roasted)\b|\bmade fresh\b|"
                        r"\bwhen (?:was|were) (?:it|they|this|these|those|the \w+) (?:made|picked|roasted|harvested|produced|pressed)\b|"
                        r"\broast(?:ed|ing)? (?:date|on)\b|\bharvest(?:ed)? (?:date|when)\b|\bmanufactur\w* date\b", re.I),

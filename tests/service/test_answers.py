@@ -1197,3 +1197,22 @@ def test_english_ways_to_ask_how_long_it_keeps_and_how_to_keep_it(knowledge, que
 def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge):
     """It was the ham's shelf life: 冷链 was two characters, 链 a noun the shelf-life entry's high score let pass."""
     assert knowledge.answer("这个要不要冷链 夏天寄过去会不会坏", context="xuanwei-ham").answered_by == "kb:shipping-cold-chain"
+
+
+@pytest.mark.parametrize(("question", "context", "expected", "said"), [
+    # who it is for, the occasion and the day are no part of the quote's question
+    ("寄到湛江 我爸生日下周三 赶得上吗", None, "shipping:广东", "寄到湛江一般"),
+    ("上海浦东多久到 给客户送中秋礼", None, "shipping:上海", "天送达"),
+    ("my wife's bday is saturday, if i order today to dalian will it make it", None, "shipping:辽宁", "Dalian"),
+    # harm feared on the way is the packing's to answer, not a quote
+    ("寄到哈尔滨 路上会不会碎啊😟", "jdz-blue-tea-set", "kb:jdz-blue-tea-set-packing", "泡沫内托"),
+    # a year no summary gives, and a person is no goods
+    ("熟普是哪年的茶", None, "defer", ""), ("晚上十點還有真人嗎", None, "defer", ""),
+    # "行不" asks whether it may go in the fridge, which vacuum packing does not say; which one he would like is a judgement
+    ("给我爸买的生普 到了塞冰箱里行不", None, "defer", ""),
+    ("which would my dad like more, the shuixian or the shoumei", None, "defer", ""),
+])
+def test_the_occasion_is_no_part_of_a_quote_and_a_summary_says_no_year(knowledge, question, context, expected, said):
+    answer = knowledge.answer(question, context=context, language=detect(question))
+    assert answer.answered_by == expected
+    assert said in answer.text

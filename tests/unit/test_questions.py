@@ -309,6 +309,15 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("deny", "没有没有", set(), None), ("deny", "不用不用", set(), None), ("affirm", "好的好的", set(), None),
     ("deny", "不是的呢", set(), None), ("affirm", "好久不见", set(), None),
     ("bot_challenge", "客服电话多少 打字太慢了", set(), "request_human"),
+    # dev13: a size asked in three characters, true or false, this or that, free shipping, a payment, an arrival day
+    ("affirm", "多高的", set(), NLU_FALLBACK), ("affirm", "松茸抗癌是真的假的", set(), NLU_FALLBACK),
+    ("affirm", "杯子有一只到货就裂开了 拍照给你们就好还是要退回", set(), NLU_FALLBACK),
+    ("request_gift", "格尔木包油不 买了三百多", {"budget"}, NLU_FALLBACK),
+    ("request_gift", "能用花呗吗 看中那个一千多的壶", {"budget"}, NLU_FALLBACK),
+    ("request_gift", "上海浦东多久到 给客户送中秋礼", {"recipient", "occasion"}, NLU_FALLBACK),
+    ("request_gift", "my wife's bday is saturday, if i order today to dalian will it make it", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "which would my dad like more, the shuixian or the shoumei", {"recipient"}, NLU_FALLBACK),
+    ("affirm", "好的 谢谢", set(), None), ("request_gift", "which tea would my mum like, she loves floral", {"recipient"}, None), ("request_gift", "中秋送客户 三百左右", {"occasion", "recipient", "budget"}, None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
