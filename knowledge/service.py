@@ -170,10 +170,10 @@ UNCHILLED_FOR = re.compile(rf"(?:常温|室温|阴凉)[^。；;]{{0,12}}?(?:{_DU
 # Once opened ("豆瓣酱开封以后还能放多久"): "24个月（未开封）" is the sealed jar's time; an entry answers when it gives
 # one after opening, or says to finish it soon.
 _OPENING = "开封|开袋|开罐|开盖|打开"
-OPENED = re.compile(rf"(?<![没未不])(?:{_OPENING}|开了封|拆开|拆封)|\bonce (?:i |you |it'?s |it is )?open|"
+OPENED = re.compile(rf"(?<![没未不])(?:{_OPENING}|开了封|开了(?:袋|包|罐|盖|瓶)|拆开|拆封)|\bonce (?:i |you |it'?s |it is )?open|"
                     r"\bafter (?:i )?open|(?<!not )(?<!been )\bopened\b", re.I)
-OPENED_FOR = re.compile(rf"(?:{_OPENING})(?:后|以后|之后)[^。；;]{{0,12}}?(?:{_DURATION}|尽快)|"
-                        rf"\b(?:once|after) open(?:ed|ing)?\b[^.;]{{0,30}}?(?:{_DURATION}|\bsoon\b)|(?:{_DURATION}) of opening", re.I)
+OPENED_FOR = re.compile(rf"(?:{_OPENING})(?:后|以后|之后)[^。；;]{{0,12}}?(?:{_DURATION}|尽快|当天|当日)|"
+                        rf"\b(?:once|after) open(?:ed|ing)?\b[^.;]{{0,30}}?(?:{_DURATION}|\bsoon\b|\bsame day\b)|(?:{_DURATION}) of opening", re.I)
 MAY_IT = re.compile(r"能|可以|可不可以|行不行|行不|行吗|行么|行嘛|\b(?:can|could|may|ok|okay|fine|alright|safe)\b", re.I)  # whether it is allowed
 NEEDS_IT = re.compile(r"要不要|需要|需不需要|要放|得放|必须|\b(?:need|needs|have to|has to|must|should)\b", re.I)
 EITHER_OR = re.compile(r"还是|或者|\bor\b", re.I)

@@ -37,7 +37,7 @@ ASPECT_CUES = {
     "storage": re.compile(
         r"保存|储存|存放|怎么存|怎么放|咋放|咋存|放哪|冰箱|冷冻|冷藏|罐|密封|受潮|防潮|潮了|生虫|长虫|晒|避光|通风|阴凉|"
         r"开封|拆封|拆开|吃剩|剩下|没吃完|没喝完|晾|挂|不脆|不酥|回软|变软|软了|放好|放对|黏|粘|结块|(?<!耽)搁(?!多|置)|柜子|橱柜|抽屉|"
-        r"\bstor(?:e|age|ing)\b|\bfridge\b|\bfreez|(?<!open the )(?<!opening the )\bjar\b|\bairtight\b|\bdamp\b|\bhumid|\brancid\b", re.I),
+        r"\bstor(?:e|age|ing)\b|\bfridge\b|\bfreez|\b(?:in|into|an?|glass|clay|airtight|sealed|ceramic|tin|storage) jars?\b|\bairtight\b|\bdamp\b|\bhumid|\brancid\b", re.I),
     # Already past its date ("过期一个月了 还能吃吗", "包装上写18个月 已经过了一个月了"): only an entry that asks so answers
     # it, not how long it keeps.
     "expired": re.compile(r"(?<![不没快会])过期了|过期(?:[一两二三四五六七八九十半几\d]+个?(?:天|周|月|年)|好久|很久|挺久)|过了保质期|"

@@ -1211,6 +1211,10 @@ def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge)
     # "行不" asks whether it may go in the fridge, which vacuum packing does not say; which one he would like is a judgement
     ("给我爸买的生普 到了塞冰箱里行不", None, "defer", ""),
     ("which would my dad like more, the shuixian or the shoumei", None, "defer", ""),
+    # the jar a product comes in is no way to keep it; "开了袋子" is opened, and "开袋后当天吃完" says how long then
+    ("how much is the matsutake jar n how many grams", None, "catalog:matsutake-dried", "Matsutake"),
+    ("和田枣开了袋子塞冰箱 能存几个月啊", None, "kb:hetian-jujube-shelf-life", "保质期"),
+    ("兔头开了袋 第二天还能吃吗", None, "kb:rabbit-heads-shelf-life", "当天吃完"),
 ])
 def test_the_occasion_is_no_part_of_a_quote_and_a_summary_says_no_year(knowledge, question, context, expected, said):
     answer = knowledge.answer(question, context=context, language=detect(question))
