@@ -15,6 +15,7 @@ MIN_WORDS_ASKED = 3
 # "容量多大的", "是野生的不"): the limit above keeps short replies ("不用了") from being read as questions; yes and no
 # are told from them by their words alone ("没有没有", "不用不用", "不是的呢": REPLY_ONLY).
 MIN_CJK_SHORT = 4
+MIN_CJK_ANY = 2  # read as a greeting with no greeting word in it, a question of two characters is one ("有核吗")
 REPLY_ONLY = re.compile(r"[\s，,。.!！~好的是对對嗯哦噢喔行可以没沒有不用了要错錯谢謝啦吧呀啊嘛哈呢]+")
 # How many a box or a bag holds ("榨菜礼盒里头几包", "一盒几个"): asked of the goods, also in a gift request.
 _COUNT_INSIDE = r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|每盒|每袋)[^\s，,。]{0,3}几[包袋个個块塊片颗顆条條根瓶罐盒斤两兩]"
@@ -23,7 +24,7 @@ _COUNT_INSIDE = r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|每盒|每
 CHINESE_QUESTION = re.compile(
     r"吗|嗎|呢|[不没][^\u4e00-\u9fffA-Za-z0-9]*$|(?<=[能会行有])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
     r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|在哪(?![都也])|哪些|哪几|哪款|哪种|几种|几款|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是|"
-    r"的(?:还是|還是)[^\s，,。！!？?]{1,8}|(?:就好|就行|就可以)(?:还是|還是)|真的假的|是真是假|要[\u4e00-\u9fff]{0,2}好久|好久才|(?:没问题|沒問題|没事|沒事)吧|"
+    r"的(?:还是|還是)[^\s，,。！!？?]{1,8}|(?:就好|就行|就可以)(?:还是|還是)|真的假的|是真是假|(?:放|存|搁)个?几[天个年]|要[\u4e00-\u9fff]{0,2}好久|好久才|(?:没问题|沒問題|没事|沒事)吧|"
     r"([\u4e00-\u9fff])[不没]\1(?![^\s，,。]{0,3}(?:再想|再看|再说|再等|再决定|都行|无所谓|随便))|几(?:片|克|颗|粒|泡|遍|度)|[吃喝]几[个颗杯次]|"
     r"(?<![过過等隔我给給])几分钟(?![后後](?:再来|再回|回来|回|来|來))|"
     r"[^\s，,。！!？?]{1,8}(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適|划算|劃算)(?=[\s，,。！!？?]|$)|"
@@ -44,7 +45,11 @@ ENGLISH_QUESTION = re.compile(
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # A size, a price or a time asked in two or three characters ("多高的", "多少钱", "几天"): DIET read "多高的" after the
 # vase as yes. Not "多少都行", a budget left open.
-MEASURE_ASKED = re.compile(r"多[高大重长宽久](?![都也])|多少(?:钱|克|斤|天|毫升|ml)|几[天克斤]", re.I)
+MEASURE_ASKED = re.compile(r"多[高大重长宽久](?![都也])|多少(?:钱|克|斤|天|毫升|ml)|几[天克斤]|"
+                           r"\bhow (?:much|many|big|long|heavy|tall|old)\b", re.I)
+# A word or two asked in English ("microwave ok?"), unless it is only a reply ("ok?", "really?").
+REPLY_ONLY_EN = re.compile(r"(?:[\s?!.,~]|\b(?:ok|okay|yes|yeah|yep|no|nope|sure|thanks?|thank you|really|right|fine|cool|"
+                           r"great|good|alright|got it|i see|oh|ah)\b)+", re.I)
 
 
 # A greeting before a question ("亲 鲜花饼能撑到下个月吗") or an address after it ("…能用洗洁精洗吗老板"); who answers
@@ -108,7 +113,7 @@ GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品
 # A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗",
 # "收件人写我外婆 东西直接寄她家 里头别放小票哈".
 SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|小票|收件人|包好看|包漂亮|包一下|包起来|运费|邮费|包邮|包油|快递|发货|退货|退款|换货|分期|付款|"
-                          r"花呗|白条|信用卡|支付宝|微信支付|"
+                          r"花呗|白条|信用卡|支付宝|微信支付|几折|打个折|送不送|赠品|赠送|撤[一个掉]?下?单|退单|"
                           r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|真空|分装|换成|能换|可以换|给换|换一[个条盒件套]|抹零|抹个零|"
                           r"算便宜|便宜一?[点點些](?!的)|少算|"
                           r"(?:下的?单|订单|单子)[^。.]{0,12}取消|取消[^。.]{0,4}(?:订单|单子)|"
@@ -132,7 +137,7 @@ ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|^有{_NAMED}[吗没不]|^{_NAM
 # or packs there are ("鲜花饼礼盒都有啥口味", "榨菜礼盒里头几包"), whether it suits oneself or this one suits ("这个适合我吗",
 # "这款送领导合适吗") — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
 MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|减肥|降压|降脂|养胃|伤胃|胃不太?好|失眠|上火|"
-                                  r"保质期|过期|放多久|能放多|区别|刻字|定制|礼品袋|礼袋|logo|印(?!象)|搭配|吃素|素食|馅|(?P<taste>[辣甜酸咸])不(?P=taste)|[辣甜酸咸][吗嘛么]|"
+                                  r"保质期|过期|放多久|能放多|(?:放|存|搁)个?几[天个年](?!的)|区别|刻字|定制|礼品袋|礼袋|logo|印(?!象)|搭配|吃素|素食|馅|(?P<taste>[辣甜酸咸])不(?P=taste)|[辣甜酸咸][吗嘛么]|"
                                   r"(?:和|跟|与|还是)[^，,。？?]{1,12}?(?:哪个|哪款|哪种)|适合我(?:[吗嘛么呢喝吃用]|$)|"
                                   r"(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適)(?=[\s，,。！!？?]|$)|"
                                   r"(?:几|哪些|哪几|多少)[个個种種款样樣]?(?:颜色|顏色|口味)|(?:啥|什么|什麼)(?:颜色|顏色|口味)|"
@@ -141,7 +146,8 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"有(?:(?!送|适合|什么|啥)[\u4e00-\u9fff]){1,6}?卖(?:吗|不|没)|"
                                   r"(?<!礼盒|礼物|礼品)(?:都有(?:哪些|啥|什么)(?!适合|送)|(?<!都)有哪些(?!适合|送|礼)|"
                                   r"(?<!都)有哪?几[种款])|"
-                                  rf"{ARRIVAL}|"
+                                  rf"{ARRIVAL}|带(?:不带)?礼盒|配(?:不配)?礼盒|含礼盒|多重|多大|多高|多长|多宽|多少克|几斤|几克|尺寸|容量|"
+                                  r"的是(?:啥|什么)(?![^\s，,。]{0,3}(?:好|合适|礼))|"
                                   r"放(?:个|個|上|了)?[\d一二两三四五六七八九十几]+年|比[^\s，,。]{1,6}(?:贵|貴|便宜)|差在哪|差别|差別|"
                                   r"指定[^\s，,。]{0,6}(?:送|到|收)|约[个個]?时间送|送到[吗嗎不没]|"
                                   r"\b(?:(?:can|could) (?:you|u) (?:send|post|mail)|do (?:you|u) (?:sell|carry|stock)|"
@@ -164,7 +170,10 @@ EATING = re.compile(r"(?<![不没])[能可]以?[吃喝]|[嚼咬]得?动|[吃喝]
 
 def is_greeting(text: str) -> bool:
     """A greeting and nothing asked after it ("你好，在吗"; not "亲 鲜花饼能撑到下个月中旬吗", "请问有乌鱼子吗")."""
-    return not is_question(GREETING.sub("", text.strip()), MIN_CJK_SHORT)
+    rest = GREETING.sub("", text.strip())
+    if rest == text.strip():  # no greeting word: "有核吗" after the apricots asks
+        return not is_question(rest, MIN_CJK_ANY)
+    return not is_question(rest, MIN_CJK_SHORT)
 
 
 def _names_or_asks_nothing(text: str, *names: re.Pattern) -> bool:
@@ -236,8 +245,10 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
             and not any(name.search(rest) for name in (PERSON_WANTED, A_PERSON, SHOWING))):
         return NLU_FALLBACK if is_question(text) or _says_more(rest) else "deny"
     if (intent in SMALL_TALK and (is_question(text, MIN_CJK_SHORT) and not REPLY_ONLY.fullmatch(text)
-                                  or MEASURE_ASKED.search(text) or _says_more(text) and SHOP_MATTERS.search(text))
-            or intent == "greet" and not is_greeting(text)
+                                  or MEASURE_ASKED.search(text) or _says_more(text) and SHOP_MATTERS.search(text)
+                                  or "?" in text and not _CJK.search(text) and not REPLY_ONLY_EN.fullmatch(text))
+            or intent == "greet" and (not is_greeting(text)
+                                      or _says_more(GREETING.sub("", text)) and SHOP_MATTERS.search(text))
             or intent == "bot_challenge" and not asks_about_the_bot(text)
             or intent in ("request_human", "request_video") and not asks_for_a_person(text)
             or intent == "request_gift" and (is_question(text, MIN_CJK_SHORT) and not is_gift_request(text, entities)

@@ -230,7 +230,8 @@ YEAR = re.compile(r"(?:19|20)\d\d\s*年|\b(?:19|20)\d\d\b")
 SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品袋|礼袋|贺卡|礼品卡|样品|小样|样茶|试饮|试用|体验装|尝鲜装|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|客服|真人|人工|店员|电话|微信|联系方式|手机号|邮箱|货|店|仓库|"
                       r"淘宝|京东|拼多多|视频|图|色|辣|口味|味道|尺寸|大小|防腐剂|添加剂|"
                       r"\b(?:caffeine|sugar|salt|msg|gluten|alcohol|preservatives?|additives?|gift cards?|samples?|stock|sizes?|phone(?: number)?|wechat|whatsapp|email|cheaper|coupons?|codes?|stores?|shops?|photos?|videos?|"
-                      r"pictures?|discounts?|this|that|it|one|ones|anything|something)\b", re.I)
+                      r"pictures?|discounts?|loyalty|programm?e?s?|membership|points|rewards?|vip|"
+                      r"this|that|it|one|ones|anything|something)\b", re.I)
 # The place found (short name), with its province before it and its unit after it.
 PLACE_SPAN = r"(?:{1}(?:省|市|自治区)?)?{0}(?:[\u4e00-\u9fff]{{0,5}}?(?:自治州|自治县|地区|市|县|区|盟|旗))?"
 # The place it comes from, asked ("腊肉是湖南的吗", "湖南的还是四川的"); not where the customer is ("我是北京的").
@@ -241,7 +242,7 @@ PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长|\bhow long\b|\b
 STORE_WORDS = re.compile(r"门店|实体店|店面|店在|到店|线下|自提|\b(?:store|shop|pick (?:it )?up)\b", re.I)
 # What a quote says: days, fee, cold chain to a place ("寄到常州要几天", "发新疆运费多少").
 QUOTE_VOCABULARY = ("寄 寄到 发 发到 发货 运 运费 邮费 快递 送 送到 到 到货 几天 多久 天 时间 多少钱 钱 费 冷链 冷 链 冷藏 包邮 走 加多少 热 "
-                    "能 可以 赶得上 赶上 来得及 ship shipping deliver delivery day long cost fee cold chain arrive make")
+                    "能 可以 赶得上 赶上 来得及 油费 包油 ship shipping deliver delivery day long cost fee cold chain arrive make")
 UNTRANSLATED_NOTE = "(Our answer to this one is in Chinese for now; tap \"Ask staff\" for help in English.)\n"
 FAMILY_TEXT = Say("我们有这几款{word}：{names}。您想了解哪一款？", "We have these ({word}): {names}. Which one would you like to know about?")
 

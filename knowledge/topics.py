@@ -112,6 +112,7 @@ def aspects(phrasings: list[str]) -> frozenset[str]:
 # since what is asked is what now. An entry is on the trouble most of its phrasings report. 坏 is either.
 # Sent the wrong thing, or too few: 发成都 is sending to Chengdu.
 WRONG_ITEM = (r"发错|寄错|送错|错发|(?:发|寄)成(?![都功])|少发|漏发|少寄|少了一|不是我(?:买|拍|要|订|点)的|(?:寄|发|送)(?:过)?来的(?:却|竟然)?是|"
+              r"(?:要|买|拍|订|点)的[^。？?]{1,12}(?:到手|收到|到了)(?:的)?(?:却|竟然|咋|怎么)?(?:是|成)|"
               r"\bwrong (?:item|thing|one|flavou?r|size|colou?r|product|tea)|\bsent (?:me )?the wrong|\b(?:not|isn'?t) what i ordered|"
               r"\bonly (?:\d+|one|two|three|half) (?:came|arrived|turned up|showed up|was delivered)|\b(?:one|an item) (?:is|was) missing")
 TROUBLES = {

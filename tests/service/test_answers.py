@@ -1215,6 +1215,11 @@ def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge)
     ("how much is the matsutake jar n how many grams", None, "catalog:matsutake-dried", "Matsutake"),
     ("和田枣开了袋子塞冰箱 能存几个月啊", None, "kb:hetian-jujube-shelf-life", "保质期"),
     ("兔头开了袋 第二天还能吃吗", None, "kb:rabbit-heads-shelf-life", "当天吃完"),
+    # dev14: another flavour than the one ordered, a loyalty programme is no goods, 油费 is 邮费, a 70th birthday
+    ("要的香辣牛肉干 到手是原味的 咋回事", None, "kb:after-sales-wrong-item", ""),
+    ("do you have a loyalty program", None, "defer", ""),
+    ("亲 寄海南三亚油费多少 几天能到啊", None, "shipping:海南", "寄到三亚"),
+    ("我爸七十大寿 寄宣威火腿去哈尔滨要几天", None, "shipping:黑龙江", "寄到哈尔滨"),
 ])
 def test_the_occasion_is_no_part_of_a_quote_and_a_summary_says_no_year(knowledge, question, context, expected, said):
     answer = knowledge.answer(question, context=context, language=detect(question))

@@ -317,6 +317,18 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_gift", "上海浦东多久到 给客户送中秋礼", {"recipient", "occasion"}, NLU_FALLBACK),
     ("request_gift", "my wife's bday is saturday, if i order today to dalian will it make it", {"recipient"}, NLU_FALLBACK),
     ("request_gift", "which would my dad like more, the shuixian or the shoumei", {"recipient"}, NLU_FALLBACK),
+    # dev14: what is embroidered, a gift box with it, how heavy, how many days it keeps, a discount, a free gift, an
+    # order cancelled after a greeting, two characters asked with no greeting word, a word or two asked in English
+    ("request_gift", "女朋友生日想送团扇 上面绣的是啥", {"recipient", "occasion"}, NLU_FALLBACK),
+    ("request_gift", "青花瓷茶具带礼盒吗 送人用", set(), NLU_FALLBACK),
+    ("request_gift", "给我老丈人买的 金华火腿那个礼盒多重", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "去医院看病人带鲜花饼 能放几天", {"occasion"}, NLU_FALLBACK),
+    ("request_gift", "单位中秋发福利 要买两万块左右 能打几折", {"occasion", "budget"}, NLU_FALLBACK),
+    ("request_gift", "买茶送不送茶杯茶刀啥的", set(), NLU_FALLBACK),
+    ("greet", "你好你好 刚拍的不想要了 帮我撤一下单", set(), NLU_FALLBACK), ("greet", "有核吗", set(), NLU_FALLBACK),
+    ("affirm", "microwave ok?", set(), NLU_FALLBACK), ("deny", "how much", set(), NLU_FALLBACK),
+    ("affirm", "ok?", set(), None), ("affirm", "really?", set(), None), ("greet", "hello?", set(), None),
+    ("greet", "老板在吗", set(), None), ("greet", "有人吗", set(), None), ("greet", "你好，在吗？", set(), None),
     ("affirm", "好的 谢谢", set(), None), ("request_gift", "which tea would my mum like, she loves floral", {"recipient"}, None), ("request_gift", "中秋送客户 三百左右", {"occasion", "recipient", "budget"}, None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
