@@ -128,12 +128,15 @@ _NAMED = (r"(?:(?!适合|合适|送|礼|什么|啥|推荐|好|便宜|贵|哪|别
 _CLAUSE_END = r"(?=[吗呀啊呢？?，,\s]|$)"
 ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|^有{_NAMED}[吗没不]|^{_NAMED}有(?:没有{_CLAUSE_END}|吗)|能买到?{_NAMED}[吗不没]"
 # So is whether one may eat it ("is the rose flower cake ok for diabetics?", "my grandma is on blood thinners, is pu'er
-# ok for her"), a benefit, a card, a box or a bag, a day to deliver ("能指定下周六送到吗 那天我妈生日"), whether the shop
+# ok for her"), a benefit, a card, a box or a bag (also one that comes with it: "青花瓷茶具带礼盒吗 送人用"), a day to
+# deliver or to arrive by ("能指定下周六送到吗 那天我妈生日", "上海浦东多久到 给客户送中秋礼"), how heavy or big ("给我老丈人买的
+# 金华火腿那个礼盒多重"), what is on it ("女朋友生日想送团扇 上面绣的是啥"), whether the shop
 # sends or sells it ("can you send pu'er to Vancouver? my parents live there", "do you sell baijiu? ... for my father in
-# law"), how long it keeps ("bought a puer cake for my dad as a gift, does it expire??", "这饼放个七八年没问题吧 想等儿子
+# law"), how long it keeps ("bought a puer cake for my dad as a gift, does it expire??", "去医院看病人带鲜花饼 能放几天", "这饼放个七八年没问题吧 想等儿子
 # 结婚…", "will the biscuits still be fine by then"), how two differ ("比别家贵一百多 差在哪"), what kinds the shop has
 # ("茶叶都有啥 给我爸买"), how it tastes ("is this spicy? my kids cant eat spicy"), which of two
-# named ("寿眉跟白牡丹送长辈哪个好", "送長輩 熟普好還是生普好": a judgement, not ideas), how many colours, flavours
+# named ("寿眉跟白牡丹送长辈哪个好", "送長輩 熟普好還是生普好", "which would my dad like more, the shuixian or the
+# shoumei": a judgement, not ideas), how many colours, flavours
 # or packs there are ("鲜花饼礼盒都有啥口味", "榨菜礼盒里头几包"), whether it suits oneself or this one suits ("这个适合我吗",
 # "这款送领导合适吗") — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
 MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|减肥|降压|降脂|养胃|伤胃|胃不太?好|失眠|上火|"
