@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.topics import ARRIVAL, STILL_FINE, reported_trouble
+from knowledge.topics import ARRIVAL, PREFERRED, STILL_FINE, reported_trouble
 
 MIN_CJK, MIN_WORDS = 6, 4
 # Whether someone asks who answers, or for a person, needs fewer words ("are you human"): a question the NLU
@@ -16,6 +16,8 @@ MIN_WORDS_ASKED = 3
 # are told from them by their words alone ("没有没有", "不用不用", "不是的呢": REPLY_ONLY).
 MIN_CJK_SHORT = 4
 MIN_CJK_ANY = 2  # read as a greeting with no greeting word in it, a question of two characters is one ("有核吗")
+# How many days or years it keeps ("能放几天"), asked also of a gift ("去医院看病人带鲜花饼 能放几天")
+_KEPT_HOW_LONG = r"(?:放|存|搁)个?几[天个年]"
 REPLY_ONLY = re.compile(r"[\s，,。.!！~好的是对對嗯哦噢喔行可以没沒有不用了要错錯谢謝啦吧呀啊嘛哈呢]+")
 # How many a box or a bag holds ("榨菜礼盒里头几包", "一盒几个"): asked of the goods, also in a gift request.
 _COUNT_INSIDE = r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|每盒|每袋)[^\s，,。]{0,3}几[包袋个個块塊片颗顆条條根瓶罐盒斤两兩]"
@@ -24,7 +26,9 @@ _COUNT_INSIDE = r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|每盒|每
 CHINESE_QUESTION = re.compile(
     r"吗|嗎|呢|[不没][^\u4e00-\u9fffA-Za-z0-9]*$|(?<=[能会行有])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
     r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|在哪(?![都也])|哪些|哪几|哪款|哪种|几种|几款|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是|"
-    r"的(?:还是|還是)[^\s，,。！!？?]{1,8}|(?:就好|就行|就可以)(?:还是|還是)|真的假的|是真是假|(?:放|存|搁)个?几[天个年]|要[\u4e00-\u9fff]{0,2}好久|好久才|(?:没问题|沒問題|没事|沒事)吧|"
+    r"的(?:还是|還是)[^\s，,。！!？?]{1,8}|(?:就好|就行|就可以)(?:还是|還是)|真的假的|是真是假|"
+    rf"{_KEPT_HOW_LONG}|"
+    r"要[\u4e00-\u9fff]{0,2}好久|好久才|(?:没问题|沒問題|没事|沒事)吧|"
     r"([\u4e00-\u9fff])[不没]\1(?![^\s，,。]{0,3}(?:再想|再看|再说|再等|再决定|都行|无所谓|随便))|几(?:片|克|颗|粒|泡|遍|度)|[吃喝]几[个颗杯次]|"
     r"(?<![过過等隔我给給])几分钟(?![后後](?:再来|再回|回来|回|来|來))|"
     r"[^\s，,。！!？?]{1,8}(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適|划算|劃算)(?=[\s，,。！!？?]|$)|"
@@ -140,7 +144,7 @@ ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|^有{_NAMED}[吗没不]|^{_NAM
 # or packs there are ("鲜花饼礼盒都有啥口味", "榨菜礼盒里头几包"), whether it suits oneself or this one suits ("这个适合我吗",
 # "这款送领导合适吗") — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
 MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|减肥|降压|降脂|养胃|伤胃|胃不太?好|失眠|上火|"
-                                  r"保质期|过期|放多久|能放多|(?:放|存|搁)个?几[天个年](?!的)|区别|刻字|定制|礼品袋|礼袋|logo|印(?!象)|搭配|吃素|素食|馅|(?P<taste>[辣甜酸咸])不(?P=taste)|[辣甜酸咸][吗嘛么]|"
+                                  rf"保质期|过期|放多久|能放多|{_KEPT_HOW_LONG}(?!的)|区别|刻字|定制|礼品袋|礼袋|logo|印(?!象)|搭配|吃素|素食|馅|(?P<taste>[辣甜酸咸])不(?P=taste)|[辣甜酸咸][吗嘛么]|"
                                   r"(?:和|跟|与|还是)[^，,。？?]{1,12}?(?:哪个|哪款|哪种)|适合我(?:[吗嘛么呢喝吃用]|$)|"
                                   r"(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適)(?=[\s，,。！!？?]|$)|"
                                   r"(?:几|哪些|哪几|多少)[个個种種款样樣]?(?:颜色|顏色|口味)|(?:啥|什么|什麼)(?:颜色|顏色|口味)|"
@@ -159,7 +163,8 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*|vegetarian|vegan|expir\w*|shelf life|go bad|"
                                   r"difference|engrav\w*|weight|slim\w*|healthy|cards?|box(?:ed|es)?|filling|ingredients?|made of|"
                                   r"(?:spicy|sweet|sour|salty)(?= or\b|\?)|is (?:it|this|that)\b[^?]{0,20}\b(?:spicy|sweet|sour|salty)|"
-                                  r"which (?:is |one (?:is )?)?better|which\b[^?]{0,30}\b(?:like|prefer|enjoy|love)\b[^?]*\bor)\b", re.I)
+                                  r"which (?:is |one (?:is )?)?better|"
+                                  rf"{PREFERRED}[^?]*\bor)\b", re.I)
 # Ideas asked for, or a wish for the gift ("保质期长一点的有吗", "won't go bad quickly").
 ASKS_FOR_IDEAS = re.compile(r"推荐|送什么|送啥|买(?:点|个|些)?(?:什么|啥)|挑|什么礼物|礼物|什么好|保质期长|放得久|久放|耐放|"
                             r"\b(?:recommend|suggest|ideas?|what (?:gift|should|would|to get|can i get)|"
@@ -173,8 +178,9 @@ EATING = re.compile(r"(?<![不没])[能可]以?[吃喝]|[嚼咬]得?动|[吃喝]
 
 def is_greeting(text: str) -> bool:
     """A greeting and nothing asked after it ("你好，在吗"; not "亲 鲜花饼能撑到下个月中旬吗", "请问有乌鱼子吗")."""
-    rest = GREETING.sub("", text.strip())
-    if rest == text.strip():  # no greeting word: "有核吗" after the apricots asks
+    text = text.strip()
+    rest = GREETING.sub("", text)
+    if rest == text:  # no greeting word: "有核吗" after the apricots asks
         return not is_question(rest, MIN_CJK_ANY)
     return not is_question(rest, MIN_CJK_SHORT)
 

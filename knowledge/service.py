@@ -26,7 +26,7 @@ from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KB
 from knowledge.provision import provision
 from knowledge.shipping import as_abroad, district_length, find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
-from knowledge.topics import (ARRIVAL, ASPECT_CUES, TROUBLES, WILL_IT, WRONG_ITEM, asked_aspect, aspects, entry_trouble,
+from knowledge.topics import (ARRIVAL, ASPECT_CUES, PREFERRED, TROUBLES, WILL_IT, WRONG_ITEM, asked_aspect, aspects, entry_trouble,
                              reported_trouble, unsaid_ways)
 from core.language import CJK, LANGUAGES, Say, to_simplified
 from core.settings import Settings
@@ -215,7 +215,7 @@ MAX_UNKNOWN_NAME = 4  # a name of single characters this long is one word jieba 
 CHANGED = re.compile(r"(?:跟|和|与|比)(?:刚买|刚到|以前|之前|原来|当初|上次)[^，,。？?]{0,6}?(?:不一样|不同|变)|变味|味道变|"
                      r"\b(?:tastes?|smells?) (?:different|changed)\b|\bnot the same as (?:before|when)\b", re.I)
 JUDGEMENT = re.compile(r"最好|哪个好|哪款好|哪种好|哪样好|更好|哪(?:个|款|种|样)更|还是.{0,8}?(?:好吃|好喝|好|划算|合适|实惠)|"
-                       r"\bbest\b|\bbetter\b|\bwhich (?:one )?(?:is )?more\b|\bwhich\b[^?]{0,30}\b(?:like|prefer|enjoy|love)\b",
+                       rf"\bbest\b|\bbetter\b|\bwhich (?:one )?(?:is )?more\b|{PREFERRED}",
                        re.I)
 # An entry that itself weighs things up ("生普和熟普有什么区别"): the only kind that answers "X跟Y哪个好".
 COMPARING = re.compile(JUDGEMENT.pattern + r"|区别|差别|差在哪|(?:什么|啥)不一样|(?:什么|啥)不同|不同在哪|怎么选|\bdifferen|\bvs\b|"
@@ -242,7 +242,7 @@ PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长|\bhow long\b|\b
 STORE_WORDS = re.compile(r"门店|实体店|店面|店在|到店|线下|自提|\b(?:store|shop|pick (?:it )?up)\b", re.I)
 # What a quote says: days, fee, cold chain to a place ("寄到常州要几天", "发新疆运费多少").
 QUOTE_VOCABULARY = ("寄 寄到 发 发到 发货 运 运费 邮费 快递 送 送到 到 到货 几天 多久 天 时间 多少钱 钱 费 冷链 冷 链 冷藏 包邮 走 加多少 热 "
-                    "能 可以 赶得上 赶上 来得及 油费 包油 ship shipping deliver delivery day long cost fee cold chain arrive make")
+                    "能 可以 赶得上 赶上 来得及 油费 包油 ship shipping deliver delivery day long cost fee cold chain arrive")
 UNTRANSLATED_NOTE = "(Our answer to this one is in Chinese for now; tap \"Ask staff\" for help in English.)\n"
 FAMILY_TEXT = Say("我们有这几款{word}：{names}。您想了解哪一款？", "We have these ({word}): {names}. Which one would you like to know about?")
 

@@ -136,6 +136,8 @@ NO_REPORT = re.compile(r"会不会|会不|不会[^，,。\s]{0,4}吧|会[碎破�
 
 # Whether it will happen ("鲜花饼快递过来会不会压扁了", "will it break in the post"): a worry the packing answers, not the
 # after-sales entry on what is done once it has ("if it shows up broken" asks that).
+# Which of them someone would like ("which would my dad like more, the shuixian or the shoumei"): a judgement.
+PREFERRED = r"\bwhich\b[^?]{0,30}\b(?:like|prefer|enjoy|love)\b"
 WILL_IT = re.compile(r"会不会|会不|会[碎破裂坏压摔]|容易|\b(?:will|would) (?:it|they|the \w+) (?:get )?(?:break|crack|crush|smash|be )", re.I)
 
 # A spoilt smell or taste told ("牛肉干吃着一股油哈味"): then "是不是放坏了" asks what now, not the shop's judgement of a
