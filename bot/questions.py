@@ -16,16 +16,22 @@ MIN_WORDS_ASKED = 3
 # are told from them by their words alone ("没有没有", "不用不用", "不是的呢": REPLY_ONLY).
 MIN_CJK_SHORT = 4
 MIN_CJK_ANY = 2  # read as a greeting with no greeting word in it, a question of two characters is one ("有核吗")
-# How many days or years it keeps ("能放几天"), asked also of a gift ("去医院看病人带鲜花饼 能放几天")
-_KEPT_HOW_LONG = r"(?:放|存|搁)个?几[天个年]"
+# How many days or years it keeps ("能放几天", Cantonese "擺幾耐"), asked also of a gift ("去医院看病人带鲜花饼 能放几天")
+_KEPT_HOW_LONG = r"(?:放|存|搁|摆)个?几(?:[天个年]|耐)"
+# How big, heavy or tall it is ("多高的", "礼盒多重"); not "多大都行", a size left open.
+_SIZE_ASKED = r"多[高大重长宽](?![都也])"
 REPLY_ONLY = re.compile(r"[\s，,。.!！~好的是对對嗯哦噢喔行可以没沒有不用了要错錯谢謝啦吧呀啊嘛哈呢]+")
-# How many a box or a bag holds ("榨菜礼盒里头几包", "一盒几个"): asked of the goods, also in a gift request.
-_COUNT_INSIDE = r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|每盒|每袋)[^\s，,。]{0,3}几[包袋个個块塊片颗顆条條根瓶罐盒斤两兩]"
+# How many a box, a set or each flavour holds ("榨菜礼盒里头几包", "一套配几个杯子", "每种口味几个"): asked of the goods,
+# also in a gift request.
+_COUNT_INSIDE = r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|一套|每盒|每袋|每套|每种|每樣|每样|每款)[^\s，,。]{0,4}几[包袋个個块塊片颗顆条條根瓶罐盒斤两兩]"
 # Interrogatives, not every word that can ask: 么 in 这么/那么, 几 in 过几天, 什么 in 没什么 say nothing. A clause
 # "能…不" asks before what follows it ("能寄香港不 我在九龙"); "是A还是B" asks which.
 CHINESE_QUESTION = re.compile(
-    r"吗|嗎|呢|[不没][^\u4e00-\u9fffA-Za-z0-9]*$|(?<=[能会行有])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
-    r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|在哪(?![都也])|哪些|哪几|哪款|哪种|几种|几款|多高|多大|多重|多长|多宽|是[^\s，,。！!？?]{1,8}还是|"
+    r"吗|嗎|呢|[不没][^\u4e00-\u9fffA-Za-z0-9]*$|(?<=[能会行有是])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
+    r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|在哪(?![都也])|哪些|哪几|哪款|哪种|几种|几款|哪[天年](?![再有])|几耐|"
+    r"^几[个個只件片颗包袋块杯套]|能[\u4e00-\u9fff]{0,3}几[个個只件片颗包袋块杯字]|几天(?:能|可以|就|才|会)?(?:到|收到|送到|发)|"
+    rf"{_SIZE_ASKED}|"
+    r"是[^\s，,。！!？?]{1,8}还是|"
     r"的(?:还是|還是)[^\s，,。！!？?]{1,8}|(?:就好|就行|就可以)(?:还是|還是)|真的假的|是真是假|"
     rf"{_KEPT_HOW_LONG}|"
     r"要[\u4e00-\u9fff]{0,2}好久|好久才|(?:没问题|沒問題|没事|沒事)吧|"
@@ -41,17 +47,19 @@ CHINESE_QUESTION = re.compile(
 # thinners, is pu'er tea ok for her"), and "…a chip on the lid, what now".
 ENGLISH_QUESTION = re.compile(
     r"\?|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|"
-    r"\bwhat'?s\b|\bwhich (?:is|are)\b|\bhow (?:long|much|many|do|does|is|are|can|should)\b|[,.;!?]\s*how to\b|"
+    r"\bwhat'?s\b|\bwhich (?:is|are)\b|\bwhich (?:one|of (?:them|the two)) (?:is|are|would|should|do|does)\b|\bhow (?:long|much|many|do|does|is|are|can|should)\b|[,.;!?]\s*how to\b|"
     r"(?:[,.;!?]\s*|\b(?:and|so|but)\s+)(?:can|could|will|would|should|do|does|is|are)\s+"
     r"(?:i|u|you|it|they|the|this|that|these|those|we)\b|"
     r"[,.;!?]\s*(?:what|how|where|when|which|why)\s+\w+\s+(?:i|u|you|we)\b|"
     r"\bor (?:not|no)\b|\bwill (?:it|they) (?:make it|arrive|get there)\b|\bwhat (?:now|next)\W*$|[,.;!?]\s*(?:is|are)\s+[^.?!,]{1,30}\b(?:ok|okay|safe|fine)\b|\bmeh\b|\bwhat \w+ (?:ah|ar|leh|lah)\W*$|\b(?:is|are|was|were)\b[^.?!]{1,40}\b\w+ or \w+\W*(?:ah|leh|lah|meh|ar|hor)?\W*$", re.I)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-# A size, a price or a time asked in two or three characters ("多高的", "多少钱", "几天"): DIET read "多高的" after the
-# vase as yes. Not "多少都行", a budget left open.
-MEASURE_ASKED = re.compile(r"多[高大重长宽久](?![都也])|多少(?:钱|克|斤|天|毫升|ml)|几[天克斤]|"
+# A size, a price, a time, where it is from, how to use it or a taste asked in two or three characters ("多高的",
+# "多少钱", "几天", "哪产的", "咋泡", "酸不酸"): DIET read "多高的" after the vase as yes, "酸不酸" as no. Not "多少都行",
+# a budget left open.
+BRIEFLY_ASKED = re.compile(rf"{_SIZE_ASKED}|多久(?![都也])|多少(?:钱|克|斤|天|毫升|ml)|几[天克斤]|哪(?:里|儿)?产|"
+                           r"(?:咋|怎么)[泡吃喝用洗煮蒸炖存放寄]|(?P<taste>[辣甜酸咸苦涩脆硬软贵腻香])不(?P=taste)|"
                            r"\bhow (?:much|many|big|long|heavy|tall|old)\b", re.I)
-# A word or two asked in English ("microwave ok?"), unless it is only a reply ("ok?", "really?").
+# A word or two asked in English ("microwave ok?", "any honey?"), unless it is only a reply ("ok?", "really?").
 REPLY_ONLY_EN = re.compile(r"(?:[\s?!.,~]|\b(?:ok|okay|yes|yeah|yep|no|nope|sure|thanks?|thank you|really|right|fine|cool|"
                            r"great|good|alright|got it|i see|oh|ah)\b)+", re.I)
 
@@ -70,7 +78,7 @@ _PEOPLE_EN = (r"human|person|someone|somebody|(?:talk|speak|chat) (?:to|with) an
               r"(?:talk|speak|chat) (?:to|with) (?:the |your )?(?:boss|seller|shopkeeper|merchant|shop|store|you directly)|"
               r"agent|staff|owner|manager|representative|"
               r"customer (?:service|support)|support team")
-ABOUT_THE_BOT = re.compile(rf"{_PEOPLE}|机器|機器|自动|自動|智能|程序|谁|誰|你.{{0,4}}名字|叫什么|你.{{0,3}}真的?(?:[吗嘛么]|$)|电脑|"
+ABOUT_THE_BOT = re.compile(rf"{_PEOPLE}|是人类?[吗嘛么]|机器|機器|自动|自動|智能|程序|谁|誰|你.{{0,4}}名字|叫什么|你.{{0,3}}真的?(?:[吗嘛么]|$)|电脑|"
                            rf"(?<![a-z])(?:ai|bot|robot|chatgpt|gpt)(?![a-z])|\b(?:{_PEOPLE_EN}|automated|automatic|who|"
                            rf"computer|machine|real)\b", re.I)
 A_PERSON = re.compile(rf"{_PEOPLE}|懂行|投诉|投訴|\b(?:{_PEOPLE_EN}|people|complain\w*)\b", re.I)
@@ -98,8 +106,8 @@ def is_question(text: str, min_cjk: int = MIN_CJK, min_words: int = MIN_WORDS) -
 
 
 # What a gift request says (besides a recipient, occasion or budget the NLU finds): "送长辈", "礼盒", "帮我挑",
-# and in the gift form's follow-ups "那有什么适合他的", "something for her"; not 送 that sends ("丝巾能送去干洗吗", "送到家").
-GIFT_WORDS = re.compile(r"送(?![去到货达洗])|礼|推荐|挑|选|适合|gift|present|recommend|suggest|\bfor (?:him|her|my)\b", re.I)
+# and in the gift form's follow-ups "那有什么适合他的", "something for her", "any other options?"; not 送 that sends ("丝巾能送去干洗吗", "送到家").
+GIFT_WORDS = re.compile(r"送(?![去到货达洗])|礼|推荐|挑|选|适合|gift|present|recommend|suggest|options?|choices?|alternatives?|\bfor (?:him|her|my)\b", re.I)
 # DIET also tags words of other questions as gift entities ("明年那罐还在期内不": budget 期内, recipient 两罐; "sheng or
 # shou": budget "or"). A recipient or an occasion the gift form can use is one it knows (knowledge.files.RECIPIENTS
 # and OCCASIONS, which the Rasa server cannot import; a test keeps them the same); a budget has a figure or a
@@ -116,21 +124,21 @@ GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品
 
 # A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗",
 # "收件人写我外婆 东西直接寄她家 里头别放小票哈".
-SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|小票|收件人|包好看|包漂亮|包一下|包起来|运费|邮费|包邮|包油|快递|发货|退货|退款|换货|分期|付款|"
+SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|小票|价签|价格单|吊牌|收件人|改地址|地址(?:写|填)错|包好看|包漂亮|包一下|包起来|运费|邮费|包邮|包油|快递|发货|退货|退款|换货|分期|付款|"
                           r"花呗|白条|信用卡|支付宝|微信支付|几折|打个折|送不送|赠品|赠送|撤[一个掉]?下?单|退单|"
                           r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|真空|分装|换成|能换|可以换|给换|换一[个条盒件套]|抹零|抹个零|"
                           r"算便宜|便宜一?[点點些](?!的)|少算|"
                           r"(?:下的?单|订单|单子)[^。.]{0,12}取消|取消[^。.]{0,4}(?:订单|单子)|"
                           r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|vacuum\w*|exchange|delivered|"
                           r"paypal|alipay|wechat pay|credit cards?|visa|mastercard|"
-                          r"cancel\w*|ordered twice)\b",
+                          r"cancel\w*|ordered twice|price (?:list|tags?)|receipt|(?:wrong|change|update|new|fix) (?:\w+ ){0,3}address)\b",
                           re.I)
 # Whether the shop has a thing it names ("有没有燕窝", "有火腿吗", "燕窝有没有", "茅台有吗"), not a kind of gift ("有没有适合送长辈的",
 # "有没有三百块以内", "有没有给领导", "有没有高档一点"), nor a gift for an occasion or a person ("中秋有没有礼盒", "老人有没有适合的").
 _NAMED = (r"(?:(?!适合|合适|送|礼|什么|啥|推荐|好|便宜|贵|哪|别|其他|其它|选|给|预算|以内|以下|左右|档|[百千万块元钱])"
           r"[\u4e00-\u9fff]){1,6}(?<!的)")
 _CLAUSE_END = r"(?=[吗呀啊呢？?，,\s]|$)"
-ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|^有{_NAMED}[吗没不]|^{_NAMED}有(?:没有{_CLAUSE_END}|吗)|能买到?{_NAMED}[吗不没]"
+ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|(?:^|你们|你們|你家|店里|店裡)有{_NAMED}[吗没不]|^{_NAMED}有(?:没有{_CLAUSE_END}|吗)|能买到?{_NAMED}[吗不没]"
 # So is whether one may eat it ("is the rose flower cake ok for diabetics?", "my grandma is on blood thinners, is pu'er
 # ok for her"), a benefit, a card, a box or a bag (also one that comes with it: "青花瓷茶具带礼盒吗 送人用"), a day to
 # deliver or to arrive by ("能指定下周六送到吗 那天我妈生日", "上海浦东多久到 给客户送中秋礼"), how heavy or big ("给我老丈人买的
@@ -144,29 +152,32 @@ ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|^有{_NAMED}[吗没不]|^{_NAM
 # or packs there are ("鲜花饼礼盒都有啥口味", "榨菜礼盒里头几包"), whether it suits oneself or this one suits ("这个适合我吗",
 # "这款送领导合适吗") — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
 MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|减肥|降压|降脂|养胃|伤胃|胃不太?好|失眠|上火|"
-                                  rf"保质期|过期|放多久|能放多|{_KEPT_HOW_LONG}(?!的)|区别|刻字|定制|礼品袋|礼袋|logo|印(?!象)|搭配|吃素|素食|馅|(?P<taste>[辣甜酸咸])不(?P=taste)|[辣甜酸咸][吗嘛么]|"
+                                  rf"保质期|过期|(?:放|存|搁|摆)多久|能放多|{_KEPT_HOW_LONG}(?!的)|区别|刻字|定制|礼品袋|礼袋|logo|印(?!象)|搭配|吃素|素食|馅|(?P<taste>[辣甜酸咸])不(?P=taste)|[辣甜酸咸][吗嘛么]|"
                                   r"(?:和|跟|与|还是)[^，,。？?]{1,12}?(?:哪个|哪款|哪种)|适合我(?:[吗嘛么呢喝吃用]|$)|"
                                   r"(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適)(?=[\s，,。！!？?]|$)|"
-                                  r"(?:几|哪些|哪几|多少)[个個种種款样樣]?(?:颜色|顏色|口味)|(?:啥|什么|什麼)(?:颜色|顏色|口味)|"
+                                  r"(?:几|哪些|哪几|多少)[个個种種款样樣]?(?:颜色|顏色|口味|味儿|味道)|(?:啥|什么|什麼)(?:颜色|顏色|口味|味儿|味道)|"
                                   rf"{_COUNT_INSIDE}|"
                                   r"(?:这|那)[款个种套盒把饼][^\s，,。？?]{0,8}(?:合适|适合)(?:[吗嘛么不]|$)|"
                                   r"有(?:(?!送|适合|什么|啥)[\u4e00-\u9fff]){1,6}?卖(?:吗|不|没)|"
                                   r"(?<!礼盒|礼物|礼品)(?:都有(?:哪些|啥|什么)(?!适合|送)|(?<!都)有哪些(?!适合|送|礼)|"
                                   r"(?<!都)有哪?几[种款])|"
-                                  rf"{ARRIVAL}|带(?:不带)?礼盒|配(?:不配)?礼盒|含礼盒|多重|多大|多高|多长|多宽|多少克|几斤|几克|尺寸|容量|"
+                                  r"(?:咋|怎么|如何)(?:处理|开壶|用|泡|洗|保养|保存|存|放|吃|喝|煮)|洗衣机|机洗|手洗|干洗|洗碗机|微波炉|烤箱|冰箱|冷冻|"
+                                  r"正品|假货|假的|真的吗|"
+                                  rf"{ARRIVAL}|带(?:不带)?礼盒|配(?:不配)?礼盒|含礼盒|{_SIZE_ASKED}|多少克|几斤|几克|尺寸|容量|"
                                   r"的是(?:啥|什么)(?![^\s，,。]{0,3}(?:好|合适|礼))|"
                                   r"放(?:个|個|上|了)?[\d一二两三四五六七八九十几]+年|比[^\s，,。]{1,6}(?:贵|貴|便宜)|差在哪|差别|差別|"
                                   r"指定[^\s，,。]{0,6}(?:送|到|收)|约[个個]?时间送|送到[吗嗎不没]|"
                                   r"\b(?:(?:can|could) (?:you|u) (?:send|post|mail)|do (?:you|u) (?:sell|carry|stock)|"
                                   rf"{STILL_FINE}|stay fresh|medicat\w*|medicines?|"
                                   r"blood thinners?|(?:ok|okay|safe) for (?:her|him|them|me|someone|people)|"
-                                  r"ship|deliver\w*|diabet\w*|pregnan\w*|allerg\w*|vegetarian|vegan|expir\w*|shelf life|go bad|"
+                                  r"ship|deliver\w*|dishwasher|washing machine|microwave|oven|fridge|freezer|legit|authentic|genuine|fake|"
+                                  r"diabet\w*|pregnan\w*|allerg\w*|vegetarian|vegan|expir\w*|shelf life|go bad|"
                                   r"difference|engrav\w*|weight|slim\w*|healthy|cards?|box(?:ed|es)?|filling|ingredients?|made of|"
                                   r"(?:spicy|sweet|sour|salty)(?= or\b|\?)|is (?:it|this|that)\b[^?]{0,20}\b(?:spicy|sweet|sour|salty)|"
                                   r"which (?:is |one (?:is )?)?better|"
-                                  rf"{PREFERRED}[^?]*\bor)\b", re.I)
-# Ideas asked for, or a wish for the gift ("保质期长一点的有吗", "won't go bad quickly").
-ASKS_FOR_IDEAS = re.compile(r"推荐|送什么|送啥|买(?:点|个|些)?(?:什么|啥)|挑|什么礼物|礼物|什么好|保质期长|放得久|久放|耐放|"
+                                  rf"{PREFERRED}[^?]*\bor)\b|(?:^|[.!?]\s*)[\w'-]+(?: [\w'-]+)? or [\w'-]+(?: [\w'-]+)?\?", re.I)
+# Ideas asked for, or a wish for the gift ("保质期长一点的有吗", "won't go bad quickly"); not "几种颜色可以挑", a choice there is.
+ASKS_FOR_IDEAS = re.compile(r"推荐|送什么|送啥|买(?:点|个|些)?(?:什么|啥)|(?<!可以)挑|什么礼物|礼物(?:推荐|选)|什么好|保质期长|放得久|久放|耐放|"
                             r"\b(?:recommend|suggest|ideas?|what (?:gift|should|would|to get|can i get)|"
                             r"won'?t go bad|long shelf life)\b", re.I)
 # Whether someone may eat or drink it, or how much ("孩子能喝普洱吗", "can my dad eat the jerky", "核桃一天吃几个合适"):
@@ -180,20 +191,20 @@ def is_greeting(text: str) -> bool:
     """A greeting and nothing asked after it ("你好，在吗"; not "亲 鲜花饼能撑到下个月中旬吗", "请问有乌鱼子吗")."""
     text = text.strip()
     rest = GREETING.sub("", text)
-    if rest == text:  # no greeting word: "有核吗" after the apricots asks
-        return not is_question(rest, MIN_CJK_ANY)
+    if rest == text:  # no greeting word: "有核吗" after the apricots asks, and "any honey?"
+        return not (is_question(rest, MIN_CJK_ANY) or _asked_briefly_in_english(rest))
     return not is_question(rest, MIN_CJK_SHORT)
 
 
-def _names_or_asks_nothing(text: str, *names: re.Pattern) -> bool:
+def _names_or_asks_nothing(text: str, *names: re.Pattern, min_cjk: int = MIN_CJK) -> bool:
     """Whether ``text``, past a greeting, names one of ``names``, or is no question at all (a short request)."""
     asked = ADDRESS.sub("", GREETING.sub("", text.strip()))
-    return any(name.search(asked) for name in names) or not is_question(text, min_words=MIN_WORDS_ASKED)
+    return any(name.search(asked) for name in names) or not is_question(text, min_cjk, MIN_WORDS_ASKED)
 
 
 def asks_about_the_bot(text: str) -> bool:
     """"你是真人吗", "are you a bot": not "咖啡豆是深烘还是浅烘", which DIET reads the same way."""
-    return _names_or_asks_nothing(text, ABOUT_THE_BOT)
+    return _names_or_asks_nothing(text, ABOUT_THE_BOT, min_cjk=MIN_CJK_SHORT)
 
 
 def asks_for_a_person(text: str) -> bool:
@@ -254,19 +265,25 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
             and not any(name.search(rest) for name in (PERSON_WANTED, A_PERSON, SHOWING))):
         return NLU_FALLBACK if is_question(text) or _says_more(rest) else "deny"
     if (intent in SMALL_TALK and (is_question(text, MIN_CJK_SHORT) and not REPLY_ONLY.fullmatch(text)
-                                  or MEASURE_ASKED.search(text) or _says_more(text) and SHOP_MATTERS.search(text)
-                                  or "?" in text and not _CJK.search(text) and not REPLY_ONLY_EN.fullmatch(text))
+                                  or BRIEFLY_ASKED.search(text) or _says_more(text) and SHOP_MATTERS.search(text)
+                                  or _asked_briefly_in_english(text))
             or intent == "greet" and (not is_greeting(text)
                                       or _says_more(GREETING.sub("", text)) and SHOP_MATTERS.search(text))
             or intent == "bot_challenge" and not asks_about_the_bot(text)
             or intent in ("request_human", "request_video") and not asks_for_a_person(text)
-            or intent == "request_gift" and (is_question(text, MIN_CJK_SHORT) and not is_gift_request(text, entities)
+            or intent == "request_gift" and ((is_question(text, MIN_CJK_SHORT) or _asked_briefly_in_english(text))
+                                             and not is_gift_request(text, entities)
                                              or reported_trouble(text) or _says_more(text) and SHOP_MATTERS.search(text))):
         return NLU_FALLBACK
     if (intent == "request_gift" and LATER.search(text) and not is_question(text) and not entities
             and not GIFT_WORDS.search(text)):
         return "goodbye"
     return None
+
+
+def _asked_briefly_in_english(text: str) -> bool:
+    """A word or two asked in English ("dishwasher safe?"), not a reply ("really?")."""
+    return "?" in text and not _CJK.search(text) and not REPLY_ONLY_EN.fullmatch(text)
 
 
 def _says_more(text: str) -> bool:

@@ -53,9 +53,10 @@ SPOILAGE = re.compile(r"胀|鼓包|白点|白霜|白毛|绿毛|长毛|霉点|霉
 DURABILITY = re.compile(r"掉色|褪色|退色|脱色|缩水|起球|变形|掉漆|掉瓷|生锈|漏水|^fad|^shrink|^rust|^leak")
 # Mending a thing, selling one piece of a set ("壶嘴磕了个口 能修吗", "能单独买个盖子吗"), issuing an invoice again
 # ("抬头开错了 能重开不"), rushing a parcel ("加急 明天能到北京吗") or buying elsewhere for a customer (代购) is a service the shop offers or not: the entries on
-# broken goods and on invoices, and a quote, do not say it.
-REDOING = re.compile(r"^(?:修|维修|修补|修复|修理|返修|单独|单买|单卖|单配|配件|补|补开|重开|重新开|作废|加急|代购)$|"
-                     r"^(?:repair|fix|mend|spare|expedit|rush)")
+# broken goods and on invoices, and a quote, do not say it; so is a warranty, an appointment to pick up or refusing a
+# parcel at the door ("到店自提要提前预约不", "箱子破了个洞 我能直接拒收吗").
+REDOING = re.compile(r"^(?:修|维修|修补|修复|修理|返修|单独|单买|单卖|单配|配件|补|补开|重开|重新开|作废|加急|代购|质保|保修|预约|拒收)$|"
+                     r"^(?:repair|fix|mend|spare|expedit|rush|warrant|guarant)")
 # Whether it gains value is a promise only the shop's own words may make ("生普放几年能升值多少"), like a health claim
 # (not 保值: 保值期 is how some type 保质期).
 INVESTMENT = re.compile(r"升值|增值|投资|理财|涨价|值钱|收藏价值|invest|appreciat", re.I)
@@ -111,6 +112,9 @@ _EN_WORD = re.compile(r"[a-z][a-z']+")
 # A returning customer is not the new one an offer is made to ("我是老顾客了 有没有折扣啊" is no first order's coupon).
 RETURNING = re.compile(r"老顾客|老客户|老客人|老主顾|回头客|熟客|老客|\b(?:returning|regular|loyal|repeat) (?:customer|buyer|client)",
                        re.I)
+# Nor is a group's discount asked ("do you have a discount for students").
+A_GROUP = re.compile(r"(?:学生|教师|老师|军人|老年人?)(?:优惠|折扣|价|打折|有优惠)|\b(?:student|teacher|senior|military|veteran)s? "
+                     r"(?:discount|price|rate)|\bdiscounts? for (?:students|teachers|seniors|military|veterans)\b", re.I)
 # A bulk order (a company's, dozens of boxes) is not the first order of a new customer an offer is made to either
 # ("单位过节要买一百来盒 能便宜点不" is the corporate entry's, not the coupon's).
 BULK = re.compile(r"公司|单位|企业|团购|批量|员工|大单|对公|(?:[二三四五六七八九]十|[一两几]?百|\d{2,})\s*(?:来|多|几)?\s*[盒份箱套件提]|"

@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import (BULK, FOR_BULK_ONLY, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
+from knowledge.coverage import (A_GROUP, BULK, FOR_BULK_ONLY, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
                                 a_quality, content_words, for_the_shop_to_say, searchable)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
@@ -83,8 +83,8 @@ SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 �
                       "size weigh heavy origin good describe flavour flavor")
 # A count or a weight asked ("一盒有多少颗", "能泡几泡", "月饼一个多重"): only a figure with its unit answers it. Not
 # "分给几个亲戚", "喝了几泡", "有几个口味" or "几个系列" (kinds), "是多重包装吗"; a weight has no unit group, or 斤.
-COUNT_ASKED = re.compile(r"(?:有|泡|放|用|投|吃|是|大概|一共|总共|里头|里面|里边|一[盒包袋饼罐个颗片箱])\s*(?:几|幾|多少)"
-                         r"(颗|顆|粒|个|個|片|泡|次|遍|克|斤|公斤|包|袋)(?!月|口味|味道|种|品种|款|样|颜色|系列|等级|规格|型号|档|尺寸|产地|地方)|"
+COUNT_ASKED = re.compile(r"(?:有|泡|冲|放|用|投|吃|是|口味|大概|一共|总共|里头|里面|里边|一[盒包袋饼罐个颗片箱])\s*(?:几|幾|多少)"
+                         r"(颗|顆|粒|个|個|片|泡|次|遍|道|克|斤|公斤|包|袋)(?!月|口味|味道|种|品种|款|样|颜色|系列|等级|规格|型号|档|尺寸|产地|地方)|"
                          r"多重(?![包防保])|多少重|几斤")
 # How long to cook or soak it ("腊肉要蒸多久", "松茸要泡多久"): only an answer that gives a time says it ("吃前蒸熟"
 # says to steam it, not for how long).
@@ -127,7 +127,7 @@ PER_PACK = (r"(?!\s*(?:[/／每]\s*)?一?[盒饼餅袋罐包箱提装砖磚坛�
             r"\s*(?:/\s*)?(?:cakes?|box|bags?|jars?|packs?|tins?|bricks?|packets?|crocks?|sets?)\b)")
 _PIECES, _INFUSIONS, _WEIGHT, _BAGS = "颗|顆|粒|个(?!月)|個(?!月)|枚", "泡|次|遍", "克|g|斤|公斤|kg", "包|袋|小包|小袋"
 COUNT_UNITS = {"颗": _PIECES, "顆": _PIECES, "粒": _PIECES, "个": f"{_PIECES}|只|块", "個": f"{_PIECES}|只|块", "片": "片",
-               "泡": _INFUSIONS, "次": _INFUSIONS, "遍": _INFUSIONS, "克": _WEIGHT, "斤": _WEIGHT, "公斤": _WEIGHT,
+               "泡": _INFUSIONS, "次": _INFUSIONS, "遍": _INFUSIONS, "道": _INFUSIONS, "克": _WEIGHT, "斤": _WEIGHT, "公斤": _WEIGHT,
                "包": _BAGS, "袋": _BAGS}
 # A figure, also a rough one ("30多颗", "十几泡", "二十来颗"; one pound, "一斤装"): not "一颗一泡", nor how often a pot
 # is rinsed ("烫两三遍").
@@ -808,8 +808,8 @@ class Knowledge:
                 continue  # "冻冰箱里能放多久": the fridge's six months is not the freezer's time
             if (trouble := self._trouble(hit.entry)) and (not TROUBLES[trouble].search(question) or WILL_IT.search(question)):
                 continue  # "这个是红茶还是绿茶" is no wrong item sent ("发成绿茶了"), "快递丢了" nothing broken, "会不会压扁" no harm done yet
-            if (RETURNING.search(question) or BULK.search(question)) and FOR_NEW_ONLY.search(self._said(hit.entry)):
-                continue  # a first order's offer says nothing of a returning customer's, nor of a company's
+            if any(p.search(question) for p in (RETURNING, BULK, A_GROUP)) and FOR_NEW_ONLY.search(self._said(hit.entry)):
+                continue  # a first order's offer says nothing of a returning customer's, nor of a company's or a group's
             if not BULK.search(question) and FOR_BULK_ONLY.search(self._said(hit.entry)):
                 continue  # "能便宜一點嗎": a company's discount is no answer to one customer
             if compared and not self._weighs_up(hit.entry, compared):

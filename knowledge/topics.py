@@ -47,7 +47,7 @@ ASPECT_CUES = {
                           r"(?<!not )\bexpired\b|\bout of date\b", re.I),
     # When it was made, picked or roasted: a date the shop's keeping entries do not give ("咖啡豆是哪天烘的 新鲜不")
     "made": re.compile(r"(?:哪天|哪一天|几号|几月份?|哪个月|什么时候|啥时候|什么时间)的?(?:生产|出厂|产|做(?!活动|促销|优惠|团购)|烘|烤|焙|采|摘|炒|压|制|晒|腌|熏|灌)|"
-                       r"(?:出厂|采摘|烘焙|烘烤|制作|压制|加工)(?:日期|时间)|哪一?年的|哪一?年(?:产|做|压|采|摘|出)|(?:什么|啥)年份|年份是|"
+                       r"(?:出厂|采摘|烘焙|烘烤|制作|压制|加工)(?:日期|时间)|哪一?年的|哪一?年(?:产|做|压|采|摘|出)|今年(?:新|的|产|采|摘)|新下来|(?:什么|啥)年份|年份是|"
                        r"\b(?:what|which) year\b|(?:烘|采|摘|压)的?(?:日期|时间)|多久前做|现做|现烤|新做|刚做|"
                        r"\b(?:freshly|fresh(?:ly)?) (?:made|baked|roasted)\b|\bmade fresh\b|"
                        r"\bwhen (?:was|were) (?:it|they|this|these|those|the \w+) (?:made|picked|roasted|harvested|produced|pressed)\b|"
@@ -76,7 +76,8 @@ NAMED_WAYS = tuple(re.compile(way, re.I) for way in (
     r"apple\s*pay|苹果支付", r"google\s*pay|谷歌支付", r"samsung\s*pay", r"paypal|贝宝", r"数字人民币|\be-?cny\b|digital yuan",
     r"云闪付", r"比特币|加密货币|虚拟货币|\bbitcoin|\bcrypto", r"\bvenmo", r"白条", r"花呗|\bhuabei",
     r"(?<!货)到付|\bfreight collect", r"叠加|一起用|同时用|\bstack(?:ed|ing)?\b",
-    r"信用卡|\bcredit\b|\bvisa\b|\bmaster\s*card"))
+    r"信用卡|\bcredit\b|\bvisa\b|\bmaster\s*card",
+    r"美元|美金|港币|港元|外币|\bus ?dollars?|\busd\b|\bhkd\b|foreign currenc"))
 
 
 def unsaid_ways(question: str, text: str) -> list[str]:
@@ -111,7 +112,7 @@ def aspects(phrasings: list[str]) -> frozenset[str]:
 # after-sales entry on that trouble answers, however much else the message tells (how the box looked, how they feel),
 # since what is asked is what now. An entry is on the trouble most of its phrasings report. 坏 is either.
 # Sent the wrong thing, or too few: 发成都 is sending to Chengdu.
-WRONG_ITEM = (r"发错|寄错|送错|错发|(?:发|寄)成(?![都功])|少发|漏发|少寄|少了一|不是我(?:买|拍|要|订|点)的|(?:寄|发|送)(?:过)?来的(?:却|竟然)?是|"
+WRONG_ITEM = (r"发错|寄错|送错|错发|(?:发|寄)成(?![都功])|少发|漏发|少寄|少了一|只(?:来|到|收到|发)了[一二两三四五\d]|不是我(?:买|拍|要|订|点)的|(?:寄|发|送)(?:过)?来的(?:却|竟然)?是|"
               r"(?:要|买|拍|订|点)的[^。？?]{1,12}(?:到手|收到|到了)(?:的)?(?:却|竟然|咋|怎么)?(?:是|成)|"
               r"\bwrong (?:item|thing|one|flavou?r|size|colou?r|product|tea)|\bsent (?:me )?the wrong|\b(?:not|isn'?t) what i ordered|"
               r"\bonly (?:\d+|one|two|three|half) (?:came|arrived|turned up|showed up|was delivered)|\b(?:one|an item) (?:is|was) missing")
@@ -119,7 +120,7 @@ TROUBLES = {
     "damaged": re.compile(r"(?<![细磨捣切剁])(?<![要用先]打)碎(?!银)|破|裂|磕|坏|压扁|\bbroken?\b|\bcrack|\bchip(?:ped)?\b|\bsmash|"
                           r"\bshatter|\bcrush|\bdamag|\bdent", re.I),
     "wrong_item": re.compile(WRONG_ITEM, re.I),
-    "spoiled": re.compile(r"霉|(?<!冬)虫(?!草)|坏|(?:发|变)黑|(?:里面|里头|仁)(?:是|都是|全是|都)?黑(?:的|了)|长毛|沙子|沙粒|异味|怪味|臭|变质|哈喇|油哈|馊|(?<!新)不新鲜|味道不对|\bmou?ld|\bbugs?\b|\binsects?\b|"
+    "spoiled": re.compile(r"霉|(?<!冬)虫(?!草)|坏|(?:发|变)黑|(?:里面|里头|仁)(?:是|都是|全是|都)?黑(?:的|了)|长毛|胀袋|胀气|鼓起来|沙子|沙粒|异味|怪味|臭|变质|哈喇|油哈|馊|(?<!新)不新鲜|味道不对|\bmou?ld|\bbugs?\b|\binsects?\b|"
                           r"\bworms?\b|\brotten\b|\brancid\b|\bsmells? (?:bad|off|weird|funny|strange)|\btastes? (?:off|weird|bad|funny|strange)|"
                           r"\bsand\b|\bgrit", re.I),
 }

@@ -1220,6 +1220,14 @@ def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge)
     ("do you have a loyalty program", None, "defer", ""),
     ("亲 寄海南三亚油费多少 几天能到啊", None, "shipping:海南", "寄到三亚"),
     ("我爸七十大寿 寄宣威火腿去哈尔滨要几天", None, "shipping:黑龙江", "寄到哈尔滨"),
+    # dev15 and dev16: a group's discount, a count of infusions, an item short, an appointment, this year's crop, a
+    # currency, a warranty, refusing a parcel are not said; a swollen bag is a quality problem
+    ("do you have a discount for students", None, "defer", ""), ("一泡茶能冲几道啊", None, "defer", ""),
+    ("拍了两罐巴旦木 只来了一罐", None, "kb:after-sales-wrong-item", "补发"),
+    ("到店自提要提前预约不", None, "defer", ""), ("核桃是今年新下来的吗", None, "defer", ""),
+    ("能用美元付款吗", None, "defer", ""), ("茶具有质保吗 保几年", None, "defer", ""),
+    ("快递送来箱子破了个洞 我能直接拒收吗", None, "defer", ""),
+    ("腊肉的真空袋漏气了 鼓起来了", None, "kb:after-sales-quality", "质量问题"),
 ])
 def test_the_occasion_is_no_part_of_a_quote_and_a_summary_says_no_year(knowledge, question, context, expected, said):
     answer = knowledge.answer(question, context=context, language=detect(question))

@@ -330,6 +330,33 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("affirm", "ok?", set(), None), ("affirm", "really?", set(), None), ("greet", "hello?", set(), None),
     ("greet", "老板在吗", set(), None), ("greet", "有人吗", set(), None), ("greet", "你好，在吗？", set(), None),
     ("affirm", "好的 谢谢", set(), None), ("request_gift", "which tea would my mum like, she loves floral", {"recipient"}, None), ("request_gift", "中秋送客户 三百左右", {"occasion", "recipient", "budget"}, None),
+    # dev15 and dev16: a word or two asked in English, where it is from, how to brew it, a taste, which day it was
+    # roasted, how many, each flavour; authenticity, an either-or, an address, washing machines and the fridge, a card
+    # in the parcel, how long a mooncake keeps (Cantonese), what is engraved, an allergy, a liquor asked for by name
+    ("greet", "any honey?", set(), NLU_FALLBACK), ("affirm", "咋泡", set(), NLU_FALLBACK),
+    ("affirm", "哪产的", set(), NLU_FALLBACK), ("deny", "酸不酸", set(), NLU_FALLBACK),
+    ("goodbye", "咖啡豆哪天烘的", set(), NLU_FALLBACK), ("request_gift", "几个杯子", set(), NLU_FALLBACK),
+    ("request_gift", "鲜花饼礼盒有哪几种味儿", set(), NLU_FALLBACK),
+    ("request_gift", "鲜花饼礼盒每种口味几个啊", set(), NLU_FALLBACK),
+    ("request_gift", "hi! is the puer legit? my dad is kind of a collector lol", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "sheng or shou? buying for my father in law, he drinks tea every day", {"occasion"}, NLU_FALLBACK),
+    ("request_gift", "wrong address on my order pls fix, i dont think its shipped yet", set(), NLU_FALLBACK),
+    ("request_gift", "生日礼物🎂 能帮我手写张卡片塞进去吗", {"occasion"}, NLU_FALLBACK),
+    ("request_gift", "中秋送人的月饼可以摆多久", {"occasion"}, NLU_FALLBACK),
+    ("request_gift", "its a present so pls no price list in the parcel ok?", set(), NLU_FALLBACK),
+    ("request_gift", "情人节送女朋友丝巾 这个能丢洗衣机洗吗", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "dishwasher safe?", set(), NLU_FALLBACK), ("request_gift", "一套配几个杯子啊", set(), NLU_FALLBACK),
+    ("request_gift", "贺卡最多能写几个字啊", set(), NLU_FALLBACK),
+    ("request_gift", "丝巾有几种颜色可以挑", set(), NLU_FALLBACK),
+    ("greet", "哈喽 我在哈尔滨 下单了几天能到手", set(), NLU_FALLBACK),
+    ("request_gift", "老公生日买了把西施壶 新壶到手要咋处理", {"recipient", "occasion"}, NLU_FALLBACK),
+    ("request_gift", "can it go in the fridge? its for my dad", {"recipient"}, NLU_FALLBACK),
+    ("bot_challenge", "能刻字吗", set(), NLU_FALLBACK),
+    ("deny", "巴旦木跟花生是一个车间的不 家里有人过敏", set(), NLU_FALLBACK),
+    ("request_gift", "过年送长辈 你们有五粮液没", {"occasion", "recipient"}, NLU_FALLBACK),
+    ("request_gift", "longjing or da hong pao, which one is better as a gift", set(), NLU_FALLBACK),
+    ("request_gift", "any other options?", set(), None), ("request_gift", "你们有送领导的礼盒吗", {"recipient"}, None),
+    ("request_gift", "给老人挑个礼物 保质期长的", {"recipient"}, None), ("bot_challenge", "你是人吗", set(), None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
