@@ -35,7 +35,7 @@ CHINESE_QUESTION = re.compile(
     r"的(?:还是|還是)[^\s，,。！!？?]{1,8}|(?:就好|就行|就可以)(?:还是|還是)|真的假的|是真是假|"
     rf"{_KEPT_HOW_LONG}|"
     r"要[\u4e00-\u9fff]{0,2}好久|好久才|(?:没问题|沒問題|没事|沒事)吧|"
-    r"([\u4e00-\u9fff])[不没]\1(?![^\s，,。]{0,3}(?:再想|再看|再说|再等|再决定|都行|无所谓|随便))|几(?:片|克|颗|粒|泡|遍|度)|[吃喝]几[个颗杯次]|"
+    r"([\u4e00-\u9fff])[不没]\1(?![^\s，,。]{0,3}(?:再想|再看|再说|再等|再决定|都行|无所谓|随便))|几(?:片|克|颗|粒|泡|遍|度)|[吃喝泡冲]几[个颗杯次道遍]|有[\u4e00-\u9fff]{1,6}没有?[啊呀呢吗嘛]?$|"
     r"(?<![过過等隔我给給])几分钟(?![后後](?:再来|再回|回来|回|来|來))|"
     r"[^\s，,。！!？?]{1,8}(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適|划算|劃算)(?=[\s，,。！!？?]|$)|"
     rf"{_COUNT_INSIDE}|有几[种種款个個样樣]|"
@@ -80,7 +80,7 @@ _PEOPLE_EN = (r"human|person|someone|somebody|(?:talk|speak|chat) (?:to|with) an
               r"customer (?:service|support)|support team")
 ABOUT_THE_BOT = re.compile(rf"{_PEOPLE}|是人类?[吗嘛么]|机器|機器|自动|自動|智能|程序|谁|誰|你.{{0,4}}名字|叫什么|你.{{0,3}}真的?(?:[吗嘛么]|$)|电脑|"
                            rf"(?<![a-z])(?:ai|bot|robot|chatgpt|gpt)(?![a-z])|\b(?:{_PEOPLE_EN}|automated|automatic|who|"
-                           rf"computer|machine|real)\b", re.I)
+                           rf"computer|machine|real(?! (?:\w+ )?or\b))\b", re.I)
 A_PERSON = re.compile(rf"{_PEOPLE}|懂行|投诉|投訴|\b(?:{_PEOPLE_EN}|people|complain\w*)\b", re.I)
 # A photo only staff can take ("发几张实拍图", "拍个照片给我看", "能给我看看照片吗", "有没有实物照片"), not one asked about
 # ("和照片一样吗", "你们拍的是实物图吗", "发货和实物图一样吗"), nor 拍 that orders ("拍一下两盒", "拍了两盒").
@@ -126,12 +126,12 @@ GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品
 # "收件人写我外婆 东西直接寄她家 里头别放小票哈".
 SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|小票|价签|价格单|吊牌|收件人|改地址|地址(?:写|填)错|包好看|包漂亮|包一下|包起来|运费|邮费|包邮|包油|快递|发货|退货|退款|换货|分期|付款|"
                           r"花呗|白条|信用卡|支付宝|微信支付|几折|打个折|送不送|赠品|赠送|撤[一个掉]?下?单|退单|"
-                          r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|真空|分装|换成|能换|可以换|给换|换一[个条盒件套]|抹零|抹个零|"
+                          r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|真空|分装|换成|能换|可以换|给换|换一[个条盒件套]|抹零|抹个零|对公|打款|转账|汇款|"
                           r"算便宜|便宜一?[点點些](?!的)|少算|"
                           r"(?:下的?单|订单|单子)[^。.]{0,12}取消|取消[^。.]{0,4}(?:订单|单子)|"
                           r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|vacuum\w*|exchange|delivered|"
                           r"paypal|alipay|wechat pay|credit cards?|visa|mastercard|"
-                          r"cancel\w*|ordered twice|price (?:list|tags?)|receipt|(?:wrong|change|update|new|fix) (?:\w+ ){0,3}address)\b",
+                          r"cancel\w*|ordered twice|returns?|wrap(?:ped|ping)?|bank transfer|wire transfer|price (?:list|tags?)|receipt|(?:wrong|change|update|new|fix) (?:\w+ ){0,3}address)\b",
                           re.I)
 # Whether the shop has a thing it names ("有没有燕窝", "有火腿吗", "燕窝有没有", "茅台有吗"), not a kind of gift ("有没有适合送长辈的",
 # "有没有三百块以内", "有没有给领导", "有没有高档一点"), nor a gift for an occasion or a person ("中秋有没有礼盒", "老人有没有适合的").
@@ -147,13 +147,13 @@ ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|(?:^|你们|你們|你家|店�
 # law"), how long it keeps ("bought a puer cake for my dad as a gift, does it expire??", "去医院看病人带鲜花饼 能放几天", "这饼放个七八年没问题吧 想等儿子
 # 结婚…", "will the biscuits still be fine by then"), how two differ ("比别家贵一百多 差在哪"), what kinds the shop has
 # ("茶叶都有啥 给我爸买"), how it tastes ("is this spicy? my kids cant eat spicy"), which of two
-# named ("寿眉跟白牡丹送长辈哪个好", "送長輩 熟普好還是生普好", "which would my dad like more, the shuixian or the
-# shoumei": a judgement, not ideas), how many colours, flavours
-# or packs there are ("鲜花饼礼盒都有啥口味", "榨菜礼盒里头几包"), whether it suits oneself or this one suits ("这个适合我吗",
-# "这款送领导合适吗") — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
+# named ("寿眉跟白牡丹送长辈哪个好", "送長輩 熟普好還是生普好", "送我爸 生普熟普到底买哪个", "which would my dad like
+# more, the shuixian or the shoumei": a judgement, not ideas), how many colours, flavours or packs there are
+# ("鲜花饼礼盒都有啥口味", "榨菜礼盒里头几包"), whether it suits oneself or this one suits ("这个适合我吗", "这款送领导合适吗")
+# — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
 MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|减肥|降压|降脂|养胃|伤胃|胃不太?好|失眠|上火|"
-                                  rf"保质期|过期|(?:放|存|搁|摆)多久|能放多|{_KEPT_HOW_LONG}(?!的)|区别|刻字|定制|礼品袋|礼袋|logo|印(?!象)|搭配|吃素|素食|馅|(?P<taste>[辣甜酸咸])不(?P=taste)|[辣甜酸咸][吗嘛么]|"
-                                  r"(?:和|跟|与|还是)[^，,。？?]{1,12}?(?:哪个|哪款|哪种)|适合我(?:[吗嘛么呢喝吃用]|$)|"
+                                  rf"保质期|过期|(?:放|存|搁|摆)多久|能放多|{_KEPT_HOW_LONG}(?!的)|区别|刻字|定制|礼品袋|礼袋|logo|印(?!象)|搭配|吃素|素食|馅|(?P<taste>[辣甜酸咸])不(?P=taste)|[辣甜酸咸][吗嘛么]|不[辣甜酸咸]的|添加剂|防腐剂|色素|配料|成分|"
+                                  r"(?:和|跟|与|还是)[^，,。？?]{1,12}?(?:哪个|哪款|哪种)|(?:到底|究竟)(?:买|选|要|送|拿)?哪[个款种]|适合我(?:[吗嘛么呢喝吃用]|$)|"
                                   r"(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適)(?=[\s，,。！!？?]|$)|"
                                   r"(?:几|哪些|哪几|多少)[个個种種款样樣]?(?:颜色|顏色|口味|味儿|味道)|(?:啥|什么|什麼)(?:颜色|顏色|口味|味儿|味道)|"
                                   rf"{_COUNT_INSIDE}|"
@@ -172,7 +172,7 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"blood thinners?|(?:ok|okay|safe) for (?:her|him|them|me|someone|people)|"
                                   r"ship|deliver\w*|dishwasher|washing machine|microwave|oven|fridge|freezer|legit|authentic|genuine|fake|"
                                   r"diabet\w*|pregnan\w*|allerg\w*|vegetarian|vegan|expir\w*|shelf life|go bad|"
-                                  r"difference|engrav\w*|weight|slim\w*|healthy|cards?|box(?:ed|es)?|filling|ingredients?|made of|"
+                                  r"difference|engrav\w*|weight|slim\w*|healthy|additives?|preservatives?|cards?|box(?:ed|es)?|filling|ingredients?|made of|"
                                   r"(?:spicy|sweet|sour|salty)(?= or\b|\?)|is (?:it|this|that)\b[^?]{0,20}\b(?:spicy|sweet|sour|salty)|"
                                   r"which (?:is |one (?:is )?)?better|"
                                   rf"{PREFERRED}[^?]*\bor)\b|(?:^|[.!?]\s*)[\w'-]+(?: [\w'-]+)? or [\w'-]+(?: [\w'-]+)?\?", re.I)

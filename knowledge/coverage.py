@@ -47,7 +47,7 @@ PETS = re.compile(r"(?<!熊)猫|(?<!热)狗|宠物")  # not 熊猫玩偶
 ABROAD_ZH, ABROAD_EN = "海外", "overseas"
 ABROAD = re.compile(rf"^(?:{ABROAD_ZH}|国外|境外|外国|{ABROAD_EN.removesuffix('s')}|abroad|international)$")
 # A sign of spoilage ("腊肉胀袋了 还能吃吗"): whether it is still safe is the shop's judgement, not how long it keeps.
-SPOILAGE = re.compile(r"胀|鼓包|白点|白霜|白毛|绿毛|长毛|霉点|霉斑|变色|发黏|拉丝|馊")
+SPOILAGE = re.compile(r"胀|变软|发软|回软|受潮|回潮|鼓包|白点|白霜|白毛|绿毛|长毛|霉点|霉斑|变色|发黏|拉丝|馊")
 # Whether a thing holds up ("丝巾洗了会掉色吗", "壶放暖气边会变形吗") is a promise of quality, the shop's to make; a care
 # entry that never says so has not said it.
 DURABILITY = re.compile(r"掉色|褪色|退色|脱色|缩水|起球|变形|掉漆|掉瓷|生锈|漏水|^fad|^shrink|^rust|^leak")

@@ -1228,6 +1228,9 @@ def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge)
     ("能用美元付款吗", None, "defer", ""), ("茶具有质保吗 保几年", None, "defer", ""),
     ("快递送来箱子破了个洞 我能直接拒收吗", None, "defer", ""),
     ("腊肉的真空袋漏气了 鼓起来了", None, "kb:after-sales-quality", "质量问题"),
+    # dev17: gone soft is the shop's to judge; whether it will go mouldy is no mould found; the wrong tea told after a look
+    ("杏仁饼开了几天变软了 还能吃不", None, "defer", ""), ("会发霉吗", "xinhui-chenpi", "defer", ""),
+    ("拍的布朗山熟饼 到手一看是生饼啊", None, "kb:after-sales-wrong-item", "补发"),
 ])
 def test_the_occasion_is_no_part_of_a_quote_and_a_summary_says_no_year(knowledge, question, context, expected, said):
     answer = knowledge.answer(question, context=context, language=detect(question))

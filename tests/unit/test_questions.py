@@ -355,6 +355,20 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("deny", "巴旦木跟花生是一个车间的不 家里有人过敏", set(), NLU_FALLBACK),
     ("request_gift", "过年送长辈 你们有五粮液没", {"occasion", "recipient"}, NLU_FALLBACK),
     ("request_gift", "longjing or da hong pao, which one is better as a gift", set(), NLU_FALLBACK),
+    ("request_gift", "送我爸 生普熟普到底买哪个", {"recipient"}, NLU_FALLBACK),
+    # dev17: paying by bank transfer, a flavour that is not spicy, real or fake, the wrong tea told after a look, a
+    # return, wrapping, how many infusions, a certificate, additives
+    ("request_gift", "对公账户发一下 我们财务要打款", set(), NLU_FALLBACK),
+    ("request_gift", "牛肉干有没有不辣的 给我家小孩吃", {"recipient"}, NLU_FALLBACK),
+    ("bot_challenge", "is this real puer or fake lol", set(), NLU_FALLBACK),
+    ("bot_challenge", "are you real", set(), None),
+    ("request_gift", "拍的布朗山熟饼 到手一看是生饼啊", set(), NLU_FALLBACK),
+    ("request_gift", "im buying it for my mom's bday, if she doesnt like it can i return it? wont open it",
+     {"recipient", "occasion"}, NLU_FALLBACK),
+    ("request_gift", "can you wrap it nicely, its for my wife's birthday", {"recipient", "occasion"}, NLU_FALLBACK),
+    ("goodbye", "一颗能泡几次", set(), NLU_FALLBACK), ("deny", "石瓢壶有证书没有啊", set(), NLU_FALLBACK),
+    ("deny", "我没有啊", set(), None),
+    ("request_gift", "鲜花饼礼盒有添加剂吗 给老人吃", {"recipient"}, NLU_FALLBACK),
     ("request_gift", "any other options?", set(), None), ("request_gift", "你们有送领导的礼盒吗", {"recipient"}, None),
     ("request_gift", "给老人挑个礼物 保质期长的", {"recipient"}, None), ("bot_challenge", "你是人吗", set(), None),
     # a few minutes asked for is not a question
