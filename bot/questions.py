@@ -17,7 +17,8 @@ MIN_WORDS_ASKED = 3
 MIN_CJK_SHORT = 4
 MIN_CJK_ANY = 2  # read as a greeting with no greeting word in it, a question of two characters is one ("有核吗")
 # How many days or years it keeps ("能放几天", Cantonese "擺幾耐"), asked also of a gift ("去医院看病人带鲜花饼 能放几天")
-_KEPT_HOW_LONG = r"(?:放|存|搁|摆)个?几(?:[天个年]|耐)"
+_KEPT = r"(?:放|存|搁|摆)"
+_KEPT_HOW_LONG = rf"{_KEPT}个?几(?:[天个年]|耐)"
 # How big, heavy or tall it is ("多高的", "礼盒多重"); not "多大都行", a size left open.
 _SIZE_ASKED = r"多[高大重长宽](?![都也])"
 REPLY_ONLY = re.compile(r"[\s，,。.!！~好的是对對嗯哦噢喔行可以没沒有不用了要错錯谢謝啦吧呀啊嘛哈呢]+")
@@ -152,7 +153,7 @@ ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|(?:^|你们|你們|你家|店�
 # ("鲜花饼礼盒都有啥口味", "榨菜礼盒里头几包"), whether it suits oneself or this one suits ("这个适合我吗", "这款送领导合适吗")
 # — unless ideas are asked for ("老人有糖尿病，送什么礼物好", "公司发员工福利，有推荐吗").
 MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡|糖尿|孕|过敏|血压|血糖|减肥|降压|降脂|养胃|伤胃|胃不太?好|失眠|上火|"
-                                  rf"保质期|过期|(?:放|存|搁|摆)多久|能放多|{_KEPT_HOW_LONG}(?!的)|区别|刻字|定制|礼品袋|礼袋|logo|印(?!象)|搭配|吃素|素食|馅|(?P<taste>[辣甜酸咸])不(?P=taste)|[辣甜酸咸][吗嘛么]|不[辣甜酸咸]的|添加剂|防腐剂|色素|配料|成分|"
+                                  rf"保质期|过期|{_KEPT}多久|能放多|{_KEPT_HOW_LONG}(?!的)|区别|刻字|定制|礼品袋|礼袋|logo|印(?!象)|搭配|吃素|素食|馅|(?P<taste>[辣甜酸咸])不(?P=taste)|[辣甜酸咸][吗嘛么]|不[辣甜酸咸]的|添加剂|防腐剂|色素|配料|成分|"
                                   r"(?:和|跟|与|还是)[^，,。？?]{1,12}?(?:哪个|哪款|哪种)|(?:到底|究竟)(?:买|选|要|送|拿)?哪[个款种]|适合我(?:[吗嘛么呢喝吃用]|$)|"
                                   r"(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適)(?=[\s，,。！!？?]|$)|"
                                   r"(?:几|哪些|哪几|多少)[个個种種款样樣]?(?:颜色|顏色|口味|味儿|味道)|(?:啥|什么|什麼)(?:颜色|顏色|口味|味儿|味道)|"

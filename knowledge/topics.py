@@ -129,7 +129,9 @@ TROUBLES = {
 # mould), whether it is normal, still good or still covered ("还能吃吗", "还能赔吗", "第四天才拆 有条裂纹 还管吗",
 # "黄黄的小颗粒是啥 发霉了？"), which only the shop may say.
 _IS_IT = r"是(?:不是|否)?[^，,。\s]{0,4}"  # "是不是放坏了", "是发霉了吗": whether it is the trouble
-NO_REPORT = re.compile(r"会不会|会不|不会[^，,。\s]{0,4}吧|会[碎破裂坏]|会[^，,。\s]{0,4}[吗嘛么]|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄|回事)|咋(?!办|弄|回事)|"
+# "会发霉吗", "会坏吗": whether it will happen, asked.
+_WILL_IT_HAPPEN = r"会[^\s，,。]{0,4}[吗嘛么]"
+NO_REPORT = re.compile(rf"会不会|会不|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄|回事)|咋(?!办|弄|回事)|"
                        rf"{_IS_IT}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|还管|还赔|还包|还算|正常|"
                        r"\bif\b|\bwill\b|\bwould\b|\bcould\b|worr|afraid|\bin case\b|\bprevent|\bavoid|\beasy\b|\bhow to\b|"
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)
@@ -139,7 +141,7 @@ NO_REPORT = re.compile(r"会不会|会不|不会[^，,。\s]{0,4}吧|会[碎破�
 # after-sales entry on what is done once it has ("if it shows up broken" asks that).
 # Which of them someone would like ("which would my dad like more, the shuixian or the shoumei"): a judgement.
 PREFERRED = r"\bwhich\b[^?]{0,30}\b(?:like|prefer|enjoy|love)\b"
-WILL_IT = re.compile(r"会不会|会不|会[碎破裂坏压摔]|会[^\s，,。]{0,4}[吗嘛么]|容易|\b(?:will|would) (?:it|they|the \w+) (?:get )?(?:break|crack|crush|smash|be )", re.I)
+WILL_IT = re.compile(rf"会不会|会不|会[碎破裂坏压摔]|{_WILL_IT_HAPPEN}|容易|\b(?:will|would) (?:it|they|the \w+) (?:get )?(?:break|crack|crush|smash|be )", re.I)
 
 # A spoilt smell or taste told ("牛肉干吃着一股油哈味"): then "是不是放坏了" asks what now, not the shop's judgement of a
 # sign that may be normal ("黄黄的小点点是发霉了吗": 金花).
