@@ -47,7 +47,8 @@ CHINESE_QUESTION = re.compile(
 # A question word or a question's inverted start, also after a clause ("…3 months, will the biscuits keep", "…on blood
 # thinners, is pu'er tea ok for her"), and "…a chip on the lid, what now".
 ENGLISH_QUESTION = re.compile(
-    r"\?|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|"
+    r"\?|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|^(?:u |you )?got any\b|"
+    r"^(?:ok|okay|safe|fine) to \w+|\bor should (?:i|it|we|they)\b|"
     r"\bwhat'?s\b|\bwhich (?:is|are)\b|\bwhich (?:one|of (?:them|the two)) (?:is|are|would|should|do|does)\b|\bhow (?:long|much|many|do|does|is|are|can|should)\b|[,.;!?]\s*how to\b|"
     r"(?:[,.;!?]\s*|\b(?:and|so|but)\s+)(?:can|could|will|would|should|do|does|is|are)\s+"
     r"(?:i|u|you|it|they|the|this|that|these|those|we)\b|"
@@ -130,7 +131,7 @@ SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|小票|价签|价
                           r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|真空|分装|换成|能换|可以换|给换|换一[个条盒件套]|抹零|抹个零|对公|打款|转账|汇款|"
                           r"算便宜|便宜一?[点點些](?!的)|少算|"
                           r"(?:下的?单|订单|单子)[^。.]{0,12}取消|取消[^。.]{0,4}(?:订单|单子)|"
-                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|vacuum\w*|exchange|delivered|"
+                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|vacuum\w*|exchange|delivered|parcels?|customs|tracking|"
                           r"paypal|alipay|wechat pay|credit cards?|visa|mastercard|"
                           r"cancel\w*|ordered twice|returns?|wrap(?:ped|ping)?|bank transfer|wire transfer|price (?:list|tags?)|receipt|(?:wrong|change|update|new|fix) (?:\w+ ){0,3}address)\b",
                           re.I)
@@ -252,7 +253,7 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
 
     A person asked for by name is asked for, whatever DIET read. A question is never small talk (DIET learnt "不"
     and "没" endings from "不用了", so "买个紫砂壶能分期不" was deny), nor is a shop matter told in a few words
-    ("昨晚下的单还没发吧 帮我取消了 不想要了"), nor a greeting ("亲 鲜花饼能撑到…"), nor who
+    ("昨晚下的单还没发吧 帮我取消了 不想要了") or goods told broken ("one of the cups came cracked"), nor a greeting ("亲 鲜花饼能撑到…"), nor who
     answers unless a person or a bot is named ("咖啡豆是深烘还是浅烘"), nor a request for a person or a video that
     names neither ("这茶能泡几遍"), nor a gift request that names nothing of a gift ("买这个有积分吗") or that
     reports trouble with an order ("我买的灰枣 寄来的是骏枣") or, in a few words, tells of a shop matter ("my parcel
@@ -266,7 +267,7 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
             and not any(name.search(rest) for name in (PERSON_WANTED, A_PERSON, SHOWING))):
         return NLU_FALLBACK if is_question(text) or _says_more(rest) else "deny"
     if (intent in SMALL_TALK and (is_question(text, MIN_CJK_SHORT) and not REPLY_ONLY.fullmatch(text)
-                                  or BRIEFLY_ASKED.search(text) or _says_more(text) and SHOP_MATTERS.search(text)
+                                  or BRIEFLY_ASKED.search(text) or _says_more(text) and (SHOP_MATTERS.search(text) or _told_harm(text))
                                   or _asked_briefly_in_english(text))
             or intent == "greet" and (not is_greeting(text)
                                       or _says_more(GREETING.sub("", text)) and SHOP_MATTERS.search(text))
@@ -280,6 +281,11 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
             and not GIFT_WORDS.search(text)):
         return "goodbye"
     return None
+
+
+def _told_harm(text: str) -> bool:
+    """Goods told broken or spoilt ("one of the cups came cracked"), which no yes or no replies; "不是我要的" may be one."""
+    return reported_trouble(text) in ("damaged", "spoiled")
 
 
 def _asked_briefly_in_english(text: str) -> bool:

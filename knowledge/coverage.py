@@ -120,6 +120,10 @@ A_GROUP = re.compile(r"(?:学生|教师|老师|军人|老年人?)(?:优惠|折�
 BULK = re.compile(r"公司|单位|企业|团购|批量|员工|大单|对公|(?:[二三四五六七八九]十|[一两几]?百|\d{2,})\s*(?:来|多|几)?\s*[盒份箱套件提]|"
                   r"\b(?:bulk|company|corporate|staff|employees)\b|\b\d{2,} (?:boxes|packs|sets|tins)\b", re.I)
 FOR_NEW_ONLY = re.compile(r"新顾客|新客|新人|首单|第一单|\bnew customer|\bfirst order", re.I)
+# A haggle ("老闆 能便宜一點嗎", "买两饼能便宜点不") asks for a better price, which a first order's offer is not, unless
+# it is the first order ("第一次跟你買 算便宜一點啦").
+HAGGLED = re.compile(r"便宜一?[点點些](?!的)|少算|抹零|抹个零|\bcheaper\b|\b(?:better|lower) price\b|\bknock\w* (?:\w+ ){0,3}off\b", re.I)
+FIRST_ORDER = re.compile(rf"{FOR_NEW_ONLY.pattern}|第一次|头一次|首次|\bfirst time\b", re.I)
 # An answer that opens on companies ("企业团购满3000元95折") makes no offer to one customer's haggle ("老闆 能便宜一點嗎").
 FOR_BULK_ONLY = re.compile(r"^(?:企业|团购|公司|单位)")
 # Ways of asking said with a content word: 什么地方 is 哪里 ("实体店在什么地方"), 贵店/贵司 is 你们店 (polite, no price).

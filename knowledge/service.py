@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import (A_GROUP, BULK, FOR_BULK_ONLY, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
+from knowledge.coverage import (A_GROUP, BULK, FIRST_ORDER, FOR_BULK_ONLY, FOR_NEW_ONLY, FREEZING, HAGGLED, FRIDGE_REFUSED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
                                 a_quality, content_words, for_the_shop_to_say, searchable)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
@@ -148,13 +148,23 @@ FRIDGE = re.compile(r"冰箱|冷藏|\bfridge|\brefrigerat", re.I)
 RESTING_ASKED = re.compile(r"(?:放|存|搁|醒|陈)(?:个|上)?(?:多久|多长时间|几天|几个月|几年|多少年)(?:再|才|以后|之后|后)(?:喝|吃|好喝|好吃|更好|最好)|"
                            r"\bhow long (?:should|do|to|must) (?:i |you )?(?:rest|age|let it (?:rest|sit|age))", re.I)
 AT_ITS_BEST_SAID = re.compile(r"退火|火气|越陈越|陈放|转化|更好喝|更醇|更香|最好喝|醒茶|mellow|better with age|rest(?:ed|ing)? for", re.I)
+# Where a return is sent ("退货寄到哪个地址", "whats the return address"): only an answer that gives the address says it;
+# how returns work, or changing a delivery address, does not.
+RETURN_ADDRESS_ASKED = re.compile(r"(?:退货|退回|寄回|退换)[^，,。？?]{0,8}(?:地址|寄(?:到|去|往)?(?:哪|什么地方))|\breturn address\b|"
+                                  r"\b(?:where|what address) (?:do|should|can) (?:i|we) (?:send|ship|post|mail) (?:it |them |the \w+ )?back\b", re.I)
+ADDRESS_STATED = re.compile(r"地址[是为：:]|[省市区县][^，,。]{1,12}[路街道巷号]|\baddress is\b|\bsend (?:it|them) (?:back )?to\b", re.I)
 # What a question asks that only an entry whose answer says it answers, however near the entry is: each way of asking
 # with what the answer must say ("要放多久再喝": when it drinks best, not how long it keeps; "腊肉要蒸多久": a time, not
-# to steam it; "试喝装要钱吗": a price or free; "能拆开卖半饼吗": a part sold; "买茶具送茶叶不": what comes with it).
+# to steam it; "试喝装要钱吗": a price or free; "能拆开卖半饼吗": a part sold; "买茶具送茶叶不": what comes with it;
+# "退货寄到哪个地址": the address).
 STATED_WHEN_ASKED = ((RESTING_ASKED, AT_ITS_BEST_SAID), (COOKING_TIME_ASKED, TIME_STATED), (COST_ASKED, COST_STATED),
-                     (SOLD_IN_PART, SOLD_IN_PART), (FREEBIE_ASKED, FREEBIE_STATED))
+                     (SOLD_IN_PART, SOLD_IN_PART), (FREEBIE_ASKED, FREEBIE_STATED), (RETURN_ADDRESS_ASKED, ADDRESS_STATED))
 # A way to brew it asked ("这款可以冷泡吗 就是放冰箱泡一整晚"): an entry on keeping it names the fridge, not the brew.
 BREWING_ASKED = re.compile(r"冷泡|冲泡|泡法|煮着喝|煮来喝|煮茶|\b(?:cold[- ]brew|brew|steep)\w*", re.I)
+# Boiling it asked ("熟饼能煮着喝不"): a brewing entry says it of the kinds its sentences on boiling name ("老白茶还可以
+# 煮着喝"), not of every tea.
+BOILED = re.compile(r"煮|\bboil(?!ing water)|\bsimmer", re.I)
+CLAUSES = re.compile(r"[，,。；;.!?？！]")
 # How long it keeps in the freezer, or out of the fridge ("腊肉冷冻的话能放多久", "香肠不放冰箱能放几天"): only a time said
 # for that way of keeping answers it; "6个月（真空包装冷藏）" is the fridge's, "开封后分装冷冻" gives no time.
 HOW_LONG = re.compile(r"多久|多长时间|几天|几个月|几年|放多|放几|搁多|存多|撑|还能(?:吃|喝)|\bhow long\b|\blast\b",
@@ -718,8 +728,10 @@ class Knowledge:
 
     @staticmethod
     def _asks_summary(question: str) -> bool:
-        """Price, origin, taste, size or what it is; "火腿怎么炖好吃" asks how to cook it, which no summary says."""
-        return bool(SUMMARY_WORDS.search(question)) and not ASPECT_CUES["cooking"].search(question)
+        """Price, origin, taste, size or what it is; "火腿怎么炖好吃" asks how to cook it, and "便宜点呗" a better price,
+        which no summary says."""
+        return (bool(SUMMARY_WORDS.search(question)) and not ASPECT_CUES["cooking"].search(question)
+                and not HAGGLED.search(question))
 
     def _asked_name(self, question: str) -> str | None:
         """The name in "有没有卖X", "有X吗", "do you sell X", when it is one thing (not "加防腐剂", "积分")."""
@@ -800,6 +812,8 @@ class Knowledge:
                 continue  # "一饼茶能泡多少次": how to brew it gives no count
             if brewing and hit.entry.topic in ASPECT_TOPICS and not BREWING_ASKED.search(self._said(hit.entry)):
                 continue  # "可以冷泡吗": how to keep it in the fridge is no way to brew it
+            if BOILED.search(question) and not hit.entry.product and not self._boils(hit.entry, subject):
+                continue  # "熟饼能煮着喝不": "老白茶还可以煮着喝" is said of aged white tea
             if chilling and hit.entry.topic in ASPECT_TOPICS and not FRIDGE.search(self._said(hit.entry)):
                 continue  # "月饼可以放冰箱吗": "阴凉干燥处常温保存" does not say whether the fridge harms it
             if any(not said.search(self._said(hit.entry)) for said in must_say):
@@ -808,8 +822,9 @@ class Knowledge:
                 continue  # "冻冰箱里能放多久": the fridge's six months is not the freezer's time
             if (trouble := self._trouble(hit.entry)) and (not TROUBLES[trouble].search(question) or WILL_IT.search(question)):
                 continue  # "这个是红茶还是绿茶" is no wrong item sent ("发成绿茶了"), "快递丢了" nothing broken, "会不会压扁" no harm done yet
-            if any(p.search(question) for p in (RETURNING, BULK, A_GROUP)) and FOR_NEW_ONLY.search(self._said(hit.entry)):
-                continue  # a first order's offer says nothing of a returning customer's, nor of a company's or a group's
+            if (any(p.search(question) for p in (RETURNING, BULK, A_GROUP))
+                    or HAGGLED.search(question) and not FIRST_ORDER.search(question)) and FOR_NEW_ONLY.search(self._said(hit.entry)):
+                continue  # a first order's offer says nothing of a returning customer's, a company's or a group's, nor of a haggle
             if not BULK.search(question) and FOR_BULK_ONLY.search(self._said(hit.entry)):
                 continue  # "能便宜一點嗎": a company's discount is no answer to one customer
             if compared and not self._weighs_up(hit.entry, compared):
@@ -852,6 +867,22 @@ class Knowledge:
         # "腊肉想分成几袋 能分开真空吗" is the shop's entry on splitting, not the bacon's on vacuum packing.
         return next((hit for hit, n in answering[1:] if first.entry.product and not hit.entry.product
                      and n < unsaid and hit.score >= first.score - PRODUCT_BONUS), first)
+
+    def _boils(self, entry: KBRecord, subject: Subject) -> bool:
+        """Whether a shop-wide ``entry`` says boiling of the ``subject`` (any product, when none): a sentence or a
+        phrasing of it on boiling names the subject's kind, or no kind at all."""
+        members = set(subject.family[1] if subject.family else [subject.product] if subject.product else [])
+        if not members:
+            return True
+        units = [to_simplified(q) for q in entry.questions] + CLAUSES.split(f"{entry.answer}。{entry.answer_en}")
+        for unit in units:
+            if not BOILED.search(unit):
+                continue
+            named = {p for _word, found, _at in self.catalog.families_in_text(unit) for p in found}
+            named |= {self.catalog.resolve(name) for name in self.catalog.names_in_text(unit)}
+            if not named or named & members:
+                return True
+        return False
 
     def _keeps_so_long(self, entry: KBRecord, kept_how: str) -> bool:
         """Whether ``entry`` says how long a product keeps ``kept_how`` (frozen; once opened; or out of the fridge:
@@ -935,16 +966,21 @@ class Knowledge:
             kinds = [word for word, _noun in content_words(question) if word in PRODUCT_KINDS]
             named = self.catalog.names_in_text(question)
             if about := self._family_products(entry):
-                kinds = [word for word in kinds if self._spoken_of(self.catalog.family(word), about, text)]
-                named = [name for name in named if self._spoken_of([self.catalog.resolve(name)], about, text)]
+                # its category speaks of kinds asked together ("岩茶绿茶换着泡 一把壶行吗": one kind of tea to a pot),
+                # not of one asked alone ("西施壶泡普洱合适吗": which tea suits the pot, which it never says)
+                others = {word for word in kinds if about.isdisjoint(self.catalog.family(word))}
+                together = len(others) > 1
+                kinds = [word for word in kinds if self._spoken_of(self.catalog.family(word), about, text, together)]
+                named = [name for name in named if self._spoken_of([self.catalog.resolve(name)], about, text, together)]
             text += " ".join(["", subject_words, *kinds, searchable(named)])
         return self.coverage.missing(question, text, entry.topic)
 
-    def _spoken_of(self, products: list[str | None], about: frozenset[str], text: str) -> bool:
+    def _spoken_of(self, products: list[str | None], about: frozenset[str], text: str, by_category: bool) -> bool:
         """Whether an entry on the products ``about`` speaks of ``products`` (none: a word of no family, 壶): they
-        are among its own or of a category its ``text`` names (普洱 is a tea, and a new pot's entry says 茶; 咖啡 is not)."""
+        are among its own or, ``by_category``, of a category its ``text`` names (普洱 is a tea, and a new pot's entry
+        says 茶; 咖啡 is not)."""
         records = [record for product in products if (record := self.catalog.get(product))]
-        return not records or any(record.id in about or any(
+        return not records or any(record.id in about or by_category and any(
             word in text for word in CATEGORY_WORDS.get(record.category, ())) for record in records)
 
     def _for_subject(self, entry: KBRecord, subject: Subject) -> bool:
@@ -972,8 +1008,9 @@ class Knowledge:
         specific = [f for f in found if f[0] not in GENERIC_FAMILIES]
         if entry.topic in ASPECT_TOPICS and self._kinds(specific) >= FAMILIES_OF_A_GENERAL_ENTRY:
             return frozenset()  # "哪些能抽真空": ham, jerky, tea… as examples (腊肉、香肠、火腿 are one kind: cured meats)
-        if 2 * len(specific) < len(found):  # mostly tea in general: every tea
-            return frozenset(p for f in found for p in f[1])
+        if 2 * len(specific) < len(found):  # mostly tea in general: every tea, not the teapots named 茶壶
+            return frozenset(p for word, members in found for p in members
+                             if word not in GENERIC_FAMILIES or word in CATEGORY_WORDS.get(self.catalog.get(p).category, ()))
         if entry.topic not in ASPECT_TOPICS:  # what it is about, not a kind named once to set it apart ("不是红茶")
             times = Counter(frozenset(members) for _word, members in specific)
             specific = [f for f in specific if times[frozenset(f[1])] >= NAMED_BY_SHARE * len(specific)]

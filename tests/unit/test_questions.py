@@ -371,6 +371,15 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_gift", "鲜花饼礼盒有添加剂吗 给老人吃", {"recipient"}, NLU_FALLBACK),
     ("request_gift", "any other options?", set(), None), ("request_gift", "你们有送领导的礼盒吗", {"recipient"}, None),
     ("request_gift", "给老人挑个礼物 保质期长的", {"recipient"}, None), ("bot_challenge", "你是人吗", set(), None),
+    # dev18, English without a question mark: the wrong tea told, a product asked for, a parcel held at customs, a
+    # choice between now and later, a cracked cup told after a reply; a gift wanted stays one, a reply a reply
+    ("request_gift", "i ordered da hong pao but got rougui instead", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "got any korean ginseng", set(), NLU_FALLBACK),
+    ("request_gift", "my parcel has been stuck at customs for a week", {"recipient", "budget"}, NLU_FALLBACK),
+    ("request_gift", "ok to drink right away or should it sit for a while first", set(), NLU_FALLBACK),
+    ("affirm", "one of the cups came cracked", set(), NLU_FALLBACK), ("affirm", "ok thanks", set(), None),
+    ("request_gift", "something for my mum, she likes tea", {"recipient"}, None),
+    ("request_gift", "ok to send it to my dad for his birthday?", {"recipient", "occasion"}, None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
