@@ -51,7 +51,7 @@ class QuestionGuard(GraphComponent, IntentClassifier):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             intent, text = message.get(INTENT) or {}, message.get(TEXT) or ""
-            entities = gift_entities(message.get(ENTITIES) or [])
+            entities = gift_entities(message.get(ENTITIES) or [], text)
             if overruled := overruled_intent(intent.get(INTENT_NAME_KEY), text, entities):
                 guarded = {INTENT_NAME_KEY: overruled, PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY, 0.0)}
                 message.set(INTENT, guarded, add_to_output=True)

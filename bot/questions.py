@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.topics import ARRIVAL, PREFERRED, STILL_FINE, reported_trouble
+from knowledge.topics import ARRIVAL, HAGGLE, PREFERRED, STILL_FINE, reported_trouble
 
 MIN_CJK, MIN_WORDS = 6, 4
 # Whether someone asks who answers, or for a person, needs fewer words ("are you human"): a question the NLU
@@ -47,9 +47,9 @@ CHINESE_QUESTION = re.compile(
 # A question word or a question's inverted start, also after a clause ("…3 months, will the biscuits keep", "…on blood
 # thinners, is pu'er tea ok for her"), and "…a chip on the lid, what now".
 ENGLISH_QUESTION = re.compile(
-    r"\?|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|^(?:u |you )?got any\b|"
-    r"^(?:ok|okay|safe|fine) to \w+|\bor should (?:i|it|we|they)\b|"
-    r"\bwhat'?s\b|\bwhich (?:is|are)\b|\bwhich (?:one|of (?:them|the two)) (?:is|are|would|should|do|does)\b|\bhow (?:long|much|many|do|does|is|are|can|should)\b|[,.;!?]\s*how to\b|"
+    r"\?|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|"
+    r"(?:^|^(?:hi|hey|hello)\W+|[,.!]\s*)(?:u |you )?got any\b|^(?:ok|okay|safe|fine) to (?!(?:me|us|say)\b)\w+|\bor should (?:i|it|we|they)\b|"
+    r"\bwhat'?s\b|\bwhich (?:is|are)\b|\bwhich (?:one|of (?:them|the two)) (?:is|are|would|should|do|does)\b|\bh(?:o)?w (?:long|much|many|big|tall|heavy|wide|old|often|far|do|does|is|are|can|should)\b|[,.;!?]\s*how to\b|"
     r"(?:[,.;!?]\s*|\b(?:and|so|but)\s+)(?:can|could|will|would|should|do|does|is|are)\s+"
     r"(?:i|u|you|it|they|the|this|that|these|those|we)\b|"
     r"[,.;!?]\s*(?:what|how|where|when|which|why)\s+\w+\s+(?:i|u|you|we)\b|"
@@ -120,6 +120,8 @@ GIFT_VALUES = {"recipient": frozenset({"elder", "parent", "boss", "colleague", "
                                       "hospital_visit", "wedding", "housewarming", "teachers_day", "everyday"})}
 BUDGET_VALUE = re.compile(r"\d|[一二两三四五六七八九十几]\s*[百千万]|[百千万]块|元|块|钱|预算|不限|随便|yuan|rmb|\$|¥|bucks|"
                           r"budget", re.I)  # not 一点, 几年, 一罐
+# A figure of time, weight or size is no budget ("what year is the peel from, really 10 yrs?": DIET tags "10").
+NOT_MONEY = re.compile(r"\s*(?:\d+\s*)?(?:年|天|个?月|克|斤|毫升|(?:g|kg|ml|cm|yrs?|years?|days?|months?|weeks?|grams?)(?![a-z]))", re.I)
 # How something is packed, not a gift wanted: "有礼盒装吗", "can you gift wrap it".
 GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品袋|礼袋|gift[- ]?(?:wrap\w*|box(?:ed|es)?|bag)", re.I)
 
@@ -128,10 +130,10 @@ GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品
 # "收件人写我外婆 东西直接寄她家 里头别放小票哈".
 SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|小票|价签|价格单|吊牌|收件人|改地址|地址(?:写|填)错|包好看|包漂亮|包一下|包起来|运费|邮费|包邮|包油|快递|发货|退货|退款|换货|分期|付款|"
                           r"花呗|白条|信用卡|支付宝|微信支付|几折|打个折|送不送|赠品|赠送|撤[一个掉]?下?单|退单|"
-                          r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|真空|分装|换成|能换|可以换|给换|换一[个条盒件套]|抹零|抹个零|对公|打款|转账|汇款|"
-                          r"算便宜|便宜一?[点點些](?!的)|少算|"
+                          r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|真空|分装|换成|能换|可以换|给换|换一[个条盒件套]|对公|打款|转账|汇款|"
+                          rf"{HAGGLE}|"
                           r"(?:下的?单|订单|单子)[^。.]{0,12}取消|取消[^。.]{0,4}(?:订单|单子)|"
-                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|vacuum\w*|exchange|delivered|parcels?|customs|tracking|"
+                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|vacuum\w*|exchange|delivered|parcels?|coupons?|promo codes?|(?:1st|first) (?:purchase|order)|anything off|(?:at|through|held|stuck in|cleared?|in) customs|customs (?:fees?|dut(?:y|ies)|clearance|tax(?:es)?)|tracking|"
                           r"paypal|alipay|wechat pay|credit cards?|visa|mastercard|"
                           r"cancel\w*|ordered twice|returns?|wrap(?:ped|ping)?|bank transfer|wire transfer|price (?:list|tags?)|receipt|(?:wrong|change|update|new|fix) (?:\w+ ){0,3}address)\b",
                           re.I)
@@ -283,9 +285,15 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
     return None
 
 
+# Harm denied ("no its fine, not damaged at all", "没碎"): a reply.
+HARM_DENIED = re.compile(r"[没沒](?:有)?[碎坏壞破裂]|\b(?:not|no|isn'?t|wasn'?t|nothing)\b[^.?!]{0,12}?(?:damag|broke|crack|spoil|mou?ld|bad)",
+                         re.I)
+
+
 def _told_harm(text: str) -> bool:
-    """Goods told broken or spoilt ("one of the cups came cracked"), which no yes or no replies; "不是我要的" may be one."""
-    return reported_trouble(text) in ("damaged", "spoiled")
+    """Goods told broken or spoilt ("one of the cups came cracked"), which no yes or no replies (the wrong item may:
+    "不是我要的" is a no)."""
+    return reported_trouble(text) in ("damaged", "spoiled") and not HARM_DENIED.search(text)
 
 
 def _asked_briefly_in_english(text: str) -> bool:
@@ -298,11 +306,13 @@ def _says_more(text: str) -> bool:
     return len(_CJK.findall(text)) >= MIN_CJK_SHORT or len(re.findall(r"[a-z]+", text, re.I)) >= MIN_WORDS
 
 
-def gift_entities(entities: list[dict]) -> set[str]:
-    """The gift entities (recipient, occasion, budget) among the NLU's whose values can be what they are tagged."""
+def gift_entities(entities: list[dict], text: str = "") -> set[str]:
+    """The gift entities (recipient, occasion, budget) among the NLU's whose values can be what they are tagged
+    (in ``text``, the message they were found in: a budget's figure is not followed by a unit of time or weight)."""
     return {e["entity"] for e in entities
             if str(e.get("value", "")) in GIFT_VALUES.get(e.get("entity"), ())
-            or e.get("entity") == "budget" and BUDGET_VALUE.search(str(e.get("value", "")))}
+            or e.get("entity") == "budget" and BUDGET_VALUE.search(str(e.get("value", "")))
+            and not NOT_MONEY.match(text, e.get("end", len(text)))}
 
 
 def is_gift_request(text: str, entities: set[str]) -> bool:

@@ -20,6 +20,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from core.language import CJK, to_simplified
+from knowledge.topics import HAGGLE
 
 USER_DICTIONARY = Path(__file__).resolve().parent.parent / "bot" / "jieba" / "userdict.txt"
 TOPIC_WORD_MIN_ENTRIES = 3  # a word in the phrasings of this many entries of a topic is that topic's vocabulary
@@ -122,8 +123,8 @@ BULK = re.compile(r"公司|单位|企业|团购|批量|员工|大单|对公|(?:[
 FOR_NEW_ONLY = re.compile(r"新顾客|新客|新人|首单|第一单|\bnew customer|\bfirst order", re.I)
 # A haggle ("老闆 能便宜一點嗎", "买两饼能便宜点不") asks for a better price, which a first order's offer is not, unless
 # it is the first order ("第一次跟你買 算便宜一點啦").
-HAGGLED = re.compile(r"便宜一?[点點些](?!的)|少算|抹零|抹个零|\bcheaper\b|\b(?:better|lower) price\b|\bknock\w* (?:\w+ ){0,3}off\b", re.I)
-FIRST_ORDER = re.compile(rf"{FOR_NEW_ONLY.pattern}|第一次|头一次|首次|\bfirst time\b", re.I)
+HAGGLED = re.compile(HAGGLE, re.I)
+FIRST_ORDER = re.compile(rf"(?<!不是)(?:{FOR_NEW_ONLY.pattern}|(?:第一次|头一次|首次)[买買来來下跟在光])|(?<!not my )\bfirst time\b", re.I)
 # An answer that opens on companies ("企业团购满3000元95折") makes no offer to one customer's haggle ("老闆 能便宜一點嗎").
 FOR_BULK_ONLY = re.compile(r"^(?:企业|团购|公司|单位)")
 # Ways of asking said with a content word: 什么地方 is 哪里 ("实体店在什么地方"), 贵店/贵司 is 你们店 (polite, no price).

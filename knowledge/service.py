@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import (A_GROUP, BULK, FIRST_ORDER, FOR_BULK_ONLY, FOR_NEW_ONLY, FREEZING, HAGGLED, FRIDGE_REFUSED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
+from knowledge.coverage import (A_GROUP, BULK, FIRST_ORDER, FOR_BULK_ONLY, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HAGGLED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
                                 a_quality, content_words, for_the_shop_to_say, searchable)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
@@ -75,7 +75,7 @@ SUMMARY_WORDS = re.compile(
     r"多少钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
     r"味道|好吃|好喝|甜|咸|辣|苦|涩|香|酸|多大|多重|几克|多少克|克重|分量|规格|一盒|一包|一斤|几个|几颗|(?:几|多少)[包袋]|是什么|是啥|什么样|"
     r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?(?:是|真)?有|"
-    r"核|籽|馅|哪一?年|年份|树龄|(?:几|多少)年的|几年陈|烘|加糖|添加|防腐|how big|how tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
+    r"核|籽|馅|哪一?年|年份|树龄|(?:几|多少)年的|几年陈|烘|加糖|添加|防腐|ho?w big|ho?w tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
     r"sweet|spicy|salty|size|flavou?r|sugar|additive|preservative|"
     r"\bweighs?\b|\bheavy\b|what is|what'?s|tell me about|describe|any good|how many \w+ (?:in|come|are there|per)\b|\bis there (?:any |real |actual )?\w+ in\b", re.I)
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
@@ -148,11 +148,15 @@ FRIDGE = re.compile(r"冰箱|冷藏|\bfridge|\brefrigerat", re.I)
 RESTING_ASKED = re.compile(r"(?:放|存|搁|醒|陈)(?:个|上)?(?:多久|多长时间|几天|几个月|几年|多少年)(?:再|才|以后|之后|后)(?:喝|吃|好喝|好吃|更好|最好)|"
                            r"\bhow long (?:should|do|to|must) (?:i |you )?(?:rest|age|let it (?:rest|sit|age))", re.I)
 AT_ITS_BEST_SAID = re.compile(r"退火|火气|越陈越|陈放|转化|更好喝|更醇|更香|最好喝|醒茶|mellow|better with age|rest(?:ed|ing)? for", re.I)
-# Where a return is sent ("退货寄到哪个地址", "whats the return address"): only an answer that gives the address says it;
-# how returns work, or changing a delivery address, does not.
-RETURN_ADDRESS_ASKED = re.compile(r"(?:退货|退回|寄回|退换)[^，,。？?]{0,8}(?:地址|寄(?:到|去|往)?(?:哪|什么地方))|\breturn address\b|"
-                                  r"\b(?:where|what address) (?:do|should|can) (?:i|we) (?:send|ship|post|mail) (?:it |them |the \w+ )?back\b", re.I)
-ADDRESS_STATED = re.compile(r"地址[是为：:]|[省市区县][^，,。]{1,12}[路街道巷号]|\baddress is\b|\bsend (?:it|them) (?:back )?to\b", re.I)
+# Where a return is sent ("退货寄到哪个地址", "东西寄回哪里", "whats the return address"): only an answer that gives an
+# address (a street and number) says it; how returns work, or changing a delivery address, does not. Not a parcel sent
+# back by the courier ("快递被退回原地址了"), the customer's own address ("我想退货 我的地址是…") nor a refund paid back
+# ("退款退回哪 要几天到账").
+RETURN_ADDRESS_ASKED = re.compile(r"(?:退货|(?<!被)(?<!款)退回(?!原)|寄回|退换)[^，,。？?]{0,8}?(?:(?<!收货)(?<!我的)地址|(?:寄|退|回)?(?:到|去|往)?(?:哪|什么地方))|"
+                                  r"\breturn address\b|\bwhere (?:do|should|can|to) (?:i |we )?(?:send|ship|post|mail|return) (?:it|them|the \w+)(?: back)?\b|"
+                                  r"\bwhat address (?:do|should|can) (?:i|we) (?:send|ship|post|mail) (?:it |them |the \w+ )?back\b|"
+                                  r"\b(?:send|ship|post|mail) (?:the |my |a )?returns? to\b", re.I)
+ADDRESS_STATED = re.compile(r"[省市][^，,。\s]{0,6}[区县市][^，,。\s]{1,12}[路街道巷][^，,。\s]{0,6}号|地址[是：:]|\baddress is\b", re.I)
 # What a question asks that only an entry whose answer says it answers, however near the entry is: each way of asking
 # with what the answer must say ("要放多久再喝": when it drinks best, not how long it keeps; "腊肉要蒸多久": a time, not
 # to steam it; "试喝装要钱吗": a price or free; "能拆开卖半饼吗": a part sold; "买茶具送茶叶不": what comes with it;
@@ -163,8 +167,9 @@ STATED_WHEN_ASKED = ((RESTING_ASKED, AT_ITS_BEST_SAID), (COOKING_TIME_ASKED, TIM
 BREWING_ASKED = re.compile(r"冷泡|冲泡|泡法|煮着喝|煮来喝|煮茶|\b(?:cold[- ]brew|brew|steep)\w*", re.I)
 # Boiling it asked ("熟饼能煮着喝不"): a brewing entry says it of the kinds its sentences on boiling name ("老白茶还可以
 # 煮着喝"), not of every tea.
-BOILED = re.compile(r"煮|\bboil(?!ing water)|\bsimmer", re.I)
-CLAUSES = re.compile(r"[，,。；;.!?？！]")
+# Not the water boiled ("泡茶的水要煮开吗", "do i boil the water first").
+BOILED = re.compile(r"(?<!水)(?<!水要)(?<!水得)煮(?![开沸])(?![^，,。]{0,3}水)|\bboil(?!ing water|ed water| the water| water)|\bsimmer", re.I)
+SENTENCES, CLAUSES = re.compile(r"[。；;.!?？！]"), re.compile(r"[，,]")
 # How long it keeps in the freezer, or out of the fridge ("腊肉冷冻的话能放多久", "香肠不放冰箱能放几天"): only a time said
 # for that way of keeping answers it; "6个月（真空包装冷藏）" is the fridge's, "开封后分装冷冻" gives no time.
 HOW_LONG = re.compile(r"多久|多长时间|几天|几个月|几年|放多|放几|搁多|存多|撑|还能(?:吃|喝)|\bhow long\b|\blast\b",
@@ -319,6 +324,11 @@ class Subject:
     names: tuple[str, ...] = ()  # the same names as written, longest first
     asked: bool = False  # asked for by name: "有没有红茶"
     not_sold: str | None = None  # a thing asked for that the shop does not have
+
+    @property
+    def members(self) -> list[str]:
+        """The products it stands for: its family's, or the one product."""
+        return self.family[1] if self.family else [self.product] if self.product else []
 
     def strip(self, question: str) -> str:
         """The question without the subject's names: what a shop-wide entry must match ("买个紫砂壶能分期不")."""
@@ -869,20 +879,24 @@ class Knowledge:
                      and n < unsaid and hit.score >= first.score - PRODUCT_BONUS), first)
 
     def _boils(self, entry: KBRecord, subject: Subject) -> bool:
-        """Whether a shop-wide ``entry`` says boiling of the ``subject`` (any product, when none): a sentence or a
-        phrasing of it on boiling names the subject's kind, or no kind at all."""
-        members = set(subject.family[1] if subject.family else [subject.product] if subject.product else [])
-        if not members:
+        """Whether a shop-wide ``entry`` says boiling of the ``subject`` (any product, when none): a phrasing, or a
+        clause of its answer, on boiling names the subject's kind or none (a clause that names none speaks of what its
+        sentence names: "红茶、普洱，都可以煮着喝")."""
+        if not subject.members:
             return True
-        units = [to_simplified(q) for q in entry.questions] + CLAUSES.split(f"{entry.answer}。{entry.answer_en}")
-        for unit in units:
-            if not BOILED.search(unit):
-                continue
-            named = {p for _word, found, _at in self.catalog.families_in_text(unit) for p in found}
-            named |= {self.catalog.resolve(name) for name in self.catalog.names_in_text(unit)}
-            if not named or named & members:
-                return True
+        sentences = [to_simplified(q) for q in entry.questions] + SENTENCES.split(f"{entry.answer}。{entry.answer_en}")
+        for sentence in sentences:
+            for clause in CLAUSES.split(sentence):
+                if BOILED.search(clause):
+                    named = self._products_named(clause) or self._products_named(sentence)
+                    if not named or not named.isdisjoint(subject.members):
+                        return True
         return False
+
+    def _products_named(self, text: str) -> set[str]:
+        """The products ``text`` names, by name or by family."""
+        named = {p for _word, found, _at in self.catalog.families_in_text(text) for p in found}
+        return named | {p for name in self.catalog.names_in_text(text) if (p := self.catalog.resolve(name))}
 
     def _keeps_so_long(self, entry: KBRecord, kept_how: str) -> bool:
         """Whether ``entry`` says how long a product keeps ``kept_how`` (frozen; once opened; or out of the fridge:
@@ -968,7 +982,10 @@ class Knowledge:
             if about := self._family_products(entry):
                 # its category speaks of kinds asked together ("岩茶绿茶换着泡 一把壶行吗": one kind of tea to a pot),
                 # not of one asked alone ("西施壶泡普洱合适吗": which tea suits the pot, which it never says)
-                others = {word for word in kinds if about.isdisjoint(self.catalog.family(word))}
+                others = {frozenset(found) for word in kinds
+                          if (found := self.catalog.family(word)) and about.isdisjoint(found)}
+                others |= {frozenset([p]) for name in named if (p := self.catalog.resolve(name))
+                           and p not in about and not any(p in kind for kind in others)}  # 绿茶: a name and a family
                 together = len(others) > 1
                 kinds = [word for word in kinds if self._spoken_of(self.catalog.family(word), about, text, together)]
                 named = [name for name in named if self._spoken_of([self.catalog.resolve(name)], about, text, together)]
@@ -985,11 +1002,10 @@ class Knowledge:
 
     def _for_subject(self, entry: KBRecord, subject: Subject) -> bool:
         """Whether a shop-wide entry can speak of the subject: it names no family, or the subject's."""
-        members = subject.family[1] if subject.family else [subject.product] if subject.product else []
-        if not members:
+        if not subject.members:
             return True
         found = self._family_products(entry)
-        return not found or not found.isdisjoint(members)
+        return not found or not found.isdisjoint(subject.members)
 
     def _family_products(self, entry: KBRecord) -> frozenset[str]:
         """``_families_named`` of a shop-wide entry, worked out once per entry revision."""

@@ -23,6 +23,9 @@ PRICE = (r"多少钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|�
          r"\bhow much (?:is|are|for|does|do)\b|\bprices?\b|\bcosts?\b")
 
 # "will the biscuits still be fine by then": how long it keeps (bot/questions.py: also when asked about a gift)
+# A better price asked ("老闆 能便宜一點嗎", "买两饼能便宜点不", "抹个零"), not which is cheaper ("哪个便宜点").
+HAGGLE = (r"(?<!哪个)(?<!哪款)(?<!哪种)便宜一?[点點些](?!的)|能便宜[吗嘛么不]|算便宜|少算|能少点|抹零|抹个零|"
+          r"(?<!which is )(?<!which one is )\bcheaper\b|\b(?:better|lower) price\b")
 STILL_FINE = r"\bstill (?:be )?(?:fine|ok|okay|good|fresh|edible)\b"
 
 ASPECT_CUES = {
@@ -116,7 +119,8 @@ WRONG_ITEM = (r"发错|寄错|送错|错发|(?:发|寄)成(?![都功])|少发|�
               r"(?:要|买|拍|订|点)的[^。？?]{1,12}(?:到手|收到|到了)(?:的)?(?:一看|打开|拆开)?(?:却|竟然|咋|怎么)?(?:是|成)|"
               r"\bwrong (?:item|thing|one|flavou?r|size|colou?r|product|tea)|\bsent (?:me )?the wrong|\b(?:not|isn'?t) what i ordered|"
               r"\bonly (?:\d+|one|two|three|half) (?:came|arrived|turned up|showed up|was delivered)|\b(?:one|an item) (?:is|was) missing|"
-              r"\bordered\b[^.?!]{1,40}\bbut (?:got|received|(?:you |u |they )?sent)\b|\bgot (?:\w+ ){1,4}instead\b")
+              r"\bordered\b[^.?!]{1,40}\bbut (?:got|received|(?:you |u |they )?sent)\b (?!nothing|it\b|them\b|me nothing|to\b)|"
+              r"\bgot (?:[\w'-]+ ){1,4}instead\b")
 TROUBLES = {
     "damaged": re.compile(r"(?<![细磨捣切剁])(?<![要用先]打)碎(?!银)|破|裂|磕|坏|压扁|\bbroken?\b|\bcrack|\bchip(?:ped)?\b|\bsmash|"
                           r"\bshatter|\bcrush|\bdamag|\bdent", re.I),

@@ -1063,6 +1063,9 @@ def test_a_reported_trouble_gets_the_after_sales_entry_on_it(knowledge, question
     ("冬虫夏草多少钱一克", None),  # a caterpillar fungus, no bugs
     ("一岁半宝宝能吃核桃吗 要不要磨碎", None),  # ground for a child, not broken
     ("这么热的天 香肠寄过来不会臭了吧", None),  # feared on the way (was the quality after-sales entry)
+    ("i ordered da hong pao but got rougui instead", "wrong_item"), ("got pu'er instead", "wrong_item"),
+    ("i ordered two weeks ago but received nothing", None),  # nothing came: no wrong item
+    ("i ordered on monday but you sent it to the wrong address", None),
 ])
 def test_only_a_trouble_that_happened_is_a_report(question, trouble):
     assert reported_trouble(question) == trouble
@@ -1239,6 +1242,10 @@ def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge)
     # green tea is the shop's to judge
     ("退货寄到哪个地址", None, "defer", ""), ("whats the return address", None, "defer", ""),
     ("买两饼能便宜点不", None, "defer", ""), ("老板 便宜点呗 我一次买两饼", "puer-raw-cake", "defer", ""),
+    ("不是第一次买了 便宜点呗", None, "defer", ""), ("东西寄回哪里", None, "defer", ""),
+    ("退款退回哪 要几天到账", None, "kb:after-sales-refund-time", "原路退回"),  # the money, not the parcel
+    ("what address do i send the return to", None, "defer", ""),
+    ("hw big is this pot", "yixing-xishi-pot", "catalog:yixing-xishi-pot", "220 ml"),  # how, typed short
     ("老闆 算便宜一點啦 第一次跟你買", None, "kb:payment-coupon", "首单立减20元"),
     ("拿来泡绿茶合适吗", "yixing-xishi-pot", "defer", ""),
     ("i ordered da hong pao but got rougui instead", None, "kb:after-sales-wrong-item", "photo"),  # the wrong tea told

@@ -378,9 +378,25 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_gift", "my parcel has been stuck at customs for a week", {"recipient", "budget"}, NLU_FALLBACK),
     ("request_gift", "ok to drink right away or should it sit for a while first", set(), NLU_FALLBACK),
     ("affirm", "one of the cups came cracked", set(), NLU_FALLBACK), ("affirm", "ok thanks", set(), None),
+    ("affirm", "no its fine, not damaged at all", set(), None), ("affirm", "ok to me, thanks", set(), None),
+    ("request_gift", "hi, got any oolong", set(), NLU_FALLBACK),
+    # dev19: "hw big", a first purchase's discount
+    ("bot_challenge", "hw big is this pot", set(), NLU_FALLBACK),
+    ("request_gift", "new here, anything off for my 1st purchase", set(), NLU_FALLBACK),
+    ("request_gift", "looking for a gift that respects chinese customs for my in-laws", {"recipient"}, None),
     ("request_gift", "something for my mum, she likes tea", {"recipient"}, None),
     ("request_gift", "ok to send it to my dad for his birthday?", {"recipient", "occasion"}, None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
     assert overruled_intent(intent, text, entities) == overruled
+
+
+@pytest.mark.parametrize(("text", "figure", "budget"), [
+    ("what year is the peel from, really 10 yrs?", "10", False),  # years, not money (dev19)
+    ("250g的礼盒有吗", "250", False), ("预算500左右 送长辈", "500", True), ("under 200 bucks for my dad", "200", True),
+])
+def test_a_figure_of_time_or_weight_is_no_budget(text, figure, budget):
+    start = text.index(figure)
+    entity = {"entity": "budget", "value": figure, "start": start, "end": start + len(figure)}
+    assert (gift_entities([entity], text) == {"budget"}) is budget
