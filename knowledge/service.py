@@ -148,6 +148,11 @@ FRIDGE = re.compile(r"冰箱|冷藏|\bfridge|\brefrigerat", re.I)
 RESTING_ASKED = re.compile(r"(?:放|存|搁|醒|陈)(?:个|上)?(?:多久|多长时间|几天|几个月|几年|多少年)(?:再|才|以后|之后|后)(?:喝|吃|好喝|好吃|更好|最好)|"
                            r"\bhow long (?:should|do|to|must) (?:i |you )?(?:rest|age|let it (?:rest|sit|age))", re.I)
 AT_ITS_BEST_SAID = re.compile(r"退火|火气|越陈越|陈放|转化|更好喝|更醇|更香|最好喝|醒茶|mellow|better with age|rest(?:ed|ing)? for", re.I)
+# Split into bags of a size or a number ("腊肉能帮我切成半斤一袋抽真空吗", "能切开分几袋"): only an answer that says
+# it is split (分装) answers; the product's own vacuum entry says it is packed whole.
+SPLIT_ASKED = re.compile(r"(?:分|切)(?:成|开)?[^，,。\s]{0,4}?(?:几|[一两二三四五六半\d])[^，,。\s]{0,3}?[袋包份]|分装|分小袋|分小包|"
+                         r"[半一两二\d]+\s*(?:斤|克|g)\s*一[袋包]|\bsplit (?:it |them |the \w+ )?into\b|\bsmaller (?:packs|bags)\b|\b\d+\s*g (?:vacuum )?(?:bags|packs)\b", re.I)
+SPLIT_STATED = re.compile(r"分装|分成|\bsplit\b", re.I)
 # Where a return is sent ("退货寄到哪个地址", "东西寄回哪里", "whats the return address"): only an answer that gives an
 # address (a street and number) says it; how returns work, or changing a delivery address, does not. Not a parcel sent
 # back by the courier ("快递被退回原地址了"), the customer's own address ("我想退货 我的地址是…") nor a refund paid back
@@ -160,9 +165,10 @@ ADDRESS_STATED = re.compile(r"[省市][^，,。\s]{0,6}[区县市][^，,。\s]{1
 # What a question asks that only an entry whose answer says it answers, however near the entry is: each way of asking
 # with what the answer must say ("要放多久再喝": when it drinks best, not how long it keeps; "腊肉要蒸多久": a time, not
 # to steam it; "试喝装要钱吗": a price or free; "能拆开卖半饼吗": a part sold; "买茶具送茶叶不": what comes with it;
-# "退货寄到哪个地址": the address).
+# "退货寄到哪个地址": the address; "切成半斤一袋": split).
 STATED_WHEN_ASKED = ((RESTING_ASKED, AT_ITS_BEST_SAID), (COOKING_TIME_ASKED, TIME_STATED), (COST_ASKED, COST_STATED),
-                     (SOLD_IN_PART, SOLD_IN_PART), (FREEBIE_ASKED, FREEBIE_STATED), (RETURN_ADDRESS_ASKED, ADDRESS_STATED))
+                     (SOLD_IN_PART, SOLD_IN_PART), (FREEBIE_ASKED, FREEBIE_STATED), (RETURN_ADDRESS_ASKED, ADDRESS_STATED),
+                     (SPLIT_ASKED, SPLIT_STATED))
 # A way to brew it asked ("这款可以冷泡吗 就是放冰箱泡一整晚"): an entry on keeping it names the fridge, not the brew.
 BREWING_ASKED = re.compile(r"冷泡|冲泡|泡法|煮着喝|煮来喝|煮茶|\b(?:cold[- ]brew|brew|steep)\w*", re.I)
 # Boiling it asked ("熟饼能煮着喝不"): a brewing entry says it of the kinds its sentences on boiling name ("老白茶还可以

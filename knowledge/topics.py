@@ -136,7 +136,7 @@ TROUBLES = {
 _IS_IT = r"是(?:不是|否)?[^，,。\s]{0,4}"  # "是不是放坏了", "是发霉了吗": whether it is the trouble
 # "会发霉吗", "会坏吗": whether it will happen, asked.
 _WILL_IT_HAPPEN = r"会[^\s，,。]{0,4}[吗嘛么]"
-NO_REPORT = re.compile(rf"会不会|会不|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄|回事)|咋(?!办|弄|回事)|"
+NO_REPORT = re.compile(rf"会不会|会不|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄|回事)|咋(?!办|弄|回事)|怎样|[才先]不会|"
                        rf"{_IS_IT}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|还管|还赔|还包|还算|正常|"
                        r"\bif\b|\bwill\b|\bwould\b|\bcould\b|worr|afraid|\bin case\b|\bprevent|\bavoid|\beasy\b|\bhow to\b|"
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)

@@ -1065,6 +1065,7 @@ def test_a_reported_trouble_gets_the_after_sales_entry_on_it(knowledge, question
     ("这么热的天 香肠寄过来不会臭了吧", None),  # feared on the way (was the quality after-sales entry)
     ("i ordered da hong pao but got rougui instead", "wrong_item"), ("got pu'er instead", "wrong_item"),
     ("i ordered two weeks ago but received nothing", None),  # nothing came: no wrong item
+    ("陈皮怎样存先不会发霉", None),  # "陳皮點樣存先唔會發霉" simplified: how to keep it so it won't go mouldy
     ("i ordered on monday but you sent it to the wrong address", None),
 ])
 def test_only_a_trouble_that_happened_is_a_report(question, trouble):
@@ -1246,6 +1247,10 @@ def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge)
     ("退款退回哪 要几天到账", None, "kb:after-sales-refund-time", "原路退回"),  # the money, not the parcel
     ("what address do i send the return to", None, "defer", ""),
     ("hw big is this pot", "yixing-xishi-pot", "catalog:yixing-xishi-pot", "220 ml"),  # how, typed short
+    # split into bags: the shop's entry on splitting, not the bacon's on vacuum packing it whole (dev14, dev19)
+    ("亲 在不在 腊肉能帮我切成半斤一袋抽真空吗", None, "kb:vacuum-split", "250克或500克"),
+    ("腊肉想分给三家亲戚 能切开分几袋抽真空不", None, "kb:vacuum-split", "分装"),
+    ("腊肉能抽真空吗", None, "kb:sichuan-bacon-vacuum", "免费真空"), ("can i split the payment", None, "kb:payment-installment", "instalments"),
     ("老闆 算便宜一點啦 第一次跟你買", None, "kb:payment-coupon", "首单立减20元"),
     ("拿来泡绿茶合适吗", "yixing-xishi-pot", "defer", ""),
     ("i ordered da hong pao but got rougui instead", None, "kb:after-sales-wrong-item", "photo"),  # the wrong tea told
