@@ -255,9 +255,9 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
 
     A person asked for by name is asked for, whatever DIET read. A question is never small talk (DIET learnt "不"
     and "没" endings from "不用了", so "买个紫砂壶能分期不" was deny), nor is a shop matter told in a few words
-    ("昨晚下的单还没发吧 帮我取消了 不想要了") or goods told broken ("one of the cups came cracked"), nor a greeting ("亲 鲜花饼能撑到…"), nor who
-    answers unless a person or a bot is named ("咖啡豆是深烘还是浅烘"), nor a request for a person or a video that
-    names neither ("这茶能泡几遍"), nor a gift request that names nothing of a gift ("买这个有积分吗") or that
+    ("昨晚下的单还没发吧 帮我取消了 不想要了") or goods told broken ("one of the cups came cracked"), nor a greeting
+    ("亲 鲜花饼能撑到…"), nor who answers unless a person or a bot is named ("咖啡豆是深烘还是浅烘"), nor a request
+    for a person or a video that names neither ("这茶能泡几遍"), nor a gift request that names nothing of a gift ("买这个有积分吗") or that
     reports trouble with an order ("我买的灰枣 寄来的是骏枣") or, in a few words, tells of a shop matter ("my parcel
     shows delivered but theres nothing at my door"): those go to the knowledge base. A person declined ("不用转人工了")
     is not asked for. "I'll come back later" read as a gift request is goodbye.

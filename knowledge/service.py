@@ -988,13 +988,14 @@ class Knowledge:
             if about := self._family_products(entry):
                 # its category speaks of kinds asked together ("岩茶绿茶换着泡 一把壶行吗": one kind of tea to a pot),
                 # not of one asked alone ("西施壶泡普洱合适吗": which tea suits the pot, which it never says)
-                others = {frozenset(found) for word in kinds
-                          if (found := self.catalog.family(word)) and about.isdisjoint(found)}
-                others |= {frozenset([p]) for name in named if (p := self.catalog.resolve(name))
-                           and p not in about and not any(p in kind for kind in others)}  # 绿茶: a name and a family
+                families = {word: self.catalog.family(word) for word in kinds}
+                products = {name: self.catalog.resolve(name) for name in named}
+                others = {frozenset(found) for found in families.values() if found and about.isdisjoint(found)}
+                others |= {frozenset([p]) for p in products.values()
+                           if p and p not in about and not any(p in kind for kind in others)}  # 绿茶: a name and a family
                 together = len(others) > 1
-                kinds = [word for word in kinds if self._spoken_of(self.catalog.family(word), about, text, together)]
-                named = [name for name in named if self._spoken_of([self.catalog.resolve(name)], about, text, together)]
+                kinds = [word for word in kinds if self._spoken_of(families[word], about, text, together)]
+                named = [name for name in named if self._spoken_of([products[name]], about, text, together)]
             text += " ".join(["", subject_words, *kinds, searchable(named)])
         return self.coverage.missing(question, text, entry.topic)
 

@@ -22,10 +22,10 @@ _ARRIVAL = re.compile(ARRIVAL, re.I)
 PRICE = (r"多少钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|啥价|卖多少|贵不贵|"
          r"\bhow much (?:is|are|for|does|do)\b|\bprices?\b|\bcosts?\b")
 
-# "will the biscuits still be fine by then": how long it keeps (bot/questions.py: also when asked about a gift)
 # A better price asked ("老闆 能便宜一點嗎", "买两饼能便宜点不", "抹个零"), not which is cheaper ("哪个便宜点").
 HAGGLE = (r"(?<!哪个)(?<!哪款)(?<!哪种)便宜一?[点點些](?!的)|能便宜[吗嘛么不]|算便宜|少算|能少点|抹零|抹个零|"
           r"(?<!which is )(?<!which one is )\bcheaper\b|\b(?:better|lower) price\b")
+# "will the biscuits still be fine by then": how long it keeps (bot/questions.py: also when asked about a gift)
 STILL_FINE = r"\bstill (?:be )?(?:fine|ok|okay|good|fresh|edible)\b"
 
 ASPECT_CUES = {
