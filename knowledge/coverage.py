@@ -20,7 +20,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from core.language import CJK, to_simplified
-from knowledge.topics import HAGGLE
+from knowledge.topics import FROZEN, HAGGLE
 
 USER_DICTIONARY = Path(__file__).resolve().parent.parent / "bot" / "jieba" / "userdict.txt"
 TOPIC_WORD_MIN_ENTRIES = 3  # a word in the phrasings of this many entries of a topic is that topic's vocabulary
@@ -62,9 +62,8 @@ REDOING = re.compile(r"^(?:修|维修|修补|修复|修理|返修|单独|单买|
 # (not 保值: 保值期 is how some type 保质期).
 INVESTMENT = re.compile(r"升值|增值|投资|理财|涨价|值钱|收藏价值|invest|appreciat", re.I)
 # Freezing is a way to keep it that an entry must name ("月饼能放冷冻吗"): a storage entry that says "阴凉干燥处"
-# does not say whether the freezer harms it, though 冷冻 is a storage word. (冻顶 is an oolong; 冻干, 冻结, 果冻, 冻坏
-# are no freezer.)
-FREEZING = re.compile(r"冷冻|速冻|(?<!果)冻(?![顶干结坏伤])|\bfreez|\bfroze", re.I)
+# does not say whether the freezer harms it, though 冷冻 is a storage word.
+FREEZING = re.compile(FROZEN, re.I)
 # An answer that keeps it out of the fridge ("不要放冰箱") has said no to the freezer too ("不需要放冰箱" only says it
 # is not needed; "要不要放冰箱" asks).
 FRIDGE_REFUSED = re.compile(r"(?<![要需用必])不(?:要|宜|能)放?(?:进|在)?(?:冰箱|冷藏)|别放冰箱|切勿(?:放入?)?(?:冰箱|冷藏)|"
@@ -97,6 +96,12 @@ ENGLISH_CONTEXT = frozenset("""
 # Who will eat or drink it: asked when it is whether they may (孩子能喝吗), but how long it keeps or how to keep it is
 # the same for anyone ("想等儿子结婚的时候再喝 能放那么久不").
 PEOPLE = frozenset("儿子 女儿 闺女 孙子 孙女 外孙 外孙女 小孩 孩子 宝宝 老人 奶奶 爷爷 姥姥 姥爷 外婆 外公".split())
+# How old or able the customer is ("我年纪大了不会用手机付钱 能不能东西到了再给钱", "我七十多了不太会弄 普洱茶饼要怎么泡"):
+# why they ask, not what, unless whether they may eat or drink it is asked.
+MAY_EAT = re.compile(r"(?:能|可以|能不能)(?:吃|喝)")  # "小孩能喝吗": who it is for is then what is asked
+OF_ONESELF = re.compile(r"(?:我|本人)?(?:是)?(?:年纪|岁数|年龄)(?:大|高)了?|(?:我|本人)(?:是)?(?:老年人|老人家|[五六七八九]十多?岁?了?)|"
+                        r"(?:我|本人)?(?:眼睛|眼神|视力)不太?好|看不清楚?|不太?会(?:弄|用|操作|搞)(?:手机|电脑|微信|支付宝)?|腿脚不太?方便|"
+                        r"\b(?:i'?m|i am) (?:old|elderly|\d+|not good with (?:phones?|tech\w*|computers?))\b", re.I)
 # Where at home a thing is kept: what a storage or shelf-life answer covers (阴凉干燥处), unlike an appliance (消毒柜).
 HOME_PLACES = frozenset("柜子 橱柜 抽屉 阳台 厨房 客厅 卧室 地下室 储物间 角落 架子 地方 屋里 房间 窗台".split())
 HOME_PLACE_TOPICS = ("storage", "shelf_life")
@@ -231,11 +236,14 @@ class Coverage:
                 HOME_PLACES if topic in HOME_PLACE_TOPICS else frozenset())
 
     def missing(self, question: str, text: str, topic: str | None = None) -> list[tuple[str, bool]]:
-        """Content words of ``question`` (with their noun flag) that neither ``text`` nor the topic's words have.
+        """Content words of ``question`` (with their noun flag) that neither ``text`` nor the topic's words have; how
+        old or able the customer says they are is not asked (``OF_ONESELF``).
 
         ``text`` is what ``searchable`` made of the answer's own texts.
         """
         topic_words = self.topic_words.get(topic or "", frozenset())
+        if not MAY_EAT.search(question):
+            question = OF_ONESELF.sub(" ", question)
         return [(w, noun) for w, noun in content_words(question)
                 if w not in text and (w not in topic_words or ABROAD.match(w))]  # abroad must be the entry's own word
 

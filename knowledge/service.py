@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import (A_GROUP, BULK, FIRST_ORDER, FOR_BULK_ONLY, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HAGGLED, HEALTH, HOME_PLACE_TOPICS, PEOPLE, RETURNING, Coverage,
+from knowledge.coverage import (A_GROUP, BULK, FIRST_ORDER, FOR_BULK_ONLY, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HAGGLED, HEALTH, HOME_PLACE_TOPICS, MAY_EAT, PEOPLE, RETURNING, Coverage,
                                 a_quality, content_words, for_the_shop_to_say, searchable)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
@@ -74,12 +74,12 @@ COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|
 SUMMARY_WORDS = re.compile(
     r"多少钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
     r"味道|好吃|好喝|甜|咸|辣|苦|涩|香|酸|多大|多重|几克|多少克|克重|分量|规格|一盒|一包|一斤|几个|几颗|(?:几|多少)[包袋]|是什么|是啥|什么样|"
-    r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?(?:是|真)?有|"
-    r"核|籽|馅|哪一?年|年份|树龄|(?:几|多少)年的|几年陈|烘|加糖|添加|防腐|ho?w big|ho?w tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
-    r"sweet|spicy|salty|size|flavou?r|sugar|additive|preservative|"
+    r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?(?:是|真的?)?有|"
+    r"核|籽|馅|哪一?年|年份|树龄|(?:几|多少)年的|几年陈|烘|加了?糖|添加|防腐|ho?w big|ho?w tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
+    r"sweet|spicy|salty|size|flavou?r|sugar|roast\w*|additive|preservative|"
     r"\bweighs?\b|\bheavy\b|what is|what'?s|tell me about|describe|any good|how many \w+ (?:in|come|are there|per)\b|\bis there (?:any |real |actual )?\w+ in\b", re.I)
 SUMMARY_VOCABULARY = ("多少钱 价格 价钱 价位 块 钱 元 卖 价 贵 便宜 产 产地 原产 哪里 哪儿 正宗 口感 口味 味道 好吃 好喝 吃 喝 "
-                      "香 大 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
+                      "香 大 大小 尺寸 重 克 分量 规格 盒 包 斤 颗 个 介绍 样 种 茶 price cost much taste "
                       "size weigh heavy origin good describe flavour flavor")
 # A count or a weight asked ("一盒有多少颗", "能泡几泡", "月饼一个多重"): only a figure with its unit answers it. Not
 # "分给几个亲戚", "喝了几泡", "有几个口味" or "几个系列" (kinds), "是多重包装吗"; a weight has no unit group, or 斤.
@@ -199,7 +199,6 @@ MAY_IT = re.compile(r"能|可以|可不可以|行不行|行不|行吗|行么|行
 NEEDS_IT = re.compile(r"要不要|需要|需不需要|要放|得放|必须|\b(?:need|needs|have to|has to|must|should)\b", re.I)
 EITHER_OR = re.compile(r"还是|或者|\bor\b", re.I)
 CLAUSE_END = re.compile(r"(?:\s|[吗呢啊呀吧么嘛啦？?!！。，,]|卖|$)")  # "有啥火腿卖吗", "有哪些火腿 想送人"
-MAY_EAT = re.compile(r"(?:能|可以|能不能)(?:吃|喝)")  # "小孩能喝吗": who it is for is then what is asked
 POINTING = re.compile(r"[这那该]")  # "这茶", "那饼": the product under discussion
 BREWED = re.compile(r"(?:泡|沏|冲|煮|装)[过了点]?|\b(?:brew|make)(?:ing)?\b", re.I)  # "泡普洱", "泡过岩茶": a pot's use
 BREWED_NAME = 12  # the characters after 泡 where what it brews is named
@@ -859,7 +858,7 @@ class Knowledge:
             said_so = aspect is None and hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)
             if covers and aspect not in covers and not said_so:
                 continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing
-            if covers and dated - covers:
+            if dated - covers:
                 continue  # how long the jerky keeps says nothing of one a month past its date, nor of its roast date
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue

@@ -17,7 +17,10 @@ ARRIVAL = (r"(?:几天|多久|多长时间|几号|哪天|什么时候|啥时候|
            r"(?:送到|寄到|收到|拿到|送达|到手|到货|到)(?=[吗呢啊呀了么嘛哈？?!！。，,\s]|$)"
            r"|能到吗|能到不|能到么|到得了|赶得上|赶不上|赶得及|来得及|来不及|\barriv\w*|\bget (?:here|to me)\b|"
            r"\b(?:will|would|does|can) (?:it|they) make it\b|\bin time for\b")
-_ARRIVAL = re.compile(ARRIVAL, re.I)
+# How long the shop has been at it ("老板做茶多少年了", "how many years have you been in business") is no aspect of keeping.
+_YEARS_AT_IT = (r"(?:老板|你们|你們|你|店|师傅|師傅|家)[^\s，,。]{0,3}(?:做|干|幹|经营|經營|从事|從事|从业|從業)[^\s，,。？?]{0,4}(?:多少|几|幾)年|"
+                r"\bhow (?:many years|long) ha(?:ve|s) (?:you|u|the shop|the owner|your (?:shop|family))\b")
+_NO_ASPECT = re.compile(f"{ARRIVAL}|{_YEARS_AT_IT}", re.I)
 # What it costs is the catalog's to say: "生普多少钱" is not how long it keeps, nor the shipping fee.
 PRICE = (r"多少钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|啥价|卖多少|贵不贵|"
          r"\bhow much (?:is|are|for|does|do)\b|\bprices?\b|\bcosts?\b")
@@ -27,6 +30,9 @@ HAGGLE = (r"(?<!哪个)(?<!哪款)(?<!哪种)便宜一?[点點些](?!的)|能便
           r"(?<!which is )(?<!which one is )\bcheaper\b|\b(?:better|lower) price\b")
 # "will the biscuits still be fine by then": how long it keeps (bot/questions.py: also when asked about a gift)
 STILL_FINE = r"\bstill (?:be )?(?:fine|ok|okay|good|fresh|edible)\b"
+
+# Frozen, a way of keeping ("腊肠吃不完可以冻起来吗"); 冻顶 is an oolong, and 冻干, 冻结, 果冻, 冻坏 are no freezer.
+FROZEN = r"冷冻|速冻|(?<!果)冻(?![顶干结坏伤])|\bfreez|\bfroze"
 
 ASPECT_CUES = {
     "shelf_life": re.compile(
@@ -38,9 +44,9 @@ ASPECT_CUES = {
         r"\bhow long\b|\bkeeps?\b|\bexpir|\bshelf life\b|\bgo(?:es)? (?:bad|off|stale)\b|\bstale\b|\bbest before\b|"
         r"\bfinish (?:it|them)\b", re.I),
     "storage": re.compile(
-        r"保存|储存|存放|怎么存|怎么放|咋放|咋存|放哪|冰箱|冷冻|冷藏|罐|密封|受潮|防潮|潮了|生虫|长虫|晒|避光|通风|阴凉|"
+        rf"保存|储存|存放|怎么存|怎么放|咋放|咋存|放哪|冰箱|{FROZEN}|冷藏|罐|密封|受潮|防潮|潮了|生虫|长虫|晒|避光|通风|阴凉|"
         r"开封|拆封|拆开|吃剩|剩下|没吃完|没喝完|晾|挂|不脆|不酥|回软|变软|软了|放好|放对|黏|粘|结块|(?<!耽)搁(?!多|置)|柜子|橱柜|抽屉|"
-        r"\bstor(?:e|age|ing)\b|\bfridge\b|\bfreez|\b(?:in|into|an?|glass|clay|airtight|sealed|ceramic|tin|storage) jars?\b|\bairtight\b|\bdamp\b|\bhumid|\brancid\b", re.I),
+        r"\bstor(?:e|age|ing)\b|\bfridge\b|\b(?:in|into|an?|glass|clay|airtight|sealed|ceramic|tin|storage) jars?\b|\bairtight\b|\bdamp\b|\bhumid|\brancid\b", re.I),
     # Already past its date ("过期一个月了 还能吃吗", "包装上写18个月 已经过了一个月了"): only an entry that asks so answers
     # it, not how long it keeps.
     "expired": re.compile(r"(?<![不没快会])过期了|过期(?:[一两二三四五六七八九十半几\d]+个?(?:天|周|月|年)|好久|很久|挺久)|过了保质期|"
@@ -74,7 +80,7 @@ ASPECT_CUES = {
 # list of payments (WeChat, Alipay, Visa, PayPal) whether Apple Pay is taken, the fee paid on arrival (顺丰到付) or two
 # offers used together (新人券能跟满减一起用吗).
 NAMED_WAYS = tuple(re.compile(way, re.I) for way in (
-    r"干洗|\bdry[- ]?clean", r"机洗|洗衣机|\bwashing machine", r"洗碗机|\bdishwasher", r"微波炉|\bmicrowave",
+    r"干洗|\bdry[- ]?clean", r"(?<!碗)机洗|洗衣机|\bwashing machine", r"洗碗机|\bdishwasher", r"微波炉|\bmicrowave",
     r"消毒柜|\bsteriliz|\bsterilis", r"烘干机|\btumble", r"漂白|\bbleach", r"烤箱|\boven",
     r"apple\s*pay|苹果支付", r"google\s*pay|谷歌支付", r"samsung\s*pay", r"paypal|贝宝", r"数字人民币|\be-?cny\b|digital yuan",
     r"云闪付", r"比特币|加密货币|虚拟货币|\bbitcoin|\bcrypto", r"\bvenmo", r"白条", r"花呗|\bhuabei",
@@ -94,8 +100,8 @@ _OVERLAPPING_CUES = {aspect: re.compile(f"(?=({cue.pattern}))", cue.flags) for a
 
 def asked_aspect(question: str) -> str | None:
     """The aspect whose cue ends last in ``question``, the longer cue on a tie ("泡多久" over "多久"), if any
-    (when it arrives is no aspect of keeping)."""
-    question = _ARRIVAL.sub(" ", question)
+    (when it arrives, or how long the shop has been at it, is no aspect of keeping)."""
+    question = _NO_ASPECT.sub(" ", question)
     last: tuple[int, int, str] | None = None
     for aspect, cue in _OVERLAPPING_CUES.items():
         for match in cue.finditer(question):
