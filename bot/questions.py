@@ -28,7 +28,7 @@ _COUNT_INSIDE = r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|一套|每
 # Interrogatives, not every word that can ask: 么 in 这么/那么, 几 in 过几天, 什么 in 没什么 say nothing. A clause
 # "能…不" asks before what follows it ("能寄香港不 我在九龙"); "是A还是B" asks which.
 CHINESE_QUESTION = re.compile(
-    r"吗|嗎|呢|[不没][^\u4e00-\u9fffA-Za-z0-9]*$|(?<=[能会行有是以])[^\s，,。]{0,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
+    r"吗|嗎|呢|[不没][^\u4e00-\u9fffA-Za-z0-9]*$|(?<=[能会行有是])[^\s，,。]{0,6}[不没](?=[\s，,])|(?<=可以)(?![先再暂还就])[^\s，,。]{1,6}[不没](?=[\s，,])|？|\?|能不能|可不可以|有没有|怎么|咋|"
     r"(?<!没)什么|(?<!没)啥|多久|多少|哪里|哪儿|哪个|在哪(?![都也])|哪些|哪几|哪款|哪种|几种|几款|哪[天年](?![再有])|几耐|"
     r"^几[个個只件片颗包袋块杯套]|能[\u4e00-\u9fff]{0,3}几[个個只件片颗包袋块杯字]|几天(?:能|可以|就|才|会)?(?:到|收到|送到|发)|"
     rf"{_SIZE_ASKED}|"
@@ -39,10 +39,10 @@ CHINESE_QUESTION = re.compile(
     r"([\u4e00-\u9fff])[不没]\1(?![^\s，,。]{0,3}(?:再想|再看|再说|再等|再决定|都行|无所谓|随便))|几(?:片|克|颗|粒|泡|遍|度)|[吃喝泡冲]几[个颗杯次道遍]|有[\u4e00-\u9fff]{1,6}没有?[啊呀呢吗嘛]?$|"
     r"(?<![过過等隔我给給])几分钟(?![后後](?:再来|再回|回来|回|来|來))|"
     r"[^\s，,。！!？?]{1,8}(?:还是|還是)[^\s，,。！!？?]{1,8}(?:好|合适|合適|划算|劃算)(?=[\s，,。！!？?]|$)|"
-    rf"{_COUNT_INSIDE}|有几[种種款个個样樣]|[一总總]共有?[几幾]|"
+    rf"{_COUNT_INSIDE}|有几[种種款个個样樣]|[一总總]共有?[几幾](?![十百千万])|"
     r"^(?:你们|你們|你家|贵店|貴店)[^\s，,。]{1,6}[不没沒](?=[\s，,])")
 # 好不好, 泡几克, 炖几分钟, 煮几分钟后才能吃; not "买不买我再想想", "我过几分钟再来", "给我几分钟", "十几分钟后回来";
-# 可以用洗洁精刷不 (可以…不 as 能…不), 要紧不🙀 (a sign after 不), 生的还是熟的好 (which of two), 里头几包 and 有几个颜色 (how many there are),
+# 可以用洗洁精刷不 (可以…不 as 能…不, not 可以先不), 要紧不🙀 (a sign after 不), 生的还是熟的好 (which of two), 里头几包 and 有几个颜色 (how many there are),
 # 你们招代理不 (the shop asked), 野生的还是种的 (which of two), 腊肉要蒸好久 (好久: how long), 放七八年没问题吧 (sure, isn't it?).
 # A question word or a question's inverted start, also after a clause ("…3 months, will the biscuits keep", "…on blood
 # thinners, is pu'er tea ok for her"), and "…a chip on the lid, what now".
@@ -51,7 +51,8 @@ ENGLISH_QUESTION = re.compile(
     r"(?:^|^(?:hi|hey|hello)\W+|[,.!]\s*)(?:u |you )?got any\b|^(?:ok|okay|safe|fine) to (?!(?:me|us|say)\b)\w+|\bor should (?:i|it|we|they)\b|"
     r"\bwhat'?s\b|\bwhich (?:is|are)\b|\bwhich (?:one|of (?:them|the two)) (?:is|are|would|should|do|does)\b|\bh(?:o)?w (?:long|much|many|big|tall|heavy|wide|old|often|far|do|does|is|are|can|should)\b|[,.;!?]\s*how to\b|"
     r"(?:[,.;!?]\s*|\b(?:and|so|but)\s+)(?:can|could|will|would|should|do|does|is|are)\s+"
-    r"(?:i|u|you|it|they|the|this|that|these|those|we|he|she|my|your|our)\b|"
+    r"(?:i|u|you|it|they|the|this|that|these|those|we)\b|"
+    r"(?:[,.;!?]\s*|\b(?:and|but)\s+)(?:can|could|will|would|should|is|are)\s+(?:he|she|my|your|our)\b|"
     r"[,.;!?]\s*(?:what|how|where|when|which|why)\s+\w+\s+(?:i|u|you|we)\b|"
     r"\bor (?:not|no)\b|\bwill (?:it|they) (?:make it|arrive|get there)\b|\bwhat (?:now|next)\W*$|[,.;!?]\s*(?:is|are)\s+[^.?!,]{1,30}\b(?:ok|okay|safe|fine)\b|\bmeh\b|\bwhat \w+ (?:ah|ar|leh|lah)\W*$|\b(?:is|are|was|were)\b[^.?!]{1,40}\b\w+ or \w+\W*(?:ah|leh|lah|meh|ar|hor)?\W*$", re.I)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -75,7 +76,7 @@ ADDRESS = re.compile(r"[\s，,。!！~]*(?:老板娘|老板|老闆|店家|掌柜
 _PEOPLE = (r"人工|真的?人|活人|(?:找|有|来|叫|转|换)个?人(?!参)|没人|还是人(?!参)|(?<![老病客女男夫家亲])人(?:呢|在吗|在不在|回复|回我|理我|跟我)|"
            r"店里的人|店裡的人|(?:懂|会|會|专业|專業)[^\s，,。？?]{0,4}的人|(?:管事|负责|負責|做主|说了算|說了算)的人|客服|店员|店員|店长|店長|店主|老板|老闆|掌柜|店家|"
            r"经理|經理|主管|负责人|負責人|工作人员|工作人員")
-_PEOPLE_EN = (r"human|person|(?<!for )some(?:one|body)|(?:talk|speak|chat) (?:to|with) any(?:one|body)|any(?:one|body) there|"
+_PEOPLE_EN = (r"human|person|some(?:one|body)(?! with\b| who (?:has|is|can'?t|cannot)\b)|(?:talk|speak|chat) (?:to|with) any(?:one|body)|any(?:one|body) there|"
               r"any(?:one|body) (?:i|we) can (?:talk|speak|chat)|"
               r"(?:talk|speak|chat) (?:to|with) (?:the |your )?(?:boss|seller|shopkeeper|merchant|shop|store|you directly)|"
               r"agent|staff|owner|manager|representative|"
@@ -83,7 +84,8 @@ _PEOPLE_EN = (r"human|person|(?<!for )some(?:one|body)|(?:talk|speak|chat) (?:to
 ABOUT_THE_BOT = re.compile(rf"{_PEOPLE}|是人类?[吗嘛么]|机器|機器|自动|自動|智能|程序|谁|誰|你.{{0,4}}名字|叫什么|你.{{0,3}}真的?(?:[吗嘛么]|$)|电脑|"
                            rf"(?<![a-z])(?:ai|bot|robot|chatgpt|gpt)(?![a-z])|\b(?:{_PEOPLE_EN}|automated|automatic|who|"
                            rf"computer|machine|real(?! (?:\w+ )?or\b))\b", re.I)
-A_PERSON = re.compile(rf"{_PEOPLE}|懂行|投诉|投訴|\b(?:{_PEOPLE_EN}|people|complain\w*)\b", re.I)
+A_PERSON = re.compile(rf"{_PEOPLE}|懂行|投诉|投訴|找谁|找誰|联系谁|聯繫誰|谁负责|誰負責|打个?电话|打個?電話|回电|回電|加个?微信|加個?微信|机器人|機器人|"
+                      rf"\b(?:{_PEOPLE_EN}|people|complain\w*|escalat\w*|contact me)\b", re.I)
 # A photo only staff can take ("发几张实拍图", "拍个照片给我看", "能给我看看照片吗", "有没有实物照片"), not one asked about
 # ("和照片一样吗", "你们拍的是实物图吗", "发货和实物图一样吗"), nor 拍 that orders ("拍一下两盒", "拍了两盒").
 _SEND_PHOTO = r"(?:[发發](?![货貨出过過])|拍(?![了下]))(?:(?!的)[^\s，,。？?]){0,4}"
@@ -109,8 +111,8 @@ def is_question(text: str, min_cjk: int = MIN_CJK, min_words: int = MIN_WORDS) -
 
 # What a gift request says (besides a recipient, occasion or budget the NLU finds): "送长辈", "礼盒", "帮我挑",
 # and in the gift form's follow-ups "那有什么适合他的", "something for her", "any other options?"; not 送 that sends ("丝巾能送去干洗吗", "送到家").
-_GIVEN = r"送(?![去到货达洗])|礼|gift|present"
-GIFT_WORDS = re.compile(rf"{_GIVEN}|推荐|挑|选|适合|recommend|suggest|options?|choices?|alternatives?|\bfor (?:him|her|my)\b", re.I)
+GIVEN_WORDS = r"送(?![去到货达洗])|礼|gift|present"
+GIFT_WORDS = re.compile(rf"{GIVEN_WORDS}|推荐|挑|选|适合|recommend|suggest|options?|choices?|alternatives?|\bfor (?:him|her|my)\b", re.I)
 # DIET also tags words of other questions as gift entities ("明年那罐还在期内不": budget 期内, recipient 两罐; "sheng or
 # shou": budget "or"). A recipient or an occasion the gift form can use is one it knows (knowledge.files.RECIPIENTS
 # and OCCASIONS, which the Rasa server cannot import; a test keeps them the same); a budget has a figure or a
@@ -126,9 +128,16 @@ NOT_MONEY = re.compile(r"\s*(?:\d+\s*)?(?:年|天|个?月|克|斤|毫升|(?:g|kg
 # A choice for oneself ("can u recommend a good teapot for a beginner", "新手买哪个壶好"), which the gift form, asking whom
 # it is for, cannot help with; unless a gift is given too ("自己喝也送人").
 FOR_ONESELF = re.compile(r"新手|入门|入門|小白|自己(?:喝|用|吃|泡)|\b(?:for myself|beginners?|newbies?)\b", re.I)
-GIVEN = re.compile(_GIVEN, re.I)
+GIVEN = re.compile(rf"{GIVEN_WORDS}|\bfor (?:him|her|my (?!self\b|own\b))|"
+                   r"给(?!我|自己)[^\s，,。]{0,6}?(?:朋友|爸|妈|父|母|老人|长辈|领导|老板|同事|客户|孩子|老公|老婆|男友|女友|他|她)", re.I)
 # How something is packed, not a gift wanted: "有礼盒装吗", "can you gift wrap it".
 GIFT_PACKING = re.compile(r"礼盒装|礼品装|礼盒包装|礼品包装|礼品袋|礼袋|gift[- ]?(?:wrap\w*|box(?:ed|es)?|bag)", re.I)
+
+
+# Harm feared on the way ("腊肠寄过去 现在天热 会不会在路上坏掉啊"): a shop matter, not a gift that will not spoil ("送我妈
+# 腊肠 要不会坏的"), nor 文化, 破费 or 压力.
+HARM_ON_THE_WAY = (r"(?:路上|途中|寄|快递|运输|天热)[^。]{0,12}?会(?:不会)?[^\s，,。]{0,4}?(?:坏|变质|化掉|碎|破(?!费)|压(?!力))|"
+                   r"会(?:不会)?[^\s，,。]{0,2}(?:路上|途中)[^\s，,。]{0,2}(?:坏|变质|化掉|碎|破(?!费)|压(?!力))")
 
 
 # A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗",
@@ -172,7 +181,7 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"(?<!都)有哪?几[种款])|"
                                   r"(?:咋|怎么|如何)(?:处理|开壶|用|泡|洗|保养|保存|存|放|吃|喝|煮)|洗衣机|机洗|手洗|干洗|洗碗机|微波炉|烤箱|冰箱|冷冻|"
                                   r"正品|假货|假的|真的吗|"
-                                  rf"{ARRIVAL}|会(?:不会)?[^\s，,。]{{0,4}}(?:坏|变质|化|碎|破|压)|带(?:不带)?礼盒|配(?:不配)?礼盒|含礼盒|{_SIZE_ASKED}|多少克|几斤|几克|尺寸|容量|"
+                                  rf"{ARRIVAL}|{HARM_ON_THE_WAY}|带(?:不带)?礼盒|配(?:不配)?礼盒|含礼盒|{_SIZE_ASKED}|多少克|几斤|几克|尺寸|容量|"
                                   r"的是(?:啥|什么)(?![^\s，,。]{0,3}(?:好|合适|礼))|"
                                   r"放(?:个|個|上|了)?[\d一二两三四五六七八九十几]+年|比[^\s，,。]{1,6}(?:贵|貴|便宜)|差在哪|差别|差別|"
                                   r"指定[^\s，,。]{0,6}(?:送|到|收)|约[个個]?时间送|送到[吗嗎不没]|"
@@ -220,7 +229,7 @@ def asks_for_a_person(text: str) -> bool:
     """"转人工", "能视频看看吗", or a short request with no question in it: not "这茶能泡几遍", which DIET can read as
     asking for a person, nor an order's trouble or a shop matter told without naming anyone ("拍了两罐巴旦木 只来了一罐",
     "帮我直接寄我丈母娘家 里面别放价格单哈"), which the knowledge base answers."""
-    return _names(text, A_PERSON, SHOWING) or not (is_question(text, MIN_CJK, MIN_WORDS_ASKED) or tells_a_matter(text))
+    return _names(text, A_PERSON, SHOWING, PERSON_WANTED) or not (is_question(text, MIN_CJK, MIN_WORDS_ASKED) or tells_a_matter(text))
 
 
 def tells_a_matter(text: str) -> bool:
@@ -233,7 +242,7 @@ def tells_a_matter(text: str) -> bool:
 # Not "老板在吗" or "客服在吗", which open a chat in Chinese shops.
 PERSON_WANTED = re.compile(
     r"(?:转|找|叫|换|接|联系|我要)(?:个|一下|下|一个)?(?:人工|真人|店员|店員|店长|店長|经理|經理|主管|店主|负责人|負責人|"
-    r"工作人员|工作人員|客服)(?!采|剥|养殖|种植|色素|添加|合成|智能|制作|挑选|分拣|栽|费|晒|炒|包装)|"
+    r"工作人员|工作人員|客服|售后|售後)(?!采|剥|养殖|种植|色素|添加|合成|智能|制作|挑选|分拣|栽|费|晒|炒|包装)|"
     r"(?:^|[\s，,。！!？?])我?(?:要|需要|想要)个?(?:人工|真人)(?:客服|服务)?(?=[\s，,。！!？?吗呀啊了~]|$)|"
     r"(?:经理|經理|主管|店主|店长|店長|负责人|負責人)(?:在吗|在嗎|在不在|呢)|"
     r"(?:客服|人工|店家|商家|店里|店裡)的?(?:电话|電話|手机号|手機號)|打字太慢|"
@@ -269,7 +278,8 @@ def overruled_intent(intent: str | None, text: str, entities: set[str]) -> str |
     and "没" endings from "不用了", so "买个紫砂壶能分期不" was deny), nor is a shop matter told in a few words
     ("昨晚下的单还没发吧 帮我取消了 不想要了") or goods told broken ("one of the cups came cracked"), nor a greeting
     ("亲 鲜花饼能撑到…"), nor who answers unless a person or a bot is named ("咖啡豆是深烘还是浅烘"), nor a request
-    for a person or a video that names neither ("这茶能泡几遍"), nor a gift request that names nothing of a gift ("买这个有积分吗") or that
+    for a person or a video that names neither ("这茶能泡几遍") or that tells an order's trouble or a shop matter
+    without naming anyone ("拍了两罐巴旦木 只来了一罐"), nor a gift request that names nothing of a gift ("买这个有积分吗") or that
     reports trouble with an order ("我买的灰枣 寄来的是骏枣") or, in a few words, tells of a shop matter ("my parcel
     shows delivered but theres nothing at my door"): those go to the knowledge base. A person declined ("不用转人工了")
     is not asked for. "I'll come back later" read as a gift request is goodbye.

@@ -98,9 +98,10 @@ ENGLISH_CONTEXT = frozenset("""
 PEOPLE = frozenset("儿子 女儿 闺女 孙子 孙女 外孙 外孙女 小孩 孩子 宝宝 老人 奶奶 爷爷 姥姥 姥爷 外婆 外公".split())
 # How old or able the customer is ("我年纪大了不会用手机付钱 能不能东西到了再给钱", "我七十多了不太会弄 普洱茶饼要怎么泡"):
 # why they ask, not what, unless whether they may eat or drink it is asked.
-MAY_EAT = re.compile(r"(?:能|可以|能不能)(?:吃|喝)")  # "小孩能喝吗": who it is for is then what is asked
-OF_ONESELF = re.compile(r"(?:我|本人)?(?:是)?(?:年纪|岁数|年龄)(?:大|高)了?|(?:我|本人)(?:是)?(?:老年人|老人家|[五六七八九]十多?岁?了?)|"
-                        r"(?:我|本人)?(?:眼睛|眼神|视力)不太?好|看不清楚?|不太?会(?:弄|用|操作|搞)(?:手机|电脑|微信|支付宝)?|腿脚不太?方便|"
+MAY_EAT = re.compile(r"(?:能|可以|能不能|适合)(?:吃|喝)|\b(?:can|may|could) (?:i|he|she|they|we|my \w+) (?:eat|drink)\b",
+                     re.I)  # "小孩能喝吗": who it is for is then what is asked
+OF_ONESELF = re.compile(r"(?:我|本人)(?:是|都)?(?:[\s，,]*(?:(?:年纪|岁数|年龄)(?:大|高)了?|老年人|老人家|[五六七八九]十(?:多岁|多了|岁了?|了)|"
+                        r"(?:眼睛|眼神|视力)不太?好|看不清楚?|不太?会(?:弄|用|操作|搞)(?:手机|电脑|微信|支付宝)?|腿脚不太?方便))+|"
                         r"\b(?:i'?m|i am) (?:old|elderly|\d+|not good with (?:phones?|tech\w*|computers?))\b", re.I)
 # Where at home a thing is kept: what a storage or shelf-life answer covers (阴凉干燥处), unlike an appliance (消毒柜).
 HOME_PLACES = frozenset("柜子 橱柜 抽屉 阳台 厨房 客厅 卧室 地下室 储物间 角落 架子 地方 屋里 房间 窗台".split())

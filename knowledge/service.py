@@ -858,8 +858,8 @@ class Knowledge:
             said_so = aspect is None and hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)
             if covers and aspect not in covers and not said_so:
                 continue  # an entry answers its aspects: "熟普能减肥不" is not about vacuum packing
-            if dated - covers:
-                continue  # how long the jerky keeps says nothing of one a month past its date, nor of its roast date
+            if dated - covers:  # how long the jerky keeps says nothing of one a month past its date, nor of its roast date,
+                continue  # and an entry on no aspect nothing of a thing past its date ("优惠券过期了还能用吗")
             if any(noun for _word, noun in missing) and hit.score < NOUN_TOLERANT:
                 continue
             if hit.entry.product and any(self.catalog.resolve(word) not in (None, hit.entry.product) for word, _n in missing):

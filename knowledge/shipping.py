@@ -141,7 +141,7 @@ ABROAD_ALSO = ("澳洲", "欧洲", "北美", "东南亚", "南韩", "america", "
 # before a product (有美国大杏仁吗, 有韩国泡菜吗, brazil nuts).
 _BEFORE_ZH = r"(?:(?<=^)|(?<=[\s，,。？?！!：:；;寄发运邮送到往去至在]))"
 _AFTER_ZH = r"(?=[\s，,。？?！!：:；;吗呢啊呀吧么嘛哈的了几多要能可包寄发运邮送到去朋亲人客那这大一最怎得]|$)"
-_BEFORE_EN = r"\b((?:to|in|into)\s+(?:the\s+)?)"
+_BEFORE_EN = r"(\b(?:to|in|into)\s+(?:the\s+)?|(?<=[寄发运邮送到往去至在])\s*)"  # also "香肠能寄去Singapore吗"
 LIVES_IN = re.compile(r"(?:我|人|住|定居|生活)(?=在)|\b(?:i'?m|i am|we'?re|we are|i live|we live|living|based)(?= in\b)", re.I)
 SHIPPING_CUE = re.compile(r"寄|发货|发到|发往|能发|可以发|运费|邮费|快递|物流|包邮|到货|多久能到|几天能到|能到吗|冷链|"
                           r"\bship|\bsend|\bdeliver|\bpost(?:age|ed)?\b|\bmail\b|\barriv", re.I)
@@ -174,9 +174,9 @@ def as_abroad(text: str) -> str:
 
 
 def _overseas(match: re.Match) -> str:
-    """"to Canada" said as "to overseas"; "send it to us": us is the country only as US."""
+    """"to Canada" said as "to overseas", "寄去Singapore" as "寄去海外"; "send it to us": us is the country only as US."""
     before, name = match.groups()
-    return match.group(0) if name.lower() == "us" and name != "US" else before + ABROAD_EN
+    return match.group(0) if name.lower() == "us" and name != "US" else before + (ABROAD_EN if before.strip() else ABROAD_ZH)
 
 
 FREE_SHIPPING_FROM = 199

@@ -18,8 +18,9 @@ ARRIVAL = (r"(?:几天|多久|多长时间|几号|哪天|什么时候|啥时候|
            r"|能到吗|能到不|能到么|到得了|赶得上|赶不上|赶得及|来得及|来不及|\barriv\w*|\bget (?:here|to me)\b|"
            r"\b(?:will|would|does|can) (?:it|they) make it\b|\bin time for\b")
 # How long the shop has been at it ("老板做茶多少年了", "how many years have you been in business") is no aspect of keeping.
-_YEARS_AT_IT = (r"(?:老板|你们|你們|你|店|师傅|師傅|家)[^\s，,。]{0,3}(?:做|干|幹|经营|經營|从事|從事|从业|從業)[^\s，,。？?]{0,4}(?:多少|几|幾)年|"
-                r"\bhow (?:many years|long) ha(?:ve|s) (?:you|u|the shop|the owner|your (?:shop|family))\b")
+_YEARS_AT_IT = (r"(?:老板|老闆|你们|你們|师傅|師傅)[^\s，,。的]{0,3}(?:做|干|幹|经营|經營|从事|從事|从业|從業)[^\s，,。？?的]{0,4}(?:多少|几|幾)年了|"
+                r"\bhow (?:many years|long) ha(?:ve|s) (?:you|u|the shop|the owner|your (?:shop|family)) been (?:in business|doing|"
+                r"selling|making|open|around)\b")
 _NO_ASPECT = re.compile(f"{ARRIVAL}|{_YEARS_AT_IT}", re.I)
 # What it costs is the catalog's to say: "生普多少钱" is not how long it keeps, nor the shipping fee.
 PRICE = (r"多少钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|啥价|卖多少|贵不贵|"
@@ -31,8 +32,9 @@ HAGGLE = (r"(?<!哪个)(?<!哪款)(?<!哪种)便宜一?[点點些](?!的)|能便
 # "will the biscuits still be fine by then": how long it keeps (bot/questions.py: also when asked about a gift)
 STILL_FINE = r"\bstill (?:be )?(?:fine|ok|okay|good|fresh|edible)\b"
 
-# Frozen, a way of keeping ("腊肠吃不完可以冻起来吗"); 冻顶 is an oolong, and 冻干, 冻结, 果冻, 冻坏 are no freezer.
-FROZEN = r"冷冻|速冻|(?<!果)冻(?![顶干结坏伤])|\bfreez|\bfroze"
+# Frozen, a way of keeping ("腊肠吃不完可以冻起来吗", 冷冻, 速冻); 冻顶 is an oolong, and 冻干, 冻结, 果冻, 冻坏, 冻裂 are
+# no freezer.
+FROZEN = r"(?<!果)冻(?![顶干结坏伤裂])|\bfreez|\bfroze"
 
 ASPECT_CUES = {
     "shelf_life": re.compile(

@@ -901,6 +901,8 @@ def test_what_counts_as_a_country_abroad():
     assert as_abroad("能发日本吗") == "能发海外吗"
     assert as_abroad("ship to the US?") == "ship to the overseas?"
     assert as_abroad("Hi I'm in Singapore, can I pay with my Visa card?") == "Hi I'm in overseas, can I pay with my Visa card?"
+    assert as_abroad("香肠能寄去Singapore吗") == "香肠能寄去海外吗"  # an English name in a Chinese message (dev20)
+    assert as_abroad("能发到 Canada 吗") == "能发到 海外 吗"
     for kept in ("send us a photo", "内蒙古风干牛肉干", "Inner Mongolia beef", "the chile sauce ships?", "寄到黑山县", "朝鲜族",
                  # inside a place, before a product, or no destination
                  "上海地区包邮吗", "寄到湖南非常慢吗", "江苏丹阳包邮吗", "寄到内蒙古巴彦淖尔要几天", "有美国大杏仁吗 能寄吗",
@@ -1263,16 +1265,19 @@ def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge)
     ("能放洗碗机洗吗", "jdz-blue-tea-set", "kb:jdz-blue-tea-set-care", "可以放洗碗机"),
     # how long the shop has been at it is not how long tea keeps; a coupon past its date is not what coupons there are
     ("老板做茶多少年了", None, "defer", ""), ("优惠券过期了还能用吗", None, "defer", ""),
+    ("你们自己做的腊肠放几年没问题", None, "kb:sichuan-sausage-shelf-life", "保质期"),
+    ("how long have you aged this pu'er", None, "kb:puer-shelf-life", "years"),
     # how old or able the customer is: why they ask, not what (unless whether they may eat it is asked)
     ("我年纪大了不会用手机付钱 能不能东西到了再给钱", None, "kb:payment-cod", "暂时不支持货到付款"),
     ("我七十多了不太会弄 那个普洱茶饼要怎么泡 放多少茶叶", None, "kb:tea-brewing", "普洱和白茶饼可以沸水冲泡"),
     ("我是老年人眼睛不好看不清 你们那个鲜花饼一盒有几个", None, "catalog:flower-cake-rose", "10枚/盒"),
-    ("我七十多了 鸡仔饼能吃吗", None, "defer", ""),
+    ("我七十多了 鸡仔饼能吃吗", None, "defer", ""), ("我八十份要开发票", None, "kb:payment-invoice", "发票"),
     # a size, a roast, added sugar, what is inside: the catalog summary says them
     ("宋錦絲巾尺寸多大", None, "catalog:suzhou-silk-scarf", "90×90厘米"),
     ("is it a dark roast", "yunnan-coffee", "catalog:yunnan-coffee", "medium roast"),
     ("这个葡萄干加了糖没有", "turpan-raisins", "catalog:turpan-raisins", "无添加糖"),
     ("鸡仔饼里面真的有鸡肉吗", None, "catalog:chicken-biscuits", "没有鸡肉"),
+    ("香肠能寄去Singapore吗", None, "kb:shipping-overseas", "非肉类商品"),
 ])
 def test_what_the_dev_halves_showed_gets_the_answer_that_says_it(knowledge, question, context, expected, said):
     answer = knowledge.answer(question, context=context, language=detect(question))

@@ -403,6 +403,20 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_gift", "送我妈腊肠 推荐个不会坏的", {"recipient"}, None),
     ("request_gift", "my dad has diabetes, can he eat the dried figs", {"recipient"}, NLU_FALLBACK),
     ("request_gift", "你们店一共几个人啊", set(), NLU_FALLBACK),
+    # ... but a person asked for in other words stays asked for with a matter told; a gift that must not spoil, 文化,
+    # 破费, 压力, a beginner who is someone else, 几十 and replies are what they were
+    ("request_human", "收到的壶裂了 帮我转一下售后", set(), None), ("request_human", "退货找谁", set(), None),
+    ("request_human", "麻烦打电话给我 退款的事", set(), None), ("request_human", "加个微信说吧 发票的事", set(), None),
+    ("request_human", "我要退货 机器人听不懂", set(), None), ("request_human", "打字太慢了 我要退款", set(), None),
+    ("request_human", "please escalate, the tea was mouldy", set(), None),
+    ("request_human", "I've been waiting for someone to help with my refund", set(), None),
+    ("request_human", "can I ask for someone who speaks english?", set(), None),
+    ("request_gift", "送领导茶叶会不会显得没文化", {"recipient"}, None), ("request_gift", "送丈母娘这么贵的会不会太破费", {"recipient"}, None),
+    ("request_gift", "送我妈腊肠 要不会坏的 有吗", {"recipient"}, None),
+    ("request_gift", "my dad is a beginner, can you recommend a teapot for him?", set(), None),
+    ("request_gift", "给刚入门的朋友挑个茶具 有推荐吗", set(), None), ("request_gift", "公司一共几十个人 想买员工福利", set(), None),
+    ("thank", "ok thanks, do your best", set(), None), ("thank", "thanks, so does my wife", set(), None),
+    ("deny", "可以先不，我再看看", set(), None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
