@@ -55,8 +55,9 @@ DURABILITY = re.compile(r"掉色|褪色|退色|脱色|缩水|起球|变形|掉�
 # Mending a thing, selling one piece of a set ("壶嘴磕了个口 能修吗", "能单独买个盖子吗"), issuing an invoice again
 # ("抬头开错了 能重开不"), rushing a parcel ("加急 明天能到北京吗") or buying elsewhere for a customer (代购) is a service the shop offers or not: the entries on
 # broken goods and on invoices, and a quote, do not say it; so is a warranty, an appointment to pick up or refusing a
-# parcel at the door ("到店自提要提前预约不", "箱子破了个洞 我能直接拒收吗").
-REDOING = re.compile(r"^(?:修|维修|修补|修复|修理|返修|单独|单买|单卖|单配|配件|补|补开|重开|重新开|作废|加急|代购|质保|保修|预约|拒收)$|"
+# parcel at the door ("到店自提要提前预约不", "箱子破了个洞 我能直接拒收吗"), nor keeping the wrong item for the difference
+# in price ("发错的那个我想留着 补个差价行不行").
+REDOING = re.compile(r"^(?:修|维修|修补|修复|修理|返修|单独|单买|单卖|单配|配件|补|补开|重开|重新开|作废|加急|代购|质保|保修|预约|拒收|差价)$|"
                      r"^(?:repair|fix|mend|spare|expedit|rush|warrant|guarant)")
 # Whether it gains value is a promise only the shop's own words may make ("生普放几年能升值多少"), like a health claim
 # (not 保值: 保值期 is how some type 保质期).

@@ -72,7 +72,7 @@ SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
 # What a catalog summary (origin, price, pack, description) answers: price, origin, taste, size, what it is.
 SUMMARY_WORDS = re.compile(
-    r"多少钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
+    r"多少钱|多钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
     r"味道|好吃|好喝|甜|咸|辣|苦|涩|香|酸|多大|多重|几克|多少克|克重|分量|规格|一盒|一包|一斤|几个|几颗|(?:几|多少)[包袋]|是什么|是啥|什么样|"
     r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?(?:是|真的?)?有|"
     r"核|籽|馅|哪一?年|年份|树龄|(?:几|多少)年的|几年陈|烘|加了?糖|添加|防腐|ho?w big|ho?w tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
@@ -225,7 +225,7 @@ MONEY_MATTERS = re.compile(r"退|换|发票|开票|报销|付款|支付|分期|�
 # "有没有卖X", "卖X吗", "X卖不卖", "能买X不", "do you sell X": what a customer asks for by name.
 ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|(?<![店铺摊来去])卖|有)(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
                        r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$|(?=[\s，,。!！]))"
-                       r"|(?:(?:\bdo (?:you|u)|\bdoes (?:ur|your) (?:shop|store)|^(?:hi |hey |hello )?(?:you|u))(?: guys)? (?:sell|have|carry) (?:any )?|^got (?:any )?)([a-z][a-z ]{2,30}?)(?:\?|$| at all| or not)"
+                       r"|(?:(?:\bdo (?:you|u)|\bdoes (?:ur|your) (?:shop|store)|^(?:hi |hey |hello )?(?:you|u))(?: guys)? (?:sell|have|carry) (?:any )?|^got (?:any )?(?!(?:people|someone|somebody|anyone|anybody|staff|humans?|persons?)\b))([a-z][a-z ]{2,30}?)(?:\?|$| at all| or not)"
                        r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)"
                        r"|有卖的吗|有吗|有么|(?:卖不卖|有没有?)(?=[\s，,。!！？?]|$))"
                        r"|能买到?((?:(?![吗呢么嘛啊吧不])[\u4e00-\u9fff]){1,8}?)(?:吗|不|么|嘛|？|\?|$|(?=[\s，,。!！]))", re.I)
@@ -482,8 +482,9 @@ class Knowledge:
         visit = STORE_WORDS.search(question)
         # A place read as where it goes, unless the question is how to keep it there ("live in guangzhou, will the
         # walnuts go rancid in summer", read as ask_shipping) and says nothing of sending it.
-        # Nor is harm feared on the way ("寄到哈尔滨 路上会不会碎啊" after the tea set) a quote: the packing says.
-        feared = bool(TROUBLES["damaged"].search(question) and WILL_IT.search(question))
+        # Nor is harm feared on the way ("寄到哈尔滨 路上会不会碎啊" after the tea set, "寄腊肉去广州 路上会不会臭掉") a quote:
+        # the packing or the cold chain says.
+        feared = bool((TROUBLES["damaged"].search(question) or TROUBLES["spoiled"].search(question)) and WILL_IT.search(question))
         if place and not feared and (
                 intent == "ask_shipping" and not visit and aspect != "storage" or SHIPPING_WORDS.search(question)
                 or (named_place and PLACE_ASKED.search(question) and not visit)):
@@ -513,6 +514,12 @@ class Knowledge:
         hit = self._on_trouble(question, trouble, subject) if trouble else None
         if hit is None and not shop_wide_first:
             hit = self._answering(question, hits, subject, aspect)
+        if hit is None and subject.product and not shop_wide_first and not aspects([question]) - {"price"} and (
+                summary := self._summary(question, subject, None, language)):
+            # what the product is, asked after it and answered by its summary ("啥口味" after the gift box), is not
+            # a shop-wide entry's that says the word too (口味 in swapping a flavour one did not like); an aspect of
+            # keeping asked ("vacuum sealing costs extra?") may be the shop's
+            return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
         if hit is None and (subject.product or subject.family):  # maybe a shop-wide entry answers it
             query = subject.strip(question) if shop_wide_first else question
             shop_wide = self.index.search(query, k=5, product="", prefer_topic=prefer_topic)

@@ -417,6 +417,9 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_gift", "给刚入门的朋友挑个茶具 有推荐吗", set(), None), ("request_gift", "公司一共几十个人 想买员工福利", set(), None),
     ("thank", "ok thanks, do your best", set(), None), ("thank", "thanks, so does my wife", set(), None),
     ("deny", "可以先不，我再看看", set(), None),
+    # dev21: 多钱 (how much) is asked; goods told gone bad are no gift request
+    ("affirm", "多钱", set(), NLU_FALLBACK),
+    ("request_gift", "the dried figs smell sour and kinda fizzy, think they went bad", set(), NLU_FALLBACK),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
