@@ -59,7 +59,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # A size, a price, a time, where it is from, how to use it or a taste asked in two or three characters ("多高的",
 # "多少钱", "几天", "哪产的", "咋泡", "酸不酸"): DIET read "多高的" after the vase as yes, "酸不酸" as no. Not "多少都行",
 # a budget left open.
-BRIEFLY_ASKED = re.compile(rf"{_SIZE_ASKED}|多久(?![都也])|多少(?:钱|克|斤|天|毫升|ml)|多钱|几[天克斤]|哪(?:里|儿)?产|"
+BRIEFLY_ASKED = re.compile(rf"{_SIZE_ASKED}|多久(?![都也])|多少(?:钱|克|斤|天|毫升|ml)|(?<![很好太这那么许更省])多钱|几[天克斤]|哪(?:里|儿)?产|"
                            r"(?:咋|怎么)[泡吃喝用洗煮蒸炖存放寄]|(?P<taste>[辣甜酸咸苦涩脆硬软贵腻香])不(?P=taste)|"
                            r"\bhow (?:much|many|big|long|heavy|tall|old)\b", re.I)
 # A word or two asked in English ("microwave ok?", "any honey?"), unless it is only a reply ("ok?", "really?").

@@ -72,7 +72,7 @@ SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
 # What a catalog summary (origin, price, pack, description) answers: price, origin, taste, size, what it is.
 SUMMARY_WORDS = re.compile(
-    r"多少钱|多钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
+    r"多少钱|(?<![很好太这那么许更省])多钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
     r"味道|好吃|好喝|甜|咸|辣|苦|涩|香|酸|多大|多重|几克|多少克|克重|分量|规格|一盒|一包|一斤|几个|几颗|(?:几|多少)[包袋]|是什么|是啥|什么样|"
     r"啥样|什么东西|介绍|怎么样|咋样|如何|还是|多高|多长|多宽|尺寸|什么做的|啥做的|材质|啥木|什么木|成分|配料|里面?(?:是|真的?)?有|"
     r"核|籽|馅|哪一?年|年份|树龄|(?:几|多少)年的|几年陈|烘|加了?糖|添加|防腐|ho?w big|ho?w tall|made of|ingredient|how much|price|cost|where .*from|origin|taste|"
@@ -231,6 +231,8 @@ ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|(
                        r"|能买到?((?:(?![吗呢么嘛啊吧不])[\u4e00-\u9fff]){1,8}?)(?:吗|不|么|嘛|？|\?|$|(?=[\s，,。!！]))", re.I)
 MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶
 MAX_UNKNOWN_NAME = 4  # a name of single characters this long is one word jieba does not know (车厘子), not a clause
+# What to do about it ("拍错口味了怎么办"): a remedy the shop's entries say, never a summary.
+REMEDY_ASKED = re.compile(r"怎么办|咋办|咋整|怎么整(?=[\s，,。!！?？呀啊呢吧]|$)|怎么处理|\bwhat (?:do|should|can) i do\b|\bwhat now\b", re.I)
 # A change since it was bought ("喝着味道跟刚买时不一样了 正常吗"): the summary's taste is how it was, not why it changed.
 CHANGED = re.compile(r"(?:跟|和|与|比)(?:刚买|刚到|以前|之前|原来|当初|上次)[^，,。？?]{0,6}?(?:不一样|不同|变)|变味|味道变|"
                      r"\b(?:tastes?|smells?) (?:different|changed)\b|\bnot the same as (?:before|when)\b", re.I)
@@ -514,16 +516,17 @@ class Knowledge:
         hit = self._on_trouble(question, trouble, subject) if trouble else None
         if hit is None and not shop_wide_first:
             hit = self._answering(question, hits, subject, aspect)
-        if hit is None and subject.product and not shop_wide_first and not aspects([question]) - {"price"} and (
-                summary := self._summary(question, subject, None, language)):
-            # what the product is, asked after it and answered by its summary ("啥口味" after the gift box), is not
-            # a shop-wide entry's that says the word too (口味 in swapping a flavour one did not like); an aspect of
-            # keeping asked ("vacuum sealing costs extra?") may be the shop's
-            return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
         if hit is None and (subject.product or subject.family):  # maybe a shop-wide entry answers it
             query = subject.strip(question) if shop_wide_first else question
             shop_wide = self.index.search(query, k=5, product="", prefer_topic=prefer_topic)
             hit = self._answering(question, shop_wide, subject, aspect)
+            if (hit is not None and subject.product and not shop_wide_first and not aspects([question]) - {"price"}
+                    and not REMEDY_ASKED.search(question) and not self._asks_about(question, hit.entry)
+                    and (summary := self._summary(question, subject, None, language))):
+                # what the product is, asked after it ("啥口味" after the gift box), is its summary's, not a shop-wide
+                # entry's near for a word it says (口味, in swapping a flavour one did not like) but asking none of its
+                # own; what to do about it ("拍错口味了怎么办") or an aspect of keeping may be the shop's
+                return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
         if hit is None and shop_wide_first:  # the product's own entry may speak of it ("牛肉干快递会压碎吗": its packing);
             # a shop-wide one that failed the matter asked does not ("茶叶喝了一泡不喜欢 能退吗" is not whether old tea keeps),
             # nor one that never names the matter ("鲜花饼太甜了 剩下的能退不" is not how to keep what is left)

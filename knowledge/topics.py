@@ -23,7 +23,7 @@ _YEARS_AT_IT = (r"(?:老板|老闆|你们|你們|师傅|師傅)[^\s，,。的]{0
                 r"selling|making|open|around)\b")
 _NO_ASPECT = re.compile(f"{ARRIVAL}|{_YEARS_AT_IT}", re.I)
 # What it costs is the catalog's to say: "生普多少钱" is not how long it keeps, nor the shipping fee.
-PRICE = (r"多少钱|多钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|啥价|卖多少|贵不贵|"
+PRICE = (r"多少钱|(?<![很好太这那么许更省])多钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|啥价|卖多少|贵不贵|"
          r"\bhow much (?:is|are|for|does|do)\b|\bprices?\b|\bcosts?\b")
 
 # A better price asked ("老闆 能便宜一點嗎", "买两饼能便宜点不", "抹个零"), not which is cheaper ("哪个便宜点").
@@ -126,15 +126,15 @@ def aspects(phrasings: list[str]) -> frozenset[str]:
 WRONG_ITEM = (r"发错|寄错|送错|错发|(?:发|寄)成(?![都功])|少发|漏发|少寄|少了一|只(?:来|到|收到|发)了[一二两三四五\d]|不是我(?:买|拍|要|订|点)的|(?:寄|发|送)(?:过)?来的(?:却|竟然)?是|"
               r"(?:要|买|拍|订|点)的[^。？?]{1,12}(?:到手|收到|到了)(?:的)?(?:一看|打开|拆开)?(?:却|竟然|咋|怎么)?(?:是|成)|"
               r"\bwrong (?:item|thing|one|flavou?r|size|colou?r|product|tea)|\bsent (?:me )?the wrong|\b(?:not|isn'?t) what i ordered|"
-              r"\bonly (?:\d+|one|two|three|half) (?:came|arrived|turned up|showed up|was delivered)|\bonly (?:got|received) (?:\d+|one|two|half)\b|\b(?:one|an item) (?:is|was) missing|"
+              r"\bonly (?:\d+|one|two|three|half) (?:came|arrived|turned up|showed up|was delivered)|\bonly (?:got|received) (?:\d+|one|two|half) (?:box|bag|pack|jar|tin|cake|bottle|set|item|parcel|of)(?!\w* a day)|\b(?:one|an item) (?:is|was) missing|"
               r"\bordered\b[^.?!]{1,40}\bbut (?:only )?(?:got|received|(?:you |u |they )?sent)\b (?!nothing|it\b|them\b|me nothing|to\b)|"
               r"\bgot (?:[\w'-]+ ){1,4}instead\b")
 TROUBLES = {
     "damaged": re.compile(r"(?<![细磨捣切剁])(?<![要用先]打)碎(?!银)|破|裂|磕|坏|压扁|\bbroken?\b|\bcrack|\bchip(?:ped)?\b|\bsmash|"
                           r"\bshatter|\bcrush|\bdamag|\bdent", re.I),
     "wrong_item": re.compile(WRONG_ITEM, re.I),
-    "spoiled": re.compile(r"霉|(?<!冬)虫(?!草)|坏|(?:发|变)黑|(?:里面|里头|仁)(?:是|都是|全是|都)?黑(?:的|了)|长毛|胀袋|胀气|鼓起来|漏气|头发|异物|沙子|沙粒|异味|怪味|臭|变质|哈喇|油哈|馊|(?<!新)不新鲜|味道不对|\bmou?ld|\bbugs?\b|\binsects?\b|"
-                          r"\bworms?\b|\brotten\b|\brancid\b|\bsmells? (?:bad|off|weird|funny|strange|sour)|\bwent (?:bad|off|sour|mou?ldy)\b|\bfizzy\b|\bhairs? in\b|\btastes? (?:off|weird|bad|funny|strange)|"
+    "spoiled": re.compile(r"霉|(?<!冬)虫(?!草)|坏|(?:发|变)黑|(?:里面|里头|仁)(?:是|都是|全是|都)?黑(?:的|了)|长毛|胀袋|胀气|鼓起来|漏气|(?:有|一根|几根|发现|吃出)(?:根|一根)?头发|异物(?!感)|沙子|沙粒|异味|怪味|臭|变质|哈喇|油哈|馊|(?<!新)不新鲜|味道不对|\bmou?ld|\bbugs?\b|\binsects?\b|"
+                          r"\bworms?\b|\brotten\b|\brancid\b|\bsmells? (?:bad|off|weird|funny|strange|sour)|(?<!what if it )(?<!if it )\bwent (?:bad|off|sour|mou?ldy)\b|\b(?:is|are|it'?s|they'?re|went|turned|kinda|bit) (?:a bit |kinda )?fizzy\b|\b(?:a|found)\s+hairs? in\b|\btastes? (?:off|weird|bad|funny|strange)|"
                           r"\bsand\b|\bgrit", re.I),
 }
 # Not a report of trouble that happened: one feared or asked about in general ("瓷器会不会碎", "怎么撬开不碎", "what if it
@@ -144,7 +144,7 @@ TROUBLES = {
 _IS_IT = r"是(?:不是|否)?[^，,。\s]{0,4}"  # "是不是放坏了", "是发霉了吗": whether it is the trouble
 # "会发霉吗", "会坏吗": whether it will happen, asked.
 _WILL_IT_HAPPEN = r"会[^\s，,。]{0,4}[吗嘛么]"
-NO_REPORT = re.compile(rf"会不会|会不|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄|整|回事)|咋(?!办|弄|整|回事)|怎样|[才先]不会|"
+NO_REPORT = re.compile(rf"会不会|会不|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄|整(?=[\s，,。!！?？呀啊呢吧]|$)|回事)|咋(?!办|弄|整(?=[\s，,。!！?？呀啊呢吧]|$)|回事)|(?:才能?|就|好)不(?:长|生|发|坏|碎|压|裂)|怎样|[才先]不会|"
                        rf"{_IS_IT}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|还管|还赔|还包|还算|正常|"
                        r"\bif\b|\bwill\b|\bwould\b|\bcould\b|worr|afraid|\bin case\b|\bprevent|\bavoid|\beasy\b|\bhow to\b|"
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)

@@ -1281,7 +1281,11 @@ def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge)
     # dev21: what the product is asked after it is its summary's, not a shop-wide entry's that says the word (口味),
     # unless an aspect of keeping is asked; 多钱 is the price
     ("啥口味", "flower-cake-gift", "catalog:flower-cake-gift", "四种口味"),
-    ("礼盒里都有啥口味", "flower-cake-gift", "catalog:flower-cake-gift", "四种口味"),
+    # ... but a shop-wide entry that asks with the question's words stays its answer, and so does a remedy asked
+    ("正宗吗", "dahongpao", "kb:after-sales-authentic", "假一赔十"),
+    ("拍错口味了怎么办", "flower-cake-gift", "kb:after-sales-exchange", "换货"),
+    ("how much to gift wrap it", "jdz-blue-tea-set", "kb:gift-wrapping", "free gift-box"),
+    ("不要了 太多钱了", "mooncake", "kb:after-sales-cancel", "取消"),  # 太多钱: too much money, not how much
     ("vacuum sealing costs extra?", "beef-jerky", "kb:vacuum-free", "free"), ("多钱", "dianhong-golden", "catalog:dianhong-golden", "168元"),
     # troubles told in more ways: only one box came, went bad, a hair inside, a vacuum bag that leaks, 咋整 (what now)
     ("ordered 2 box wife cake but only got 1 box leh, the other one where?", None, "kb:after-sales-wrong-item", "photo"),
@@ -1289,6 +1293,10 @@ def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge)
     ("鲜花饼吃到一半发现里面有根头发🤮", None, "kb:after-sales-quality", "质量问题"),
     ("老顾客了😭 这次的麻辣香肠有两袋真空漏气 袋子都松了 咋整", None, "kb:after-sales-quality", "质量问题"),
     ("我拍的滇红 寄来的是铁观音 咋整", None, "kb:after-sales-wrong-item", "补发"),
+    # ... and not hair asked of, a fizz asked, a whole box (整箱) or how to keep it from harm (咋整才不碎)
+    ("吃核桃对头发好吗", None, "defer", ""), ("能扎头发吗", "suzhou-silk-scarf", "defer", ""),
+    ("is it fizzy?", "yunnan-coffee", "defer", ""),
+    ("怎么整箱寄不碎", "jdz-blue-tea-set", "kb:jdz-blue-tea-set-packing", "泡沫内托"),
     # keeping the wrong item for the difference is the shop's to say; spoiling on the way is the cold chain's, not a
     # quote; "got people" asks for no goods
     ("发错的那个我想留着 补个差价行不行", None, "defer", ""),

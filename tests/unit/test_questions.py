@@ -418,7 +418,7 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("thank", "ok thanks, do your best", set(), None), ("thank", "thanks, so does my wife", set(), None),
     ("deny", "可以先不，我再看看", set(), None),
     # dev21: 多钱 (how much) is asked; goods told gone bad are no gift request
-    ("affirm", "多钱", set(), NLU_FALLBACK),
+    ("affirm", "多钱", set(), NLU_FALLBACK), ("thank", "谢谢 省了好多钱", set(), None), ("deny", "不要了 太多钱了", set(), None),
     ("request_gift", "the dried figs smell sour and kinda fizzy, think they went bad", set(), NLU_FALLBACK),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
