@@ -502,7 +502,8 @@ class Knowledge:
             return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))
         if subject.family and subject.asked:  # "你家有红茶吗": the products, not an entry about red tea
             return self._family_answer(subject.family, hits, language)
-        if subject.product and aspects([question]) == {"price"}:
+        product_aspects = aspects([question]) if subject.product else frozenset()  # read once, used twice below
+        if product_aspects == {"price"}:
             # "生普多少钱": its price is in the catalog; the shipping fee's entry also says 多少钱 (the summary
             # itself declines shipping and shop-wide matters: "寄过来多少钱")
             if summary := self._summary(question, subject, None, language):
@@ -520,7 +521,7 @@ class Knowledge:
             query = subject.strip(question) if shop_wide_first else question
             shop_wide = self.index.search(query, k=5, product="", prefer_topic=prefer_topic)
             hit = self._answering(question, shop_wide, subject, aspect)
-            if (hit is not None and subject.product and not shop_wide_first and not aspects([question]) - {"price"}
+            if (hit is not None and subject.product and not shop_wide_first and not product_aspects - {"price"}
                     and not REMEDY_ASKED.search(question) and not self._asks_about(question, hit.entry)
                     and (summary := self._summary(question, subject, None, language))):
                 # what the product is, asked after it ("啥口味" after the gift box), is its summary's, not a shop-wide
