@@ -24,7 +24,8 @@ _SIZE_ASKED = r"多[高大重长宽](?![都也])"
 REPLY_ONLY = re.compile(r"[\s，,。.!！~好的是对對嗯哦噢喔行可以没沒有不用了要错錯谢謝啦吧呀啊嘛哈呢]+")
 # How many a box, a set or each flavour holds ("榨菜礼盒里头几包", "一套配几个杯子", "每种口味几个"): asked of the goods,
 # also in a gift request.
-_COUNT_INSIDE = r"(?:里面|里头|裡面|裡頭|一盒|一箱|一袋|一套|每盒|每袋|每套|每种|每樣|每样|每款)[^\s，,。]{0,4}几[包袋个個块塊片颗顆条條根瓶罐盒斤两兩]"
+_COUNT_INSIDE = (r"(?:里面|里头|裡面|裡頭|[盒箱袋套]里|[盒箱袋套]裡|一盒|一箱|一袋|一套|每盒|每袋|每套|每种|每樣|每样|每款)[^\s，,。]{0,4}"
+                 r"几[包袋个個块塊片颗顆条條根瓶罐盒斤两兩枚只隻粒份]")
 # Interrogatives, not every word that can ask: 么 in 这么/那么, 几 in 过几天, 什么 in 没什么 say nothing. A clause
 # "能…不" asks before what follows it ("能寄香港不 我在九龙"); "是A还是B" asks which.
 CHINESE_QUESTION = re.compile(
@@ -142,7 +143,7 @@ HARM_ON_THE_WAY = (r"(?:路上|途中|寄|快递|运输|天热)[^。]{0,12}?会(
 
 # A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗",
 # "收件人写我外婆 东西直接寄她家 里头别放小票哈".
-SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|小票|价签|价格单|吊牌|收件人|改地址|地址(?:写|填)错|包好看|包漂亮|包一下|包起来|运费|邮费|包邮|包油|快递|发货|退货|退款|换货|分期|付款|"
+SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|专票|普票|报销|小票|价签|价格单|吊牌|收件人|改地址|地址(?:写|填)错|包好看|包漂亮|包一下|包起来|运费|邮费|包邮|包油|快递|发货|退货|退款|换货|分期|付款|"
                           r"花呗|白条|信用卡|支付宝|微信支付|几折|打个折|送不送|赠品|赠送|撤[一个掉]?下?单|退单|"
                           r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|真空|分装|换成|能换|可以换|给换|换一[个条盒件套]|对公|打款|转账|汇款|"
                           rf"{HAGGLE}|"
@@ -153,10 +154,13 @@ SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|小票|价签|价
                           re.I)
 # Whether the shop has a thing it names ("有没有燕窝", "有火腿吗", "燕窝有没有", "茅台有吗"), not a kind of gift ("有没有适合送长辈的",
 # "有没有三百块以内", "有没有给领导", "有没有高档一点"), nor a gift for an occasion or a person ("中秋有没有礼盒", "老人有没有适合的").
-_NAMED = (r"(?:(?!适合|合适|送|礼|什么|啥|推荐|好|便宜|贵|哪|别|其他|其它|选|给|预算|以内|以下|左右|档|[百千万块元钱])"
+# An occasion is a gift's ("有中秋礼盒吗", "有没有过年礼盒"), not a thing named ("有大闸蟹礼盒吗").
+_OCCASIONS = r"中秋|春节|過年|过年|新年|年货|年貨|端午|节日|節日|生日|大寿|做寿|祝寿|结婚|結婚|婚礼|婚禮|新婚|乔迁|喬遷|教师节|教師節"
+_NAMED = (rf"(?:(?!适合|合适|送|礼|什么|啥|推荐|好|便宜|贵|哪|别|其他|其它|选|给|预算|以内|以下|左右|档|[百千万块元钱]|{_OCCASIONS})"
           r"[\u4e00-\u9fff]){1,6}(?<!的)")
 _CLAUSE_END = r"(?=[吗呀啊呢？?，,\s]|$)"
-ASKED_BY_NAME = rf"有没有{_NAMED}{_CLAUSE_END}|(?:^|你们|你們|你家|店里|店裡)有{_NAMED}[吗没不]|^{_NAMED}有(?:没有{_CLAUSE_END}|吗)|能买到?{_NAMED}[吗不没]"
+ASKED_BY_NAME = (rf"有没有{_NAMED}{_CLAUSE_END}|(?:^|你们|你們|你家|店里|店裡|{_OCCASIONS})有{_NAMED}(?:礼盒)?[吗没不]|"
+                 rf"有没有{_NAMED}礼盒{_CLAUSE_END}|^{_NAMED}有(?:没有{_CLAUSE_END}|吗)|能买到?{_NAMED}[吗不没]")
 # So is whether one may eat it ("is the rose flower cake ok for diabetics?", "my grandma is on blood thinners, is pu'er
 # ok for her"), a benefit, a card, a box or a bag (also one that comes with it: "青花瓷茶具带礼盒吗 送人用"), a day to
 # deliver or to arrive by ("能指定下周六送到吗 那天我妈生日", "上海浦东多久到 给客户送中秋礼"), how heavy or big ("给我老丈人买的
@@ -180,7 +184,8 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"(?<!礼盒|礼物|礼品)(?:都有(?:哪些|啥|什么)(?!适合|送)|(?<!都)有哪些(?!适合|送|礼)|"
                                   r"(?<!都)有哪?几[种款])|"
                                   r"(?:咋|怎么|如何)(?:处理|开壶|用|泡|洗|保养|保存|存|放|吃|喝|煮)|洗衣机|机洗|手洗|干洗|洗碗机|微波炉|烤箱|冰箱|冷冻|"
-                                  r"正品|假货|假的|真的吗|"
+                                  r"正品|假货|假的|真的吗|先(?:煮|洗|烫|泡)|煮一?煮|开壶|胃炎|肠胃|胃病|是[^\s，,。！!？?]{1,8}还是|放得住(?!的)|放不住|撑得?到|撑得住|"
+                                  r"正常[吗嘛么不]|塑封|封膜|拆过|掉色|褪色|缩水|"
                                   rf"{ARRIVAL}|{HARM_ON_THE_WAY}|带(?:不带)?礼盒|配(?:不配)?礼盒|含礼盒|{_SIZE_ASKED}|多少克|几斤|几克|尺寸|容量|"
                                   r"的是(?:啥|什么)(?![^\s，,。]{0,3}(?:好|合适|礼))|"
                                   r"放(?:个|個|上|了)?[\d一二两三四五六七八九十几]+年|比[^\s，,。]{1,6}(?:贵|貴|便宜)|差在哪|差别|差別|"
@@ -191,7 +196,10 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"ship|deliver\w*|dishwasher|washing machine|microwave|oven|fridge|freezer|legit|authentic|genuine|fake|"
                                   r"diabet\w*|pregnan\w*|allerg\w*|vegetarian|vegan|expir\w*|shelf life|go bad|"
                                   r"difference|engrav\w*|weight|slim\w*|healthy|additives?|preservatives?|cards?|box(?:ed|es)?|filling|ingredients?|made of|"
-                                  r"(?:spicy|sweet|sour|salty)(?= or\b|\?)|is (?:it|this|that)\b[^?]{0,20}\b(?:spicy|sweet|sour|salty)|"
+                                  r"(?:spicy|sweet|sour|salty)(?= or\b|\?)|is (?:it|this|that)\b[^?]{0,20}\b(?:spicy|sweet|sour|salty|smoky|bitter|strong|mild|"
+                                  r"oily|greasy|fragile|heavy|chewy)|stomach|gastri\w*|warrant\w*|guarantee\w*|comes? with|fade\w*|wash\w*|"
+                                  r"which (?:one )?(?:is|would be) (?:more \w+|\w+er)|(?:you|u) guys (?:sell|have|carry|stock)|"
+                                  r"^got (?:any )?[a-z' ]{2,30}? (?:or not|anot)|"
                                   r"which (?:is |one (?:is )?)?better|"
                                   rf"{PREFERRED}[^?]*\bor)\b|(?:^|[.!?]\s*)[\w'-]+(?: [\w'-]+)? or [\w'-]+(?: [\w'-]+)?\?", re.I)
 # Ideas asked for, or a wish for the gift ("保质期长一点的有吗", "won't go bad quickly"); not "几种颜色可以挑", a choice there is.

@@ -82,9 +82,9 @@ CONTEXT_WORDS = frozenset("""
     公司 单位 家人 玩 旅游 出差 路过 顺路 顺路去 顺便 年会 预算 回南天 梅雨季 雨季
     爸 妈 爸爸 妈妈 爸妈 父母 父亲 母亲 老公 老婆 媳妇 丈夫 妻子 公公 婆婆
     岳父 岳母 亲戚 朋友 闺蜜 同学 同事 客户 领导 老师 长辈 家里人 老家 回老家 邻居 男朋友 女朋友 对象 结婚 婚礼
-    人 吃素 素食 吃斋 姐妹 兄弟 姐姐 妹妹 哥哥 弟弟 嫂子 姐夫
+    人 家 新婚 吃素 素食 吃斋 姐妹 兄弟 姐姐 妹妹 哥哥 弟弟 嫂子 姐夫
     老丈人 丈人 丈母娘 亲家 女婿 儿媳 儿媳妇 舅舅 舅妈 姑姑 姑妈 姨妈 大姨 小姨 阿姨 叔叔 伯伯 婶婶 表姐 表妹 表哥 表弟
-    堂哥 堂姐 室友 舍友 老乡
+    堂哥 堂姐 室友 舍友 老乡 舅 姑 姨 侄子 侄女 外甥 外甥女 大嫂 小姑子 小舅子 阿嬷 阿嬤
     礼 送礼 生日 过生日 大寿 做寿 祝寿 后天 大后天 下周 这周 本周 下星期 这星期 周一 周二 周三 周四 周五 周六 周日 周天
     星期一 星期二 星期三 星期四 星期五 星期六 星期天 星期日
 """.split())
@@ -101,6 +101,8 @@ PEOPLE = frozenset("儿子 女儿 闺女 孙子 孙女 外孙 外孙女 小孩 �
 # why they ask, not what, unless whether they may eat or drink it is asked.
 MAY_EAT = re.compile(r"(?:能|可以|能不能|适合)(?:吃|喝)|\b(?:can|may|could) (?:i|he|she|they|we|my \w+) (?:eat|drink)\b",
                      re.I)  # "小孩能喝吗": who it is for is then what is asked
+
+
 OF_ONESELF = re.compile(r"(?:我|本人)(?:是|都)?(?:[\s，,]*(?:(?:年纪|岁数|年龄)(?:大|高)了?|老年人|老人家|[五六七八九]十(?:多岁|多了|岁了?|了)|"
                         r"(?:眼睛|眼神|视力)不太?好|看不清楚?|不太?会(?:弄|用|操作|搞)(?:手机|电脑|微信|支付宝)?|腿脚不太?方便))+|"
                         r"\b(?:i'?m|i am) (?:old|elderly|\d+|not good with (?:phones?|tech\w*|computers?))\b", re.I)
@@ -141,6 +143,12 @@ _PUNCTUATION = re.compile(r"[\s\W\d_]+", re.UNICODE)
 _NUMERAL = re.compile(r"[零〇一二两三四五六七八九十]+(?:月份?|号)|(?:好|这|那)?[零〇一二两三四五六七八九十百千万几]+(?:多|来|余)?(?:只|个|块钱?|毛钱?|元|盒|包|袋|瓶|罐|斤|饼|件|套|份|箱|样|条)?")
 _ENGLISH_NUMBERS = frozenset("one two three four five six seven eight nine ten eleven twelve twenty thirty fifty "
                              "hundred dozen".split())
+
+
+def without_people(missing: list[tuple[str, bool]], question: str) -> list[tuple[str, bool]]:
+    """``missing`` less who keeps it or is sent it ("直接寄去我奶奶家"), unless whether they may eat it is asked."""
+    return missing if MAY_EAT.search(question) else [(word, noun) for word, noun in missing if word not in PEOPLE]
+
 
 # Where the customer is ("我在澳门 可以用信用卡付款吗"): a place right after these words, which no answer need name
 # (and which is where a parcel goes: the shipping quote reads them too).

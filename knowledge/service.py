@@ -19,14 +19,14 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.catalog import CATEGORY_WORDS, FAMILY_WORDS, Catalog, ProductRecord, english_aliases, fill
-from knowledge.coverage import (A_GROUP, BULK, FIRST_ORDER, FOR_BULK_ONLY, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HAGGLED, HEALTH, HOME_PLACE_TOPICS, MAY_EAT, PEOPLE, RETURNING, Coverage,
-                                a_quality, content_words, for_the_shop_to_say, searchable)
+from knowledge.coverage import (A_GROUP, BULK, FIRST_ORDER, FOR_BULK_ONLY, FOR_NEW_ONLY, FREEZING, FRIDGE_REFUSED, HAGGLED, HEALTH, HOME_PLACE_TOPICS, RETURNING, Coverage,
+                                a_quality, content_words, for_the_shop_to_say, searchable, without_people)
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
 from knowledge.shipping import as_abroad, district_length, find_place, place_in_english, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
-from knowledge.topics import (ARRIVAL, ASPECT_CUES, PREFERRED, TROUBLES, WILL_IT, WRONG_ITEM, asked_aspect, aspects, entry_trouble,
+from knowledge.topics import (ARRIVAL, ASPECT_CUES, FITS, PREFERRED, REMEDY_ASKED, TROUBLES, WILL_IT, WRONG_ITEM, asked_aspect, aspects, entry_trouble,
                              reported_trouble, unsaid_ways)
 from core.language import CJK, LANGUAGES, Say, to_simplified
 from core.settings import Settings
@@ -70,6 +70,8 @@ PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 ASPECT_TOPICS = PRODUCT_TOPICS[:3]  # the topics whose entries each answer some aspects of keeping a product
 SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver|postage|\bpost(?:ed)? to\b|\bsend (?:[\w']+ ){{0,4}}to (?!(?:my|me|him|her|them|us|you|your|our|a)\b)|{ARRIVAL}", re.I)
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
+# A size asked: how big, tall, long or wide.
+SIZE_ASKED = re.compile(r"多[高大长宽]|尺寸|大小|\b(?:how (?:big|tall|long|wide|high)|size|dimensions?)\b", re.I)
 # What a catalog summary (origin, price, pack, description) answers: price, origin, taste, size, what it is.
 SUMMARY_WORDS = re.compile(
     r"多少钱|(?<![很好太这那么许更省])多钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
@@ -231,8 +233,6 @@ ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|(
                        r"|能买到?((?:(?![吗呢么嘛啊吧不])[\u4e00-\u9fff]){1,8}?)(?:吗|不|么|嘛|？|\?|$|(?=[\s，,。!！]))", re.I)
 MAX_CJK_NAME = 5  # a thing asked for by a name of several words: 宁夏枸杞, 熊猫玩偶
 MAX_UNKNOWN_NAME = 4  # a name of single characters this long is one word jieba does not know (车厘子), not a clause
-# What to do about it ("拍错口味了怎么办"): a remedy the shop's entries say, never a summary.
-REMEDY_ASKED = re.compile(r"怎么办|咋办|咋整|怎么整(?=[\s，,。!！?？呀啊呢吧]|$)|怎么处理|\bwhat (?:do|should|can) i do\b|\bwhat now\b", re.I)
 # A change since it was bought ("喝着味道跟刚买时不一样了 正常吗"): the summary's taste is how it was, not why it changed.
 CHANGED = re.compile(r"(?:跟|和|与|比)(?:刚买|刚到|以前|之前|原来|当初|上次)[^，,。？?]{0,6}?(?:不一样|不同|变)|变味|味道变|"
                      r"\b(?:tastes?|smells?) (?:different|changed)\b|\bnot the same as (?:before|when)\b", re.I)
@@ -494,7 +494,8 @@ class Knowledge:
             product = self.catalog.get(subject.product or self.catalog.resolve(context))
             quoted = quote(self.shipping, *place, product, language,
                            asked_cold_chain=bool(COLD_CHAIN_WORDS.search(question)))
-            unquoted = self.coverage.missing(question, searchable([QUOTE_VOCABULARY, subject.words]), "shipping")
+            unquoted = without_people(self.coverage.missing(question, searchable([QUOTE_VOCABULARY, subject.words]), "shipping"),
+                                      question)
             if quoted and not any(noun or for_the_shop_to_say(word) for word, noun in unquoted):
                 return Answer(Outcome.SHIPPING, quoted, hits, subject.product, place[1])
 
@@ -682,6 +683,8 @@ class Knowledge:
         if "made" in aspects([question]) and not YEAR.search(self._summary_words(product)):
             return None  # "熟普是哪年的茶": a summary with no year gives none
         asked, _other_place = without_place(question)  # "湖南的还是四川的": the origin the summary gives answers it
+        if SIZE_ASKED.search(asked):  # "花瓶多高 柜子放得下吗": the size the summary gives; whether it fits is the customer's
+            asked = re.sub(FITS, " ", asked)
         settled = False  # "是牦牛肉还是黄牛肉": a summary that names one of them answers, whatever entry is near
         if choice := CHOICE.search(asked) or ENGLISH_CHOICE.search(asked):
             either, other = choice.groups()
@@ -862,8 +865,8 @@ class Knowledge:
             # who keeps it, or who it is sent to ("直接寄去我奶奶家"), unless whether they may eat it is asked;
             # and in which city it is kept ("陈皮在广州回南天会不会长霉"): the damp is the entry's, not the city
             kept = aspect in covers and aspect in HOME_PLACE_TOPICS
-            if (kept or hit.entry.topic == "shipping") and not MAY_EAT.search(question):
-                missing = [(word, noun) for word, noun in missing if word not in PEOPLE]
+            if kept or hit.entry.topic == "shipping":
+                missing = without_people(missing, question)
             if kept:
                 missing = [(word, noun) for word, noun in missing if not find_place(word)]
             said_so = aspect is None and hit.dense >= SAME_QUESTION and not any(noun for _word, noun in missing)

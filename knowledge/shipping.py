@@ -252,14 +252,17 @@ def quote(rates: dict[tuple[str, str], ShippingRateIn], place: str, province: st
     fee = _money(fees[0]) if len(fees) == 1 else f"{_money(fees[0])}-{_money(fees[-1])}"
     cold = [r for r in routes if r.cold_chain]
     room_temperature = asked_cold_chain and product is not None and not product.cold_chain
+    # no cold route there, for a product that needs one or for chilled goods asked of ("寄拉萨 火腿能走冷链吗")
+    cold_refused = not cold and (product.cold_chain if product else asked_cold_chain)
     if language == "en":
-        return _quote_en(place, province, product, days, fee, cold, room_temperature)
+        return _quote_en(place, province, product, days, fee, cold, room_temperature, cold_refused)
     subject = f"{product.name}从{product.origin}发货，" if product else ""
     free = "（新疆、西藏、青海不参加满199包邮）" if province in REMOTE else f"，满{FREE_SHIPPING_FROM}元包邮"
     text = f"{subject}寄到{place}一般{days}天送达，运费{fee}元{free}。"
-    if product and product.cold_chain:
-        text += (f"这款需要冷链，冷链费{_money(cold[0].cold_chain_fee)}元。" if cold
-                 else f"注意：{place}暂不支持冷链，夏季寄送这款请先咨询店员。")
+    if cold_refused:
+        text += f"注意：{place}暂不支持冷链，夏季寄送{'这款' if product else '腊味等需要冷链的商品'}请先咨询店员。"
+    elif product and product.cold_chain:
+        text += f"这款需要冷链，冷链费{_money(cold[0].cold_chain_fee)}元。"
     elif cold and not product:
         text += "腊味等需要冷链的商品可以走顺丰冷链，另收冷链费。"
     elif room_temperature:
@@ -268,16 +271,18 @@ def quote(rates: dict[tuple[str, str], ShippingRateIn], place: str, province: st
 
 
 def _quote_en(place: str, province: str, product: ProductRecord | None, days: str, fee: str,
-              cold: list[ShippingRateIn], room_temperature: bool) -> str:
+              cold: list[ShippingRateIn], room_temperature: bool, cold_refused: bool) -> str:
     where = place_in_english(place)
     subject = f"{product.name_en or product.name} ships from {place_in_english(product.origin)}; " if product else ""
     free = (" (Xinjiang, Tibet and Qinghai are not part of free shipping)" if province in REMOTE
             else f", free on orders over ¥{FREE_SHIPPING_FROM}")
     text = f"{subject}delivery to {where} takes {days} days, shipping ¥{fee}{free}."
     text = text[0].upper() + text[1:]
-    if product and product.cold_chain:
-        text += (f" This one travels cold-chain, ¥{_money(cold[0].cold_chain_fee)} extra." if cold
-                 else f" Note: cold-chain delivery does not reach {where} yet; in summer please ask our staff first.")
+    if cold_refused:
+        goods = "" if product else " about cured meats and other chilled goods"
+        text += f" Note: cold-chain delivery does not reach {where} yet; in summer please ask our staff first{goods}."
+    elif product and product.cold_chain:
+        text += f" This one travels cold-chain, ¥{_money(cold[0].cold_chain_fee)} extra."
     elif cold and not product:
         text += " Cured meats and other chilled goods can go by SF cold chain for an extra fee."
     elif room_temperature:

@@ -21,7 +21,9 @@ ARRIVAL = (r"(?:几天|多久|多长时间|几号|哪天|什么时候|啥时候|
 _YEARS_AT_IT = (r"(?:老板|老闆|你们|你們|师傅|師傅)[^\s，,。的]{0,3}(?:做|干|幹|经营|經營|从事|從事|从业|從業)[^\s，,。？?的]{0,4}(?:多少|几|幾)年了|"
                 r"\bhow (?:many years|long) ha(?:ve|s) (?:you|u|the shop|the owner|your (?:shop|family)) been (?:in business|doing|"
                 r"selling|making|open|around)\b")
-_NO_ASPECT = re.compile(f"{ARRIVAL}|{_YEARS_AT_IT}", re.I)
+# Whether it fits a place ("我妈家那个柜子放不放得下") is its size, not where to keep it; the customer judges it.
+FITS = r"[^\s，,。]{0,8}(?:放|摆|擺|装|裝)(?:不放得|不擺得|不摆得|不装得|不裝得|得|不)下|\bfits?\b"
+_NO_ASPECT = re.compile(f"{ARRIVAL}|{_YEARS_AT_IT}|{FITS}", re.I)
 # What it costs is the catalog's to say: "生普多少钱" is not how long it keeps, nor the shipping fee.
 PRICE = (r"多少钱|(?<![很好太这那么许更省])多钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|啥价|卖多少|贵不贵|"
          r"\bhow much (?:is|are|for|does|do)\b|\bprices?\b|\bcosts?\b")
@@ -102,7 +104,7 @@ _OVERLAPPING_CUES = {aspect: re.compile(f"(?=({cue.pattern}))", cue.flags) for a
 
 def asked_aspect(question: str) -> str | None:
     """The aspect whose cue ends last in ``question``, the longer cue on a tie ("泡多久" over "多久"), if any
-    (when it arrives, or how long the shop has been at it, is no aspect of keeping)."""
+    (when it arrives, how long the shop has been at it, or whether it fits somewhere, is no aspect of keeping)."""
     question = _NO_ASPECT.sub(" ", question)
     last: tuple[int, int, str] | None = None
     for aspect, cue in _OVERLAPPING_CUES.items():
@@ -144,7 +146,11 @@ TROUBLES = {
 _IS_IT = r"是(?:不是|否)?[^，,。\s]{0,4}"  # "是不是放坏了", "是发霉了吗": whether it is the trouble
 # "会发霉吗", "会坏吗": whether it will happen, asked.
 _WILL_IT_HAPPEN = r"会[^\s，,。]{0,4}[吗嘛么]"
-NO_REPORT = re.compile(rf"会不会|会不|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|容易|防止|避免|如何|怎么(?!办|处理|弄|整(?=[\s，,。!！?？呀啊呢吧]|$)|回事)|咋(?!办|弄|整(?=[\s，,。!！?？呀啊呢吧]|$)|回事)|(?:才能?|就|好)不(?:长|生|发|坏|碎|压|裂)|怎样|[才先]不会|"
+# What to do about it ("拍错口味了怎么办", "漏气了 咋整"), asked after a trouble told: a report, and a remedy the shop's entries
+# say (never a summary); 怎么整 and 咋整 only at a clause's end ("怎么整箱寄不碎" asks how to send it).
+_WHAT_NOW = r"办|处理|整(?=[\s，,。!！?？呀啊呢吧]|$)"
+REMEDY_ASKED = re.compile(rf"(?:怎么|咋)(?:{_WHAT_NOW})|\bwhat (?:do|should|can) i do\b|\bwhat now\b", re.I)
+NO_REPORT = re.compile(rf"会不会|会不|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|别[^，,。\s]{{0,4}}?(?:碎|坏|破|裂|压扁)|容易|防止|避免|如何|(?:怎么|咋)(?!{_WHAT_NOW}|弄|回事)|(?:才能?|就|好)不(?:长|生|发|坏|碎|压|裂)|怎样|[才先]不会|"
                        rf"{_IS_IT}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|还管|还赔|还包|还算|正常|"
                        r"\bif\b|\bwill\b|\bwould\b|\bcould\b|worr|afraid|\bin case\b|\bprevent|\bavoid|\beasy\b|\bhow to\b|"
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)

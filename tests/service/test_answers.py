@@ -1302,6 +1302,16 @@ def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge)
     ("发错的那个我想留着 补个差价行不行", None, "defer", ""),
     ("夏天寄腊肉去广州 路上会不会臭掉", None, "kb:shipping-cold-chain", "冷链"),
     ("got people reply at night? like 10pm can?", None, "defer", ""),
+    # dev22: who it is sent to is no word a quote must say (姥姥, 舅); whether it fits is the size the summary gives;
+    # harm not wished for (别…碎) is no report; Dragon Well is the Longjing; a cold chain asked where none goes is said so
+    ("送姥姥的 寄哈尔滨几天能到", None, "shipping:黑龙江", "寄到哈尔滨"), ("给我舅寄点茶 乌鲁木齐运费多少", None, "shipping:新疆", "运费"),
+    ("花瓶多高 我妈家那个柜子放不放得下", "jdz-famille-vase", "catalog:jdz-famille-vase", "高35厘米"),
+    ("花瓶放柜子里行吗", "jdz-famille-vase", "kb:jdz-famille-vase-care", "软布"),
+    ("送新婚的 包装靠谱不 别到了就碎", "jdz-linglong-bowls", "kb:jdz-linglong-bowls-packing", "泡沫内托"),
+    ("do you have dragon well tea? my teacher loves it", None, "catalog:longjing", "Longjing"),
+    ("灯影牛肉辣不辣 给我侄子的", None, "catalog:dengying-beef", "酥脆麻辣"),
+    ("寄到拉萨给我舅 火腿能走冷链吗", None, "shipping:西藏", "拉萨暂不支持冷链"),
+    ("can you send ham to lhasa by cold chain?", None, "shipping:西藏", "cold-chain delivery does not reach Lhasa"),
 ])
 def test_what_the_dev_halves_showed_gets_the_answer_that_says_it(knowledge, question, context, expected, said):
     answer = knowledge.answer(question, context=context, language=detect(question))

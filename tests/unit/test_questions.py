@@ -420,6 +420,28 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     # dev21: 多钱 (how much) is asked; goods told gone bad are no gift request
     ("affirm", "多钱", set(), NLU_FALLBACK), ("thank", "谢谢 省了好多钱", set(), None), ("deny", "不要了 太多钱了", set(), None),
     ("request_gift", "the dried figs smell sour and kinda fizzy, think they went bad", set(), NLU_FALLBACK),
+    # dev22: a person, an occasion or a gift box named, and something else asked: an invoice, how to season a pot,
+    # which is gentler on a stomach, a named thing in a gift box, whether the shop sells it, how many or what is
+    # inside, how smoky, whether it keeps till then, whether it is normal, a wrap, a warranty, fading
+    ("request_gift", "给客户的礼盒 公司要报销 专票能开吗", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "新壶送我爸 他拿到手要先煮一煮吗", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "im buying for my grandpa, raw or ripe puer which is gentler on the stomach? he has gastritis",
+     {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "有大闸蟹礼盒吗 想寄给我丈人", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "中秋有大闸蟹礼盒吗", {"occasion"}, NLU_FALLBACK),
+    ("request_gift", "u guys sell bird's nest? for my mum", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "got red wine or not, for my boss", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "这礼盒里一共几枚", set(), NLU_FALLBACK), ("request_gift", "火腿礼盒里是整只还是切好的", set(), NLU_FALLBACK),
+    ("request_gift", "the lapsang, is it very smoky? buying for my british colleague", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "寄给我姑 离中秋还有二十天 放得住吗", {"occasion"}, NLU_FALLBACK),
+    ("request_gift", "岳父说送他的火腿咸得要命 这正常吗", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "礼盒外面有塑封吗 怕婆婆以为被拆过", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "does the teapot come with any warranty? its for my dad's 60th", {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "the scarf for my wife, will the colours fade after washing", {"recipient"}, NLU_FALLBACK),
+    # ... but a gift box for an occasion, or one that keeps, is still a gift asked for
+    ("request_gift", "有中秋礼盒吗", {"occasion"}, None), ("request_gift", "有没有过年礼盒", {"occasion"}, None),
+    ("request_gift", "有没有放得住的 送人", set(), None),
+    ("request_gift", "what should i get my mum, she likes smoky tea", {"recipient"}, None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
