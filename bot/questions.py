@@ -126,9 +126,10 @@ BUDGET_VALUE = re.compile(r"\d|[一二两三四五六七八九十几]\s*[百千�
                           r"budget", re.I)  # not 一点, 几年, 一罐
 # A figure of time, weight or size is no budget ("what year is the peel from, really 10 yrs?": DIET tags "10").
 NOT_MONEY = re.compile(r"\s*(?:\d+\s*)?(?:年|天|个?月|克|斤|毫升|(?:g|kg|ml|cm|yrs?|years?|days?|months?|weeks?|grams?)(?![a-z]))", re.I)
-# A choice for oneself ("can u recommend a good teapot for a beginner", "新手买哪个壶好"), which the gift form, asking whom
-# it is for, cannot help with; unless a gift is given too ("自己喝也送人").
-FOR_ONESELF = re.compile(r"新手|入门|入門|小白|自己(?:喝|用|吃|泡)|\b(?:for myself|beginners?|newbies?)\b", re.I)
+# A choice for oneself ("can u recommend a good teapot for a beginner", "新手买哪个壶好", "我肚子一喝茶就难受 有没有温和点的推荐"),
+# which the gift form, asking whom it is for, cannot help with; unless a gift is given too ("自己喝也送人").
+FOR_ONESELF = re.compile(r"新手|入门|入門|小白|自己(?:喝|用|吃|泡)|^我的?(?:肚子|胃|肠胃|腸胃|身体|身體|喉咙|嗓子)|"
+                         r"\b(?:for myself|beginners?|newbies?)\b", re.I)
 GIVEN = re.compile(rf"{GIVEN_WORDS}|\bfor (?:him|her|my (?!self\b|own\b))|"
                    r"给(?!我|自己)[^\s，,。]{0,6}?(?:朋友|爸|妈|父|母|老人|长辈|领导|老板|同事|客户|孩子|老公|老婆|男友|女友|他|她)", re.I)
 # How something is packed, not a gift wanted: "有礼盒装吗", "can you gift wrap it".
@@ -152,15 +153,18 @@ SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|专票|普票|报
                           r"paypal|alipay|wechat pay|credit cards?|visa|mastercard|"
                           r"cancel\w*|ordered twice|returns?|wrap(?:ped|ping)?|bank transfer|wire transfer|price (?:list|tags?)|receipt|(?:wrong|change|update|new|fix) (?:\w+ ){0,3}address)\b",
                           re.I)
-# Whether the shop has a thing it names ("有没有燕窝", "有火腿吗", "燕窝有没有", "茅台有吗"), not a kind of gift ("有没有适合送长辈的",
-# "有没有三百块以内", "有没有给领导", "有没有高档一点"), nor a gift for an occasion or a person ("中秋有没有礼盒", "老人有没有适合的").
-# An occasion is a gift's ("有中秋礼盒吗", "有没有过年礼盒"), not a thing named ("有大闸蟹礼盒吗").
+# Whether the shop has a thing it names ("有没有燕窝", "有火腿吗", "燕窝有没有", "茅台有吗"), also in a gift box ("有大闸蟹礼盒吗",
+# "中秋有大闸蟹礼盒吗"), not a kind of gift ("有没有适合送长辈的", "有没有三百块以内", "有没有给领导", "有没有高档一点"), nor a
+# gift for an occasion or a person ("中秋有没有礼盒", "有中秋礼盒吗", "有没有过年礼盒", "老人有没有适合的").
 _OCCASIONS = r"中秋|春节|過年|过年|新年|年货|年貨|端午|节日|節日|生日|大寿|做寿|祝寿|结婚|結婚|婚礼|婚禮|新婚|乔迁|喬遷|教师节|教師節"
 _NAMED = (rf"(?:(?!适合|合适|送|礼|什么|啥|推荐|好|便宜|贵|哪|别|其他|其它|选|给|预算|以内|以下|左右|档|[百千万块元钱]|{_OCCASIONS})"
           r"[\u4e00-\u9fff]){1,6}(?<!的)")
 _CLAUSE_END = r"(?=[吗呀啊呢？?，,\s]|$)"
-ASKED_BY_NAME = (rf"有没有{_NAMED}{_CLAUSE_END}|(?:^|你们|你們|你家|店里|店裡|{_OCCASIONS})有{_NAMED}(?:礼盒)?[吗没不]|"
-                 rf"有没有{_NAMED}礼盒{_CLAUSE_END}|^{_NAMED}有(?:没有{_CLAUSE_END}|吗)|能买到?{_NAMED}[吗不没]")
+# What a gift box is like or for ("有没有精美礼盒", "有大礼盒吗", "有没有长辈礼盒", "有七夕礼盒吗") is a kind of gift, not a thing.
+_BOX_KINDS = r"精美|精致|[大小]礼|高端|高级|商务|企业|公司|员工|长辈|老人|儿童|小孩|伴手|七夕|圣诞|情人|母亲|父亲|重阳|国庆|元旦|妇女"
+ASKED_BY_NAME = (rf"有没有{_NAMED}{_CLAUSE_END}|(?:^|你们|你們|你家|店里|店裡|{_OCCASIONS})有{_NAMED}[吗没不]|"
+                 rf"(?:有没有|(?:^|你们|你們|你家|店里|店裡|{_OCCASIONS})有)(?!没|{_BOX_KINDS}){_NAMED}礼盒(?:{_CLAUSE_END}|[没不])|"
+                 rf"^{_NAMED}有(?:没有{_CLAUSE_END}|吗)|能买到?{_NAMED}[吗不没]")
 # So is whether one may eat it ("is the rose flower cake ok for diabetics?", "my grandma is on blood thinners, is pu'er
 # ok for her"), a benefit, a card, a box or a bag (also one that comes with it: "青花瓷茶具带礼盒吗 送人用"), a day to
 # deliver or to arrive by ("能指定下周六送到吗 那天我妈生日", "上海浦东多久到 给客户送中秋礼"), how heavy or big ("给我老丈人买的
@@ -184,7 +188,7 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"(?<!礼盒|礼物|礼品)(?:都有(?:哪些|啥|什么)(?!适合|送)|(?<!都)有哪些(?!适合|送|礼)|"
                                   r"(?<!都)有哪?几[种款])|"
                                   r"(?:咋|怎么|如何)(?:处理|开壶|用|泡|洗|保养|保存|存|放|吃|喝|煮)|洗衣机|机洗|手洗|干洗|洗碗机|微波炉|烤箱|冰箱|冷冻|"
-                                  r"正品|假货|假的|真的吗|先(?:煮|洗|烫|泡)|煮一?煮|开壶|胃炎|肠胃|胃病|是[^\s，,。！!？?]{1,8}还是|放得住(?!的)|放不住|撑得?到|撑得住|"
+                                  r"正品|假货|假的|真的吗|先(?:煮|洗|烫|泡)|煮一?煮|开壶|胃炎|肠胃|胃病|是[^\s，,。！!？?]{1,8}还是|放得住(?![^\s，,。]{0,4}的)|放不住|撑得?到(?![^\s，,。]{0,4}的)|撑得住|"
                                   r"正常[吗嘛么不]|塑封|封膜|拆过|掉色|褪色|缩水|"
                                   rf"{ARRIVAL}|{HARM_ON_THE_WAY}|带(?:不带)?礼盒|配(?:不配)?礼盒|含礼盒|{_SIZE_ASKED}|多少克|几斤|几克|尺寸|容量|"
                                   r"的是(?:啥|什么)(?![^\s，,。]{0,3}(?:好|合适|礼))|"
@@ -197,14 +201,15 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"diabet\w*|pregnan\w*|allerg\w*|vegetarian|vegan|expir\w*|shelf life|go bad|"
                                   r"difference|engrav\w*|weight|slim\w*|healthy|additives?|preservatives?|cards?|box(?:ed|es)?|filling|ingredients?|made of|"
                                   r"(?:spicy|sweet|sour|salty)(?= or\b|\?)|is (?:it|this|that)\b[^?]{0,20}\b(?:spicy|sweet|sour|salty|smoky|bitter|strong|mild|"
-                                  r"oily|greasy|fragile|heavy|chewy)|stomach|gastri\w*|warrant\w*|guarantee\w*|comes? with|fade\w*|wash\w*|"
-                                  r"which (?:one )?(?:is|would be) (?:more \w+|\w+er)|(?:you|u) guys (?:sell|have|carry|stock)|"
-                                  r"^got (?:any )?[a-z' ]{2,30}? (?:or not|anot)|"
+                                  r"oily|greasy|fragile|heavy|chewy)|stomach|gastri\w*|warrant\w*|guarantee\w*|comes? with|fade\w*|wash(?!ington)\w*|"
+                                  r"which (?:one )?(?:is|would be) (?:more \w+|\w+er)|"
+                                  r"^(?:hi |hey )?(?:do )?(?:you|u) guys (?:sell|have|carry|stock) (?!any(?:thing)?\b|something|gifts?\b)|"
+                                  r"^got (?!(?:any )?(?:gifts?\b|anything|something))(?:any )?[a-z' ]{2,30}? (?:or not|anot)|"
                                   r"which (?:is |one (?:is )?)?better|"
                                   rf"{PREFERRED}[^?]*\bor)\b|(?:^|[.!?]\s*)[\w'-]+(?: [\w'-]+)? or [\w'-]+(?: [\w'-]+)?\?", re.I)
 # Ideas asked for, or a wish for the gift ("保质期长一点的有吗", "won't go bad quickly"); not "几种颜色可以挑", a choice there is.
-ASKS_FOR_IDEAS = re.compile(r"推荐|送什么|送啥|买(?:点|个|些)?(?:什么|啥)|(?<!可以)挑|什么礼物|礼物(?:推荐|选)|什么好|保质期长|放得久|久放|耐放|"
-                            r"\b(?:recommend|suggest|ideas?|what (?:gift|should|would|to get|can i get)|"
+ASKS_FOR_IDEAS = re.compile(r"推荐|送[^\s，,。]{0,3}?(?:什么|啥)|有(?:合适|适合)的|买(?:点|个|些)?(?:什么|啥)|(?<!可以)挑|什么礼物|礼物(?:推荐|选)|什么好|保质期长|放得久|久放|耐放|"
+                            r"\b(?:recommend|suggest|ideas?|what (?:gift|should|would|to get|can i get)|^(?:a )?gift for|(?:something|anything) for|"
                             r"won'?t go bad|long shelf life)\b", re.I)
 # Whether someone may eat or drink it, or how much ("孩子能喝普洱吗", "can my dad eat the jerky", "核桃一天吃几个合适"):
 # a recipient or an occasion without a gift word;

@@ -84,7 +84,7 @@ CONTEXT_WORDS = frozenset("""
     岳父 岳母 亲戚 朋友 闺蜜 同学 同事 客户 领导 老师 长辈 家里人 老家 回老家 邻居 男朋友 女朋友 对象 结婚 婚礼
     人 家 新婚 吃素 素食 吃斋 姐妹 兄弟 姐姐 妹妹 哥哥 弟弟 嫂子 姐夫
     老丈人 丈人 丈母娘 亲家 女婿 儿媳 儿媳妇 舅舅 舅妈 姑姑 姑妈 姨妈 大姨 小姨 阿姨 叔叔 伯伯 婶婶 表姐 表妹 表哥 表弟
-    堂哥 堂姐 室友 舍友 老乡 舅 姑 姨 侄子 侄女 外甥 外甥女 大嫂 小姑子 小舅子 阿嬷 阿嬤
+    堂哥 堂姐 室友 舍友 老乡 舅 姑 姨 大嫂 小姑子 小舅子
     礼 送礼 生日 过生日 大寿 做寿 祝寿 后天 大后天 下周 这周 本周 下星期 这星期 周一 周二 周三 周四 周五 周六 周日 周天
     星期一 星期二 星期三 星期四 星期五 星期六 星期天 星期日
 """.split())
@@ -96,13 +96,12 @@ ENGLISH_CONTEXT = frozenset("""
 """.split())
 # Who will eat or drink it: asked when it is whether they may (孩子能喝吗), but how long it keeps or how to keep it is
 # the same for anyone ("想等儿子结婚的时候再喝 能放那么久不").
-PEOPLE = frozenset("儿子 女儿 闺女 孙子 孙女 外孙 外孙女 小孩 孩子 宝宝 老人 奶奶 爷爷 姥姥 姥爷 外婆 外公".split())
-# How old or able the customer is ("我年纪大了不会用手机付钱 能不能东西到了再给钱", "我七十多了不太会弄 普洱茶饼要怎么泡"):
-# why they ask, not what, unless whether they may eat or drink it is asked.
+PEOPLE = frozenset("儿子 女儿 闺女 孙子 孙女 外孙 外孙女 侄子 侄女 外甥 外甥女 小孩 孩子 宝宝 老人 奶奶 爷爷 姥姥 姥爷 外婆 外公 "
+                   "阿嬷".split())
 MAY_EAT = re.compile(r"(?:能|可以|能不能|适合)(?:吃|喝)|\b(?:can|may|could) (?:i|he|she|they|we|my \w+) (?:eat|drink)\b",
                      re.I)  # "小孩能喝吗": who it is for is then what is asked
-
-
+# How old or able the customer is ("我年纪大了不会用手机付钱 能不能东西到了再给钱", "我七十多了不太会弄 普洱茶饼要怎么泡"):
+# why they ask, not what, unless whether they may eat or drink it is asked.
 OF_ONESELF = re.compile(r"(?:我|本人)(?:是|都)?(?:[\s，,]*(?:(?:年纪|岁数|年龄)(?:大|高)了?|老年人|老人家|[五六七八九]十(?:多岁|多了|岁了?|了)|"
                         r"(?:眼睛|眼神|视力)不太?好|看不清楚?|不太?会(?:弄|用|操作|搞)(?:手机|电脑|微信|支付宝)?|腿脚不太?方便))+|"
                         r"\b(?:i'?m|i am) (?:old|elderly|\d+|not good with (?:phones?|tech\w*|computers?))\b", re.I)

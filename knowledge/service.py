@@ -70,8 +70,8 @@ PRODUCT_TOPICS = ("shelf_life", "storage", "vacuum_packing", "product_info")
 ASPECT_TOPICS = PRODUCT_TOPICS[:3]  # the topics whose entries each answer some aspects of keeping a product
 SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包邮|ship|deliver|postage|\bpost(?:ed)? to\b|\bsend (?:[\w']+ ){{0,4}}to (?!(?:my|me|him|her|them|us|you|your|our|a)\b)|{ARRIVAL}", re.I)
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
-# A size asked: how big, tall, long or wide.
-SIZE_ASKED = re.compile(r"多[高大长宽]|尺寸|大小|\b(?:how (?:big|tall|long|wide|high)|size|dimensions?)\b", re.I)
+# A dimension asked: how big, tall, long or wide.
+DIMENSION_ASKED = re.compile(r"多[高大长宽]|尺寸|大小|\b(?:how (?:big|tall|long|wide|high)|size|dimensions?)\b", re.I)
 # What a catalog summary (origin, price, pack, description) answers: price, origin, taste, size, what it is.
 SUMMARY_WORDS = re.compile(
     r"多少钱|(?<![很好太这那么许更省])多钱|价格|价钱|价位|几块|几钱|怎么卖|什么价|啥价|贵|便宜|哪里产|哪产|产地|产自|哪儿的|哪里的|哪的|正宗|原产|口感|口味|"
@@ -683,8 +683,8 @@ class Knowledge:
         if "made" in aspects([question]) and not YEAR.search(self._summary_words(product)):
             return None  # "熟普是哪年的茶": a summary with no year gives none
         asked, _other_place = without_place(question)  # "湖南的还是四川的": the origin the summary gives answers it
-        if SIZE_ASKED.search(asked):  # "花瓶多高 柜子放得下吗": the size the summary gives; whether it fits is the customer's
-            asked = re.sub(FITS, " ", asked)
+        if DIMENSION_ASKED.search(asked):  # "花瓶多高 柜子放得下吗": the size the summary gives; whether it fits is the customer's
+            asked = re.sub(FITS, " ", asked, flags=re.I)
         settled = False  # "是牦牛肉还是黄牛肉": a summary that names one of them answers, whatever entry is near
         if choice := CHOICE.search(asked) or ENGLISH_CHOICE.search(asked):
             either, other = choice.groups()

@@ -241,7 +241,8 @@ def quote(rates: dict[tuple[str, str], ShippingRateIn], place: str, province: st
           product: ProductRecord | None = None, language: str = "zh", asked_cold_chain: bool = False) -> str | None:
     """One sentence of days, fee and cold chain to ``province`` (for the product, else all warehouses).
 
-    ``asked_cold_chain``: the customer asked about it, so a product that needs none is said to need none.
+    ``asked_cold_chain``: the customer asked about it, so a product that needs none is said to need none, and a place
+    no cold route reaches is said so of chilled goods too.
     """
     origins = [product.origin] if product else sorted({origin for origin, _ in rates})
     routes = [rates[(origin, province)] for origin in origins if (origin, province) in rates]
@@ -260,7 +261,7 @@ def quote(rates: dict[tuple[str, str], ShippingRateIn], place: str, province: st
     free = "（新疆、西藏、青海不参加满199包邮）" if province in REMOTE else f"，满{FREE_SHIPPING_FROM}元包邮"
     text = f"{subject}寄到{place}一般{days}天送达，运费{fee}元{free}。"
     if cold_refused:
-        text += f"注意：{place}暂不支持冷链，夏季寄送{'这款' if product else '腊味等需要冷链的商品'}请先咨询店员。"
+        text += f"注意：{place}暂不支持冷链，夏季寄送{'这款' if product else '需要冷链的商品'}请先咨询店员。"
     elif product and product.cold_chain:
         text += f"这款需要冷链，冷链费{_money(cold[0].cold_chain_fee)}元。"
     elif cold and not product:
@@ -279,7 +280,7 @@ def _quote_en(place: str, province: str, product: ProductRecord | None, days: st
     text = f"{subject}delivery to {where} takes {days} days, shipping ¥{fee}{free}."
     text = text[0].upper() + text[1:]
     if cold_refused:
-        goods = "" if product else " about cured meats and other chilled goods"
+        goods = "" if product else " about chilled goods"
         text += f" Note: cold-chain delivery does not reach {where} yet; in summer please ask our staff first{goods}."
     elif product and product.cold_chain:
         text += f" This one travels cold-chain, ¥{_money(cold[0].cold_chain_fee)} extra."

@@ -22,7 +22,8 @@ _YEARS_AT_IT = (r"(?:老板|老闆|你们|你們|师傅|師傅)[^\s，,。的]{0
                 r"\bhow (?:many years|long) ha(?:ve|s) (?:you|u|the shop|the owner|your (?:shop|family)) been (?:in business|doing|"
                 r"selling|making|open|around)\b")
 # Whether it fits a place ("我妈家那个柜子放不放得下") is its size, not where to keep it; the customer judges it.
-FITS = r"[^\s，,。]{0,8}(?:放|摆|擺|装|裝)(?:不放得|不擺得|不摆得|不装得|不裝得|得|不)下|\bfits?\b"
+FITS = (r"(?:(?:柜子|橱柜|柜|架子|书架|抽屉|箱子|行李箱|冰箱)里?[^\s，,。]{0,4}?)?(?:放|摆|擺|装|裝)(?:不放得|不擺得|不摆得|不装得|不裝得|得|不)下|"
+        r"\bfits?\b")
 _NO_ASPECT = re.compile(f"{ARRIVAL}|{_YEARS_AT_IT}|{FITS}", re.I)
 # What it costs is the catalog's to say: "生普多少钱" is not how long it keeps, nor the shipping fee.
 PRICE = (r"多少钱|(?<![很好太这那么许更省])多钱|价格|价钱|价位|几块钱|几钱|怎么卖|什么价|啥价|卖多少|贵不贵|"
@@ -150,7 +151,9 @@ _WILL_IT_HAPPEN = r"会[^\s，,。]{0,4}[吗嘛么]"
 # say (never a summary); 怎么整 and 咋整 only at a clause's end ("怎么整箱寄不碎" asks how to send it).
 _WHAT_NOW = r"办|处理|整(?=[\s，,。!！?？呀啊呢吧]|$)"
 REMEDY_ASKED = re.compile(rf"(?:怎么|咋)(?:{_WHAT_NOW})|\bwhat (?:do|should|can) i do\b|\bwhat now\b", re.I)
-NO_REPORT = re.compile(rf"会不会|会不|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|别[^，,。\s]{{0,4}}?(?:碎|坏|破|裂|压扁)|容易|防止|避免|如何|(?:怎么|咋)(?!{_WHAT_NOW}|弄|回事)|(?:才能?|就|好)不(?:长|生|发|坏|碎|压|裂)|怎样|[才先]不会|"
+# Harm not wished for ("别到了就碎", "千万别压扁"): 别 that starts a clause, not 特别碎, 个别碎了, 别提了.
+_NOT_WISHED = r"(?:(?<![^\s，,。!！?？])|千万|请|可)别(?!提)[^，,。\s]{0,4}?(?:碎|坏|破|裂|压扁)"
+NO_REPORT = re.compile(rf"会不会|会不|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|{_NOT_WISHED}|容易|防止|避免|如何|(?:怎么|咋)(?!{_WHAT_NOW}|弄|回事)|(?:才能?|就|好)不(?:长|生|发|坏|碎|压|裂)|怎样|[才先]不会|"
                        rf"{_IS_IT}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|还管|还赔|还包|还算|正常|"
                        r"\bif\b|\bwill\b|\bwould\b|\bcould\b|worr|afraid|\bin case\b|\bprevent|\bavoid|\beasy\b|\bhow to\b|"
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)

@@ -442,6 +442,17 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_gift", "有中秋礼盒吗", {"occasion"}, None), ("request_gift", "有没有过年礼盒", {"occasion"}, None),
     ("request_gift", "有没有放得住的 送人", set(), None),
     ("request_gift", "what should i get my mum, she likes smoky tea", {"recipient"}, None),
+    ("request_gift", "有没有精美礼盒", set(), None), ("request_gift", "有大礼盒吗", set(), None),
+    ("request_gift", "有没有长辈礼盒", {"recipient"}, None), ("request_gift", "有七夕礼盒吗", {"occasion"}, None),
+    ("request_gift", "what do you guys have for my mom's birthday?", {"recipient"}, None),
+    ("request_gift", "you guys have anything for a teacher?", {"recipient"}, None),
+    ("request_gift", "got any gift sets for my boss or not", {"recipient"}, None),
+    ("request_gift", "我爸有胃病 送他点啥合适", {"recipient"}, None), ("request_gift", "想给我奶奶买点 她胃炎 有合适的吗", {"recipient"}, None),
+    ("request_gift", "gift for my dad, easy on the stomach?", {"recipient"}, None),
+    ("request_gift", "送长辈 有没有放得住一点的", {"recipient"}, None), ("request_gift", "中秋送客户 有没有能撑到中秋的", {"recipient"}, None),
+    ("request_gift", "gift for my friend in Washington?", {"recipient"}, None),
+    ("request_gift", "我肚子一喝茶就难受 有没有温和点的推荐", set(), NLU_FALLBACK),  # for oneself (dev)
+    ("request_gift", "我爸胃不好 有没有温和点的茶推荐", {"recipient"}, None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
