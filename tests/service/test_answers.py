@@ -313,6 +313,9 @@ def test_the_nlu_intent_does_not_make_a_near_miss_confident(knowledge, question,
     ("live in guangzhou, will the walnuts go rancid in summer", "ask_shipping", None, None, "Guangzhou",
      "kb:xinjiang-walnut-storage|kb:dried-fruit-storage"),
     ("广州要几天", "ask_shipping", None, None, None, "shipping:广东"),  # how long, read as shelf life: still a quote
+    # where a parcel is stuck, or a place a product is compared with, read as shipping: no quote (dev23)
+    ("my parcel has been stuck in guangzhou for 4 days whats going on", "ask_shipping", None, None, None, "defer"),
+    ("is your longjing better than what they sell at hangzhou airport", "ask_shipping", None, None, None, "defer"),
     # 茶饼 tagged: the tea family, but "this cake" is the raw cake under discussion (was the green tea's storage)
     ("這個茶餅可以放雪櫃嗎", "ask_storage", "茶饼", "puer-raw-cake", None, "kb:puer-storage|kb:puer-raw-cake-storage"),
 ])
@@ -1316,6 +1319,14 @@ def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge)
     ("寄到拉萨给我舅 火腿能走冷链吗", None, "shipping:西藏", "拉萨暂不支持冷链"),
     ("can you send ham to lhasa by cold chain?", None, "shipping:西藏", "cold-chain delivery does not reach Lhasa"),
     ("我侄子三岁能喝普洱吗", None, "defer", ""),  # whether a child may drink it is asked: 侄子 stays a word to answer
+    # dev23: 有个月饼发霉了 (there is one) asks for no goods; a cold chain to a place named is the quote's; where a
+    # parcel is stuck is no destination; a message sent by mistake is no wrong item; an app or a website is no goods
+    ("收到了 谢谢 但是盒子里有个月饼发霉了", None, "kb:after-sales-quality", "质量问题"),
+    ("发长沙走冷链要加多少", "sichuan-bacon", "shipping:湖南", "冷链费20元"),
+    ("快递5天了还显示在昆明没动 帮我查查", None, "kb:shipping-tracking", ""),
+    ("my parcel has been stuck in guangzhou for 4 days whats going on", None, "defer", ""),
+    ("抱歉刚才发错了 我想问的是火腿能帮我分成小袋真空吗", None, "defer", ""),
+    ("你们有小程序吗 每次找聊天框好麻烦", None, "defer", ""), ("do you have an english website", None, "defer", ""),
 ])
 def test_what_the_dev_halves_showed_gets_the_answer_that_says_it(knowledge, question, context, expected, said):
     answer = knowledge.answer(question, context=context, language=detect(question))

@@ -85,7 +85,8 @@ def test_kb_quality_scores_both_halves_and_checks_the_test_half(settings, tmp_pa
                                  ("dev14", 0.77, 0.06), ("dev15", 0.74, 0.09), ("dev16", 0.79, 0.06),
                                  ("dev17", 0.80, 0.05), ("dev18", 0.79, 0.05),
                                  ("dev19", 0.74, 0.09), ("dev20", 0.88, 0.05),
-                                 ("dev21", 0.84, 0.07), ("dev22", 0.73, 0.04)):
+                                 ("dev21", 0.84, 0.07), ("dev22", 0.73, 0.04),
+                                 ("dev23", 0.83, 0.04)):
         figures = json.loads(techan(settings, "kb", "quality", "--half", half, "--json", timeout=600).stdout)
         assert figures["messages"] >= 140 and figures["correct"] >= correct, figures
         assert figures["confidently_wrong"] <= wrong, figures
