@@ -34,8 +34,9 @@ CHINESE_QUESTION = re.compile(
     r"^几[个個只件片颗包袋块杯套]|能[\u4e00-\u9fff]{0,3}几[个個只件片颗包袋块杯字]|几天(?:能|可以|就|才|会)?(?:到|收到|送到|发)|"
     rf"{_SIZE_ASKED}|"
     r"是[^\s，,。！!？?]{1,8}还是|"
-    r"[\u4e00-\u9fff]{1,6}(?:还是|還是)(?!算|不|要|想|等|先|再|觉得|覺得|老|挺|很|有点|有點)[\u4e00-\u9fff]{1,6}(?=[\s，,。！!？?]|$)|"
-    r"有(?!空|时间|時間|机会|機會)[\u4e00-\u9fff]{1,8}吧(?=[\s，,。！!？?]|$)|"
+    r"[\u4e00-\u9fff]{1,6}(?<![就我也都])(?:还是|還是)(?!算|不|要|想|等|先|再|觉得|覺得|老|挺|很|有点|有點|喜欢|喜歡|选|選|买|買|找|来|來|去|寄|改|用|拿|换|換|自己|跟|和|在)"
+    r"[\u4e00-\u9fff]{1,6}(?<!吧)(?=[\s，,。！!？?]|$)|"
+    r"(?:肯定|应该|應該|不会|不會)有[\u4e00-\u9fff]{1,8}吧(?=[\s，,。！!？?]|$)|"
     r"的(?:还是|還是)[^\s，,。！!？?]{1,8}|(?:就好|就行|就可以)(?:还是|還是)|真的假的|是真是假|"
     rf"{_KEPT_HOW_LONG}|"
     r"要[\u4e00-\u9fff]{0,2}好久|好久才|(?:没问题|沒問題|没事|沒事)吧|"
@@ -51,7 +52,7 @@ CHINESE_QUESTION = re.compile(
 # thinners, is pu'er tea ok for her"), and "…a chip on the lid, what now".
 ENGLISH_QUESTION = re.compile(
     r"\?|^(can|could|do|does|is|are|will|would|should|how|what|where|when|which|why)\b|"
-    r"^if\b[^?]{0,40}\b(?:will|can|could|would|do|does|is)\s+(?:i|u|you|it|they|the|this|we)\b|"
+    r"^if\b[^?]{0,40}\b(?:will|can|could|would|does|is)\s+(?:i|u|you|it|they|the|this|we)\b|"
     r"(?:^|^(?:hi|hey|hello)\W+|[,.!]\s*)(?:u |you )?got any\b|^(?:ok|okay|safe|fine) to (?!(?:me|us|say)\b)\w+|\bor should (?:i|it|we|they)\b|"
     r"\bwhat'?s\b|\bwhich (?:is|are)\b|\bwhich (?:one|of (?:them|the two)) (?:is|are|would|should|do|does)\b|\bh(?:o)?w (?:long|much|many|big|tall|heavy|wide|old|often|far|do|does|is|are|can|should)\b|[,.;!?]\s*how to\b|"
     r"(?:[,.;!?]\s*|\b(?:and|so|but)\s+)(?:can|could|will|would|should|do|does|is|are)\s+"
@@ -86,7 +87,6 @@ _PEOPLE_EN = (r"human|person|some(?:one|body)(?! with\b| who (?:has|is|can'?t|ca
               r"agent|staff|owner|manager|representative|"
               r"customer (?:service|support)|support team")
 ABOUT_THE_BOT = re.compile(rf"{_PEOPLE}|是人类?[吗嘛么]|机器|機器|自动|自動|智能|程序|谁|誰|你.{{0,4}}名字|叫什么|你.{{0,3}}真的?(?:[吗嘛么]|$)|电脑|"
-                           r"(?:回复|回覆|回得|回的|反应)[^\s，,。]{0,2}(?:这么|這麼|好|太)快|秒回|"
                            rf"(?<![a-z])(?:ai|bot|robot|chatgpt|gpt)(?![a-z])|\b(?:{_PEOPLE_EN}|automated|automatic|who|"
                            rf"computer|machine|real(?! (?:\w+ )?or\b))\b", re.I)
 A_PERSON = re.compile(rf"{_PEOPLE}|懂行|投诉|投訴|找谁|找誰|联系谁|聯繫誰|谁负责|誰負責|打个?电话|打個?電話|回电|回電|加个?微信|加個?微信|机器人|機器人|"
@@ -209,7 +209,7 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"which (?:one )?(?:is|would be) (?:more \w+|\w+er)|"
                                   r"^(?:hi |hey )?(?:do )?(?:you|u) guys (?:sell|have|carry|stock) (?!any(?:thing)?\b|something|gifts?\b)|"
                                   r"^got (?!(?:any )?(?:gifts?\b|anything|something))(?:any )?[a-z' ]{2,30}? (?:or not|anot)|"
-                                  r"lard|^(?:is|are|does|do) (?:the|this|that|these|those|it|they)\b|"
+                                  r"^(?:is|are|does|do) (?:the|this|that|these|those|it|they)\b|"
                                   r"(?:will|would|can) (?:it|they) (?:reach|get there|be there)|reach\b[^.?!]{0,20}\b(?:before|by)|"
                                   r"which (?:is |one (?:is )?)?better|"
                                   rf"{PREFERRED}[^?]*\bor)\b|(?:^|[.!?]\s*)[\w'-]+(?: [\w'-]+)? or [\w'-]+(?: [\w'-]+)?\?", re.I)
@@ -240,16 +240,17 @@ def _names(text: str, *names: re.Pattern) -> bool:
 
 
 def asks_about_the_bot(text: str) -> bool:
-    """"你是真人吗", "are you a bot": not "咖啡豆是深烘还是浅烘", which DIET reads the same way, nor a question asked
-    after the bot's ("are u a bot or human lol. what water temp for longjing", "你是机器人吧 那滇红怎么泡")."""
-    if any(not ABOUT_THE_BOT.search(clause) and is_question(clause)
-           for clause in CLAUSES.split(ADDRESS.sub("", GREETING.sub("", text.strip())))):
+    """"你是真人吗", "are you a bot": not "咖啡豆是深烘还是浅烘", which DIET reads the same way, nor an English sentence
+    after it that asks of neither of us ("are u a bot or human lol. what water temp for longjing"; not "…? how do you
+    answer so fast")."""
+    if not _CJK.search(text) and any(is_question(sentence) and not ABOUT_US.search(sentence)
+                                     for sentence in re.split(r"(?<=[.?!])\s+", text.strip())[1:]):
         return False
     return _names(text, ABOUT_THE_BOT) or not is_question(text, MIN_CJK_SHORT, MIN_WORDS_ASKED)
 
 
-# Where one sentence or clause of a message ends.
-CLAUSES = re.compile(r"(?<=[.?!;])\s+|[。？！?!；;，,]\s*|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+# The bot or the customer named in English: a sentence that asks about the chat itself.
+ABOUT_US = re.compile(rf"\b(?:you|u|your|ur|yours|i|me|my|bot|human|real|person)\b|{ABOUT_THE_BOT.pattern}", re.I)
 
 
 def asks_for_a_person(text: str) -> bool:

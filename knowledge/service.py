@@ -72,6 +72,7 @@ SHIPPING_WORDS = re.compile(rf"寄|发货|运费|邮费|快递|送到|到货|包
 # Where a parcel is now, not where it goes (read with the place taken out: "还显示在 没动").
 STUCK = re.compile(r"(?:显示在|停在|卡在|一直在|还在)[^，,。]{0,8}(?:没动|不动|好?几天了|\d+天了)|\b(?:stuck|held up|sitting) (?:in|at)\b",
                    re.I)
+COLD_CHAIN = re.compile(r"冷链|cold[- ]chain", re.I)  # the service itself, not keeping it cold ("我在三亚 牛肉干需要冷藏吗")
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
 # A dimension asked: how big, tall, long or wide.
 DIMENSION_ASKED = re.compile(r"多[高大长宽]|尺寸|大小|\b(?:how (?:big|tall|long|wide|high)|size|dimensions?)\b", re.I)
@@ -228,7 +229,7 @@ SHOP_WIDE_WORDS = re.compile(
 MONEY_MATTERS = re.compile(r"退|换|发票|开票|报销|付款|支付|分期|优惠|折扣|打折|\b(?:refund|return|exchange|invoice|pay|discount)",
                            re.I)
 # "有没有卖X", "卖X吗", "X卖不卖", "能买X不", "do you sell X": what a customer asks for by name.
-ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|(?<![店铺摊来去])卖|有(?![个個]))(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
+ASKED_FOR = re.compile(r"(?:有没有|有木有|有无|有卖|卖不卖|有没|(?<![店铺摊来去])卖|有(?![个個只隻]|一[个個只隻块塊]))(?:卖|得卖)?((?:(?![吗呢么嘛啊吧])[\u4e00-\u9fff]){1,8}?)"
                        r"(?:吗|卖吗|呢|么|嘛|啊|吧|卖|？|\?|$|(?=[\s，,。!！]))"
                        r"|(?:(?:\bdo (?:you|u)|\bdoes (?:ur|your) (?:shop|store)|^(?:hi |hey |hello )?(?:you|u))(?: guys)? (?:sell|have|carry) (?:any )?|^got (?:any )?(?!(?:people|someone|somebody|anyone|anybody|staff|humans?|persons?)\b))([a-z][a-z ]{2,30}?)(?:\?|$| at all| or not)"
                        r"|((?:(?![吗呢么嘛啊吧有])[\u4e00-\u9fff]){2,8})(?:(?:有没有|有)(?:卖|得卖|货)(?:吗|么|嘛|不|没|$)"
@@ -252,9 +253,9 @@ ATTRIBUTE = re.compile(r"是(?:不是)?[\u4e00-\u9fff]{1,6}?的(?:吗|不|么|�
 PACK_SIZE = re.compile(r"[一两二三四五六七八九十几每单整]\s*[罐盒包袋瓶斤]|\b(?:per|a|one|each|every)\s+(?:jar|box|pack|bag|bottle|tin)s?\b",
                        re.I)  # "一罐多少钱" asks a size, not storage
 YEAR = re.compile(r"(?:19|20)\d\d\s*年|\b(?:19|20)\d\d\b")
-SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品袋|礼袋|贺卡|礼品卡|样品|小样|样茶|试饮|试用|体验装|尝鲜装|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|客服|真人|人工|店员|电话|微信|联系方式|手机号|邮箱|货|店|仓库|小程序|公众号|网站|官网|网页|app|"
+SERVICES = re.compile(r"福利|活动|赠品|盒子|袋子|箱子|包装|手提袋|礼品袋|礼袋|贺卡|礼品卡|样品|小样|样茶|试饮|试用|体验装|尝鲜装|试吃|试喝|车位|座位|厕所|洗手间|wifi|服务|客服|真人|人工|店员|电话|微信|联系方式|手机号|邮箱|货|店|仓库|小程序|公众号|网站|官网|网页|(?<![a-z])apps?(?![a-z])|"
                       r"淘宝|京东|拼多多|视频|图|色|辣|口味|味道|尺寸|大小|防腐剂|添加剂|"
-                      r"\b(?:caffeine|sugar|salt|msg|gluten|alcohol|preservatives?|additives?|gift cards?|samples?|stock|sizes?|phone(?: number)?|wechat|whatsapp|email|cheaper|coupons?|codes?|stores?|shops?|photos?|videos?|websites?|web ?pages?|apps?|"
+                      r"\b(?:caffeine|sugar|salt|msg|gluten|alcohol|preservatives?|additives?|gift cards?|samples?|stock|sizes?|phone(?: number)?|wechat|whatsapp|email|cheaper|coupons?|codes?|stores?|shops?|photos?|videos?|websites?|web ?pages?|"
                       r"pictures?|discounts?|loyalty|programm?e?s?|membership|points|rewards?|vip|"
                       r"this|that|it|one|ones|anything|something)\b", re.I)
 # The place found (short name), with its province before it and its unit after it.
@@ -494,7 +495,7 @@ class Knowledge:
         # by the NLU's word alone ("better than what they sell at hangzhou airport"); a cold chain to a place named is.
         if place and not feared and not STUCK.search(question) and (
                 intent == "ask_shipping" and not visit and aspect != "storage" and not JUDGEMENT.search(question)
-                or SHIPPING_WORDS.search(question) or (named_place and COLD_CHAIN_WORDS.search(question))
+                or SHIPPING_WORDS.search(question) or (named_place and COLD_CHAIN.search(question) and aspect != "storage")
                 or (named_place and PLACE_ASKED.search(question) and not visit)):
             # The product under discussion decides the warehouse, even when the question is shop-wide.
             product = self.catalog.get(subject.product or self.catalog.resolve(context))

@@ -153,7 +153,9 @@ _WHAT_NOW = r"办|处理|整(?=[\s，,。!！?？呀啊呢吧]|$)"
 REMEDY_ASKED = re.compile(rf"(?:怎么|咋)(?:{_WHAT_NOW})|\bwhat (?:do|should|can) i do\b|\bwhat now\b", re.I)
 # Harm not wished for ("别到了就碎", "千万别压扁"): 别 that starts a clause, not 特别碎, 个别碎了, 别提了.
 _NOT_WISHED = r"(?:(?<![^\s，,。!！?？])|千万|请|可)别(?!提)[^，,。\s]{0,4}?(?:碎|坏|破|裂|压扁)"
-NO_REPORT = re.compile(rf"会不会|会不|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|{_NOT_WISHED}|(?:刚才|刚刚|消息|信息)[^，,。\s]{{0,2}}发错|容易|防止|避免|如何|(?:怎么|咋)(?!{_WHAT_NOW}|弄|回事)|(?:才能?|就|好)不(?:长|生|发|坏|碎|压|裂)|怎样|[才先]不会|"
+# A message sent by mistake ("抱歉刚才发错了 我想问的是…"), not goods sent wrong ("刚才拆开发错了", "刚刚收到发错货了").
+_SENT_BY_MISTAKE = r"(?:抱歉|不好意思|sorry|我|消息|信息)(?:刚才|刚刚)?发错了?(?!货)"
+NO_REPORT = re.compile(rf"会不会|会不|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|{_NOT_WISHED}|{_SENT_BY_MISTAKE}|容易|防止|避免|如何|(?:怎么|咋)(?!{_WHAT_NOW}|弄|回事)|(?:才能?|就|好)不(?:长|生|发|坏|碎|压|裂)|怎样|[才先]不会|"
                        rf"{_IS_IT}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|还管|还赔|还包|还算|正常|"
                        r"\bif\b|\bwill\b|\bwould\b|\bcould\b|worr|afraid|\bin case\b|\bprevent|\bavoid|\beasy\b|\bhow to\b|"
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)

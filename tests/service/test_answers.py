@@ -1327,6 +1327,9 @@ def test_cold_chain_is_a_shipping_matter_whatever_product_came_before(knowledge)
     ("my parcel has been stuck in guangzhou for 4 days whats going on", None, "defer", ""),
     ("抱歉刚才发错了 我想问的是火腿能帮我分成小袋真空吗", None, "defer", ""),
     ("你们有小程序吗 每次找聊天框好麻烦", None, "defer", ""), ("do you have an english website", None, "defer", ""),
+    # ... but goods sent wrong stay a report, apples stay goods, and keeping it cold somewhere is no quote (review)
+    ("刚才拆开发错了 我买的是生普", "puer-raw-cake", "kb:after-sales-wrong-item", ""),
+    ("do you have dried apples", None, "not_sold", ""), ("我在三亚 牛肉干需要冷藏吗", None, "kb:beef-jerky-storage", ""),
 ])
 def test_what_the_dev_halves_showed_gets_the_answer_that_says_it(knowledge, question, context, expected, said):
     answer = knowledge.answer(question, context=context, language=detect(question))

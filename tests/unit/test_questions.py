@@ -453,18 +453,25 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_gift", "gift for my friend in Washington?", {"recipient"}, None),
     ("request_gift", "我肚子一喝茶就难受 有没有温和点的推荐", set(), NLU_FALLBACK),  # for oneself (dev)
     ("request_gift", "我爸胃不好 有没有温和点的茶推荐", {"recipient"}, None),
-    # dev23: a question asked after the bot's is asked; X还是Y and 有…吧 ask; lard, 'is the…', 'will it reach before'
+    # dev23: an English question after the bot's that asks of neither of us, X还是Y and 肯定有…吧 ask; 'is the…',
+    # 'will it reach before' are no gift requests
     ("bot_challenge", "are u a bot or human lol. what water temp for longjing", set(), NLU_FALLBACK),
-    ("bot_challenge", "你是机器人吧 那你知道滇红怎么泡吗", set(), NLU_FALLBACK),
     ("bot_challenge", "鲜花饼用的猪油还是植物油", set(), NLU_FALLBACK),
     ("deny", "算了不买了 牛肉干肯定有防腐剂吧", set(), NLU_FALLBACK),
     ("request_gift", "is the wife cake made with lard", {"recipient"}, NLU_FALLBACK),
     ("request_gift", "if i order today will it reach before my mums birthday on sat", {"recipient", "occasion"}, NLU_FALLBACK),
-    # ... but the bot asked of alone, or how it answers so fast, and replies that say 还是 or 吧 stay what DIET read
+    # ... but the bot asked of, with what follows, and replies or choices that say 还是 or 吧 stay what DIET read
     ("bot_challenge", "are you a real person or a bot? just wondering", set(), None),
-    ("bot_challenge", "你是真人还是机器人", set(), None), ("bot_challenge", "你是谁啊 怎么回复这么快", set(), None),
+    ("bot_challenge", "你是真人还是机器人", set(), None), ("bot_challenge", "你是真人吗 怎么这么快回复", set(), None),
+    ("bot_challenge", "hi are you a bot? can you understand chinese", set(), None),
+    ("bot_challenge", "are you human? what is your name", set(), None), ("bot_challenge", "r u real? how do u know all this", set(), None),
+    ("bot_challenge", "am i talking to a bot? how can i tell", set(), None),
+    ("bot_challenge", "are you a bot? how do you answer so fast", set(), None),
     ("deny", "算了 还是不要了", set(), None), ("goodbye", "那有空再说吧", set(), None), ("deny", "我还是觉得贵", set(), None),
-    ("affirm", "行 那就生普吧", set(), None),
+    ("affirm", "行 那就生普吧", set(), None), ("goodbye", "有事再联系吧", set(), None), ("thank", "好的 有需要再找你吧", set(), None),
+    ("affirm", "好 那还是红色吧", set(), None), ("affirm", "那我还是选绿茶", set(), None), ("affirm", "好的那就还是两罐", set(), None),
+    ("goodbye", "拜拜 下次还是找你", set(), None), ("deny", "不用了 我还是自己去店里", set(), None),
+    ("thank", "if you can do it thanks a lot", set(), None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):
