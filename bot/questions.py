@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.topics import ARRIVAL, HAGGLE, PREFERRED, STILL_FINE, reported_trouble
+from knowledge.topics import ARRIVAL, HAGGLE, PREFERRED, STILL_FINE, asked_part, reported_trouble
 
 MIN_CJK, MIN_WORDS = 6, 4
 # Whether someone asks who answers, or for a person, needs fewer words ("are you human"): a question the NLU
@@ -78,7 +78,7 @@ REPLY_ONLY_EN = re.compile(r"(?:[\s?!.,~]|\b(?:ok|okay|yes|yeah|yep|no|nope|sure
 GREETING = re.compile(r"^(?:\s|[，,。!！~?？]|你好|您好|亲亲|亲|老板娘|老板|老闆娘|老闆|店家|掌柜|请问|有人在吗|有人吗|客服在吗|在线吗|在吗|在不在|"
                       r"哈喽|嗨|hello|hi|hey|how are you(?: doing)?|is anyone there(?: to help)?)+", re.I)
 ADDRESS = re.compile(r"[\s，,。!！~]*(?:老板娘|老板|老闆|店家|掌柜|亲亲|亲)[\s，,。!！~?？]*$")
-_PEOPLE = (r"人工|真的?人|活人|(?:找|有|来|叫|转|换)个?人(?!参)|没人|还是人(?!参)|(?<![老病客女男夫家亲])人(?:呢|在吗|在不在|回复|回我|理我|跟我)|"
+_PEOPLE = (r"人工(?![种種栽培养養育合成色素添加])|真的?人|活人|(?:找|有|来|叫|转|换)个?人(?!参)|没人|还是人(?!参|工[种種栽培养養育合成])|(?<![老病客女男夫家亲])人(?:呢|在吗|在不在|回复|回我|理我|跟我)|"
            r"店里的人|店裡的人|(?:懂|会|會|专业|專業)[^\s，,。？?]{0,4}的人|(?:管事|负责|負責|做主|说了算|說了算)的人|客服|店员|店員|店长|店長|店主|老板|老闆|掌柜|店家|"
            r"经理|經理|主管|负责人|負責人|工作人员|工作人員")
 _PEOPLE_EN = (r"human|person|some(?:one|body)(?! with\b| who (?:has|is|can'?t|cannot)\b)|(?:talk|speak|chat) (?:to|with) any(?:one|body)|any(?:one|body) there|"
@@ -148,12 +148,12 @@ HARM_ON_THE_WAY = (r"(?:路上|途中|寄|快递|运输|天热)[^。]{0,12}?会(
 
 # A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗",
 # "收件人写我外婆 东西直接寄她家 里头别放小票哈".
-SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|专票|普票|报销|小票|价签|价格单|吊牌|收件人|改地址|地址(?:写|填)错|包好看|包漂亮|包一下|包起来|运费|邮费|包邮|包油|快递|发货|退货|退款|换货|分期|付款|"
+SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|专票|普票|报销|小票|价签|价格单|吊牌|收件人|改地址|地址(?:写|填)错|包好看|包漂亮|包一下|包起来|运费|邮费|包邮|包油|快递|发货|退货|退款|换货|分期|付款|(?:能|可以)(?:不能)?退(?=[吗嗎嘛么不？?]|$)|包个?礼盒|加钱|加錢|"
                           r"花呗|白条|信用卡|支付宝|微信支付|几折|打个折|送不送|赠品|赠送|撤[一个掉]?下?单|退单|"
                           r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|真空|分装|换成|能换|可以换|给换|换一[个条盒件套]|对公|打款|转账|汇款|"
                           rf"{HAGGLE}|"
                           r"(?:下的?单|订单|单子)[^。.]{0,12}取消|取消[^。.]{0,4}(?:订单|单子)|"
-                          r"\b(?:discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|vacuum\w*|exchange|delivered|parcels?|coupons?|promo codes?|(?:1st|first) (?:purchase|order)|anything off|(?:at|through|held|stuck in|cleared?|in) customs|customs (?:fees?|dut(?:y|ies)|clearance|tax(?:es)?)|tracking|"
+                          r"\b(?:split (?:it|this|that|the \w+) into|discounts?|invoices?|gift[- ]?wrap\w*|shipping|refunds?|installments?|vacuum\w*|exchange|delivered|parcels?|coupons?|promo codes?|(?:1st|first) (?:purchase|order)|anything off|(?:at|through|held|stuck in|cleared?|in) customs|customs (?:fees?|dut(?:y|ies)|clearance|tax(?:es)?)|tracking|"
                           r"paypal|alipay|wechat pay|credit cards?|visa|mastercard|"
                           r"cancel\w*|ordered twice|returns?|wrap(?:ped|ping)?|bank transfer|wire transfer|price (?:list|tags?)|receipt|(?:wrong|change|update|new|fix) (?:\w+ ){0,3}address)\b",
                           re.I)
@@ -193,7 +193,7 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"(?<!都)有哪?几[种款])|"
                                   r"(?:咋|怎么|如何)(?:处理|开壶|用|泡|洗|保养|保存|存|放|吃|喝|煮)|洗衣机|机洗|手洗|干洗|洗碗机|微波炉|烤箱|冰箱|冷冻|"
                                   r"正品|假货|假的|真的吗|先(?:煮|洗|烫|泡)|煮一?煮|开壶|胃炎|肠胃|胃病|是[^\s，,。！!？?]{1,8}还是|放得住(?![^\s，,。]{0,4}的)|放不住|撑得?到(?![^\s，,。]{0,4}的)|撑得住|"
-                                  r"正常[吗嘛么不]|塑封|封膜|拆过|掉色|褪色|缩水|"
+                                  r"正常[吗嘛么不]|塑封|封膜|拆过|掉色|褪色|缩水|牌子|品牌|厂家|[那哪这]个厂|"
                                   rf"{ARRIVAL}|{HARM_ON_THE_WAY}|带(?:不带)?礼盒|配(?:不配)?礼盒|含礼盒|{_SIZE_ASKED}|多少克|几斤|几克|尺寸|容量|"
                                   r"的是(?:啥|什么)(?![^\s，,。]{0,3}(?:好|合适|礼))|"
                                   r"放(?:个|個|上|了)?[\d一二两三四五六七八九十几]+年|比[^\s，,。]{1,6}(?:贵|貴|便宜)|差在哪|差别|差別|"
@@ -367,8 +367,10 @@ def gift_entities(entities: list[dict], text: str = "") -> set[str]:
 
 def is_gift_request(text: str, entities: set[str]) -> bool:
     """A gift request names the gift side of it (a word like 送 or 礼, or who, what for, how much: ``entities``
-    from ``gift_entities``) and asks no shop matter."""
-    if (SHOP_MATTERS.search(text) or (MATTERS_UNLESS_IDEAS.search(text) and not ASKS_FOR_IDEAS.search(text))
+    from ``gift_entities``) and asks no shop matter, also where the part that asks starts after a story ("Moving into
+    my first apartment next month… Do you guys sell jade bracelets?")."""
+    if (any(SHOP_MATTERS.search(part) or (MATTERS_UNLESS_IDEAS.search(part) and not ASKS_FOR_IDEAS.search(part))
+            for part in {text, asked_part(text)[0]})
             or FOR_ONESELF.search(text) and not entities and not GIVEN.search(text)):
         return False
     if GIFT_WORDS.search(GIFT_PACKING.sub(" ", text)):

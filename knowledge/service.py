@@ -24,9 +24,9 @@ from knowledge.coverage import (A_GROUP, BULK, FIRST_ORDER, FOR_BULK_ONLY, FOR_N
 from knowledge.files import ShippingRateIn
 from knowledge.index import CONFIDENT, PRODUCT_BONUS, Embedder, Hit, KBIndex, KBRecord, VectorCache
 from knowledge.provision import provision
-from knowledge.shipping import as_abroad, district_length, find_place, place_in_english, quote
+from knowledge.shipping import as_abroad, district_length, find_place, place_in_english, place_not_sent_to, quote
 from knowledge.store import catalog_snapshot, kb_records, shipping_snapshot
-from knowledge.topics import (ARRIVAL, ASPECT_CUES, FITS, PREFERRED, REMEDY_ASKED, TROUBLES, WILL_IT, WRONG_ITEM, asked_aspect, aspects, entry_trouble,
+from knowledge.topics import (ARRIVAL, ASPECT_CUES, FITS, PREFERRED, REMEDY_ASKED, TROUBLES, WILL_IT, WRONG_ITEM, asked_aspect, asked_part, aspects, entry_trouble,
                              reported_trouble, unsaid_ways)
 from core.language import CJK, LANGUAGES, Say, to_simplified
 from core.settings import Settings
@@ -219,7 +219,7 @@ ENGLISH_CHOICE = re.compile(r"\b(?!not\b)([a-z]{3,}) or (?!not\b)([a-z]{3,})\b",
 # Shop-wide matters: a product under discussion says nothing about them ("可以开发票吗" after the jerky).
 SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
-    r"能退|可以退|退吗|退不|退得|(?:能|可以|想)换(?:成|个|一)|"
+    r"能退|可以退|退吗|退不|退得|退掉|退了|(?:能|可以|想)换(?:成|个|一)|"
     rf"{WRONG_ITEM}|"
     r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|冷链|样品|小样|样茶|试喝装|试吃装|invoice|pay|refund|return|exchange|address|"
     r"\bsamples?\b|\bsend (?:it|them) back\b|\b(?:visit|go(?: to)?|come(?: to)?|drop by|where is) (?:ur|your|the) (?:shop|store)\b|"
@@ -284,6 +284,9 @@ def without_place(question: str) -> tuple[str, tuple[str, str] | None]:
         end = span.end() + district_length(question, span.end(), part[1])  # "重庆万州的": the district too
         question = f"{question[:span.start()]} {question[end:]}"
         part = find_place(question)
+    # nor where the customer is or where it comes from, besides ("我在昆明 寄到上海几天", "从云南寄到江苏要几天")
+    if place and (span := place_not_sent_to(question)):
+        question = f"{question[:span[0]]} {question[span[1]:]}"
     return question, place
 
 
@@ -472,7 +475,9 @@ class Knowledge:
         summary, a family's products, "not sold", or — when nothing the shop wrote covers what is
         asked — unsure.
         """
-        question = as_abroad(to_simplified(question).strip())
+        question, story = asked_part(as_abroad(to_simplified(question).strip()))
+        if story and not context:  # "同事带回来过鸡仔饼……这个到底是用什么做的？": the product the story names
+            context = self.catalog.find_in_text(story)
         subject = self._subject(question, mentioned, context)
         aspect = asked_aspect(question)
         prefer_topic = aspect if aspect in RANKED_TOPICS else None
@@ -505,6 +510,8 @@ class Knowledge:
                                       question)
             if quoted and not any(noun or for_the_shop_to_say(word) for word, noun in unquoted):
                 return Answer(Outcome.SHIPPING, quoted, hits, subject.product, place[1])
+            if named_place and aspect in HOME_PLACE_TOPICS:  # a quote asked that says too little ("想买牛肝菌自己炖汤
+                aspect = None  # 寄到江苏要几天"): its "几天" is no shelf life
 
         if origin_asked and (summary := self._summary(question, subject, None, language, origin=True)):
             return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))

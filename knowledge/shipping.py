@@ -160,10 +160,16 @@ def _abroad() -> tuple[re.Pattern, re.Pattern]:
             re.compile(rf"{_BEFORE_EN}({english})(?![a-z])", re.I))
 
 
+# Taiwan's cities, which the place data (the mainland's) does not know: "寄到台中運費多少" is the shop's question on Taiwan.
+TAIWAN_CITIES = re.compile(r"(?<!平)(?:台北|臺北|新北|台中|臺中|台南|臺南|高雄|基隆|新竹|桃园|桃園|嘉义|嘉義|花莲|花蓮|台东|臺東|宜兰|宜蘭)(?:市|县|縣)?")
+
+
 def as_abroad(text: str) -> str:
     """``text`` with the country abroad it sends a parcel to said as 海外 (overseas): "能寄德国吗" is the shop's
-    overseas question, whichever country. Only a shipping question names a destination ("美国人能喝普洱吗" does not)."""
+    overseas question, whichever country. Only a shipping question names a destination ("美国人能喝普洱吗" does not).
+    A city of Taiwan it is sent to is said as 台湾."""
     if SHIPPING_CUE.search(text):
+        text = TAIWAN_CITIES.sub("台湾", text)
         start, count = 0, 0  # every destination
     elif lives := LIVES_IN.search(text):
         start, count = lives.end(), 1  # only where the customer lives: "I'm in Singapore, can I pay with Visa"
@@ -221,11 +227,22 @@ def find_place(text: str | None) -> tuple[str, str] | None:
     best, best_rank, to = None, None, False
     for k, (start, end, name, place) in enumerate(mentions):
         # "地址：江苏省常州市武进区": what stands before the first place stands before all of them
-        to = bool(_TO.search(text[:start].rstrip())) or (adjacent[k] and to)
+        before = text[:start].rstrip()  # where the customer is ("我在昆明 寄到上海") is where it goes only alone
+        to = bool(_TO.search(before) and not WHERE_ONE_IS.search(before)) or (adjacent[k] and to)
         rank = (to, place.level, len(name), start)
         if accepted[k] and (best_rank is None or rank > best_rank):
             best, best_rank = (place.shown, place.province), rank
     return best
+
+
+def place_not_sent_to(text: str) -> tuple[int, int] | None:
+    """Where the first place named as where it comes from or where the customer is stands in ``text`` ("从云南",
+    "我在昆明"): besides a destination, it is none of what is asked."""
+    for start, end, _name, place in _mentions(text):
+        before = text[:start].rstrip()
+        if place.province and ((origin := _FROM.search(before)) or WHERE_ONE_IS.search(before)):
+            return origin.start() if origin else start, end + len(re.match(r"[省市县区]?", text[end:]).group(0))
+    return None
 
 
 def _money(value) -> str:

@@ -155,7 +155,7 @@ REMEDY_ASKED = re.compile(rf"(?:怎么|咋)(?:{_WHAT_NOW})|\bwhat (?:do|should|c
 _NOT_WISHED = r"(?:(?<![^\s，,。!！?？])|千万|请|可)别(?!提)[^，,。\s]{0,4}?(?:碎|坏|破|裂|压扁)"
 # A message sent by mistake ("抱歉刚才发错了 我想问的是…"), not goods sent wrong ("刚才拆开发错了", "刚刚收到发错货了").
 _SENT_BY_MISTAKE = r"(?:抱歉|不好意思|sorry|我|消息|信息)(?:刚才|刚刚)?发错了?(?!货)"
-NO_REPORT = re.compile(rf"会不会|会不|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|{_NOT_WISHED}|{_SENT_BY_MISTAKE}|容易|防止|避免|如何|(?:怎么|咋)(?!{_WHAT_NOW}|弄|回事)|(?:才能?|就|好)不(?:长|生|发|坏|碎|压|裂)|怎样|[才先]不会|"
+NO_REPORT = re.compile(rf"会不会|会不|惊会|不会[^，,。\s]{{0,4}}吧|会[碎破裂坏]|{_WILL_IT_HAPPEN}|怕|担心|万一|{_NOT_WISHED}|{_SENT_BY_MISTAKE}|容易|防止|避免|如何|(?:怎么|咋)(?!{_WHAT_NOW}|弄|回事)|(?:才能?|就|好)不(?:长|生|发|坏|碎|压|裂)|怎样|[才先]不会|"
                        rf"{_IS_IT}(?:霉|虫|变质|坏|碎|裂)|是啥|是什么|(?:霉|虫|坏|碎|裂)了?[吗嘛么吧]?[？?]|还能|还可以|还管|还赔|还包|还算|正常|"
                        r"\bif\b|\bwill\b|\bwould\b|\bcould\b|worr|afraid|\bin case\b|\bprevent|\bavoid|\beasy\b|\bhow to\b|"
                        r"\bstill\b|\bnormal\b|\bis (?:it|this|that) (?:mou?ld|rotten|bad)", re.I)
@@ -182,6 +182,34 @@ def reported_trouble(question: str) -> str | None:
         return None
     kinds = [kind for kind, words in TROUBLES.items() if words.search(question)]
     return kinds[0] if len(kinds) == 1 else None
+
+
+# What is asked, said again after a slip ("抱歉刚才发错了 我想问的是…", "sorry typo, I meant: …").
+_MEANT = re.compile(r"(?:我|其实|其實)?(?:是|本来|本來)?(?:想|要)问的?是|我的问题是|我的問題是|"
+                    r"\b(?:i meant(?: to ask)?|what i (?:meant|wanted to ask)(?: (?:was|is))?|my question (?:is|was))\b", re.I)
+# A sentence and its end: Chinese stops, English ones before a space, a line's end.
+_SENTENCE = re.compile(r"[^。！!？?\n]+?(?:[。！!？?\n]+|\.(?=\s)|$)|[。！!？?\n]+")
+
+
+def asked_part(message: str) -> tuple[str, str]:
+    """The part of ``message`` that asks, and the story told before it.
+
+    A long message often tells a story first ("我表姐下个月结婚，我买了一套玲珑碗当礼物……东西还没拆封，能退吗？"):
+    the people, occasions and places in it are nobody's question. The story is every sentence before the first one
+    ending in a question mark, except one telling a trouble ("收到的普洱有股霉味。怎么办？"), which is asked about.
+    What is asked again after a slip ("抱歉刚才发错了 我想问的是…") is all that is asked.
+    Without a question mark, without a story, or when what to do about the story is asked ("……只有一张小卡片。你们怎么
+    处理？"), the whole message is asked.
+    """
+    if (meant := _MEANT.search(message)) and (asked := message[meant.end():].lstrip(" :：,，")):
+        return asked, message[:meant.start()].strip()
+    sentences = [match.group(0) for match in _SENTENCE.finditer(message)]
+    first = next((at for at, sentence in enumerate(sentences) if re.search(r"[?？]\s*$", sentence)), 0)
+    story = [sentence for sentence in sentences[:first] if not reported_trouble(sentence)]
+    if not story or REMEDY_ASKED.search("".join(sentences[first:])):
+        return message, ""
+    asked = [sentence for sentence in sentences[:first] if reported_trouble(sentence)] + sentences[first:]
+    return "".join(asked).strip(), "".join(story).strip()
 
 
 def entry_trouble(phrasings: list[str]) -> str | None:

@@ -437,8 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--half", default="both",
                          choices=("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "dev10", "dev11",
                                   "dev12", "dev13", "dev14", "dev15", "dev16", "dev17", "dev18", "dev19", "dev20", "dev21",
-                                  "dev22", "dev23", "test", "both"),
-                         help="dev, dev2 … dev23: may be looked at while tuning; test: only measured; both: dev and test")
+                                  "dev22", "dev23", "dev24", "test", "both"),
+                         help="dev, dev2 … dev24: may be looked at while tuning; test: only measured; both: dev and test")
     quality.add_argument("--rasa", metavar="URL", help="a running Rasa server: read intents and entities as the bot does")
     quality.add_argument("--check", action="store_true",
                          help="exit 1 when the test half misses its targets (correct, confidently wrong)")

@@ -472,6 +472,20 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("affirm", "好 那还是红色吧", set(), None), ("affirm", "那我还是选绿茶", set(), None), ("affirm", "好的那就还是两罐", set(), None),
     ("goodbye", "拜拜 下次还是找你", set(), None), ("deny", "不用了 我还是自己去店里", set(), None),
     ("thank", "if you can do it thanks a lot", set(), None),
+    # dev24: after a story, the part that asks says what is asked (a matter, not the gift the story tells of); 人工种的
+    # is grown, not a person
+    ("request_gift", "我表姐下个月结婚，我本来买了一套玲珑碗当礼物，结果她说已经有人送了一模一样的。东西我还没拆封，收到才3天，能不能退？",
+     {"recipient", "occasion"}, NLU_FALLBACK),
+    ("request_gift", "Moving into my first apartment next month and my mom insists every new home needs a jade piece for luck lol. "
+                     "Do you guys sell jade carvings or jade bracelets?", {"recipient", "occasion"}, NLU_FALLBACK),
+    ("request_gift", "if my order is ¥520 can i split it into 3 payments w/o interest?", {"budget"}, NLU_FALLBACK),
+    ("request_gift", "可以帮忙包礼盒吗？要加钱吗？", set(), NLU_FALLBACK),
+    ("request_gift", "我邻居王阿姨推荐你们家的豆瓣酱。我想问问你们的豆瓣是不是那个厂出的，是什么牌子？", {"recipient"}, NLU_FALLBACK),
+    ("bot_challenge", "这个松茸是野生的还是人工种的？", set(), NLU_FALLBACK),
+    # ... and a gift asked after a story stays a gift request; a person or a bot asked stays asked
+    ("request_gift", "我爸下个月六十大寿，想送点茶。预算500左右？", {"recipient", "occasion", "budget"}, None),
+    ("request_gift", "我爸下个月六十大寿。有什么推荐吗？", {"recipient", "occasion"}, None),
+    ("bot_challenge", "你是人工还是机器人", set(), None), ("request_human", "转人工", set(), None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
 def test_what_the_guard_overrules(intent, text, entities, overruled):

@@ -126,6 +126,8 @@ def test_every_province_is_found_by_its_name(province):
     ("吉林", ("吉林", "吉林")),  # province and city: the province
     ("寄到开封", ("开封", "河南")),  # a city whose name is also a word counts after 寄到
     ("寄到渝北区", ("渝北区", "重庆")),  # abolished in 2025, still on addresses
+    ("我在昆明 寄到上海几天", ("上海", "上海")), ("我人在上海 寄到昆明要几天", ("昆明", "云南")),  # not where one is
+    ("我在昆明 运费多少", ("昆明", "云南")),  # ... unless it is the only place named
 ])
 def test_the_destination_wins_among_several_places(text, expected):
     assert find_place(text) == expected
