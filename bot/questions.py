@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.topics import ARRIVAL, HAGGLE, PREFERRED, STILL_FINE, asked_part, reported_trouble
+from knowledge.topics import ARRIVAL, CJK_CHARACTER, HAGGLE, PREFERRED, STILL_FINE, asked_part, reported_trouble
 
 MIN_CJK, MIN_WORDS = 6, 4
 # Whether someone asks who answers, or for a person, needs fewer words ("are you human"): a question the NLU
@@ -60,7 +60,6 @@ ENGLISH_QUESTION = re.compile(
     r"(?:[,.;!?]\s*|\b(?:and|but)\s+)(?:can|could|will|would|should|is|are)\s+(?:he|she|my|your|our)\b|"
     r"[,.;!?]\s*(?:what|how|where|when|which|why)\s+\w+\s+(?:i|u|you|we)\b|"
     r"\bor (?:not|no)\b|\bwill (?:it|they) (?:make it|arrive|get there)\b|\bwhat (?:now|next)\W*$|[,.;!?]\s*(?:is|are)\s+[^.?!,]{1,30}\b(?:ok|okay|safe|fine)\b|\bmeh\b|\bwhat \w+ (?:ah|ar|leh|lah)\W*$|\b(?:is|are|was|were)\b[^.?!]{1,40}\b\w+ or \w+\W*(?:ah|leh|lah|meh|ar|hor)?\W*$", re.I)
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 # A size, a price, a time, where it is from, how to use it or a taste asked in two or three characters ("多高的",
 # "多少钱", "几天", "哪产的", "咋泡", "酸不酸"): DIET read "多高的" after the vase as yes, "酸不酸" as no. Not "多少都行",
 # a budget left open.
@@ -77,8 +76,11 @@ REPLY_ONLY_EN = re.compile(r"(?:[\s?!.,~]|\b(?:ok|okay|yes|yeah|yep|no|nope|sure
 # ("视频看看", "能不能视讯一下", "can we facetime?"). A person is named, not any 人: "人参", "老人能喝吗" ask of the goods.
 GREETING = re.compile(r"^(?:\s|[，,。!！~?？]|你好|您好|亲亲|亲|老板娘|老板|老闆娘|老闆|店家|掌柜|请问|有人在吗|有人吗|客服在吗|在线吗|在吗|在不在|"
                       r"哈喽|嗨|hello|hi|hey|how are you(?: doing)?|is anyone there(?: to help)?)+", re.I)
+# Made or grown by hand ("人工采摘", "人工种的", "人工色素"), not a person: what may follow 人工 in a question on goods.
+_BY_HAND = r"采|剥|养|養|种|種|栽|培|育|色素|添加|合成|智能|制作|製作|挑选|分拣|费|晒|炒|包装"
 ADDRESS = re.compile(r"[\s，,。!！~]*(?:老板娘|老板|老闆|店家|掌柜|亲亲|亲)[\s，,。!！~?？]*$")
-_PEOPLE = (r"人工(?![种種栽培养養育合成色素添加])|真的?人|活人|(?:找|有|来|叫|转|换)个?人(?!参)|没人|还是人(?!参|工[种種栽培养養育合成])|(?<![老病客女男夫家亲])人(?:呢|在吗|在不在|回复|回我|理我|跟我)|"
+_PEOPLE = (rf"人工(?!{_BY_HAND})|真的?人|活人|(?:找|有|来|叫|转|换)个?人(?!参|工(?:{_BY_HAND}))|没人|还是人(?!参|工(?:{_BY_HAND}))|"
+           r"(?<![老病客女男夫家亲])人(?:呢|在吗|在不在|回复|回我|理我|跟我)|"
            r"店里的人|店裡的人|(?:懂|会|會|专业|專業)[^\s，,。？?]{0,4}的人|(?:管事|负责|負責|做主|说了算|說了算)的人|客服|店员|店員|店长|店長|店主|老板|老闆|掌柜|店家|"
            r"经理|經理|主管|负责人|負責人|工作人员|工作人員")
 _PEOPLE_EN = (r"human|person|some(?:one|body)(?! with\b| who (?:has|is|can'?t|cannot)\b)|(?:talk|speak|chat) (?:to|with) any(?:one|body)|any(?:one|body) there|"
@@ -108,7 +110,7 @@ SHOWING = re.compile(rf"视频|視頻|视讯|視訊|摄像头|攝像頭|镜头|�
 
 def is_question(text: str, min_cjk: int = MIN_CJK, min_words: int = MIN_WORDS) -> bool:
     """A question mark or word, and six Chinese characters (or four English words) of its own."""
-    cjk = _CJK.findall(text)
+    cjk = CJK_CHARACTER.findall(text)
     if cjk:
         return len(cjk) >= min_cjk and bool(CHINESE_QUESTION.search(text))
     return len(text.split()) >= min_words and bool(ENGLISH_QUESTION.search(text.strip()))
@@ -148,7 +150,7 @@ HARM_ON_THE_WAY = (r"(?:路上|途中|寄|快递|运输|天热)[^。]{0,12}?会(
 
 # A shop matter asked about a gift is still that matter: "公司过年要采购50份礼盒 能打折不", "送女朋友的 能包好看点吗",
 # "收件人写我外婆 东西直接寄她家 里头别放小票哈".
-SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|专票|普票|报销|小票|价签|价格单|吊牌|收件人|改地址|地址(?:写|填)错|包好看|包漂亮|包一下|包起来|运费|邮费|包邮|包油|快递|发货|退货|退款|换货|分期|付款|(?:能|可以)(?:不能)?退(?=[吗嗎嘛么不？?]|$)|包个?礼盒|加钱|加錢|"
+SHOP_MATTERS = re.compile(r"打折|折扣|优惠|发票|开票|专票|普票|报销|小票|价签|价格单|吊牌|收件人|改地址|地址(?:写|填)错|包好看|包漂亮|包一下|包起来|运费|邮费|包邮|包油|快递|发货|退货|退款|换货|分期|付款|(?:能|可以)(?:不能)?退(?=[吗嗎嘛么不？?]|$)|包个?礼盒(?=[吗嗎不么要收多]|$)|(?:要|另)加钱|加钱[吗嗎么不]|加多少钱|"
                           r"花呗|白条|信用卡|支付宝|微信支付|几折|打个折|送不送|赠品|赠送|撤[一个掉]?下?单|退单|"
                           r"积分|会员|装个礼盒|装礼盒|有卖|有没有卖|有货|真空|分装|换成|能换|可以换|给换|换一[个条盒件套]|对公|打款|转账|汇款|"
                           rf"{HAGGLE}|"
@@ -193,7 +195,7 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"(?<!都)有哪?几[种款])|"
                                   r"(?:咋|怎么|如何)(?:处理|开壶|用|泡|洗|保养|保存|存|放|吃|喝|煮)|洗衣机|机洗|手洗|干洗|洗碗机|微波炉|烤箱|冰箱|冷冻|"
                                   r"正品|假货|假的|真的吗|先(?:煮|洗|烫|泡)|煮一?煮|开壶|胃炎|肠胃|胃病|是[^\s，,。！!？?]{1,8}还是|放得住(?![^\s，,。]{0,4}的)|放不住|撑得?到(?![^\s，,。]{0,4}的)|撑得住|"
-                                  r"正常[吗嘛么不]|塑封|封膜|拆过|掉色|褪色|缩水|牌子|品牌|厂家|[那哪这]个厂|"
+                                  r"正常[吗嘛么不]|塑封|封膜|拆过|掉色|褪色|缩水|(?:什么|啥|哪个|哪家)(?:牌子|品牌)|厂家是|[那哪这]个厂(?:出|产|做)|"
                                   rf"{ARRIVAL}|{HARM_ON_THE_WAY}|带(?:不带)?礼盒|配(?:不配)?礼盒|含礼盒|{_SIZE_ASKED}|多少克|几斤|几克|尺寸|容量|"
                                   r"的是(?:啥|什么)(?![^\s，,。]{0,3}(?:好|合适|礼))|"
                                   r"放(?:个|個|上|了)?[\d一二两三四五六七八九十几]+年|比[^\s，,。]{1,6}(?:贵|貴|便宜)|差在哪|差别|差別|"
@@ -211,7 +213,7 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"^got (?!(?:any )?(?:gifts?\b|anything|something))(?:any )?[a-z' ]{2,30}? (?:or not|anot)|"
                                   r"^(?:is|are|does|do) (?:the|this|that|these|those|it|they)\b|"
                                   r"(?:will|would|can) (?:it|they) (?:reach|get there|be there)|reach\b[^.?!]{0,20}\b(?:before|by)|"
-                                  r"which (?:is |one (?:is )?)?better|"
+                                  r"which (?:is |one (?:is )?)?better|how many grams|per (?:liter|litre|cup|pot)\b|"
                                   rf"{PREFERRED}[^?]*\bor)\b|(?:^|[.!?]\s*)[\w'-]+(?: [\w'-]+)? or [\w'-]+(?: [\w'-]+)?\?", re.I)
 # Ideas asked for, or a wish for the gift ("保质期长一点的有吗", "won't go bad quickly"); not "几种颜色可以挑", a choice there is.
 ASKS_FOR_IDEAS = re.compile(r"推荐|送[^\s，,。]{0,3}?(?:什么|啥)|有(?:合适|适合)的|买(?:点|个|些)?(?:什么|啥)|(?<!可以)挑|什么礼物|礼物(?:推荐|选)|什么好|保质期长|放得久|久放|耐放|"
@@ -243,7 +245,7 @@ def asks_about_the_bot(text: str) -> bool:
     """"你是真人吗", "are you a bot": not "咖啡豆是深烘还是浅烘", which DIET reads the same way, nor an English sentence
     after it that asks of neither of us ("are u a bot or human lol. what water temp for longjing"; not "…? how do you
     answer so fast")."""
-    if not _CJK.search(text) and any(is_question(sentence) and not ABOUT_US.search(sentence)
+    if not CJK_CHARACTER.search(text) and any(is_question(sentence) and not ABOUT_US.search(sentence)
                                      for sentence in re.split(r"(?<=[.?!])\s+", text.strip())[1:]):
         return False
     return _names(text, ABOUT_THE_BOT) or not is_question(text, MIN_CJK_SHORT, MIN_WORDS_ASKED)
@@ -270,7 +272,7 @@ def tells_a_matter(text: str) -> bool:
 # Not "老板在吗" or "客服在吗", which open a chat in Chinese shops.
 PERSON_WANTED = re.compile(
     r"(?:转|找|叫|换|接|联系|我要)(?:个|一下|下|一个)?(?:人工|真人|店员|店員|店长|店長|经理|經理|主管|店主|负责人|負責人|"
-    r"工作人员|工作人員|客服|售后|售後)(?!采|剥|养殖|种植|色素|添加|合成|智能|制作|挑选|分拣|栽|费|晒|炒|包装)|"
+    rf"工作人员|工作人員|客服|售后|售後)(?!{_BY_HAND})|"
     r"(?:^|[\s，,。！!？?])我?(?:要|需要|想要)个?(?:人工|真人)(?:客服|服务)?(?=[\s，,。！!？?吗呀啊了~]|$)|"
     r"(?:经理|經理|主管|店主|店长|店長|负责人|負責人)(?:在吗|在嗎|在不在|呢)|"
     r"(?:客服|人工|店家|商家|店里|店裡)的?(?:电话|電話|手机号|手機號)|打字太慢|"
@@ -348,12 +350,12 @@ def _told_harm(text: str) -> bool:
 
 def _asked_briefly_in_english(text: str) -> bool:
     """A word or two asked in English ("dishwasher safe?"), not a reply ("really?")."""
-    return "?" in text and not _CJK.search(text) and not REPLY_ONLY_EN.fullmatch(text)
+    return "?" in text and not CJK_CHARACTER.search(text) and not REPLY_ONLY_EN.fullmatch(text)
 
 
 def _says_more(text: str) -> bool:
     """Whether ``text`` (a message less the person it declines) says more than a reply ("了，谢谢"): "我要退货"."""
-    return len(_CJK.findall(text)) >= MIN_CJK_SHORT or len(re.findall(r"[a-z]+", text, re.I)) >= MIN_WORDS
+    return len(CJK_CHARACTER.findall(text)) >= MIN_CJK_SHORT or len(re.findall(r"[a-z]+", text, re.I)) >= MIN_WORDS
 
 
 def gift_entities(entities: list[dict], text: str = "") -> set[str]:

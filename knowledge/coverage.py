@@ -137,7 +137,8 @@ FIRST_ORDER = re.compile(rf"(?<!不是)(?:{FOR_NEW_ONLY.pattern}|(?:第一次|�
 FOR_BULK_ONLY = re.compile(r"^(?:企业|团购|公司|单位)")
 # Ways of asking said with a content word: 什么地方 is 哪里 ("实体店在什么地方"), 贵店/贵司 is 你们店 (polite, no price).
 _ASKED_FORMS = ((re.compile(r"(?:什么|啥|哪个|哪一个|哪些)\s*地方"), " 哪里 "), (re.compile(r"贵(?=店|司|公司|宝地)"), "你们"),
-                (re.compile(r"几日"), " 几天 "), (re.compile(r"咩"), " 什么 "))  # Cantonese: "寄去香港幾日到？用咩快遞？"
+                (re.compile(r"几日(?=到|能到|可以到|收到|送到|就到|会到)"), " 几天 "),  # Cantonese: "寄去香港幾日到？用咩快遞？"
+                (re.compile(r"(?<=用)咩|咩(?=快递|嘢|野|时候)"), " 什么 "))
 _PUNCTUATION = re.compile(r"[\s\W\d_]+", re.UNICODE)
 # A number written in words (一百, 两只, 好几块, 三百多, 几块钱, 五月份; two, dozen) is no more asked than one in digits (50盒), which never counts.
 _NUMERAL = re.compile(r"[零〇一二两三四五六七八九十]+(?:月份?|号)|(?:好|这|那)?[零〇一二两三四五六七八九十百千万几]+(?:多|来|余)?(?:只|个|块钱?|毛钱?|元|盒|包|袋|瓶|罐|斤|饼|件|套|份|箱|样|条)?")

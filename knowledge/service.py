@@ -219,7 +219,7 @@ ENGLISH_CHOICE = re.compile(r"\b(?!not\b)([a-z]{3,}) or (?!not\b)([a-z]{3,})\b",
 # Shop-wide matters: a product under discussion says nothing about them ("可以开发票吗" after the jerky).
 SHOP_WIDE_WORDS = re.compile(
     r"发票|开票|报销|积分|会员|代购|付款|支付|付钱|货到付款|分期|优惠|打折|折扣|优惠券|退货|退款|换货|售后|地址|在哪|门店|实体店|营业|几点|开门|关门|"
-    r"能退|可以退|退吗|退不|退得|退掉|退了|(?:能|可以|想)换(?:成|个|一)|"
+    r"能退|可以退|退吗|退不|退得|退掉|[想要把][^，,。]{0,12}退了|(?:能|可以|想)换(?:成|个|一)|"
     rf"{WRONG_ITEM}|"
     r"停车|运费|邮费|包邮|快递|物流|发货|顺丰|冷链|样品|小样|样茶|试喝装|试吃装|invoice|pay|refund|return|exchange|address|"
     r"\bsamples?\b|\bsend (?:it|them) back\b|\b(?:visit|go(?: to)?|come(?: to)?|drop by|where is) (?:ur|your|the) (?:shop|store)\b|"
@@ -264,6 +264,11 @@ PLACE_SPAN = r"(?:{1}(?:省|市|自治区)?)?{0}(?:[\u4e00-\u9fff]{{0,5}}?(?:自
 ORIGIN_FORM = r"(?<![我们家人])是(?:不是)?{0}|{0}(?:产|出产|的吗|的吧|的么|的嘛|的不|的还是)"
 # With a place named: "常州能到吗", "拉萨几天", "how long to get to beijing"
 PLACE_ASKED = re.compile(r"到|几天|多久|多少天|要多长|\bhow long\b|\bhow many days\b|\bget (?:it )?to\b|\bsend\b", re.I)
+# Sent to the place a story named ("我妈在北京。寄过去几天？"), not only shipped ("……是当天发货还是第二天发？").
+SENT_THERE = re.compile(rf"{PLACE_ASKED.pattern}|过去|过来|这边|那边|寄|运费|邮费|包邮|"
+                        r"\b(?:there|here|postage|shipping (?:fee|cost)s?|how much (?:is )?shipping)\b", re.I)
+# How it keeps, said in so many words: not the bare "几天" of how long a parcel takes.
+KEEPING_SAID = re.compile(r"放|存|搁|保质|保存|坏|变质|过期|\b(?:keep|last|go bad|expire)", re.I)
 # A shop to visit in a place is no shipping quote ("a physical store in Shanghai?", "店在昆明哪 怎么到").
 STORE_WORDS = re.compile(r"门店|实体店|店面|店在|到店|线下|自提|\b(?:store|shop|pick (?:it )?up)\b", re.I)
 # What a quote says: days, fee, cold chain to a place ("寄到常州要几天", "发新疆运费多少").
@@ -288,6 +293,12 @@ def without_place(question: str) -> tuple[str, tuple[str, str] | None]:
     if place and (span := place_not_sent_to(question)):
         question = f"{question[:span[0]]} {question[span[1]:]}"
     return question, place
+
+
+def _named_in(place: str, text: str) -> bool:
+    """Whether ``text`` names ``place`` (as written, or by its Chinese name: "Guangzhou", 广州)."""
+    found = find_place(place)
+    return place.lower() in text.lower() or bool(found and found[0] in text)
 
 
 def product_summary(product: ProductRecord, language: str = "zh", weighed: bool = False) -> str:
@@ -476,8 +487,12 @@ class Knowledge:
         asked — unsure.
         """
         question, story = asked_part(as_abroad(to_simplified(question).strip()))
-        if story and not context:  # "同事带回来过鸡仔饼……这个到底是用什么做的？": the product the story names
-            context = self.catalog.find_in_text(story)
+        if story:  # "同事带回来过鸡仔饼……这个到底是用什么做的？": the product the story names is under discussion
+            context = self.catalog.find_in_text(story) or context
+            if not SENT_THERE.search(question):  # "我儿子去北京上大学……是当天发货还是第二天发？": nowhere it is sent
+                destination = None if destination and _named_in(destination, story) else destination
+            elif not destination and (told := find_place(story)):  # "我妈在乌鲁木齐。寄过去运费多少？"
+                destination = told[0]
         subject = self._subject(question, mentioned, context)
         aspect = asked_aspect(question)
         prefer_topic = aspect if aspect in RANKED_TOPICS else None
@@ -510,8 +525,8 @@ class Knowledge:
                                       question)
             if quoted and not any(noun or for_the_shop_to_say(word) for word, noun in unquoted):
                 return Answer(Outcome.SHIPPING, quoted, hits, subject.product, place[1])
-            if named_place and aspect in HOME_PLACE_TOPICS:  # a quote asked that says too little ("想买牛肝菌自己炖汤
-                aspect = None  # 寄到江苏要几天"): its "几天" is no shelf life
+            if named_place and aspect in HOME_PLACE_TOPICS and not KEEPING_SAID.search(question):
+                aspect = None  # a quote asked that says too little ("想买牛肝菌自己炖汤 寄到江苏要几天"): "几天" is no shelf life
 
         if origin_asked and (summary := self._summary(question, subject, None, language, origin=True)):
             return Answer(Outcome.CATALOG, summary, hits, subject.product, products=(subject.product,))

@@ -161,7 +161,7 @@ def _abroad() -> tuple[re.Pattern, re.Pattern]:
 
 
 # Taiwan's cities, which the place data (the mainland's) does not know: "寄到台中運費多少" is the shop's question on Taiwan.
-TAIWAN_CITIES = re.compile(r"(?<!平)(?:台北|臺北|新北|台中|臺中|台南|臺南|高雄|基隆|新竹|桃园|桃園|嘉义|嘉義|花莲|花蓮|台东|臺東|宜兰|宜蘭)(?:市|县|縣)?")
+TAIWAN_CITIES = re.compile(r"(?<![^\s，,。！!？?:：到往至去寄发發在住])(?:台北|臺北|新北|台中|臺中|台南|臺南|高雄|基隆|新竹|桃园|桃園|嘉义|嘉義|花莲|花蓮|台东|臺東|宜兰|宜蘭)(?:市|县|縣)?(?![区區路街镇鎮])")
 
 
 def as_abroad(text: str) -> str:
@@ -225,10 +225,13 @@ def find_place(text: str | None) -> tuple[str, str] | None:
         else:
             accepted[k] = not place.short or stands or within or sent_to
     best, best_rank, to = None, None, False
+    # where the customer is ("我在昆明 寄到上海") is where it goes unless another place is said to be
+    sent_elsewhere = [bool(_SENT_TO.search(text[:start].rstrip())) for start, *_ in mentions]
     for k, (start, end, name, place) in enumerate(mentions):
         # "地址：江苏省常州市武进区": what stands before the first place stands before all of them
-        before = text[:start].rstrip()  # where the customer is ("我在昆明 寄到上海") is where it goes only alone
-        to = bool(_TO.search(before) and not WHERE_ONE_IS.search(before)) or (adjacent[k] and to)
+        before = text[:start].rstrip()
+        here = WHERE_ONE_IS.search(before) and any(sent for j, sent in enumerate(sent_elsewhere) if j != k)
+        to = bool(_TO.search(before) and not here) or (adjacent[k] and to)
         rank = (to, place.level, len(name), start)
         if accepted[k] and (best_rank is None or rank > best_rank):
             best, best_rank = (place.shown, place.province), rank

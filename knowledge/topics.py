@@ -11,6 +11,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+# Chinese characters, defined here and not taken from core.language: the Rasa venv, which imports this module through
+# bot.questions, has no OpenCC.
+CJK_CHARACTER = re.compile(r"[\u4e00-\u9fff]")
+
 # When an order arrives is shipping, whatever product is under discussion: "几天能到" after the 大红袍 is not
 # how long it keeps, although 几天 also asks that ("收到能放几天"); 到期 is when it expires, 多久才到最好喝 no arrival.
 ARRIVAL = (r"(?:几天|多久|多长时间|几号|哪天|什么时候|啥时候|多快)(?:能|可以|才能|就能|才|就|会)?"
@@ -185,10 +189,14 @@ def reported_trouble(question: str) -> str | None:
 
 
 # What is asked, said again after a slip ("抱歉刚才发错了 我想问的是…", "sorry typo, I meant: …").
-_MEANT = re.compile(r"(?:我|其实|其實)?(?:是|本来|本來)?(?:想|要)问的?是|我的问题是|我的問題是|"
+_MEANT = re.compile(r"(?:我|其实|其實)?(?:是|本来|本來)?(?:想|要)[问問]的是|我的[问問]题是|"
                     r"\b(?:i meant(?: to ask)?|what i (?:meant|wanted to ask)(?: (?:was|is))?|my question (?:is|was))\b", re.I)
 # A sentence and its end: Chinese stops, English ones before a space, a line's end.
-_SENTENCE = re.compile(r"[^。！!？?\n]+?(?:[。！!？?\n]+|\.(?=\s)|$)|[。！!？?\n]+")
+# not after an initial or a title ("the U.S. by Christmas?", "Mrs. Chen", "St. Petersburg").
+_SENTENCE = re.compile(r"[^。！!？?\n]+?(?:[。！!？?\n]+|(?<!\b[A-Za-z])(?<!\b(?:Mr|Ms|Dr|St|vs|mr|ms|dr|st))(?<!\bMrs|\bmrs|\betc)\.(?=\s)|$)"
+                       r"|[。！!？?\n]+")
+# The part that asks must say something of its own: "可以吗？" after "我想退货。" asks about the story.
+MIN_ASKED_CJK, MIN_ASKED_WORDS = 6, 4
 
 
 def asked_part(message: str) -> tuple[str, str]:
@@ -198,15 +206,17 @@ def asked_part(message: str) -> tuple[str, str]:
     the people, occasions and places in it are nobody's question. The story is every sentence before the first one
     ending in a question mark, except one telling a trouble ("收到的普洱有股霉味。怎么办？"), which is asked about.
     What is asked again after a slip ("抱歉刚才发错了 我想问的是…") is all that is asked.
-    Without a question mark, without a story, or when what to do about the story is asked ("……只有一张小卡片。你们怎么
-    处理？"), the whole message is asked.
+    Without a question mark, without a story, when what to do about the story is asked ("……只有一张小卡片。你们怎么
+    处理？") or when the rest says too little of its own ("我想退货。可以吗？"), the whole message is asked.
     """
     if (meant := _MEANT.search(message)) and (asked := message[meant.end():].lstrip(" :：,，")):
         return asked, message[:meant.start()].strip()
     sentences = [match.group(0) for match in _SENTENCE.finditer(message)]
     first = next((at for at, sentence in enumerate(sentences) if re.search(r"[?？]\s*$", sentence)), 0)
     story = [sentence for sentence in sentences[:first] if not reported_trouble(sentence)]
-    if not story or REMEDY_ASKED.search("".join(sentences[first:])):
+    rest = "".join(sentences[first:])
+    if (not story or REMEDY_ASKED.search(rest)
+            or len(CJK_CHARACTER.findall(rest)) < MIN_ASKED_CJK and len(re.findall(r"[A-Za-z]+", rest)) < MIN_ASKED_WORDS):
         return message, ""
     asked = [sentence for sentence in sentences[:first] if reported_trouble(sentence)] + sentences[first:]
     return "".join(asked).strip(), "".join(story).strip()

@@ -316,6 +316,16 @@ def test_the_nlu_intent_does_not_make_a_near_miss_confident(knowledge, question,
     # where a parcel is stuck, or a place a product is compared with, read as shipping: no quote (dev23)
     ("my parcel has been stuck in guangzhou for 4 days whats going on", "ask_shipping", None, None, None, "defer"),
     ("is your longjing better than what they sell at hangzhou airport", "ask_shipping", None, None, None, "defer"),
+    # a city a story names is no destination unless the question sends something there (dev24)
+    ("我儿子9月1号去北京上大学，想让他带点家乡的东西给室友，所以今天要下单。如果我下午5点以后才付款，是当天发货还是第二天发？",
+     "ask_shipping", None, None, "北京", "kb:shipping-dispatch"),
+    ("we're having a big family reunion in Guangzhou in July. Do you ship ham with ice packs or something in summer?",
+     "ask_shipping", None, None, "Guangzhou", "kb:shipping-cold-chain"),
+    ("我妈在北京。寄过去几天？", "ask_shipping", None, None, "北京", "shipping:北京"),
+    ("我妈在北京。运费多少？", "ask_shipping", None, None, "北京", "shipping:北京"),
+    ("我妈在乌鲁木齐。寄过去运费多少钱？", None, None, None, None, "shipping:新疆"),  # the story's city, sent to (review)
+    ("I live in Lhasa. Do you ship here?", None, None, None, None, "shipping:西藏"),
+    ("寄到海南天气热，鲜花饼能放几天？", None, None, None, None, "kb:flower-cake-rose-shelf-life"),  # keeping said: its time
     # 茶饼 tagged: the tea family, but "this cake" is the raw cake under discussion (was the green tea's storage)
     ("這個茶餅可以放雪櫃嗎", "ask_storage", "茶饼", "puer-raw-cake", None, "kb:puer-storage|kb:puer-raw-cake-storage"),
 ])

@@ -6,6 +6,7 @@ import pytest
 
 from bot.questions import (MIN_CJK_SHORT, NLU_FALLBACK, asks_about_the_bot, asks_for_a_person, gift_entities,
                            is_gift_request, is_greeting, is_question, overruled_intent)
+from knowledge.topics import asked_part
 
 
 @pytest.mark.parametrize("text", ["买个紫砂壶能分期不", "团扇脏了能下水洗吗", "拆了尝了一包不喜欢能退不",
@@ -480,11 +481,17 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
                      "Do you guys sell jade carvings or jade bracelets?", {"recipient", "occasion"}, NLU_FALLBACK),
     ("request_gift", "if my order is ¥520 can i split it into 3 payments w/o interest?", {"budget"}, NLU_FALLBACK),
     ("request_gift", "可以帮忙包礼盒吗？要加钱吗？", set(), NLU_FALLBACK),
+    ("request_gift", "long story short, my neighbour Mrs. Chen gave me a bit of her Anhua brick tea and now im hooked. how many "
+                     "grams of the brick should i use per liter if i do that?", {"recipient"}, NLU_FALLBACK),
     ("request_gift", "我邻居王阿姨推荐你们家的豆瓣酱。我想问问你们的豆瓣是不是那个厂出的，是什么牌子？", {"recipient"}, NLU_FALLBACK),
     ("bot_challenge", "这个松茸是野生的还是人工种的？", set(), NLU_FALLBACK),
     # ... and a gift asked after a story stays a gift request; a person or a bot asked stays asked
     ("request_gift", "我爸下个月六十大寿，想送点茶。预算500左右？", {"recipient", "occasion", "budget"}, None),
     ("request_gift", "我爸下个月六十大寿。有什么推荐吗？", {"recipient", "occasion"}, None),
+    ("request_gift", "送领导的，加钱也行，要上档次一点的，有什么推荐？", {"recipient"}, None),
+    ("request_gift", "给女朋友买生日礼物，要能包个礼盒的，有什么推荐？", {"recipient", "occasion"}, None),
+    ("request_gift", "送领导的茶叶，要大品牌的，500左右", {"recipient", "budget"}, None),
+    ("bot_challenge", "是人工采摘的吗", set(), NLU_FALLBACK),
     ("bot_challenge", "你是人工还是机器人", set(), None), ("request_human", "转人工", set(), None),
     # a few minutes asked for is not a question
     ("request_gift", "给我几分钟 我想想", set(), "goodbye"), ("request_gift", "好的十几分钟后回来", set(), "goodbye")])
@@ -500,3 +507,22 @@ def test_a_figure_of_time_or_weight_is_no_budget(text, figure, budget):
     start = text.index(figure)
     entity = {"entity": "budget", "value": figure, "start": start, "end": start + len(figure)}
     assert (gift_entities([entity], text) == {"budget"}) is budget
+
+
+@pytest.mark.parametrize(("message", "asked"), [
+    # a story before the question is not asked; a trouble told, what to do about the story, or a question that says
+    # too little of its own keeps it all; what is asked again after a slip is all that is asked
+    ("我表姐下个月结婚，我买了一套玲珑碗当礼物。东西我还没拆封，收到才3天，能不能退？", "东西我还没拆封，收到才3天，能不能退？"),
+    ("Just got back from a trip to Japan. Was I supposed to keep the longjing in the fridge?",
+     "Was I supposed to keep the longjing in the fridge?"),
+    ("收到的普洱有股霉味。还能喝吗？", "收到的普洱有股霉味。还能喝吗？"),
+    ("我打开盒子只有一张小卡片。你们怎么处理？", "我打开盒子只有一张小卡片。你们怎么处理？"),
+    ("我想退货。可以吗？", "我想退货。可以吗？"), ("我在乌鲁木齐！能寄吗？", "我在乌鲁木齐！能寄吗？"),
+    ("hello?? anyone? is the bacon smoked or just salted", "hello?? anyone? is the bacon smoked or just salted"),
+    ("Can you ship to the U.S. by Christmas?", "Can you ship to the U.S. by Christmas?"),
+    ("my neighbour Mrs. Chen gave me some. How many grams of the brick per liter?", "How many grams of the brick per liter?"),
+    ("抱歉刚才发错了 我想问的是火腿能分装吗", "火腿能分装吗"), ("sorry typo, i meant: how long does it keep", "how long does it keep"),
+    ("我想问是不是今年的新茶", "我想问是不是今年的新茶"), ("想问是否包邮", "想问是否包邮"),
+])
+def test_the_part_that_asks_is_read_apart_from_the_story(message, asked):
+    assert asked_part(message)[0] == asked

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from knowledge.files import read_shipping_file
-from knowledge.shipping import PLACES_FILE, PROVINCES, find_place, place_in_english, quote
+from knowledge.shipping import PLACES_FILE, PROVINCES, as_abroad, find_place, place_in_english, quote
 from knowledge.store import DEMO_DIR
 from tests.unit.test_catalog import demo_catalog
 
@@ -128,6 +128,8 @@ def test_every_province_is_found_by_its_name(province):
     ("寄到渝北区", ("渝北区", "重庆")),  # abolished in 2025, still on addresses
     ("我在昆明 寄到上海几天", ("上海", "上海")), ("我人在上海 寄到昆明要几天", ("昆明", "云南")),  # not where one is
     ("我在昆明 运费多少", ("昆明", "云南")),  # ... unless it is the only place named
+    ("我在上海，新疆的红枣几天能到", ("上海", "上海")),  # ... or no other is said to be where it goes
+    ("我在北京，你们昆明发货的话几天能到", ("北京", "北京")),
 ])
 def test_the_destination_wins_among_several_places(text, expected):
     assert find_place(text) == expected
@@ -180,3 +182,12 @@ def test_finding_a_place_is_fast():
     for _ in range(200):
         find_place(message)
     assert (time.perf_counter() - started) / 200 < 0.001
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("寄到台中運費多少", "寄到台湾運費多少"), ("寄到桃园几天", "寄到台湾几天"), ("台北收得到嗎 寄過去要多久", "台湾收得到嗎 寄過去要多久"),
+    # not inside a mainland address
+    ("寄到江苏常州市新北区运费多少", "寄到江苏常州市新北区运费多少"), ("寄青岛台东几天", "寄青岛台东几天"), ("寄到桃园路几天", "寄到桃园路几天"),
+])
+def test_taiwans_cities_are_taiwan(text, said):
+    assert as_abroad(text) == said
