@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from knowledge.topics import ARRIVAL, CJK_CHARACTER, HAGGLE, PREFERRED, STILL_FINE, asked_part, reported_trouble
+from knowledge.topics import (ARRIVAL, CJK_CHARACTER, HAGGLE, MIN_CJK, MIN_WORDS, PREFERRED, STILL_FINE, asked_part,
+                              reported_trouble)
 
-MIN_CJK, MIN_WORDS = 6, 4
 # Whether someone asks who answers, or for a person, needs fewer words ("are you human"): a question the NLU
 # read that way but names no one ("is it handmade") is sent to the knowledge base.
 MIN_WORDS_ASKED = 3

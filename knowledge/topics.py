@@ -195,8 +195,9 @@ _MEANT = re.compile(r"(?:我|其实|其實)?(?:是|本来|本來)?(?:想|要)[�
 # not after an initial or a title ("the U.S. by Christmas?", "Mrs. Chen", "St. Petersburg").
 _SENTENCE = re.compile(r"[^。！!？?\n]+?(?:[。！!？?\n]+|(?<!\b[A-Za-z])(?<!\b(?:Mr|Ms|Dr|St|vs|mr|ms|dr|st))(?<!\bMrs|\bmrs|\betc)\.(?=\s)|$)"
                        r"|[。！!？?\n]+")
-# The part that asks must say something of its own: "可以吗？" after "我想退货。" asks about the story.
-MIN_ASKED_CJK, MIN_ASKED_WORDS = 6, 4
+# A question says six Chinese characters (or four English words) of its own; also the part that asks after a story:
+# "可以吗？" after "我想退货。" asks about the story.
+MIN_CJK, MIN_WORDS = 6, 4
 
 
 def asked_part(message: str) -> tuple[str, str]:
@@ -213,12 +214,13 @@ def asked_part(message: str) -> tuple[str, str]:
         return asked, message[:meant.start()].strip()
     sentences = [match.group(0) for match in _SENTENCE.finditer(message)]
     first = next((at for at, sentence in enumerate(sentences) if re.search(r"[?？]\s*$", sentence)), 0)
-    story = [sentence for sentence in sentences[:first] if not reported_trouble(sentence)]
+    told = [bool(reported_trouble(sentence)) for sentence in sentences[:first]]
+    story = [sentence for sentence, trouble in zip(sentences, told) if not trouble]
     rest = "".join(sentences[first:])
     if (not story or REMEDY_ASKED.search(rest)
-            or len(CJK_CHARACTER.findall(rest)) < MIN_ASKED_CJK and len(re.findall(r"[A-Za-z]+", rest)) < MIN_ASKED_WORDS):
+            or len(CJK_CHARACTER.findall(rest)) < MIN_CJK and len(re.findall(r"[A-Za-z]+", rest)) < MIN_WORDS):
         return message, ""
-    asked = [sentence for sentence in sentences[:first] if reported_trouble(sentence)] + sentences[first:]
+    asked = [sentence for sentence, trouble in zip(sentences, told) if trouble] + sentences[first:]
     return "".join(asked).strip(), "".join(story).strip()
 
 
