@@ -9,13 +9,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.context import entity_or_slot
-from actions.gifts import GIFT_SLOTS, cheaper_than_shown, recommend_gifts
+from actions.context import entity_or_slot, slot_before_latest_message
+from actions.gifts import GIFT_SLOTS, cheaper_than_shown, known_gift_detail, recommend_gifts
 from actions.language import customer_language
 from core.bot_payload import (CATALOG, FAMILY, KB, MISSING, NOT_SOLD, SHIPPING, UNSURE, HandoffReason,
                               ask_human_button, custom_payload)
 from knowledge.index import KBRecord
 from knowledge.service import Knowledge, Outcome
+from knowledge.topics import asked_part
 from core.language import CJK, Say
 
 NOT_SURE = Say("这个问题我不太确定 🤔 您是想问下面哪一个？也可以直接找店员。",
@@ -38,6 +39,31 @@ def _latest_entities(tracker: Tracker) -> dict[str, str]:
     return {e["entity"]: e.get("value") for e in (tracker.latest_message or {}).get("entities", [])}
 
 
+def _entities_not_meant(tracker: Tracker) -> list[dict[str, Any]]:
+    """The slots a question's entities filled that the customer did not mean, put back as they were.
+
+    Rasa fills slots from every message's entities. Outside the gift form, a question's budget is no gift budget
+    and a recipient or occasion the recommender does not know is a misreading ("Just got back… Was I supposed to
+    keep it in the fridge?" tagged "Just" as an occasion and "to" as a budget, and a later gift request began
+    "Sorry, I didn't get the budget"); "想给我爸买生日礼物，牛肉干能放多久？" keeps its father and birthday. Nor is a
+    place in the story told before the question a destination ("…a trip to Japan…", then "Do you ship here?" got
+    the overseas entry).
+    """
+    message = tracker.latest_message or {}
+    text = message.get("text") or ""
+    asked, story = asked_part(text)
+    aside = set()
+    for entity in message.get("entities", []):
+        name, said = entity.get("entity"), text[entity["start"]:entity["end"]] if "start" in entity else ""
+        said = said or entity.get("value") or ""
+        if name in GIFT_SLOTS and not tracker.active_loop_name:
+            if name == "budget" or not known_gift_detail(name, tracker.get_slot(name)):
+                aside.add(name)
+        elif name == "destination" and story and said and said in story and said not in asked:
+            aside.add(name)
+    return [SlotSet(name, slot_before_latest_message(tracker, name)) for name in sorted(aside)]
+
+
 class ActionAnswerQuestion(Action):
     """Answer the latest message from the KB; unsure: offer the two closest questions; unsure twice: a person."""
 
@@ -49,22 +75,28 @@ class ActionAnswerQuestion(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        events = await self._answer(dispatcher, tracker)
+        if self._changes_the_gifts(tracker):
+            events = await recommend_gifts(self.knowledge, dispatcher, tracker)
+        else:  # a question: the answer's own slots come after the ones put back, so they win
+            events = [*_entities_not_meant(tracker), *await self._answer(dispatcher, tracker)]
         if tracker.active_loop_name or any(event.get("event") == "pause" for event in events):
             return events  # the form asks its next question; a paused conversation is staff's
         return [*events, END_OF_TURN]
+
+    def _changes_the_gifts(self, tracker: Tracker) -> bool:
+        """"不对，是送领导的" after a recommendation corrects the gift details; "再便宜点的呢" right after gifts asks
+        for cheaper gifts, not the shop's discount policy."""
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        entities = _latest_entities(tracker)
+        if intent == "inform" and set(entities) & set(GIFT_SLOTS) and not {"product", "destination"} & set(entities):
+            return True
+        return "product" not in entities and cheaper_than_shown(self.knowledge, tracker) is not None
 
     async def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
         message = tracker.latest_message or {}
         language = customer_language(tracker)
         intent = (message.get("intent") or {}).get("name")
         entities = _latest_entities(tracker)
-        if intent == "inform" and set(entities) & set(GIFT_SLOTS) and not {"product", "destination"} & set(entities):
-            # "不对，是送领导的" after a recommendation corrects the gift details.
-            return await recommend_gifts(self.knowledge, dispatcher, tracker)
-        if "product" not in entities and cheaper_than_shown(self.knowledge, tracker) is not None:
-            # "再便宜点的呢" right after gifts: cheaper gifts, not the shop's discount policy.
-            return await recommend_gifts(self.knowledge, dispatcher, tracker)
         text = (message.get("text") or "").strip()
         mentioned, context = entities.get("product"), tracker.get_slot("product")
         tapped = None

@@ -491,8 +491,8 @@ class Knowledge:
             context = self.catalog.find_in_text(story) or context
             if not SENT_THERE.search(question):  # "我儿子去北京上大学……是当天发货还是第二天发？": nowhere it is sent
                 destination = None if destination and _named_in(destination, story) else destination
-            elif not destination and (told := find_place(story)):  # "我妈在乌鲁木齐。寄过去运费多少？"
-                destination = told[0]
+            elif told := find_place(story):  # "我妈在乌鲁木齐。寄过去运费多少？": this message's place, not one named
+                destination = told[0]  # before ("…a trip to Japan…", then "I live in Lhasa. Do you ship here?")
         subject = self._subject(question, mentioned, context)
         aspect = asked_aspect(question)
         prefer_topic = aspect if aspect in RANKED_TOPICS else None

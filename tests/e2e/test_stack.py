@@ -430,3 +430,34 @@ def test_coming_back_later_is_not_a_gift_request(stack):
     who = sender()
     _, body = stack.chat(who, {"text": "好的 我过几分钟再来看看"})
     assert [r["text"] for r in body["replies"]] == ["感谢光临，祝您生活愉快！有问题随时来找我。"], body
+
+
+@pytest.mark.parametrize(("story", "lives", "then", "expected"), [
+    ("Just got back from a 3 week trip to Japan and found the longjing on the kitchen counter, its like 30 degrees "
+     "here. Was I supposed to keep it in the fridge?", "I live in Lhasa. Do you ship here?", "how much is shipping?",
+     ("delivery to Lhasa takes", "delivery to Tibet takes")),
+    ("刚从日本玩了三个星期回来，发现龙井一直放在厨房台面上，这边三十度。是不是应该放冰箱？", "我在拉萨，能寄过来吗？", "运费多少",
+     ("寄到拉萨一般", "寄到西藏一般")),
+])
+def test_a_place_in_an_earlier_story_does_not_lead_later_shipping_answers(stack, story, lives, then, expected):
+    """The walkthrough: after a trip to Japan was told, "I live in Lhasa. Do you ship here?" got the overseas entry.
+    Where the customer was is no destination; where they live, asked about next, is, and stays for what follows."""
+    who = sender()
+    _, body = stack.chat(who, {"text": story})
+    assert len(body["replies"]) == 1 and stack.last_bot_payload(who)["meta"]["kb"][0]["id"] == "longjing-storage", body
+    for text, words in zip((lives, then), expected):
+        _, body = stack.chat(who, {"text": text})
+        replies = [r["text"] for r in body["replies"]]
+        assert len(replies) == 1 and words in replies[0] and "30" in replies[0], replies
+        assert stack.last_bot_payload(who)["meta"]["shipping"] is True
+
+
+def test_a_question_tagged_with_gift_details_leaves_the_gift_form_alone(stack):
+    """DIET tagged "Just" and "to" in this question as an occasion and a budget; the gift request after it began
+    "Sorry, I didn't get the budget" though none had been given."""
+    who = sender()
+    story = ("Just got back from a 3 week trip to Japan and found the longjing on the kitchen counter, its like 30 "
+             "degrees here. Was I supposed to keep it in the fridge?")
+    stack.chat(who, {"text": story})
+    _, body = stack.chat(who, {"text": "I'd like a gift for my dad"})
+    assert [r["text"] for r in body["replies"]] == ["What's the occasion?"], body

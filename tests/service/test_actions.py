@@ -19,7 +19,7 @@ from techan.rasa_process import rasa_executable
 def tracker(text: str, intent: str, entities=(), slots=None, confidence: float = 0.95, events=None,
             language: str = "zh") -> Tracker:
     latest = {"text": text, "intent": {"name": intent, "confidence": confidence},
-              "entities": [{"entity": e, "value": v} for e, v in entities], "metadata": {"language": language}}
+              "entities": [e if isinstance(e, dict) else {"entity": e[0], "value": e[1]} for e in entities], "metadata": {"language": language}}
     return Tracker(
         sender_id="web-test",
         slots={"product": None, "destination": None, "recipient": None, "occasion": None, "budget": None,
@@ -108,6 +108,51 @@ async def test_follow_up_place_uses_the_product_origin_and_cold_chain(knowledge)
     text = dispatcher.messages[0]["text"]
     assert text.startswith("川味柴火腊肉从四川发货，寄到北京一般")
     assert f"{rate.days_min}-{rate.days_max}天" in text and "冷链" in text
+
+
+JAPAN_TRIP = ("Just got back from a 3 week trip to Japan and found the longjing on the kitchen counter, its like 30 "
+              "degrees here. Was I supposed to keep it in the fridge?")
+# what DIET tagged in it, with the real server: none of it is meant
+JAPAN_TRIP_TAGGED = [{"entity": entity, "start": start, "end": end, "value": JAPAN_TRIP[start:end]}
+                     for entity, start, end in [("occasion", 0, 4), ("budget", 21, 22), ("product", 36, 41),
+                                                ("destination", 36, 41), ("budget", 130, 132)]]
+
+
+@pytest.mark.parametrize("before", [{}, {"destination": "北京", "budget": "300左右", "recipient": "parent"}])
+async def test_what_a_story_or_a_question_names_is_not_meant(knowledge, before):
+    """Japan is where the customer was, and "Just" and "to" are no occasion or budget: each slot goes back to what it
+    held before, so "Do you ship here?" is not abroad and a later gift request does not begin "I didn't get the
+    budget"."""
+    earlier = [{"event": "slot", "name": name, "value": value} for name, value in before.items()]
+    filled = {"destination": "Japan", "occasion": "Just", "budget": "to", "product": "Japan"}
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(dispatcher, tracker(
+        JAPAN_TRIP, "ask_storage", JAPAN_TRIP_TAGGED, slots=filled, events=earlier, language="en"), {})
+    assert [m["custom"]["techan"]["kb"][0]["id"] for m in dispatcher.messages] == ["longjing-storage"]
+    assert "fridge" in dispatcher.messages[0]["text"].lower()
+    assert events[:3] == [SlotSet(name, before.get(name)) for name in ("budget", "destination", "occasion")]
+    assert SlotSet("product", "longjing") in events
+
+
+async def test_gift_details_the_recommender_knows_stay_for_a_later_gift_request(knowledge):
+    """"想给我爸买生日礼物" said with a question is kept: the gift request after it does not ask again."""
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(dispatcher, tracker(
+        "想给我爸买点生日礼物，牛肉干能放多久？", "ask_shelf_life",
+        [("recipient", "parent"), ("occasion", "birthday"), ("product", "牛肉干")],
+        slots={"recipient": "parent", "occasion": "birthday"}), {})
+    assert dispatcher.messages[0]["custom"]["techan"]["kb"][0]["id"] == "beef-jerky-shelf-life"
+    assert not [e for e in events if e["name"] in ("recipient", "occasion")]
+
+
+async def test_a_place_asked_about_stays_where_to_send(knowledge):
+    """Only a story's place is set aside: where the question itself names it, it is kept for what follows."""
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(dispatcher, tracker(
+        "寄到海南天气热，鲜花饼能放几天？", "ask_shelf_life", [("destination", "海南"), ("product", "鲜花饼")],
+        slots={"destination": "海南"}), {})
+    assert dispatcher.messages[0]["custom"]["techan"]["kb"][0]["id"] == "flower-cake-rose-shelf-life"
+    assert not [e for e in events if e["name"] == "destination"]
 
 
 async def test_product_under_discussion_does_not_hijack_shop_wide_questions(knowledge):

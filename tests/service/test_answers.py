@@ -325,6 +325,7 @@ def test_the_nlu_intent_does_not_make_a_near_miss_confident(knowledge, question,
     ("我妈在北京。运费多少？", "ask_shipping", None, None, "北京", "shipping:北京"),
     ("我妈在乌鲁木齐。寄过去运费多少钱？", None, None, None, None, "shipping:新疆"),  # the story's city, sent to (review)
     ("I live in Lhasa. Do you ship here?", None, None, None, None, "shipping:西藏"),
+    ("I live in Lhasa. Do you ship here?", "ask_shipping", None, None, "Japan", "shipping:西藏"),  # walkthrough
     ("寄到海南天气热，鲜花饼能放几天？", None, None, None, None, "kb:flower-cake-rose-shelf-life"),  # keeping said: its time
     # 茶饼 tagged: the tea family, but "this cake" is the raw cake under discussion (was the green tea's storage)
     ("這個茶餅可以放雪櫃嗎", "ask_storage", "茶饼", "puer-raw-cake", None, "kb:puer-storage|kb:puer-raw-cake-storage"),
