@@ -14,6 +14,7 @@ from actions.gifts import GIFT_SLOTS, cheaper_than_shown, known_gift_detail, rec
 from actions.language import customer_language
 from core.bot_payload import (CATALOG, FAMILY, KB, MISSING, NOT_SOLD, SHIPPING, UNSURE, HandoffReason,
                               ask_human_button, custom_payload)
+from knowledge.catalog import Catalog
 from knowledge.index import KBRecord
 from knowledge.service import Knowledge, Outcome
 from knowledge.topics import asked_part
@@ -39,7 +40,7 @@ def _latest_entities(tracker: Tracker) -> dict[str, str]:
     return {e["entity"]: e.get("value") for e in (tracker.latest_message or {}).get("entities", [])}
 
 
-def _entities_not_meant(tracker: Tracker) -> list[dict[str, Any]]:
+def _entities_not_meant(tracker: Tracker, catalog: Catalog) -> list[dict[str, Any]]:
     """The slots a question's entities filled that the customer did not mean, put back as they were.
 
     Rasa fills slots from every message's entities. Outside the gift form, a question's budget is no gift budget
@@ -47,7 +48,8 @@ def _entities_not_meant(tracker: Tracker) -> list[dict[str, Any]]:
     keep it in the fridge?" tagged "Just" as an occasion and "to" as a budget, and a later gift request began
     "Sorry, I didn't get the budget"); "想给我爸买生日礼物，牛肉干能放多久？" keeps its father and birthday. Nor is a
     place in the story told before the question a destination ("…a trip to Japan…", then "Do you ship here?" got
-    the overseas entry).
+    the overseas entry). A product the catalog does not know is no product under discussion ("I will carry it over
+    at Christmas": "carry" and "over" tagged), so "how much is shipping" after it still quotes the tea before.
     """
     message = tracker.latest_message or {}
     text = message.get("text") or ""
@@ -60,6 +62,8 @@ def _entities_not_meant(tracker: Tracker) -> list[dict[str, Any]]:
             if name == "budget" or not known_gift_detail(name, tracker.get_slot(name)):
                 aside.add(name)
         elif name == "destination" and story and said and said in story and said not in asked:
+            aside.add(name)
+        elif name == "product" and not (catalog.resolve(entity.get("value")) or catalog.family(entity.get("value"))):
             aside.add(name)
     return [SlotSet(name, slot_before_latest_message(tracker, name)) for name in sorted(aside)]
 
@@ -78,7 +82,7 @@ class ActionAnswerQuestion(Action):
         if self._changes_the_gifts(tracker):
             events = await recommend_gifts(self.knowledge, dispatcher, tracker)
         else:  # a question: the answer's own slots come after the ones put back, so they win
-            events = [*_entities_not_meant(tracker), *await self._answer(dispatcher, tracker)]
+            events = [*_entities_not_meant(tracker, self.knowledge.catalog), *await self._answer(dispatcher, tracker)]
         if tracker.active_loop_name or any(event.get("event") == "pause" for event in events):
             return events  # the form asks its next question; a paused conversation is staff's
         return [*events, END_OF_TURN]
@@ -98,7 +102,8 @@ class ActionAnswerQuestion(Action):
         intent = (message.get("intent") or {}).get("name")
         entities = _latest_entities(tracker)
         text = (message.get("text") or "").strip()
-        mentioned, context = entities.get("product"), tracker.get_slot("product")
+        # the product under discussion before this message: its own entity has filled the slot already
+        mentioned, context = entities.get("product"), slot_before_latest_message(tracker, "product")
         tapped = None
         if text.startswith("/"):  # a tapped product card or button: ask about what it names
             tapped = self.knowledge.catalog.get(self.knowledge.catalog.resolve(mentioned or context))

@@ -175,8 +175,8 @@ ASKED_BY_NAME = (rf"有没有{_NAMED}{_CLAUSE_END}|(?:^|你们|你們|你家|店
 # ok for her"), a benefit, a card, a box or a bag (also one that comes with it: "青花瓷茶具带礼盒吗 送人用"), a day to
 # deliver or to arrive by ("能指定下周六送到吗 那天我妈生日", "上海浦东多久到 给客户送中秋礼"), how heavy or big ("给我老丈人买的
 # 金华火腿那个礼盒多重"), what is on it ("女朋友生日想送团扇 上面绣的是啥"), whether the shop
-# sends or sells it ("can you send pu'er to Vancouver? my parents live there", "do you sell baijiu? ... for my father in
-# law"), how long it keeps ("bought a puer cake for my dad as a gift, does it expire??", "去医院看病人带鲜花饼 能放几天", "这饼放个七八年没问题吧 想等儿子
+# sends, sells or has it ("can you send pu'er to Vancouver? my parents live there", "do you sell baijiu? ... for my father
+# in law", "do you have flower cakes? my wife loved the ones we ate in Kunming"), how long it keeps ("bought a puer cake for my dad as a gift, does it expire??", "去医院看病人带鲜花饼 能放几天", "这饼放个七八年没问题吧 想等儿子
 # 结婚…", "will the biscuits still be fine by then"), how two differ ("比别家贵一百多 差在哪"), what kinds the shop has
 # ("茶叶都有啥 给我爸买"), how it tastes ("is this spicy? my kids cant eat spicy"), which of two
 # named ("寿眉跟白牡丹送长辈哪个好", "送長輩 熟普好還是生普好", "送我爸 生普熟普到底买哪个", "which would my dad like
@@ -200,7 +200,8 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"的是(?:啥|什么)(?![^\s，,。]{0,3}(?:好|合适|礼))|"
                                   r"放(?:个|個|上|了)?[\d一二两三四五六七八九十几]+年|比[^\s，,。]{1,6}(?:贵|貴|便宜)|差在哪|差别|差別|"
                                   r"指定[^\s，,。]{0,6}(?:送|到|收)|约[个個]?时间送|送到[吗嗎不没]|"
-                                  r"\b(?:(?:can|could) (?:you|u) (?:send|post|mail)|do (?:you|u) (?:sell|carry|stock)|"
+                                  r"\b(?:(?:can|could) (?:you|u) (?:send|post|mail)|(?<!what )do (?:you|u) (?:sell|carry|stock|"
+                                  r"have (?!any(?:thing)?\b|some(?:thing)?\b|gifts?\b|ideas?\b|options?\b|for\b|recommend|suggest))|"
                                   rf"{STILL_FINE}|stay fresh|medicat\w*|medicines?|"
                                   r"blood thinners?|(?:ok|okay|safe) for (?:her|him|them|me|someone|people)|"
                                   r"ship|deliver\w*|dishwasher|washing machine|microwave|oven|fridge|freezer|legit|authentic|genuine|fake|"

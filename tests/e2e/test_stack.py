@@ -461,3 +461,22 @@ def test_a_question_tagged_with_gift_details_leaves_the_gift_form_alone(stack):
     stack.chat(who, {"text": story})
     _, body = stack.chat(who, {"text": "I'd like a gift for my dad"})
     assert [r["text"] for r in body["replies"]] == ["What's the occasion?"], body
+
+
+def test_when_the_shop_sends_out_is_not_the_quote_to_a_place_named_before(stack):
+    """The walkthrough: after a quote to Lhasa, "今天下单周末能发货不" got that quote again."""
+    who = sender()
+    stack.chat(who, {"text": "寄到拉萨要几天"})
+    _, body = stack.chat(who, {"text": "今天下单周末能发货不"})
+    assert len(body["replies"]) == 1 and "拉萨" not in body["replies"][0]["text"], body
+    assert stack.last_bot_payload(who)["meta"]["kb"][0]["id"] == "shipping-dispatch"
+
+
+def test_a_product_asked_for_with_someone_in_the_story_is_no_gift_request(stack):
+    """The walkthrough: "my wife" after the question started the gift form ("What's the occasion?", twice)."""
+    who = sender()
+    _, body = stack.chat(who, {"text": "hi, do you have flower cakes? my wife loved the ones we ate in Kunming on our "
+                                       "honeymoon"})
+    replies = [r["text"] for r in body["replies"]]
+    assert len(replies) == 1 and "Rose Flower Cakes" in replies[0] and "occasion" not in replies[0], replies
+    assert stack.last_bot_payload(who)["meta"].get("catalog") or stack.last_bot_payload(who)["meta"].get("family")

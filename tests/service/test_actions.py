@@ -145,6 +145,22 @@ async def test_gift_details_the_recommender_knows_stay_for_a_later_gift_request(
     assert not [e for e in events if e["name"] in ("recipient", "occasion")]
 
 
+async def test_a_word_tagged_as_a_product_the_shop_does_not_know_leaves_the_one_under_discussion(knowledge):
+    """DIET tagged "carry" and "over" as products: the quote was the shop-wide one, not the tea's, and the tea was
+    forgotten for what followed."""
+    text = ("ok never mind Canada, I will carry it over at Christmas. Send it to me in Beijing instead - how much is "
+            "shipping and how many days?")
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(dispatcher, tracker(
+        text, "ask_shipping", [("product", "over"), ("destination", "Beijing")], slots={"product": "over"},
+        events=[{"event": "slot", "name": "product", "value": "shuixian"}], language="en"), {})
+    rate = knowledge.shipping[("福建", "北京")]
+    assert [m["text"] for m in dispatcher.messages] == [
+        f"Old-bush Shui Xian Rock Tea ships from Fujian; delivery to Beijing takes {rate.days_min}-{rate.days_max} "
+        f"days, shipping ¥{int(rate.fee)}, free on orders over ¥199."]
+    assert SlotSet("product", "shuixian") in events and SlotSet("destination", "北京") in events
+
+
 async def test_a_place_asked_about_stays_where_to_send(knowledge):
     """Only a story's place is set aside: where the question itself names it, it is kept for what follows."""
     dispatcher = CollectingDispatcher()

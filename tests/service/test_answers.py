@@ -326,6 +326,15 @@ def test_the_nlu_intent_does_not_make_a_near_miss_confident(knowledge, question,
     ("我妈在乌鲁木齐。寄过去运费多少钱？", None, None, None, None, "shipping:新疆"),  # the story's city, sent to (review)
     ("I live in Lhasa. Do you ship here?", None, None, None, None, "shipping:西藏"),
     ("I live in Lhasa. Do you ship here?", "ask_shipping", None, None, "Japan", "shipping:西藏"),  # walkthrough
+    # when the shop sends an order out, after a quote to a place: the dispatch entry, not that quote again
+    ("今天下单周末能发货不", "ask_shipping", None, "yixing-xishi-pot", "西藏", "kb:shipping-dispatch"),
+    ("一般几点前下单当天发货", "ask_shipping", None, "yixing-xishi-pot", "西藏", "kb:shipping-dispatch"),
+    ("when do you ship?", "ask_shipping", None, None, "北京", "kb:shipping-dispatch"),
+    ("几天能到", "ask_shipping", None, None, "北京", "shipping:北京"),  # how long it takes there: the quote
+    # places where one was or bought before are no matter the quote leaves out
+    ("我之前在昆明和广州都买过茶，不过我现在住在成都，寄到成都要几天，运费多少", None, None, "puer-ripe-cake", None,
+     "shipping:四川"),
+    ("寄大理下关 明天能到吗", "ask_shipping", None, None, "大理", "shipping:云南"),  # the destination said again (dev13)
     ("寄到海南天气热，鲜花饼能放几天？", None, None, None, None, "kb:flower-cake-rose-shelf-life"),  # keeping said: its time
     # 茶饼 tagged: the tea family, but "this cake" is the raw cake under discussion (was the green tea's storage)
     ("這個茶餅可以放雪櫃嗎", "ask_storage", "茶饼", "puer-raw-cake", None, "kb:puer-storage|kb:puer-raw-cake-storage"),

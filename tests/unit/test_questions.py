@@ -291,6 +291,12 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     # a greeting, yes or no; a phone number for staff is a person asked for
     ("request_gift", "can you send pu'er to Vancouver? my parents live there", {"recipient"}, NLU_FALLBACK),
     ("request_gift", "do you sell baijiu? looking for gift for my father in law", set(), NLU_FALLBACK),
+    # walkthrough: a product asked for, the wife in what follows; not "do you have anything for my wife?"
+    ("request_gift", "hi, do you have flower cakes? my wife loved the ones we ate in Kunming on our honeymoon",
+     {"recipient"}, NLU_FALLBACK),
+    ("request_gift", "do you have anything for my wife? she likes tea", {"recipient"}, None),
+    ("request_gift", "do you have gift ideas for my boss?", {"recipient"}, None),
+    ("request_gift", "what do you have for a wedding?", {"occasion"}, None),
     ("request_gift", "my aunt wont see me for 3 months, will the almond biscuits still be fine by then", {"budget"},
      NLU_FALLBACK),
     ("request_gift", "my grandma is on blood thinners, is pu'er tea ok for her", {"recipient"}, NLU_FALLBACK),
