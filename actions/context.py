@@ -13,10 +13,11 @@ def entity_or_slot(tracker: Tracker, name: str) -> str | None:
 
 
 def slot_before_latest_message(tracker: Tracker, name: str) -> Any:
-    """The slot as it was before the latest message's entities filled it (Rasa fills slots from entities at once)."""
+    """The slot as it was before the latest message's entities filled it (Rasa fills slots from entities at once):
+    the slot itself when the message has no such entity."""
     if name not in {entity.get("entity") for entity in (tracker.latest_message or {}).get("entities", [])}:
         return tracker.get_slot(name)
-    events = tracker.events
+    events = tracker.applied_events()  # nothing from before a restart
     latest = max((at for at, event in enumerate(events) if event.get("event") == "user"), default=len(events))
     return next((event.get("value") for event in reversed(events[:latest])
                  if event.get("event") == "slot" and event.get("name") == name), None)

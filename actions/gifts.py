@@ -117,12 +117,6 @@ class ActionRecommendGifts(Action):
         return await recommend_gifts(self.knowledge, dispatcher, tracker)
 
 
-def known_gift_detail(slot: str, value: Any) -> bool:
-    """A recipient or occasion the recommender knows (the NLU's synonyms map what customers say onto these), or
-    the customer's "随便"."""
-    return value == ANY or value in {"recipient": RECIPIENT_ZH, "occasion": OCCASION_ZH}.get(slot, ())
-
-
 class ValidateGiftForm(FormValidationAction):
     """Reads answers the NLU did not tag ("三百来块", "随便") and keeps only canonical values."""
 
@@ -165,10 +159,10 @@ class ValidateGiftForm(FormValidationAction):
         return {"budget": text} if parse_budget(text) else {}
 
     async def validate_recipient(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        return {"recipient": value if known_gift_detail("recipient", value) else None}
+        return {"recipient": value if value in RECIPIENT_ZH or value == ANY else None}
 
     async def validate_occasion(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        return {"occasion": value if known_gift_detail("occasion", value) else None}
+        return {"occasion": value if value in OCCASION_ZH or value == ANY else None}
 
     async def validate_budget(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         if value == ANY or (isinstance(value, str) and parse_budget(value)):

@@ -10,13 +10,14 @@ from rasa_sdk.events import ConversationPaused, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import entity_or_slot, slot_before_latest_message
-from actions.gifts import GIFT_SLOTS, cheaper_than_shown, known_gift_detail, recommend_gifts
+from actions.gifts import GIFT_SLOTS, cheaper_than_shown, recommend_gifts
 from actions.language import customer_language
 from core.bot_payload import (CATALOG, FAMILY, KB, MISSING, NOT_SOLD, SHIPPING, UNSURE, HandoffReason,
                               ask_human_button, custom_payload)
+from bot.questions import gift_entities
 from knowledge.catalog import Catalog
 from knowledge.index import KBRecord
-from knowledge.service import Knowledge, Outcome
+from knowledge.service import SENT_THERE, Knowledge, Outcome
 from knowledge.topics import asked_part
 from core.language import CJK, Say
 
@@ -43,27 +44,29 @@ def _latest_entities(tracker: Tracker) -> dict[str, str]:
 def _entities_not_meant(tracker: Tracker, catalog: Catalog) -> list[dict[str, Any]]:
     """The slots a question's entities filled that the customer did not mean, put back as they were.
 
-    Rasa fills slots from every message's entities. Outside the gift form, a question's budget is no gift budget
-    and a recipient or occasion the recommender does not know is a misreading ("Just got back… Was I supposed to
-    keep it in the fridge?" tagged "Just" as an occasion and "to" as a budget, and a later gift request began
-    "Sorry, I didn't get the budget"); "想给我爸买生日礼物，牛肉干能放多久？" keeps its father and birthday. Nor is a
+    Rasa fills slots from every message's entities. Outside the gift form, a budget without a figure of money and a
+    recipient or occasion the recommender does not know are misreadings ("Just got back… Was I supposed to keep it
+    in the fridge?" tagged "Just" as an occasion and "to" as a budget, and a later gift request began "Sorry, I
+    didn't get the budget"); "想给我爸买生日礼物，牛肉干能放多久？" keeps its father and birthday. Nor is a
     place in the story told before the question a destination ("…a trip to Japan…", then "Do you ship here?" got
     the overseas entry). A product the catalog does not know is no product under discussion ("I will carry it over
     at Christmas": "carry" and "over" tagged), so "how much is shipping" after it still quotes the tea before.
     """
     message = tracker.latest_message or {}
-    text = message.get("text") or ""
+    entities, text = message.get("entities", []), message.get("text") or ""
     asked, story = asked_part(text)
+    # what the gift form could use (a known recipient, a figure of money), as the slot holds it
+    meant = {(entity.get("entity"), entity.get("value")) for entity in entities if gift_entities([entity], text)}
     aside = set()
-    for entity in message.get("entities", []):
-        name, said = entity.get("entity"), text[entity["start"]:entity["end"]] if "start" in entity else ""
-        said = said or entity.get("value") or ""
-        if name in GIFT_SLOTS and not tracker.active_loop_name:
-            if name == "budget" or not known_gift_detail(name, tracker.get_slot(name)):
-                aside.add(name)
-        elif name == "destination" and story and said and said in story and said not in asked:
+    for entity in entities:
+        name, value = entity.get("entity"), entity.get("value") or ""
+        said = text[entity["start"]:entity["end"]] if "start" in entity else value
+        if name in GIFT_SLOTS and not tracker.active_loop_name and (name, tracker.get_slot(name)) not in meant:
             aside.add(name)
-        elif name == "product" and not (catalog.resolve(entity.get("value")) or catalog.family(entity.get("value"))):
+        elif (name == "destination" and story and said and said in story and said not in asked
+              and not SENT_THERE.search(asked)):  # "I live in Lhasa. Do you ship here?": Lhasa it is
+            aside.add(name)
+        elif name == "product" and not (catalog.resolve(value) or catalog.family_in_text(value)):
             aside.add(name)
     return [SlotSet(name, slot_before_latest_message(tracker, name)) for name in sorted(aside)]
 

@@ -131,7 +131,8 @@ GIFT_VALUES = {"recipient": frozenset({"elder", "parent", "boss", "colleague", "
 BUDGET_VALUE = re.compile(r"\d|[一二两三四五六七八九十几]\s*[百千万]|[百千万]块|元|块|钱|预算|不限|随便|yuan|rmb|\$|¥|bucks|"
                           r"budget", re.I)  # not 一点, 几年, 一罐
 # A figure of time, weight or size is no budget ("what year is the peel from, really 10 yrs?": DIET tags "10").
-NOT_MONEY = re.compile(r"\s*(?:\d+\s*)?(?:年|天|个?月|克|斤|毫升|(?:g|kg|ml|cm|yrs?|years?|days?|months?|weeks?|grams?)(?![a-z]))", re.I)
+NOT_MONEY = re.compile(r"\s*(?:\d+\s*)?(?:年|天|个?月|克|斤|毫升|度|°|(?:g|kg|ml|cm|yrs?|years?|days?|months?|weeks?|grams?|degrees?)(?![a-z]))",
+                       re.I)
 # A choice for oneself ("can u recommend a good teapot for a beginner", "新手买哪个壶好", "我肚子一喝茶就难受 有没有温和点的推荐"),
 # which the gift form, asking whom it is for, cannot help with; unless a gift is given too ("自己喝也送人").
 FOR_ONESELF = re.compile(r"新手|入门|入門|小白|自己(?:喝|用|吃|泡)|^我的?(?:肚子|胃|肠胃|腸胃|身体|身體|喉咙|嗓子)|"
@@ -201,7 +202,8 @@ MATTERS_UNLESS_IDEAS = re.compile(rf"{ASKED_BY_NAME}|福利|盒子|卡片|贺卡
                                   r"放(?:个|個|上|了)?[\d一二两三四五六七八九十几]+年|比[^\s，,。]{1,6}(?:贵|貴|便宜)|差在哪|差别|差別|"
                                   r"指定[^\s，,。]{0,6}(?:送|到|收)|约[个個]?时间送|送到[吗嗎不没]|"
                                   r"\b(?:(?:can|could) (?:you|u) (?:send|post|mail)|(?<!what )do (?:you|u) (?:sell|carry|stock|"
-                                  r"have (?!any(?:thing)?\b|some(?:thing)?\b|gifts?\b|ideas?\b|options?\b|for\b|recommend|suggest))|"
+                                  r"have(?![^?.!]*\b(?:any(?:thing)?|some(?:thing)?|smth|gifts?|presents?|ideas?|options?|for|"
+                                  r"recommend\w*|suggest\w*)\b))|"
                                   rf"{STILL_FINE}|stay fresh|medicat\w*|medicines?|"
                                   r"blood thinners?|(?:ok|okay|safe) for (?:her|him|them|me|someone|people)|"
                                   r"ship|deliver\w*|dishwasher|washing machine|microwave|oven|fridge|freezer|legit|authentic|genuine|fake|"

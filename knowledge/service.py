@@ -74,9 +74,9 @@ STUCK = re.compile(r"(?:显示在|停在|卡在|一直在|还在)[^，,。]{0,8}
                    re.I)
 # When the shop sends an order out, not how long it takes to a place: no quote for a place named before ("今天下单周末能
 # 发货不", "一般几点前下单当天发货" after a quote to 西藏 got that quote again).
-DISPATCH_ASKED = re.compile(r"(?:当天|当日|今天|明天|周末|几点|什么时候|啥时候|哪天|多久|几天)[^，,。？?]{0,6}(?:发货|发出|能发|发吗|发不)|"
-                            r"发货时间|\b(?:same|next)[- ]day (?:dispatch|shipping)|\bdispatch|"
-                            r"\bwhen (?:do|will|would|can) you (?:ship|send)\b(?! (?:[\w']+ ){0,3}to\b)", re.I)
+DISPATCH_ASKED = re.compile(r"(?:当天|当日|今天|明天|周末|几点|什么时候|啥时候|哪天|多久|几天)[^，,。？?]{0,6}"
+                            r"(?:发货|发出|能发(?![到过])|发吗|发不)|发货时间|\b(?:same|next)[- ]day (?:dispatch|shipping)|\bdispatch|"
+                            r"\bwhen (?:do|will|would|can) you (?:ship|send)\b(?! (?:[\w']+ ){0,3}(?:to|there|here)\b)", re.I)
 COLD_CHAIN = re.compile(r"冷链|cold[- ]chain", re.I)  # the service itself, not keeping it cold ("我在三亚 牛肉干需要冷藏吗")
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
 # A dimension asked: how big, tall, long or wide.
@@ -518,7 +518,9 @@ class Knowledge:
         feared = bool((TROUBLES["damaged"].search(question) or TROUBLES["spoiled"].search(question)) and WILL_IT.search(question))
         # Nor is where a parcel is stuck ("快递5天了还显示在昆明没动", "stuck in guangzhou for 4 days"), nor a place compared
         # by the NLU's word alone ("better than what they sell at hangzhou airport"); a cold chain to a place named is.
-        dispatch = bool(DISPATCH_ASKED.search(question)) and not named_place
+        # ("下单后多久发货，到那边要几天？" asks the arrival too: the quote)
+        dispatch = bool(DISPATCH_ASKED.search(question)) and not named_place and not (
+            re.search(ARRIVAL, question, re.I) or re.search(r"到[^，,。？?]{0,4}(?:几天|多久)|\bhow long\b", question, re.I))
         if place and not feared and not dispatch and not STUCK.search(question) and (
                 intent == "ask_shipping" and not visit and aspect != "storage" and not JUDGEMENT.search(question)
                 or SHIPPING_WORDS.search(question) or (named_place and COLD_CHAIN.search(question) and aspect != "storage")
@@ -529,9 +531,10 @@ class Knowledge:
                            asked_cold_chain=bool(COLD_CHAIN_WORDS.search(question)))
             unquoted = without_people(self.coverage.missing(question, searchable([QUOTE_VOCABULARY, subject.words]), "shipping"),
                                       question)
-            # a place is no matter a quote leaves out: where one was or bought before ("我之前在昆明和广州都买过茶…寄到
-            # 成都要几天"), or the destination said again ("寄大理下关 明天能到吗")
-            if quoted and not any((noun or for_the_shop_to_say(word)) and not find_place(word) for word, noun in unquoted):
+            # where one was or bought before is no matter a quote leaves out ("我之前在昆明和广州都买过茶…寄到成都要几天"),
+            # nor the destination said again; another place sent to is ("寄到北京和天津分别多少钱")
+            if quoted and not any((noun or for_the_shop_to_say(word)) and not self._not_sent_to(word, question, place)
+                                  for word, noun in unquoted):
                 return Answer(Outcome.SHIPPING, quoted, hits, subject.product, place[1])
             if named_place and aspect in HOME_PLACE_TOPICS and not KEEPING_SAID.search(question):
                 aspect = None  # a quote asked that says too little ("想买牛肝菌自己炖汤 寄到江苏要几天"): "几天" is no shelf life
@@ -619,6 +622,13 @@ class Knowledge:
         products = list(dict.fromkeys([*discussed, *answer.products,
                                        *self.closest_products(question, SUGGESTED_PRODUCTS)]))
         return suggestions, products[:SUGGESTED_PRODUCTS]
+
+    @staticmethod
+    def _not_sent_to(word: str, question: str, place: tuple[str, str]) -> bool:
+        """Whether ``word`` is the destination said again or a place where the customer is or was ("在昆明和广州")."""
+        if not find_place(word):
+            return False
+        return word in place[0] or place[0] in word or bool(re.search(rf"[在从][^，,。？?寄发送]{{0,5}}{re.escape(word)}", question))
 
     def _subject(self, question: str, mentioned: str | None, context: str | None) -> Subject:
         """What the question is about: a product, a family, something the shop does not sell, or nothing.

@@ -115,7 +115,7 @@ JAPAN_TRIP = ("Just got back from a 3 week trip to Japan and found the longjing 
 # what DIET tagged in it, with the real server: none of it is meant
 JAPAN_TRIP_TAGGED = [{"entity": entity, "start": start, "end": end, "value": JAPAN_TRIP[start:end]}
                      for entity, start, end in [("occasion", 0, 4), ("budget", 21, 22), ("product", 36, 41),
-                                                ("destination", 36, 41), ("budget", 130, 132)]]
+                                                ("destination", 36, 41), ("budget", 98, 100), ("budget", 130, 132)]]
 
 
 @pytest.mark.parametrize("before", [{}, {"destination": "北京", "budget": "300左右", "recipient": "parent"}])
@@ -159,6 +159,40 @@ async def test_a_word_tagged_as_a_product_the_shop_does_not_know_leaves_the_one_
         f"Old-bush Shui Xian Rock Tea ships from Fujian; delivery to Beijing takes {rate.days_min}-{rate.days_max} "
         f"days, shipping ¥{int(rate.fee)}, free on orders over ¥199."]
     assert SlotSet("product", "shuixian") in events and SlotSet("destination", "北京") in events
+
+
+async def test_a_budget_with_a_figure_said_with_a_question_stays(knowledge):
+    """"300以内" is a budget the gift form can use, question or not (review); "to" and "3 week" are none."""
+    text = "想给领导买点东西，300以内，牛肉干能放多久？"
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(dispatcher, tracker(
+        text, "ask_shelf_life", [{"entity": "budget", "value": "300以内", "start": 9, "end": 14},
+                                 {"entity": "recipient", "value": "boss"}, ("product", "牛肉干")],
+        slots={"budget": "300以内", "recipient": "boss"}), {})
+    assert text[9:14] == "300以内"
+    assert dispatcher.messages[0]["custom"]["techan"]["kb"][0]["id"] == "beef-jerky-shelf-life"
+    assert not [e for e in events if e["name"] in ("budget", "recipient")]
+
+
+async def test_a_place_told_and_sent_to_stays_where_to_send(knowledge):
+    """"I live in Lhasa. Do you ship here?": Lhasa, told before the question, is where it goes (review)."""
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(dispatcher, tracker(
+        "I live in Lhasa. Do you ship here?", "ask_shipping",
+        [{"entity": "destination", "value": "Lhasa", "start": 10, "end": 15}], slots={"destination": "Lhasa"},
+        events=[{"event": "slot", "name": "destination", "value": "北京"}], language="en"), {})
+    assert dispatcher.messages[0]["text"].startswith("Delivery to Lhasa takes")
+    assert [e for e in events if e["name"] == "destination"] == [SlotSet("destination", "西藏")]
+
+
+async def test_nothing_from_before_a_restart_is_under_discussion(knowledge):
+    """After "/restart" the slot events before it are gone: no product from before comes back (review)."""
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerQuestion(knowledge).run(dispatcher, tracker(
+        "what about shipping", "ask_shipping", [("product", "over")], slots={"product": "over"},
+        events=[{"event": "slot", "name": "product", "value": "beef-jerky"}, {"event": "restart"}], language="en"), {})
+    assert "Beef Jerky" not in dispatcher.messages[0]["text"]
+    assert SlotSet("product", None) in events
 
 
 async def test_a_place_asked_about_stays_where_to_send(knowledge):

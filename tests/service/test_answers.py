@@ -331,6 +331,10 @@ def test_the_nlu_intent_does_not_make_a_near_miss_confident(knowledge, question,
     ("一般几点前下单当天发货", "ask_shipping", None, "yixing-xishi-pot", "西藏", "kb:shipping-dispatch"),
     ("when do you ship?", "ask_shipping", None, None, "北京", "kb:shipping-dispatch"),
     ("几天能到", "ask_shipping", None, None, "北京", "shipping:北京"),  # how long it takes there: the quote
+    ("什么时候能发到", "ask_shipping", None, None, "西藏", "shipping:西藏"),  # review: arrival asked, not dispatch
+    ("下单后多久发货，到那边要几天？", "ask_shipping", None, None, "西藏", "shipping:西藏"),
+    ("When do you ship? How long to get there?", "ask_shipping", None, None, "西藏", "shipping:西藏"),
+    ("寄到北京和天津分别多少钱", None, None, None, None, "defer"),  # two places sent to: not one place's quote
     # places where one was or bought before are no matter the quote leaves out
     ("我之前在昆明和广州都买过茶，不过我现在住在成都，寄到成都要几天，运费多少", None, None, "puer-ripe-cake", None,
      "shipping:四川"),

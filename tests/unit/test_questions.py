@@ -297,6 +297,10 @@ def test_a_person_or_a_video_is_asked_for_by_name(text, for_a_person):
     ("request_gift", "do you have anything for my wife? she likes tea", {"recipient"}, None),
     ("request_gift", "do you have gift ideas for my boss?", {"recipient"}, None),
     ("request_gift", "what do you have for a wedding?", {"occasion"}, None),
+    ("request_gift", "do you have a gift for my dad? he is turning 70", {"recipient"}, None),  # review
+    ("request_gift", "do you have good gifts for teachers", {"recipient"}, None),
+    ("request_gift", "do u have smth for my gf birthday", {"recipient"}, None),
+    ("request_gift", "Hi! Do you have a gift set for Chinese New Year for my in-laws?", {"occasion"}, None),
     ("request_gift", "my aunt wont see me for 3 months, will the almond biscuits still be fine by then", {"budget"},
      NLU_FALLBACK),
     ("request_gift", "my grandma is on blood thinners, is pu'er tea ok for her", {"recipient"}, NLU_FALLBACK),
@@ -508,6 +512,8 @@ def test_what_the_guard_overrules(intent, text, entities, overruled):
 @pytest.mark.parametrize(("text", "figure", "budget"), [
     ("what year is the peel from, really 10 yrs?", "10", False),  # years, not money (dev19)
     ("250g的礼盒有吗", "250", False), ("预算500左右 送长辈", "500", True), ("under 200 bucks for my dad", "200", True),
+    ("found the longjing on the counter, its like 30 degrees here", "30", False),  # a temperature (walkthrough)
+    ("这边三十度 龙井要放冰箱吗", "三十", False),
 ])
 def test_a_figure_of_time_or_weight_is_no_budget(text, figure, budget):
     start = text.index(figure)
