@@ -77,6 +77,8 @@ STUCK = re.compile(r"(?:显示在|停在|卡在|一直在|还在)[^，,。]{0,8}
 DISPATCH_ASKED = re.compile(r"(?:当天|当日|今天|明天|周末|几点|什么时候|啥时候|哪天|多久|几天)[^，,。？?]{0,6}"
                             r"(?:发货|发出|能发(?![到过])|发吗|发不)|发货时间|\b(?:same|next)[- ]day (?:dispatch|shipping)|\bdispatch|"
                             r"\bwhen (?:do|will|would|can) you (?:ship|send)\b(?! (?:[\w']+ ){0,3}(?:to|there|here)\b)", re.I)
+# ...unless the arrival is asked too ("下单后多久发货，到那边要几天？", "When do you ship? How long to get there?").
+ARRIVAL_ASKED = re.compile(rf"{ARRIVAL}|到[^，,。？?]{{0,4}}(?:几天|多久)|\bhow long\b", re.I)
 COLD_CHAIN = re.compile(r"冷链|cold[- ]chain", re.I)  # the service itself, not keeping it cold ("我在三亚 牛肉干需要冷藏吗")
 COLD_CHAIN_WORDS = re.compile(r"冷链|冷藏|冰袋|会不会化|cold[- ]chain|refrigerat", re.I)
 # A dimension asked: how big, tall, long or wide.
@@ -518,9 +520,7 @@ class Knowledge:
         feared = bool((TROUBLES["damaged"].search(question) or TROUBLES["spoiled"].search(question)) and WILL_IT.search(question))
         # Nor is where a parcel is stuck ("快递5天了还显示在昆明没动", "stuck in guangzhou for 4 days"), nor a place compared
         # by the NLU's word alone ("better than what they sell at hangzhou airport"); a cold chain to a place named is.
-        # ("下单后多久发货，到那边要几天？" asks the arrival too: the quote)
-        dispatch = bool(DISPATCH_ASKED.search(question)) and not named_place and not (
-            re.search(ARRIVAL, question, re.I) or re.search(r"到[^，,。？?]{0,4}(?:几天|多久)|\bhow long\b", question, re.I))
+        dispatch = bool(DISPATCH_ASKED.search(question)) and not named_place and not ARRIVAL_ASKED.search(question)
         if place and not feared and not dispatch and not STUCK.search(question) and (
                 intent == "ask_shipping" and not visit and aspect != "storage" and not JUDGEMENT.search(question)
                 or SHIPPING_WORDS.search(question) or (named_place and COLD_CHAIN.search(question) and aspect != "storage")
